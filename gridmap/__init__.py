@@ -1,0 +1,50 @@
+"""gridmap: geospatial grid management for community governance (网格化服务管理)."""
+
+from __future__ import annotations
+
+from flask_openapi3 import Info, OpenAPI
+from pydantic import ValidationError
+
+from gridmap import db, errors
+from gridmap.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def _validation_problem(exc: ValidationError):  # type: ignore[no-untyped-def]
+    """Render a request-parameter validation failure as a 400 problem saying where."""
+    where = [
+        {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+    detail = "; ".join(f"{w['field']}: {w['message']}" for w in where)
+    return errors.problem(400, "Invalid input", detail, "invalid-input", where)
+
+
+def create_app(settings: Settings | None = None) -> OpenAPI:
+    """Build the Flask application; the only entry point, nothing is built at import."""
+    settings = settings or Settings.from_env()
+    app = OpenAPI(
+        __name__,
+        info=Info(title="gridmap API", version="1.0.0"),
+        doc_prefix="/api/docs",
+        doc_url="/api/openapi.json",
+        validation_error_status=400,
+        validation_error_callback=_validation_problem,
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["gridmap.settings"] = settings
+    errors.init_app(app)
+    db.init_app(app, settings)
+
+    from gridmap import api, cli, web
+
+    api.init_app(app)
+    web.init_app(app)
+    cli.init_app(app)
+    return app

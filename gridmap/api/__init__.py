@@ -1,0 +1,16 @@
+"""JSON/GeoJSON API under ``/api/v1``: one blueprint per resource."""
+
+from __future__ import annotations
+
+from flask_openapi3 import APIBlueprint, OpenAPI
+
+health_bp = APIBlueprint("health", __name__, url_prefix="/api/v1")
+
+
+@health_bp.get("/health", summary="Liveness: answers without touching the database")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def init_app(app: OpenAPI) -> None:
+    app.register_api(health_bp)

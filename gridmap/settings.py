@@ -1,0 +1,53 @@
+"""Typed settings read from ``GRIDMAP_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+BasemapCrs = Literal["wgs84", "gcj02", "none"]
+
+_DEFAULT_BASEMAP = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that differs between deployments.
+
+    Each field maps to ``GRIDMAP_<FIELD NAME IN UPPER CASE>``; ``from_env`` reads them.
+    """
+
+    database_url: str = "postgresql+psycopg://gridmap@127.0.0.1:54329/gridmap"
+    #: Basemap tile URL template, its attribution and the CRS its tiles are drawn in.
+    #: ``basemap_crs="none"`` shows no basemap at all (an intranet without a tile server).
+    basemap_url: str = _DEFAULT_BASEMAP
+    basemap_attribution: str = "© OpenStreetMap contributors"
+    basemap_crs: BasemapCrs = "wgs84"
+    #: Largest page of features one API call returns.
+    max_page_size: int = 5000
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = 10 * 1024 * 1024
+    #: Tolerance in metres when checking that a child grid lies inside its parent.
+    inside_tolerance_m: float = 1.0
+    #: Smallest gap or overlap, in square metres, that grid validation reports.
+    sliver_area_m2: float = 1.0
+    secret_key: str = field(default="dev-only-secret-change-me", repr=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from ``GRIDMAP_*`` variables, falling back to the defaults."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"GRIDMAP_{f.name.upper()}")
+            if raw is None:
+                continue
+            default = getattr(cls, f.name)
+            values[f.name] = type(default)(raw) if isinstance(default, (int, float)) else raw
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.basemap_crs not in ("wgs84", "gcj02", "none"):
+            raise ValueError(
+                f"GRIDMAP_BASEMAP_CRS must be wgs84, gcj02 or none, not {settings.basemap_crs!r}"
+            )
+        return settings

@@ -1,0 +1,1 @@
+"""Persistence: models and one query module per aggregate (grids, households, people)."""

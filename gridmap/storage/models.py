@@ -1,0 +1,180 @@
+"""SQLAlchemy models of the grid, households, people, assignments and coverage.
+
+Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
+line of defence: geometries valid, non-empty and inside China's envelope, grid codes shaped by
+level and unique within a validity period (an exclusion constraint over a date range).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SRID = 4490
+#: China's envelope in degrees (lon_min, lat_min, lon_max, lat_max), generous at the edges.
+CHINA_ENVELOPE = (73.0, 3.0, 136.0, 54.0)
+
+GRID_LEVELS = ("community", "zone", "micro")
+GRID_KINDS = ("ordinary", "dedicated")
+PERSON_KINDS = ("party_member", "grid_worker", "volunteer", "building_leader", "in_service_member")
+ROLES = ("chief", "zone_leader", "grid_worker", "building_leader")
+CARE_TAGS = ("elderly_alone", "disabled", "low_income", "left_behind_child", "veteran")
+
+_ENVELOPE_SQL = "ST_MakeEnvelope({}, {}, {}, {}, {})".format(*CHINA_ENVELOPE, SRID)
+
+
+def _in_list(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _geometry_checks(column: str = "geom") -> tuple[CheckConstraint, ...]:
+    return (
+        CheckConstraint(f"ST_IsValid({column})", name="geom_valid"),
+        CheckConstraint(f"NOT ST_IsEmpty({column})", name="geom_not_empty"),
+        CheckConstraint(f"ST_CoveredBy({column}, {_ENVELOPE_SQL})", name="geom_in_china"),
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Grid(Base):
+    """网格: a community (社区), zone (片区) or micro-grid (微网格) polygon.
+
+    Codes: a community carries its 12-digit statistical division code; a zone appends a
+    2-digit sequence number, a micro-grid 3 more digits. A redraw closes the old row
+    (``valid_to``) and inserts a new one, so history stays queryable.
+    """
+
+    __tablename__ = "grid"
+    __table_args__ = (
+        *_geometry_checks(),
+        CheckConstraint(_in_list("level", GRID_LEVELS), name="level_known"),
+        CheckConstraint(_in_list("kind", GRID_KINDS), name="kind_known"),
+        CheckConstraint(
+            "(level = 'community' AND code ~ '^[0-9]{12}$' AND parent_id IS NULL)"
+            " OR (level = 'zone' AND code ~ '^[0-9]{14}$' AND parent_id IS NOT NULL)"
+            " OR (level = 'micro' AND code ~ '^[0-9]{17}$' AND parent_id IS NOT NULL)",
+            name="code_shape",
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity_ordered"),
+        Index("ix_grid_geom", "geom", postgresql_using="gist"),
+        Index("ix_grid_current_level", "level", postgresql_where="valid_to IS NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(17), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(10), server_default="ordinary")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
+    )
+    valid_from: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+    parent: Mapped[Grid | None] = relationship(remote_side=[id])
+
+
+class Household(Base):
+    """户: a household at a point, with its micro-grid derived from the point.
+
+    ``micro_grid_id`` is kept by database triggers (see the migration): set from the point on
+    insert when not given and on every move, and recomputed when micro-grids change.
+    """
+
+    __tablename__ = "household"
+    __table_args__ = (
+        *_geometry_checks(),
+        CheckConstraint("residents >= 0 AND residents < 100", name="residents_range"),
+        CheckConstraint(
+            f"care_tags <@ ARRAY[{', '.join(repr(t) for t in CARE_TAGS)}]::text[]",
+            name="care_tags_known",
+        ),
+        Index("ix_household_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    address: Mapped[str] = mapped_column(Text)
+    building: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(Text)
+    room: Mapped[str | None] = mapped_column(Text)
+    residents: Mapped[int] = mapped_column(Integer, server_default="1")
+    care_tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    micro_grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+
+
+class Person(Base):
+    """A party member, grid worker, volunteer, building leader or in-service member (在职党员)."""
+
+    __tablename__ = "person"
+    __table_args__ = (
+        CheckConstraint(_in_list("kind", PERSON_KINDS), name="kind_known"),
+        CheckConstraint("phone IS NULL OR phone ~ '^[0-9+\\-]{5,20}$'", name="phone_shape"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    home_community_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+
+
+class Assignment(Base):
+    """A person staffing a grid with a role: 总网格长, 网格长, 网格员 or 楼栋长."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        CheckConstraint(_in_list("role", ROLES), name="role_known"),
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    start_date: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Coverage(Base):
+    """党员分片包户: a member looks after a household."""
+
+    __tablename__ = "coverage"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("household.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
