@@ -27,8 +27,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     app = OpenAPI(
         __name__,
         info=Info(title="gridmap API", version="1.0.0"),
-        doc_prefix="/api/docs",
-        doc_url="/api/openapi.json",
+        doc_prefix="/api",
+        doc_url="/openapi.json",
         validation_error_status=400,
         validation_error_callback=_validation_problem,
     )
