@@ -1,9 +1,137 @@
-"""Flask CLI commands: thin wrappers over spatial/, storage/ and the importers."""
+"""Flask CLI commands (``flask gridmap ...``): thin wrappers over ingest and the demo.
+
+Every import runs in one transaction: on any problem it prints the report, writes nothing and
+exits with status 1.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from gridmap import demo, ingest
+from gridmap.db import get_session
+from gridmap.errors import GridmapError
+from gridmap.spatial.crs import SpatialInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+group = AppGroup("gridmap", help="gridmap data commands.")
+
+_crs_option = click.option(
+    "--crs", required=True,
+    help="Coordinate system of the file: EPSG:4326, EPSG:4490, EPSG:4491-4554 (CGCS2000 "
+    "Gauss-Krüger), GCJ02 or BD09.",
+)  # fmt: skip
+_file = click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+def _bar(items: Any) -> Any:
+    return tqdm(items, unit="chunk", leave=False, file=sys.stderr)
+
+
+@contextmanager
+def _one_transaction() -> Iterator[Session]:
+    """Commit at the end, or roll back, print the report and exit 1."""
+    session = get_session()
+    try:
+        yield session
+        session.commit()
+    except (GridmapError, SpatialInputError) as exc:
+        session.rollback()
+        click.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
+        raise SystemExit(1) from None
+
+
+def _run_import(do: Callable[[Session], ingest.ImportReport]) -> None:
+    with _one_transaction() as session:
+        report = do(session)
+    click.echo(report.as_text())
+
+
+@group.command("migrate")
+def migrate() -> None:
+    """Apply the database migrations (alembic upgrade head)."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option(
+        "sqlalchemy.url", current_app.extensions["gridmap.settings"].database_url
+    )
+    command.upgrade(config, "head")
+
+
+@group.command("import-grids")
+@_file
+@_crs_option
+@click.option("--redraw", is_flag=True, help="Close current grids with the same codes.")
+def import_grids(path: Path, crs: str, redraw: bool) -> None:
+    """Import grids from GeoJSON, Shapefile, GeoPackage or KML after validating them."""
+    settings = current_app.extensions["gridmap.settings"]
+    _run_import(
+        lambda s: ingest.import_grids(s, ingest.read_features(path), crs, settings, redraw=redraw)
+    )
+
+
+@group.command("import-households")
+@_file
+@_crs_option
+def import_households(path: Path, crs: str) -> None:
+    """Import households from CSV (lon,lat or x,y columns) or a GeoJSON of points."""
+
+    def do(session: Session) -> ingest.ImportReport:
+        frame = (
+            ingest.read_table(path) if path.suffix.lower() == ".csv" else ingest.read_features(path)
+        )
+        return ingest.import_households(session, frame, crs, progress=_bar)
+
+    _run_import(do)
+
+
+@group.command("import-people")
+@_file
+def import_people(path: Path) -> None:
+    """Import people from CSV: id, name, phone, kind, home_community_code."""
+    _run_import(lambda s: ingest.import_people(s, ingest.read_table(path)))
+
+
+@group.command("import-assignments")
+@_file
+def import_assignments(path: Path) -> None:
+    """Import assignments from CSV: person_id, grid_code, role, start_date, end_date."""
+    _run_import(lambda s: ingest.import_assignments(s, ingest.read_table(path)))
+
+
+@group.command("import-coverage")
+@_file
+def import_coverage(path: Path) -> None:
+    """Import coverage (党员分片包户) from CSV: person_id, household_id."""
+    _run_import(lambda s: ingest.import_coverage(s, ingest.read_table(path), progress=_bar))
+
+
+@group.command("load-demo")
+@click.option("--households", default=demo.DEFAULT_HOUSEHOLDS, show_default=True, type=int)
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--if-empty", is_flag=True, help="Do nothing when grids are already loaded.")
+def load_demo(households: int, seed: int, if_empty: bool) -> None:
+    """Load the Dongcheng demo: its grid, generated households, people and coverage."""
+    with _one_transaction() as session:
+        if if_empty and demo.has_data(session):
+            click.echo("demo: the database already holds grids; nothing loaded")
+            return
+        reports = demo.load(session, households=households, seed=seed, progress=_bar)
+    for report in reports:
+        click.echo(report.as_text())
 
 
 def init_app(app: Flask) -> None:
     """Register the ``flask gridmap ...`` commands."""
+    app.cli.add_command(group)

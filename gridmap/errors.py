@@ -9,6 +9,8 @@ from flask import Flask, Response, json
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from gridmap.spatial.crs import SpatialInputError
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -91,12 +93,18 @@ def from_database(exc: DBAPIError) -> GridmapError:
         raise exc
     diag = getattr(exc.orig, "diag", None)
     constraint = getattr(diag, "constraint_name", None)
-    detail = f"The data breaks the rule {constraint!r}." if constraint else "The data breaks a rule."
+    detail = (
+        f"The data breaks the rule {constraint!r}." if constraint else "The data breaks a rule."
+    )
     return cls(detail)
 
 
 def problem(
-    status: int, title: str, detail: str, code: str, errors: list[dict[str, Any]] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    errors: list[dict[str, Any]] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": f"https://gridmap.example/problems/{code}",
@@ -116,6 +124,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(GridmapError)
     def _gridmap_error(exc: GridmapError) -> Response:
         return problem(exc.status, exc.title, exc.detail, exc.code, exc.errors)
+
+    @app.errorhandler(SpatialInputError)
+    def _spatial_input(exc: SpatialInputError) -> Response:
+        where = [{"field": exc.where, "message": str(exc)}] if exc.where else None
+        return problem(400, InvalidInput.title, str(exc), InvalidInput.code, where)
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> Response:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, OpenAPI
 
+from gridmap.api import grids, households, locate
+
 health_bp = APIBlueprint("health", __name__, url_prefix="/api/v1")
 
 
@@ -13,4 +15,5 @@ def health() -> dict[str, str]:
 
 
 def init_app(app: OpenAPI) -> None:
-    app.register_api(health_bp)
+    for bp in (health_bp, grids.bp, households.bp, locate.bp):
+        app.register_api(bp)

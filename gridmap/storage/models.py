@@ -32,7 +32,13 @@ CHINA_ENVELOPE = (73.0, 3.0, 136.0, 54.0)
 
 GRID_LEVELS = ("community", "zone", "micro")
 GRID_KINDS = ("ordinary", "dedicated")
-PERSON_KINDS = ("party_member", "grid_worker", "volunteer", "building_leader", "in_service_member")
+PERSON_KINDS = (
+    "party_member",
+    "grid_worker",
+    "volunteer",
+    "building_leader",
+    "in_service_member",
+)
 ROLES = ("chief", "zone_leader", "grid_worker", "building_leader")
 CARE_TAGS = ("elderly_alone", "disabled", "low_income", "left_behind_child", "veteran")
 

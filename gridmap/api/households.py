@@ -1,0 +1,38 @@
+"""Households: ``/api/v1/households`` (GeoJSON) and ``/api/v1/households/{id}/coverage``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_openapi3 import APIBlueprint, Tag
+
+from gridmap import lookup
+from gridmap.api import params, serializers
+from gridmap.db import get_session
+from gridmap.storage import households
+
+bp = APIBlueprint("households", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="households")])
+
+
+@bp.get("/households", summary="Households in a bbox and/or grid (GeoJSON, paginated)")
+def list_households(query: params.HouseholdListQuery) -> Response:
+    limit, after = params.parse_page(query)
+    page = households.list_households(
+        get_session(), bbox=params.parse_bbox(query.bbox), grid_code=query.grid,
+        limit=limit, after_id=after,
+    )  # fmt: skip
+    features = [
+        serializers.feature(r.id, r.geojson, serializers.household_properties(r)) for r in page.rows
+    ]
+    return serializers.feature_collection(features, page)
+
+
+@bp.get(
+    "/households/<int:household_id>/coverage",
+    summary="A household's grid chain, the staff at each level and the members who cover it",
+)
+def household_coverage(path: params.HouseholdPath) -> dict[str, Any]:
+    answer = lookup.household_coverage(get_session(), path.household_id)
+    answer["household"] = serializers.household_properties(answer["household"])
+    return answer

@@ -1,0 +1,39 @@
+"""Locate a point and search by code, name or address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_openapi3 import APIBlueprint, Tag
+
+from gridmap import lookup
+from gridmap.api import params
+from gridmap.db import get_session
+from gridmap.storage import grids, households
+
+bp = APIBlueprint("locate", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="locate")])
+
+
+@bp.get("/locate", summary="The micro-grid, zone and community at a point, with their staff")
+def locate(query: params.LocateQuery) -> dict[str, Any]:
+    return lookup.locate(get_session(), query.lon, query.lat, query.crs)
+
+
+@bp.get("/search", summary="Grids by code or name, households by address")
+def search(query: params.SearchQuery) -> dict[str, Any]:
+    session = get_session()
+    results: list[dict[str, Any]] = [
+        {
+            "type": "grid",
+            "id": code,
+            "label": f"{name} ({code})",
+            "level": level,
+            "bbox": bbox,
+        }
+        for code, name, level, *bbox in grids.search(session, query.q, limit=10)
+    ]
+    results += [
+        {"type": "household", "id": hid, "label": address, "bbox": [lon, lat, lon, lat]}
+        for hid, address, lon, lat in households.search(session, query.q, limit=10)
+    ]
+    return {"results": results}

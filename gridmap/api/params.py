@@ -1,0 +1,105 @@
+"""Declarative query parameters (they also make the OpenAPI description) and their parsing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Literal
+
+from flask import current_app
+from pydantic import BaseModel, Field, field_validator
+
+from gridmap.errors import InvalidInput
+from gridmap.storage.grids import BBox
+
+GridLevel = Literal["community", "zone", "micro"]
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(1000, ge=1, description="Features per page (at most the server's maximum)")
+    cursor: str | None = Field(None, description="The `next` value of the previous page")
+
+
+class BBoxQuery(BaseModel):
+    bbox: str | None = Field(
+        None,
+        description="minLon,minLat,maxLon,maxLat in EPSG:4490/WGS 84 degrees",
+        examples=["116.40,39.90,116.42,39.92"],
+    )
+
+
+class GridListQuery(PageQuery, BBoxQuery):
+    level: GridLevel | None = None
+    parent: str | None = Field(None, description="Code of the parent grid", pattern=r"^\d{12,14}$")
+    at: dt.date | None = Field(None, description="Grids valid on this date (default: today's)")
+
+
+class GridPath(BaseModel):
+    code: str = Field(pattern=r"^\d{12}(\d{2}(\d{3})?)?$", description="Grid code")
+
+
+class GridGetQuery(BaseModel):
+    at: dt.date | None = None
+
+
+class HouseholdListQuery(PageQuery, BBoxQuery):
+    grid: str | None = Field(None, description="Code of a grid: households in its subtree")
+
+
+class HouseholdPath(BaseModel):
+    household_id: int = Field(ge=1)
+
+
+class LocateQuery(BaseModel):
+    lon: float = Field(description="Longitude (x) in the declared CRS")
+    lat: float = Field(description="Latitude (y) in the declared CRS")
+    crs: str = Field(
+        "EPSG:4326",
+        description="EPSG:4326, EPSG:4490, a CGCS2000 Gauss–Krüger zone (EPSG:4491–4554), "
+        "GCJ02 (AMap/Tencent) or BD09 (Baidu)",
+    )
+
+
+class SearchQuery(BaseModel):
+    q: str = Field(min_length=1, max_length=100, description="Grid code, grid name or address")
+
+    @field_validator("q")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("must not be blank")
+        return v
+
+
+def parse_bbox(text: str | None) -> BBox | None:
+    """``"minLon,minLat,maxLon,maxLat"`` → a tuple, or a 400 saying what is wrong."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise InvalidInput(f"bbox must be four numbers minLon,minLat,maxLon,maxLat, not {text!r}")
+    min_lon, min_lat, max_lon, max_lat = values
+    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+        raise InvalidInput(f"bbox longitudes must be within ±180: {text!r}")
+    if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+        raise InvalidInput(f"bbox latitudes must be within ±90 (lon/lat swapped?): {text!r}")
+    if min_lon > max_lon or min_lat > max_lat:
+        raise InvalidInput(f"bbox minimums must not exceed maximums: {text!r}")
+    return (min_lon, min_lat, max_lon, max_lat)
+
+
+def parse_page(query: PageQuery) -> tuple[int, int | None]:
+    """The limit (checked against the server's maximum) and the id after which to start."""
+    maximum = current_app.extensions["gridmap.settings"].max_page_size
+    if query.limit > maximum:
+        raise InvalidInput(f"limit must be at most {maximum}, not {query.limit}")
+    if query.cursor is None:
+        return query.limit, None
+    if not query.cursor.isdigit():
+        raise InvalidInput(f"cursor {query.cursor!r} is not one this server gave out")
+    return query.limit, int(query.cursor)

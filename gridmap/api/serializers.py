@@ -1,0 +1,67 @@
+"""Rows to JSON/GeoJSON (lon/lat order, EPSG:4490 coordinates)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, request
+
+from gridmap.storage.grids import Page
+
+GEOJSON = "application/geo+json"
+
+
+def grid_properties(row: Any) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "name": row.name,
+        "level": row.level,
+        "kind": row.kind,
+        "parent_code": row.parent_code,
+        "valid_from": row.valid_from.isoformat(),
+        "valid_to": row.valid_to.isoformat() if row.valid_to else None,
+    }
+
+
+def household_properties(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "address": row.address,
+        "building": row.building,
+        "unit": row.unit,
+        "room": row.room,
+        "residents": row.residents,
+        "care_tags": list(row.care_tags),
+        "micro_grid_code": row.micro_grid_code,
+        "covered": row.covered,
+    }
+
+
+def feature(feature_id: Any, geojson: str, properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "id": feature_id,
+        "geometry": json.loads(geojson),
+        "properties": properties,
+    }
+
+
+def feature_collection(features: list[dict[str, Any]], page: Page) -> Response:
+    """A GeoJSON page with ``numberReturned`` and the ``next`` cursor and link."""
+    body: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "numberReturned": len(features),
+        "next": page.next_cursor,
+        "features": features,
+    }
+    if page.next_cursor is not None:
+        args = request.args.to_dict() | {"cursor": page.next_cursor}
+        href = f"{request.path}?{urlencode(args)}"
+        body["links"] = [{"rel": "next", "type": GEOJSON, "href": href}]
+    return geojson_response(body)
+
+
+def geojson_response(body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), mimetype=GEOJSON)

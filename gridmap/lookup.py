@@ -1,0 +1,58 @@
+"""Answers for one place or one household: which grids, which staff, which members.
+
+Locate (MapIt-style): a point → micro-grid → zone → community with the people assigned at
+each level. Coverage: a household's grid chain, its staff and the members who cover it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from gridmap.errors import NotFound
+from gridmap.spatial.crs import check_lonlat, parse_crs, to_cgcs2000
+from gridmap.storage import grids, households
+
+LEVELS = ("micro", "zone", "community")
+
+
+def to_storage_point(x: float, y: float, crs_text: str) -> tuple[float, float]:
+    """Convert a point declared in ``crs_text`` to EPSG:4490 lon/lat, checking it is in China."""
+    crs = parse_crs(crs_text)
+    lon, lat = to_cgcs2000(np.array([x]), np.array([y]), crs)
+    check_lonlat(lon, lat, label="point")
+    return float(lon[0]), float(lat[0])
+
+
+def _with_staff(session: Session, chain: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``{level: grid}`` for every level, each grid with its staff, None where missing."""
+    staff = grids.staff(session, [part["id"] for part in chain.values()])
+    out: dict[str, Any] = dict.fromkeys(LEVELS)
+    for level, part in chain.items():
+        out[level] = {k: part[k] for k in ("code", "name", "level", "kind")}
+        out[level]["staff"] = staff[part["id"]]
+    return out
+
+
+def locate(session: Session, x: float, y: float, crs_text: str) -> dict[str, Any]:
+    """The grids containing a point at each level, with the people assigned to each."""
+    lon, lat = to_storage_point(x, y, crs_text)
+    chain = grids.chain_at_point(session, lon, lat)
+    if not chain:
+        raise NotFound(f"The point ({lon:.6f}, {lat:.6f}) lies outside every grid.")
+    return {"point": {"lon": lon, "lat": lat}, "grids": _with_staff(session, chain)}
+
+
+def household_coverage(session: Session, household_id: int) -> dict[str, Any]:
+    """A household's grid chain with its staff, and the members who look after it."""
+    row = households.get_household(session, household_id)
+    if row is None:
+        raise NotFound(f"There is no household {household_id}.")
+    chain = grids.chain_of_micro_grid(session, row.micro_grid_id) if row.micro_grid_id else {}
+    return {
+        "household": row,
+        "grids": _with_staff(session, chain),
+        "members": households.members_covering(session, household_id),
+    }

@@ -1,0 +1,177 @@
+"""Queries of the grid aggregate: grids, their chain of parents and the staff on each."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from geoalchemy2.functions import ST_AsGeoJSON, ST_Intersects, ST_MakeEnvelope, ST_Point
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from gridmap.storage.models import SRID, Assignment, Grid, Person
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows and the cursor of the next page (``None`` on the last)."""
+
+    rows: list[Any]
+    next_cursor: str | None
+
+
+def current_at(at: dt.date | None = None) -> ColumnElement[bool]:
+    """Grids valid on ``at`` (today's grids when ``at`` is None)."""
+    if at is None:
+        return Grid.valid_to.is_(None)
+    return and_(Grid.valid_from <= at, or_(Grid.valid_to.is_(None), Grid.valid_to > at))
+
+
+def envelope(bbox: BBox) -> ColumnElement[Any]:
+    return ST_MakeEnvelope(*bbox, SRID)
+
+
+def _page(session: Session, stmt: Select[Any], key: Any, limit: int) -> Page:
+    rows = session.execute(stmt.order_by(key).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, str(rows[-1][0]) if more else None)
+
+
+def list_grids(
+    session: Session,
+    *,
+    level: str | None = None,
+    parent_code: str | None = None,
+    bbox: BBox | None = None,
+    at: dt.date | None = None,
+    limit: int,
+    after_id: int | None = None,
+) -> Page:
+    """Grids valid on ``at`` filtered by level, parent code and bbox, ordered by id.
+
+    Each row: id, code, name, level, kind, parent_code, valid_from, valid_to, GeoJSON text.
+    """
+    parent = aliased(Grid)
+    stmt = (
+        select(
+            Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind,
+            parent.code.label("parent_code"), Grid.valid_from, Grid.valid_to,
+            ST_AsGeoJSON(Grid.geom, 7).label("geojson"),
+        )
+        .outerjoin(parent, parent.id == Grid.parent_id)
+        .where(current_at(at))
+    )  # fmt: skip
+    if level:
+        stmt = stmt.where(Grid.level == level)
+    if parent_code:
+        stmt = stmt.where(parent.code == parent_code)
+    if bbox:
+        stmt = stmt.where(ST_Intersects(Grid.geom, envelope(bbox)))
+    if after_id is not None:
+        stmt = stmt.where(Grid.id > after_id)
+    return _page(session, stmt, Grid.id, limit)
+
+
+def get_grid(session: Session, code: str, at: dt.date | None = None) -> Any | None:
+    """The grid with ``code`` valid on ``at``: the row of ``list_grids`` or None."""
+    parent = aliased(Grid)
+    stmt = (
+        select(
+            Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind,
+            parent.code.label("parent_code"), Grid.valid_from, Grid.valid_to,
+            ST_AsGeoJSON(Grid.geom, 7).label("geojson"),
+        )
+        .outerjoin(parent, parent.id == Grid.parent_id)
+        .where(Grid.code == code, current_at(at))
+    )  # fmt: skip
+    return session.execute(stmt).first()
+
+
+def children(session: Session, grid_id: int) -> list[Any]:
+    """Code, name, level and kind of the current children of a grid."""
+    stmt = (
+        select(Grid.code, Grid.name, Grid.level, Grid.kind)
+        .where(Grid.parent_id == grid_id, current_at())
+        .order_by(Grid.code)
+    )
+    return list(session.execute(stmt).all())
+
+
+def staff(session: Session, grid_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """People assigned today to each grid: ``{grid_id: [{person_id, name, phone, role}]}``."""
+    if not grid_ids:
+        return {}
+    today = func.current_date()
+    stmt = (
+        select(Assignment.grid_id, Person.id, Person.name, Person.phone, Assignment.role)
+        .join(Person, Person.id == Assignment.person_id)
+        .where(
+            Assignment.grid_id.in_(grid_ids),
+            Assignment.start_date <= today,
+            or_(Assignment.end_date.is_(None), Assignment.end_date >= today),
+        )
+        .order_by(Assignment.grid_id, Assignment.role, Person.id)
+    )
+    out: dict[int, list[dict[str, Any]]] = {gid: [] for gid in grid_ids}
+    for grid_id, person_id, name, phone, role in session.execute(stmt):
+        out[grid_id].append({"person_id": person_id, "name": name, "phone": phone, "role": role})
+    return out
+
+
+def chain_at_point(session: Session, lon: float, lat: float) -> dict[str, dict[str, Any]]:
+    """The current grids containing a point, one per level (smallest id on a shared edge).
+
+    Returns ``{level: {id, code, name, level, kind}}``.
+    """
+    point = ST_Point(lon, lat, SRID)
+    stmt = (
+        select(Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind)
+        .where(current_at(), ST_Intersects(Grid.geom, point))
+        .order_by(Grid.level, Grid.id)
+    )
+    chain: dict[str, dict[str, Any]] = {}
+    for row in session.execute(stmt):
+        chain.setdefault(row.level, dict(row._mapping))
+    return chain
+
+
+def chain_of_micro_grid(session: Session, micro_grid_id: int) -> dict[str, dict[str, Any]]:
+    """A micro-grid with its zone and community, shaped as ``chain_at_point``'s answer."""
+    zone, community = aliased(Grid), aliased(Grid)
+    stmt = (
+        select(
+            Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind,
+            zone.id, zone.code, zone.name, zone.level, zone.kind,
+            community.id, community.code, community.name, community.level, community.kind,
+        )
+        .outerjoin(zone, zone.id == Grid.parent_id)
+        .outerjoin(community, community.id == zone.parent_id)
+        .where(Grid.id == micro_grid_id)
+    )  # fmt: skip
+    row = session.execute(stmt).first()
+    if row is None:
+        return {}
+    keys = ("id", "code", "name", "level", "kind")
+    parts = [dict(zip(keys, row[i : i + 5], strict=True)) for i in (0, 5, 10)]
+    return {p["level"]: p for p in parts if p["id"] is not None}
+
+
+def search(session: Session, text: str, limit: int) -> list[Any]:
+    """Current grids whose code starts with ``text`` or whose name contains it."""
+    pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stmt = (
+        select(
+            Grid.code, Grid.name, Grid.level,
+            func.ST_XMin(Grid.geom), func.ST_YMin(Grid.geom),
+            func.ST_XMax(Grid.geom), func.ST_YMax(Grid.geom),
+        )
+        .where(current_at(), or_(Grid.code.startswith(pattern, escape="\\"),
+                                 Grid.name.contains(pattern, escape="\\")))
+        .order_by(func.length(Grid.code), Grid.code)
+        .limit(limit)
+    )  # fmt: skip
+    return list(session.execute(stmt).all())

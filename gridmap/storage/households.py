@@ -1,0 +1,88 @@
+"""Queries of the household aggregate: households by area or grid, and who covers them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON, ST_Intersects
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from gridmap.storage.grids import BBox, Page, _page, current_at, envelope
+from gridmap.storage.models import Coverage, Grid, Household, Person
+
+
+def _covered() -> Any:
+    return exists().where(Coverage.household_id == Household.id).label("covered")
+
+
+def _columns() -> tuple[Any, ...]:
+    return (
+        Household.id, Household.address, Household.building, Household.unit, Household.room,
+        Household.residents, Household.care_tags, Grid.code.label("micro_grid_code"),
+        _covered(), ST_AsGeoJSON(Household.geom, 7).label("geojson"),
+    )  # fmt: skip
+
+
+def subtree_ids(grid_code: str) -> Any:
+    """Ids of the current grid with ``grid_code`` and all its current descendants."""
+    top = select(Grid.id).where(Grid.code == grid_code, current_at()).cte(recursive=True)
+    below = select(Grid.id).where(Grid.parent_id == top.c.id, current_at())
+    tree = top.union_all(below)
+    return select(tree.c.id)
+
+
+def list_households(
+    session: Session,
+    *,
+    bbox: BBox | None = None,
+    grid_code: str | None = None,
+    limit: int,
+    after_id: int | None = None,
+) -> Page:
+    """Households in a bbox and/or a grid subtree, ordered by id."""
+    stmt = select(*_columns()).outerjoin(Grid, Grid.id == Household.micro_grid_id)
+    if bbox:
+        stmt = stmt.where(ST_Intersects(Household.geom, envelope(bbox)))
+    if grid_code:
+        stmt = stmt.where(Household.micro_grid_id.in_(subtree_ids(grid_code)))
+    if after_id is not None:
+        stmt = stmt.where(Household.id > after_id)
+    return _page(session, stmt, Household.id, limit)
+
+
+def get_household(session: Session, household_id: int) -> Any | None:
+    """One household row (as in ``list_households``) plus its micro_grid_id, or None."""
+    stmt = (
+        select(*_columns(), Household.micro_grid_id)
+        .outerjoin(Grid, Grid.id == Household.micro_grid_id)
+        .where(Household.id == household_id)
+    )
+    return session.execute(stmt).first()
+
+
+def members_covering(session: Session, household_id: int) -> list[dict[str, Any]]:
+    """The people who look after a household (党员分片包户)."""
+    stmt = (
+        select(Person.id, Person.name, Person.phone, Person.kind)
+        .join(Coverage, Coverage.person_id == Person.id)
+        .where(Coverage.household_id == household_id)
+        .order_by(Person.id)
+    )
+    return [dict(r._mapping) for r in session.execute(stmt)]
+
+
+def search(session: Session, text: str, limit: int) -> list[Any]:
+    """Households whose address contains ``text`` (trigram index)."""
+    pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stmt = (
+        select(Household.id, Household.address, ST_X(Household.geom), ST_Y(Household.geom))
+        .where(Household.address.contains(pattern, escape="\\"))
+        .order_by(func.length(Household.address), Household.id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).all())
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Household)) or 0

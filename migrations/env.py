@@ -1,0 +1,35 @@
+"""Alembic environment: migrates the database named by the config or GRIDMAP_DATABASE_URL."""
+
+from __future__ import annotations
+
+from alembic import context
+from geoalchemy2 import alembic_helpers
+from sqlalchemy import create_engine
+
+from gridmap.settings import Settings
+from gridmap.storage.models import Base
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
+
+connectable = config.attributes.get("connection") or create_engine(url)
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        include_object=alembic_helpers.include_object,
+        process_revision_directives=alembic_helpers.writer,
+        render_item=alembic_helpers.render_item,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if hasattr(connectable, "connect") and not hasattr(connectable, "execute"):
+    with connectable.connect() as conn:
+        _run(conn)
+else:
+    _run(connectable)

@@ -1,0 +1,80 @@
+# Shared set-up of ./scripts/run and ./scripts/test; sourced, not run.
+# Installs what is missing, starts the private PostGIS cluster unless GRIDMAP_DATABASE_URL is
+# set, and applies the migrations. Safe to re-run: every step checks before it acts.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PGBIN=/usr/lib/postgresql/15/bin
+PGDATA="$ROOT/var/pg"
+PGPORT="${GRIDMAP_PG_PORT:-54329}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_postgres() {
+  # initdb and pg_ctl refuse to run as root.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+install_debian_packages() {
+  local missing=()
+  [ -x "$PGBIN/initdb" ] || missing+=(postgresql-15)
+  [ -f /usr/share/postgresql/15/extension/postgis.control ] || missing+=(postgresql-15-postgis-3)
+  command -v chromium >/dev/null || missing+=(chromium)
+  fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
+  [ ${#missing[@]} -eq 0 ] && return
+  log "Installing Debian packages: ${missing[*]}"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_python_packages() {
+  [ -x "$VENV/bin/python" ] || { log "Creating virtualenv"; python3 -m venv "$VENV"; }
+  local stamp="$VENV/.requirements.sha"
+  local want; want=$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "Installing Python packages from requirements.txt"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt"
+    echo "$want" > "$stamp"
+  fi
+}
+
+start_private_cluster() {
+  if [ ! -f "$PGDATA/PG_VERSION" ]; then
+    log "Creating a private PostgreSQL cluster in var/pg"
+    mkdir -p "$PGDATA"
+    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$ROOT/var"
+    as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >> "$PGDATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$PGDATA'
+shared_buffers = 1GB
+work_mem = 64MB
+maintenance_work_mem = 512MB
+max_parallel_workers_per_gather = 2
+synchronous_commit = off
+CONF
+  fi
+  if ! as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    log "Starting PostgreSQL on port $PGPORT"
+    as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w start >/dev/null
+  fi
+  local psql=("$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qAt)
+  "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='gridmap'" | grep -q 1 \
+    || "${psql[@]}" -c "CREATE ROLE gridmap LOGIN SUPERUSER"
+  "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='gridmap'" | grep -q 1 \
+    || "${psql[@]}" -c "CREATE DATABASE gridmap OWNER gridmap"
+  export GRIDMAP_DATABASE_URL="postgresql+psycopg://gridmap@127.0.0.1:$PGPORT/gridmap"
+}
+
+setup() {
+  install_debian_packages
+  install_python_packages
+  if [ -z "${GRIDMAP_DATABASE_URL:-}" ]; then start_private_cluster; fi
+  export PATH="$VENV/bin:$PATH"
+  export FLASK_APP=gridmap
+  log "Applying migrations"
+  flask gridmap migrate
+}
