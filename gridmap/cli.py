@@ -13,19 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from alembic import command
-from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from gridmap import demo, ingest
-from gridmap.db import get_session
+from gridmap import db, demo, ingest
 from gridmap.errors import GridmapError
 from gridmap.spatial.crs import SpatialInputError
 
-ROOT = Path(__file__).resolve().parents[1]
 group = AppGroup("gridmap", help="gridmap data commands.")
 
 _crs_option = click.option(
@@ -43,7 +39,7 @@ def _bar(items: Any) -> Any:
 @contextmanager
 def _one_transaction() -> Iterator[Session]:
     """Commit at the end, or roll back, print the report and exit 1."""
-    session = get_session()
+    session = db.get_session()
     try:
         yield session
         session.commit()
@@ -62,11 +58,7 @@ def _run_import(do: Callable[[Session], ingest.ImportReport]) -> None:
 @group.command("migrate")
 def migrate() -> None:
     """Apply the database migrations (alembic upgrade head)."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option(
-        "sqlalchemy.url", current_app.extensions["gridmap.settings"].database_url
-    )
-    command.upgrade(config, "head")
+    db.migrate(current_app.extensions["gridmap.settings"].database_url)
 
 
 @group.command("import-grids")

@@ -7,8 +7,12 @@ not committed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap.settings import Settings
@@ -44,3 +48,26 @@ def init_app(app: Flask, settings: Settings) -> None:
 def use_sessions(app: Flask, factory: sessionmaker[Session]) -> None:
     """Make the app draw its sessions from ``factory`` (tests bind it to one transaction)."""
     app.extensions[_SESSIONS] = factory
+
+
+def migrate(database_url: str) -> None:
+    """Apply the Alembic migrations to ``database_url`` (upgrade to head)."""
+    config = Config(str(Path(__file__).resolve().parents[1] / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Create database ``name`` afresh on the server of ``server_url``, migrated to head.
+
+    For the test suite and the benchmarks, which must not touch the served database.
+    """
+    server = make_url(server_url)
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = server.set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    return url

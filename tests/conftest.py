@@ -11,17 +11,13 @@ from collections.abc import Iterator
 
 import geopandas as gpd
 import pytest
-from alembic import command
-from alembic.config import Config
 from flask.testing import FlaskClient, FlaskCliRunner
 from shapely.geometry import box
-from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap import create_app, db, ingest
 from gridmap.settings import Settings
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _server_url() -> str:
@@ -33,17 +29,7 @@ def _server_url() -> str:
 
 def create_test_database(name: str) -> str:
     """Create (anew) database ``name`` on the configured server, migrated to head."""
-    server = make_url(_server_url())
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = server.set(database=name).render_as_string(hide_password=False)
-    config = Config(os.path.join(ROOT, "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", url)
-    command.upgrade(config, "head")
-    return url
+    return db.create_database(_server_url(), name)
 
 
 @pytest.fixture(scope="session")
@@ -113,10 +99,10 @@ def small_grid_frame() -> gpd.GeoDataFrame:
         (COMMUNITY, "测试社区", "community", None, box(W, S, E, N)),
         (COMMUNITY + "01", "第1片区", "zone", COMMUNITY, box(W, S, MID_LON, N)),
         (COMMUNITY + "02", "第2片区", "zone", COMMUNITY, box(MID_LON, S, E, N)),
-        (COMMUNITY + "01001", "第1片区第001微网格", "micro", COMMUNITY + "01", box(W, MID_LAT, MID_LON, N)),
-        (COMMUNITY + "01002", "第1片区第002微网格", "micro", COMMUNITY + "01", box(W, S, MID_LON, MID_LAT)),
-        (COMMUNITY + "02001", "第2片区第001微网格", "micro", COMMUNITY + "02", box(MID_LON, MID_LAT, E, N)),
-        (COMMUNITY + "02002", "第2片区第002微网格", "micro", COMMUNITY + "02", box(MID_LON, S, E, MID_LAT)),
+        (COMMUNITY + "01001", "1-001", "micro", COMMUNITY + "01", box(W, MID_LAT, MID_LON, N)),
+        (COMMUNITY + "01002", "1-002", "micro", COMMUNITY + "01", box(W, S, MID_LON, MID_LAT)),
+        (COMMUNITY + "02001", "2-001", "micro", COMMUNITY + "02", box(MID_LON, MID_LAT, E, N)),
+        (COMMUNITY + "02002", "2-002", "micro", COMMUNITY + "02", box(MID_LON, S, E, MID_LAT)),
     ]  # fmt: skip
     return gpd.GeoDataFrame(
         rows, columns=["code", "name", "level", "parent_code", "geometry"], crs=4490

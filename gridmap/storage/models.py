@@ -88,7 +88,7 @@ class Grid(Base):
             " OR (level = 'micro' AND code ~ '^[0-9]{17}$' AND parent_id IS NOT NULL)",
             name="code_shape",
         ),
-        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity_ordered"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_ordered"),
         Index("ix_grid_geom", "geom", postgresql_using="gist"),
         Index("ix_grid_current_level", "level", postgresql_where="valid_to IS NULL"),
     )

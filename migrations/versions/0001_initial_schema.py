@@ -127,7 +127,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("ST_IsValid(geom)", name=op.f("ck_grid_geom_valid")),
         sa.CheckConstraint(
-            "valid_to IS NULL OR valid_to > valid_from",
+            "valid_to IS NULL OR valid_to >= valid_from",
             name=op.f("ck_grid_validity_ordered"),
         ),
         sa.ForeignKeyConstraint(["parent_id"], ["grid.id"], name=op.f("fk_grid_parent_id_grid")),

@@ -1,0 +1,173 @@
+"""Benchmark: bulk locate on the import path, and the latency of /api/v1/locate.
+
+Generates a city (default 1 000 000 households, ≈ 10 000 micro-grids over Dongcheng), then
+prints, each next to a baseline measured in the same run:
+
+1. bulk locate of the import path (``gridmap.spatial.locate.locate_points``) against
+   ``geopandas.sjoin(predicate="intersects")`` on the same points and polygons;
+2. the whole household import (locate + COPY + the database's consistency trigger), rows/s;
+3. p50/p99 of ``GET /api/v1/locate`` over N requests to a gunicorn server, next to the
+   trivial ``GET /api/v1/health`` of the same server.
+
+Run it through ./scripts/bench (which sets up the database); it uses a database of its own
+(``gridmap_bench``) and leaves the served one alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gridmap import db, ingest  # noqa: E402
+from gridmap.settings import Settings  # noqa: E402
+from gridmap.spatial.generate import generate_grid, generate_population  # noqa: E402
+from gridmap.spatial.locate import locate_points  # noqa: E402
+
+
+def best_of(runs: int, fn: Callable[[], object]) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_bulk_locate(micro: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> None:
+    ids = micro["id"].to_numpy()
+    geoms = micro.geometry.values
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=micro.crs)
+    ours = locate_points(lon, lat, ids, geoms)
+    joined = gpd.sjoin(points, micro[["id", "geometry"]], predicate="intersects", how="left")
+    theirs = joined.groupby(level=0)["id"].min().reindex(points.index).fillna(-1).to_numpy()
+    assert (ours == theirs).all(), "locate_points and sjoin disagree"
+    t_ours = best_of(3, lambda: locate_points(lon, lat, ids, geoms))
+    t_sjoin = best_of(
+        3, lambda: gpd.sjoin(points, micro[["id", "geometry"]], predicate="intersects")
+    )
+    n = len(lon)
+    print(f"bulk locate, {n:,} points in {len(micro):,} micro-grids")
+    print(f"  import path (locate_points)  {t_ours:7.2f} s  {n / t_ours:>12,.0f} points/s")
+    print(f"  baseline geopandas.sjoin      {t_sjoin:7.2f} s  {n / t_sjoin:>12,.0f} points/s")
+    print(f"  ratio (sjoin time / ours)     {t_sjoin / t_ours:7.2f}x   target >= 1.0x")
+
+
+def load_city(url: str, grid: gpd.GeoDataFrame, population) -> None:  # type: ignore[no-untyped-def]
+    engine = create_engine(url)
+    with Session(engine) as session:
+        start = time.perf_counter()
+        ingest.import_grids(session, grid, "EPSG:4490", Settings())
+        t_grid = time.perf_counter() - start
+        start = time.perf_counter()
+        ingest.import_households(session, population.households, "EPSG:4490")
+        t_households = time.perf_counter() - start
+        ingest.import_people(session, population.people.astype(str).replace({"None": ""}))
+        ingest.import_assignments(session, population.assignments.astype(str))
+        session.commit()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    n = len(population.households)
+    print(f"import: {len(grid):,} grids validated and written in {t_grid:.1f} s")
+    print(
+        f"import: {n:,} households located and written in {t_households:.1f} s "
+        f"({n / t_households:,.0f} rows/s)"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def latencies(port: int, paths: list[str]) -> np.ndarray:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    out = []
+    for path in paths:
+        start = time.perf_counter()
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        out.append(time.perf_counter() - start)
+        if response.status not in (200, 404):
+            raise RuntimeError(f"{path} answered {response.status}")
+    conn.close()
+    return np.array(out) * 1000
+
+
+def bench_http(url: str, lon: np.ndarray, lat: np.ndarray, requests: int) -> None:
+    port = free_port()
+    env = os.environ | {"GRIDMAP_DATABASE_URL": url}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", "gridmap:create_app()"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                latencies(port, ["/api/v1/health"])
+                break
+            except OSError:
+                time.sleep(0.1)
+        rng = np.random.default_rng(3)
+        pick = rng.choice(len(lon), size=requests, replace=False)
+        locate = [f"/api/v1/locate?lon={lon[i]:.7f}&lat={lat[i]:.7f}" for i in pick]
+        latencies(port, locate[:50] + ["/api/v1/health"] * 50)  # warm every worker's pool
+        t_locate = latencies(port, locate)
+        t_health = latencies(port, ["/api/v1/health"] * requests)
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"GET /api/v1/locate over {requests} requests (gunicorn, 4 sync workers, sequential)")
+    for name, t in (("locate", t_locate), ("health (baseline)", t_health)):
+        print(f"  {name:18s} p50 {np.percentile(t, 50):6.2f} ms   p99 {np.percentile(t, 99):6.2f} ms")
+    ratio = np.percentile(t_locate, 50) / np.percentile(t_health, 50)
+    print(f"  locate p50 / health p50  {ratio:.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--households", type=int, default=1_000_000)
+    parser.add_argument("--communities", type=int, default=200, help="≈ 50 micro-grids each")
+    parser.add_argument("--requests", type=int, default=1000)
+    args = parser.parse_args()
+    server_url = os.environ.get("GRIDMAP_DATABASE_URL") or Settings.from_env().database_url
+
+    outline = pyogrio.read_dataframe(ROOT / "data" / "boundaries" / "dongcheng.geojson")
+    start = time.perf_counter()
+    grid = generate_grid(outline.geometry.iloc[0], communities=args.communities, seed=2)
+    population = generate_population(grid, households=args.households, seed=2)
+    print(f"generated {len(grid):,} grids, {len(population.households):,} households "
+          f"in {time.perf_counter() - start:.1f} s")  # fmt: skip
+
+    households = population.households
+    lon, lat = households.geometry.x.to_numpy(), households.geometry.y.to_numpy()
+    micro = grid[grid["level"] == "micro"].reset_index(drop=True)
+    micro["id"] = np.arange(1, len(micro) + 1)
+    bench_bulk_locate(micro, lon, lat)
+
+    url = db.create_database(server_url, "gridmap_bench")
+    load_city(url, grid, population)
+    bench_http(url, lon, lat, args.requests)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The read API on real PostGIS: grids, households, coverage, locate, search, errors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gridmap import ingest
+from gridmap.spatial.crs import wgs84_to_bd09
+from tests.conftest import COMMUNITY
+from tests.helpers import households_csv, row_counts
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def staffed(session, small_grid):
+    """Households, a chief, a zone leader, a worker and a member covering household 1."""
+    ingest.import_households(session, households_csv([
+        {"id": 1, "lon": 116.405, "lat": 39.915, "address": "东城区测试社区1号楼1单元101"},
+        {"id": 2, "lon": 116.415, "lat": 39.905, "address": "东城区测试社区2号楼1单元202",
+         "care_tags": "elderly_alone"},
+    ]), "EPSG:4326")  # fmt: skip
+    people = pd.DataFrame(
+        [["1", "王总", "13800000001", "party_member", COMMUNITY],
+         ["2", "李长", "13800000002", "grid_worker", COMMUNITY],
+         ["3", "张员", "13800000003", "grid_worker", COMMUNITY],
+         ["4", "赵党", "13800000004", "party_member", COMMUNITY]],
+        columns=["id", "name", "phone", "kind", "home_community_code"],
+    )  # fmt: skip
+    ingest.import_people(session, people)
+    ingest.import_assignments(session, pd.DataFrame(
+        [["1", COMMUNITY, "chief"], ["2", COMMUNITY + "01", "zone_leader"],
+         ["3", COMMUNITY + "01001", "grid_worker"]],
+        columns=["person_id", "grid_code", "role"]))  # fmt: skip
+    ingest.import_coverage(
+        session, pd.DataFrame([["4", "1"]], columns=["person_id", "household_id"])
+    )
+    session.commit()
+
+
+def assert_problem(response, status, *words):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    body = response.get_json(force=True)
+    assert body["status"] == status and body["detail"]
+    for word in words:
+        assert word in body["detail"]
+    return body
+
+
+def test_grids_by_level_bbox_and_pages(client, staffed):
+    micro = client.get("/api/v1/grids?level=micro").get_json()
+    assert micro["type"] == "FeatureCollection" and micro["numberReturned"] == 4
+    assert micro["features"][0]["geometry"]["type"] == "MultiPolygon"
+    west = client.get("/api/v1/grids?level=micro&bbox=116.401,39.901,116.405,39.919").get_json()
+    assert {f["id"] for f in west["features"]} == {COMMUNITY + "01001", COMMUNITY + "01002"}
+    first = client.get("/api/v1/grids?limit=3").get_json()
+    second = client.get(f"/api/v1/grids?limit=3&cursor={first['next']}").get_json()
+    third = client.get(f"/api/v1/grids?limit=3&cursor={second['next']}").get_json()
+    ids = [f["id"] for page in (first, second, third) for f in page["features"]]
+    assert len(ids) == len(set(ids)) == 7 and third["next"] is None
+    children = client.get(f"/api/v1/grids?parent={COMMUNITY}").get_json()
+    assert children["numberReturned"] == 2
+
+
+def test_one_grid_has_children_and_staff(client, staffed):
+    body = client.get(f"/api/v1/grids/{COMMUNITY}01").get_json()
+    assert [c["code"] for c in body["properties"]["children"]] == [
+        COMMUNITY + "01001", COMMUNITY + "01002"]  # fmt: skip
+    assert body["properties"]["staff"][0]["name"] == "李长"
+    assert_problem(client.get(f"/api/v1/grids/{COMMUNITY[:-1]}9"), 404, "no grid")
+
+
+def test_locate_gives_chain_with_staff(client, staffed):
+    body = client.get("/api/v1/locate?lon=116.405&lat=39.915").get_json()
+    grids = body["grids"]
+    assert grids["micro"]["code"] == COMMUNITY + "01001"
+    assert grids["micro"]["staff"][0] == {
+        "person_id": 3, "name": "张员", "phone": "13800000003", "role": "grid_worker"}  # fmt: skip
+    assert grids["zone"]["staff"][0]["role"] == "zone_leader"
+    assert grids["community"]["staff"][0]["role"] == "chief"
+
+
+def test_locate_converts_declared_crs(client, staffed):
+    blon, blat = wgs84_to_bd09([116.4150], [39.9150])
+    body = client.get(f"/api/v1/locate?lon={blon[0]}&lat={blat[0]}&crs=BD09").get_json()
+    assert body["grids"]["micro"]["code"] == COMMUNITY + "02001"
+    assert abs(body["point"]["lon"] - 116.415) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "word"),
+    [
+        ("lon=116.5&lat=39.99", 404, "outside every grid"),
+        ("lon=39.915&lat=116.405", 400, "swapped"),
+        ("lon=2.35&lat=48.85", 400, "outside China"),
+        ("lon=nan&lat=39.9", 400, ""),
+        ("lon=abc&lat=39.9", 400, "lon"),
+        ("lat=39.9", 400, "lon"),
+        ("lon=116.4&lat=39.9&crs=EPSG:3857", 400, "EPSG:4490"),
+    ],
+)
+def test_locate_bad_input(client, staffed, query, status, word):
+    assert_problem(client.get(f"/api/v1/locate?{query}"), status, word)
+
+
+def test_households_and_their_coverage(client, staffed):
+    page = client.get("/api/v1/households?bbox=116.40,39.90,116.42,39.92").get_json()
+    props = {f["id"]: f["properties"] for f in page["features"]}
+    assert props[1]["covered"] is True and props[2]["covered"] is False
+    assert props[2]["care_tags"] == ["elderly_alone"]
+    in_zone = client.get(f"/api/v1/households?grid={COMMUNITY}02").get_json()
+    assert [f["id"] for f in in_zone["features"]] == [2]
+    cov = client.get("/api/v1/households/1/coverage").get_json()
+    assert [m["name"] for m in cov["members"]] == ["赵党"]
+    assert cov["grids"]["micro"]["staff"][0]["name"] == "张员"
+    assert cov["grids"]["community"]["code"] == COMMUNITY
+    assert_problem(client.get("/api/v1/households/999/coverage"), 404, "999")
+
+
+@pytest.mark.parametrize(
+    ("url", "word"),
+    [
+        ("/api/v1/grids?bbox=1,2,3", "bbox"),
+        ("/api/v1/grids?bbox=116.42,39.90,116.40,39.92", "minimums"),
+        ("/api/v1/grids?bbox=39.9,116.4,39.92,116.42", "swapped"),
+        ("/api/v1/grids?limit=100000", "at most"),
+        ("/api/v1/grids?cursor=abc", "cursor"),
+        ("/api/v1/grids?level=street", "level"),
+        ("/api/v1/households?limit=0", "limit"),
+        ("/api/v1/search?q=", "q"),
+    ],
+)
+def test_bad_query_parameters_are_400_problems(client, staffed, url, word):
+    assert_problem(client.get(url), 400, word)
+
+
+def test_search_by_code_name_and_address(client, staffed):
+    by_code = client.get(f"/api/v1/search?q={COMMUNITY}02").get_json()["results"]
+    assert by_code[0]["id"] == COMMUNITY + "02" and len(by_code[0]["bbox"]) == 4
+    by_address = client.get("/api/v1/search?q=2号楼").get_json()["results"]
+    assert [r["id"] for r in by_address if r["type"] == "household"] == [2]
+    assert client.get("/api/v1/search?q=%25").get_json()["results"] == []
+
+
+def test_openapi_describes_the_api(client):
+    spec = client.get("/api/openapi.json").get_json()
+    for path in ("/api/v1/locate", "/api/v1/grids", "/api/v1/grids/{code}",
+                 "/api/v1/households", "/api/v1/households/{household_id}/coverage"):  # fmt: skip
+        assert path in spec["paths"]
+    assert client.get("/api/swagger").status_code == 200
+
+
+def test_unknown_route_and_huge_body_are_problems(client, session):
+    before = row_counts(session)
+    assert_problem(client.get("/api/v1/nothing"), 404)
+    big = client.post("/api/v1/locate", data=b"x" * (11 * 1024 * 1024))
+    assert big.status_code in (405, 413) and big.mimetype == PROBLEM
+    assert row_counts(session) == before
