@@ -106,7 +106,7 @@ def import_assignments(path: Path) -> None:
 @_file
 def import_coverage(path: Path) -> None:
     """Import coverage (党员分片包户) from CSV: person_id, household_id."""
-    _run_import(lambda s: ingest.import_coverage(s, ingest.read_table(path), progress=_bar))
+    _run_import(lambda s: ingest.import_coverage(s, ingest.read_table(path)))
 
 
 @group.command("load-demo")

@@ -41,6 +41,6 @@ def load(
     reports.append(ingest.import_people(session, _as_text(population.people)))
     reports.append(ingest.import_assignments(session, _as_text(population.assignments)))
     reports.append(
-        ingest.import_coverage(session, _as_text(population.coverage), progress=progress)
+        ingest.import_coverage(session, _as_text(population.coverage))
     )
     return reports

@@ -422,11 +422,8 @@ def _codes_to_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
     wanted = sorted({c for c in codes if c})
     if not wanted:
         return {}
-    return dict(
-        session.execute(
-            select(Grid.code, Grid.id).where(Grid.code.in_(wanted), current_at())
-        ).tuples()
-    )
+    stmt = select(Grid.code, Grid.id).where(Grid.code.in_(wanted), current_at())
+    return {code: grid_id for code, grid_id in session.execute(stmt)}
 
 
 def import_people(session: Session, frame: pd.DataFrame) -> ImportReport:
@@ -500,9 +497,7 @@ def _existing_ids(session: Session, model: Any, column: pd.Series) -> set[str]:
     return {str(i) for i in session.scalars(select(model.id).where(model.id.in_(wanted)))}
 
 
-def import_coverage(
-    session: Session, frame: pd.DataFrame, *, progress: Progress[Any] = iter
-) -> ImportReport:
+def import_coverage(session: Session, frame: pd.DataFrame) -> ImportReport:
     """Coverage (党员分片包户) from a CSV: person_id, household_id."""
     _require_columns(frame, ("person_id", "household_id"), "coverage file")
     frame = frame.fillna("")
@@ -524,6 +519,6 @@ def import_coverage(
         raw.cursor() as cur,
         cur.copy("COPY coverage (person_id, household_id) FROM STDIN") as copy,
     ):
-        for pair in progress(pairs):
+        for pair in pairs:
             copy.write_row(tuple(pair))
     return ImportReport("coverage", written=len(frame))

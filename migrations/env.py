@@ -12,7 +12,6 @@ from gridmap.storage.models import Base
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
 
-connectable = config.attributes.get("connection") or create_engine(url)
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
@@ -28,8 +27,9 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         context.run_migrations()
 
 
-if hasattr(connectable, "connect") and not hasattr(connectable, "execute"):
-    with connectable.connect() as conn:
+engine = create_engine(url)
+try:
+    with engine.connect() as conn:
         _run(conn)
-else:
-    _run(connectable)
+finally:
+    engine.dispose()

@@ -23,8 +23,8 @@ class PageQuery(BaseModel):
 class BBoxQuery(BaseModel):
     bbox: str | None = Field(
         None,
-        description="minLon,minLat,maxLon,maxLat in EPSG:4490/WGS 84 degrees",
-        examples=["116.40,39.90,116.42,39.92"],
+        description="minLon,minLat,maxLon,maxLat in EPSG:4490/WGS 84 degrees, "
+        "e.g. 116.40,39.90,116.42,39.92",
     )
 
 

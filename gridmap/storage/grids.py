@@ -60,7 +60,7 @@ def list_grids(
         select(
             Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind,
             parent.code.label("parent_code"), Grid.valid_from, Grid.valid_to,
-            ST_AsGeoJSON(Grid.geom, 7).label("geojson"),
+            ST_AsGeoJSON(Grid.geom, 7, 0).label("geojson"),
         )
         .outerjoin(parent, parent.id == Grid.parent_id)
         .where(current_at(at))
@@ -83,7 +83,7 @@ def get_grid(session: Session, code: str, at: dt.date | None = None) -> Any | No
         select(
             Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind,
             parent.code.label("parent_code"), Grid.valid_from, Grid.valid_to,
-            ST_AsGeoJSON(Grid.geom, 7).label("geojson"),
+            ST_AsGeoJSON(Grid.geom, 7, 0).label("geojson"),
         )
         .outerjoin(parent, parent.id == Grid.parent_id)
         .where(Grid.code == code, current_at(at))

@@ -20,7 +20,7 @@ def _columns() -> tuple[Any, ...]:
     return (
         Household.id, Household.address, Household.building, Household.unit, Household.room,
         Household.residents, Household.care_tags, Grid.code.label("micro_grid_code"),
-        _covered(), ST_AsGeoJSON(Household.geom, 7).label("geojson"),
+        _covered(), ST_AsGeoJSON(Household.geom, 7, 0).label("geojson"),
     )  # fmt: skip
 
 
