@@ -296,6 +296,15 @@ def _household_problems(rows: pd.DataFrame, taken_ids: set[int]) -> list[dict[st
     return problems
 
 
+def _care_tags(value: object) -> list[str]:
+    """Care tags from a list (GeoJSON) or a ``;``-separated text (CSV); blank means none."""
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, str) or value in ("nan", "None"):
+        return []
+    return [tag.strip() for tag in value.split(";") if tag.strip()]
+
+
 def prepare_households(
     frame: pd.DataFrame | gpd.GeoDataFrame, crs_text: str | None
 ) -> pd.DataFrame:
@@ -332,8 +341,8 @@ def prepare_households(
         "room": text_column("room"),
         "residents": pd.to_numeric(frame["residents"], errors="coerce") if "residents" in frame
         else 1,
-        "care_tags": [t if isinstance(t, list) else [s for s in (t or "").split(";") if s]
-                      for t in (frame["care_tags"] if "care_tags" in frame else [None] * n)],
+        "care_tags": [_care_tags(t) for t in (frame["care_tags"] if "care_tags" in frame
+                                              else [None] * n)],
     })  # fmt: skip
     out.attrs["first_row"] = 1 if isinstance(frame, gpd.GeoDataFrame) else 2
     finite = np.isfinite(x) & np.isfinite(y)

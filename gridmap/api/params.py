@@ -16,7 +16,9 @@ GridLevel = Literal["community", "zone", "micro"]
 
 
 class PageQuery(BaseModel):
-    limit: int = Field(1000, ge=1, description="Features per page (at most the server's maximum)")
+    limit: int | None = Field(
+        None, ge=1, description="Features per page (default 1000 or the server's maximum)"
+    )
     cursor: str | None = Field(None, description="The `next` value of the previous page")
 
 
@@ -96,10 +98,11 @@ def parse_bbox(text: str | None) -> BBox | None:
 def parse_page(query: PageQuery) -> tuple[int, int | None]:
     """The limit (checked against the server's maximum) and the id after which to start."""
     maximum = current_app.extensions["gridmap.settings"].max_page_size
-    if query.limit > maximum:
-        raise InvalidInput(f"limit must be at most {maximum}, not {query.limit}")
+    limit = min(1000, maximum) if query.limit is None else query.limit
+    if limit > maximum:
+        raise InvalidInput(f"limit must be at most {maximum}, not {limit}")
     if query.cursor is None:
-        return query.limit, None
+        return limit, None
     if not query.cursor.isdigit():
         raise InvalidInput(f"cursor {query.cursor!r} is not one this server gave out")
-    return query.limit, int(query.cursor)
+    return limit, int(query.cursor)

@@ -403,15 +403,25 @@ def _parent_pairs(table: pd.DataFrame) -> tuple[NDArray[np.intp], NDArray[np.int
 
 # --- metric geometry ---------------------------------------------------------------------------
 class _Metric:
-    """The usable geometries in the local Gauss–Krüger zone, and the way back to lon/lat."""
+    """The usable geometries in the local Gauss–Krüger zone, and the way back to lon/lat.
+
+    Overlays (overlaps, gaps) are computed on the lon/lat geometries and only their results
+    projected for measuring: projecting first would bend shared edges differently where one
+    side has an extra vertex, creating slivers that are not in the data.
+    """
 
     def __init__(self, table: pd.DataFrame) -> None:
         geoms = table["geometry"].to_numpy()
         usable = table["spatial"].to_numpy()
         x0, _, x1, _ = shapely.total_bounds(geoms[usable])
         self.crs = local_metric_crs((x0 + x1) / 2)
+        self.lonlat_geoms = geoms
         self.geoms = np.full(len(geoms), None, dtype=object)
-        self.geoms[usable] = shapely.transform(geoms[usable], self._forward)
+        self.geoms[usable] = self.project(geoms[usable])
+
+    def project(self, geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+        """Lon/lat geometries into the metric CRS."""
+        return shapely.transform(geoms, self._forward)
 
     def _forward(self, coords: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.column_stack(transform_xy(coords[:, 0], coords[:, 1], CGCS2000, self.crs))
@@ -513,7 +523,8 @@ def _overlap_problems(table: pd.DataFrame, metric: _Metric, sliver: float) -> li
     in_file = table["in_file"].to_numpy()
     keep = (a < b) & (key[a] == key[b]) & (in_file[a] | in_file[b])
     a, b = a[keep], b[keep]
-    overlap = shapely.intersection(metric.geoms[a], metric.geoms[b])
+    ll = metric.lonlat_geoms
+    overlap = metric.project(shapely.intersection(ll[a], ll[b]))
     area = shapely.area(overlap)
     big = area > sliver
     a, b, area, overlap = a[big], b[big], area[big], overlap[big]
@@ -543,8 +554,9 @@ def _gap_problems(table: pd.DataFrame, metric: _Metric, sliver: float) -> list[P
     parents = np.unique(everyone_parent)
     order = np.argsort(everyone_parent, kind="stable")
     groups = np.split(everyone_child[order], np.searchsorted(everyone_parent[order], parents)[1:])
-    covered = np.array([shapely.union_all(metric.geoms[g]) for g in groups], dtype=object)
-    gaps = shapely.difference(metric.geoms[parents], covered)
+    ll = metric.lonlat_geoms
+    covered = np.array([shapely.union_all(ll[g]) for g in groups], dtype=object)
+    gaps = metric.project(shapely.difference(ll[parents], covered))
     parts, owner = shapely.get_parts(gaps, return_index=True)
     area = shapely.area(parts)
     big = (shapely.get_type_id(parts) == 3) & (area > sliver)

@@ -29,20 +29,17 @@ def test_grid_import_links_parents(session, small_grid):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        # micro 01001 pushed 0.001° (≈ 85 m) east into its sibling zone and outside its parent
-        (
-            lambda f: (
-                f.loc[3, "geometry"].buffer(0).union(box(MID_LON, MID_LAT, MID_LON + 0.001, 39.915))
-            ),
-            "overlap",
-        ),
+        # micro 01001 reaching 0.001° (≈ 110 m) south into its sibling 01002
+        (lambda f: box(116.40, MID_LAT - 0.001, MID_LON, 39.92), "overlap"),
+        # micro 01001 reaching 0.001° (≈ 85 m) east, out of its zone
+        (lambda f: box(116.40, MID_LAT, MID_LON + 0.001, 39.92), "outside"),
         (
             lambda f: Polygon([(116.40, 39.91), (116.41, 39.92), (116.41, 39.91), (116.40, 39.92)]),
             "invalid",
         ),
         (lambda f: box(116.40, 39.91, 116.409, 39.92), "gap"),
     ],
-    ids=["overlap-and-outside", "self-intersection", "gap"],
+    ids=["overlap", "outside-parent", "self-intersection", "gap"],
 )
 def test_bad_grid_file_is_rejected_and_writes_nothing(session, settings, change, expected):
     frame = small_grid_frame()
@@ -91,7 +88,7 @@ def test_households_are_located_and_outsiders_listed(session, small_grid):
     assert "1 household(s) lie outside every micro-grid: row 4 (id 3)" in report.as_text()
     located = dict(session.execute(
         select(Household.id, Grid.code).outerjoin(Grid, Grid.id == Household.micro_grid_id)
-    ).tuples().all())  # fmt: skip
+    ).all())  # fmt: skip
     assert located == {1: COMMUNITY + "01001", 2: COMMUNITY + "02002", 3: None}
 
 
@@ -158,7 +155,7 @@ def test_database_refuses_invalid_geometry_even_without_validation(session, smal
 
 def test_cli_rejects_bad_file_with_report(runner, session, tmp_path):
     frame = small_grid_frame()
-    frame.loc[5, "geometry"] = box(116.405, 39.91, 116.42, 39.92)  # overlaps 01001
+    frame.loc[5, "geometry"] = box(MID_LON, MID_LAT - 0.002, 116.42, 39.92)  # overlaps 02002
     path = tmp_path / "grid.geojson"
     path.write_text(json.dumps(json.loads(frame.to_json())))
     before = row_counts(session)
