@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import Response
 from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
 
@@ -11,7 +12,7 @@ from gridmap.settings import Settings
 __all__ = ["create_app"]
 
 
-def _validation_problem(exc: ValidationError):  # type: ignore[no-untyped-def]
+def _validation_problem(exc: ValidationError) -> Response:
     """Render a request-parameter validation failure as a 400 problem saying where."""
     where = [
         {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}

@@ -208,10 +208,12 @@ def import_grids(
         ])  # fmt: skip
     closed = 0
     if len(taken):
-        closed = session.execute(
-            update(Grid).where(Grid.code.in_(list(taken["code"])), current_at())
+        session.execute(
+            update(Grid)
+            .where(Grid.code.in_(list(taken["code"])), current_at())
             .values(valid_to=func.current_date())
-        ).rowcount  # fmt: skip
+        )
+        closed = len(taken)
     ids = dict(zip(others["code"], others["id"], strict=True))
     for level in ("community", "zone", "micro"):
         rows = grids[grids["level"] == level]
@@ -400,7 +402,7 @@ def _copy_households(
     session: Session, rows: pd.DataFrame, located: np.ndarray, progress: Progress[Any]
 ) -> None:
     """COPY households in chunks; the insert trigger re-checks each given micro-grid."""
-    raw = session.connection().connection.driver_connection
+    raw = _driver_connection(session)
     columns = "id, geom, address, building, unit, room, residents, care_tags, micro_grid_id"
     chunk = 50_000
     with raw.cursor() as cur:
@@ -415,6 +417,13 @@ def _copy_households(
                         int(grid) if grid >= 0 else None,
                     ))  # fmt: skip
     _sync_sequence(session, "household")
+
+
+def _driver_connection(session: Session) -> Any:
+    """The psycopg connection under the session's transaction, for COPY."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None, "the session has no open connection"
+    return raw
 
 
 def _sync_sequence(session: Session, table: str) -> None:
@@ -522,7 +531,7 @@ def import_coverage(session: Session, frame: pd.DataFrame) -> ImportReport:
     )  # fmt: skip
     if problems:
         raise _reject("coverage file", problems)
-    raw = session.connection().connection.driver_connection
+    raw = _driver_connection(session)
     pairs = frame[["person_id", "household_id"]].astype(int).itertuples(index=False)
     with (
         raw.cursor() as cur,

@@ -138,7 +138,9 @@ def bench_http(url: str, lon: np.ndarray, lat: np.ndarray, requests: int) -> Non
         server.wait()
     print(f"GET /api/v1/locate over {requests} requests (gunicorn, 4 sync workers, sequential)")
     for name, t in (("locate", t_locate), ("health (baseline)", t_health)):
-        print(f"  {name:18s} p50 {np.percentile(t, 50):6.2f} ms   p99 {np.percentile(t, 99):6.2f} ms")
+        print(
+            f"  {name:18s} p50 {np.percentile(t, 50):6.2f} ms   p99 {np.percentile(t, 99):6.2f} ms"
+        )
     ratio = np.percentile(t_locate, 50) / np.percentile(t_health, 50)
     print(f"  locate p50 / health p50  {ratio:.1f}x")
 

@@ -35,7 +35,7 @@ def envelope(bbox: BBox) -> ColumnElement[Any]:
 
 
 def _page(session: Session, stmt: Select[Any], key: Any, limit: int) -> Page:
-    rows = session.execute(stmt.order_by(key).limit(limit + 1)).all()
+    rows = list(session.execute(stmt.order_by(key).limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, str(rows[-1][0]) if more else None)
@@ -156,8 +156,8 @@ def chain_of_micro_grid(session: Session, micro_grid_id: int) -> dict[str, dict[
     if row is None:
         return {}
     keys = ("id", "code", "name", "level", "kind")
-    parts = [dict(zip(keys, row[i : i + 5], strict=True)) for i in (0, 5, 10)]
-    return {p["level"]: p for p in parts if p["id"] is not None}
+    parts: list[dict[str, Any]] = [dict(zip(keys, row[i : i + 5], strict=True)) for i in (0, 5, 10)]
+    return {str(p["level"]): p for p in parts if p["id"] is not None}
 
 
 def search(session: Session, text: str, limit: int) -> list[Any]:
