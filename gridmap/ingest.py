@@ -18,7 +18,8 @@ import pandas as pd
 import pyogrio
 import shapely
 from geoalchemy2.functions import ST_AsBinary
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import BigInteger, Text, any_, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gridmap.errors import InvalidInput, Unprocessable
@@ -210,7 +211,7 @@ def import_grids(
     if len(taken):
         session.execute(
             update(Grid)
-            .where(Grid.code.in_(list(taken["code"])), current_at())
+            .where(Grid.code == any_(_array(taken["code"], Text)), current_at())
             .values(valid_to=func.current_date())
         )
         closed = len(taken)
@@ -368,7 +369,11 @@ def import_households(
     problems = _coordinate_problems(rows)
     given = [int(i) for i in rows["id"].dropna()]
     taken = (
-        set(session.scalars(select(Household.id).where(Household.id.in_(given))))
+        set(
+            session.scalars(
+                select(Household.id).where(Household.id == any_(_array(given, BigInteger)))
+            )
+        )
         if given
         else set()
     )
@@ -419,6 +424,11 @@ def _copy_households(
     _sync_sequence(session, "household")
 
 
+def _array(values: Iterable[Any], item_type: Any) -> Any:
+    """One array parameter instead of one parameter per value (files have millions of rows)."""
+    return literal(list(values), ARRAY(item_type))
+
+
 def _driver_connection(session: Session) -> Any:
     """The psycopg connection under the session's transaction, for COPY."""
     raw = session.connection().connection.driver_connection
@@ -440,7 +450,7 @@ def _codes_to_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
     wanted = sorted({c for c in codes if c})
     if not wanted:
         return {}
-    stmt = select(Grid.code, Grid.id).where(Grid.code.in_(wanted), current_at())
+    stmt = select(Grid.code, Grid.id).where(Grid.code == any_(_array(wanted, Text)), current_at())
     return {code: grid_id for code, grid_id in session.execute(stmt)}
 
 
@@ -512,7 +522,8 @@ def _existing_ids(session: Session, model: Any, column: pd.Series) -> set[str]:
     wanted = {int(v) for v in column if str(v).isdigit()}
     if not wanted:
         return set()
-    return {str(i) for i in session.scalars(select(model.id).where(model.id.in_(wanted)))}
+    stmt = select(model.id).where(model.id == any_(_array(wanted, BigInteger)))
+    return {str(i) for i in session.scalars(stmt)}
 
 
 def import_coverage(session: Session, frame: pd.DataFrame) -> ImportReport:
