@@ -157,6 +157,9 @@ def _as_multipolygons(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
 
 def prepare_grids(frame: gpd.GeoDataFrame, crs_text: str | None) -> gpd.GeoDataFrame:
     """Normalise a grid file: columns, text codes, geometries converted to EPSG:4490."""
+    # KML keeps the name as "Name"; Shapefile cuts field names to 10 characters.
+    aliases = {"Name": "name", "parent_cod": "parent_code"}
+    frame = frame.rename(columns={k: v for k, v in aliases.items() if v not in frame.columns})
     _require_columns(frame, ("code", "name", "level"), "grid file")
     crs = _declared_crs(frame, crs_text, "grid file")
     out = gpd.GeoDataFrame(

@@ -163,3 +163,41 @@ def test_cli_rejects_bad_file_with_report(runner, session, tmp_path):
     assert result.exit_code == 1
     assert "nothing written" in result.output and "overlap" in result.output.lower()
     assert row_counts(session) == before
+
+
+@pytest.mark.parametrize(("suffix", "driver"), [
+    ("geojson", "GeoJSON"), ("gpkg", "GPKG"), ("shp", "ESRI Shapefile"), ("kml", "KML"),
+])  # fmt: skip
+def test_cli_imports_every_grid_format(runner, session, tmp_path, suffix, driver):
+    import pyogrio
+
+    path = tmp_path / f"grid.{suffix}"
+    frame = small_grid_frame()
+    if suffix == "shp":  # Shapefile field names have at most 10 characters
+        frame = frame.rename(columns={"parent_code": "parent_cod"})
+    pyogrio.write_dataframe(frame, path, driver=driver)
+    result = runner.invoke(args=["gridmap", "import-grids", str(path), "--crs", "EPSG:4490"])
+    assert result.exit_code == 0, result.output
+    assert "grids: 7 written" in result.output
+    assert row_counts(session)["grid"] == 7
+
+
+@pytest.mark.parametrize(
+    ("content", "word"),
+    [("{not json", "not a readable"), ('{"type": "FeatureCollection"}', "not a readable")],
+)
+def test_cli_rejects_malformed_geojson(runner, session, tmp_path, content, word):
+    path = tmp_path / "broken.geojson"
+    path.write_text(content)
+    result = runner.invoke(args=["gridmap", "import-grids", str(path), "--crs", "EPSG:4326"])
+    assert result.exit_code == 1 and word in result.output
+    assert row_counts(session)["grid"] == 0
+
+
+def test_cli_household_csv_reports_outsiders(runner, session, small_grid, tmp_path):
+    path = tmp_path / "households.csv"
+    path.write_text("id,lon,lat,address\n1,116.405,39.915,甲1号\n2,116.6,39.95,网格外\n")
+    result = runner.invoke(args=["gridmap", "import-households", str(path), "--crs", "EPSG:4326"])
+    assert result.exit_code == 0, result.output
+    assert "1 household(s) lie outside every micro-grid: row 3 (id 2)" in result.output
+    assert row_counts(session)["household"] == 2
