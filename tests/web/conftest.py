@@ -43,3 +43,4 @@ def live_url(web_database_url: str) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
+    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()

@@ -1,0 +1,196 @@
+"""Folium builders for the map pages: pure functions from settings to a ``folium.Map``.
+
+Nothing here touches Flask or the database. The builders take the URL of each static asset as
+a function (the view passes ``url_for``), so the same map renders under any URL prefix and the
+page never names a CDN: folium's class-level ``default_js``/``default_css`` point at public
+hosts, which a government intranet cannot reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import folium
+from branca.element import Figure
+from folium.elements import JSCSSMixin
+from folium.template import Template
+from markupsafe import Markup
+
+from gridmap.settings import Settings
+
+#: Maps a path under ``gridmap/web/static/`` to the URL the browser fetches it from.
+AssetUrl = Callable[[str], str]
+
+LEAFLET_JS = "vendor/leaflet/leaflet.js"
+LEAFLET_CSS = "vendor/leaflet/leaflet.css"
+PAGE_JS = "js/gridmap-map.js"
+
+#: Where the map opens before the page has fitted it to the data: the centre of China.
+_CHINA_CENTRE = (35.0, 105.0)
+_MIN_ZOOM = 3
+_MAX_ZOOM = 19
+_DEFAULT_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class LayerZooms:
+    """Smallest zoom at which each layer is fetched and drawn.
+
+    A city holds ~100 k micro-grids and ~10 M households: below these zooms a viewport would
+    ask the API for more features than a browser can draw, so the layer waits to be zoomed in.
+    """
+
+    community: int = 10
+    zone: int = 12
+    micro: int = 14
+    household: int = 15
+    #: Micro-grid labels crowd each other out below this zoom.
+    micro_labels: int = 16
+    zone_labels: int = 13
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """The three pieces of a rendered folium figure, to place into a Jinja page.
+
+    ``header`` goes in ``<head>``, ``html`` where the map should appear and ``script`` in a
+    ``<script>`` element after it; together they are what folium would put in a standalone
+    document, so the page stays one HTML document rather than an iframe.
+    """
+
+    header: Markup
+    html: Markup
+    script: Markup
+
+
+class OfflineMap(folium.Map):
+    """A ``folium.Map`` whose Leaflet comes from the app's vendored copy.
+
+    Only Leaflet is kept: folium's defaults also load jQuery, Bootstrap and awesome-markers,
+    which this page does not use.
+    """
+
+    def __init__(self, *, asset_url: AssetUrl, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Instance lists shadow folium's class-level CDN lists; each map owns its own, because
+        # folium's ``add_js_link`` mutates whichever list it finds in place.
+        self.default_js = [("leaflet", asset_url(LEAFLET_JS))]
+        self.default_css = [("leaflet_css", asset_url(LEAFLET_CSS))]
+
+
+class GridMapPage(JSCSSMixin):
+    """Starts ``gridmap-map.js`` on its parent map.
+
+    The script fetches every layer from the API for the visible area, so no data is inlined;
+    ``config`` tells it where the API is, the basemap's CRS and the zoom of each layer.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            window.gridmap = GridmapPage.start(
+                {{ this._parent.get_name() }}, {{ this.config|tojson }}
+            );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: Mapping[str, Any], script_url: str) -> None:
+        super().__init__()
+        self._name = "GridMapPage"
+        self.config = dict(config)
+        self.default_js = [("gridmap_map", script_url)]
+        self.default_css = []
+
+
+def build_grid_map(
+    settings: Settings,
+    *,
+    asset_url: AssetUrl,
+    api_root: str = "/api/v1",
+    zooms: LayerZooms | None = None,
+    page_size: int | None = None,
+    max_pages: int = 5,
+) -> folium.Map:
+    """网格地图: the grid chief's map of communities, zones, micro-grids and households.
+
+    Parameters
+    ----------
+    settings
+        Deployment settings; ``basemap_url``, ``basemap_attribution`` and ``basemap_crs`` choose
+        the basemap (``"none"``: no tile layer at all).
+    asset_url
+        URL of a file under ``gridmap/web/static/`` (e.g. ``vendor/leaflet/leaflet.js``).
+    api_root
+        URL prefix of the JSON API the page fetches its layers from.
+    zooms
+        Smallest zoom of each layer; the defaults suit a city.
+    page_size, max_pages
+        Features asked for per API call (default: 1000 or the server's ``max_page_size`` if
+        smaller), and how many pages one layer follows for one view before it tells the user
+        to zoom in.
+
+    Returns
+    -------
+    folium.Map
+        A map with no overlay data in it: the page script loads the layers for the visible
+        area from the API.
+    """
+    if page_size is None:
+        page_size = min(_DEFAULT_PAGE_SIZE, settings.max_page_size)
+    if page_size < 1 or page_size > settings.max_page_size:
+        raise ValueError(f"page_size must be 1..{settings.max_page_size}, not {page_size}")
+    if max_pages < 1:
+        raise ValueError(f"max_pages must be at least 1, not {max_pages}")
+    grid_map = OfflineMap(
+        asset_url=asset_url,
+        location=_CHINA_CENTRE,
+        zoom_start=4,
+        # folium's min/max zoom only reach its own tile layer; the script sets the map's.
+        tiles=None,
+        # folium's scale bar shows feet and miles too; the script adds a metric one.
+        control_scale=False,
+        width="100%",
+        height="100%",
+    )
+    if settings.basemap_crs != "none":
+        folium.TileLayer(
+            tiles=settings.basemap_url,
+            attr=settings.basemap_attribution,
+            name="底图",
+            control=False,
+            max_zoom=_MAX_ZOOM,
+        ).add_to(grid_map)
+    config = {
+        "apiRoot": api_root.rstrip("/"),
+        "basemapCrs": settings.basemap_crs,
+        "zooms": {_camel(k): v for k, v in asdict(zooms or LayerZooms()).items()},
+        "pageSize": page_size,
+        "maxPages": max_pages,
+        "minZoom": _MIN_ZOOM,
+        "maxZoom": _MAX_ZOOM,
+    }
+    GridMapPage(config, asset_url(PAGE_JS)).add_to(grid_map)
+    return grid_map
+
+
+def render_parts(grid_map: folium.Map) -> MapParts:
+    """Render ``grid_map`` into the header, body and script pieces of its folium figure."""
+    figure = grid_map.get_root()
+    if not isinstance(figure, Figure):
+        raise TypeError("the map must be attached to a folium Figure (folium.Map does that)")
+    # Rendering the figure renders every element, which is what fills the figure's header,
+    # html and script children; the document it returns is not used.
+    figure.render()
+    return MapParts(
+        header=Markup(figure.header.render()),
+        html=Markup(figure.html.render()),
+        script=Markup(figure.script.render()),
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
