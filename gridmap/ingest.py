@@ -409,11 +409,16 @@ def import_households(
 def _copy_households(
     session: Session, rows: pd.DataFrame, located: np.ndarray, progress: Progress[Any]
 ) -> None:
-    """COPY households in chunks; the insert trigger re-checks each given micro-grid."""
+    """COPY households in chunks with the micro-grids located here.
+
+    The flag tells the insert trigger that ``located`` follows the database's own rule (see
+    the first migration), so it need not test each row again.
+    """
     raw = _driver_connection(session)
     columns = "id, geom, address, building, unit, room, residents, care_tags, micro_grid_id"
     chunk = 50_000
     with raw.cursor() as cur:
+        cur.execute("SELECT set_config('gridmap.bulk_located', 'on', true)")
         for start in progress(range(0, len(rows), chunk)):
             part = rows.iloc[start : start + chunk]
             loc = located[start : start + chunk]
@@ -424,6 +429,7 @@ def _copy_households(
                         rec.building, rec.unit, rec.room, int(rec.residents), rec.care_tags,
                         int(grid) if grid >= 0 else None,
                     ))  # fmt: skip
+        cur.execute("SELECT set_config('gridmap.bulk_located', 'off', true)")
     _sync_sequence(session, "household")
 
 
