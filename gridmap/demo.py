@@ -40,7 +40,5 @@ def load(
                                             progress=progress))  # fmt: skip
     reports.append(ingest.import_people(session, _as_text(population.people)))
     reports.append(ingest.import_assignments(session, _as_text(population.assignments)))
-    reports.append(
-        ingest.import_coverage(session, _as_text(population.coverage))
-    )
+    reports.append(ingest.import_coverage(session, _as_text(population.coverage)))
     return reports

@@ -13,7 +13,6 @@ config = context.config
 url = config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
 
 
-
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
