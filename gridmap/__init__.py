@@ -6,7 +6,7 @@ from flask import Response
 from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
 
-from gridmap import db, errors
+from gridmap import db, errors, security
 from gridmap.settings import Settings
 
 __all__ = ["create_app"]
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     app.extensions["gridmap.settings"] = settings
     errors.init_app(app)
     db.init_app(app, settings)
+    security.init_app(app)
 
     from gridmap import api, cli, web
 

@@ -6,6 +6,7 @@ exits with status 1.
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,17 +19,19 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from gridmap import db, demo, ingest
+from gridmap import accounts, audit, auth, db, demo, ingest
 from gridmap.errors import GridmapError
 from gridmap.spatial.crs import SpatialInputError
+from gridmap.storage.models import USER_ROLES
 
 group = AppGroup("gridmap", help="gridmap data commands.")
 
 _crs_option = click.option(
-    "--crs", required=True,
+    "--crs",
+    required=True,
     help="Coordinate system of the file: EPSG:4326, EPSG:4490, EPSG:4491-4554 (CGCS2000 "
     "Gauss-Krüger), GCJ02 or BD09.",
-)  # fmt: skip
+)
 _file = click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 
 
@@ -49,16 +52,31 @@ def _one_transaction() -> Iterator[Session]:
         raise SystemExit(1) from None
 
 
+def _cli_user() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _audit(session: Session, action: str, **detail: Any) -> None:
+    audit.record(
+        session,
+        action,
+        username=_cli_user(),
+        origin=auth.Origin(user_agent="flask cli"),
+        detail=detail,
+    )
+
+
 def _run_import(do: Callable[[Session], ingest.ImportReport]) -> None:
     with _one_transaction() as session:
         report = do(session)
+        _audit(session, f"import.{report.kind}", written=report.written, closed=report.closed)
     click.echo(report.as_text())
 
 
 @group.command("migrate")
 def migrate() -> None:
     """Apply the database migrations (alembic upgrade head)."""
-    db.migrate(current_app.extensions["gridmap.settings"].database_url)
+    db.migrate(current_app.extensions["gridmap.settings"].migrate_database_url)
 
 
 @group.command("import-grids")
@@ -119,9 +137,54 @@ def load_demo(households: int, seed: int, if_empty: bool) -> None:
         if if_empty and demo.has_data(session):
             click.echo("demo: the database already holds grids; nothing loaded")
             return
-        reports = demo.load(session, households=households, seed=seed, progress=_bar)
+        settings = current_app.extensions["gridmap.settings"]
+        reports = demo.load(
+            session, households=households, seed=seed, settings=settings, progress=_bar
+        )
+        _audit(session, "import.demo", **{r.kind: r.written for r in reports})
     for report in reports:
         click.echo(report.as_text())
+
+
+@group.command("create-user")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(USER_ROLES))
+@click.option("--scope", "scope_code", help="Grid code or its 6/9-digit prefix (data roles).")
+@click.option("--person-id", type=int, help="The member's person id (member, grid worker).")
+@click.password_option(help="Asked for when not given (never pass it on a shared machine).")
+def create_user(
+    username: str, role: str, scope_code: str | None, person_id: int | None, password: str
+) -> None:
+    """Create an account with its role; administrators are only made here."""
+    with _one_transaction() as session:
+        user = accounts.create_user(session, username, password)
+        accounts.grant_role(
+            session, user.id, role, scope_code=scope_code, person_id=person_id, admins_too=True
+        )
+        _audit(session, "user.create", username=user.username, role=role, scope=scope_code)
+    click.echo(f"account {user.username} ({role}) created")
+
+
+@group.command("reset-password")
+@click.argument("username")
+@click.password_option()
+def reset_password(username: str, password: str) -> None:
+    """Set a new password for any account, administrators included."""
+    with _one_transaction() as session:
+        user_id = accounts.user_id(session, username)
+        accounts.reset_password(session, user_id, password, admins_too=True)
+        _audit(session, "user.password", username=username)
+    click.echo(f"password of {username} reset; its sessions ended")
+
+
+@group.command("prune-audit")
+def prune_audit() -> None:
+    """Delete audit rows past the retention period (GRIDMAP_AUDIT_RETENTION_DAYS, ≥ 180)."""
+    keep = current_app.extensions["gridmap.settings"].audit_retention_days
+    with _one_transaction() as session:
+        removed = audit.prune(session, keep)
+        _audit(session, "audit.prune", removed=removed, keep_days=keep)
+    click.echo(f"{removed} audit rows older than {max(keep, 180)} days removed")
 
 
 def init_app(app: Flask) -> None:

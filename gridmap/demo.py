@@ -10,9 +10,9 @@ import pyogrio
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from gridmap import ingest
+from gridmap import accounts, ingest
 from gridmap.settings import Settings
-from gridmap.spatial.generate import generate_population
+from gridmap.spatial.generate import Population, generate_population
 from gridmap.storage.models import Grid
 
 BOUNDARIES = Path(__file__).resolve().parents[1] / "data" / "boundaries"
@@ -29,16 +29,60 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def load(
-    session: Session, *, households: int, seed: int, progress: ingest.Progress[Any] = iter,
+    session: Session,
+    *,
+    households: int,
+    seed: int,
+    settings: Settings,
+    progress: ingest.Progress[Any] = iter,
     grid_file: Path = GRID_FILE,
-) -> list[ingest.ImportReport]:  # fmt: skip
-    """Import the committed grid, then a population of ``households`` generated over it."""
+) -> list[ingest.ImportReport]:
+    """Import the committed grid, a population of ``households`` generated over it, and one
+    demo account per role (password ``settings.demo_password``)."""
     grid = pyogrio.read_dataframe(grid_file)
-    reports = [ingest.import_grids(session, grid, "EPSG:4490", Settings())]
+    reports = [ingest.import_grids(session, grid, "EPSG:4490", settings)]
     population = generate_population(grid, households=households, seed=seed)
-    reports.append(ingest.import_households(session, population.households, "EPSG:4490",
-                                            progress=progress))  # fmt: skip
+    reports.append(
+        ingest.import_households(session, population.households, "EPSG:4490", progress=progress)
+    )
     reports.append(ingest.import_people(session, _as_text(population.people)))
     reports.append(ingest.import_assignments(session, _as_text(population.assignments)))
     reports.append(ingest.import_coverage(session, _as_text(population.coverage)))
+    reports.append(create_demo_accounts(session, population, settings.demo_password))
     return reports
+
+
+def demo_accounts(population: Population) -> list[tuple[str, str, str | None, int | None]]:
+    """(username, role, scope code, person id) of the demo accounts, all in one community."""
+    assignments = population.assignments
+    workers = assignments[assignments["role"] == "grid_worker"].sort_values("grid_code")
+    micro, worker = workers.iloc[0]["grid_code"], int(workers.iloc[0]["person_id"])
+    zone, community = micro[:14], micro[:12]
+    in_zone = population.households.loc[
+        population.households["micro_code"].str.startswith(zone), "id"
+    ]
+    covering = population.coverage[population.coverage["household_id"].isin(in_zone)]
+    member = int(covering["person_id"].min())
+    return [
+        ("demo-street", "street_admin", community[:9], None),
+        ("demo-chief", "chief", community, None),
+        ("demo-zone", "zone_leader", zone, None),
+        ("demo-worker", "grid_worker", micro, worker),
+        ("demo-member", "member", None, member),
+        ("demo-auditor", "auditor", community[:6], None),
+        ("demo-system", "system_admin", None, None),
+        ("demo-security", "security_admin", None, None),
+        ("demo-audit", "audit_admin", None, None),
+    ]
+
+
+def create_demo_accounts(
+    session: Session, population: Population, password: str
+) -> ingest.ImportReport:
+    accounts_made = demo_accounts(population)
+    for username, role, scope, person in accounts_made:
+        user = accounts.create_user(session, username, password)
+        accounts.grant_role(
+            session, user.id, role, scope_code=scope, person_id=person, admins_too=True
+        )
+    return ingest.ImportReport("demo accounts", written=len(accounts_made))

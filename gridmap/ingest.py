@@ -137,11 +137,18 @@ def _declared_crs(frame: gpd.GeoDataFrame, crs_text: str | None, what: str) -> I
 def _existing_grids(session: Session) -> gpd.GeoDataFrame:
     parent = Grid.__table__.alias("parent")
     rows = session.execute(
-        select(Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind, parent.c.code,
-               ST_AsBinary(Grid.geom))
+        select(
+            Grid.id,
+            Grid.code,
+            Grid.name,
+            Grid.level,
+            Grid.kind,
+            parent.c.code,
+            ST_AsBinary(Grid.geom),
+        )
         .outerjoin(parent, parent.c.id == Grid.parent_id)
         .where(current_at())
-    ).all()  # fmt: skip
+    ).all()
     columns = ["id", "code", "name", "level", "kind", "parent_code"]
     frame = pd.DataFrame([r[:6] for r in rows], columns=columns)
     geoms = shapely.from_wkb([bytes(r[6]) for r in rows]) if rows else []
@@ -183,9 +190,13 @@ def prepare_grids(frame: gpd.GeoDataFrame, crs_text: str | None) -> gpd.GeoDataF
 
 
 def import_grids(
-    session: Session, frame: gpd.GeoDataFrame, crs_text: str | None, settings: Settings,
-    *, redraw: bool = False,
-) -> ImportReport:  # fmt: skip
+    session: Session,
+    frame: gpd.GeoDataFrame,
+    crs_text: str | None,
+    settings: Settings,
+    *,
+    redraw: bool = False,
+) -> ImportReport:
     """Validate a grid file against itself and the current grids, then insert it.
 
     With ``redraw`` a code that already exists closes the current row (``valid_to`` today)
@@ -195,21 +206,37 @@ def import_grids(
     existing = _existing_grids(session)
     taken = existing[existing["code"].isin(grids["code"])]
     if len(taken) and not redraw:
-        raise _reject("grid file", [
-            {"where": f"grid {c}", "message": "already exists; import with --redraw to replace it"}
-            for c in taken["code"]
-        ])  # fmt: skip
+        raise _reject(
+            "grid file",
+            [
+                {
+                    "where": f"grid {c}",
+                    "message": "already exists; import with --redraw to replace it",
+                }
+                for c in taken["code"]
+            ],
+        )
     others = existing[~existing["code"].isin(grids["code"])]
     report = validate_grids(
-        grids, others, inside_tolerance_m=settings.inside_tolerance_m,
+        grids,
+        others,
+        inside_tolerance_m=settings.inside_tolerance_m,
         sliver_area_m2=settings.sliver_area_m2,
-    )  # fmt: skip
+    )
     if not report.ok:
-        raise _reject("grid file", [
-            {"where": f"grid {p.code}" if p.code else "file", "message": p.message,
-             "kind": p.kind, "lon": p.lon, "lat": p.lat}
-            for p in report.problems
-        ])  # fmt: skip
+        raise _reject(
+            "grid file",
+            [
+                {
+                    "where": f"grid {p.code}" if p.code else "file",
+                    "message": p.message,
+                    "kind": p.kind,
+                    "lon": p.lon,
+                    "lat": p.lat,
+                }
+                for p in report.problems
+            ],
+        )
     closed = 0
     if len(taken):
         session.execute(
@@ -226,13 +253,24 @@ def import_grids(
         parent_codes = rows["parent_code"].where(rows["parent_code"].notna(), None)
         derived = rows["code"].str[: {"community": 0, "zone": 12, "micro": 14}[level]]
         values = [
-            {"code": code, "name": name, "level": level, "kind": kind or "ordinary",
-             "parent_id": ids.get(pc or dc) if level != "community" else None,
-             "geom": f"SRID={SRID};{shapely.to_wkt(g, rounding_precision=-1)}"}
+            {
+                "code": code,
+                "name": name,
+                "level": level,
+                "kind": kind or "ordinary",
+                "parent_id": ids.get(pc or dc) if level != "community" else None,
+                "geom": f"SRID={SRID};{shapely.to_wkt(g, rounding_precision=-1)}",
+            }
             for code, name, kind, pc, dc, g in zip(
-                rows["code"], rows["name"], rows["kind"], parent_codes, derived,
-                _as_multipolygons(rows.geometry), strict=True)
-        ]  # fmt: skip
+                rows["code"],
+                rows["name"],
+                rows["kind"],
+                parent_codes,
+                derived,
+                _as_multipolygons(rows.geometry),
+                strict=True,
+            )
+        ]
         result = session.execute(insert(Grid).returning(Grid.id, Grid.code), values)
         ids.update({code: gid for gid, code in result})
     return ImportReport("grids", written=len(grids), closed=closed)
@@ -266,10 +304,13 @@ def _coordinate_problems(rows: pd.DataFrame) -> list[dict[str, Any]]:
     where = lambda r: f"({r['lon']}, {r['lat']}) is outside China"  # noqa: E731
     return (
         _flag(rows, missing, lambda r: "coordinates are missing or not numbers")
-        + _flag(rows, ~missing & ~inside & swapped,
-                lambda r: where(r) + "; longitude and latitude look swapped")
+        + _flag(
+            rows,
+            ~missing & ~inside & swapped,
+            lambda r: where(r) + "; longitude and latitude look swapped",
+        )
         + _flag(rows, ~missing & ~inside & ~swapped, where)
-    )  # fmt: skip
+    )
 
 
 def _numbers(series: pd.Series) -> np.ndarray:
@@ -290,15 +331,24 @@ def _household_problems(rows: pd.DataFrame, taken_ids: set[int]) -> list[dict[st
         [bool(set(t) - set(CARE_TAGS)) for t in rows["care_tags"]], index=rows.index
     )
     problems = (
-        _flag(rows, ids.notna() & ids.duplicated(keep=False),
-              lambda r: f"id {r['id']} appears more than once")
+        _flag(
+            rows,
+            ids.notna() & ids.duplicated(keep=False),
+            lambda r: f"id {r['id']} appears more than once",
+        )
         + _flag(rows, ids.isin(taken_ids), lambda r: f"household {r['id']} already exists")
         + _flag(rows, rows["address"].str.strip() == "", lambda r: "address is empty")
-        + _flag(rows, ~residents.between(0, 99) | (residents % 1 != 0),
-                lambda r: "residents must be a whole number 0–99")
-        + _flag(rows, unknown_tags,
-                lambda r: f"unknown care tag(s) in {r['care_tags']}; known: {list(CARE_TAGS)}")
-    )  # fmt: skip
+        + _flag(
+            rows,
+            ~residents.between(0, 99) | (residents % 1 != 0),
+            lambda r: "residents must be a whole number 0–99",
+        )
+        + _flag(
+            rows,
+            unknown_tags,
+            lambda r: f"unknown care tag(s) in {r['care_tags']}; known: {list(CARE_TAGS)}",
+        )
+    )
     return problems
 
 
@@ -338,18 +388,23 @@ def prepare_households(
         return col.where(~col.isin(["", "nan", "None"]), None)
 
     n = len(frame)
-    out = pd.DataFrame({
-        "id": pd.to_numeric(frame["id"], errors="coerce").astype("Int64") if "id" in frame
-        else pd.Series([pd.NA] * n, dtype="Int64"),
-        "address": frame["address"].fillna("").astype(str),
-        "building": text_column("building"),
-        "unit": text_column("unit"),
-        "room": text_column("room"),
-        "residents": pd.to_numeric(frame["residents"], errors="coerce") if "residents" in frame
-        else 1,
-        "care_tags": [_care_tags(t) for t in (frame["care_tags"] if "care_tags" in frame
-                                              else [None] * n)],
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "id": pd.to_numeric(frame["id"], errors="coerce").astype("Int64")
+            if "id" in frame
+            else pd.Series([pd.NA] * n, dtype="Int64"),
+            "address": frame["address"].fillna("").astype(str),
+            "building": text_column("building"),
+            "unit": text_column("unit"),
+            "room": text_column("room"),
+            "residents": pd.to_numeric(frame["residents"], errors="coerce")
+            if "residents" in frame
+            else 1,
+            "care_tags": [
+                _care_tags(t) for t in (frame["care_tags"] if "care_tags" in frame else [None] * n)
+            ],
+        }
+    )
     out.attrs["first_row"] = 1 if isinstance(frame, gpd.GeoDataFrame) else 2
     finite = np.isfinite(x) & np.isfinite(y)
     lon, lat = np.full(len(x), np.nan), np.full(len(y), np.nan)
@@ -360,9 +415,12 @@ def prepare_households(
 
 
 def import_households(
-    session: Session, frame: pd.DataFrame | gpd.GeoDataFrame, crs_text: str | None,
-    *, progress: Progress[Any] = iter,
-) -> ImportReport:  # fmt: skip
+    session: Session,
+    frame: pd.DataFrame | gpd.GeoDataFrame,
+    crs_text: str | None,
+    *,
+    progress: Progress[Any] = iter,
+) -> ImportReport:
     """Check and insert households, each located to its micro-grid.
 
     Households outside every micro-grid are imported (never dropped) and listed in the report.
@@ -424,11 +482,19 @@ def _copy_households(
             loc = located[start : start + chunk]
             with cur.copy(f"COPY household ({columns}) FROM STDIN") as copy:
                 for rec, grid in zip(part.itertuples(index=False), loc, strict=True):
-                    copy.write_row((
-                        int(rec.id), f"SRID={SRID};POINT({rec.lon!r} {rec.lat!r})", rec.address,
-                        rec.building, rec.unit, rec.room, int(rec.residents), rec.care_tags,
-                        int(grid) if grid >= 0 else None,
-                    ))  # fmt: skip
+                    copy.write_row(
+                        (
+                            int(rec.id),
+                            f"SRID={SRID};POINT({rec.lon!r} {rec.lat!r})",
+                            rec.address,
+                            rec.building,
+                            rec.unit,
+                            rec.room,
+                            int(rec.residents),
+                            rec.care_tags,
+                            int(grid) if grid >= 0 else None,
+                        )
+                    )
         cur.execute("SELECT set_config('gridmap.bulk_located', 'off', true)")
     _sync_sequence(session, "household")
 
@@ -446,10 +512,12 @@ def _driver_connection(session: Session) -> Any:
 
 
 def _sync_sequence(session: Session, table: str) -> None:
-    session.execute(text(
-        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-        f" GREATEST((SELECT max(id) FROM {table}), 1))"
-    ))  # fmt: skip
+    session.execute(
+        text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+            f" GREATEST((SELECT max(id) FROM {table}), 1))"
+        )
+    )
 
 
 # ---------------------------------------------------------------------------- people
@@ -475,25 +543,44 @@ def import_people(session: Session, frame: pd.DataFrame) -> ImportReport:
     home = frame["home_community_code"]
     problems = (
         _flag(frame, frame["name"].str.strip() == "", lambda r: "name is empty")
-        + _flag(frame, ~frame["kind"].isin(PERSON_KINDS),
-                lambda r: f"kind {r['kind']!r} is not one of {list(PERSON_KINDS)}")
-        + _flag(frame, (frame["phone"] != "") & ~phone_digits.str.fullmatch(r"\d{5,20}"),
-                lambda r: f"phone {r['phone']!r} is not a phone number")
-        + _flag(frame, (home != "") & ~home.isin(communities),
-                lambda r: f"no current community with code {r['home_community_code']!r}")
-        + _flag(frame, (frame["id"] != "") & ~frame["id"].str.isdigit(),
-                lambda r: f"id {r['id']!r} is not a number")
-        + _flag(frame, (frame["id"] != "") & frame["id"].duplicated(keep=False),
-                lambda r: f"id {r['id']} appears more than once")
-    )  # fmt: skip
+        + _flag(
+            frame,
+            ~frame["kind"].isin(PERSON_KINDS),
+            lambda r: f"kind {r['kind']!r} is not one of {list(PERSON_KINDS)}",
+        )
+        + _flag(
+            frame,
+            (frame["phone"] != "") & ~phone_digits.str.fullmatch(r"\d{5,20}"),
+            lambda r: f"phone {r['phone']!r} is not a phone number",
+        )
+        + _flag(
+            frame,
+            (home != "") & ~home.isin(communities),
+            lambda r: f"no current community with code {r['home_community_code']!r}",
+        )
+        + _flag(
+            frame,
+            (frame["id"] != "") & ~frame["id"].str.isdigit(),
+            lambda r: f"id {r['id']!r} is not a number",
+        )
+        + _flag(
+            frame,
+            (frame["id"] != "") & frame["id"].duplicated(keep=False),
+            lambda r: f"id {r['id']} appears more than once",
+        )
+    )
     if problems:
         raise _reject("people file", problems)
     values = [
-        {**({"id": int(r["id"])} if r["id"] else {}), "name": r["name"].strip(),
-         "phone": r["phone"] or None, "kind": r["kind"],
-         "home_community_id": communities.get(r["home_community_code"])}
+        {
+            **({"id": int(r["id"])} if r["id"] else {}),
+            "name": r["name"].strip(),
+            "phone": r["phone"] or None,
+            "kind": r["kind"],
+            "home_community_id": communities.get(r["home_community_code"]),
+        }
         for r in frame.to_dict("records")
-    ]  # fmt: skip
+    ]
     if values:
         session.execute(insert(Person), values)
     _sync_sequence(session, "person")
@@ -507,21 +594,34 @@ def import_assignments(session: Session, frame: pd.DataFrame) -> ImportReport:
     grid_ids = _codes_to_ids(session, frame["grid_code"])
     person_ids = _existing_ids(session, Person, frame["person_id"])
     problems = (
-        _flag(frame, ~frame["role"].isin(ROLES),
-              lambda r: f"role {r['role']!r} is not one of {list(ROLES)}")
-        + _flag(frame, ~frame["grid_code"].isin(grid_ids),
-                lambda r: f"no current grid with code {r['grid_code']!r}")
-        + _flag(frame, ~frame["person_id"].isin(person_ids),
-                lambda r: f"no person with id {r['person_id']!r}")
-    )  # fmt: skip
+        _flag(
+            frame,
+            ~frame["role"].isin(ROLES),
+            lambda r: f"role {r['role']!r} is not one of {list(ROLES)}",
+        )
+        + _flag(
+            frame,
+            ~frame["grid_code"].isin(grid_ids),
+            lambda r: f"no current grid with code {r['grid_code']!r}",
+        )
+        + _flag(
+            frame,
+            ~frame["person_id"].isin(person_ids),
+            lambda r: f"no person with id {r['person_id']!r}",
+        )
+    )
     if problems:
         raise _reject("assignment file", problems)
     values = [
-        {"person_id": int(r["person_id"]), "grid_id": grid_ids[r["grid_code"]], "role": r["role"],
-         **({"start_date": r["start_date"]} if r.get("start_date") else {}),
-         **({"end_date": r["end_date"]} if r.get("end_date") else {})}
+        {
+            "person_id": int(r["person_id"]),
+            "grid_id": grid_ids[r["grid_code"]],
+            "role": r["role"],
+            **({"start_date": r["start_date"]} if r.get("start_date") else {}),
+            **({"end_date": r["end_date"]} if r.get("end_date") else {}),
+        }
         for r in frame.to_dict("records")
-    ]  # fmt: skip
+    ]
     if values:
         session.execute(insert(Assignment), values)
     return ImportReport("assignments", written=len(values))
@@ -542,13 +642,22 @@ def import_coverage(session: Session, frame: pd.DataFrame) -> ImportReport:
     person_ids = _existing_ids(session, Person, frame["person_id"])
     household_ids = _existing_ids(session, Household, frame["household_id"])
     problems = (
-        _flag(frame, ~frame["person_id"].isin(person_ids),
-              lambda r: f"no person with id {r['person_id']!r}")
-        + _flag(frame, ~frame["household_id"].isin(household_ids),
-                lambda r: f"no household with id {r['household_id']!r}")
-        + _flag(frame, frame.duplicated(["person_id", "household_id"]),
-                lambda r: "the same person and household appear twice")
-    )  # fmt: skip
+        _flag(
+            frame,
+            ~frame["person_id"].isin(person_ids),
+            lambda r: f"no person with id {r['person_id']!r}",
+        )
+        + _flag(
+            frame,
+            ~frame["household_id"].isin(household_ids),
+            lambda r: f"no household with id {r['household_id']!r}",
+        )
+        + _flag(
+            frame,
+            frame.duplicated(["person_id", "household_id"]),
+            lambda r: "the same person and household appear twice",
+        )
+    )
     if problems:
         raise _reject("coverage file", problems)
     raw = _driver_connection(session)

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from gridmap.auth import Scope
 from gridmap.errors import NotFound
+from gridmap.privacy import mask_contact
 from gridmap.spatial.crs import check_lonlat, parse_crs, to_cgcs2000
 from gridmap.storage import grids, households
 
@@ -32,27 +34,29 @@ def _with_staff(session: Session, chain: dict[str, dict[str, Any]]) -> dict[str,
     out: dict[str, Any] = dict.fromkeys(LEVELS)
     for level, part in chain.items():
         out[level] = {k: part[k] for k in ("code", "name", "level", "kind")}
-        out[level]["staff"] = staff[part["id"]]
+        out[level]["staff"] = [mask_contact(s) for s in staff[part["id"]]]
     return out
 
 
-def locate(session: Session, x: float, y: float, crs_text: str) -> dict[str, Any]:
-    """The grids containing a point at each level, with the people assigned to each."""
+def locate(session: Session, x: float, y: float, crs_text: str, scope: Scope) -> dict[str, Any]:
+    """The grids in ``scope`` containing a point at each level, with the people assigned."""
     lon, lat = to_storage_point(x, y, crs_text)
-    chain = grids.chain_at_point(session, lon, lat)
+    chain = grids.chain_at_point(session, lon, lat, scope)
     if not chain:
-        raise NotFound(f"The point ({lon:.6f}, {lat:.6f}) lies outside every grid.")
+        raise NotFound(f"The point ({lon:.6f}, {lat:.6f}) lies outside every grid you can see.")
     return {"point": {"lon": lon, "lat": lat}, "grids": _with_staff(session, chain)}
 
 
-def household_coverage(session: Session, household_id: int) -> dict[str, Any]:
-    """A household's grid chain with its staff, and the members who look after it."""
-    row = households.get_household(session, household_id)
+def household_coverage(session: Session, household_id: int, scope: Scope) -> dict[str, Any]:
+    """A household's grid chain with its staff, and the members who look after it.
+
+    Names and phone numbers are masked; ``gridmap.api.reveal`` gives plain values.
+    """
+    row = households.get_household(session, household_id, scope)
     if row is None:
         raise NotFound(f"There is no household {household_id}.")
-    chain = grids.chain_of_micro_grid(session, row.micro_grid_id) if row.micro_grid_id else {}
-    return {
-        "household": row,
-        "grids": _with_staff(session, chain),
-        "members": households.members_covering(session, household_id),
-    }
+    chain = (
+        grids.chain_of_micro_grid(session, row.micro_grid_id, scope) if row.micro_grid_id else {}
+    )
+    members = [mask_contact(m) for m in households.members_covering(session, household_id)]
+    return {"household": row, "grids": _with_staff(session, chain), "members": members}

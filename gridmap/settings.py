@@ -18,7 +18,11 @@ class Settings:
     Each field maps to ``GRIDMAP_<FIELD NAME IN UPPER CASE>``; ``from_env`` reads them.
     """
 
-    database_url: str = "postgresql+psycopg://gridmap@127.0.0.1:54329/gridmap"
+    #: The application's connection: the ``gridmap_app`` role, which may not alter the audit log.
+    database_url: str = "postgresql+psycopg://gridmap_app@127.0.0.1:54329/gridmap"
+    #: The owner's connection, for migrations (and for creating test databases); defaults to
+    #: ``database_url``, which then must be allowed to create roles and tables.
+    migrate_database_url: str = ""
     #: Basemap tile URL template, its attribution and the CRS its tiles are drawn in.
     #: ``basemap_crs="none"`` shows no basemap at all (an intranet without a tile server).
     basemap_url: str = _DEFAULT_BASEMAP
@@ -33,6 +37,21 @@ class Settings:
     #: Smallest gap or overlap, in square metres, that grid validation reports.
     sliver_area_m2: float = 1.0
     secret_key: str = field(default="dev-only-secret-change-me", repr=False)
+    #: Sessions end after this long without a request, and this long after login in any case.
+    idle_timeout_minutes: int = 30
+    absolute_timeout_hours: int = 12
+    #: Failed logins in a row that lock an account, and for how long.
+    lockout_attempts: int = 5
+    lockout_minutes: int = 15
+    #: Audit rows younger than this are never pruned (never below 180 days).
+    audit_retention_days: int = 180
+    #: Where rate-limit counters live: ``memory://`` counts per worker process; use e.g.
+    #: ``redis://host:6379`` to share them between workers and hosts.
+    ratelimit_storage_uri: str = "memory://"
+    login_rate_limit: str = "10 per minute"
+    write_rate_limit: str = "120 per minute"
+    #: Password of the demo accounts created with the demo data (demo only).
+    demo_password: str = field(default="gridmap-demo", repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -45,9 +64,12 @@ class Settings:
                 continue
             default = getattr(cls, f.name)
             values[f.name] = type(default)(raw) if isinstance(default, (int, float)) else raw
-        settings = cls(**values)  # type: ignore[arg-type]
-        if settings.basemap_crs not in ("wgs84", "gcj02", "none"):
+        return cls(**values)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        if self.basemap_crs not in ("wgs84", "gcj02", "none"):
             raise ValueError(
-                f"GRIDMAP_BASEMAP_CRS must be wgs84, gcj02 or none, not {settings.basemap_crs!r}"
+                f"GRIDMAP_BASEMAP_CRS must be wgs84, gcj02 or none, not {self.basemap_crs!r}"
             )
-        return settings
+        if not self.migrate_database_url:
+            object.__setattr__(self, "migrate_database_url", self.database_url)

@@ -35,7 +35,8 @@ install_python_packages() {
   local want; want=$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "Installing Python packages from requirements.txt"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt" \
+      2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
     echo "$want" > "$stamp"
   fi
 }
@@ -66,15 +67,24 @@ CONF
     || "${psql[@]}" -c "CREATE ROLE gridmap LOGIN SUPERUSER"
   "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='gridmap'" | grep -q 1 \
     || "${psql[@]}" -c "CREATE DATABASE gridmap OWNER gridmap"
-  export GRIDMAP_DATABASE_URL="postgresql+psycopg://gridmap@127.0.0.1:$PGPORT/gridmap"
+  # The owner migrates; the app connects as gridmap_app (created by the migrations), which
+  # cannot alter the audit log.
+  export GRIDMAP_MIGRATE_DATABASE_URL="postgresql+psycopg://gridmap@127.0.0.1:$PGPORT/gridmap"
+  export GRIDMAP_DATABASE_URL="postgresql+psycopg://gridmap_app@127.0.0.1:$PGPORT/gridmap"
+}
+
+allow_app_login() {
+  "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qAt -c "ALTER ROLE gridmap_app LOGIN"
 }
 
 setup() {
   install_debian_packages
   install_python_packages
-  if [ -z "${GRIDMAP_DATABASE_URL:-}" ]; then start_private_cluster; fi
+  local private=""
+  if [ -z "${GRIDMAP_DATABASE_URL:-}" ]; then start_private_cluster; private=1; fi
   export PATH="$VENV/bin:$PATH"
   export FLASK_APP=gridmap
   log "Applying migrations"
   flask gridmap migrate
+  if [ -n "$private" ]; then allow_app_login; fi
 }

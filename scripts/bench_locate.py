@@ -60,10 +60,14 @@ def bench_bulk_locate(micro: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray)
     polygons = micro[["id", "geometry"]]
     t_ours = best_of(3, lambda: locate_points(lon, lat, ids, geoms))
     t_built = best_of(3, lambda: gpd.sjoin(points, polygons, predicate="intersects"))
-    t_sjoin = best_of(3, lambda: gpd.sjoin(
-        gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=micro.crs), polygons,
-        predicate="intersects",
-    ))  # fmt: skip
+    t_sjoin = best_of(
+        3,
+        lambda: gpd.sjoin(
+            gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=micro.crs),
+            polygons,
+            predicate="intersects",
+        ),
+    )
     n = len(lon)
     print(f"bulk locate, {n:,} points in {len(micro):,} micro-grids (best of 3)")
     rows = [
@@ -73,8 +77,10 @@ def bench_bulk_locate(micro: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray)
     ]
     for name, t in rows:
         print(f"  {name:44s} {t:6.2f} s {n / t:>11,.0f} points/s")
-    print(f"  ratio baseline / import path: {t_sjoin / t_ours:.2f}x (target >= 1.0x); "
-          f"against sjoin alone: {t_built / t_ours:.2f}x")  # fmt: skip
+    print(
+        f"  ratio baseline / import path: {t_sjoin / t_ours:.2f}x (target >= 1.0x); "
+        f"against sjoin alone: {t_built / t_ours:.2f}x"
+    )
 
 
 def load_city(url: str, grid: gpd.GeoDataFrame, population) -> None:  # type: ignore[no-untyped-def]
@@ -125,10 +131,21 @@ def bench_http(url: str, lon: np.ndarray, lat: np.ndarray, requests: int) -> Non
     port = free_port()
     env = os.environ | {"GRIDMAP_DATABASE_URL": url}
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "gridmap:create_app()"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "4",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "gridmap:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         for _ in range(100):
             try:
@@ -166,8 +183,10 @@ def main() -> None:
     start = time.perf_counter()
     grid = generate_grid(outline.geometry.iloc[0], communities=args.communities, seed=2)
     population = generate_population(grid, households=args.households, seed=2)
-    print(f"generated {len(grid):,} grids, {len(population.households):,} households "
-          f"in {time.perf_counter() - start:.1f} s")  # fmt: skip
+    print(
+        f"generated {len(grid):,} grids, {len(population.households):,} households "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
 
     households = population.households
     lon, lat = households.geometry.x.to_numpy(), households.geometry.y.to_numpy()

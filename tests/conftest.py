@@ -13,33 +13,47 @@ import geopandas as gpd
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 from shapely.geometry import box
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap import create_app, db, ingest
+from gridmap import accounts, auth, create_app, db, ingest
 from gridmap.settings import Settings
 
 
-def _server_url() -> str:
-    url = os.environ.get("GRIDMAP_DATABASE_URL")
+def _env_url(name: str) -> str:
+    url = os.environ.get(name) or os.environ.get("GRIDMAP_DATABASE_URL")
     if not url:
         pytest.fail("GRIDMAP_DATABASE_URL is not set: run the tests with ./scripts/test")
     return url
 
 
-def create_test_database(name: str) -> str:
-    """Create (anew) database ``name`` on the configured server, migrated to head."""
-    return db.create_database(_server_url(), name)
+def create_test_database(name: str) -> tuple[str, str]:
+    """Create (anew) database ``name``, migrated to head by the owner.
+
+    Returns the owner's URL and the application role's URL of the new database.
+    """
+    owner = db.create_database(_env_url("GRIDMAP_MIGRATE_DATABASE_URL"), name)
+    app_role = make_url(_env_url("GRIDMAP_DATABASE_URL")).set(database=name)
+    return owner, app_role.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
+def database_urls() -> tuple[str, str]:
     return create_test_database(f"gridmap_test_{os.getpid()}")
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, basemap_crs="none", max_page_size=500)
+def database_url(database_urls: tuple[str, str]) -> str:
+    """The test database as the application's role sees it."""
+    return database_urls[1]
+
+
+@pytest.fixture(scope="session")
+def settings(database_urls: tuple[str, str]) -> Settings:
+    owner, app_role = database_urls
+    return Settings(
+        database_url=app_role, migrate_database_url=owner, basemap_crs="none", max_page_size=500
+    )
 
 
 @pytest.fixture(scope="session")
@@ -79,14 +93,51 @@ def app(settings: Settings, session_factory: sessionmaker[Session]):  # type: ig
 
 
 @pytest.fixture
-def client(app) -> FlaskClient:  # type: ignore[no-untyped-def]
+def anonymous(app) -> FlaskClient:  # type: ignore[no-untyped-def]
+    """A client that has not logged in."""
     return app.test_client()
+
+
+@pytest.fixture
+def make_user(session: Session, settings: Settings):  # type: ignore[no-untyped-def]
+    """Create an account with a role in the test transaction; returns its bearer token."""
+
+    def make(role: str, scope_code: str | None = None, person_id: int | None = None) -> str:
+        name = f"t{len(created)}-{role.replace('_', '-')}"
+        user = accounts.create_user(session, name, PASSWORD)
+        accounts.grant_role(
+            session, user.id, role, scope_code=scope_code, person_id=person_id, admins_too=True
+        )
+        session.commit()
+        created.append(name)
+        _, token = auth.login(
+            session, name, PASSWORD, kind="bearer", settings=settings, origin=auth.Origin()
+        )
+        return token
+
+    created: list[str] = []
+    return make
+
+
+def client_for(app, token: str) -> FlaskClient:  # type: ignore[no-untyped-def]
+    """A test client sending ``token`` as its bearer token."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture
+def client(app, make_user) -> FlaskClient:  # type: ignore[no-untyped-def]
+    """A client logged in as the street administrator of the small grid's street."""
+    return client_for(app, make_user("street_admin", COMMUNITY[:9]))
 
 
 @pytest.fixture
 def runner(app) -> FlaskCliRunner:  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
 
+
+PASSWORD = "test-password-1"
 
 # A small hand-made grid in Dongcheng: one community split into two zones (west/east), each
 # split into two micro-grids (north/south). Coordinates in EPSG:4490.
@@ -103,7 +154,7 @@ def small_grid_frame() -> gpd.GeoDataFrame:
         (COMMUNITY + "01002", "1-002", "micro", COMMUNITY + "01", box(W, S, MID_LON, MID_LAT)),
         (COMMUNITY + "02001", "2-001", "micro", COMMUNITY + "02", box(MID_LON, MID_LAT, E, N)),
         (COMMUNITY + "02002", "2-002", "micro", COMMUNITY + "02", box(MID_LON, S, E, MID_LAT)),
-    ]  # fmt: skip
+    ]
     return gpd.GeoDataFrame(
         rows, columns=["code", "name", "level", "parent_code", "geometry"], crs=4490
     ).assign(kind="ordinary")

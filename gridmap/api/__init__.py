@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, OpenAPI
 
-from gridmap.api import grids, households, locate
+from gridmap.api import admin, auth, grids, households, locate, personal
+from gridmap.security import public
 
 health_bp = APIBlueprint("health", __name__, url_prefix="/api/v1")
 
 
 @health_bp.get("/health", summary="Liveness: answers without touching the database")
+@public
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
 def init_app(app: OpenAPI) -> None:
-    for bp in (health_bp, grids.bp, households.bp, locate.bp):
+    for bp in (health_bp, auth.bp, grids.bp, households.bp, locate.bp, personal.bp, admin.bp):
         app.register_api(bp)

@@ -6,20 +6,30 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
 from gridmap.api import params, serializers
+from gridmap.auth import READ
 from gridmap.db import get_session
 from gridmap.errors import NotFound
+from gridmap.privacy import mask_contact
+from gridmap.security import caller, requires
 from gridmap.storage import grids
 
 bp = APIBlueprint("grids", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="grids")])
 
 
 @bp.get("/grids", summary="Grids by level, parent and bbox (GeoJSON, paginated)")
+@requires(READ)
 def list_grids(query: params.GridListQuery) -> Response:
     limit, after = params.parse_page(query)
     page = grids.list_grids(
-        get_session(), level=query.level, parent_code=query.parent, at=query.at,
-        bbox=params.parse_bbox(query.bbox), limit=limit, after_id=after,
-    )  # fmt: skip
+        get_session(),
+        level=query.level,
+        parent_code=query.parent,
+        at=query.at,
+        bbox=params.parse_bbox(query.bbox),
+        limit=limit,
+        after_id=after,
+        scope=caller().scope,
+    )
     features = [
         serializers.feature(r.code, r.geojson, serializers.grid_properties(r)) for r in page.rows
     ]
@@ -27,12 +37,13 @@ def list_grids(query: params.GridListQuery) -> Response:
 
 
 @bp.get("/grids/<code>", summary="One grid with its children and assigned people")
+@requires(READ)
 def get_grid(path: params.GridPath, query: params.GridGetQuery) -> Response:
-    session = get_session()
-    row = grids.get_grid(session, path.code, query.at)
+    session, scope = get_session(), caller().scope
+    row = grids.get_grid(session, path.code, query.at, scope)
     if row is None:
         raise NotFound(f"There is no grid with code {path.code}.")
     props = serializers.grid_properties(row)
-    props["children"] = [dict(c._mapping) for c in grids.children(session, row.id)]
-    props["staff"] = grids.staff(session, [row.id])[row.id]
+    props["children"] = [dict(c._mapping) for c in grids.children(session, row.id, scope)]
+    props["staff"] = [mask_contact(s) for s in grids.staff(session, [row.id])[row.id]]
     return serializers.geojson_response(serializers.feature(row.code, row.geojson, props))

@@ -9,19 +9,26 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from gridmap import lookup
 from gridmap.api import params, serializers
+from gridmap.auth import READ
 from gridmap.db import get_session
+from gridmap.security import caller, requires
 from gridmap.storage import households
 
 bp = APIBlueprint("households", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="households")])
 
 
 @bp.get("/households", summary="Households in a bbox and/or grid (GeoJSON, paginated)")
+@requires(READ)
 def list_households(query: params.HouseholdListQuery) -> Response:
     limit, after = params.parse_page(query)
     page = households.list_households(
-        get_session(), bbox=params.parse_bbox(query.bbox), grid_code=query.grid,
-        limit=limit, after_id=after,
-    )  # fmt: skip
+        get_session(),
+        bbox=params.parse_bbox(query.bbox),
+        grid_code=query.grid,
+        limit=limit,
+        after_id=after,
+        scope=caller().scope,
+    )
     features = [
         serializers.feature(r.id, r.geojson, serializers.household_properties(r)) for r in page.rows
     ]
@@ -32,7 +39,8 @@ def list_households(query: params.HouseholdListQuery) -> Response:
     "/households/<int:household_id>/coverage",
     summary="A household's grid chain, the staff at each level and the members who cover it",
 )
+@requires(READ)
 def household_coverage(path: params.HouseholdPath) -> dict[str, Any]:
-    answer = lookup.household_coverage(get_session(), path.household_id)
+    answer = lookup.household_coverage(get_session(), path.household_id, caller().scope)
     answer["household"] = serializers.household_properties(answer["household"])
     return answer

@@ -8,20 +8,25 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from gridmap import lookup
 from gridmap.api import params
+from gridmap.auth import READ
 from gridmap.db import get_session
+from gridmap.privacy import mask_address
+from gridmap.security import caller, requires
 from gridmap.storage import grids, households
 
 bp = APIBlueprint("locate", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="locate")])
 
 
 @bp.get("/locate", summary="The micro-grid, zone and community at a point, with their staff")
+@requires(READ)
 def locate(query: params.LocateQuery) -> dict[str, Any]:
-    return lookup.locate(get_session(), query.lon, query.lat, query.crs)
+    return lookup.locate(get_session(), query.lon, query.lat, query.crs, caller().scope)
 
 
 @bp.get("/search", summary="Grids by code or name, households by address")
+@requires(READ)
 def search(query: params.SearchQuery) -> dict[str, Any]:
-    session = get_session()
+    session, scope = get_session(), caller().scope
     results: list[dict[str, Any]] = [
         {
             "type": "grid",
@@ -30,10 +35,15 @@ def search(query: params.SearchQuery) -> dict[str, Any]:
             "level": level,
             "bbox": bbox,
         }
-        for code, name, level, *bbox in grids.search(session, query.q, limit=10)
+        for code, name, level, *bbox in grids.search(session, query.q, limit=10, scope=scope)
     ]
     results += [
-        {"type": "household", "id": hid, "label": address, "bbox": [lon, lat, lon, lat]}
-        for hid, address, lon, lat in households.search(session, query.q, limit=10)
+        {
+            "type": "household",
+            "id": hid,
+            "label": mask_address(address),
+            "bbox": [lon, lat, lon, lat],
+        }
+        for hid, address, lon, lat in households.search(session, query.q, limit=10, scope=scope)
     ]
     return {"results": results}

@@ -48,6 +48,10 @@ class HouseholdListQuery(PageQuery, BBoxQuery):
     grid: str | None = Field(None, description="Code of a grid: households in its subtree")
 
 
+class HouseholdExportQuery(BBoxQuery):
+    grid: str | None = Field(None, description="Code of a grid: households in its subtree")
+
+
 class HouseholdPath(BaseModel):
     household_id: int = Field(ge=1)
 

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Response, request
 
+from gridmap.privacy import mask_address
 from gridmap.storage.grids import Page
 
 GEOJSON = "application/geo+json"
@@ -28,7 +29,7 @@ def grid_properties(row: Any) -> dict[str, Any]:
 def household_properties(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
-        "address": row.address,
+        "address": mask_address(row.address),
         "building": row.building,
         "unit": row.unit,
         "room": row.room,

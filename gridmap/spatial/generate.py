@@ -30,13 +30,46 @@ GRID_SIZE = 1e-7
 COUNTY_NAMES = {"110101": "东城区"}
 # The 17 streets of Dongcheng. Their order here is not their real position: the grid is synthetic.
 DONGCHENG_STREETS = (
-    "和平里", "东华门", "景山", "交道口", "安定门", "北新桥", "东四", "朝阳门", "建国门",
-    "东直门", "前门", "崇文门外", "东花市", "龙潭", "体育馆路", "天坛", "永定门外",
-)  # fmt: skip
+    "和平里",
+    "东华门",
+    "景山",
+    "交道口",
+    "安定门",
+    "北新桥",
+    "东四",
+    "朝阳门",
+    "建国门",
+    "东直门",
+    "前门",
+    "崇文门外",
+    "东花市",
+    "龙潭",
+    "体育馆路",
+    "天坛",
+    "永定门外",
+)
 GENERIC_STREETS = (
-    "长安", "和平", "民主", "团结", "幸福", "光明", "胜利", "建设", "新华", "人民",
-    "文化", "友谊", "朝阳", "向阳", "东风", "红星", "前进", "解放", "育才", "迎宾",
-)  # fmt: skip
+    "长安",
+    "和平",
+    "民主",
+    "团结",
+    "幸福",
+    "光明",
+    "胜利",
+    "建设",
+    "新华",
+    "人民",
+    "文化",
+    "友谊",
+    "朝阳",
+    "向阳",
+    "东风",
+    "红星",
+    "前进",
+    "解放",
+    "育才",
+    "迎宾",
+)
 FACILITIES = ("学校", "医院", "机关单位", "企业园区", "公园", "商场", "幼儿园", "养老院")
 CARE_TAGS = ("elderly_alone", "disabled", "low_income", "left_behind_child", "veteran")
 # Share of households carrying each care tag (关爱对象): a few percent in all.
@@ -342,8 +375,15 @@ def _grid_frame(
         street = streets[c.parent].seq
         code = f"{county_code}{street:03d}{c.seq:03d}"
         community_code.append(code)
-        rows.append((code, f"{street_name(county_code, street)}第{c.seq}社区", "community",
-                     "ordinary", None))  # fmt: skip
+        rows.append(
+            (
+                code,
+                f"{street_name(county_code, street)}第{c.seq}社区",
+                "community",
+                "ordinary",
+                None,
+            )
+        )
     zone_code = [f"{community_code[z.parent]}{z.seq:02d}" for z in zones]
     for z, code in zip(zones, zone_code, strict=True):
         rows.append((code, f"第{z.seq}片区", "zone", "ordinary", community_code[z.parent]))
@@ -396,9 +436,32 @@ _GIVEN = tuple(
     "俊杰晨阳思远嘉怡佳琪淑珍凤兰德福秋菊海燕立新振华玉梅春生金凤"
 )
 _MOBILE_PREFIXES = (
-    "130", "131", "132", "133", "134", "135", "136", "137", "138", "139", "150", "151",
-    "152", "155", "156", "157", "158", "159", "176", "177", "185", "186", "187", "188", "199",
-)  # fmt: skip
+    "130",
+    "131",
+    "132",
+    "133",
+    "134",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "176",
+    "177",
+    "185",
+    "186",
+    "187",
+    "188",
+    "199",
+)
 # Who takes households (党员分片包户): party members mostly, then 双报到 in-service members.
 _COVER_KINDS = ("party_member", "in_service_member", "volunteer")
 _COVER_SHARES = (0.6, 0.25, 0.15)

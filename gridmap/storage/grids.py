@@ -10,7 +10,9 @@ from geoalchemy2.functions import ST_AsGeoJSON, ST_Intersects, ST_MakeEnvelope, 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from gridmap.auth import Scope
 from gridmap.storage.models import SRID, Assignment, Grid, Person
+from gridmap.storage.scoping import grid_visible
 
 BBox = tuple[float, float, float, float]
 
@@ -50,21 +52,28 @@ def list_grids(
     at: dt.date | None = None,
     limit: int,
     after_id: int | None = None,
+    scope: Scope,
 ) -> Page:
-    """Grids valid on ``at`` filtered by level, parent code and bbox, ordered by id.
+    """Grids in ``scope`` valid on ``at`` filtered by level, parent code and bbox, by id.
 
     Each row: id, code, name, level, kind, parent_code, valid_from, valid_to, GeoJSON text.
     """
     parent = aliased(Grid)
     stmt = (
         select(
-            Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind,
-            parent.code.label("parent_code"), Grid.valid_from, Grid.valid_to,
+            Grid.id,
+            Grid.code,
+            Grid.name,
+            Grid.level,
+            Grid.kind,
+            parent.code.label("parent_code"),
+            Grid.valid_from,
+            Grid.valid_to,
             ST_AsGeoJSON(Grid.geom, 7, 0).label("geojson"),
         )
         .outerjoin(parent, parent.id == Grid.parent_id)
-        .where(current_at(at))
-    )  # fmt: skip
+        .where(current_at(at), grid_visible(scope))
+    )
     if level:
         stmt = stmt.where(Grid.level == level)
     if parent_code:
@@ -76,26 +85,32 @@ def list_grids(
     return _page(session, stmt, Grid.id, limit)
 
 
-def get_grid(session: Session, code: str, at: dt.date | None = None) -> Any | None:
-    """The grid with ``code`` valid on ``at``: the row of ``list_grids`` or None."""
+def get_grid(session: Session, code: str, at: dt.date | None, scope: Scope) -> Any | None:
+    """The grid with ``code`` valid on ``at`` if in ``scope``: a row of ``list_grids``."""
     parent = aliased(Grid)
     stmt = (
         select(
-            Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind,
-            parent.code.label("parent_code"), Grid.valid_from, Grid.valid_to,
+            Grid.id,
+            Grid.code,
+            Grid.name,
+            Grid.level,
+            Grid.kind,
+            parent.code.label("parent_code"),
+            Grid.valid_from,
+            Grid.valid_to,
             ST_AsGeoJSON(Grid.geom, 7, 0).label("geojson"),
         )
         .outerjoin(parent, parent.id == Grid.parent_id)
-        .where(Grid.code == code, current_at(at))
-    )  # fmt: skip
+        .where(Grid.code == code, current_at(at), grid_visible(scope))
+    )
     return session.execute(stmt).first()
 
 
-def children(session: Session, grid_id: int) -> list[Any]:
-    """Code, name, level and kind of the current children of a grid."""
+def children(session: Session, grid_id: int, scope: Scope) -> list[Any]:
+    """Code, name, level and kind of the current children of a grid that are in ``scope``."""
     stmt = (
         select(Grid.code, Grid.name, Grid.level, Grid.kind)
-        .where(Grid.parent_id == grid_id, current_at())
+        .where(Grid.parent_id == grid_id, current_at(), grid_visible(scope))
         .order_by(Grid.code)
     )
     return list(session.execute(stmt).all())
@@ -122,15 +137,18 @@ def staff(session: Session, grid_ids: list[int]) -> dict[int, list[dict[str, Any
     return out
 
 
-def chain_at_point(session: Session, lon: float, lat: float) -> dict[str, dict[str, Any]]:
-    """The current grids containing a point, one per level (smallest id on a shared edge).
+def chain_at_point(
+    session: Session, lon: float, lat: float, scope: Scope
+) -> dict[str, dict[str, Any]]:
+    """The current grids in ``scope`` containing a point, one per level (smallest id on a
+    shared edge).
 
     Returns ``{level: {id, code, name, level, kind}}``.
     """
     point = ST_Point(lon, lat, SRID)
     stmt = (
         select(Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind)
-        .where(current_at(), ST_Intersects(Grid.geom, point))
+        .where(current_at(), ST_Intersects(Grid.geom, point), grid_visible(scope))
         .order_by(Grid.level, Grid.id)
     )
     chain: dict[str, dict[str, Any]] = {}
@@ -139,39 +157,66 @@ def chain_at_point(session: Session, lon: float, lat: float) -> dict[str, dict[s
     return chain
 
 
-def chain_of_micro_grid(session: Session, micro_grid_id: int) -> dict[str, dict[str, Any]]:
-    """A micro-grid with its zone and community, shaped as ``chain_at_point``'s answer."""
+def chain_of_micro_grid(
+    session: Session, micro_grid_id: int, scope: Scope
+) -> dict[str, dict[str, Any]]:
+    """A micro-grid with its zone and community, those in ``scope``, shaped as
+    ``chain_at_point``'s answer."""
     zone, community = aliased(Grid), aliased(Grid)
     stmt = (
         select(
-            Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind,
-            zone.id, zone.code, zone.name, zone.level, zone.kind,
-            community.id, community.code, community.name, community.level, community.kind,
+            Grid.id,
+            Grid.code,
+            Grid.name,
+            Grid.level,
+            Grid.kind,
+            grid_visible(scope),
+            zone.id,
+            zone.code,
+            zone.name,
+            zone.level,
+            zone.kind,
+            grid_visible(scope, zone),
+            community.id,
+            community.code,
+            community.name,
+            community.level,
+            community.kind,
+            grid_visible(scope, community),
         )
         .outerjoin(zone, zone.id == Grid.parent_id)
         .outerjoin(community, community.id == zone.parent_id)
         .where(Grid.id == micro_grid_id)
-    )  # fmt: skip
+    )
     row = session.execute(stmt).first()
     if row is None:
         return {}
-    keys = ("id", "code", "name", "level", "kind")
-    parts: list[dict[str, Any]] = [dict(zip(keys, row[i : i + 5], strict=True)) for i in (0, 5, 10)]
-    return {str(p["level"]): p for p in parts if p["id"] is not None}
+    keys = ("id", "code", "name", "level", "kind", "visible")
+    parts: list[dict[str, Any]] = [dict(zip(keys, row[i : i + 6], strict=True)) for i in (0, 6, 12)]
+    return {str(p["level"]): p for p in parts if p["id"] is not None and p["visible"]}
 
 
-def search(session: Session, text: str, limit: int) -> list[Any]:
-    """Current grids whose code starts with ``text`` or whose name contains it."""
+def search(session: Session, text: str, limit: int, scope: Scope) -> list[Any]:
+    """Current grids in ``scope`` whose code starts with ``text`` or whose name contains it."""
     pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     stmt = (
         select(
-            Grid.code, Grid.name, Grid.level,
-            func.ST_XMin(Grid.geom), func.ST_YMin(Grid.geom),
-            func.ST_XMax(Grid.geom), func.ST_YMax(Grid.geom),
+            Grid.code,
+            Grid.name,
+            Grid.level,
+            func.ST_XMin(Grid.geom),
+            func.ST_YMin(Grid.geom),
+            func.ST_XMax(Grid.geom),
+            func.ST_YMax(Grid.geom),
         )
-        .where(current_at(), or_(Grid.code.startswith(pattern, escape="\\"),
-                                 Grid.name.contains(pattern, escape="\\")))
+        .where(
+            current_at(),
+            grid_visible(scope),
+            or_(
+                Grid.code.startswith(pattern, escape="\\"), Grid.name.contains(pattern, escape="\\")
+            ),
+        )
         .order_by(func.length(Grid.code), Grid.code)
         .limit(limit)
-    )  # fmt: skip
+    )
     return list(session.execute(stmt).all())

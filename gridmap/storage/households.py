@@ -8,8 +8,10 @@ from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON, ST_Intersects
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from gridmap.auth import Scope
 from gridmap.storage.grids import BBox, Page, _page, current_at, envelope
 from gridmap.storage.models import Coverage, Grid, Household, Person
+from gridmap.storage.scoping import household_visible
 
 
 def _covered() -> Any:
@@ -18,10 +20,17 @@ def _covered() -> Any:
 
 def _columns() -> tuple[Any, ...]:
     return (
-        Household.id, Household.address, Household.building, Household.unit, Household.room,
-        Household.residents, Household.care_tags, Grid.code.label("micro_grid_code"),
-        _covered(), ST_AsGeoJSON(Household.geom, 7, 0).label("geojson"),
-    )  # fmt: skip
+        Household.id,
+        Household.address,
+        Household.building,
+        Household.unit,
+        Household.room,
+        Household.residents,
+        Household.care_tags,
+        Grid.code.label("micro_grid_code"),
+        _covered(),
+        ST_AsGeoJSON(Household.geom, 7, 0).label("geojson"),
+    )
 
 
 def subtree_ids(grid_code: str) -> Any:
@@ -39,9 +48,14 @@ def list_households(
     grid_code: str | None = None,
     limit: int,
     after_id: int | None = None,
+    scope: Scope,
 ) -> Page:
-    """Households in a bbox and/or a grid subtree, ordered by id."""
-    stmt = select(*_columns()).outerjoin(Grid, Grid.id == Household.micro_grid_id)
+    """Households in ``scope``, in a bbox and/or a grid subtree, ordered by id."""
+    stmt = (
+        select(*_columns())
+        .outerjoin(Grid, Grid.id == Household.micro_grid_id)
+        .where(household_visible(scope))
+    )
     if bbox:
         stmt = stmt.where(ST_Intersects(Household.geom, envelope(bbox)))
     if grid_code:
@@ -51,12 +65,12 @@ def list_households(
     return _page(session, stmt, Household.id, limit)
 
 
-def get_household(session: Session, household_id: int) -> Any | None:
-    """One household row (as in ``list_households``) plus its micro_grid_id, or None."""
+def get_household(session: Session, household_id: int, scope: Scope) -> Any | None:
+    """One household in ``scope`` (a row of ``list_households`` plus micro_grid_id), or None."""
     stmt = (
         select(*_columns(), Household.micro_grid_id)
         .outerjoin(Grid, Grid.id == Household.micro_grid_id)
-        .where(Household.id == household_id)
+        .where(Household.id == household_id, household_visible(scope))
     )
     return session.execute(stmt).first()
 
@@ -72,17 +86,13 @@ def members_covering(session: Session, household_id: int) -> list[dict[str, Any]
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
-def search(session: Session, text: str, limit: int) -> list[Any]:
-    """Households whose address contains ``text`` (trigram index)."""
+def search(session: Session, text: str, limit: int, scope: Scope) -> list[Any]:
+    """Households in ``scope`` whose address contains ``text`` (trigram index)."""
     pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     stmt = (
         select(Household.id, Household.address, ST_X(Household.geom), ST_Y(Household.geom))
-        .where(Household.address.contains(pattern, escape="\\"))
+        .where(Household.address.contains(pattern, escape="\\"), household_visible(scope))
         .order_by(func.length(Household.address), Household.id)
         .limit(limit)
     )
     return list(session.execute(stmt).all())
-
-
-def count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Household)) or 0

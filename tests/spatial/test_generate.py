@@ -186,8 +186,12 @@ def test_people_and_assignments(population, small_grid):
     assert people["id"].tolist() == list(range(1, len(people) + 1))
     assert people["phone"].str.fullmatch(r"1[3-9]\d{9}").all() and people["phone"].is_unique
     assert set(people["kind"]) == {
-        "party_member", "grid_worker", "volunteer", "building_leader", "in_service_member"
-    }  # fmt: skip
+        "party_member",
+        "grid_worker",
+        "volunteer",
+        "building_leader",
+        "in_service_member",
+    }
     assert people["home_community_code"].isin(small_grid["code"]).all()
     assert set(a["person_id"]) <= set(people["id"])
     levels = small_grid.set_index("code")["level"]
@@ -212,8 +216,10 @@ def test_coverage_leaves_three_to_five_percent_uncovered(population):
     assert (uncovered & care).sum() > 0
     kinds = people.set_index("id")["kind"]
     assert set(kinds[cov["person_id"].unique()]) == {
-        "party_member", "in_service_member", "volunteer"
-    }  # fmt: skip
+        "party_member",
+        "in_service_member",
+        "volunteer",
+    }
     load = cov.groupby("person_id").size()
     assert load.between(10, 39).mean() > 0.95 and load.max() <= 39
 

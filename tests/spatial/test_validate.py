@@ -25,8 +25,16 @@ def _frame(rows: list[tuple]) -> gpd.GeoDataFrame:
         code, level, geom, *rest = row
         kind = rest[0] if rest else "ordinary"
         parent = rest[1] if len(rest) > 1 else None
-        records.append({"code": code, "name": code, "level": level, "kind": kind,
-                        "parent_code": parent, "geometry": geom})  # fmt: skip
+        records.append(
+            {
+                "code": code,
+                "name": code,
+                "level": level,
+                "kind": kind,
+                "parent_code": parent,
+                "geometry": geom,
+            }
+        )
     return gpd.GeoDataFrame(records, geometry="geometry", crs="EPSG:4490")
 
 
@@ -73,8 +81,9 @@ def test_child_five_metres_outside_parent():
     assert problem.code == M1 and Z1 in problem.message
     assert "reaches 5.0 m outside" in problem.message
     assert problem.lat < lonlat(50, 0)[1]  # the worst point is south of the zone's edge
-    loose = validate_grids(_frame(_clean_rows(**{M1: (M1, "micro", poking)})),
-                           inside_tolerance_m=6.0)  # fmt: skip
+    loose = validate_grids(
+        _frame(_clean_rows(**{M1: (M1, "micro", poking)})), inside_tolerance_m=6.0
+    )
     assert loose.ok
 
 
@@ -179,8 +188,14 @@ def test_attribute_and_geometry_kinds():
         (Z1 + "003", "micro", metric_box(0, 0, 10, 10), "ordinary", Z2),
     ]
     kinds = _kinds(validate_grids(_frame(rows)))
-    for kind in ("unknown_level", "unknown_kind", "empty_geometry", "not_polygon",
-                 "outside_china", "parent_mismatch"):  # fmt: skip
+    for kind in (
+        "unknown_level",
+        "unknown_kind",
+        "empty_geometry",
+        "not_polygon",
+        "outside_china",
+        "parent_mismatch",
+    ):
         assert kind in kinds, kinds
     assert set(kinds) <= set(PROBLEM_KINDS)
 

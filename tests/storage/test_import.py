@@ -77,18 +77,28 @@ def test_unknown_or_missing_crs_is_an_error(session, settings):
 
 
 def test_households_are_located_and_outsiders_listed(session, small_grid):
-    frame = households_csv([
-        {"id": 1, "lon": 116.405, "lat": 39.915, "address": "甲1号", "residents": 2},
-        {"id": 2, "lon": 116.415, "lat": 39.905, "address": "乙2号", "residents": 3,
-         "care_tags": "elderly_alone;disabled"},
-        {"id": 3, "lon": 116.50, "lat": 39.95, "address": "网格外", "residents": 1},
-    ])  # fmt: skip
+    frame = households_csv(
+        [
+            {"id": 1, "lon": 116.405, "lat": 39.915, "address": "甲1号", "residents": 2},
+            {
+                "id": 2,
+                "lon": 116.415,
+                "lat": 39.905,
+                "address": "乙2号",
+                "residents": 3,
+                "care_tags": "elderly_alone;disabled",
+            },
+            {"id": 3, "lon": 116.50, "lat": 39.95, "address": "网格外", "residents": 1},
+        ]
+    )
     report = ingest.import_households(session, frame, "EPSG:4326")
     assert report.written == 3
     assert "1 household(s) lie outside every micro-grid: row 4 (id 3)" in report.as_text()
-    located = dict(session.execute(
-        select(Household.id, Grid.code).outerjoin(Grid, Grid.id == Household.micro_grid_id)
-    ).all())  # fmt: skip
+    located = dict(
+        session.execute(
+            select(Household.id, Grid.code).outerjoin(Grid, Grid.id == Household.micro_grid_id)
+        ).all()
+    )
     assert located == {1: COMMUNITY + "01001", 2: COMMUNITY + "02002", 3: None}
 
 
@@ -102,10 +112,12 @@ def test_households_are_located_and_outsiders_listed(session, small_grid):
     ],
 )
 def test_bad_household_rows_reject_the_whole_file(session, small_grid, lon, lat, message):
-    frame = households_csv([
-        {"id": 1, "lon": 116.405, "lat": 39.915, "address": "好的", "residents": 2},
-        {"id": 2, "lon": lon, "lat": lat, "address": "坏的", "residents": 2},
-    ])  # fmt: skip
+    frame = households_csv(
+        [
+            {"id": 1, "lon": 116.405, "lat": 39.915, "address": "好的", "residents": 2},
+            {"id": 2, "lon": lon, "lat": lat, "address": "坏的", "residents": 2},
+        ]
+    )
     before = row_counts(session)
     with pytest.raises(ingest.ImportRejected) as caught:
         ingest.import_households(session, frame, "EPSG:4326")
@@ -127,8 +139,11 @@ def test_gcj02_households_are_converted(session, small_grid):
 
 
 def test_point_moves_and_grid_redraws_keep_micro_grid_consistent(session, settings, small_grid):
-    ingest.import_households(session, households_csv(
-        [{"id": 1, "lon": 116.405, "lat": 39.915, "address": "甲1号"}]), "EPSG:4326")  # fmt: skip
+    ingest.import_households(
+        session,
+        households_csv([{"id": 1, "lon": 116.405, "lat": 39.915, "address": "甲1号"}]),
+        "EPSG:4326",
+    )
     code_of = lambda: session.scalar(  # noqa: E731
         select(Grid.code).join(Household, Household.micro_grid_id == Grid.id)
     )
@@ -147,10 +162,13 @@ def test_point_moves_and_grid_redraws_keep_micro_grid_consistent(session, settin
 def test_database_refuses_invalid_geometry_even_without_validation(session, small_grid):
     bowtie = "MULTIPOLYGON(((116.40 39.90,116.41 39.91,116.41 39.90,116.40 39.91,116.40 39.90)))"
     with pytest.raises(IntegrityError, match="geom_valid"):
-        session.execute(text(
-            "INSERT INTO grid (code, name, level, geom) VALUES "
-            "('110101001999', 'x', 'community', ST_GeomFromText(:wkt, 4490))"
-        ), {"wkt": bowtie})  # fmt: skip
+        session.execute(
+            text(
+                "INSERT INTO grid (code, name, level, geom) VALUES "
+                "('110101001999', 'x', 'community', ST_GeomFromText(:wkt, 4490))"
+            ),
+            {"wkt": bowtie},
+        )
 
 
 def test_cli_rejects_bad_file_with_report(runner, session, tmp_path):
@@ -165,9 +183,15 @@ def test_cli_rejects_bad_file_with_report(runner, session, tmp_path):
     assert row_counts(session) == before
 
 
-@pytest.mark.parametrize(("suffix", "driver"), [
-    ("geojson", "GeoJSON"), ("gpkg", "GPKG"), ("shp", "ESRI Shapefile"), ("kml", "KML"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("suffix", "driver"),
+    [
+        ("geojson", "GeoJSON"),
+        ("gpkg", "GPKG"),
+        ("shp", "ESRI Shapefile"),
+        ("kml", "KML"),
+    ],
+)
 def test_cli_imports_every_grid_format(runner, session, tmp_path, suffix, driver):
     import pyogrio
 
@@ -207,10 +231,12 @@ def test_bulk_locate_agrees_with_postgis(session, settings):
     """The import path's locate follows the database's rule on a generated Dongcheng grid."""
     from gridmap import demo
 
-    demo.load(session, households=3000, seed=5)
-    disagree = session.scalar(text(
-        "SELECT count(*) FROM household"
-        " WHERE micro_grid_id IS DISTINCT FROM gridmap_micro_grid_at(geom)"
-    ))  # fmt: skip
+    demo.load(session, households=3000, seed=5, settings=settings)
+    disagree = session.scalar(
+        text(
+            "SELECT count(*) FROM household"
+            " WHERE micro_grid_id IS DISTINCT FROM gridmap_micro_grid_at(geom)"
+        )
+    )
     assert disagree == 0
     assert session.scalar(text("SELECT current_setting('gridmap.bulk_located', true)")) == "off"

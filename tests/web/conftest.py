@@ -24,10 +24,10 @@ DEMO_HOUSEHOLDS = 4000
 
 @pytest.fixture(scope="session")
 def web_database_url() -> str:
-    url = create_test_database(f"gridmap_test_web_{os.getpid()}")
+    _, url = create_test_database(f"gridmap_test_web_{os.getpid()}")
     engine = create_engine(url)
     with Session(engine) as session:
-        demo.load(session, households=DEMO_HOUSEHOLDS, seed=7)
+        demo.load(session, households=DEMO_HOUSEHOLDS, seed=7, settings=Settings())
         session.commit()
     engine.dispose()
     return url

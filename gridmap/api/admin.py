@@ -1,0 +1,137 @@
+"""Administration, split three ways (三员分立): accounts, roles, and the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Response
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from gridmap import accounts, audit
+from gridmap.api.personal import csv_lines
+from gridmap.auth import ACCOUNTS, AUDIT, ROLES
+from gridmap.db import get_session
+from gridmap.security import caller, origin, requires
+
+bp = APIBlueprint("admin", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="administration")])
+
+
+class NewUser(BaseModel):
+    username: str = Field(min_length=3, max_length=40)
+    password: str = Field(min_length=8, max_length=200)
+
+
+class NewPassword(BaseModel):
+    password: str = Field(min_length=8, max_length=200)
+
+
+class Grant(BaseModel):
+    role: str
+    scope_code: str | None = None
+    person_id: int | None = None
+
+
+class UserPath(BaseModel):
+    user_id: int = Field(ge=1)
+
+
+class AuditQuery(BaseModel):
+    username: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    limit: int = Field(200, ge=1, le=5000)
+    before_id: int | None = Field(None, ge=1)
+
+
+def _audited(action: str, user_id: int | None, detail: dict[str, Any] | None = None) -> None:
+    session = get_session()
+    audit.record(
+        session,
+        action,
+        caller=caller(),
+        object_type="user",
+        object_id=user_id,
+        origin=origin(),
+        detail=detail,
+    )
+    session.commit()
+
+
+@bp.get("/admin/users", summary="Accounts (system and security administrators)")
+@requires(ACCOUNTS, ROLES)
+def list_users() -> dict[str, Any]:
+    return {"users": accounts.list_users(get_session())}
+
+
+@bp.post("/admin/users", summary="Create an account; it has no role until one is granted")
+@requires(ACCOUNTS)
+def create_user(body: NewUser) -> tuple[dict[str, Any], int]:
+    user = accounts.create_user(get_session(), body.username, body.password)
+    _audited("user.create", user.id, {"username": user.username})
+    return {"id": user.id, "username": user.username}, 201
+
+
+@bp.post("/admin/users/<int:user_id>/password", summary="Reset a password (ends its sessions)")
+@requires(ACCOUNTS)
+def reset_password(path: UserPath, body: NewPassword) -> dict[str, str]:
+    accounts.reset_password(get_session(), path.user_id, body.password)
+    _audited("user.password", path.user_id)
+    return {"status": "password reset"}
+
+
+@bp.put("/admin/users/<int:user_id>/role", summary="Grant a role and scope (ends its sessions)")
+@requires(ROLES)
+def grant_role(path: UserPath, body: Grant) -> dict[str, str]:
+    accounts.grant_role(
+        get_session(), path.user_id, body.role, scope_code=body.scope_code, person_id=body.person_id
+    )
+    _audited("user.role", path.user_id, body.model_dump())
+    return {"status": "role granted"}
+
+
+@bp.post("/admin/users/<int:user_id>/unlock", summary="Lift a lockout after failed logins")
+@requires(ROLES)
+def unlock(path: UserPath) -> dict[str, str]:
+    accounts.unlock(get_session(), path.user_id)
+    _audited("user.unlock", path.user_id)
+    return {"status": "unlocked"}
+
+
+def _search(query: AuditQuery) -> list[dict[str, Any]]:
+    return audit.search(get_session(), **query.model_dump())
+
+
+@bp.get("/audit", summary="Search the audit log (audit administrator)")
+@requires(AUDIT)
+def search_audit(query: AuditQuery) -> dict[str, Any]:
+    rows = _search(query)
+    for r in rows:
+        r["at"] = r["at"].isoformat()
+    return {"entries": rows, "next_before_id": rows[-1]["id"] if len(rows) == query.limit else None}
+
+
+@bp.get("/audit.csv", summary="Export the audit log as CSV (audit administrator)")
+@requires(AUDIT)
+def export_audit(query: AuditQuery) -> Response:
+    rows = _search(query)
+    session = get_session()
+    audit.record(
+        session,
+        "export",
+        caller=caller(),
+        object_type="audit",
+        origin=origin(),
+        detail={"rows": len(rows)},
+    )
+    session.commit()
+    lines = csv_lines(list(audit.COLUMNS), ([r[c] for c in audit.COLUMNS] for r in rows))
+    return Response(
+        "".join(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=audit.csv"},
+    )

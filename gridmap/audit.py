@@ -1,0 +1,97 @@
+"""The audit log (审计日志): every write and every reveal of personal data.
+
+Rows are only ever inserted: the application's database role has no UPDATE or DELETE on the
+table. Pruning past the retention period goes through ``gridmap_prune_audit``, which never
+removes rows younger than 180 days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from gridmap.storage.models import AuditEntry
+
+if TYPE_CHECKING:
+    from gridmap.auth import Caller, Origin
+
+COLUMNS = (
+    "id",
+    "at",
+    "username",
+    "action",
+    "object_type",
+    "object_id",
+    "outcome",
+    "ip",
+    "user_agent",
+    "detail",
+)
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    caller: Caller | None = None,
+    username: str | None = None,
+    object_type: str | None = None,
+    object_id: object = None,
+    outcome: str = "ok",
+    origin: Origin | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit row to the session's transaction."""
+    session.execute(
+        insert(AuditEntry).values(
+            user_id=caller.user_id if caller else None,
+            username=caller.username if caller else username,
+            action=action,
+            object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            outcome=outcome,
+            ip=origin.ip if origin else None,
+            user_agent=(origin.user_agent or "")[:300] if origin else None,
+            detail=detail or {},
+        )
+    )
+
+
+def search(
+    session: Session,
+    *,
+    username: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    action: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int = 200,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Audit rows matching the filters, newest first (keyset paging by id)."""
+    stmt = select(*(getattr(AuditEntry, c) for c in COLUMNS)).order_by(AuditEntry.id.desc())
+    filters = {
+        AuditEntry.username: username,
+        AuditEntry.object_type: object_type,
+        AuditEntry.object_id: object_id,
+        AuditEntry.action: action,
+    }
+    for column, value in filters.items():
+        if value:
+            stmt = stmt.where(column == value)
+    if since:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until:
+        stmt = stmt.where(AuditEntry.at < until)
+    if before_id:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    return [dict(r._mapping) for r in session.execute(stmt.limit(limit))]
+
+
+def prune(session: Session, keep_days: int) -> int:
+    """Delete rows older than ``keep_days`` (never fewer than 180); returns how many."""
+    return int(session.scalar(select(func.gridmap_prune_audit(keep_days))) or 0)

@@ -1,0 +1,224 @@
+"""Accounts, logins and what a caller may see (scope) and do (capabilities).
+
+Passwords are hashed with argon2. A login is a server-side ``auth_session`` row found by the
+SHA-256 of a random secret (a cookie for pages, a bearer token for scripts and phones), so
+logout, idle and absolute timeouts end it on the server. Five failed logins in a row lock an
+account for 15 minutes (configurable).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gridmap import audit
+from gridmap.errors import GridmapError
+from gridmap.settings import Settings
+from gridmap.storage.models import AuthSession, User
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
+# last_seen_at is written at most this often, not on every request.
+_TOUCH_EVERY = dt.timedelta(seconds=60)
+
+SIGNED_IN = "signed-in"  # any logged-in account: its own logout and profile
+READ = "read"  # grids, households, locate, search: within the scope, personal data masked
+REVEAL = "reveal"  # plain personal data, one audit row per reveal
+EXPORT = "export"  # downloads of in-scope tables, masked
+ACCOUNTS = "accounts"  # system administrator: create accounts, reset passwords
+ROLES = "roles"  # security administrator: grant roles and scopes, unlock accounts
+AUDIT = "audit"  # audit administrator: search and export the audit log
+
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "street_admin": frozenset({READ, REVEAL, EXPORT}),
+    "chief": frozenset({READ, REVEAL, EXPORT}),
+    "zone_leader": frozenset({READ, REVEAL, EXPORT}),
+    "grid_worker": frozenset({READ, REVEAL}),
+    "member": frozenset({READ}),
+    "auditor": frozenset({READ, EXPORT}),
+    "system_admin": frozenset({ACCOUNTS}),
+    "security_admin": frozenset({ROLES}),
+    "audit_admin": frozenset({AUDIT}),
+}
+#: Roles whose scope is a grid subtree (a grid-code prefix) and roles scoped to a person.
+SUBTREE_ROLES = ("street_admin", "chief", "zone_leader", "grid_worker", "auditor")
+PERSON_ROLES = ("grid_worker", "member")
+
+
+class AuthFailed(GridmapError):
+    status = 401
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class AccountLocked(GridmapError):
+    status = 423
+    code = "locked"
+    title = "Account locked"
+
+
+class Forbidden(GridmapError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a caller may see: grids whose code starts with one of ``prefixes``, the
+    households in them, and the households that person ``person_id`` covers."""
+
+    prefixes: tuple[str, ...] = ()
+    person_id: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.prefixes and self.person_id is None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated user of a request."""
+
+    user_id: int
+    username: str
+    role: str
+    scope: Scope
+    session_id: int
+    kind: str  # "web" or "bearer"
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return CAPABILITIES.get(self.role, frozenset()) | {SIGNED_IN}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, for the audit log."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise GridmapError("A password needs at least 8 characters.")
+    return _hasher.hash(password)
+
+
+def scope_of(user: User) -> Scope:
+    prefixes = (user.scope_code,) if user.role in SUBTREE_ROLES and user.scope_code else ()
+    person = user.person_id if user.role in PERSON_ROLES else None
+    return Scope(prefixes, person)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _refuse(session: Session, action: str, username: str, origin: Origin, why: str) -> None:
+    audit.record(
+        session, action, username=username, outcome="denied", origin=origin, detail={"reason": why}
+    )
+    session.commit()
+
+
+def login(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    kind: str,
+    settings: Settings,
+    origin: Origin,
+) -> tuple[Caller, str]:
+    """Check a password and open a session; returns the caller and its secret token.
+
+    Failures are committed (the failed-login count, the lockout, the audit row) before the
+    error is raised, so a rolled-back request cannot undo a lockout.
+    """
+    name = username.strip().lower()
+    user = session.scalar(select(User).where(User.username == name).with_for_update())
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        _refuse(session, "login", name, origin, "unknown user")
+        raise AuthFailed("Wrong username or password.")
+    if user.locked_until is not None and user.locked_until > _now():
+        _refuse(session, "login", name, origin, "locked")
+        raise AccountLocked("Too many failed logins: the account is locked, try again later.")
+    if not _verify(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= settings.lockout_attempts:
+            user.failed_logins = 0
+            user.locked_until = _now() + dt.timedelta(minutes=settings.lockout_minutes)
+        _refuse(session, "login", name, origin, "wrong password")
+        raise AuthFailed("Wrong username or password.")
+    if not user.active or user.role is None:
+        _refuse(session, "login", name, origin, "inactive or without a role")
+        raise AuthFailed("This account is disabled or has no role yet.")
+    user.failed_logins, user.locked_until = 0, None
+    token = secrets.token_urlsafe(32)
+    row = AuthSession(token_hash=_digest(token), user_id=user.id, kind=kind)
+    session.add(row)
+    session.flush()
+    caller = Caller(user.id, user.username, user.role, scope_of(user), row.id, kind)
+    audit.record(session, "login", caller=caller, origin=origin, detail={"kind": kind})
+    session.commit()
+    return caller, token
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except VerificationError:
+        return False
+
+
+def resolve(session: Session, token: str, kind: str, settings: Settings) -> Caller | None:
+    """The caller holding ``token``, or None when it is unknown, revoked or timed out."""
+    row = session.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(
+            AuthSession.token_hash == _digest(token),
+            AuthSession.kind == kind,
+            AuthSession.revoked_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        return None
+    auth, user = row
+    now = _now()
+    idle = dt.timedelta(minutes=settings.idle_timeout_minutes)
+    absolute = dt.timedelta(hours=settings.absolute_timeout_hours)
+    if now - auth.last_seen_at > idle or now - auth.created_at > absolute:
+        auth.revoked_at = now
+        session.commit()
+        return None
+    if not user.active or user.role is None:
+        return None
+    if now - auth.last_seen_at > _TOUCH_EVERY:
+        auth.last_seen_at = now
+        session.commit()
+    return Caller(user.id, user.username, user.role, scope_of(user), auth.id, kind)
+
+
+def logout(session: Session, caller: Caller, origin: Origin) -> None:
+    """End the caller's session on the server."""
+    session.execute(
+        update(AuthSession).where(AuthSession.id == caller.session_id).values(revoked_at=_now())
+    )
+    audit.record(session, "logout", caller=caller, origin=origin)
+    session.commit()

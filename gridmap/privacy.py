@@ -1,0 +1,63 @@
+"""Masking of personal data (个人信息) before it leaves the server.
+
+Names, phone numbers, ID numbers and addresses are masked by default; the plain value is
+only given by an explicit, audited reveal (see ``gridmap.api.reveal``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from typing import Any
+
+_DIGIT = re.compile(r"\d")
+# Where an address stops being public: after the community (社区) or residential estate.
+_ADDRESS_PUBLIC_END = re.compile(r"(社区|小区|村|街道|路|街|巷)")
+
+
+def mask_name(name: str | None) -> str | None:
+    """``张三`` → ``张*``, ``欧阳娜娜`` → ``欧***``: the surname's first character only."""
+    if not name:
+        return name
+    return name[0] + "*" * max(len(name) - 1, 1)
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """``18012341999`` → ``180****1999``; short numbers keep only their last two digits."""
+    if not phone:
+        return phone
+    if len(phone) >= 11:
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    return "*" * max(len(phone) - 2, 1) + phone[-2:]
+
+
+def mask_id_number(number: str | None) -> str | None:
+    """``110101199003071234`` → ``110***********1234``."""
+    if not number:
+        return number
+    return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
+def mask_address(address: str | None) -> str | None:
+    """Keep the address up to the community or road; hide building, unit and room numbers.
+
+    ``东城区和平里街道和平里第1社区12号楼2单元301``
+    → ``东城区和平里街道和平里第1社区**号楼*单元***``.
+    """
+    if not address:
+        return address
+    ends = [m.end() for m in _ADDRESS_PUBLIC_END.finditer(address)]
+    cut = ends[-1] if ends else min(len(address), 6)
+    return address[:cut] + _DIGIT.sub("*", address[cut:])
+
+
+def mask_contact(entry: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a person entry with its ``name`` and ``phone`` masked."""
+    return entry | {"name": mask_name(entry.get("name")), "phone": mask_phone(entry.get("phone"))}
+
+
+def id_number_digest(number: str, key: str) -> str:
+    """A keyed hash of an ID number: finds duplicates without storing the number."""
+    normalised = number.strip().upper()
+    return hmac.new(key.encode(), normalised.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,166 @@
+"""Who is calling, and may they: authentication, deny-by-default access, CSRF, rate limits
+and security headers, registered on the app in one place.
+
+Every view declares what it needs with ``@requires(capability)`` or ``@public``; a view that
+declares nothing is refused (fail closed). Pages and the API share one rule: an object outside
+the caller's scope answers 404, never revealing that it exists.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, redirect, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+from gridmap import auth
+from gridmap.db import get_session
+from gridmap.errors import problem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SESSION_COOKIE = "gridmap_session"
+_UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+# Endpoints of the libraries that serve assets and API documentation.
+_PUBLIC_ENDPOINTS = ("static", "web.static", "openapi.", "swagger.")
+
+csrf = CSRFProtect()
+limiter = Limiter(
+    key_func=get_remote_address,
+    default_limits_exempt_when=lambda: request.method not in _UNSAFE,
+)
+
+
+def requires(*capabilities: str) -> Callable[[F], F]:
+    """Declare the capabilities that let a caller use a view (any one of them suffices; see
+    ``gridmap.auth.CAPABILITIES``)."""
+
+    def mark(view: F) -> F:
+        view.capabilities = frozenset(capabilities)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def public(view: F) -> F:
+    """Declare a view open to anyone (login, health)."""
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
+def caller() -> auth.Caller:
+    """The authenticated caller of the current request (set before every protected view)."""
+    found: auth.Caller = g.caller
+    return found
+
+
+def origin() -> auth.Origin:
+    return auth.Origin(request.remote_addr, request.headers.get("User-Agent"))
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _identify() -> auth.Caller | None:
+    settings = current_app.extensions["gridmap.settings"]
+    token = _bearer_token()
+    if token:
+        return auth.resolve(get_session(), token, "bearer", settings)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return auth.resolve(get_session(), cookie, "web", settings)
+    return None
+
+
+def _is_page() -> bool:
+    return not request.path.startswith(("/api/", "/open311/"))
+
+
+def _deny(status: int, detail: str) -> Response:
+    if status == 401 and _is_page():
+        return redirect(url_for("web.login_form", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+    title = {401: "Unauthorized", 403: "Forbidden"}[status]
+    return problem(status, title, detail, title.lower())
+
+
+def _authorize() -> Response | None:
+    """Before every request: identify the caller and apply the view's declaration."""
+    if request.endpoint is None:
+        return None  # no such route: the 404 handler answers
+    g.caller = _identify()
+    view = current_app.view_functions[request.endpoint]
+    if getattr(view, "public", False) or request.endpoint.startswith(_PUBLIC_ENDPOINTS):
+        if request.method in _UNSAFE and _bearer_token() is None:
+            csrf.protect()
+        return None
+    if g.caller is None:
+        return _deny(401, "Log in first: a session cookie or an Authorization: Bearer token.")
+    needed: frozenset[str] = getattr(view, "capabilities", frozenset())
+    if not needed & g.caller.capabilities:
+        return _deny(403, "Your role may not do this.")
+    if g.caller.kind == "web" and request.method in _UNSAFE:
+        csrf.protect()
+    return None
+
+
+def csp_nonce() -> str:
+    """The nonce that lets this response's own inline scripts run."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    nonce: str = g.csp_nonce
+    return nonce
+
+
+def _basemap_source() -> str:
+    settings = current_app.extensions["gridmap.settings"]
+    if settings.basemap_crs == "none":
+        return ""
+    parts = urlsplit(settings.basemap_url.replace("{s}", "*"))
+    return f" {parts.scheme}://{parts.netloc}" if parts.netloc else ""
+
+
+def _headers(response: Response) -> Response:
+    """After every request: the security headers."""
+    scripts = f"'self' 'nonce-{csp_nonce()}'"
+    if request.endpoint and request.endpoint.startswith("swagger."):
+        scripts = "'self' 'unsafe-inline'"  # the bundled Swagger UI page inlines its start-up
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:{_basemap_source()}; connect-src 'self'; font-src 'self'; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if getattr(g, "caller", None) is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register authentication, CSRF, rate limits and headers on the app."""
+    settings = app.extensions["gridmap.settings"]
+    app.config.update(
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in _authorize, only where a cookie authenticates
+        WTF_CSRF_TIME_LIMIT=None,  # the login session's own timeouts bound the token
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_DEFAULT=settings.write_rate_limit,
+        RATELIMIT_HEADERS_ENABLED=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.before_request(_authorize)
+    app.after_request(_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
