@@ -28,16 +28,18 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pyogrio
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gridmap import db, ingest  # noqa: E402
+from gridmap import accounts, auth, db, ingest  # noqa: E402
 from gridmap.settings import Settings  # noqa: E402
 from gridmap.spatial.generate import generate_grid, generate_population  # noqa: E402
 from gridmap.spatial.locate import locate_points  # noqa: E402
+
+BENCH_PASSWORD = "bench-password"
 
 
 def best_of(runs: int, fn: Callable[[], object]) -> float:
@@ -83,7 +85,8 @@ def bench_bulk_locate(micro: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray)
     )
 
 
-def load_city(url: str, grid: gpd.GeoDataFrame, population) -> None:  # type: ignore[no-untyped-def]
+def load_city(url: str, grid: gpd.GeoDataFrame, population) -> str:  # type: ignore[no-untyped-def]
+    """Import the city as the import commands do; returns a bearer token of a county account."""
     engine = create_engine(url)
     with Session(engine) as session:
         start = time.perf_counter()
@@ -94,7 +97,17 @@ def load_city(url: str, grid: gpd.GeoDataFrame, population) -> None:  # type: ig
         t_households = time.perf_counter() - start
         ingest.import_people(session, population.people.astype(str).replace({"None": ""}))
         ingest.import_assignments(session, population.assignments.astype(str))
+        user = accounts.create_user(session, "bench", BENCH_PASSWORD)
+        accounts.grant_role(session, user.id, "street_admin", scope_code="110101")
         session.commit()
+        _, token = auth.login(
+            session,
+            "bench",
+            BENCH_PASSWORD,
+            kind="bearer",
+            settings=Settings(),
+            origin=auth.Origin(),
+        )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
@@ -104,6 +117,7 @@ def load_city(url: str, grid: gpd.GeoDataFrame, population) -> None:  # type: ig
         f"import: {n:,} households located and written in {t_households:.1f} s "
         f"({n / t_households:,.0f} rows/s)"
     )
+    return token
 
 
 def free_port() -> int:
@@ -112,12 +126,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def latencies(port: int, paths: list[str]) -> np.ndarray:
+def latencies(port: int, paths: list[str], token: str = "") -> np.ndarray:
     conn = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     out = []
     for path in paths:
         start = time.perf_counter()
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
         response.read()
         out.append(time.perf_counter() - start)
@@ -127,7 +142,7 @@ def latencies(port: int, paths: list[str]) -> np.ndarray:
     return np.array(out) * 1000
 
 
-def bench_http(url: str, lon: np.ndarray, lat: np.ndarray, requests: int) -> None:
+def bench_http(url: str, token: str, lon: np.ndarray, lat: np.ndarray, requests: int) -> None:
     port = free_port()
     env = os.environ | {"GRIDMAP_DATABASE_URL": url}
     server = subprocess.Popen(
@@ -156,16 +171,18 @@ def bench_http(url: str, lon: np.ndarray, lat: np.ndarray, requests: int) -> Non
         rng = np.random.default_rng(3)
         pick = rng.choice(len(lon), size=requests, replace=False)
         locate = [f"/api/v1/locate?lon={lon[i]:.7f}&lat={lat[i]:.7f}" for i in pick]
-        latencies(port, locate[:50] + ["/api/v1/health"] * 50)  # warm every worker's pool
-        t_locate = latencies(port, locate)
+        latencies(port, locate[:50] + ["/api/v1/health"] * 50, token)  # warm every worker
+        t_locate = latencies(port, locate, token)
+        t_me = latencies(port, ["/api/v1/auth/me"] * requests, token)
         t_health = latencies(port, ["/api/v1/health"] * requests)
     finally:
         server.terminate()
         server.wait()
     print(f"GET /api/v1/locate over {requests} requests (gunicorn, 4 sync workers, sequential)")
-    for name, t in (("locate", t_locate), ("health (baseline)", t_health)):
+    rows = (("locate", t_locate), ("auth/me (login only)", t_me), ("health (baseline)", t_health))
+    for name, t in rows:
         print(
-            f"  {name:18s} p50 {np.percentile(t, 50):6.2f} ms   p99 {np.percentile(t, 99):6.2f} ms"
+            f"  {name:22s} p50 {np.percentile(t, 50):6.2f} ms   p99 {np.percentile(t, 99):6.2f} ms"
         )
     ratio = np.percentile(t_locate, 50) / np.percentile(t_health, 50)
     print(f"  locate p50 / health p50  {ratio:.1f}x")
@@ -177,7 +194,6 @@ def main() -> None:
     parser.add_argument("--communities", type=int, default=200, help="≈ 50 micro-grids each")
     parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
-    server_url = os.environ.get("GRIDMAP_DATABASE_URL") or Settings.from_env().database_url
 
     outline = pyogrio.read_dataframe(ROOT / "data" / "boundaries" / "dongcheng.geojson")
     start = time.perf_counter()
@@ -194,9 +210,11 @@ def main() -> None:
     micro["id"] = np.arange(1, len(micro) + 1)
     bench_bulk_locate(micro, lon, lat)
 
-    url = db.create_database(server_url, "gridmap_bench")
-    load_city(url, grid, population)
-    bench_http(url, lon, lat, args.requests)
+    settings = Settings.from_env()
+    owner = db.create_database(settings.migrate_database_url, "gridmap_bench")
+    app_role = make_url(settings.database_url).set(database="gridmap_bench")
+    token = load_city(owner, grid, population)
+    bench_http(app_role.render_as_string(hide_password=False), token, lon, lat, args.requests)
 
 
 if __name__ == "__main__":
