@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     app = OpenAPI(
         __name__,
         info=Info(title="gridmap API", version="1.0.0"),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         doc_prefix="/api",
         doc_url="/openapi.json",
         validation_error_status=400,

@@ -10,12 +10,19 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from gridmap import accounts, audit
+from gridmap.api import params
 from gridmap.api.personal import csv_lines
 from gridmap.auth import ACCOUNTS, AUDIT, ROLES
 from gridmap.db import get_session
 from gridmap.security import caller, origin, requires
 
-bp = APIBlueprint("admin", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="administration")])
+bp = APIBlueprint(
+    "admin",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="administration")],
+    abp_security=params.BEARER,
+)
 
 
 class NewUser(BaseModel):

@@ -9,6 +9,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from gridmap import auth
+from gridmap.api import params
 from gridmap.db import get_session
 from gridmap.security import caller, limiter, origin, public, requires
 
@@ -46,14 +47,20 @@ def token(body: Credentials) -> dict[str, Any]:
     }
 
 
-@bp.post("/logout", summary="End this token's or this browser's session on the server")
+@bp.post(
+    "/logout",
+    summary="End this token's or this browser's session on the server",
+    security=params.BEARER,
+)
 @requires(auth.SIGNED_IN)
 def logout() -> dict[str, str]:
     auth.logout(get_session(), caller(), origin())
     return {"status": "logged out"}
 
 
-@bp.get("/me", summary="Who is calling: username, role, scope and capabilities")
+@bp.get(
+    "/me", summary="Who is calling: username, role, scope and capabilities", security=params.BEARER
+)
 @requires(auth.SIGNED_IN)
 def me() -> dict[str, Any]:
     return _describe(caller())

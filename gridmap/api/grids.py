@@ -13,7 +13,13 @@ from gridmap.privacy import mask_contact
 from gridmap.security import caller, requires
 from gridmap.storage import grids
 
-bp = APIBlueprint("grids", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="grids")])
+bp = APIBlueprint(
+    "grids",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="grids")],
+    abp_security=params.BEARER,
+)
 
 
 @bp.get("/grids", summary="Grids by level, parent and bbox (GeoJSON, paginated)")

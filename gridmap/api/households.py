@@ -14,7 +14,13 @@ from gridmap.db import get_session
 from gridmap.security import caller, requires
 from gridmap.storage import households
 
-bp = APIBlueprint("households", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="households")])
+bp = APIBlueprint(
+    "households",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="households")],
+    abp_security=params.BEARER,
+)
 
 
 @bp.get("/households", summary="Households in a bbox and/or grid (GeoJSON, paginated)")

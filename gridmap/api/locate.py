@@ -14,7 +14,13 @@ from gridmap.privacy import mask_address
 from gridmap.security import caller, requires
 from gridmap.storage import grids, households
 
-bp = APIBlueprint("locate", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="locate")])
+bp = APIBlueprint(
+    "locate",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="locate")],
+    abp_security=params.BEARER,
+)
 
 
 @bp.get("/locate", summary="The micro-grid, zone and community at a point, with their staff")

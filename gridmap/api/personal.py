@@ -19,7 +19,13 @@ from gridmap.errors import InvalidInput, NotFound
 from gridmap.security import caller, origin, requires
 from gridmap.storage import households, people
 
-bp = APIBlueprint("personal", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="personal data")])
+bp = APIBlueprint(
+    "personal",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="personal data")],
+    abp_security=params.BEARER,
+)
 
 _FIELDS = {"person": ("name", "phone"), "household": ("address",)}
 _EXPORT_ROWS = 200_000
