@@ -18,7 +18,18 @@ import pandas as pd
 import pyogrio
 import shapely
 from geoalchemy2.functions import ST_AsBinary
-from sqlalchemy import BigInteger, Text, any_, func, insert, literal, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Text,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -273,7 +284,21 @@ def import_grids(
         ]
         result = session.execute(insert(Grid).returning(Grid.id, Grid.code), values)
         ids.update({code: gid for gid, code in result})
+    if len(taken):
+        moved = zip(taken["code"], taken["id"], strict=True)
+        _reparent(session, {int(old): ids[code] for code, old in moved})
     return ImportReport("grids", written=len(grids), closed=closed)
+
+
+def _reparent(session: Session, new_id_of: dict[int, int]) -> None:
+    """Current children of redrawn grids follow their parent to its new row."""
+    table = Grid.__table__
+    stmt = (
+        update(table)
+        .where(table.c.parent_id == bindparam("old"), table.c.valid_to.is_(None))
+        .values(parent_id=bindparam("new"))
+    )
+    session.connection().execute(stmt, [{"old": o, "new": n} for o, n in new_id_of.items()])
 
 
 # ---------------------------------------------------------------------------- households

@@ -240,3 +240,19 @@ def test_bulk_locate_agrees_with_postgis(session, settings):
     )
     assert disagree == 0
     assert session.scalar(text("SELECT current_setting('gridmap.bulk_located', true)")) == "off"
+
+
+def test_redrawn_zone_keeps_its_children(session, settings, small_grid):
+    zone = small_grid_frame().iloc[[1]]
+    ingest.import_grids(session, zone, "EPSG:4490", settings, redraw=True)
+    current_zone = session.scalar(
+        select(Grid.id).where(Grid.code == COMMUNITY + "01", Grid.valid_to.is_(None))
+    )
+    parents = set(
+        session.scalars(
+            select(Grid.parent_id).where(
+                Grid.code.like(COMMUNITY + "01___"), Grid.valid_to.is_(None)
+            )
+        )
+    )
+    assert parents == {current_zone}
