@@ -293,6 +293,7 @@ def import_grids(
 def _reparent(session: Session, new_id_of: dict[int, int]) -> None:
     """Current children of redrawn grids follow their parent to its new row."""
     table = Grid.__table__
+    assert isinstance(table, Table)
     stmt = (
         update(table)
         .where(table.c.parent_id == bindparam("old"), table.c.valid_to.is_(None))

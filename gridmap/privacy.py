@@ -52,6 +52,11 @@ def mask_address(address: str | None) -> str | None:
     return address[:cut] + _DIGIT.sub("*", address[cut:])
 
 
+def mask_digits(text: str | None) -> str | None:
+    """Building, unit and room numbers: every digit hidden (``12`` → ``**``)."""
+    return _DIGIT.sub("*", text) if text else text
+
+
 def mask_contact(entry: dict[str, Any]) -> dict[str, Any]:
     """A copy of a person entry with its ``name`` and ``phone`` masked."""
     return entry | {"name": mask_name(entry.get("name")), "phone": mask_phone(entry.get("phone"))}

@@ -18,7 +18,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
-from gridmap import auth
+from gridmap import audit, auth
 from gridmap.db import get_session
 from gridmap.errors import problem
 
@@ -98,7 +98,9 @@ def _authorize() -> Response | None:
     g.caller = _identify()
     view = current_app.view_functions[request.endpoint]
     if getattr(view, "public", False) or request.endpoint.startswith(_PUBLIC_ENDPOINTS):
-        if request.method in _UNSAFE and _bearer_token() is None:
+        # Public pages (the login form) use cookies, so they need the CSRF token; the public
+        # API (token, health) sets no cookie and answers only what the body proves.
+        if request.method in _UNSAFE and _is_page():
             csrf.protect()
         return None
     if g.caller is None:
@@ -127,8 +129,31 @@ def _basemap_source() -> str:
     return f" {parts.scheme}://{parts.netloc}" if parts.netloc else ""
 
 
+def _audit_refusal(response: Response) -> None:
+    """A signed-in caller's refused write (or reveal) is audited with its outcome."""
+    if request.method not in _UNSAFE or response.status_code < 400:
+        return
+    who = getattr(g, "caller", None)
+    if who is None or request.endpoint is None:
+        return
+    session = get_session()
+    session.rollback()
+    args = request.view_args or {}
+    audit.record(
+        session,
+        request.endpoint,
+        caller=who,
+        object_id=next(iter(args.values()), None),
+        outcome="denied" if response.status_code in (403, 404) else "failed",
+        origin=origin(),
+        detail={"status": response.status_code, "path": request.path},
+    )
+    session.commit()
+
+
 def _headers(response: Response) -> Response:
-    """After every request: the security headers."""
+    """After every request: audit a refused write, then the security headers."""
+    _audit_refusal(response)
     scripts = f"'self' 'nonce-{csp_nonce()}'"
     if request.endpoint and request.endpoint.startswith("swagger."):
         scripts = "'self' 'unsafe-inline'"  # the bundled Swagger UI page inlines its start-up

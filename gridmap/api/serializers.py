@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Response, request
 
-from gridmap.privacy import mask_address
+from gridmap.privacy import mask_address, mask_digits
 from gridmap.storage.grids import Page
 
 GEOJSON = "application/geo+json"
@@ -30,9 +30,9 @@ def household_properties(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "address": mask_address(row.address),
-        "building": row.building,
-        "unit": row.unit,
-        "room": row.room,
+        "building": mask_digits(row.building),
+        "unit": mask_digits(row.unit),
+        "room": mask_digits(row.room),
         "residents": row.residents,
         "care_tags": list(row.care_tags),
         "micro_grid_code": row.micro_grid_code,

@@ -19,15 +19,19 @@ def _prefixed(column: Any, prefixes: tuple[str, ...]) -> list[ColumnElement[bool
     return [column.startswith(p, autoescape=True) for p in prefixes]
 
 
+# Every subquery below uses its own aliases, so that one condition nested in another's
+# subquery is never correlated with the outer query's tables.
+
+
 def grid_visible(scope: Scope, grid: Any = Grid) -> ColumnElement[bool]:
     """Grids in the subtree, and the chain above each micro-grid holding a covered household."""
     conditions = _prefixed(grid.code, scope.prefixes)
     if scope.person_id is not None:
-        micro = aliased(Grid)
+        micro, house, cover = aliased(Grid), aliased(Household), aliased(Coverage)
         conditions.append(
             exists()
-            .where(Coverage.person_id == scope.person_id)
-            .where(Household.id == Coverage.household_id, micro.id == Household.micro_grid_id)
+            .where(cover.person_id == scope.person_id)
+            .where(house.id == cover.household_id, micro.id == house.micro_grid_id)
             .where(micro.code.startswith(grid.code))
         )
     return or_(*conditions) if conditions else false()
@@ -37,13 +41,13 @@ def household_visible(scope: Scope, household: Any = Household) -> ColumnElement
     """Households whose micro-grid is in the subtree, and those the person covers."""
     conditions: list[ColumnElement[bool]] = []
     if scope.prefixes:
-        in_subtree = select(Grid.id).where(or_(*_prefixed(Grid.code, scope.prefixes)))
+        micro = aliased(Grid)
+        in_subtree = select(micro.id).where(or_(*_prefixed(micro.code, scope.prefixes)))
         conditions.append(household.micro_grid_id.in_(in_subtree))
     if scope.person_id is not None:
+        cover = aliased(Coverage)
         conditions.append(
-            exists().where(
-                Coverage.household_id == household.id, Coverage.person_id == scope.person_id
-            )
+            exists().where(cover.household_id == household.id, cover.person_id == scope.person_id)
         )
     return or_(*conditions) if conditions else false()
 
@@ -51,14 +55,16 @@ def household_visible(scope: Scope, household: Any = Household) -> ColumnElement
 def person_visible(scope: Scope, person_id: Any) -> ColumnElement[bool]:
     """People staffing a visible grid or covering a visible household."""
     today = func.current_date()
+    post, grid = aliased(Assignment), aliased(Grid)
     staffed = (
         exists()
-        .where(Assignment.person_id == person_id, Grid.id == Assignment.grid_id)
-        .where(or_(Assignment.end_date.is_(None), Assignment.end_date >= today))
-        .where(grid_visible(scope))
+        .where(post.person_id == person_id, grid.id == post.grid_id)
+        .where(or_(post.end_date.is_(None), post.end_date >= today))
+        .where(grid_visible(scope, grid))
     )
+    cover, house = aliased(Coverage), aliased(Household)
     covering = exists().where(
-        and_(Coverage.person_id == person_id, Household.id == Coverage.household_id),
-        household_visible(scope),
+        and_(cover.person_id == person_id, house.id == cover.household_id),
+        household_visible(scope, house),
     )
     return or_(staffed, covering)

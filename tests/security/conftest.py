@@ -1,0 +1,196 @@
+"""A world of two communities in two streets, and the helpers the security tests share.
+
+Community A is the small grid of ``tests.conftest`` (street 110101001); community B lies in
+another street (110101002) a little further east. Both have households (with building, unit
+and room numbers), staff with real-looking mobile numbers, members who cover households and
+a person with an ID number (stored only as its keyed hash and masked form). Codes are chosen
+so that no grid code contains ``1[3-9]`` followed by nine digits, so a hit of the phone
+pattern in a response is always a phone number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import box
+from sqlalchemy import select, update
+
+from gridmap import ingest
+from gridmap.privacy import id_number_digest, mask_id_number
+from gridmap.storage.models import AuthSession, Person
+from tests.conftest import COMMUNITY, client_for
+from tests.helpers import households_csv
+
+PHONE = re.compile(r"1[3-9]\d{9}")
+ID_NUMBER = re.compile(r"\d{17}[\dXx]")
+
+A = COMMUNITY
+B = "110101002003"
+B_W, B_E, B_S, B_N, B_MID_LON, B_MID_LAT = 116.44, 116.46, 39.90, 39.92, 116.45, 39.91
+#: A grid code, a household id and a person id that exist nowhere: the "ghost" twin of an
+#: out-of-scope object, whose answer must be indistinguishable from the real one's.
+GHOST = "110101009009"
+GHOST_ID = 999_999
+
+DATA_ROLES = ("street_admin", "chief", "zone_leader", "grid_worker", "member", "auditor")
+ADMIN_ROLES = ("system_admin", "security_admin", "audit_admin")
+
+#: Plain personal data of community B: none of it may reach a caller scoped to A.
+B_PEOPLE = {
+    11: ("钱德明", "13712340011"),
+    12: ("孙晓燕", "15812340012"),
+    13: ("周建国", "17712340013"),
+}
+A_PEOPLE = {
+    1: ("王总", "13812340001"),
+    2: ("李长", "13912340002"),
+    3: ("张员", "15012340003"),
+    4: ("赵党", "18612340004"),
+}
+A_HOUSEHOLDS = {
+    1: (116.405, 39.915, "东城区测试社区12号楼2单元301", "12", "2", "301"),
+    2: (116.415, 39.905, "东城区测试社区8号楼1单元202", "8", "1", "202"),
+}
+B_HOUSEHOLDS = {
+    11: (116.445, 39.915, "东城区乙社区7号楼3单元702", "7", "3", "702"),
+    12: (116.455, 39.905, "东城区乙社区9号楼4单元904", "9", "4", "904"),
+}
+#: 身份证号 of the member of A (person 4) and of B (person 13); only digests are stored.
+ID_NUMBERS = {4: "110101199003071234", 13: "11010119850612345X"}
+B_NAMES = ("乙社区", "乙1片区", "乙2片区", "乙1-001", "乙1-002", "乙2-001", "乙2-002")
+
+
+def b_grid_frame() -> gpd.GeoDataFrame:
+    rows = [
+        (B, "乙社区", "community", None, box(B_W, B_S, B_E, B_N)),
+        (B + "01", "乙1片区", "zone", B, box(B_W, B_S, B_MID_LON, B_N)),
+        (B + "02", "乙2片区", "zone", B, box(B_MID_LON, B_S, B_E, B_N)),
+        (B + "01001", "乙1-001", "micro", B + "01", box(B_W, B_MID_LAT, B_MID_LON, B_N)),
+        (B + "01002", "乙1-002", "micro", B + "01", box(B_W, B_S, B_MID_LON, B_MID_LAT)),
+        (B + "02001", "乙2-001", "micro", B + "02", box(B_MID_LON, B_MID_LAT, B_E, B_N)),
+        (B + "02002", "乙2-002", "micro", B + "02", box(B_MID_LON, B_S, B_E, B_MID_LAT)),
+    ]
+    return gpd.GeoDataFrame(
+        rows, columns=["code", "name", "level", "parent_code", "geometry"], crs=4490
+    ).assign(kind="ordinary")
+
+
+def _households(rows: dict[int, tuple[float, float, str, str, str, str]]) -> pd.DataFrame:
+    return households_csv(
+        [
+            {
+                "id": hid,
+                "lon": lon,
+                "lat": lat,
+                "address": address,
+                "building": building,
+                "unit": unit,
+                "room": room,
+                "care_tags": "elderly_alone" if hid % 2 else "",
+            }
+            for hid, (lon, lat, address, building, unit, room) in rows.items()
+        ]
+    )
+
+
+def _people() -> pd.DataFrame:
+    kinds = {1: "party_member", 2: "grid_worker", 3: "grid_worker", 4: "party_member"}
+    kinds |= {11: "party_member", 12: "grid_worker", 13: "party_member"}
+    rows = [
+        [str(pid), name, phone, kinds[pid], A if pid < 10 else B]
+        for pid, (name, phone) in (A_PEOPLE | B_PEOPLE).items()
+    ]
+    return pd.DataFrame(rows, columns=["id", "name", "phone", "kind", "home_community_code"])
+
+
+@dataclass(frozen=True)
+class World:
+    """Ids of the people a role's scope is tied to."""
+
+    worker_a: int = 3
+    member_a: int = 4
+
+
+@pytest.fixture
+def world(session, settings, small_grid) -> World:
+    """Both communities with households, staff, coverage and ID numbers (committed to the
+    test's savepoint, rolled back after the test)."""
+    ingest.import_grids(session, b_grid_frame(), "EPSG:4490", settings)
+    ingest.import_households(session, _households(A_HOUSEHOLDS | B_HOUSEHOLDS), "EPSG:4490")
+    ingest.import_people(session, _people())
+    ingest.import_assignments(
+        session,
+        pd.DataFrame(
+            [
+                ["1", A, "chief"],
+                ["2", A + "01", "zone_leader"],
+                ["3", A + "01001", "grid_worker"],
+                ["11", B, "chief"],
+                ["12", B + "01001", "grid_worker"],
+            ],
+            columns=["person_id", "grid_code", "role"],
+        ),
+    )
+    ingest.import_coverage(
+        session,
+        pd.DataFrame([["4", "1"], ["13", "11"]], columns=["person_id", "household_id"]),
+    )
+    for pid, number in ID_NUMBERS.items():
+        session.execute(
+            update(Person)
+            .where(Person.id == pid)
+            .values(
+                id_number_digest=id_number_digest(number, settings.secret_key),
+                id_number_masked=mask_id_number(number),
+            )
+        )
+    session.commit()
+    return World()
+
+
+def scope_args(role: str, world: World) -> dict[str, object]:
+    """A data role's scope in community A (a street admin gets A's whole street)."""
+    if role == "street_admin":
+        return {"scope_code": A[:9]}
+    if role == "member":
+        return {"person_id": world.member_a}
+    if role == "grid_worker":
+        return {"scope_code": A, "person_id": world.worker_a}
+    return {"scope_code": A}
+
+
+@pytest.fixture
+def login_as(app, make_user, world):  # type: ignore[no-untyped-def]
+    """A bearer-token client for ``role`` scoped to community A (admins have no scope)."""
+
+    def login(role: str):  # type: ignore[no-untyped-def]
+        args = scope_args(role, world) if role in DATA_ROLES else {}
+        return client_for(app, make_user(role, **args))
+
+    return login
+
+
+def auth_session_of(session, token: str) -> AuthSession:
+    """The server-side session row of a bearer token or session cookie."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == digest))
+    assert row is not None, "no auth_session row for this token"
+    return row
+
+
+def b_secrets() -> list[str]:
+    """Every string that would show that B's people or households leaked to A's caller."""
+    from gridmap.privacy import mask_address, mask_name, mask_phone
+
+    out: list[str] = list(B_NAMES)
+    for name, phone in B_PEOPLE.values():
+        out += [name, phone, mask_phone(phone) or "", (mask_name(name) or "")]
+    for _, _, address, *_ in B_HOUSEHOLDS.values():
+        out += [address, mask_address(address) or ""]
+    out += [ID_NUMBERS[13], mask_id_number(ID_NUMBERS[13]) or ""]
+    return [s for s in out if s]

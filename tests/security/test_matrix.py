@@ -1,0 +1,438 @@
+"""Role × scope matrix over every endpoint: deny by default, 404 outside the scope, no leaks.
+
+The endpoints come from ``app.url_map``: a view that declares neither capabilities nor
+``public`` fails ``test_every_endpoint_is_public_or_declares_capabilities``, and a data
+endpoint without a probe in ``PROBES`` fails ``test_every_data_endpoint_is_in_the_matrix``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from werkzeug.routing import Rule
+
+from gridmap import security
+from gridmap.auth import CAPABILITIES, EXPORT, READ, REVEAL, SIGNED_IN
+from tests.conftest import client_for
+from tests.security.conftest import (
+    A_PEOPLE,
+    ADMIN_ROLES,
+    B_HOUSEHOLDS,
+    B_PEOPLE,
+    DATA_ROLES,
+    GHOST,
+    GHOST_ID,
+    A,
+    B,
+    b_secrets,
+)
+
+PROBLEM = "application/problem+json"
+DATA_CAPABILITIES = {READ, EXPORT, REVEAL}
+#: Endpoints needing a data capability that hold no object of their own to probe.
+NO_OBJECT_ENDPOINTS = {"web.grid_map_page": "the page shell; its layers come from the API"}
+
+Request = tuple[str, str, dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One read or write of an object, in A (``inside``) and in B (``outside``).
+
+    ``kind`` says what an out-of-scope answer is: ``one`` a 404 identical (digits aside) to
+    the ``ghost``'s, an object that never existed; ``features``/``results``/``csv`` an empty
+    collection; ``list`` an unfiltered list that must hold nothing of B.
+    """
+
+    name: str
+    capability: str
+    kind: str
+    inside: Request
+    outside: Request
+    ghost: Request | None = None
+
+
+def _get(url: str) -> Request:
+    return ("GET", url, None)
+
+
+def reveal_request(obj: str, oid: int, field: str) -> Request:
+    return ("POST", "/api/v1/reveal", {"object": obj, "id": oid, "field": field})
+
+
+A_BBOX = "116.40,39.90,116.42,39.92"
+B_BBOX = "116.44,39.90,116.46,39.92"
+B_POINT = "lon=116.445&lat=39.915"
+
+PROBES = (
+    Probe(
+        "community",
+        READ,
+        "one",
+        _get(f"/api/v1/grids/{A}"),
+        _get(f"/api/v1/grids/{B}"),
+        _get(f"/api/v1/grids/{GHOST}"),
+    ),
+    Probe(
+        "zone",
+        READ,
+        "one",
+        _get(f"/api/v1/grids/{A}01"),
+        _get(f"/api/v1/grids/{B}01"),
+        _get(f"/api/v1/grids/{GHOST}01"),
+    ),
+    Probe(
+        "micro-grid",
+        READ,
+        "one",
+        _get(f"/api/v1/grids/{A}01001"),
+        _get(f"/api/v1/grids/{B}01001"),
+        _get(f"/api/v1/grids/{GHOST}01001"),
+    ),
+    Probe(
+        "grid children",
+        READ,
+        "features",
+        _get(f"/api/v1/grids?parent={A}01"),
+        _get(f"/api/v1/grids?parent={B}01"),
+    ),
+    Probe(
+        "grids in bbox",
+        READ,
+        "features",
+        _get(f"/api/v1/grids?bbox={A_BBOX}"),
+        _get(f"/api/v1/grids?bbox={B_BBOX}"),
+    ),
+    Probe("all grids", READ, "list", _get("/api/v1/grids"), _get("/api/v1/grids")),
+    Probe(
+        "micro-grids",
+        READ,
+        "list",
+        _get("/api/v1/grids?level=micro"),
+        _get("/api/v1/grids?level=micro"),
+    ),
+    Probe(
+        "households of a grid",
+        READ,
+        "features",
+        _get(f"/api/v1/households?grid={A}01001"),
+        _get(f"/api/v1/households?grid={B}"),
+    ),
+    Probe(
+        "households in bbox",
+        READ,
+        "features",
+        _get(f"/api/v1/households?bbox={A_BBOX}"),
+        _get(f"/api/v1/households?bbox={B_BBOX}"),
+    ),
+    Probe("all households", READ, "list", _get("/api/v1/households"), _get("/api/v1/households")),
+    Probe(
+        "household coverage",
+        READ,
+        "one",
+        _get("/api/v1/households/1/coverage"),
+        _get("/api/v1/households/11/coverage"),
+        _get(f"/api/v1/households/{GHOST_ID}/coverage"),
+    ),
+    Probe(
+        "locate",
+        READ,
+        "one",
+        _get("/api/v1/locate?lon=116.405&lat=39.915"),
+        _get(f"/api/v1/locate?{B_POINT}"),
+        _get("/api/v1/locate?lon=116.505&lat=39.955"),
+    ),
+    Probe(
+        "locate CGCS2000",
+        READ,
+        "one",
+        _get("/api/v1/locate?lon=116.405&lat=39.915&crs=EPSG:4490"),
+        _get(f"/api/v1/locate?{B_POINT}&crs=EPSG:4490"),
+        _get("/api/v1/locate?lon=116.505&lat=39.955&crs=EPSG:4490"),
+    ),
+    Probe(
+        "search code", READ, "results", _get(f"/api/v1/search?q={A}"), _get(f"/api/v1/search?q={B}")
+    ),
+    Probe(
+        "search zone code",
+        READ,
+        "results",
+        _get(f"/api/v1/search?q={A}01"),
+        _get(f"/api/v1/search?q={B}01"),
+    ),
+    Probe(
+        "search county prefix",
+        READ,
+        "list",
+        _get(f"/api/v1/search?q={A[:6]}"),
+        _get(f"/api/v1/search?q={A[:6]}"),
+    ),
+    Probe(
+        "search name",
+        READ,
+        "results",
+        _get("/api/v1/search?q=测试社区"),
+        _get("/api/v1/search?q=乙社区"),
+    ),
+    Probe(
+        "search address",
+        READ,
+        "results",
+        _get("/api/v1/search?q=12号楼"),
+        _get("/api/v1/search?q=7号楼"),
+    ),
+    Probe(
+        "export grid",
+        EXPORT,
+        "csv",
+        _get(f"/api/v1/households.csv?grid={A}01001"),
+        _get(f"/api/v1/households.csv?grid={B}"),
+    ),
+    Probe(
+        "export bbox",
+        EXPORT,
+        "csv",
+        _get(f"/api/v1/households.csv?bbox={A_BBOX}"),
+        _get(f"/api/v1/households.csv?bbox={B_BBOX}"),
+    ),
+    Probe(
+        "export all", EXPORT, "list", _get("/api/v1/households.csv"), _get("/api/v1/households.csv")
+    ),
+    Probe(
+        "reveal staff name",
+        REVEAL,
+        "one",
+        reveal_request("person", 3, "name"),
+        reveal_request("person", 12, "name"),
+        reveal_request("person", GHOST_ID, "name"),
+    ),
+    Probe(
+        "reveal chief phone",
+        REVEAL,
+        "one",
+        reveal_request("person", 1, "phone"),
+        reveal_request("person", 11, "phone"),
+        reveal_request("person", GHOST_ID, "phone"),
+    ),
+    Probe(
+        "reveal member phone",
+        REVEAL,
+        "one",
+        reveal_request("person", 4, "phone"),
+        reveal_request("person", 13, "phone"),
+        reveal_request("person", GHOST_ID, "phone"),
+    ),
+    Probe(
+        "reveal address",
+        REVEAL,
+        "one",
+        reveal_request("household", 1, "address"),
+        reveal_request("household", 11, "address"),
+        reveal_request("household", GHOST_ID, "address"),
+    ),
+)
+
+
+def send(client, request: Request):  # type: ignore[no-untyped-def]
+    method, url, body = request
+    return client.open(url, method=method, json=body)
+
+
+def _digits_blurred(text: str) -> str:
+    return re.sub(r"\d+", "#", text)
+
+
+def _ids(response) -> list[str]:  # type: ignore[no-untyped-def]
+    """Ids of the features, results or CSV rows of a collection answer."""
+    if response.mimetype == "text/csv":
+        lines = response.get_data(as_text=True).lstrip("\ufeff").splitlines()[1:]
+        return [line.split(",")[0] for line in lines]
+    body = response.get_json(force=True)
+    items = body.get("features", body.get("results", []))
+    return [str(item["id"]) for item in items]
+
+
+def _outside_failures(role: str, probe: Probe, client) -> list[str]:  # type: ignore[no-untyped-def]
+    """What is wrong with the answer to ``probe``'s out-of-scope request, if anything."""
+    response = send(client, probe.outside)
+    text = response.get_data(as_text=True)
+    failures = [f"leaks {s!r}" for s in b_secrets() if s in text]
+    if probe.capability not in CAPABILITIES[role]:
+        if response.status_code != 403:
+            failures.append(f"status {response.status_code}, expected 403")
+        return failures
+    if probe.kind == "one":
+        assert probe.ghost is not None
+        ghost = send(client, probe.ghost)
+        if response.status_code != 404 or response.mimetype != PROBLEM:
+            failures.append(f"status {response.status_code} {response.mimetype}, expected 404")
+        if _digits_blurred(text) != _digits_blurred(ghost.get_data(as_text=True)):
+            failures.append("answer differs from a never-existing object's: confirms existence")
+        return failures
+    if response.status_code != 200:
+        return [*failures, f"status {response.status_code}, expected 200 and nothing of B"]
+    ids = _ids(response)
+    b_ids = {str(i) for i in B_HOUSEHOLDS} | {B}
+    if probe.kind != "list" and ids:
+        failures.append(f"expected an empty collection, got {ids}")
+    if probe.kind == "list" and (set(ids) & b_ids or any(i.startswith(B) for i in ids)):
+        failures.append(f"lists objects of B: {ids}")
+    if B in text:
+        failures.append("mentions B's code")
+    return failures
+
+
+def _inside_failures(role: str, probe: Probe, client) -> list[str]:  # type: ignore[no-untyped-def]
+    response = send(client, probe.inside)
+    expected = 200 if probe.capability in CAPABILITIES[role] else 403
+    if response.status_code != expected:
+        return [f"status {response.status_code}, expected {expected}"]
+    if expected == 200 and probe.kind != "one" and not _ids(response):
+        return ["an in-scope collection is empty"]
+    return []
+
+
+@pytest.mark.parametrize("role", DATA_ROLES)
+def test_every_out_of_scope_read_and_write_is_denied(login_as, role):
+    client = login_as(role)
+    failures = {p.name: f for p in PROBES if (f := _outside_failures(role, p, client))}
+    assert failures == {}, f"{role} scoped to {A} reached community {B}"
+
+
+@pytest.mark.parametrize("role", DATA_ROLES)
+def test_every_in_scope_read_succeeds(login_as, role):
+    client = login_as(role)
+    failures = {p.name: f for p in PROBES if (f := _inside_failures(role, p, client))}
+    assert failures == {}, f"{role} scoped to {A} could not reach its own community"
+
+
+@pytest.mark.parametrize("role", ("chief", "zone_leader", "grid_worker", "street_admin"))
+def test_in_scope_reveal_gives_the_plain_value(login_as, role):
+    client = login_as(role)
+    assert send(client, reveal_request("person", 1, "phone")).get_json()["value"] == A_PEOPLE[1][1]
+    assert send(client, reveal_request("person", 4, "name")).get_json()["value"] == A_PEOPLE[4][0]
+
+
+def _rules(app) -> list[Rule]:  # type: ignore[no-untyped-def]
+    return list(app.url_map.iter_rules())
+
+
+def _is_public(app, endpoint: str) -> bool:  # type: ignore[no-untyped-def]
+    view = app.view_functions[endpoint]
+    return getattr(view, "public", False) or endpoint.startswith(security._PUBLIC_ENDPOINTS)
+
+
+def _needed(app, endpoint: str) -> frozenset[str]:  # type: ignore[no-untyped-def]
+    return frozenset(getattr(app.view_functions[endpoint], "capabilities", frozenset()))
+
+
+def test_every_endpoint_is_public_or_declares_capabilities(app):
+    known = set().union(*CAPABILITIES.values()) | {SIGNED_IN}
+    undeclared = [
+        r.endpoint
+        for r in _rules(app)
+        if not _is_public(app, r.endpoint) and not _needed(app, r.endpoint)
+    ]
+    unknown = {r.endpoint: _needed(app, r.endpoint) - known for r in _rules(app)}
+    assert undeclared == []
+    assert {e: c for e, c in unknown.items() if c} == {}
+    public = {r.endpoint for r in _rules(app) if _is_public(app, r.endpoint)}
+    assert public <= {
+        "static",
+        "web.static",
+        "health.health",
+        "auth.token",
+        "web.login_form",
+        "web.login",
+    } | {e for e in public if e.startswith(("openapi.", "swagger."))}
+
+
+def test_every_data_endpoint_is_in_the_matrix(app):
+    adapter = app.url_map.bind("localhost")
+    probed = set()
+    for probe in PROBES:
+        for method, url, _ in (probe.inside, probe.outside):
+            endpoint, _args = adapter.match(url.split("?")[0], method=method)
+            probed.add(endpoint)
+            assert probe.capability in _needed(app, endpoint), probe.name
+    data = {r.endpoint for r in _rules(app) if _needed(app, r.endpoint) & DATA_CAPABILITIES}
+    assert data - probed == set(NO_OBJECT_ENDPOINTS)
+
+
+def test_an_undeclared_view_is_refused(app, login_as):
+    app.add_url_rule("/api/v1/undeclared", "undeclared", lambda: {"secret": "13812340001"})
+    app.add_url_rule("/undeclared-page", "undeclared_page", lambda: "13812340001")
+    street = login_as("street_admin")
+    assert street.get("/api/v1/undeclared").status_code == 403
+    assert street.get("/undeclared-page").status_code == 403
+    assert app.test_client().get("/api/v1/undeclared").status_code == 401
+
+
+def _sample_url(rule: Rule) -> str:
+    """A concrete URL for ``rule``: numbers for int arguments, A's code for the rest."""
+    values = {}
+    for name in rule.arguments:
+        converter = type(rule._converters[name]).__name__
+        values[name] = 1 if converter == "IntegerConverter" else A
+    return rule.build(values, append_unknown=False)[1]
+
+
+def _protected(app) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    return [
+        (r.endpoint, method, _sample_url(r))
+        for r in _rules(app)
+        if not _is_public(app, r.endpoint)
+        for method in sorted(r.methods - {"HEAD", "OPTIONS"})
+    ]
+
+
+def test_without_login_the_api_answers_401_and_pages_redirect_to_login(app, anonymous, world):
+    checked = 0
+    for endpoint, method, url in _protected(app):
+        response = anonymous.open(url, method=method, json={})
+        text = response.get_data(as_text=True)
+        assert not [s for s in b_secrets() if s in text], endpoint
+        if url.startswith("/api/"):
+            assert (response.status_code, response.mimetype) == (401, PROBLEM), endpoint
+        else:
+            assert response.status_code == 302, endpoint
+            assert response.location.startswith("/login?next="), endpoint
+        checked += 1
+    assert checked >= 20  # every protected route of the app, not a sample
+
+
+@pytest.mark.parametrize("role", DATA_ROLES + ADMIN_ROLES)
+def test_roles_lacking_the_capability_get_403_everywhere(app, login_as, role):
+    client = login_as(role)
+    refused = 0
+    for endpoint, method, url in _protected(app):
+        if _needed(app, endpoint) & (CAPABILITIES[role] | {SIGNED_IN}):
+            continue
+        response = client.open(url, method=method, json={})
+        assert response.status_code == 403, (endpoint, method)
+        if url.startswith("/api/"):
+            assert response.mimetype == PROBLEM, endpoint
+        text = response.get_data(as_text=True)
+        assert not [s for s in b_secrets() + [p for v in A_PEOPLE.values() for p in v] if s in text]
+        refused += 1
+    assert refused >= 5
+
+
+def test_out_of_scope_people_are_never_named(login_as):
+    """The plain names and phones of B's people reach no one scoped to A, even via reveal."""
+    client = login_as("street_admin")
+    for pid, (name, phone) in B_PEOPLE.items():
+        for field in ("name", "phone"):
+            text = send(client, reveal_request("person", pid, field)).get_data(as_text=True)
+            assert name not in text and phone not in text
+
+
+def test_the_matrix_detects_a_caller_who_can_see_b(app, make_user, world):
+    """The checks above can fail: a county-wide street admin (scope 110101, which holds B) is
+    caught by every probe."""
+    county = client_for(app, make_user("street_admin", A[:6]))
+    missed = [p.name for p in PROBES if not _outside_failures("street_admin", p, county)]
+    assert missed == []

@@ -1,0 +1,150 @@
+"""Personal data stays masked for every data role; a reveal is plain and audited once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+
+from gridmap.auth import CAPABILITIES, EXPORT, REVEAL
+from gridmap.privacy import mask_address, mask_phone
+from gridmap.storage.models import AuditEntry
+from tests.security.conftest import (
+    A_HOUSEHOLDS,
+    A_PEOPLE,
+    B_HOUSEHOLDS,
+    B_PEOPLE,
+    DATA_ROLES,
+    ID_NUMBER,
+    ID_NUMBERS,
+    PHONE,
+    A,
+)
+from tests.security.test_matrix import PROBES, send
+from tests.security.test_matrix import reveal_request as reveal
+
+#: Everything a data role reads from the API besides the reveal: the matrix's in-scope
+#: requests, the out-of-scope ones and who-am-I. (The map page is not scanned: it holds no
+#: data, and folium's random element ids are hex strings that can contain 11 digits.)
+EXTRA = (("GET", "/api/v1/auth/me", None),)
+
+
+def _responses(client, role: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The text of every successful non-reveal answer ``role`` gets, keyed by request."""
+    out = {}
+    requests = [r for p in PROBES if p.capability != REVEAL for r in (p.inside, p.outside)]
+    for request in [*requests, *EXTRA]:
+        response = send(client, request)
+        if response.status_code == 200:
+            out[f"{request[0]} {request[1]}"] = response.get_data(as_text=True)
+    return out
+
+
+@pytest.mark.parametrize("role", DATA_ROLES)
+def test_no_phone_or_id_number_in_any_response_or_export(login_as, role):
+    responses = _responses(login_as(role), role)
+    hits = {
+        where: pattern.findall(body)
+        for where, body in responses.items()
+        for pattern in (PHONE, ID_NUMBER)
+        if pattern.search(body)
+    }
+    assert hits == {}
+    # The answers were rich: staff phones and addresses are there, masked.
+    everything = "\n".join(responses.values())
+    assert mask_phone(A_PEOPLE[1][1]) in everything
+    assert mask_address(A_HOUSEHOLDS[1][2]) in everything
+    if "export" in CAPABILITIES[role]:
+        assert any(where.startswith("GET /api/v1/households.csv") for where in responses)
+
+
+def test_the_scan_would_catch_a_plain_value(login_as):
+    """The patterns match the planted data: a reveal (the one plain path) is a hit."""
+    chief = login_as("chief")
+    answer = send(
+        chief, ("POST", "/api/v1/reveal", {"object": "person", "id": 3, "field": "phone"})
+    )
+    assert PHONE.findall(answer.get_data(as_text=True)) == [A_PEOPLE[3][1]]
+    assert all(ID_NUMBER.fullmatch(n) for n in ID_NUMBERS.values())
+
+
+@pytest.mark.parametrize("role", ("zone_leader", "member"))
+def test_building_unit_and_room_numbers_are_masked_like_the_address(login_as, role):
+    """The address is masked after the community (``**号楼*单元***``); the household's
+    building, unit and room must not give the hidden part back in clear, in the GeoJSON or
+    in the export."""
+    client = login_as(role)
+    _, _, address, building, unit, room = A_HOUSEHOLDS[1]
+    page = client.get(f"/api/v1/households?grid={A}01001").get_json()
+    props = next(f["properties"] for f in page["features"] if f["id"] == 1)
+    assert props["address"] == mask_address(address)
+    assert (props["building"], props["unit"], props["room"]) != (building, unit, room)
+    assert room not in props.values()
+    if EXPORT in CAPABILITIES[role]:
+        rows = client.get(f"/api/v1/households.csv?grid={A}01001").get_data(as_text=True)
+        assert f",{room}," not in rows
+
+
+def _audit_count(session) -> int:  # type: ignore[no-untyped-def]
+    return session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+
+def _audit_text(session) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(session.scalars(text("SELECT a::text FROM audit_log a")))
+
+
+@pytest.mark.parametrize(
+    ("obj", "oid", "field", "plain"),
+    [
+        ("person", 1, "name", A_PEOPLE[1][0]),
+        ("person", 3, "phone", A_PEOPLE[3][1]),
+        ("person", 4, "phone", A_PEOPLE[4][1]),
+        ("household", 2, "address", A_HOUSEHOLDS[2][2]),
+    ],
+)
+def test_each_reveal_is_plain_and_writes_exactly_one_audit_row(
+    login_as, session, obj, oid, field, plain
+):
+    chief = login_as("chief")
+    me = chief.get("/api/v1/auth/me").get_json()["username"]
+    for n in (1, 2):
+        before = _audit_count(session)
+        response = send(
+            chief, ("POST", "/api/v1/reveal", {"object": obj, "id": oid, "field": field})
+        )
+        assert response.status_code == 200
+        assert response.get_json()["value"] == plain
+        assert _audit_count(session) == before + 1, f"reveal {n}"
+        row = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert (row.action, row.username, row.object_type, row.object_id, row.outcome) == (
+            "reveal",
+            me,
+            obj,
+            str(oid),
+            "ok",
+        )
+        assert row.detail == {"field": field} and row.ip == "127.0.0.1"
+    assert plain not in _audit_text(session)
+
+
+@pytest.mark.parametrize(
+    ("role", "obj", "oid", "field", "plain"),
+    [
+        ("chief", "person", 11, "phone", B_PEOPLE[11][1]),
+        ("street_admin", "person", 13, "name", B_PEOPLE[13][0]),
+        ("zone_leader", "household", 11, "address", B_HOUSEHOLDS[11][2]),
+        ("grid_worker", "person", 12, "phone", B_PEOPLE[12][1]),
+        ("member", "person", 4, "phone", A_PEOPLE[4][1]),
+        ("auditor", "household", 1, "address", A_HOUSEHOLDS[1][2]),
+    ],
+)
+def test_a_denied_reveal_gives_and_records_no_plain_value(
+    login_as, session, role, obj, oid, field, plain
+):
+    client = login_as(role)
+    last = session.scalar(select(func.max(AuditEntry.id))) or 0
+    response = send(client, reveal(obj, oid, field))
+    assert response.status_code == (404 if REVEAL in CAPABILITIES[role] else 403)
+    assert plain not in response.get_data(as_text=True)
+    assert plain not in _audit_text(session)
+    new = session.scalars(select(AuditEntry).where(AuditEntry.id > last))
+    assert [r for r in new if r.action == "reveal" and r.outcome == "ok"] == []
