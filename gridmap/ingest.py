@@ -20,6 +20,7 @@ import shapely
 from geoalchemy2.functions import ST_AsBinary
 from sqlalchemy import (
     BigInteger,
+    Table,
     Text,
     any_,
     bindparam,
