@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Response
+from flask.json.provider import DefaultJSONProvider
 from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
 
@@ -22,6 +25,18 @@ def _validation_problem(exc: ValidationError) -> Response:
     return errors.problem(400, "Invalid input", detail, "invalid-input", where)
 
 
+class _JSONProvider(DefaultJSONProvider):
+    """JSON with ISO 8601 dates (Flask's default writes HTTP dates) and Chinese unescaped."""
+
+    ensure_ascii = False
+
+    @staticmethod
+    def default(o: object) -> object:
+        if isinstance(o, dt.date):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
 def create_app(settings: Settings | None = None) -> OpenAPI:
     """Build the Flask application; the only entry point, nothing is built at import."""
     settings = settings or Settings.from_env()
@@ -39,7 +54,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_AS_ASCII=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = _JSONProvider(app)
     app.extensions["gridmap.settings"] = settings
     errors.init_app(app)
     db.init_app(app, settings)

@@ -33,14 +33,15 @@ SIGNED_IN = "signed-in"  # any logged-in account: its own logout and profile
 READ = "read"  # grids, households, locate, search: within the scope, personal data masked
 REVEAL = "reveal"  # plain personal data, one audit row per reveal
 EXPORT = "export"  # downloads of in-scope tables, masked
+ASSIGN = "assign"  # staff grids and divide households among members, within the scope
 ACCOUNTS = "accounts"  # system administrator: create accounts, reset passwords
 ROLES = "roles"  # security administrator: grant roles and scopes, unlock accounts
 AUDIT = "audit"  # audit administrator: search and export the audit log
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "street_admin": frozenset({READ, REVEAL, EXPORT}),
-    "chief": frozenset({READ, REVEAL, EXPORT}),
-    "zone_leader": frozenset({READ, REVEAL, EXPORT}),
+    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN}),
+    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN}),
+    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN}),
     "grid_worker": frozenset({READ, REVEAL}),
     "member": frozenset({READ}),
     "auditor": frozenset({READ, EXPORT}),

@@ -21,3 +21,16 @@ def row_counts(session: Session) -> dict[str, int]:
 def households_csv(rows: list[dict[str, object]]) -> pd.DataFrame:
     """A household table as read from a CSV: every value text."""
     return pd.DataFrame(rows).astype(str)
+
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response, status, *words):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    body = response.get_json(force=True)
+    assert body["status"] == status and body["detail"]
+    for word in words:
+        assert word in body["detail"]
+    return body

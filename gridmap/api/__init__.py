@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, OpenAPI
 
-from gridmap.api import admin, auth, grids, households, locate, personal
+from gridmap.api import admin, assignment, auth, grids, households, locate, personal
 from gridmap.security import public
 
 health_bp = APIBlueprint("health", __name__, url_prefix="/api/v1")
@@ -17,5 +17,15 @@ def health() -> dict[str, str]:
 
 
 def init_app(app: OpenAPI) -> None:
-    for bp in (health_bp, auth.bp, grids.bp, households.bp, locate.bp, personal.bp, admin.bp):
+    blueprints = (
+        health_bp,
+        auth.bp,
+        grids.bp,
+        households.bp,
+        locate.bp,
+        personal.bp,
+        assignment.bp,
+        admin.bp,
+    )
+    for bp in blueprints:
         app.register_api(bp)

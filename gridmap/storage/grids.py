@@ -127,7 +127,7 @@ def staff(session: Session, grid_ids: list[int]) -> dict[int, list[dict[str, Any
         .where(
             Assignment.grid_id.in_(grid_ids),
             Assignment.start_date <= today,
-            or_(Assignment.end_date.is_(None), Assignment.end_date >= today),
+            or_(Assignment.end_date.is_(None), Assignment.end_date > today),
         )
         .order_by(Assignment.grid_id, Assignment.role, Person.id)
     )

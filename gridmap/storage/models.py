@@ -104,6 +104,9 @@ class Grid(Base):
     )
     valid_from: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    #: Bumped by every change of staffing or coverage in the grid's subtree or chain, so that
+    #: two chiefs editing the same area cannot overwrite each other (ETag / If-Match).
+    revision: Mapped[int] = mapped_column(Integer, server_default="0")
 
     parent: Mapped[Grid | None] = relationship(remote_side=[id])
 
@@ -144,6 +147,9 @@ class Person(Base):
     __table_args__ = (
         CheckConstraint(_in_list("kind", PERSON_KINDS), name="kind_known"),
         CheckConstraint("phone IS NULL OR phone ~ '^[0-9+\\-]{5,20}$'", name="phone_shape"),
+        CheckConstraint(
+            f"home IS NULL OR ST_CoveredBy(home, {_ENVELOPE_SQL})", name="home_in_china"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -154,10 +160,17 @@ class Person(Base):
     id_number_masked: Mapped[str | None] = mapped_column(String(18))
     kind: Mapped[str] = mapped_column(String(20))
     home_community_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+    #: Where the person lives: divisions of households keep members near home.
+    home: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=SRID, spatial_index=False)
+    )
 
 
 class Assignment(Base):
-    """A person staffing a grid with a role: 总网格长, 网格长, 网格员 or 楼栋长."""
+    """A person staffing a grid with a role: 总网格长, 网格长, 网格员 or 楼栋长.
+
+    The post runs from ``start_date`` up to, not including, ``end_date``.
+    """
 
     __tablename__ = "assignment"
     __table_args__ = (

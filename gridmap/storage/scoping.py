@@ -59,7 +59,7 @@ def person_visible(scope: Scope, person_id: Any) -> ColumnElement[bool]:
     staffed = (
         exists()
         .where(post.person_id == person_id, grid.id == post.grid_id)
-        .where(or_(post.end_date.is_(None), post.end_date >= today))
+        .where(or_(post.end_date.is_(None), post.end_date > today))
         .where(grid_visible(scope, grid))
     )
     cover, house = aliased(Coverage), aliased(Household)

@@ -2,71 +2,11 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from gridmap import ingest
 from gridmap.spatial.crs import wgs84_to_bd09
 from tests.conftest import COMMUNITY
-from tests.helpers import households_csv, row_counts
-
-PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def staffed(session, small_grid):
-    """Households, a chief, a zone leader, a worker and a member covering household 1."""
-    ingest.import_households(
-        session,
-        households_csv(
-            [
-                {"id": 1, "lon": 116.405, "lat": 39.915, "address": "东城区测试社区1号楼1单元101"},
-                {
-                    "id": 2,
-                    "lon": 116.415,
-                    "lat": 39.905,
-                    "address": "东城区测试社区2号楼1单元202",
-                    "care_tags": "elderly_alone",
-                },
-            ]
-        ),
-        "EPSG:4326",
-    )
-    people = pd.DataFrame(
-        [
-            ["1", "王总", "13800000001", "party_member", COMMUNITY],
-            ["2", "李长", "13800000002", "grid_worker", COMMUNITY],
-            ["3", "张员", "13800000003", "grid_worker", COMMUNITY],
-            ["4", "赵党", "13800000004", "party_member", COMMUNITY],
-        ],
-        columns=["id", "name", "phone", "kind", "home_community_code"],
-    )
-    ingest.import_people(session, people)
-    ingest.import_assignments(
-        session,
-        pd.DataFrame(
-            [
-                ["1", COMMUNITY, "chief"],
-                ["2", COMMUNITY + "01", "zone_leader"],
-                ["3", COMMUNITY + "01001", "grid_worker"],
-            ],
-            columns=["person_id", "grid_code", "role"],
-        ),
-    )
-    ingest.import_coverage(
-        session, pd.DataFrame([["4", "1"]], columns=["person_id", "household_id"])
-    )
-    session.commit()
-
-
-def assert_problem(response, status, *words):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json(force=True)
-    assert body["status"] == status and body["detail"]
-    for word in words:
-        assert word in body["detail"]
-    return body
+from tests.helpers import PROBLEM, assert_problem, row_counts
 
 
 def test_grids_by_level_bbox_and_pages(client, staffed):

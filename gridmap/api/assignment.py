@@ -1,0 +1,136 @@
+"""Staffing and coverage of a grid, with ETag / If-Match against lost updates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from flask import Response, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from gridmap import assignment, audit
+from gridmap.api import params
+from gridmap.auth import ASSIGN, READ
+from gridmap.db import get_session
+from gridmap.errors import InvalidInput
+from gridmap.privacy import mask_contact
+from gridmap.security import caller, origin, requires
+
+bp = APIBlueprint(
+    "assignment",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="assignment")],
+    abp_security=params.BEARER,
+)
+
+
+class StaffQuery(BaseModel):
+    history: bool = Field(False, description="Include posts that have ended")
+
+
+class NewPost(BaseModel):
+    person_id: int = Field(ge=1)
+    role: Literal["chief", "zone_leader", "grid_worker", "building_leader"]
+    start_date: dt.date | None = None
+
+
+class PostPath(BaseModel):
+    assignment_id: int = Field(ge=1)
+
+
+class EndPost(BaseModel):
+    end_date: dt.date | None = Field(None, description="Default: today")
+
+
+class CoverageChange(BaseModel):
+    op: Literal["assign", "release"]
+    person_id: int | None = Field(None, ge=1, description="The member (assign only)")
+    household_ids: list[int] = Field(min_length=1, max_length=20_000)
+
+
+def _answer(body: dict[str, Any], etag: str, status: int = 200) -> Response:
+    response = jsonify(body | {"etag": etag})
+    response.status_code = status
+    response.headers["ETag"] = etag
+    return response
+
+
+def _audited(action: str, code: str, detail: dict[str, Any]) -> None:
+    session = get_session()
+    audit.record(
+        session,
+        action,
+        caller=caller(),
+        object_type="grid",
+        object_id=code,
+        origin=origin(),
+        detail=detail,
+    )
+    session.commit()
+
+
+@bp.get("/grids/<code>/staff", summary="Who staffs a grid (ETag for later changes)")
+@requires(READ)
+def staff(path: params.GridPath, query: StaffQuery) -> Response:
+    etag, posts = assignment.staffing(
+        get_session(), path.code, caller().scope, history=query.history
+    )
+    return _answer({"assignments": [mask_contact(p) for p in posts]}, etag)
+
+
+@bp.post("/grids/<code>/staff", summary="Give a person a post in a grid (needs If-Match)")
+@requires(ASSIGN)
+def add_staff(path: params.GridPath, body: NewPost) -> Response:
+    post_id, etag = assignment.assign_staff(
+        get_session(),
+        path.code,
+        body.person_id,
+        body.role,
+        body.start_date,
+        caller().scope,
+        request.headers.get("If-Match"),
+    )
+    _audited("staff.assign", path.code, body.model_dump(mode="json") | {"assignment": post_id})
+    return _answer({"id": post_id}, etag, 201)
+
+
+@bp.post("/assignments/<int:assignment_id>/end", summary="End a post (needs If-Match)")
+@requires(ASSIGN)
+def end_staff(path: PostPath, body: EndPost) -> Response:
+    end = body.end_date or dt.date.today()
+    etag = assignment.end_staff(
+        get_session(), path.assignment_id, end, caller().scope, request.headers.get("If-Match")
+    )
+    _audited("staff.end", etag.strip('"').split(".")[0], {"assignment": path.assignment_id})
+    return _answer({"id": path.assignment_id, "end_date": end.isoformat()}, etag)
+
+
+@bp.get("/grids/<code>/coverage", summary="A grid's households, their members, the candidates")
+@requires(READ)
+def coverage(path: params.GridPath) -> Response:
+    state = assignment.coverage_state(get_session(), path.code, caller().scope)
+    state["members"] = [mask_contact(m) for m in state["members"]]
+    return _answer(state, state.pop("etag"))
+
+
+@bp.post("/grids/<code>/coverage", summary="Give households to a member or release them")
+@requires(ASSIGN)
+def change_coverage(path: params.GridPath, body: CoverageChange) -> Response:
+    if (body.op == "assign") != (body.person_id is not None):
+        raise InvalidInput("person_id is needed to assign and not allowed to release")
+    changed, etag = assignment.change_coverage(
+        get_session(),
+        path.code,
+        person_id=body.person_id,
+        household_ids=body.household_ids,
+        scope=caller().scope,
+        if_match=request.headers.get("If-Match"),
+    )
+    _audited(
+        f"coverage.{body.op}",
+        path.code,
+        {"person_id": body.person_id, "households": len(body.household_ids)},
+    )
+    return _answer({"changed": changed}, etag)

@@ -1,0 +1,168 @@
+"""Staffing grids (格中有人) and dividing households among members (党员分片包户).
+
+Every change names the revision of the grid it was based on (``If-Match`` with the grid's
+ETag): the grid row is locked, the revision compared, and bumped on the grid, its chain and
+its subtree, so two chiefs editing the same area cannot silently overwrite each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gridmap.auth import Scope
+from gridmap.errors import GridmapError, InvalidInput, NotFound
+from gridmap.storage import coverage
+
+#: The grid level each role staffs.
+ROLE_LEVEL = {
+    "chief": "community",
+    "zone_leader": "zone",
+    "grid_worker": "micro",
+    "building_leader": "micro",
+}
+
+
+class PreconditionRequired(GridmapError):
+    status = 428
+    code = "precondition-required"
+    title = "Precondition required"
+
+
+class PreconditionFailed(GridmapError):
+    status = 412
+    code = "stale"
+    title = "Changed since loaded"
+
+
+def etag(code: str, revision: int) -> str:
+    return f'"{code}.{revision}"'
+
+
+def _grid(session: Session, code: str, scope: Scope, *, lock: bool = False) -> Any:
+    row = coverage.find_grid(session, code, scope, lock=lock)
+    if row is None:
+        raise NotFound(f"There is no grid with code {code}.")
+    return row
+
+
+def _locked(session: Session, code: str, scope: Scope, if_match: str | None) -> Any:
+    """The grid, locked, after checking that the caller saw its current revision."""
+    row = _grid(session, code, scope, lock=True)
+    if not if_match:
+        raise PreconditionRequired(
+            "Send If-Match with the ETag of the grid you loaded, so that no change is lost."
+        )
+    if if_match.strip() != etag(row.code, row.revision):
+        raise PreconditionFailed(
+            f"Grid {code} changed since you loaded it (now {etag(row.code, row.revision)}):"
+            " reload it and make your change again."
+        )
+    return row
+
+
+def _person(session: Session, person_id: int, scope: Scope) -> None:
+    if not coverage.person_assignable(session, person_id, scope):
+        raise NotFound(f"There is no person {person_id}.")
+
+
+def staffing(session: Session, code: str, scope: Scope, *, history: bool) -> tuple[str, list[Any]]:
+    """The ETag of a grid and its posts (current, or all with ``history``)."""
+    row = _grid(session, code, scope)
+    return etag(row.code, row.revision), coverage.assignments(session, row.id, history=history)
+
+
+def assign_staff(
+    session: Session,
+    code: str,
+    person_id: int,
+    role: str,
+    start: dt.date | None,
+    scope: Scope,
+    if_match: str | None,
+) -> tuple[int, str]:
+    """Give a person a post in a grid; returns the assignment id and the grid's new ETag."""
+    row = _locked(session, code, scope, if_match)
+    if ROLE_LEVEL.get(role) != row.level:
+        fits = [r for r, level in ROLE_LEVEL.items() if level == row.level]
+        raise InvalidInput(f"role {role!r} does not staff a {row.level} grid; use one of {fits}")
+    _person(session, person_id, scope)
+    assignment_id = coverage.add_assignment(session, row.id, person_id, role, start)
+    return assignment_id, etag(code, coverage.bump_revision(session, code))
+
+
+def end_staff(
+    session: Session, assignment_id: int, end: dt.date, scope: Scope, if_match: str | None
+) -> str:
+    """End a post (history is kept); returns the grid's new ETag."""
+    post = coverage.get_assignment(session, assignment_id, scope)
+    if post is None:
+        raise NotFound(f"There is no assignment {assignment_id}.")
+    _locked(session, post.code, scope, if_match)
+    if end < post.start_date:
+        raise InvalidInput(f"end_date {end} is before the start {post.start_date}")
+    coverage.end_assignment(session, assignment_id, end)
+    return etag(post.code, coverage.bump_revision(session, post.code))
+
+
+def coverage_state(session: Session, code: str, scope: Scope) -> dict[str, Any]:
+    """A grid's households (with their member) and the members who may take them."""
+    row = _grid(session, code, scope)
+    community_code = code[:12]
+    community = coverage.find_grid(session, community_code, Scope((community_code,)), lock=False)
+    return {
+        "etag": etag(row.code, row.revision),
+        "grid": {"code": row.code, "name": row.name, "level": row.level},
+        "households": coverage.households_in(session, code, scope),
+        "members": coverage.members_near(session, community.id, code) if community else [],
+    }
+
+
+def _checked_households(
+    session: Session, code: str, household_ids: Iterable[int], scope: Scope
+) -> list[dict[str, Any]]:
+    wanted = list(dict.fromkeys(household_ids))
+    known = {h["id"]: h for h in coverage.households_in(session, code, scope)}
+    missing = [h for h in wanted if h not in known]
+    if missing:
+        listed = ", ".join(map(str, missing[:20])) + (" …" if len(missing) > 20 else "")
+        raise NotFound(f"{len(missing)} household(s) are not in grid {code}: {listed}")
+    return [known[h] for h in wanted]
+
+
+def change_coverage(
+    session: Session,
+    code: str,
+    *,
+    person_id: int | None,
+    household_ids: list[int],
+    scope: Scope,
+    if_match: str | None,
+) -> tuple[int, str]:
+    """Give households to a member (moving them from whoever had them), or release them
+    (``person_id`` None). Returns how many changed and the grid's new ETag."""
+    _locked(session, code, scope, if_match)
+    if not household_ids:
+        raise InvalidInput("household_ids must list at least one household")
+    households = _checked_households(session, code, household_ids, scope)
+    if person_id is not None:
+        _person(session, person_id, scope)
+    changed = {h["id"]: person_id for h in households if h["current"] != person_id}
+    coverage.replace_coverage(session, changed)
+    return len(changed), etag(code, coverage.bump_revision(session, code))
+
+
+def accept_division(
+    session: Session, code: str, pairs: dict[int, int | None], scope: Scope, if_match: str | None
+) -> tuple[int, str]:
+    """Apply a whole division (household → member or None) in one transaction."""
+    _locked(session, code, scope, if_match)
+    households = _checked_households(session, code, pairs, scope)
+    for person_id in {p for p in pairs.values() if p is not None}:
+        _person(session, person_id, scope)
+    changed = {h["id"]: pairs[h["id"]] for h in households if h["current"] != pairs[h["id"]]}
+    coverage.replace_coverage(session, changed)
+    return len(changed), etag(code, coverage.bump_revision(session, code))

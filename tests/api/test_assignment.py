@@ -1,0 +1,153 @@
+"""Staffing and coverage edits: scope, ETag / If-Match conflicts, bad input, audit."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from gridmap.storage.models import Assignment, AuditEntry, Coverage
+from tests.conftest import COMMUNITY, client_for
+from tests.helpers import assert_problem, row_counts
+
+ZONE1, ZONE2 = COMMUNITY + "01", COMMUNITY + "02"
+MICRO = ZONE1 + "001"
+
+
+def _etag(client, code: str, what: str = "coverage") -> str:
+    response = client.get(f"/api/v1/grids/{code}/{what}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.headers["ETag"]
+
+
+def test_staff_a_micro_grid_and_end_the_post(client, staffed, session):
+    etag = _etag(client, MICRO, "staff")
+    made = client.post(
+        f"/api/v1/grids/{MICRO}/staff",
+        json={"person_id": 4, "role": "building_leader"},
+        headers={"If-Match": etag},
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
+    assert made.headers["ETag"] != etag
+    posts = client.get(f"/api/v1/grids/{MICRO}/staff").get_json()["assignments"]
+    assert {(p["person_id"], p["role"]) for p in posts} == {
+        (3, "grid_worker"),
+        (4, "building_leader"),
+    }
+    assert all("*" in p["phone"] for p in posts)
+    ended = client.post(
+        f"/api/v1/assignments/{made.get_json()['id']}/end",
+        json={},
+        headers={"If-Match": made.headers["ETag"]},
+    )
+    assert ended.status_code == 200, ended.get_data(as_text=True)
+    current = client.get(f"/api/v1/grids/{MICRO}/staff").get_json()["assignments"]
+    history = client.get(f"/api/v1/grids/{MICRO}/staff?history=true").get_json()["assignments"]
+    assert len(history) == len(current) + 1 == 2
+    actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+    assert actions[-2:] == ["staff.assign", "staff.end"]
+
+
+def test_bad_staffing_is_refused_and_changes_nothing(client, staffed, session):
+    etag = _etag(client, MICRO, "staff")
+    before = row_counts(session)
+    cases = [
+        ({"person_id": 4, "role": "chief"}, {"If-Match": etag}, 400, "does not staff"),
+        ({"person_id": 999, "role": "grid_worker"}, {"If-Match": etag}, 404, "999"),
+        ({"person_id": 4, "role": "grid_worker"}, {}, 428, "If-Match"),
+        ({"person_id": 4, "role": "grid_worker"}, {"If-Match": '"x.0"'}, 412, "reload"),
+        ({"person_id": 4, "role": "mayor"}, {"If-Match": etag}, 400, "role"),
+    ]
+    for body, headers, status, word in cases:
+        response = client.post(f"/api/v1/grids/{MICRO}/staff", json=body, headers=headers)
+        assert_problem(response, status, word)
+    assert row_counts(session)["assignment"] == before["assignment"]
+
+
+def test_give_move_and_release_households(client, staffed, session):
+    etag = _etag(client, ZONE1)
+    state = client.get(f"/api/v1/grids/{ZONE1}/coverage").get_json()
+    assert {h["id"]: h["current"] for h in state["households"]} == {1: 4}
+    assert {m["id"] for m in state["members"]} >= {1, 4}
+    moved = client.post(
+        f"/api/v1/grids/{ZONE1}/coverage",
+        json={"op": "assign", "person_id": 1, "household_ids": [1]},
+        headers={"If-Match": etag},
+    )
+    assert moved.get_json()["changed"] == 1
+    covering = session.scalars(select(Coverage.person_id).where(Coverage.household_id == 1))
+    assert list(covering) == [1]
+    released = client.post(
+        f"/api/v1/grids/{ZONE1}/coverage",
+        json={"op": "release", "household_ids": [1]},
+        headers={"If-Match": moved.headers["ETag"]},
+    )
+    assert released.get_json()["changed"] == 1
+    assert session.scalar(select(func.count()).select_from(Coverage)) == 0
+
+
+def test_second_chief_with_a_stale_etag_gets_a_conflict(app, client, staffed, make_user, session):
+    other = client_for(app, make_user("chief", COMMUNITY))
+    etag = _etag(client, ZONE1)
+    assert _etag(other, ZONE1) == etag
+    first = client.post(
+        f"/api/v1/grids/{ZONE1}/coverage",
+        json={"op": "assign", "person_id": 1, "household_ids": [1]},
+        headers={"If-Match": etag},
+    )
+    assert first.status_code == 200
+    second = other.post(
+        f"/api/v1/grids/{ZONE1}/coverage",
+        json={"op": "release", "household_ids": [1]},
+        headers={"If-Match": etag},
+    )
+    assert_problem(second, 412, "changed since you loaded it")
+    assert list(session.scalars(select(Coverage.person_id).where(Coverage.household_id == 1))) == [
+        1
+    ]
+    # A change inside a micro-grid also moves the zone's and the community's ETags.
+    assert _etag(client, COMMUNITY) != etag
+
+
+def test_coverage_bad_input(client, staffed, session):
+    etag = _etag(client, ZONE1)
+    before = row_counts(session)
+    cases = [
+        ({"op": "assign", "person_id": 1, "household_ids": [2]}, 404, "not in grid"),
+        ({"op": "assign", "person_id": 1, "household_ids": [1, 77]}, 404, "77"),
+        ({"op": "assign", "person_id": 555, "household_ids": [1]}, 404, "555"),
+        ({"op": "assign", "household_ids": [1]}, 400, "person_id"),
+        ({"op": "release", "person_id": 1, "household_ids": [1]}, 400, "person_id"),
+        ({"op": "assign", "person_id": 1, "household_ids": []}, 400, "household_ids"),
+        ({"op": "steal", "household_ids": [1]}, 400, "op"),
+    ]
+    for body, status, word in cases:
+        response = client.post(
+            f"/api/v1/grids/{ZONE1}/coverage", json=body, headers={"If-Match": etag}
+        )
+        assert_problem(response, status, word)
+    assert row_counts(session) == before
+
+
+def test_zone_leader_cannot_edit_outside_the_zone(app, staffed, make_user, session):
+    leader = client_for(app, make_user("zone_leader", ZONE1))
+    assert_problem(leader.get(f"/api/v1/grids/{ZONE2}/coverage"), 404)
+    etag = _etag(leader, ZONE1)
+    response = leader.post(
+        f"/api/v1/grids/{ZONE1}/coverage",
+        json={"op": "assign", "person_id": 1, "household_ids": [2]},
+        headers={"If-Match": etag},
+    )
+    assert_problem(response, 404)
+    staff = leader.post(
+        f"/api/v1/grids/{ZONE2}001/staff",
+        json={"person_id": 4, "role": "grid_worker"},
+        headers={"If-Match": etag},
+    )
+    assert_problem(staff, 404)
+    worker = client_for(app, make_user("grid_worker", MICRO, person_id=3))
+    refused = worker.post(
+        f"/api/v1/grids/{MICRO}/coverage",
+        json={"op": "release", "household_ids": [1]},
+        headers={"If-Match": _etag(worker, MICRO)},
+    )
+    assert_problem(refused, 403)
+    assert session.scalar(select(func.count()).select_from(Assignment)) == 3
