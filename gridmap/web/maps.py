@@ -8,6 +8,7 @@ hosts, which a government intranet cannot reach.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -16,7 +17,7 @@ import folium
 from branca.element import Figure
 from folium.elements import JSCSSMixin
 from folium.template import Template
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from gridmap.settings import Settings
 
@@ -32,6 +33,8 @@ _CHINA_CENTRE = (35.0, 105.0)
 _MIN_ZOOM = 3
 _MAX_ZOOM = 19
 _DEFAULT_PAGE_SIZE = 1000
+#: An inline script's opening tag as folium writes it (external ones have a ``src``).
+_INLINE_SCRIPT = re.compile(r"<script\s*>")
 
 
 @dataclass(frozen=True)
@@ -176,16 +179,24 @@ def build_grid_map(
     return grid_map
 
 
-def render_parts(grid_map: folium.Map) -> MapParts:
-    """Render ``grid_map`` into the header, body and script pieces of its folium figure."""
+def render_parts(grid_map: folium.Map, *, nonce: str | None = None) -> MapParts:
+    """Render ``grid_map`` into the header, body and script pieces of its folium figure.
+
+    ``nonce`` is the page's Content-Security-Policy nonce: folium's header holds inline scripts
+    of its own (Leaflet's global switches), which the policy blocks unless they carry it. The
+    ``script`` part is placed by the page's template, which adds the nonce to its element.
+    """
     figure = grid_map.get_root()
     if not isinstance(figure, Figure):
         raise TypeError("the map must be attached to a folium Figure (folium.Map does that)")
     # Rendering the figure renders every element, which is what fills the figure's header,
     # html and script children; the document it returns is not used.
     figure.render()
+    header = figure.header.render()
+    if nonce is not None:
+        header = _INLINE_SCRIPT.sub(f'<script nonce="{escape(nonce)}">', header)
     return MapParts(
-        header=Markup(figure.header.render()),
+        header=Markup(header),
         html=Markup(figure.html.render()),
         script=Markup(figure.script.render()),
     )

@@ -1,18 +1,41 @@
-"""Page views: thin adapters from a request to a map builder and a template."""
+"""Page views: thin adapters from a request to a map builder or a query, and a template."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
 
-from gridmap import auth
-from gridmap.auth import READ, SIGNED_IN
+from gridmap import accounts, audit, auth
+from gridmap.auth import ACCOUNTS, AUDIT, READ, ROLES, SIGNED_IN
 from gridmap.db import get_session
 from gridmap.errors import GridmapError
-from gridmap.security import SESSION_COOKIE, caller, limiter, origin, public, requires
+from gridmap.security import (
+    SESSION_COOKIE,
+    caller,
+    csp_nonce,
+    limiter,
+    origin,
+    public,
+    requires,
+)
 from gridmap.settings import Settings
 from gridmap.web.maps import build_grid_map, render_parts
+from gridmap.web.params import AUDIT_PAGE_SIZE, AuditFilters, local_time
 
 # The web package owns every asset (Leaflet under vendor/, the page's own under js/ and css/).
 # They are served at /assets because Flask always claims /static for the app's own static
@@ -25,9 +48,60 @@ bp = Blueprint(
     static_url_path="/assets",
 )
 
+ROLE_LABELS = {
+    "street_admin": "街道管理员",
+    "chief": "总网格长",
+    "zone_leader": "网格长",
+    "grid_worker": "网格员",
+    "member": "党员",
+    "auditor": "审计员(只读)",
+    "system_admin": "系统管理员",
+    "security_admin": "安全管理员",
+    "audit_admin": "审计管理员",
+}
+#: The header's links: (label, endpoint, capabilities that open it).
+_NAV = (
+    ("网格地图", "web.grid_map_page", frozenset({READ})),
+    ("审计日志", "web.audit_page", frozenset({AUDIT})),
+    ("账号", "web.accounts_page", frozenset({ACCOUNTS, ROLES})),
+)
+# auth.login's English messages, as the login page says them.
+_LOGIN_ERRORS = {
+    "Wrong username or password.": "用户名或密码错误。",
+    "This account is disabled or has no role yet.": "账号已停用或未分配角色，请联系安全管理员。",
+}
+
 
 def _asset_url(path: str) -> str:
     return url_for("web.static", filename=path)
+
+
+@bp.app_context_processor
+def _signed_in_user() -> dict[str, Any]:
+    """``me``: who is signed in and the pages their role opens, for the header (or None)."""
+    who: auth.Caller | None = g.get("caller")
+    if who is None:
+        return {"me": None}
+    nav = [
+        {"label": label, "url": url_for(endpoint), "current": request.endpoint == endpoint}
+        for label, endpoint, needs in _NAV
+        if needs & who.capabilities
+    ]
+    return {"me": {"username": who.username, "role": _role_label(who.role), "nav": nav}}
+
+
+def _role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role)
+
+
+@bp.app_template_filter("local_time")
+def _local_time_filter(value: Any) -> str:
+    return local_time(value) if value is not None else ""
+
+
+@bp.app_template_filter("compact_json")
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
 
 
 @bp.get("/")
@@ -38,25 +112,64 @@ def grid_map_page() -> str:
     grid_map = build_grid_map(
         settings, asset_url=_asset_url, api_root=f"{request.script_root}/api/v1"
     )
-    return render_template("map.html", map=render_parts(grid_map))
+    return render_template("map.html", map=render_parts(grid_map, nonce=csp_nonce()))
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never send a user on to another host after login."""
-    if (
-        not target
-        or not target.startswith("/")
-        or target.startswith("//")
-        or urlsplit(target).netloc
-    ):
+def _home(who: auth.Caller) -> str:
+    """The first page a role can use: administrators without READ get theirs, never a 403."""
+    if READ in who.capabilities:
         return url_for("web.grid_map_page")
-    return target
+    if AUDIT in who.capabilities:
+        return url_for("web.audit_page")
+    return url_for("web.accounts_page")
+
+
+def _may_open(who: auth.Caller, path: str) -> bool:
+    """Whether ``path`` (app-relative) is a page this caller's role opens."""
+    try:
+        endpoint, _ = current_app.url_map.bind("localhost").match(path, method="GET")
+    except HTTPException:  # unknown, or a redirect to elsewhere
+        return False
+    if endpoint == "web.login_form":
+        return False
+    view = current_app.view_functions[endpoint]
+    needs: frozenset[str] = getattr(view, "capabilities", frozenset())
+    return bool(getattr(view, "public", False) or needs & who.capabilities)
+
+
+def _landing(who: auth.Caller, target: str | None) -> str:
+    """Where to go after login: ``target`` when it is a same-site page the caller may open
+    (never another host), else the caller's home page."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and not urlsplit(target).netloc
+        and _may_open(who, urlsplit(target).path)
+    ):
+        return request.script_root + target
+    return _home(who)
+
+
+def _login_page(error: str | None = None, username: str = "") -> str:
+    return render_template(
+        "login.html", next=request.args.get("next"), error=error, username=username
+    )
 
 
 @bp.get("/login")
 @public
-def login_form() -> str:
-    return render_template("login.html", next=request.args.get("next"), error=None)
+def login_form() -> str | Response:
+    who: auth.Caller | None = g.get("caller")
+    if who is not None:  # already signed in
+        return redirect(_landing(who, request.args.get("next")))  # type: ignore[return-value]
+    return _login_page()
+
+
+def _login_error(exc: GridmapError, settings: Settings) -> str:
+    if isinstance(exc, auth.AccountLocked):
+        return f"连续登录失败次数过多，账号已锁定，请 {settings.lockout_minutes} 分钟后再试。"
+    return _LOGIN_ERRORS.get(exc.detail, "登录失败，请重试。")
 
 
 @bp.post("/login")
@@ -67,7 +180,7 @@ def login() -> Response | tuple[str, int]:
     settings: Settings = current_app.extensions["gridmap.settings"]
     username = request.form.get("username", "")
     try:
-        _, token = auth.login(
+        who, token = auth.login(
             get_session(),
             username,
             request.form.get("password", ""),
@@ -76,11 +189,9 @@ def login() -> Response | tuple[str, int]:
             origin=origin(),
         )
     except GridmapError as exc:
-        page = render_template(
-            "login.html", next=request.args.get("next"), error=exc.detail, username=username
-        )
-        return page, exc.status
-    response = redirect(_safe_next(request.args.get("next")))
+        return _login_page(_login_error(exc, settings), username), exc.status
+    session.clear()  # a new CSRF token for the new login
+    response = redirect(_landing(who, request.args.get("next")))
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="Lax", secure=request.is_secure, path="/"
     )
@@ -91,6 +202,37 @@ def login() -> Response | tuple[str, int]:
 @requires(SIGNED_IN)
 def logout() -> Response:
     auth.logout(get_session(), caller(), origin())
+    session.clear()
     response = redirect(url_for("web.login_form"))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response  # type: ignore[return-value]
+
+
+@bp.get("/audit")
+@requires(AUDIT)
+def audit_page() -> tuple[str, int]:
+    """审计日志: search the audit log, newest first, a page at a time, and export it."""
+    filters = AuditFilters.from_args(request.args)
+    rows = [] if filters.error else audit.search(get_session(), **filters.search_args())
+    more = rows[AUDIT_PAGE_SIZE - 1]["id"] if len(rows) > AUDIT_PAGE_SIZE else None
+    page = render_template(
+        "audit.html", filters=filters, rows=rows[:AUDIT_PAGE_SIZE], more_before_id=more
+    )
+    return page, 400 if filters.error else 200
+
+
+@bp.get("/accounts")
+@requires(SIGNED_IN)
+def accounts_page() -> str:
+    """账号: the signed-in account, and every account for the system and security admins
+    (who change them through the API or the command line)."""
+    who = caller()
+    admin = bool({ACCOUNTS, ROLES} & who.capabilities)
+    users = accounts.list_users(get_session()) if admin else []
+    return render_template(
+        "accounts.html",
+        users=users,
+        admin=admin,
+        role_labels=ROLE_LABELS,
+        now=dt.datetime.now(dt.UTC),
+    )

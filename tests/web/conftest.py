@@ -1,25 +1,51 @@
-"""A live gridmap server on its own database holding a small Dongcheng demo.
+"""A live gridmap server on its own database holding a small Dongcheng demo, and Chromium.
 
 Pages are tested in real headless Chromium against this server; the data is committed (a
-browser cannot share the per-test transaction), so it lives in a database of its own.
+browser cannot share the per-test transaction), so it lives in a database of its own. Debian's
+``chromium`` is required: without it the browser tests fail, they never skip. Playwright's own
+browser download is never used.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
-from collections.abc import Iterator
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from flask import Flask
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from gridmap import create_app, demo
+from gridmap import accounts, auth, create_app, demo
 from gridmap.settings import Settings
 from tests.conftest import create_test_database
+from tests.web.browser import Watched
 
 DEMO_HOUSEHOLDS = 4000
+#: An account of its own for the lockout test, so no demo account gets locked.
+LOCKOUT_USER = "web-lockout"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+# Every browser test logs in through the form from 127.0.0.1: the default limit (10 a minute
+# per address) would refuse the suite's own logins.
+LIVE_SETTINGS = {"basemap_crs": "none", "login_rate_limit": "1000 per minute"}
 
 
 @pytest.fixture(scope="session")
@@ -28,19 +54,112 @@ def web_database_url() -> str:
     engine = create_engine(url)
     with Session(engine) as session:
         demo.load(session, households=DEMO_HOUSEHOLDS, seed=7, settings=Settings())
+        user = accounts.create_user(session, LOCKOUT_USER, Settings().demo_password)
+        accounts.grant_role(session, user.id, "audit_admin", admins_too=True)
         session.commit()
     engine.dispose()
     return url
 
 
 @pytest.fixture(scope="session")
-def live_url(web_database_url: str) -> Iterator[str]:
+def web_engine(web_database_url: str) -> Iterator[Engine]:
+    """The live server's database, for tests that check what a page wrote."""
+    engine = create_engine(web_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_app(web_database_url: str) -> Iterator[Flask]:
+    app = create_app(Settings(database_url=web_database_url, **LIVE_SETTINGS))  # type: ignore[arg-type]
+    yield app
+    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+
+
+@pytest.fixture(scope="session")
+def live_url(live_app: Flask) -> Iterator[str]:
     """Base URL of a server with basemap "none": the page must ask no other host."""
-    app = create_app(Settings(database_url=web_database_url, basemap_crs="none"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
-    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+
+
+@pytest.fixture(scope="session")
+def login_token(web_engine: Engine) -> Callable[..., str]:
+    """A session token of a demo account (``kind="bearer"`` for the API, ``"web"`` for a
+    cookie), opened directly in the database; the browser tests log in through the form."""
+
+    def login(username: str, kind: str = "bearer") -> str:
+        with Session(web_engine) as session:
+            _, token = auth.login(
+                session,
+                username,
+                Settings().demo_password,
+                kind=kind,
+                settings=Settings(),
+                origin=auth.Origin("127.0.0.1", "tests"),
+            )
+        return token
+
+    return login
+
+
+@pytest.fixture(scope="session")
+def api(live_url: str, login_token: Callable[..., str]) -> Callable[..., Any]:
+    """``api(username, path, **params)``: the JSON answer of a GET as that demo account."""
+    tokens: dict[str, str] = {}
+
+    def get(username: str, path: str, **params: Any) -> Any:
+        if username not in tokens:
+            tokens[username] = login_token(username)
+        url = f"{live_url}/api/v1{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        request = urllib.request.Request(
+            url, headers={"Authorization": f"Bearer {tokens[username]}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (./scripts/test does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_watched(browser: Browser, live_url: str) -> Iterator[Callable[[], Watched]]:
+    """Open a fresh browser (its own cookies) with a watched page, as often as a test needs."""
+    contexts: list[BrowserContext] = []
+
+    def make() -> Watched:
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        contexts.append(context)
+        return Watched.attach(context, live_url)
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def watched(new_watched: Callable[[], Watched]) -> Watched:
+    """A watched page that has not logged in."""
+    return new_watched()
+
+
+@pytest.fixture
+def street(watched: Watched) -> Watched:
+    """A watched page logged in through the form as the street administrator (demo-street)."""
+    watched.login("demo-street")
+    return watched

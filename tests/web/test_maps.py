@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import folium
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-from gridmap import create_app
+from gridmap.security import SESSION_COOKIE
 from gridmap.settings import Settings
 from gridmap.web.maps import LEAFLET_CSS, LEAFLET_JS, PAGE_JS, build_grid_map, render_parts
 
@@ -90,10 +92,11 @@ def test_vendored_files_are_committed_with_licence() -> None:
 
 
 @pytest.fixture
-def page_client() -> FlaskClient:
-    app = create_app(Settings(basemap_crs="none"))
-    app.config["TESTING"] = True
-    return app.test_client()
+def page_client(live_app: Flask, login_token: Callable[..., str]) -> FlaskClient:
+    """A client of the live app logged in as demo-street (a web session's cookie)."""
+    client = live_app.test_client()
+    client.set_cookie(SESSION_COOKIE, login_token("demo-street", kind="web"))
+    return client
 
 
 def test_page_is_one_offline_document(page_client: FlaskClient) -> None:
@@ -104,9 +107,23 @@ def test_page_is_one_offline_document(page_client: FlaskClient) -> None:
     assert html.count("<html") == 1
     assert "网格地图" in html and "住户包户情况" in html
     urls = _linked_urls(html)
-    assert urls and all(u.startswith(("/assets/", "data:")) for u in urls), urls
+    # Assets from /assets/, and the header's links to the app's own pages.
+    assert urls and all(u.startswith(("/", "data:")) and u[:2] != "//" for u in urls), urls
+    assert any(u.startswith("/assets/") for u in urls)
     assert not re.search(r"https?://", html)
     for url in urls:
         if url.startswith("/assets/"):
             with page_client.get(url) as asset:  # closes the file the response streams
                 assert asset.status_code == 200, url
+
+
+def test_every_inline_script_carries_the_csp_nonce(page_client: FlaskClient) -> None:
+    with page_client.get("/") as response:
+        csp = response.headers["Content-Security-Policy"]
+        html = response.get_data(as_text=True)
+    (nonce,) = re.findall(r"script-src 'self' 'nonce-([^']+)'", csp)
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
+    assert len(inline) >= 2  # folium's global switches and the page's start-up
+    assert all(f'nonce="{nonce}"' in attributes for attributes in inline), inline
+    assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]

@@ -132,33 +132,54 @@
     }
   }
 
-  async function getJson(url, signal) {
+  /** The CSRF token the page was rendered with (base.html), sent back on every POST. */
+  function csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute('content') : '';
+  }
+
+  /**
+   * Fetch JSON from the API; a failure throws an ApiError with the problem's title and detail.
+   * The session cookie authenticates; a POST carries the CSRF token as X-CSRFToken.
+   */
+  async function requestJson(url, { signal, method = 'GET', body } = {}) {
+    const headers = { Accept: 'application/geo+json, application/json, application/problem+json' };
+    const init = { signal, method, headers, credentials: 'same-origin' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    if (method !== 'GET') headers['X-CSRFToken'] = csrfToken();
     let response;
     try {
-      response = await fetch(url, {
-        signal,
-        headers: { Accept: 'application/geo+json, application/json, application/problem+json' },
-      });
+      response = await fetch(url, init);
     } catch (err) {
       if (err.name === 'AbortError') throw err;
       throw new ApiError('无法连接服务器，请检查网络', 0);
     }
-    let body = null;
+    let answer = null;
     if ((response.headers.get('Content-Type') || '').includes('json')) {
       try {
-        body = await response.json();
+        answer = await response.json();
       } catch (err) {
         if (err.name === 'AbortError') throw err;
       }
     }
-    if (!response.ok) {
-      const title = (body && body.title) || response.statusText || '请求失败';
-      const detail = body && body.detail ? `：${body.detail}` : '';
-      throw new ApiError(`${title}${detail}（HTTP ${response.status}）`, response.status,
-        body && body.code);
+    if (response.status === 401) {
+      throw new ApiError('登录已失效，请刷新页面重新登录（HTTP 401）', 401, 'unauthorized');
     }
-    if (body === null) throw new ApiError('服务器返回的不是 JSON 数据', response.status);
-    return body;
+    if (!response.ok) {
+      const title = (answer && answer.title) || response.statusText || '请求失败';
+      const detail = answer && answer.detail ? `：${answer.detail}` : '';
+      throw new ApiError(`${title}${detail}（HTTP ${response.status}）`, response.status,
+        answer && answer.code);
+    }
+    if (answer === null) throw new ApiError('服务器返回的不是 JSON 数据', response.status);
+    return answer;
+  }
+
+  function getJson(url, signal) {
+    return requestJson(url, { signal });
   }
 
   function debounce(fn, ms) {
@@ -182,10 +203,10 @@
     return node;
   }
 
-  // "3" → "3号楼", while "3号楼" or "A座" stay as they are.
+  // "3" → "3号楼" (and a masked "*" → "*号楼"), while "3号楼" or "A座" stay as they are.
   function suffixed(value, suffix) {
     if (value === null || value === undefined || value === '') return null;
-    return /^\d+$/.test(String(value)) ? `${value}${suffix}` : String(value);
+    return /^[\d*]+$/.test(String(value)) ? `${value}${suffix}` : String(value);
   }
 
   // Household ids go into CSS class names (so tests and styles can find a marker).
@@ -214,6 +235,9 @@
       this.coverageController = null;
       this.selectedHousehold = null;
       this.focusGrid = null;
+      // Whether this role may reveal plain personal data (asked once: GET /auth/me).
+      this.canReveal = false;
+      this.ready = this.loadCapabilities();
       this.dom = {
         banner: document.getElementById('gm-banner'),
         bannerText: document.querySelector('#gm-banner .gm-banner-text'),
@@ -247,6 +271,8 @@
         this.declutterLabels();
       });
       map.on('moveend', debounce(() => this.refresh(), MOVE_DEBOUNCE_MS));
+      // A link with another view pasted into the address bar of this page changes only the hash.
+      window.addEventListener('hashchange', () => this.restoreView());
       this.updateLabelClasses();
       this.start();
     }
@@ -486,23 +512,35 @@
 
     // ---- start-up and the view in the URL ----------------------------------------------------
 
+    async loadCapabilities() {
+      try {
+        const me = await getJson(`${this.config.apiRoot}/auth/me`);
+        this.canReveal = Array.isArray(me.capabilities) && me.capabilities.includes('reveal');
+      } catch (err) {
+        this.showError(`无法读取当前用户的权限：${err.message}`);
+      }
+    }
+
     async start() {
       if (this.restoreView()) return;
-      // No view in the URL: open on the communities the server holds. A first page is enough
-      // to find where the data is, and a small one keeps a city-wide first request light.
+      // No view in the URL: open on the grids the caller may see, coarsest level first (a zone
+      // leader's or a grid worker's scope holds no community). A first page is enough to find
+      // where the data is, and a small one keeps a city-wide first request light.
       try {
-        const limit = Math.min(this.config.pageSize, START_COMMUNITIES);
-        const query = new URLSearchParams({ level: 'community', limit: String(limit) });
-        const body = await getJson(`${this.config.apiRoot}/grids?${query}`);
-        const features = Array.isArray(body.features) ? body.features : [];
-        if (features.length === 0) {
-          this.dom.hint.textContent = '暂无网格数据';
-          this.dom.hint.hidden = false;
-          return;
+        const limit = String(Math.min(this.config.pageSize, START_COMMUNITIES));
+        for (const level of GRID_LEVELS) {
+          const query = new URLSearchParams({ level, limit });
+          const body = await getJson(`${this.config.apiRoot}/grids?${query}`);
+          const features = Array.isArray(body.features) ? body.features : [];
+          if (features.length > 0) {
+            const bounds = L.geoJSON({ type: 'FeatureCollection', features },
+              { coordsToLatLng: this.coordsToLatLng }).getBounds();
+            this.map.fitBounds(bounds);
+            return;
+          }
         }
-        const bounds = L.geoJSON({ type: 'FeatureCollection', features },
-          { coordsToLatLng: this.coordsToLatLng }).getBounds();
-        this.map.fitBounds(bounds);
+        this.dom.hint.textContent = '暂无网格数据';
+        this.dom.hint.hidden = false;
       } catch (err) {
         this.showError(`网格数据加载失败：${err.message}`);
       }
@@ -615,6 +653,7 @@
       try {
         const body = await getJson(
           `${this.config.apiRoot}/households/${encodeURIComponent(id)}/coverage`, controller.signal);
+        await this.ready;
         if (controller.signal.aborted) return;
         panel.replaceChildren(...this.coverageNodes(body));
         panel.dataset.state = 'loaded';
@@ -634,7 +673,8 @@
       const place = [suffixed(h.building, '号楼'), suffixed(h.unit, '单元'), suffixed(h.room, '室')]
         .filter(Boolean).join(' ');
       return [
-        el('p', { class: 'gm-address' }, h.address || `住户 ${h.id}`),
+        el('p', { class: 'gm-address' }, h.address
+          ? this.masked('household', h.id, 'address', h.address) : `住户 ${h.id}`),
         el('dl', null,
           place ? [el('dt', null, '楼栋房号'), el('dd', null, place)] : null,
           el('dt', null, '居住人数'), el('dd', null, h.residents === undefined ? '—' : h.residents),
@@ -648,8 +688,11 @@
         el('h3', null, `包户党员（${members.length}）`),
         members.length
           ? el('ul', { class: 'gm-members' }, members.map((m) => el('li', null,
-            m.name, PERSON_KIND_LABELS[m.kind] ? `（${PERSON_KIND_LABELS[m.kind]}）` : '',
-            m.phone ? el('span', { class: 'gm-phone' }, m.phone) : null)))
+            this.masked('person', m.id, 'name', m.name),
+            PERSON_KIND_LABELS[m.kind] ? `（${PERSON_KIND_LABELS[m.kind]}）` : '',
+            m.phone
+              ? el('span', { class: 'gm-phone' }, this.masked('person', m.id, 'phone', m.phone))
+              : null)))
           : el('p', { class: 'gm-warning' }, '暂无党员包户，需补充分片包户'),
         el('h3', null, '网格人员'),
         el('ul', { class: 'gm-staff' }, COVERAGE_LEVELS.map((level) => this.gridNode(level,
@@ -665,9 +708,47 @@
         `${label}：${grid.name || ''}（${grid.code}）`,
         staff.length
           ? el('ul', null, staff.map((s) => el('li', null,
-            `${ROLE_LABELS[s.role] || s.role}：`, s.name,
-            s.phone ? el('span', { class: 'gm-phone' }, s.phone) : null)))
+            `${ROLE_LABELS[s.role] || s.role}：`,
+            this.masked('person', s.person_id, 'name', s.name),
+            s.phone
+              ? el('span', { class: 'gm-phone' },
+                this.masked('person', s.person_id, 'phone', s.phone))
+              : null)))
           : el('ul', null, el('li', { class: 'gm-warning' }, '暂无人员（格中无人）')));
+    }
+
+    // ---- personal data: masked by the API, revealed one value at a time (audited) -----------
+
+    /**
+     * A masked value as the API sent it; for roles that may reveal, with a "显示" button that
+     * asks the server for the plain value (each click is one audit row there).
+     */
+    masked(object, id, field, text) {
+      const value = el('span', { class: 'gm-masked-text' }, text);
+      const node = el('span',
+        { class: 'gm-masked', 'data-object': object, 'data-id': id, 'data-field': field }, value);
+      if (!this.canReveal || id === null || id === undefined || !text) return node;
+      const button = el('button',
+        { type: 'button', class: 'gm-reveal', title: '查看明文（将记入审计日志）' }, '显示');
+      button.addEventListener('click', () => this.reveal(node, value, button));
+      node.append(button);
+      return node;
+    }
+
+    async reveal(node, value, button) {
+      button.disabled = true;
+      const { object, id, field } = node.dataset;
+      try {
+        const body = await requestJson(`${this.config.apiRoot}/reveal`, {
+          method: 'POST', body: { object, id: Number(id), field },
+        });
+        value.textContent = body.value === null || body.value === undefined ? '—' : body.value;
+        node.classList.add('gm-revealed');
+        button.remove();
+      } catch (err) {
+        button.disabled = false;
+        this.showError(`显示失败：${err.message}`);
+      }
     }
   }
 

@@ -1,0 +1,103 @@
+"""Query strings of the pages, parsed into typed values (the pages' ``api/params.py``).
+
+Times are typed and shown in Asia/Shanghai and stored in UTC: a ``datetime-local`` field
+("2026-11-22T09:30") is read as Beijing time and turned into an aware UTC datetime.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gridmap.errors import InvalidInput
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: Audit rows shown per page.
+AUDIT_PAGE_SIZE = 100
+#: Rows the CSV link asks for: the most ``/api/v1/audit.csv`` gives in one file.
+AUDIT_CSV_ROWS = 5000
+
+_TEXT_FILTERS = ("username", "action", "object_type", "object_id")
+_LABELS = {"since": "开始时间", "until": "结束时间", "before_id": "翻页位置"}
+
+
+def local_time(value: dt.datetime) -> str:
+    """A stored (UTC) time as Beijing time, to the second."""
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _parse_local(name: str, text: str) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{_LABELS[name]}格式不正确，应为 年-月-日T时:分") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=SHANGHAI)
+    return value.astimezone(dt.UTC)
+
+
+def _parse_id(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInput(f"{_LABELS['before_id']}应为正整数")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The audit page's filters: ``form`` as typed (to refill the form), the rest parsed."""
+
+    form: dict[str, str] = field(default_factory=dict)
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    before_id: int | None = None
+    #: What is wrong with the filters (in Chinese), or None.
+    error: str | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> AuditFilters:
+        """Read the filters; a bad value leaves them unparsed with ``error`` saying why."""
+        form = {k: args.get(k, "").strip()[:100] for k in (*_TEXT_FILTERS, "since", "until")}
+        try:
+            return cls(
+                form=form,
+                since=_parse_local("since", form["since"]),
+                until=_parse_local("until", form["until"]),
+                before_id=_parse_id(args.get("before_id", "").strip()),
+            )
+        except InvalidInput as exc:
+            return cls(form=form, error=exc.detail)
+
+    def search_args(self) -> dict[str, Any]:
+        """Keyword arguments of ``gridmap.audit.search`` (one row more than a page, to tell
+        whether there is a next page)."""
+        text = {k: self.form.get(k) or None for k in _TEXT_FILTERS}
+        return text | {
+            "since": self.since,
+            "until": self.until,
+            "before_id": self.before_id,
+            "limit": AUDIT_PAGE_SIZE + 1,
+        }
+
+    def page_args(self, before_id: int | None = None) -> dict[str, str | int]:
+        """The page's own query string: the form as typed, and where the next page starts."""
+        args: dict[str, str | int] = {k: v for k, v in self.form.items() if v}
+        if before_id is not None:
+            args["before_id"] = before_id
+        return args
+
+    def api_args(self) -> dict[str, str]:
+        """The same filters for ``/api/v1/audit.csv`` (times as UTC ISO 8601), newest rows
+        first up to ``AUDIT_CSV_ROWS``."""
+        args = {k: self.form[k] for k in _TEXT_FILTERS if self.form.get(k)}
+        args["limit"] = str(AUDIT_CSV_ROWS)
+        for name, value in (("since", self.since), ("until", self.until)):
+            if value is not None:
+                args[name] = value.isoformat()
+        return args
