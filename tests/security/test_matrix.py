@@ -130,6 +130,22 @@ PROBES = (
     ),
     Probe("all households", READ, "list", _get("/api/v1/households"), _get("/api/v1/households")),
     Probe(
+        "staff of a grid",
+        READ,
+        "one",
+        _get(f"/api/v1/grids/{A}01001/staff"),
+        _get(f"/api/v1/grids/{B}01001/staff"),
+        _get(f"/api/v1/grids/{GHOST}01001/staff"),
+    ),
+    Probe(
+        "coverage of a grid",
+        READ,
+        "one",
+        _get(f"/api/v1/grids/{A}01/coverage"),
+        _get(f"/api/v1/grids/{B}01/coverage"),
+        _get(f"/api/v1/grids/{GHOST}01/coverage"),
+    ),
+    Probe(
         "household coverage",
         READ,
         "one",
