@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, OpenAPI
 
-from gridmap.api import admin, assignment, auth, grids, households, locate, personal
+from gridmap.api import (
+    admin,
+    assignment,
+    auth,
+    grids,
+    households,
+    locate,
+    personal,
+    reports,
+)
 from gridmap.security import public
 
 health_bp = APIBlueprint("health", __name__, url_prefix="/api/v1")
@@ -25,6 +34,7 @@ def init_app(app: OpenAPI) -> None:
         locate.bp,
         personal.bp,
         assignment.bp,
+        reports.bp,
         admin.bp,
     )
     for bp in blueprints:

@@ -218,6 +218,27 @@ PROBES = (
         "export all", EXPORT, "list", _get("/api/v1/households.csv"), _get("/api/v1/households.csv")
     ),
     Probe(
+        "report in a grid",
+        READ,
+        "features",
+        _get(f"/api/v1/reports/coverage?grid={A}"),
+        _get(f"/api/v1/reports/coverage?grid={B}"),
+    ),
+    Probe(
+        "report",
+        READ,
+        "list",
+        _get("/api/v1/reports/coverage?level=zone"),
+        _get("/api/v1/reports/coverage?level=zone"),
+    ),
+    Probe(
+        "report export",
+        EXPORT,
+        "list",
+        _get("/api/v1/reports/uncovered.csv"),
+        _get("/api/v1/reports/uncovered.csv"),
+    ),
+    Probe(
         "reveal staff name",
         REVEAL,
         "one",
@@ -267,6 +288,8 @@ def _ids(response) -> list[str]:  # type: ignore[no-untyped-def]
         lines = response.get_data(as_text=True).lstrip("\ufeff").splitlines()[1:]
         return [line.split(",")[0] for line in lines]
     body = response.get_json(force=True)
+    if "rows" in body:  # a report: rows of grids (code) or of households and people (id)
+        return [str(row.get("code", row.get("id"))) for row in body["rows"]]
     items = body.get("features", body.get("results", []))
     return [str(item["id"]) for item in items]
 

@@ -1,0 +1,89 @@
+"""Staffing and coverage reports as JSON, CSV or Excel, within the caller's scope."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Response
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from gridmap import audit, reports
+from gridmap.api import params
+from gridmap.api.personal import csv_lines
+from gridmap.auth import EXPORT, READ
+from gridmap.db import get_session
+from gridmap.security import caller, origin, requires
+
+bp = APIBlueprint(
+    "reports",
+    __name__,
+    url_prefix="/api/v1/reports",
+    abp_tags=[Tag(name="reports")],
+    abp_security=params.BEARER,
+)
+
+ReportName = Literal["unstaffed", "uncovered", "overloaded", "coverage"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ReportPath(BaseModel):
+    name: ReportName
+
+
+class ExportPath(ReportPath):
+    fmt: Literal["csv", "xlsx"]
+
+
+class ReportQuery(BaseModel):
+    grid: str | None = Field(None, pattern=r"^\d{12}(\d{2}(\d{3})?)?$", description="Grid code")
+    level: params.GridLevel = Field("micro", description="coverage: the level of its rows")
+    max_load: float = Field(30, gt=0, description="overloaded: the capacity")
+    care_weight: float = Field(2.0, ge=1, le=10, description="weight of a care household")
+
+
+def _report(name: str, query: ReportQuery) -> reports.Report:
+    return reports.build(
+        get_session(),
+        name,
+        caller().scope,
+        grid_code=query.grid,
+        level=query.level,
+        max_load=query.max_load,
+        care_weight=query.care_weight,
+    )
+
+
+@bp.get("/<name>", summary="A report as JSON: unstaffed, uncovered, overloaded or coverage")
+@requires(READ)
+def report(path: ReportPath, query: ReportQuery) -> dict[str, Any]:
+    found = _report(path.name, query)
+    return {
+        "name": found.name,
+        "title": found.title,
+        "columns": dict(found.columns),
+        "rows": found.rows,
+    }
+
+
+@bp.get("/<name>.<fmt>", summary="A report as a CSV or Excel download")
+@requires(EXPORT)
+def export(path: ExportPath, query: ReportQuery) -> Response:
+    found = _report(path.name, query)
+    session = get_session()
+    audit.record(
+        session,
+        "export",
+        caller=caller(),
+        object_type="report",
+        object_id=path.name,
+        origin=origin(),
+        detail={"grid": query.grid, "rows": len(found.rows)},
+    )
+    session.commit()
+    disposition = {"Content-Disposition": f"attachment; filename={path.name}.{path.fmt}"}
+    if path.fmt == "xlsx":
+        return Response(reports.to_xlsx(found), mimetype=XLSX, headers=disposition)
+    keys = [key for key, _ in found.columns]
+    lines = csv_lines([h for _, h in found.columns], ([r[k] for k in keys] for r in found.rows))
+    return Response("".join(lines), mimetype="text/csv", headers=disposition)
