@@ -11,10 +11,13 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from gridmap.auth import Scope
-from gridmap.errors import GridmapError, InvalidInput, NotFound
+from gridmap.errors import GridmapError, InvalidInput, NotFound, Unprocessable
+from gridmap.spatial.balance import DivisionImpossible, propose_division
 from gridmap.storage import coverage
 
 #: The grid level each role staffs.
@@ -166,3 +169,79 @@ def accept_division(
     changed = {h["id"]: pairs[h["id"]] for h in households if h["current"] != pairs[h["id"]]}
     coverage.replace_coverage(session, changed)
     return len(changed), etag(code, coverage.bump_revision(session, code))
+
+
+def _member_frame(
+    members: list[dict[str, Any]], households: pd.DataFrame, member_ids: list[int]
+) -> pd.DataFrame:
+    """The chosen members with their homes; a member without a recorded home is placed at the
+    centre of the households they cover now."""
+    known = {m["id"]: m for m in members}
+    missing = [m for m in member_ids if m not in known]
+    if missing:
+        raise NotFound(f"Not members who can serve here: {', '.join(map(str, missing[:20]))}")
+    rows = []
+    for person_id in dict.fromkeys(member_ids):
+        m = known[person_id]
+        lon, lat = m["lon"], m["lat"]
+        if lon is None:
+            theirs = households[households["current"] == person_id]
+            if theirs.empty:
+                raise InvalidInput(
+                    f"member {person_id} has no home location and covers no household here"
+                )
+            lon, lat = theirs["lon"].mean(), theirs["lat"].mean()
+        rows.append({"id": person_id, "lon": lon, "lat": lat})
+    return pd.DataFrame(rows)
+
+
+def propose(
+    session: Session,
+    code: str,
+    member_ids: list[int],
+    scope: Scope,
+    *,
+    min_load: float,
+    max_load: float,
+    care_weight: float,
+    fresh: bool,
+) -> dict[str, Any]:
+    """A balanced division of a grid's households among the chosen members; writes nothing.
+
+    The method is :func:`gridmap.spatial.balance.propose_division` (a capacitated assignment
+    solved with HiGHS); its answer comes with the grid's ETag so that accepting it fails if
+    anything changed meanwhile.
+    """
+    state = coverage_state(session, code, scope)
+    houses = pd.DataFrame(state["households"], columns=["id", "lon", "lat", "care", "current"])
+    if houses.empty:
+        raise Unprocessable(f"Grid {code} has no households to divide.")
+    houses["current"] = houses["current"].fillna(-1).astype(np.int64)
+    members = _member_frame(state["members"], houses, member_ids)
+    try:
+        division = propose_division(
+            houses,
+            members,
+            min_load=min_load,
+            max_load=max_load,
+            care_weight=care_weight,
+            keep_existing=not fresh,
+        )
+    except DivisionImpossible as exc:
+        raise Unprocessable(str(exc)) from None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    current = dict(zip(houses["id"], houses["current"], strict=True))
+    return {
+        "etag": state["etag"],
+        "assignments": [
+            {
+                "household_id": int(h),
+                "person_id": int(p) if p >= 0 else None,
+                "current": int(current[h]) if current[h] >= 0 else None,
+            }
+            for h, p in division.assignment.items()
+        ],
+        "loads": {int(k): float(v) for k, v in division.loads.items()},
+        "stats": division.stats,
+    }

@@ -108,9 +108,10 @@ def import_households(path: Path, crs: str) -> None:
 
 @group.command("import-people")
 @_file
-def import_people(path: Path) -> None:
-    """Import people from CSV: id, name, phone, kind, home_community_code."""
-    _run_import(lambda s: ingest.import_people(s, ingest.read_table(path)))
+@click.option("--crs", help="Coordinate system of home_lon/home_lat, when the file has them.")
+def import_people(path: Path, crs: str | None) -> None:
+    """Import people from CSV: id, name, phone, kind, home_community_code[, home_lon, home_lat]."""
+    _run_import(lambda s: ingest.import_people(s, ingest.read_table(path), crs))
 
 
 @group.command("import-assignments")

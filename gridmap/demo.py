@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyogrio
 from sqlalchemy import exists, select
@@ -45,11 +46,37 @@ def load(
     reports.append(
         ingest.import_households(session, population.households, "EPSG:4490", progress=progress)
     )
-    reports.append(ingest.import_people(session, _as_text(population.people)))
+    people = with_homes(population)
+    reports.append(ingest.import_people(session, _as_text(people), "EPSG:4490"))
     reports.append(ingest.import_assignments(session, _as_text(population.assignments)))
     reports.append(ingest.import_coverage(session, _as_text(population.coverage)))
     reports.append(create_demo_accounts(session, population, settings.demo_password))
     return reports
+
+
+def with_homes(population: Population) -> pd.DataFrame:
+    """People with a home: a member lives at the first household they cover; anyone else at
+    a household of their community (members are residents, 双报到)."""
+    houses = population.households
+    lon, lat = houses.geometry.x.to_numpy(), houses.geometry.y.to_numpy()
+    position = pd.Series(range(len(houses)), index=houses["id"].to_numpy())
+    first = population.coverage.groupby("person_id")["household_id"].min()
+    community = houses["micro_code"].str[:12].to_numpy()
+    by_community = pd.Series(range(len(houses))).groupby(community).agg(list)
+    people = population.people.copy()
+    picks = []
+    for person_id, code in zip(people["id"], people["home_community_code"], strict=True):
+        if person_id in first.index:
+            picks.append(position[first[person_id]])
+        elif code in by_community.index:
+            options = by_community[code]
+            picks.append(options[int(person_id) % len(options)])
+        else:
+            picks.append(-1)
+    chosen = np.array(picks)
+    people["home_lon"] = np.where(chosen >= 0, lon[chosen], np.nan)
+    people["home_lat"] = np.where(chosen >= 0, lat[chosen], np.nan)
+    return people
 
 
 def demo_accounts(population: Population) -> list[tuple[str, str, str | None, int | None]]:

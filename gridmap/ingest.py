@@ -26,12 +26,10 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    literal,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gridmap.errors import InvalidInput, Unprocessable
@@ -56,6 +54,7 @@ from gridmap.storage.models import (
     Household,
     Person,
 )
+from gridmap.storage.sql import as_array
 
 T = TypeVar("T")
 Progress = Callable[[Iterable[T]], Iterable[T]]
@@ -253,7 +252,7 @@ def import_grids(
     if len(taken):
         session.execute(
             update(Grid)
-            .where(Grid.code == any_(_array(taken["code"], Text)), current_at())
+            .where(Grid.code == any_(as_array(taken["code"], Text)), current_at())
             .values(valid_to=func.current_date())
         )
         closed = len(taken)
@@ -459,7 +458,7 @@ def import_households(
     taken = (
         set(
             session.scalars(
-                select(Household.id).where(Household.id == any_(_array(given, BigInteger)))
+                select(Household.id).where(Household.id == any_(as_array(given, BigInteger)))
             )
         )
         if given
@@ -526,11 +525,6 @@ def _copy_households(
     _sync_sequence(session, "household")
 
 
-def _array(values: Iterable[Any], item_type: Any) -> Any:
-    """One array parameter instead of one parameter per value (files have millions of rows)."""
-    return literal(list(values), ARRAY(item_type))
-
-
 def _driver_connection(session: Session) -> Any:
     """The psycopg connection under the session's transaction, for COPY."""
     raw = session.connection().connection.driver_connection
@@ -554,17 +548,48 @@ def _codes_to_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
     wanted = sorted({c for c in codes if c})
     if not wanted:
         return {}
-    stmt = select(Grid.code, Grid.id).where(Grid.code == any_(_array(wanted, Text)), current_at())
+    stmt = select(Grid.code, Grid.id).where(Grid.code == any_(as_array(wanted, Text)), current_at())
     return {code: grid_id for code, grid_id in session.execute(stmt)}
 
 
-def import_people(session: Session, frame: pd.DataFrame) -> ImportReport:
-    """People from a CSV: id (optional), name, phone, kind, home_community_code."""
+def _homes(frame: pd.DataFrame, crs_text: str | None) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Home points (EWKT or None) from optional ``home_lon``/``home_lat`` columns, and the
+    problems of the rows whose home is not a point in China."""
+    if "home_lon" not in frame.columns:
+        return [None] * len(frame), []
+    if not crs_text:
+        raise InvalidInput(
+            "people file: declare the coordinate system of home_lon/home_lat (--crs)"
+        )
+    given = (frame["home_lon"] != "") | (frame["home_lat"] != "")
+    rows = pd.DataFrame({"lon": _numbers(frame["home_lon"]), "lat": _numbers(frame["home_lat"])})
+    finite = given & np.isfinite(rows["lon"]) & np.isfinite(rows["lat"])
+    if finite.any():
+        lon, lat = to_cgcs2000(
+            rows.loc[finite, "lon"].to_numpy(),
+            rows.loc[finite, "lat"].to_numpy(),
+            parse_crs(crs_text),
+        )
+        rows.loc[finite, "lon"], rows.loc[finite, "lat"] = lon, lat
+    problems = _coordinate_problems(rows[given])
+    points = [
+        f"SRID={SRID};POINT({x!r} {y!r})" if g else None
+        for x, y, g in zip(rows["lon"], rows["lat"], given, strict=True)
+    ]
+    return points, problems
+
+
+def import_people(
+    session: Session, frame: pd.DataFrame, crs_text: str | None = None
+) -> ImportReport:
+    """People from a CSV: id (optional), name, phone, kind, home_community_code, and where
+    they live (``home_lon``, ``home_lat`` in the declared ``crs_text``) when known."""
     _require_columns(frame, ("name", "kind"), "people file")
     frame = frame.fillna("").reindex(
         columns=[*frame.columns, *{"id", "phone", "home_community_code"} - set(frame.columns)],
         fill_value="",
     )
+    homes, home_problems = _homes(frame, crs_text)
     communities = _codes_to_ids(session, frame["home_community_code"])
     phone_digits = frame["phone"].str.replace(r"[+\-]", "", regex=True)
     home = frame["home_community_code"]
@@ -595,6 +620,7 @@ def import_people(session: Session, frame: pd.DataFrame) -> ImportReport:
             (frame["id"] != "") & frame["id"].duplicated(keep=False),
             lambda r: f"id {r['id']} appears more than once",
         )
+        + home_problems
     )
     if problems:
         raise _reject("people file", problems)
@@ -605,8 +631,9 @@ def import_people(session: Session, frame: pd.DataFrame) -> ImportReport:
             "phone": r["phone"] or None,
             "kind": r["kind"],
             "home_community_id": communities.get(r["home_community_code"]),
+            "home": home,
         }
-        for r in frame.to_dict("records")
+        for r, home in zip(frame.to_dict("records"), homes, strict=True)
     ]
     if values:
         session.execute(insert(Person), values)
@@ -658,7 +685,7 @@ def _existing_ids(session: Session, model: Any, column: pd.Series) -> set[str]:
     wanted = {int(v) for v in column if str(v).isdigit()}
     if not wanted:
         return set()
-    stmt = select(model.id).where(model.id == any_(_array(wanted, BigInteger)))
+    stmt = select(model.id).where(model.id == any_(as_array(wanted, BigInteger)))
     return {str(i) for i in session.scalars(stmt)}
 
 

@@ -134,3 +134,51 @@ def change_coverage(path: params.GridPath, body: CoverageChange) -> Response:
         {"person_id": body.person_id, "households": len(body.household_ids)},
     )
     return _answer({"changed": changed}, etag)
+
+
+class DivisionRequest(BaseModel):
+    member_ids: list[int] = Field(min_length=1, max_length=2000)
+    min_load: float = Field(10, ge=0)
+    max_load: float = Field(30, gt=0)
+    care_weight: float = Field(2.0, ge=1, le=10)
+    fresh: bool = Field(False, description="Ignore who covers what today")
+
+
+class Pair(BaseModel):
+    household_id: int = Field(ge=1)
+    person_id: int | None = Field(None, ge=1)
+
+
+class DivisionAccept(BaseModel):
+    assignments: list[Pair] = Field(min_length=1, max_length=50_000)
+
+
+@bp.post("/grids/<code>/division", summary="Propose a balanced division (writes nothing)")
+@requires(ASSIGN)
+def propose_division(path: params.GridPath, body: DivisionRequest) -> Response:
+    if body.min_load > body.max_load:
+        raise InvalidInput(f"min_load {body.min_load} is above max_load {body.max_load}")
+    proposal = assignment.propose(
+        get_session(),
+        path.code,
+        body.member_ids,
+        caller().scope,
+        min_load=body.min_load,
+        max_load=body.max_load,
+        care_weight=body.care_weight,
+        fresh=body.fresh,
+    )
+    return _answer(proposal, proposal.pop("etag"))
+
+
+@bp.put("/grids/<code>/division", summary="Accept a division in one transaction (If-Match)")
+@requires(ASSIGN)
+def accept_division(path: params.GridPath, body: DivisionAccept) -> Response:
+    pairs = {p.household_id: p.person_id for p in body.assignments}
+    if len(pairs) != len(body.assignments):
+        raise InvalidInput("each household may appear once in assignments")
+    changed, etag = assignment.accept_division(
+        get_session(), path.code, pairs, caller().scope, request.headers.get("If-Match")
+    )
+    _audited("coverage.division", path.code, {"households": len(pairs), "changed": changed})
+    return _answer({"changed": changed}, etag)
