@@ -1,0 +1,162 @@
+"""Benchmark: the balanced division of households among members (党员分片包户).
+
+Generates a population over Dongcheng with :mod:`gridmap.spatial.generate`, takes a zone of about
+500 households and a community of about 10 000, and divides each among the members who cover it
+today in the generated data (their homes are drawn among the households they cover). For each it
+prints, next to the nearest-member baseline measured in the same run:
+
+- coverage (target 100 % when capacity suffices) and max/mean load (target ≤ 1.2);
+- the mean household-to-member distance in metres, and its ratio to the baseline's;
+- the proposal time (targets < 2 s for 500 households, < 30 s for 10 000);
+- a second proposal keeping existing pairs, with how many households it moves.
+
+Needs no database: ``.venv/bin/python scripts/bench_assignment.py`` (or
+``./scripts/bench assignment``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gridmap.spatial.balance import (  # noqa: E402
+    Division,
+    nearest_member_baseline,
+    propose_division,
+)
+from gridmap.spatial.generate import generate_grid, generate_population  # noqa: E402
+
+MIN_LOAD, MAX_LOAD, CARE_WEIGHT = 10, 30, 2.0
+
+
+def city(communities: int, households: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Households (id, lon, lat, care, current, zone, community) and each one's grid codes."""
+    outline = gpd.read_file(ROOT / "data/boundaries/dongcheng.geojson").geometry.iloc[0]
+    streets = min(17, communities)
+    grid = generate_grid(outline, communities=communities, streets=streets, seed=seed)
+    population = generate_population(grid, households=households, seed=seed)
+    house = population.households
+    current = population.coverage.set_index("household_id")["person_id"]
+    frame = pd.DataFrame(
+        {
+            "id": house["id"].to_numpy(),
+            "lon": house.geometry.x.to_numpy(),
+            "lat": house.geometry.y.to_numpy(),
+            "care": [bool(tags) for tags in house["care_tags"]],
+            "current": current.reindex(house["id"]).fillna(-1).astype(np.int64).to_numpy(),
+        }
+    )
+    return frame, house["micro_code"]
+
+
+def pick(frame: pd.DataFrame, codes: pd.Series, digits: int, size: int) -> pd.DataFrame:
+    """The grid (zone: 14 code digits, community: 12) whose household count is nearest ``size``."""
+    group = codes.str[:digits].to_numpy()
+    counts = pd.Series(group).value_counts()
+    best = (counts - size).abs().sort_values(kind="stable").index[0]
+    return frame[group == best].reset_index(drop=True)
+
+
+def members_of(house: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The people covering these households today, each living at one of their households."""
+    rng = np.random.default_rng(seed)
+    covered = house[house["current"] >= 0]
+    shuffled = covered.iloc[rng.permutation(len(covered))]
+    homes = shuffled.drop_duplicates("current").sort_values("current")
+    return pd.DataFrame(
+        {"id": homes["current"].to_numpy(), "lon": homes["lon"], "lat": homes["lat"]}
+    ).reset_index(drop=True)
+
+
+def baseline_figures(house: pd.DataFrame, members: pd.DataFrame) -> dict[str, float]:
+    start = time.perf_counter()
+    nearest = nearest_member_baseline(house, members)
+    seconds = time.perf_counter() - start
+    weight = np.where(house.set_index("id")["care"].reindex(nearest.index), CARE_WEIGHT, 1.0)
+    loads = pd.Series(weight).groupby(nearest.to_numpy()).sum().reindex(members["id"], fill_value=0)
+    return {
+        "coverage": 1.0,
+        "max_mean_load": float(loads.max() / loads.mean()),
+        "mean_distance_m": mean_distance(house, members, nearest),
+        "over_max": int((loads > MAX_LOAD).sum()),
+        "seconds": seconds,
+    }
+
+
+def mean_distance(house: pd.DataFrame, members: pd.DataFrame, assignment: pd.Series) -> float:
+    """Mean distance (m) of covered households to their member, on a local sphere."""
+    h = house.set_index("id").loc[assignment.index[assignment >= 0]]
+    m = members.set_index("id").loc[assignment[assignment >= 0].to_numpy()]
+    lat0 = np.radians(float(h["lat"].mean()))
+    dx = (h["lon"].to_numpy() - m["lon"].to_numpy()) * 111_320.0 * np.cos(lat0)
+    dy = (h["lat"].to_numpy() - m["lat"].to_numpy()) * 110_574.0
+    return float(np.hypot(dx, dy).mean())
+
+
+def report(title: str, house: pd.DataFrame, members: pd.DataFrame, target_s: float) -> None:
+    total = float(np.where(house["care"], CARE_WEIGHT, 1.0).sum())
+    print(
+        f"\n{title}: {len(house):,} households ({int(house['care'].sum())} care, weight "
+        f"{total:g}), {len(members)} members × {MIN_LOAD}–{MAX_LOAD} "
+        f"(capacity {len(members) * MAX_LOAD}), {int((house['current'] < 0).sum())} uncovered today"
+    )
+    base = baseline_figures(house, members)
+    fresh = propose_division(
+        house, members, min_load=MIN_LOAD, max_load=MAX_LOAD, keep_existing=False
+    )
+    kept = propose_division(house, members, min_load=MIN_LOAD, max_load=MAX_LOAD)
+    for division in (fresh, kept):  # measured like the baseline, on the same local plane
+        division.stats["mean_distance_m"] = mean_distance(house, members, division.assignment)
+    rows = [
+        ("nearest-member baseline", base, ""),
+        ("proposal, fresh division", fresh.stats, status(fresh)),
+        ("proposal, keep existing", kept.stats, status(kept)),
+    ]
+    print(
+        f"  {'':26} {'coverage':>9} {'max/mean':>9} {'over max':>9} {'dist m':>8} "
+        f"{'vs base':>8} {'moved':>6} {'time s':>7}"
+    )
+    for name, stats, note in rows:
+        over = stats.get("over_max", stats.get("above_max", 0))
+        moved = stats.get("changed", "")
+        ratio = float(stats["mean_distance_m"]) / base["mean_distance_m"]
+        print(
+            f"  {name:26} {100 * float(stats['coverage']):8.1f}% "
+            f"{float(stats['max_mean_load']):9.2f} {over:>9} "
+            f"{float(stats['mean_distance_m']):8.0f} {ratio:8.2f} {moved!s:>6} "
+            f"{float(stats['seconds']):7.2f}  {note}"
+        )
+    seconds = float(fresh.stats["seconds"])
+    verdict = "meets" if seconds < target_s else "MISSES"
+    print(f"  fresh proposal {seconds:.2f} s {verdict} the {target_s:g} s target")
+
+
+def status(division: Division) -> str:
+    return f"{division.stats['status']}, {division.stats['candidates']} candidates"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    zones, zone_codes = city(communities=120, households=250_000, seed=args.seed)
+    big, big_codes = city(communities=12, households=120_000, seed=args.seed)
+    print(f"generated two populations in {time.perf_counter() - start:.1f} s")
+    zone = pick(zones, zone_codes, 14, 500)
+    report("zone", zone, members_of(zone, args.seed), 2.0)
+    community = pick(big, big_codes, 12, 10_000)
+    report("community", community, members_of(community, args.seed), 30.0)
+
+
+if __name__ == "__main__":
+    main()
