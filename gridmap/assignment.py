@@ -99,8 +99,8 @@ def assign_staff(
 
 def end_staff(
     session: Session, assignment_id: int, end: dt.date, scope: Scope, if_match: str | None
-) -> str:
-    """End a post (history is kept); returns the grid's new ETag."""
+) -> tuple[str, str]:
+    """End a post (history is kept); returns the grid's code and its new ETag."""
     post = coverage.get_assignment(session, assignment_id, scope)
     if post is None:
         raise NotFound(f"There is no assignment {assignment_id}.")
@@ -108,7 +108,7 @@ def end_staff(
     if end < post.start_date:
         raise InvalidInput(f"end_date {end} is before the start {post.start_date}")
     coverage.end_assignment(session, assignment_id, end)
-    return etag(post.code, coverage.bump_revision(session, post.code))
+    return post.code, etag(post.code, coverage.bump_revision(session, post.code))
 
 
 def coverage_state(session: Session, code: str, scope: Scope) -> dict[str, Any]:

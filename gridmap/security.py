@@ -63,6 +63,23 @@ def origin() -> auth.Origin:
     return auth.Origin(request.remote_addr, request.headers.get("User-Agent"))
 
 
+def audit_write(
+    action: str, object_type: str, object_id: object, detail: dict[str, Any] | None = None
+) -> None:
+    """Record the caller's successful write in the audit log and commit it with the write."""
+    session = get_session()
+    audit.record(
+        session,
+        action,
+        caller=caller(),
+        object_type=object_type,
+        object_id=object_id,
+        origin=origin(),
+        detail=detail,
+    )
+    session.commit()
+
+
 def _bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

@@ -14,7 +14,7 @@ from gridmap.api import params
 from gridmap.api.personal import csv_lines
 from gridmap.auth import ACCOUNTS, AUDIT, ROLES
 from gridmap.db import get_session
-from gridmap.security import caller, origin, requires
+from gridmap.security import audit_write, requires
 
 bp = APIBlueprint(
     "admin",
@@ -55,20 +55,6 @@ class AuditQuery(BaseModel):
     before_id: int | None = Field(None, ge=1)
 
 
-def _audited(action: str, user_id: int | None, detail: dict[str, Any] | None = None) -> None:
-    session = get_session()
-    audit.record(
-        session,
-        action,
-        caller=caller(),
-        object_type="user",
-        object_id=user_id,
-        origin=origin(),
-        detail=detail,
-    )
-    session.commit()
-
-
 @bp.get("/admin/users", summary="Accounts (system and security administrators)")
 @requires(ACCOUNTS, ROLES)
 def list_users() -> dict[str, Any]:
@@ -79,7 +65,7 @@ def list_users() -> dict[str, Any]:
 @requires(ACCOUNTS)
 def create_user(body: NewUser) -> tuple[dict[str, Any], int]:
     user = accounts.create_user(get_session(), body.username, body.password)
-    _audited("user.create", user.id, {"username": user.username})
+    audit_write("user.create", "user", user.id, {"username": user.username})
     return {"id": user.id, "username": user.username}, 201
 
 
@@ -87,7 +73,7 @@ def create_user(body: NewUser) -> tuple[dict[str, Any], int]:
 @requires(ACCOUNTS)
 def reset_password(path: UserPath, body: NewPassword) -> dict[str, str]:
     accounts.reset_password(get_session(), path.user_id, body.password)
-    _audited("user.password", path.user_id)
+    audit_write("user.password", "user", path.user_id)
     return {"status": "password reset"}
 
 
@@ -97,7 +83,7 @@ def grant_role(path: UserPath, body: Grant) -> dict[str, str]:
     accounts.grant_role(
         get_session(), path.user_id, body.role, scope_code=body.scope_code, person_id=body.person_id
     )
-    _audited("user.role", path.user_id, body.model_dump())
+    audit_write("user.role", "user", path.user_id, body.model_dump())
     return {"status": "role granted"}
 
 
@@ -105,7 +91,7 @@ def grant_role(path: UserPath, body: Grant) -> dict[str, str]:
 @requires(ROLES)
 def unlock(path: UserPath) -> dict[str, str]:
     accounts.unlock(get_session(), path.user_id)
-    _audited("user.unlock", path.user_id)
+    audit_write("user.unlock", "user", path.user_id)
     return {"status": "unlocked"}
 
 
@@ -126,16 +112,7 @@ def search_audit(query: AuditQuery) -> dict[str, Any]:
 @requires(AUDIT)
 def export_audit(query: AuditQuery) -> Response:
     rows = _search(query)
-    session = get_session()
-    audit.record(
-        session,
-        "export",
-        caller=caller(),
-        object_type="audit",
-        origin=origin(),
-        detail={"rows": len(rows)},
-    )
-    session.commit()
+    audit_write("export", "audit", None, {"rows": len(rows)})
     lines = csv_lines(list(audit.COLUMNS), ([r[c] for c in audit.COLUMNS] for r in rows))
     return Response(
         "".join(lines),

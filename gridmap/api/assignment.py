@@ -9,13 +9,13 @@ from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap import assignment, audit
+from gridmap import assignment
 from gridmap.api import params
 from gridmap.auth import ASSIGN, READ
 from gridmap.db import get_session
 from gridmap.errors import InvalidInput
 from gridmap.privacy import mask_contact
-from gridmap.security import caller, origin, requires
+from gridmap.security import audit_write, caller, requires
 
 bp = APIBlueprint(
     "assignment",
@@ -57,20 +57,6 @@ def _answer(body: dict[str, Any], etag: str, status: int = 200) -> Response:
     return response
 
 
-def _audited(action: str, code: str, detail: dict[str, Any]) -> None:
-    session = get_session()
-    audit.record(
-        session,
-        action,
-        caller=caller(),
-        object_type="grid",
-        object_id=code,
-        origin=origin(),
-        detail=detail,
-    )
-    session.commit()
-
-
 @bp.get("/grids/<code>/staff", summary="Who staffs a grid (ETag for later changes)")
 @requires(READ)
 def staff(path: params.GridPath, query: StaffQuery) -> Response:
@@ -92,7 +78,9 @@ def add_staff(path: params.GridPath, body: NewPost) -> Response:
         caller().scope,
         request.headers.get("If-Match"),
     )
-    _audited("staff.assign", path.code, body.model_dump(mode="json") | {"assignment": post_id})
+    audit_write(
+        "staff.assign", "grid", path.code, body.model_dump(mode="json") | {"assignment": post_id}
+    )
     return _answer({"id": post_id}, etag, 201)
 
 
@@ -100,10 +88,10 @@ def add_staff(path: params.GridPath, body: NewPost) -> Response:
 @requires(ASSIGN)
 def end_staff(path: PostPath, body: EndPost) -> Response:
     end = body.end_date or dt.date.today()
-    etag = assignment.end_staff(
+    code, etag = assignment.end_staff(
         get_session(), path.assignment_id, end, caller().scope, request.headers.get("If-Match")
     )
-    _audited("staff.end", etag.strip('"').split(".")[0], {"assignment": path.assignment_id})
+    audit_write("staff.end", "grid", code, {"assignment": path.assignment_id})
     return _answer({"id": path.assignment_id, "end_date": end.isoformat()}, etag)
 
 
@@ -128,8 +116,9 @@ def change_coverage(path: params.GridPath, body: CoverageChange) -> Response:
         scope=caller().scope,
         if_match=request.headers.get("If-Match"),
     )
-    _audited(
+    audit_write(
         f"coverage.{body.op}",
+        "grid",
         path.code,
         {"person_id": body.person_id, "households": len(body.household_ids)},
     )
@@ -180,5 +169,7 @@ def accept_division(path: params.GridPath, body: DivisionAccept) -> Response:
     changed, etag = assignment.accept_division(
         get_session(), path.code, pairs, caller().scope, request.headers.get("If-Match")
     )
-    _audited("coverage.division", path.code, {"households": len(pairs), "changed": changed})
+    audit_write(
+        "coverage.division", "grid", path.code, {"households": len(pairs), "changed": changed}
+    )
     return _answer({"changed": changed}, etag)

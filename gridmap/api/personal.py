@@ -11,12 +11,11 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap import audit
 from gridmap.api import params, serializers
 from gridmap.auth import EXPORT, REVEAL
 from gridmap.db import get_session
 from gridmap.errors import InvalidInput, NotFound
-from gridmap.security import caller, origin, requires
+from gridmap.security import audit_write, caller, requires
 from gridmap.storage import households, people
 
 bp = APIBlueprint(
@@ -49,16 +48,7 @@ def reveal(body: RevealBody) -> dict[str, Any]:
         row = households.get_household(session, body.id, who.scope)
     if row is None:
         raise NotFound(f"There is no {body.object} {body.id}.")
-    audit.record(
-        session,
-        "reveal",
-        caller=who,
-        object_type=body.object,
-        object_id=body.id,
-        origin=origin(),
-        detail={"field": body.field},
-    )
-    session.commit()
+    audit_write("reveal", body.object, body.id, {"field": body.field})
     return {
         "object": body.object,
         "id": body.id,
@@ -72,15 +62,7 @@ def reveal(body: RevealBody) -> dict[str, Any]:
 def export_households(query: params.HouseholdExportQuery) -> Response:
     session, who = get_session(), caller()
     bbox = params.parse_bbox(query.bbox)
-    audit.record(
-        session,
-        "export",
-        caller=who,
-        object_type="household",
-        origin=origin(),
-        detail={"grid": query.grid, "bbox": query.bbox},
-    )
-    session.commit()
+    audit_write("export", "household", None, {"grid": query.grid, "bbox": query.bbox})
 
     def rows() -> Iterator[list[Any]]:
         after, sent = None, 0

@@ -8,12 +8,12 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap import audit, reports
+from gridmap import reports
 from gridmap.api import params
 from gridmap.api.personal import csv_lines
 from gridmap.auth import EXPORT, READ
 from gridmap.db import get_session
-from gridmap.security import caller, origin, requires
+from gridmap.security import audit_write, caller, requires
 
 bp = APIBlueprint(
     "reports",
@@ -70,17 +70,7 @@ def report(path: ReportPath, query: ReportQuery) -> dict[str, Any]:
 @requires(EXPORT)
 def export(path: ExportPath, query: ReportQuery) -> Response:
     found = _report(path.name, query)
-    session = get_session()
-    audit.record(
-        session,
-        "export",
-        caller=caller(),
-        object_type="report",
-        object_id=path.name,
-        origin=origin(),
-        detail={"grid": query.grid, "rows": len(found.rows)},
-    )
-    session.commit()
+    audit_write("export", "report", path.name, {"grid": query.grid, "rows": len(found.rows)})
     disposition = {"Content-Disposition": f"attachment; filename={path.name}.{path.fmt}"}
     if path.fmt == "xlsx":
         return Response(reports.to_xlsx(found), mimetype=XLSX, headers=disposition)

@@ -43,6 +43,21 @@ def _page(session: Session, stmt: Select[Any], key: Any, limit: int) -> Page:
     return Page(rows, str(rows[-1][0]) if more else None)
 
 
+def _grid_rows(parent: Any) -> Select[Any]:
+    """Grid rows as the API shows them: with the parent's code and the GeoJSON geometry."""
+    return select(
+        Grid.id,
+        Grid.code,
+        Grid.name,
+        Grid.level,
+        Grid.kind,
+        parent.code.label("parent_code"),
+        Grid.valid_from,
+        Grid.valid_to,
+        ST_AsGeoJSON(Grid.geom, 7, 0).label("geojson"),
+    ).outerjoin(parent, parent.id == Grid.parent_id)
+
+
 def list_grids(
     session: Session,
     *,
@@ -59,21 +74,7 @@ def list_grids(
     Each row: id, code, name, level, kind, parent_code, valid_from, valid_to, GeoJSON text.
     """
     parent = aliased(Grid)
-    stmt = (
-        select(
-            Grid.id,
-            Grid.code,
-            Grid.name,
-            Grid.level,
-            Grid.kind,
-            parent.code.label("parent_code"),
-            Grid.valid_from,
-            Grid.valid_to,
-            ST_AsGeoJSON(Grid.geom, 7, 0).label("geojson"),
-        )
-        .outerjoin(parent, parent.id == Grid.parent_id)
-        .where(current_at(at), grid_visible(scope))
-    )
+    stmt = _grid_rows(parent).where(current_at(at), grid_visible(scope))
     if level:
         stmt = stmt.where(Grid.level == level)
     if parent_code:
@@ -87,22 +88,7 @@ def list_grids(
 
 def get_grid(session: Session, code: str, at: dt.date | None, scope: Scope) -> Any | None:
     """The grid with ``code`` valid on ``at`` if in ``scope``: a row of ``list_grids``."""
-    parent = aliased(Grid)
-    stmt = (
-        select(
-            Grid.id,
-            Grid.code,
-            Grid.name,
-            Grid.level,
-            Grid.kind,
-            parent.code.label("parent_code"),
-            Grid.valid_from,
-            Grid.valid_to,
-            ST_AsGeoJSON(Grid.geom, 7, 0).label("geojson"),
-        )
-        .outerjoin(parent, parent.id == Grid.parent_id)
-        .where(Grid.code == code, current_at(at), grid_visible(scope))
-    )
+    stmt = _grid_rows(aliased(Grid)).where(Grid.code == code, current_at(at), grid_visible(scope))
     return session.execute(stmt).first()
 
 
