@@ -22,7 +22,14 @@ _SESSIONS = "gridmap.sessionmaker"
 
 def make_engine(settings: Settings) -> Engine:
     """Engine for ``settings.database_url`` with a small pool per worker process."""
-    return create_engine(settings.database_url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    # Calendar dates (validity periods, posts) follow Beijing time; instants are stored in UTC.
+    return create_engine(
+        settings.database_url,
+        pool_size=5,
+        max_overflow=5,
+        pool_pre_ping=True,
+        connect_args={"options": "-c timezone=Asia/Shanghai"},
+    )
 
 
 def get_session() -> Session:

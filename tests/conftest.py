@@ -13,7 +13,7 @@ import geopandas as gpd
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 from shapely.geometry import box
-from sqlalchemy import Connection, Engine, create_engine, make_url
+from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap import accounts, auth, create_app, db, ingest
@@ -57,8 +57,8 @@ def settings(database_urls: tuple[str, str]) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url)
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = db.make_engine(settings)
     yield engine
     engine.dispose()
 

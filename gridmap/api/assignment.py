@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
@@ -16,6 +17,8 @@ from gridmap.db import get_session
 from gridmap.errors import InvalidInput
 from gridmap.privacy import mask_contact
 from gridmap.security import audit_write, caller, requires
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 bp = APIBlueprint(
     "assignment",
@@ -87,7 +90,7 @@ def add_staff(path: params.GridPath, body: NewPost) -> Response:
 @bp.post("/assignments/<int:assignment_id>/end", summary="End a post (needs If-Match)")
 @requires(ASSIGN)
 def end_staff(path: PostPath, body: EndPost) -> Response:
-    end = body.end_date or dt.date.today()
+    end = body.end_date or dt.datetime.now(BEIJING).date()
     code, etag = assignment.end_staff(
         get_session(), path.assignment_id, end, caller().scope, request.headers.get("If-Match")
     )
