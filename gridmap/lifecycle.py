@@ -1,0 +1,473 @@
+"""The life of a resident's request (群众诉求): the five-step closed loop as a state machine.
+
+上报 report → 处置 handle → 办结 complete → 反馈 feed back → 归档 archive, with escalation
+(小事网格办、大事站所办; 街乡吹哨、部门报到), hand-backs, duplicates and comments. This module
+owns only the rules: no storage, no HTTP. The storage layer keeps a :class:`RequestState` per
+request, calls :func:`transition` and writes the audit row and deadlines it returns.
+
+Diagram::
+
+    intake
+      │
+      ▼              accept              start              complete
+    reported 上报 ────────▶ accepted 受理 ──────▶ handling 处置 ────────▶ completed 办结
+      │  ▲                     │                  │   ▲                     │ │
+      │  │ escalate  level + 1 │                  │   │ rate: unsatisfied   │ │ rate: satisfied,
+      │  │ return    level - 1 │                  │   └─ reopen_count + 1 ──┘ │ basically_satisfied
+      │  │ reassign  same level│                  │                           ▼
+      │  └─────────────────────┴──────────────────┤                      feedback 反馈
+      │                                           │                           │ archive
+      │  mark_duplicate (from the same three)     │                           ▼
+      └───────────────────────────────────────────┴──▶ duplicate         archived 归档
+
+    completed ── archive (system only: the feedback window lapsed unrated) ──▶ archived
+    comment: in every state but archived and duplicate; changes nothing
+
+Levels, lowest first: ``micro`` (微网格) → ``zone`` (片区网格) → ``community`` (社区) →
+``street`` (街道/乡镇) → ``department`` (职能部门, summoned by the street). Escalation climbs one
+level, ``return`` goes down one, ``reassign`` stays on the level (another grid or department).
+All three put the request back to ``reported`` because its new owner must accept it (首接负责),
+which starts that owner's own response deadline: a summoned department gets its own clock.
+
+Who may act is decided by how the caller's role relates to the request's level, not by the
+caller's identity: that the grid worker is *the* worker of this micro-grid, or the resident *the*
+one who filed it, is the storage layer's scope check.
+
+============  ==========================  ===============================================
+party         roles                       may
+============  ==========================  ===============================================
+owner         the role of the request's   handle it: accept, start, complete (首接负责),
+              level (OWNER_ROLE)          and steer it like a supervisor
+supervisor    grid roles above the level  steer: escalate, return, reassign, mark_duplicate
+              (SUPERVISORS; the street
+              for a department)
+reviewer      leaders at or above the     record the resident's answer (回访), archive; a
+              level (REVIEWERS)           grid worker or department officer never grades
+                                          or files its own work
+resident      ``resident``                rate, comment
+system        ``system``                  archive (the scheduler)
+============  ==========================  ===============================================
+
+``auditor`` and ``member`` are known roles that may do nothing here (read-only).
+
+Rule table (:data:`RULES`), the only source of what is allowed:
+
+==============  =================================  ======================  ===================
+action          from                               to                      parties
+==============  =================================  ======================  ===================
+accept          reported                           accepted                owner
+start           accepted                           handling                owner
+complete        handling                           completed               owner
+rate            completed                          feedback / handling     resident, reviewer
+archive         feedback                           archived                reviewer, system
+archive         completed                          archived                system
+escalate        reported, accepted, handling       reported, level + 1     owner, supervisor
+                (level below department)
+return          reported, accepted, handling       reported, level - 1     owner, supervisor
+                (level above micro)
+reassign        reported, accepted, handling       reported, same level    owner, supervisor
+mark_duplicate  reported, accepted, handling       duplicate               owner, supervisor
+comment         all but archived, duplicate        unchanged               owner, supervisor,
+                                                                           reviewer, resident
+==============  =================================  ======================  ===================
+
+Hence: a grid worker may not archive; only the street (owner at street level) summons a
+department; a department officer acts only on requests at department level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Final, Literal, NoReturn, TypeVar, cast, get_args
+
+State = Literal[
+    "reported", "accepted", "handling", "completed", "feedback", "archived", "duplicate"
+]
+Level = Literal["micro", "zone", "community", "street", "department"]
+Role = Literal[
+    "grid_worker",
+    "zone_leader",
+    "chief",
+    "street_admin",
+    "department",
+    "resident",
+    "system",
+    "auditor",
+    "member",
+]
+Action = Literal[
+    "accept",
+    "start",
+    "complete",
+    "rate",
+    "archive",
+    "escalate",
+    "return",
+    "reassign",
+    "mark_duplicate",
+    "comment",
+]
+Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
+#: A stage with its own time limit: 响应 (until accepted), 处置 (until completed), 回访
+#: (until the resident's answer is recorded).
+Stage = Literal["response", "handling", "feedback"]
+Party = Literal["owner", "supervisor", "reviewer", "resident", "system"]
+#: Where a rule sends the request: a state, "unchanged", or "by_rating" (see RATING_TARGET).
+Target = State | Literal["unchanged", "by_rating"]
+
+STATES: Final[tuple[State, ...]] = get_args(State)
+LEVELS: Final[tuple[Level, ...]] = get_args(Level)
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
+RATINGS: Final[tuple[Rating, ...]] = get_args(Rating)
+
+TERMINAL: Final[frozenset[State]] = frozenset({"archived", "duplicate"})
+OPEN: Final[frozenset[State]] = frozenset({"reported", "accepted", "handling"})
+LIVE: Final[frozenset[State]] = frozenset(STATES) - TERMINAL
+
+#: The stage whose clock runs while a request is in each state.
+STAGE_OF: Final[Mapping[State, Stage | None]] = {
+    "reported": "response",
+    "accepted": "handling",
+    "handling": "handling",
+    "completed": "feedback",
+    "feedback": None,
+    "archived": None,
+    "duplicate": None,
+}
+
+#: The role that owns (handles) a request at each level.
+OWNER_ROLE: Final[Mapping[Level, Role]] = {
+    "micro": "grid_worker",
+    "zone": "zone_leader",
+    "community": "chief",
+    "street": "street_admin",
+    "department": "department",
+}
+#: Roles that steer a request at each level: the grid chain above it; a summoned department
+#: answers to the street that summoned it.
+SUPERVISORS: Final[Mapping[Level, frozenset[Role]]] = {
+    "micro": frozenset({"zone_leader", "chief", "street_admin"}),
+    "zone": frozenset({"chief", "street_admin"}),
+    "community": frozenset({"street_admin"}),
+    "street": frozenset(),
+    "department": frozenset({"street_admin"}),
+}
+#: Leaders who record the resident's answer and archive: so a grid worker never grades nor
+#: files its own work, and the street closes the loop of the department it summoned.
+REVIEWERS: Final[Mapping[Level, frozenset[Role]]] = {
+    "micro": frozenset({"zone_leader", "chief", "street_admin"}),
+    "zone": frozenset({"zone_leader", "chief", "street_admin"}),
+    "community": frozenset({"chief", "street_admin"}),
+    "street": frozenset({"street_admin"}),
+    "department": frozenset({"street_admin"}),
+}
+
+#: Where the resident's answer sends a completed request: unsatisfied reopens it.
+RATING_TARGET: Final[Mapping[Rating, State]] = {
+    "satisfied": "feedback",
+    "basically_satisfied": "feedback",
+    "unsatisfied": "handling",
+}
+#: How many levels an action moves the request.
+LEVEL_STEP: Final[Mapping[Action, int]] = {"escalate": 1, "return": -1}
+#: The arguments each action requires (every one is required; no others are accepted).
+ACTION_ARGS: Final[Mapping[Action, tuple[str, ...]]] = {
+    "rate": ("rating",),
+    "escalate": ("reason",),
+    "return": ("reason",),
+    "reassign": ("reason",),
+    "mark_duplicate": ("original_id",),
+    "comment": ("text",),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One allowed move: ``action`` from any of ``sources`` at any of ``levels`` by ``parties``."""
+
+    action: Action
+    sources: frozenset[State]
+    target: Target
+    parties: frozenset[Party]
+    levels: frozenset[Level] = frozenset(LEVELS)
+
+
+def _rule(
+    action: Action,
+    sources: frozenset[State] | set[State],
+    target: Target,
+    parties: set[Party],
+    levels: tuple[Level, ...] = LEVELS,
+) -> Rule:
+    return Rule(action, frozenset(sources), target, frozenset(parties), frozenset(levels))
+
+
+_HANDLER: Final[set[Party]] = {"owner"}
+_STEER: Final[set[Party]] = {"owner", "supervisor"}
+
+#: Everything that is allowed; anything else raises IllegalTransition.
+RULES: Final[tuple[Rule, ...]] = (
+    _rule("accept", {"reported"}, "accepted", _HANDLER),
+    _rule("start", {"accepted"}, "handling", _HANDLER),
+    _rule("complete", {"handling"}, "completed", _HANDLER),
+    _rule("rate", {"completed"}, "by_rating", {"resident", "reviewer"}),
+    _rule("archive", {"feedback"}, "archived", {"reviewer", "system"}),
+    # A resident who never answers must not keep a request open for ever: the scheduler
+    # archives it when the feedback deadline passes, unrated.
+    _rule("archive", {"completed"}, "archived", {"system"}),
+    _rule("escalate", OPEN, "reported", _STEER, LEVELS[:-1]),
+    _rule("return", OPEN, "reported", _STEER, LEVELS[1:]),
+    _rule("reassign", OPEN, "reported", _STEER),
+    _rule("mark_duplicate", OPEN, "duplicate", _STEER),
+    _rule("comment", LIVE, "unchanged", {"owner", "supervisor", "reviewer", "resident"}),
+)
+
+
+class IllegalTransition(Exception):
+    """The action is not allowed for this role on a request in this state (HTTP 409)."""
+
+    def __init__(self, state: RequestState, action: str, role: str, why: str) -> None:
+        super().__init__(
+            f"cannot {action!r} a request in state {state.state!r} at level {state.level!r} "
+            f"as {role!r}: {why}"
+        )
+        self.state = state
+        self.action = action
+        self.role = role
+
+
+class NotPermitted(IllegalTransition):
+    """The action is possible in this state, but not for this role (403 if the API prefers)."""
+
+
+@dataclass(frozen=True)
+class RequestState:
+    """What the rules need to know about a request.
+
+    Parameters
+    ----------
+    state, level
+        Where it is in the loop and which level owns it.
+    reopen_count
+        How often an unsatisfied resident reopened it.
+    rating
+        The resident's latest answer, if any (kept when it reopens the request).
+    duplicate_of
+        The original request's id, once marked a duplicate.
+    """
+
+    state: State = "reported"
+    level: Level = "micro"
+    reopen_count: int = 0
+    rating: Rating | None = None
+    duplicate_of: int | str | None = None
+
+    def __post_init__(self) -> None:
+        _parse(self.state, STATES, "state")
+        _parse(self.level, LEVELS, "level")
+        if self.rating is not None:
+            _parse(self.rating, RATINGS, "rating")
+        if type(self.reopen_count) is not int or self.reopen_count < 0:
+            raise ValueError(f"reopen_count must be an integer >= 0, not {self.reopen_count!r}")
+
+    @property
+    def stage(self) -> Stage | None:
+        """The stage whose deadline runs now, if any."""
+        return STAGE_OF[self.state]
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The outcome of one allowed action: the new state and what the caller must record.
+
+    ``new_owner_level`` is set when a new owner must be found at that level (escalate, return,
+    reassign); ``deadline_starts`` names the stage whose clock (re)starts now; ``rating``,
+    ``reason``, ``text`` and ``duplicate_of`` echo the validated arguments for the audit row.
+    """
+
+    action: Action
+    role: Role
+    before: RequestState
+    after: RequestState
+    new_owner_level: Level | None
+    deadline_starts: Stage | None
+    rating: Rating | None = None
+    reason: str | None = None
+    text: str | None = None
+    duplicate_of: int | str | None = None
+
+    @property
+    def reopened(self) -> bool:
+        return self.after.reopen_count > self.before.reopen_count
+
+    @property
+    def summoned(self) -> bool:
+        """街乡吹哨: the street has just summoned a department."""
+        return self.action == "escalate" and self.after.level == "department"
+
+
+def new_request(level: Level = "micro") -> RequestState:
+    """A request just filed (上报) and routed to ``level``: its response deadline starts."""
+    return RequestState(state="reported", level=_parse(level, LEVELS, "level"))
+
+
+def allowed_actions(state: RequestState, role: str) -> list[Action]:
+    """The actions ``role`` may take on ``state`` now, in :data:`ACTIONS` order (for the UI)."""
+    who = _parse(role, ROLES, "role")
+    return [action for action in ACTIONS if _matching_rule(state, action, who) is not None]
+
+
+def transition(state: RequestState, action: str, role: str, **args: object) -> Transition:
+    """Apply ``action`` by ``role`` to ``state``.
+
+    Parameters
+    ----------
+    state
+        The request as stored.
+    action, role
+        One of :data:`ACTIONS` and :data:`ROLES`.
+    **args
+        Exactly the arguments in :data:`ACTION_ARGS` for the action: ``rating`` (one of
+        :data:`RATINGS`), ``reason`` or ``text`` (non-blank strings), ``original_id`` (a
+        positive int or a non-blank string).
+
+    Returns
+    -------
+    Transition
+
+    Raises
+    ------
+    ValueError
+        Unknown action or role, missing, unexpected or malformed arguments (checked first:
+        a malformed call is malformed in any state).
+    IllegalTransition
+        The rule table does not allow it (:class:`NotPermitted` when only the role is wrong).
+    """
+    act = _parse(action, ACTIONS, "action")
+    who = _parse(role, ROLES, "role")
+    parsed = _parse_args(act, args)
+    rule = _matching_rule(state, act, who)
+    if rule is None:
+        _refuse(state, act, who)
+    return _apply(state, rule, who, parsed)
+
+
+def _parties(role: Role, level: Level) -> frozenset[Party]:
+    """How ``role`` relates to a request owned at ``level``."""
+    relations: list[tuple[Party, bool]] = [
+        ("owner", OWNER_ROLE[level] == role),
+        ("supervisor", role in SUPERVISORS[level]),
+        ("reviewer", role in REVIEWERS[level]),
+        ("resident", role == "resident"),
+        ("system", role == "system"),
+    ]
+    return frozenset(party for party, holds in relations if holds)
+
+
+def _possible_rules(state: RequestState, action: Action) -> list[Rule]:
+    return [
+        rule
+        for rule in RULES
+        if rule.action == action and state.state in rule.sources and state.level in rule.levels
+    ]
+
+
+def _matching_rule(state: RequestState, action: Action, role: Role) -> Rule | None:
+    parties = _parties(role, state.level)
+    return next((r for r in _possible_rules(state, action) if r.parties & parties), None)
+
+
+def _refuse(state: RequestState, action: Action, role: Role) -> NoReturn:
+    possible = _possible_rules(state, action)
+    if not possible:
+        raise IllegalTransition(state, action, role, "not possible from this state and level")
+    parties = sorted({party for rule in possible for party in rule.parties})
+    raise NotPermitted(state, action, role, f"only the {' or '.join(parties)} may")
+
+
+def _apply(state: RequestState, rule: Rule, role: Role, args: Mapping[str, object]) -> Transition:
+    rating = cast("Rating | None", args.get("rating"))
+    if rule.target == "unchanged":
+        target: State = state.state
+    elif rule.target == "by_rating":
+        assert rating is not None  # ACTION_ARGS makes "rate" carry one
+        target = RATING_TARGET[rating]
+    else:
+        target = rule.target
+    level = LEVELS[LEVELS.index(state.level) + LEVEL_STEP.get(rule.action, 0)]
+    reopens = state.state == "completed" and target == "handling"
+    duplicate_of = cast("int | str | None", args.get("original_id"))
+    after = replace(
+        state,
+        state=target,
+        level=level,
+        reopen_count=state.reopen_count + reopens,
+        rating=rating if rating is not None else state.rating,
+        duplicate_of=duplicate_of if duplicate_of is not None else state.duplicate_of,
+    )
+    new_owner = level if rule.action in {"escalate", "return", "reassign"} else None
+    # A clock restarts whenever the stage changes or the request changes hands.
+    restarts = after.stage != state.stage or new_owner is not None
+    return Transition(
+        action=rule.action,
+        role=role,
+        before=state,
+        after=after,
+        new_owner_level=new_owner,
+        deadline_starts=after.stage if restarts else None,
+        rating=rating,
+        reason=cast("str | None", args.get("reason")),
+        text=cast("str | None", args.get("text")),
+        duplicate_of=duplicate_of,
+    )
+
+
+_T = TypeVar("_T", bound=str)
+
+
+def _parse(value: object, allowed: tuple[_T, ...], what: str) -> _T:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")
+    return cast(_T, value)
+
+
+def _parse_args(action: Action, args: Mapping[str, object]) -> dict[str, object]:
+    expected = ACTION_ARGS.get(action, ())
+    unexpected = sorted(set(args) - set(expected))
+    if unexpected:
+        raise ValueError(f"{action!r} takes no argument {', '.join(map(repr, unexpected))}")
+    missing = [name for name in expected if name not in args]
+    if missing:
+        raise ValueError(f"{action!r} requires {', '.join(map(repr, missing))}")
+    return {name: _ARG_PARSERS[name](args[name]) for name in expected}
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-blank string; got {value!r}")
+    return value.strip()
+
+
+def _original_id(value: object) -> int | str:
+    # bool is an int to Python, but True is no request id.
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError(f"original_id must be positive; got {value!r}")
+        return value
+    if isinstance(value, str):
+        return _text(value, "original_id")
+    raise ValueError(f"original_id must be a positive int or a non-blank string; got {value!r}")
+
+
+_ARG_PARSERS: Final[Mapping[str, Callable[[object], object]]] = {
+    "rating": lambda value: _parse(value, RATINGS, "rating"),
+    "reason": lambda value: _text(value, "reason"),
+    "text": lambda value: _text(value, "text"),
+    "original_id": _original_id,
+}
