@@ -27,6 +27,10 @@ AssetUrl = Callable[[str], str]
 LEAFLET_JS = "vendor/leaflet/leaflet.js"
 LEAFLET_CSS = "vendor/leaflet/leaflet.css"
 PAGE_JS = "js/gridmap-map.js"
+DRAW_JS = "vendor/leaflet-draw/leaflet.draw.js"
+DRAW_CSS = "vendor/leaflet-draw/leaflet.draw.css"
+LASSO_JS = "vendor/leaflet-lasso/leaflet-lasso.umd.min.js"
+ASSIGN_JS = "js/gridmap-assign.js"
 
 #: Where the map opens before the page has fitted it to the data: the centre of China.
 _CHINA_CENTRE = (35.0, 105.0)
@@ -116,6 +120,7 @@ def build_grid_map(
     zooms: LayerZooms | None = None,
     page_size: int | None = None,
     max_pages: int = 5,
+    assign_url: str | None = None,
 ) -> folium.Map:
     """网格地图: the grid chief's map of communities, zones, micro-grids and households.
 
@@ -134,6 +139,9 @@ def build_grid_map(
         Features asked for per API call (default: 1000 or the server's ``max_page_size`` if
         smaller), and how many pages one layer follows for one view before it tells the user
         to zoom in.
+    assign_url
+        URL of the assignment page (分配包户), linked from zone and micro-grid popups for roles
+        that may assign; None: no link.
 
     Returns
     -------
@@ -147,6 +155,23 @@ def build_grid_map(
         raise ValueError(f"page_size must be 1..{settings.max_page_size}, not {page_size}")
     if max_pages < 1:
         raise ValueError(f"max_pages must be at least 1, not {max_pages}")
+    grid_map = _base_map(settings, asset_url)
+    config = {
+        "apiRoot": api_root.rstrip("/"),
+        "basemapCrs": settings.basemap_crs,
+        "zooms": {_camel(k): v for k, v in asdict(zooms or LayerZooms()).items()},
+        "pageSize": page_size,
+        "maxPages": max_pages,
+        "minZoom": _MIN_ZOOM,
+        "maxZoom": _MAX_ZOOM,
+        "assignUrl": assign_url,
+    }
+    GridMapPage(config, asset_url(PAGE_JS)).add_to(grid_map)
+    return grid_map
+
+
+def _base_map(settings: Settings, asset_url: AssetUrl) -> folium.Map:
+    """An empty offline map with the configured basemap (or none)."""
     grid_map = OfflineMap(
         asset_url=asset_url,
         location=_CHINA_CENTRE,
@@ -166,16 +191,82 @@ def build_grid_map(
             control=False,
             max_zoom=_MAX_ZOOM,
         ).add_to(grid_map)
+    return grid_map
+
+
+class AssignPage(JSCSSMixin):
+    """Starts ``gridmap-assign.js`` on its parent map, with Leaflet.Draw and leaflet-lasso.
+
+    ``gridmap-map.js`` comes first: the assignment script uses its API client and helpers.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            window.gridmapAssign = GridmapAssign.start(
+                {{ this._parent.get_name() }}, {{ this.config|tojson }}
+            );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: Mapping[str, Any], asset_url: AssetUrl) -> None:
+        super().__init__()
+        self._name = "AssignPage"
+        self.config = dict(config)
+        self.default_js = [
+            ("leaflet_draw", asset_url(DRAW_JS)),
+            ("leaflet_lasso", asset_url(LASSO_JS)),
+            ("gridmap_map", asset_url(PAGE_JS)),
+            ("gridmap_assign", asset_url(ASSIGN_JS)),
+        ]
+        self.default_css = [("leaflet_draw_css", asset_url(DRAW_CSS))]
+
+
+def build_assign_map(
+    settings: Settings,
+    *,
+    asset_url: AssetUrl,
+    grid_code: str | None,
+    api_root: str = "/api/v1",
+    reports_root: str = "/api/v1/reports",
+    care_weight: float = 2.0,
+) -> folium.Map:
+    """分配包户: the page where a chief divides a grid's households among members.
+
+    Parameters
+    ----------
+    settings
+        Deployment settings (the basemap, as for :func:`build_grid_map`).
+    asset_url
+        URL of a file under ``gridmap/web/static/``.
+    grid_code
+        The zone or micro-grid the page edits; None: the page offers the caller's zones.
+    api_root, reports_root
+        URL prefixes of the JSON API and of its reports (CSV and Excel downloads).
+    care_weight
+        Weight of a care household (关爱对象) in the loads the page shows.
+
+    Returns
+    -------
+    folium.Map
+        A map with no data in it: the page script loads the grid's coverage from the API.
+    """
+    if grid_code is not None and not re.fullmatch(r"\d{14}(\d{3})?", grid_code):
+        raise ValueError(
+            f"grid_code must be a zone (14 digits) or micro-grid (17), not {grid_code}"
+        )
+    grid_map = _base_map(settings, asset_url)
     config = {
         "apiRoot": api_root.rstrip("/"),
+        "reportsRoot": reports_root.rstrip("/"),
         "basemapCrs": settings.basemap_crs,
-        "zooms": {_camel(k): v for k, v in asdict(zooms or LayerZooms()).items()},
-        "pageSize": page_size,
-        "maxPages": max_pages,
+        "grid": grid_code,
+        "careWeight": care_weight,
         "minZoom": _MIN_ZOOM,
         "maxZoom": _MAX_ZOOM,
     }
-    GridMapPage(config, asset_url(PAGE_JS)).add_to(grid_map)
+    AssignPage(config, asset_url).add_to(grid_map)
     return grid_map
 
 

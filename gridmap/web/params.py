@@ -24,6 +24,16 @@ _TEXT_FILTERS = ("username", "action", "object_type", "object_id")
 _LABELS = {"since": "开始时间", "until": "结束时间", "before_id": "翻页位置"}
 
 
+def assign_grid_code(args: Mapping[str, str]) -> str | None:
+    """The assignment page's ``grid``: a zone (14 digits) or micro-grid (17) code, or None."""
+    code = args.get("grid", "").strip()
+    if not code:
+        return None
+    if not code.isascii() or not code.isdigit() or len(code) not in (14, 17):
+        raise InvalidInput("grid 应为片区（14 位）或微网格（17 位）编码")
+    return code
+
+
 def local_time(value: dt.datetime) -> str:
     """A stored (UTC) time as Beijing time, to the second."""
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")

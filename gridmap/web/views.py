@@ -21,9 +21,9 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from gridmap import accounts, audit, auth
-from gridmap.auth import ACCOUNTS, AUDIT, READ, ROLES, SIGNED_IN
+from gridmap.auth import ACCOUNTS, ASSIGN, AUDIT, READ, ROLES, SIGNED_IN
 from gridmap.db import get_session
-from gridmap.errors import GridmapError
+from gridmap.errors import GridmapError, NotFound
 from gridmap.security import (
     SESSION_COOKIE,
     caller,
@@ -34,8 +34,9 @@ from gridmap.security import (
     requires,
 )
 from gridmap.settings import Settings
-from gridmap.web.maps import build_grid_map, render_parts
-from gridmap.web.params import AUDIT_PAGE_SIZE, AuditFilters, local_time
+from gridmap.storage import grids
+from gridmap.web.maps import build_assign_map, build_grid_map, render_parts
+from gridmap.web.params import AUDIT_PAGE_SIZE, AuditFilters, assign_grid_code, local_time
 
 # The web package owns every asset (Leaflet under vendor/, the page's own under js/ and css/).
 # They are served at /assets because Flask always claims /static for the app's own static
@@ -62,6 +63,7 @@ ROLE_LABELS = {
 #: The header's links: (label, endpoint, capabilities that open it).
 _NAV = (
     ("网格地图", "web.grid_map_page", frozenset({READ})),
+    ("分配包户", "web.assign_page", frozenset({ASSIGN})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
     ("账号", "web.accounts_page", frozenset({ACCOUNTS, ROLES})),
 )
@@ -109,10 +111,38 @@ def _compact_json(value: Any) -> str:
 def grid_map_page() -> str:
     """网格地图: the grid chief's map page (communities, zones, micro-grids, households)."""
     settings: Settings = current_app.extensions["gridmap.settings"]
+    who = caller()
     grid_map = build_grid_map(
-        settings, asset_url=_asset_url, api_root=f"{request.script_root}/api/v1"
+        settings,
+        asset_url=_asset_url,
+        api_root=f"{request.script_root}/api/v1",
+        assign_url=url_for("web.assign_page") if ASSIGN in who.capabilities else None,
     )
     return render_template("map.html", map=render_parts(grid_map, nonce=csp_nonce()))
+
+
+@bp.get("/assign")
+@requires(ASSIGN)
+def assign_page() -> str:
+    """分配包户: staff a zone or micro-grid and divide its households among members
+    (党员分片包户); without ``grid`` the page offers the caller's zones."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    code = assign_grid_code(request.args)
+    grid = None
+    if code is not None:
+        grid = grids.get_grid(get_session(), code, None, caller().scope)
+        if grid is None:
+            raise NotFound(f"There is no grid with code {code}.")
+    assign_map = build_assign_map(
+        settings,
+        asset_url=_asset_url,
+        grid_code=code,
+        api_root=f"{request.script_root}/api/v1",
+        reports_root=f"{request.script_root}/api/v1/reports",
+    )
+    return render_template(
+        "assign.html", map=render_parts(assign_map, nonce=csp_nonce()), grid=grid
+    )
 
 
 def _home(who: auth.Caller) -> str:

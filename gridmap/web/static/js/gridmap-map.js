@@ -140,10 +140,12 @@
 
   /**
    * Fetch JSON from the API; a failure throws an ApiError with the problem's title and detail.
-   * The session cookie authenticates; a POST carries the CSRF token as X-CSRFToken.
+   * The session cookie authenticates; a POST carries the CSRF token as X-CSRFToken. `headers`
+   * adds request headers (the assignment page's If-Match).
    */
-  async function requestJson(url, { signal, method = 'GET', body } = {}) {
-    const headers = { Accept: 'application/geo+json, application/json, application/problem+json' };
+  async function requestJson(url, { signal, method = 'GET', body, headers: extra } = {}) {
+    const headers = Object.assign(
+      { Accept: 'application/geo+json, application/json, application/problem+json' }, extra);
     const init = { signal, method, headers, credentials: 'same-origin' };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -237,6 +239,7 @@
       this.focusGrid = null;
       // Whether this role may reveal plain personal data (asked once: GET /auth/me).
       this.canReveal = false;
+      this.canAssign = false;
       this.ready = this.loadCapabilities();
       this.dom = {
         banner: document.getElementById('gm-banner'),
@@ -280,10 +283,13 @@
     // ---- layers ------------------------------------------------------------------------------
 
     makeGridLayer(level) {
+      // Zones and micro-grids open a popup (with the assignment page's link for roles that
+      // may assign); communities stay click-through.
+      const withPopup = level !== 'community';
       return L.geoJSON(null, {
         pane: 'gm-grids',
         className: `gm-grid gm-grid-${level}`,
-        interactive: false,
+        interactive: withPopup,
         coordsToLatLng: this.coordsToLatLng,
         style: (feature) => this.gridStyle(level, feature),
         onEachFeature: (feature, layer) => {
@@ -292,8 +298,22 @@
             direction: 'center',
             className: `gm-label gm-label-${level}`,
           });
+          if (withPopup) layer.bindPopup(() => this.gridPopup(level, feature));
         },
       });
+    }
+
+    /** A zone's or micro-grid's popup: its name and code, and 分配包户 for roles with ASSIGN. */
+    gridPopup(level, feature) {
+      const p = feature.properties || {};
+      const code = String(p.code || feature.id);
+      const node = el('div', { class: 'gm-grid-popup', 'data-code': code },
+        el('strong', null, p.name || code), el('br'), `${LAYER_LABELS[level]} ${code}`);
+      if (this.canAssign && this.config.assignUrl) {
+        const href = `${this.config.assignUrl}?${new URLSearchParams({ grid: code })}`;
+        node.append(el('br'), el('a', { href, class: 'gm-assign-link' }, '分配包户 / 网格人员'));
+      }
+      return node;
     }
 
     /**
@@ -516,6 +536,7 @@
       try {
         const me = await getJson(`${this.config.apiRoot}/auth/me`);
         this.canReveal = Array.isArray(me.capabilities) && me.capabilities.includes('reveal');
+        this.canAssign = Array.isArray(me.capabilities) && me.capabilities.includes('assign');
       } catch (err) {
         this.showError(`无法读取当前用户的权限：${err.message}`);
       }
@@ -758,5 +779,10 @@
       return new GridmapPage(map, config);
     },
     gcj02,
+    // Shared with the assignment page (gridmap-assign.js), which loads this file first.
+    ApiError,
+    requestJson,
+    el,
+    cssToken,
   };
 })();
