@@ -64,15 +64,25 @@ def migrate(database_url: str) -> None:
     command.upgrade(config, "head")
 
 
+def drop_database(server_url: str, name: str) -> None:
+    """Drop database ``name`` on the server of ``server_url``, closing its connections."""
+    admin = create_engine(
+        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def create_database(server_url: str, name: str) -> str:
     """Create database ``name`` afresh on the server of ``server_url``, migrated to head.
 
     For the test suite and the benchmarks, which must not touch the served database.
     """
     server = make_url(server_url)
+    drop_database(server_url, name)
     admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     url = server.set(database=name).render_as_string(hide_password=False)

@@ -37,9 +37,15 @@ def create_test_database(name: str) -> tuple[str, str]:
     return owner, app_role.render_as_string(hide_password=False)
 
 
+def drop_test_database(name: str) -> None:
+    db.drop_database(_env_url("GRIDMAP_MIGRATE_DATABASE_URL"), name)
+
+
 @pytest.fixture(scope="session")
-def database_urls() -> tuple[str, str]:
-    return create_test_database(f"gridmap_test_{os.getpid()}")
+def database_urls() -> Iterator[tuple[str, str]]:
+    name = f"gridmap_test_{os.getpid()}"
+    yield create_test_database(name)
+    drop_test_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 
 from gridmap import accounts, auth, create_app, demo
 from gridmap.settings import Settings
-from tests.conftest import create_test_database
+from tests.conftest import create_test_database, drop_test_database
 from tests.web.browser import Watched
 
 DEMO_HOUSEHOLDS = 4000
@@ -49,8 +49,9 @@ LIVE_SETTINGS = {"basemap_crs": "none", "login_rate_limit": "1000 per minute"}
 
 
 @pytest.fixture(scope="session")
-def web_database_url() -> str:
-    _, url = create_test_database(f"gridmap_test_web_{os.getpid()}")
+def web_database_url() -> Iterator[str]:
+    name = f"gridmap_test_web_{os.getpid()}"
+    _, url = create_test_database(name)
     engine = create_engine(url)
     with Session(engine) as session:
         demo.load(session, households=DEMO_HOUSEHOLDS, seed=7, settings=Settings())
@@ -58,7 +59,8 @@ def web_database_url() -> str:
         accounts.grant_role(session, user.id, "audit_admin", admins_too=True)
         session.commit()
     engine.dispose()
-    return url
+    yield url
+    drop_test_database(name)
 
 
 @pytest.fixture(scope="session")
