@@ -29,6 +29,7 @@ class _JSONProvider(DefaultJSONProvider):
     """JSON with ISO 8601 dates (Flask's default writes HTTP dates) and Chinese unescaped."""
 
     ensure_ascii = False
+    sort_keys = False  # keep the order the code gives (report columns, GeoJSON members)
 
     @staticmethod
     def default(o: object) -> object:
