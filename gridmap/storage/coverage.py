@@ -16,6 +16,8 @@ from gridmap.storage.models import CARE_TAGS, Assignment, Coverage, Grid, Househ
 from gridmap.storage.scoping import grid_visible, household_visible, person_visible
 from gridmap.storage.sql import as_array
 
+MEMBER_KINDS = ("party_member", "volunteer", "in_service_member")
+
 
 def find_grid(session: Session, code: str, scope: Scope, *, lock: bool) -> Any | None:
     """The current grid ``code`` in ``scope``; with ``lock``, locked until the transaction
@@ -120,9 +122,8 @@ def households_in(session: Session, code: str, scope: Scope) -> list[dict[str, A
 
 
 def members_near(session: Session, community_id: int, grid_code: str) -> list[dict[str, Any]]:
-    """People who may serve the grid — those living in its community (party members,
-    volunteers, grid workers…) and those covering its households — with their home (lon/lat,
-    or None) and how many of the grid's households they cover now."""
+    """Members living in the community or covering households in the grid, with their home
+    (lon/lat, or None) and their current number of households in the grid."""
     in_grid = select(Household.id).where(Household.micro_grid_id.in_(subtree_ids(grid_code)))
     load = (
         select(func.count())
@@ -141,7 +142,7 @@ def members_near(session: Session, community_id: int, grid_code: str) -> list[di
         )
         .where(
             or_(
-                Person.home_community_id == community_id,
+                Person.kind.in_(MEMBER_KINDS) & (Person.home_community_id == community_id),
                 Person.id.in_(covering),
             )
         )
