@@ -34,15 +34,16 @@ READ = "read"  # grids, households, locate, search: within the scope, personal d
 REVEAL = "reveal"  # plain personal data, one audit row per reveal
 EXPORT = "export"  # downloads of in-scope tables, masked
 ASSIGN = "assign"  # staff grids and divide households among members, within the scope
+HANDLE = "handle"  # file residents' requests and act on them (gridmap.lifecycle), in the scope
 ACCOUNTS = "accounts"  # system administrator: create accounts, reset passwords
 ROLES = "roles"  # security administrator: grant roles and scopes, unlock accounts
 AUDIT = "audit"  # audit administrator: search and export the audit log
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN}),
-    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN}),
-    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN}),
-    "grid_worker": frozenset({READ, REVEAL}),
+    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE}),
+    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE}),
+    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE}),
+    "grid_worker": frozenset({READ, REVEAL, HANDLE}),
     "member": frozenset({READ}),
     "auditor": frozenset({READ, EXPORT}),
     "system_admin": frozenset({ACCOUNTS}),

@@ -11,9 +11,10 @@ import pyogrio
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from gridmap import accounts, ingest
+from gridmap import accounts, ingest, requests
 from gridmap.settings import Settings
 from gridmap.spatial.generate import Population, generate_population
+from gridmap.storage import requests as storage_requests
 from gridmap.storage.models import Grid
 
 BOUNDARIES = Path(__file__).resolve().parents[1] / "data" / "boundaries"
@@ -51,6 +52,7 @@ def load(
     reports.append(ingest.import_assignments(session, _as_text(population.assignments)))
     reports.append(ingest.import_coverage(session, _as_text(population.coverage)))
     reports.append(create_demo_accounts(session, population, settings.demo_password))
+    reports.append(seed_categories(session))
     return reports
 
 
@@ -113,3 +115,50 @@ def create_demo_accounts(
             session, user.id, role, scope_code=scope, person_id=person, admins_too=True
         )
     return ingest.ImportReport("demo accounts", written=len(accounts_made))
+
+
+def _limits(response: str, handling: str, feedback: str) -> dict[str, dict[str, Any]]:
+    """``"2h"``/``"3d"`` per stage → ``{stage: {amount, unit}}``."""
+    unit = {"h": "hours", "d": "days"}
+    return {
+        stage: {"amount": int(text[:-1]), "unit": unit[text[-1]]}
+        for stage, text in (("response", response), ("handling", handling), ("feedback", feedback))
+    }
+
+
+#: The category catalogue (诉求类别): city-management event classes (GB/T 30428 family) and
+#: community services, with the level that handles each by default and its time limits per
+#: stage (响应 response, 处置 handling, 回访 feedback) in working hours or days. Local rules
+#: differ: these are plausible defaults for a demo, to be edited by each city.
+CATEGORIES: tuple[tuple[str, str, str, str, dict[str, dict[str, Any]]], ...] = (
+    ("sanitation.garbage", "暴露垃圾、垃圾满溢", "市容环境", "micro", _limits("2h", "1d", "3d")),
+    ("sanitation.graffiti", "乱涂乱画", "市容环境", "micro", _limits("4h", "2d", "3d")),
+    ("ads.flyer", "非法小广告", "宣传广告", "micro", _limits("4h", "1d", "3d")),
+    ("ads.billboard", "违规户外广告设施", "宣传广告", "street", _limits("1d", "5d", "3d")),
+    ("construction.noise", "施工扰民", "施工管理", "community", _limits("2h", "2d", "3d")),
+    ("construction.debris", "渣土遗撒", "施工管理", "street", _limits("2h", "1d", "3d")),
+    ("emergency.hazard", "安全隐患", "突发事件", "community", _limits("1h", "4h", "1d")),
+    ("emergency.flooding", "积水内涝", "突发事件", "street", _limits("1h", "7h", "1d")),
+    ("street.vendor", "占道经营", "街面秩序", "micro", _limits("2h", "1d", "3d")),
+    ("street.parking", "乱停乱放", "街面秩序", "micro", _limits("2h", "1d", "3d")),
+    ("neighbour.dispute", "邻里纠纷", "邻里纠纷", "micro", _limits("1d", "5d", "3d")),
+    ("elderly.care", "独居老人照料", "养老服务", "micro", _limits("2h", "2d", "3d")),
+    ("property.repair", "物业维修", "物业管理", "community", _limits("4h", "5d", "3d")),
+    ("utility.water", "停水、供水问题", "水电气暖", "street", _limits("2h", "1d", "3d")),
+    ("utility.heating", "供暖不热", "水电气暖", "street", _limits("4h", "2d", "3d")),
+)
+
+
+def seed_categories(session: Session) -> ingest.ImportReport:
+    """Add the catalogue's categories that are missing (existing ones are left as edited)."""
+    added = 0
+    for code, name, event_class, level, limits in CATEGORIES:
+        values = {
+            "code": code,
+            "name": name,
+            "event_class": event_class,
+            "default_level": level,
+            "time_limits": requests.check_time_limits(limits),
+        }
+        added += storage_requests.add_category(session, values)
+    return ingest.ImportReport("request categories", written=added)

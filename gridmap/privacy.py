@@ -12,6 +12,8 @@ import re
 from typing import Any
 
 _DIGIT = re.compile(r"\d")
+# A phone or ID number typed into free text (descriptions, notes).
+_LONG_NUMBER = re.compile(r"\d{7,}[Xx]?")
 # Where an address stops being public: after the community (社区) or residential estate.
 _ADDRESS_PUBLIC_END = re.compile(r"(社区|小区|村|街道|路|街|巷)")
 
@@ -50,6 +52,20 @@ def mask_address(address: str | None) -> str | None:
     ends = [m.end() for m in _ADDRESS_PUBLIC_END.finditer(address)]
     cut = ends[-1] if ends else min(len(address), 6)
     return address[:cut] + _DIGIT.sub("*", address[cut:])
+
+
+def mask_text(text: str | None) -> str | None:
+    """Phone and ID numbers typed into free text, masked like the fields that hold them."""
+    if not text:
+        return text
+    return _LONG_NUMBER.sub(lambda m: mask_phone(m.group()) or "", text)
+
+
+def mask_email(email: str | None) -> str | None:
+    if not email:
+        return email
+    user, _, domain_part = email.partition("@")
+    return f"{user[:1]}***@{domain_part}"
 
 
 def mask_digits(text: str | None) -> str | None:

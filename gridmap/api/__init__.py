@@ -11,8 +11,10 @@ from gridmap.api import (
     grids,
     households,
     locate,
+    open311,
     personal,
     reports,
+    requests,
 )
 from gridmap.security import public
 
@@ -35,6 +37,8 @@ def init_app(app: OpenAPI) -> None:
         personal.bp,
         assignment.bp,
         reports.bp,
+        requests.bp,
+        open311.bp,
         admin.bp,
     )
     for bp in blueprints:

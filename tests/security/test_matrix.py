@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from werkzeug.routing import Rule
 
-from gridmap import security
+from gridmap import demo, security
 from gridmap.auth import CAPABILITIES, EXPORT, READ, REVEAL, SIGNED_IN
+from gridmap.storage import requests as store
+from gridmap.storage.models import Grid
 from tests.conftest import client_for
 from tests.security.conftest import (
     A_PEOPLE,
@@ -33,7 +36,11 @@ from tests.security.conftest import (
 PROBLEM = "application/problem+json"
 DATA_CAPABILITIES = {READ, EXPORT, REVEAL}
 #: Endpoints needing a data capability that hold no object of their own to probe.
-NO_OBJECT_ENDPOINTS = {"web.grid_map_page": "the page shell; its layers come from the API"}
+NO_OBJECT_ENDPOINTS = {
+    "web.grid_map_page": "the page shell; its layers come from the API",
+    "open311.services": "the category catalogue is the same for every scope",
+    "open311.service_definition": "the category catalogue is the same for every scope",
+}
 
 Request = tuple[str, str, dict[str, Any] | None]
 
@@ -62,6 +69,11 @@ def _get(url: str) -> Request:
 def reveal_request(obj: str, oid: int, field: str) -> Request:
     return ("POST", "/api/v1/reveal", {"object": obj, "id": oid, "field": field})
 
+
+#: Residents' requests planted by ``request_world``: two in A, two in B (ids fixed here so
+#: that they never collide with B's household ids, which the "list" probes look for).
+A_REQUESTS = {501: (A + "01001", 1, 3), 502: (A + "02002", 2, 1)}
+B_REQUESTS = {511: (B + "01001", 11, 12), 512: (B + "02002", 12, None)}
 
 A_BBOX = "116.40,39.90,116.42,39.92"
 B_BBOX = "116.44,39.90,116.46,39.92"
@@ -238,6 +250,44 @@ PROBES = (
         _get("/api/v1/reports/uncovered.csv"),
         _get("/api/v1/reports/uncovered.csv"),
     ),
+    Probe("requests", READ, "list", _get("/api/v1/requests"), _get("/api/v1/requests")),
+    Probe(
+        "requests of a grid",
+        READ,
+        "features",
+        _get(f"/api/v1/requests?grid={A}01001"),
+        _get(f"/api/v1/requests?grid={B}"),
+    ),
+    Probe(
+        "request",
+        READ,
+        "one",
+        _get("/api/v1/requests/501"),
+        _get("/api/v1/requests/511"),
+        _get(f"/api/v1/requests/{GHOST_ID}"),
+    ),
+    Probe(
+        "open311 requests",
+        READ,
+        "list",
+        _get("/open311/v2/requests.json"),
+        _get("/open311/v2/requests.json"),
+    ),
+    Probe(
+        "open311 requests by id",
+        READ,
+        "features",
+        _get("/open311/v2/requests.json?service_request_id=501"),
+        _get("/open311/v2/requests.json?service_request_id=511,512"),
+    ),
+    Probe(
+        "open311 request",
+        READ,
+        "one",
+        _get("/open311/v2/requests/501.json"),
+        _get("/open311/v2/requests/511.json"),
+        _get(f"/open311/v2/requests/{GHOST_ID}.json"),
+    ),
     Probe(
         "reveal staff name",
         REVEAL,
@@ -273,6 +323,55 @@ PROBES = (
 )
 
 
+def _plant_requests(session, planted: dict[int, tuple[str, int, int | None]], where: str) -> None:  # type: ignore[no-untyped-def]
+    category = store.current_category(session, "sanitation.garbage")
+    assert category is not None
+    for rid, (micro, household, owner) in planted.items():
+        micro_id = session.scalar(select(Grid.id).where(Grid.code == micro))
+        store.insert_request(
+            session,
+            {
+                "id": rid,
+                "category_id": category.id,
+                "description": f"{where}楼道堆物，联系人电话在联系方式里",
+                "household_id": household,
+                "micro_grid_id": micro_id,
+                "level": "micro",
+                "owner_person_id": owner,
+                "state": "reported",
+                "contact_name": "陈小姐",
+                "contact_phone": f"1361234{rid:04d}",
+                "source": "api",
+            },
+            116.41,
+            39.91,
+        )
+        store.append_event(
+            session,
+            {"request_id": rid, "action": "report", "to_state": "reported", "level": "micro"},
+        )
+
+
+@pytest.fixture
+def request_world(session, world):  # type: ignore[no-untyped-def]
+    """Requests in A and B, filed under the seeded catalogue."""
+    demo.seed_categories(session)
+    _plant_requests(session, A_REQUESTS, "测试社区")
+    _plant_requests(session, B_REQUESTS, "乙社区")
+    session.commit()
+
+
+@pytest.fixture
+def login_as(login_as, request_world):  # type: ignore[no-untyped-def]
+    """The security suite's ``login_as``, in a world that also holds residents' requests."""
+    return login_as
+
+
+def _error_type(url: str) -> str:
+    """Open311 answers errors in its own JSON shape; the rest of the API in problem+json."""
+    return "application/json" if url.startswith("/open311/") else PROBLEM
+
+
 def send(client, request: Request):  # type: ignore[no-untyped-def]
     method, url, body = request
     return client.open(url, method=method, json=body)
@@ -288,6 +387,8 @@ def _ids(response) -> list[str]:  # type: ignore[no-untyped-def]
         lines = response.get_data(as_text=True).lstrip("\ufeff").splitlines()[1:]
         return [line.split(",")[0] for line in lines]
     body = response.get_json(force=True)
+    if isinstance(body, list):  # Open311: services or service requests
+        return [str(i.get("service_request_id", i.get("service_code"))) for i in body]
     if "rows" in body:  # a report: rows of grids (code) or of households and people (id)
         return [str(row.get("code", row.get("id"))) for row in body["rows"]]
     items = body.get("features", body.get("results", []))
@@ -306,7 +407,7 @@ def _outside_failures(role: str, probe: Probe, client) -> list[str]:  # type: ig
     if probe.kind == "one":
         assert probe.ghost is not None
         ghost = send(client, probe.ghost)
-        if response.status_code != 404 or response.mimetype != PROBLEM:
+        if response.status_code != 404 or response.mimetype != _error_type(probe.outside[1]):
             failures.append(f"status {response.status_code} {response.mimetype}, expected 404")
         if _digits_blurred(text) != _digits_blurred(ghost.get_data(as_text=True)):
             failures.append("answer differs from a never-existing object's: confirms existence")
@@ -434,8 +535,9 @@ def test_without_login_the_api_answers_401_and_pages_redirect_to_login(app, anon
         response = anonymous.open(url, method=method, json={})
         text = response.get_data(as_text=True)
         assert not [s for s in b_secrets() if s in text], endpoint
-        if url.startswith("/api/"):
-            assert (response.status_code, response.mimetype) == (401, PROBLEM), endpoint
+        if url.startswith(("/api/", "/open311/")):
+            expected = (401, _error_type(url))
+            assert (response.status_code, response.mimetype) == expected, endpoint
         else:
             assert response.status_code == 302, endpoint
             assert response.location.startswith("/login?next="), endpoint
@@ -469,7 +571,7 @@ def test_out_of_scope_people_are_never_named(login_as):
             assert name not in text and phone not in text
 
 
-def test_the_matrix_detects_a_caller_who_can_see_b(app, make_user, world):
+def test_the_matrix_detects_a_caller_who_can_see_b(app, make_user, request_world):
     """The checks above can fail: a county-wide street admin (scope 110101, which holds B) is
     caught by every probe."""
     county = client_for(app, make_user("street_admin", A[:6]))

@@ -1,0 +1,342 @@
+"""Residents' requests (群众诉求): intake, the caller's requests, one request with its timeline,
+and transitions with ETag / If-Match.
+
+Contact details, owners' names and phone numbers written into free text are masked in every
+answer; the answer to an intake is stored with its ``Idempotency-Key`` and replayed as is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from flask import Response, json, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from gridmap import deadlines, lifecycle
+from gridmap import requests as domain
+from gridmap.api import params, serializers
+from gridmap.auth import HANDLE, READ
+from gridmap.db import get_session
+from gridmap.errors import InvalidInput
+from gridmap.privacy import mask_email, mask_name, mask_phone, mask_text
+from gridmap.security import audit_write, caller, requires
+from gridmap.storage import requests as store
+from gridmap.storage.grids import Page
+
+bp = APIBlueprint(
+    "requests",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="requests")],
+    abp_security=params.BEARER,
+)
+
+CATEGORY_CODE = r"^[a-z0-9][a-z0-9._-]{1,39}$"
+PHONE = r"^[0-9+\-]{5,20}$"
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+# Runs of digits long enough to be a phone or ID number, in text people typed.
+
+#: A photo: an http(s) URL or the id of an uploaded file.
+Photo = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=500, pattern=r"^(https?://[^\s]+|[A-Za-z0-9._-]{1,100})$"
+    ),
+]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class Location(_Strict):
+    lon: float = Field(allow_inf_nan=False, description="Longitude (x) in the declared CRS")
+    lat: float = Field(allow_inf_nan=False, description="Latitude (y) in the declared CRS")
+    crs: str = Field(
+        "EPSG:4326",
+        max_length=40,
+        description="EPSG:4326, EPSG:4490, EPSG:4491–4554, GCJ02 (AMap/Tencent) or BD09 (Baidu)",
+    )
+
+
+class Contact(_Strict):
+    name: str | None = Field(None, min_length=1, max_length=50)
+    phone: str | None = Field(None, pattern=PHONE)
+    email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class IntakeBody(_Strict):
+    category: str = Field(pattern=CATEGORY_CODE, description="A category code (service_code)")
+    description: str = Field(min_length=1, max_length=2000)
+    location: Location | None = Field(None, description="Where, or give household_id")
+    household_id: int | None = Field(None, ge=1, description="The household concerned")
+    contact: Contact | None = Field(None, description="Personal data: masked in every answer")
+    photos: list[Photo] = Field(default_factory=list, max_length=9)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> IntakeBody:
+        if (self.location is None) == (self.household_id is None):
+            raise ValueError("give exactly one of location {lon, lat, crs} and household_id")
+        return self
+
+
+class TimeLimit(_Strict):
+    amount: int = Field(ge=0, le=deadlines.MAX_AMOUNT)
+    unit: Literal["hours", "days"]
+
+
+class TransitionBody(_Strict):
+    action: lifecycle.Action
+    note: Note | None = None
+    rating: lifecycle.Rating | None = Field(None, description="rate: the resident's answer")
+    reason: Note | None = Field(None, description="escalate, return, reassign: why")
+    duplicate_of: int | None = Field(None, ge=1, description="mark_duplicate: the original")
+    department: str | None = Field(
+        None, min_length=1, max_length=100, description="escalate to / reassign at department"
+    )
+    person_id: int | None = Field(None, ge=1, description="hand it to this staff member")
+    time_limit: TimeLimit | None = Field(
+        None, description="the response limit the street gives a summoned department"
+    )
+    photos: list[Photo] = Field(default_factory=list, max_length=9)
+
+
+class RequestPath(BaseModel):
+    request_id: int = Field(ge=1)
+
+
+class RequestListQuery(params.PageQuery):
+    state: str | None = Field(None, description="State(s), comma-separated")
+    category: str | None = Field(None, pattern=CATEGORY_CODE)
+    grid: str | None = Field(None, pattern=r"^\d{6,17}$", description="Requests in this subtree")
+    overdue: bool = Field(False, description="Only those past their stage deadline")
+    mine: bool = Field(False, description="Only those the caller owns (the inbox)")
+
+
+# ---------------------------------------------------------------------------------- answers
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.UTC).isoformat() if moment else None
+
+
+def warning(row: Any, now: dt.datetime | None = None) -> str | None:
+    """红黄牌 of the running stage: green, yellow (due soon) or red (overdue); None if no clock."""
+    if row.stage_deadline is None or lifecycle.STAGE_OF[row.state] is None:
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    return deadlines.warning_level(now, row.stage_deadline, row.stage_started_at)
+
+
+def properties(row: Any) -> dict[str, Any]:
+    """A request as every list shows it: masked, no timeline."""
+    return {
+        "id": row.id,
+        "state": row.state,
+        "level": row.level,
+        "category": {
+            "code": row.category_code,
+            "name": row.category_name,
+            "class": row.event_class,
+            "version": row.category_version,
+        },
+        "description": mask_text(row.description),
+        "micro_grid_code": row.micro_grid_code,
+        "household_id": row.household_id,
+        "owner": {
+            "person_id": row.owner_person_id,
+            "name": mask_name(row.owner_name),
+            "phone": mask_phone(row.owner_phone),
+            "user_id": row.owner_user_id,
+            "department": row.department,
+        },
+        "source": row.source,
+        "reopen_count": row.reopen_count,
+        "rating": row.rating,
+        "duplicate_of": row.duplicate_of,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "stage": lifecycle.STAGE_OF[row.state],
+        "stage_started_at": _iso(row.stage_started_at),
+        "stage_deadline": _iso(row.stage_deadline),
+        "warning": warning(row),
+    }
+
+
+def _event(event: Any) -> dict[str, Any]:
+    return {
+        "at": _iso(event.at),
+        "actor": event.actor,
+        "action": event.action,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "level": event.level,
+        "owner_person_id": event.owner_person_id,
+        "note": mask_text(event.note),
+        "photos": event.photos,
+        "detail": event.detail,
+    }
+
+
+def detail(request_id: int) -> dict[str, Any]:
+    """One request with its timeline, contact masked, its ETag and what the caller may do."""
+    who = caller()
+    row, events = domain.get(get_session(), request_id, who)
+    return properties(row) | {
+        "location": {"lon": row.lon, "lat": row.lat},
+        "contact": {
+            "name": mask_name(row.contact_name),
+            "phone": mask_phone(row.contact_phone),
+            "email": mask_email(row.contact_email),
+        },
+        "photos": row.photos,
+        "revision": row.revision,
+        "etag": domain.etag(row.id, row.revision),
+        "allowed_actions": domain.allowed(row, who.role),
+        "timeline": [_event(e) for e in events],
+    }
+
+
+def _answer(body: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["ETag"] = body["etag"]
+    return response
+
+
+def idempotency_key() -> str | None:
+    """The ``Idempotency-Key`` header, checked (visible ASCII, at most 200 characters)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _KEY.match(key):
+        raise InvalidInput("Idempotency-Key must be 1 to 200 visible ASCII characters")
+    return key
+
+
+def new_request(body: IntakeBody) -> domain.NewRequest:
+    contact = body.contact or Contact()
+    place = body.location
+    return domain.NewRequest(
+        category=body.category,
+        description=body.description,
+        source="api",
+        lon=place.lon if place else None,
+        lat=place.lat if place else None,
+        crs=place.crs if place else "EPSG:4326",
+        household_id=body.household_id,
+        contact_name=contact.name,
+        contact_phone=contact.phone,
+        contact_email=contact.email,
+        photos=tuple(body.photos),
+    )
+
+
+def file_once(
+    new: domain.NewRequest, fingerprint_body: dict[str, Any], answer: Any
+) -> tuple[Response, Any]:
+    """File ``new`` once per Idempotency-Key; ``answer(id)`` builds the response body.
+
+    Returns the response (on a replay the first one's status and body text again, marked
+    ``Idempotent-Replayed``) and its body. Audits and commits.
+    """
+    session, who = get_session(), caller()
+    key = idempotency_key()
+    created: list[int] = []
+
+    def write() -> tuple[int, str]:
+        created.append(domain.intake(session, new, who))
+        return 201, json.dumps(answer(created[0]))
+
+    status, text, replayed = domain.once(
+        session, who.user_id, key, domain.fingerprint(request.path, fingerprint_body), write
+    )
+    if created:
+        audit_write("request.create", "request", created[0], {"source": new.source})
+    response = Response(text, status=status, mimetype="application/json")
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, json.loads(text)
+
+
+# ----------------------------------------------------------------------------------- routes
+
+
+@bp.post("/requests", summary="File a request (located, routed, owned at once; Idempotency-Key)")
+@requires(HANDLE)
+def create_request(body: IntakeBody) -> Response:
+    response, answer = file_once(new_request(body), body.model_dump(mode="json"), detail)
+    response.headers["ETag"] = answer["etag"]
+    response.headers["Location"] = f"/api/v1/requests/{answer['id']}"
+    return response
+
+
+@bp.get("/requests", summary="Requests in the caller's scope (GeoJSON, newest first, paginated)")
+@requires(READ)
+def list_requests(query: RequestListQuery) -> Response:
+    limit, before = params.parse_page(query)
+    session, who = get_session(), caller()
+    person, user = domain.inbox_owner(session, who) if query.mine else (None, None)
+    wanted = store.RequestFilter(
+        states=parse_states(query.state),
+        category=query.category,
+        grid_code=query.grid,
+        overdue=query.overdue,
+        mine=query.mine,
+        owner_person_id=person,
+        owner_user_id=user,
+    )
+    rows, after = store.list_requests(
+        session, wanted, scope=who.scope, limit=limit, before_id=before
+    )
+    features = [_feature(r) for r in rows]
+    return serializers.feature_collection(
+        features, Page(rows, None if after is None else str(after))
+    )
+
+
+def _feature(row: Any) -> dict[str, Any]:
+    point = {"type": "Point", "coordinates": [row.lon, row.lat]}
+    return {"type": "Feature", "id": row.id, "geometry": point, "properties": properties(row)}
+
+
+def parse_states(text: str | None) -> tuple[str, ...]:
+    """``"reported,accepted"`` → the states, or a 400 naming the allowed ones."""
+    if not text:
+        return ()
+    states = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in states if s not in lifecycle.STATES]
+    if unknown:
+        raise InvalidInput(f"state must be among {', '.join(lifecycle.STATES)}; not {unknown}")
+    return states
+
+
+@bp.get("/requests/<int:request_id>", summary="One request with its timeline (ETag)")
+@requires(READ)
+def get_request(path: RequestPath) -> Response:
+    return _answer(detail(path.request_id))
+
+
+@bp.post(
+    "/requests/<int:request_id>/transitions",
+    summary="Act on a request: accept, start, complete, rate, archive, escalate… (If-Match)",
+)
+@requires(HANDLE)
+def transition(path: RequestPath, body: TransitionBody) -> Response:
+    change = domain.Change(
+        **body.model_dump(exclude={"photos", "time_limit"}),
+        time_limit=body.time_limit.model_dump() if body.time_limit else None,
+        photos=tuple(body.photos),
+    )
+    domain.act(get_session(), path.request_id, change, caller(), request.headers.get("If-Match"))
+    audit_write(
+        f"request.{body.action}",
+        "request",
+        path.request_id,
+        body.model_dump(mode="json", include={"action", "rating", "duplicate_of", "department"}),
+    )
+    return _answer(detail(path.request_id))

@@ -1,0 +1,547 @@
+"""Residents' requests (群众诉求): intake, routing (首接负责) and transitions.
+
+Intake locates a request to its micro-grid (the rule the household triggers use,
+``gridmap_micro_grid_at``) and gives it an owner at once. Routing starts at the category's
+default level and climbs while a level has nobody: the micro-grid's grid worker (网格员),
+else the zone leader (网格长), else the community's chief (总网格长), else the street (街道,
+its street administrator if one has an account, otherwise the whole street's scope). A
+category handled by a department by default starts at the street: only the street summons a
+department (街乡吹哨). The first event of the timeline says who owns it and why.
+
+Transitions are decided by :mod:`gridmap.lifecycle`; this module locks the request, checks the
+caller saw its current revision (If-Match), finds the new owner when the level changes,
+restarts the stage clock with :func:`gridmap.deadlines.add_working_time`, appends the event
+and bumps the revision, all in the caller's transaction.
+
+An ``Idempotency-Key`` makes intake safe to retry: the key is claimed with ``INSERT … ON
+CONFLICT DO NOTHING`` in the same transaction as the request, and the answer is stored with
+it, so a retry gets the first answer and two racing retries cannot both store a request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy.orm import Session
+
+from gridmap import deadlines, lifecycle
+from gridmap.auth import Caller
+from gridmap.errors import Conflict, GridmapError, InvalidInput, NotFound, Unprocessable
+from gridmap.lookup import to_storage_point
+from gridmap.storage import requests as store
+from gridmap.storage.models import Category, ResidentRequest
+
+#: The staff role that owns a request at each grid level.
+GRID_ROLE = {"micro": "grid_worker", "zone": "zone_leader", "community": "chief"}
+_CLIMB = ("micro", "zone", "community", "street")
+_LEVEL_NAME = {
+    "micro": "微网格",
+    "zone": "片区网格",
+    "community": "社区",
+    "street": "街道",
+    "department": "职能部门",
+}
+
+
+class PreconditionRequired(GridmapError):
+    status = 428
+    code = "precondition-required"
+    title = "Precondition required"
+
+
+class PreconditionFailed(GridmapError):
+    status = 412
+    code = "stale"
+    title = "Changed since loaded"
+
+
+class IllegalAction(Conflict):
+    code = "illegal-transition"
+    title = "Not allowed now"
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A request as filed: a place (a point in a declared CRS, or a household) and what."""
+
+    category: str
+    description: str
+    source: str
+    lon: float | None = None
+    lat: float | None = None
+    crs: str = "EPSG:4326"
+    household_id: int | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    photos: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Change:
+    """A transition asked for: the action and its arguments (see ``lifecycle.ACTION_ARGS``)."""
+
+    action: str
+    note: str | None = None
+    rating: str | None = None
+    reason: str | None = None
+    duplicate_of: int | None = None
+    #: The department summoned (escalating from the street) or handed to (reassign there).
+    department: str | None = None
+    #: The person to hand it to at the new level (default: the longest-serving staff there).
+    person_id: int | None = None
+    #: The time limit the street gives a summoned department's response (限时督办).
+    time_limit: dict[str, Any] | None = None
+    photos: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who owns a request at a level, and why them (for the timeline)."""
+
+    level: str
+    person_id: int | None
+    user_id: int | None
+    department: str | None
+    why: str
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def etag(request_id: int, revision: int) -> str:
+    return f'"request-{request_id}.{revision}"'
+
+
+def fingerprint(path: str, body: dict[str, Any]) -> str:
+    """What makes two writes the same: the endpoint and the validated body."""
+    text = json.dumps({"path": path, "body": body}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -------------------------------------------------------------------------------- idempotency
+
+
+def once(
+    session: Session,
+    user_id: int,
+    key: str | None,
+    body_hash: str,
+    write: Callable[[], tuple[int, str]],
+) -> tuple[int, str, bool]:
+    """Run ``write`` at most once per ``(user, key)``; returns the status and body text of
+    the answer and whether this is a replay of the first one (byte for byte).
+
+    The caller commits: the key, the write and its stored answer go in one transaction, so a
+    failed write leaves no key behind and its retry runs again.
+    """
+    if key is None:
+        return (*write(), False)
+    if not store.claim_key(session, user_id, key, body_hash):
+        stored = store.stored_key(session, user_id, key)
+        if stored is None or stored.response_status is None or stored.response_body is None:
+            raise Conflict("A write with this Idempotency-Key is in progress; retry shortly.")
+        if stored.body_hash != body_hash:
+            raise Unprocessable(
+                "This Idempotency-Key was used for a different request body; "
+                "use a new key for a new request."
+            )
+        return stored.response_status, stored.response_body, True
+    status, body = write()
+    store.finish_key(session, user_id, key, status, body)
+    return status, body, False
+
+
+# --------------------------------------------------------------------------------- categories
+
+
+def check_time_limits(limits: dict[str, Any]) -> dict[str, Any]:
+    """A category's ``{stage: {"amount": n, "unit": "hours" | "days"}}``, checked."""
+    stages = lifecycle.STAGE_OF.values()
+    for stage, limit in limits.items():
+        if stage not in stages:
+            raise InvalidInput(
+                f"time_limits: {stage!r} is no stage; use response, handling, feedback"
+            )
+        amount = limit.get("amount") if isinstance(limit, dict) else None
+        if not isinstance(limit, dict) or set(limit) != {"amount", "unit"}:
+            raise InvalidInput(f"time_limits.{stage} must be {{amount, unit}}")
+        if type(amount) is not int or not 0 <= amount <= deadlines.MAX_AMOUNT:
+            raise InvalidInput(f"time_limits.{stage}.amount must be 0..{deadlines.MAX_AMOUNT}")
+        if limit["unit"] not in ("hours", "days"):
+            raise InvalidInput(f"time_limits.{stage}.unit must be hours or days")
+    return limits
+
+
+def revise_category(session: Session, code: str, **changes: Any) -> Category:
+    """A new version of category ``code`` with ``changes``; the old version is closed, and the
+    requests filed under it keep its rules."""
+    current = store.current_category(session, code, lock=True)
+    if current is None:
+        raise NotFound(f"There is no category {code!r}.")
+    if "time_limits" in changes:
+        check_time_limits(changes["time_limits"])
+    fields = ("name", "event_class", "description", "default_level", "time_limits")
+    values = {f: changes.get(f, getattr(current, f)) for f in fields}
+    return store.add_category_version(session, current, values)
+
+
+# ------------------------------------------------------------------------------------ routing
+
+
+def _time_limit(category: Category, stage: str | None) -> dict[str, Any] | None:
+    if stage is None:
+        return None
+    limit = category.time_limits.get(stage)
+    return limit if isinstance(limit, dict) else None
+
+
+def stage_deadline(start: dt.datetime, limit: dict[str, Any] | None) -> dt.datetime | None:
+    """When a stage begun at ``start`` runs out, counted in working time (None: no limit)."""
+    if not limit:
+        return None
+    unit = cast("deadlines.Unit", limit["unit"])
+    return deadlines.add_working_time(start, int(limit["amount"]), unit)
+
+
+def _grid_owner(
+    session: Session, level: str, grid: dict[str, Any], person_id: int | None
+) -> Owner | None:
+    role = GRID_ROLE[level]
+    staff = store.staff_of(session, grid["id"], role)
+    if person_id is not None:
+        if person_id not in staff:
+            raise Unprocessable(f"person {person_id} is not a {role} of grid {grid['code']}")
+        return Owner(level, person_id, None, None, f"chosen {role} of {grid['code']}")
+    if not staff:
+        return None
+    why = f"{role} on duty in {_LEVEL_NAME[level]} {grid['code']}"
+    return Owner(level, staff[0], None, None, why)
+
+
+def _street_owner(session: Session, micro_code: str) -> Owner:
+    user_id = store.street_admin_for(session, micro_code)
+    who = "its street administrator" if user_id else "the street (no administrator account)"
+    return Owner("street", None, user_id, None, f"{who} for {micro_code[:9]}")
+
+
+def _owner_of_level(session: Session, level: str, chain: dict[str, Any]) -> Owner | None:
+    if level == "street":
+        return _street_owner(session, chain["micro"]["code"])
+    if level not in chain:
+        return None
+    return _grid_owner(session, level, chain[level], None)
+
+
+def route(session: Session, micro_grid_id: int, start: str) -> Owner:
+    """首接负责: the owner of a new request in a micro-grid, climbing from level ``start``
+    while a level has nobody on duty (the street always takes what nobody below does)."""
+    chain = store.grid_chain(session, micro_grid_id)
+    first = _CLIMB.index(start if start in _CLIMB else "street")
+    skipped: list[str] = []
+    for level in _CLIMB[first:]:
+        owner = _owner_of_level(session, level, chain)
+        if owner is not None:
+            note = f"; nobody on duty as {', '.join(skipped)}" if skipped else ""
+            return Owner(owner.level, owner.person_id, owner.user_id, None, owner.why + note)
+        skipped.append(GRID_ROLE[level])
+    raise AssertionError("unreachable: the street level always answers")
+
+
+def _owner_at(session: Session, row: ResidentRequest, level: str, change: Change) -> Owner:
+    """The new owner when a transition moves a request to ``level`` (or within it)."""
+    if level == "department":
+        if not change.department:
+            raise InvalidInput("department: name the department summoned (街乡吹哨)")
+        return Owner(level, None, None, change.department.strip(), "summoned by the street")
+    if change.department:
+        raise InvalidInput("department is only for a request going to a department")
+    chain = store.grid_chain(session, row.micro_grid_id)
+    if level == "street":
+        return _street_owner(session, chain["micro"]["code"])
+    owner = _grid_owner(session, level, chain[level], change.person_id)
+    if owner is None:
+        why = f"nobody on duty as {GRID_ROLE[level]} in {chain[level]['code']}: its scope owns it"
+        return Owner(level, None, None, None, why)
+    return owner
+
+
+# ------------------------------------------------------------------------------------- intake
+
+
+def _place(
+    session: Session, new: NewRequest, caller: Caller
+) -> tuple[float, float, int, int | None]:
+    """lon, lat (EPSG:4490), micro-grid id and household id of a new request."""
+    if new.household_id is not None:
+        house = store.household_place(session, new.household_id, caller.scope)
+        if house is None:
+            raise NotFound(f"There is no household {new.household_id}.")
+        lon, lat = float(house.lon), float(house.lat)
+    else:
+        assert new.lon is not None and new.lat is not None
+        lon, lat = to_storage_point(new.lon, new.lat, new.crs)
+    micro = store.micro_grid_at(session, lon, lat, caller.scope)
+    if micro is None:
+        raise Unprocessable(
+            f"The point ({lon:.6f}, {lat:.6f}) lies outside every micro-grid you serve; "
+            "a request must be filed where a grid worker can take it."
+        )
+    return lon, lat, int(micro.id), new.household_id
+
+
+def intake(session: Session, new: NewRequest, caller: Caller) -> int:
+    """上报: store a request, located and owned at once; returns its id (not committed)."""
+    category = store.current_category(session, new.category)
+    if category is None:
+        raise Unprocessable(
+            f"category {new.category!r} is not in the catalogue; "
+            "GET /open311/v2/services.json lists the codes"
+        )
+    lon, lat, micro_grid_id, household_id = _place(session, new, caller)
+    owner = route(session, micro_grid_id, category.default_level)
+    now = _now()
+    state = lifecycle.new_request(cast("lifecycle.Level", owner.level))
+    request_id = store.insert_request(
+        session,
+        {
+            "category_id": category.id,
+            "description": new.description,
+            "household_id": household_id,
+            "micro_grid_id": micro_grid_id,
+            "level": owner.level,
+            "owner_person_id": owner.person_id,
+            "owner_user_id": owner.user_id,
+            "state": state.state,
+            "contact_name": new.contact_name,
+            "contact_phone": new.contact_phone,
+            "contact_email": new.contact_email,
+            "photos": list(new.photos),
+            "source": new.source,
+            "created_by": caller.user_id,
+            "created_at": now,
+            "updated_at": now,
+            "stage_started_at": now,
+            "stage_deadline": stage_deadline(now, _time_limit(category, state.stage)),
+        },
+        lon,
+        lat,
+    )
+    _event(
+        session,
+        request_id,
+        caller,
+        action="report",
+        before=None,
+        after=state.state,
+        owner=owner,
+        note=None,
+        photos=new.photos,
+        detail={"source": new.source, "category_version": category.version},
+        at=now,
+    )
+    return request_id
+
+
+def _event(
+    session: Session,
+    request_id: int,
+    caller: Caller,
+    *,
+    action: str,
+    before: str | None,
+    after: str,
+    owner: Owner,
+    note: str | None,
+    photos: tuple[str, ...],
+    detail: dict[str, Any],
+    at: dt.datetime,
+) -> None:
+    routed = {"person_id": owner.person_id, "user_id": owner.user_id, "why": owner.why}
+    if owner.department:
+        routed["department"] = owner.department
+    store.append_event(
+        session,
+        {
+            "request_id": request_id,
+            "at": at,
+            "actor_user_id": caller.user_id,
+            "actor": caller.username,
+            "action": action,
+            "from_state": before,
+            "to_state": after,
+            "level": owner.level,
+            "owner_person_id": owner.person_id,
+            "note": note,
+            "photos": list(photos),
+            "detail": detail | {"owner": routed},
+        },
+    )
+
+
+# -------------------------------------------------------------------------------- transitions
+
+
+def _locked(session: Session, request_id: int, caller: Caller, if_match: str | None) -> Any:
+    row = store.lock_request(session, request_id, caller.scope)
+    if row is None:
+        raise NotFound(f"There is no request {request_id}.")
+    if not if_match:
+        raise PreconditionRequired(
+            "Send If-Match with the ETag of the request you loaded, so that no change is lost."
+        )
+    current = etag(row.id, row.revision)
+    if if_match.strip() != current:
+        raise PreconditionFailed(
+            f"Request {request_id} changed since you loaded it (now {current}): "
+            "reload it and decide again."
+        )
+    return row
+
+
+def _state_of(row: ResidentRequest) -> lifecycle.RequestState:
+    return lifecycle.RequestState(
+        state=cast("lifecycle.State", row.state),
+        level=cast("lifecycle.Level", row.level),
+        reopen_count=row.reopen_count,
+        rating=cast("lifecycle.Rating | None", row.rating),
+        duplicate_of=row.duplicate_of,
+    )
+
+
+def _arguments(change: Change) -> dict[str, object]:
+    given = {
+        "rating": change.rating,
+        "reason": change.reason,
+        "original_id": change.duplicate_of,
+        "text": change.note if change.action == "comment" else None,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _decide(row: ResidentRequest, change: Change, caller: Caller) -> lifecycle.Transition:
+    try:
+        return lifecycle.transition(
+            _state_of(row), change.action, caller.role, **_arguments(change)
+        )
+    except lifecycle.IllegalTransition as exc:
+        raise IllegalAction(str(exc)) from None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _check_original(session: Session, row: ResidentRequest, original: int, caller: Caller) -> None:
+    """A duplicate points at another visible request of the same category, not a duplicate."""
+    found = store.is_visible(session, original, caller.scope)
+    if found is None:
+        raise NotFound(f"There is no request {original}.")
+    mine = store.category_version(session, row.category_id).code
+    if original == row.id or found.state == "duplicate" or found.category != mine:
+        raise Unprocessable(
+            f"request {original} cannot be the original: it must be another request of "
+            f"category {mine!r} that is not itself a duplicate"
+        )
+
+
+def _deadline_change(
+    move: lifecycle.Transition, change: Change, category: Category, now: dt.datetime
+) -> dict[str, Any]:
+    """The stage clock after a move: restarted (a new stage or a new owner), stopped (no
+    stage runs in the new state) or left as it is."""
+    if move.deadline_starts is None:
+        return {} if move.after.stage is not None else {"stage_deadline": None}
+    limit = _time_limit(category, move.deadline_starts)
+    if move.summoned and change.time_limit:
+        limit = change.time_limit
+    elif change.time_limit:
+        raise InvalidInput("time_limit is only for summoning a department (限时督办)")
+    return {"stage_started_at": now, "stage_deadline": stage_deadline(now, limit)}
+
+
+def act(
+    session: Session, request_id: int, change: Change, caller: Caller, if_match: str | None
+) -> int:
+    """Apply one transition by the caller; returns the new revision (not committed)."""
+    row = _locked(session, request_id, caller, if_match)
+    move = _decide(row, change, caller)
+    if move.duplicate_of is not None:
+        _check_original(session, row, int(move.duplicate_of), caller)
+    if move.new_owner_level is not None:
+        owner = _owner_at(session, row, move.new_owner_level, change)
+    else:
+        if change.department or change.person_id or change.time_limit:
+            raise InvalidInput(f"{change.action!r} hands the request to nobody new")
+        owner = Owner(row.level, row.owner_person_id, row.owner_user_id, row.department, "")
+    now = _now()
+    category = store.category_version(session, row.category_id)
+    values = {
+        "state": move.after.state,
+        "level": move.after.level,
+        "reopen_count": move.after.reopen_count,
+        "rating": move.after.rating,
+        "duplicate_of": move.after.duplicate_of,
+        "owner_person_id": owner.person_id,
+        "owner_user_id": owner.user_id,
+        "department": owner.department,
+    } | _deadline_change(move, change, category, now)
+    revision = store.update_request(session, row.id, values)
+    detail = _echo(move, values.get("stage_deadline"))
+    _event(
+        session,
+        row.id,
+        caller,
+        action=move.action,
+        before=move.before.state,
+        after=move.after.state,
+        owner=owner,
+        note=change.note,
+        photos=change.photos,
+        detail=detail,
+        at=now,
+    )
+    return revision
+
+
+def _echo(move: lifecycle.Transition, deadline: dt.datetime | None) -> dict[str, Any]:
+    """What the timeline records of a move besides its states and owner."""
+    detail: dict[str, Any] = {
+        "reason": move.reason,
+        "rating": move.rating,
+        "duplicate_of": move.duplicate_of,
+        "reopened": move.reopened or None,
+        "deadline": deadline.isoformat() if deadline else None,
+    }
+    return {k: v for k, v in detail.items() if v is not None}
+
+
+# -------------------------------------------------------------------------------------- reads
+
+
+def allowed(row: Any, role: str) -> list[str]:
+    """The actions the caller's role may take on a request now (for clients and pages)."""
+    if role not in lifecycle.ROLES:
+        return []
+    state = lifecycle.RequestState(
+        state=row.state, level=row.level, reopen_count=row.reopen_count, rating=row.rating
+    )
+    return list(lifecycle.allowed_actions(state, role))
+
+
+def get(session: Session, request_id: int, caller: Caller) -> tuple[Any, list[Any]]:
+    """A request in the caller's scope with its timeline."""
+    row = store.get_request(session, request_id, caller.scope)
+    if row is None:
+        raise NotFound(f"There is no request {request_id}.")
+    return row, store.timeline(session, request_id)
+
+
+def inbox_owner(session: Session, caller: Caller) -> tuple[int | None, int]:
+    """The person (if the account has one) and the user whose requests are the caller's own."""
+    person = caller.scope.person_id or store.person_of_user(session, caller.user_id)
+    return person, caller.user_id

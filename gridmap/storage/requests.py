@@ -1,0 +1,406 @@
+"""Queries of the request aggregate: categories, requests, their timeline and the
+idempotency keys of intake.
+
+A request is visible to a scope when its micro-grid lies in one of the scope's subtrees, when
+the scope's person owns it, or when it concerns a household that person covers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from geoalchemy2.functions import ST_X, ST_Y, ST_Point
+from sqlalchemy import ColumnElement, Select, false, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, aliased
+
+from gridmap.auth import Scope
+from gridmap.storage.models import (
+    SRID,
+    Assignment,
+    Category,
+    Coverage,
+    Grid,
+    Household,
+    IdempotencyKey,
+    Person,
+    RequestEvent,
+    ResidentRequest,
+    User,
+)
+from gridmap.storage.scoping import grid_visible, household_visible
+
+#: States in which a stage clock runs (the rest wait for nobody).
+_CLOCKED = ("reported", "accepted", "handling", "completed")
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    """What ``GET /api/v1/requests`` narrows the caller's requests to."""
+
+    states: tuple[str, ...] = ()
+    category: str | None = None
+    grid_code: str | None = None
+    overdue: bool = False
+    #: Only those owned by this person or this user (the caller's inbox).
+    mine: bool = False
+    owner_person_id: int | None = None
+    owner_user_id: int | None = None
+
+
+# --------------------------------------------------------------------------------- categories
+
+
+def current_category(session: Session, code: str, *, lock: bool = False) -> Category | None:
+    """The version of category ``code`` in force now (locked with ``lock``)."""
+    stmt = select(Category).where(Category.code == code, Category.valid_to.is_(None))
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def current_categories(session: Session) -> list[Category]:
+    return list(
+        session.scalars(
+            select(Category).where(Category.valid_to.is_(None)).order_by(Category.code)
+        ).all()
+    )
+
+
+def category_version(session: Session, category_id: int) -> Category:
+    """The category version a request was filed under (its rules stay with it)."""
+    found = session.get(Category, category_id)
+    assert found is not None  # a foreign key of every request
+    return found
+
+
+def add_category(session: Session, values: dict[str, Any]) -> bool:
+    """Add version 1 of a category unless the code exists; True when added."""
+    stmt = (
+        pg_insert(Category)
+        .values(**values, version=1)
+        .on_conflict_do_nothing(index_elements=["code", "version"])
+        .returning(Category.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def add_category_version(session: Session, current: Category, values: dict[str, Any]) -> Category:
+    """Close ``current`` (locked) and insert its next version with ``values``."""
+    session.execute(
+        update(Category)
+        .where(Category.id == current.id, Category.valid_to.is_(None))
+        .values(valid_to=func.now())
+    )
+    session.flush()
+    row = Category(code=current.code, version=current.version + 1, **values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+# ------------------------------------------------------------------------------ place and staff
+
+
+def micro_grid_at(session: Session, lon: float, lat: float, scope: Scope) -> Any | None:
+    """The current micro-grid containing a point (``gridmap_micro_grid_at``, the rule the
+    household triggers use) if it is in ``scope``: id and code, else None."""
+    point = ST_Point(lon, lat, SRID)
+    stmt = select(Grid.id, Grid.code).where(
+        Grid.id == func.gridmap_micro_grid_at(point), grid_visible(scope)
+    )
+    return session.execute(stmt).first()
+
+
+def household_place(session: Session, household_id: int, scope: Scope) -> Any | None:
+    """A household in ``scope``: lon, lat and micro_grid_id (None outside every micro-grid)."""
+    stmt = select(
+        ST_X(Household.geom).label("lon"),
+        ST_Y(Household.geom).label("lat"),
+        Household.micro_grid_id,
+    ).where(Household.id == household_id, household_visible(scope))
+    return session.execute(stmt).first()
+
+
+def grid_chain(session: Session, micro_grid_id: int) -> dict[str, Any]:
+    """``{level: row(id, code, name)}`` of a micro-grid, its zone and its community."""
+    zone, community = aliased(Grid), aliased(Grid)
+    stmt = (
+        select(Grid.id, Grid.code, Grid.name, zone.id, zone.code, zone.name)
+        .add_columns(community.id, community.code, community.name)
+        .outerjoin(zone, zone.id == Grid.parent_id)
+        .outerjoin(community, community.id == zone.parent_id)
+        .where(Grid.id == micro_grid_id)
+    )
+    row = session.execute(stmt).one()
+    chain = {}
+    for level, start in (("micro", 0), ("zone", 3), ("community", 6)):
+        if row[start] is not None:
+            chain[level] = {"id": row[start], "code": row[start + 1], "name": row[start + 2]}
+    return chain
+
+
+def staff_of(session: Session, grid_id: int, role: str) -> list[int]:
+    """Ids of the people holding ``role`` in a grid today, longest-serving first."""
+    today = func.current_date()
+    stmt = (
+        select(Assignment.person_id)
+        .where(
+            Assignment.grid_id == grid_id,
+            Assignment.role == role,
+            Assignment.start_date <= today,
+            or_(Assignment.end_date.is_(None), Assignment.end_date > today),
+        )
+        .order_by(Assignment.start_date, Assignment.id)
+    )
+    return list(session.scalars(stmt).all())
+
+
+def street_admin_for(session: Session, grid_code: str) -> int | None:
+    """The active street administrator whose scope holds ``grid_code`` (the narrowest)."""
+    stmt = (
+        select(User.id)
+        .where(
+            User.role == "street_admin",
+            User.active.is_(True),
+            User.scope_code.is_not(None),
+            func.strpos(grid_code, User.scope_code) == 1,
+        )
+        .order_by(func.length(User.scope_code).desc(), User.id)
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def person_of_user(session: Session, user_id: int) -> int | None:
+    return session.scalar(select(User.person_id).where(User.id == user_id))
+
+
+# ---------------------------------------------------------------------------------- requests
+
+
+def request_visible(scope: Scope, request: Any = ResidentRequest) -> ColumnElement[bool]:
+    """Requests in the scope's subtrees, owned by its person, or of a household it covers."""
+    conditions: list[ColumnElement[bool]] = []
+    if scope.prefixes:
+        micro = aliased(Grid)
+        in_subtree = select(micro.id).where(
+            or_(*[micro.code.startswith(p, autoescape=True) for p in scope.prefixes])
+        )
+        conditions.append(request.micro_grid_id.in_(in_subtree))
+    if scope.person_id is not None:
+        cover = aliased(Coverage)
+        conditions.append(request.owner_person_id == scope.person_id)
+        conditions.append(
+            request.household_id.in_(
+                select(cover.household_id).where(cover.person_id == scope.person_id)
+            )
+        )
+    return or_(*conditions) if conditions else false()
+
+
+def insert_request(session: Session, values: dict[str, Any], lon: float, lat: float) -> int:
+    """Store a new request at (lon, lat) in EPSG:4490; returns its id."""
+    stmt = (
+        insert(ResidentRequest)
+        .values(**values, geom=ST_Point(lon, lat, SRID))
+        .returning(ResidentRequest.id)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def append_event(session: Session, values: dict[str, Any]) -> None:
+    """Append one step to a request's timeline (the table is append-only)."""
+    session.execute(insert(RequestEvent).values(**values))
+
+
+def lock_request(session: Session, request_id: int, scope: Scope) -> ResidentRequest | None:
+    """The request in ``scope``, locked until the transaction ends (writers serialise on it)."""
+    stmt = (
+        select(ResidentRequest)
+        .where(ResidentRequest.id == request_id, request_visible(scope))
+        .with_for_update()
+    )
+    return session.scalar(stmt)
+
+
+def update_request(session: Session, request_id: int, values: dict[str, Any]) -> int:
+    """Apply a transition's changes and bump the revision; returns the new revision."""
+    stmt = (
+        update(ResidentRequest)
+        .where(ResidentRequest.id == request_id)
+        .values(**values, revision=ResidentRequest.revision + 1, updated_at=func.now())
+        .returning(ResidentRequest.revision)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def is_visible(session: Session, request_id: int, scope: Scope) -> Any | None:
+    """Id, category code and state of a request in ``scope``, else None."""
+    stmt = (
+        select(ResidentRequest.id, Category.code.label("category"), ResidentRequest.state)
+        .join(Category, Category.id == ResidentRequest.category_id)
+        .where(ResidentRequest.id == request_id, request_visible(scope))
+    )
+    return session.execute(stmt).first()
+
+
+def _rows() -> Select[Any]:
+    """Requests as the API shows them, with their category, grid and owner."""
+    owner = aliased(Person)
+    columns: list[Any] = [
+        ResidentRequest.id,
+        ResidentRequest.state,
+        ResidentRequest.level,
+        ResidentRequest.description,
+        ResidentRequest.source,
+        ResidentRequest.household_id,
+        ResidentRequest.reopen_count,
+        ResidentRequest.rating,
+        ResidentRequest.duplicate_of,
+        ResidentRequest.contact_name,
+        ResidentRequest.contact_phone,
+        ResidentRequest.contact_email,
+        ResidentRequest.photos,
+        ResidentRequest.created_at,
+        ResidentRequest.updated_at,
+        ResidentRequest.stage_started_at,
+        ResidentRequest.stage_deadline,
+        ResidentRequest.revision,
+        ResidentRequest.department,
+        ResidentRequest.owner_person_id,
+        ResidentRequest.owner_user_id,
+        ResidentRequest.category_id,
+        owner.name.label("owner_name"),
+        owner.phone.label("owner_phone"),
+        Category.code.label("category_code"),
+        Category.name.label("category_name"),
+        Category.event_class,
+        Category.version.label("category_version"),
+        Grid.code.label("micro_grid_code"),
+        ST_X(ResidentRequest.geom).label("lon"),
+        ST_Y(ResidentRequest.geom).label("lat"),
+    ]
+    return (
+        select(*columns)
+        .join(Category, Category.id == ResidentRequest.category_id)
+        .join(Grid, Grid.id == ResidentRequest.micro_grid_id)
+        .outerjoin(owner, owner.id == ResidentRequest.owner_person_id)
+    )
+
+
+def get_request(session: Session, request_id: int, scope: Scope) -> Any | None:
+    """One request in ``scope`` (a row of ``list_requests``), or None."""
+    stmt = _rows().where(ResidentRequest.id == request_id, request_visible(scope))
+    return session.execute(stmt).first()
+
+
+def timeline(session: Session, request_id: int) -> list[Any]:
+    """A request's events, oldest first."""
+    stmt = (
+        select(
+            RequestEvent.id,
+            RequestEvent.at,
+            RequestEvent.actor,
+            RequestEvent.action,
+            RequestEvent.from_state,
+            RequestEvent.to_state,
+            RequestEvent.level,
+            RequestEvent.owner_person_id,
+            RequestEvent.note,
+            RequestEvent.photos,
+            RequestEvent.detail,
+        )
+        .where(RequestEvent.request_id == request_id)
+        .order_by(RequestEvent.at, RequestEvent.id)
+    )
+    return list(session.execute(stmt).all())
+
+
+def _filtered(stmt: Select[Any], wanted: RequestFilter) -> Select[Any]:
+    if wanted.states:
+        stmt = stmt.where(ResidentRequest.state.in_(wanted.states))
+    if wanted.category:
+        stmt = stmt.where(Category.code == wanted.category)
+    if wanted.grid_code:
+        stmt = stmt.where(Grid.code.startswith(wanted.grid_code, autoescape=True))
+    if wanted.overdue:
+        stmt = stmt.where(
+            ResidentRequest.state.in_(_CLOCKED), ResidentRequest.stage_deadline < func.now()
+        )
+    if wanted.mine:
+        stmt = stmt.where(_owned_by(wanted.owner_person_id, wanted.owner_user_id))
+    return stmt
+
+
+def _owned_by(person_id: int | None, user_id: int | None) -> ColumnElement[bool]:
+    owners: list[ColumnElement[bool]] = []
+    if person_id is not None:
+        owners.append(ResidentRequest.owner_person_id == person_id)
+    if user_id is not None:
+        owners.append(ResidentRequest.owner_user_id == user_id)
+    return or_(*owners) if owners else false()
+
+
+def list_requests(
+    session: Session,
+    wanted: RequestFilter,
+    *,
+    scope: Scope,
+    limit: int,
+    before_id: int | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    ids: tuple[int, ...] = (),
+) -> tuple[list[Any], int | None]:
+    """Requests in ``scope`` matching ``wanted``, newest first (keyset paging on the id).
+
+    Returns the rows and the id to pass as ``before_id`` for the next page (None: last page).
+    """
+    stmt = _filtered(_rows().where(request_visible(scope)), wanted)
+    if before_id is not None:
+        stmt = stmt.where(ResidentRequest.id < before_id)
+    if since is not None:
+        stmt = stmt.where(ResidentRequest.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(ResidentRequest.created_at <= until)
+    if ids:
+        stmt = stmt.where(ResidentRequest.id.in_(ids))
+    rows = list(session.execute(stmt.order_by(ResidentRequest.id.desc()).limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+# ------------------------------------------------------------------------- idempotency keys
+
+
+def claim_key(session: Session, user_id: int, key: str, body_hash: str) -> bool:
+    """Claim ``key`` for this user's write; False when it is already taken.
+
+    ``INSERT … ON CONFLICT DO NOTHING``: a concurrent retry holding the same key waits on the
+    unique index until the first transaction ends, then sees its row, so two retries can
+    never both store a request.
+    """
+    stmt = (
+        pg_insert(IdempotencyKey)
+        .values(user_id=user_id, key=key, body_hash=body_hash)
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(IdempotencyKey.key)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def stored_key(session: Session, user_id: int, key: str) -> IdempotencyKey | None:
+    return session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    )
+
+
+def finish_key(session: Session, user_id: int, key: str, status: int, body: str) -> None:
+    """Store the answer of the write that claimed ``key`` (committed with the write)."""
+    session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        .values(response_status=status, response_body=body)
+    )

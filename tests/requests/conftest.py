@@ -1,0 +1,133 @@
+"""Fixtures of the request tests: the category catalogue, a staffed small grid with gaps (so
+that routing has to climb) and clients for each role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from gridmap import demo, ingest
+from gridmap.storage.models import IdempotencyKey, RequestEvent, ResidentRequest
+from tests.conftest import COMMUNITY, client_for
+from tests.helpers import households_csv
+
+#: Points (WGS 84) in each micro-grid of the small grid.
+IN_01001 = (116.405, 39.915)  # worker 3 serves here
+IN_01002 = (116.405, 39.905)  # no worker: zone leader 2 of zone 01
+IN_02001 = (116.415, 39.915)  # no worker, zone 02 without a leader: chief 1
+IN_02002 = (116.415, 39.905)
+PEOPLE = {
+    1: ("王总", "13800000001"),
+    2: ("李长", "13800000002"),
+    3: ("张员", "13800000003"),
+    4: ("赵党", "13800000004"),
+    5: ("钱员", "13800000005"),
+}
+
+
+@pytest.fixture
+def catalogue(session) -> None:  # type: ignore[no-untyped-def]
+    demo.seed_categories(session)
+    session.commit()
+
+
+@pytest.fixture
+def staff(session, small_grid, catalogue) -> None:  # type: ignore[no-untyped-def]
+    """Households 1 (in 01001, covered by member 4) and 2 (in 02002); chief 1 of the
+    community, zone leader 2 of zone 01, worker 3 of micro-grid 01001; zone 02 and micro-grids
+    01002, 02001, 02002 have nobody. Person 5 is a worker without a post."""
+    ingest.import_households(
+        session,
+        households_csv(
+            [
+                {"id": 1, "lon": IN_01001[0], "lat": IN_01001[1], "address": "测试社区1号楼101"},
+                {"id": 2, "lon": IN_02002[0], "lat": IN_02002[1], "address": "测试社区2号楼202"},
+            ]
+        ),
+        "EPSG:4326",
+    )
+    kinds = {1: "party_member", 2: "grid_worker", 3: "grid_worker", 4: "party_member"}
+    ingest.import_people(
+        session,
+        pd.DataFrame(
+            [
+                [str(pid), name, phone, kinds.get(pid, "grid_worker"), COMMUNITY]
+                for pid, (name, phone) in PEOPLE.items()
+            ],
+            columns=["id", "name", "phone", "kind", "home_community_code"],
+        ),
+    )
+    ingest.import_assignments(
+        session,
+        pd.DataFrame(
+            [
+                ["1", COMMUNITY, "chief"],
+                ["2", COMMUNITY + "01", "zone_leader"],
+                ["3", COMMUNITY + "01001", "grid_worker"],
+            ],
+            columns=["person_id", "grid_code", "role"],
+        ),
+    )
+    ingest.import_coverage(
+        session, pd.DataFrame([["4", "1"]], columns=["person_id", "household_id"])
+    )
+    session.commit()
+
+
+@pytest.fixture
+def clients(app, make_user, staff):  # type: ignore[no-untyped-def]
+    """A bearer-token client per role, all in the small grid's community."""
+    made: dict[str, Any] = {}
+
+    def client(role: str):  # type: ignore[no-untyped-def]
+        if role not in made:
+            actual, scope = SCOPES[role]
+            made[role] = client_for(app, make_user(actual, **scope))
+        return made[role]
+
+    return client
+
+
+#: name → (role, scope) of the test accounts.
+SCOPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "street_admin": ("street_admin", {"scope_code": COMMUNITY[:9]}),
+    "chief": ("chief", {"scope_code": COMMUNITY}),
+    "zone_leader": ("zone_leader", {"scope_code": COMMUNITY + "01"}),
+    "zone_leader_02": ("zone_leader", {"scope_code": COMMUNITY + "02"}),
+    "grid_worker": ("grid_worker", {"scope_code": COMMUNITY + "01001", "person_id": 3}),
+    "member": ("member", {"person_id": 4}),
+    "auditor": ("auditor", {"scope_code": COMMUNITY}),
+}
+
+
+def intake_body(point: tuple[float, float] = IN_01001, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "category": "sanitation.garbage",
+        "description": "楼下垃圾桶满溢，已经两天没人清运",
+        "location": {"lon": point[0], "lat": point[1], "crs": "EPSG:4326"},
+        "contact": {"name": "陈小姐", "phone": "13912345678"},
+    }
+    return body | changes
+
+
+def counts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Rows of the request tables, to prove a refused write stored nothing."""
+    return {
+        m.__tablename__: session.scalar(select(func.count()).select_from(m)) or 0
+        for m in (ResidentRequest, RequestEvent, IdempotencyKey)
+    }
+
+
+def file(client, point=IN_01001, **changes):  # type: ignore[no-untyped-def]
+    """File a request; returns its JSON answer (asserting 201)."""
+    response = client.post("/api/v1/requests", json=intake_body(point, **changes))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def act(client, request_id: int, etag: str | None, **body):  # type: ignore[no-untyped-def]
+    headers = {"If-Match": etag} if etag else {}
+    return client.post(f"/api/v1/requests/{request_id}/transitions", json=body, headers=headers)

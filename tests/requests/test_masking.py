@@ -1,0 +1,48 @@
+"""Contact details are personal data: no phone number leaves the server in clear."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gridmap.privacy import mask_phone
+from tests.requests.conftest import PEOPLE, act, file
+
+PHONE = re.compile(r"1[3-9]\d{9}")
+
+
+@pytest.mark.parametrize(
+    "role", ["street_admin", "chief", "zone_leader", "grid_worker", "member", "auditor"]
+)
+def test_no_phone_number_in_any_request_answer(clients, role):
+    worker = clients("grid_worker")
+    r = file(
+        worker,
+        household_id=1,
+        location=None,
+        description="请联系我13912345678，或者打我家人的18612345678",
+        contact={"name": "陈小姐", "phone": "13912345678", "email": "chen@example.com"},
+    )
+    act(worker, r["id"], r["etag"], action="comment", note="已电话联系13912345678")
+    client = clients(role)
+    answers = [
+        client.get(f"/api/v1/requests/{r['id']}"),
+        client.get("/api/v1/requests"),
+        client.get(f"/open311/v2/requests/{r['id']}.json"),
+        client.get("/open311/v2/requests.json"),
+    ]
+    texts = []
+    for answer in answers:
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        texts.append(answer.get_data(as_text=True))
+    assert [PHONE.findall(t) for t in texts] == [[], [], [], []]
+    detail = answers[0].get_json()
+    assert detail["contact"] == {
+        "name": "陈**",
+        "phone": "139****5678",
+        "email": "c***@example.com",
+    }
+    assert detail["owner"]["phone"] == mask_phone(PEOPLE[3][1])
+    assert "139****5678" in detail["description"]
+    assert "139****5678" in detail["timeline"][-1]["note"]
