@@ -50,8 +50,21 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     login_rate_limit: str = "10 per minute"
     write_rate_limit: str = "120 per minute"
+    #: Weights of the response, resolution and satisfaction rates in the composite score of
+    #: 三率 (``gridmap.rates``): three numbers >= 0, "response,resolution,satisfaction", scaled
+    #: to sum to 1. The default is a public district tool's 10 % / 50 % / 40 %.
+    rate_weights: str = "0.1,0.5,0.4"
+    #: Size of each ranking board (红黑榜): a whole number N >= 1 puts the best N on the red
+    #: board and the worst N on the black one; a share 0 < s < 1 puts the best and worst
+    #: ceil(s x ranked rows) there.
+    rate_board_size: float = 3.0
     #: Password of the demo accounts created with the demo data (demo only).
     demo_password: str = field(default="gridmap-demo", repr=False)
+
+    @property
+    def weights(self) -> tuple[float, float, float]:
+        """``rate_weights`` parsed: (response, resolution, satisfaction), summing to 1."""
+        return parse_weights(self.rate_weights)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -71,5 +84,27 @@ class Settings:
             raise ValueError(
                 f"GRIDMAP_BASEMAP_CRS must be wgs84, gcj02 or none, not {self.basemap_crs!r}"
             )
+        parse_weights(self.rate_weights)  # a bad GRIDMAP_RATE_WEIGHTS fails at start
+        size = float(self.rate_board_size)
+        if not (0 < size < 1 or (size >= 1 and size.is_integer())):
+            raise ValueError(
+                "GRIDMAP_RATE_BOARD_SIZE must be a whole number >= 1 or a share between 0 and 1,"
+                f" not {self.rate_board_size!r}"
+            )
         if not self.migrate_database_url:
             object.__setattr__(self, "migrate_database_url", self.database_url)
+
+
+def parse_weights(text: str) -> tuple[float, float, float]:
+    """``"0.1,0.5,0.4"`` → (response, resolution, satisfaction) weights scaled to sum to 1."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3 or not all(0 <= v < float("inf") for v in values) or sum(values) <= 0:
+        raise ValueError(
+            "GRIDMAP_RATE_WEIGHTS must be three numbers >= 0 with a positive sum, as "
+            f'"response,resolution,satisfaction" (e.g. "0.1,0.5,0.4"); not {text!r}'
+        )
+    total = sum(values)
+    return (values[0] / total, values[1] / total, values[2] / total)

@@ -13,6 +13,7 @@ from gridmap.api import (
     locate,
     open311,
     personal,
+    rates,
     reports,
     requests,
 )
@@ -37,6 +38,7 @@ def init_app(app: OpenAPI) -> None:
         personal.bp,
         assignment.bp,
         reports.bp,
+        rates.bp,
         requests.bp,
         open311.bp,
         admin.bp,

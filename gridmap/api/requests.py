@@ -15,7 +15,7 @@ from flask import Response, json, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from gridmap import deadlines, lifecycle
+from gridmap import deadlines, lifecycle, rates
 from gridmap import requests as domain
 from gridmap.api import params, serializers
 from gridmap.auth import HANDLE, READ
@@ -114,6 +114,9 @@ class RequestListQuery(params.PageQuery):
     category: str | None = Field(None, pattern=CATEGORY_CODE)
     grid: str | None = Field(None, pattern=r"^\d{6,17}$", description="Requests in this subtree")
     overdue: bool = Field(False, description="Only those past their stage deadline")
+    warning: Literal["yellow", "red"] | None = Field(
+        None, description="红黄牌: yellow (due soon) or red (overdue) only"
+    )
     mine: bool = Field(False, description="Only those the caller owns (the inbox)")
 
 
@@ -279,7 +282,7 @@ def create_request(body: IntakeBody) -> Response:
 @requires(READ)
 def list_requests(query: RequestListQuery) -> Response:
     limit, before = params.parse_page(query)
-    session, who = get_session(), caller()
+    session, who, now = get_session(), caller(), dt.datetime.now(dt.UTC)
     person, user = domain.inbox_owner(session, who) if query.mine else (None, None)
     wanted = store.RequestFilter(
         states=parse_states(query.state),
@@ -289,9 +292,11 @@ def list_requests(query: RequestListQuery) -> Response:
         mine=query.mine,
         owner_person_id=person,
         owner_user_id=user,
+        warning=query.warning,
+        now=now,
     )
-    rows, after = store.list_requests(
-        session, wanted, scope=who.scope, limit=limit, before_id=before
+    rows, after = rates.warning_page(
+        session, wanted, scope=who.scope, limit=limit, before_id=before, now=now
     )
     features = [_feature(r) for r in rows]
     return serializers.feature_collection(

@@ -33,7 +33,7 @@ from gridmap.storage.models import (
 from gridmap.storage.scoping import grid_visible, household_visible
 
 #: States in which a stage clock runs (the rest wait for nobody).
-_CLOCKED = ("reported", "accepted", "handling", "completed")
+CLOCKED = ("reported", "accepted", "handling", "completed")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,12 @@ class RequestFilter:
     mine: bool = False
     owner_person_id: int | None = None
     owner_user_id: int | None = None
+    #: 红黄牌: ``"red"`` only those past their stage deadline at ``now``; ``"yellow"`` narrows
+    #: to running clocks not yet past it (the caller decides the yellow card exactly, see
+    #: ``gridmap.rates.warning_page``: it needs working time, which SQL does not know).
+    warning: str | None = None
+    #: The moment the warning is judged at (default: the database's now).
+    now: dt.datetime | None = None
 
 
 # --------------------------------------------------------------------------------- categories
@@ -245,7 +251,7 @@ def is_visible(session: Session, request_id: int, scope: Scope) -> Any | None:
     return session.execute(stmt).first()
 
 
-def _rows() -> Select[Any]:
+def request_rows() -> Select[Any]:
     """Requests as the API shows them, with their category, grid and owner."""
     owner = aliased(Person)
     columns: list[Any] = [
@@ -291,7 +297,7 @@ def _rows() -> Select[Any]:
 
 def get_request(session: Session, request_id: int, scope: Scope) -> Any | None:
     """One request in ``scope`` (a row of ``list_requests``), or None."""
-    stmt = _rows().where(ResidentRequest.id == request_id, request_visible(scope))
+    stmt = request_rows().where(ResidentRequest.id == request_id, request_visible(scope))
     return session.execute(stmt).first()
 
 
@@ -324,9 +330,14 @@ def _filtered(stmt: Select[Any], wanted: RequestFilter) -> Select[Any]:
         stmt = stmt.where(Category.code == wanted.category)
     if wanted.grid_code:
         stmt = stmt.where(Grid.code.startswith(wanted.grid_code, autoescape=True))
-    if wanted.overdue:
+    now: Any = func.now() if wanted.now is None else wanted.now
+    if wanted.overdue or wanted.warning == "red":
+        stmt = stmt.where(ResidentRequest.state.in_(CLOCKED), ResidentRequest.stage_deadline < now)
+    if wanted.warning == "yellow":
         stmt = stmt.where(
-            ResidentRequest.state.in_(_CLOCKED), ResidentRequest.stage_deadline < func.now()
+            ResidentRequest.state.in_(CLOCKED),
+            ResidentRequest.stage_deadline >= now,
+            ResidentRequest.stage_started_at <= now,
         )
     if wanted.mine:
         stmt = stmt.where(_owned_by(wanted.owner_person_id, wanted.owner_user_id))
@@ -357,7 +368,7 @@ def list_requests(
 
     Returns the rows and the id to pass as ``before_id`` for the next page (None: last page).
     """
-    stmt = _filtered(_rows().where(request_visible(scope)), wanted)
+    stmt = _filtered(request_rows().where(request_visible(scope)), wanted)
     if before_id is not None:
         stmt = stmt.where(ResidentRequest.id < before_id)
     if since is not None:

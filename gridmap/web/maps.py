@@ -31,6 +31,9 @@ DRAW_JS = "vendor/leaflet-draw/leaflet.draw.js"
 DRAW_CSS = "vendor/leaflet-draw/leaflet.draw.css"
 LASSO_JS = "vendor/leaflet-lasso/leaflet-lasso.umd.min.js"
 ASSIGN_JS = "js/gridmap-assign.js"
+REQUESTS_JS = "js/gridmap-requests.js"
+#: The pages of ``gridmap-requests.js`` that have a map (诉求详情, 上报诉求, 诉求地图).
+REQUEST_MAP_PAGES = ("detail", "new", "map")
 
 #: Where the map opens before the page has fitted it to the data: the centre of China.
 _CHINA_CENTRE = (35.0, 105.0)
@@ -267,6 +270,80 @@ def build_assign_map(
         "maxZoom": _MAX_ZOOM,
     }
     AssignPage(config, asset_url).add_to(grid_map)
+    return grid_map
+
+
+class RequestsPage(JSCSSMixin):
+    """Starts one page of ``gridmap-requests.js`` on its parent map (after ``gridmap-map.js``,
+    whose API client and helpers it uses)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            window.gridmapRequests = GridmapRequests.start(
+                {{ this._parent.get_name() }}, {{ this.config|tojson }}
+            );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: Mapping[str, Any], asset_url: AssetUrl) -> None:
+        super().__init__()
+        self._name = "RequestsPage"
+        self.config = dict(config)
+        self.default_js = [
+            ("gridmap_map", asset_url(PAGE_JS)),
+            ("gridmap_requests", asset_url(REQUESTS_JS)),
+        ]
+        self.default_css = []
+
+
+def requests_config(
+    settings: Settings,
+    *,
+    page: str,
+    api_root: str = "/api/v1",
+    urls: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """What every page of ``gridmap-requests.js`` is told: which page it is, where the API and
+    the other pages are (``urls``), the basemap's CRS; ``extra`` adds the page's own values."""
+    return {
+        "page": page,
+        "apiRoot": api_root.rstrip("/"),
+        "basemapCrs": settings.basemap_crs,
+        "urls": dict(urls or {}),
+        "minZoom": _MIN_ZOOM,
+        "maxZoom": _MAX_ZOOM,
+    } | extra
+
+
+def build_requests_map(
+    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+) -> folium.Map:
+    """群众诉求: the map of a request page — one request's place (``detail``), the place a new
+    request is filed at (``new``) or the open requests coloured by urgency (``map``).
+
+    Parameters
+    ----------
+    settings
+        Deployment settings (the basemap, as for :func:`build_grid_map`).
+    asset_url
+        URL of a file under ``gridmap/web/static/``.
+    config
+        The page's configuration from :func:`requests_config`; ``config["page"]`` is one of
+        :data:`REQUEST_MAP_PAGES`.
+
+    Returns
+    -------
+    folium.Map
+        A map with no request in it: the page script fetches what it shows from the API.
+    """
+    if config.get("page") not in REQUEST_MAP_PAGES:
+        page = config.get("page")
+        raise ValueError(f"config['page'] must be one of {REQUEST_MAP_PAGES}, not {page!r}")
+    grid_map = _base_map(settings, asset_url)
+    RequestsPage(config, asset_url).add_to(grid_map)
     return grid_map
 
 

@@ -20,6 +20,12 @@ AUDIT_PAGE_SIZE = 100
 #: Rows the CSV link asks for: the most ``/api/v1/audit.csv`` gives in one file.
 AUDIT_CSV_ROWS = 5000
 
+#: The tabs of the request inbox (诉求工作台), in order: key → label.
+INBOX_TABS = {"mine": "我的", "yellow": "即将到期", "red": "已超时", "all": "全部"}
+
+#: The ranking board's levels (红黑榜 per micro-grid, zone or community).
+RANKING_LEVELS = {"micro": "微网格", "zone": "片区网格", "community": "社区"}
+
 _TEXT_FILTERS = ("username", "action", "object_type", "object_id")
 _LABELS = {"since": "开始时间", "until": "结束时间", "before_id": "翻页位置"}
 
@@ -32,6 +38,43 @@ def assign_grid_code(args: Mapping[str, str]) -> str | None:
     if not code.isascii() or not code.isdigit() or len(code) not in (14, 17):
         raise InvalidInput("grid 应为片区（14 位）或微网格（17 位）编码")
     return code
+
+
+def inbox_tab(args: Mapping[str, str], *, handles: bool) -> str:
+    """The inbox's ``tab`` (one of :data:`INBOX_TABS`); without one, ``mine`` for roles that
+    handle requests and ``all`` for the others."""
+    tab = args.get("tab", "").strip()
+    if not tab:
+        return "mine" if handles else "all"
+    if tab not in INBOX_TABS:
+        raise InvalidInput(f"tab 应为 {'、'.join(INBOX_TABS)} 之一")
+    return tab
+
+
+@dataclass(frozen=True)
+class RankingFilters:
+    """The ranking board's level and month (``YYYY-MM``, Beijing time; default this month)."""
+
+    level: str
+    period: str
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], now: dt.datetime | None = None) -> RankingFilters:
+        level = args.get("level", "").strip() or "micro"
+        if level not in RANKING_LEVELS:
+            raise InvalidInput(f"level 应为 {'、'.join(RANKING_LEVELS)} 之一")
+        period = args.get("period", "").strip()
+        if not period:
+            period = (now or dt.datetime.now(dt.UTC)).astimezone(SHANGHAI).strftime("%Y-%m")
+        try:
+            dt.datetime.strptime(period, "%Y-%m")
+        except ValueError:
+            raise InvalidInput("月份格式不正确，应为 年-月（如 2026-11）") from None
+        return cls(level=level, period=period)
+
+    def api_args(self) -> dict[str, str]:
+        """The same choice for ``/api/v1/rates`` and its downloads."""
+        return {"level": self.level, "period": self.period}
 
 
 def local_time(value: dt.datetime) -> str:

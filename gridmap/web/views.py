@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -21,7 +21,8 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from gridmap import accounts, audit, auth
-from gridmap.auth import ACCOUNTS, ASSIGN, AUDIT, READ, ROLES, SIGNED_IN
+from gridmap import requests as residents_requests
+from gridmap.auth import ACCOUNTS, ASSIGN, AUDIT, EXPORT, HANDLE, READ, ROLES, SIGNED_IN
 from gridmap.db import get_session
 from gridmap.errors import GridmapError, NotFound
 from gridmap.security import (
@@ -35,8 +36,26 @@ from gridmap.security import (
 )
 from gridmap.settings import Settings
 from gridmap.storage import grids
-from gridmap.web.maps import build_assign_map, build_grid_map, render_parts
-from gridmap.web.params import AUDIT_PAGE_SIZE, AuditFilters, assign_grid_code, local_time
+from gridmap.storage import requests as request_store
+from gridmap.web.maps import (
+    PAGE_JS,
+    REQUESTS_JS,
+    build_assign_map,
+    build_grid_map,
+    build_requests_map,
+    render_parts,
+    requests_config,
+)
+from gridmap.web.params import (
+    AUDIT_PAGE_SIZE,
+    INBOX_TABS,
+    RANKING_LEVELS,
+    AuditFilters,
+    RankingFilters,
+    assign_grid_code,
+    inbox_tab,
+    local_time,
+)
 
 # The web package owns every asset (Leaflet under vendor/, the page's own under js/ and css/).
 # They are served at /assets because Flask always claims /static for the app's own static
@@ -64,6 +83,10 @@ ROLE_LABELS = {
 _NAV = (
     ("网格地图", "web.grid_map_page", frozenset({READ})),
     ("分配包户", "web.assign_page", frozenset({ASSIGN})),
+    ("诉求", "web.requests_inbox", frozenset({READ})),
+    ("上报诉求", "web.request_new", frozenset({HANDLE})),
+    ("诉求地图", "web.requests_map", frozenset({READ})),
+    ("红黑榜", "web.requests_ranking", frozenset({READ})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
     ("账号", "web.accounts_page", frozenset({ACCOUNTS, ROLES})),
 )
@@ -143,6 +166,84 @@ def assign_page() -> str:
     return render_template(
         "assign.html", map=render_parts(assign_map, nonce=csp_nonce()), grid=grid
     )
+
+
+def _requests_config(page: str, **extra: Any) -> dict[str, Any]:
+    """The configuration of a page of ``gridmap-requests.js``: the API, the request pages."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    who = caller()
+    urls = {"inbox": url_for("web.requests_inbox"), "map": url_for("web.requests_map")}
+    if HANDLE in who.capabilities:
+        urls["new"] = url_for("web.request_new")
+    return requests_config(
+        settings, page=page, api_root=f"{request.script_root}/api/v1", urls=urls, **extra
+    )
+
+
+def _requests_map_page(template: str, config: dict[str, Any], **context: Any) -> str:
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    requests_map = build_requests_map(settings, asset_url=_asset_url, config=config)
+    parts = render_parts(requests_map, nonce=csp_nonce())
+    return render_template(template, map=parts, **context)
+
+
+@bp.get("/requests")
+@requires(READ)
+def requests_inbox() -> str:
+    """诉求工作台: the caller's requests by tab — mine, due soon (黄牌), overdue (红牌), all."""
+    tab = inbox_tab(request.args, handles=HANDLE in caller().capabilities)
+    return render_template(
+        "requests.html",
+        tab=tab,
+        tabs=INBOX_TABS,
+        config=_requests_config("inbox", tab=tab),
+        scripts=[_asset_url(PAGE_JS), _asset_url(REQUESTS_JS)],
+    )
+
+
+@bp.get("/requests/new")
+@requires(HANDLE)
+def request_new() -> str:
+    """上报诉求: the intake form, with a map to pick the place."""
+    categories = request_store.current_categories(get_session())
+    return _requests_map_page("request_new.html", _requests_config("new"), categories=categories)
+
+
+@bp.get("/requests/map")
+@requires(READ)
+def requests_map() -> str:
+    """诉求地图: open requests in the visible area, coloured by urgency (红黄牌)."""
+    return _requests_map_page("requests_map.html", _requests_config("map"))
+
+
+@bp.get("/requests/ranking")
+@requires(READ)
+def requests_ranking() -> str:
+    """红黑榜: the 三率 ranking of the caller's grids for a month, with the Excel download for
+    roles that may export."""
+    filters = RankingFilters.from_args(request.args)
+    api_root = f"{request.script_root}/api/v1"
+    xlsx = None
+    if EXPORT in caller().capabilities:
+        xlsx = f"{api_root}/rates.xlsx?{urlencode(filters.api_args())}"
+    return render_template(
+        "ranking.html",
+        filters=filters,
+        levels=RANKING_LEVELS,
+        xlsx_url=xlsx,
+        config=_requests_config("ranking", query=filters.api_args()),
+        scripts=[_asset_url(PAGE_JS), _asset_url(REQUESTS_JS)],
+    )
+
+
+@bp.get("/requests/<int:request_id>")
+@requires(READ)
+def request_detail(request_id: int) -> str:
+    """诉求详情: one request, its place, its timeline and the actions the caller may take
+    (404 outside the caller's scope, as the API answers)."""
+    residents_requests.get(get_session(), request_id, caller())
+    config = _requests_config("detail", requestId=request_id)
+    return _requests_map_page("request_detail.html", config, request_id=request_id)
 
 
 def _home(who: auth.Caller) -> str:

@@ -7,6 +7,7 @@ endpoint without a probe in ``PROBES`` fails ``test_every_data_endpoint_is_in_th
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,10 @@ DATA_CAPABILITIES = {READ, EXPORT, REVEAL}
 #: Endpoints needing a data capability that hold no object of their own to probe.
 NO_OBJECT_ENDPOINTS = {
     "web.grid_map_page": "the page shell; its layers come from the API",
+    "web.requests_inbox": "the page shell; its rows come from the probed request list",
+    "web.requests_map": "the page shell; its markers come from the probed request list",
+    "web.requests_ranking": "the page shell; its rows come from the probed rates endpoint",
+    "web.request_detail": "renders one request through the same scoped query as the probed API",
     "open311.services": "the category catalogue is the same for every scope",
     "open311.service_definition": "the category catalogue is the same for every scope",
 }
@@ -74,6 +79,9 @@ def reveal_request(obj: str, oid: int, field: str) -> Request:
 #: that they never collide with B's household ids, which the "list" probes look for).
 A_REQUESTS = {501: (A + "01001", 1, 3), 502: (A + "02002", 2, 1)}
 B_REQUESTS = {511: (B + "01001", 11, 12), 512: (B + "02002", 12, None)}
+
+#: When the planted requests' response clock started (their deadline is long past).
+OVERDUE_SINCE = dt.datetime(2024, 1, 2, 1, 0, tzinfo=dt.UTC)
 
 A_BBOX = "116.40,39.90,116.42,39.92"
 B_BBOX = "116.44,39.90,116.46,39.92"
@@ -266,6 +274,43 @@ PROBES = (
         _get("/api/v1/requests/511"),
         _get(f"/api/v1/requests/{GHOST_ID}"),
     ),
+    Probe("rates", READ, "list", _get("/api/v1/rates"), _get("/api/v1/rates")),
+    Probe(
+        "rates of a grid",
+        READ,
+        "features",
+        _get(f"/api/v1/rates?grid={A}01001"),
+        _get(f"/api/v1/rates?grid={B}"),
+    ),
+    Probe(
+        "rates by owner in a grid",
+        READ,
+        "features",
+        _get(f"/api/v1/rates?by=owner&grid={A}"),
+        _get(f"/api/v1/rates?by=owner&grid={B}"),
+    ),
+    Probe("rates export", EXPORT, "list", _get("/api/v1/rates.csv"), _get("/api/v1/rates.csv")),
+    Probe(
+        "rates export of a grid",
+        EXPORT,
+        "csv",
+        _get(f"/api/v1/rates.csv?grid={A}01001&level=micro"),
+        _get(f"/api/v1/rates.csv?grid={B}&level=micro"),
+    ),
+    Probe(
+        "overdue requests",
+        READ,
+        "list",
+        _get("/api/v1/requests/overdue"),
+        _get("/api/v1/requests/overdue"),
+    ),
+    Probe(
+        "overdue requests of a grid",
+        READ,
+        "features",
+        _get(f"/api/v1/requests/overdue?grid={A}01001&warning=red"),
+        _get(f"/api/v1/requests/overdue?grid={B}&warning=red"),
+    ),
     Probe(
         "open311 requests",
         READ,
@@ -342,6 +387,9 @@ def _plant_requests(session, planted: dict[int, tuple[str, int, int | None]], wh
                 "contact_name": "陈小姐",
                 "contact_phone": f"1361234{rid:04d}",
                 "source": "api",
+                # Long overdue, so that the overdue list (红黄牌) has something to show.
+                "stage_started_at": OVERDUE_SINCE,
+                "stage_deadline": OVERDUE_SINCE + dt.timedelta(hours=2),
             },
             116.41,
             39.91,

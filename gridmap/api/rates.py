@@ -1,0 +1,136 @@
+"""三率 ranking board (红黑榜) as JSON, CSV or Excel, and the overdue list (红黄牌), in scope.
+
+The formulas are in :mod:`gridmap.rates`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from flask import Response, current_app
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, ConfigDict, Field
+
+from gridmap import rates
+from gridmap.api import params
+from gridmap.api.personal import csv_lines
+from gridmap.api.requests import properties
+from gridmap.auth import EXPORT, READ
+from gridmap.db import get_session
+from gridmap.security import audit_write, caller, requires
+
+bp = APIBlueprint(
+    "rates",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="rates")],
+    abp_security=params.BEARER,
+)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+GRID_CODE = r"^\d{12}(\d{2}(\d{3})?)?$"
+
+
+class RateQuery(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    level: params.GridLevel = Field("micro", description="Rows per grid of this level")
+    by: Literal["grid", "owner"] = Field("grid", description="grid, or owner (unit owning now)")
+    period: str | None = Field(
+        None, pattern=r"^\d{4}-\d{2}$", description="A month YYYY-MM (default: this month)"
+    )
+    first: dt.date | None = Field(None, alias="from", description="First day (with to)")
+    last: dt.date | None = Field(None, alias="to", description="Last day, included (with from)")
+    grid: str | None = Field(None, pattern=GRID_CODE, description="Only inside this grid")
+
+
+class ExportPath(BaseModel):
+    fmt: Literal["csv", "xlsx"]
+
+
+class OverdueQuery(BaseModel):
+    grid: str | None = Field(None, pattern=GRID_CODE, description="Only inside this grid")
+    warning: Literal["yellow", "red"] | None = Field(None, description="Only this card")
+    limit: int = Field(1000, ge=1, description="Rows listed at most (counts cover all)")
+
+
+def _ranking(query: RateQuery) -> rates.Ranking:
+    settings = current_app.extensions["gridmap.settings"]
+    return rates.ranking(
+        get_session(),
+        caller().scope,
+        rates.period(query.period, query.first, query.last),
+        by=query.by,
+        level=query.level,
+        grid_code=query.grid,
+        weights=settings.weights,
+        size=settings.rate_board_size,
+    )
+
+
+def ranking_body(table: rates.Ranking) -> dict[str, Any]:
+    """A ranking as JSON: how it was made, the column headings, the rows best first."""
+    response, resolution, satisfaction = table.weights
+    return {
+        "title": table.title,
+        "by": table.by,
+        "level": table.level,
+        "period": {
+            "label": table.period.label,
+            "from": table.period.first_day.isoformat(),
+            "to": table.period.last_day.isoformat(),
+            "tz": rates.TZ.key,
+        },
+        "as_of": table.as_of.astimezone(dt.UTC).isoformat(),
+        "weights": {"response": response, "resolution": resolution, "satisfaction": satisfaction},
+        "board_size": rates.board_size(
+            table.board_size, sum(r["score"] is not None for r in table.rows)
+        ),
+        "columns": dict(rates.COLUMNS),
+        "rows": table.rows,
+    }
+
+
+@bp.get("/rates", summary="三率 per grid or owner unit for a period, ranked (红黑榜)")
+@requires(READ)
+def ranking(query: RateQuery) -> dict[str, Any]:
+    return ranking_body(_ranking(query))
+
+
+@bp.get("/rates.<fmt>", summary="The ranking as a CSV or Excel download")
+@requires(EXPORT)
+def export(path: ExportPath, query: RateQuery) -> Response:
+    table = _ranking(query)
+    detail = {"by": table.by, "level": table.level, "grid": table.grid_code}
+    audit_write("export", "rates", table.period.label, detail | {"rows": len(table.rows)})
+    name = f"rates-{table.by}-{table.level}-{table.period.label}.{path.fmt}".replace("..", "_")
+    disposition = {"Content-Disposition": f"attachment; filename={name}"}
+    if path.fmt == "xlsx":
+        return Response(rates.to_xlsx(table), mimetype=XLSX, headers=disposition)
+    cells = ([rates.cell(r, key) for key, _ in rates.COLUMNS] for r in table.rows)
+    lines = csv_lines([heading for _, heading in rates.COLUMNS], cells)
+    return Response("".join(lines), mimetype="text/csv", headers=disposition)
+
+
+@bp.get("/requests/overdue", summary="Requests with a yellow or red card (红黄牌), per owner")
+@requires(READ)
+def overdue(query: OverdueQuery) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    found = rates.warned(get_session(), caller().scope, query.grid, now)
+    chosen = [w for w in found if query.warning in (None, w.card)]
+    return {
+        "as_of": now.isoformat(),
+        "counts": {c: sum(w.card == c for w in found) for c in ("yellow", "red")},
+        "by_owner": rates.per_owner(chosen),
+        "rows": [_warned(w) for w in chosen[: query.limit]],
+    }
+
+
+def _warned(w: rates.Warned) -> dict[str, Any]:
+    return properties(w.row) | {
+        "warning": w.card,
+        "working_hours_late": w.working_hours_late,
+        "working_hours_left": w.working_hours_left,
+        "owner_unit": {"id": w.owner_key, "name": w.owner_name},
+    }

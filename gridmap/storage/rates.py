@@ -1,0 +1,115 @@
+"""Queries behind the rates (三率) and timeliness warnings (红黄牌): requests of a period with
+their timelines, and the grids a ranking lists, within a scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Select, and_, select
+from sqlalchemy.orm import Session, aliased
+
+from gridmap.auth import Scope
+from gridmap.storage.grids import current_at
+from gridmap.storage.models import Category, Grid, Person, RequestEvent, ResidentRequest
+from gridmap.storage.requests import CLOCKED, request_rows, request_visible
+from gridmap.storage.scoping import grid_visible
+
+#: How far before a period a request may have been filed and still count in it (its due date
+#: or its rating may fall in the period); no real time limit comes near a year.
+LOOK_BACK = dt.timedelta(days=366)
+
+
+def grids(session: Session, scope: Scope, level: str, grid_code: str | None) -> list[Any]:
+    """Today's grids of ``level`` in ``scope`` (inside ``grid_code``): code and name."""
+    stmt = select(Grid.code, Grid.name).where(
+        Grid.level == level, current_at(), grid_visible(scope)
+    )
+    if grid_code:
+        stmt = stmt.where(Grid.code.startswith(grid_code, autoescape=True))
+    return list(session.execute(stmt.order_by(Grid.code)).all())
+
+
+def _candidates(
+    scope: Scope, grid_code: str | None, start: dt.datetime, end: dt.datetime
+) -> Select[Any]:
+    """Ids of the requests in ``scope`` that may count in the period; duplicates never do
+    (they are merged into their original)."""
+    micro = aliased(Grid)
+    stmt = (
+        select(ResidentRequest.id)
+        .join(micro, micro.id == ResidentRequest.micro_grid_id)
+        .where(
+            request_visible(scope),
+            ResidentRequest.state != "duplicate",
+            ResidentRequest.created_at >= start - LOOK_BACK,
+            ResidentRequest.created_at < end,
+        )
+    )
+    if grid_code:
+        stmt = stmt.where(micro.code.startswith(grid_code, autoescape=True))
+    return stmt
+
+
+def period_requests(
+    session: Session, scope: Scope, grid_code: str | None, start: dt.datetime, end: dt.datetime
+) -> list[Any]:
+    """The requests that may count in ``[start, end)``, with their grid, owner and limits."""
+    micro, owner = aliased(Grid), aliased(Person)
+    stmt = (
+        select(
+            ResidentRequest.id,
+            ResidentRequest.state,
+            ResidentRequest.level,
+            ResidentRequest.created_at,
+            ResidentRequest.owner_person_id,
+            ResidentRequest.owner_user_id,
+            ResidentRequest.department,
+            owner.name.label("owner_name"),
+            micro.code.label("micro_grid_code"),
+            Category.time_limits,
+        )
+        .join(micro, micro.id == ResidentRequest.micro_grid_id)
+        .join(Category, Category.id == ResidentRequest.category_id)
+        .outerjoin(owner, owner.id == ResidentRequest.owner_person_id)
+        .where(ResidentRequest.id.in_(_candidates(scope, grid_code, start, end)))
+        .order_by(ResidentRequest.id)
+    )
+    return list(session.execute(stmt).all())
+
+
+def period_events(
+    session: Session, scope: Scope, grid_code: str | None, start: dt.datetime, end: dt.datetime
+) -> list[Any]:
+    """The timelines of :func:`period_requests`' requests, oldest event first."""
+    stmt = (
+        select(
+            RequestEvent.request_id,
+            RequestEvent.at,
+            RequestEvent.action,
+            RequestEvent.to_state,
+            RequestEvent.detail,
+        )
+        .where(RequestEvent.request_id.in_(_candidates(scope, grid_code, start, end)))
+        .order_by(RequestEvent.request_id, RequestEvent.at, RequestEvent.id)
+    )
+    return list(session.execute(stmt).all())
+
+
+def clocked_requests(
+    session: Session, scope: Scope, grid_code: str | None, now: dt.datetime
+) -> list[Any]:
+    """Requests in ``scope`` whose stage clock runs and has started by ``now``: the candidates
+    for a yellow or red card, as ``list_requests`` rows, the most overdue first."""
+    stmt = request_rows().where(
+        request_visible(scope),
+        and_(
+            ResidentRequest.state.in_(CLOCKED),
+            ResidentRequest.stage_deadline.is_not(None),
+            ResidentRequest.stage_started_at <= now,
+        ),
+    )
+    if grid_code:
+        stmt = stmt.where(Grid.code.startswith(grid_code, autoescape=True))
+    order = (ResidentRequest.stage_deadline, ResidentRequest.id)
+    return list(session.execute(stmt.order_by(*order)).all())

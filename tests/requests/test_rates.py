@@ -1,0 +1,370 @@
+"""三率, the ranking board (红黑榜) and the warning cards (红黄牌) on hand-built timelines.
+
+Requests are filed and moved through the closed loop by the domain functions, with the clock
+of ``gridmap.requests`` set to chosen moments (Asia/Shanghai, November 2024: no holidays), so
+every deadline is known. The category is ``sanitation.garbage``: response 2 working hours,
+handling 1 working day, feedback 3 working days.
+
+======  ======  ===============  ================  =========================================
+req     grid    filed            accepted          then
+======  ======  ===============  ================  =========================================
+R1      01001   Mon 11-04 09:00  10:00 (on time)   completed 11-05, satisfied 11-06, archived
+R2      01001   Mon 11-04 14:00  11-05 10:00 late  completed 11-06, basically satisfied 11-07
+R3      01001   Mon 11-11 09:00  09:30 (on time)   completed 11-12, unsatisfied 11-13: reopened
+R4      01002   Mon 11-18 09:00  never             (response deadline 11:00 passed)
+R5      01002   Fri 11-29 17:00  12-02 10:00       (deadline Mon 12-02 10:30: on time)
+R6      01001   Thu 10-31 16:00  16:30             completed 11-01 (due 11-01 17:30)
+R7      01001   Wed 11-20 09:00  —                 marked a duplicate of R1: never counts
+======  ======  ===============  ================  =========================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from gridmap import accounts, create_app, db, rates
+from gridmap import requests as domain
+from gridmap.auth import Caller, Scope, scope_of
+from gridmap.errors import InvalidInput
+from gridmap.storage import requests as store
+from gridmap.storage.models import AuditEntry
+from tests.conftest import COMMUNITY, PASSWORD, client_for
+from tests.requests.conftest import IN_01001, IN_01002
+
+SH = ZoneInfo("Asia/Shanghai")
+M1, M2, M3, M4 = (COMMUNITY + c for c in ("01001", "01002", "02001", "02002"))
+NOVEMBER = rates.period("2024-11")
+AS_OF = dt.datetime(2024, 12, 10, 10, 0, tzinfo=SH)
+STREET = Scope((COMMUNITY[:9],))
+
+
+def at(month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2024, month, day, hour, minute, tzinfo=SH)
+
+
+def nov(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return at(11, day, hour, minute)
+
+
+class Desk:
+    """Files and moves requests as chosen people, at chosen moments."""
+
+    def __init__(self, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        self.session, self.monkeypatch = session, monkeypatch
+        self.revision: dict[int, int] = {}
+
+    def caller(self, name: str, role: str, **scope: object) -> Caller:
+        user = accounts.create_user(self.session, name, PASSWORD)
+        accounts.grant_role(self.session, user.id, role, admins_too=True, **scope)  # type: ignore[arg-type]
+        self.session.flush()
+        return Caller(user.id, user.username, role, scope_of(user), 0, "bearer")
+
+    def _clock(self, moment: dt.datetime) -> None:
+        self.monkeypatch.setattr(domain, "_now", lambda: moment.astimezone(dt.UTC))
+
+    def file(self, who: Caller, point: tuple[float, float], moment: dt.datetime) -> int:
+        self._clock(moment)
+        new = domain.NewRequest("sanitation.garbage", "垃圾满溢", "api", *point)
+        rid = domain.intake(self.session, new, who)
+        self.revision[rid] = 0
+        return rid
+
+    def act(self, rid: int, who: Caller, moment: dt.datetime, action: str, **args: object) -> None:
+        self._clock(moment)
+        change = domain.Change(action, **args)  # type: ignore[arg-type]
+        tag = domain.etag(rid, self.revision[rid])
+        self.revision[rid] = domain.act(self.session, rid, change, who, tag)
+
+
+@pytest.fixture
+def desk(session, staff, monkeypatch):  # type: ignore[no-untyped-def]
+    """The timelines of the module's table, committed; returns the request ids R1…R7."""
+    d = Desk(session, monkeypatch)
+    chief = d.caller("rate-chief", "chief", scope_code=COMMUNITY)
+    leader = d.caller("rate-leader", "zone_leader", scope_code=COMMUNITY + "01")
+    worker = d.caller("rate-worker", "grid_worker", scope_code=M1, person_id=3)
+
+    def loop(rid: int, owner: Caller, accepted: dt.datetime, completed: dt.datetime) -> None:
+        d.act(rid, owner, accepted, "accept")
+        d.act(rid, owner, accepted + dt.timedelta(minutes=10), "start")
+        d.act(rid, owner, completed, "complete")
+
+    r1 = d.file(chief, IN_01001, nov(4, 9))
+    loop(r1, worker, nov(4, 10), nov(5, 15))
+    d.act(r1, leader, nov(6, 9), "rate", rating="satisfied")
+    d.act(r1, leader, nov(6, 10), "archive")
+    r2 = d.file(chief, IN_01001, nov(4, 14))
+    loop(r2, worker, nov(5, 10), nov(6, 15))
+    d.act(r2, leader, nov(7, 9), "rate", rating="basically_satisfied")
+    r3 = d.file(chief, IN_01001, nov(11, 9))
+    loop(r3, worker, nov(11, 9, 30), nov(12, 15))
+    d.act(r3, leader, nov(13, 9), "rate", rating="unsatisfied")
+    r4 = d.file(chief, IN_01002, nov(18, 9))
+    r5 = d.file(chief, IN_01002, nov(29, 17))
+    d.act(r5, leader, at(12, 2, 10), "accept")
+    r6 = d.file(chief, IN_01001, at(10, 31, 16))
+    loop(r6, worker, at(10, 31, 16, 30), nov(1, 15))
+    r7 = d.file(chief, IN_01001, nov(20, 9))
+    d.act(r7, worker, nov(20, 9, 30), "mark_duplicate", duplicate_of=r1)
+    session.commit()
+    return [r1, r2, r3, r4, r5, r6, r7]
+
+
+def _ranking(session, scope: Scope = STREET, **kwargs):  # type: ignore[no-untyped-def]
+    kwargs.setdefault("now", AS_OF)
+    return rates.ranking(session, scope, kwargs.pop("when", NOVEMBER), **kwargs)
+
+
+COUNTS = (
+    "filed",
+    "response_counted",
+    "responded_on_time",
+    "due",
+    "resolved",
+    "rated",
+    "satisfied",
+    "basically_satisfied",
+    "unsatisfied",
+)
+RATES = ("response_rate", "resolution_rate", "satisfaction_rate", "score", "rank", "board")
+
+#: code → counts (in COUNTS' order) and rates, score, rank, board; weights 10/50/40, boards of 1.
+EXPECTED_MICRO = {
+    M1: ((3, 3, 2, 4, 3, 3, 1, 1, 1), (0.6667, 0.75, 0.6333, 69.5, 1, "red")),
+    M2: ((2, 2, 1, 1, 0, 0, 0, 0, 0), (0.5, 0.0, None, 8.33, 2, "black")),
+    M3: ((0,) * 9, (None, None, None, None, None, None)),
+    M4: ((0,) * 9, (None, None, None, None, None, None)),
+}
+
+
+def _table(ranking: rates.Ranking) -> dict[str, tuple[tuple[object, ...], tuple[object, ...]]]:
+    return {
+        r["code"]: (tuple(r[k] for k in COUNTS), tuple(r[k] for k in RATES)) for r in ranking.rows
+    }
+
+
+def test_the_rates_of_each_micro_grid_match_the_hand_computed_table(session, desk):
+    found = _ranking(session, level="micro", size=1)
+    assert _table(found) == EXPECTED_MICRO
+    # Best first, the unranked (no request at all) last.
+    assert [r["code"] for r in found.rows] == [M1, M2, M3, M4]
+    assert found.rows[0]["name"] == "1-001" and found.rows[0]["level"] == "micro"
+
+
+def test_zones_and_the_community_roll_the_micro_grids_up(session, desk):
+    zone_01 = ((5, 5, 3, 5, 3, 3, 1, 1, 1), (0.6, 0.6, 0.6333, 61.33, 1, "red"))
+    assert _table(_ranking(session, level="zone", size=1)) == {
+        COMMUNITY + "01": zone_01,
+        COMMUNITY + "02": ((0,) * 9, (None,) * 6),
+    }
+    assert _table(_ranking(session, level="community", size=1)) == {COMMUNITY: zone_01}
+
+
+def test_the_weights_are_configurable(session, desk):
+    only_satisfaction = _ranking(session, weights=(0.0, 0.0, 1.0), size=1)
+    assert [(r["code"], r["score"], r["rank"]) for r in only_satisfaction.rows[:2]] == [
+        (M1, 63.33, 1),
+        (M2, None, None),  # its only rated-less rates weigh nothing: no score
+    ]
+    only_response = _ranking(session, weights=(1.0, 0.0, 0.0), size=1)
+    assert [(r["code"], r["score"]) for r in only_response.rows[:2]] == [(M1, 66.67), (M2, 50.0)]
+
+
+def test_the_board_takes_a_count_or_a_share(session, desk):
+    boards = {r["code"]: r["board"] for r in _ranking(session, size=3).rows}
+    assert boards == {M1: "red", M2: "red", M3: None, M4: None}  # 3 ≥ ranked rows: all red
+    boards = {r["code"]: r["board"] for r in _ranking(session, size=0.5).rows}
+    assert boards == {M1: "red", M2: "black", M3: None, M4: None}  # ceil(0.5 × 2) = 1
+
+
+def test_ties_share_a_rank():
+    rows = [{"code": c, "score": s} for c, s in (("a", 90.0), ("b", 80.0), ("c", 80.0), ("d", 5.0))]
+    ranked = rates.rank(rows, 1)
+    assert [(r["code"], r["rank"], r["board"]) for r in ranked] == [
+        ("a", 1, "red"),
+        ("b", 2, None),
+        ("c", 2, None),
+        ("d", 4, "black"),
+    ]
+
+
+def test_rates_by_owner_unit(session, desk):
+    found = _ranking(session, by="owner", size=1)
+    assert _table(found) == {
+        "person:3": EXPECTED_MICRO[M1],  # the worker owns R1–R3 and R6
+        "person:2": EXPECTED_MICRO[M2],  # the zone leader owns R4 and R5
+    }
+    assert {r["code"]: (r["name"], r["level"]) for r in found.rows} == {
+        "person:3": ("张*", "micro"),
+        "person:2": ("李*", "zone"),
+    }
+
+
+def test_a_request_counts_only_once_it_exists_and_while_its_clock_runs_it_waits(session, desk):
+    """As of Mon 11-18 10:00, R4's response clock (to 11:00) still runs: not counted yet;
+    R5 is not filed yet; R3 is due (11-12 17:30) and was reopened 11-13: unresolved."""
+    found = _ranking(session, now=nov(18, 10), size=1)
+    table = _table(found)
+    assert table[M2] == ((1, 0, 0, 0, 0, 0, 0, 0, 0), (None,) * 6)
+    assert table[M1][0] == (3, 3, 2, 4, 3, 3, 1, 1, 1)
+
+
+def test_a_range_of_dates_is_a_period(session, desk):
+    first_week = rates.period(None, dt.date(2024, 11, 1), dt.date(2024, 11, 7))
+    found = _table(_ranking(session, when=first_week, size=1))
+    # R1 and R2 filed; due: R6 (11-01), R1 (11-05), R2 (11-06); answers: R1 and R2.
+    assert found[M1] == ((2, 2, 1, 3, 3, 2, 1, 1, 0), (0.5, 1.0, 0.95, 93.0, 1, "red"))
+
+
+def test_an_out_of_scope_grid_never_appears(session, desk):
+    other_zone = _ranking(session, Scope((COMMUNITY + "02",)), size=1)
+    assert _table(other_zone) == {M3: ((0,) * 9, (None,) * 6), M4: ((0,) * 9, (None,) * 6)}
+    assert _ranking(session, Scope((COMMUNITY + "02",)), by="owner").rows == []
+    worker = _ranking(session, Scope((M1,), 3), size=1)
+    assert _table(worker) == {M1: EXPECTED_MICRO[M1]}
+    assert _ranking(session, Scope((COMMUNITY + "01",)), level="community").rows == []
+
+
+def test_bad_periods_are_refused():
+    for args in (("2024-13",), ("2024-11", dt.date(2024, 11, 1), dt.date(2024, 11, 2))):
+        with pytest.raises(InvalidInput, match=r"period|not both"):
+            rates.period(*args)
+    with pytest.raises(InvalidInput, match="to must be"):
+        rates.period(None, dt.date(2024, 11, 2), dt.date(2024, 11, 1))
+    december = rates.period("2024-12")
+    assert (december.start, december.end) == (at(12, 1, 0), dt.datetime(2025, 1, 1, tzinfo=SH))
+
+
+# ------------------------------------------------------------------------------------- API
+
+
+def test_the_api_ranks_within_the_callers_scope(clients, desk):
+    body = clients("chief").get("/api/v1/rates?period=2024-11&level=micro").get_json()
+    assert body["period"] == {
+        "label": "2024-11",
+        "from": "2024-11-01",
+        "to": "2024-11-30",
+        "tz": "Asia/Shanghai",
+    }
+    assert body["weights"] == {"response": 0.1, "resolution": 0.5, "satisfaction": 0.4}
+    assert body["board_size"] == 3 and body["by"] == "grid" and body["level"] == "micro"
+    assert list(body["columns"])[:3] == ["code", "name", "level"]
+    rows = {r["code"]: r for r in body["rows"]}
+    assert set(rows) == {M1, M2, M3, M4}
+    assert (rows[M1]["score"], rows[M1]["rank"], rows[M3]["response_rate"]) == (69.5, 1, None)
+    other = clients("zone_leader_02").get("/api/v1/rates?period=2024-11").get_json()
+    assert {r["code"] for r in other["rows"]} == {M3, M4}
+    dates = clients("chief").get("/api/v1/rates?from=2024-11-01&to=2024-11-07").get_json()
+    assert dates["period"]["label"] == "2024-11-01..2024-11-07"
+    assert {r["code"]: r["score"] for r in dates["rows"]}[M1] == 93.0
+    refused = clients("chief").get("/api/v1/rates?period=2024-11&from=2024-11-01&to=2024-11-02")
+    assert refused.status_code == 400
+
+
+def test_the_weights_come_from_the_settings(settings, session_factory, make_user, desk):
+    app = create_app(replace(settings, rate_weights="1,0,0", rate_board_size=1))
+    app.config["TESTING"] = True
+    db.use_sessions(app, session_factory)
+    chief = client_for(app, make_user("chief", COMMUNITY))
+    body = chief.get("/api/v1/rates?period=2024-11").get_json()
+    assert body["weights"] == {"response": 1.0, "resolution": 0.0, "satisfaction": 0.0}
+    assert [(r["code"], r["score"], r["board"]) for r in body["rows"][:2]] == [
+        (M1, 66.67, "red"),
+        (M2, 50.0, "black"),
+    ]
+    with pytest.raises(ValueError, match="GRIDMAP_RATE_WEIGHTS"):
+        replace(settings, rate_weights="0.5,0.5")
+
+
+def test_the_excel_export_holds_the_same_numbers_and_is_audited(clients, session, desk):
+    chief = clients("chief")
+    body = chief.get("/api/v1/rates?period=2024-11").get_json()
+    response = chief.get("/api/v1/rates.xlsx?period=2024-11")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    assert sheet is not None
+    title, headings, *lines = list(sheet.iter_rows(values_only=True))
+    assert title[0] == "三率排名（微网格，2024-11）"
+    assert list(headings) == list(body["columns"].values())
+    boards = {"red": "红榜", "black": "黑榜", None: None}
+    expected = [
+        tuple(boards[r[k]] if k == "board" else r[k] for k in body["columns"]) for r in body["rows"]
+    ]
+    assert [tuple(line) for line in lines] == expected
+    csv = chief.get("/api/v1/rates.csv?period=2024-11").get_data(as_text=True)
+    assert csv.lstrip("\ufeff").splitlines()[1].startswith(f"{M1},1-001,micro,1,红榜,3,3,2,0.6667")
+    exports = session.query(AuditEntry).filter(AuditEntry.object_type == "rates").all()
+    assert [(e.action, e.object_id) for e in exports] == [("export", "2024-11")] * 2
+    assert clients("grid_worker").get("/api/v1/rates.xlsx").status_code == 403
+
+
+# ------------------------------------------------------------------------------- 红黄牌
+
+
+def test_yellow_and_red_cards_at_a_fixed_moment(session, desk):
+    """Tue 12-03 16:00: R5's handling (12-02 10:00 → 12-03 17:30, 13 working hours) is in
+    its last 20 % (from 14:54): yellow, 1.5 h left. R3 (reopened 11-13 09:00, due 11-14
+    17:30), R4 (due 11-18 11:00) and R6 (feedback due 11-06 17:30) are red."""
+    _, _, r3, r4, r5, r6, _ = desk
+    found = rates.warned(session, Scope((COMMUNITY,)), None, at(12, 3, 16))
+    assert [(w.row.id, w.card, w.working_hours_late, w.working_hours_left) for w in found] == [
+        (r6, "red", 131.5, None),
+        (r3, "red", 89.5, None),
+        (r4, "red", 80.5, None),
+        (r5, "yellow", None, 1.5),
+    ]
+    assert rates.per_owner(found) == [
+        {"id": "person:3", "name": "张*", "level": "micro", "yellow": 0, "red": 2},
+        {"id": "person:2", "name": "李*", "level": "zone", "yellow": 1, "red": 1},
+    ]
+    earlier = rates.warned(session, Scope((COMMUNITY,)), None, at(12, 3, 14))
+    assert r5 not in [w.row.id for w in earlier]  # still green
+    assert rates.warned(session, Scope((COMMUNITY + "02",)), None, at(12, 3, 16)) == []
+
+
+def test_the_warning_filter_of_the_request_list(session, clients, desk):
+    _, _, r3, r4, r5, r6, _ = desk
+    moment, scope = at(12, 3, 16), Scope((COMMUNITY,))
+
+    def ids(card: str, limit: int = 10, before: int | None = None):  # type: ignore[no-untyped-def]
+        wanted = store.RequestFilter(warning=card, now=moment)
+        rows, after = rates.warning_page(
+            session, wanted, scope=scope, limit=limit, before_id=before, now=moment
+        )
+        return [r.id for r in rows], after
+
+    assert ids("yellow") == ([r5], None)
+    assert ids("red") == ([r6, r4, r3], None)
+    assert ids("yellow", limit=1) == ([r5], None)
+    first, after = ids("red", limit=2)
+    assert (first, ids("red", limit=2, before=after)) == ([r6, r4], ([r3], None))
+    chief = clients("chief")
+    listed = chief.get("/api/v1/requests?warning=red").get_json()["features"]
+    assert {f["id"] for f in listed} == {r3, r4, r5, r6}  # by now all are long overdue
+    assert {f["properties"]["warning"] for f in listed} == {"red"}
+    assert chief.get("/api/v1/requests?warning=yellow").get_json()["features"] == []
+    assert chief.get("/api/v1/requests?warning=blue").status_code in (400, 422)
+
+
+def test_the_overdue_list_counts_per_owner_for_the_chief(clients, desk):
+    _, _, r3, r4, r5, r6, _ = desk
+    body = clients("chief").get("/api/v1/requests/overdue").get_json()
+    assert body["counts"] == {"yellow": 0, "red": 4}
+    assert body["by_owner"] == [
+        {"id": "person:2", "name": "李*", "level": "zone", "yellow": 0, "red": 2},
+        {"id": "person:3", "name": "张*", "level": "micro", "yellow": 0, "red": 2},
+    ]
+    rows = body["rows"]
+    assert [r["id"] for r in rows] == [r6, r3, r4, r5]  # the longest overdue first
+    assert rows[0]["warning"] == "red" and rows[0]["working_hours_late"] > 131.5
+    assert rows[0]["owner"]["name"] == "张*" and rows[0]["owner_unit"]["id"] == "person:3"
+    assert rows[0]["stage"] == "feedback" and rows[2]["level"] == "zone"
+    worker = clients("grid_worker").get(f"/api/v1/requests/overdue?grid={M1}").get_json()
+    assert {r["id"] for r in worker["rows"]} == {r3, r6}
+    assert clients("zone_leader_02").get("/api/v1/requests/overdue").get_json()["rows"] == []

@@ -1,0 +1,429 @@
+"""The residents' request pages (群众诉求) in headless Chromium, logged in through the form.
+
+demo-worker, on a phone-sized screen, files a request through the intake form at a point of its
+own micro-grid (a double click files it once), finds it in 我的, accepts, starts and completes it
+with the detail page's buttons, and meets the conflict a stale ETag gives. demo-chief sees the
+open requests on the map coloured by 红黄牌 and in the inbox's 即将到期 and 已超时 tabs. What the
+pages did is checked against the API and the database as the server sees them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page
+from shapely.geometry import Point, shape
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from gridmap.security import SESSION_COOKIE
+from gridmap.settings import Settings
+from gridmap.storage.models import ResidentRequest
+from gridmap.web.maps import (
+    LEAFLET_CSS,
+    LEAFLET_JS,
+    PAGE_JS,
+    REQUESTS_JS,
+    build_requests_map,
+    render_parts,
+    requests_config,
+)
+from tests.web.browser import Watched, count, wait_for
+
+WORKER = "demo-worker"
+CHIEF = "demo-chief"
+PHONE = {"width": 390, "height": 844}
+#: A micro-level category: the worker of the micro-grid owns it at once (首接负责).
+CATEGORY = "sanitation.garbage"
+CONFLICT = "他人已修改此诉求"
+
+
+class Api:
+    """The JSON API as one demo account with a bearer token (no cookie, so no CSRF token)."""
+
+    def __init__(self, live_url: str, token: str) -> None:
+        self.root = f"{live_url}/api/v1"
+        self.token = token
+
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        sent = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.root + path, data=data, headers=sent | (headers or {}), method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+
+    def get(self, path: str) -> Any:
+        status, body = self.call("GET", path)
+        assert status == 200, body
+        return body
+
+
+@pytest.fixture(scope="module")
+def worker_api(live_url: str, login_token: Callable[..., str]) -> Api:
+    return Api(live_url, login_token(WORKER))
+
+
+@pytest.fixture(scope="module")
+def chief_api(live_url: str, login_token: Callable[..., str]) -> Api:
+    return Api(live_url, login_token(CHIEF))
+
+
+@pytest.fixture(scope="module")
+def worker_grid(worker_api: Api) -> BaseGeometry:
+    """demo-worker's micro-grid."""
+    grids = worker_api.get("/grids?level=micro")["features"]
+    assert len(grids) == 1, "demo-worker's scope is one micro-grid"
+    return shape(grids[0]["geometry"])
+
+
+@pytest.fixture(scope="module")
+def worker_point(worker_grid: BaseGeometry) -> tuple[float, float]:
+    """A point (lon, lat) well inside demo-worker's micro-grid."""
+    point = worker_grid.representative_point()
+    return point.x, point.y
+
+
+def _spread_points(grid: BaseGeometry, n: int) -> list[tuple[float, float]]:
+    """``n`` points inside ``grid``, apart: halfway from an inner point to corners of its hull."""
+    centre = grid.representative_point()
+    corners = list(grid.convex_hull.exterior.coords)[:-1]
+    points = []
+    for x, y in corners:
+        candidate = Point(centre.x + (x - centre.x) / 2, centre.y + (y - centre.y) / 2)
+        if grid.contains(candidate):
+            points.append((candidate.x, candidate.y))
+    step = max(1, len(points) // n)
+    chosen = points[::step][:n]
+    assert len(chosen) == n, "the micro-grid is too odd a shape to spread points in"
+    return chosen
+
+
+@pytest.fixture
+def phone(browser: Browser, live_url: str) -> Iterator[Watched]:
+    """A watched page on a phone-sized screen (a grid worker in the street)."""
+    context = browser.new_context(viewport=PHONE, locale="zh-CN")
+    yield Watched.attach(context, live_url)
+    context.close()
+
+
+def _requests_in_db(engine: Engine) -> int:
+    with Session(engine) as session:
+        return int(session.scalar(select(func.count()).select_from(ResidentRequest)) or 0)
+
+
+def _click_map_at(page: Page, map_selector: str, lon: float, lat: float) -> None:
+    """Click the Leaflet map at a lon/lat (the live server's basemap is none: no shift)."""
+    page.locator(map_selector).scroll_into_view_if_needed()
+    x, y = page.evaluate(
+        """([lat, lon]) => {
+            const p = window.gridmapRequests.map.latLngToContainerPoint([lat, lon]);
+            return [p.x, p.y];
+        }""",
+        [lat, lon],
+    )
+    box = page.locator(map_selector).bounding_box()
+    assert box is not None
+    assert 0 < x < box["width"] and 0 < y < box["height"], "the point is not in the map's view"
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def _timeline_length(page: Page) -> int:
+    return count(page, "#gm-timeline > li")
+
+
+def _act(page: Page, label: str, state: str) -> None:
+    """Press an action button (and confirm its form, if it opens one); wait for ``state``."""
+    before = _timeline_length(page)
+    page.locator("#gm-actions").get_by_role("button", name=label, exact=True).click()
+    if page.locator("#gm-action-form").is_visible():
+        page.locator("#gm-action-form textarea[name=note]").fill(f"{label}：已到现场")
+        page.get_by_role("button", name="确认").click()
+    page.wait_for_selector(f"#gm-detail-state[data-state={state}]")
+    page.wait_for_selector("#gm-detail[data-state=ready]")
+    assert _timeline_length(page) > before
+
+
+def test_worker_files_and_handles_a_request_on_a_phone(
+    phone: Watched,
+    worker_api: Api,
+    worker_point: tuple[float, float],
+    web_engine: Engine,
+) -> None:
+    page = phone.page
+    phone.login(WORKER, next_path="/requests/new")
+    assert phone.path() == "/requests/new"
+    page.wait_for_function("() => window.gridmapRequests && window.gridmapRequests.grids")
+    page.get_by_label("诉求类别").select_option(CATEGORY)
+    page.get_by_label("诉求内容").fill("3号楼门口垃圾满溢，联系电话13812345678")
+    page.get_by_label("电话").fill("13900001111")
+    _click_map_at(page, ".gm-new-map .folium-map", *worker_point)
+    assert float(page.locator("#gm-new-lon").input_value()) == pytest.approx(
+        worker_point[0], abs=1e-4
+    )
+    phone.screenshot("request_new_phone.png")
+
+    # A double click (or a retry) of one filled-in form files one request.
+    before = _requests_in_db(web_engine)
+    page.locator("#gm-new-submit").dblclick()
+    page.wait_for_url(re.compile(r"/requests/\d+$"))
+    request_id = int(phone.path().rsplit("/", 1)[1])
+    page.wait_for_selector("#gm-detail[data-state=ready]")
+    assert _requests_in_db(web_engine) == before + 1
+    record = worker_api.get(f"/requests/{request_id}")
+    assert record["state"] == "reported" and record["category"]["code"] == CATEGORY
+    assert record["location"]["lon"] == pytest.approx(worker_point[0], abs=1e-4)
+    text = page.locator("#gm-detail").inner_text()
+    assert "13812345678" not in text and "13900001111" not in text  # masked on the server
+    assert page.locator("#gm-detail-state").inner_text() == "上报"
+
+    # It is the worker's own (首接负责): it shows in 我的.
+    page.goto(phone.url("/requests?tab=mine"))
+    page.wait_for_selector("#gm-inbox[data-state=ready]")
+    row = page.locator(f".gm-request-row[data-id='{request_id}']")
+    assert row.is_visible()
+    assert "垃圾" in row.inner_text() and "上报" in row.inner_text()
+    phone.screenshot("requests_inbox_phone.png")
+
+    row.get_by_role("link").click()
+    page.wait_for_url(re.compile(rf"/requests/{request_id}$"))
+    page.wait_for_selector("#gm-detail[data-state=ready]")
+    _act(page, "受理", "accepted")
+    _act(page, "开始处置", "handling")
+    _act(page, "办结", "completed")
+    record = worker_api.get(f"/requests/{request_id}")
+    assert record["state"] == "completed"
+    assert [e["action"] for e in record["timeline"]][-3:] == ["accept", "start", "complete"]
+    assert _timeline_length(page) == len(record["timeline"])
+    page.locator("#gm-timeline").scroll_into_view_if_needed()
+    phone.screenshot("request_detail_phone.png")
+
+    # Someone else comments meanwhile: the page's ETag is stale, its next action gets 412.
+    status, _ = worker_api.call(
+        "POST",
+        f"/requests/{request_id}/transitions",
+        {"action": "comment", "note": "电话回访居民"},
+        {"If-Match": record["etag"]},
+    )
+    assert status == 200
+    page.locator("#gm-actions").get_by_role("button", name="备注").click()
+    page.locator("#gm-action-form textarea[name=note]").fill("已清运")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="确认").click()
+    assert answer.value.status == 412
+    error = page.locator("#gm-action-error")
+    error.wait_for()
+    assert CONFLICT in error.inner_text()
+    error.scroll_into_view_if_needed()
+    phone.screenshot("request_conflict_phone.png")
+    page.get_by_role("button", name="重新加载").click()
+    page.wait_for_selector("#gm-detail[data-state=ready]")
+    assert not error.is_visible()
+    assert "电话回访居民" in page.locator("#gm-timeline").inner_text()
+    # The browser logs the 412 of the stale POST itself; nothing else may be logged.
+    assert all("412" in e for e in phone.console_errors)
+    assert phone.csp_violations == []
+    assert phone.foreign_requests() == []
+
+
+def _file(api: Api, point: tuple[float, float], note: str) -> int:
+    lon, lat = point
+    status, body = api.call(
+        "POST",
+        "/requests",
+        {"category": CATEGORY, "description": note, "location": {"lon": lon, "lat": lat}},
+    )
+    assert status == 201, body
+    return int(body["id"])
+
+
+@pytest.fixture(scope="module")
+def carded(chief_api: Api, worker_grid: BaseGeometry, web_engine: Engine) -> dict[str, int]:
+    """Three open requests in the worker's micro-grid: one on time, one due soon (黄牌) and one
+    overdue (红牌), their clocks set back in the database."""
+    labels = {"green": "正常", "yellow": "将到期", "red": "超时"}
+    ids = {
+        card: _file(chief_api, point, f"{labels[card]}：路口垃圾")
+        for card, point in zip(labels, _spread_points(worker_grid, 3), strict=True)
+    }
+    now = dt.datetime.now(dt.UTC)
+    clocks = {
+        "yellow": (now - dt.timedelta(days=30), now + dt.timedelta(minutes=30)),
+        "red": (now - dt.timedelta(days=30), now - dt.timedelta(hours=1)),
+    }
+    with Session(web_engine) as session:
+        for card, (started, deadline) in clocks.items():
+            session.execute(
+                update(ResidentRequest)
+                .where(ResidentRequest.id == ids[card])
+                .values(stage_started_at=started, stage_deadline=deadline)
+            )
+        session.commit()
+    for card, request_id in ids.items():
+        assert chief_api.get(f"/requests/{request_id}")["warning"] == card
+    return ids
+
+
+def test_chief_sees_open_requests_on_the_map_by_urgency(
+    new_watched: Callable[[], Watched], carded: dict[str, int]
+) -> None:
+    chief = new_watched()
+    chief.login(CHIEF, next_path="/requests/map")
+    page = chief.page
+    assert page.locator(".gm-nav").get_by_text("诉求地图").is_visible()
+    wait_for(page, "path.gm-request-marker")
+    page.wait_for_function("() => window.gridmapRequests.loaded > 0")
+    drawn = page.evaluate(
+        """() => window.gridmapRequests.layer.getLayers().map(
+            (m) => [m.feature.id, m.feature.properties.warning])"""
+    )
+    cards = {int(i): w for i, w in drawn}
+    for card, request_id in carded.items():
+        assert cards.get(request_id) == card
+    assert count(page, "path.gm-request-red") >= 1 and count(page, "path.gm-request-yellow") >= 1
+    assert "红牌" in page.locator("#gm-requests-count").inner_text()
+    chief.screenshot("requests_map.png")
+    chief.assert_clean()
+
+
+@pytest.mark.parametrize(("tab", "card"), [("red", "red"), ("yellow", "yellow")])
+def test_inbox_tabs_show_due_soon_and_overdue(
+    new_watched: Callable[[], Watched], carded: dict[str, int], tab: str, card: str
+) -> None:
+    chief = new_watched()
+    chief.login(CHIEF, next_path=f"/requests?tab={tab}")
+    page = chief.page
+    page.wait_for_selector("#gm-inbox[data-state=ready]")
+    assert page.locator(".gm-tabs [aria-current=page]").get_attribute("data-tab") == tab
+    assert page.locator(f".gm-request-row[data-id='{carded[card]}']").is_visible()
+    others = [i for c, i in carded.items() if c != card]
+    for request_id in others:
+        assert page.locator(f".gm-request-row[data-id='{request_id}']").count() == 0
+    badges = page.locator(".gm-request-row .gm-card-badge")
+    assert {badges.nth(i).get_attribute("data-card") for i in range(badges.count())} == {card}
+    if tab == "red":
+        chief.screenshot("requests_inbox_overdue.png")
+    chief.assert_clean()
+
+
+def test_request_pages_refuse_what_the_role_may_not_do(
+    new_watched: Callable[[], Watched], carded: dict[str, int]
+) -> None:
+    """A member (党员) reads but does not handle: no intake link nor page; an unknown request
+    is a 404 page, as the API answers."""
+    member = new_watched()
+    member.login("demo-member", next_path="/requests")
+    page = member.page
+    assert page.locator(".gm-nav").get_by_text("诉求地图").is_visible()
+    assert page.locator(".gm-nav").get_by_text("上报诉求").count() == 0
+    response = page.goto(member.url("/requests/new"))
+    assert response is not None and response.status == 403
+    response = page.goto(member.url(f"/requests/{carded['red']}"))
+    assert response is not None and response.status == 404
+
+
+def test_chief_sees_the_ranking_board(
+    new_watched: Callable[[], Watched], chief_api: Api, carded: dict[str, int]
+) -> None:
+    """红黑榜: the page shows GET /api/v1/rates for the chosen level and month, the best rows
+    on the red board, and links the Excel download."""
+    chief = new_watched()
+    chief.login(CHIEF, next_path="/requests/ranking?level=micro")
+    page = chief.page
+    page.wait_for_selector("#gm-ranking[data-state=ready]")
+    period = page.locator("input[name=period]").input_value()
+    table = chief_api.get(f"/rates?level=micro&period={period}")
+    assert count(page, "#gm-ranking-rows tr") == len(table["rows"]) > 0
+    red = [r["code"] for r in table["rows"] if r["board"] == "red"]
+    assert red, "the filed requests give some micro-grid a score"
+    for code in red:
+        row = page.locator(f"#gm-ranking-rows tr[data-code='{code}']")
+        assert row.get_attribute("class") == "gm-board-red"
+    xlsx = page.locator("#gm-ranking-xlsx")
+    assert f"period={period}" in (xlsx.get_attribute("href") or "")
+    with page.expect_download() as download:
+        xlsx.click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    chief.screenshot("requests_ranking.png")
+    # Another level reloads the page with the API's rows of that level.
+    page.locator("select[name=level]").select_option("zone")
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_url(re.compile(r"level=zone"))
+    page.wait_for_selector("#gm-ranking[data-state=ready]")
+    zones = chief_api.get(f"/rates?level=zone&period={period}")["rows"]
+    assert count(page, "#gm-ranking-rows tr") == len(zones)
+    chief.assert_clean()
+
+
+@pytest.mark.parametrize("page", ["detail", "new", "map"])
+def test_request_maps_link_only_vendored_assets(page: str) -> None:
+    settings = Settings(
+        basemap_crs="gcj02", basemap_url="http://tiles.intranet.example/{z}/{x}/{y}.png"
+    )  # type: ignore[arg-type]
+    config = requests_config(settings, page=page, requestId=1)
+    parts = render_parts(build_requests_map(settings, asset_url=_asset, config=config))
+    html = f"{parts.header}{parts.html}{parts.script}"
+    assets = [_asset(p) for p in (LEAFLET_JS, LEAFLET_CSS, PAGE_JS, REQUESTS_JS)]
+    assert re.findall(r"""(?:src|href)=["']([^"']+)["']""", html) == assets
+    assert set(re.findall(r"https?://([^/\"']+)", html)) <= {"tiles.intranet.example"}
+    assert '"basemapCrs": "gcj02"' in html and f'"page": "{page}"' in html
+
+
+def test_request_map_builder_checks_the_page() -> None:
+    with pytest.raises(ValueError, match="config"):
+        build_requests_map(Settings(), asset_url=_asset, config={"page": "inbox"})
+
+
+def _asset(path: str) -> str:
+    return f"/assets/{path}"
+
+
+@pytest.mark.parametrize(
+    "path", ["/requests", "/requests/new", "/requests/map", "/requests/ranking", "/requests/{id}"]
+)
+def test_request_pages_are_offline_with_nonced_scripts(
+    live_app: Flask, login_token: Callable[..., str], carded: dict[str, int], path: str
+) -> None:
+    client = live_app.test_client()
+    client.set_cookie(SESSION_COOKIE, login_token(CHIEF, kind="web"))
+    with client.get(path.format(id=carded["red"])) as response:
+        assert response.status_code == 200
+        csp = response.headers["Content-Security-Policy"]
+        html = response.get_data(as_text=True)
+    (nonce,) = re.findall(r"script-src 'self' 'nonce-([^']+)'", csp)
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
+    assert inline and all(f'nonce="{nonce}"' in attributes for attributes in inline), inline
+    assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
+    assert not re.search(r"https?://", html)  # basemap none: no other host at all
+    for url in re.findall(r"""src=["'](/assets/[^"']+)["']""", html):
+        with client.get(url) as asset:
+            assert asset.status_code == 200, url
+
+
+def test_request_page_query_strings_are_checked(
+    live_app: Flask, login_token: Callable[..., str]
+) -> None:
+    client = live_app.test_client()
+    client.set_cookie(SESSION_COOKIE, login_token(CHIEF, kind="web"))
+    for path in (
+        "/requests?tab=nope",
+        "/requests/ranking?period=2026-13",
+        "/requests/ranking?level=x",
+    ):
+        with client.get(path) as response:
+            assert response.status_code == 400, path
