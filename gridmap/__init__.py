@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import Response
 from flask.json.provider import DefaultJSONProvider
@@ -30,6 +31,13 @@ class _JSONProvider(DefaultJSONProvider):
 
     ensure_ascii = False
     sort_keys = False  # keep the order the code gives (report columns, GeoJSON members)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        # Deep nesting exhausts the parser's recursion: that is bad input, not a crash.
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
     @staticmethod
     def default(o: object) -> object:

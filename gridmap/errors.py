@@ -97,6 +97,8 @@ _SQLSTATE: dict[str, type[GridmapError]] = {
     "23505": Conflict,  # unique_violation
     "23503": Unprocessable,  # foreign_key_violation
     "22023": InvalidInput,  # invalid_parameter_value (e.g. bad geometry)
+    "22003": InvalidInput,  # numeric_value_out_of_range (an id past the column's range)
+    "22001": InvalidInput,  # string_data_right_truncation
     "XX000": InvalidInput,  # PostGIS internal error, raised for unparsable geometry
     "40001": Conflict,  # serialization_failure
     "40P01": Conflict,  # deadlock_detected

@@ -8,6 +8,7 @@ the caller's scope answers 404, never revealing that it exists.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,12 +18,14 @@ from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import DBAPIError
 
 from gridmap import audit, auth
 from gridmap.db import get_session
 from gridmap.errors import problem
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "gridmap_session"
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
@@ -30,8 +33,17 @@ _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 _PUBLIC_ENDPOINTS = ("static", "web.static", "openapi.", "swagger.")
 
 csrf = CSRFProtect()
+
+
+def _write_limit() -> str:
+    return str(current_app.extensions["gridmap.settings"].write_rate_limit)
+
+
+# Limits are read from the app serving the request, so several apps in one process (tests)
+# each keep their own settings.
 limiter = Limiter(
     key_func=get_remote_address,
+    default_limits=[_write_limit],
     default_limits_exempt_when=lambda: request.method not in _UNSAFE,
 )
 
@@ -148,17 +160,27 @@ def _basemap_source() -> str:
 
 def _audit_refusal(response: Response) -> None:
     """A signed-in caller's refused write (or reveal) is audited with its outcome."""
-    if request.method not in _UNSAFE or response.status_code < 400:
+    # A 503 means the database is away: there is nowhere to write, and trying must not turn
+    # the answer into a 500.
+    if request.method not in _UNSAFE or response.status_code < 400 or response.status_code == 503:
         return
     who = getattr(g, "caller", None)
     if who is None or request.endpoint is None:
         return
     session = get_session()
+    try:
+        _record_refusal(session, who, response)
+    except DBAPIError:
+        log.exception("could not audit a refused write")
+        session.rollback()
+
+
+def _record_refusal(session: Any, who: auth.Caller, response: Response) -> None:
     session.rollback()
     args = request.view_args or {}
     audit.record(
         session,
-        request.endpoint,
+        request.endpoint or request.path,
         caller=who,
         object_id=next(iter(args.values()), None),
         outcome="denied" if response.status_code in (403, 404) else "failed",
@@ -196,7 +218,6 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,  # checked in _authorize, only where a cookie authenticates
         WTF_CSRF_TIME_LIMIT=None,  # the login session's own timeouts bound the token
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
-        RATELIMIT_DEFAULT=settings.write_rate_limit,
         RATELIMIT_HEADERS_ENABLED=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

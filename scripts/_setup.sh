@@ -55,7 +55,6 @@ shared_buffers = 1GB
 work_mem = 64MB
 maintenance_work_mem = 512MB
 max_parallel_workers_per_gather = 2
-synchronous_commit = off
 CONF
   fi
   if ! as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then

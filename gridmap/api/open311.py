@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
@@ -205,8 +206,18 @@ def service_definition(path: ServicePath) -> Response:
 def _parse_form() -> NewServiceRequest:
     """The form as sent: flask-openapi3 would JSON-decode each value first, turning a phone
     ``13712345678`` into a number and a description ``null`` into nothing."""
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Decoded strictly: werkzeug would keep undecodable %-escapes as literal text.
+        raw = request.get_data(cache=True)
+        try:
+            pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidInput("the form is not valid UTF-8 text") from None
+        fields = dict(pairs)
+    else:
+        fields = request.form.to_dict(flat=True)
     try:
-        return NewServiceRequest.model_validate(request.form.to_dict(flat=True))
+        return NewServiceRequest.model_validate(fields)
     except ValidationError as exc:
         where = [
             {"field": ".".join(str(p) for p in e["loc"]) or "form", "message": e["msg"]}

@@ -1,0 +1,128 @@
+"""Races through the running app (gunicorn, 4 workers × 4 threads, real PostGIS).
+
+- 200 clients send the same transition with the same If-Match at once: the request's row lock
+  and revision let exactly one through; the rest are told 412 (stale) or 409, never 5xx, and
+  the timeline gains exactly one event.
+- 100 clients retry one intake with one Idempotency-Key at once (then 100 more one after the
+  other): one request is stored and every answer is the first one, status and body.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from tests.requests.conftest import intake_body
+from tests.resilience.conftest import Answer, Deployment, call, server_errors_logged
+
+
+def _at_once(n: int, send: Callable[[], Answer]) -> list[Answer]:
+    """``send`` from ``n`` threads released together by a barrier."""
+    barrier = threading.Barrier(n)
+
+    def run() -> Answer:
+        barrier.wait()
+        return send()
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(run) for _ in range(n)]
+        return [f.result() for f in futures]
+
+
+def _file(live: Deployment, **headers: str) -> Answer:
+    return call(
+        live.base_url,
+        "POST",
+        "/api/v1/requests",
+        token=live.tokens["worker"],
+        body=intake_body(),
+        headers=headers,
+    )
+
+
+def _scalar(live: Deployment, sql: str, **params: Any) -> Any:
+    engine = create_engine(live.owner_url)
+    with engine.connect() as conn:
+        value = conn.scalar(text(sql), params)
+    engine.dispose()
+    return value
+
+
+def test_200_concurrent_transitions_one_wins(deployment: Deployment) -> None:
+    live = deployment
+    filed = _file(live)
+    assert filed.status == 201, filed.body
+    request = filed.json()
+    path = f"/api/v1/requests/{request['id']}/transitions"
+
+    answers = _at_once(
+        200,
+        lambda: call(
+            live.base_url,
+            "POST",
+            path,
+            token=live.tokens["worker"],
+            body={"action": "accept", "note": "我来处理"},
+            headers={"If-Match": request["etag"]},
+        ),
+    )
+
+    statuses = Counter(a.status for a in answers)
+    print(f"\n200 concurrent transitions: {dict(statuses)}")
+    assert sum(n for s, n in statuses.items() if 200 <= s < 300) == 1, statuses
+    assert set(statuses) <= {200, 409, 412}, statuses
+    after = call(
+        live.base_url, "GET", f"/api/v1/requests/{request['id']}", token=live.tokens["worker"]
+    )
+    detail = after.json()
+    assert detail["state"] == "accepted" and detail["revision"] == request["revision"] + 1
+    assert [e["action"] for e in detail["timeline"]] == ["report", "accept"]
+    events = _scalar(
+        live, "SELECT count(*) FROM request_event WHERE request_id = :id", id=request["id"]
+    )
+    assert events == 2
+    assert server_errors_logged(live.log) == []
+
+
+def test_100_concurrent_retries_of_one_intake_store_one_request(deployment: Deployment) -> None:
+    live = deployment
+    key = "resilience-retry-0001"
+    before = _scalar(live, "SELECT count(*) FROM resident_request")
+
+    racing = _at_once(100, lambda: _file(live, **{"Idempotency-Key": key}))
+    one_by_one = [_file(live, **{"Idempotency-Key": key}) for _ in range(100)]
+
+    answers = racing + one_by_one
+    print(f"\n200 retries with one key: {dict(Counter(a.status for a in answers))}")
+    assert {a.status for a in answers} == {201}
+    assert len({a.body for a in answers}) == 1
+    replayed = Counter(a.headers.get("Idempotent-Replayed") for a in answers)
+    assert replayed == {None: 1, "true": 199}, replayed
+    assert _scalar(live, "SELECT count(*) FROM resident_request") == before + 1
+    assert _scalar(live, "SELECT count(*) FROM idempotency_key WHERE key = :k", k=key) == 1
+    rid = answers[0].json()["id"]
+    assert _scalar(live, "SELECT count(*) FROM request_event WHERE request_id = :id", id=rid) == 1
+    created = _scalar(
+        live,
+        "SELECT count(*) FROM audit_log WHERE action = 'request.create' AND object_id = :id",
+        id=str(rid),
+    )
+    assert created == 1
+
+    # The same key with another body is refused and stores nothing.
+    other = call(
+        live.base_url,
+        "POST",
+        "/api/v1/requests",
+        token=live.tokens["worker"],
+        body=intake_body(description="另一件事：路灯不亮"),
+        headers={"Idempotency-Key": key},
+    )
+    assert other.status == 422, other.body
+    assert _scalar(live, "SELECT count(*) FROM resident_request") == before + 1
+    assert server_errors_logged(live.log) == []
