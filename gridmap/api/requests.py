@@ -20,7 +20,7 @@ from gridmap import requests as domain
 from gridmap.api import params, serializers
 from gridmap.auth import HANDLE, READ
 from gridmap.db import get_session
-from gridmap.errors import InvalidInput
+from gridmap.errors import InvalidInput, NotFound
 from gridmap.privacy import mask_email, mask_name, mask_phone, mask_text
 from gridmap.security import audit_write, caller, requires
 from gridmap.storage import requests as store
@@ -107,6 +107,11 @@ class TransitionBody(_Strict):
 
 class RequestPath(BaseModel):
     request_id: int = Field(ge=1)
+
+
+class DuplicateQuery(BaseModel):
+    radius_m: float = Field(200, gt=0, le=5000, description="How far, in metres")
+    days: int = Field(7, ge=1, le=90, description="How many days before or after")
 
 
 class RequestListQuery(params.PageQuery):
@@ -345,3 +350,22 @@ def transition(path: RequestPath, body: TransitionBody) -> Response:
         body.model_dump(mode="json", include={"action", "rating", "duplicate_of", "department"}),
     )
     return _answer(detail(path.request_id))
+
+
+@bp.get(
+    "/requests/<int:request_id>/duplicates",
+    summary="Candidates to mark this one a duplicate of: same category, near in place and time",
+)
+@requires(READ)
+def duplicate_candidates(path: RequestPath, query: DuplicateQuery) -> dict[str, Any]:
+    rows = store.duplicate_candidates(
+        get_session(),
+        path.request_id,
+        caller().scope,
+        radius_m=query.radius_m,
+        days=query.days,
+        limit=20,
+    )
+    if rows is None:
+        raise NotFound(f"There is no request {path.request_id}.")
+    return {"candidates": [properties(r) | {"distance_m": round(r.distance_m, 1)} for r in rows]}

@@ -415,3 +415,37 @@ def finish_key(session: Session, user_id: int, key: str, status: int, body: str)
         .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
         .values(response_status=status, response_body=body)
     )
+
+
+def duplicate_candidates(
+    session: Session, request_id: int, scope: Scope, *, radius_m: float, days: int, limit: int
+) -> list[Any] | None:
+    """Open requests in ``scope`` of the same category code near a request in place and time,
+    nearest first, each with its distance in metres; None when the request is not visible."""
+    this = session.execute(
+        select(ResidentRequest.created_at, Category.code)
+        .join(Category, Category.id == ResidentRequest.category_id)
+        .where(ResidentRequest.id == request_id, request_visible(scope))
+    ).first()
+    if this is None:
+        return None
+    other_category, original = aliased(Category), aliased(ResidentRequest)
+    here = func.geography(ResidentRequest.geom)
+    there = select(func.geography(original.geom)).where(original.id == request_id).scalar_subquery()
+    window = dt.timedelta(days=days)
+    stmt = (
+        request_rows()
+        .add_columns(func.ST_Distance(here, there).label("distance_m"))
+        .join(other_category, other_category.id == ResidentRequest.category_id)
+        .where(
+            ResidentRequest.id != request_id,
+            other_category.code == this.code,
+            ResidentRequest.state.not_in(("archived", "duplicate")),
+            ResidentRequest.created_at.between(this.created_at - window, this.created_at + window),
+            func.ST_DWithin(here, there, radius_m),
+            request_visible(scope),
+        )
+        .order_by(func.ST_Distance(here, there), ResidentRequest.id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))

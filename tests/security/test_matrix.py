@@ -274,6 +274,14 @@ PROBES = (
         _get("/api/v1/requests/511"),
         _get(f"/api/v1/requests/{GHOST_ID}"),
     ),
+    Probe(
+        "duplicate candidates",
+        READ,
+        "one",
+        _get("/api/v1/requests/501/duplicates"),
+        _get("/api/v1/requests/511/duplicates"),
+        _get(f"/api/v1/requests/{GHOST_ID}/duplicates"),
+    ),
     Probe("rates", READ, "list", _get("/api/v1/rates"), _get("/api/v1/rates")),
     Probe(
         "rates of a grid",
