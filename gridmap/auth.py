@@ -36,6 +36,7 @@ EXPORT = "export"  # downloads of in-scope tables, masked
 ASSIGN = "assign"  # staff grids and divide households among members, within the scope
 HANDLE = "handle"  # file residents' requests and act on them (gridmap.lifecycle), in the scope
 ACCOUNTS = "accounts"  # system administrator: create accounts, reset passwords
+CATALOGUE = "catalogue"  # system administrator: revise the request categories
 ROLES = "roles"  # security administrator: grant roles and scopes, unlock accounts
 AUDIT = "audit"  # audit administrator: search and export the audit log
 
@@ -46,7 +47,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "grid_worker": frozenset({READ, REVEAL, HANDLE}),
     "member": frozenset({READ}),
     "auditor": frozenset({READ, EXPORT}),
-    "system_admin": frozenset({ACCOUNTS}),
+    "system_admin": frozenset({ACCOUNTS, CATALOGUE}),
     "security_admin": frozenset({ROLES}),
     "audit_admin": frozenset({AUDIT}),
 }

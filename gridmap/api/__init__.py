@@ -8,6 +8,7 @@ from gridmap.api import (
     admin,
     assignment,
     auth,
+    categories,
     grids,
     households,
     locate,
@@ -32,6 +33,7 @@ def init_app(app: OpenAPI) -> None:
     blueprints = (
         health_bp,
         auth.bp,
+        categories.bp,
         grids.bp,
         households.bp,
         locate.bp,

@@ -1,0 +1,66 @@
+"""The request category catalogue: read by everyone signed in, revised by the system
+administrator. A revision is a new version; requests keep the rules they were filed under."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from gridmap import requests as domain
+from gridmap.api import params
+from gridmap.auth import CATALOGUE, SIGNED_IN
+from gridmap.db import get_session
+from gridmap.lifecycle import Level
+from gridmap.security import audit_write, requires
+from gridmap.storage import requests as store
+
+bp = APIBlueprint(
+    "categories",
+    __name__,
+    url_prefix="/api/v1",
+    abp_tags=[Tag(name="categories")],
+    abp_security=params.BEARER,
+)
+
+
+class CategoryPath(BaseModel):
+    code: str = Field(pattern=r"^[a-z0-9._-]{1,40}$")
+
+
+class CategoryChange(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    event_class: str | None = Field(None, min_length=1, max_length=10)
+    description: str | None = Field(None, max_length=2000)
+    default_level: Level | None = None
+    time_limits: dict[str, Any] | None = Field(
+        None, description='Per stage: {"response": {"amount": 2, "unit": "hours"}, …}'
+    )
+
+
+def _describe(category: Any) -> dict[str, Any]:
+    return {
+        "code": category.code,
+        "name": category.name,
+        "event_class": category.event_class,
+        "description": category.description,
+        "default_level": category.default_level,
+        "time_limits": category.time_limits,
+        "version": category.version,
+    }
+
+
+@bp.get("/categories", summary="The current request categories with their time limits")
+@requires(SIGNED_IN)
+def list_categories() -> dict[str, Any]:
+    return {"categories": [_describe(c) for c in store.current_categories(get_session())]}
+
+
+@bp.put("/categories/<code>", summary="Revise a category: a new version (system administrator)")
+@requires(CATALOGUE)
+def revise_category(path: CategoryPath, body: CategoryChange) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True)
+    revised = domain.revise_category(get_session(), path.code, **changes)
+    audit_write("category.revise", "category", path.code, changes | {"version": revised.version})
+    return _describe(revised)
