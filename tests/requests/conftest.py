@@ -34,11 +34,11 @@ def catalogue(session) -> None:  # type: ignore[no-untyped-def]
     session.commit()
 
 
-@pytest.fixture
-def staff(session, small_grid, catalogue) -> None:  # type: ignore[no-untyped-def]
+def load_staff(session, extra_posts: tuple[list[str], ...] = ()) -> None:  # type: ignore[no-untyped-def]
     """Households 1 (in 01001, covered by member 4) and 2 (in 02002); chief 1 of the
     community, zone leader 2 of zone 01, worker 3 of micro-grid 01001; zone 02 and micro-grids
-    01002, 02001, 02002 have nobody. Person 5 is a worker without a post."""
+    01002, 02001, 02002 have nobody. Person 5 is a worker without a post, unless
+    ``extra_posts`` ([person id, grid code, role] rows) gives one."""
     ingest.import_households(
         session,
         households_csv(
@@ -60,21 +60,25 @@ def staff(session, small_grid, catalogue) -> None:  # type: ignore[no-untyped-de
             columns=["id", "name", "phone", "kind", "home_community_code"],
         ),
     )
+    posts = [
+        ["1", COMMUNITY, "chief"],
+        ["2", COMMUNITY + "01", "zone_leader"],
+        ["3", COMMUNITY + "01001", "grid_worker"],
+        *extra_posts,
+    ]
     ingest.import_assignments(
-        session,
-        pd.DataFrame(
-            [
-                ["1", COMMUNITY, "chief"],
-                ["2", COMMUNITY + "01", "zone_leader"],
-                ["3", COMMUNITY + "01001", "grid_worker"],
-            ],
-            columns=["person_id", "grid_code", "role"],
-        ),
+        session, pd.DataFrame(posts, columns=["person_id", "grid_code", "role"])
     )
     ingest.import_coverage(
         session, pd.DataFrame([["4", "1"]], columns=["person_id", "household_id"])
     )
     session.commit()
+
+
+@pytest.fixture
+def staff(session, small_grid, catalogue) -> None:  # type: ignore[no-untyped-def]
+    """The staffed small grid of ``load_staff``."""
+    load_staff(session)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
@@ -36,8 +35,7 @@ from tests.conftest import (
     drop_test_database,
     small_grid_frame,
 )
-from tests.helpers import households_csv
-from tests.requests.conftest import IN_01001, IN_02002, PEOPLE
+from tests.requests.conftest import load_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Environment of every gunicorn started here: no limiter in the way, no basemap host.
@@ -75,43 +73,7 @@ def load_staffed_grid(session: Session) -> None:
     02002) so that no test ends a post others route to."""
     ingest.import_grids(session, small_grid_frame(), "EPSG:4490", Settings())
     demo.seed_categories(session)
-    ingest.import_households(
-        session,
-        households_csv(
-            [
-                {"id": 1, "lon": IN_01001[0], "lat": IN_01001[1], "address": "测试社区1号楼101"},
-                {"id": 2, "lon": IN_02002[0], "lat": IN_02002[1], "address": "测试社区2号楼202"},
-            ]
-        ),
-        "EPSG:4326",
-    )
-    kinds = {1: "party_member", 2: "grid_worker", 3: "grid_worker", 4: "party_member"}
-    ingest.import_people(
-        session,
-        pd.DataFrame(
-            [
-                [str(pid), name, phone, kinds.get(pid, "grid_worker"), COMMUNITY]
-                for pid, (name, phone) in PEOPLE.items()
-            ],
-            columns=["id", "name", "phone", "kind", "home_community_code"],
-        ),
-    )
-    ingest.import_assignments(
-        session,
-        pd.DataFrame(
-            [
-                ["1", COMMUNITY, "chief"],
-                ["2", COMMUNITY + "01", "zone_leader"],
-                ["3", COMMUNITY + "01001", "grid_worker"],
-                ["5", COMMUNITY + "02002", "grid_worker"],
-            ],
-            columns=["person_id", "grid_code", "role"],
-        ),
-    )
-    ingest.import_coverage(
-        session, pd.DataFrame([["4", "1"]], columns=["person_id", "household_id"])
-    )
-    session.commit()
+    load_staff(session, extra_posts=(["5", COMMUNITY + "02002", "grid_worker"],))
 
 
 def make_accounts(session: Session) -> tuple[dict[str, str], dict[str, int]]:
