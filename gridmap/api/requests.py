@@ -114,7 +114,7 @@ class DuplicateQuery(BaseModel):
     days: int = Field(7, ge=1, le=90, description="How many days before or after")
 
 
-class RequestListQuery(params.PageQuery):
+class RequestListQuery(params.PageQuery, params.BBoxQuery):
     state: str | None = Field(None, description="State(s), comma-separated")
     category: str | None = Field(None, pattern=CATEGORY_CODE)
     grid: str | None = Field(None, pattern=r"^\d{6,17}$", description="Requests in this subtree")
@@ -299,6 +299,7 @@ def list_requests(query: RequestListQuery) -> Response:
         owner_user_id=user,
         warning=query.warning,
         now=now,
+        bbox=params.parse_bbox(query.bbox),
     )
     rows, after = rates.warning_page(
         session, wanted, scope=who.scope, limit=limit, before_id=before, now=now

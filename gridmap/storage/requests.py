@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.auth import Scope
+from gridmap.storage.grids import BBox, envelope
 from gridmap.storage.models import (
     SRID,
     Assignment,
@@ -54,6 +55,8 @@ class RequestFilter:
     warning: str | None = None
     #: The moment the warning is judged at (default: the database's now).
     now: dt.datetime | None = None
+    #: Only those inside this lon/lat box (a map's visible area).
+    bbox: BBox | None = None
 
 
 # --------------------------------------------------------------------------------- categories
@@ -341,6 +344,8 @@ def _filtered(stmt: Select[Any], wanted: RequestFilter) -> Select[Any]:
         )
     if wanted.mine:
         stmt = stmt.where(_owned_by(wanted.owner_person_id, wanted.owner_user_id))
+    if wanted.bbox:
+        stmt = stmt.where(func.ST_Intersects(ResidentRequest.geom, envelope(wanted.bbox)))
     return stmt
 
 

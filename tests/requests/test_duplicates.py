@@ -1,4 +1,4 @@
-"""Duplicate candidates: same category, near in place and time, in scope, nearest first."""
+"""Duplicate candidates (same category, near in place and time) and the bbox of the list."""
 
 from __future__ import annotations
 
@@ -29,3 +29,14 @@ def test_candidates_respect_scope_and_input(clients):
     assert_problem(outsider.get(f"/api/v1/requests/{first['id']}/duplicates"), 404)
     assert_problem(worker.get(f"/api/v1/requests/{first['id']}/duplicates?radius_m=-1"), 400)
     assert_problem(worker.get("/api/v1/requests/999999/duplicates"), 404)
+
+
+def test_the_list_filters_by_bbox(clients):
+    worker, chief = clients("grid_worker"), clients("chief")
+    west = file(worker)
+    east = file(chief, point=(116.415, 39.915))
+    found = chief.get("/api/v1/requests?bbox=116.40,39.91,116.41,39.92").get_json()["features"]
+    assert [f["id"] for f in found] == [west["id"]]
+    both = chief.get("/api/v1/requests?bbox=116.40,39.90,116.42,39.92").get_json()["features"]
+    assert {f["id"] for f in both} == {west["id"], east["id"]}
+    assert_problem(chief.get("/api/v1/requests?bbox=116.42,39.9,116.40,39.92"), 400, "bbox")

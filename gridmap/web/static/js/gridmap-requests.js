@@ -638,7 +638,8 @@
       features.forEach((f) => {
         const p = f.properties;
         const [x, y] = this.proj.toDisplay(f.geometry.coordinates[0], f.geometry.coordinates[1]);
-        // The API may not filter by bbox: the page still draws only what is in view.
+        // The API filters by bbox; drawing only what is in view also covers a view that moved
+        // while the answer was on its way.
         if (!view.contains([y, x])) return;
         const card = p.warning || 'none';
         counts[card] += 1;
