@@ -90,29 +90,38 @@ class OfflineMap(folium.Map):
         self.default_css = [("leaflet_css", asset_url(LEAFLET_CSS))]
 
 
-class GridMapPage(JSCSSMixin):
-    """Starts ``gridmap-map.js`` on its parent map.
+class PageScript(JSCSSMixin):
+    """Starts a page script on its parent map: ``window.<handle> = <starter>.start(map,
+    config)``, after loading ``js`` and ``css`` (vendored URLs, in order).
 
-    The script fetches every layer from the API for the visible area, so no data is inlined;
-    ``config`` tells it where the API is, the basemap's CRS and the zoom of each layer.
+    The scripts fetch every layer from the API for the visible area, so no data is inlined;
+    ``config`` tells them where the API is, the basemap's CRS and what the page is for.
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            window.gridmap = GridmapPage.start(
+            window.{{ this.handle }} = {{ this.starter }}.start(
                 {{ this._parent.get_name() }}, {{ this.config|tojson }}
             );
         {% endmacro %}
         """
     )
 
-    def __init__(self, config: Mapping[str, Any], script_url: str) -> None:
+    def __init__(
+        self,
+        handle: str,
+        starter: str,
+        config: Mapping[str, Any],
+        js: list[tuple[str, str]],
+        css: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__()
-        self._name = "GridMapPage"
+        self._name = starter
+        self.handle, self.starter = handle, starter
         self.config = dict(config)
-        self.default_js = [("gridmap_map", script_url)]
-        self.default_css = []
+        self.default_js = js
+        self.default_css = css or []
 
 
 def build_grid_map(
@@ -169,7 +178,9 @@ def build_grid_map(
         "maxZoom": _MAX_ZOOM,
         "assignUrl": assign_url,
     }
-    GridMapPage(config, asset_url(PAGE_JS)).add_to(grid_map)
+    PageScript("gridmap", "GridmapPage", config, [("gridmap_map", asset_url(PAGE_JS))]).add_to(
+        grid_map
+    )
     return grid_map
 
 
@@ -195,35 +206,6 @@ def _base_map(settings: Settings, asset_url: AssetUrl) -> folium.Map:
             max_zoom=_MAX_ZOOM,
         ).add_to(grid_map)
     return grid_map
-
-
-class AssignPage(JSCSSMixin):
-    """Starts ``gridmap-assign.js`` on its parent map, with Leaflet.Draw and leaflet-lasso.
-
-    ``gridmap-map.js`` comes first: the assignment script uses its API client and helpers.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            window.gridmapAssign = GridmapAssign.start(
-                {{ this._parent.get_name() }}, {{ this.config|tojson }}
-            );
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, config: Mapping[str, Any], asset_url: AssetUrl) -> None:
-        super().__init__()
-        self._name = "AssignPage"
-        self.config = dict(config)
-        self.default_js = [
-            ("leaflet_draw", asset_url(DRAW_JS)),
-            ("leaflet_lasso", asset_url(LASSO_JS)),
-            ("gridmap_map", asset_url(PAGE_JS)),
-            ("gridmap_assign", asset_url(ASSIGN_JS)),
-        ]
-        self.default_css = [("leaflet_draw_css", asset_url(DRAW_CSS))]
 
 
 def build_assign_map(
@@ -269,33 +251,15 @@ def build_assign_map(
         "minZoom": _MIN_ZOOM,
         "maxZoom": _MAX_ZOOM,
     }
-    AssignPage(config, asset_url).add_to(grid_map)
+    scripts = [
+        ("leaflet_draw", asset_url(DRAW_JS)),
+        ("leaflet_lasso", asset_url(LASSO_JS)),
+        ("gridmap_map", asset_url(PAGE_JS)),
+        ("gridmap_assign", asset_url(ASSIGN_JS)),
+    ]
+    css = [("leaflet_draw_css", asset_url(DRAW_CSS))]
+    PageScript("gridmapAssign", "GridmapAssign", config, scripts, css).add_to(grid_map)
     return grid_map
-
-
-class RequestsPage(JSCSSMixin):
-    """Starts one page of ``gridmap-requests.js`` on its parent map (after ``gridmap-map.js``,
-    whose API client and helpers it uses)."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            window.gridmapRequests = GridmapRequests.start(
-                {{ this._parent.get_name() }}, {{ this.config|tojson }}
-            );
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, config: Mapping[str, Any], asset_url: AssetUrl) -> None:
-        super().__init__()
-        self._name = "RequestsPage"
-        self.config = dict(config)
-        self.default_js = [
-            ("gridmap_map", asset_url(PAGE_JS)),
-            ("gridmap_requests", asset_url(REQUESTS_JS)),
-        ]
-        self.default_css = []
 
 
 def requests_config(
@@ -343,7 +307,8 @@ def build_requests_map(
         page = config.get("page")
         raise ValueError(f"config['page'] must be one of {REQUEST_MAP_PAGES}, not {page!r}")
     grid_map = _base_map(settings, asset_url)
-    RequestsPage(config, asset_url).add_to(grid_map)
+    scripts = [("gridmap_map", asset_url(PAGE_JS)), ("gridmap_requests", asset_url(REQUESTS_JS))]
+    PageScript("gridmapRequests", "GridmapRequests", config, scripts).add_to(grid_map)
     return grid_map
 
 
