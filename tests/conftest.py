@@ -151,19 +151,39 @@ COMMUNITY = "110101001001"
 W, E, S, N, MID_LON, MID_LAT = 116.40, 116.42, 39.90, 39.92, 116.41, 39.91
 
 
-def small_grid_frame() -> gpd.GeoDataFrame:
+def square_grid_frame(
+    community: str, bounds: tuple[float, float, float, float], names: tuple[str, ...]
+) -> gpd.GeoDataFrame:
+    """A community split into two zones (west/east), each into two micro-grids (north/south).
+
+    ``names``: the community's, the two zones' and the four micro-grids' (01001, 01002, 02001,
+    02002), in that order.
+    """
+    w, s, e, n = bounds
+    mid_lon, mid_lat = round((w + e) / 2, 9), round((s + n) / 2, 9)
+    z1, z2 = community + "01", community + "02"
     rows = [
-        (COMMUNITY, "测试社区", "community", None, box(W, S, E, N)),
-        (COMMUNITY + "01", "第1片区", "zone", COMMUNITY, box(W, S, MID_LON, N)),
-        (COMMUNITY + "02", "第2片区", "zone", COMMUNITY, box(MID_LON, S, E, N)),
-        (COMMUNITY + "01001", "1-001", "micro", COMMUNITY + "01", box(W, MID_LAT, MID_LON, N)),
-        (COMMUNITY + "01002", "1-002", "micro", COMMUNITY + "01", box(W, S, MID_LON, MID_LAT)),
-        (COMMUNITY + "02001", "2-001", "micro", COMMUNITY + "02", box(MID_LON, MID_LAT, E, N)),
-        (COMMUNITY + "02002", "2-002", "micro", COMMUNITY + "02", box(MID_LON, S, E, MID_LAT)),
+        (community, "community", None, box(w, s, e, n)),
+        (z1, "zone", community, box(w, s, mid_lon, n)),
+        (z2, "zone", community, box(mid_lon, s, e, n)),
+        (z1 + "001", "micro", z1, box(w, mid_lat, mid_lon, n)),
+        (z1 + "002", "micro", z1, box(w, s, mid_lon, mid_lat)),
+        (z2 + "001", "micro", z2, box(mid_lon, mid_lat, e, n)),
+        (z2 + "002", "micro", z2, box(mid_lon, s, e, mid_lat)),
     ]
     return gpd.GeoDataFrame(
-        rows, columns=["code", "name", "level", "parent_code", "geometry"], crs=4490
+        [
+            (code, name, level, parent, geom)
+            for (code, level, parent, geom), name in zip(rows, names, strict=True)
+        ],
+        columns=["code", "name", "level", "parent_code", "geometry"],
+        crs=4490,
     ).assign(kind="ordinary")
+
+
+def small_grid_frame() -> gpd.GeoDataFrame:
+    names = ("测试社区", "第1片区", "第2片区", "1-001", "1-002", "2-001", "2-002")
+    return square_grid_frame(COMMUNITY, (W, S, E, N), names)
 
 
 @pytest.fixture

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import box
 from sqlalchemy import select, update
 
 from gridmap import ingest
 from gridmap.privacy import id_number_digest, mask_id_number
 from gridmap.storage.models import AuthSession, Person
-from tests.conftest import COMMUNITY, client_for
+from tests.conftest import COMMUNITY, client_for, square_grid_frame
 from tests.helpers import households_csv
 
 PHONE = re.compile(r"1[3-9]\d{9}")
@@ -31,7 +30,7 @@ ID_NUMBER = re.compile(r"\d{17}[\dXx]")
 
 A = COMMUNITY
 B = "110101002003"
-B_W, B_E, B_S, B_N, B_MID_LON, B_MID_LAT = 116.44, 116.46, 39.90, 39.92, 116.45, 39.91
+B_W, B_E, B_S, B_N = 116.44, 116.46, 39.90, 39.92
 #: A grid code, a household id and a person id that exist nowhere: the "ghost" twin of an
 #: out-of-scope object, whose answer must be indistinguishable from the real one's.
 GHOST = "110101009009"
@@ -66,18 +65,7 @@ B_NAMES = ("乙社区", "乙1片区", "乙2片区", "乙1-001", "乙1-002", "乙
 
 
 def b_grid_frame() -> gpd.GeoDataFrame:
-    rows = [
-        (B, "乙社区", "community", None, box(B_W, B_S, B_E, B_N)),
-        (B + "01", "乙1片区", "zone", B, box(B_W, B_S, B_MID_LON, B_N)),
-        (B + "02", "乙2片区", "zone", B, box(B_MID_LON, B_S, B_E, B_N)),
-        (B + "01001", "乙1-001", "micro", B + "01", box(B_W, B_MID_LAT, B_MID_LON, B_N)),
-        (B + "01002", "乙1-002", "micro", B + "01", box(B_W, B_S, B_MID_LON, B_MID_LAT)),
-        (B + "02001", "乙2-001", "micro", B + "02", box(B_MID_LON, B_MID_LAT, B_E, B_N)),
-        (B + "02002", "乙2-002", "micro", B + "02", box(B_MID_LON, B_S, B_E, B_MID_LAT)),
-    ]
-    return gpd.GeoDataFrame(
-        rows, columns=["code", "name", "level", "parent_code", "geometry"], crs=4490
-    ).assign(kind="ordinary")
+    return square_grid_frame(B, (B_W, B_S, B_E, B_N), B_NAMES)
 
 
 def _households(rows: dict[int, tuple[float, float, str, str, str, str]]) -> pd.DataFrame:
