@@ -12,8 +12,10 @@ import datetime as dt
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
+    CHAR,
     BigInteger,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -109,6 +111,11 @@ class Grid(Base):
     #: Bumped by every change of staffing or coverage in the grid's subtree or chain, so that
     #: two chiefs editing the same area cannot overwrite each other (ETag / If-Match).
     revision: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: ``ST_PointOnSurface(geom)``, kept by the database: where the grid's aggregates are drawn.
+    label_point: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=SRID, spatial_index=False),
+        Computed("ST_PointOnSurface(geom)", persisted=True),
+    )
 
     parent: Mapped[Grid | None] = relationship(remote_side=[id])
 
@@ -477,3 +484,21 @@ class IdempotencyKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class RequestTally(Base):
+    """How many requests were filed in a week (``W``) or month (``M``) in a micro-grid, by
+    category code and current state. Kept current by statement triggers on
+    ``resident_request`` (migration 0005); the application only reads it. ``n`` has no CHECK:
+    an upsert's decrement is checked as the row it would insert, before it meets the
+    existing row."""
+
+    __tablename__ = "request_tally"
+    __table_args__ = (CheckConstraint("period_kind IN ('W', 'M')", name="kind_known"),)
+
+    period_kind: Mapped[str] = mapped_column(CHAR(1), primary_key=True)
+    period_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    micro_grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), primary_key=True)
+    category_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
