@@ -39,14 +39,15 @@ ACCOUNTS = "accounts"  # system administrator: create accounts, reset passwords
 CATALOGUE = "catalogue"  # system administrator: revise the request categories
 ROLES = "roles"  # security administrator: grant roles and scopes, unlock accounts
 AUDIT = "audit"  # audit administrator: search and export the audit log
+REVIEW = "review"  # the monthly review of where requests concentrate, as aggregates in scope
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE}),
-    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE}),
-    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE}),
+    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
+    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
+    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
     "grid_worker": frozenset({READ, REVEAL, HANDLE}),
     "member": frozenset({READ}),
-    "auditor": frozenset({READ, EXPORT}),
+    "auditor": frozenset({READ, EXPORT, REVIEW}),
     "system_admin": frozenset({ACCOUNTS, CATALOGUE}),
     "security_admin": frozenset({ROLES}),
     "audit_admin": frozenset({AUDIT}),

@@ -19,6 +19,8 @@ packages=(
   "leaflet@1.9.4 sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA=="
   "leaflet-draw@1.0.4 sha512-rsQ6saQO5ST5Aj6XRFylr5zvarWgzWnrg46zQ1MEOEIHsppdC/8hnN8qMoFvACsPvTioAuysya/TVtog15tyAQ=="
   "leaflet-lasso@2.2.13 sha512-XVGP2zoaEB4psLZttTK6K9i+wJckvxTD65um2vgDgTGutpEwxKpEBwCClnrSEK+zIMrJ9juhV5sd72XYKKgmlA=="
+  "leaflet.heat@0.2.0 sha512-Cd5PbAA/rX3X3XKxfDoUGi9qp78FyhWYurFg3nsfhntcM/MCNK08pRkf4iEenO1KNqwVPKCmkyktjW3UD+h9bQ=="
+  "leaflet.vectorgrid@1.3.0 sha512-kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw=="
 )
 
 work=$(mktemp -d)
@@ -90,6 +92,19 @@ for entry in "${packages[@]}"; do
       rmdir "$dest/images"
       cp "$src/dist/leaflet-lasso.umd.min.js" "$src/dist/leaflet-lasso.umd.min.js.map" "$dest/"
       cp "$src/LICENSE" "$dest/LICENSE"
+      ;;
+    leaflet.heat)
+      # The review page's heat layer (weighted points the server aggregated).
+      rmdir "$dest/images"
+      cp "$src/dist/leaflet-heat.js" "$src/LICENSE" "$dest/"
+      ;;
+    leaflet.vectorgrid)
+      # Vector tiles (MVT) in Leaflet: the review page's grids and requests layers. The
+      # bundled build includes pbf and vector-tile (BSD). The tarball has no licence file;
+      # its package.json and README declare the Beerware licence, copied here.
+      rmdir "$dest/images"
+      cp "$src/dist/Leaflet.VectorGrid.bundled.min.js" "$dest/"
+      sed -n '/THE BEER-WARE LICENSE/,/buy me a beer/p' "$src/README.md" >"$dest/LICENSE"
       ;;
     *)
       echo "no copy rule for $name" >&2

@@ -17,6 +17,7 @@ from gridmap.api import (
     rates,
     reports,
     requests,
+    review,
 )
 from gridmap.security import public
 
@@ -42,6 +43,7 @@ def init_app(app: OpenAPI) -> None:
         reports.bp,
         rates.bp,
         requests.bp,
+        review.bp,
         open311.bp,
         admin.bp,
     )

@@ -32,6 +32,9 @@ DRAW_CSS = "vendor/leaflet-draw/leaflet.draw.css"
 LASSO_JS = "vendor/leaflet-lasso/leaflet-lasso.umd.min.js"
 ASSIGN_JS = "js/gridmap-assign.js"
 REQUESTS_JS = "js/gridmap-requests.js"
+REVIEW_JS = "js/gridmap-review.js"
+HEAT_JS = "vendor/leaflet.heat/leaflet-heat.js"
+VECTORGRID_JS = "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
 #: The pages of ``gridmap-requests.js`` that have a map (诉求详情, 上报诉求, 诉求地图).
 REQUEST_MAP_PAGES = ("detail", "new", "map")
 
@@ -309,6 +312,33 @@ def build_requests_map(
     grid_map = _base_map(settings, asset_url)
     scripts = [("gridmap_map", asset_url(PAGE_JS)), ("gridmap_requests", asset_url(REQUESTS_JS))]
     PageScript("gridmapRequests", "GridmapRequests", config, scripts).add_to(grid_map)
+    return grid_map
+
+
+def build_review_map(
+    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+) -> folium.Map:
+    """一月一研判: the review of where requests concentrate — heat layer, choropleth, hot spots
+    and a time slider, all fetched as aggregates and vector tiles (``config`` tells the page
+    script where the API is, the categories and the default period).
+
+    Returns
+    -------
+    folium.Map
+        A map with no data in it: whatever the number of requests, the page receives grids as
+        vector tiles and at most one weighted point per micro-grid.
+    """
+    grid_map = _base_map(settings, asset_url)
+    config = {"basemapCrs": settings.basemap_crs, "minZoom": _MIN_ZOOM, "maxZoom": _MAX_ZOOM} | {
+        **config
+    }
+    scripts = [
+        ("leaflet_heat", asset_url(HEAT_JS)),
+        ("leaflet_vectorgrid", asset_url(VECTORGRID_JS)),
+        ("gridmap_map", asset_url(PAGE_JS)),
+        ("gridmap_review", asset_url(REVIEW_JS)),
+    ]
+    PageScript("gridmapReview", "GridmapReview", config, scripts).add_to(grid_map)
     return grid_map
 
 

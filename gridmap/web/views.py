@@ -20,9 +20,19 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from gridmap import accounts, audit, auth
+from gridmap import accounts, audit, auth, review
 from gridmap import requests as residents_requests
-from gridmap.auth import ACCOUNTS, ASSIGN, AUDIT, EXPORT, HANDLE, READ, ROLES, SIGNED_IN
+from gridmap.auth import (
+    ACCOUNTS,
+    ASSIGN,
+    AUDIT,
+    EXPORT,
+    HANDLE,
+    READ,
+    REVIEW,
+    ROLES,
+    SIGNED_IN,
+)
 from gridmap.db import get_session
 from gridmap.errors import GridmapError, NotFound
 from gridmap.security import (
@@ -37,12 +47,14 @@ from gridmap.security import (
 from gridmap.settings import Settings
 from gridmap.storage import grids
 from gridmap.storage import requests as request_store
+from gridmap.storage import review as review_store
 from gridmap.web.maps import (
     PAGE_JS,
     REQUESTS_JS,
     build_assign_map,
     build_grid_map,
     build_requests_map,
+    build_review_map,
     render_parts,
     requests_config,
 )
@@ -87,6 +99,7 @@ _NAV = (
     ("上报诉求", "web.request_new", frozenset({HANDLE})),
     ("诉求地图", "web.requests_map", frozenset({READ})),
     ("红黑榜", "web.requests_ranking", frozenset({READ})),
+    ("一月一研判", "web.review_page", frozenset({REVIEW})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
     ("账号", "web.accounts_page", frozenset({ACCOUNTS, ROLES})),
 )
@@ -185,6 +198,40 @@ def _requests_map_page(template: str, config: dict[str, Any], **context: Any) ->
     requests_map = build_requests_map(settings, asset_url=_asset_url, config=config)
     parts = render_parts(requests_map, nonce=csp_nonce())
     return render_template(template, map=parts, **context)
+
+
+@bp.get("/review")
+@requires(REVIEW)
+def review_page() -> str:
+    """一月一研判: where requests concentrate — heat, choropleth, hot spots, time slider."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    session, who = get_session(), caller()
+    box = review_store.extent(session, who.scope.prefixes)
+    categories = [
+        {"code": c.code, "name": c.name} for c in request_store.current_categories(session)
+    ]
+    config = {
+        "apiRoot": f"{request.script_root}/api/v1",
+        "requestsUrl": f"{request.script_root}/requests",
+        "categories": categories,
+        "periods": review.recent_periods(),
+        "defaultPeriod": review.last_month(),
+        "bounds": [[box[1], box[0]], [box[3], box[2]]] if box else None,
+    }
+    review_map = build_review_map(settings, asset_url=_asset_url, config=config)
+    report_urls = None
+    if EXPORT in who.capabilities:
+        report_urls = {
+            "html": url_for("web.review_report"),
+            "xlsx": f"{request.script_root}/api/v1/review/report.xlsx",
+        }
+    return render_template(
+        "review.html",
+        map=render_parts(review_map, nonce=csp_nonce()),
+        categories=categories,
+        areas=review_store.areas(session, who.scope.prefixes),
+        report_urls=report_urls,
+    )
 
 
 @bp.get("/requests")

@@ -3,6 +3,7 @@ that routing has to climb) and clients for each role."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pandas as pd
@@ -10,9 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from gridmap import demo, ingest
+from gridmap.auth import Caller
 from gridmap.storage.models import IdempotencyKey, RequestEvent, ResidentRequest
 from tests.conftest import COMMUNITY, client_for
 from tests.helpers import households_csv
+from tests.requests.timelines import M1, Desk, at, nov
 
 #: Points (WGS 84) in each micro-grid of the small grid.
 IN_01001 = (116.405, 39.915)  # worker 3 serves here
@@ -135,3 +138,37 @@ def file(client, point=IN_01001, **changes):  # type: ignore[no-untyped-def]
 def act(client, request_id: int, etag: str | None, **body):  # type: ignore[no-untyped-def]
     headers = {"If-Match": etag} if etag else {}
     return client.post(f"/api/v1/requests/{request_id}/transitions", json=body, headers=headers)
+
+
+@pytest.fixture
+def desk(session, staff, monkeypatch):  # type: ignore[no-untyped-def]
+    """The timelines of the module's table, committed; returns the request ids R1…R7."""
+    d = Desk(session, monkeypatch)
+    chief = d.caller("rate-chief", "chief", scope_code=COMMUNITY)
+    leader = d.caller("rate-leader", "zone_leader", scope_code=COMMUNITY + "01")
+    worker = d.caller("rate-worker", "grid_worker", scope_code=M1, person_id=3)
+
+    def loop(rid: int, owner: Caller, accepted: dt.datetime, completed: dt.datetime) -> None:
+        d.act(rid, owner, accepted, "accept")
+        d.act(rid, owner, accepted + dt.timedelta(minutes=10), "start")
+        d.act(rid, owner, completed, "complete")
+
+    r1 = d.file(chief, IN_01001, nov(4, 9))
+    loop(r1, worker, nov(4, 10), nov(5, 15))
+    d.act(r1, leader, nov(6, 9), "rate", rating="satisfied")
+    d.act(r1, leader, nov(6, 10), "archive")
+    r2 = d.file(chief, IN_01001, nov(4, 14))
+    loop(r2, worker, nov(5, 10), nov(6, 15))
+    d.act(r2, leader, nov(7, 9), "rate", rating="basically_satisfied")
+    r3 = d.file(chief, IN_01001, nov(11, 9))
+    loop(r3, worker, nov(11, 9, 30), nov(12, 15))
+    d.act(r3, leader, nov(13, 9), "rate", rating="unsatisfied")
+    r4 = d.file(chief, IN_01002, nov(18, 9))
+    r5 = d.file(chief, IN_01002, nov(29, 17))
+    d.act(r5, leader, at(12, 2, 10), "accept")
+    r6 = d.file(chief, IN_01001, at(10, 31, 16))
+    loop(r6, worker, at(10, 31, 16, 30), nov(1, 15))
+    r7 = d.file(chief, IN_01001, nov(20, 9))
+    d.act(r7, worker, nov(20, 9, 30), "mark_duplicate", duplicate_of=r1)
+    session.commit()
+    return [r1, r2, r3, r4, r5, r6, r7]

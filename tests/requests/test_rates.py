@@ -23,97 +23,21 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import replace
-from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 
-from gridmap import accounts, create_app, db, rates
-from gridmap import requests as domain
-from gridmap.auth import Caller, Scope, scope_of
+from gridmap import create_app, db, rates
+from gridmap.auth import Scope
 from gridmap.errors import InvalidInput
 from gridmap.storage import requests as store
 from gridmap.storage.models import AuditEntry
-from tests.conftest import COMMUNITY, PASSWORD, client_for
-from tests.requests.conftest import IN_01001, IN_01002
+from tests.conftest import COMMUNITY, client_for
+from tests.requests.timelines import M1, M2, M3, M4, SH, at, nov
 
-SH = ZoneInfo("Asia/Shanghai")
-M1, M2, M3, M4 = (COMMUNITY + c for c in ("01001", "01002", "02001", "02002"))
 NOVEMBER = rates.period("2024-11")
 AS_OF = dt.datetime(2024, 12, 10, 10, 0, tzinfo=SH)
 STREET = Scope((COMMUNITY[:9],))
-
-
-def at(month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
-    return dt.datetime(2024, month, day, hour, minute, tzinfo=SH)
-
-
-def nov(day: int, hour: int, minute: int = 0) -> dt.datetime:
-    return at(11, day, hour, minute)
-
-
-class Desk:
-    """Files and moves requests as chosen people, at chosen moments."""
-
-    def __init__(self, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-        self.session, self.monkeypatch = session, monkeypatch
-        self.revision: dict[int, int] = {}
-
-    def caller(self, name: str, role: str, **scope: object) -> Caller:
-        user = accounts.create_user(self.session, name, PASSWORD)
-        accounts.grant_role(self.session, user.id, role, admins_too=True, **scope)  # type: ignore[arg-type]
-        self.session.flush()
-        return Caller(user.id, user.username, role, scope_of(user), 0, "bearer")
-
-    def _clock(self, moment: dt.datetime) -> None:
-        self.monkeypatch.setattr(domain, "_now", lambda: moment.astimezone(dt.UTC))
-
-    def file(self, who: Caller, point: tuple[float, float], moment: dt.datetime) -> int:
-        self._clock(moment)
-        new = domain.NewRequest("sanitation.garbage", "垃圾满溢", "api", *point)
-        rid = domain.intake(self.session, new, who)
-        self.revision[rid] = 0
-        return rid
-
-    def act(self, rid: int, who: Caller, moment: dt.datetime, action: str, **args: object) -> None:
-        self._clock(moment)
-        change = domain.Change(action, **args)  # type: ignore[arg-type]
-        tag = domain.etag(rid, self.revision[rid])
-        self.revision[rid] = domain.act(self.session, rid, change, who, tag)
-
-
-@pytest.fixture
-def desk(session, staff, monkeypatch):  # type: ignore[no-untyped-def]
-    """The timelines of the module's table, committed; returns the request ids R1…R7."""
-    d = Desk(session, monkeypatch)
-    chief = d.caller("rate-chief", "chief", scope_code=COMMUNITY)
-    leader = d.caller("rate-leader", "zone_leader", scope_code=COMMUNITY + "01")
-    worker = d.caller("rate-worker", "grid_worker", scope_code=M1, person_id=3)
-
-    def loop(rid: int, owner: Caller, accepted: dt.datetime, completed: dt.datetime) -> None:
-        d.act(rid, owner, accepted, "accept")
-        d.act(rid, owner, accepted + dt.timedelta(minutes=10), "start")
-        d.act(rid, owner, completed, "complete")
-
-    r1 = d.file(chief, IN_01001, nov(4, 9))
-    loop(r1, worker, nov(4, 10), nov(5, 15))
-    d.act(r1, leader, nov(6, 9), "rate", rating="satisfied")
-    d.act(r1, leader, nov(6, 10), "archive")
-    r2 = d.file(chief, IN_01001, nov(4, 14))
-    loop(r2, worker, nov(5, 10), nov(6, 15))
-    d.act(r2, leader, nov(7, 9), "rate", rating="basically_satisfied")
-    r3 = d.file(chief, IN_01001, nov(11, 9))
-    loop(r3, worker, nov(11, 9, 30), nov(12, 15))
-    d.act(r3, leader, nov(13, 9), "rate", rating="unsatisfied")
-    r4 = d.file(chief, IN_01002, nov(18, 9))
-    r5 = d.file(chief, IN_01002, nov(29, 17))
-    d.act(r5, leader, at(12, 2, 10), "accept")
-    r6 = d.file(chief, IN_01001, at(10, 31, 16))
-    loop(r6, worker, at(10, 31, 16, 30), nov(1, 15))
-    r7 = d.file(chief, IN_01001, nov(20, 9))
-    d.act(r7, worker, nov(20, 9, 30), "mark_duplicate", duplicate_of=r1)
-    session.commit()
-    return [r1, r2, r3, r4, r5, r6, r7]
 
 
 def _ranking(session, scope: Scope = STREET, **kwargs):  # type: ignore[no-untyped-def]

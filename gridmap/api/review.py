@@ -1,0 +1,125 @@
+"""The monthly review (一月一研判): aggregates of residents' requests for the review page, the
+hot spots and their trend, one grid's figures, and the monthly report's workbook.
+
+Every answer is an aggregate of the caller's scope (grid subtrees); the formulas are in
+:mod:`gridmap.review`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from gridmap import review
+from gridmap.api import params
+from gridmap.auth import REVIEW
+from gridmap.db import get_session
+from gridmap.security import caller, requires
+from gridmap.storage import review as store
+
+bp = APIBlueprint(
+    "review",
+    __name__,
+    url_prefix="/api/v1/review",
+    abp_tags=[Tag(name="review")],
+    abp_security=params.BEARER,
+)
+
+PERIOD = r"^\d{4}-(\d{2}|W\d{2})$"
+GRID_CODE = r"^\d{12}(\d{2}(\d{3})?)?$"
+CODES = r"^[a-z0-9._,-]{1,800}$"
+
+
+class ReviewQuery(BaseModel):
+    """The filters of the review page, shared by its layers and the request tiles."""
+
+    period: str | None = Field(
+        None, pattern=PERIOD, description="One month YYYY-MM or ISO week YYYY-Www"
+    )
+    first: str | None = Field(None, alias="from", pattern=PERIOD, description="First period")
+    last: str | None = Field(None, alias="to", pattern=PERIOD, description="Last period")
+    category: str | None = Field(None, pattern=CODES, description="Category codes, a,b,c")
+    state: str | None = Field(
+        None, pattern=r"^[a-z_,]{1,200}$", description="open, completed, archived or states"
+    )
+    overdue: bool = Field(False, description="Only requests past their stage deadline now")
+    grid: str | None = Field(None, pattern=GRID_CODE, description="Only inside this grid")
+
+
+def to_filter(query: ReviewQuery, now: dt.datetime | None = None) -> store.ReviewFilter:
+    """The caller's review filter from the query (``period`` is short for from=to)."""
+    first = query.first or query.period
+    return review.build_filter(
+        caller().scope,
+        review.Query(
+            first=first,
+            last=query.last or query.period or first,
+            categories=_split(query.category),
+            states=_split(query.state),
+            overdue=query.overdue,
+            grid=query.grid,
+        ),
+        now=now,
+    )
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(part for part in (text or "").split(",") if part)
+
+
+class ChoroplethQuery(ReviewQuery):
+    level: params.GridLevel = Field("zone", description="One value per grid of this level")
+    measure: review.Measure = Field("count", description="count or per_100_households")
+
+
+class HotSpotQuery(ReviewQuery):
+    trend_periods: int = Field(6, ge=3, le=24, description="Periods of the trend, up to `to`")
+
+
+class GridDetailPath(BaseModel):
+    code: str = Field(pattern=GRID_CODE)
+
+
+def _answer(wanted: store.ReviewFilter, body: dict[str, Any]) -> dict[str, Any]:
+    return {"filter": review.describe(wanted), **body}
+
+
+@bp.get("/summary", summary="Totals per category and period, and the overdue count")
+@requires(REVIEW)
+def summary(query: ReviewQuery) -> dict[str, Any]:
+    wanted = to_filter(query)
+    return _answer(wanted, review.summary(get_session(), wanted))
+
+
+@bp.get("/heat", summary="The heat layer: one weighted point per micro-grid (or zone)")
+@requires(REVIEW)
+def heat(query: ReviewQuery) -> dict[str, Any]:
+    wanted = to_filter(query)
+    return _answer(wanted, review.heat(get_session(), wanted))
+
+
+@bp.get("/choropleth", summary="Count or rate per grid of a level")
+@requires(REVIEW)
+def choropleth(query: ChoroplethQuery) -> dict[str, Any]:
+    wanted = to_filter(query)
+    body = review.choropleth(get_session(), wanted, query.level, query.measure)
+    return _answer(wanted, body)
+
+
+@bp.get("/hotspots", summary="Getis-Ord Gi* hot and cold spots and their trend (未诉先办)")
+@requires(REVIEW)
+def hot_spots(query: HotSpotQuery) -> dict[str, Any]:
+    wanted = to_filter(query)
+    body = review.hot_spots(get_session(), wanted, trend_periods=query.trend_periods)
+    return _answer(wanted, body)
+
+
+@bp.get("/grids/<code>", summary="One grid: top categories, overdue requests, 三率 and trend")
+@requires(REVIEW)
+def grid_detail(path: GridDetailPath, query: ReviewQuery) -> dict[str, Any]:
+    wanted = to_filter(query)
+    body = review.grid_detail(get_session(), caller().scope, wanted, path.code)
+    return _answer(wanted, body)

@@ -1,0 +1,345 @@
+"""The monthly review of where residents' requests concentrate (一月一研判).
+
+Periods are ISO weeks (``YYYY-Www``, Monday to Sunday) or months (``YYYY-MM``) in
+Asia/Shanghai; a review covers the periods ``from``..``to`` of one kind, by filing date. The
+layers a page draws are aggregates, so their size depends on the number of grids, never on
+the number of requests:
+
+- **heat**: the count of each micro-grid as one weighted point at its label point; beyond
+  ``HEAT_POINT_CAP`` micro-grids (a whole city) the zones' counts are drawn instead;
+- **choropleth**: the count, or the count per 100 households, of each grid of a level;
+- **hot spots**: Getis-Ord Gi* over today's micro-grids of the reviewed area, with binary
+  distance-band weights and false-discovery-rate correction (:mod:`gridmap.spatial.hotspots`);
+  every micro-grid counts, those without requests as 0;
+- **trend**: Gi* of each of the last ``trend_periods`` periods and a Mann-Kendall test of
+  each cell's z-scores: cells getting significantly hotter are the 未诉先办 candidates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from gridmap import rates
+from gridmap.auth import Scope
+from gridmap.errors import InvalidInput, NotFound
+from gridmap.spatial import hotspots as stats
+from gridmap.storage import review as store
+from gridmap.storage.models import REQUEST_STATES
+
+TZ = ZoneInfo("Asia/Shanghai")
+#: A page never receives more weighted points than this (the issue's ~50 k).
+HEAT_POINT_CAP = 50_000
+MAX_PERIODS = {"W": 106, "M": 60}
+#: State groups offered by the page (a request's five-step loop, 五步闭环).
+STATE_GROUPS: dict[str, tuple[str, ...]] = {
+    "open": ("reported", "accepted", "handling"),
+    "completed": ("completed", "feedback"),
+    "archived": ("archived",),
+}
+Measure = Literal["count", "per_100_households"]
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+# ------------------------------------------------------------------------------------ periods
+
+
+def parse_period(text: str) -> tuple[store.Kind, dt.date]:
+    """``YYYY-MM`` → ("M", first day); ``YYYY-Www`` → ("W", its Monday)."""
+    if found := _MONTH.match(text):
+        year, month = int(found[1]), int(found[2])
+        if 2000 <= year <= 2100 and 1 <= month <= 12:
+            return "M", dt.date(year, month, 1)
+    elif found := _WEEK.match(text):
+        try:
+            return "W", dt.date.fromisocalendar(int(found[1]), int(found[2]), 1)
+        except ValueError:
+            pass
+    raise InvalidInput(f"a period is a month YYYY-MM or an ISO week YYYY-Www, not {text!r}")
+
+
+def period_label(kind: store.Kind, start: dt.date) -> str:
+    if kind == "M":
+        return start.strftime("%Y-%m")
+    year, week, _ = start.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def next_start(kind: store.Kind, start: dt.date) -> dt.date:
+    if kind == "W":
+        return start + dt.timedelta(days=7)
+    return dt.date(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+def previous_start(kind: store.Kind, start: dt.date, steps: int = 1) -> dt.date:
+    for _ in range(steps):
+        if kind == "W":
+            start -= dt.timedelta(days=7)
+        else:
+            start = dt.date(start.year - (start.month == 1), (start.month - 2) % 12 + 1, 1)
+    return start
+
+
+def starts(kind: store.Kind, first: dt.date, last: dt.date) -> list[dt.date]:
+    out = [first]
+    while out[-1] < last:
+        out.append(next_start(kind, out[-1]))
+    return out
+
+
+def recent_periods(
+    today: dt.date | None = None, *, months: int = 12, weeks: int = 26
+) -> dict[str, list[str]]:
+    """The labels of the last ``months`` months and ``weeks`` weeks up to the current ones,
+    oldest first: the stops of the page's time slider."""
+    today = today or dt.datetime.now(TZ).date()
+    month = today.replace(day=1)
+    week = today - dt.timedelta(days=today.weekday())
+    return {
+        "M": [
+            period_label("M", s) for s in starts("M", previous_start("M", month, months - 1), month)
+        ],
+        "W": [
+            period_label("W", s) for s in starts("W", previous_start("W", week, weeks - 1), week)
+        ],
+    }
+
+
+def last_month(today: dt.date | None = None) -> str:
+    today = today or dt.datetime.now(TZ).date()
+    return period_label("M", previous_start("M", today.replace(day=1)))
+
+
+# ------------------------------------------------------------------------------------ filters
+
+
+@dataclass(frozen=True)
+class Query:
+    """A review's parameters as given (period texts, codes), before they are checked."""
+
+    first: str | None = None
+    last: str | None = None
+    categories: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    overdue: bool = False
+    grid: str | None = None
+
+
+def build_filter(
+    scope: Scope, query: Query, *, now: dt.datetime | None = None
+) -> store.ReviewFilter:
+    """Check the parameters and confine them to the caller's scope."""
+    first_text = query.first or query.last or last_month()
+    kind, first = parse_period(first_text)
+    last_kind, last = parse_period(query.last or first_text)
+    if last_kind != kind:
+        raise InvalidInput("from and to must both be months or both be weeks")
+    if last < first:
+        raise InvalidInput("to must not be before from")
+    if len(starts(kind, first, last)) > MAX_PERIODS[kind]:
+        raise InvalidInput(f"at most {MAX_PERIODS[kind]} periods in one review")
+    states: list[str] = []
+    for state in query.states or tuple(STATE_GROUPS):
+        if state in STATE_GROUPS:
+            states.extend(STATE_GROUPS[state])
+        elif state in REQUEST_STATES:
+            states.append(state)
+        else:
+            known = ", ".join((*STATE_GROUPS, *REQUEST_STATES))
+            raise InvalidInput(f"state must be one of {known}, not {state!r}")
+    prefixes = store.review_prefixes(scope, query.grid)
+    if query.grid is not None and not prefixes:
+        raise NotFound(f"grid {query.grid} is not in your area")
+    return store.ReviewFilter(
+        kind=kind,
+        first=first,
+        last=last,
+        prefixes=prefixes,
+        categories=tuple(sorted(set(query.categories))),
+        states=tuple(dict.fromkeys(states)),
+        overdue=query.overdue,
+        now=now,
+    )
+
+
+def describe(wanted: store.ReviewFilter) -> dict[str, Any]:
+    """The filter as the answers echo it."""
+    return {
+        "from": period_label(wanted.kind, wanted.first),
+        "to": period_label(wanted.kind, wanted.last),
+        "periods": [
+            period_label(wanted.kind, s) for s in starts(wanted.kind, wanted.first, wanted.last)
+        ],
+        "categories": list(wanted.categories),
+        "states": list(wanted.states),
+        "overdue": wanted.overdue,
+        "grids": list(wanted.prefixes),
+    }
+
+
+# ------------------------------------------------------------------------------------- layers
+
+
+def summary(session: Session, wanted: store.ReviewFilter) -> dict[str, Any]:
+    """Totals of the review: per category and per period, and the overdue count."""
+    per_category = store.by_category(session, wanted)
+    per_period = store.by_period(session, wanted)
+    overdue = store.by_category(session, replace(wanted, overdue=True))
+    return {
+        "total": sum(per_category.values()),
+        "overdue": sum(overdue.values()),
+        "by_category": per_category,
+        "by_period": {
+            period_label(wanted.kind, s): per_period.get(s, 0)
+            for s in starts(wanted.kind, wanted.first, wanted.last)
+        },
+    }
+
+
+def heat(session: Session, wanted: store.ReviewFilter) -> dict[str, Any]:
+    """Weighted points of the heat layer, at most ``HEAT_POINT_CAP``."""
+    level: store.Level = "micro"
+    if store.grid_count(session, wanted.prefixes, "micro") > HEAT_POINT_CAP:
+        level = "zone"
+    rows = store.heat(session, wanted, level)[:HEAT_POINT_CAP]
+    points = [[round(lat, 6), round(lon, 6), int(n)] for lat, lon, n in rows]
+    return {"level": level, "max": max((p[2] for p in points), default=0), "points": points}
+
+
+def choropleth(
+    session: Session, wanted: store.ReviewFilter, level: store.Level, measure: Measure
+) -> dict[str, Any]:
+    """The value of each grid of ``level`` that has requests."""
+    counts = store.by_grid(session, wanted, level)
+    values: dict[str, float] = dict(counts)
+    if measure == "per_100_households":
+        households = store.households_by_grid(session, wanted.prefixes, level)
+        values = {
+            code: round(100 * n / households[code], 2)
+            for code, n in counts.items()
+            if households.get(code)
+        }
+    return {
+        "level": level,
+        "measure": measure,
+        "max": max(values.values(), default=0),
+        "values": values,
+    }
+
+
+def _matrix(
+    session: Session, wanted: store.ReviewFilter, cells: list[Any], periods: list[dt.date]
+) -> np.ndarray:
+    """Counts per cell (rows, in ``cells`` order) and period (columns)."""
+    row = {cell.code: i for i, cell in enumerate(cells)}
+    column = {start: j for j, start in enumerate(periods)}
+    counts = np.zeros((len(cells), len(periods)))
+    for code, start, n in store.by_micro_and_period(session, wanted):
+        if code in row and start in column:
+            counts[row[code], column[start]] += n
+    return counts
+
+
+def hot_spots(
+    session: Session, wanted: store.ReviewFilter, *, trend_periods: int = 6
+) -> dict[str, Any]:
+    """Gi* hot and cold spots of the review's counts over today's micro-grids, and the trend
+    of each micro-grid's z-score over the last ``trend_periods`` periods up to ``to``."""
+    cells = store.micro_grids(session, wanted.prefixes)
+    base: dict[str, Any] = {
+        "cells": [],
+        "candidates": [],
+        "threshold_m": None,
+        "micro_grids": len(cells),
+    }
+    if len(cells) < 3:
+        return base
+    xy = stats.local_metres(
+        np.array([c.lon for c in cells], dtype=float), np.array([c.lat for c in cells], dtype=float)
+    )
+    threshold = stats.neighbour_threshold(xy)
+    weights = stats.distance_band(xy, threshold)
+    window = replace(wanted, first=previous_start(wanted.kind, wanted.last, trend_periods - 1))
+    trend_starts = starts(wanted.kind, window.first, window.last)
+    history = _matrix(session, window, cells, trend_starts)
+    totals = _matrix(session, wanted, cells, starts(wanted.kind, wanted.first, wanted.last))
+    found = stats.gi_star(totals.sum(axis=1), weights, threshold)
+    per_period = [
+        stats.gi_star(history[:, j], weights, threshold) for j in range(len(trend_starts))
+    ]
+    z_by_period = np.column_stack([p.z for p in per_period])
+    bins_by_period = np.column_stack([p.bins for p in per_period])
+    kinds = stats.emerging(z_by_period, bins_by_period)
+    worse = stats.worsening(z_by_period)
+    listed = []
+    for i, cell in enumerate(cells):
+        if found.bins[i] == 0 and not worse[i]:
+            continue
+        listed.append(
+            {
+                "code": cell.code,
+                "name": cell.name,
+                "lat": round(cell.lat, 6),
+                "lon": round(cell.lon, 6),
+                "count": int(totals[i].sum()),
+                "z": round(float(found.z[i]), 3),
+                "p": float(found.p[i]),
+                "bin": int(found.bins[i]),
+                "trend": kinds[i],
+                "worsening": bool(worse[i]),
+            }
+        )
+    candidates = sorted(
+        (c for c in listed if c["worsening"] or c["trend"] in ("new", "intensifying")),
+        key=lambda c: (-c["z"], c["code"]),
+    )
+    return {
+        **base,
+        "threshold_m": round(threshold, 1),
+        "trend_periods": [period_label(wanted.kind, s) for s in trend_starts],
+        "cells": listed,
+        "candidates": [c["code"] for c in candidates],
+    }
+
+
+# --------------------------------------------------------------------------------- one grid
+
+
+def grid_detail(
+    session: Session, scope: Scope, wanted: store.ReviewFilter, code: str, *, trend: int = 12
+) -> dict[str, Any]:
+    """What a click on a grid shows: top categories, overdue requests, 三率 and the trend."""
+    inside = store.review_prefixes(Scope(prefixes=wanted.prefixes), code)
+    grid = store.current_grid(session, code)
+    if grid is None or not inside:
+        raise NotFound(f"grid {code} is not in the reviewed area")
+    mine = replace(wanted, prefixes=inside)
+    window = replace(mine, first=previous_start(mine.kind, mine.last, trend - 1))
+    per_period = store.by_period(session, window)
+    when = rates.Period(
+        dt.datetime.combine(mine.first, dt.time(), tzinfo=TZ),
+        dt.datetime.combine(next_start(mine.kind, mine.last), dt.time(), tzinfo=TZ),
+        f"{period_label(mine.kind, mine.first)}..{period_label(mine.kind, mine.last)}",
+    )
+    ranking = rates.ranking(session, scope, when, level=grid.level, grid_code=code)
+    row = next((r for r in ranking.rows if r["code"] == code), None)
+    return {
+        "code": grid.code,
+        "name": grid.name,
+        "level": grid.level,
+        "total": sum(store.by_category(session, mine).values()),
+        "top_categories": list(store.by_category(session, mine).items())[:5],
+        "overdue": store.overdue_requests(session, mine, limit=20),
+        "rates": row,
+        "trend": {
+            period_label(mine.kind, s): per_period.get(s, 0)
+            for s in starts(mine.kind, window.first, window.last)
+        },
+    }

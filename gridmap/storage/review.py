@@ -1,0 +1,296 @@
+"""Aggregate queries of the monthly review (一月一研判), over the request tally.
+
+Every count comes from ``request_tally`` (requests filed per week or month, micro-grid,
+category code and state, kept current by the database), never from scanning the requests:
+the work grows with the number of micro-grids and periods, not with the number of requests.
+The one exception is the *overdue* filter, a property of the moment (a running clock past its
+stage deadline), which counts the few requests whose clock still runs, live.
+
+A review is confined to grid subtrees: the caller's scope prefixes, narrowed to one grid when
+asked. A scope of one person's households (a member) reviews nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from geoalchemy2.functions import ST_X, ST_Y
+from sqlalchemy import BigInteger, ColumnElement, and_, false, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from gridmap.auth import Scope
+from gridmap.storage.models import Category, Grid, Household, RequestTally, ResidentRequest
+from gridmap.storage.requests import CLOCKED
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+Kind = Literal["W", "M"]
+Level = Literal["community", "zone", "micro"]
+CODE_LENGTH: dict[str, int] = {"community": 12, "zone": 14, "micro": 17}
+#: States a review counts unless told otherwise: a duplicate is merged into its original.
+COUNTED_STATES = ("reported", "accepted", "handling", "completed", "feedback", "archived")
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """Which requests a review counts: filed in the periods ``first``..``last`` (starts of
+    weeks or months, both included), of these categories and states, inside these subtrees.
+
+    ``prefixes`` is already the intersection of the caller's scope and the chosen grid.
+    ``overdue`` keeps only the requests whose stage clock ran past its deadline by ``now``.
+    """
+
+    kind: Kind
+    first: dt.date
+    last: dt.date
+    prefixes: tuple[str, ...]
+    categories: tuple[str, ...] = ()
+    states: tuple[str, ...] = COUNTED_STATES
+    overdue: bool = False
+    now: dt.datetime | None = None
+
+
+def review_prefixes(scope: Scope, grid_code: str | None) -> tuple[str, ...]:
+    """The subtrees a review may count: the scope's, narrowed to ``grid_code`` (which must lie
+    inside one of them, else nothing)."""
+    if grid_code is None:
+        return scope.prefixes
+    if any(grid_code.startswith(p) for p in scope.prefixes):
+        return (grid_code,)
+    return tuple(p for p in scope.prefixes if p.startswith(grid_code))
+
+
+def _total(column: Any) -> ColumnElement[int]:
+    """``sum(column)`` as a bigint (PostgreSQL sums integers as numeric)."""
+    return func.sum(column).cast(BigInteger)
+
+
+def _in_subtrees(column: Any, prefixes: Sequence[str]) -> ColumnElement[bool]:
+    if not prefixes:
+        return false()
+    return or_(*[column.startswith(p, autoescape=True) for p in prefixes])
+
+
+def _period_start(column: Any, kind: Kind) -> ColumnElement[Any]:
+    unit = "week" if kind == "W" else "month"
+    return func.date_trunc(unit, func.timezone("Asia/Shanghai", column)).cast(
+        RequestTally.period_start.type
+    )
+
+
+def counted(wanted: ReviewFilter) -> Any:
+    """The filter's counts as a subquery ``(code, period_start, category_code, n)``, ``code``
+    being the micro-grid's code, inside the filter's subtrees.
+
+    From the tally, or, for ``overdue``, from the requests whose clock runs past its deadline.
+    """
+    micro = aliased(Grid)
+    if wanted.overdue:
+        r, c = aliased(ResidentRequest), aliased(Category)
+        start = _period_start(r.created_at, wanted.kind)
+        now = literal(wanted.now) if wanted.now is not None else func.now()
+        rows = (
+            select(
+                micro.code.label("code"),
+                start.label("period_start"),
+                c.code.label("category_code"),
+                func.count().label("n"),
+            )
+            .join(c, c.id == r.category_id)
+            .join(micro, micro.id == r.micro_grid_id)
+            .where(
+                r.state.in_([s for s in wanted.states if s in CLOCKED]),
+                r.stage_deadline < now,
+                r.created_at >= _day_start(wanted.first),
+                r.created_at < _day_start(_after(wanted.kind, wanted.last)),
+            )
+        )
+        period: Any = start
+        category: Any = c.code
+    else:
+        t = aliased(RequestTally)
+        rows = (
+            select(
+                micro.code.label("code"),
+                t.period_start.label("period_start"),
+                t.category_code.label("category_code"),
+                _total(t.n).label("n"),
+            )
+            .join(micro, micro.id == t.micro_grid_id)
+            .where(
+                t.period_kind == wanted.kind,
+                t.period_start.between(wanted.first, wanted.last),
+                t.state.in_(wanted.states),
+            )
+        )
+        period, category = t.period_start, t.category_code
+    if wanted.categories:
+        rows = rows.where(category.in_(wanted.categories))
+    rows = rows.where(_in_subtrees(micro.code, wanted.prefixes))
+    return rows.group_by(micro.code, period, category).subquery("counted")
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=TZ)
+
+
+def _after(kind: Kind, start: dt.date) -> dt.date:
+    """The start of the period after the one starting on ``start``."""
+    if kind == "W":
+        return start + dt.timedelta(days=7)
+    return dt.date(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+def by_grid(session: Session, wanted: ReviewFilter, level: Level) -> dict[str, int]:
+    """Counts per grid code of ``level`` (grids without requests are absent)."""
+    c = counted(wanted).c
+    code = func.substr(c.code, 1, CODE_LENGTH[level])
+    stmt = select(code, _total(c.n)).group_by(code)
+    return {row[0]: int(row[1]) for row in session.execute(stmt)}
+
+
+def by_category(session: Session, wanted: ReviewFilter) -> dict[str, int]:
+    """Counts per category code, largest first."""
+    c = counted(wanted).c
+    total = _total(c.n)
+    stmt = (
+        select(c.category_code, total)
+        .group_by(c.category_code)
+        .order_by(total.desc(), c.category_code)
+    )
+    return {row[0]: int(row[1]) for row in session.execute(stmt)}
+
+
+def by_period(session: Session, wanted: ReviewFilter) -> dict[dt.date, int]:
+    """Counts per period start (periods without requests are absent)."""
+    c = counted(wanted).c
+    stmt = select(c.period_start, _total(c.n)).group_by(c.period_start).order_by(c.period_start)
+    return {row[0]: int(row[1]) for row in session.execute(stmt)}
+
+
+def by_micro_and_period(session: Session, wanted: ReviewFilter) -> list[Any]:
+    """Rows ``(code, period_start, n)`` per micro-grid code and period."""
+    c = counted(wanted).c
+    stmt = select(c.code, c.period_start, _total(c.n)).group_by(c.code, c.period_start)
+    return list(session.execute(stmt).all())
+
+
+def micro_grids(session: Session, prefixes: Sequence[str]) -> list[Any]:
+    """Today's micro-grids in the subtrees: ``(code, name, lon, lat, households)`` ordered by
+    code, drawn at their label point."""
+    stmt = (
+        select(
+            Grid.code,
+            Grid.name,
+            ST_X(Grid.label_point).label("lon"),
+            ST_Y(Grid.label_point).label("lat"),
+        )
+        .where(Grid.level == "micro", Grid.valid_to.is_(None), _in_subtrees(Grid.code, prefixes))
+        .order_by(Grid.code)
+    )
+    return list(session.execute(stmt).all())
+
+
+def heat(session: Session, wanted: ReviewFilter, level: Level) -> list[Any]:
+    """Weighted points ``(lat, lon, n)``: the counts per grid of ``level`` drawn at today's
+    grid's label point (a grid that no longer exists is not drawn)."""
+    c = counted(wanted).c
+    code = func.substr(c.code, 1, CODE_LENGTH[level]).label("code")
+    sums = select(code, _total(c.n).label("n")).group_by(code).subquery()
+    stmt = (
+        select(ST_Y(Grid.label_point), ST_X(Grid.label_point), sums.c.n)
+        .join(Grid, and_(Grid.code == sums.c.code, Grid.valid_to.is_(None)))
+        .order_by(sums.c.n.desc())
+    )
+    return list(session.execute(stmt).all())
+
+
+def grid_count(session: Session, prefixes: Sequence[str], level: Level) -> int:
+    """How many of today's grids of ``level`` lie in the subtrees."""
+    stmt = select(func.count()).where(
+        Grid.level == level, Grid.valid_to.is_(None), _in_subtrees(Grid.code, prefixes)
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def households_by_grid(session: Session, prefixes: Sequence[str], level: Level) -> dict[str, int]:
+    """Households per grid code of ``level`` in the subtrees (for rates per 100 households)."""
+    code = func.substr(Grid.code, 1, CODE_LENGTH[level])
+    stmt = (
+        select(code, func.count())
+        .select_from(Household)
+        .join(Grid, Grid.id == Household.micro_grid_id)
+        .where(_in_subtrees(Grid.code, prefixes))
+        .group_by(code)
+    )
+    return {row[0]: int(row[1]) for row in session.execute(stmt)}
+
+
+def current_grid(session: Session, code: str) -> Any | None:
+    """Today's grid of ``code``: code, name, level."""
+    stmt = select(Grid.code, Grid.name, Grid.level).where(
+        Grid.code == code, Grid.valid_to.is_(None)
+    )
+    return session.execute(stmt).first()
+
+
+def overdue_requests(session: Session, wanted: ReviewFilter, *, limit: int) -> list[dict[str, Any]]:
+    """The filter's requests whose clock ran past the stage deadline, most overdue first:
+    id, category, state, micro-grid, filing time and deadline (no personal data)."""
+    micro, c = aliased(Grid), aliased(Category)
+    now = literal(wanted.now) if wanted.now is not None else func.now()
+    r = ResidentRequest
+    stmt = (
+        select(
+            r.id,
+            c.code.label("category"),
+            c.name.label("category_name"),
+            r.state,
+            micro.code.label("micro_grid"),
+            r.created_at,
+            r.stage_deadline,
+        )
+        .join(c, c.id == r.category_id)
+        .join(micro, micro.id == r.micro_grid_id)
+        .where(
+            r.state.in_([s for s in wanted.states if s in CLOCKED]),
+            r.stage_deadline < now,
+            r.created_at >= _day_start(wanted.first),
+            r.created_at < _day_start(_after(wanted.kind, wanted.last)),
+            _in_subtrees(micro.code, wanted.prefixes),
+        )
+        .order_by(r.stage_deadline, r.id)
+        .limit(limit)
+    )
+    if wanted.categories:
+        stmt = stmt.where(c.code.in_(wanted.categories))
+    return [dict(row._mapping) for row in session.execute(stmt)]
+
+
+def areas(session: Session, prefixes: Sequence[str], *, limit: int = 300) -> list[Any]:
+    """Today's communities and zones in the subtrees, ``(code, name)``, to review one of."""
+    stmt = (
+        select(Grid.code, Grid.name)
+        .where(
+            Grid.level.in_(("community", "zone")),
+            Grid.valid_to.is_(None),
+            _in_subtrees(Grid.code, prefixes),
+        )
+        .order_by(Grid.code)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).all())
+
+
+def extent(session: Session, prefixes: Sequence[str]) -> tuple[float, ...] | None:
+    """``(min lon, min lat, max lon, max lat)`` of today's communities in the subtrees."""
+    box = func.ST_Extent(Grid.geom)
+    stmt = select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box)).where(
+        Grid.valid_to.is_(None), Grid.level == "community", _in_subtrees(Grid.code, prefixes)
+    )
+    row = session.execute(stmt).one()
+    return None if row[0] is None else tuple(float(v) for v in row)

@@ -1,0 +1,129 @@
+"""The review's aggregates (一月一研判) on the hand-built timelines of test_rates.
+
+In November 2024 the small grid's micro-grid 01001 received R1, R2, R3 (and R7, a duplicate,
+which never counts), 01002 received R4 and R5; R6 was filed on 31 October. As of today R3
+(reopened, handling), R4 (never accepted) and R5 (accepted) are past their stage deadlines.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import COMMUNITY
+from tests.requests.timelines import M1, M2
+
+ZONE_01 = COMMUNITY + "01"
+
+
+def _get(client, path: str, **query: str):  # type: ignore[no-untyped-def]
+    response = client.get(f"/api/v1/review/{path}", query_string=query)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_summary_counts_a_month_by_category_and_overdue(clients, desk):
+    body = _get(clients("chief"), "summary", period="2024-11")
+    assert (body["total"], body["overdue"]) == (5, 3)
+    assert body["by_category"] == {"sanitation.garbage": 5}
+    assert body["by_period"] == {"2024-11": 5}
+    assert body["filter"]["from"] == body["filter"]["to"] == "2024-11"
+    october = _get(clients("chief"), "summary", **{"from": "2024-10", "to": "2024-11"})
+    assert october["by_period"] == {"2024-10": 1, "2024-11": 5}
+
+
+def test_choropleth_per_level_state_and_overdue(clients, desk):
+    chief = clients("chief")
+    micro = _get(chief, "choropleth", period="2024-11", level="micro")
+    assert micro["values"] == {M1: 3, M2: 2} and micro["max"] == 3
+    assert _get(chief, "choropleth", period="2024-11", level="zone")["values"] == {ZONE_01: 5}
+    opened = _get(chief, "choropleth", period="2024-11", level="micro", state="open")
+    assert opened["values"] == {M1: 1, M2: 2}
+    archived = _get(chief, "choropleth", period="2024-11", level="micro", state="archived")
+    assert archived["values"] == {M1: 1}
+    late = _get(chief, "choropleth", period="2024-11", level="micro", overdue="true")
+    assert late["values"] == {M1: 1, M2: 2}
+    rate = _get(chief, "choropleth", period="2024-11", level="micro", measure="per_100_households")
+    assert rate["values"] == {M1: 300.0}  # one household in 01001, none in 01002
+
+
+def test_weeks_and_the_heat_layer(clients, desk):
+    chief = clients("chief")
+    week = _get(chief, "choropleth", period="2024-W45", level="micro")
+    assert week["values"] == {M1: 2}  # R1 and R2, Monday 4 November
+    heat = _get(chief, "heat", period="2024-11")
+    assert heat["level"] == "micro" and sorted(p[2] for p in heat["points"]) == [2, 3]
+    assert heat["max"] == 3
+
+
+def test_the_tally_equals_the_requests_after_every_transition(session, desk):
+    rows = session.execute(
+        text(
+            """
+            SELECT t.period_kind, t.period_start, t.micro_grid_id, t.category_code, t.state,
+                   t.n, coalesce(r.n, 0)
+              FROM request_tally t
+              FULL JOIN (
+                SELECT k.kind, k.start, r.micro_grid_id, c.code, r.state, count(*) AS n
+                  FROM resident_request r JOIN category c ON c.id = r.category_id
+                 CROSS JOIN LATERAL (VALUES
+                   ('W', date_trunc('week', r.created_at AT TIME ZONE 'Asia/Shanghai')::date),
+                   ('M', date_trunc('month', r.created_at AT TIME ZONE 'Asia/Shanghai')::date))
+                   AS k(kind, start)
+                 GROUP BY 1, 2, 3, 4, 5) r
+                ON (r.kind, r.start, r.micro_grid_id, r.code, r.state)
+                 = (t.period_kind, t.period_start, t.micro_grid_id, t.category_code, t.state)
+            """
+        )
+    ).all()
+    assert rows and all((row[5] or 0) == row[6] for row in rows)
+    assert sum(row[6] for row in rows if row[0] == "M") == 7
+
+
+def test_the_review_stays_in_the_callers_scope(clients, desk):
+    zone_02 = _get(clients("zone_leader_02"), "summary", period="2024-11")
+    assert (zone_02["total"], zone_02["by_category"]) == (0, {})
+    zone_01 = _get(clients("zone_leader"), "choropleth", period="2024-11", level="micro")
+    assert zone_01["values"] == {M1: 3, M2: 2}
+    outside = clients("zone_leader_02").get(
+        "/api/v1/review/summary", query_string={"period": "2024-11", "grid": ZONE_01}
+    )
+    assert outside.status_code == 404
+    assert (
+        clients("zone_leader_02").get(f"/api/v1/review/grids/{M1}?period=2024-11").status_code
+        == 404
+    )
+    for role in ("member", "grid_worker"):
+        assert clients(role).get("/api/v1/review/summary").status_code == 403
+
+
+def test_hot_spots_and_one_grids_figures(clients, desk):
+    spots = _get(clients("chief"), "hotspots", period="2024-11", trend_periods="3")
+    assert spots["micro_grids"] == 4 and spots["threshold_m"] > 0
+    assert spots["trend_periods"] == ["2024-09", "2024-10", "2024-11"]
+    detail = _get(clients("chief"), f"grids/{M1}", period="2024-11")
+    assert (detail["code"], detail["level"], detail["total"]) == (M1, "micro", 3)
+    assert detail["top_categories"] == [["sanitation.garbage", 3]]
+    assert [r["id"] for r in detail["overdue"]] == [desk[2]]
+    assert detail["rates"]["filed"] == 3
+    assert detail["trend"]["2024-11"] == 3 and detail["trend"]["2024-10"] == 1
+    assert len(detail["trend"]) == 12
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"period": "2024-13"},
+        {"period": "2024-W54"},
+        {"from": "2024-11", "to": "2024-W45"},
+        {"from": "2024-11", "to": "2024-10"},
+        {"from": "2000-01", "to": "2024-11"},
+        {"period": "2024-11", "state": "bogus"},
+        {"period": "2024-11", "grid": "12"},
+        {"period": "2024-11", "category": "Not A Code"},
+    ],
+)
+def test_bad_filters_are_refused_with_a_problem(clients, desk, query):
+    response = clients("chief").get("/api/v1/review/summary", query_string=query)
+    assert response.status_code in (400, 422)
+    assert response.mimetype == "application/problem+json"

@@ -1,0 +1,56 @@
+"""Hand-built request timelines: requests filed and moved through the closed loop by the
+domain functions, with the clock of ``gridmap.requests`` set to chosen moments.
+
+The ``desk`` fixture (conftest.py) files the timelines of test_rates.py's table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from gridmap import accounts
+from gridmap import requests as domain
+from gridmap.auth import Caller, scope_of
+from tests.conftest import COMMUNITY, PASSWORD
+
+SH = ZoneInfo("Asia/Shanghai")
+M1, M2, M3, M4 = (COMMUNITY + c for c in ("01001", "01002", "02001", "02002"))
+
+
+def at(month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2024, month, day, hour, minute, tzinfo=SH)
+
+
+def nov(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return at(11, day, hour, minute)
+
+
+class Desk:
+    """Files and moves requests as chosen people, at chosen moments."""
+
+    def __init__(self, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        self.session, self.monkeypatch = session, monkeypatch
+        self.revision: dict[int, int] = {}
+
+    def caller(self, name: str, role: str, **scope: object) -> Caller:
+        user = accounts.create_user(self.session, name, PASSWORD)
+        accounts.grant_role(self.session, user.id, role, admins_too=True, **scope)  # type: ignore[arg-type]
+        self.session.flush()
+        return Caller(user.id, user.username, role, scope_of(user), 0, "bearer")
+
+    def _clock(self, moment: dt.datetime) -> None:
+        self.monkeypatch.setattr(domain, "_now", lambda: moment.astimezone(dt.UTC))
+
+    def file(self, who: Caller, point: tuple[float, float], moment: dt.datetime) -> int:
+        self._clock(moment)
+        new = domain.NewRequest("sanitation.garbage", "垃圾满溢", "api", *point)
+        rid = domain.intake(self.session, new, who)
+        self.revision[rid] = 0
+        return rid
+
+    def act(self, rid: int, who: Caller, moment: dt.datetime, action: str, **args: object) -> None:
+        self._clock(moment)
+        change = domain.Change(action, **args)  # type: ignore[arg-type]
+        tag = domain.etag(rid, self.revision[rid])
+        self.revision[rid] = domain.act(self.session, rid, change, who, tag)
