@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response
 from flask.json.provider import DefaultJSONProvider
+from flask_compress import Compress
 from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
 
@@ -62,12 +63,26 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_AS_ASCII=False,
+        # Layers, tiles and scripts are compressed for the bandwidth of a street office.
+        COMPRESS_MIMETYPES=[
+            "application/json",
+            "application/geo+json",
+            "application/problem+json",
+            "application/vnd.mapbox-vector-tile",
+            "application/javascript",
+            "text/javascript",
+            "text/css",
+            "text/html",
+            "text/csv",
+        ],
+        COMPRESS_ALGORITHM=["br", "gzip"],
     )
     app.json = _JSONProvider(app)
     app.extensions["gridmap.settings"] = settings
     errors.init_app(app)
     db.init_app(app, settings)
     security.init_app(app)
+    Compress(app)
 
     from gridmap import api, cli, web
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from gridmap import etags
 from gridmap.auth import Scope
 from gridmap.errors import GridmapError, InvalidInput, NotFound, Unprocessable
 from gridmap.spatial.balance import DivisionImpossible, propose_division
@@ -59,7 +60,7 @@ def _locked(session: Session, code: str, scope: Scope, if_match: str | None) -> 
         raise PreconditionRequired(
             "Send If-Match with the ETag of the grid you loaded, so that no change is lost."
         )
-    if if_match.strip() != etag(row.code, row.revision):
+    if not etags.matches(if_match, etag(row.code, row.revision)):
         raise PreconditionFailed(
             f"Grid {code} changed since you loaded it (now {etag(row.code, row.revision)}):"
             " reload it and make your change again."

@@ -29,7 +29,7 @@ from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
-from gridmap import deadlines, lifecycle
+from gridmap import deadlines, etags, lifecycle
 from gridmap.auth import Caller
 from gridmap.errors import Conflict, GridmapError, InvalidInput, NotFound, Unprocessable
 from gridmap.lookup import to_storage_point
@@ -397,7 +397,7 @@ def _locked(session: Session, request_id: int, caller: Caller, if_match: str | N
             "Send If-Match with the ETag of the request you loaded, so that no change is lost."
         )
     current = etag(row.id, row.revision)
-    if if_match.strip() != current:
+    if not etags.matches(if_match, current):
         raise PreconditionFailed(
             f"Request {request_id} changed since you loaded it (now {current}): "
             "reload it and decide again."

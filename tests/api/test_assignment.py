@@ -151,3 +151,16 @@ def test_zone_leader_cannot_edit_outside_the_zone(app, staffed, make_user, sessi
     )
     assert_problem(refused, 403)
     assert session.scalar(select(func.count()).select_from(Assignment)) == 3
+
+
+def test_the_etag_of_a_compressed_answer_matches_too(client, staffed):
+    """A client echoing the ETag header of a gzip answer (``"…:gzip"``) is not refused."""
+    big = client.get("/api/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert big.headers["Content-Encoding"] == "gzip"
+    etag = _etag(client, MICRO, "staff")
+    made = client.post(
+        f"/api/v1/grids/{MICRO}/staff",
+        json={"person_id": 4, "role": "building_leader"},
+        headers={"If-Match": etag[:-1] + ':gzip"'},
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
