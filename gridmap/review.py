@@ -12,7 +12,8 @@ the number of requests:
   distance-band weights and false-discovery-rate correction (:mod:`gridmap.spatial.hotspots`);
   every micro-grid counts, those without requests as 0;
 - **trend**: Gi* of each of the last ``trend_periods`` periods and a Mann-Kendall test of
-  each cell's z-scores: cells getting significantly hotter are the 未诉先办 candidates.
+  each cell's z-scores: cells hot now and getting significantly hotter, and new or
+  intensifying hot spots, are the 未诉先办 candidates.
 """
 
 from __future__ import annotations
@@ -277,7 +278,9 @@ def hot_spots(
     z_by_period = np.column_stack([p.z for p in per_period])
     bins_by_period = np.column_stack([p.bins for p in per_period])
     kinds = stats.emerging(z_by_period, bins_by_period)
-    worse = stats.worsening(z_by_period)
+    # Getting significantly hotter and hot in the last period: a trend test per cell is not
+    # corrected for the number of cells, so a rising trend alone would flag noise.
+    worse = stats.worsening(z_by_period) & (bins_by_period[:, -1] > 0)
     listed = []
     for i, cell in enumerate(cells):
         if found.bins[i] == 0 and not worse[i]:

@@ -15,18 +15,19 @@ call (未诉先办). This module owns the statistics, on plain arrays and withou
    :func:`emerging` / :func:`worsening` turn the per-period results into a simplified version
    of ArcGIS's *Emerging Hot Spot Analysis*.
 
-Everything is vectorised: 100 000 micro-grids take about a second per Gi* pass
+Everything is vectorised: for 100 000 micro-grids the weights take about 0.4 s, each Gi* pass
+0.2 s and a Mann-Kendall test of every cell over 12 periods 0.1 s on a 2-core machine
 (``scripts/bench_hotspots.py``).
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import esda
 import numpy as np
 import pyproj
+from libpysal.graph import Graph
 from libpysal.weights import WSP, W
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse, stats
@@ -53,9 +54,6 @@ FloatArray = NDArray[np.float64]
 #: False-discovery rates of the confidence bins 1, 2 and 3 (90 %, 95 %, 99 % confidence).
 CONFIDENCE_LEVELS = (0.10, 0.05, 0.01)
 
-#: Share of the periods a cell must be hot in to count as hot "most of the time" (ArcGIS's 90 %).
-MOSTLY = 0.9
-
 #: The kinds :func:`emerging` returns, in the order its rules are tried.
 EMERGING_KINDS = (
     "new",
@@ -73,12 +71,6 @@ EMERGING_KINDS = (
 # band by one part in 10⁹ (a micrometre at 1 km) keeps the farthest nearest pair inside the band.
 _BAND_SLACK = 1e-9
 
-# esda rebuilds the weights when it adds the diagonal and libpysal warns about every
-# disconnected map; a distance band over a city is often disconnected, and islands are reported
-# in HotSpots instead.
-_DISCONNECTED = "The weights matrix is not fully connected"
-
-
 # ----------------------------------------------------------------------------------- weights
 
 
@@ -86,8 +78,10 @@ def local_metres(lon: ArrayLike, lat: ArrayLike) -> FloatArray:
     """Project CGCS2000 lon/lat to metres in an azimuthal equidistant plane centred on them.
 
     The projection (``+proj=aeqd`` on the GRS80 ellipsoid, centred on the mean lon/lat) keeps
-    distances from the centre exact and distorts others by less than 0.1 % within 100 km, which
-    is more than a city; unlike a Gauss–Krüger zone it needs no choice of central meridian.
+    distances from the centre exact; its scale across is ``c / sin c`` at angular distance
+    ``c``, so any distance within 70 km of the centre is off by less than 0.01 % (2 × 10⁻⁵
+    measured over a 130 km square), far below a micro-grid; unlike a Gauss–Krüger zone it
+    needs no choice of central meridian.
 
     Parameters
     ----------
@@ -234,12 +228,8 @@ def _check_values(values: ArrayLike, n: int) -> FloatArray:
     return y
 
 
-def _star_weights(weights: W) -> tuple[W, NDArray[np.intp]]:
-    """Binary weights with ones on the diagonal (the "star"), and the islands of ``weights``.
-
-    esda would add the diagonal itself, through a LIL matrix and a Python loop that cost more
-    than the statistic; built here from the CSR matrix it is three times faster, same numbers.
-    """
+def _star_matrix(weights: W) -> tuple[sparse.csr_matrix, NDArray[np.intp]]:
+    """Binary weights with ones on the diagonal (the "star"), and the islands of ``weights``."""
     entries = sparse.coo_matrix(weights.sparse)
     off = (entries.row != entries.col) & (entries.data != 0)
     n = weights.n
@@ -247,9 +237,7 @@ def _star_weights(weights: W) -> tuple[W, NDArray[np.intp]]:
     cols = np.concatenate([entries.col[off], np.arange(n)])
     star = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     star.data[:] = 1.0  # duplicate entries were summed
-    islands = np.flatnonzero(np.diff(star.indptr) == 1)
-    star.sort_indices()
-    return WSP(star, id_order=list(weights.id_order)).to_W(silence_warnings=True), islands
+    return star, np.flatnonzero(np.diff(star.indptr) == 1)
 
 
 def gi_star(values: ArrayLike, weights: W, threshold_m: float) -> HotSpots:
@@ -286,14 +274,16 @@ def gi_star(values: ArrayLike, weights: W, threshold_m: float) -> HotSpots:
         If ``values`` has the wrong length, contains NaN or infinities, or is negative.
     """
     y = _check_values(values, weights.n)
-    star, islands = _star_weights(weights)
+    star, islands = _star_matrix(weights)
     n = len(y)
     if n < 2 or np.ptp(y) == 0:
         ones = np.ones(n)
         return HotSpots(np.zeros(n), ones, np.zeros(n, dtype=np.int8), threshold_m, islands)
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.filterwarnings("ignore", message=_DISCONNECTED, category=UserWarning)
-        local = esda.G_Local(y, star, transform="B", star=True, permutations=0)
+    # Given a W, esda adds the diagonal and re-weights through libpysal's per-cell dictionaries
+    # (1.8 s at 100 000 cells); from a Graph of the star matrix the same z-scores take 0.2 s.
+    # Division by zero is expected where W_i = n: those z are NaN and become 0 below.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        local = esda.G_Local(y, Graph.from_sparse(star), transform="B", star=True, permutations=0)
     z = np.nan_to_num(np.asarray(local.Zs, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     p = 2.0 * stats.norm.sf(np.abs(z))
     tested = np.ones(n, dtype=bool)
@@ -383,7 +373,9 @@ def mann_kendall(series: ArrayLike) -> tuple[NDArray[np.int64], FloatArray, Floa
 
 def worsening(z_by_period: ArrayLike, alpha: float = 0.05) -> NDArray[np.bool_]:
     """Cells getting significantly hotter: a Mann-Kendall trend of their Gi* z-scores with
-    ``z_MK > 0`` and ``p < alpha`` (the 未诉先办 candidates, whether hot today or not).
+    ``z_MK > 0`` and ``p < alpha``, whether hot today or not. Uncorrected for the number of
+    cells (a few periods cannot survive a false-discovery correction over a city): callers
+    keep the cells that are also hot now (see :func:`gridmap.review.hot_spots`).
 
     Parameters
     ----------
