@@ -47,6 +47,13 @@ class _JSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
+def _read_files(response: Response) -> Response:
+    if response.direct_passthrough:
+        response.direct_passthrough = False
+        response.make_sequence()
+    return response
+
+
 def create_app(settings: Settings | None = None) -> OpenAPI:
     """Build the Flask application; the only entry point, nothing is built at import."""
     settings = settings or Settings.from_env()
@@ -76,6 +83,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
             "text/csv",
         ],
         COMPRESS_ALGORITHM=["br", "gzip"],
+        # Streams (exports) stay as they are; static files are read into memory first (below).
+        COMPRESS_STREAMS=False,
     )
     app.json = _JSONProvider(app)
     app.extensions["gridmap.settings"] = settings
@@ -83,6 +92,9 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     db.init_app(app, settings)
     security.init_app(app)
     Compress(app)
+    # Runs before flask-compress's hook (hooks run in reverse order): a static file is sent as
+    # a stream, which would go out uncompressed; as a sequence its file is closed on close.
+    app.after_request(_read_files)
 
     from gridmap import api, cli, web
 

@@ -1,0 +1,144 @@
+"""The review page (一月一研判) in headless Chromium, over the city-scale data set.
+
+A database of its own holds the Dongcheng demo and ``REVIEW_REQUESTS`` generated requests
+(2 million by default, :mod:`gridmap.synth`): the page must stay light and quick whatever the
+volume, because every layer it draws is an aggregate or a vector tile. demo-auditor
+(district-wide, read-only) logs in through the form; changing the category, the period and the overdue filter changes the
+layers, and what the page shows agrees with the API. A screenshot is saved under
+tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from gridmap import create_app, demo, review, synth
+from gridmap.review import HEAT_POINT_CAP
+from gridmap.settings import Settings
+from tests.conftest import create_test_database, drop_test_database
+from tests.web.browser import Watched
+from tests.web.conftest import DEMO_HOUSEHOLDS, LIVE_SETTINGS
+
+REVIEW_REQUESTS = int(os.environ.get("GRIDMAP_TEST_REVIEW_REQUESTS", "2000000"))
+#: The data is "as of" this moment, so the periods the page offers hold data.
+AS_OF = dt.datetime(2026, 11, 20, 18, 0, tzinfo=review.TZ)
+READY_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def review_url() -> Iterator[str]:
+    """A live server over the demo city with ``REVIEW_REQUESTS`` requests."""
+    name = f"gridmap_test_review_{os.getpid()}"
+    _, url = create_test_database(name)
+    engine = create_engine(url)
+    with Session(engine) as session:
+        demo.load(session, households=DEMO_HOUSEHOLDS, seed=7, settings=Settings())
+        report = synth.generate_requests(session, count=REVIEW_REQUESTS, seed=11, end=AS_OF)
+        session.commit()
+    assert report.requests == REVIEW_REQUESTS
+    engine.dispose()
+    app: Flask = create_app(Settings(database_url=url, **LIVE_SETTINGS))  # type: ignore[arg-type]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+    drop_test_database(name)
+
+
+@pytest.fixture
+def reviewer(browser: Browser, review_url: str) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    watched = Watched.attach(context, review_url)
+    watched.login("demo-auditor", next_path="/review")
+    yield watched
+    context.close()
+
+
+def _ready(page: Page, previous: str | None = None) -> dict[str, Any]:
+    """Wait until the page has drawn the layers of a query other than ``previous``."""
+    page.wait_for_function(
+        "(old) => document.body.dataset.reviewState === 'ready'"
+        " && document.body.dataset.reviewQuery !== old",
+        arg=previous,
+        timeout=READY_MS,
+    )
+    shown: dict[str, Any] = page.evaluate(
+        """() => ({
+            query: document.body.dataset.reviewQuery,
+            total: Number(document.getElementById('gm-review-total').textContent),
+            overdue: Number(document.getElementById('gm-review-overdue-count').textContent),
+            heat: Number(document.body.dataset.heatPoints),
+            spots: Number(document.body.dataset.hotSpots),
+            grids: Number(document.getElementById('gm-review-legend').dataset.grids),
+        })"""
+    )
+    return shown
+
+
+def _api(page: Page, path: str) -> Any:
+    return page.evaluate(
+        "async (p) => (await fetch(p, {credentials: 'same-origin'})).json()", f"/api/v1{path}"
+    )
+
+
+def test_filters_change_the_layers_of_the_city_scale_review(reviewer: Watched):
+    page = reviewer.page
+    assert reviewer.path() == "/review"
+    first = _ready(page)
+    assert first["query"] == f"period={review.last_month(AS_OF.date())}"
+    assert first["total"] > 0 and 0 < first["heat"] <= HEAT_POINT_CAP and first["grids"] > 0
+    summary = _api(page, f"/review/summary?{first['query']}")
+    assert (summary["total"], summary["overdue"]) == (first["total"], first["overdue"])
+    # The grids come as vector tiles drawn on canvases, the heat as one canvas.
+    page.wait_for_function(
+        "() => document.querySelectorAll('.leaflet-gm-review-grids-pane canvas').length > 0"
+    )
+    assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    assert not any("/api/v1/requests" in url for url in reviewer.requests)
+
+    page.select_option("#gm-review-category", "utility.heating")
+    heating = _ready(page, first["query"])
+    assert "category=utility.heating" in heating["query"]
+    assert 0 < heating["total"] < first["total"] and heating["heat"] <= first["heat"]
+
+    page.select_option("#gm-review-category", "")
+    everything = _ready(page, heating["query"])
+    page.evaluate(
+        """() => {
+            const slider = document.getElementById('gm-review-slider');
+            slider.value = String(Number(slider.value) - 6);
+            slider.dispatchEvent(new Event('change'));
+        }"""
+    )
+    earlier = _ready(page, everything["query"])
+    assert earlier["total"] != first["total"]
+
+    page.check("#gm-review-overdue")
+    late = _ready(page, earlier["query"])
+    assert "overdue=true" in late["query"] and late["total"] == late["overdue"] < earlier["total"]
+    page.uncheck("#gm-review-overdue")
+    back = _ready(page, late["query"])
+    assert back["total"] == earlier["total"]
+
+    if back["spots"]:
+        page.locator("#gm-review-candidates button, .gm-spot").first.click()
+    else:
+        page.locator(".folium-map").click(position={"x": 640, "y": 400})
+    page.wait_for_selector("#gm-review-detail[data-code]", timeout=READY_MS)
+    assert page.locator("#gm-review-detail .gm-sparkline").count() == 1
+    reviewer.screenshot("review_page.png")
+    reviewer.assert_clean()
