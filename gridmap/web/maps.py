@@ -136,6 +136,7 @@ def build_grid_map(
     page_size: int | None = None,
     max_pages: int = 5,
     assign_url: str | None = None,
+    requests_period: str | None = None,
 ) -> folium.Map:
     """网格地图: the grid chief's map of communities, zones, micro-grids and households.
 
@@ -157,6 +158,9 @@ def build_grid_map(
     assign_url
         URL of the assignment page (分配包户), linked from zone and micro-grid popups for roles
         that may assign; None: no link.
+    requests_period
+        For roles that review requests: the period (``YYYY-MM``) of the requests layer drawn
+        from vector tiles; None: no such layer.
 
     Returns
     -------
@@ -180,10 +184,17 @@ def build_grid_map(
         "minZoom": _MIN_ZOOM,
         "maxZoom": _MAX_ZOOM,
         "assignUrl": assign_url,
+        "tiles": {
+            "root": f"{api_root.rstrip('/')}/tiles",
+            "microOutlineZoom": 11,
+            "requestsPeriod": requests_period,
+        },
     }
-    PageScript("gridmap", "GridmapPage", config, [("gridmap_map", asset_url(PAGE_JS))]).add_to(
-        grid_map
-    )
+    scripts = [
+        ("leaflet_vectorgrid", asset_url(VECTORGRID_JS)),
+        ("gridmap_map", asset_url(PAGE_JS)),
+    ]
+    PageScript("gridmap", "GridmapPage", config, scripts).add_to(grid_map)
     return grid_map
 
 

@@ -13,7 +13,14 @@ from flask.testing import FlaskClient
 
 from gridmap.security import SESSION_COOKIE
 from gridmap.settings import Settings
-from gridmap.web.maps import LEAFLET_CSS, LEAFLET_JS, PAGE_JS, build_grid_map, render_parts
+from gridmap.web.maps import (
+    LEAFLET_CSS,
+    LEAFLET_JS,
+    PAGE_JS,
+    VECTORGRID_JS,
+    build_grid_map,
+    render_parts,
+)
 
 STATIC = Path(__file__).resolve().parents[2] / "gridmap" / "web" / "static"
 INTRANET_TILES = "http://tiles.intranet.example/{z}/{x}/{y}.png"
@@ -35,7 +42,8 @@ def _linked_urls(html: str) -> list[str]:
 @pytest.mark.parametrize("crs", ["wgs84", "gcj02", "none"])
 def test_map_links_only_vendored_assets(crs: str) -> None:
     html = _rendered(Settings(basemap_crs=crs, basemap_url=INTRANET_TILES))  # type: ignore[arg-type]
-    assert _linked_urls(html) == [_asset(LEAFLET_JS), _asset(LEAFLET_CSS), _asset(PAGE_JS)]
+    vendored = [LEAFLET_JS, LEAFLET_CSS, VECTORGRID_JS, PAGE_JS]
+    assert _linked_urls(html) == [_asset(p) for p in vendored]
     hosts = set(re.findall(r"https?://([^/\"']+)", html))
     assert hosts <= {"tiles.intranet.example"}
 

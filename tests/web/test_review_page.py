@@ -2,10 +2,10 @@
 
 A database of its own holds the Dongcheng demo and ``REVIEW_REQUESTS`` generated requests
 (2 million by default, :mod:`gridmap.synth`): the page must stay light and quick whatever the
-volume, because every layer it draws is an aggregate or a vector tile. demo-auditor
-(district-wide, read-only) logs in through the form; changing the category, the period and the overdue filter changes the
-layers, and what the page shows agrees with the API. A screenshot is saved under
-tests/artifacts/.
+volume, because every layer it draws is an aggregate or a vector tile. demo-auditor (the
+whole district, read-only) logs in through the form; changing the category, the period and
+the overdue filter changes the layers, and what the page shows agrees with the API. A
+screenshot is saved under tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -141,4 +141,23 @@ def test_filters_change_the_layers_of_the_city_scale_review(reviewer: Watched):
     page.wait_for_selector("#gm-review-detail[data-code]", timeout=READY_MS)
     assert page.locator("#gm-review-detail .gm-sparkline").count() == 1
     reviewer.screenshot("review_page.png")
+    reviewer.assert_clean()
+
+
+def test_the_main_map_draws_city_scale_layers_from_vector_tiles(reviewer: Watched):
+    page = reviewer.page
+    reviewer.open((12, 39.925, 116.41))
+    page.wait_for_function(
+        "() => document.querySelectorAll('.leaflet-gm-grids-pane canvas').length > 0"
+    )
+    assert any("/api/v1/tiles/grids/12/" in url for url in reviewer.requests)
+    page.check("#gm-requests-tiles")
+    period = review.last_month(AS_OF.date())
+    page.wait_for_function(
+        "(p) => performance.getEntriesByType('resource')"
+        ".some((e) => e.name.includes('/api/v1/tiles/requests/12/') && e.name.includes(p))",
+        arg=f"period={period}",
+    )
+    page.wait_for_load_state("networkidle")
+    reviewer.screenshot("main_map_city_tiles.png")
     reviewer.assert_clean()

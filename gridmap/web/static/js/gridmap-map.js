@@ -267,6 +267,7 @@
         this.layers[level] = this.makeGridLayer(level).addTo(map);
       });
       this.layers.household = this.makeHouseholdLayer().addTo(map);
+      this.makeTileLayers();
 
       this.bindControls();
       map.on('zoomend', () => {
@@ -281,6 +282,52 @@
     }
 
     // ---- layers ------------------------------------------------------------------------------
+
+    /**
+     * City-scale layers as vector tiles: below the zoom at which micro-grids come as GeoJSON,
+     * their outlines come from GET /tiles/grids (so a whole city shows its grid), and roles
+     * that review requests may show last month's requests per grid (GET /tiles/requests).
+     * Tiles are in CGCS2000 ≈ WGS 84: on a GCJ-02 basemap they are not shifted.
+     */
+    makeTileLayers() {
+      const tiles = this.config.tiles;
+      if (!tiles || !L.vectorGrid) return;
+      const outline = () => ({ weight: 0.5, color: COLOURS.micro, opacity: 0.6, fill: false });
+      this.microTiles = L.vectorGrid.protobuf(`${tiles.root}/grids/{z}/{x}/{y}.mvt?level=micro`, {
+        pane: 'gm-grids',
+        interactive: false,
+        rendererFactory: L.canvas.tile,
+        minZoom: tiles.microOutlineZoom,
+        maxZoom: this.zooms.micro - 1,
+        vectorTileLayerStyles: { grids: outline },
+      }).addTo(this.map);
+      if (!tiles.requestsPeriod) return;
+      const dot = (properties) => ({
+        radius: Math.min(10, 2 + Math.sqrt(properties.n || 1) / 2),
+        fill: true,
+        fillColor: COLOURS.focus,
+        fillOpacity: 0.45,
+        color: '#ffffff',
+        weight: 0.5,
+      });
+      this.requestTiles = L.vectorGrid.protobuf(
+        `${tiles.root}/requests/{z}/{x}/{y}.mvt?period=${tiles.requestsPeriod}`,
+        {
+          pane: 'gm-households',
+          interactive: false,
+          rendererFactory: L.canvas.tile,
+          vectorTileLayerStyles: { requests: dot },
+        },
+      );
+      const box = document.getElementById('gm-requests-tiles');
+      if (box) {
+        box.closest('li').hidden = false;
+        box.addEventListener('change', () => {
+          if (box.checked) this.requestTiles.addTo(this.map);
+          else this.map.removeLayer(this.requestTiles);
+        });
+      }
+    }
 
     makeGridLayer(level) {
       // Zones and micro-grids open a popup (with the assignment page's link for roles that

@@ -117,7 +117,11 @@
       map.createPane('gm-review-heat').style.zIndex = 415;
       map.createPane('gm-review-spots').style.zIndex = 425;
 
-      this.heat = L.heatLayer([], { pane: 'gm-review-heat', radius: 20, blur: 16, minOpacity: 0.25 });
+      // maxZoom 12: leaflet.heat scales intensities up below its maxZoom, which would saturate a
+      // city-wide view; the weights are already per grid.
+      this.heat = L.heatLayer([], {
+        pane: 'gm-review-heat', radius: 18, blur: 15, minOpacity: 0.2, maxZoom: 12,
+      });
       this.spots = L.layerGroup([], { pane: 'gm-review-spots' });
       this.grids = this.makeGridTiles();
       this.bindControls();
@@ -270,7 +274,7 @@
           opacity: 0.6,
           fill: true,
           fillColor: fill || '#ffffff',
-          fillOpacity: fill ? 0.65 : 0.05,
+          fillOpacity: fill ? 0.5 : 0.05,
         };
       };
       return L.vectorGrid.protobuf(this.tileUrl(), {
@@ -330,7 +334,7 @@
         const p = this.toDisplay(cell.lon, cell.lat);
         const marker = L.circleMarker([p[1], p[0]], {
           pane: 'gm-review-spots',
-          radius: candidates.has(cell.code) ? 8 : 6,
+          radius: candidates.has(cell.code) ? 6 : 4,
           color: candidates.has(cell.code) ? '#111827' : '#ffffff',
           weight: candidates.has(cell.code) ? 2 : 1,
           fillColor: BIN_COLOURS[cell.bin] || '#9ca3af',
