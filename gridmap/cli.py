@@ -19,10 +19,10 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from gridmap import accounts, audit, auth, db, demo, ingest
+from gridmap import accounts, audit, auth, db, demo, ingest, review_report, synth
 from gridmap.errors import GridmapError
 from gridmap.spatial.crs import SpatialInputError
-from gridmap.storage.models import USER_ROLES
+from gridmap.storage.models import USER_ROLES, User
 
 group = AppGroup("gridmap", help="gridmap data commands.")
 
@@ -131,9 +131,18 @@ def import_coverage(path: Path) -> None:
 @group.command("load-demo")
 @click.option("--households", default=demo.DEFAULT_HOUSEHOLDS, show_default=True, type=int)
 @click.option("--seed", default=1, show_default=True, type=int)
+@click.option(
+    "--requests",
+    "request_count",
+    default=demo.DEFAULT_REQUESTS,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Residents' requests of the last 12 months generated over the city (gen-requests).",
+)
 @click.option("--if-empty", is_flag=True, help="Do nothing when grids are already loaded.")
-def load_demo(households: int, seed: int, if_empty: bool) -> None:
-    """Load the Dongcheng demo: its grid, generated households, people and coverage."""
+def load_demo(households: int, seed: int, request_count: int, if_empty: bool) -> None:
+    """Load the Dongcheng demo: its grid, generated households, people, coverage and a year
+    of residents' requests."""
     with _one_transaction() as session:
         if if_empty and demo.has_data(session):
             click.echo("demo: the database already holds grids; nothing loaded")
@@ -142,9 +151,33 @@ def load_demo(households: int, seed: int, if_empty: bool) -> None:
         reports = demo.load(
             session, households=households, seed=seed, settings=settings, progress=_bar
         )
+        made = synth.generate_requests(session, count=request_count, seed=seed, progress=_bar)
+        reports.append(ingest.ImportReport("residents' requests", written=made.requests))
         _audit(session, "import.demo", **{r.kind: r.written for r in reports})
     for report in reports:
         click.echo(report.as_text())
+
+
+@group.command("gen-requests")
+@click.option("--count", default=2_000_000, show_default=True, type=click.IntRange(min=0))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--months", default=12, show_default=True, type=click.IntRange(1, 60))
+@click.option("--database-url", help="Write there instead of the app's database (one transaction).")
+def gen_requests(count: int, seed: int, months: int, database_url: str | None) -> None:
+    """Fill the demo city with synthetic residents' requests and their timelines."""
+    if database_url:
+        try:
+            report = synth.run(database_url, count=count, seed=seed, months=months, progress=_bar)
+        except GridmapError as exc:
+            click.echo(f"error: {exc.detail}", err=True)
+            raise SystemExit(1) from None
+    else:
+        with _one_transaction() as session:
+            report = synth.generate_requests(
+                session, count=count, seed=seed, months=months, progress=_bar
+            )
+            _audit(session, "import.requests", written=report.requests, events=report.events)
+    click.echo(report.as_text())
 
 
 @group.command("create-user")
@@ -186,6 +219,59 @@ def prune_audit() -> None:
         removed = audit.prune(session, keep)
         _audit(session, "audit.prune", removed=removed, keep_days=keep)
     click.echo(f"{removed} audit rows older than {max(keep, 180)} days removed")
+
+
+def _scope_of(session: Session, username: str) -> auth.Scope:
+    """The scope of an account that may export reports."""
+    user = session.get(User, accounts.user_id(session, username))
+    if user is None or auth.EXPORT not in auth.CAPABILITIES.get(user.role or "", frozenset()):
+        raise GridmapError(f"account {username!r} may not export reports")
+    return auth.scope_of(user)
+
+
+@group.command("review-report")
+@click.option("--month", required=True, help="The month reviewed, YYYY-MM.")
+@click.option("--grid", "grid_code", help="The area: a grid code (default: the whole scope).")
+@click.option("--scope-user", help="Report as this account sees it (its scope).")
+@click.option("--all", "everything", is_flag=True, help="Every grid (the default).")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory."
+)
+def review_report_command(
+    month: str, grid_code: str | None, scope_user: str | None, everything: bool, out: Path
+) -> None:
+    """Write the monthly review report (一月一研判报告) as OUT/review-<area>-<month>.html and
+    .xlsx."""
+    if scope_user and everything:
+        raise click.UsageError("give --scope-user or --all, not both")
+    settings = current_app.extensions["gridmap.settings"]
+    with _one_transaction() as session:
+        scope = (
+            _scope_of(session, scope_user) if scope_user else review_report.every_county(session)
+        )
+        report = review_report.monthly(
+            session,
+            scope,
+            month,
+            grid_code,
+            weights=settings.weights,
+            board_size=settings.rate_board_size,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        written = [out / f"{report.file_stem}.{suffix}" for suffix in ("html", "xlsx")]
+        written[0].write_text(review_report.to_html(report), encoding="utf-8")
+        written[1].write_bytes(review_report.to_xlsx(report))
+        audit.record(
+            session,
+            "export",
+            username=_cli_user(),
+            object_type="review_report",
+            object_id=report.file_stem,
+            origin=auth.Origin(user_agent="flask cli"),
+            detail={"month": month, "area": report.area.code, "scope_user": scope_user},
+        )
+    for path in written:
+        click.echo(f"written {path}")
 
 
 def init_app(app: Flask) -> None:

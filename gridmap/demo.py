@@ -11,7 +11,7 @@ import pyogrio
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from gridmap import accounts, ingest, requests
+from gridmap import accounts, ingest, patrols, requests
 from gridmap.settings import Settings
 from gridmap.spatial.generate import Population, generate_population
 from gridmap.storage import requests as storage_requests
@@ -20,6 +20,8 @@ from gridmap.storage.models import Grid
 BOUNDARIES = Path(__file__).resolve().parents[1] / "data" / "boundaries"
 GRID_FILE = BOUNDARIES / "dongcheng_grid.geojson"
 DEFAULT_HOUSEHOLDS = 100_000
+#: A year of requests for the review page (a Beijing-size city files ~20 M a year).
+DEFAULT_REQUESTS = 200_000
 
 
 def has_data(session: Session) -> bool:
@@ -53,6 +55,7 @@ def load(
     reports.append(ingest.import_coverage(session, _as_text(population.coverage)))
     reports.append(create_demo_accounts(session, population, settings.demo_password))
     reports.append(seed_categories(session))
+    reports.append(patrols.seed_work_lists(session))
     return reports
 
 

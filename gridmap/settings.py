@@ -58,6 +58,12 @@ class Settings:
     #: board and the worst N on the black one; a share 0 < s < 1 puts the best and worst
     #: ceil(s x ranked rows) there.
     rate_board_size: float = 3.0
+    #: A patrol reaches a household its cleaned track passes within this many metres
+    #: (``gridmap.storage.patrols``); a check-in always reaches it.
+    pass_by_metres: float = 30.0
+    #: Track cleaning drops points reached faster than this (m/s) as teleport jumps: far
+    #: above walking or cycling, below any GPS jump worth keeping (``gridmap.spatial.tracks``).
+    track_max_speed_mps: float = 30.0
     #: Password of the demo accounts created with the demo data (demo only).
     demo_password: str = field(default="gridmap-demo", repr=False)
 
@@ -90,6 +96,11 @@ class Settings:
             raise ValueError(
                 "GRIDMAP_RATE_BOARD_SIZE must be a whole number >= 1 or a share between 0 and 1,"
                 f" not {self.rate_board_size!r}"
+            )
+        if not (0 < self.pass_by_metres <= 1000 and 0 < self.track_max_speed_mps <= 1000):
+            raise ValueError(
+                "GRIDMAP_PASS_BY_METRES and GRIDMAP_TRACK_MAX_SPEED_MPS must be above 0 and at"
+                f" most 1000, not {self.pass_by_metres!r} and {self.track_max_speed_mps!r}"
             )
         if not self.migrate_database_url:
             object.__setattr__(self, "migrate_database_url", self.database_url)
