@@ -110,6 +110,9 @@ def from_database(exc: DBAPIError) -> GridmapError:
     if isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) is None:
         return Unavailable("The database is unreachable; try again shortly.")
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if not sqlstate and "NUL (0x00)" in str(exc.orig):
+        # Refused by the driver before the server sees it (PostgreSQL text has no NUL).
+        return InvalidInput("Text must not contain NUL (0x00) characters.")
     cls = _SQLSTATE.get(sqlstate)
     if cls is None:
         if sqlstate.startswith("08") or sqlstate.startswith("57"):

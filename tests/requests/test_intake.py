@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gridmap import deadlines
 from gridmap.storage.models import AuditEntry, ResidentRequest, User
@@ -168,3 +168,12 @@ def test_read_only_roles_cannot_file(clients, session, role):
     before = counts(session)
     assert_problem(clients(role).post("/api/v1/requests", json=intake_body()), 403)
     assert counts(session) == before
+
+
+def test_a_nul_character_is_refused_not_a_server_error(clients, session):
+    before = session.scalar(select(func.count()).select_from(ResidentRequest))
+    body = {"category": "sanitation.garbage", "description": "垃圾\x00满溢"}
+    body["location"] = {"lon": IN_01001[0], "lat": IN_01001[1]}
+    response = clients("grid_worker").post("/api/v1/requests", json=body)
+    assert response.status_code == 400 and "NUL" in response.get_json()["detail"]
+    assert session.scalar(select(func.count()).select_from(ResidentRequest)) == before
