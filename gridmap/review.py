@@ -267,14 +267,14 @@ def hot_spots(
     )
     threshold = stats.neighbour_threshold(xy)
     weights = stats.distance_band(xy, threshold)
-    window = replace(wanted, first=previous_start(wanted.kind, wanted.last, trend_periods - 1))
-    trend_starts = starts(wanted.kind, window.first, window.last)
-    history = _matrix(session, window, cells, trend_starts)
-    totals = _matrix(session, wanted, cells, starts(wanted.kind, wanted.first, wanted.last))
-    found = stats.gi_star(totals.sum(axis=1), weights, threshold)
-    per_period = [
-        stats.gi_star(history[:, j], weights, threshold) for j in range(len(trend_starts))
-    ]
+    # One read of the tally covers the reviewed periods and the trend's window.
+    trend_first = previous_start(wanted.kind, wanted.last, trend_periods - 1)
+    every = starts(wanted.kind, min(wanted.first, trend_first), wanted.last)
+    counts = _matrix(session, replace(wanted, first=every[0]), cells, every)
+    reviewed = [i for i, s in enumerate(every) if s >= wanted.first]
+    trend_starts = every[-trend_periods:]
+    columns = np.column_stack([counts[:, reviewed].sum(axis=1), counts[:, -trend_periods:]])
+    found, *per_period = stats.gi_star_columns(columns, weights, threshold)
     z_by_period = np.column_stack([p.z for p in per_period])
     bins_by_period = np.column_stack([p.bins for p in per_period])
     kinds = stats.emerging(z_by_period, bins_by_period)
@@ -291,7 +291,7 @@ def hot_spots(
                 "name": cell.name,
                 "lat": round(cell.lat, 6),
                 "lon": round(cell.lon, 6),
-                "count": int(totals[i].sum()),
+                "count": int(columns[i, 0]),
                 "z": round(float(found.z[i]), 3),
                 "p": float(found.p[i]),
                 "bin": int(found.bins[i]),
@@ -332,13 +332,14 @@ def grid_detail(
         f"{period_label(mine.kind, mine.first)}..{period_label(mine.kind, mine.last)}",
     )
     ranking = rates.ranking(session, scope, when, level=grid.level, grid_code=code)
+    per_category = store.by_category(session, mine)
     row = next((r for r in ranking.rows if r["code"] == code), None)
     return {
         "code": grid.code,
         "name": grid.name,
         "level": grid.level,
-        "total": sum(store.by_category(session, mine).values()),
-        "top_categories": list(store.by_category(session, mine).items())[:5],
+        "total": sum(per_category.values()),
+        "top_categories": list(per_category.items())[:5],
         "overdue": store.overdue_requests(session, mine, limit=20),
         "rates": row,
         "trend": {

@@ -206,7 +206,9 @@ def _headers(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "same-origin"
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if getattr(g, "caller", None) is not None:
+    # A signed-in caller's answers are not stored, unless the view marked its answer private
+    # (a vector tile a browser may keep for a minute).
+    if getattr(g, "caller", None) is not None and not response.cache_control.private:
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -13,11 +13,13 @@ from gridmap.api import (
     households,
     locate,
     open311,
+    patrols,
     personal,
     rates,
     reports,
     requests,
     review,
+    tiles,
 )
 from gridmap.security import public
 
@@ -43,7 +45,9 @@ def init_app(app: OpenAPI) -> None:
         reports.bp,
         rates.bp,
         requests.bp,
+        patrols.bp,
         review.bp,
+        tiles.bp,
         open311.bp,
         admin.bp,
     )

@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask import Response, current_app
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap import review
+from gridmap import review, review_report
 from gridmap.api import params
-from gridmap.auth import REVIEW
+from gridmap.auth import EXPORT, REVIEW
 from gridmap.db import get_session
-from gridmap.security import caller, requires
+from gridmap.security import audit_write, caller, requires
 from gridmap.storage import review as store
 
 bp = APIBlueprint(
@@ -123,3 +124,32 @@ def grid_detail(path: GridDetailPath, query: ReviewQuery) -> dict[str, Any]:
     wanted = to_filter(query)
     body = review.grid_detail(get_session(), caller().scope, wanted, path.code)
     return _answer(wanted, body)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ReportQuery(BaseModel):
+    month: str | None = Field(
+        None, pattern=r"^\d{4}-\d{2}$", description="The month YYYY-MM (default: last month)"
+    )
+    grid: str | None = Field(None, pattern=GRID_CODE, description="The area (default: your scope)")
+
+
+@bp.get("/report.xlsx", summary="The monthly review report (一月一研判报告) as an Excel workbook")
+@requires(EXPORT)
+def report_xlsx(query: ReportQuery) -> Response:
+    settings = current_app.extensions["gridmap.settings"]
+    report = review_report.monthly(
+        get_session(),
+        caller().scope,
+        query.month or review.last_month(),
+        query.grid,
+        weights=settings.weights,
+        board_size=settings.rate_board_size,
+    )
+    body = review_report.to_xlsx(report)
+    detail = {"month": report.month, "area": report.area.code, "format": "xlsx"}
+    audit_write("export", "review_report", report.file_stem, detail)
+    disposition = {"Content-Disposition": f"attachment; filename={report.file_stem}.xlsx"}
+    return Response(body, mimetype=XLSX, headers=disposition)

@@ -486,22 +486,50 @@ class IdempotencyKey(Base):
     )
 
 
-class RequestTally(Base):
-    """How many requests were filed in a week (``W``) or month (``M``) in a micro-grid, by
-    category code and current state. Kept current by statement triggers on
-    ``resident_request`` (migration 0005); the application only reads it. ``n`` has no CHECK:
-    an upsert's decrement is checked as the row it would insert, before it meets the
-    existing row."""
-
-    __tablename__ = "request_tally"
-    __table_args__ = (CheckConstraint("period_kind IN ('W', 'M')", name="kind_known"),)
+class _TallyColumns:
+    """A period (week ``W`` or month ``M``, by filing date in Asia/Shanghai), a micro-grid (the
+    version the requests were filed in) and how many of its requests are in each state now."""
 
     period_kind: Mapped[str] = mapped_column(CHAR(1), primary_key=True)
     period_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     micro_grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), primary_key=True)
+    reported: Mapped[int] = mapped_column(Integer, server_default="0")
+    accepted: Mapped[int] = mapped_column(Integer, server_default="0")
+    handling: Mapped[int] = mapped_column(Integer, server_default="0")
+    completed: Mapped[int] = mapped_column(Integer, server_default="0")
+    feedback: Mapped[int] = mapped_column(Integer, server_default="0")
+    archived: Mapped[int] = mapped_column(Integer, server_default="0")
+    duplicate: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class RequestTally(_TallyColumns, Base):
+    """Requests filed per period, micro-grid and category code, a count column per state.
+    Kept current by statement triggers on ``resident_request`` (migration 0008); the
+    application only reads it."""
+
+    __tablename__ = "request_tally"
+    __table_args__ = (
+        CheckConstraint("period_kind IN ('W', 'M')", name="kind_known"),
+        Index("ix_request_tally_micro_grid_period", "micro_grid_id", "period_kind", "period_start"),
+    )
+
     category_code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    state: Mapped[str] = mapped_column(String(20), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
+
+
+class RequestTallyGrid(_TallyColumns, Base):
+    """:class:`RequestTally` summed over categories: at most one row per micro-grid and
+    period, what a review without a category filter reads."""
+
+    __tablename__ = "request_tally_grid"
+    __table_args__ = (
+        CheckConstraint("period_kind IN ('W', 'M')", name="kind_known"),
+        Index(
+            "ix_request_tally_grid_micro_grid_period",
+            "micro_grid_id",
+            "period_kind",
+            "period_start",
+        ),
+    )
 
 
 # ------------------------------------------------------------------- patrols and visits (3+N)

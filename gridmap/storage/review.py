@@ -19,11 +19,18 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from geoalchemy2.functions import ST_X, ST_Y
-from sqlalchemy import BigInteger, ColumnElement, and_, false, func, literal, or_, select
+from sqlalchemy import BigInteger, ColumnElement, and_, false, func, literal, null, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.auth import Scope
-from gridmap.storage.models import Category, Grid, Household, RequestTally, ResidentRequest
+from gridmap.storage.models import (
+    Category,
+    Grid,
+    Household,
+    RequestTally,
+    RequestTallyGrid,
+    ResidentRequest,
+)
 from gridmap.storage.requests import CLOCKED
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -82,11 +89,13 @@ def _period_start(column: Any, kind: Kind) -> ColumnElement[Any]:
     )
 
 
-def counted(wanted: ReviewFilter) -> Any:
+def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Any:
     """The filter's counts as a subquery ``(code, period_start, category_code, n)``, ``code``
     being the micro-grid's code, inside the filter's subtrees.
 
-    From the tally, or, for ``overdue``, from the requests whose clock runs past its deadline.
+    From the tally (per category only when the filter or the caller needs it: otherwise the
+    per-micro-grid tally, whose ``category_code`` is null), or, for ``overdue``, from the
+    requests whose clock runs past its deadline.
     """
     micro = aliased(Grid)
     if wanted.overdue:
@@ -111,27 +120,32 @@ def counted(wanted: ReviewFilter) -> Any:
         )
         period: Any = start
         category: Any = c.code
+        keys: tuple[Any, ...] = (micro.code, period, category)
     else:
-        t = aliased(RequestTally)
+        per_category = by_category or bool(wanted.categories)
+        t: Any = aliased(RequestTally if per_category else RequestTallyGrid)
+        category = t.category_code if per_category else null()
+        n = sum((getattr(t, s) for s in wanted.states[1:]), getattr(t, wanted.states[0]))
         rows = (
             select(
                 micro.code.label("code"),
                 t.period_start.label("period_start"),
-                t.category_code.label("category_code"),
-                _total(t.n).label("n"),
+                category.label("category_code"),
+                _total(n).label("n"),
             )
             .join(micro, micro.id == t.micro_grid_id)
             .where(
                 t.period_kind == wanted.kind,
                 t.period_start.between(wanted.first, wanted.last),
-                t.state.in_(wanted.states),
             )
         )
-        period, category = t.period_start, t.category_code
+        period = t.period_start
+        keys = (micro.code, period, category) if per_category else (micro.code, period)
+        rows = rows.having(_total(n) > 0)  # a row may count only other states
     if wanted.categories:
         rows = rows.where(category.in_(wanted.categories))
     rows = rows.where(_in_subtrees(micro.code, wanted.prefixes))
-    return rows.group_by(micro.code, period, category).subquery("counted")
+    return rows.group_by(*keys).subquery("counted")
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -155,7 +169,7 @@ def by_grid(session: Session, wanted: ReviewFilter, level: Level) -> dict[str, i
 
 def by_category(session: Session, wanted: ReviewFilter) -> dict[str, int]:
     """Counts per category code, largest first."""
-    c = counted(wanted).c
+    c = counted(wanted, by_category=True).c
     total = _total(c.n)
     stmt = (
         select(c.category_code, total)

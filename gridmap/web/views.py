@@ -35,8 +35,11 @@ from gridmap.auth import (
 )
 from gridmap.db import get_session
 from gridmap.errors import GridmapError, NotFound
+from gridmap.review_report import monthly as monthly_report
+from gridmap.review_report import to_html as report_html
 from gridmap.security import (
     SESSION_COOKIE,
+    audit_write,
     caller,
     csp_nonce,
     limiter,
@@ -153,6 +156,7 @@ def grid_map_page() -> str:
         asset_url=_asset_url,
         api_root=f"{request.script_root}/api/v1",
         assign_url=url_for("web.assign_page") if ASSIGN in who.capabilities else None,
+        requests_period=review.last_month() if REVIEW in who.capabilities else None,
     )
     return render_template("map.html", map=render_parts(grid_map, nonce=csp_nonce()))
 
@@ -232,6 +236,26 @@ def review_page() -> str:
         areas=review_store.areas(session, who.scope.prefixes),
         report_urls=report_urls,
     )
+
+
+@bp.get("/review/report")
+@requires(EXPORT)
+def review_report() -> Response:
+    """一月一研判报告: the report of ``month`` (default last month) for the area ``grid``
+    (default the caller's scope), one printable page; audited like every export."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    report = monthly_report(
+        get_session(),
+        caller().scope,
+        request.args.get("month") or review.last_month(),
+        request.args.get("grid") or None,
+        weights=settings.weights,
+        board_size=settings.rate_board_size,
+    )
+    page = report_html(report, nonce=csp_nonce())
+    detail = {"month": report.month, "area": report.area.code, "format": "html"}
+    audit_write("export", "review_report", report.file_stem, detail)
+    return Response(page, mimetype="text/html")
 
 
 @bp.get("/requests")

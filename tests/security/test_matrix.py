@@ -11,16 +11,19 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import mapbox_vector_tile
 import pytest
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
 from gridmap import demo, security
-from gridmap.auth import CAPABILITIES, EXPORT, READ, REVEAL, SIGNED_IN
+from gridmap.auth import CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGNED_IN
 from gridmap.storage import requests as store
 from gridmap.storage.models import Grid
 from tests.conftest import client_for
+from tests.patrols.planted import plant_patrols
 from tests.security.conftest import (
     A_PEOPLE,
     ADMIN_ROLES,
@@ -35,6 +38,7 @@ from tests.security.conftest import (
 )
 
 PROBLEM = "application/problem+json"
+MVT = "application/vnd.mapbox-vector-tile"
 DATA_CAPABILITIES = {READ, EXPORT, REVEAL}
 #: Endpoints needing a data capability that hold no object of their own to probe.
 NO_OBJECT_ENDPOINTS = {
@@ -86,6 +90,14 @@ OVERDUE_SINCE = dt.datetime(2024, 1, 2, 1, 0, tzinfo=dt.UTC)
 A_BBOX = "116.40,39.90,116.42,39.92"
 B_BBOX = "116.44,39.90,116.46,39.92"
 B_POINT = "lon=116.445&lat=39.915"
+#: The month the planted requests are filed in (now, in Beijing), for the request tiles.
+THIS_MONTH = dt.datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+#: Vector tiles: micro-grids of A (z15) and of B; the planted requests' point, where A's and
+#: B's requests lie side by side (z16, raw points), and B's micro-grids (z14, counts).
+A_GRID_TILE = "/api/v1/tiles/grids/15/26979/12415.mvt"
+B_GRID_TILE = "/api/v1/tiles/grids/15/26983/12415.mvt"
+PLANTED_TILE = f"/api/v1/tiles/requests/16/53959/24831.mvt?period={THIS_MONTH}"
+B_COUNT_TILE = f"/api/v1/tiles/requests/14/13491/6207.mvt?period={THIS_MONTH}"
 
 PROBES = (
     Probe(
@@ -306,6 +318,22 @@ PROBES = (
         _get(f"/api/v1/rates.csv?grid={B}&level=micro"),
     ),
     Probe(
+        "review report workbook",
+        EXPORT,
+        "one",
+        _get(f"/api/v1/review/report.xlsx?month=2024-01&grid={A}"),
+        _get(f"/api/v1/review/report.xlsx?month=2024-01&grid={B}"),
+        _get(f"/api/v1/review/report.xlsx?month=2024-01&grid={GHOST}"),
+    ),
+    Probe(
+        "review report page",
+        EXPORT,
+        "one",
+        _get(f"/review/report?month=2024-01&grid={A}"),
+        _get(f"/review/report?month=2024-01&grid={B}"),
+        _get(f"/review/report?month=2024-01&grid={GHOST}"),
+    ),
+    Probe(
         "overdue requests",
         READ,
         "list",
@@ -340,6 +368,54 @@ PROBES = (
         _get("/open311/v2/requests/501.json"),
         _get("/open311/v2/requests/511.json"),
         _get(f"/open311/v2/requests/{GHOST_ID}.json"),
+    ),
+    Probe("grid tile", READ, "features", _get(A_GRID_TILE), _get(B_GRID_TILE)),
+    Probe("request tile", REVIEW, "features", _get(PLANTED_TILE), _get(B_COUNT_TILE)),
+    Probe(
+        "patrol",
+        READ,
+        "one",
+        _get("/api/v1/patrols/601"),
+        _get("/api/v1/patrols/611"),
+        _get(f"/api/v1/patrols/{GHOST_ID}"),
+    ),
+    Probe("patrols", READ, "list", _get("/api/v1/patrols"), _get("/api/v1/patrols")),
+    Probe(
+        "patrols of a grid",
+        READ,
+        "features",
+        _get(f"/api/v1/patrols?grid={A}01001"),
+        _get(f"/api/v1/patrols?grid={B}"),
+    ),
+    Probe(
+        "household visits",
+        READ,
+        "one",
+        _get("/api/v1/households/1/visits"),
+        _get("/api/v1/households/11/visits"),
+        _get(f"/api/v1/households/{GHOST_ID}/visits"),
+    ),
+    Probe(
+        "work lists of a worker",
+        READ,
+        "one",
+        _get("/api/v1/worklists?person_id=3"),
+        _get("/api/v1/worklists?person_id=12"),
+        _get(f"/api/v1/worklists?person_id={GHOST_ID}"),
+    ),
+    Probe(
+        "overdue duties",
+        READ,
+        "list",
+        _get("/api/v1/patrols/overdue"),
+        _get("/api/v1/patrols/overdue"),
+    ),
+    Probe(
+        "overdue duties layer of a grid",
+        READ,
+        "features",
+        _get(f"/api/v1/patrols/overdue?grid={A}01001&format=geojson"),
+        _get(f"/api/v1/patrols/overdue?grid={B}&format=geojson"),
     ),
     Probe(
         "reveal staff name",
@@ -418,7 +494,14 @@ def request_world(session, world):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def login_as(login_as, request_world):  # type: ignore[no-untyped-def]
+def patrol_world(session, world):  # type: ignore[no-untyped-def]
+    """Patrols in A and B (``tests.patrols.planted``)."""
+    plant_patrols(session)
+    session.commit()
+
+
+@pytest.fixture
+def login_as(login_as, request_world, patrol_world):  # type: ignore[no-untyped-def]
     """The security suite's ``login_as``, in a world that also holds residents' requests."""
     return login_as
 
@@ -439,6 +522,12 @@ def _digits_blurred(text: str) -> str:
 
 def _ids(response) -> list[str]:  # type: ignore[no-untyped-def]
     """Ids of the features, results or CSV rows of a collection answer."""
+    if response.status_code == 204:  # an empty vector tile
+        return []
+    if response.mimetype == MVT:  # features of grids (code) or of requests (id)
+        layers = mapbox_vector_tile.decode(response.get_data()).values()
+        found = [f["properties"] for layer in layers for f in layer["features"]]
+        return [str(p.get("id", p.get("code"))) for p in found]
     if response.mimetype == "text/csv":
         lines = response.get_data(as_text=True).lstrip("\ufeff").splitlines()[1:]
         return [line.split(",")[0] for line in lines]
@@ -454,7 +543,7 @@ def _ids(response) -> list[str]:  # type: ignore[no-untyped-def]
 def _outside_failures(role: str, probe: Probe, client) -> list[str]:  # type: ignore[no-untyped-def]
     """What is wrong with the answer to ``probe``'s out-of-scope request, if anything."""
     response = send(client, probe.outside)
-    text = response.get_data(as_text=True)
+    text = response.get_data().decode(errors="replace")  # a workbook is bytes
     failures = [f"leaks {s!r}" for s in b_secrets() if s in text]
     if probe.capability not in CAPABILITIES[role]:
         if response.status_code != 403:
@@ -468,7 +557,7 @@ def _outside_failures(role: str, probe: Probe, client) -> list[str]:  # type: ig
         if _digits_blurred(text) != _digits_blurred(ghost.get_data(as_text=True)):
             failures.append("answer differs from a never-existing object's: confirms existence")
         return failures
-    if response.status_code != 200:
+    if response.status_code not in (200, 204):
         return [*failures, f"status {response.status_code}, expected 200 and nothing of B"]
     ids = _ids(response)
     b_ids = {str(i) for i in B_HOUSEHOLDS} | {B}
@@ -510,6 +599,12 @@ def test_in_scope_reveal_gives_the_plain_value(login_as, role):
     client = login_as(role)
     assert send(client, reveal_request("person", 1, "phone")).get_json()["value"] == A_PEOPLE[1][1]
     assert send(client, reveal_request("person", 4, "name")).get_json()["value"] == A_PEOPLE[4][0]
+
+
+@pytest.mark.parametrize("role", ("street_admin", "chief", "auditor"))
+def test_request_tiles_follow_the_micro_grid_not_the_point(login_as, role):
+    """B's planted requests lie at the very point of A's: the tile there shows A's only."""
+    assert sorted(_ids(send(login_as(role), _get(PLANTED_TILE)))) == ["501", "502"]
 
 
 def _rules(app) -> list[Rule]:  # type: ignore[no-untyped-def]
@@ -627,7 +722,7 @@ def test_out_of_scope_people_are_never_named(login_as):
             assert name not in text and phone not in text
 
 
-def test_the_matrix_detects_a_caller_who_can_see_b(app, make_user, request_world):
+def test_the_matrix_detects_a_caller_who_can_see_b(app, make_user, request_world, patrol_world):
     """The checks above can fail: a county-wide street admin (scope 110101, which holds B) is
     caught by every probe."""
     county = client_for(app, make_user("street_admin", A[:6]))

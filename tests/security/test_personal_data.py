@@ -35,7 +35,8 @@ def _responses(client, role: str) -> dict[str, str]:  # type: ignore[no-untyped-
     for request in [*requests, *EXTRA]:
         response = send(client, request)
         if response.status_code == 200:
-            out[f"{request[0]} {request[1]}"] = response.get_data(as_text=True)
+            # Tiles and workbooks are bytes: their strings are UTF-8 inside them.
+            out[f"{request[0]} {request[1]}"] = response.get_data().decode(errors="replace")
     return out
 
 

@@ -18,6 +18,7 @@ from gridmap.spatial.hotspots import (
     emerging,
     fdr_bins,
     gi_star,
+    gi_star_columns,
     local_metres,
     mann_kendall,
     neighbour_threshold,
@@ -112,6 +113,26 @@ def test_gi_star_equals_esda_on_irregular_points(rng, widen):
     np.testing.assert_allclose(found.z, z, rtol=1e-10)
     np.testing.assert_allclose(found.p, 2 * norm.sf(np.abs(z)), rtol=1e-12)
     assert found.bins.dtype == np.int8
+
+
+@pytest.mark.parametrize("widen", [1.0, 2.5])
+def test_gi_star_of_many_periods_at_once_equals_esda_per_period(rng, widen):
+    points = rng.uniform(0, 3000, (300, 2))
+    threshold = neighbour_threshold(points) * widen
+    ours = distance_band(points, threshold)
+    periods = np.column_stack(
+        [rng.poisson(1 + k + points[:, 0] / 800).astype(float) for k in range(5)]
+        + [np.full(300, 4.0)]  # a period where every cell has the same count
+    )
+    found = gi_star_columns(periods, ours, threshold)
+    for j, column in enumerate(found[:-1]):
+        _, z = _esda_z(periods[:, j], points, threshold)
+        np.testing.assert_allclose(column.z, z, rtol=1e-10, atol=1e-12)
+        one = gi_star(periods[:, j], ours, threshold)
+        np.testing.assert_array_equal(column.bins, one.bins)
+    assert not found[-1].z.any() and not found[-1].bins.any()
+    with pytest.raises(ValueError, match="NaN"):
+        gi_star_columns(np.full((300, 2), np.nan), ours, threshold)
 
 
 def test_the_planted_hot_block_is_99_percent_hot_and_the_empty_block_cold(planted):

@@ -1,0 +1,91 @@
+"""Mapbox vector tiles (MVT) of the grids and of residents' requests, for city-scale layers.
+
+``GET /api/v1/tiles/{layer}/{z}/{x}/{y}.mvt`` in the XYZ scheme of WebMercatorQuad. Each tile
+holds only what the caller's scope may see; a tile with nothing in it answers 204. The
+queries are in :mod:`gridmap.storage.tiles`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from gridmap.api import params
+from gridmap.api.review import ReviewQuery, to_filter
+from gridmap.auth import READ, REVIEW
+from gridmap.db import get_session
+from gridmap.errors import InvalidInput
+from gridmap.security import caller, requires
+from gridmap.storage import tiles
+
+bp = APIBlueprint(
+    "tiles",
+    __name__,
+    url_prefix="/api/v1/tiles",
+    abp_tags=[Tag(name="tiles")],
+    abp_security=params.BEARER,
+)
+
+MVT = "application/vnd.mapbox-vector-tile"
+#: A browser may keep a tile for a minute, never a shared cache; ``Vary`` keeps one login's
+#: tiles from being shown to the next login of the same browser.
+CACHING = {"Cache-Control": "private, max-age=60", "Vary": "Authorization, Cookie"}
+RESPONSES: dict[Any, Any] = {
+    200: {
+        "description": "The tile",
+        "content": {MVT: {"schema": {"type": "string", "format": "binary"}}},
+    },
+    204: {"description": "Nothing in this tile that the caller may see"},
+}
+
+
+class TilePath(BaseModel):
+    z: int = Field(ge=0, le=tiles.MAX_ZOOM, description="Zoom level")
+    x: int = Field(ge=0, description="Column, from the west (0 ≤ x < 2^z)")
+    y: int = Field(ge=0, description="Row, from the north (0 ≤ y < 2^z)")
+
+
+class GridTileQuery(BaseModel):
+    level: params.GridLevel | None = Field(
+        None,
+        description="Grids of this level (default: community below z13, zone z13–14, "
+        "micro from z15)",
+    )
+
+
+def _tile(path: TilePath) -> tiles.Tile:
+    try:
+        return tiles.Tile(path.z, path.x, path.y)
+    except ValueError:
+        side = 2**path.z
+        raise InvalidInput(
+            f"at zoom {path.z} x and y must lie in 0..{side - 1}, not {path.x}/{path.y}"
+        ) from None
+
+
+def _answer(data: bytes) -> Response:
+    if not data:
+        return Response(status=204, headers=CACHING)
+    return Response(data, mimetype=MVT, headers=CACHING)
+
+
+@bp.get("/grids/<int:z>/<int:x>/<int:y>.mvt", summary="Today's grids", responses=RESPONSES)
+@requires(READ)
+def grid_tile(path: TilePath, query: GridTileQuery) -> Response:
+    tile = _tile(path)
+    level = query.level or tiles.grid_level(tile.z)
+    return _answer(tiles.grid_tile(get_session(), tile, caller().scope, level))
+
+
+@bp.get(
+    "/requests/<int:z>/<int:x>/<int:y>.mvt",
+    summary="Requests of the review's filter: points from z16, counts per grid below",
+    responses=RESPONSES,
+)
+@requires(REVIEW)
+def request_tile(path: TilePath, query: ReviewQuery) -> Response:
+    tile = _tile(path)
+    return _answer(tiles.request_tile(get_session(), tile, to_filter(query)))

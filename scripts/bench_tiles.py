@@ -1,0 +1,319 @@
+"""Benchmark: p95 of vector tiles at z12–z16, gridmap's /api/v1/tiles next to tipg.
+
+Serves the app with gunicorn on the review database (default ``gridmap_review2m``: the
+Dongcheng demo with 2 M generated requests), logs in over HTTP (``POST /api/v1/auth/token``)
+and fetches a random sample of tiles per zoom, one request at a time, for two areas:
+
+- **street**: ``demo-street`` (a street administrator) over the tiles of its street;
+- **demo area**: ``demo-auditor`` (scope: the whole county, so every row) over the whole demo.
+
+Next to it, in the same run, tipg (pinned in requirements-bench.txt, installed in its own
+``.venv-bench``, created when missing) serves the same tables from the same database under
+uvicorn, asked for the same tiles with the same columns and filters: today's grids of the
+zoom's level; requests filed in the reviewed month, not merged as duplicates. tipg has no
+scope and draws every request at every zoom (its 10 000-feature cap per tile aside), where
+gridmap draws counts per grid below z16. The sizes are those of the tiles as produced
+(no ``Accept-Encoding``), and gzipped.
+
+Run it through ./scripts/bench (``./scripts/bench tiles``); the database is migrated to
+head first when it is behind (migration 0007 adds the tile indexes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import numpy as np
+from sqlalchemy import Engine, create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gridmap import db, review  # noqa: E402
+from gridmap.settings import Settings  # noqa: E402
+from gridmap.storage import tiles  # noqa: E402
+
+BENCH_VENV = ROOT / ".venv-bench"
+TARGET_MS = 50.0
+ACCOUNTS = (("street", "demo-street"), ("demo area", "demo-auditor"))
+#: States the review counts by default (every state but "duplicate").
+TIPG_REQUEST_FILTER = "state <> 'duplicate'"
+
+
+@dataclass(frozen=True)
+class Timed:
+    """Latencies (ms) and tile sizes (bytes, raw and gzipped) of one series of requests."""
+
+    ms: np.ndarray
+    raw: np.ndarray
+    gzipped: np.ndarray
+
+    def p(self, q: float) -> float:
+        return float(np.percentile(self.ms, q))
+
+
+# ------------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(port: int, path: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"nothing answers {path} on port {port}")
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], port: int, ready: str) -> Iterator[None]:
+    server = subprocess.Popen(command, cwd=ROOT, env=os.environ | env)
+    try:
+        wait_until_up(port, ready)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def gridmap_server(url: str, port: int, workers: int) -> Iterator[None]:
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
+    command += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", "gridmap:create_app()"]
+    return serving(command, {"GRIDMAP_DATABASE_URL": url}, port, "/api/v1/health")
+
+
+def bench_python() -> Path:
+    """The Python of .venv-bench, created from requirements-bench.txt when missing."""
+    python = BENCH_VENV / "bin" / "python"
+    if not python.exists():
+        print("creating .venv-bench with tipg (requirements-bench.txt) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "-q", "-r", "requirements-bench.txt"]
+        subprocess.run(pip, cwd=ROOT, check=True)
+    return python
+
+
+def tipg_server(url: str, port: int) -> Iterator[None]:
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    env = {
+        "DATABASE_URL": plain,
+        "TIPG_DB_SCHEMAS": '["public"]',
+        "TIPG_DB_TABLES": '["public.resident_request", "public.grid"]',
+        "TIPG_TILE_BUFFER": str(tiles.BUFFER),  # the same buffer as gridmap's tiles
+        "TIPG_TILE_RESOLUTION": str(tiles.EXTENT),
+    }
+    command = [str(bench_python()), "-m", "uvicorn", "tipg.main:app", "--port", str(port)]
+    command += ["--host", "127.0.0.1", "--log-level", "warning"]
+    return serving(command, env, port, "/collections/public.resident_request")
+
+
+# ----------------------------------------------------------------------------------- tiles
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return int((lon + 180) / 360 * n), int(y)
+
+
+def sample_tiles(
+    engine: Engine, prefix: str, z: int, samples: int, rng: np.random.Generator
+) -> tuple[list[tuple[int, int, int]], int]:
+    """``samples`` tiles of zoom ``z`` (drawn with replacement when fewer exist) among those
+    holding one of today's grids under ``prefix``; and how many such tiles exist."""
+    with engine.connect() as conn:
+        w, s, e, n = conn.execute(
+            text(
+                "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT ST_Extent(geom)"
+                " AS b FROM grid WHERE valid_to IS NULL AND code LIKE :p) AS e"
+            ),
+            {"p": prefix + "%"},
+        ).one()
+        x0, y0 = tile_of(w, n, z)
+        x1, y1 = tile_of(e, s, z)
+        found = conn.execute(
+            text(
+                "SELECT x, y FROM generate_series(CAST(:x0 AS int), CAST(:x1 AS int)) AS x,"
+                " generate_series(CAST(:y0 AS int), CAST(:y1 AS int)) AS y"
+                " WHERE EXISTS (SELECT FROM grid WHERE valid_to IS NULL AND code LIKE :p AND"
+                " ST_Intersects(geom, ST_Transform(ST_TileEnvelope(CAST(:z AS int), x, y), 4490)))"
+            ),
+            {"x0": x0, "x1": x1, "y0": y0, "y1": y1, "z": z, "p": prefix + "%"},
+        ).all()
+    chosen = rng.choice(len(found), size=samples, replace=len(found) < samples)
+    return [(z, found[i][0], found[i][1]) for i in chosen], len(found)
+
+
+def fetch(port: int, paths: list[str], token: str | None = None) -> Timed:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    ms, raw, gzipped = [], [], []
+    for path in paths:
+        start = time.perf_counter()
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        ms.append((time.perf_counter() - start) * 1000)
+        if response.status not in (200, 204):
+            raise RuntimeError(f"{path} answered {response.status}: {body[:300]!r}")
+        raw.append(len(body))
+        gzipped.append(len(zlib.compress(body, 6)) if body else 0)
+    conn.close()
+    return Timed(np.array(ms), np.array(raw), np.array(gzipped))
+
+
+def gridmap_paths(layer: str, chosen: list[tuple[int, int, int]], month: str) -> list[str]:
+    query = f"?period={month}" if layer == "requests" else ""
+    return [f"/api/v1/tiles/{layer}/{z}/{x}/{y}.mvt{query}" for z, x, y in chosen]
+
+
+def tipg_paths(layer: str, chosen: list[tuple[int, int, int]], month: dt.date) -> list[str]:
+    out = []
+    for z, x, y in chosen:
+        if layer == "grids":
+            level = tiles.grid_level(z)
+            query = {
+                "properties": "code,name,level",
+                "filter": f"level = '{level}' AND valid_to IS NULL",
+            }
+            collection = "public.grid"
+        else:
+            after = (month + dt.timedelta(days=32)).replace(day=1)
+            window = f"{month.isoformat()}T00:00:00+08:00/{after.isoformat()}T00:00:00+08:00"
+            query = {
+                "properties": "id,category_id,state,created_at",
+                "datetime": window,
+                "datetime-column": "created_at",
+                "filter": TIPG_REQUEST_FILTER,
+            }
+            collection = "public.resident_request"
+        tail = urlencode(query, quote_via=quote)
+        out.append(f"/collections/{collection}/tiles/WebMercatorQuad/{z}/{x}/{y}?{tail}")
+    return out
+
+
+# ------------------------------------------------------------------------------ the run
+
+
+def login(port: int, username: str, password: str) -> tuple[str, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = json.dumps({"username": username, "password": password})
+    conn.request("POST", "/api/v1/auth/token", body, {"Content-Type": "application/json"})
+    answer = json.loads(conn.getresponse().read())
+    conn.close()
+    if "token" not in answer:
+        raise RuntimeError(f"cannot log in as {username}: {answer}")
+    return answer["token"], answer["user"]["scope"][0]
+
+
+def migrate_if_behind(owner_url: str) -> None:
+    engine = create_engine(owner_url)
+    with engine.connect() as conn:
+        version = conn.scalar(text("SELECT version_num FROM alembic_version"))
+    engine.dispose()
+    heads = sorted(p.name[:4] for p in (ROOT / "migrations" / "versions").glob("[0-9]*.py"))
+    if version != heads[-1]:
+        print(f"migrating the database from {version} to {heads[-1]} ...", flush=True)
+        db.migrate(owner_url)
+
+
+def report(area: str, z: int, layer: str, ours: Timed, theirs: Timed, distinct: int) -> None:
+    ratio = ours.p(95) / theirs.p(95)
+    print(
+        f"  {area:9s} z{z:<2d} {layer:8s} {distinct:5d} "
+        f"{ours.p(50):7.1f} {ours.p(95):7.1f} {ours.ms.max():7.1f} "
+        f"{ours.raw.mean() / 1024:7.1f} {ours.gzipped.mean() / 1024:6.1f}   "
+        f"{theirs.p(50):7.1f} {theirs.p(95):7.1f} {theirs.raw.mean() / 1024:8.1f} "
+        f"{theirs.gzipped.mean() / 1024:6.1f}   {ratio:5.2f}x"
+        f"{'' if ours.p(95) <= TARGET_MS else '  over target'}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", default="gridmap_review2m")
+    parser.add_argument("--samples", type=int, default=200, help="tiles per zoom and area")
+    parser.add_argument("--zooms", default="12,13,14,15,16")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--month", help="YYYY-MM reviewed (default: last month, as the page)")
+    parser.add_argument("--password", default=os.environ.get("GRIDMAP_DEMO_PASSWORD"))
+    args = parser.parse_args()
+
+    settings = Settings.from_env()
+    app_url = make_url(settings.database_url).set(database=args.database)
+    owner_url = make_url(settings.migrate_database_url).set(database=args.database)
+    migrate_if_behind(owner_url.render_as_string(hide_password=False))
+    url = app_url.render_as_string(hide_password=False)
+    engine = create_engine(url)
+    label = args.month or review.last_month()
+    month = dt.date.fromisoformat(label + "-01")
+    zooms = [int(z) for z in args.zooms.split(",")]
+    password = args.password or settings.demo_password
+    rng = np.random.default_rng(12)
+    ports = free_port(), free_port()
+    print(f"vector tiles of {args.database}, requests of {label}, {args.samples} tiles per zoom")
+    with gridmap_server(url, ports[0], args.workers), tipg_server(url, ports[1]):
+        for area, username in ACCOUNTS:
+            token, prefix = login(ports[0], username, password)
+            print(
+                f"\n{area}: {username} (scope {prefix}); gridmap (gunicorn, {args.workers} "
+                "workers) | tipg (uvicorn); ms, KiB per tile (raw, gzip)"
+            )
+            print(
+                "  area      zoom layer    tiles  p50     p95     max     KiB    gzip  "
+                "    tipg p50  p95     KiB      gzip    p95 ratio"
+            )
+            floor = fetch(ports[0], ["/api/v1/auth/me"] * args.samples, token)
+            health = fetch(ports[1], ["/healthz"] * args.samples)
+            print(
+                f"  floor: gridmap GET /api/v1/auth/me (login only) p50 {floor.p(50):.1f} "
+                f"p95 {floor.p(95):.1f} ms; tipg GET /healthz p50 {health.p(50):.1f} "
+                f"p95 {health.p(95):.1f} ms"
+            )
+            for z in zooms:
+                chosen, distinct = sample_tiles(engine, prefix, z, args.samples, rng)
+                for layer in ("grids", "requests"):
+                    ours = gridmap_paths(layer, chosen, label)
+                    theirs = tipg_paths(layer, chosen, month)
+                    fetch(ports[0], ours[:20], token)  # warm every worker's connections
+                    fetch(ports[1], theirs[:20])
+                    report(
+                        area,
+                        z,
+                        layer,
+                        fetch(ports[0], ours, token),
+                        fetch(ports[1], theirs),
+                        distinct,
+                    )
+    engine.dispose()
+    print(f"\ntarget: p95 <= {TARGET_MS:.0f} ms per tile; ratio = gridmap p95 / tipg p95")
+
+
+if __name__ == "__main__":
+    main()
