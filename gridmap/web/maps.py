@@ -33,6 +33,9 @@ LASSO_JS = "vendor/leaflet-lasso/leaflet-lasso.umd.min.js"
 ASSIGN_JS = "js/gridmap-assign.js"
 REQUESTS_JS = "js/gridmap-requests.js"
 REVIEW_JS = "js/gridmap-review.js"
+PATROL_JS = "js/gridmap-patrol.js"
+#: The pages of ``gridmap-patrol.js``: the worker's 巡查走访 and the chief's 巡查回放.
+PATROL_PAGES = ("worker", "replay")
 HEAT_JS = "vendor/leaflet.heat/leaflet-heat.js"
 VECTORGRID_JS = "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
 #: The pages of ``gridmap-requests.js`` that have a map (诉求详情, 上报诉求, 诉求地图).
@@ -350,6 +353,43 @@ def build_review_map(
         ("gridmap_review", asset_url(REVIEW_JS)),
     ]
     PageScript("gridmapReview", "GridmapReview", config, scripts).add_to(grid_map)
+    return grid_map
+
+
+def build_patrol_map(
+    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+) -> folium.Map:
+    """巡查走访: the map of a patrol page — the worker's live track and the households of the
+    day's lists (``worker``), or a chief's replay of a patrol with its check-ins, the
+    households it reached and the overdue duties (``replay``).
+
+    Parameters
+    ----------
+    settings
+        Deployment settings (the basemap, as for :func:`build_grid_map`).
+    asset_url
+        URL of a file under ``gridmap/web/static/``.
+    config
+        What the page script is told: ``page`` (one of :data:`PATROL_PAGES`), ``apiRoot``
+        and the page's own values (``today``).
+
+    Returns
+    -------
+    folium.Map
+        A map with no data in it: the page script fetches lists, tracks and layers from the API.
+    """
+    if config.get("page") not in PATROL_PAGES:
+        page = config.get("page")
+        raise ValueError(f"config['page'] must be one of {PATROL_PAGES}, not {page!r}")
+    grid_map = _base_map(settings, asset_url)
+    config = {
+        "apiRoot": "/api/v1",
+        "basemapCrs": settings.basemap_crs,
+        "minZoom": _MIN_ZOOM,
+        "maxZoom": _MAX_ZOOM,
+    } | dict(config)
+    scripts = [("gridmap_map", asset_url(PAGE_JS)), ("gridmap_patrol", asset_url(PATROL_JS))]
+    PageScript("gridmapPatrol", "GridmapPatrol", config, scripts).add_to(grid_map)
     return grid_map
 
 

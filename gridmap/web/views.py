@@ -20,7 +20,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from gridmap import accounts, audit, auth, review
+from gridmap import accounts, audit, auth, patrols, review
 from gridmap import requests as residents_requests
 from gridmap.auth import (
     ACCOUNTS,
@@ -56,6 +56,7 @@ from gridmap.web.maps import (
     REQUESTS_JS,
     build_assign_map,
     build_grid_map,
+    build_patrol_map,
     build_requests_map,
     build_review_map,
     render_parts,
@@ -103,6 +104,8 @@ _NAV = (
     ("诉求地图", "web.requests_map", frozenset({READ})),
     ("红黑榜", "web.requests_ranking", frozenset({READ})),
     ("一月一研判", "web.review_page", frozenset({REVIEW})),
+    ("巡查走访", "web.patrol_page", frozenset({HANDLE})),
+    ("巡查回放", "web.patrols_page", frozenset({ASSIGN})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
     ("账号", "web.accounts_page", frozenset({ACCOUNTS, ROLES})),
 )
@@ -315,6 +318,29 @@ def request_detail(request_id: int) -> str:
     residents_requests.get(get_session(), request_id, caller())
     config = _requests_config("detail", requestId=request_id)
     return _requests_map_page("request_detail.html", config, request_id=request_id)
+
+
+def _patrol_page(template: str, page: str, **extra: Any) -> str:
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    config = {"page": page, "apiRoot": f"{request.script_root}/api/v1"} | extra
+    patrol_map = build_patrol_map(settings, asset_url=_asset_url, config=config)
+    return render_template(template, map=render_parts(patrol_map, nonce=csp_nonce()))
+
+
+@bp.get("/patrol")
+@requires(HANDLE)
+def patrol_page() -> str:
+    """巡查走访: a worker's phone page — today's 3+N lists, start and end a patrol whose fixes
+    the browser posts as it moves, check in at households, upload a GPX/GeoJSON track."""
+    return _patrol_page("patrol.html", "worker", today=patrols.today().isoformat())
+
+
+@bp.get("/patrols")
+@requires(ASSIGN)
+def patrols_page() -> str:
+    """巡查回放: a chief replays a day's patrols (track, check-ins, households reached) and
+    sees the duties still overdue per worker and grid."""
+    return _patrol_page("patrols.html", "replay", today=patrols.today().isoformat())
 
 
 def _home(who: auth.Caller) -> str:

@@ -25,6 +25,11 @@
     volunteer: '志愿者',
     building_leader: '楼栋长',
   };
+  const VISIT_HOW_LABELS = { check_in: '签到', pass_by: '经过' };
+  const VISIT_TIME = new Intl.DateTimeFormat('zh-CN', {
+    timeZone: 'Asia/Shanghai', month: '2-digit', day: '2-digit', hour: '2-digit',
+    minute: '2-digit', hour12: false,
+  });
   const CARE_TAG_LABELS = {
     elderly_alone: '独居老人',
     disabled: '残疾人',
@@ -723,7 +728,7 @@
           `${this.config.apiRoot}/households/${encodeURIComponent(id)}/coverage`, controller.signal);
         await this.ready;
         if (controller.signal.aborted) return;
-        panel.replaceChildren(...this.coverageNodes(body));
+        panel.replaceChildren(...this.coverageNodes(body), this.visitsNode(id, controller.signal));
         panel.dataset.state = 'loaded';
         panel.scrollIntoView({ block: 'nearest' });
       } catch (err) {
@@ -766,6 +771,33 @@
         el('ul', { class: 'gm-staff' }, COVERAGE_LEVELS.map((level) => this.gridNode(level,
           (body.grids || {})[level]))),
       ];
+    }
+
+    /**
+     * 巡查走访: the household's last patrols and visits (who, when, 签到 or 经过), filled in
+     * when they arrive, so that the coverage above shows at once.
+     */
+    visitsNode(id, signal) {
+      const list = el('ul', { class: 'gm-visits' }, el('li', { class: 'gm-muted' }, '加载中…'));
+      const section = el('div', { class: 'gm-visits-section', 'data-state': 'loading' },
+        el('h3', null, '最近巡查走访'), list);
+      getJson(`${this.config.apiRoot}/households/${encodeURIComponent(id)}/visits?limit=5`, signal)
+        .then((body) => {
+          const visits = Array.isArray(body.visits) ? body.visits : [];
+          section.firstChild.textContent = `最近巡查走访（${visits.length}）`;
+          list.replaceChildren(...(visits.length ? visits.map((v) => el('li', null,
+            el('span', { class: `gm-visit-how gm-visit-${v.how}` }, VISIT_HOW_LABELS[v.how] || v.how),
+            ` ${VISIT_TIME.format(new Date(v.at))} `,
+            this.masked('person', v.person && v.person.id, 'name', v.person && v.person.name),
+            v.work_list ? el('span', { class: 'gm-muted' }, ` ${v.work_list.name}`) : null))
+            : [el('li', { class: 'gm-warning' }, '暂无巡查走访记录')]));
+          section.dataset.state = 'loaded';
+        }, (err) => {
+          if (err.name === 'AbortError') return;
+          list.replaceChildren(el('li', { class: 'gm-warning' }, '巡查走访记录加载失败'));
+          section.dataset.state = 'error';
+        });
+      return section;
     }
 
     gridNode(level, grid) {
