@@ -1,14 +1,16 @@
 """Mapbox vector tiles (MVT) of the grids and of residents' requests, made by PostGIS.
 
-Every tile is one SQL statement: the candidates are chosen in the stored CRS (EPSG:4490) with
-the GiST index (``&&`` against the tile's envelope widened by the tile buffer and transformed
-to 4490), projected to Web Mercator, clipped by ``ST_AsMVTGeom`` and encoded by ``ST_AsMVT``.
+Every tile is one SQL statement (a second one only for a raw-point tile over the cap): the
+candidates are chosen in the stored CRS (EPSG:4490) with the GiST index (``&&`` against the
+tile's envelope widened by the tile buffer and transformed to 4490), projected to Web
+Mercator, clipped by ``ST_AsMVTGeom`` and encoded by ``ST_AsMVT``.
 Tiles follow the XYZ scheme of the WebMercatorQuad tile matrix set (y grows southwards).
 
 - ``grids``: today's grids of one level, with ``code``, ``name`` and ``level``.
 - ``requests``: at ``RAW_POINT_ZOOM`` and above, the requests themselves (``id``,
   ``category``, ``state``, ``day`` filed), at most ``RAW_POINT_CAP`` per tile (a fuller tile
-  carries its micro-grids' counts instead); below it, one point per micro-grid (z13–15) or
+  carries its micro-grids' counts instead, and the statement that found it too full stops
+  before projecting anything); below it, one point per micro-grid (z13–15) or
   zone (z ≤ 12) at the grid's label point with the count ``n``, summed from the review's tally
   (:func:`gridmap.storage.review.counted`) so that a tile shows the review page's numbers.
   Raw points are found by the multicolumn GiST index on ``(geom, created_at)`` (migration
@@ -97,19 +99,15 @@ def _mvt_geom(tile: Tile, geom: Any) -> Any:
     return ST_AsMVTGeom(ST_Transform(geom, WEB_MERCATOR), _envelope(tile), EXTENT, BUFFER, True)
 
 
-def _encode(session: Session, layer: str, rows: Any) -> tuple[bytes, int]:
-    """``rows`` (a select with a ``geom`` column) as one MVT layer, and how many features.
+def _encode(session: Session, layer: str, rows: Any) -> bytes:
+    """``rows`` (a select with a ``geom`` column) as one MVT layer.
 
     ``ST_AsMVT`` skips the rows whose ``geom`` clipping left empty (NULL); filtering them in
     SQL instead would be pushed into the scan and clip every geometry twice.
     """
     found = rows.subquery("features")
-    stmt = select(
-        func.coalesce(ST_AsMVT(found.table_valued(), layer, EXTENT, "geom"), b""),
-        func.count(found.c.geom),
-    )
-    data, count = session.execute(stmt).one()
-    return bytes(data), int(count)
+    layer_mvt = ST_AsMVT(found.table_valued(), layer, EXTENT, "geom")
+    return bytes(session.scalar(select(func.coalesce(layer_mvt, b""))) or b"")
 
 
 # -------------------------------------------------------------------------------------- grids
@@ -124,7 +122,7 @@ def grid_tile(session: Session, tile: Tile, scope: Scope, level: review.Level) -
         g.level == level,
         grid_visible(scope, g),
     )
-    return _encode(session, "grids", rows)[0]
+    return _encode(session, "grids", rows)
 
 
 # ----------------------------------------------------------------------------------- requests
@@ -138,11 +136,25 @@ def request_tile(
     if not wanted.prefixes:
         return b""
     if tile.z >= RAW_POINT_ZOOM:
-        data, count = _encode(session, "requests", _raw_points(tile, wanted).limit(cap + 1))
-        if count <= cap:
+        data, found = _encode_capped(session, tile, _raw_points(tile, wanted), cap)
+        if found <= cap:
             return data
-        return _encode(session, "requests", _counts(tile, wanted, "micro"))[0]
-    return _encode(session, "requests", _counts(tile, wanted, aggregate_level(tile.z)))[0]
+        return _encode(session, "requests", _counts(tile, wanted, "micro"))
+    return _encode(session, "requests", _counts(tile, wanted, aggregate_level(tile.z)))
+
+
+def _encode_capped(session: Session, tile: Tile, points: Any, cap: int) -> tuple[bytes, int]:
+    """The points as layer ``requests`` if there are at most ``cap`` of them, and how many
+    there are (up to ``cap + 1``). Over the cap nothing is projected nor encoded: the
+    candidates are counted first, in the same statement."""
+    found = points.limit(cap + 1).cte("candidates").prefix_with("MATERIALIZED")
+    total = select(func.count()).select_from(found).scalar_subquery()
+    properties = [found.c[name] for name in ("id", "category", "state", "day")]
+    rows = select(_mvt_geom(tile, found.c.geom).label("geom"), *properties).where(total <= cap)
+    features = rows.subquery("features")
+    layer = ST_AsMVT(features.table_valued(), "requests", EXTENT, "geom")
+    data, count = session.execute(select(func.coalesce(layer, b""), total)).one()
+    return bytes(data), int(count)
 
 
 def _filed_window(wanted: review.ReviewFilter) -> tuple[dt.datetime, dt.datetime]:
@@ -161,14 +173,15 @@ def _in_subtrees(column: Any, prefixes: tuple[str, ...]) -> ColumnElement[bool]:
 
 
 def _raw_points(tile: Tile, wanted: review.ReviewFilter) -> Any:
-    """The filter's requests in the tile: id, category code, state and the day filed."""
+    """The filter's requests in the tile: point (stored CRS), id, category code, state and
+    the day filed."""
     r, c, micro = aliased(ResidentRequest), aliased(Category), aliased(Grid)
     first, after = _filed_window(wanted)
     states = [s for s in wanted.states if s in CLOCKED] if wanted.overdue else wanted.states
     day = func.to_char(func.timezone("Asia/Shanghai", r.created_at), "YYYY-MM-DD")
     rows = (
         select(
-            _mvt_geom(tile, r.geom).label("geom"),
+            r.geom,
             r.id,
             c.code.label("category"),
             r.state,

@@ -91,6 +91,8 @@
   function prepareMap(map, config) {
     map.setMinZoom(config.minZoom);
     map.setMaxZoom(config.maxZoom);
+    // The default prefix links to leafletjs.com, a host an intranet cannot reach.
+    map.attributionControl.setPrefix('Leaflet');
     L.control.scale({ imperial: false }).addTo(map);
   }
 
