@@ -95,6 +95,7 @@ class Grid(Base):
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_ordered"),
         Index("ix_grid_geom", "geom", postgresql_using="gist"),
         Index("ix_grid_current_level", "level", postgresql_where="valid_to IS NULL"),
+        Index("ix_grid_code_id", "code", postgresql_include=["id"]),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -397,6 +398,8 @@ class ResidentRequest(Base):
         ),
         CheckConstraint("jsonb_typeof(photos) = 'array'", name="photos_array"),
         Index("ix_resident_request_geom", "geom", postgresql_using="gist"),
+        # A vector tile's raw points: inside a box and filed in the reviewed periods (0007).
+        Index("ix_resident_request_geom_created_at", "geom", "created_at", postgresql_using="gist"),
         Index("ix_resident_request_owner_state", "owner_person_id", "state"),
         Index("ix_resident_request_state_deadline", "state", "stage_deadline"),
     )

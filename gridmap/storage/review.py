@@ -76,7 +76,7 @@ def _total(column: Any) -> ColumnElement[int]:
     return func.sum(column).cast(BigInteger)
 
 
-def _in_subtrees(column: Any, prefixes: Sequence[str]) -> ColumnElement[bool]:
+def in_subtrees(column: Any, prefixes: Sequence[str]) -> ColumnElement[bool]:
     if not prefixes:
         return false()
     return or_(*[column.startswith(p, autoescape=True) for p in prefixes])
@@ -114,8 +114,8 @@ def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Any:
             .where(
                 r.state.in_([s for s in wanted.states if s in CLOCKED]),
                 r.stage_deadline < now,
-                r.created_at >= _day_start(wanted.first),
-                r.created_at < _day_start(_after(wanted.kind, wanted.last)),
+                r.created_at >= filed_window(wanted)[0],
+                r.created_at < filed_window(wanted)[1],
             )
         )
         period: Any = start
@@ -144,8 +144,13 @@ def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Any:
         rows = rows.having(_total(n) > 0)  # a row may count only other states
     if wanted.categories:
         rows = rows.where(category.in_(wanted.categories))
-    rows = rows.where(_in_subtrees(micro.code, wanted.prefixes))
+    rows = rows.where(in_subtrees(micro.code, wanted.prefixes))
     return rows.group_by(*keys).subquery("counted")
+
+
+def filed_window(wanted: ReviewFilter) -> tuple[dt.datetime, dt.datetime]:
+    """The instants ``[start, end)`` of the filter's periods (Beijing time)."""
+    return _day_start(wanted.first), _day_start(_after(wanted.kind, wanted.last))
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -203,7 +208,7 @@ def micro_grids(session: Session, prefixes: Sequence[str]) -> list[Any]:
             ST_X(Grid.label_point).label("lon"),
             ST_Y(Grid.label_point).label("lat"),
         )
-        .where(Grid.level == "micro", Grid.valid_to.is_(None), _in_subtrees(Grid.code, prefixes))
+        .where(Grid.level == "micro", Grid.valid_to.is_(None), in_subtrees(Grid.code, prefixes))
         .order_by(Grid.code)
     )
     return list(session.execute(stmt).all())
@@ -226,7 +231,7 @@ def heat(session: Session, wanted: ReviewFilter, level: Level) -> list[Any]:
 def grid_count(session: Session, prefixes: Sequence[str], level: Level) -> int:
     """How many of today's grids of ``level`` lie in the subtrees."""
     stmt = select(func.count()).where(
-        Grid.level == level, Grid.valid_to.is_(None), _in_subtrees(Grid.code, prefixes)
+        Grid.level == level, Grid.valid_to.is_(None), in_subtrees(Grid.code, prefixes)
     )
     return int(session.scalar(stmt) or 0)
 
@@ -238,7 +243,7 @@ def households_by_grid(session: Session, prefixes: Sequence[str], level: Level) 
         select(code, func.count())
         .select_from(Household)
         .join(Grid, Grid.id == Household.micro_grid_id)
-        .where(_in_subtrees(Grid.code, prefixes))
+        .where(in_subtrees(Grid.code, prefixes))
         .group_by(code)
     )
     return {row[0]: int(row[1]) for row in session.execute(stmt)}
@@ -273,9 +278,9 @@ def overdue_requests(session: Session, wanted: ReviewFilter, *, limit: int) -> l
         .where(
             r.state.in_([s for s in wanted.states if s in CLOCKED]),
             r.stage_deadline < now,
-            r.created_at >= _day_start(wanted.first),
-            r.created_at < _day_start(_after(wanted.kind, wanted.last)),
-            _in_subtrees(micro.code, wanted.prefixes),
+            r.created_at >= filed_window(wanted)[0],
+            r.created_at < filed_window(wanted)[1],
+            in_subtrees(micro.code, wanted.prefixes),
         )
         .order_by(r.stage_deadline, r.id)
         .limit(limit)
@@ -292,7 +297,7 @@ def areas(session: Session, prefixes: Sequence[str], *, limit: int = 300) -> lis
         .where(
             Grid.level.in_(("community", "zone")),
             Grid.valid_to.is_(None),
-            _in_subtrees(Grid.code, prefixes),
+            in_subtrees(Grid.code, prefixes),
         )
         .order_by(Grid.code)
         .limit(limit)
@@ -304,7 +309,7 @@ def extent(session: Session, prefixes: Sequence[str]) -> tuple[float, ...] | Non
     """``(min lon, min lat, max lon, max lat)`` of today's communities in the subtrees."""
     box = func.ST_Extent(Grid.geom)
     stmt = select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box)).where(
-        Grid.valid_to.is_(None), Grid.level == "community", _in_subtrees(Grid.code, prefixes)
+        Grid.valid_to.is_(None), Grid.level == "community", in_subtrees(Grid.code, prefixes)
     )
     row = session.execute(stmt).one()
     return None if row[0] is None else tuple(float(v) for v in row)

@@ -19,7 +19,6 @@ Tiles follow the XYZ scheme of the WebMercatorQuad tile matrix set (y grows sout
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,26 +156,11 @@ def _encode_capped(session: Session, tile: Tile, points: Any, cap: int) -> tuple
     return bytes(data), int(count)
 
 
-def _filed_window(wanted: review.ReviewFilter) -> tuple[dt.datetime, dt.datetime]:
-    """The instants of the filter's periods (Beijing time), as the review counts them."""
-    after = wanted.last + dt.timedelta(days=7)
-    if wanted.kind == "M":
-        after = dt.date(wanted.last.year + wanted.last.month // 12, wanted.last.month % 12 + 1, 1)
-    start = dt.datetime.combine(wanted.first, dt.time(), tzinfo=review.TZ)
-    return start, dt.datetime.combine(after, dt.time(), tzinfo=review.TZ)
-
-
-def _in_subtrees(column: Any, prefixes: tuple[str, ...]) -> ColumnElement[bool]:
-    if not prefixes:
-        return false()
-    return or_(*[column.startswith(p, autoescape=True) for p in prefixes])
-
-
 def _raw_points(tile: Tile, wanted: review.ReviewFilter) -> Any:
     """The filter's requests in the tile: point (stored CRS), id, category code, state and
     the day filed."""
     r, c, micro = aliased(ResidentRequest), aliased(Category), aliased(Grid)
-    first, after = _filed_window(wanted)
+    first, after = review.filed_window(wanted)
     states = [s for s in wanted.states if s in CLOCKED] if wanted.overdue else wanted.states
     day = func.to_char(func.timezone("Asia/Shanghai", r.created_at), "YYYY-MM-DD")
     rows = (
@@ -194,7 +178,7 @@ def _raw_points(tile: Tile, wanted: review.ReviewFilter) -> Any:
             r.created_at >= first,
             r.created_at < after,
             r.state.in_(states),
-            _in_subtrees(micro.code, wanted.prefixes),
+            review.in_subtrees(micro.code, wanted.prefixes),
         )
     )
     if wanted.categories:
