@@ -13,6 +13,8 @@ from gridmap.errors import InvalidInput
 from gridmap.storage.grids import BBox
 
 GridLevel = Literal["community", "zone", "micro"]
+#: The media type of the Excel downloads.
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: OpenAPI security requirement of the endpoints that need a login.
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 

@@ -28,7 +28,6 @@ bp = APIBlueprint(
     abp_security=params.BEARER,
 )
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GRID_CODE = r"^\d{12}(\d{2}(\d{3})?)?$"
 
 
@@ -107,7 +106,7 @@ def export(path: ExportPath, query: RateQuery) -> Response:
     name = f"rates-{table.by}-{table.level}-{table.period.label}.{path.fmt}".replace("..", "_")
     disposition = {"Content-Disposition": f"attachment; filename={name}"}
     if path.fmt == "xlsx":
-        return Response(rates.to_xlsx(table), mimetype=XLSX, headers=disposition)
+        return Response(rates.to_xlsx(table), mimetype=params.XLSX, headers=disposition)
     cells = ([rates.cell(r, key) for key, _ in rates.COLUMNS] for r in table.rows)
     lines = csv_lines([heading for _, heading in rates.COLUMNS], cells)
     return Response("".join(lines), mimetype="text/csv", headers=disposition)

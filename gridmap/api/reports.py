@@ -24,7 +24,6 @@ bp = APIBlueprint(
 )
 
 ReportName = Literal["unstaffed", "uncovered", "overloaded", "coverage"]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class ReportPath(BaseModel):
@@ -73,7 +72,7 @@ def export(path: ExportPath, query: ReportQuery) -> Response:
     audit_write("export", "report", path.name, {"grid": query.grid, "rows": len(found.rows)})
     disposition = {"Content-Disposition": f"attachment; filename={path.name}.{path.fmt}"}
     if path.fmt == "xlsx":
-        return Response(reports.to_xlsx(found), mimetype=XLSX, headers=disposition)
+        return Response(reports.to_xlsx(found), mimetype=params.XLSX, headers=disposition)
     keys = [key for key, _ in found.columns]
     lines = csv_lines([h for _, h in found.columns], ([r[k] for k in keys] for r in found.rows))
     return Response("".join(lines), mimetype="text/csv", headers=disposition)

@@ -126,9 +126,6 @@ def grid_detail(path: GridDetailPath, query: ReviewQuery) -> dict[str, Any]:
     return _answer(wanted, body)
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
 class ReportQuery(BaseModel):
     month: str | None = Field(
         None, pattern=r"^\d{4}-\d{2}$", description="The month YYYY-MM (default: last month)"
@@ -152,4 +149,4 @@ def report_xlsx(query: ReportQuery) -> Response:
     detail = {"month": report.month, "area": report.area.code, "format": "xlsx"}
     audit_write("export", "review_report", report.file_stem, detail)
     disposition = {"Content-Disposition": f"attachment; filename={report.file_stem}.xlsx"}
-    return Response(body, mimetype=XLSX, headers=disposition)
+    return Response(body, mimetype=params.XLSX, headers=disposition)
