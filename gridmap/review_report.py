@@ -253,14 +253,6 @@ class MonthlyReport:
 # ----------------------------------------------------------------------------- gathering
 
 
-def parse_month(month: str) -> dt.date:
-    """``YYYY-MM`` → its first day (years 2000–2100)."""
-    found = _MONTH.match(month or "")
-    if not found or not 2000 <= int(found[1]) <= 2100:
-        raise InvalidInput(f"month must be YYYY-MM (2000-01 to 2100-12), not {month!r}")
-    return dt.date(int(found[1]), int(found[2]), 1)
-
-
 def every_county(session: Session) -> Scope:
     """A scope of every county (6-digit prefix) holding a grid today: the whole city (CLI)."""
     county = func.substr(Grid.code, 1, 6)
@@ -286,7 +278,8 @@ def monthly(
     exist today (the same answer, so a report never confirms what lies outside).
     """
     now = now or dt.datetime.now(dt.UTC)
-    parse_month(month)
+    if not _MONTH.match(month or "") or review.parse_period(month)[0] != "M":
+        raise InvalidInput(f"month must be YYYY-MM (2000-01 to 2100-12), not {month!r}")
     wanted = _filter(session, scope, month, grid_code, now)
     area = _area(session, wanted.prefixes)
     grid_level, map_level = _levels(area)
