@@ -308,6 +308,7 @@ def intake(session: Session, new: NewRequest, caller: Caller) -> int:
     owner = route(session, micro_grid_id, category.default_level)
     now = _now()
     state = lifecycle.new_request(cast("lifecycle.Level", owner.level))
+    response_deadline = stage_deadline(now, _time_limit(category, state.stage))
     request_id = store.insert_request(
         session,
         {
@@ -328,7 +329,8 @@ def intake(session: Session, new: NewRequest, caller: Caller) -> int:
             "created_at": now,
             "updated_at": now,
             "stage_started_at": now,
-            "stage_deadline": stage_deadline(now, _time_limit(category, state.stage)),
+            "stage_deadline": response_deadline,
+            "due_at": response_deadline or now,
         },
         lon,
         lat,
@@ -464,6 +466,24 @@ def _deadline_change(
     return {"stage_started_at": now, "stage_deadline": stage_deadline(now, limit)}
 
 
+def _due_date(
+    session: Session,
+    row: ResidentRequest,
+    move: lifecycle.Transition,
+    values: dict[str, Any],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """``due_at`` after a move (see ``gridmap.rates``): fixed by the first accept (its handling
+    deadline, else its moment); until then the open response stage's deadline."""
+    if store.was_accepted(session, row.id):
+        return {}
+    if move.action == "accept":
+        return {"due_at": values.get("stage_deadline") or now}
+    if move.after.state == "reported" and "stage_deadline" in values:
+        return {"due_at": values["stage_deadline"] or row.created_at}
+    return {}
+
+
 def act(
     session: Session, request_id: int, change: Change, caller: Caller, if_match: str | None
 ) -> int:
@@ -490,6 +510,7 @@ def act(
         "owner_user_id": owner.user_id,
         "department": owner.department,
     } | _deadline_change(move, change, category, now)
+    values |= _due_date(session, row, move, values, now)
     revision = store.update_request(session, row.id, values)
     detail = _echo(move, values.get("stage_deadline"))
     _event(

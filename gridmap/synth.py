@@ -1857,10 +1857,17 @@ def _chunks(
 # ---------------------------------------------------------------------------------- writing
 
 _INSERT_REQUESTS = """
+WITH accepted AS (  -- the first accept fixes the due date (gridmap.rates)
+  SELECT DISTINCT ON (e.request_id) e.request_id,
+         coalesce(NULLIF(e.deadline, %(none)s), e.at) AS due_at
+    FROM pg_temp.synth_event e
+   WHERE (%(actions)s::text[])[e.step] = 'accept'
+   ORDER BY e.request_id, e.at, e.id)
 INSERT INTO resident_request
   (id, category_id, description, geom, household_id, micro_grid_id, level, owner_person_id,
    owner_user_id, department, state, reopen_count, rating, duplicate_of, contact_name,
-   contact_phone, source, created_at, updated_at, stage_started_at, stage_deadline, revision)
+   contact_phone, source, created_at, updated_at, stage_started_at, stage_deadline, revision,
+   due_at)
 SELECT s.id, s.category_id, d.body, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490),
        NULLIF(s.household_id, 0), s.micro_grid_id, (%(levels)s::text[])[s.level],
        NULLIF(s.owner_person_id, 0), NULLIF(s.owner_user_id, 0),
@@ -1868,10 +1875,11 @@ SELECT s.id, s.category_id, d.body, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)
        s.reopen_count, (%(ratings)s::text[])[NULLIF(s.rating, 0)], NULLIF(s.duplicate_of, 0),
        n.body, NULLIF(s.contact_phone, 0)::text, (%(sources)s::text[])[s.source],
        s.created_at, s.updated_at, s.stage_started_at, NULLIF(s.stage_deadline, %(none)s),
-       s.revision
+       s.revision, coalesce(a.due_at, NULLIF(s.stage_deadline, %(none)s), s.created_at)
   FROM pg_temp.synth_request s
   JOIN pg_temp.synth_text d ON d.idx = s.description
   LEFT JOIN pg_temp.synth_text n ON n.idx = s.contact_name
+  LEFT JOIN accepted a ON a.request_id = s.id
 """
 # The event's detail as gridmap.requests writes it: what the move echoes, and its owner. Built
 # as text (the owner's part staged once per owner) and parsed once: twice as fast as
@@ -1990,11 +1998,12 @@ class _Writer:
         with self.raw.cursor() as cur:
             cur.execute("TRUNCATE pg_temp.synth_request, pg_temp.synth_event")
             self._copy(cur, "synth_request", chunk.requests)
-            cur.execute(_INSERT_REQUESTS, self.params)
-            if chunk.events.size:
+            if chunk.events.size:  # staged first: the requests' due dates come from them
                 first = _reserve(cur, "request_event", int(chunk.events.size))
                 chunk.events["id"] = first + np.arange(chunk.events.size)
                 self._copy(cur, "synth_event", chunk.events)
+            cur.execute(_INSERT_REQUESTS, self.params)
+            if chunk.events.size:
                 cur.execute(_INSERT_EVENTS, self.params)
             self.events += int(chunk.events.size)
 

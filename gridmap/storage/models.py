@@ -428,13 +428,16 @@ class ResidentRequest(Base):
         DateTime(timezone=True), server_default=func.now(), index=True
     )
     updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
+        DateTime(timezone=True), server_default=func.now(), index=True
     )
     #: When the current stage began and when its time limit runs out (None: no limit).
     stage_started_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
     stage_deadline: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The resolution rate's due date (``gridmap.rates``): the first handling stage's deadline
+    #: once accepted, before that the response stage's deadline (else the filing time).
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     revision: Mapped[int] = mapped_column(Integer, server_default="0")
 
 

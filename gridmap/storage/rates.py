@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.auth import Scope
@@ -14,10 +14,6 @@ from gridmap.storage.grids import current_at
 from gridmap.storage.models import Category, Grid, Person, RequestEvent, ResidentRequest
 from gridmap.storage.requests import CLOCKED, request_rows, request_visible
 from gridmap.storage.scoping import grid_visible
-
-#: How far before a period a request may have been filed and still count in it (its due date
-#: or its rating may fall in the period); no real time limit comes near a year.
-LOOK_BACK = dt.timedelta(days=366)
 
 
 def grids(session: Session, scope: Scope, level: str, grid_code: str | None) -> list[Any]:
@@ -33,17 +29,22 @@ def grids(session: Session, scope: Scope, level: str, grid_code: str | None) -> 
 def _candidates(
     scope: Scope, grid_code: str | None, start: dt.datetime, end: dt.datetime
 ) -> Select[Any]:
-    """Ids of the requests in ``scope`` that may count in the period; duplicates never do
-    (they are merged into their original)."""
-    micro = aliased(Grid)
+    """Ids of the requests in ``scope`` that may count in the period: filed in it, due in it
+    (``due_at``), or changed since it began (a rating in it moves ``updated_at``). Duplicates
+    never count (they are merged into their original)."""
+    micro, r = aliased(Grid), ResidentRequest
     stmt = (
-        select(ResidentRequest.id)
-        .join(micro, micro.id == ResidentRequest.micro_grid_id)
+        select(r.id)
+        .join(micro, micro.id == r.micro_grid_id)
         .where(
             request_visible(scope),
-            ResidentRequest.state != "duplicate",
-            ResidentRequest.created_at >= start - LOOK_BACK,
-            ResidentRequest.created_at < end,
+            r.state != "duplicate",
+            r.created_at < end,
+            or_(
+                r.created_at >= start,
+                and_(r.due_at >= start, r.due_at < end),
+                r.updated_at >= start,
+            ),
         )
     )
     if grid_code:

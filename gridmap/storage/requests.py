@@ -218,6 +218,14 @@ def insert_request(session: Session, values: dict[str, Any], lon: float, lat: fl
     return int(session.execute(stmt).scalar_one())
 
 
+def was_accepted(session: Session, request_id: int) -> bool:
+    """Whether the request's timeline holds an ``accept``."""
+    found = select(RequestEvent.id).where(
+        RequestEvent.request_id == request_id, RequestEvent.action == "accept"
+    )
+    return bool(session.scalar(select(found.exists())))
+
+
 def append_event(session: Session, values: dict[str, Any]) -> None:
     """Append one step to a request's timeline (the table is append-only)."""
     session.execute(insert(RequestEvent).values(**values))
