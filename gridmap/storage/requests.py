@@ -210,9 +210,11 @@ def request_visible(scope: Scope, request: Any = ResidentRequest) -> ColumnEleme
 
 def insert_request(session: Session, values: dict[str, Any], lon: float, lat: float) -> int:
     """Store a new request at (lon, lat) in EPSG:4490; returns its id."""
+    # Before any accept a request is due when its response stage runs out (gridmap.rates).
+    due = values.get("stage_deadline") or values.get("created_at") or func.now()
     stmt = (
         insert(ResidentRequest)
-        .values(**values, geom=ST_Point(lon, lat, SRID))
+        .values(**({"due_at": due} | values), geom=ST_Point(lon, lat, SRID))
         .returning(ResidentRequest.id)
     )
     return int(session.execute(stmt).scalar_one())
