@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import etags
 from gridmap.auth import Scope
-from gridmap.errors import GridmapError, InvalidInput, NotFound, Unprocessable
+from gridmap.errors import InvalidInput, NotFound, Unprocessable
 from gridmap.spatial.balance import DivisionImpossible, propose_division
 from gridmap.storage import coverage
 
@@ -28,18 +28,6 @@ ROLE_LEVEL = {
     "grid_worker": "micro",
     "building_leader": "micro",
 }
-
-
-class PreconditionRequired(GridmapError):
-    status = 428
-    code = "precondition-required"
-    title = "Precondition required"
-
-
-class PreconditionFailed(GridmapError):
-    status = 412
-    code = "stale"
-    title = "Changed since loaded"
 
 
 def etag(code: str, revision: int) -> str:
@@ -56,15 +44,8 @@ def _grid(session: Session, code: str, scope: Scope, *, lock: bool = False) -> A
 def _locked(session: Session, code: str, scope: Scope, if_match: str | None) -> Any:
     """The grid, locked, after checking that the caller saw its current revision."""
     row = _grid(session, code, scope, lock=True)
-    if not if_match:
-        raise PreconditionRequired(
-            "Send If-Match with the ETag of the grid you loaded, so that no change is lost."
-        )
-    if not etags.matches(if_match, etag(row.code, row.revision)):
-        raise PreconditionFailed(
-            f"Grid {code} changed since you loaded it (now {etag(row.code, row.revision)}):"
-            " reload it and make your change again."
-        )
+    current = etag(row.code, row.revision)
+    etags.check(if_match, current, f"Grid {code}", "reload it and make your change again.")
     return row
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import deadlines, etags, lifecycle
 from gridmap.auth import Caller
-from gridmap.errors import Conflict, GridmapError, InvalidInput, NotFound, Unprocessable
+from gridmap.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.lookup import to_storage_point
 from gridmap.storage import requests as store
 from gridmap.storage.models import Category, ResidentRequest
@@ -46,18 +46,6 @@ _LEVEL_NAME = {
     "street": "街道",
     "department": "职能部门",
 }
-
-
-class PreconditionRequired(GridmapError):
-    status = 428
-    code = "precondition-required"
-    title = "Precondition required"
-
-
-class PreconditionFailed(GridmapError):
-    status = 412
-    code = "stale"
-    title = "Changed since loaded"
 
 
 class IllegalAction(Conflict):
@@ -394,16 +382,8 @@ def _locked(session: Session, request_id: int, caller: Caller, if_match: str | N
     row = store.lock_request(session, request_id, caller.scope)
     if row is None:
         raise NotFound(f"There is no request {request_id}.")
-    if not if_match:
-        raise PreconditionRequired(
-            "Send If-Match with the ETag of the request you loaded, so that no change is lost."
-        )
     current = etag(row.id, row.revision)
-    if not etags.matches(if_match, current):
-        raise PreconditionFailed(
-            f"Request {request_id} changed since you loaded it (now {current}): "
-            "reload it and decide again."
-        )
+    etags.check(if_match, current, f"Request {request_id}", "reload it and decide again.")
     return row
 
 

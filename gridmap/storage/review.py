@@ -101,7 +101,6 @@ def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Any:
     if wanted.overdue:
         r, c = aliased(ResidentRequest), aliased(Category)
         start = _period_start(r.created_at, wanted.kind)
-        now = literal(wanted.now) if wanted.now is not None else func.now()
         rows = (
             select(
                 micro.code.label("code"),
@@ -111,12 +110,7 @@ def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Any:
             )
             .join(c, c.id == r.category_id)
             .join(micro, micro.id == r.micro_grid_id)
-            .where(
-                r.state.in_([s for s in wanted.states if s in CLOCKED]),
-                r.stage_deadline < now,
-                r.created_at >= filed_window(wanted)[0],
-                r.created_at < filed_window(wanted)[1],
-            )
+            .where(_overdue(r, wanted))
         )
         period: Any = start
         category: Any = c.code
@@ -146,6 +140,18 @@ def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Any:
         rows = rows.where(category.in_(wanted.categories))
     rows = rows.where(in_subtrees(micro.code, wanted.prefixes))
     return rows.group_by(*keys).subquery("counted")
+
+
+def _overdue(r: Any, wanted: ReviewFilter) -> ColumnElement[bool]:
+    """Filed in the filter's periods, in its states, with a clock past its stage deadline."""
+    start, end = filed_window(wanted)
+    now = literal(wanted.now) if wanted.now is not None else func.now()
+    return and_(
+        r.state.in_([s for s in wanted.states if s in CLOCKED]),
+        r.stage_deadline < now,
+        r.created_at >= start,
+        r.created_at < end,
+    )
 
 
 def filed_window(wanted: ReviewFilter) -> tuple[dt.datetime, dt.datetime]:
@@ -261,7 +267,6 @@ def overdue_requests(session: Session, wanted: ReviewFilter, *, limit: int) -> l
     """The filter's requests whose clock ran past the stage deadline, most overdue first:
     id, category, state, micro-grid, filing time and deadline (no personal data)."""
     micro, c = aliased(Grid), aliased(Category)
-    now = literal(wanted.now) if wanted.now is not None else func.now()
     r = ResidentRequest
     stmt = (
         select(
@@ -276,10 +281,7 @@ def overdue_requests(session: Session, wanted: ReviewFilter, *, limit: int) -> l
         .join(c, c.id == r.category_id)
         .join(micro, micro.id == r.micro_grid_id)
         .where(
-            r.state.in_([s for s in wanted.states if s in CLOCKED]),
-            r.stage_deadline < now,
-            r.created_at >= filed_window(wanted)[0],
-            r.created_at < filed_window(wanted)[1],
+            _overdue(r, wanted),
             in_subtrees(micro.code, wanted.prefixes),
         )
         .order_by(r.stage_deadline, r.id)

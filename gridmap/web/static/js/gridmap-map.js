@@ -221,6 +221,23 @@
     return String(value).replace(/[^A-Za-z0-9_-]/g, '_');
   }
 
+  /** Show ``message`` in the page's alert banner (base.html), closable. */
+  function banner(message) {
+    const node = document.getElementById('gm-banner');
+    node.querySelector('.gm-banner-text').textContent = message;
+    node.hidden = false;
+    node.querySelector('.gm-banner-close').onclick = () => { node.hidden = true; };
+  }
+
+  /**
+   * A random Idempotency-Key. crypto.getRandomValues works on plain-http intranet hosts too,
+   * where crypto.randomUUID (secure contexts only) is missing.
+   */
+  function newKey() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return `web-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+  }
+
   class GridmapPage {
     constructor(map, config) {
       this.map = map;
@@ -858,10 +875,12 @@
       return new GridmapPage(map, config);
     },
     gcj02,
-    // Shared with the assignment page (gridmap-assign.js), which loads this file first.
+    // Shared with the other page scripts (assign, requests, review, patrol), loaded after it.
     ApiError,
     requestJson,
     el,
     cssToken,
+    banner,
+    newKey,
   };
 })();

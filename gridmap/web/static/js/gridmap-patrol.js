@@ -19,7 +19,7 @@
 (function () {
   'use strict';
 
-  const { requestJson, el, gcj02, ApiError } = window.GridmapPage;
+  const { requestJson, el, gcj02, ApiError, banner, newKey } = window.GridmapPage;
 
   /** Seconds between two batches of fixes posted during a patrol. */
   const BATCH_SECONDS = 5;
@@ -66,18 +66,7 @@
     return value >= 1000 ? `${(value / 1000).toFixed(2)} 公里` : `${Math.round(value)} 米`;
   }
 
-  function banner(message) {
-    const node = document.getElementById('gm-banner');
-    node.querySelector('.gm-banner-text').textContent = message;
-    node.hidden = false;
-    node.querySelector('.gm-banner-close').onclick = () => { node.hidden = true; };
-  }
 
-  /** A random Idempotency-Key (crypto.randomUUID is missing on plain-http intranet hosts). */
-  function newKey() {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    return `web-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
-  }
 
   /** Lon/lat (WGS 84/CGCS2000) → a Leaflet LatLng on the basemap (shifted on GCJ-02 tiles). */
   function projection(config) {

@@ -19,7 +19,7 @@
 (function () {
   'use strict';
 
-  const { requestJson, el, gcj02 } = window.GridmapPage;
+  const { requestJson, el, gcj02, banner, newKey } = window.GridmapPage;
 
   const STATE_LABELS = {
     reported: '上报',
@@ -110,21 +110,7 @@
       STATE_LABELS[state] || state);
   }
 
-  function banner(message) {
-    const node = document.getElementById('gm-banner');
-    node.querySelector('.gm-banner-text').textContent = message;
-    node.hidden = false;
-    node.querySelector('.gm-banner-close').onclick = () => { node.hidden = true; };
-  }
 
-  /**
-   * A random Idempotency-Key. crypto.getRandomValues works on plain-http intranet hosts too,
-   * where crypto.randomUUID (secure contexts only) is missing.
-   */
-  function newKey() {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    return `web-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
-  }
 
   /** Lon/lat (WGS 84/CGCS2000) ↔ the basemap's coordinates (shifted on a GCJ-02 basemap). */
   function projection(config) {

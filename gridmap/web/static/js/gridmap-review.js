@@ -18,7 +18,7 @@
 (function () {
   'use strict';
 
-  const { requestJson, el, gcj02 } = window.GridmapPage;
+  const { requestJson, el, gcj02, banner } = window.GridmapPage;
 
   const LEVEL_LABELS = { community: '社区', zone: '片区网格', micro: '微网格' };
   const BIN_LABELS = {
@@ -106,8 +106,6 @@
         'categories', 'hotspots', 'candidates', 'detail', 'legend', 'status', 'report-html',
         'report-xlsx',
       ].forEach((id) => { this.dom[id] = document.getElementById(`gm-review-${id}`); });
-      this.banner = document.getElementById('gm-banner');
-      this.bannerText = document.querySelector('#gm-banner .gm-banner-text');
 
       map.setMinZoom(config.minZoom);
       map.setMaxZoom(config.maxZoom);
@@ -151,8 +149,6 @@
         dom[id].addEventListener('change', () => this.applyVisibility());
       });
       dom.play.addEventListener('click', () => this.togglePlay());
-      const close = document.querySelector('#gm-banner .gm-banner-close');
-      if (close) close.addEventListener('click', () => { this.banner.hidden = true; });
     }
 
     periods() {
@@ -258,9 +254,7 @@
     }
 
     showError(message) {
-      if (!this.banner) return;
-      this.bannerText.textContent = message;
-      this.banner.hidden = false;
+      banner(message);
     }
 
     // ---- layers ------------------------------------------------------------------------------
