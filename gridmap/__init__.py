@@ -11,8 +11,9 @@ from flask_compress import Compress
 from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
 
-from gridmap import db, errors, security
-from gridmap.settings import Settings
+from gridmap import security
+from gridmap.core import db, errors
+from gridmap.core.settings import Settings
 
 __all__ = ["create_app"]
 

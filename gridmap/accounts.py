@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gridmap.auth import PERSON_ROLES, SUBTREE_ROLES, hash_password
-from gridmap.errors import Conflict, InvalidInput, NotFound
+from gridmap.core.errors import Conflict, InvalidInput, NotFound
 from gridmap.storage.models import USER_ROLES, AuthSession, Person, User
 
 ADMIN_ROLES = ("system_admin", "security_admin", "audit_admin")

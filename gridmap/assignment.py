@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from gridmap import etags
 from gridmap.auth import Scope
-from gridmap.errors import InvalidInput, NotFound, Unprocessable
+from gridmap.core import etags
+from gridmap.core.errors import InvalidInput, NotFound, Unprocessable
 from gridmap.spatial.balance import DivisionImpossible, propose_division
 from gridmap.storage import coverage
 

@@ -19,8 +19,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gridmap import audit
-from gridmap.errors import GridmapError
-from gridmap.settings import Settings
+from gridmap.core.errors import GridmapError
+from gridmap.core.settings import Settings
 from gridmap.storage.models import AuthSession, User
 
 _hasher = PasswordHasher()

@@ -19,8 +19,9 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from gridmap import accounts, audit, auth, db, demo, ingest, review_report, synth
-from gridmap.errors import GridmapError
+from gridmap import accounts, audit, auth, demo, ingest, review_report, synth
+from gridmap.core import db
+from gridmap.core.errors import GridmapError
 from gridmap.spatial.crs import SpatialInputError
 from gridmap.storage.models import USER_ROLES, User
 

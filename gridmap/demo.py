@@ -12,7 +12,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from gridmap import accounts, ingest, patrols, requests
-from gridmap.settings import Settings
+from gridmap.core.settings import Settings
 from gridmap.spatial.generate import Population, generate_population
 from gridmap.storage import requests as storage_requests
 from gridmap.storage.models import Grid

@@ -32,8 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from gridmap.errors import InvalidInput, Unprocessable
-from gridmap.settings import Settings
+from gridmap.core.errors import InvalidInput, Unprocessable
+from gridmap.core.settings import Settings
 from gridmap.spatial.crs import (
     InputCrs,
     check_geometries_in_china,

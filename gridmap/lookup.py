@@ -12,8 +12,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from gridmap.auth import Scope
-from gridmap.errors import NotFound
-from gridmap.privacy import mask_contact
+from gridmap.core.errors import NotFound
+from gridmap.core.privacy import mask_contact
 from gridmap.spatial.crs import check_lonlat, parse_crs, to_cgcs2000
 from gridmap.storage import grids, households
 

@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 
 from gridmap import ingest
 from gridmap.auth import Caller, Forbidden, Scope
-from gridmap.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from gridmap.core.settings import Settings
 from gridmap.lookup import to_storage_point
-from gridmap.settings import Settings
 from gridmap.spatial import tracks
 from gridmap.spatial.crs import SpatialInputError, check_lonlat, parse_crs, to_cgcs2000
 from gridmap.storage import patrols as store

@@ -80,8 +80,8 @@ from sqlalchemy.orm import Session
 
 from gridmap import deadlines
 from gridmap.auth import Scope
-from gridmap.errors import InvalidInput
-from gridmap.privacy import mask_name
+from gridmap.core.errors import InvalidInput
+from gridmap.core.privacy import mask_name
 from gridmap.requests import stage_deadline
 from gridmap.storage import rates as queries
 from gridmap.storage import requests as request_store

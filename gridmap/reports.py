@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from gridmap.auth import Scope
-from gridmap.privacy import mask_address, mask_contact
+from gridmap.core.privacy import mask_address, mask_contact
 from gridmap.storage import reports as queries
 
 

@@ -29,9 +29,10 @@ from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
-from gridmap import deadlines, etags, lifecycle
+from gridmap import deadlines, lifecycle
 from gridmap.auth import Caller
-from gridmap.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from gridmap.core import etags
+from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.lookup import to_storage_point
 from gridmap.storage import requests as store
 from gridmap.storage.models import Category, ResidentRequest

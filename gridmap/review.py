@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import rates
 from gridmap.auth import Scope
-from gridmap.errors import InvalidInput, NotFound
+from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.spatial import hotspots as stats
 from gridmap.storage import review as store
 from gridmap.storage.models import REQUEST_STATES

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import rates, review
 from gridmap.auth import Scope
-from gridmap.errors import InvalidInput, NotFound
+from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.storage import requests as request_store
 from gridmap.storage import review as store
 from gridmap.storage.models import Grid

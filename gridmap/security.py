@@ -21,8 +21,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DBAPIError
 
 from gridmap import audit, auth
-from gridmap.db import get_session
-from gridmap.errors import problem
+from gridmap.core.db import get_session
+from gridmap.core.errors import problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)

@@ -122,7 +122,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.orm import Session
 
 from gridmap import audit, auth, deadlines, ingest, lifecycle
-from gridmap.errors import Unprocessable
+from gridmap.core.errors import Unprocessable
 from gridmap.requests import GRID_ROLE
 from gridmap.spatial.locate import locate_points
 

@@ -6,7 +6,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
 
-from gridmap.settings import Settings
+from gridmap.core.settings import Settings
 from gridmap.storage.models import Base
 
 config = context.config

@@ -21,7 +21,9 @@ install_debian_packages() {
   [ -x "$PGBIN/initdb" ] || missing+=(postgresql-15)
   [ -f /usr/share/postgresql/15/extension/postgis.control ] || missing+=(postgresql-15-postgis-3)
   command -v chromium >/dev/null || missing+=(chromium)
-  fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
+  # grep -c reads all of fc-list's output: grep -q would close the pipe early, and under
+  # pipefail fc-list's SIGPIPE would count as a missing font.
+  [ "$(fc-list 2>/dev/null | grep -ci 'Noto Sans CJK')" -gt 0 ] || missing+=(fonts-noto-cjk)
   [ ${#missing[@]} -eq 0 ] && return
   log "Installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -32,11 +34,13 @@ install_debian_packages() {
 install_python_packages() {
   [ -x "$VENV/bin/python" ] || { log "Creating virtualenv"; python3 -m venv "$VENV"; }
   local stamp="$VENV/.requirements.sha"
-  local want; want=$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)
+  local want; want=$(cat "$ROOT/requirements.txt" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "Installing Python packages from requirements.txt"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt" \
       2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+    # The package itself, editable: scripts and tools import gridmap from this checkout.
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT"
     echo "$want" > "$stamp"
   fi
 }

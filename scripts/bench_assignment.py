@@ -17,7 +17,6 @@ Needs no database: ``.venv/bin/python scripts/bench_assignment.py`` (or
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -25,15 +24,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gridmap.spatial.balance import (  # noqa: E402
+from gridmap.spatial.balance import (
     Division,
     nearest_member_baseline,
     propose_division,
 )
-from gridmap.spatial.generate import generate_grid, generate_population  # noqa: E402
+from gridmap.spatial.generate import generate_grid, generate_population
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MIN_LOAD, MAX_LOAD, CARE_WEIGHT = 10, 30, 2.0
 

@@ -19,7 +19,6 @@ hotspots``).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -32,10 +31,9 @@ import numpy as np
 import pymannkendall
 import pyproj
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from gridmap.spatial import hotspots
 
-from gridmap.spatial import hotspots  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 T = TypeVar("T")
 SPACING_M = 60.0

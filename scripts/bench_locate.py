@@ -31,13 +31,13 @@ import pyogrio
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.orm import Session
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from gridmap import accounts, auth, ingest
+from gridmap.core import db
+from gridmap.core.settings import Settings
+from gridmap.spatial.generate import generate_grid, generate_population
+from gridmap.spatial.locate import locate_points
 
-from gridmap import accounts, auth, db, ingest  # noqa: E402
-from gridmap.settings import Settings  # noqa: E402
-from gridmap.spatial.generate import generate_grid, generate_population  # noqa: E402
-from gridmap.spatial.locate import locate_points  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BENCH_PASSWORD = "bench-password"
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,21 +30,21 @@ from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gridmap import accounts, db, demo  # noqa: E402
-from gridmap.settings import Settings  # noqa: E402
-from gridmap.spatial.crs import CGCS2000, local_metric_crs, transform_xy  # noqa: E402
-from gridmap.spatial.tracks import RawTrack, clean_track  # noqa: E402
-from gridmap.storage import patrols as store  # noqa: E402
-from gridmap.storage.models import (  # noqa: E402
+from gridmap import accounts, demo
+from gridmap.core import db
+from gridmap.core.settings import Settings
+from gridmap.spatial.crs import CGCS2000, local_metric_crs, transform_xy
+from gridmap.spatial.tracks import RawTrack, clean_track
+from gridmap.storage import patrols as store
+from gridmap.storage.models import (
     Assignment,
     Grid,
     Household,
     PatrolReach,
     WorkList,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DATABASE = "gridmap_bench_patrols"
 METRES = 30.0

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,11 +30,10 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from gridmap import auth, create_app, review
+from gridmap.core.settings import Settings
 
-from gridmap import auth, create_app, review  # noqa: E402
-from gridmap.settings import Settings  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CHROMIUM = "/usr/bin/chromium"
 #: The district-wide demo account (auditor: read-only, scope = the whole demo city).

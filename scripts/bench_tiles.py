@@ -41,12 +41,12 @@ from urllib.parse import quote, urlencode
 import numpy as np
 from sqlalchemy import Engine, create_engine, make_url, text
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from gridmap import review
+from gridmap.core import db
+from gridmap.core.settings import Settings
+from gridmap.storage import tiles
 
-from gridmap import db, review  # noqa: E402
-from gridmap.settings import Settings  # noqa: E402
-from gridmap.storage import tiles  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BENCH_VENV = ROOT / ".venv-bench"
 TARGET_MS = 50.0

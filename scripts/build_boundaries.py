@@ -23,12 +23,11 @@ from pathlib import Path
 import geopandas as gpd
 import shapely
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing the package
+from gridmap.spatial.crs import geoseries_to_cgcs2000, parse_crs
+from gridmap.spatial.generate import GRID_SIZE, generate_grid
+from gridmap.spatial.validate import validate_grids
 
-from gridmap.spatial.crs import geoseries_to_cgcs2000, parse_crs  # noqa: E402
-from gridmap.spatial.generate import GRID_SIZE, generate_grid  # noqa: E402
-from gridmap.spatial.validate import validate_grids  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OUT = ROOT / "data" / "boundaries"
 RAW = OUT / "dongcheng_gcj02.geojson"

@@ -17,14 +17,11 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from gridmap import synth
-from gridmap.errors import GridmapError
+from gridmap.core.errors import GridmapError
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -16,8 +16,9 @@ from shapely.geometry import box
 from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap import accounts, auth, create_app, db, ingest
-from gridmap.settings import Settings
+from gridmap import accounts, auth, create_app, ingest
+from gridmap.core import db
+from gridmap.core.settings import Settings
 
 
 def _env_url(name: str) -> str:

@@ -13,7 +13,7 @@ from gridmap import accounts, audit
 from gridmap.api import params
 from gridmap.api.personal import csv_lines
 from gridmap.auth import ACCOUNTS, AUDIT, ROLES
-from gridmap.db import get_session
+from gridmap.core.db import get_session
 from gridmap.security import audit_write, requires
 
 bp = APIBlueprint(

@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 from gridmap import assignment
 from gridmap.api import params
 from gridmap.auth import ASSIGN, READ
-from gridmap.db import get_session
-from gridmap.errors import InvalidInput
-from gridmap.privacy import mask_contact
+from gridmap.core.db import get_session
+from gridmap.core.errors import InvalidInput
+from gridmap.core.privacy import mask_contact
 from gridmap.security import audit_write, caller, requires
 
 BEIJING = ZoneInfo("Asia/Shanghai")

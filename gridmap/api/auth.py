@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from gridmap import auth
 from gridmap.api import params
-from gridmap.db import get_session
+from gridmap.core.db import get_session
 from gridmap.security import caller, limiter, origin, public, requires
 
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth", abp_tags=[Tag(name="auth")])

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from gridmap import requests as domain
 from gridmap.api import params
 from gridmap.auth import CATALOGUE, SIGNED_IN
-from gridmap.db import get_session
+from gridmap.core.db import get_session
 from gridmap.lifecycle import Level
 from gridmap.security import audit_write, requires
 from gridmap.storage import requests as store

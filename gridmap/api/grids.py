@@ -7,9 +7,9 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from gridmap.api import params, serializers
 from gridmap.auth import READ
-from gridmap.db import get_session
-from gridmap.errors import NotFound
-from gridmap.privacy import mask_contact
+from gridmap.core.db import get_session
+from gridmap.core.errors import NotFound
+from gridmap.core.privacy import mask_contact
 from gridmap.security import caller, requires
 from gridmap.storage import grids
 

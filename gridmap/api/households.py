@@ -10,7 +10,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from gridmap import lookup
 from gridmap.api import params, serializers
 from gridmap.auth import READ
-from gridmap.db import get_session
+from gridmap.core.db import get_session
 from gridmap.security import caller, requires
 from gridmap.storage import households
 

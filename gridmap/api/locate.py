@@ -9,8 +9,8 @@ from flask_openapi3 import APIBlueprint, Tag
 from gridmap import lookup
 from gridmap.api import params
 from gridmap.auth import READ
-from gridmap.db import get_session
-from gridmap.privacy import mask_address
+from gridmap.core.db import get_session
+from gridmap.core.privacy import mask_address
 from gridmap.security import caller, requires
 from gridmap.storage import grids, households
 

@@ -29,9 +29,9 @@ from gridmap import requests as domain
 from gridmap.api import params
 from gridmap.api.requests import CATEGORY_CODE, PHONE, file_once
 from gridmap.auth import HANDLE, READ
-from gridmap.db import get_session
-from gridmap.errors import PROBLEM_JSON, InvalidInput, NotFound
-from gridmap.privacy import mask_text
+from gridmap.core.db import get_session
+from gridmap.core.errors import PROBLEM_JSON, InvalidInput, NotFound
+from gridmap.core.privacy import mask_text
 from gridmap.security import caller, requires
 from gridmap.storage import requests as store
 

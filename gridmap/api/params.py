@@ -9,7 +9,7 @@ from typing import Literal
 from flask import current_app
 from pydantic import BaseModel, Field, field_validator
 
-from gridmap.errors import InvalidInput
+from gridmap.core.errors import InvalidInput
 from gridmap.storage.grids import BBox
 
 GridLevel = Literal["community", "zone", "micro"]

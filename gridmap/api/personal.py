@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from gridmap.api import params, serializers
 from gridmap.auth import EXPORT, REVEAL
-from gridmap.db import get_session
-from gridmap.errors import InvalidInput, NotFound
+from gridmap.core.db import get_session
+from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.security import audit_write, caller, requires
 from gridmap.storage import households, people
 

@@ -17,7 +17,7 @@ from gridmap.api import params
 from gridmap.api.personal import csv_lines
 from gridmap.api.requests import properties
 from gridmap.auth import EXPORT, READ
-from gridmap.db import get_session
+from gridmap.core.db import get_session
 from gridmap.security import audit_write, caller, requires
 
 bp = APIBlueprint(

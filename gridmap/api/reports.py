@@ -12,7 +12,7 @@ from gridmap import reports
 from gridmap.api import params
 from gridmap.api.personal import csv_lines
 from gridmap.auth import EXPORT, READ
-from gridmap.db import get_session
+from gridmap.core.db import get_session
 from gridmap.security import audit_write, caller, requires
 
 bp = APIBlueprint(

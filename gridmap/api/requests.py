@@ -19,9 +19,9 @@ from gridmap import deadlines, lifecycle, rates
 from gridmap import requests as domain
 from gridmap.api import params, serializers
 from gridmap.auth import HANDLE, READ
-from gridmap.db import get_session
-from gridmap.errors import InvalidInput, NotFound
-from gridmap.privacy import mask_email, mask_name, mask_phone, mask_text
+from gridmap.core.db import get_session
+from gridmap.core.errors import InvalidInput, NotFound
+from gridmap.core.privacy import mask_email, mask_name, mask_phone, mask_text
 from gridmap.security import audit_write, caller, requires
 from gridmap.storage import requests as store
 from gridmap.storage.grids import Page

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from gridmap import review, review_report
 from gridmap.api import params
 from gridmap.auth import EXPORT, REVIEW
-from gridmap.db import get_session
+from gridmap.core.db import get_session
 from gridmap.security import audit_write, caller, requires
 from gridmap.storage import review as store
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Response, request
 
-from gridmap.privacy import mask_address, mask_digits
+from gridmap.core.privacy import mask_address, mask_digits
 from gridmap.storage.grids import Page
 
 GEOJSON = "application/geo+json"

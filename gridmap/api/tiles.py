@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 from gridmap.api import params
 from gridmap.api.review import ReviewQuery, to_filter
 from gridmap.auth import READ, REVIEW
-from gridmap.db import get_session
-from gridmap.errors import InvalidInput
+from gridmap.core.db import get_session
+from gridmap.core.errors import InvalidInput
 from gridmap.security import caller, requires
 from gridmap.storage import tiles
 

@@ -19,7 +19,7 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 from markupsafe import Markup, escape
 
-from gridmap.settings import Settings
+from gridmap.core.settings import Settings
 
 #: Maps a path under ``gridmap/web/static/`` to the URL the browser fetches it from.
 AssetUrl = Callable[[str], str]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gridmap.errors import InvalidInput
+from gridmap.core.errors import InvalidInput
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Audit rows shown per page.

@@ -33,8 +33,9 @@ from gridmap.auth import (
     ROLES,
     SIGNED_IN,
 )
-from gridmap.db import get_session
-from gridmap.errors import GridmapError, NotFound
+from gridmap.core.db import get_session
+from gridmap.core.errors import GridmapError, NotFound
+from gridmap.core.settings import Settings
 from gridmap.review_report import monthly as monthly_report
 from gridmap.review_report import to_html as report_html
 from gridmap.security import (
@@ -47,7 +48,6 @@ from gridmap.security import (
     public,
     requires,
 )
-from gridmap.settings import Settings
 from gridmap.storage import grids
 from gridmap.storage import requests as request_store
 from gridmap.storage import review as review_store

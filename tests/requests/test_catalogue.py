@@ -7,7 +7,7 @@ import pytest
 
 from gridmap import demo, lifecycle
 from gridmap import requests as domain
-from gridmap.errors import InvalidInput
+from gridmap.core.errors import InvalidInput
 from gridmap.storage import models
 from gridmap.storage import requests as store
 from tests.requests.conftest import file

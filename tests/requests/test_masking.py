@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from gridmap.privacy import mask_phone
+from gridmap.core.privacy import mask_phone
 from tests.requests.conftest import PEOPLE, act, file
 
 PHONE = re.compile(r"1[3-9]\d{9}")

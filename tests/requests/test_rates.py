@@ -27,9 +27,10 @@ from dataclasses import replace
 import pytest
 from openpyxl import load_workbook
 
-from gridmap import create_app, db, rates
+from gridmap import create_app, rates
 from gridmap.auth import Scope
-from gridmap.errors import InvalidInput
+from gridmap.core import db
+from gridmap.core.errors import InvalidInput
 from gridmap.storage import requests as store
 from gridmap.storage.models import AuditEntry
 from tests.conftest import COMMUNITY, client_for

@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from gridmap import accounts, auth, demo, ingest
-from gridmap.settings import Settings
+from gridmap.core.settings import Settings
 from tests.conftest import (
     COMMUNITY,
     PASSWORD,

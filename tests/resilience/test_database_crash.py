@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from gridmap import db
+from gridmap.core import db
 from tests.requests.conftest import intake_body
 from tests.resilience.conftest import (
     Answer,

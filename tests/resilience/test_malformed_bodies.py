@@ -40,7 +40,7 @@ from sqlalchemy import create_engine, text
 
 from gridmap import auth, create_app
 from gridmap.api.requests import CATEGORY_CODE, PHONE
-from gridmap.settings import Settings
+from gridmap.core.settings import Settings
 from tests.conftest import COMMUNITY
 from tests.requests.conftest import IN_01001, intake_body
 from tests.resilience.conftest import LIVE_ENV, Deployment, table_counts

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select, update
 
 from gridmap import ingest
-from gridmap.privacy import id_number_digest, mask_id_number
+from gridmap.core.privacy import id_number_digest, mask_id_number
 from gridmap.storage.models import AuthSession, Person
 from tests.conftest import COMMUNITY, client_for, square_grid_frame
 from tests.helpers import households_csv
@@ -173,7 +173,7 @@ def auth_session_of(session, token: str) -> AuthSession:
 
 def b_secrets() -> list[str]:
     """Every string that would show that B's people or households leaked to A's caller."""
-    from gridmap.privacy import mask_address, mask_name, mask_phone
+    from gridmap.core.privacy import mask_address, mask_name, mask_phone
 
     out: list[str] = list(B_NAMES)
     for name, phone in B_PEOPLE.values():

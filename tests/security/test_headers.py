@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from gridmap import create_app, db
+from gridmap import create_app
+from gridmap.core import db
 from tests.conftest import client_for
 from tests.security.conftest import A
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from gridmap.auth import CAPABILITIES, EXPORT, REVEAL
-from gridmap.privacy import mask_address, mask_phone
+from gridmap.core.privacy import mask_address, mask_phone
 from gridmap.storage.models import AuditEntry
 from tests.security.conftest import (
     A_HOUSEHOLDS,

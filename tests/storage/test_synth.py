@@ -22,9 +22,10 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap import create_app, db, deadlines, demo, lifecycle, rates, synth
+from gridmap import create_app, deadlines, demo, lifecycle, rates, synth
 from gridmap.auth import Scope
-from gridmap.settings import Settings
+from gridmap.core import db
+from gridmap.core.settings import Settings
 from tests.helpers import TALLY_CHECK
 
 COUNT = 20_000

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from gridmap import accounts, auth, create_app, demo
-from gridmap.settings import Settings
+from gridmap.core.settings import Settings
 from tests.conftest import create_test_database, drop_test_database
 from tests.web.browser import Watched
 

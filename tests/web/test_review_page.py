@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from gridmap import create_app, demo, review, synth
+from gridmap.core.settings import Settings
 from gridmap.review import HEAT_POINT_CAP
-from gridmap.settings import Settings
 from tests.conftest import create_test_database, drop_test_database
 from tests.web.browser import Watched
 from tests.web.conftest import DEMO_HOUSEHOLDS, LIVE_SETTINGS

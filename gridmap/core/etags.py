@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from gridmap.errors import GridmapError
+from gridmap.core.errors import GridmapError
 
 _ENCODED = re.compile(r':(?:br|gzip|deflate|zstd)"$')
 

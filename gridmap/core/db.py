@@ -15,7 +15,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap.settings import Settings
+from gridmap.core.settings import Settings
 
 _SESSIONS = "gridmap.sessionmaker"
 
@@ -59,7 +59,7 @@ def use_sessions(app: Flask, factory: sessionmaker[Session]) -> None:
 
 def migrate(database_url: str) -> None:
     """Apply the Alembic migrations to ``database_url`` (upgrade to head)."""
-    config = Config(str(Path(__file__).resolve().parents[1] / "alembic.ini"))
+    config = Config(str(Path(__file__).resolve().parents[2] / "alembic.ini"))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     command.upgrade(config, "head")
 

@@ -1,0 +1,1 @@
+"""Infrastructure every domain uses: settings, the database, errors, ETags, masking."""
