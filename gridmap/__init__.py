@@ -11,7 +11,7 @@ from flask_compress import Compress
 from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
 
-from gridmap import security
+from gridmap.access import security
 from gridmap.core import db, errors
 from gridmap.core.settings import Settings
 

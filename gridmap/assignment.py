@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.core import etags
 from gridmap.core.errors import InvalidInput, NotFound, Unprocessable
 from gridmap.spatial.balance import DivisionImpossible, propose_division

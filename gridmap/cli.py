@@ -19,7 +19,8 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from gridmap import accounts, audit, auth, demo, ingest, review_report, synth
+from gridmap import demo, ingest, review_report, synth
+from gridmap.access import accounts, audit, auth
 from gridmap.core import db
 from gridmap.core.errors import GridmapError
 from gridmap.spatial.crs import SpatialInputError

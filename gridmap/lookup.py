@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.core.errors import NotFound
 from gridmap.core.privacy import mask_contact
 from gridmap.spatial.crs import check_lonlat, parse_crs, to_cgcs2000

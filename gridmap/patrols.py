@@ -33,7 +33,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from gridmap import ingest
-from gridmap.auth import Caller, Forbidden, Scope
+from gridmap.access.auth import Caller, Forbidden, Scope
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.core.settings import Settings
 from gridmap.lookup import to_storage_point

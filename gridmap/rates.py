@@ -79,7 +79,7 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from gridmap import deadlines
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_name
 from gridmap.requests import stage_deadline

@@ -17,7 +17,7 @@ from typing import Any
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.core.privacy import mask_address, mask_contact
 from gridmap.storage import reports as queries
 

@@ -30,7 +30,7 @@ from typing import Any, cast
 from sqlalchemy.orm import Session
 
 from gridmap import deadlines, lifecycle
-from gridmap.auth import Caller
+from gridmap.access.auth import Caller
 from gridmap.core import etags
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.lookup import to_storage_point

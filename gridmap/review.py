@@ -28,7 +28,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from gridmap import rates
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.spatial import hotspots as stats
 from gridmap.storage import review as store

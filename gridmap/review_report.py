@@ -46,7 +46,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gridmap import rates, review
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.storage import requests as request_store
 from gridmap.storage import review as store

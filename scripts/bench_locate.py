@@ -31,7 +31,8 @@ import pyogrio
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.orm import Session
 
-from gridmap import accounts, auth, ingest
+from gridmap import ingest
+from gridmap.access import accounts, auth
 from gridmap.core import db
 from gridmap.core.settings import Settings
 from gridmap.spatial.generate import generate_grid, generate_population

@@ -30,7 +30,8 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from gridmap import auth, create_app, review
+from gridmap import create_app, review
+from gridmap.access import auth
 from gridmap.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,8 @@ from shapely.geometry import box
 from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap import accounts, auth, create_app, ingest
+from gridmap import create_app, ingest
+from gridmap.access import accounts, auth
 from gridmap.core import db
 from gridmap.core.settings import Settings
 

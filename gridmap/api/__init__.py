@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, OpenAPI
 
+from gridmap.access.security import public
 from gridmap.api import (
     admin,
     assignment,
@@ -21,7 +22,6 @@ from gridmap.api import (
     review,
     tiles,
 )
-from gridmap.security import public
 
 health_bp = APIBlueprint("health", __name__, url_prefix="/api/v1")
 

@@ -9,12 +9,12 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap import accounts, audit
+from gridmap.access import accounts, audit
+from gridmap.access.auth import ACCOUNTS, AUDIT, ROLES
+from gridmap.access.security import audit_write, requires
 from gridmap.api import params
 from gridmap.api.personal import csv_lines
-from gridmap.auth import ACCOUNTS, AUDIT, ROLES
 from gridmap.core.db import get_session
-from gridmap.security import audit_write, requires
 
 bp = APIBlueprint(
     "admin",

@@ -8,10 +8,10 @@ from flask import current_app
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap import auth
+from gridmap.access import auth
+from gridmap.access.security import caller, limiter, origin, public, requires
 from gridmap.api import params
 from gridmap.core.db import get_session
-from gridmap.security import caller, limiter, origin, public, requires
 
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth", abp_tags=[Tag(name="auth")])
 

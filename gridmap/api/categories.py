@@ -9,11 +9,11 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from gridmap import requests as domain
+from gridmap.access.auth import CATALOGUE, SIGNED_IN
+from gridmap.access.security import audit_write, requires
 from gridmap.api import params
-from gridmap.auth import CATALOGUE, SIGNED_IN
 from gridmap.core.db import get_session
 from gridmap.lifecycle import Level
-from gridmap.security import audit_write, requires
 from gridmap.storage import requests as store
 
 bp = APIBlueprint(

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
+from gridmap.access.auth import READ
+from gridmap.access.security import caller, requires
 from gridmap.api import params, serializers
-from gridmap.auth import READ
 from gridmap.core.db import get_session
 from gridmap.core.errors import NotFound
 from gridmap.core.privacy import mask_contact
-from gridmap.security import caller, requires
 from gridmap.storage import grids
 
 bp = APIBlueprint(

@@ -26,13 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gridmap import lifecycle
 from gridmap import requests as domain
+from gridmap.access.auth import HANDLE, READ
+from gridmap.access.security import caller, requires
 from gridmap.api import params
 from gridmap.api.requests import CATEGORY_CODE, PHONE, file_once
-from gridmap.auth import HANDLE, READ
 from gridmap.core.db import get_session
 from gridmap.core.errors import PROBLEM_JSON, InvalidInput, NotFound
 from gridmap.core.privacy import mask_text
-from gridmap.security import caller, requires
 from gridmap.storage import requests as store
 
 bp = APIBlueprint(

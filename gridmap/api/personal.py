@@ -11,11 +11,11 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
+from gridmap.access.auth import EXPORT, REVEAL
+from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
-from gridmap.auth import EXPORT, REVEAL
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
-from gridmap.security import audit_write, caller, requires
 from gridmap.storage import households, people
 
 bp = APIBlueprint(

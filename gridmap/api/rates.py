@@ -13,12 +13,12 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
 from gridmap import rates
+from gridmap.access.auth import EXPORT, READ
+from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.personal import csv_lines
 from gridmap.api.requests import properties
-from gridmap.auth import EXPORT, READ
 from gridmap.core.db import get_session
-from gridmap.security import audit_write, caller, requires
 
 bp = APIBlueprint(
     "rates",

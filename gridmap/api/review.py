@@ -15,10 +15,10 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from gridmap import review, review_report
+from gridmap.access.auth import EXPORT, REVIEW
+from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
-from gridmap.auth import EXPORT, REVIEW
 from gridmap.core.db import get_session
-from gridmap.security import audit_write, caller, requires
 from gridmap.storage import review as store
 
 bp = APIBlueprint(

@@ -13,12 +13,12 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
+from gridmap.access.auth import READ, REVIEW
+from gridmap.access.security import caller, requires
 from gridmap.api import params
 from gridmap.api.review import ReviewQuery, to_filter
-from gridmap.auth import READ, REVIEW
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
-from gridmap.security import caller, requires
 from gridmap.storage import tiles
 
 bp = APIBlueprint(

@@ -136,7 +136,7 @@ def problem(
     """The error response: problem+json, or the HTML error page for a browser's page request.
 
     Every error goes through here (the handlers below and the access checks in
-    ``gridmap.security``), so a page never shows a browser raw JSON.
+    ``gridmap.access.security``), so a page never shows a browser raw JSON.
     """
     if _wants_page():
         page = _error_page(status)

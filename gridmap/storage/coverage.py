@@ -9,7 +9,7 @@ from geoalchemy2.functions import ST_X, ST_Y
 from sqlalchemy import BigInteger, any_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.storage.grids import current_at
 from gridmap.storage.households import subtree_ids
 from gridmap.storage.models import CARE_TAGS, Assignment, Coverage, Grid, Household, Person

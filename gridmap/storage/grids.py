@@ -10,7 +10,7 @@ from geoalchemy2.functions import ST_AsGeoJSON, ST_Intersects, ST_MakeEnvelope, 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.storage.models import SRID, Assignment, Grid, Person
 from gridmap.storage.scoping import grid_visible
 

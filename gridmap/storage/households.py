@@ -8,7 +8,7 @@ from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON, ST_Intersects
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.storage.grids import BBox, Page, _page, current_at, envelope
 from gridmap.storage.models import Coverage, Grid, Household, Person
 from gridmap.storage.scoping import household_visible

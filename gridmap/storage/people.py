@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.storage.models import Person
 from gridmap.storage.scoping import person_visible
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.storage.grids import current_at
 from gridmap.storage.models import Category, Grid, Person, RequestEvent, ResidentRequest
 from gridmap.storage.requests import CLOCKED, request_rows, request_visible

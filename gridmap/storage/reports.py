@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, not_, select
 from sqlalchemy.orm import Session, aliased
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.storage.grids import current_at
 from gridmap.storage.households import subtree_ids
 from gridmap.storage.models import CARE_TAGS, Assignment, Coverage, Grid, Household, Person

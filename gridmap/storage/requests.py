@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, false, func, insert, or_, select, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.storage.grids import BBox, envelope
 from gridmap.storage.models import (
     SRID,

@@ -22,7 +22,7 @@ from geoalchemy2.functions import ST_X, ST_Y
 from sqlalchemy import BigInteger, ColumnElement, and_, false, func, literal, null, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.storage.models import (
     Category,
     Grid,

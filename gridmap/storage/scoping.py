@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.storage.models import Assignment, Coverage, Grid, Household
 
 

@@ -32,7 +32,7 @@ from geoalchemy2.functions import (
 from sqlalchemy import ColumnElement, Float, Integer, and_, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.storage import review
 from gridmap.storage.models import SRID, Category, Grid, ResidentRequest
 from gridmap.storage.requests import CLOCKED

@@ -128,7 +128,7 @@ class AuditFilters:
             return cls(form=form, error=exc.detail)
 
     def search_args(self) -> dict[str, Any]:
-        """Keyword arguments of ``gridmap.audit.search`` (one row more than a page, to tell
+        """Keyword arguments of ``gridmap.access.audit.search`` (one row more than a page, to tell
         whether there is a next page)."""
         text = {k: self.form.get(k) or None for k in _TEXT_FILTERS}
         return text | {

@@ -20,9 +20,10 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from gridmap import accounts, audit, auth, patrols, review
+from gridmap import patrols, review
 from gridmap import requests as residents_requests
-from gridmap.auth import (
+from gridmap.access import accounts, audit, auth
+from gridmap.access.auth import (
     ACCOUNTS,
     ASSIGN,
     AUDIT,
@@ -33,12 +34,7 @@ from gridmap.auth import (
     ROLES,
     SIGNED_IN,
 )
-from gridmap.core.db import get_session
-from gridmap.core.errors import GridmapError, NotFound
-from gridmap.core.settings import Settings
-from gridmap.review_report import monthly as monthly_report
-from gridmap.review_report import to_html as report_html
-from gridmap.security import (
+from gridmap.access.security import (
     SESSION_COOKIE,
     audit_write,
     caller,
@@ -48,6 +44,11 @@ from gridmap.security import (
     public,
     requires,
 )
+from gridmap.core.db import get_session
+from gridmap.core.errors import GridmapError, NotFound
+from gridmap.core.settings import Settings
+from gridmap.review_report import monthly as monthly_report
+from gridmap.review_report import to_html as report_html
 from gridmap.storage import grids
 from gridmap.storage import requests as request_store
 from gridmap.storage import review as review_store

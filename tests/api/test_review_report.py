@@ -31,7 +31,7 @@ from openpyxl import load_workbook
 
 from gridmap import ingest, rates, review_report
 from gridmap import requests as domain
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.storage.models import AuditEntry
 from tests.conftest import COMMUNITY, client_for, square_grid_frame

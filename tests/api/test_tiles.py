@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from gridmap import demo
 from gridmap import requests as domain
-from gridmap.auth import Caller
+from gridmap.access.auth import Caller
 from gridmap.storage import review as review_store
 from gridmap.storage import tiles
 from gridmap.storage.models import Grid, ResidentRequest

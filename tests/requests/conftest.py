@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gridmap import demo, ingest
-from gridmap.auth import Caller
+from gridmap.access.auth import Caller
 from gridmap.storage.models import IdempotencyKey, RequestEvent, ResidentRequest
 from tests.conftest import COMMUNITY, client_for
 from tests.helpers import households_csv

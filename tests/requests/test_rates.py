@@ -28,7 +28,7 @@ import pytest
 from openpyxl import load_workbook
 
 from gridmap import create_app, rates
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.core import db
 from gridmap.core.errors import InvalidInput
 from gridmap.storage import requests as store

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from gridmap import accounts
 from gridmap import requests as domain
-from gridmap.auth import Caller, scope_of
+from gridmap.access import accounts
+from gridmap.access.auth import Caller, scope_of
 from tests.conftest import COMMUNITY, PASSWORD
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -26,7 +26,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from gridmap import accounts, auth, demo, ingest
+from gridmap import demo, ingest
+from gridmap.access import accounts, auth
 from gridmap.core.settings import Settings
 from tests.conftest import (
     COMMUNITY,

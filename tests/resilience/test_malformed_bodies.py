@@ -10,12 +10,12 @@ so the body is what decides.
 
 Expected: no answer ≥ 500; every body refused with a 4xx (an endpoint that reads no body may
 answer 2xx: logout, unlock); the row count of every table unchanged except ``audit_log``,
-which records refused writes on purpose (``gridmap.security._audit_refusal``).
+which records refused writes on purpose (``gridmap.access.security._audit_refusal``).
 
 In-process (Flask test client) for speed, on the live deployment's database: the same app
 code and the same PostgreSQL as the gunicorn tests, with commits. Each body comes from a client
-address of its own: ``gridmap.security.limiter`` is one module-level ``Limiter`` whose default
-limit is set by the first app created in the process (Flask-Limiter keeps the first
+address of its own: ``gridmap.access.security.limiter`` is one module-level ``Limiter`` whose
+default limit is set by the first app created in the process (Flask-Limiter keeps the first
 ``RATELIMIT_DEFAULT``), so the raised limit of this app would be ignored and 429s would answer
 instead of the app.
 """
@@ -38,7 +38,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from sqlalchemy import create_engine, text
 
-from gridmap import auth, create_app
+from gridmap import create_app
+from gridmap.access import auth
 from gridmap.api.requests import CATEGORY_CODE, PHONE
 from gridmap.core.settings import Settings
 from tests.conftest import COMMUNITY

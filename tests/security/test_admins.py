@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, update
 
-from gridmap import accounts, auth
+from gridmap.access import accounts, auth
 from gridmap.storage.models import AuditEntry, User
 from tests.conftest import PASSWORD
 from tests.security.conftest import A_PEOPLE, A

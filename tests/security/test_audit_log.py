@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import ProgrammingError
 
-from gridmap import audit
+from gridmap.access import audit
 from gridmap.storage.models import AuditEntry
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from gridmap.auth import CAPABILITIES, EXPORT, REVEAL
+from gridmap.access.auth import CAPABILITIES, EXPORT, REVEAL
 from gridmap.core.privacy import mask_address, mask_phone
 from gridmap.storage.models import AuditEntry
 from tests.security.conftest import (

@@ -8,8 +8,8 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from gridmap import accounts
-from gridmap.security import SESSION_COOKIE
+from gridmap.access import accounts
+from gridmap.access.security import SESSION_COOKIE
 from gridmap.storage.models import AuthSession, User
 from tests.conftest import PASSWORD, client_for
 from tests.security.conftest import A_PEOPLE, A, auth_session_of

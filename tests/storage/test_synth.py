@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap import create_app, deadlines, demo, lifecycle, rates, synth
-from gridmap.auth import Scope
+from gridmap.access.auth import Scope
 from gridmap.core import db
 from gridmap.core.settings import Settings
 from tests.helpers import TALLY_CHECK

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from gridmap.access.security import SESSION_COOKIE
 from gridmap.core.settings import Settings
-from gridmap.security import SESSION_COOKIE
 from gridmap.web.maps import (
     LEAFLET_CSS,
     LEAFLET_JS,

@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gridmap import audit
-from gridmap.security import SESSION_COOKIE
+from gridmap.access import audit
+from gridmap.access.security import SESSION_COOKIE
 from gridmap.web.params import AUDIT_PAGE_SIZE
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"

@@ -24,8 +24,8 @@ from pyproj import Geod
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from gridmap.access.security import SESSION_COOKIE
 from gridmap.core.settings import Settings
-from gridmap.security import SESSION_COOKIE
 from gridmap.storage.models import Patrol, PatrolCheckIn, PatrolPoint, PatrolReach
 from gridmap.web.maps import (
     LEAFLET_CSS,

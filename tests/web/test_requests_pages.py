@@ -25,8 +25,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from gridmap.access.security import SESSION_COOKIE
 from gridmap.core.settings import Settings
-from gridmap.security import SESSION_COOKIE
 from gridmap.storage.models import ResidentRequest
 from gridmap.web.maps import (
     LEAFLET_CSS,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from gridmap.auth import PERSON_ROLES, SUBTREE_ROLES, hash_password
+from gridmap.access.auth import PERSON_ROLES, SUBTREE_ROLES, hash_password
 from gridmap.core.errors import Conflict, InvalidInput, NotFound
 from gridmap.storage.models import USER_ROLES, AuthSession, Person, User
 

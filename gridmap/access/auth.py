@@ -18,7 +18,7 @@ from argon2.exceptions import VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gridmap import audit
+from gridmap.access import audit
 from gridmap.core.errors import GridmapError
 from gridmap.core.settings import Settings
 from gridmap.storage.models import AuthSession, User

@@ -20,7 +20,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DBAPIError
 
-from gridmap import audit, auth
+from gridmap.access import audit, auth
 from gridmap.core.db import get_session
 from gridmap.core.errors import problem
 
@@ -50,7 +50,7 @@ limiter = Limiter(
 
 def requires(*capabilities: str) -> Callable[[F], F]:
     """Declare the capabilities that let a caller use a view (any one of them suffices; see
-    ``gridmap.auth.CAPABILITIES``)."""
+    ``gridmap.access.auth.CAPABILITIES``)."""
 
     def mark(view: F) -> F:
         view.capabilities = frozenset(capabilities)  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gridmap.storage.models import AuditEntry
 
 if TYPE_CHECKING:
-    from gridmap.auth import Caller, Origin
+    from gridmap.access.auth import Caller, Origin
 
 COLUMNS = (
     "id",

@@ -1,0 +1,1 @@
+"""Who may do what: logins, roles and scopes, accounts, the audit log, HTTP hardening."""
