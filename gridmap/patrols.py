@@ -32,11 +32,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy.orm import Session
 
-from gridmap import ingest
 from gridmap.access.auth import Caller, Forbidden, Scope
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.core.settings import Settings
-from gridmap.lookup import to_storage_point
+from gridmap.grid import ingest
+from gridmap.grid.lookup import to_storage_point
 from gridmap.spatial import tracks
 from gridmap.spatial.crs import SpatialInputError, check_lonlat, parse_crs, to_cgcs2000
 from gridmap.storage import patrols as store

@@ -33,7 +33,7 @@ from gridmap import deadlines, lifecycle
 from gridmap.access.auth import Caller
 from gridmap.core import etags
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
-from gridmap.lookup import to_storage_point
+from gridmap.grid.lookup import to_storage_point
 from gridmap.storage import requests as store
 from gridmap.storage.models import Category, ResidentRequest
 

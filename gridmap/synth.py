@@ -121,9 +121,10 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.orm import Session
 
-from gridmap import deadlines, ingest, lifecycle
+from gridmap import deadlines, lifecycle
 from gridmap.access import audit, auth
 from gridmap.core.errors import Unprocessable
+from gridmap.grid import ingest
 from gridmap.requests import GRID_ROLE
 from gridmap.spatial.locate import locate_points
 

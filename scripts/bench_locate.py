@@ -31,10 +31,10 @@ import pyogrio
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.orm import Session
 
-from gridmap import ingest
 from gridmap.access import accounts, auth
 from gridmap.core import db
 from gridmap.core.settings import Settings
+from gridmap.grid import ingest
 from gridmap.spatial.generate import generate_grid, generate_population
 from gridmap.spatial.locate import locate_points
 

@@ -16,10 +16,11 @@ from shapely.geometry import box
 from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap import create_app, ingest
+from gridmap import create_app
 from gridmap.access import accounts, auth
 from gridmap.core import db
 from gridmap.core.settings import Settings
+from gridmap.grid import ingest
 
 
 def _env_url(name: str) -> str:

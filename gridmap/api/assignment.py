@@ -10,13 +10,13 @@ from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap import assignment
 from gridmap.access.auth import ASSIGN, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_contact
+from gridmap.grid import assignment
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 

@@ -7,11 +7,11 @@ from typing import Any
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
-from gridmap import lookup
 from gridmap.access.auth import READ
 from gridmap.access.security import caller, requires
 from gridmap.api import params, serializers
 from gridmap.core.db import get_session
+from gridmap.grid import lookup
 from gridmap.storage import households
 
 bp = APIBlueprint(

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask_openapi3 import APIBlueprint, Tag
 
-from gridmap import lookup
 from gridmap.access.auth import READ
 from gridmap.access.security import caller, requires
 from gridmap.api import params
 from gridmap.core.db import get_session
 from gridmap.core.privacy import mask_address
+from gridmap.grid import lookup
 from gridmap.storage import grids, households
 
 bp = APIBlueprint(

@@ -8,12 +8,12 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap import reports
 from gridmap.access.auth import EXPORT, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.personal import csv_lines
 from gridmap.core.db import get_session
+from gridmap.grid import reports
 
 bp = APIBlueprint(
     "reports",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gridmap import ingest
+from gridmap.grid import ingest
 from tests.conftest import COMMUNITY
 from tests.helpers import households_csv
 

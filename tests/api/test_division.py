@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from gridmap import ingest
+from gridmap.grid import ingest
 from gridmap.storage.models import Coverage
 from tests.conftest import COMMUNITY, MID_LAT, MID_LON, N, S, W
 from tests.helpers import assert_problem, households_csv, row_counts

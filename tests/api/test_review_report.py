@@ -29,10 +29,11 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from gridmap import ingest, rates, review_report
+from gridmap import rates, review_report
 from gridmap import requests as domain
 from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput, NotFound
+from gridmap.grid import ingest
 from gridmap.storage.models import AuditEntry
 from tests.conftest import COMMUNITY, client_for, square_grid_frame
 from tests.requests import conftest as request_fixtures

@@ -314,7 +314,7 @@ def test_roles_without_the_review_capability_get_no_request_tiles(app, make_user
 @pytest.fixture
 def two_communities(session, settings, filed, monkeypatch) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Community B (another street) with requests of its own, beside the small grid's."""
-    from gridmap import ingest
+    from gridmap.grid import ingest
 
     ingest.import_grids(session, b_grid_frame(), "EPSG:4490", settings)
     admin = Desk(session, monkeypatch).caller("tile-b", "street_admin", scope_code=B[:9])

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, update
 
-from gridmap import ingest
 from gridmap.core.privacy import id_number_digest, mask_id_number
+from gridmap.grid import ingest
 from gridmap.storage.models import AuthSession, Person
 from tests.conftest import COMMUNITY, client_for, square_grid_frame
 from tests.helpers import households_csv

@@ -10,7 +10,7 @@ from shapely.geometry import Polygon, box
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from gridmap import ingest
+from gridmap.grid import ingest
 from gridmap.storage.models import Grid, Household
 from tests.conftest import COMMUNITY, MID_LAT, MID_LON, small_grid_frame
 from tests.helpers import households_csv, row_counts

@@ -25,7 +25,7 @@ from shapely.geometry import shape
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gridmap import ingest
+from gridmap.grid import ingest
 from tests.web.browser import Watched, count
 
 CHIEF = "demo-chief"
