@@ -11,10 +11,11 @@ import pyogrio
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from gridmap import patrols, requests
+from gridmap import patrols
 from gridmap.access import accounts
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
+from gridmap.requests import service as requests
 from gridmap.spatial.generate import Population, generate_population
 from gridmap.storage import requests as storage_requests
 from gridmap.storage.models import Grid

@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy.orm import Session
 
-from gridmap import rates
 from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput, NotFound
+from gridmap.requests import rates
 from gridmap.spatial import hotspots as stats
 from gridmap.storage import review as store
 from gridmap.storage.models import REQUEST_STATES

@@ -16,7 +16,7 @@ background or one of its hot spots) have the intensity ::
 drawn once with a multinomial, so the total is exactly ``count``. ``share_c`` is the
 category's share of a year's requests (:data:`CATEGORY_MODELS`), ``season_c`` its monthly
 weights (heating Nov–Mar, flooding Jun–Aug, construction in spring and autumn, vendors in
-summer…), and ``day`` the calendar: rest days and holidays (``gridmap.deadlines``, i.e.
+summer…), and ``day`` the calendar: rest days and holidays (``gridmap.requests.deadlines``, i.e.
 chinese-calendar, 调休 included) 0.7 of a working day, Mondays 1.08, the Spring Festival
 holiday 0.55 (the city empties), a gentle growth of 16 % over the span, and garbage ×2.2 in the
 twelve days after the Spring Festival. Within the day the filing time follows an hour-of-day
@@ -43,11 +43,11 @@ market) or ``fading`` (1.6× until a turn in the first half, then down to 5 %: a
 site); at least two of each. :attr:`Report.hotspots` lists them, so the review's "emerging
 hot spots" can be checked against the truth.
 
-**Life.** Intake routes a request as :func:`gridmap.requests.route` does (from the
+**Life.** Intake routes a request as :func:`gridmap.requests.service.route` does (from the
 category's level, climbing while a level has nobody: grid worker, zone leader, chief,
 street), with today's staff read once. Its timeline is the closed loop of
-:mod:`gridmap.lifecycle`, every step a legal transition by the right role: report → accept →
-start → complete → rate → archive. Delays are drawn in working time as fractions of the
+:mod:`gridmap.requests.lifecycle`, every step a legal transition by the right role: report → accept
+→ start → complete → rate → archive. Delays are drawn in working time as fractions of the
 stage's limit — responses lognormal with median 0.3 of the limit, handling 0.4, each owner
 faster or slower by a personal factor, a few stuck for weeks — so about a tenth of responses
 and of completions are late. 3–4 % of the requests of a grid level are escalated one level
@@ -63,11 +63,11 @@ Every step after ``end`` is cut: requests of the last days and weeks are open in
 some past their stage deadline. The rows carry the state, level, owner, rating,
 ``reopen_count``, ``revision``, ``updated_at``, ``stage_started_at`` and ``stage_deadline`` of
 their last step, and the events the ``detail`` (owner, ``deadline``, rating…) that
-:mod:`gridmap.rates` reads.
+:mod:`gridmap.requests.rates` reads.
 
-**Deadlines** are those :func:`gridmap.deadlines.add_working_time` computes for the same start
-and limit, from a minute calendar of the span built with ``gridmap.deadlines`` (working days
-and hours) rather than one call per request.
+**Deadlines** are those :func:`gridmap.requests.deadlines.add_working_time` computes for the same
+start and limit, from a minute calendar of the span built with ``gridmap.requests.deadlines``
+(working days and hours) rather than one call per request.
 
 **Contacts** are plainly synthetic: ``王先生``/``李女士`` and phone numbers ``1000xxxxxxx``
 (:data:`SYNTHETIC_PHONE_PREFIX`, a range no carrier issues). Actors are ``synth:<role>``.
@@ -121,11 +121,11 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.orm import Session
 
-from gridmap import deadlines, lifecycle
 from gridmap.access import audit, auth
 from gridmap.core.errors import Unprocessable
 from gridmap.grid import ingest
-from gridmap.requests import GRID_ROLE
+from gridmap.requests import deadlines, lifecycle
+from gridmap.requests.service import GRID_ROLE
 from gridmap.spatial.locate import locate_points
 
 __all__ = [
@@ -385,7 +385,7 @@ _REASONS = (
 )
 #: Chance of an escalation before acceptance, by the level intake routed to.
 _ESCALATION = {"micro": 0.04, "zone": 0.03, "community": 0.03, "street": 0.25}
-#: Canonical roles of the lifecycle's parties at each level (``gridmap.lifecycle``).
+#: Canonical roles of the lifecycle's parties at each level (``gridmap.requests.lifecycle``).
 _REVIEWER = {
     "micro": "zone_leader",
     "zone": "zone_leader",
@@ -393,7 +393,7 @@ _REVIEWER = {
     "street": "street_admin",
     "department": "street_admin",
 }
-#: Names of the levels in the owners' "why" (as ``gridmap.requests`` writes them).
+#: Names of the levels in the owners' "why" (as ``gridmap.requests.service`` writes them).
 _LEVEL_NAME = {"micro": "微网格", "zone": "片区网格", "community": "社区", "street": "街道"}
 
 
@@ -725,7 +725,7 @@ class _City:
 
 
 def _climb(found: list[_Owner | None], start: int) -> _Owner:
-    """``gridmap.requests.route``: the first level from ``start`` with somebody on duty."""
+    """``gridmap.requests.service.route``: the first level from ``start`` with somebody on duty."""
     skipped: list[str] = []
     for level in range(start, 4):
         owner = found[level]
@@ -817,14 +817,14 @@ def _epoch(moment: dt.datetime) -> int:
 
 
 def _working(day: dt.date, exact: dt.date) -> bool:
-    """``gridmap.deadlines``' working day up to ``exact``; beyond it only steps that come
+    """``gridmap.requests.deadlines``' working day up to ``exact``; beyond it only steps that come
     after the end (and are cut) look, so Monday–Friday does, without the warning about
     years chinese-calendar does not know."""
     return deadlines.is_working_day(day) if day <= exact else day.weekday() < 5
 
 
 class _WorkClock:
-    """Working time of a span as a minute calendar, counted as ``gridmap.deadlines`` counts
+    """Working time of a span as a minute calendar, counted as ``gridmap.requests.deadlines`` counts
     it (its working days and hours), for whole arrays of moments (Unix seconds) at once.
 
     ``worked(t)`` is the working time from the calendar's start to ``t``; deadlines and
@@ -900,7 +900,7 @@ class _WorkClock:
         return np.where(inside, self.day_end[last], NEVER)
 
     def deadline(self, t: Ints, unit: Ints, amount: Ints) -> Ints:
-        """``gridmap.deadlines.add_working_time`` element-wise (unit 1 hours, 2 days, 0 no
+        """``gridmap.requests.deadlines.add_working_time`` element-wise (unit 1 hours, 2 days, 0 no
         limit: NEVER)."""
         out = np.full(t.shape, NEVER, dtype=np.int64)
         running = t < NEVER
@@ -1120,7 +1120,7 @@ class _World:
         self.names = self.text_index([f"{s}{t}" for s in _SURNAMES for t in ("先生", "女士")])
 
     def _owner_json(self, owner: _Owner, *, plain: bool = False) -> str:
-        """The ``owner`` of an event's detail, as ``gridmap.requests`` writes it: why it was
+        """The ``owner`` of an event's detail, as ``gridmap.requests.service`` writes it: why it was
         chosen on a hand-over, ``""`` on the owner's own steps."""
         routed: dict[str, Any] = {
             "person_id": owner.person or None,
@@ -1676,7 +1676,8 @@ def _actors(
     world: _World, rng: np.random.Generator, routed: _Owners, now: _Owners, source: Ints
 ) -> Ints:
     """Who takes each step (1-based into the actors): the owner handles, a resident or a
-    reviewer answers, a reviewer or the scheduler archives (``gridmap.lifecycle``'s parties)."""
+    reviewer answers, a reviewer or the scheduler archives (``gridmap.requests.lifecycle``'s
+    parties)."""
     n = source.size
     owner_role = np.array([_ACTOR[lifecycle.OWNER_ROLE[level]] for level in LEVELS])
     reviewer = np.array([_ACTOR[_REVIEWER[level]] for level in LEVELS])
@@ -1859,7 +1860,7 @@ def _chunks(
 # ---------------------------------------------------------------------------------- writing
 
 _INSERT_REQUESTS = """
-WITH accepted AS (  -- the first accept fixes the due date (gridmap.rates)
+WITH accepted AS (  -- the first accept fixes the due date (gridmap.requests.rates)
   SELECT DISTINCT ON (e.request_id) e.request_id,
          coalesce(NULLIF(e.deadline, %(none)s), e.at) AS due_at
     FROM pg_temp.synth_event e
@@ -1883,8 +1884,8 @@ SELECT s.id, s.category_id, d.body, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)
   LEFT JOIN pg_temp.synth_text n ON n.idx = s.contact_name
   LEFT JOIN accepted a ON a.request_id = s.id
 """
-# The event's detail as gridmap.requests writes it: what the move echoes, and its owner. Built
-# as text (the owner's part staged once per owner) and parsed once: twice as fast as
+# The event's detail as gridmap.requests.service writes it: what the move echoes, and its owner.
+# Built as text (the owner's part staged once per owner) and parsed once: twice as fast as
 # jsonb_build_object.
 _INSERT_EVENTS = """
 INSERT INTO request_event

@@ -34,7 +34,9 @@ READ = "read"  # grids, households, locate, search: within the scope, personal d
 REVEAL = "reveal"  # plain personal data, one audit row per reveal
 EXPORT = "export"  # downloads of in-scope tables, masked
 ASSIGN = "assign"  # staff grids and divide households among members, within the scope
-HANDLE = "handle"  # file residents' requests and act on them (gridmap.lifecycle), in the scope
+HANDLE = (
+    "handle"  # file residents' requests and act on them (gridmap.requests.lifecycle), in the scope
+)
 ACCOUNTS = "accounts"  # system administrator: create accounts, reset passwords
 CATALOGUE = "catalogue"  # system administrator: revise the request categories
 ROLES = "roles"  # security administrator: grant roles and scopes, unlock accounts

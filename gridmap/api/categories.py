@@ -8,12 +8,12 @@ from typing import Any
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap import requests as domain
 from gridmap.access.auth import CATALOGUE, SIGNED_IN
 from gridmap.access.security import audit_write, requires
 from gridmap.api import params
 from gridmap.core.db import get_session
-from gridmap.lifecycle import Level
+from gridmap.requests import service as domain
+from gridmap.requests.lifecycle import Level
 from gridmap.storage import requests as store
 
 bp = APIBlueprint(

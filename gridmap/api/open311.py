@@ -24,8 +24,6 @@ from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gridmap import lifecycle
-from gridmap import requests as domain
 from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import caller, requires
 from gridmap.api import params
@@ -33,6 +31,8 @@ from gridmap.api.requests import CATEGORY_CODE, PHONE, file_once
 from gridmap.core.db import get_session
 from gridmap.core.errors import PROBLEM_JSON, InvalidInput, NotFound
 from gridmap.core.privacy import mask_text
+from gridmap.requests import lifecycle
+from gridmap.requests import service as domain
 from gridmap.storage import requests as store
 
 bp = APIBlueprint(

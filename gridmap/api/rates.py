@@ -1,6 +1,6 @@
 """三率 ranking board (红黑榜) as JSON, CSV or Excel, and the overdue list (红黄牌), in scope.
 
-The formulas are in :mod:`gridmap.rates`.
+The formulas are in :mod:`gridmap.requests.rates`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from flask import Response, current_app
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from gridmap import rates
 from gridmap.access.auth import EXPORT, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.personal import csv_lines
 from gridmap.api.requests import properties
 from gridmap.core.db import get_session
+from gridmap.requests import rates
 
 bp = APIBlueprint(
     "rates",

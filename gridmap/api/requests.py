@@ -15,14 +15,14 @@ from flask import Response, json, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from gridmap import deadlines, lifecycle, rates
-from gridmap import requests as domain
 from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.core.privacy import mask_email, mask_name, mask_phone, mask_text
+from gridmap.requests import deadlines, lifecycle, rates
+from gridmap.requests import service as domain
 from gridmap.storage import requests as store
 from gridmap.storage.grids import Page
 

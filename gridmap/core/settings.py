@@ -51,8 +51,8 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     write_rate_limit: str = "120 per minute"
     #: Weights of the response, resolution and satisfaction rates in the composite score of
-    #: 三率 (``gridmap.rates``): three numbers >= 0, "response,resolution,satisfaction", scaled
-    #: to sum to 1. The default is a public district tool's 10 % / 50 % / 40 %.
+    #: 三率 (``gridmap.requests.rates``): three numbers >= 0, "response,resolution,satisfaction",
+    #: scaled to sum to 1. The default is a public district tool's 10 % / 50 % / 40 %.
     rate_weights: str = "0.1,0.5,0.4"
     #: Size of each ranking board (红黑榜): a whole number N >= 1 puts the best N on the red
     #: board and the worst N on the black one; a share 0 < s < 1 puts the best and worst

@@ -326,7 +326,7 @@ CATEGORY_CLASSES = (
 HANDLING_LEVELS = ("micro", "zone", "community", "street", "department")
 REQUEST_SOURCES = ("api", "page", "open311")
 RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
-#: The states of ``gridmap.lifecycle.RequestState`` (the database refuses any other).
+#: The states of ``gridmap.requests.lifecycle.RequestState`` (the database refuses any other).
 REQUEST_STATES = (
     "reported",
     "accepted",
@@ -435,8 +435,8 @@ class ResidentRequest(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     stage_deadline: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    #: The resolution rate's due date (``gridmap.rates``): the first handling stage's deadline
-    #: once accepted, before that the response stage's deadline (else the filing time).
+    #: The resolution rate's due date (``gridmap.requests.rates``): the first handling stage's
+    #: deadline once accepted, before that the response stage's deadline (else the filing time).
     due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     revision: Mapped[int] = mapped_column(Integer, server_default="0")
 

@@ -51,7 +51,7 @@ class RequestFilter:
     owner_user_id: int | None = None
     #: 红黄牌: ``"red"`` only those past their stage deadline at ``now``; ``"yellow"`` narrows
     #: to running clocks not yet past it (the caller decides the yellow card exactly, see
-    #: ``gridmap.rates.warning_page``: it needs working time, which SQL does not know).
+    #: ``gridmap.requests.rates.warning_page``: it needs working time, which SQL does not know).
     warning: str | None = None
     #: The moment the warning is judged at (default: the database's now).
     now: dt.datetime | None = None
@@ -210,7 +210,7 @@ def request_visible(scope: Scope, request: Any = ResidentRequest) -> ColumnEleme
 
 def insert_request(session: Session, values: dict[str, Any], lon: float, lat: float) -> int:
     """Store a new request at (lon, lat) in EPSG:4490; returns its id."""
-    # Before any accept a request is due when its response stage runs out (gridmap.rates).
+    # Before any accept a request is due when its response stage runs out (gridmap.requests.rates).
     due = values.get("stage_deadline") or values.get("created_at") or func.now()
     stmt = (
         insert(ResidentRequest)

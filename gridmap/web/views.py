@@ -21,7 +21,6 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from gridmap import patrols, review
-from gridmap import requests as residents_requests
 from gridmap.access import accounts, audit, auth
 from gridmap.access.auth import (
     ACCOUNTS,
@@ -47,6 +46,7 @@ from gridmap.access.security import (
 from gridmap.core.db import get_session
 from gridmap.core.errors import GridmapError, NotFound
 from gridmap.core.settings import Settings
+from gridmap.requests import service as residents_requests
 from gridmap.review_report import monthly as monthly_report
 from gridmap.review_report import to_html as report_html
 from gridmap.storage import grids

@@ -1,6 +1,6 @@
 """Each request's due date, so that 三率 read only the requests that can count in a period.
 
-``resident_request.due_at`` is the due date of the resolution rate (``gridmap.rates``): the
+``resident_request.due_at`` is the due date of the resolution rate (``gridmap.requests.rates``): the
 deadline of the first handling stage, recorded on the first ``accept`` (that accept's moment
 when the stage has no limit); before any accept, the deadline of the open response stage, else
 the filing time. The application keeps it on intake and on every transition; this migration

@@ -1,7 +1,7 @@
 """Vector tiles (MVT) of grids and requests: contents, the review's counts, scope, bad input.
 
 Requests are filed by the domain's intake at chosen moments of November 2024 (the clock of
-``gridmap.requests`` is set, as in tests/requests/timelines.py), so that a review period
+``gridmap.requests.service`` is set, as in tests/requests/timelines.py), so that a review period
 holds exactly the requests a test names.
 """
 
@@ -18,8 +18,8 @@ from shapely.geometry import box
 from sqlalchemy import select, update
 
 from gridmap import demo
-from gridmap import requests as domain
 from gridmap.access.auth import Caller
+from gridmap.requests import service as domain
 from gridmap.storage import review as review_store
 from gridmap.storage import tiles
 from gridmap.storage.models import Grid, ResidentRequest

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from gridmap import deadlines
-from gridmap.deadlines import (
+from gridmap.requests import deadlines
+from gridmap.requests.deadlines import (
     WorkCalendar,
     add_working_time,
     is_estimated,
@@ -122,7 +122,7 @@ class TestYearsThePackageDoesNotKnow:
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
         deadlines._warn_estimated.cache_clear()
-        with caplog.at_level(logging.WARNING, logger="gridmap.deadlines"):
+        with caplog.at_level(logging.WARNING, logger="gridmap.requests.deadlines"):
             # 2027-01-01 is a Friday (and surely New Year's Day): estimated as a working day.
             assert is_working_day(dt.date(2027, 1, 1))
             assert not is_working_day(dt.date(2027, 1, 2))
@@ -152,7 +152,7 @@ class TestYearsThePackageDoesNotKnow:
             years=frozenset({2027}),
         )
         deadlines._warn_estimated.cache_clear()
-        with caplog.at_level(logging.WARNING, logger="gridmap.deadlines"):
+        with caplog.at_level(logging.WARNING, logger="gridmap.requests.deadlines"):
             result = add_working_time(bj("2026-12-31 16:30"), 2, "hours", calendar=calendar)
         assert result == bj("2027-01-02 10:00")  # New Year off, then a make-up Saturday
         assert not is_estimated(bj("2026-12-31 16:30"), result, calendar=calendar)

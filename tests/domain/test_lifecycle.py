@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridmap.lifecycle import (
+from gridmap.requests.lifecycle import (
     ACTIONS,
     LEVELS,
     RATINGS,

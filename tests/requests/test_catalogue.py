@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from gridmap import demo, lifecycle
-from gridmap import requests as domain
+from gridmap import demo
 from gridmap.core.errors import InvalidInput
+from gridmap.requests import lifecycle
+from gridmap.requests import service as domain
 from gridmap.storage import models
 from gridmap.storage import requests as store
 from tests.requests.conftest import file

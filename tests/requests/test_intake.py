@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from gridmap import deadlines
+from gridmap.requests import deadlines
 from gridmap.storage.models import AuditEntry, ResidentRequest, User
 from tests.conftest import COMMUNITY, client_for
 from tests.helpers import assert_problem

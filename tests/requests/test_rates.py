@@ -1,7 +1,8 @@
 """三率, the ranking board (红黑榜) and the warning cards (红黄牌) on hand-built timelines.
 
 Requests are filed and moved through the closed loop by the domain functions, with the clock
-of ``gridmap.requests`` set to chosen moments (Asia/Shanghai, November 2024: no holidays), so
+of ``gridmap.requests.service`` set to chosen moments (Asia/Shanghai, November 2024: no holidays),
+so
 every deadline is known. The category is ``sanitation.garbage``: response 2 working hours,
 handling 1 working day, feedback 3 working days.
 
@@ -27,10 +28,11 @@ from dataclasses import replace
 import pytest
 from openpyxl import load_workbook
 
-from gridmap import create_app, rates
+from gridmap import create_app
 from gridmap.access.auth import Scope
 from gridmap.core import db
 from gridmap.core.errors import InvalidInput
+from gridmap.requests import rates
 from gridmap.storage import requests as store
 from gridmap.storage.models import AuditEntry
 from tests.conftest import COMMUNITY, client_for

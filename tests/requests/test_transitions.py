@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import ProgrammingError
 
-from gridmap import deadlines
+from gridmap.requests import deadlines
 from gridmap.storage.models import AuditEntry, RequestEvent, ResidentRequest
 from tests.helpers import assert_problem
 from tests.requests.conftest import IN_01001, act, counts, file

@@ -1,5 +1,5 @@
 """Hand-built request timelines: requests filed and moved through the closed loop by the
-domain functions, with the clock of ``gridmap.requests`` set to chosen moments.
+domain functions, with the clock of ``gridmap.requests.service`` set to chosen moments.
 
 The ``desk`` fixture (conftest.py) files the timelines of test_rates.py's table.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from gridmap import requests as domain
 from gridmap.access import accounts
 from gridmap.access.auth import Caller, scope_of
+from gridmap.requests import service as domain
 from tests.conftest import COMMUNITY, PASSWORD
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -22,10 +22,11 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap import create_app, deadlines, demo, lifecycle, rates, synth
+from gridmap import create_app, demo, synth
 from gridmap.access.auth import Scope
 from gridmap.core import db
 from gridmap.core.settings import Settings
+from gridmap.requests import deadlines, lifecycle, rates
 from tests.helpers import TALLY_CHECK
 
 COUNT = 20_000

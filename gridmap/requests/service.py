@@ -8,9 +8,10 @@ its street administrator if one has an account, otherwise the whole street's sco
 category handled by a department by default starts at the street: only the street summons a
 department (街乡吹哨). The first event of the timeline says who owns it and why.
 
-Transitions are decided by :mod:`gridmap.lifecycle`; this module locks the request, checks the
+Transitions are decided by :mod:`gridmap.requests.lifecycle`; this module locks the request, checks
+the
 caller saw its current revision (If-Match), finds the new owner when the level changes,
-restarts the stage clock with :func:`gridmap.deadlines.add_working_time`, appends the event
+restarts the stage clock with :func:`gridmap.requests.deadlines.add_working_time`, appends the event
 and bumps the revision, all in the caller's transaction.
 
 An ``Idempotency-Key`` makes intake safe to retry: the key is claimed with ``INSERT … ON
@@ -29,11 +30,11 @@ from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
-from gridmap import deadlines, lifecycle
 from gridmap.access.auth import Caller
 from gridmap.core import etags
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.grid.lookup import to_storage_point
+from gridmap.requests import deadlines, lifecycle
 from gridmap.storage import requests as store
 from gridmap.storage.models import Category, ResidentRequest
 
@@ -454,8 +455,8 @@ def _due_date(
     values: dict[str, Any],
     now: dt.datetime,
 ) -> dict[str, Any]:
-    """``due_at`` after a move (see ``gridmap.rates``): fixed by the first accept (its handling
-    deadline, else its moment); until then the open response stage's deadline."""
+    """``due_at`` after a move (see ``gridmap.requests.rates``): fixed by the first accept (its
+    handling deadline, else its moment); until then the open response stage's deadline."""
     if store.was_accepted(session, row.id):
         return {}
     if move.action == "accept":

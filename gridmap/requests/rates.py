@@ -58,8 +58,8 @@ score to 2 before ranking, so rows that look equal rank equal.
 Warnings (红黄牌)
 -----------------
 A request whose stage clock runs (reported, accepted, handling, completed) is ``red`` after
-its stage deadline and ``yellow`` from :func:`gridmap.deadlines.yellow_at` (the last 20 % of
-the allowed working time) to the deadline.
+its stage deadline and ``yellow`` from :func:`gridmap.requests.deadlines.yellow_at` (the last 20 %
+of the allowed working time) to the deadline.
 """
 
 from __future__ import annotations
@@ -78,11 +78,11 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
-from gridmap import deadlines
 from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_name
-from gridmap.requests import stage_deadline
+from gridmap.requests import deadlines
+from gridmap.requests.service import stage_deadline
 from gridmap.storage import rates as queries
 from gridmap.storage import requests as request_store
 
