@@ -19,11 +19,13 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from gridmap import demo, review_report, synth
 from gridmap.access import accounts, audit, auth
 from gridmap.core import db
 from gridmap.core.errors import GridmapError
+from gridmap.demo import generator as synth
+from gridmap.demo import loader as demo
 from gridmap.grid import ingest
+from gridmap.review import report as review_report
 from gridmap.spatial.crs import SpatialInputError
 from gridmap.storage.models import USER_ROLES, User
 

@@ -30,10 +30,10 @@ from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from gridmap import demo
 from gridmap.access import accounts
 from gridmap.core import db
 from gridmap.core.settings import Settings
+from gridmap.demo import loader as demo
 from gridmap.spatial.crs import CGCS2000, local_metric_crs, transform_xy
 from gridmap.spatial.tracks import RawTrack, clean_track
 from gridmap.storage import patrols as store

@@ -30,9 +30,10 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from gridmap import create_app, review
+from gridmap import create_app
 from gridmap.access import auth
 from gridmap.core.settings import Settings
+from gridmap.review import service as review
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -41,9 +41,9 @@ from urllib.parse import quote, urlencode
 import numpy as np
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from gridmap import review
 from gridmap.core import db
 from gridmap.core.settings import Settings
+from gridmap.review import service as review
 from gridmap.storage import tiles
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy.exc import OperationalError
 
-from gridmap import synth
 from gridmap.core.errors import GridmapError
+from gridmap.demo import generator as synth
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -20,7 +20,6 @@ from flask import Response, current_app, json, request
 from flask_openapi3 import APIBlueprint, RawModel, Tag
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from gridmap import patrols as domain
 from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
@@ -28,6 +27,7 @@ from gridmap.api.requests import Location, Photo, idempotency_key
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_address, mask_name, mask_text
+from gridmap.patrols import service as domain
 from gridmap.requests import service as requests_domain
 from gridmap.storage import patrols as store
 from gridmap.storage.grids import Page

@@ -2,7 +2,7 @@
 hot spots and their trend, one grid's figures, and the monthly report's workbook.
 
 Every answer is an aggregate of the caller's scope (grid subtrees); the formulas are in
-:mod:`gridmap.review`.
+:mod:`gridmap.review.service`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from flask import Response, current_app
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap import review, review_report
 from gridmap.access.auth import EXPORT, REVIEW
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.core.db import get_session
+from gridmap.review import report as review_report
+from gridmap.review import service as review
 from gridmap.storage import review as store
 
 bp = APIBlueprint(

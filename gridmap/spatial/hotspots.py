@@ -408,7 +408,7 @@ def worsening(z_by_period: ArrayLike, alpha: float = 0.05) -> NDArray[np.bool_]:
     """Cells getting significantly hotter: a Mann-Kendall trend of their Gi* z-scores with
     ``z_MK > 0`` and ``p < alpha``, whether hot today or not. Uncorrected for the number of
     cells (a few periods cannot survive a false-discovery correction over a city): callers
-    keep the cells that are also hot now (see :func:`gridmap.review.hot_spots`).
+    keep the cells that are also hot now (see :func:`gridmap.review.service.hot_spots`).
 
     Parameters
     ----------

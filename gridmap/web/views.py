@@ -20,7 +20,6 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from gridmap import patrols, review
 from gridmap.access import accounts, audit, auth
 from gridmap.access.auth import (
     ACCOUNTS,
@@ -46,9 +45,11 @@ from gridmap.access.security import (
 from gridmap.core.db import get_session
 from gridmap.core.errors import GridmapError, NotFound
 from gridmap.core.settings import Settings
+from gridmap.patrols import service as patrols
 from gridmap.requests import service as residents_requests
-from gridmap.review_report import monthly as monthly_report
-from gridmap.review_report import to_html as report_html
+from gridmap.review import service as review
+from gridmap.review.report import monthly as monthly_report
+from gridmap.review.report import to_html as report_html
 from gridmap.storage import grids
 from gridmap.storage import requests as request_store
 from gridmap.storage import review as review_store

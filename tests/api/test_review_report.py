@@ -29,12 +29,12 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from gridmap import review_report
 from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.grid import ingest
 from gridmap.requests import rates
 from gridmap.requests import service as domain
+from gridmap.review import report as review_report
 from gridmap.storage.models import AuditEntry
 from tests.conftest import COMMUNITY, client_for, square_grid_frame
 from tests.requests import conftest as request_fixtures

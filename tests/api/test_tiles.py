@@ -17,8 +17,8 @@ from geoalchemy2.functions import ST_X, ST_Y
 from shapely.geometry import box
 from sqlalchemy import select, update
 
-from gridmap import demo
 from gridmap.access.auth import Caller
+from gridmap.demo import loader as demo
 from gridmap.requests import service as domain
 from gridmap.storage import review as review_store
 from gridmap.storage import tiles

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from pyproj import Geod
 
-from gridmap import patrols
 from gridmap.grid import ingest
+from gridmap.patrols import service as patrols
 from tests.conftest import COMMUNITY, client_for
 from tests.helpers import households_csv
 from tests.security.conftest import B, b_grid_frame

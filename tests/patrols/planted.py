@@ -11,8 +11,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridmap import patrols
 from gridmap.access import accounts
+from gridmap.patrols import service as patrols
 from gridmap.spatial.tracks import RawTrack, clean_track
 from gridmap.storage import patrols as store
 from gridmap.storage.models import Grid, WorkList

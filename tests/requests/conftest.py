@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from gridmap import demo
 from gridmap.access.auth import Caller
+from gridmap.demo import loader as demo
 from gridmap.grid import ingest
 from gridmap.storage.models import IdempotencyKey, RequestEvent, ResidentRequest
 from tests.conftest import COMMUNITY, client_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from gridmap import demo
 from gridmap.core.errors import InvalidInput
+from gridmap.demo import loader as demo
 from gridmap.requests import lifecycle
 from gridmap.requests import service as domain
 from gridmap.storage import models

@@ -26,9 +26,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from gridmap import demo
 from gridmap.access import accounts, auth
 from gridmap.core.settings import Settings
+from gridmap.demo import loader as demo
 from gridmap.grid import ingest
 from tests.conftest import (
     COMMUNITY,

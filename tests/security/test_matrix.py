@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
-from gridmap import demo
 from gridmap.access import security
 from gridmap.access.auth import CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGNED_IN
+from gridmap.demo import loader as demo
 from gridmap.storage import requests as store
 from gridmap.storage.models import Grid
 from tests.conftest import client_for

@@ -229,7 +229,7 @@ def test_cli_household_csv_reports_outsiders(runner, session, small_grid, tmp_pa
 
 def test_bulk_locate_agrees_with_postgis(session, settings):
     """The import path's locate follows the database's rule on a generated Dongcheng grid."""
-    from gridmap import demo
+    from gridmap.demo import loader as demo
 
     demo.load(session, households=3000, seed=5, settings=settings)
     disagree = session.scalar(

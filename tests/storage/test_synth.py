@@ -22,10 +22,12 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap import create_app, demo, synth
+from gridmap import create_app
 from gridmap.access.auth import Scope
 from gridmap.core import db
 from gridmap.core.settings import Settings
+from gridmap.demo import generator as synth
+from gridmap.demo import loader as demo
 from gridmap.requests import deadlines, lifecycle, rates
 from tests.helpers import TALLY_CHECK
 

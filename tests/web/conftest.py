@@ -24,9 +24,10 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from gridmap import create_app, demo
+from gridmap import create_app
 from gridmap.access import accounts, auth
 from gridmap.core.settings import Settings
+from gridmap.demo import loader as demo
 from tests.conftest import create_test_database, drop_test_database
 from tests.web.browser import Watched
 

@@ -1,8 +1,8 @@
 """The review page (一月一研判) in headless Chromium, over the city-scale data set.
 
 A database of its own holds the Dongcheng demo and ``REVIEW_REQUESTS`` generated requests
-(2 million by default, :mod:`gridmap.synth`): the page must stay light and quick whatever the
-volume, because every layer it draws is an aggregate or a vector tile. demo-auditor (the
+(2 million by default, :mod:`gridmap.demo.generator`): the page must stay light and quick whatever
+the volume, because every layer it draws is an aggregate or a vector tile. demo-auditor (the
 whole district, read-only) logs in through the form; changing the category, the period and
 the overdue filter changes the layers, and what the page shows agrees with the API. A
 screenshot is saved under tests/artifacts/.
@@ -23,9 +23,12 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from gridmap import create_app, demo, review, synth
+from gridmap import create_app
 from gridmap.core.settings import Settings
-from gridmap.review import HEAT_POINT_CAP
+from gridmap.demo import generator as synth
+from gridmap.demo import loader as demo
+from gridmap.review import service as review
+from gridmap.review.service import HEAT_POINT_CAP
 from tests.conftest import create_test_database, drop_test_database
 from tests.web.browser import Watched
 from tests.web.conftest import DEMO_HOUSEHOLDS, LIVE_SETTINGS

@@ -3,9 +3,9 @@ self-contained HTML page with static maps and charts, and as an Excel workbook o
 
 :func:`monthly` gathers the figures once: counts from the request tally
 (:mod:`gridmap.storage.review`, so the work grows with the number of grids, not of requests),
-the Gi* hot spots and their six-month trend (:func:`gridmap.review.hot_spots`), the 三率 of the
-area's communities, zones or micro-grids (:func:`gridmap.requests.rates.ranking`) and today's grid
-polygons of the area. :func:`to_html` and :func:`to_xlsx` only lay them out; the charts and
+the Gi* hot spots and their six-month trend (:func:`gridmap.review.service.hot_spots`), the 三率 of
+the area's communities, zones or micro-grids (:func:`gridmap.requests.rates.ranking`) and today's
+grid polygons of the area. :func:`to_html` and :func:`to_xlsx` only lay them out; the charts and
 maps are drawn by matplotlib as inline SVG whose text stays text (the browser draws the Chinese
 with its own fonts), so the page needs no asset, no script and prints on A4.
 
@@ -45,10 +45,10 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from gridmap import review
 from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.requests import rates
+from gridmap.review import service as review
 from gridmap.storage import requests as request_store
 from gridmap.storage import review as store
 from gridmap.storage.models import Grid
@@ -706,7 +706,7 @@ def _local(moment: dt.datetime | None) -> str:
 def _templates() -> Environment:
     """The report's own Jinja environment: it renders without an app (the CLI's files)."""
     environment = Environment(
-        loader=FileSystemLoader(Path(__file__).parent / "web" / "templates"),
+        loader=FileSystemLoader(Path(__file__).parents[1] / "web" / "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,

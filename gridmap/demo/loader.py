@@ -11,16 +11,16 @@ import pyogrio
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from gridmap import patrols
 from gridmap.access import accounts
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
+from gridmap.patrols import service as patrols
 from gridmap.requests import service as requests
 from gridmap.spatial.generate import Population, generate_population
 from gridmap.storage import requests as storage_requests
 from gridmap.storage.models import Grid
 
-BOUNDARIES = Path(__file__).resolve().parents[1] / "data" / "boundaries"
+BOUNDARIES = Path(__file__).resolve().parents[2] / "data" / "boundaries"
 GRID_FILE = BOUNDARIES / "dongcheng_grid.geojson"
 DEFAULT_HOUSEHOLDS = 100_000
 #: A year of requests for the review page (a Beijing-size city files ~20 M a year).

@@ -1,7 +1,7 @@
 """Synthetic residents' requests (群众诉求) at city scale, for the monthly review (一月一研判).
 
 :func:`generate_requests` fills the database with ``count`` requests and their timelines over
-the demo city (the grid, households and staff of :func:`gridmap.demo.load`), as residents and
+the demo city (the grid, households and staff of :func:`gridmap.demo.loader.load`), as residents and
 staff would have produced them over the last ``months`` calendar months up to ``end``. Every
 draw comes from one seeded generator: the same database, arguments and seed give the same
 rows (ids aside).
@@ -188,7 +188,7 @@ class CategoryModel:
 
 
 _FLAT = (1.0,) * 12
-#: One model per category of ``gridmap.demo.CATEGORIES``.
+#: One model per category of ``gridmap.demo.loader.CATEGORIES``.
 CATEGORY_MODELS: Final[tuple[CategoryModel, ...]] = (
     CategoryModel(
         "sanitation.garbage", 0.12, 0.35, 0.3, "day",
