@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
@@ -13,12 +12,11 @@ from pydantic import BaseModel, Field
 from gridmap.access.auth import ASSIGN, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
+from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_contact
 from gridmap.grid import assignment
-
-BEIJING = ZoneInfo("Asia/Shanghai")
 
 bp = APIBlueprint(
     "assignment",
@@ -90,7 +88,7 @@ def add_staff(path: params.GridPath, body: NewPost) -> Response:
 @bp.post("/assignments/<int:assignment_id>/end", summary="End a post (needs If-Match)")
 @requires(ASSIGN)
 def end_staff(path: PostPath, body: EndPost) -> Response:
-    end = body.end_date or dt.datetime.now(BEIJING).date()
+    end = body.end_date or clock.today()
     code, etag = assignment.end_staff(
         get_session(), path.assignment_id, end, caller().scope, request.headers.get("If-Match")
     )

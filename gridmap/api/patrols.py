@@ -24,6 +24,7 @@ from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
 from gridmap.api.requests import Location, Photo, idempotency_key
+from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_address, mask_name, mask_text
@@ -408,7 +409,7 @@ def work_lists(query: WorkListQuery) -> Response:
     session, who = get_session(), caller()
     person_id = query.person_id or domain.person_of(session, who)
     found = domain.work_lists(
-        session, who.scope, person_id, query.date or domain.today(), query.work_list
+        session, who.scope, person_id, query.date or clock.today(), query.work_list
     )
     return _json(_work_lists(found))
 
@@ -563,7 +564,7 @@ def overdue(query: OverdueQuery) -> Response:
     found = domain.overdue(
         get_session(),
         caller().scope,
-        query.date or domain.today(),
+        query.date or clock.today(),
         grid_code=query.grid,
         list_code=query.work_list,
         level=query.level,

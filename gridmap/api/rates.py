@@ -17,6 +17,8 @@ from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.personal import csv_lines
 from gridmap.api.requests import properties
+from gridmap.core import clock
+from gridmap.core.clock import BEIJING
 from gridmap.core.db import get_session
 from gridmap.requests import rates
 
@@ -79,7 +81,7 @@ def ranking_body(table: rates.Ranking) -> dict[str, Any]:
             "label": table.period.label,
             "from": table.period.first_day.isoformat(),
             "to": table.period.last_day.isoformat(),
-            "tz": rates.TZ.key,
+            "tz": BEIJING.key,
         },
         "as_of": table.as_of.astimezone(dt.UTC).isoformat(),
         "weights": {"response": response, "resolution": resolution, "satisfaction": satisfaction},
@@ -115,7 +117,7 @@ def export(path: ExportPath, query: RateQuery) -> Response:
 @bp.get("/requests/overdue", summary="Requests with a yellow or red card (红黄牌), per owner")
 @requires(READ)
 def overdue(query: OverdueQuery) -> dict[str, Any]:
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     found = rates.warned(get_session(), caller().scope, query.grid, now)
     chosen = [w for w in found if query.warning in (None, w.card)]
     return {

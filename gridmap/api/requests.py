@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
+from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.core.privacy import mask_email, mask_name, mask_phone, mask_text
@@ -136,7 +137,7 @@ def warning(row: Any, now: dt.datetime | None = None) -> str | None:
     """红黄牌 of the running stage: green, yellow (due soon) or red (overdue); None if no clock."""
     if row.stage_deadline is None or lifecycle.STAGE_OF[row.state] is None:
         return None
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     return deadlines.warning_level(now, row.stage_deadline, row.stage_started_at)
 
 
@@ -287,7 +288,7 @@ def create_request(body: IntakeBody) -> Response:
 @requires(READ)
 def list_requests(query: RequestListQuery) -> Response:
     limit, before = params.parse_page(query)
-    session, who, now = get_session(), caller(), dt.datetime.now(dt.UTC)
+    session, who, now = get_session(), caller(), clock.now()
     person, user = domain.inbox_owner(session, who) if query.mine else (None, None)
     wanted = store.RequestFilter(
         states=parse_states(query.state),

@@ -27,12 +27,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Caller, Forbidden, Scope
+from gridmap.core import clock
+from gridmap.core.clock import BEIJING
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
@@ -42,7 +43,6 @@ from gridmap.spatial.crs import SpatialInputError, check_lonlat, parse_crs, to_c
 from gridmap.storage import patrols as store
 from gridmap.storage.models import Patrol, WorkList
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 #: How far a phone's clock may run ahead of the server's, and how long before a patrol's
 #: start its first fixes may have been taken.
 CLOCK_SKEW = dt.timedelta(minutes=10)
@@ -131,15 +131,6 @@ class Period:
     last_day: dt.date
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def today() -> dt.date:
-    """Today in Beijing."""
-    return dt.datetime.now(BEIJING).date()
-
-
 def midnight(day: dt.date) -> dt.datetime:
     """The instant a Beijing day begins."""
     return dt.datetime.combine(day, dt.time(), BEIJING).astimezone(dt.UTC)
@@ -207,7 +198,7 @@ def start(
     default coordinate system of the fixes the phone will post.
     """
     person = person_of(session, caller)
-    now = _now()
+    now = clock.now()
     began = started_at or now
     if not now - LATEST_BACKDATED_START <= began <= now + CLOCK_SKEW:
         raise InvalidInput(
@@ -247,7 +238,7 @@ def _own(session: Session, caller: Caller, patrol_id: int, *, running: bool = Tr
 
 
 def _check_times(times: list[dt.datetime], earliest: dt.datetime, label: str) -> None:
-    latest = _now() + CLOCK_SKEW
+    latest = clock.now() + CLOCK_SKEW
     for i, at in enumerate(times):
         if not earliest <= at <= latest:
             raise InvalidInput(
@@ -287,7 +278,7 @@ def check_in(session: Session, caller: Caller, patrol_id: int, new: NewCheckIn) 
     patrol = _own(session, caller, patrol_id)
     if store.household_point(session, new.household_id, caller.scope) is None:
         raise NotFound(f"There is no household {new.household_id}.")
-    at = new.at or _now()
+    at = new.at or clock.now()
     _check_times([at], patrol.started_at - CLOCK_SKEW, "check-in")
     lon = lat = None
     if new.lon is not None and new.lat is not None:
@@ -315,7 +306,7 @@ def _live_track(session: Session, patrol_id: int, settings: Settings) -> tracks.
         np.array([float(r.seconds) for r in rows], dtype=np.float64),
     )
     return tracks.clean_track(
-        raw, max_speed_mps=settings.track_max_speed_mps, latest=_now().timestamp() + 86_400
+        raw, max_speed_mps=settings.track_max_speed_mps, latest=clock.now().timestamp() + 86_400
     )
 
 
@@ -329,8 +320,8 @@ def end(
     """结束巡查: close the caller's running patrol, clean its fixes into the track and compute
     the households it reached. Returns the cleaning report (not committed)."""
     patrol = _own(session, caller, patrol_id)
-    ended = ended_at or _now()
-    if not patrol.started_at <= ended <= _now() + CLOCK_SKEW:
+    ended = ended_at or clock.now()
+    if not patrol.started_at <= ended <= clock.now() + CLOCK_SKEW:
         raise InvalidInput(
             f"ended_at {ended.isoformat()} is before the patrol began or in the future",
             errors=[{"field": "ended_at", "message": "check the device clock"}],
@@ -549,7 +540,7 @@ def seed_work_lists(
     (existing ones are left as edited). By default one special list for the demo: a fire
     safety check (消防安全检查) of households of elderly people living alone, this month."""
     if specials is None:
-        first = today().replace(day=1)
+        first = clock.today().replace(day=1)
         specials = (
             {
                 "code": "fire_safety",

@@ -42,6 +42,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
 
+from gridmap.core.clock import BEIJING
+
 log = logging.getLogger(__name__)
 
 Unit = Literal["hours", "days"]
@@ -49,7 +51,7 @@ Card = Literal["green", "yellow", "red"]
 #: ((start hour, minute), (end hour, minute)) of each working period in a day, in order.
 WorkHours = Sequence[tuple[tuple[int, int], tuple[int, int]]]
 
-DEFAULT_TZ: Final = "Asia/Shanghai"
+DEFAULT_TZ: Final = BEIJING.key
 WORK_HOURS: Final[tuple[tuple[tuple[int, int], tuple[int, int]], ...]] = (
     ((9, 0), (12, 0)),
     ((13, 30), (17, 30)),

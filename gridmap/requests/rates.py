@@ -73,12 +73,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
+from gridmap.core import clock
+from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_name
 from gridmap.requests import deadlines
@@ -90,7 +91,6 @@ Level = Literal["micro", "zone", "community"]
 By = Literal["grid", "owner"]
 Card = Literal["yellow", "red"]
 
-TZ = ZoneInfo(deadlines.DEFAULT_TZ)
 #: Code length of each grid level: a request's micro-grid code cut to it gives its grid.
 CODE_LENGTH: dict[str, int] = {"community": 12, "zone": 14, "micro": 17}
 BASICALLY = 0.9
@@ -159,7 +159,7 @@ def period(
             raise InvalidInput(f"to must be on or after from, at most {MAX_DAYS} days later")
         return _span(first, last + dt.timedelta(days=1), f"{first}..{last}")
     if month is None:
-        month = (today or dt.datetime.now(TZ).date()).strftime("%Y-%m")
+        month = (today or clock.today()).strftime("%Y-%m")
     found = _MONTH.match(month)
     if not found:
         raise InvalidInput(f"period must be a month YYYY-MM, not {month!r}")
@@ -169,8 +169,8 @@ def period(
 
 
 def _span(first: dt.date, after: dt.date, label: str) -> Period:
-    start = dt.datetime.combine(first, dt.time(), tzinfo=TZ)
-    return Period(start, dt.datetime.combine(after, dt.time(), tzinfo=TZ), label)
+    start = dt.datetime.combine(first, dt.time(), tzinfo=BEIJING)
+    return Period(start, dt.datetime.combine(after, dt.time(), tzinfo=BEIJING), label)
 
 
 # ------------------------------------------------------------------------- one request's facts
@@ -401,7 +401,7 @@ def ranking(
     now: dt.datetime | None = None,
 ) -> Ranking:
     """The 三率 of each grid of ``level`` (or each owner unit) in ``scope``, ranked."""
-    as_of = now or dt.datetime.now(dt.UTC)
+    as_of = now or clock.now()
     requests = queries.period_requests(session, scope, grid_code, when.start, when.end)
     events = queries.period_events(session, scope, grid_code, when.start, when.end)
     if by == "owner":

@@ -31,7 +31,7 @@ from typing import Any, cast
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Caller
-from gridmap.core import etags
+from gridmap.core import clock, etags
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.grid.lookup import to_storage_point
 from gridmap.requests import deadlines, lifecycle
@@ -99,10 +99,6 @@ class Owner:
     user_id: int | None
     department: str | None
     why: str
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def etag(request_id: int, revision: int) -> str:
@@ -296,7 +292,7 @@ def intake(session: Session, new: NewRequest, caller: Caller) -> int:
         )
     lon, lat, micro_grid_id, household_id = _place(session, new, caller)
     owner = route(session, micro_grid_id, category.default_level)
-    now = _now()
+    now = clock.now()
     state = lifecycle.new_request(cast("lifecycle.Level", owner.level))
     response_deadline = stage_deadline(now, _time_limit(category, state.stage))
     request_id = store.insert_request(
@@ -480,7 +476,7 @@ def act(
         if change.department or change.person_id or change.time_limit:
             raise InvalidInput(f"{change.action!r} hands the request to nobody new")
         owner = Owner(row.level, row.owner_person_id, row.owner_user_id, row.department, "")
-    now = _now()
+    now = clock.now()
     category = store.category_version(session, row.category_id)
     values = {
         "state": move.after.state,

@@ -46,6 +46,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
+from gridmap.core import clock
+from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.requests import rates
 from gridmap.review import service as review
@@ -53,7 +55,6 @@ from gridmap.storage import requests as request_store
 from gridmap.storage import review as store
 from gridmap.storage.models import Grid
 
-TZ = review.TZ
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _GRID_CODE = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{14}|\d{17})$")
 #: Months of the trend chart, micro-grids in the top list, months of the hot-spot trend.
@@ -278,7 +279,7 @@ def monthly(
     is nothing to review), and ``NotFound`` for a grid outside the scope or that does not
     exist today (the same answer, so a report never confirms what lies outside).
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     if not _MONTH.match(month or "") or review.parse_period(month)[0] != "M":
         raise InvalidInput(f"month must be YYYY-MM (2000-01 to 2100-12), not {month!r}")
     wanted = _filter(session, scope, month, grid_code, now)
@@ -699,7 +700,7 @@ def _signed(value: int) -> str:
 
 
 def _local(moment: dt.datetime | None) -> str:
-    return "" if moment is None else moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+    return "" if moment is None else moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 @functools.cache
@@ -764,7 +765,7 @@ _CHANGE_COLUMNS: tuple[Column, ...] = (
 
 def _excel_time(moment: dt.datetime | None) -> dt.datetime | None:
     """Beijing time without a zone: Excel has no time zones."""
-    return None if moment is None else moment.astimezone(TZ).replace(tzinfo=None)
+    return None if moment is None else moment.astimezone(BEIJING).replace(tzinfo=None)
 
 
 def _table(book: Workbook, title: str, columns: Sequence[Column], rows: Iterable[Any]) -> None:

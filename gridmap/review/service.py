@@ -22,19 +22,19 @@ import datetime as dt
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
+from gridmap.core import clock
+from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.requests import rates
 from gridmap.spatial import hotspots as stats
 from gridmap.storage import review as store
 from gridmap.storage.models import REQUEST_STATES
 
-TZ = ZoneInfo("Asia/Shanghai")
 #: A page never receives more weighted points than this (the issue's ~50 k).
 HEAT_POINT_CAP = 50_000
 MAX_PERIODS = {"W": 106, "M": 60}
@@ -100,7 +100,7 @@ def recent_periods(
 ) -> dict[str, list[str]]:
     """The labels of the last ``months`` months and ``weeks`` weeks up to the current ones,
     oldest first: the stops of the page's time slider."""
-    today = today or dt.datetime.now(TZ).date()
+    today = today or clock.today()
     month = today.replace(day=1)
     week = today - dt.timedelta(days=today.weekday())
     return {
@@ -114,7 +114,7 @@ def recent_periods(
 
 
 def last_month(today: dt.date | None = None) -> str:
-    today = today or dt.datetime.now(TZ).date()
+    today = today or clock.today()
     return period_label("M", previous_start("M", today.replace(day=1)))
 
 
@@ -327,8 +327,8 @@ def grid_detail(
     window = replace(mine, first=previous_start(mine.kind, mine.last, trend - 1))
     per_period = store.by_period(session, window)
     when = rates.Period(
-        dt.datetime.combine(mine.first, dt.time(), tzinfo=TZ),
-        dt.datetime.combine(next_start(mine.kind, mine.last), dt.time(), tzinfo=TZ),
+        dt.datetime.combine(mine.first, dt.time(), tzinfo=BEIJING),
+        dt.datetime.combine(next_start(mine.kind, mine.last), dt.time(), tzinfo=BEIJING),
         f"{period_label(mine.kind, mine.first)}..{period_label(mine.kind, mine.last)}",
     )
     ranking = rates.ranking(session, scope, when, level=grid.level, grid_code=code)

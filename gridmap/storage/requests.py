@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
+from gridmap.core import clock
 from gridmap.storage.grids import BBox, envelope
 from gridmap.storage.models import (
     SRID,
@@ -343,7 +344,7 @@ def _filtered(stmt: Select[Any], wanted: RequestFilter) -> Select[Any]:
         stmt = stmt.where(Category.code == wanted.category)
     if wanted.grid_code:
         stmt = stmt.where(Grid.code.startswith(wanted.grid_code, autoescape=True))
-    now: Any = func.now() if wanted.now is None else wanted.now
+    now = wanted.now or clock.now()
     if wanted.overdue or wanted.warning == "red":
         stmt = stmt.where(ResidentRequest.state.in_(CLOCKED), ResidentRequest.stage_deadline < now)
     if wanted.warning == "yellow":

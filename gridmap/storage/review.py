@@ -16,13 +16,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from geoalchemy2.functions import ST_X, ST_Y
 from sqlalchemy import BigInteger, ColumnElement, and_, false, func, literal, null, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
+from gridmap.core import clock
+from gridmap.core.clock import BEIJING
 from gridmap.storage.models import (
     Category,
     Grid,
@@ -32,8 +33,6 @@ from gridmap.storage.models import (
     ResidentRequest,
 )
 from gridmap.storage.requests import CLOCKED
-
-TZ = ZoneInfo("Asia/Shanghai")
 
 Kind = Literal["W", "M"]
 Level = Literal["community", "zone", "micro"]
@@ -145,7 +144,7 @@ def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Any:
 def _overdue(r: Any, wanted: ReviewFilter) -> ColumnElement[bool]:
     """Filed in the filter's periods, in its states, with a clock past its stage deadline."""
     start, end = filed_window(wanted)
-    now = literal(wanted.now) if wanted.now is not None else func.now()
+    now = literal(wanted.now or clock.now())
     return and_(
         r.state.in_([s for s in wanted.states if s in CLOCKED]),
         r.stage_deadline < now,
@@ -160,7 +159,7 @@ def filed_window(wanted: ReviewFilter) -> tuple[dt.datetime, dt.datetime]:
 
 
 def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=TZ)
+    return dt.datetime.combine(day, dt.time(), tzinfo=BEIJING)
 
 
 def _after(kind: Kind, start: dt.date) -> dt.date:

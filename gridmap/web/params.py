@@ -10,11 +10,11 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from gridmap.core import clock
+from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Audit rows shown per page.
 AUDIT_PAGE_SIZE = 100
 #: Rows the CSV link asks for: the most ``/api/v1/audit.csv`` gives in one file.
@@ -65,7 +65,7 @@ class RankingFilters:
             raise InvalidInput(f"level 应为 {'、'.join(RANKING_LEVELS)} 之一")
         period = args.get("period", "").strip()
         if not period:
-            period = (now or dt.datetime.now(dt.UTC)).astimezone(SHANGHAI).strftime("%Y-%m")
+            period = (now or clock.now()).astimezone(BEIJING).strftime("%Y-%m")
         try:
             dt.datetime.strptime(period, "%Y-%m")
         except ValueError:
@@ -79,7 +79,7 @@ class RankingFilters:
 
 def local_time(value: dt.datetime) -> str:
     """A stored (UTC) time as Beijing time, to the second."""
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _parse_local(name: str, text: str) -> dt.datetime | None:
@@ -90,7 +90,7 @@ def _parse_local(name: str, text: str) -> dt.datetime | None:
     except ValueError:
         raise InvalidInput(f"{_LABELS[name]}格式不正确，应为 年-月-日T时:分") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=SHANGHAI)
+        value = value.replace(tzinfo=BEIJING)
     return value.astimezone(dt.UTC)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -42,10 +41,10 @@ from gridmap.access.security import (
     public,
     requires,
 )
+from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import GridmapError, NotFound
 from gridmap.core.settings import Settings
-from gridmap.patrols import service as patrols
 from gridmap.requests import service as residents_requests
 from gridmap.review import service as review
 from gridmap.review.report import monthly as monthly_report
@@ -334,7 +333,7 @@ def _patrol_page(template: str, page: str, **extra: Any) -> str:
 def patrol_page() -> str:
     """巡查走访: a worker's phone page — today's 3+N lists, start and end a patrol whose fixes
     the browser posts as it moves, check in at households, upload a GPX/GeoJSON track."""
-    return _patrol_page("patrol.html", "worker", today=patrols.today().isoformat())
+    return _patrol_page("patrol.html", "worker", today=clock.today().isoformat())
 
 
 @bp.get("/patrols")
@@ -342,7 +341,7 @@ def patrol_page() -> str:
 def patrols_page() -> str:
     """巡查回放: a chief replays a day's patrols (track, check-ins, households reached) and
     sees the duties still overdue per worker and grid."""
-    return _patrol_page("patrols.html", "replay", today=patrols.today().isoformat())
+    return _patrol_page("patrols.html", "replay", today=clock.today().isoformat())
 
 
 def _home(who: auth.Caller) -> str:
@@ -464,5 +463,5 @@ def accounts_page() -> str:
         users=users,
         admin=admin,
         role_labels=ROLE_LABELS,
-        now=dt.datetime.now(dt.UTC),
+        now=clock.now(),
     )

@@ -30,6 +30,7 @@ import pytest
 from openpyxl import load_workbook
 
 from gridmap.access.auth import Scope
+from gridmap.core import clock
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.grid import ingest
 from gridmap.requests import rates
@@ -69,7 +70,7 @@ def world(session, settings, desk, monkeypatch):  # type: ignore[no-untyped-def]
     street = Desk(session, monkeypatch).caller("report-street", "street_admin", scope_code=STREET)
 
     def file(category: str, point: tuple[float, float], moment: dt.datetime) -> int:
-        monkeypatch.setattr(domain, "_now", lambda: moment.astimezone(dt.UTC))
+        monkeypatch.setattr(clock, "now", lambda: moment.astimezone(dt.UTC))
         new = domain.NewRequest(
             category, "门口车辆乱停", "api", *point, contact_phone=RESIDENT_PHONE
         )

@@ -18,6 +18,7 @@ from shapely.geometry import box
 from sqlalchemy import select, update
 
 from gridmap.access.auth import Caller
+from gridmap.core import clock
 from gridmap.demo import loader as demo
 from gridmap.requests import service as domain
 from gridmap.storage import review as review_store
@@ -133,7 +134,7 @@ class Filer:
         moment: dt.datetime,
         category: str = "sanitation.garbage",
     ) -> int:
-        self.monkeypatch.setattr(domain, "_now", lambda: moment.astimezone(dt.UTC))
+        self.monkeypatch.setattr(clock, "now", lambda: moment.astimezone(dt.UTC))
         new = domain.NewRequest(category, "楼下垃圾满溢", "api", *point)
         return domain.intake(self.session, new, who)
 

@@ -1,5 +1,5 @@
 """Hand-built request timelines: requests filed and moved through the closed loop by the
-domain functions, with the clock of ``gridmap.requests.service`` set to chosen moments.
+domain functions, with the clock (``gridmap.core.clock``) set to chosen moments.
 
 The ``desk`` fixture (conftest.py) files the timelines of test_rates.py's table.
 """
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from gridmap.access import accounts
 from gridmap.access.auth import Caller, scope_of
+from gridmap.core import clock
 from gridmap.requests import service as domain
 from tests.conftest import COMMUNITY, PASSWORD
 
@@ -40,7 +41,7 @@ class Desk:
         return Caller(user.id, user.username, role, scope_of(user), 0, "bearer")
 
     def _clock(self, moment: dt.datetime) -> None:
-        self.monkeypatch.setattr(domain, "_now", lambda: moment.astimezone(dt.UTC))
+        self.monkeypatch.setattr(clock, "now", lambda: moment.astimezone(dt.UTC))
 
     def file(self, who: Caller, point: tuple[float, float], moment: dt.datetime) -> int:
         self._clock(moment)

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from gridmap import create_app
+from gridmap.core import clock
+from gridmap.core.clock import BEIJING
 from gridmap.core.settings import Settings
 from gridmap.demo import generator as synth
 from gridmap.demo import loader as demo
@@ -35,13 +37,20 @@ from tests.web.conftest import DEMO_HOUSEHOLDS, LIVE_SETTINGS
 
 REVIEW_REQUESTS = int(os.environ.get("GRIDMAP_TEST_REVIEW_REQUESTS", "2000000"))
 #: The data is "as of" this moment, so the periods the page offers hold data.
-AS_OF = dt.datetime(2026, 11, 20, 18, 0, tzinfo=review.TZ)
+AS_OF = dt.datetime(2026, 11, 20, 18, 0, tzinfo=BEIJING)
 READY_MS = 120_000
 
 
 @pytest.fixture(scope="module")
 def review_url() -> Iterator[str]:
-    """A live server over the demo city with ``REVIEW_REQUESTS`` requests."""
+    """A live server over the demo city with ``REVIEW_REQUESTS`` requests, its clock at
+    ``AS_OF`` so that the page opens on the data's last month whatever today's date."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clock, "now", lambda: AS_OF.astimezone(dt.UTC))
+        yield from _review_server()
+
+
+def _review_server() -> Iterator[str]:
     name = f"gridmap_test_review_{os.getpid()}"
     _, url = create_test_database(name)
     engine = create_engine(url)

@@ -1,0 +1,27 @@
+"""The one clock: every "now" and "today" that a page, an API answer or a rule reads.
+
+Times are stored in UTC and shown in Beijing time (:data:`BEIJING`). Everything that asks for
+the current moment calls :func:`now` (or :func:`today`, the date in Beijing), so a test sets
+the moment once (``monkeypatch.setattr(clock, "now", ...)``) and pages, API answers and rules
+agree on it: a page that opens on "last month" opens on the month the test's data is in,
+whatever the machine's date. Login sessions are the exception: their timeouts follow the wall
+clock (:mod:`gridmap.access.auth`), because they protect real accounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+#: China Standard Time, the time zone users read (Asia/Shanghai, UTC+8, no daylight saving).
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def now() -> dt.datetime:
+    """The current moment, timezone-aware (UTC)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def today() -> dt.date:
+    """Today's date in Beijing."""
+    return now().astimezone(BEIJING).date()
