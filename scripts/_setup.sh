@@ -22,6 +22,9 @@ install_debian_packages() {
   [ -f /usr/share/postgresql/15/extension/postgis.control ] || missing+=(postgresql-15-postgis-3)
   command -v chromium >/dev/null || missing+=(chromium)
   fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
+  # ESLint for the browser modules (./scripts/test); any nodejs that ESLint 9 supports (>= 18.18).
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   [ ${#missing[@]} -eq 0 ] && return
   log "Installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -37,6 +40,17 @@ install_python_packages() {
     log "Installing Python packages from requirements.txt"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt" \
       2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+    echo "$want" > "$stamp"
+  fi
+}
+
+install_node_packages() {
+  # Dev tools only (ESLint); the browser gets the scripts as they are, no build step.
+  local stamp="$ROOT/node_modules/.package-lock.sha"
+  local want; want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "Installing node packages from package-lock.json"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" > "$stamp"
   fi
 }
@@ -79,6 +93,7 @@ allow_app_login() {
 setup() {
   install_debian_packages
   install_python_packages
+  install_node_packages
   local private=""
   if [ -z "${GRIDMAP_DATABASE_URL:-}" ]; then start_private_cluster; private=1; fi
   export PATH="$VENV/bin:$PATH"

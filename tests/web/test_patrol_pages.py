@@ -429,3 +429,20 @@ def test_patrol_pages_are_offline_with_nonced_scripts(
     for url in re.findall(r"""src=["'](/assets/[^"']+)["']""", html):
         with client.get(url) as asset:
             assert asset.status_code == 200, url
+
+
+def test_patrol_page_lets_a_phone_pinch_zoom(
+    live_app: Flask, login_token: Callable[..., str]
+) -> None:
+    # folium's own viewport tag says maximum-scale=1.0, user-scalable=no: the worker could not
+    # zoom the page to read it. Only base.html's tag may remain.
+    client = live_app.test_client()
+    client.set_cookie(SESSION_COOKIE, login_token(WORKER, kind="web"))
+    with client.get("/patrol") as response:
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+    viewports = re.findall(r"""<meta\s+name=["']viewport["'][^>]*>""", html)
+    assert len(viewports) == 1, viewports
+    assert "user-scalable" not in viewports[0]
+    assert "maximum-scale" not in viewports[0]
+    assert 'content="width=device-width, initial-scale=1"' in viewports[0]
