@@ -24,13 +24,16 @@ function csrfToken() {
 
 /**
  * Fetch JSON from the API; a failure throws an ApiError with the problem's title and detail.
- * `headers` adds request headers (If-Match, Idempotency-Key).
+ * `body` is sent as JSON, or as it is if it is FormData (a file upload: multipart, whose
+ * boundary the browser writes); `headers` adds request headers (If-Match, Idempotency-Key).
  */
 export async function requestJson(url, { signal, method = 'GET', body, headers: extra } = {}) {
   const headers = Object.assign(
     { Accept: 'application/geo+json, application/json, application/problem+json' }, extra);
   const init = { signal, method, headers, credentials: 'same-origin' };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }

@@ -11,7 +11,7 @@
  */
 import { getJson } from '../core/api.js';
 import { debounce } from '../core/dom.js';
-import { prepareMap, projection } from '../core/map.js';
+import { gcj02, prepareMap, projection } from '../core/map.js';
 import { mixin } from '../core/mixin.js';
 import { HouseholdPanel } from '../map/household.js';
 import { GridLayers } from '../map/layers.js';
@@ -172,3 +172,7 @@ mixin(GridmapPage, GridLayers, HouseholdPanel);
 export function start(map, config) {
   return new GridmapPage(map, config);
 }
+
+// The page's one global besides its handle: the tests check the GCJ-02 transform against the
+// server's own (gridmap.spatial.crs), and it is handy in the console.
+window.GridmapPage = { start, gcj02 };
