@@ -35,7 +35,7 @@ export const CONFLICT = '他人已修改，请刷新';
 // Households of one building stand within a few metres of its point (the demo: 10 m); the
 // API masks building numbers, so a building is what lies this close in the same micro-grid.
 export const BUILDING_RADIUS_M = 20;
-export const METRES_PER_DEGREE = 111320;
+const METRES_PER_DEGREE = 111320;
 
 export function inRing(x, y, ring) {
   let inside = false;

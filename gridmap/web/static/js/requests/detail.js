@@ -44,8 +44,6 @@ const ACTION_FIELDS = {
   comment: { note: '备注内容', noteRequired: true },
 };
 
-// ---- 诉求详情: one request ------------------------------------------------------------------
-
 export class Detail {
   constructor(map, config) {
     this.map = map;

@@ -6,8 +6,6 @@ import { newKey, requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { prepareMap, projection } from '../core/map.js';
 
-// ---- 上报诉求: the intake form --------------------------------------------------------------
-
 export class Intake {
   constructor(map, config) {
     this.map = map;

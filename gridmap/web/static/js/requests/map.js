@@ -12,7 +12,7 @@ const MAP_MAX_PAGES = 5;
 const MOVE_DEBOUNCE_MS = 250;
 
 /** Every page of a GeoJSON list (following `next`), up to `maxPages`. */
-export async function allFeatures(url, maxPages, signal) {
+async function allFeatures(url, maxPages, signal) {
   let features = [];
   let next = url;
   let cursor = null;
@@ -24,8 +24,6 @@ export async function allFeatures(url, maxPages, signal) {
   }
   return { features, truncated: Boolean(cursor) };
 }
-
-// ---- 诉求地图: open requests coloured by urgency --------------------------------------------
 
 export class RequestsMap {
   constructor(map, config) {

@@ -1,15 +1,9 @@
 /* requests/ranking.js: 红黑榜, the 三率 ranking of GET /api/v1/rates for a level and month. */
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
-import { el } from '../core/dom.js';
-
-// ---- 红黑榜: the 三率 ranking ---------------------------------------------------------------
+import { el, percent } from '../core/dom.js';
 
 const BOARD_LABELS = { red: '红榜', black: '黑榜' };
-
-export function percent(rate) {
-  return rate === null || rate === undefined ? '—' : `${(rate * 100).toFixed(1)}%`;
-}
 
 export class Ranking {
   constructor(config) {
