@@ -54,14 +54,10 @@ export const STATE_LABELS = {
 /** The stages whose time limits run (响应/处置/回访), and their 红黄牌. */
 export const STAGE_LABELS = { response: '响应', handling: '处置', feedback: '回访' };
 export const CARD_LABELS = { green: '正常', yellow: '黄牌 即将到期', red: '红牌 已超时' };
+/** Past its time limit (a request, a patrol duty). */
 export const OVERDUE_LABEL = '超期';
 
 export const RATING_LABELS = {
   satisfied: '满意', basically_satisfied: '基本满意', unsatisfied: '不满意',
 };
 export const SOURCE_LABELS = { api: '系统上报', open311: 'Open311', web: '页面上报' };
-
-/** A code's label, or the code itself. */
-export function label(labels, code) {
-  return labels[code] || code;
-}

@@ -18,7 +18,7 @@
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { el, percent } from '../core/dom.js';
-import { LEVEL_LABELS, STATE_LABELS } from '../core/labels.js';
+import { LEVEL_LABELS, OVERDUE_LABEL, STATE_LABELS } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 import { breaks, colourOf, RAMP, sparkline } from '../review/charts.js';
 
@@ -354,7 +354,7 @@ class GridmapReview {
         el('p', {}, `响应率 ${percent(rates.response_rate)}，解决率 ${percent(rates.resolution_rate)}，满意率 ${percent(rates.satisfaction_rate)}，综合得分 ${rates.score ?? '—'}`),
         el('h4', {}, '趋势'),
         sparkline(body.trend),
-        el('h4', {}, `超期诉求（${body.overdue.length}）`),
+        el('h4', {}, `${OVERDUE_LABEL}诉求（${body.overdue.length}）`),
         el('ul', { class: 'gm-overdue' }, body.overdue.map((r) => el('li', {},
           el('a', { href: `${this.config.requestsUrl}/${r.id}` }, `#${r.id}`),
           ` ${r.category_name} · ${STATE_LABELS[r.state] || r.state}`))),

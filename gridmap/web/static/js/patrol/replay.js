@@ -7,7 +7,7 @@ import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { el } from '../core/dom.js';
 import { beijingShort, clock } from '../core/format.js';
-import { VISIT_HOW_LABELS } from '../core/labels.js';
+import { OVERDUE_LABEL, VISIT_HOW_LABELS } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 import { COLOURS, gridOutline, metres } from './common.js';
 
@@ -265,8 +265,8 @@ export class Replay {
       panel.dataset.state = 'ready';
     } catch (err) {
       panel.dataset.state = 'error';
-      document.getElementById('gm-overdue-lists').textContent = '超期情况加载失败';
-      banner(`超期情况加载失败：${err.message}`);
+      document.getElementById('gm-overdue-lists').textContent = `${OVERDUE_LABEL}情况加载失败`;
+      banner(`${OVERDUE_LABEL}情况加载失败：${err.message}`);
     }
   }
 
@@ -275,7 +275,7 @@ export class Replay {
     const coords = (c) => this.latLng(c[0], c[1]);
     features.forEach((f) => {
       const p = f.properties;
-      const label = `超期：${(this.listNames || {})[p.work_list] || p.work_list}`
+      const label = `${OVERDUE_LABEL}：${(this.listNames || {})[p.work_list] || p.work_list}`
         + ` ${p.address || p.name || p.code || ''}`;
       if (!f.geometry) return;
       if (f.geometry.type === 'Point') {
@@ -300,7 +300,7 @@ export class Replay {
     this.listNames = Object.fromEntries(lists.map((l) => [l.code, l.name]));
     document.getElementById('gm-overdue-lists').textContent = lists.length
       ? `${counts.date}：${lists.map((l) => `${l.name} ${l.due}/${l.total}`).join('，')}`
-        + `（超期/应办；地图显示 ${shown} 项）`
+        + `（${OVERDUE_LABEL}/应办；地图显示 ${shown} 项）`
       : '没有工作清单。';
     const header = el('tr', null, el('th', null, ''),
       lists.map((l) => el('th', { class: 'gm-num' }, l.name)));
