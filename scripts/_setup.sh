@@ -24,6 +24,9 @@ install_debian_packages() {
   # grep -c reads all of fc-list's output: grep -q would close the pipe early, and under
   # pipefail fc-list's SIGPIPE would count as a missing font.
   [ "$(fc-list 2>/dev/null | grep -ci 'Noto Sans CJK')" -gt 0 ] || missing+=(fonts-noto-cjk)
+  # ESLint for the browser modules (./scripts/test); any nodejs that ESLint 9 supports (>= 18.18).
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   [ ${#missing[@]} -eq 0 ] && return
   log "Installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -41,6 +44,17 @@ install_python_packages() {
       2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
     # The package itself, editable: scripts and tools import gridmap from this checkout.
     "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT"
+    echo "$want" > "$stamp"
+  fi
+}
+
+install_node_packages() {
+  # Dev tools only (ESLint); the browser gets the scripts as they are, no build step.
+  local stamp="$ROOT/node_modules/.package-lock.sha"
+  local want; want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "Installing node packages from package-lock.json"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" > "$stamp"
   fi
 }
@@ -83,6 +97,7 @@ allow_app_login() {
 setup() {
   install_debian_packages
   install_python_packages
+  install_node_packages
   local private=""
   if [ -z "${GRIDMAP_DATABASE_URL:-}" ]; then start_private_cluster; private=1; fi
   export PATH="$VENV/bin:$PATH"

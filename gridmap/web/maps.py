@@ -26,19 +26,20 @@ AssetUrl = Callable[[str], str]
 
 LEAFLET_JS = "vendor/leaflet/leaflet.js"
 LEAFLET_CSS = "vendor/leaflet/leaflet.css"
-PAGE_JS = "js/gridmap-map.js"
+#: The page modules (ES modules under ``js/pages/``; they import the shared ``js/core/``).
+PAGE_JS = "js/pages/map.js"
 DRAW_JS = "vendor/leaflet-draw/leaflet.draw.js"
 DRAW_CSS = "vendor/leaflet-draw/leaflet.draw.css"
 LASSO_JS = "vendor/leaflet-lasso/leaflet-lasso.umd.min.js"
-ASSIGN_JS = "js/gridmap-assign.js"
-REQUESTS_JS = "js/gridmap-requests.js"
-REVIEW_JS = "js/gridmap-review.js"
-PATROL_JS = "js/gridmap-patrol.js"
-#: The pages of ``gridmap-patrol.js``: the worker's 巡查走访 and the chief's 巡查回放.
+ASSIGN_JS = "js/pages/assign.js"
+REQUESTS_JS = "js/pages/requests.js"
+REVIEW_JS = "js/pages/review.js"
+PATROL_JS = "js/pages/patrol.js"
+#: The pages of ``pages/patrol.js``: the worker's 巡查走访 and the chief's 巡查回放.
 PATROL_PAGES = ("worker", "replay")
 HEAT_JS = "vendor/leaflet.heat/leaflet-heat.js"
 VECTORGRID_JS = "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
-#: The pages of ``gridmap-requests.js`` that have a map (诉求详情, 上报诉求, 诉求地图).
+#: The pages of ``pages/requests.js`` that have a map (诉求详情, 上报诉求, 诉求地图).
 REQUEST_MAP_PAGES = ("detail", "new", "map")
 
 #: Where the map opens before the page has fitted it to the data: the centre of China.
@@ -48,6 +49,9 @@ _MAX_ZOOM = 19
 _DEFAULT_PAGE_SIZE = 1000
 #: An inline script's opening tag as folium writes it (external ones have a ``src``).
 _INLINE_SCRIPT = re.compile(r"<script\s*>")
+#: folium's own viewport tag (``maximum-scale=1.0, user-scalable=no``): it would stop pinch-zoom
+#: on a phone, and the page template already declares the viewport.
+_FOLIUM_VIEWPORT = re.compile(r'<meta\s+name="viewport"[^>]*>\s*')
 
 
 @dataclass(frozen=True)
@@ -97,17 +101,24 @@ class OfflineMap(folium.Map):
 
 
 class PageScript(JSCSSMixin):
-    """Starts a page script on its parent map: ``window.<handle> = <starter>.start(map,
-    config)``, after loading ``js`` and ``css`` (vendored URLs, in order).
+    """Starts a page module on its parent map: ``window.<handle> = start(map, config)``, with
+    ``start`` imported from the ES module at ``module`` (a URL), after loading ``js`` and
+    ``css`` (vendored Leaflet plugins, classic scripts, in order).
 
-    The scripts fetch every layer from the API for the visible area, so no data is inlined;
+    The figure's script is placed by the page template in a ``<script type="module">``, so the
+    import needs no bundler; the header preloads the module while the page is parsed. The
+    scripts fetch every layer from the API for the visible area, so no data is inlined;
     ``config`` tells them where the API is, the basemap's CRS and what the page is for.
     """
 
     _template = Template(
         """
+        {% macro header(this, kwargs) %}
+            <link rel="modulepreload" href="{{ this.module }}">
+        {% endmacro %}
         {% macro script(this, kwargs) %}
-            window.{{ this.handle }} = {{ this.starter }}.start(
+            import { start as {{ this.get_name() }} } from {{ this.module|tojson }};
+            window.{{ this.handle }} = {{ this.get_name() }}(
                 {{ this._parent.get_name() }}, {{ this.config|tojson }}
             );
         {% endmacro %}
@@ -117,16 +128,16 @@ class PageScript(JSCSSMixin):
     def __init__(
         self,
         handle: str,
-        starter: str,
+        module: str,
         config: Mapping[str, Any],
-        js: list[tuple[str, str]],
+        js: list[tuple[str, str]] | None = None,
         css: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__()
-        self._name = starter
-        self.handle, self.starter = handle, starter
+        self._name = "start_page"
+        self.handle, self.module = handle, module
         self.config = dict(config)
-        self.default_js = js
+        self.default_js = js or []
         self.default_css = css or []
 
 
@@ -193,11 +204,8 @@ def build_grid_map(
             "requestsPeriod": requests_period,
         },
     }
-    scripts = [
-        ("leaflet_vectorgrid", asset_url(VECTORGRID_JS)),
-        ("gridmap_map", asset_url(PAGE_JS)),
-    ]
-    PageScript("gridmap", "GridmapPage", config, scripts).add_to(grid_map)
+    scripts = [("leaflet_vectorgrid", asset_url(VECTORGRID_JS))]
+    PageScript("gridmap", asset_url(PAGE_JS), config, scripts).add_to(grid_map)
     return grid_map
 
 
@@ -271,11 +279,9 @@ def build_assign_map(
     scripts = [
         ("leaflet_draw", asset_url(DRAW_JS)),
         ("leaflet_lasso", asset_url(LASSO_JS)),
-        ("gridmap_map", asset_url(PAGE_JS)),
-        ("gridmap_assign", asset_url(ASSIGN_JS)),
     ]
     css = [("leaflet_draw_css", asset_url(DRAW_CSS))]
-    PageScript("gridmapAssign", "GridmapAssign", config, scripts, css).add_to(grid_map)
+    PageScript("gridmapAssign", asset_url(ASSIGN_JS), config, scripts, css).add_to(grid_map)
     return grid_map
 
 
@@ -287,7 +293,7 @@ def requests_config(
     urls: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """What every page of ``gridmap-requests.js`` is told: which page it is, where the API and
+    """What every page of ``pages/requests.js`` is told: which page it is, where the API and
     the other pages are (``urls``), the basemap's CRS; ``extra`` adds the page's own values."""
     return {
         "page": page,
@@ -324,8 +330,7 @@ def build_requests_map(
         page = config.get("page")
         raise ValueError(f"config['page'] must be one of {REQUEST_MAP_PAGES}, not {page!r}")
     grid_map = _base_map(settings, asset_url)
-    scripts = [("gridmap_map", asset_url(PAGE_JS)), ("gridmap_requests", asset_url(REQUESTS_JS))]
-    PageScript("gridmapRequests", "GridmapRequests", config, scripts).add_to(grid_map)
+    PageScript("gridmapRequests", asset_url(REQUESTS_JS), config).add_to(grid_map)
     return grid_map
 
 
@@ -349,10 +354,8 @@ def build_review_map(
     scripts = [
         ("leaflet_heat", asset_url(HEAT_JS)),
         ("leaflet_vectorgrid", asset_url(VECTORGRID_JS)),
-        ("gridmap_map", asset_url(PAGE_JS)),
-        ("gridmap_review", asset_url(REVIEW_JS)),
     ]
-    PageScript("gridmapReview", "GridmapReview", config, scripts).add_to(grid_map)
+    PageScript("gridmapReview", asset_url(REVIEW_JS), config, scripts).add_to(grid_map)
     return grid_map
 
 
@@ -388,8 +391,7 @@ def build_patrol_map(
         "minZoom": _MIN_ZOOM,
         "maxZoom": _MAX_ZOOM,
     } | dict(config)
-    scripts = [("gridmap_map", asset_url(PAGE_JS)), ("gridmap_patrol", asset_url(PATROL_JS))]
-    PageScript("gridmapPatrol", "GridmapPatrol", config, scripts).add_to(grid_map)
+    PageScript("gridmapPatrol", asset_url(PATROL_JS), config).add_to(grid_map)
     return grid_map
 
 
@@ -398,7 +400,9 @@ def render_parts(grid_map: folium.Map, *, nonce: str | None = None) -> MapParts:
 
     ``nonce`` is the page's Content-Security-Policy nonce: folium's header holds inline scripts
     of its own (Leaflet's global switches), which the policy blocks unless they carry it. The
-    ``script`` part is placed by the page's template, which adds the nonce to its element.
+    ``script`` part is placed by the page's template in a ``<script type="module">`` (it imports
+    the page module), which adds the nonce to its element. folium's viewport tag is dropped:
+    the template's own lets a phone pinch-zoom.
     """
     figure = grid_map.get_root()
     if not isinstance(figure, Figure):
@@ -406,7 +410,7 @@ def render_parts(grid_map: folium.Map, *, nonce: str | None = None) -> MapParts:
     # Rendering the figure renders every element, which is what fills the figure's header,
     # html and script children; the document it returns is not used.
     figure.render()
-    header = figure.header.render()
+    header = _FOLIUM_VIEWPORT.sub("", figure.header.render())
     if nonce is not None:
         header = _INLINE_SCRIPT.sub(f'<script nonce="{escape(nonce)}">', header)
     return MapParts(

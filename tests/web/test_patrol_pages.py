@@ -396,7 +396,9 @@ def test_patrol_maps_link_only_vendored_assets(page: str) -> None:
     config = {"page": page, "apiRoot": "/api/v1", "today": "2026-01-05"}
     parts = render_parts(build_patrol_map(settings, asset_url=_asset, config=config))
     html = f"{parts.header}{parts.html}{parts.script}"
-    assets = [_asset(p) for p in (LEAFLET_JS, LEAFLET_CSS, PAGE_JS, PATROL_JS)]
+    # The page's own module (preloaded; it imports the shared core), not the grid map's.
+    assets = [_asset(p) for p in (LEAFLET_JS, LEAFLET_CSS, PATROL_JS)]
+    assert _asset(PAGE_JS) not in html
     assert re.findall(r"""(?:src|href)=["']([^"']+)["']""", html) == assets
     assert set(re.findall(r"https?://([^/\"']+)", html)) <= {"tiles.intranet.example"}
     assert '"basemapCrs": "gcj02"' in html and f'"page": "{page}"' in html
@@ -429,3 +431,20 @@ def test_patrol_pages_are_offline_with_nonced_scripts(
     for url in re.findall(r"""src=["'](/assets/[^"']+)["']""", html):
         with client.get(url) as asset:
             assert asset.status_code == 200, url
+
+
+def test_patrol_page_lets_a_phone_pinch_zoom(
+    live_app: Flask, login_token: Callable[..., str]
+) -> None:
+    # folium's own viewport tag says maximum-scale=1.0, user-scalable=no: the worker could not
+    # zoom the page to read it. Only base.html's tag may remain.
+    client = live_app.test_client()
+    client.set_cookie(SESSION_COOKIE, login_token(WORKER, kind="web"))
+    with client.get("/patrol") as response:
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+    viewports = re.findall(r"""<meta\s+name=["']viewport["'][^>]*>""", html)
+    assert len(viewports) == 1, viewports
+    assert "user-scalable" not in viewports[0]
+    assert "maximum-scale" not in viewports[0]
+    assert 'content="width=device-width, initial-scale=1"' in viewports[0]

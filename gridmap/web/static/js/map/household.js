@@ -1,0 +1,204 @@
+/*
+ * map/household.js: the grid map's search and household panel (pages/map.js) — who covers a
+ * clicked household (党员分片包户 and the grid staff above it), its last visits, and personal
+ * data masked by the API, revealed one value at a time (each reveal is audited).
+ */
+import { getJson, requestJson } from '../core/api.js';
+import { el } from '../core/dom.js';
+import { beijingShort } from '../core/format.js';
+import {
+  CARE_TAG_LABELS, PERSON_KIND_LABELS, ROLE_LABELS, VISIT_HOW_LABELS,
+} from '../core/labels.js';
+import { COVERAGE_LEVELS, GRID_LEVELS, LAYER_LABELS } from './style.js';
+
+// "3" → "3号楼" (and a masked "*" → "*号楼"), while "3号楼" or "A座" stay as they are.
+function suffixed(value, suffix) {
+  if (value === null || value === undefined || value === '') return null;
+  return /^[\d*]+$/.test(String(value)) ? `${value}${suffix}` : String(value);
+}
+
+/** The search and household methods of the grid map page (mixed into GridmapPage). */
+export class HouseholdPanel {
+  async search(q) {
+    const list = this.dom.results;
+    list.replaceChildren(el('li', { class: 'gm-muted' }, '搜索中…'));
+    let results;
+    try {
+      const body = await getJson(
+        `${this.config.apiRoot}/search?${new URLSearchParams({ q })}`);
+      results = Array.isArray(body.results) ? body.results : [];
+    } catch (err) {
+      list.replaceChildren();
+      this.showError(`搜索失败：${err.message}`);
+      return;
+    }
+    if (results.length === 0) {
+      list.replaceChildren(el('li', { class: 'gm-muted' }, `未找到“${q}”相关的网格或住户`));
+      return;
+    }
+    list.replaceChildren(...results.map((result) => {
+      const button = el('button', { type: 'button' },
+        el('span', { class: 'gm-search-kind' }, result.type === 'household' ? '住户' : '网格'),
+        result.label || String(result.id));
+      button.addEventListener('click', () => this.goTo(result));
+      return el('li', null, button);
+    }));
+    this.goTo(results[0]);
+  }
+
+  /** Fly to a search result; a grid is outlined, a household opens its coverage panel. */
+  goTo(result) {
+    const [minLng, minLat, maxLng, maxLat] = result.bbox;
+    const sw = this.toDisplay(minLng, minLat);
+    const ne = this.toDisplay(maxLng, maxLat);
+    const bounds = L.latLngBounds([sw[1], sw[0]], [ne[1], ne[0]]);
+    if (result.type === 'household') {
+      this.selectHousehold(result.id);
+      this.map.flyTo(bounds.getCenter(), Math.max(this.zooms.household + 2, this.map.getZoom()));
+      return;
+    }
+    this.focusGrid = String(result.id);
+    GRID_LEVELS.forEach((level) => this.layers[level].resetStyle());
+    this.map.flyToBounds(bounds, { maxZoom: 18, padding: [24, 24] });
+  }
+
+  // ---- household coverage (党员分片包户) ------------------------------------------------------
+
+  async selectHousehold(id) {
+    this.selectedHousehold = String(id);
+    this.layers.household.resetStyle();
+    const panel = this.dom.household;
+    panel.dataset.householdId = this.selectedHousehold;
+    panel.dataset.state = 'loading';
+    panel.replaceChildren(el('p', { class: 'gm-muted' }, '加载中…'));
+    if (this.coverageController) this.coverageController.abort();
+    const controller = new AbortController();
+    this.coverageController = controller;
+    try {
+      const body = await getJson(
+        `${this.config.apiRoot}/households/${encodeURIComponent(id)}/coverage`, controller.signal);
+      await this.ready;
+      if (controller.signal.aborted) return;
+      panel.replaceChildren(...this.coverageNodes(body), this.visitsNode(id, controller.signal));
+      panel.dataset.state = 'loaded';
+      panel.scrollIntoView({ block: 'nearest' });
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      panel.replaceChildren(el('p', { class: 'gm-warning' }, '包户情况加载失败'));
+      panel.dataset.state = 'error';
+      this.showError(`住户包户情况加载失败：${err.message}`);
+    }
+  }
+
+  coverageNodes(body) {
+    const h = body.household || {};
+    const tags = Array.isArray(h.care_tags) ? h.care_tags : [];
+    const members = Array.isArray(body.members) ? body.members : [];
+    const place = [suffixed(h.building, '号楼'), suffixed(h.unit, '单元'), suffixed(h.room, '室')]
+      .filter(Boolean).join(' ');
+    return [
+      el('p', { class: 'gm-address' }, h.address
+        ? this.masked('household', h.id, 'address', h.address) : `住户 ${h.id}`),
+      el('dl', null,
+        place ? [el('dt', null, '楼栋房号'), el('dd', null, place)] : null,
+        el('dt', null, '居住人数'), el('dd', null, h.residents === undefined ? '—' : h.residents),
+        el('dt', null, '关爱对象'),
+        el('dd', null, tags.length
+          ? tags.map((t) => el('span', { class: 'gm-tag' }, CARE_TAG_LABELS[t] || t)) : '无'),
+        el('dt', null, '包户状态'),
+        el('dd', null, h.covered
+          ? el('span', { class: 'gm-status-covered' }, '已包户')
+          : el('span', { class: 'gm-status-uncovered' }, '未包户'))),
+      el('h3', null, `包户党员（${members.length}）`),
+      members.length
+        ? el('ul', { class: 'gm-members' }, members.map((m) => el('li', null,
+          this.masked('person', m.id, 'name', m.name),
+          PERSON_KIND_LABELS[m.kind] ? `（${PERSON_KIND_LABELS[m.kind]}）` : '',
+          m.phone
+            ? el('span', { class: 'gm-phone' }, this.masked('person', m.id, 'phone', m.phone))
+            : null)))
+        : el('p', { class: 'gm-warning' }, '暂无党员包户，需补充分片包户'),
+      el('h3', null, '网格人员'),
+      el('ul', { class: 'gm-staff' }, COVERAGE_LEVELS.map((level) => this.gridNode(level,
+        (body.grids || {})[level]))),
+    ];
+  }
+
+  /**
+   * 巡查走访: the household's last patrols and visits (who, when, 签到 or 经过), filled in
+   * when they arrive, so that the coverage above shows at once.
+   */
+  visitsNode(id, signal) {
+    const list = el('ul', { class: 'gm-visits' }, el('li', { class: 'gm-muted' }, '加载中…'));
+    const section = el('div', { class: 'gm-visits-section', 'data-state': 'loading' },
+      el('h3', null, '最近巡查走访'), list);
+    getJson(`${this.config.apiRoot}/households/${encodeURIComponent(id)}/visits?limit=5`, signal)
+      .then((body) => {
+        const visits = Array.isArray(body.visits) ? body.visits : [];
+        section.firstChild.textContent = `最近巡查走访（${visits.length}）`;
+        list.replaceChildren(...(visits.length ? visits.map((v) => el('li', null,
+          el('span', { class: `gm-visit-how gm-visit-${v.how}` }, VISIT_HOW_LABELS[v.how] || v.how),
+          ` ${beijingShort(v.at)} `,
+          this.masked('person', v.person && v.person.id, 'name', v.person && v.person.name),
+          v.work_list ? el('span', { class: 'gm-muted' }, ` ${v.work_list.name}`) : null))
+          : [el('li', { class: 'gm-warning' }, '暂无巡查走访记录')]));
+        section.dataset.state = 'loaded';
+      }, (err) => {
+        if (err.name === 'AbortError') return;
+        list.replaceChildren(el('li', { class: 'gm-warning' }, '巡查走访记录加载失败'));
+        section.dataset.state = 'error';
+      });
+    return section;
+  }
+
+  gridNode(level, grid) {
+    const label = LAYER_LABELS[level];
+    if (!grid) return el('li', { class: 'gm-warning' }, `${label}：未落入网格`);
+    const staff = Array.isArray(grid.staff) ? grid.staff : [];
+    return el('li', { 'data-level': level },
+      `${label}：${grid.name || ''}（${grid.code}）`,
+      staff.length
+        ? el('ul', null, staff.map((s) => el('li', null,
+          `${ROLE_LABELS[s.role] || s.role}：`,
+          this.masked('person', s.person_id, 'name', s.name),
+          s.phone
+            ? el('span', { class: 'gm-phone' },
+              this.masked('person', s.person_id, 'phone', s.phone))
+            : null)))
+        : el('ul', null, el('li', { class: 'gm-warning' }, '暂无人员（格中无人）')));
+  }
+
+  // ---- personal data: masked by the API, revealed one value at a time (audited) -----------
+
+  /**
+   * A masked value as the API sent it; for roles that may reveal, with a "显示" button that
+   * asks the server for the plain value (each click is one audit row there).
+   */
+  masked(object, id, field, text) {
+    const value = el('span', { class: 'gm-masked-text' }, text);
+    const node = el('span',
+      { class: 'gm-masked', 'data-object': object, 'data-id': id, 'data-field': field }, value);
+    if (!this.canReveal || id === null || id === undefined || !text) return node;
+    const button = el('button',
+      { type: 'button', class: 'gm-reveal', title: '查看明文（将记入审计日志）' }, '显示');
+    button.addEventListener('click', () => this.reveal(node, value, button));
+    node.append(button);
+    return node;
+  }
+
+  async reveal(node, value, button) {
+    button.disabled = true;
+    const { object, id, field } = node.dataset;
+    try {
+      const body = await requestJson(`${this.config.apiRoot}/reveal`, {
+        method: 'POST', body: { object, id: Number(id), field },
+      });
+      value.textContent = body.value === null || body.value === undefined ? '—' : body.value;
+      node.classList.add('gm-revealed');
+      button.remove();
+    } catch (err) {
+      button.disabled = false;
+      this.showError(`显示失败：${err.message}`);
+    }
+  }
+}

@@ -1,0 +1,27 @@
+/* map/style.js: the grid map's levels, colours and line styles (pages/map.js and its parts). */
+
+export const GRID_LEVELS = ['community', 'zone', 'micro'];
+// Finest level first: that is the order a household's coverage is read in.
+export const COVERAGE_LEVELS = ['micro', 'zone', 'community'];
+export const LAYER_KEYS = GRID_LEVELS.concat(['household']);
+export const LAYER_LABELS = {
+  community: '社区',
+  zone: '片区网格',
+  micro: '微网格',
+  household: '住户',
+};
+
+export const COLOURS = {
+  community: '#1f4e9c',
+  zone: '#e07b00',
+  micro: '#3c8d7a',
+  covered: '#2e9d4f',
+  uncovered: '#d7301f',
+  care: '#7b2cbf',
+  focus: '#c8102e',
+};
+export const GRID_STYLES = {
+  community: { color: COLOURS.community, weight: 3, opacity: 0.9, fill: false },
+  zone: { color: COLOURS.zone, weight: 2, opacity: 0.9, dashArray: '6 4', fill: false },
+  micro: { color: COLOURS.micro, weight: 1, opacity: 0.8, fill: true, fillOpacity: 0.04 },
+};

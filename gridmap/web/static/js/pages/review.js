@@ -1,0 +1,385 @@
+/*
+ * pages/review.js: the monthly review of where requests concentrate (一月一研判).
+ *
+ * An ES module, no build step; it imports the shared core (API client, element builder, map
+ * projection) from ../core/. start(map, config) owns the page:
+ *   - the filters (period kind and slider, category, state, overdue, grid subtree) make one
+ *     query string that every layer and panel is fetched with;
+ *   - the heat layer is GET /review/heat: at most one weighted point per micro-grid;
+ *   - the choropleth colours the grids of the vector tiles (GET /tiles/grids/…) by the values
+ *     of GET /review/choropleth, so polygons never travel as GeoJSON;
+ *   - hot spots are GET /review/hotspots: Gi* bins at 90/95/99 % and the 未诉先办 candidates;
+ *   - a click on the map finds the grid there (GET /locate) and shows its figures
+ *     (GET /review/grids/{code}): top categories, overdue requests, 三率 and the trend.
+ * Text from the API is always inserted as text, never as HTML.
+ *
+ * The element ids it uses are those of templates/review.html.
+ */
+import { requestJson } from '../core/api.js';
+import { banner } from '../core/banner.js';
+import { el, percent } from '../core/dom.js';
+import { LEVEL_LABELS, OVERDUE_LABEL, STATE_LABELS } from '../core/labels.js';
+import { prepareMap, projection } from '../core/map.js';
+import { breaks, colourOf, RAMP, sparkline } from '../review/charts.js';
+
+const BIN_LABELS = {
+  3: '热点 99%', 2: '热点 95%', 1: '热点 90%', '-1': '冷点 90%', '-2': '冷点 95%', '-3': '冷点 99%',
+};
+const BIN_COLOURS = {
+  3: '#b2182b', 2: '#ef8a62', 1: '#fddbc7', '-1': '#d1e5f0', '-2': '#67a9cf', '-3': '#2166ac',
+};
+const TREND_LABELS = {
+  new: '新增热点',
+  intensifying: '加剧热点',
+  persistent: '持续热点',
+  diminishing: '减弱热点',
+  sporadic: '零星热点',
+  cold: '冷点',
+  none: '无明显模式',
+};
+const PLAY_MS = 1500;
+
+class GridmapReview {
+  constructor(map, config) {
+    this.map = map;
+    this.config = config;
+    this.categoryNames = Object.fromEntries(config.categories.map((c) => [c.code, c.name]));
+    const { toDisplay, fromDisplay } = projection(config);
+    this.toDisplay = toDisplay;
+    this.fromDisplay = fromDisplay;
+    this.controllers = {};
+    this.values = {};
+    this.cuts = [];
+    this.playing = null;
+    this.dom = {};
+    [
+      'form', 'kind', 'slider', 'period-label', 'play', 'category', 'state', 'overdue', 'grid',
+      'level', 'measure', 'show-heat', 'show-choropleth', 'show-hotspots', 'total', 'overdue-count',
+      'categories', 'hotspots', 'candidates', 'detail', 'legend', 'status', 'report-html',
+      'report-xlsx',
+    ].forEach((id) => { this.dom[id] = document.getElementById(`gm-review-${id}`); });
+
+    prepareMap(map, config);
+    map.createPane('gm-review-grids').style.zIndex = 405;
+    map.createPane('gm-review-heat').style.zIndex = 415;
+    map.createPane('gm-review-spots').style.zIndex = 425;
+
+    // maxZoom 12: leaflet.heat scales intensities up below its maxZoom, which would saturate a
+    // city-wide view; the weights are already per grid.
+    this.heat = L.heatLayer([], {
+      pane: 'gm-review-heat', radius: 18, blur: 15, minOpacity: 0.2, maxZoom: 12,
+    });
+    this.spots = L.layerGroup([], { pane: 'gm-review-spots' });
+    this.grids = this.makeGridTiles();
+    this.bindControls();
+    this.fillPeriods();
+    map.on('click', (event) => this.pick(event.latlng));
+    if (config.bounds) {
+      const [[s, w], [n, e]] = config.bounds;
+      const sw = this.toDisplay(w, s);
+      const ne = this.toDisplay(e, n);
+      map.fitBounds([[sw[1], sw[0]], [ne[1], ne[0]]]);
+    }
+    this.refresh();
+  }
+
+  // ---- filters -----------------------------------------------------------------------------
+
+  bindControls() {
+    const { dom } = this;
+    dom.form.addEventListener('submit', (event) => { event.preventDefault(); this.refresh(); });
+    dom.kind.addEventListener('change', () => { this.fillPeriods(); this.refresh(); });
+    dom.slider.addEventListener('input', () => this.showPeriodLabel());
+    dom.slider.addEventListener('change', () => this.refresh());
+    ['category', 'state', 'overdue', 'grid', 'level', 'measure'].forEach((id) => {
+      dom[id].addEventListener('change', () => this.refresh());
+    });
+    ['show-heat', 'show-choropleth', 'show-hotspots'].forEach((id) => {
+      dom[id].addEventListener('change', () => this.applyVisibility());
+    });
+    dom.play.addEventListener('click', () => this.togglePlay());
+  }
+
+  periods() {
+    return this.config.periods[this.dom.kind.value];
+  }
+
+  fillPeriods() {
+    const periods = this.periods();
+    const wanted = this.dom.kind.value === 'M' ? this.config.defaultPeriod : periods[periods.length - 1];
+    const at = Math.max(0, periods.indexOf(wanted));
+    this.dom.slider.max = String(periods.length - 1);
+    this.dom.slider.value = String(at === -1 ? periods.length - 1 : at);
+    this.showPeriodLabel();
+  }
+
+  period() {
+    return this.periods()[Number(this.dom.slider.value)];
+  }
+
+  showPeriodLabel() {
+    const period = this.period();
+    this.dom['period-label'].textContent = period.includes('W')
+      ? `${period.slice(0, 4)}年第${Number(period.slice(6))}周`
+      : `${period.slice(0, 4)}年${Number(period.slice(5))}月`;
+  }
+
+  togglePlay() {
+    if (this.playing) {
+      clearInterval(this.playing);
+      this.playing = null;
+      this.dom.play.textContent = '▶ 播放';
+      return;
+    }
+    this.dom.play.textContent = '■ 停止';
+    this.playing = setInterval(() => {
+      const next = (Number(this.dom.slider.value) + 1) % this.periods().length;
+      this.dom.slider.value = String(next);
+      this.showPeriodLabel();
+      this.refresh();
+    }, PLAY_MS);
+  }
+
+  /** The filters as a query string (what every layer and panel is fetched with). */
+  query(extra) {
+    const { dom } = this;
+    const params = new URLSearchParams({ period: this.period() });
+    if (dom.category.value) params.set('category', dom.category.value);
+    if (dom.state.value) params.set('state', dom.state.value);
+    if (dom.overdue.checked) params.set('overdue', 'true');
+    if (dom.grid.value) params.set('grid', dom.grid.value);
+    Object.entries(extra || {}).forEach(([k, v]) => params.set(k, v));
+    return params.toString();
+  }
+
+  async fetchLayer(name, path, extra) {
+    if (this.controllers[name]) this.controllers[name].abort();
+    const controller = new AbortController();
+    this.controllers[name] = controller;
+    return requestJson(`${this.config.apiRoot}/review/${path}?${this.query(extra)}`, {
+      signal: controller.signal,
+    });
+  }
+
+  async refresh() {
+    const { dom } = this;
+    document.body.dataset.reviewState = 'loading';
+    dom.status.textContent = '加载中…';
+    this.updateReportLinks();
+    const level = dom.level.value;
+    try {
+      const [summary, heat, choropleth, spots] = await Promise.all([
+        this.fetchLayer('summary', 'summary'),
+        this.fetchLayer('heat', 'heat'),
+        this.fetchLayer('choropleth', 'choropleth', { level, measure: dom.measure.value }),
+        this.fetchLayer('hotspots', 'hotspots'),
+      ]);
+      this.showSummary(summary);
+      this.showHeat(heat);
+      this.showChoropleth(choropleth);
+      this.showHotSpots(spots);
+      this.applyVisibility();
+      dom.status.textContent = '';
+      document.body.dataset.reviewState = 'ready';
+      document.body.dataset.reviewQuery = this.query();
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      dom.status.textContent = '';
+      document.body.dataset.reviewState = 'error';
+      this.showError(`加载失败：${err.message}`);
+    }
+  }
+
+  updateReportLinks() {
+    const { dom } = this;
+    const monthly = dom.kind.value === 'M';
+    [dom['report-html'], dom['report-xlsx']].forEach((link) => {
+      if (!link) return;
+      link.hidden = !monthly;
+      const params = new URLSearchParams({ month: this.period() });
+      if (dom.grid.value) params.set('grid', dom.grid.value);
+      link.href = `${link.dataset.base}?${params}`;
+    });
+  }
+
+  showError(message) {
+    banner(message);
+  }
+
+  // ---- layers ------------------------------------------------------------------------------
+
+  makeGridTiles() {
+    const style = (properties) => {
+      const fill = colourOf(this.values[properties.code], this.cuts);
+      return {
+        weight: 0.6,
+        color: '#6b7280',
+        opacity: 0.6,
+        fill: true,
+        fillColor: fill || '#ffffff',
+        fillOpacity: fill ? 0.5 : 0.05,
+      };
+    };
+    return L.vectorGrid.protobuf(this.tileUrl(), {
+      pane: 'gm-review-grids',
+      interactive: false,
+      rendererFactory: L.canvas.tile,
+      maxNativeZoom: 18,
+      vectorTileLayerStyles: { grids: style },
+      fetchOptions: { credentials: 'same-origin' },
+    });
+  }
+
+  tileUrl() {
+    return `${this.config.apiRoot}/tiles/grids/{z}/{x}/{y}.mvt?level=${this.dom.level.value}`;
+  }
+
+  showChoropleth(body) {
+    this.values = body.values;
+    this.cuts = breaks(Object.values(body.values));
+    this.grids.setUrl(this.tileUrl(), true);
+    this.grids.redraw();
+    this.showLegend(body);
+  }
+
+  showLegend(body) {
+    const { legend } = this.dom;
+    legend.replaceChildren();
+    const unit = body.measure === 'count' ? '件' : '件/百户';
+    const edges = [0, ...this.cuts, body.max];
+    for (let i = 0; i < edges.length - 1; i += 1) {
+      legend.append(el('li', {},
+        el('span', { class: 'gm-swatch', style: `background:${RAMP[Math.min(i, RAMP.length - 1)]}` }),
+        `${edges[i]}–${edges[i + 1]} ${unit}`));
+    }
+    legend.dataset.level = body.level;
+    legend.dataset.grids = String(Object.keys(body.values).length);
+  }
+
+  showHeat(body) {
+    const points = body.points.map(([lat, lng, n]) => {
+      const p = this.toDisplay(lng, lat);
+      return [p[1], p[0], n];
+    });
+    const weights = points.map((p) => p[2]).sort((a, b) => a - b);
+    const max = weights.length ? weights[Math.floor(0.95 * (weights.length - 1))] : 1;
+    this.heat.setOptions({ max: Math.max(1, max) });
+    this.heat.setLatLngs(points);
+    document.body.dataset.heatPoints = String(points.length);
+  }
+
+  showHotSpots(body) {
+    const { dom } = this;
+    this.spots.clearLayers();
+    const candidates = new Set(body.candidates);
+    body.cells.forEach((cell) => {
+      if (!cell.bin && !candidates.has(cell.code)) return;
+      const p = this.toDisplay(cell.lon, cell.lat);
+      const marker = L.circleMarker([p[1], p[0]], {
+        pane: 'gm-review-spots',
+        radius: candidates.has(cell.code) ? 6 : 4,
+        color: candidates.has(cell.code) ? '#111827' : '#ffffff',
+        weight: candidates.has(cell.code) ? 2 : 1,
+        fillColor: BIN_COLOURS[cell.bin] || '#9ca3af',
+        fillOpacity: 0.9,
+        className: `gm-spot gm-spot-${cell.bin}`,
+      });
+      marker.bindTooltip(`${cell.name}：${BIN_LABELS[cell.bin] || '不显著'}，z=${cell.z}，${TREND_LABELS[cell.trend] || ''}`);
+      marker.on('click', (event) => {
+        L.DomEvent.stopPropagation(event);
+        this.showGrid(cell.code);
+      });
+      this.spots.addLayer(marker);
+    });
+    const hot = body.cells.filter((c) => c.bin > 0).length;
+    const cold = body.cells.filter((c) => c.bin < 0).length;
+    dom.hotspots.textContent = body.threshold_m === null
+      ? '微网格太少，无法计算热点。'
+      : `热点 ${hot} 个，冷点 ${cold} 个（Gi*，邻域 ${body.threshold_m} 米，FDR 校正）`;
+    dom.candidates.replaceChildren(...body.cells
+      .filter((c) => candidates.has(c.code))
+      .slice(0, 10)
+      .map((c) => el('li', {},
+        el('button', { type: 'button', class: 'gm-link', 'data-code': c.code }, c.name),
+        ` ${TREND_LABELS[c.trend] || ''}${c.worsening ? '，持续上升' : ''}`)));
+    dom.candidates.querySelectorAll('button').forEach((button) => {
+      button.addEventListener('click', () => this.showGrid(button.dataset.code));
+    });
+    document.body.dataset.hotSpots = String(hot + cold);
+  }
+
+  showSummary(body) {
+    const { dom } = this;
+    dom.total.textContent = String(body.total);
+    dom['overdue-count'].textContent = String(body.overdue);
+    dom.categories.replaceChildren(...Object.entries(body.by_category).slice(0, 8).map(([code, n]) =>
+      el('li', {}, `${this.categoryNames[code] || code}：${n}`)));
+  }
+
+  applyVisibility() {
+    const { dom, map } = this;
+    [[dom['show-heat'], this.heat], [dom['show-choropleth'], this.grids],
+      [dom['show-hotspots'], this.spots]].forEach(([box, layer]) => {
+      if (box.checked && !map.hasLayer(layer)) layer.addTo(map);
+      if (!box.checked && map.hasLayer(layer)) map.removeLayer(layer);
+    });
+  }
+
+  // ---- one grid ----------------------------------------------------------------------------
+
+  async pick(latlng) {
+    const [lng, lat] = this.fromDisplay(latlng.lng, latlng.lat);
+    try {
+      const found = await requestJson(`${this.config.apiRoot}/locate?lon=${lng}&lat=${lat}&crs=EPSG:4490`);
+      const level = this.dom.level.value;
+      const grid = found.grids[level] || found.grids.micro || found.grids.zone;
+      if (grid) this.showGrid(grid.code);
+    } catch (err) {
+      if (err.status !== 404) this.showError(`查询失败：${err.message}`);
+    }
+  }
+
+  async showGrid(code) {
+    const { detail } = this.dom;
+    detail.replaceChildren(el('p', { class: 'gm-muted' }, '加载中…'));
+    try {
+      const body = await this.fetchLayer('detail', `grids/${code}`);
+      const rates = body.rates || {};
+      detail.replaceChildren(
+        el('h3', {}, `${body.name}（${LEVEL_LABELS[body.level] || body.level} ${body.code}）`),
+        el('p', {}, `诉求 ${body.total} 件`),
+        el('h4', {}, '主要类别'),
+        el('ol', {}, body.top_categories.map(([c, n]) => el('li', {}, `${this.categoryNames[c] || c}：${n}`))),
+        el('h4', {}, '三率'),
+        el('p', {}, `响应率 ${percent(rates.response_rate)}，解决率 ${percent(rates.resolution_rate)}，满意率 ${percent(rates.satisfaction_rate)}，综合得分 ${rates.score ?? '—'}`),
+        el('h4', {}, '趋势'),
+        sparkline(body.trend),
+        el('h4', {}, `${OVERDUE_LABEL}诉求（${body.overdue.length}）`),
+        el('ul', { class: 'gm-overdue' }, body.overdue.map((r) => el('li', {},
+          el('a', { href: `${this.config.requestsUrl}/${r.id}` }, `#${r.id}`),
+          ` ${r.category_name} · ${STATE_LABELS[r.state] || r.state}`))),
+        el('button', { type: 'button', class: 'gm-button', id: 'gm-review-focus' }, '在此网格内研判'),
+      );
+      detail.dataset.code = body.code;
+      document.getElementById('gm-review-focus').addEventListener('click', () => {
+        this.focus(body.code, body.name);
+      });
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      detail.replaceChildren(el('p', { class: 'gm-muted' }, `无法显示：${err.message}`));
+    }
+  }
+
+  focus(code, name) {
+    const select = this.dom.grid;
+    if (![...select.options].some((o) => o.value === code)) select.append(el('option', { value: code }, name));
+    select.value = code;
+    this.refresh();
+  }
+}
+
+
+/** Attach the page to the folium-created Leaflet map; returns the page. */
+export function start(map, config) {
+  return new GridmapReview(map, config);
+}

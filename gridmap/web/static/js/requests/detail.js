@@ -1,0 +1,268 @@
+/*
+ * requests/detail.js: 诉求详情, one request — its fields, a small map of the place, the
+ * timeline and the allowed actions, each posted with If-Match (409: not allowed now; 412:
+ * changed meanwhile, reload).
+ */
+import { requestJson } from '../core/api.js';
+import { banner } from '../core/banner.js';
+import { el } from '../core/dom.js';
+import { beijing } from '../core/format.js';
+import {
+  LEVEL_LABELS, RATING_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
+} from '../core/labels.js';
+import { prepareMap, projection } from '../core/map.js';
+import { CARD_COLOURS, cardBadge, stateBadge } from './badges.js';
+
+/** The actions in the order their buttons appear, with their labels. */
+const ACTIONS = [
+  ['accept', '受理'],
+  ['start', '开始处置'],
+  ['complete', '办结'],
+  ['rate', '评价'],
+  ['archive', '归档'],
+  ['escalate', '上报上级'],
+  ['return', '退回'],
+  ['reassign', '改派'],
+  ['mark_duplicate', '标记重复'],
+  ['comment', '备注'],
+];
+const ACTION_LABELS = Object.fromEntries(ACTIONS);
+const TIMELINE_LABELS = Object.assign({ report: '上报', create: '上报' }, ACTION_LABELS);
+/** Timeline actions that move a request between levels: their rows say the new level. */
+const LEVEL_MOVES = ['report', 'escalate', 'return', 'reassign'];
+/**
+ * The fields each action asks for before it is posted (every listed one is required, but
+ * the note); actions not listed are posted as soon as their button is pressed.
+ */
+const ACTION_FIELDS = {
+  complete: { note: '处置结果' },
+  rate: { rating: true, note: '回访说明' },
+  escalate: { reason: true, department: true, note: '说明' },
+  return: { reason: true, note: '说明' },
+  reassign: { reason: true, department: true, note: '说明' },
+  mark_duplicate: { duplicate: true, note: '说明' },
+  comment: { note: '备注内容', noteRequired: true },
+};
+
+export class Detail {
+  constructor(map, config) {
+    this.map = map;
+    this.config = config;
+    this.proj = projection(config);
+    this.root = document.getElementById('gm-detail');
+    this.form = document.getElementById('gm-action-form');
+    this.error = document.getElementById('gm-action-error');
+    this.record = null;
+    this.action = null;
+    this.busy = false;
+    prepareMap(map, config);
+    this.marker = null;
+    this.form.addEventListener('submit', (e) => { e.preventDefault(); this.submitForm(); });
+    document.getElementById('gm-action-cancel').addEventListener('click', () => this.closeForm());
+    document.getElementById('gm-reload').addEventListener('click', () => this.load());
+    this.load();
+  }
+
+  get url() {
+    return `${this.config.apiRoot}/requests/${this.config.requestId}`;
+  }
+
+  async load() {
+    this.hideError();
+    this.closeForm();
+    this.root.dataset.state = 'loading';
+    try {
+      this.show(await requestJson(this.url));
+    } catch (err) {
+      this.root.dataset.state = 'error';
+      banner(`诉求加载失败：${err.message}`);
+    }
+  }
+
+  show(record) {
+    this.record = record;
+    document.getElementById('gm-detail-category').textContent = record.category.name;
+    document.getElementById('gm-detail-state').replaceWith(
+      Object.assign(stateBadge(record.state), { id: 'gm-detail-state' }));
+    document.getElementById('gm-detail-card').replaceChildren(cardBadge(record.warning));
+    this.fields(record);
+    this.buttons(record.allowed_actions || []);
+    this.timeline(record.timeline || []);
+    this.place(record.location);
+    this.root.dataset.revision = record.revision;
+    this.root.dataset.state = 'ready';
+  }
+
+  fields(r) {
+    const owner = r.owner || {};
+    const contact = r.contact || {};
+    const rows = [
+      ['类别', `${r.category.class} · ${r.category.name}`],
+      ['诉求内容', r.description],
+      ['办理层级', LEVEL_LABELS[r.level] || r.level],
+      ['微网格', r.micro_grid_code || '—'],
+      ['责任人', [owner.name, owner.phone, owner.department].filter(Boolean).join(' ') || '—'],
+      ['当前时限', r.stage_deadline
+        ? `${STAGE_LABELS[r.stage] || ''} ${beijing(r.stage_deadline)}` : '—'],
+      ['联系人', [contact.name, contact.phone].filter(Boolean).join(' ') || '—'],
+      ['来源', SOURCE_LABELS[r.source] || r.source],
+      ['上报时间', beijing(r.created_at)],
+    ];
+    if (r.household_id) rows.push(['住户编号', String(r.household_id)]);
+    if (r.rating) rows.push(['群众评价', RATING_LABELS[r.rating] || r.rating]);
+    if (r.duplicate_of) rows.push(['重复于', `#${r.duplicate_of}`]);
+    if (r.reopen_count) rows.push(['重新处置', `${r.reopen_count} 次`]);
+    const dl = document.getElementById('gm-detail-fields');
+    dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  }
+
+  buttons(allowed) {
+    const box = document.getElementById('gm-actions');
+    const buttons = ACTIONS.filter(([key]) => allowed.includes(key)).map(([key, label]) => {
+      const b = el('button', { type: 'button', class: 'gm-action', 'data-action': key }, label);
+      b.addEventListener('click', () => this.choose(key));
+      return b;
+    });
+    box.replaceChildren(...buttons);
+    if (!buttons.length) box.append(el('p', { class: 'gm-muted' }, '当前没有可执行的操作。'));
+  }
+
+  timeline(events) {
+    const list = document.getElementById('gm-timeline');
+    list.replaceChildren(...events.map((e) => {
+      const move = e.from_state && e.to_state && e.from_state !== e.to_state
+        ? `${STATE_LABELS[e.from_state] || e.from_state} → ${STATE_LABELS[e.to_state] || e.to_state}`
+        : '';
+      const detail = e.detail || {};
+      const extra = [
+        detail.rating ? `评价：${RATING_LABELS[detail.rating] || detail.rating}` : '',
+        detail.reason ? `原因：${detail.reason}` : '',
+        e.level && LEVEL_MOVES.includes(e.action)
+          ? `层级：${LEVEL_LABELS[e.level] || e.level}` : '',
+      ].filter(Boolean).join('；');
+      return el('li', { class: 'gm-event', 'data-action': e.action },
+        el('div', { class: 'gm-event-head' },
+          el('strong', {}, TIMELINE_LABELS[e.action] || e.action),
+          el('span', { class: 'gm-muted gm-small' }, ` ${beijing(e.at)} · ${e.actor || '系统'}`)),
+        move ? el('div', { class: 'gm-small' }, move) : '',
+        e.note ? el('div', { class: 'gm-event-note' }, e.note) : '',
+        extra ? el('div', { class: 'gm-muted gm-small' }, extra) : '');
+    }));
+  }
+
+  place(location) {
+    if (!location || location.lon === null || location.lon === undefined) return;
+    const [x, y] = this.proj.toDisplay(location.lon, location.lat);
+    if (this.marker) this.marker.remove();
+    this.marker = L.circleMarker([y, x], {
+      radius: 9, color: '#fff', weight: 2, fillColor: CARD_COLOURS[this.record.warning || 'none'],
+      fillOpacity: 0.95,
+    }).addTo(this.map);
+    this.map.setView([y, x], 17);
+  }
+
+  choose(action) {
+    this.hideError();
+    const fields = ACTION_FIELDS[action];
+    if (!fields) {
+      this.post({ action });
+      return;
+    }
+    this.action = action;
+    this.form.reset();
+    document.getElementById('gm-action-form-title').textContent = ACTION_LABELS[action];
+    const level = this.record.level;
+    const show = {
+      'gm-field-rating': fields.rating,
+      'gm-field-reason': fields.reason,
+      // A department is named when the street summons one, or when one hands over to another.
+      'gm-field-department': fields.department
+        && ((action === 'escalate' && level === 'street')
+          || (action === 'reassign' && level === 'department')),
+      'gm-field-duplicate': fields.duplicate,
+    };
+    Object.entries(show).forEach(([id, on]) => { document.getElementById(id).hidden = !on; });
+    const note = document.getElementById('gm-field-note');
+    note.firstChild.textContent = fields.note;
+    this.form.hidden = false;
+    this.form.scrollIntoView({ block: 'nearest' });
+  }
+
+  closeForm() {
+    this.form.hidden = true;
+    this.action = null;
+  }
+
+  submitForm() {
+    const data = new FormData(this.form);
+    const fields = ACTION_FIELDS[this.action];
+    const body = { action: this.action };
+    const text = (name) => String(data.get(name) || '').trim();
+    if (text('note')) body.note = text('note');
+    if (fields.rating) body.rating = text('rating');
+    if (fields.reason) body.reason = text('reason');
+    if (!document.getElementById('gm-field-department').hidden && text('department')) {
+      body.department = text('department');
+    }
+    if (fields.duplicate) body.duplicate_of = Number(text('duplicate_of'));
+    const missing = [
+      fields.rating && !body.rating ? '请选择评价' : '',
+      fields.reason && !body.reason ? '请填写原因' : '',
+      fields.duplicate && !(body.duplicate_of > 0) ? '请填写原诉求编号' : '',
+      fields.noteRequired && !body.note ? '请填写备注内容' : '',
+    ].filter(Boolean);
+    if (missing.length) {
+      this.showError(missing.join('；'));
+      return;
+    }
+    this.post(body);
+  }
+
+  async post(body) {
+    if (this.busy) return;
+    this.busy = true;
+    this.root.dataset.state = 'posting';
+    this.setDisabled(true);
+    try {
+      const record = await requestJson(`${this.url}/transitions`, {
+        method: 'POST', body, headers: { 'If-Match': this.record.etag },
+      });
+      this.closeForm();
+      this.show(record);
+    } catch (err) {
+      this.root.dataset.state = 'ready';
+      this.failed(err);
+    } finally {
+      this.busy = false;
+      this.setDisabled(false);
+    }
+  }
+
+  failed(err) {
+    if (err.status === 412) {
+      this.showError('他人已修改此诉求，请重新加载后再操作。', true);
+    } else if (err.status === 409) {
+      this.showError(`当前状态不允许此操作，请重新加载查看最新状态。${err.message}`, true);
+    } else {
+      this.showError(`操作失败：${err.message}`);
+    }
+  }
+
+  setDisabled(on) {
+    this.root.querySelectorAll('#gm-actions button, #gm-action-submit')
+      .forEach((b) => { b.disabled = on; });
+  }
+
+  showError(message, reload) {
+    this.error.querySelector('.gm-action-error-text').textContent = message;
+    document.getElementById('gm-reload').hidden = !reload;
+    this.error.hidden = false;
+    this.root.dataset.conflict = reload ? 'true' : '';
+  }
+
+  hideError() {
+    this.error.hidden = true;
+    this.root.dataset.conflict = '';
+  }
+}
+
