@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pandas as pd
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gridmap.core import clock
 from gridmap.storage.models import Assignment, Coverage, Grid, Household, Person
 
 TABLES = (Grid, Household, Person, Assignment, Coverage)
@@ -69,3 +75,11 @@ SELECT (SELECT count(*) FROM grouped g FULL JOIN tallied t
          WHERE g.n IS NULL OR t.n IS NULL) AS grid_mismatches,
        (SELECT sum(n) FROM grouped WHERE kind = 'M') AS requests
 """
+
+
+@contextmanager
+def clock_at(moment: dt.datetime) -> Iterator[None]:
+    """Within the block, :mod:`gridmap.core.clock` says it is ``moment`` (for every caller)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clock, "now", lambda: moment.astimezone(dt.UTC))
+        yield

@@ -28,6 +28,7 @@ from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import caller, requires
 from gridmap.api import params
 from gridmap.api.requests import CATEGORY_CODE, PHONE, file_once
+from gridmap.core import glossary
 from gridmap.core.db import get_session
 from gridmap.core.errors import PROBLEM_JSON, InvalidInput, NotFound
 from gridmap.core.privacy import mask_text
@@ -43,16 +44,6 @@ bp = APIBlueprint(
     abp_security=params.BEARER,
 )
 
-CLOSED = ("completed", "feedback", "archived", "duplicate")
-_STATE_NOTES = {
-    "reported": "已上报，待受理",
-    "accepted": "已受理",
-    "handling": "处置中",
-    "completed": "已办结，待回访",
-    "feedback": "已回访",
-    "archived": "已归档",
-    "duplicate": "重复诉求，已并案",
-}
 #: The most requests one ``GET requests.json`` returns (the spec suggests a server limit).
 MAX_REQUESTS = 1000
 
@@ -145,8 +136,8 @@ def _service_request(row: Any) -> dict[str, Any]:
     url = next((p for p in row.photos if str(p).startswith(("http://", "https://"))), None)
     return {
         "service_request_id": str(row.id),
-        "status": "closed" if row.state in CLOSED else "open",
-        "status_notes": _STATE_NOTES.get(row.state, row.state),
+        "status": "closed" if row.state in lifecycle.CLOSED else "open",
+        "status_notes": glossary.STATE_NOTES.get(row.state, row.state),
         "service_name": row.category_name,
         "service_code": row.category_code,
         "description": mask_text(row.description),
@@ -268,8 +259,8 @@ def _states(status: str | None) -> tuple[str, ...]:
     if not status or set(status.split(",")) == {"open", "closed"}:
         return ()
     if status == "closed":
-        return CLOSED
-    return tuple(s for s in lifecycle.STATES if s in lifecycle.OPEN)
+        return lifecycle.CLOSED
+    return lifecycle.OPEN
 
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:

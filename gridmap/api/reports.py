@@ -73,6 +73,5 @@ def export(path: ExportPath, query: ReportQuery) -> Response:
     disposition = {"Content-Disposition": f"attachment; filename={path.name}.{path.fmt}"}
     if path.fmt == "xlsx":
         return Response(reports.to_xlsx(found), mimetype=params.XLSX, headers=disposition)
-    keys = [key for key, _ in found.columns]
-    lines = csv_lines([h for _, h in found.columns], ([r[k] for k in keys] for r in found.rows))
+    lines = csv_lines([h for _, h in found.columns], found.cells())
     return Response("".join(lines), mimetype="text/csv", headers=disposition)

@@ -135,7 +135,7 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 def warning(row: Any, now: dt.datetime | None = None) -> str | None:
     """红黄牌 of the running stage: green, yellow (due soon) or red (overdue); None if no clock."""
-    if row.stage_deadline is None or lifecycle.STAGE_OF[row.state] is None:
+    if row.stage_deadline is None or not lifecycle.clock_runs(row.state):
         return None
     now = now or clock.now()
     return deadlines.warning_level(now, row.stage_deadline, row.stage_started_at)

@@ -11,6 +11,7 @@ Personal data is masked as everywhere else; exports carry the same masked values
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,18 +19,42 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
+from gridmap.core import glossary
 from gridmap.core.privacy import mask_address, mask_contact
 from gridmap.storage import reports as queries
+
+#: Columns holding codes, and the glossary table that names them in downloads.
+_LABELLED: dict[str, Mapping[str, str]] = {
+    "level": glossary.LEVELS,
+    "missing_role": glossary.GRID_ROLES,
+    "kind": glossary.PERSON_KINDS,
+    "care_tags": glossary.CARE_TAGS,
+}
 
 
 @dataclass(frozen=True)
 class Report:
-    """A titled table: ``columns`` are (key, Chinese heading) pairs."""
+    """A titled table: ``columns`` are (key, Chinese heading) pairs. ``rows`` keep the codes
+    (the JSON answer is for machines); :meth:`cells` names them for people (CSV, Excel)."""
 
     name: str
     title: str
     columns: tuple[tuple[str, str], ...]
     rows: list[dict[str, Any]]
+
+    def cells(self) -> Iterator[list[Any]]:
+        """The rows as a download shows them: every code by its Chinese label."""
+        for row in self.rows:
+            yield [_shown(key, row[key]) for key, _ in self.columns]
+
+
+def _shown(key: str, value: Any) -> Any:
+    labels = _LABELLED.get(key)
+    if labels is None or value is None:
+        return value
+    if key == "care_tags":  # joined codes, e.g. "elderly_alone;veteran"
+        return ";".join(glossary.label(labels, tag) for tag in value.split(";") if tag)
+    return glossary.label(labels, value)
 
 
 def build(
@@ -110,8 +135,8 @@ def to_xlsx(report: Report) -> bytes:
     sheet = book.create_sheet(report.name)
     sheet.append([report.title])
     sheet.append([heading for _, heading in report.columns])
-    for row in report.rows:
-        sheet.append([row[key] for key, _ in report.columns])
+    for cells in report.cells():
+        sheet.append(cells)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

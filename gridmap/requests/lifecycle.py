@@ -77,7 +77,7 @@ department; a department officer acts only on requests at department level.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Final, Literal, NoReturn, TypeVar, cast, get_args
 
@@ -122,11 +122,8 @@ ROLES: Final[tuple[Role, ...]] = get_args(Role)
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 RATINGS: Final[tuple[Rating, ...]] = get_args(Rating)
 
-TERMINAL: Final[frozenset[State]] = frozenset({"archived", "duplicate"})
-OPEN: Final[frozenset[State]] = frozenset({"reported", "accepted", "handling"})
-LIVE: Final[frozenset[State]] = frozenset(STATES) - TERMINAL
-
-#: The stage whose clock runs while a request is in each state.
+#: The stage whose clock runs while a request is in each state. The state sets below are
+#: read from it, so that every module (queries, 三率, review, Open311, pages) shares them.
 STAGE_OF: Final[Mapping[State, Stage | None]] = {
     "reported": "response",
     "accepted": "handling",
@@ -136,6 +133,28 @@ STAGE_OF: Final[Mapping[State, Stage | None]] = {
     "archived": None,
     "duplicate": None,
 }
+TERMINAL: Final[frozenset[State]] = frozenset({"archived", "duplicate"})
+LIVE: Final[frozenset[State]] = frozenset(STATES) - TERMINAL
+#: A stage clock runs: the request can be late (红黄牌, overdue).
+CLOCKED: Final[tuple[State, ...]] = tuple(s for s in STATES if STAGE_OF[s] is not None)
+#: Not yet completed (the response or handling clock runs); Open311 calls the rest closed.
+OPEN: Final[tuple[State, ...]] = tuple(s for s in STATES if STAGE_OF[s] in ("response", "handling"))
+CLOSED: Final[tuple[State, ...]] = tuple(s for s in STATES if s not in OPEN)
+#: Requests that count in tallies, 三率 and the review: every one but a merged duplicate.
+COUNTED: Final[tuple[State, ...]] = tuple(s for s in STATES if s != "duplicate")
+#: The groups a reviewer filters by (五步闭环): open, completed (awaiting or past the
+#: resident's answer), archived.
+STATE_GROUPS: Final[Mapping[str, tuple[State, ...]]] = {
+    "open": OPEN,
+    "completed": tuple(s for s in STATES if s not in OPEN and s not in TERMINAL),
+    "archived": ("archived",),
+}
+
+
+def clock_runs(state: str) -> bool:
+    """Whether a request in ``state`` has a stage clock running (and so can be overdue)."""
+    return state in CLOCKED
+
 
 #: The role that owns (handles) a request at each level.
 OWNER_ROLE: Final[Mapping[Level, Role]] = {
@@ -196,7 +215,7 @@ class Rule:
 
 def _rule(
     action: Action,
-    sources: frozenset[State] | set[State],
+    sources: Collection[State],
     target: Target,
     parties: set[Party],
     levels: tuple[Level, ...] = LEVELS,

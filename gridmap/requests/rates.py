@@ -82,7 +82,7 @@ from gridmap.core import clock
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_name
-from gridmap.requests import deadlines
+from gridmap.requests import deadlines, lifecycle
 from gridmap.requests.service import stage_deadline
 from gridmap.storage import rates as queries
 from gridmap.storage import requests as request_store
@@ -453,7 +453,7 @@ class Warned:
 
 def card(row: Any, now: dt.datetime) -> Card | None:
     """红黄牌 of a request's running stage at ``now`` (None: green or no clock)."""
-    if row.stage_deadline is None or row.state not in request_store.CLOCKED:
+    if row.stage_deadline is None or not lifecycle.clock_runs(row.state):
         return None
     found = deadlines.warning_level(now, row.stage_deadline, row.stage_started_at)
     return None if found == "green" else found

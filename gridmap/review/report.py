@@ -46,7 +46,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
-from gridmap.core import clock
+from gridmap.core import clock, glossary
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.requests import rates
@@ -67,26 +67,6 @@ PAGE_ROWS = 30
 #: Categories drawn in the bar chart (the table lists them all).
 CHART_CATEGORIES = 15
 
-LEVEL_NAMES = {6: "区县", 9: "街道", 12: "社区", 14: "片区", 17: "微网格"}
-GRID_LEVEL_NAMES = {"community": "社区", "zone": "片区", "micro": "微网格"}
-STATE_NAMES = {
-    "reported": "上报待受理",
-    "accepted": "已受理",
-    "handling": "处置中",
-    "completed": "已办结",
-    "feedback": "待反馈",
-    "archived": "已归档",
-    "duplicate": "重复件",
-}
-BIN_NAMES = {
-    3: "热点（99%）",
-    2: "热点（95%）",
-    1: "热点（90%）",
-    0: "不显著",
-    -1: "冷点（90%）",
-    -2: "冷点（95%）",
-    -3: "冷点（99%）",
-}
 #: Hot red, cold blue, by confidence (the usual Gi* palette).
 BIN_COLOURS = {
     3: "#d62f27",
@@ -96,17 +76,6 @@ BIN_COLOURS = {
     -1: "#c6dbef",
     -2: "#6baed6",
     -3: "#2171b5",
-}
-TREND_NAMES = {
-    "new": "新出现热点",
-    "intensifying": "加剧热点",
-    "diminishing": "减弱热点",
-    "persistent": "持续热点",
-    "consecutive": "连续热点",
-    "sporadic": "零星热点",
-    "historical": "历史热点",
-    "cold": "冷点",
-    "none": "—",
 }
 #: Counts of a 三率 row, summed over the rows into the area's figures.
 _TALLY_FIELDS = (
@@ -183,7 +152,11 @@ class Area:
     @property
     def kind(self) -> str:
         """区县, 街道, 社区, 片区, 微网格, or 辖区 for several."""
-        return LEVEL_NAMES.get(len(self.code), "辖区") if len(self.prefixes) == 1 else "辖区"
+        return (
+            glossary.LEVELS_BY_CODE_LENGTH.get(len(self.code), "辖区")
+            if len(self.prefixes) == 1
+            else "辖区"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -355,7 +328,7 @@ def _area(session: Session, prefixes: tuple[str, ...]) -> Area:
     grid = store.current_grid(session, code)
     if grid is not None:
         return Area(code, grid.name, prefixes)
-    return Area(code, f"{LEVEL_NAMES.get(len(code), '辖区')} {code}", prefixes)
+    return Area(code, f"{glossary.LEVELS_BY_CODE_LENGTH.get(len(code), '辖区')} {code}", prefixes)
 
 
 def _levels(area: Area) -> tuple[store.Level, store.Level]:
@@ -657,7 +630,7 @@ def choropleth_map(shapes: Any, level: store.Level) -> Markup | None:
             bbox_to_anchor=(1.0, 1.0),
             frameon=False,
         )
-        axes.set_title(f"各{GRID_LEVEL_NAMES[level]}诉求数")
+        axes.set_title(f"各{glossary.LEVELS[level]}诉求数")
         return _svg(figure)
 
 
@@ -672,7 +645,9 @@ def hot_spot_map(micro: Any, outline: Any) -> Markup | None:
         micro.plot(ax=axes, color=colours, edgecolor="#ffffff", linewidth=0.3)
         if outline is not micro and not outline.empty:
             outline.boundary.plot(ax=axes, color="#666666", linewidth=0.6)
-        handles = [Patch(facecolor=BIN_COLOURS[b], label=BIN_NAMES[b]) for b in BIN_COLOURS]
+        handles = [
+            Patch(facecolor=BIN_COLOURS[b], label=glossary.HOT_SPOT_BINS[b]) for b in BIN_COLOURS
+        ]
         chosen = micro[micro["candidate"]]
         if not chosen.empty:
             chosen.boundary.plot(ax=axes, color="#000000", linewidth=1.4)
@@ -737,10 +712,10 @@ def to_html(report: MonthlyReport, *, nonce: str | None = None) -> str:
             report=report,
             charts=charts(report),
             nonce=nonce,
-            level_names=GRID_LEVEL_NAMES,
-            state_names=STATE_NAMES,
-            bin_names=BIN_NAMES,
-            trend_names=TREND_NAMES,
+            level_names=glossary.LEVELS,
+            state_names=glossary.STATES,
+            bin_names=glossary.HOT_SPOT_BINS,
+            trend_names=glossary.HOT_SPOT_TRENDS,
             rate_columns=rates.COLUMNS,
             board_names=rates.BOARD_NAMES,
             page_rows=PAGE_ROWS,
@@ -830,8 +805,8 @@ def _hot_spot_cells(report: MonthlyReport) -> Iterator[list[Any]]:
             cell["count"],
             cell["z"],
             cell["p"],
-            BIN_NAMES[cell["bin"]],
-            TREND_NAMES.get(cell["trend"], cell["trend"]),
+            glossary.HOT_SPOT_BINS[cell["bin"]],
+            glossary.HOT_SPOT_TRENDS.get(cell["trend"], cell["trend"]),
             "是" if cell["worsening"] else "否",
             "是" if cell["code"] in candidates else "否",
         ]
@@ -843,7 +818,7 @@ def _overdue_cells(report: MonthlyReport) -> Iterator[list[Any]]:
             row["id"],
             row["category"],
             row["category_name"],
-            STATE_NAMES.get(row["state"], row["state"]),
+            glossary.STATES.get(row["state"], row["state"]),
             row["micro_grid"],
             row["micro_grid_name"],
             _excel_time(row["created_at"]),
@@ -872,7 +847,7 @@ def to_xlsx(report: MonthlyReport) -> bytes:
         (("分类编码", 24, None), ("分类名称", 24, None), *_CHANGE_COLUMNS),
         (_line_cells(line) for line in report.categories),
     )
-    level = GRID_LEVEL_NAMES[report.grid_level]
+    level = glossary.LEVELS[report.grid_level]
     _table(
         book,
         "网格统计",

@@ -31,19 +31,14 @@ from gridmap.core import clock
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.requests import rates
+from gridmap.requests.lifecycle import STATE_GROUPS
+from gridmap.requests.lifecycle import STATES as REQUEST_STATES
 from gridmap.spatial import hotspots as stats
 from gridmap.storage import review as store
-from gridmap.storage.models import REQUEST_STATES
 
 #: A page never receives more weighted points than this (the issue's ~50 k).
 HEAT_POINT_CAP = 50_000
 MAX_PERIODS = {"W": 106, "M": 60}
-#: State groups offered by the page (a request's five-step loop, 五步闭环).
-STATE_GROUPS: dict[str, tuple[str, ...]] = {
-    "open": ("reported", "accepted", "handling"),
-    "completed": ("completed", "feedback"),
-    "archived": ("archived",),
-}
 Measure = Literal["count", "per_100_households"]
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")

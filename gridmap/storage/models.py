@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from gridmap.requests import lifecycle
+
 SRID = 4490
 #: China's envelope in degrees (lon_min, lat_min, lon_max, lat_max), generous at the edges.
 CHINA_ENVELOPE = (73.0, 3.0, 136.0, 54.0)
@@ -326,16 +328,8 @@ CATEGORY_CLASSES = (
 HANDLING_LEVELS = ("micro", "zone", "community", "street", "department")
 REQUEST_SOURCES = ("api", "page", "open311")
 RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
-#: The states of ``gridmap.requests.lifecycle.RequestState`` (the database refuses any other).
-REQUEST_STATES = (
-    "reported",
-    "accepted",
-    "handling",
-    "completed",
-    "feedback",
-    "archived",
-    "duplicate",
-)
+#: The database refuses any state the lifecycle does not know.
+REQUEST_STATES = lifecycle.STATES
 
 
 class Category(Base):

@@ -10,9 +10,10 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
+from gridmap.requests.lifecycle import CLOCKED
 from gridmap.storage.grids import current_at
 from gridmap.storage.models import Category, Grid, Person, RequestEvent, ResidentRequest
-from gridmap.storage.requests import CLOCKED, request_rows, request_visible
+from gridmap.storage.requests import request_rows, request_visible
 from gridmap.storage.scoping import grid_visible
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
 from gridmap.core import clock
+from gridmap.requests.lifecycle import CLOCKED
 from gridmap.storage.grids import BBox, envelope
 from gridmap.storage.models import (
     SRID,
@@ -35,7 +36,6 @@ from gridmap.storage.models import (
 from gridmap.storage.scoping import grid_visible, household_visible
 
 #: States in which a stage clock runs (the rest wait for nobody).
-CLOCKED = ("reported", "accepted", "handling", "completed")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from gridmap.access.auth import Scope
 from gridmap.core import clock
 from gridmap.core.clock import BEIJING
+from gridmap.requests.lifecycle import CLOCKED, COUNTED
 from gridmap.storage.models import (
     Category,
     Grid,
@@ -32,13 +33,12 @@ from gridmap.storage.models import (
     RequestTallyGrid,
     ResidentRequest,
 )
-from gridmap.storage.requests import CLOCKED
 
 Kind = Literal["W", "M"]
 Level = Literal["community", "zone", "micro"]
 CODE_LENGTH: dict[str, int] = {"community": 12, "zone": 14, "micro": 17}
 #: States a review counts unless told otherwise: a duplicate is merged into its original.
-COUNTED_STATES = ("reported", "accepted", "handling", "completed", "feedback", "archived")
+COUNTED_STATES = COUNTED
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ from sqlalchemy import ColumnElement, Float, Integer, and_, false, func, literal
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
+from gridmap.requests.lifecycle import CLOCKED
 from gridmap.storage import review
 from gridmap.storage.models import SRID, Category, Grid, ResidentRequest
-from gridmap.storage.requests import CLOCKED
 from gridmap.storage.scoping import grid_visible
 
 #: The tile matrix set's limits: zoom levels 0..MAX_ZOOM, 2**z tiles a side.

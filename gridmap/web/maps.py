@@ -20,6 +20,7 @@ from folium.template import Template
 from markupsafe import Markup, escape
 
 from gridmap.core.settings import Settings
+from gridmap.requests import lifecycle
 
 #: Maps a path under ``gridmap/web/static/`` to the URL the browser fetches it from.
 AssetUrl = Callable[[str], str]
@@ -297,6 +298,7 @@ def requests_config(
     the other pages are (``urls``), the basemap's CRS; ``extra`` adds the page's own values."""
     return {
         "page": page,
+        "openStates": list(lifecycle.OPEN),
         "apiRoot": api_root.rstrip("/"),
         "basemapCrs": settings.basemap_crs,
         "urls": dict(urls or {}),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gridmap.core import clock
+from gridmap.core import clock, glossary
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput
 
@@ -21,10 +21,10 @@ AUDIT_PAGE_SIZE = 100
 AUDIT_CSV_ROWS = 5000
 
 #: The tabs of the request inbox (诉求工作台), in order: key → label.
-INBOX_TABS = {"mine": "我的", "yellow": "即将到期", "red": "已超时", "all": "全部"}
+INBOX_TABS = {"mine": "我的", "yellow": "即将到期", "red": glossary.OVERDUE, "all": "全部"}
 
 #: The ranking board's levels (红黑榜 per micro-grid, zone or community).
-RANKING_LEVELS = {"micro": "微网格", "zone": "片区网格", "community": "社区"}
+RANKING_LEVELS = {level: glossary.LEVELS[level] for level in ("micro", "zone", "community")}
 
 _TEXT_FILTERS = ("username", "action", "object_type", "object_id")
 _LABELS = {"since": "开始时间", "until": "结束时间", "before_id": "翻页位置"}

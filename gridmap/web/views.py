@@ -41,7 +41,7 @@ from gridmap.access.security import (
     public,
     requires,
 )
-from gridmap.core import clock
+from gridmap.core import clock, glossary
 from gridmap.core.db import get_session
 from gridmap.core.errors import GridmapError, NotFound
 from gridmap.core.settings import Settings
@@ -85,17 +85,6 @@ bp = Blueprint(
     static_url_path="/assets",
 )
 
-ROLE_LABELS = {
-    "street_admin": "街道管理员",
-    "chief": "总网格长",
-    "zone_leader": "网格长",
-    "grid_worker": "网格员",
-    "member": "党员",
-    "auditor": "审计员(只读)",
-    "system_admin": "系统管理员",
-    "security_admin": "安全管理员",
-    "audit_admin": "审计管理员",
-}
 #: The header's links: (label, endpoint, capabilities that open it).
 _NAV = (
     ("网格地图", "web.grid_map_page", frozenset({READ})),
@@ -136,7 +125,13 @@ def _signed_in_user() -> dict[str, Any]:
 
 
 def _role_label(role: str) -> str:
-    return ROLE_LABELS.get(role, role)
+    return glossary.label(glossary.USER_ROLES, role)
+
+
+@bp.app_context_processor
+def _glossary() -> dict[str, Any]:
+    """``glossary``: the labels every page script reads (base.html writes them as JSON)."""
+    return {"glossary": glossary.for_pages()}
 
 
 @bp.app_template_filter("local_time")
@@ -462,6 +457,6 @@ def accounts_page() -> str:
         "accounts.html",
         users=users,
         admin=admin,
-        role_labels=ROLE_LABELS,
+        role_labels=glossary.USER_ROLES,
         now=clock.now(),
     )

@@ -62,3 +62,13 @@ def test_reports_are_scoped_and_checked(app, staffed, make_user):
     assert_problem(member.get("/api/v1/reports/uncovered.csv"), 403)
     assert_problem(leader.get("/api/v1/reports/nothing"), 400, "name")
     assert_problem(leader.get("/api/v1/reports/coverage?level=street"), 400, "level")
+
+
+def test_downloads_name_codes_in_chinese(client, staffed):
+    """The JSON keeps codes for machines; CSV and Excel show the glossary's words."""
+    uncovered = client.get("/api/v1/reports/uncovered.csv").get_data(as_text=True)
+    assert "独居老人" in uncovered and "elderly_alone" not in uncovered
+    sheet = load_workbook(io.BytesIO(client.get("/api/v1/reports/unstaffed.xlsx").data)).active
+    cells = {cell for row in list(sheet.values)[2:] for cell in row}
+    assert {"片区网格", "网格长"} <= cells
+    assert not cells & {"zone", "micro", "zone_leader", "grid_worker", "chief"}

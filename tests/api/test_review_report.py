@@ -30,7 +30,6 @@ import pytest
 from openpyxl import load_workbook
 
 from gridmap.access.auth import Scope
-from gridmap.core import clock
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.grid import ingest
 from gridmap.requests import rates
@@ -38,6 +37,7 @@ from gridmap.requests import service as domain
 from gridmap.review import report as review_report
 from gridmap.storage.models import AuditEntry
 from tests.conftest import COMMUNITY, client_for, square_grid_frame
+from tests.helpers import clock_at
 from tests.requests import conftest as request_fixtures
 from tests.requests.conftest import IN_01001, IN_02001
 from tests.requests.timelines import M1, M2, M3, SH, Desk, at
@@ -70,11 +70,11 @@ def world(session, settings, desk, monkeypatch):  # type: ignore[no-untyped-def]
     street = Desk(session, monkeypatch).caller("report-street", "street_admin", scope_code=STREET)
 
     def file(category: str, point: tuple[float, float], moment: dt.datetime) -> int:
-        monkeypatch.setattr(clock, "now", lambda: moment.astimezone(dt.UTC))
         new = domain.NewRequest(
             category, "门口车辆乱停", "api", *point, contact_phone=RESIDENT_PHONE
         )
-        return domain.intake(session, new, street)
+        with clock_at(moment):
+            return domain.intake(session, new, street)
 
     file("street.parking", IN_02001, at(10, 15, 10))
     file("street.parking", IN_02001, at(10, 16, 10))
@@ -185,8 +185,8 @@ def test_the_workbook_holds_the_exact_counts(session, world):
     ]
     grids = sheets["网格统计"][1:]
     assert grids[:2] == [
-        ("片区", A + "01", "第1片区", 5, 1, 4, 4.0),
-        ("片区", A + "02", "第2片区", 1, 2, -1, -0.5),
+        ("片区网格", A + "01", "第1片区", 5, 1, 4, 4.0),
+        ("片区网格", A + "02", "第2片区", 1, 2, -1, -0.5),
     ]
     assert [row[1:4] for row in grids[2:]] == [(M1, "1-001", 3), (M2, "1-002", 2), (M3, "2-001", 1)]
     overdue = sheets["超期诉求"]

@@ -18,13 +18,13 @@ from shapely.geometry import box
 from sqlalchemy import select, update
 
 from gridmap.access.auth import Caller
-from gridmap.core import clock
 from gridmap.demo import loader as demo
 from gridmap.requests import service as domain
 from gridmap.storage import review as review_store
 from gridmap.storage import tiles
 from gridmap.storage.models import Grid, ResidentRequest
 from tests.conftest import COMMUNITY, client_for, small_grid_frame
+from tests.helpers import clock_at
 from tests.requests.conftest import IN_01002, IN_02002, load_staff
 from tests.requests.timelines import SH, Desk, nov
 from tests.security.conftest import B, b_grid_frame
@@ -134,9 +134,9 @@ class Filer:
         moment: dt.datetime,
         category: str = "sanitation.garbage",
     ) -> int:
-        self.monkeypatch.setattr(clock, "now", lambda: moment.astimezone(dt.UTC))
         new = domain.NewRequest(category, "楼下垃圾满溢", "api", *point)
-        return domain.intake(self.session, new, who)
+        with clock_at(moment):
+            return domain.intake(self.session, new, who)
 
     def set_state(self, request_id: int, state: str, deadline: dt.datetime | None = None) -> None:
         self.session.execute(

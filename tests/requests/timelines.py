@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from gridmap.access import accounts
 from gridmap.access.auth import Caller, scope_of
-from gridmap.core import clock
 from gridmap.requests import service as domain
 from tests.conftest import COMMUNITY, PASSWORD
+from tests.helpers import clock_at
 
 SH = ZoneInfo("Asia/Shanghai")
 M1, M2, M3, M4 = (COMMUNITY + c for c in ("01001", "01002", "02001", "02002"))
@@ -40,18 +40,15 @@ class Desk:
         self.session.flush()
         return Caller(user.id, user.username, role, scope_of(user), 0, "bearer")
 
-    def _clock(self, moment: dt.datetime) -> None:
-        self.monkeypatch.setattr(clock, "now", lambda: moment.astimezone(dt.UTC))
-
     def file(self, who: Caller, point: tuple[float, float], moment: dt.datetime) -> int:
-        self._clock(moment)
         new = domain.NewRequest("sanitation.garbage", "垃圾满溢", "api", *point)
-        rid = domain.intake(self.session, new, who)
+        with clock_at(moment):
+            rid = domain.intake(self.session, new, who)
         self.revision[rid] = 0
         return rid
 
     def act(self, rid: int, who: Caller, moment: dt.datetime, action: str, **args: object) -> None:
-        self._clock(moment)
         change = domain.Change(action, **args)  # type: ignore[arg-type]
         tag = domain.etag(rid, self.revision[rid])
-        self.revision[rid] = domain.act(self.session, rid, change, who, tag)
+        with clock_at(moment):
+            self.revision[rid] = domain.act(self.session, rid, change, who, tag)

@@ -1,14 +1,15 @@
 /* map/style.js: the grid map's levels, colours and line styles (pages/map.js and its parts). */
+import { HOUSEHOLD_LABEL, LEVEL_LABELS } from '../core/labels.js';
 
 export const GRID_LEVELS = ['community', 'zone', 'micro'];
 // Finest level first: that is the order a household's coverage is read in.
 export const COVERAGE_LEVELS = ['micro', 'zone', 'community'];
 export const LAYER_KEYS = GRID_LEVELS.concat(['household']);
 export const LAYER_LABELS = {
-  community: '社区',
-  zone: '片区网格',
-  micro: '微网格',
-  household: '住户',
+  community: LEVEL_LABELS.community,
+  zone: LEVEL_LABELS.zone,
+  micro: LEVEL_LABELS.micro,
+  household: HOUSEHOLD_LABEL,
 };
 
 export const COLOURS = {

@@ -18,24 +18,15 @@
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { el, percent } from '../core/dom.js';
-import { LEVEL_LABELS, OVERDUE_LABEL, STATE_LABELS } from '../core/labels.js';
+import {
+  HOT_SPOT_BIN_LABELS as BIN_LABELS, HOT_SPOT_TREND_LABELS as TREND_LABELS, LEVEL_LABELS,
+  OVERDUE_LABEL, STATE_LABELS,
+} from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 import { breaks, colourOf, RAMP, sparkline } from '../review/charts.js';
 
-const BIN_LABELS = {
-  3: '热点 99%', 2: '热点 95%', 1: '热点 90%', '-1': '冷点 90%', '-2': '冷点 95%', '-3': '冷点 99%',
-};
 const BIN_COLOURS = {
   3: '#b2182b', 2: '#ef8a62', 1: '#fddbc7', '-1': '#d1e5f0', '-2': '#67a9cf', '-3': '#2166ac',
-};
-const TREND_LABELS = {
-  new: '新增热点',
-  intensifying: '加剧热点',
-  persistent: '持续热点',
-  diminishing: '减弱热点',
-  sporadic: '零星热点',
-  cold: '冷点',
-  none: '无明显模式',
 };
 const PLAY_MS = 1500;
 

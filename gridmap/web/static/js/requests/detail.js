@@ -8,26 +8,14 @@ import { banner } from '../core/banner.js';
 import { el } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
-  LEVEL_LABELS, RATING_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
+  ACTION_LABELS, LEVEL_LABELS, RATING_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
 } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 import { CARD_COLOURS, cardBadge, stateBadge } from './badges.js';
 
-/** The actions in the order their buttons appear, with their labels. */
-const ACTIONS = [
-  ['accept', '受理'],
-  ['start', '开始处置'],
-  ['complete', '办结'],
-  ['rate', '评价'],
-  ['archive', '归档'],
-  ['escalate', '上报上级'],
-  ['return', '退回'],
-  ['reassign', '改派'],
-  ['mark_duplicate', '标记重复'],
-  ['comment', '备注'],
-];
-const ACTION_LABELS = Object.fromEntries(ACTIONS);
-const TIMELINE_LABELS = Object.assign({ report: '上报', create: '上报' }, ACTION_LABELS);
+/** The actions in the order their buttons appear (the glossary's order), with their labels. */
+const ACTIONS = Object.entries(ACTION_LABELS).filter(([action]) => action !== 'report');
+const TIMELINE_LABELS = { create: ACTION_LABELS.report, ...ACTION_LABELS };
 /** Timeline actions that move a request between levels: their rows say the new level. */
 const LEVEL_MOVES = ['report', 'escalate', 'return', 'reassign'];
 /**
@@ -100,7 +88,7 @@ export class Detail {
       ['类别', `${r.category.class} · ${r.category.name}`],
       ['诉求内容', r.description],
       ['办理层级', LEVEL_LABELS[r.level] || r.level],
-      ['微网格', r.micro_grid_code || '—'],
+      [LEVEL_LABELS.micro, r.micro_grid_code || '—'],
       ['责任人', [owner.name, owner.phone, owner.department].filter(Boolean).join(' ') || '—'],
       ['当前时限', r.stage_deadline
         ? `${STAGE_LABELS[r.stage] || ''} ${beijing(r.stage_deadline)}` : '—'],

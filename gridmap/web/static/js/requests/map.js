@@ -6,7 +6,6 @@ import { beijing } from '../core/format.js';
 import { prepareMap, projection } from '../core/map.js';
 import { CARD_COLOURS, cardBadge, snippet, stateBadge } from './badges.js';
 
-const OPEN_STATES = 'reported,accepted,handling';
 const MAP_PAGE = 500;
 const MAP_MAX_PAGES = 5;
 const MOVE_DEBOUNCE_MS = 250;
@@ -79,7 +78,7 @@ export class RequestsMap {
     const controller = new AbortController();
     this.controller = controller;
     const args = new URLSearchParams({
-      state: OPEN_STATES, bbox: this.bbox(), limit: String(MAP_PAGE),
+      state: this.config.openStates.join(','), bbox: this.bbox(), limit: String(MAP_PAGE),
     });
     try {
       const { features, truncated } = await allFeatures(

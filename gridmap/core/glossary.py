@@ -1,0 +1,171 @@
+"""The glossary (术语表): every Chinese label a user reads for a machine code, in one place.
+
+Pages, reports, Excel exports and the page scripts (through :func:`for_pages`, which the base
+template hands to every page) read these tables; codes stay English for machines only. A word
+used in two places is the same word: the middle grid level is 片区网格 wherever it is shown,
+a request past its deadline is 超期.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+#: Grid levels (社区—片区网格—微网格), and the units above them, by code.
+LEVELS: Final = {
+    "community": "社区",
+    "zone": "片区网格",
+    "micro": "微网格",
+    "street": "街道",
+    "department": "职能部门",
+}
+#: A grid's level by the length of its code: county 6, street 9, community 12, zone 14,
+#: micro-grid 17 digits.
+LEVELS_BY_CODE_LENGTH: Final = {
+    6: "区县",
+    9: "街道",
+    12: LEVELS["community"],
+    14: LEVELS["zone"],
+    17: LEVELS["micro"],
+}
+GRID_KINDS: Final = {"ordinary": "综合网格", "dedicated": "专属网格"}
+
+#: The five-step loop and its side states (上报—处置—办结—反馈—归档).
+STATES: Final = {
+    "reported": "待受理",
+    "accepted": "已受理",
+    "handling": "处置中",
+    "completed": "已办结",
+    "feedback": "已反馈",
+    "archived": "已归档",
+    "duplicate": "重复件",
+}
+#: Open311's status notes: the state as a resident reads it.
+STATE_NOTES: Final = {
+    "reported": "已上报，待受理",
+    "accepted": "已受理",
+    "handling": "处置中",
+    "completed": "已办结，待回访",
+    "feedback": "已回访",
+    "archived": "已归档",
+    "duplicate": "重复诉求，已并案",
+}
+ACTIONS: Final = {
+    "report": "上报",
+    "accept": "受理",
+    "start": "开始处置",
+    "complete": "办结",
+    "rate": "评价",
+    "archive": "归档",
+    "escalate": "上报上级",
+    "return": "退回",
+    "reassign": "改派",
+    "mark_duplicate": "标记重复",
+    "comment": "备注",
+}
+STAGES: Final = {"response": "响应", "handling": "处置", "feedback": "回访"}
+RATINGS: Final = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+SOURCES: Final = {"api": "系统上报", "open311": "Open311", "web": "页面上报"}
+#: A request past its stage deadline.
+OVERDUE: Final = "超期"
+#: Warning cards (红黄牌).
+CARDS: Final = {"green": "正常", "yellow": "黄牌 即将到期", "red": f"红牌 {OVERDUE}"}
+
+#: Account roles.
+USER_ROLES: Final = {
+    "street_admin": "街道管理员",
+    "chief": "总网格长",
+    "zone_leader": "网格长",
+    "grid_worker": "网格员",
+    "member": "党员",
+    "auditor": "审计员(只读)",
+    "system_admin": "系统管理员",
+    "security_admin": "安全管理员",
+    "audit_admin": "审计管理员",
+}
+#: Roles of a person assigned to a grid.
+GRID_ROLES: Final = {
+    "chief": "总网格长",
+    "zone_leader": "网格长",
+    "grid_worker": "网格员",
+    "building_leader": "楼栋长",
+}
+PERSON_KINDS: Final = {
+    "party_member": "党员",
+    "in_service_member": "在职党员",
+    "grid_worker": "网格员",
+    "volunteer": "志愿者",
+    "building_leader": "楼栋长",
+}
+#: Households that need care (关爱对象).
+CARE_TAGS: Final = {
+    "elderly_alone": "独居老人",
+    "disabled": "残疾人",
+    "low_income": "低保",
+    "left_behind_child": "留守儿童",
+    "veteran": "退役军人",
+}
+HOUSEHOLD: Final = "住户"
+#: How a patrol reached a household.
+VISIT_HOW: Final = {"check_in": "签到", "pass_by": "经过"}
+#: The kinds of work list (3+N 工作清单).
+WORK_LIST_KINDS: Final = {
+    "daily_patrol": "日巡查",
+    "weekly_visit": "周探访",
+    "monthly_survey": "月摸排",
+    "special": "专项",
+}
+
+#: Gi* confidence bins of the hot-spot review.
+HOT_SPOT_BINS: Final = {
+    3: "热点（99%）",
+    2: "热点（95%）",
+    1: "热点（90%）",
+    0: "不显著",
+    -1: "冷点（90%）",
+    -2: "冷点（95%）",
+    -3: "冷点（99%）",
+}
+#: Trend kinds of a hot spot (未诉先办).
+HOT_SPOT_TRENDS: Final = {
+    "new": "新增热点",
+    "intensifying": "加剧热点",
+    "diminishing": "减弱热点",
+    "persistent": "持续热点",
+    "consecutive": "连续热点",
+    "sporadic": "零星热点",
+    "historical": "历史热点",
+    "cold": "冷点",
+    "none": "无明显模式",
+}
+
+
+def label(table: Mapping[str, str], code: str | None) -> str:
+    """``code``'s label in ``table``; an unknown code is shown as it is, never dropped."""
+    if code is None:
+        return ""
+    return table.get(code, code)
+
+
+def for_pages() -> dict[str, object]:
+    """The tables the page scripts read (``window`` config ``glossary``), JSON-ready."""
+    return {
+        "levels": LEVELS,
+        "household": HOUSEHOLD,
+        "gridKinds": GRID_KINDS,
+        "states": STATES,
+        "actions": ACTIONS,
+        "stages": STAGES,
+        "ratings": RATINGS,
+        "sources": SOURCES,
+        "overdue": OVERDUE,
+        "cards": CARDS,
+        "userRoles": USER_ROLES,
+        "gridRoles": GRID_ROLES,
+        "personKinds": PERSON_KINDS,
+        "careTags": CARE_TAGS,
+        "visitHow": VISIT_HOW,
+        "workListKinds": WORK_LIST_KINDS,
+        "hotSpotBins": {str(k): v for k, v in HOT_SPOT_BINS.items()},
+        "hotSpotTrends": HOT_SPOT_TRENDS,
+    }
