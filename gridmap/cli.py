@@ -22,10 +22,8 @@ from tqdm import tqdm
 from gridmap.access import accounts, audit, auth
 from gridmap.core import db
 from gridmap.core.errors import GridmapError
-from gridmap.demo import generator as synth
 from gridmap.demo import loader as demo
 from gridmap.grid import ingest
-from gridmap.review import report as review_report
 from gridmap.spatial.crs import SpatialInputError
 from gridmap.storage.models import USER_ROLES, User
 
@@ -148,6 +146,8 @@ def import_coverage(path: Path) -> None:
 def load_demo(households: int, seed: int, request_count: int, if_empty: bool) -> None:
     """Load the Dongcheng demo: its grid, generated households, people, coverage and a year
     of residents' requests."""
+    from gridmap.demo import generator as synth  # heavy: loaded by the commands that use it
+
     with _one_transaction() as session:
         if if_empty and demo.has_data(session):
             click.echo("demo: the database already holds grids; nothing loaded")
@@ -170,6 +170,8 @@ def load_demo(households: int, seed: int, request_count: int, if_empty: bool) ->
 @click.option("--database-url", help="Write there instead of the app's database (one transaction).")
 def gen_requests(count: int, seed: int, months: int, database_url: str | None) -> None:
     """Fill the demo city with synthetic residents' requests and their timelines."""
+    from gridmap.demo import generator as synth
+
     if database_url:
         try:
             report = synth.run(database_url, count=count, seed=seed, months=months, progress=_bar)
@@ -247,6 +249,8 @@ def review_report_command(
 ) -> None:
     """Write the monthly review report (一月一研判报告) as OUT/review-<area>-<month>.html and
     .xlsx."""
+    from gridmap.review import report as review_report  # matplotlib: only for the report
+
     if scope_user and everything:
         raise click.UsageError("give --scope-user or --all, not both")
     settings = current_app.extensions["gridmap.settings"]

@@ -90,10 +90,17 @@ CONF
   export GRIDMAP_DATABASE_URL="postgresql+psycopg://gridmap_app@127.0.0.1:$PGPORT/gridmap"
 }
 
+app_can_login() {
+  "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qAt \
+    -c "SELECT 1 FROM pg_roles WHERE rolname='gridmap_app' AND rolcanlogin" | grep -c 1 >/dev/null
+}
+
 allow_app_login() {
   "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qAt -c "ALTER ROLE gridmap_app LOGIN"
 }
 
+# setup [--if-needed]: with --if-needed (focused test runs) the app database is migrated only
+# when the cluster has never been set up: the tests migrate databases of their own.
 setup() {
   install_debian_packages
   install_python_packages
@@ -102,6 +109,7 @@ setup() {
   if [ -z "${GRIDMAP_DATABASE_URL:-}" ]; then start_private_cluster; private=1; fi
   export PATH="$VENV/bin:$PATH"
   export FLASK_APP=gridmap
+  if [ "${1:-}" = --if-needed ] && { [ -z "$private" ] || app_can_login; }; then return; fi
   log "Applying migrations"
   flask gridmap migrate
   if [ -n "$private" ]; then allow_app_login; fi

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import geopandas as gpd
 import pytest
+from argon2 import PasswordHasher
 from flask.testing import FlaskClient, FlaskCliRunner
 from shapely.geometry import box
 from sqlalchemy import Connection, Engine, make_url
@@ -21,6 +22,10 @@ from gridmap.access import accounts, auth
 from gridmap.core import db
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
+
+# Cheap argon2 parameters for the test accounts (production's would cost half the CPU of the
+# request tests); logins verify them as they would any other hash.
+auth.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def _env_url(name: str) -> str:

@@ -23,9 +23,28 @@ from gridmap.core.errors import GridmapError
 from gridmap.core.settings import Settings
 from gridmap.storage.models import AuthSession, User
 
+# argon2-cffi's defaults (RFC 9106's low-memory profile). A hash carries its parameters, so
+# any hash verifies whatever the current ones.
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+# Verified against when the username is unknown, so both failures take the same time; made
+# at the first such login rather than at import (a hash costs a noticeable part of a second).
+_dummy_hash: str | None = None
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Hash new passwords with ``hasher``'s parameters: the test suite's cheap ones, where the
+    production cost would take half the CPU of the tests. Never called by the application."""
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = hasher, None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not a password of anyone")
+    return _dummy_hash
+
+
 # last_seen_at is written at most this often, not on every request.
 _TOUCH_EVERY = dt.timedelta(seconds=60)
 
@@ -158,7 +177,7 @@ def login(
     name = username.strip().lower()
     user = session.scalar(select(User).where(User.username == name).with_for_update())
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy(), password)
         _refuse(session, "login", name, origin, "unknown user")
         raise AuthFailed("Wrong username or password.")
     if user.locked_until is not None and user.locked_until > _now():

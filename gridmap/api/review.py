@@ -18,7 +18,6 @@ from gridmap.access.auth import EXPORT, REVIEW
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.core.db import get_session
-from gridmap.review import report as review_report
 from gridmap.review import service as review
 from gridmap.storage import review as store
 
@@ -138,6 +137,8 @@ class ReportQuery(BaseModel):
 @requires(EXPORT)
 def report_xlsx(query: ReportQuery) -> Response:
     settings = current_app.extensions["gridmap.settings"]
+    from gridmap.review import report as review_report  # matplotlib: only for reports
+
     report = review_report.monthly(
         get_session(),
         caller().scope,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -59,6 +57,9 @@ def use_sessions(app: Flask, factory: sessionmaker[Session]) -> None:
 
 def migrate(database_url: str) -> None:
     """Apply the Alembic migrations to ``database_url`` (upgrade to head)."""
+    from alembic import command  # only the migrate command needs Alembic
+    from alembic.config import Config
+
     config = Config(str(Path(__file__).resolve().parents[2] / "alembic.ini"))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     command.upgrade(config, "head")

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from gridmap.access.auth import Scope
 from gridmap.core import etags
 from gridmap.core.errors import InvalidInput, NotFound, Unprocessable
-from gridmap.spatial.balance import DivisionImpossible, propose_division
 from gridmap.storage import coverage
 
 #: The grid level each role staffs.
@@ -200,6 +199,9 @@ def propose(
         raise Unprocessable(f"Grid {code} has no households to divide.")
     houses["current"] = houses["current"].fillna(-1).astype(np.int64)
     members = _member_frame(state["members"], houses, member_ids)
+    # scipy's MILP solver loads only when a division is asked for.
+    from gridmap.spatial.balance import DivisionImpossible, propose_division
+
     try:
         division = propose_division(
             houses,

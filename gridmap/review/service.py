@@ -33,7 +33,6 @@ from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.requests import rates
 from gridmap.requests.lifecycle import STATE_GROUPS
 from gridmap.requests.lifecycle import STATES as REQUEST_STATES
-from gridmap.spatial import hotspots as stats
 from gridmap.storage import review as store
 
 #: A page never receives more weighted points than this (the issue's ~50 k).
@@ -257,6 +256,9 @@ def hot_spots(
     }
     if len(cells) < 3:
         return base
+    # esda/libpysal (and scikit-learn under them) load only when hot spots are asked for.
+    from gridmap.spatial import hotspots as stats
+
     xy = stats.local_metres(
         np.array([c.lon for c in cells], dtype=float), np.array([c.lat for c in cells], dtype=float)
     )

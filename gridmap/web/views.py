@@ -47,8 +47,6 @@ from gridmap.core.errors import GridmapError, NotFound
 from gridmap.core.settings import Settings
 from gridmap.requests import service as residents_requests
 from gridmap.review import service as review
-from gridmap.review.report import monthly as monthly_report
-from gridmap.review.report import to_html as report_html
 from gridmap.storage import grids
 from gridmap.storage import requests as request_store
 from gridmap.storage import review as review_store
@@ -243,6 +241,9 @@ def review_report() -> Response:
     """一月一研判报告: the report of ``month`` (default last month) for the area ``grid``
     (default the caller's scope), one printable page; audited like every export."""
     settings: Settings = current_app.extensions["gridmap.settings"]
+    from gridmap.review.report import monthly as monthly_report  # matplotlib: reports only
+    from gridmap.review.report import to_html as report_html
+
     report = monthly_report(
         get_session(),
         caller().scope,
