@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from alembic import context
+from alembic.util import CommandError
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
 
-from gridmap.core.settings import Settings
+from gridmap.core.settings import Settings, SettingsError
 from gridmap.storage.models import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
+
+
+def _url_from_env() -> str:
+    try:
+        return Settings.from_env().database_url
+    except SettingsError as exc:
+        # The alembic command prints a CommandError as one "FAILED: ..." message and exits 1.
+        raise CommandError(str(exc)) from None
+
+
+url = config.get_main_option("sqlalchemy.url") or _url_from_env()
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

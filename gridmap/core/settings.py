@@ -1,23 +1,70 @@
-"""Typed settings read from ``GRIDMAP_*`` environment variables."""
+"""Typed settings read from ``GRIDMAP_*`` environment variables (pydantic-settings).
+
+Every field is typed and bounded; a wrong value stops the start with a :class:`SettingsError`
+that has one line per bad variable, naming it and saying what it may be. Nothing is read at
+import: ``create_app`` calls :meth:`Settings.from_env`.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
+
+import click
+from limits import parse_many
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 BasemapCrs = Literal["wgs84", "gcj02", "none"]
+Environment = Literal["development", "production"]
 
 _DEFAULT_BASEMAP = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+#: The development secret: signs nothing worth protecting, and is refused in production.
+DEVELOPMENT_SECRET_KEY = "dev-only-secret-change-me"
+_MIN_SECRET_LENGTH = 16
+_PREFIX = "GRIDMAP_"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything that differs between deployments.
+class SettingsError(click.ClickException, ValueError):
+    """Bad ``GRIDMAP_*`` settings: one line per bad variable.
 
-    Each field maps to ``GRIDMAP_<FIELD NAME IN UPPER CASE>``; ``from_env`` reads them.
+    A ``ValueError`` for code that builds settings; a ``ClickException`` so that a CLI start
+    (``flask gridmap ...``, which builds the app first) prints ``Error: <the lines>`` and exits
+    with status 1 instead of a traceback.
     """
 
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    """Everything that differs between deployments.
+
+    Each field maps to ``GRIDMAP_<FIELD NAME IN UPPER CASE>``, which only :meth:`from_env`
+    reads: ``Settings(max_page_size=500)`` takes the given values and the defaults, never the
+    environment, so tests and scripts get what they ask for. Instances are frozen; use
+    :meth:`replace` for a validated copy with changes.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=_PREFIX, frozen=True, extra="forbid", allow_inf_nan=False
+    )
+
+    #: ``production`` refuses the development secret key; ``development`` (the default, and
+    #: what ``./scripts/run`` starts) accepts it.
+    env: Environment = "development"
     #: The application's connection: the ``gridmap_app`` role, which may not alter the audit log.
     database_url: str = "postgresql+psycopg://gridmap_app@127.0.0.1:54329/gridmap"
     #: The owner's connection, for migrations (and for creating test databases); defaults to
@@ -29,22 +76,22 @@ class Settings:
     basemap_attribution: str = "© OpenStreetMap contributors"
     basemap_crs: BasemapCrs = "wgs84"
     #: Largest page of features one API call returns.
-    max_page_size: int = 5000
+    max_page_size: int = Field(5000, ge=1)
     #: Largest request body accepted, in bytes.
-    max_body_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1)
     #: Tolerance in metres when checking that a child grid lies inside its parent.
-    inside_tolerance_m: float = 1.0
+    inside_tolerance_m: float = Field(1.0, ge=0)
     #: Smallest gap or overlap, in square metres, that grid validation reports.
-    sliver_area_m2: float = 1.0
-    secret_key: str = field(default="dev-only-secret-change-me", repr=False)
+    sliver_area_m2: float = Field(1.0, ge=0)
+    secret_key: str = Field(DEVELOPMENT_SECRET_KEY, repr=False)
     #: Sessions end after this long without a request, and this long after login in any case.
-    idle_timeout_minutes: int = 30
-    absolute_timeout_hours: int = 12
+    idle_timeout_minutes: int = Field(30, ge=1)
+    absolute_timeout_hours: int = Field(12, ge=1)
     #: Failed logins in a row that lock an account, and for how long.
-    lockout_attempts: int = 5
-    lockout_minutes: int = 15
+    lockout_attempts: int = Field(5, ge=1)
+    lockout_minutes: int = Field(15, ge=1)
     #: Audit rows younger than this are never pruned (never below 180 days).
-    audit_retention_days: int = 180
+    audit_retention_days: int = Field(180, ge=180)
     #: Where rate-limit counters live: ``memory://`` counts per worker process; use e.g.
     #: ``redis://host:6379`` to share them between workers and hosts.
     ratelimit_storage_uri: str = "memory://"
@@ -60,50 +107,183 @@ class Settings:
     rate_board_size: float = 3.0
     #: A patrol reaches a household its cleaned track passes within this many metres
     #: (``gridmap.storage.patrols``); a check-in always reaches it.
-    pass_by_metres: float = 30.0
+    pass_by_metres: float = Field(30.0, gt=0, le=1000)
     #: Track cleaning drops points reached faster than this (m/s) as teleport jumps: far
     #: above walking or cycling, below any GPS jump worth keeping (``gridmap.spatial.tracks``).
-    track_max_speed_mps: float = 30.0
+    track_max_speed_mps: float = Field(30.0, gt=0, le=1000)
     #: Password of the demo accounts created with the demo data (demo only).
-    demo_password: str = field(default="gridmap-demo", repr=False)
+    demo_password: str = Field("gridmap-demo", repr=False)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            # pydantic's report names fields and repeats URLs; the operator set variables.
+            raise SettingsError(
+                [_problem(e, type(self).model_fields) for e in exc.errors()]
+            ) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments only: the environment is read by :meth:`from_env` alone."""
+        return (init_settings,)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``GRIDMAP_*`` variables, falling back to the defaults.
+
+        Raises :class:`SettingsError` naming every variable with a wrong value.
+        """
+        return cls(**_Variables(cls, os.environ if environ is None else environ)())
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes``, validated like a new instance (``model_copy`` is not).
+
+        Values that were defaulted are defaulted again (``migrate_database_url`` follows a
+        new ``database_url``).
+        """
+        return type(self)(**{**self.model_dump(include=self.model_fields_set), **changes})
 
     @property
     def weights(self) -> tuple[float, float, float]:
         """``rate_weights`` parsed: (response, resolution, satisfaction), summing to 1."""
         return parse_weights(self.rate_weights)
 
+    @field_validator("database_url", "migrate_database_url")
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """Build settings from ``GRIDMAP_*`` variables, falling back to the defaults."""
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(f"GRIDMAP_{f.name.upper()}")
-            if raw is None:
-                continue
-            default = getattr(cls, f.name)
-            values[f.name] = type(default)(raw) if isinstance(default, (int, float)) else raw
-        return cls(**values)  # type: ignore[arg-type]
-
-    def __post_init__(self) -> None:
-        if self.basemap_crs not in ("wgs84", "gcj02", "none"):
+    def _postgresql_url(cls, url: str, info: ValidationInfo) -> str:
+        if info.field_name == "migrate_database_url" and not url:
+            return str(info.data.get("database_url", ""))
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            backend = ""
+        if backend != "postgresql":
+            # The URL is not repeated: it may hold a password.
             raise ValueError(
-                f"GRIDMAP_BASEMAP_CRS must be wgs84, gcj02 or none, not {self.basemap_crs!r}"
+                f"{_variable(info.field_name)} must be a PostgreSQL URL such as"
+                " postgresql+psycopg://user:password@host:5432/gridmap"
             )
-        parse_weights(self.rate_weights)  # a bad GRIDMAP_RATE_WEIGHTS fails at start
-        size = float(self.rate_board_size)
+        return url
+
+    @field_validator("secret_key")
+    @classmethod
+    def _no_development_secret_in_production(cls, key: str, info: ValidationInfo) -> str:
+        if info.data.get("env") == "production" and (
+            key == DEVELOPMENT_SECRET_KEY or len(key) < _MIN_SECRET_LENGTH
+        ):
+            raise ValueError(
+                f"GRIDMAP_SECRET_KEY must be a random value of at least {_MIN_SECRET_LENGTH}"
+                " characters when GRIDMAP_ENV=production, not the development key or a short"
+                " one (e.g. python3 -c 'import secrets; print(secrets.token_hex())')"
+            )
+        return key
+
+    @field_validator("basemap_url")
+    @classmethod
+    def _tile_template(cls, url: str) -> str:
+        parts = urlsplit(url)
+        web = parts.scheme in ("http", "https") and parts.netloc
+        tiles = all(f"{{{axis}}}" in url for axis in "zx") and ("{y}" in url or "{-y}" in url)
+        if not ((web or url.startswith("/")) and tiles):
+            raise ValueError(
+                "GRIDMAP_BASEMAP_URL must be an http(s) URL or a /path with {z}, {x} and {y},"
+                f" such as {_DEFAULT_BASEMAP}; not {url!r}"
+            )
+        return url
+
+    @field_validator("ratelimit_storage_uri")
+    @classmethod
+    def _storage_uri(cls, uri: str) -> str:
+        if not urlsplit(uri).scheme or "://" not in uri:
+            raise ValueError(
+                "GRIDMAP_RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or"
+                " redis://host:6379"
+            )
+        return uri
+
+    @field_validator("login_rate_limit", "write_rate_limit")
+    @classmethod
+    def _rate_limit(cls, limit: str, info: ValidationInfo) -> str:
+        try:
+            parse_many(limit)
+        except ValueError:
+            raise ValueError(
+                f"{_variable(info.field_name)} must be a rate limit such as '10 per minute' or"
+                f" '10/minute;100/hour', not {limit!r}"
+            ) from None
+        return limit
+
+    @field_validator("rate_weights")
+    @classmethod
+    def _weights(cls, text: str) -> str:
+        parse_weights(text)  # a bad GRIDMAP_RATE_WEIGHTS fails at start
+        return text
+
+    @field_validator("rate_board_size")
+    @classmethod
+    def _board_size(cls, size: float) -> float:
         if not (0 < size < 1 or (size >= 1 and size.is_integer())):
             raise ValueError(
                 "GRIDMAP_RATE_BOARD_SIZE must be a whole number >= 1 or a share between 0 and 1,"
-                f" not {self.rate_board_size!r}"
+                f" not {size!r}"
             )
-        if not (0 < self.pass_by_metres <= 1000 and 0 < self.track_max_speed_mps <= 1000):
-            raise ValueError(
-                "GRIDMAP_PASS_BY_METRES and GRIDMAP_TRACK_MAX_SPEED_MPS must be above 0 and at"
-                f" most 1000, not {self.pass_by_metres!r} and {self.track_max_speed_mps!r}"
-            )
-        if not self.migrate_database_url:
-            object.__setattr__(self, "migrate_database_url", self.database_url)
+        return size
+
+
+class _Variables(EnvSettingsSource):
+    """The ``GRIDMAP_*`` variables of one mapping, ``os.environ`` or a test's own."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # The extension point pydantic-settings' own .env source overrides; names are matched
+        # case-insensitively, as from os.environ.
+        return {name.lower(): value for name, value in self._environ.items()}
+
+
+def _variable(field_name: str | None) -> str:
+    return f"{_PREFIX}{(field_name or '').upper()}"
+
+
+_KINDS: dict[object, str] = {int: "a whole number", float: "a number"}
+_BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
+def _allowed(field: FieldInfo) -> str:
+    """What a field accepts, in words: ``a whole number >= 1``, ``wgs84, gcj02 or none``."""
+    if get_origin(field.annotation) is Literal:
+        *head, last = get_args(field.annotation)
+        return f"{', '.join(head)} or {last}"
+    kind = _KINDS.get(field.annotation, "text")
+    bounds = [
+        f"{sign} {getattr(rule, name)}"
+        for rule in field.metadata
+        for name, sign in _BOUNDS
+        if hasattr(rule, name)
+    ]
+    return f"{kind} {' and '.join(bounds)}" if bounds else kind
+
+
+def _problem(error: ErrorDetails, fields: Mapping[str, FieldInfo]) -> str:
+    """One line about one bad value, naming its variable."""
+    name = str(error["loc"][0]) if error["loc"] else ""
+    if error["type"] == "value_error":  # our own checks name their variables
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if name not in fields:
+        return f"unknown setting {name!r}" if name else error["msg"]
+    field = fields[name]
+    shown = f", not {error['input']!r}" if field.repr else ""
+    return f"{_variable(name)} must be {_allowed(field)}{shown}"
 
 
 def parse_weights(text: str) -> tuple[float, float, float]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from dataclasses import replace
 
 import pytest
 from openpyxl import load_workbook
@@ -195,7 +194,7 @@ def test_the_api_ranks_within_the_callers_scope(clients, desk):
 
 
 def test_the_weights_come_from_the_settings(settings, session_factory, make_user, desk):
-    app = create_app(replace(settings, rate_weights="1,0,0", rate_board_size=1))
+    app = create_app(settings.replace(rate_weights="1,0,0", rate_board_size=1))
     app.config["TESTING"] = True
     db.use_sessions(app, session_factory)
     chief = client_for(app, make_user("chief", COMMUNITY))
@@ -206,7 +205,7 @@ def test_the_weights_come_from_the_settings(settings, session_factory, make_user
         (M2, 50.0, "black"),
     ]
     with pytest.raises(ValueError, match="GRIDMAP_RATE_WEIGHTS"):
-        replace(settings, rate_weights="0.5,0.5")
+        settings.replace(rate_weights="0.5,0.5")
 
 
 def test_the_excel_export_holds_the_same_numbers_and_is_audited(clients, session, desk):

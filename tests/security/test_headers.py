@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from gridmap import create_app
@@ -71,7 +69,7 @@ def test_each_page_gets_its_own_script_nonce(login_as):
 
 
 def test_a_configured_basemap_adds_only_its_own_host(settings, session_factory):
-    app = create_app(replace(settings, basemap_crs="wgs84"))
+    app = create_app(settings.replace(basemap_crs="wgs84"))
     app.config["TESTING"] = True
     db.use_sessions(app, session_factory)
     response = app.test_client().get("/login")
