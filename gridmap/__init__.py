@@ -12,7 +12,7 @@ from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
 
 from gridmap.access import security
-from gridmap.core import db, errors
+from gridmap.core import db, problems
 from gridmap.core.settings import Settings
 
 __all__ = ["create_app"]
@@ -25,7 +25,7 @@ def _validation_problem(exc: ValidationError) -> Response:
         for e in exc.errors(include_url=False, include_input=False)
     ]
     detail = "; ".join(f"{w['field']}: {w['message']}" for w in where)
-    return errors.problem(400, "Invalid input", detail, "invalid-input", where)
+    return problems.problem(400, "Invalid input", detail, "invalid-input", where)
 
 
 class _JSONProvider(DefaultJSONProvider):
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     )
     app.json = _JSONProvider(app)
     app.extensions["gridmap.settings"] = settings
-    errors.init_app(app)
+    problems.init_app(app)
     db.init_app(app, settings)
     security.init_app(app)
     Compress(app)

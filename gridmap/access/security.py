@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gridmap.access import audit, auth
 from gridmap.core.db import get_session
-from gridmap.core.errors import problem
+from gridmap.core.problems import problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)

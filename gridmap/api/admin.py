@@ -13,7 +13,7 @@ from gridmap.access import accounts, audit
 from gridmap.access.auth import ACCOUNTS, AUDIT, ROLES
 from gridmap.access.security import audit_write, requires
 from gridmap.api import params
-from gridmap.api.personal import csv_lines
+from gridmap.api.common import csv_lines
 from gridmap.core.db import get_session
 
 bp = APIBlueprint(

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import caller, requires
 from gridmap.api import params
-from gridmap.api.requests import CATEGORY_CODE, PHONE, file_once
+from gridmap.api.common import CATEGORY_CODE, PHONE, file_once
 from gridmap.core import glossary
 from gridmap.core.db import get_session
 from gridmap.core.errors import PROBLEM_JSON, InvalidInput, NotFound

@@ -14,16 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from flask import Response, current_app, json, request
 from flask_openapi3 import APIBlueprint, RawModel, Tag
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field
 
 from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
-from gridmap.api.requests import Location, Photo, idempotency_key
+from gridmap.api.common import Location, Note, Photo, Strict, idempotency_key
 from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
@@ -45,16 +45,6 @@ LIST_CODE = r"^[a-z0-9][a-z0-9._-]{1,39}$"
 GRID_CODE = r"^\d{12}(\d{2}(\d{3})?)?$"
 CRS_TEXT = "EPSG:4326, EPSG:4490, EPSG:4491–4554, GCJ02 (AMap/Tencent) or BD09 (Baidu)"
 MAX_ID = 2**31 - 1
-#: A note typed on a phone: no control characters (PostgreSQL text cannot hold NUL).
-Note = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True,
-        min_length=1,
-        max_length=2000,
-        pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
-    ),
-]
 _UPLOAD_TYPES = ["application/gpx+xml", "application/geo+json", "multipart/form-data"]
 _TRACK_TYPES = {
     "application/gpx+xml": "gpx",
@@ -63,11 +53,7 @@ _TRACK_TYPES = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
-
-
-class StartBody(_Strict):
+class StartBody(Strict):
     work_list: str = Field(pattern=LIST_CODE, description="The list done, e.g. daily_patrol")
     grid: str | None = Field(
         None, pattern=GRID_CODE, description="The grid patrolled (default: your post)"
@@ -78,7 +64,7 @@ class StartBody(_Strict):
     )
 
 
-class FixBody(_Strict):
+class FixBody(Strict):
     seq: int = Field(ge=0, le=MAX_ID, description="The phone's number of the fix")
     t: AwareDatetime = Field(strict=False, description="When, with its offset")
     lon: float = Field(allow_inf_nan=False)
@@ -86,12 +72,12 @@ class FixBody(_Strict):
     accuracy_m: float | None = Field(None, ge=0, le=100_000, allow_inf_nan=False)
 
 
-class PointsBody(_Strict):
+class PointsBody(Strict):
     crs: str | None = Field(None, min_length=1, max_length=40, description="Default: the patrol's")
     points: list[FixBody] = Field(min_length=1, max_length=5000)
 
 
-class CheckInBody(_Strict):
+class CheckInBody(Strict):
     household_id: int = Field(ge=1, le=2**63 - 1)
     at: AwareDatetime | None = Field(None, strict=False, description="Default: now")
     location: Location | None = Field(None, description="Where the phone was")
@@ -99,7 +85,7 @@ class CheckInBody(_Strict):
     photo: Photo | None = None
 
 
-class EndBody(_Strict):
+class EndBody(Strict):
     ended_at: AwareDatetime | None = Field(None, strict=False, description="Default: now")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -14,6 +12,7 @@ from pydantic import BaseModel, Field
 from gridmap.access.auth import EXPORT, REVEAL
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
+from gridmap.api.common import csv_lines
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.storage import households, people
@@ -109,16 +108,3 @@ def export_households(query: params.HouseholdExportQuery) -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=households.csv"},
     )
-
-
-def csv_lines(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:
-    """CSV text, a line at a time, with a byte-order mark so spreadsheets read it as UTF-8."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    yield "\ufeff" + buffer.getvalue()
-    for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(row)
-        yield buffer.getvalue()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gridmap.access.auth import EXPORT, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
-from gridmap.api.personal import csv_lines
+from gridmap.api.common import csv_lines
 from gridmap.api.requests import properties
 from gridmap.core import clock
 from gridmap.core.clock import BEIJING

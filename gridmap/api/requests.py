@@ -8,16 +8,16 @@ answer; the answer to an intake is stored with its ``Idempotency-Key`` and repla
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any, Literal
 
-from flask import Response, json, jsonify, request
+from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
+from gridmap.api.common import CATEGORY_CODE, PHONE, Location, Photo, Strict, file_once
 from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
@@ -35,42 +35,18 @@ bp = APIBlueprint(
     abp_security=params.BEARER,
 )
 
-CATEGORY_CODE = r"^[a-z0-9][a-z0-9._-]{1,39}$"
-PHONE = r"^[0-9+\-]{5,20}$"
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-# Runs of digits long enough to be a phone or ID number, in text people typed.
 
-#: A photo: an http(s) URL or the id of an uploaded file.
-Photo = Annotated[
-    str,
-    StringConstraints(
-        min_length=1, max_length=500, pattern=r"^(https?://[^\s]+|[A-Za-z0-9._-]{1,100})$"
-    ),
-]
+#: What a handler writes on a step (free text; a NUL is refused by the database mapping).
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
-
-
-class Location(_Strict):
-    lon: float = Field(allow_inf_nan=False, description="Longitude (x) in the declared CRS")
-    lat: float = Field(allow_inf_nan=False, description="Latitude (y) in the declared CRS")
-    crs: str = Field(
-        "EPSG:4326",
-        max_length=40,
-        description="EPSG:4326, EPSG:4490, EPSG:4491–4554, GCJ02 (AMap/Tencent) or BD09 (Baidu)",
-    )
-
-
-class Contact(_Strict):
+class Contact(Strict):
     name: str | None = Field(None, min_length=1, max_length=50)
     phone: str | None = Field(None, pattern=PHONE)
     email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class IntakeBody(_Strict):
+class IntakeBody(Strict):
     category: str = Field(pattern=CATEGORY_CODE, description="A category code (service_code)")
     description: str = Field(min_length=1, max_length=2000)
     location: Location | None = Field(None, description="Where, or give household_id")
@@ -85,12 +61,12 @@ class IntakeBody(_Strict):
         return self
 
 
-class TimeLimit(_Strict):
+class TimeLimit(Strict):
     amount: int = Field(ge=0, le=deadlines.MAX_AMOUNT)
     unit: Literal["hours", "days"]
 
 
-class TransitionBody(_Strict):
+class TransitionBody(Strict):
     action: lifecycle.Action
     note: Note | None = None
     rating: lifecycle.Rating | None = Field(None, description="rate: the resident's answer")
@@ -217,16 +193,6 @@ def _answer(body: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-def idempotency_key() -> str | None:
-    """The ``Idempotency-Key`` header, checked (visible ASCII, at most 200 characters)."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not _KEY.match(key):
-        raise InvalidInput("Idempotency-Key must be 1 to 200 visible ASCII characters")
-    return key
-
-
 def new_request(body: IntakeBody) -> domain.NewRequest:
     contact = body.contact or Contact()
     place = body.location
@@ -243,33 +209,6 @@ def new_request(body: IntakeBody) -> domain.NewRequest:
         contact_email=contact.email,
         photos=tuple(body.photos),
     )
-
-
-def file_once(
-    new: domain.NewRequest, fingerprint_body: dict[str, Any], answer: Any
-) -> tuple[Response, Any]:
-    """File ``new`` once per Idempotency-Key; ``answer(id)`` builds the response body.
-
-    Returns the response (on a replay the first one's status and body text again, marked
-    ``Idempotent-Replayed``) and its body. Audits and commits.
-    """
-    session, who = get_session(), caller()
-    key = idempotency_key()
-    created: list[int] = []
-
-    def write() -> tuple[int, str]:
-        created.append(domain.intake(session, new, who))
-        return 201, json.dumps(answer(created[0]))
-
-    status, text, replayed = domain.once(
-        session, who.user_id, key, domain.fingerprint(request.path, fingerprint_body), write
-    )
-    if created:
-        audit_write("request.create", "request", created[0], {"source": new.source})
-    response = Response(text, status=status, mimetype="application/json")
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response, json.loads(text)
 
 
 # ----------------------------------------------------------------------------------- routes

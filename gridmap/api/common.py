@@ -1,0 +1,106 @@
+"""What several API resources share: strict bodies and their common parts (a place, a photo,
+a note), the ``Idempotency-Key`` header, filing a request once per key, CSV downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from flask import Response, json, request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from gridmap.access.security import audit_write, caller
+from gridmap.core.db import get_session
+from gridmap.core.errors import InvalidInput
+from gridmap.requests import service as domain
+
+CATEGORY_CODE = r"^[a-z0-9][a-z0-9._-]{1,39}$"
+PHONE = r"^[0-9+\-]{5,20}$"
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+#: A photo: an http(s) URL or the id of an uploaded file.
+Photo = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=500, pattern=r"^(https?://[^\s]+|[A-Za-z0-9._-]{1,100})$"
+    ),
+]
+#: A note typed on a phone: no control characters (PostgreSQL text cannot hold NUL).
+Note = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=2000,
+        pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
+    ),
+]
+
+
+class Strict(BaseModel):
+    """A request body: unknown members, coercion and blank padding are refused or removed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class Location(Strict):
+    lon: float = Field(allow_inf_nan=False, description="Longitude (x) in the declared CRS")
+    lat: float = Field(allow_inf_nan=False, description="Latitude (y) in the declared CRS")
+    crs: str = Field(
+        "EPSG:4326",
+        max_length=40,
+        description="EPSG:4326, EPSG:4490, EPSG:4491–4554, GCJ02 (AMap/Tencent) or BD09 (Baidu)",
+    )
+
+
+def idempotency_key() -> str | None:
+    """The ``Idempotency-Key`` header, checked (visible ASCII, at most 200 characters)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _KEY.match(key):
+        raise InvalidInput("Idempotency-Key must be 1 to 200 visible ASCII characters")
+    return key
+
+
+def file_once(
+    new: domain.NewRequest, fingerprint_body: dict[str, Any], answer: Any
+) -> tuple[Response, Any]:
+    """File ``new`` once per Idempotency-Key; ``answer(id)`` builds the response body.
+
+    Returns the response (on a replay the first one's status and body text again, marked
+    ``Idempotent-Replayed``) and its body. Audits and commits.
+    """
+    session, who = get_session(), caller()
+    key = idempotency_key()
+    created: list[int] = []
+
+    def write() -> tuple[int, str]:
+        created.append(domain.intake(session, new, who))
+        return 201, json.dumps(answer(created[0]))
+
+    status, text, replayed = domain.once(
+        session, who.user_id, key, domain.fingerprint(request.path, fingerprint_body), write
+    )
+    if created:
+        audit_write("request.create", "request", created[0], {"source": new.source})
+    response = Response(text, status=status, mimetype="application/json")
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, json.loads(text)
+
+
+def csv_lines(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:
+    """CSV text, a line at a time, with a byte-order mark so spreadsheets read it as UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    yield "\ufeff" + buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(row)
+        yield buffer.getvalue()
