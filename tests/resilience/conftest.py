@@ -138,6 +138,11 @@ def table_counts(owner_url: str) -> dict[str, int]:
 # -------------------------------------------------------------------------------- gunicorn
 
 
+#: How long a starting gunicorn may take to answer its readiness probe: generous, because the
+#: machine may be busy with other work; a ready server answers at once.
+READY_SECONDS = 180
+
+
 def start_gunicorn(app_url: str, log: Path, workers: int = 4) -> tuple[subprocess.Popen, str]:
     """gunicorn serving ``create_app()`` on ``app_url``; returns the process and base URL."""
     port = free_port()
@@ -157,12 +162,15 @@ def start_gunicorn(app_url: str, log: Path, workers: int = 4) -> tuple[subproces
         f"127.0.0.1:{port}",
         "--timeout",
         "60",
+        # The app is imported once, before the workers fork: a start costs one import, not
+        # one per worker (which on a busy machine took longer than the wait below).
+        "--preload",
         "gridmap:create_app()",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"gunicorn exited: {log.read_text(errors='replace')}")
@@ -172,7 +180,7 @@ def start_gunicorn(app_url: str, log: Path, workers: int = 4) -> tuple[subproces
         except OSError:
             time.sleep(0.2)
     stop_gunicorn(process)
-    pytest.fail(f"gunicorn did not answer in 30 s: {log.read_text(errors='replace')}")
+    pytest.fail(f"gunicorn not ready in {READY_SECONDS} s: {log.read_text(errors='replace')}")
 
 
 def stop_gunicorn(process: subprocess.Popen) -> None:

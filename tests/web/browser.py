@@ -14,7 +14,7 @@ from gridmap.core.settings import Settings
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DEMO_PASSWORD = Settings().demo_password
-WAIT_MS = 15_000
+WAIT_MS = 60_000  # generous: the machine may be busy; a ready page answers at once
 
 # Reports every CSP violation of every document the context opens to the test (a binding is
 # not subject to the page's policy, and survives navigations).
