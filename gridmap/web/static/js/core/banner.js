@@ -5,5 +5,12 @@ export function banner(message) {
   const node = document.getElementById('gm-banner');
   node.querySelector('.gm-banner-text').textContent = message;
   node.hidden = false;
-  node.querySelector('.gm-banner-close').onclick = () => { node.hidden = true; };
+  node.querySelector('.gm-banner-close').onclick = () => hideBanner();
+}
+
+/** Hide the banner and forget its message. */
+export function hideBanner() {
+  const node = document.getElementById('gm-banner');
+  node.hidden = true;
+  node.querySelector('.gm-banner-text').textContent = '';
 }

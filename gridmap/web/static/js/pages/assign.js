@@ -20,6 +20,7 @@
  * Every write sends If-Match with the grid's ETag; a 412 means someone else changed the grid:
  * the page says so ("他人已修改，请刷新") and reloads what it shows.
  */
+import { banner, hideBanner } from '../core/banner.js';
 import { requestJson } from '../core/api.js';
 import { cssToken, el } from '../core/dom.js';
 import { prepareMap, projection } from '../core/map.js';
@@ -40,15 +41,11 @@ class AssignPage {
     this.root = document.getElementById('gm-assign');
     this.pending = 0;
     this.dom = {
-      banner: document.getElementById('gm-banner'),
-      bannerText: document.querySelector('#gm-banner .gm-banner-text'),
       status: document.getElementById('gm-status'),
     };
     prepareMap(map, config);
     map.createPane('gm-grids').style.zIndex = 410;
     map.createPane('gm-households').style.zIndex = 420;
-    this.dom.banner.querySelector('.gm-banner-close')
-      .addEventListener('click', () => this.hideError());
     if (!config.grid) {
       this.run('网格列表加载', () => this.showChoices());
       return;
@@ -123,13 +120,11 @@ class AssignPage {
   }
 
   showError(message) {
-    this.dom.bannerText.textContent = message;
-    this.dom.banner.hidden = false;
+    banner(message);
   }
 
   hideError() {
-    this.dom.banner.hidden = true;
-    this.dom.bannerText.textContent = '';
+    hideBanner();
   }
 
   // ---- without a grid: choose one ----------------------------------------------------------

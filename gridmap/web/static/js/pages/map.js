@@ -9,6 +9,7 @@
  *
  * The element ids it uses are those of templates/map.html and base.html.
  */
+import { banner, hideBanner } from '../core/banner.js';
 import { getJson } from '../core/api.js';
 import { debounce } from '../core/dom.js';
 import { gcj02, prepareMap, projection } from '../core/map.js';
@@ -43,8 +44,6 @@ class GridmapPage {
     this.canAssign = false;
     this.ready = this.loadCapabilities();
     this.dom = {
-      banner: document.getElementById('gm-banner'),
-      bannerText: document.querySelector('#gm-banner .gm-banner-text'),
       hint: document.getElementById('gm-map-hint'),
       household: document.getElementById('gm-household'),
       search: document.getElementById('gm-search'),
@@ -148,18 +147,14 @@ class GridmapPage {
       const q = this.dom.searchInput.value.trim();
       if (q) this.search(q);
     });
-    this.dom.banner.querySelector('.gm-banner-close')
-      .addEventListener('click', () => this.hideError());
   }
 
   showError(message) {
-    this.dom.bannerText.textContent = message;
-    this.dom.banner.hidden = false;
+    banner(message);
   }
 
   hideError() {
-    this.dom.banner.hidden = true;
-    this.dom.bannerText.textContent = '';
+    hideBanner();
   }
 
   // ---- search ------------------------------------------------------------------------------
