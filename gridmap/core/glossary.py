@@ -68,6 +68,8 @@ RATINGS: Final = {"satisfied": "满意", "basically_satisfied": "基本满意", 
 SOURCES: Final = {"api": "系统上报", "open311": "Open311", "web": "页面上报"}
 #: A request past its stage deadline.
 OVERDUE: Final = "超期"
+#: The ranking boards (红黑榜).
+BOARDS: Final[dict[str | None, str]] = {"red": "红榜", "black": "黑榜"}
 #: Warning cards (红黄牌).
 CARDS: Final = {"green": "正常", "yellow": "黄牌 即将到期", "red": f"红牌 {OVERDUE}"}
 
@@ -160,6 +162,7 @@ def for_pages() -> dict[str, object]:
         "sources": SOURCES,
         "overdue": OVERDUE,
         "cards": CARDS,
+        "boards": BOARDS,
         "userRoles": USER_ROLES,
         "gridRoles": GRID_ROLES,
         "personKinds": PERSON_KINDS,

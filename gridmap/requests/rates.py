@@ -78,7 +78,7 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
-from gridmap.core import clock
+from gridmap.core import clock, glossary
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_name
@@ -122,7 +122,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("satisfaction_rate", "满意率"),
     ("score", "综合得分"),
 )
-BOARD_NAMES = {"red": "红榜", "black": "黑榜", None: ""}
+#: A row's board as shown (no board: blank).
+BOARD_NAMES: dict[str | None, str] = {**glossary.BOARDS, None: ""}
 
 
 @dataclass(frozen=True)
@@ -432,8 +433,12 @@ def to_xlsx(table: Ranking) -> bytes:
 
 
 def cell(row: dict[str, Any], key: str) -> Any:
-    """A value as the downloads show it (the board by its Chinese name)."""
-    return BOARD_NAMES[row["board"]] if key == "board" else row[key]
+    """A value as the downloads show it (the board and the level by their Chinese names)."""
+    if key == "board":
+        return BOARD_NAMES[row["board"]]
+    if key == "level":
+        return glossary.label(glossary.LEVELS, row["level"])
+    return row[key]
 
 
 # ------------------------------------------------------------------------------- 红黄牌

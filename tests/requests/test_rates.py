@@ -218,13 +218,14 @@ def test_the_excel_export_holds_the_same_numbers_and_is_audited(clients, session
     title, headings, *lines = list(sheet.iter_rows(values_only=True))
     assert title[0] == "三率排名（微网格，2024-11）"
     assert list(headings) == list(body["columns"].values())
-    boards = {"red": "红榜", "black": "黑榜", None: None}
+    # Codes are named in Chinese in the downloads (the glossary's words), numbers are the API's.
+    named = {"board": {"red": "红榜", "black": "黑榜", None: None}, "level": {"micro": "微网格"}}
     expected = [
-        tuple(boards[r[k]] if k == "board" else r[k] for k in body["columns"]) for r in body["rows"]
+        tuple(named[k][r[k]] if k in named else r[k] for k in body["columns"]) for r in body["rows"]
     ]
     assert [tuple(line) for line in lines] == expected
     csv = chief.get("/api/v1/rates.csv?period=2024-11").get_data(as_text=True)
-    assert csv.lstrip("\ufeff").splitlines()[1].startswith(f"{M1},1-001,micro,1,红榜,3,3,2,0.6667")
+    assert csv.lstrip("\ufeff").splitlines()[1].startswith(f"{M1},1-001,微网格,1,红榜,3,3,2,0.6667")
     exports = session.query(AuditEntry).filter(AuditEntry.object_type == "rates").all()
     assert [(e.action, e.object_id) for e in exports] == [("export", "2024-11")] * 2
     assert clients("grid_worker").get("/api/v1/rates.xlsx").status_code == 403

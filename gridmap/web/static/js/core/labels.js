@@ -23,6 +23,8 @@ export const ACTION_LABELS = glossary.actions;
 /** The stages whose time limits run (响应/处置/回访), and their 红黄牌. */
 export const STAGE_LABELS = glossary.stages;
 export const CARD_LABELS = glossary.cards;
+/** The ranking boards (红黑榜). */
+export const BOARD_LABELS = glossary.boards;
 /** Past its time limit (a request, a patrol duty). */
 export const OVERDUE_LABEL = glossary.overdue;
 export const RATING_LABELS = glossary.ratings;

@@ -2,8 +2,7 @@
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { el, percent } from '../core/dom.js';
-
-const BOARD_LABELS = { red: '红榜', black: '黑榜' };
+import { BOARD_LABELS } from '../core/labels.js';
 
 export class Ranking {
   constructor(config) {
