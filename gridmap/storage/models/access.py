@@ -1,0 +1,113 @@
+"""Accounts, login sessions and the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridmap.storage.models.base import Base, in_list
+
+#: Roles of a user account. The three administrators (三员分立) hold no data role:
+#: the system administrator manages accounts, the security administrator grants roles and
+#: scopes, the audit administrator reads the audit log; none can do another's job.
+USER_ROLES = (
+    "street_admin",
+    "chief",
+    "zone_leader",
+    "grid_worker",
+    "member",
+    "auditor",
+    "system_admin",
+    "security_admin",
+    "audit_admin",
+)
+AUDIT_OUTCOMES = ("ok", "denied", "failed")
+
+
+class User(Base):
+    """An account. ``scope_code`` is a grid-code prefix: a county (6 digits), a street (9), a
+    community (12), a zone (14) or a micro-grid (17); a member's scope is the households the
+    linked person covers."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint(in_list("role", USER_ROLES), name="role_known"),
+        CheckConstraint(
+            "scope_code IS NULL"
+            " OR scope_code ~ '^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{14}|[0-9]{17})$'",
+            name="scope_shape",
+        ),
+        CheckConstraint("username ~ '^[A-Za-z0-9._-]{3,40}$'", name="username_shape"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(String(20))
+    scope_code: Mapped[str | None] = mapped_column(String(17))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    active: Mapped[bool] = mapped_column(server_default="true")
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class AuthSession(Base):
+    """A login: a browser session (``web``) or a bearer token (``bearer``), kept server-side so
+    that logout and timeouts end it. Only a SHA-256 of the secret is stored."""
+
+    __tablename__ = "auth_session"
+    __table_args__ = (CheckConstraint("kind IN ('web', 'bearer')", name="kind_known"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_seen_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """An append-only audit record: who, when, what, from where, with what outcome.
+
+    The application's database role may only SELECT and INSERT here (see the migration).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint(in_list("outcome", AUDIT_OUTCOMES), name="outcome_known"),
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_object", "object_type", "object_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    username: Mapped[str | None] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str | None] = mapped_column(String(20))
+    object_id: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(10))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, object]] = mapped_column(JSONB, server_default="{}")

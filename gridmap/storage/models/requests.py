@@ -1,0 +1,246 @@
+"""Residents' requests: categories, requests, their timeline, idempotency keys and tallies."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridmap.requests import lifecycle
+from gridmap.storage.models.base import ENVELOPE_SQL, SRID, Base, in_list
+
+#: Event classes of city management (GB/T 30428 family) and community-service classes.
+CATEGORY_CLASSES = (
+    "市容环境",
+    "宣传广告",
+    "施工管理",
+    "突发事件",
+    "街面秩序",
+    "邻里纠纷",
+    "养老服务",
+    "物业管理",
+    "水电气暖",
+    "其他",
+)
+#: Where a request is handled: 小事网格办、大事站所办.
+HANDLING_LEVELS = lifecycle.LEVELS
+REQUEST_SOURCES = ("api", "page", "open311")
+RATINGS = lifecycle.RATINGS
+#: The database refuses any state the lifecycle does not know.
+REQUEST_STATES = lifecycle.STATES
+
+
+class Category(Base):
+    """诉求类别: one version of a category of requests with its rules.
+
+    ``time_limits`` holds the limit of each stage, ``{stage: {"amount": n, "unit": "hours" |
+    "days"}}``, counted in working time. An edit closes the current version (``valid_to``) and
+    inserts the next one, so a request keeps the rules of the version it was filed under.
+    """
+
+    __tablename__ = "category"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[a-z0-9][a-z0-9._-]{1,39}$'", name="code_shape"),
+        CheckConstraint(in_list("event_class", CATEGORY_CLASSES), name="class_known"),
+        CheckConstraint(in_list("default_level", HANDLING_LEVELS), name="level_known"),
+        CheckConstraint("jsonb_typeof(time_limits) = 'object'", name="time_limits_object"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_ordered"),
+        UniqueConstraint("code", "version", name="uq_category_code_version"),
+        Index("uq_category_current_code", "code", unique=True, postgresql_where="valid_to IS NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(Text)
+    event_class: Mapped[str] = mapped_column(String(10))
+    description: Mapped[str | None] = mapped_column(Text)
+    default_level: Mapped[str] = mapped_column(String(12), server_default="micro")
+    time_limits: Mapped[dict[str, object]] = mapped_column(JSONB, server_default="{}")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    valid_from: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ResidentRequest(Base):
+    """群众诉求: a resident's request, located to its micro-grid and owned at every moment.
+
+    The owner is a person (grid worker, zone leader, chief), or, once escalated beyond the
+    community, the street (``owner_user_id``, a street administrator, may be unset: the whole
+    street's scope sees it) or a summoned department (``department``). Contact details are
+    personal data: masked in every answer. ``revision`` is the ETag's counter.
+    """
+
+    __tablename__ = "resident_request"
+    __table_args__ = (
+        CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+        CheckConstraint("NOT ST_IsEmpty(geom)", name="geom_not_empty"),
+        CheckConstraint(f"ST_CoveredBy(geom, {ENVELOPE_SQL})", name="geom_in_china"),
+        CheckConstraint("char_length(description) BETWEEN 1 AND 2000", name="description_length"),
+        CheckConstraint(in_list("state", REQUEST_STATES), name="state_known"),
+        CheckConstraint(in_list("level", HANDLING_LEVELS), name="level_known"),
+        CheckConstraint(in_list("source", REQUEST_SOURCES), name="source_known"),
+        CheckConstraint(f"rating IS NULL OR {in_list('rating', RATINGS)}", name="rating_known"),
+        CheckConstraint("reopen_count >= 0", name="reopen_count_positive"),
+        CheckConstraint("duplicate_of IS NULL OR duplicate_of <> id", name="not_own_duplicate"),
+        CheckConstraint(
+            "contact_phone IS NULL OR contact_phone ~ '^[0-9+\\-]{5,20}$'", name="phone_shape"
+        ),
+        CheckConstraint("jsonb_typeof(photos) = 'array'", name="photos_array"),
+        Index("ix_resident_request_geom", "geom", postgresql_using="gist"),
+        # A vector tile's raw points: inside a box and filed in the reviewed periods (0007).
+        Index("ix_resident_request_geom_created_at", "geom", "created_at", postgresql_using="gist"),
+        Index("ix_resident_request_owner_state", "owner_person_id", "state"),
+        Index("ix_resident_request_state_deadline", "state", "stage_deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
+    micro_grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    level: Mapped[str] = mapped_column(String(12))
+    owner_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    department: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    reopen_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    rating: Mapped[str | None] = mapped_column(String(20))
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("resident_request.id"))
+    contact_name: Mapped[str | None] = mapped_column(Text)
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    contact_email: Mapped[str | None] = mapped_column(Text)
+    photos: Mapped[list[object]] = mapped_column(JSONB, server_default="[]")
+    source: Mapped[str] = mapped_column(String(10))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    #: When the current stage began and when its time limit runs out (None: no limit).
+    stage_started_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    stage_deadline: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The resolution rate's due date (``gridmap.requests.rates``): the first handling stage's
+    #: deadline once accepted, before that the response stage's deadline (else the filing time).
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    revision: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class RequestEvent(Base):
+    """One step of a request's timeline: who did what, when, from which state to which.
+
+    Append-only: the application's database role may only SELECT and INSERT here.
+    """
+
+    __tablename__ = "request_event"
+    __table_args__ = (
+        CheckConstraint("jsonb_typeof(photos) = 'array'", name="photos_array"),
+        Index("ix_request_event_request_at", "request_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: No cascade: a request with a timeline cannot be deleted by the application.
+    request_id: Mapped[int] = mapped_column(ForeignKey("resident_request.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str | None] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(30))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(12))
+    owner_person_id: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    photos: Mapped[list[object]] = mapped_column(JSONB, server_default="[]")
+    detail: Mapped[dict[str, object]] = mapped_column(JSONB, server_default="{}")
+
+
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` of a user's write and the answer it got, so that a retry gets
+    the same answer and a key reused for another body is refused."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (
+        CheckConstraint("char_length(key) BETWEEN 1 AND 200", name="key_length"),
+        Index("ix_idempotency_key_created_at", "created_at"),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    #: The answer exactly as sent (JSON text), so that a replay is byte for byte the same.
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class _TallyColumns:
+    """A period (week ``W`` or month ``M``, by filing date in Asia/Shanghai), a micro-grid (the
+    version the requests were filed in) and how many of its requests are in each state now."""
+
+    period_kind: Mapped[str] = mapped_column(CHAR(1), primary_key=True)
+    period_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    micro_grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), primary_key=True)
+    reported: Mapped[int] = mapped_column(Integer, server_default="0")
+    accepted: Mapped[int] = mapped_column(Integer, server_default="0")
+    handling: Mapped[int] = mapped_column(Integer, server_default="0")
+    completed: Mapped[int] = mapped_column(Integer, server_default="0")
+    feedback: Mapped[int] = mapped_column(Integer, server_default="0")
+    archived: Mapped[int] = mapped_column(Integer, server_default="0")
+    duplicate: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class RequestTally(_TallyColumns, Base):
+    """Requests filed per period, micro-grid and category code, a count column per state.
+    Kept current by statement triggers on ``resident_request`` (migration 0008); the
+    application only reads it."""
+
+    __tablename__ = "request_tally"
+    __table_args__ = (
+        CheckConstraint("period_kind IN ('W', 'M')", name="kind_known"),
+        Index("ix_request_tally_micro_grid_period", "micro_grid_id", "period_kind", "period_start"),
+    )
+
+    category_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class RequestTallyGrid(_TallyColumns, Base):
+    """:class:`RequestTally` summed over categories: at most one row per micro-grid and
+    period, what a review without a category filter reads."""
+
+    __tablename__ = "request_tally_grid"
+    __table_args__ = (
+        CheckConstraint("period_kind IN ('W', 'M')", name="kind_known"),
+        Index(
+            "ix_request_tally_grid_micro_grid_period",
+            "micro_grid_id",
+            "period_kind",
+            "period_start",
+        ),
+    )
