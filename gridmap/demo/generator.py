@@ -66,8 +66,9 @@ their last step, and the events the ``detail`` (owner, ``deadline``, rating…) 
 :mod:`gridmap.requests.rates` reads.
 
 **Deadlines** are those :func:`gridmap.requests.deadlines.add_working_time` computes for the same
-start and limit, from a minute calendar of the span built with ``gridmap.requests.deadlines``
-(working days and hours) rather than one call per request.
+start and limit: they come from its array twin, one
+:class:`gridmap.requests.deadlines.WorkingTimeTable` of the span (and a year past it) rather
+than one call per request, which also measures the delays in working time.
 
 **Contacts** are plainly synthetic: ``王先生``/``李女士`` and phone numbers ``1000xxxxxxx``
 (:data:`SYNTHETIC_PHONE_PREFIX`, a range no carrier issues). Actors are ``synth:<role>``.
@@ -148,7 +149,7 @@ Bools = NDArray[np.bool_]
 
 TZ: Final = ZoneInfo(deadlines.DEFAULT_TZ)
 #: "Never happens": a step that is not taken, a stage without a time limit.
-NEVER: Final = np.int64(2**62)
+NEVER: Final = deadlines.NEVER
 SYNTHETIC_PHONE_PREFIX: Final = "1000"
 DUPLICATE_SHARE: Final = 0.01
 LEVELS: Final = lifecycle.LEVELS
@@ -779,9 +780,6 @@ def _street_admins(conn: Connection, codes: list[str]) -> Ints:
     )
 
 
-_UNITS = {"hours": 1, "days": 2}
-
-
 def _categories(conn: Connection) -> dict[str, Any]:
     """The current version of each modelled category with its limits per stage."""
     rows = {r.code: r for r in conn.execute(text(_CATEGORY_SQL))}
@@ -798,8 +796,8 @@ def _categories(conn: Connection) -> dict[str, Any]:
             r.time_limits.get(stage) if isinstance(r.time_limits, dict) else None for r in chosen
         ]
         limits[stage] = (
-            np.array([_UNITS[g["unit"]] if g else 0 for g in given], dtype=np.int64),
             np.array([int(g["amount"]) if g else 0 for g in given], dtype=np.int64),
+            np.array([deadlines.UNIT_CODES[g["unit"]] if g else 0 for g in given], dtype=np.int64),
         )
     return {
         "category_id": np.array([r.id for r in chosen], dtype=np.int64),
@@ -809,105 +807,11 @@ def _categories(conn: Connection) -> dict[str, Any]:
     }
 
 
-# ----------------------------------------------------------------------------- working time
+# ----------------------------------------------------------------------------- the calendar
 
 
 def _epoch(moment: dt.datetime) -> int:
     return int(moment.timestamp())
-
-
-def _working(day: dt.date, exact: dt.date) -> bool:
-    """``gridmap.requests.deadlines``' working day up to ``exact``; beyond it only steps that come
-    after the end (and are cut) look, so Monday–Friday does, without the warning about
-    years chinese-calendar does not know."""
-    return deadlines.is_working_day(day) if day <= exact else day.weekday() < 5
-
-
-class _WorkClock:
-    """Working time of a span as a minute calendar, counted as ``gridmap.requests.deadlines`` counts
-    it (its working days and hours), for whole arrays of moments (Unix seconds) at once.
-
-    ``worked(t)`` is the working time from the calendar's start to ``t``; deadlines and
-    delays are found by inverting it.
-    """
-
-    def __init__(self, first: dt.date, days: int, exact: dt.date) -> None:
-        dates = [first + dt.timedelta(days=i) for i in range(days + 1)]
-        self.day_start = np.array(
-            [_epoch(dt.datetime.combine(d, dt.time(), TZ)) for d in dates], dtype=np.int64
-        )
-        self.origin = int(self.day_start[0])
-        self.working_day = np.array([_working(d, exact) for d in dates[:-1]])
-        flag = np.zeros(int(self.day_start[-1] - self.origin) // 60, dtype=bool)
-        self.day_end = np.full(days, NEVER, dtype=np.int64)
-        for i in np.flatnonzero(self.working_day).tolist():
-            for begin, finish in deadlines.WORK_HOURS:
-                a, b = self._minute(dates[i], begin), self._minute(dates[i], finish)
-                flag[a:b] = True
-            self.day_end[i] = self.origin + 60 * b
-        self.flag = flag
-        self.cumulative = np.concatenate(([0], np.cumsum(flag, dtype=np.int64)))
-        self.working_minutes = np.flatnonzero(flag).astype(np.int64)
-        self.working_days = np.flatnonzero(self.working_day).astype(np.int64)
-
-    def _minute(self, day: dt.date, at: tuple[int, int]) -> int:
-        return (_epoch(dt.datetime.combine(day, dt.time(*at), TZ)) - self.origin) // 60
-
-    def _minute_of(self, t: Ints) -> tuple[Ints, Ints]:
-        rel = np.clip(t - self.origin, 0, 60 * self.flag.size - 1)
-        return rel // 60, rel % 60
-
-    def worked(self, t: Ints) -> Ints:
-        """Working seconds from the calendar's start to ``t``."""
-        minute, second = self._minute_of(t)
-        return self.cumulative[minute] * 60 + self.flag[minute] * second
-
-    def moment(self, worked: Ints) -> Ints:
-        """The first moment by which ``worked`` working seconds are used up (NEVER beyond)."""
-        whole, rest = np.divmod(worked, 60)
-        index = np.where(rest > 0, whole, whole - 1)
-        inside = (index >= 0) & (index < self.working_minutes.size)
-        minute = self.working_minutes[np.clip(index, 0, self.working_minutes.size - 1)]
-        found = self.origin + 60 * minute + np.where(rest > 0, rest, 60)
-        return np.where(inside, found, NEVER)
-
-    def next_working(self, t: Ints) -> Ints:
-        """``t`` if it lies in working hours, else the start of the next working period."""
-        minute, _ = self._minute_of(t)
-        j = np.searchsorted(self.working_minutes, minute)
-        inside = j < self.working_minutes.size
-        start = (
-            self.origin + 60 * self.working_minutes[np.clip(j, 0, self.working_minutes.size - 1)]
-        )
-        return np.where(self.flag[minute] & (t < NEVER), t, np.where(inside, start, NEVER))
-
-    def after(self, t: Ints, seconds: Ints | Floats) -> Ints:
-        """``seconds`` of working time after ``t`` (NEVER stays NEVER)."""
-        later = self.moment(self.worked(t) + np.rint(seconds).astype(np.int64))
-        return np.where(t < NEVER, later, NEVER)
-
-    def add_hours(self, t: Ints, hours: Ints) -> Ints:
-        later = self.moment(self.worked(t) + 3600 * hours)
-        return np.where(hours > 0, later, self.next_working(t))
-
-    def add_days(self, t: Ints, days: Ints) -> Ints:
-        """The end of the ``days``-th working day after the one counting starts on."""
-        first = self.next_working(t)
-        day = np.searchsorted(self.day_start, first, side="right") - 1
-        j = np.searchsorted(self.working_days, day) + days
-        inside = (first < NEVER) & (j < self.working_days.size)
-        last = self.working_days[np.clip(j, 0, self.working_days.size - 1)]
-        return np.where(inside, self.day_end[last], NEVER)
-
-    def deadline(self, t: Ints, unit: Ints, amount: Ints) -> Ints:
-        """``gridmap.requests.deadlines.add_working_time`` element-wise (unit 1 hours, 2 days, 0 no
-        limit: NEVER)."""
-        out = np.full(t.shape, NEVER, dtype=np.int64)
-        running = t < NEVER
-        for code, add in ((1, self.add_hours), (2, self.add_days)):
-            pick = running & (unit == code)
-            out[pick] = add(t[pick], amount[pick])
-        return out
 
 
 # -------------------------------------------------------------------------------- the span
@@ -1045,7 +949,7 @@ class _World:
 
     city: _City
     span: _Span
-    clock: _WorkClock
+    clock: deadlines.WorkingTimeTable
     plane: _Plane
     tree: Any  # cKDTree of the households, in metres
     places: _Places
@@ -1074,7 +978,9 @@ class _World:
             city=city,
             span=span,
             # Deadlines and late steps run past the end: a year of room.
-            clock=_WorkClock(span.days[0], len(span.days) + 400, span.days[-1] + _EXACT_AHEAD),
+            clock=deadlines.WorkingTimeTable(
+                span.days[0], len(span.days) + 400, exact_until=span.days[-1] + _EXACT_AHEAD
+            ),
             plane=plane,
             tree=tree,
             places=places,
@@ -1460,15 +1366,16 @@ class _Timeline:
     row_rating: Ints
 
 
-def _span_of(clock: _WorkClock, start: Ints, deadline: Ints) -> Ints:
+def _span_of(clock: deadlines.WorkingTimeTable, start: Ints, deadline: Ints) -> Ints:
     """The working time a stage allows (a working day when it has no limit)."""
-    span = np.where(deadline < NEVER, clock.worked(deadline) - clock.worked(start), 7 * 3600)
+    span = np.where(deadline < NEVER, clock.between(start, deadline), 7 * 3600)
     return np.maximum(span, 600)
 
 
 def _limit(world: _World, stage: str, category: Ints) -> tuple[Ints, Ints]:
-    unit, amount = world.city.limits[stage]
-    return unit[category], amount[category]
+    """The stage's time limit of each request's category: amounts and unit codes."""
+    amount, unit = world.city.limits[stage]
+    return amount[category], unit[category]
 
 
 def _intake(world: _World, rng: np.random.Generator, d: _Drawn) -> tuple[_Owners, _Owners, Bools]:
@@ -1516,13 +1423,13 @@ def _live(world: _World, rng: np.random.Generator, d: _Drawn) -> _Timeline:
     routed, above, escalated = _intake(world, rng, d)
     owner = above.where(escalated, routed)
     at[REPORT] = d.created
-    first_deadline = clock.deadline(d.created, *_limit(world, "response", cat))
+    first_deadline = clock.add_working_time(d.created, *_limit(world, "response", cat))
     moved = clock.after(
         d.created, _span_of(clock, d.created, first_deadline) * rng.uniform(0.1, 0.6, n)
     )
     at[ESCALATE] = np.where(escalated, moved, NEVER)
     opened = np.where(escalated, moved, d.created)
-    step_deadline[ESCALATE] = clock.deadline(at[ESCALATE], *_limit(world, "response", cat))
+    step_deadline[ESCALATE] = clock.add_working_time(at[ESCALATE], *_limit(world, "response", cat))
     response_deadline = np.where(escalated, step_deadline[ESCALATE], first_deadline)
     response = _span_of(clock, opened, response_deadline)
     duplicate = d.original >= 0
@@ -1546,12 +1453,12 @@ def _handle(
     """处置: start soon after accepting, complete within (mostly) the handling limit."""
     clock, n = world.clock, cat.size
     accepted = at[ACCEPT]
-    step_deadline[ACCEPT] = clock.deadline(accepted, *_limit(world, "handling", cat))
+    step_deadline[ACCEPT] = clock.add_working_time(accepted, *_limit(world, "handling", cat))
     handling = _span_of(clock, accepted, step_deadline[ACCEPT])
     at[START] = clock.after(accepted, np.maximum(rng.exponential(0.08, n) * handling, 30))
     pace = rng.lognormal(np.log(0.4), 0.7, n) * slow
     at[COMPLETE] = clock.after(at[START], np.maximum(pace * handling, 900))
-    step_deadline[COMPLETE] = clock.deadline(at[COMPLETE], *_limit(world, "feedback", cat))
+    step_deadline[COMPLETE] = clock.add_working_time(at[COMPLETE], *_limit(world, "feedback", cat))
 
 
 def _answer(
@@ -1597,11 +1504,11 @@ def _reopen(
     """Reopened: handled and completed again, then answered again (satisfied now) or not
     (the scheduler archives it, unsatisfied); an answered request is archived."""
     clock, n = world.clock, cat.size
-    step_deadline[REOPEN] = clock.deadline(at[REOPEN], *_limit(world, "handling", cat))
+    step_deadline[REOPEN] = clock.add_working_time(at[REOPEN], *_limit(world, "handling", cat))
     again = _span_of(clock, at[REOPEN], step_deadline[REOPEN])
     pace = np.maximum(rng.lognormal(np.log(0.35), 0.5, n) * slow * again, 60)
     at[COMPLETE_AGAIN] = clock.after(at[REOPEN], pace)
-    second = clock.deadline(at[COMPLETE_AGAIN], *_limit(world, "feedback", cat))
+    second = clock.add_working_time(at[COMPLETE_AGAIN], *_limit(world, "feedback", cat))
     step_deadline[COMPLETE_AGAIN] = second
     answered = (rng.random(n) < 0.7) | (second >= NEVER)
     window = _span_of(clock, at[COMPLETE_AGAIN], second)
