@@ -43,9 +43,11 @@ market) or ``fading`` (1.6× until a turn in the first half, then down to 5 %: a
 site); at least two of each. :attr:`Report.hotspots` lists them, so the review's "emerging
 hot spots" can be checked against the truth.
 
-**Life.** Intake routes a request as :func:`gridmap.requests.service.route` does (from the
-category's level, climbing while a level has nobody: grid worker, zone leader, chief,
-street), with today's staff read once. Its timeline is the closed loop of
+**Life.** Intake routes a request with :func:`gridmap.requests.service.route`'s own rule
+(:func:`~gridmap.requests.service.climb`: from the category's level, climbing while a level
+has nobody: grid worker, zone leader, chief, street), with today's staff read once; the
+owners and their "why" are the service's (``on_duty``, ``street_owner``, ``unstaffed``,
+``summoned``, ``owner_detail``). Its timeline is the closed loop of
 :mod:`gridmap.requests.lifecycle`, every step a legal transition by the right role: report → accept
 → start → complete → rate → archive. Delays are drawn in working time as fractions of the
 stage's limit — responses lognormal with median 0.3 of the limit, handling 0.4, each owner
@@ -62,8 +64,8 @@ marked by their owner.
 Every step after ``end`` is cut: requests of the last days and weeks are open in every state,
 some past their stage deadline. The rows carry the state, level, owner, rating,
 ``reopen_count``, ``revision``, ``updated_at``, ``stage_started_at`` and ``stage_deadline`` of
-their last step, and the events the ``detail`` (owner, ``deadline``, rating…) that
-:mod:`gridmap.requests.rates` reads.
+their last step, ``due_at`` as :func:`gridmap.requests.service.due_at_many` fixes it, and the
+events the ``detail`` (owner, ``deadline``, rating…) that :mod:`gridmap.requests.rates` reads.
 
 **Deadlines** are those :func:`gridmap.requests.deadlines.add_working_time` computes for the same
 start and limit: they come from its array twin, one
@@ -125,8 +127,8 @@ from sqlalchemy.orm import Session
 from gridmap.access import audit, auth
 from gridmap.core.errors import Unprocessable
 from gridmap.grid import ingest
-from gridmap.requests import deadlines, lifecycle
-from gridmap.requests.service import GRID_ROLE
+from gridmap.requests import deadlines, lifecycle, service
+from gridmap.requests.service import GRID_ROLE, Owner
 from gridmap.spatial.locate import locate_points
 
 __all__ = [
@@ -394,8 +396,7 @@ _REVIEWER = {
     "street": "street_admin",
     "department": "street_admin",
 }
-#: Names of the levels in the owners' "why" (as ``gridmap.requests.service`` writes them).
-_LEVEL_NAME = {"micro": "微网格", "zone": "片区网格", "community": "社区", "street": "街道"}
+_CLIMB: Final = service.CLIMB
 
 
 @dataclass(frozen=True)
@@ -620,15 +621,6 @@ def _check_arguments(count: int, months: int, end: dt.datetime | None, chunk_siz
 
 
 @dataclass
-class _Owner:
-    level: int
-    person: int
-    user: int
-    department: int
-    why: str
-
-
-@dataclass
 class _City:
     """The grid, households, staff and categories read from the database, in bulk."""
 
@@ -686,36 +678,28 @@ class _City:
         )
 
     def routes(self) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
-        """Owners by micro-grid: ``[g, start level]`` as intake routes (climbing), and
-        ``[g, level]`` at exactly a level (escalation: nobody there is the level's scope)."""
+        """Owners by micro-grid: ``[g, start level]`` as intake routes (climbing, with
+        :func:`gridmap.requests.service.climb`), and ``[g, level]`` at exactly a level
+        (escalation: nobody there is the level's scope)."""
         n = len(self.micro_code)
-        routed = np.empty((n, 4), dtype=object)
-        exact = np.empty((n, 4), dtype=object)
+        routed = np.empty((n, len(_CLIMB)), dtype=object)
+        exact = np.empty((n, len(_CLIMB)), dtype=object)
         for g in range(n):
-            found = [self._owner_of_level(g, level) for level in range(4)]
-            for level in range(4):
-                exact[g, level] = found[level] or self._nobody(g, level)
-                routed[g, level] = _climb(found, level)
+            found: dict[str, Owner | None] = {
+                level: self._owner_of_level(g, level) for level in _CLIMB
+            }
+            for i, level in enumerate(_CLIMB):
+                owner = found[level]
+                exact[g, i] = owner or service.unstaffed(level, self._grid(g, level)[1])
+                routed[g, i] = service.climb(level, found.__getitem__)
         return routed, exact
 
-    def _owner_of_level(self, g: int, level: int) -> _Owner | None:
-        name = LEVELS[level]
-        if name == "street":
-            user = int(self.street_admin[g])
-            who = "its street administrator" if user else "the street (no administrator account)"
-            return _Owner(level, 0, user, 0, f"{who} for {self.micro_code[g][:9]}")
-        grid_id, code = self._grid(g, name)
-        person = self.staff.get((grid_id, GRID_ROLE[name]))
-        if person is None:
-            return None
-        why = f"{GRID_ROLE[name]} on duty in {_LEVEL_NAME[name]} {code}"
-        return _Owner(level, person, 0, 0, why)
-
-    def _nobody(self, g: int, level: int) -> _Owner:
-        name = LEVELS[level]
-        role = GRID_ROLE[name]
-        why = f"nobody on duty as {role} in {self._grid(g, name)[1]}: its scope owns it"
-        return _Owner(level, 0, 0, 0, why)
+    def _owner_of_level(self, g: int, level: str) -> Owner | None:
+        """As :func:`gridmap.requests.service.route` finds it, from the staff read in bulk."""
+        if level == "street":
+            return service.street_owner(self.micro_code[g], int(self.street_admin[g]) or None)
+        grid_id, code = self._grid(g, level)
+        return service.on_duty(level, code, self.staff.get((grid_id, GRID_ROLE[level])))
 
     def _grid(self, g: int, level: str) -> tuple[int, str | None]:
         if level == "micro":
@@ -723,18 +707,6 @@ class _City:
         if level == "zone":
             return int(self.zone_id[g]), self.zone_code[g]
         return int(self.community_id[g]), self.community_code[g]
-
-
-def _climb(found: list[_Owner | None], start: int) -> _Owner:
-    """``gridmap.requests.service.route``: the first level from ``start`` with somebody on duty."""
-    skipped: list[str] = []
-    for level in range(start, 4):
-        owner = found[level]
-        if owner is not None:
-            note = f"; nobody on duty as {', '.join(skipped)}" if skipped else ""
-            return _Owner(owner.level, owner.person, owner.user, 0, owner.why + note)
-        skipped.append(GRID_ROLE[LEVELS[level]])
-    raise AssertionError("unreachable: the street level always answers")
 
 
 _MICRO_SQL = """
@@ -1007,10 +979,7 @@ class _World:
                 for m in CATEGORY_MODELS
             ]
         )
-        by_street = [
-            _Owner(4, 0, 0, d, "summoned by the street")
-            for d in range(1, 1 + len(self.departments))
-        ]
+        by_street = [service.summoned(d) for d in self.departments]
         self.summoned = (
             self.text_index(["", *(self._owner_json(o) for o in by_street)]),
             self.text_index(["", *(self._owner_json(o, plain=True) for o in by_street)]),
@@ -1025,27 +994,26 @@ class _World:
         )
         self.names = self.text_index([f"{s}{t}" for s in _SURNAMES for t in ("先生", "女士")])
 
-    def _owner_json(self, owner: _Owner, *, plain: bool = False) -> str:
-        """The ``owner`` of an event's detail, as ``gridmap.requests.service`` writes it: why it was
-        chosen on a hand-over, ``""`` on the owner's own steps."""
-        routed: dict[str, Any] = {
-            "person_id": owner.person or None,
-            "user_id": owner.user or None,
-            "why": "" if plain else owner.why,
-        }
-        if owner.department:
-            routed["department"] = self.departments[owner.department - 1]
+    def _owner_json(self, owner: Owner, *, plain: bool = False) -> str:
+        """The ``owner`` of an event's detail, as :func:`gridmap.requests.service.owner_detail`
+        writes it: why it was chosen on a hand-over, ``""`` on the owner's own steps."""
+        routed = service.owner_detail(owner)
+        if plain:
+            routed["why"] = ""
         return json.dumps(routed, ensure_ascii=False)
 
     def _owner_arrays(self, owners: NDArray[np.object_]) -> _Owners:
-        flat = owners.ravel().tolist()
+        flat: list[Owner] = owners.ravel().tolist()
         detail = self.text_index([self._owner_json(o) for o in flat])
         plain = self.text_index([self._owner_json(o, plain=True) for o in flat])
         fields = [
-            np.array([getattr(o, f) for o in flat], dtype=np.int64)
-            for f in ("level", "person", "user", "department")
+            [LEVELS.index(o.level) for o in flat],
+            [o.person_id or 0 for o in flat],
+            [o.user_id or 0 for o in flat],
+            [self.departments.index(o.department) + 1 if o.department else 0 for o in flat],
         ]
-        return _Owners(*(a.reshape(owners.shape) for a in (*fields, detail, plain)))
+        arrays = [np.array(f, dtype=np.int64) for f in fields]
+        return _Owners(*(a.reshape(owners.shape) for a in (*arrays, detail, plain)))
 
     def _intensity(self, day_factor: Floats) -> Floats:
         """Expected requests per (category, component, day), up to a constant."""
@@ -1364,6 +1332,7 @@ class _Timeline:
     reason: Ints
     last: Ints
     row_rating: Ints
+    due: Ints
 
 
 def _span_of(clock: deadlines.WorkingTimeTable, start: Ints, deadline: Ints) -> Ints:
@@ -1563,6 +1532,9 @@ def _settle(
     kept[ARCHIVE_UNRATED] = np.where(reopened, 3, 0)  # the rating is kept when it reopens
     now = owner.where(present[ESCALATE], routed)
     source = rng.choice(len(_SOURCES), size=n, p=_SOURCE_SHARES) + 1
+    # The deadline of the last response stage opened: escalating restarts it.
+    response = np.where(present[ESCALATE], step_deadline[ESCALATE], first_deadline)
+    due = service.due_at_many(at[REPORT], response, at[ACCEPT], step_deadline[ACCEPT])
     return _Timeline(
         at=at,
         routed=routed,
@@ -1576,6 +1548,7 @@ def _settle(
         reason=np.minimum(routed.level, 3) + 1,
         last=last,
         row_rating=kept[last, columns],
+        due=due,
     )
 
 
@@ -1626,6 +1599,7 @@ _REQUEST_COLUMNS: Final = (
     ("stage_started_at", "timestamptz"),
     ("stage_deadline", "timestamptz"),
     ("revision", "int4"),
+    ("due_at", "timestamptz"),
 )
 _EVENT_COLUMNS: Final = (
     ("id", "int8"),
@@ -1681,6 +1655,7 @@ def _request_rows(
         "stage_started_at": life.started,
         "stage_deadline": life.deadline,
         "revision": present.sum(axis=0) - 1,
+        "due_at": life.due,
     }
 
 
@@ -1767,12 +1742,6 @@ def _chunks(
 # ---------------------------------------------------------------------------------- writing
 
 _INSERT_REQUESTS = """
-WITH accepted AS (  -- the first accept fixes the due date (gridmap.requests.rates)
-  SELECT DISTINCT ON (e.request_id) e.request_id,
-         coalesce(NULLIF(e.deadline, %(none)s), e.at) AS due_at
-    FROM pg_temp.synth_event e
-   WHERE (%(actions)s::text[])[e.step] = 'accept'
-   ORDER BY e.request_id, e.at, e.id)
 INSERT INTO resident_request
   (id, category_id, description, geom, household_id, micro_grid_id, level, owner_person_id,
    owner_user_id, department, state, reopen_count, rating, duplicate_of, contact_name,
@@ -1785,11 +1754,10 @@ SELECT s.id, s.category_id, d.body, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)
        s.reopen_count, (%(ratings)s::text[])[NULLIF(s.rating, 0)], NULLIF(s.duplicate_of, 0),
        n.body, NULLIF(s.contact_phone, 0)::text, (%(sources)s::text[])[s.source],
        s.created_at, s.updated_at, s.stage_started_at, NULLIF(s.stage_deadline, %(none)s),
-       s.revision, coalesce(a.due_at, NULLIF(s.stage_deadline, %(none)s), s.created_at)
+       s.revision, s.due_at
   FROM pg_temp.synth_request s
   JOIN pg_temp.synth_text d ON d.idx = s.description
   LEFT JOIN pg_temp.synth_text n ON n.idx = s.contact_name
-  LEFT JOIN accepted a ON a.request_id = s.id
 """
 # The event's detail as gridmap.requests.service writes it: what the move echoes, and its owner.
 # Built as text (the owner's part staged once per owner) and parsed once: twice as fast as
@@ -1908,7 +1876,7 @@ class _Writer:
         with self.raw.cursor() as cur:
             cur.execute("TRUNCATE pg_temp.synth_request, pg_temp.synth_event")
             self._copy(cur, "synth_request", chunk.requests)
-            if chunk.events.size:  # staged first: the requests' due dates come from them
+            if chunk.events.size:
                 first = _reserve(cur, "request_event", int(chunk.events.size))
                 chunk.events["id"] = first + np.arange(chunk.events.size)
                 self._copy(cur, "synth_event", chunk.events)
