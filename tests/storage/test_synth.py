@@ -443,7 +443,9 @@ def test_the_same_seed_gives_the_same_requests(city):
 
 def test_a_failure_in_the_writer_reaches_the_caller(city, monkeypatch):
     session, _ = city
-    monkeypatch.setattr(synth, "_INSERT_EVENTS", "SELECT no_such_column FROM pg_temp.synth_event")
+    monkeypatch.setattr(
+        synth.write, "_INSERT_EVENTS", "SELECT no_such_column FROM pg_temp.synth_event"
+    )
     nested = session.begin_nested()
     with pytest.raises(psycopg.errors.UndefinedColumn):
         synth.generate_requests(session, count=500, seed=1, months=1, end=END)
