@@ -230,11 +230,17 @@ def summoned(department: str) -> Owner:
     return Owner("department", None, None, department, "summoned by the street")
 
 
+def first_level(default_level: str) -> str:
+    """The level routing starts at for a category's default level: a department's category
+    starts at the street (only the street summons a department)."""
+    return default_level if default_level in CLIMB else "street"
+
+
 def climb(start: str, owner_at: Callable[[str], Owner | None]) -> Owner:
     """首接负责: the first owner from level ``start`` up (a department's category starts at
     the street), ``owner_at(level)`` giving a level's owner or None when nobody is on duty;
     the owner's why notes the levels skipped. The street always answers."""
-    first = CLIMB.index(start if start in CLIMB else "street")
+    first = CLIMB.index(first_level(start))
     skipped: list[str] = []
     for level in CLIMB[first:]:
         owner = owner_at(level)

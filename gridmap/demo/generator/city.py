@@ -53,7 +53,7 @@ class City:
     category_id: Ints
     category_version: Ints
     category_level: list[str]
-    limits: dict[str, tuple[Ints, Ints]]
+    limits: dict[str, tuple[Ints, Ints]]  # stage: amounts and unit codes, by category
 
     @classmethod
     def load(cls, conn: Connection) -> City:
@@ -129,8 +129,6 @@ SELECT m.id, m.code, z.id AS zone_id, z.code AS zone_code, c.id AS community_id,
  WHERE m.level = 'micro' AND m.valid_to IS NULL
  ORDER BY m.id
 """
-
-
 _HOUSEHOLD_SQL = """
 SELECT h.id, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat, h.micro_grid_id, h.residents,
        h.care_tags && ARRAY['elderly_alone', 'disabled']::text[] AS cared
@@ -138,8 +136,6 @@ SELECT h.id, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat, h.micro_grid_id, h.reside
  WHERE g.level = 'micro' AND g.valid_to IS NULL
  ORDER BY h.id
 """
-
-
 # Today's staff, the longest-serving first (as gridmap.storage.requests.staff_of).
 _STAFF_SQL = """
 SELECT DISTINCT ON (grid_id, role) grid_id, role, person_id
@@ -148,15 +144,11 @@ SELECT DISTINCT ON (grid_id, role) grid_id, role, person_id
    AND start_date <= current_date AND (end_date IS NULL OR end_date > current_date)
  ORDER BY grid_id, role, start_date, id
 """
-
-
 _STREET_ADMIN_SQL = """
 SELECT id, scope_code FROM app_user
  WHERE role = 'street_admin' AND active AND scope_code IS NOT NULL
  ORDER BY length(scope_code) DESC, id
 """
-
-
 _CATEGORY_SQL = """
 SELECT id, code, version, default_level, time_limits FROM category WHERE valid_to IS NULL
 """

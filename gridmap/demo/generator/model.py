@@ -37,27 +37,14 @@ from numpy.typing import NDArray
 from gridmap.requests import deadlines, lifecycle
 
 Ints = NDArray[np.int64]
-
-
 Floats = NDArray[np.float64]
-
-
 Bools = NDArray[np.bool_]
 
-
 TZ: Final = ZoneInfo(deadlines.DEFAULT_TZ)
-
-
 #: "Never happens": a step that is not taken, a stage without a time limit.
 NEVER: Final = deadlines.NEVER
-
-
 SYNTHETIC_PHONE_PREFIX: Final = "1000"
-
-
 DUPLICATE_SHARE: Final = 0.01
-
-
 LEVELS: Final = lifecycle.LEVELS
 
 
@@ -81,8 +68,6 @@ class CategoryModel:
 
 
 _FLAT = (1.0,) * 12
-
-
 #: One model per category of ``gridmap.demo.loader.CATEGORIES``.
 CATEGORY_MODELS: Final[tuple[CategoryModel, ...]] = (
     CategoryModel(
@@ -191,14 +176,10 @@ PLACE_TYPES: Final[tuple[PlaceType, ...]] = (
         {"emergency.flooding": 1.0, "emergency.hazard": 0.2},
     ),
 )  # fmt: skip
-
-
 _DAY_PROFILE = (
     0.25, 0.15, 0.1, 0.08, 0.08, 0.15, 0.4, 1.2, 3.0, 5.0, 5.6, 5.2,
     3.6, 3.8, 4.8, 5.0, 4.6, 3.8, 3.0, 2.8, 2.4, 1.8, 1.0, 0.5,
 )  # fmt: skip
-
-
 #: Hour-of-day bumps added to the working-day profile.
 _PROFILE_BUMPS: Final[Mapping[str, Mapping[int, float]]] = {
     "day": {},
@@ -206,8 +187,6 @@ _PROFILE_BUMPS: Final[Mapping[str, Mapping[int, float]]] = {
     "night": {21: 1.5, 22: 2.5, 23: 3.0, 0: 2.5, 1: 1.5, 2: 0.8, 5: 0.8, 6: 1.5},
     "storm": {h: 2.0 for h in range(24)},
 }
-
-
 DESCRIPTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "sanitation.garbage": (
         "小区垃圾桶满溢，周边有异味", "楼下垃圾堆放多日无人清运", "胡同口有暴露垃圾",
@@ -270,23 +249,11 @@ DESCRIPTIONS: Final[Mapping[str, tuple[str, ...]]] = {
         "楼内部分住户暖气不热",
     ),
 }  # fmt: skip
-
-
 ENDINGS = ("，请尽快处理。", "，已多次反映。", "，影响居民正常生活。", "。")
-
-
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜"
-
-
 ANONYMOUS_SHARE = 0.12
-
-
 SOURCES = ("open311", "api", "page")  # 12345 hotline, the app, the web page
-
-
 SOURCE_SHARES = (0.55, 0.3, 0.15)
-
-
 #: Why a level hands a request up (escalate: the reason the timeline records), by old level.
 REASONS = (
     "超出网格处置能力，提请片区协调",
@@ -294,8 +261,6 @@ REASONS = (
     "需街道协调相关单位",
     "街乡吹哨，请职能部门报到处置",
 )
-
-
 #: Chance of an escalation before acceptance, by the level intake routed to.
 ESCALATION = {"micro": 0.04, "zone": 0.03, "community": 0.03, "street": 0.25}
 

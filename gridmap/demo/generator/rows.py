@@ -25,8 +25,6 @@ from gridmap.demo.generator.timelines import (
 from gridmap.demo.generator.world import World
 
 _PG_EPOCH: Final = 946_684_800  # 2000-01-01T00:00:00Z in Unix seconds
-
-
 REQUEST_COLUMNS: Final = (
     ("id", "int8"),
     ("category_id", "int4"),
@@ -53,8 +51,6 @@ REQUEST_COLUMNS: Final = (
     ("revision", "int4"),
     ("due_at", "timestamptz"),
 )
-
-
 EVENT_COLUMNS: Final = (
     ("id", "int8"),
     ("request_id", "int8"),
@@ -71,8 +67,6 @@ EVENT_COLUMNS: Final = (
     ("source", "int2"),
     ("category_version", "int4"),
 )
-
-
 STATE_AFTER = np.array([STATES.index(s.after) for s in STEPS])
 
 

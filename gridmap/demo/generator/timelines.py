@@ -153,7 +153,9 @@ def _limit(world: World, stage: str, category: Ints) -> tuple[Ints, Ints]:
 
 def _intake(world: World, rng: np.random.Generator, d: Drawn) -> tuple[Owners, Owners, Bools]:
     """Routed owners, owners after an escalation, and which requests are escalated."""
-    levels = np.array([min(LEVELS.index(lv), 3) for lv in world.city.category_level])
+    levels = np.array(
+        [service.CLIMB.index(service.first_level(lv)) for lv in world.city.category_level]
+    )
     routed = world.routed_owners.pick(d.micro, levels[d.category])
     summons = np.array([m.department is not None for m in CATEGORY_MODELS])
     chance = np.array([ESCALATION[LEVELS[i]] for i in range(4)])[np.minimum(routed.level, 3)]

@@ -35,13 +35,8 @@ _SQL_TYPES: Final = {
     "float8": "double precision",
     "timestamptz": "timestamptz",
 }
-
-
 _COPY_HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-
-
 _COPY_TRAILER: Final = b"\xff\xff"
-
 
 _INSERT_REQUESTS = """
 INSERT INTO resident_request
@@ -61,7 +56,6 @@ SELECT s.id, s.category_id, d.body, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)
   JOIN pg_temp.synth_text d ON d.idx = s.description
   LEFT JOIN pg_temp.synth_text n ON n.idx = s.contact_name
 """
-
 
 # The event's detail as gridmap.requests.service writes it: what the move echoes, and its owner.
 # Built as text (the owner's part staged once per owner) and parsed once: twice as fast as
@@ -90,7 +84,6 @@ SELECT s.id, s.request_id, s.at, (%(actors)s::text[])[s.actor], (%(actions)s::te
   FROM pg_temp.synth_event s
   JOIN pg_temp.synth_text o ON o.idx = s.owner
 """
-
 
 _RESERVE = """
 SELECT setval(pg_get_serial_sequence(%(table)s, 'id'),
