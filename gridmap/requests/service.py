@@ -6,7 +6,10 @@ default level and climbs while a level has nobody: the micro-grid's grid worker 
 else the zone leader (网格长), else the community's chief (总网格长), else the street (街道,
 its street administrator if one has an account, otherwise the whole street's scope). A
 category handled by a department by default starts at the street: only the street summons a
-department (街乡吹哨). The first event of the timeline says who owns it and why.
+department (街乡吹哨). The first event of the timeline says who owns it and why. The rule
+itself (:func:`climb`, the owners and their why, :func:`owner_detail`) and the due date
+(:func:`due_at`, :func:`due_at_many` for arrays) are pure functions, so that the request
+generator (:mod:`gridmap.demo.generator`) applies the same ones to its bulk-read staff.
 
 Transitions are decided by :mod:`gridmap.requests.lifecycle`; this module locks the request, checks
 the
