@@ -6,7 +6,8 @@
 The database defaults to ``GRIDMAP_MIGRATE_DATABASE_URL``, else ``GRIDMAP_DATABASE_URL``; it
 must hold the demo city (``flask gridmap load-demo``). Everything is written in one
 transaction: on any error nothing is. Prints the progress of each block of days, then the
-totals and the rate. The model is described in ``gridmap/synth.py``.
+totals and the rate. The model is described in ``gridmap/demo/generator/`` (its package
+docstring says which module holds what).
 """
 
 from __future__ import annotations

@@ -27,6 +27,13 @@ deadlines to store with a flag and recompute once the schedule is known (upgrade
 or give the published days to a :class:`WorkCalendar`).
 
 Everything takes and returns timezone-aware datetimes; results are in UTC.
+
+Arrays
+------
+:class:`WorkingTimeTable` and :func:`add_working_time_many` count the same working time for
+whole arrays of moments at once (Unix seconds), from a minute table of a run of days: the
+request generator computes millions of deadlines with them. They follow the rules above
+exactly; ``tests/domain/test_deadlines.py`` checks them against the scalar functions.
 """
 
 from __future__ import annotations
@@ -35,12 +42,14 @@ import datetime as dt
 import functools
 import itertools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
+import numpy as np
+from numpy.typing import NDArray
 
 from gridmap.core.clock import BEIJING
 
@@ -48,6 +57,8 @@ log = logging.getLogger(__name__)
 
 Unit = Literal["hours", "days"]
 Card = Literal["green", "yellow", "red"]
+#: Moments as Unix seconds, and whole numbers, in the array entry points.
+Seconds = NDArray[np.int64]
 #: ((start hour, minute), (end hour, minute)) of each working period in a day, in order.
 WorkHours = Sequence[tuple[tuple[int, int], tuple[int, int]]]
 
@@ -59,6 +70,10 @@ WORK_HOURS: Final[tuple[tuple[tuple[int, int], tuple[int, int]], ...]] = (
 #: The longest limit accepted: far beyond any real one, short enough to bound the day loops.
 MAX_AMOUNT: Final = 10_000
 _UTC: Final = dt.UTC
+#: "Never" in the array entry points: no limit, no deadline, a moment beyond the table.
+NEVER: Final = np.int64(2**62)
+#: Codes of the units in the array entry points (0: the stage has no limit).
+UNIT_CODES: Final[Mapping[Unit, int]] = {"hours": 1, "days": 2}
 
 
 @dataclass(frozen=True)
@@ -232,6 +247,171 @@ def is_estimated(
     zone = _zone(tz)
     first, last = start.astimezone(zone).year, deadline.astimezone(zone).year
     return not all(calendar.covers(dt.date(year, 1, 1)) for year in range(first, last + 1))
+
+
+class WorkingTimeTable:
+    """Working time of a run of days as a minute table, for whole arrays of moments at once.
+
+    The array twin of :func:`add_working_time` and :func:`working_time_between`: moments are
+    Unix seconds (``int64``), counted as the module notes say. ``worked(t)`` is the working
+    time from the table's start to ``t``; deadlines and delays are found by inverting it. A
+    result beyond the table is :data:`NEVER`, and :data:`NEVER` given stays :data:`NEVER`.
+
+    Parameters
+    ----------
+    first, days
+        The first local day of the table and how many days it holds.
+    tz, work_hours, calendar
+        As for :func:`add_working_time`.
+    exact_until
+        Days after it are taken as Monday–Friday without asking the calendar (nor warning
+        about years it does not know): for callers that need exact answers only up to a day.
+    """
+
+    def __init__(
+        self,
+        first: dt.date,
+        days: int,
+        *,
+        tz: str = DEFAULT_TZ,
+        work_hours: WorkHours = WORK_HOURS,
+        calendar: WorkCalendar = DEFAULT_CALENDAR,
+        exact_until: dt.date | None = None,
+    ) -> None:
+        self.zone, periods = _zone(tz), _periods(work_hours)
+        dates = [first + dt.timedelta(days=i) for i in range(days + 1)]
+        self.day_start = np.array([self._epoch(d, dt.time()) for d in dates], dtype=np.int64)
+        self.origin = int(self.day_start[0])
+        self.working_day = np.array(
+            [_works(d, calendar, exact_until) for d in dates[:-1]], dtype=bool
+        )
+        flag = np.zeros(int(self.day_start[-1] - self.origin) // 60, dtype=bool)
+        self.day_end = np.full(days, NEVER, dtype=np.int64)
+        for i in np.flatnonzero(self.working_day).tolist():
+            for begin, finish in periods:
+                a, b = self._minute(dates[i], begin), self._minute(dates[i], finish)
+                flag[a:b] = True
+            self.day_end[i] = self.origin + 60 * b
+        self.flag = flag
+        self.cumulative = np.concatenate(([0], np.cumsum(flag, dtype=np.int64)))
+        self.working_minutes = np.flatnonzero(flag).astype(np.int64)
+        self.working_days = np.flatnonzero(self.working_day).astype(np.int64)
+
+    def _epoch(self, day: dt.date, time: dt.time) -> int:
+        return int(dt.datetime.combine(day, time, self.zone).timestamp())
+
+    def _minute(self, day: dt.date, time: dt.time) -> int:
+        return (self._epoch(day, time) - self.origin) // 60
+
+    def _minute_of(self, t: Seconds) -> tuple[Seconds, Seconds]:
+        rel = np.clip(t - self.origin, 0, 60 * self.flag.size - 1)
+        return rel // 60, rel % 60
+
+    def worked(self, t: Seconds) -> Seconds:
+        """Working seconds from the table's start to ``t``."""
+        minute, second = self._minute_of(t)
+        return self.cumulative[minute] * 60 + self.flag[minute] * second
+
+    def moment(self, worked: Seconds) -> Seconds:
+        """The first moment by which ``worked`` working seconds are used up (NEVER beyond)."""
+        whole, rest = np.divmod(worked, 60)
+        index = np.where(rest > 0, whole, whole - 1)
+        inside = (index >= 0) & (index < self.working_minutes.size)
+        minute = self.working_minutes[np.clip(index, 0, self.working_minutes.size - 1)]
+        found = self.origin + 60 * minute + np.where(rest > 0, rest, 60)
+        return np.where(inside, found, NEVER)
+
+    def next_working(self, t: Seconds) -> Seconds:
+        """``t`` if it lies in working hours, else the start of the next working period."""
+        minute, _ = self._minute_of(t)
+        j = np.searchsorted(self.working_minutes, minute)
+        inside = j < self.working_minutes.size
+        start = (
+            self.origin + 60 * self.working_minutes[np.clip(j, 0, self.working_minutes.size - 1)]
+        )
+        return np.where(self.flag[minute] & (t < NEVER), t, np.where(inside, start, NEVER))
+
+    def after(self, t: Seconds, seconds: Seconds | NDArray[np.float64]) -> Seconds:
+        """The moment ``seconds`` (> 0, rounded) of working time after ``t`` are used up."""
+        later = self.moment(self.worked(t) + np.rint(seconds).astype(np.int64))
+        return np.where(t < NEVER, later, NEVER)
+
+    def between(self, start: Seconds, end: Seconds) -> Seconds:
+        """:func:`working_time_between` in seconds, element-wise."""
+        return np.maximum(self.worked(end) - self.worked(start), 0)
+
+    def add_hours(self, t: Seconds, hours: Seconds) -> Seconds:
+        """:func:`add_working_time` in hours, element-wise."""
+        later = self.moment(self.worked(t) + 3600 * hours)
+        return np.where(hours > 0, later, self.next_working(t))
+
+    def add_days(self, t: Seconds, days: Seconds) -> Seconds:
+        """:func:`add_working_time` in days: the end of the ``days``-th working day after the
+        one counting starts on."""
+        first = self.next_working(t)
+        day = np.searchsorted(self.day_start, first, side="right") - 1
+        j = np.searchsorted(self.working_days, day) + days
+        inside = (first < NEVER) & (j < self.working_days.size)
+        last = self.working_days[np.clip(j, 0, self.working_days.size - 1)]
+        return np.where(inside, self.day_end[last], NEVER)
+
+    def add_working_time(self, t: Seconds, amounts: Seconds, units: Seconds) -> Seconds:
+        """:func:`add_working_time` element-wise; ``units`` are :data:`UNIT_CODES` (0: no
+        limit, NEVER)."""
+        out = np.full(t.shape, NEVER, dtype=np.int64)
+        running = t < NEVER
+        for code, add in (
+            (UNIT_CODES["hours"], self.add_hours),
+            (UNIT_CODES["days"], self.add_days),
+        ):
+            pick = running & (units == code)
+            out[pick] = add(t[pick], amounts[pick])
+        return out
+
+
+def _works(day: dt.date, calendar: WorkCalendar, exact_until: dt.date | None) -> bool:
+    if exact_until is None or day <= exact_until:
+        return calendar.is_working_day(day)
+    return day.weekday() < 5
+
+
+def add_working_time_many(
+    starts: Seconds,
+    amounts: Seconds,
+    units: Seconds,
+    *,
+    tz: str = DEFAULT_TZ,
+    work_hours: WorkHours = WORK_HOURS,
+    calendar: WorkCalendar = DEFAULT_CALENDAR,
+) -> Seconds:
+    """:func:`add_working_time` for arrays: the deadlines (Unix seconds) ``amounts`` working
+    ``units`` (:data:`UNIT_CODES`; 0: no limit, :data:`NEVER`) after ``starts`` (Unix seconds).
+
+    Builds one :class:`WorkingTimeTable` over the days needed; to count many batches over
+    the same span, build the table once and call its ``add_working_time``.
+    """
+    starts, amounts, units = (np.asarray(a, dtype=np.int64) for a in (starts, amounts, units))
+    if not starts.shape == amounts.shape == units.shape:
+        raise ValueError("starts, amounts and units must have the same shape")
+    if amounts.size and not (amounts.min() >= 0 and amounts.max() <= MAX_AMOUNT):
+        raise ValueError(f"amounts must be integers from 0 to {MAX_AMOUNT}")
+    if not np.isin(units, (0, *UNIT_CODES.values())).all():
+        raise ValueError(f"units must be 0 (no limit) or one of {dict(UNIT_CODES)}")
+    wanted = units > 0
+    if not wanted.any():
+        return np.full(starts.shape, NEVER, dtype=np.int64)
+    zone = _zone(tz)
+    first = dt.datetime.fromtimestamp(int(starts[wanted].min()), zone).date()
+    last = dt.datetime.fromtimestamp(int(starts[wanted].max()), zone).date()
+    days = (last - first).days + 2 * int(amounts[wanted].max()) + 31
+    while True:  # longer until every deadline lies inside the table
+        table = WorkingTimeTable(first, days, tz=tz, work_hours=work_hours, calendar=calendar)
+        found = table.add_working_time(starts, amounts, units)
+        if not (found[wanted] >= NEVER).any():
+            return found
+        if days > (last - first).days + _MAX_DAYS:
+            raise ValueError(f"no working time within {_MAX_DAYS} days of a start")
+        days *= 2
 
 
 @dataclass(frozen=True)

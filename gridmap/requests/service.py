@@ -6,7 +6,10 @@ default level and climbs while a level has nobody: the micro-grid's grid worker 
 else the zone leader (网格长), else the community's chief (总网格长), else the street (街道,
 its street administrator if one has an account, otherwise the whole street's scope). A
 category handled by a department by default starts at the street: only the street summons a
-department (街乡吹哨). The first event of the timeline says who owns it and why.
+department (街乡吹哨). The first event of the timeline says who owns it and why. The rule
+itself (:func:`climb`, the owners and their why, :func:`owner_detail`) and the due date
+(:func:`due_at`, :func:`due_at_many` for arrays) are pure functions, so that the request
+generator (:mod:`gridmap.demo.generator`) applies the same ones to its bulk-read staff.
 
 Transitions are decided by :mod:`gridmap.requests.lifecycle`; this module locks the request, checks
 the
@@ -26,8 +29,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Final, cast
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Caller
@@ -40,7 +44,8 @@ from gridmap.storage.models import Category, ResidentRequest
 
 #: The staff role that owns a request at each grid level.
 GRID_ROLE = {"micro": "grid_worker", "zone": "zone_leader", "community": "chief"}
-_CLIMB = ("micro", "zone", "community", "street")
+#: The levels a new request climbs, from its category's default level up (首接负责).
+CLIMB: Final = ("micro", "zone", "community", "street")
 _LEVEL_NAME = {
     "micro": "微网格",
     "zone": "片区网格",
@@ -196,6 +201,67 @@ def stage_deadline(start: dt.datetime, limit: dict[str, Any] | None) -> dt.datet
     return deadlines.add_working_time(start, int(limit["amount"]), unit)
 
 
+def on_duty(level: str, grid_code: str | None, person_id: int | None) -> Owner | None:
+    """The owner at grid ``level`` (micro, zone, community): the person on duty there (the
+    longest-serving one), or None when nobody is."""
+    if person_id is None:
+        return None
+    why = f"{GRID_ROLE[level]} on duty in {_LEVEL_NAME[level]} {grid_code}"
+    return Owner(level, person_id, None, None, why)
+
+
+def street_owner(micro_code: str, user_id: int | None) -> Owner:
+    """The street's owner of a micro-grid: its street administrator's account if one has an
+    account (``user_id``), else the whole street's scope."""
+    who = "its street administrator" if user_id else "the street (no administrator account)"
+    return Owner("street", None, user_id, None, f"{who} for {micro_code[:9]}")
+
+
+def unstaffed(level: str, grid_code: str | None) -> Owner:
+    """The owner when a transition moves a request to a grid level with nobody on duty: the
+    level's scope owns it (no climbing: the move chose the level)."""
+    why = f"nobody on duty as {GRID_ROLE[level]} in {grid_code}: its scope owns it"
+    return Owner(level, None, None, None, why)
+
+
+def summoned(department: str) -> Owner:
+    """街乡吹哨: the department the street summons."""
+    return Owner("department", None, None, department, "summoned by the street")
+
+
+def first_level(default_level: str) -> str:
+    """The level routing starts at for a category's default level: a department's category
+    starts at the street (only the street summons a department)."""
+    return default_level if default_level in CLIMB else "street"
+
+
+def climb(start: str, owner_at: Callable[[str], Owner | None]) -> Owner:
+    """首接负责: the first owner from level ``start`` up (a department's category starts at
+    the street), ``owner_at(level)`` giving a level's owner or None when nobody is on duty;
+    the owner's why notes the levels skipped. The street always answers."""
+    first = CLIMB.index(first_level(start))
+    skipped: list[str] = []
+    for level in CLIMB[first:]:
+        owner = owner_at(level)
+        if owner is not None:
+            note = f"; nobody on duty as {', '.join(skipped)}" if skipped else ""
+            return Owner(owner.level, owner.person_id, owner.user_id, None, owner.why + note)
+        skipped.append(GRID_ROLE[level])
+    raise AssertionError("unreachable: the street level always answers")
+
+
+def owner_detail(owner: Owner) -> dict[str, Any]:
+    """The owner as the timeline records it (an event's ``detail.owner``)."""
+    routed: dict[str, Any] = {
+        "person_id": owner.person_id,
+        "user_id": owner.user_id,
+        "why": owner.why,
+    }
+    if owner.department:
+        routed["department"] = owner.department
+    return routed
+
+
 def _grid_owner(
     session: Session, level: str, grid: dict[str, Any], person_id: int | None
 ) -> Owner | None:
@@ -205,16 +271,11 @@ def _grid_owner(
         if person_id not in staff:
             raise Unprocessable(f"person {person_id} is not a {role} of grid {grid['code']}")
         return Owner(level, person_id, None, None, f"chosen {role} of {grid['code']}")
-    if not staff:
-        return None
-    why = f"{role} on duty in {_LEVEL_NAME[level]} {grid['code']}"
-    return Owner(level, staff[0], None, None, why)
+    return on_duty(level, grid["code"], staff[0] if staff else None)
 
 
 def _street_owner(session: Session, micro_code: str) -> Owner:
-    user_id = store.street_admin_for(session, micro_code)
-    who = "its street administrator" if user_id else "the street (no administrator account)"
-    return Owner("street", None, user_id, None, f"{who} for {micro_code[:9]}")
+    return street_owner(micro_code, store.street_admin_for(session, micro_code))
 
 
 def _owner_of_level(session: Session, level: str, chain: dict[str, Any]) -> Owner | None:
@@ -229,15 +290,7 @@ def route(session: Session, micro_grid_id: int, start: str) -> Owner:
     """首接负责: the owner of a new request in a micro-grid, climbing from level ``start``
     while a level has nobody on duty (the street always takes what nobody below does)."""
     chain = store.grid_chain(session, micro_grid_id)
-    first = _CLIMB.index(start if start in _CLIMB else "street")
-    skipped: list[str] = []
-    for level in _CLIMB[first:]:
-        owner = _owner_of_level(session, level, chain)
-        if owner is not None:
-            note = f"; nobody on duty as {', '.join(skipped)}" if skipped else ""
-            return Owner(owner.level, owner.person_id, owner.user_id, None, owner.why + note)
-        skipped.append(GRID_ROLE[level])
-    raise AssertionError("unreachable: the street level always answers")
+    return climb(start, lambda level: _owner_of_level(session, level, chain))
 
 
 def _owner_at(session: Session, row: ResidentRequest, level: str, change: Change) -> Owner:
@@ -245,17 +298,14 @@ def _owner_at(session: Session, row: ResidentRequest, level: str, change: Change
     if level == "department":
         if not change.department:
             raise InvalidInput("department: name the department summoned (街乡吹哨)")
-        return Owner(level, None, None, change.department.strip(), "summoned by the street")
+        return summoned(change.department.strip())
     if change.department:
         raise InvalidInput("department is only for a request going to a department")
     chain = store.grid_chain(session, row.micro_grid_id)
     if level == "street":
         return _street_owner(session, chain["micro"]["code"])
     owner = _grid_owner(session, level, chain[level], change.person_id)
-    if owner is None:
-        why = f"nobody on duty as {GRID_ROLE[level]} in {chain[level]['code']}: its scope owns it"
-        return Owner(level, None, None, None, why)
-    return owner
+    return owner or unstaffed(level, chain[level]["code"])
 
 
 # ------------------------------------------------------------------------------------- intake
@@ -316,7 +366,7 @@ def intake(session: Session, new: NewRequest, caller: Caller) -> int:
             "updated_at": now,
             "stage_started_at": now,
             "stage_deadline": response_deadline,
-            "due_at": response_deadline or now,
+            "due_at": due_at(now, response_deadline),
         },
         lon,
         lat,
@@ -351,9 +401,6 @@ def _event(
     detail: dict[str, Any],
     at: dt.datetime,
 ) -> None:
-    routed = {"person_id": owner.person_id, "user_id": owner.user_id, "why": owner.why}
-    if owner.department:
-        routed["department"] = owner.department
     store.append_event(
         session,
         {
@@ -368,7 +415,7 @@ def _event(
             "owner_person_id": owner.person_id,
             "note": note,
             "photos": list(photos),
-            "detail": detail | {"owner": routed},
+            "detail": detail | {"owner": owner_detail(owner)},
         },
     )
 
@@ -444,6 +491,34 @@ def _deadline_change(
     return {"stage_started_at": now, "stage_deadline": stage_deadline(now, limit)}
 
 
+def due_at(
+    filed_at: dt.datetime,
+    response_deadline: dt.datetime | None,
+    accepted_at: dt.datetime | None = None,
+    handling_deadline: dt.datetime | None = None,
+) -> dt.datetime:
+    """The due date the resolution rate judges (see :mod:`gridmap.requests.rates`): fixed by
+    the first accept (``accepted_at``), its handling deadline, else its moment; until then the
+    deadline of the last response stage opened, else the filing time."""
+    if accepted_at is not None:
+        return handling_deadline or accepted_at
+    return response_deadline or filed_at
+
+
+def due_at_many(
+    filed_at: deadlines.Seconds,
+    response_deadline: deadlines.Seconds,
+    accepted_at: deadlines.Seconds,
+    handling_deadline: deadlines.Seconds,
+) -> deadlines.Seconds:
+    """:func:`due_at` for arrays of Unix seconds, :data:`~gridmap.requests.deadlines.NEVER`
+    standing for None."""
+    never = deadlines.NEVER
+    accepted = np.where(handling_deadline < never, handling_deadline, accepted_at)
+    open_ = np.where(response_deadline < never, response_deadline, filed_at)
+    return np.where(accepted_at < never, accepted, open_)
+
+
 def _due_date(
     session: Session,
     row: ResidentRequest,
@@ -456,9 +531,9 @@ def _due_date(
     if store.was_accepted(session, row.id):
         return {}
     if move.action == "accept":
-        return {"due_at": values.get("stage_deadline") or now}
+        return {"due_at": due_at(row.created_at, None, now, values.get("stage_deadline"))}
     if move.after.state == "reported" and "stage_deadline" in values:
-        return {"due_at": values["stage_deadline"] or row.created_at}
+        return {"due_at": due_at(row.created_at, values["stage_deadline"])}
     return {}
 
 

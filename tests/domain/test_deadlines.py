@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridmap.requests import deadlines
 from gridmap.requests.deadlines import (
@@ -239,3 +242,67 @@ def test_yellow_share_bounds() -> None:
 def test_bad_input_is_a_value_error(call: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()  # type: ignore[operator]
+
+
+# ------------------------------------------------------------------------------ the array twin
+
+# No example database: it would write .hypothesis/ into the work tree.
+ARRAYS = settings(database=None, deadline=None, max_examples=60)
+#: 2024-09-01 .. 2026-10-31 in Beijing: National Day, Spring Festival and their make-up days.
+FIRST_START = int(bj("2024-09-01 00:00").timestamp())
+LAST_START = int(bj("2026-10-31 23:59").timestamp())
+#: Starts that fall exactly on the edges of a working period, or just beside them.
+EDGES = [
+    int(bj(f"2026-02-13 {hm}").timestamp()) + offset
+    for hm in ("09:00", "12:00", "13:30", "17:30")
+    for offset in (-1, 0, 1)
+]
+starts_strategy = st.lists(
+    st.one_of(st.integers(FIRST_START, LAST_START), st.sampled_from(EDGES)),
+    min_size=1,
+    max_size=25,
+)
+
+
+def utc(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+@ARRAYS
+@given(
+    starts=starts_strategy,
+    amount=st.integers(0, 12),
+    unit=st.sampled_from(["hours", "days"]),
+)
+def test_the_array_deadlines_are_those_of_add_working_time(starts, amount, unit):
+    n = len(starts)
+    got = deadlines.add_working_time_many(
+        np.array(starts), np.full(n, amount), np.full(n, deadlines.UNIT_CODES[unit])
+    )
+    expected = [int(add_working_time(utc(s), amount, unit).timestamp()) for s in starts]
+    assert got.tolist() == expected
+
+
+@ARRAYS
+@given(starts=starts_strategy, lengths=st.lists(st.integers(0, 40 * 86400), min_size=25))
+def test_the_tables_working_time_is_working_time_between(starts, lengths):
+    begin = np.array(starts)
+    end = begin + np.array(lengths[: begin.size])
+    first = utc(int(begin.min())).astimezone(BEIJING).date()
+    table = deadlines.WorkingTimeTable(first - dt.timedelta(days=1), 800 + 60)
+    got = table.between(begin, end)
+    expected = [
+        working_time_between(utc(a), utc(b)).total_seconds()
+        for a, b in zip(begin.tolist(), end.tolist(), strict=True)
+    ]
+    assert got.tolist() == expected
+
+
+def test_no_limit_is_never_and_bad_arrays_are_value_errors():
+    start = np.array([FIRST_START, FIRST_START])
+    got = deadlines.add_working_time_many(start, np.array([3, 3]), np.array([0, 1]))
+    assert got[0] == deadlines.NEVER and got[1] < deadlines.NEVER
+    with pytest.raises(ValueError, match="units"):
+        deadlines.add_working_time_many(start, np.array([1, 1]), np.array([3, 1]))
+    with pytest.raises(ValueError, match="amounts"):
+        deadlines.add_working_time_many(start, np.array([-1, 1]), np.array([1, 1]))

@@ -309,7 +309,7 @@ def test_stage_clocks_are_those_gridmap_deadlines_computes(city):
 def test_the_working_time_calendar_agrees_with_gridmap_deadlines():
     """Starts at night, at lunch, exactly at 12:00 and 17:30, on holidays and make-up days."""
     first = dt.date(2025, 12, 1)
-    clock = synth._WorkClock(first, 120, first + dt.timedelta(days=120))
+    clock = deadlines.WorkingTimeTable(first, 120, exact_until=first + dt.timedelta(days=120))
     rng = np.random.default_rng(0)
     base = int(dt.datetime.combine(first, dt.time(), synth.TZ).timestamp())
     starts = base + rng.integers(0, 80 * 86400, 3000)
@@ -317,7 +317,9 @@ def test_the_working_time_calendar_agrees_with_gridmap_deadlines():
     starts[:2] = [int(e.timestamp()) for e in edges]
     for unit, code in (("hours", 1), ("days", 2)):
         for amount in (0, 1, 2, 4, 7, 5):
-            got = clock.deadline(starts, np.full(starts.size, code), np.full(starts.size, amount))
+            got = clock.add_working_time(
+                starts, np.full(starts.size, amount), np.full(starts.size, code)
+            )
             for start, deadline in zip(starts.tolist(), got.tolist(), strict=True):
                 moment = dt.datetime.fromtimestamp(start, dt.UTC)
                 expected = deadlines.add_working_time(moment, amount, unit)  # type: ignore[arg-type]
@@ -441,7 +443,9 @@ def test_the_same_seed_gives_the_same_requests(city):
 
 def test_a_failure_in_the_writer_reaches_the_caller(city, monkeypatch):
     session, _ = city
-    monkeypatch.setattr(synth, "_INSERT_EVENTS", "SELECT no_such_column FROM pg_temp.synth_event")
+    monkeypatch.setattr(
+        synth.write, "_INSERT_EVENTS", "SELECT no_such_column FROM pg_temp.synth_event"
+    )
     nested = session.begin_nested()
     with pytest.raises(psycopg.errors.UndefinedColumn):
         synth.generate_requests(session, count=500, seed=1, months=1, end=END)
