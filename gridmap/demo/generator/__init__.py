@@ -58,6 +58,7 @@ from sqlalchemy import Connection, create_engine
 from sqlalchemy.orm import Session
 
 from gridmap.access import audit, auth
+from gridmap.core import clock
 from gridmap.demo.generator.city import City, MissingCity
 from gridmap.demo.generator.model import (
     CATEGORY_MODELS,
@@ -135,7 +136,7 @@ def generate_requests(
         else connection_or_session
     )
     city = City.load(conn)
-    span = Span.ending(end or dt.datetime.now(dt.UTC), months)
+    span = Span.ending(end or clock.now(), months)
     world = World.build(city, span, seed)
     report = Report(
         requests=0,

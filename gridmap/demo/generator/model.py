@@ -29,18 +29,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
 
+from gridmap.core.clock import BEIJING
 from gridmap.requests import deadlines, lifecycle
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
 Bools = NDArray[np.bool_]
 
-TZ: Final = ZoneInfo(deadlines.DEFAULT_TZ)
+TZ: Final = BEIJING
 #: "Never happens": a step that is not taken, a stage without a time limit.
 NEVER: Final = deadlines.NEVER
 SYNTHETIC_PHONE_PREFIX: Final = "1000"
