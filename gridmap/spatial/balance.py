@@ -367,7 +367,8 @@ def _care(house: pd.DataFrame) -> NDArray[np.bool_]:
     care = house["care"]
     if not care.isin([True, False]).all():
         raise ValueError("households: care must be True or False for every household")
-    return care.to_numpy(dtype=bool)
+    flags: NDArray[np.bool_] = care.to_numpy(dtype=bool)
+    return flags
 
 
 def _current(house: pd.DataFrame) -> IntArray:
@@ -377,7 +378,8 @@ def _current(house: pd.DataFrame) -> IntArray:
     given = house["current"].notna()
     if (given & (current.isna() | (current != np.round(current)))).any():
         raise ValueError("households: current must be a person id, -1 or NaN")
-    return current.where(given, UNCOVERED).to_numpy(np.float64).astype(np.int64)
+    ids: IntArray = current.where(given, UNCOVERED).to_numpy(np.float64).astype(np.int64)
+    return ids
 
 
 def _check_capacity(problem: _Problem) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Select,
+    Text,
     and_,
     any_,
     case,
@@ -572,11 +573,12 @@ class Obligation:
     grid_code: str | None = None
 
 
-def _care_rule(rule: WorkList, house: Any) -> ColumnElement[bool]:
+def _care_rule(rule: WorkList, house: type[Household]) -> ColumnElement[bool]:
     if rule.target != "care":
         return literal(True)
     if rule.care_tags:
-        return house.care_tags.overlap(as_array(rule.care_tags, house.care_tags.type.item_type))
+        overlaps: ColumnElement[bool] = house.care_tags.overlap(as_array(rule.care_tags, Text))
+        return overlaps
     return func.cardinality(house.care_tags) > 0
 
 
