@@ -94,7 +94,7 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(settings: Settings, session_factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+def app(settings: Settings, session_factory: sessionmaker[Session]):
     app = create_app(settings)
     app.config["TESTING"] = True
     db.use_sessions(app, session_factory)
@@ -102,13 +102,13 @@ def app(settings: Settings, session_factory: sessionmaker[Session]):  # type: ig
 
 
 @pytest.fixture
-def anonymous(app) -> FlaskClient:  # type: ignore[no-untyped-def]
+def anonymous(app) -> FlaskClient:
     """A client that has not logged in."""
     return app.test_client()
 
 
 @pytest.fixture
-def make_user(session: Session, settings: Settings):  # type: ignore[no-untyped-def]
+def make_user(session: Session, settings: Settings):
     """Create an account with a role in the test transaction; returns its bearer token."""
 
     def make(role: str, scope_code: str | None = None, person_id: int | None = None) -> str:
@@ -128,7 +128,7 @@ def make_user(session: Session, settings: Settings):  # type: ignore[no-untyped-
     return make
 
 
-def client_for(app, token: str) -> FlaskClient:  # type: ignore[no-untyped-def]
+def client_for(app, token: str) -> FlaskClient:
     """A test client sending ``token`` as its bearer token."""
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
@@ -136,13 +136,13 @@ def client_for(app, token: str) -> FlaskClient:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(app, make_user) -> FlaskClient:  # type: ignore[no-untyped-def]
+def client(app, make_user) -> FlaskClient:
     """A client logged in as the street administrator of the small grid's street."""
     return client_for(app, make_user("street_admin", COMMUNITY[:9]))
 
 
 @pytest.fixture
-def runner(app) -> FlaskCliRunner:  # type: ignore[no-untyped-def]
+def runner(app) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 

@@ -58,7 +58,7 @@ AS_OF = dt.datetime(2024, 12, 10, 10, 0, tzinfo=SH)
 
 
 @pytest.fixture
-def world(session, settings, desk, monkeypatch):  # type: ignore[no-untyped-def]
+def world(session, settings, desk, monkeypatch):
     """The desk's requests, community C and the parking requests of the module's table."""
     ingest.import_grids(
         session,
@@ -85,7 +85,7 @@ def world(session, settings, desk, monkeypatch):  # type: ignore[no-untyped-def]
     return desk
 
 
-def _report(session, scope=(STREET,), grid=None, month="2024-11"):  # type: ignore[no-untyped-def]
+def _report(session, scope=(STREET,), grid=None, month="2024-11"):
     return review_report.monthly(session, Scope(scope), month, grid, now=AS_OF)
 
 

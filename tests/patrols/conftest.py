@@ -114,7 +114,7 @@ def _households() -> pd.DataFrame:
 
 
 @pytest.fixture
-def patrol_world(session, settings, small_grid):  # type: ignore[no-untyped-def]
+def patrol_world(session, settings, small_grid):
     """Community A (the small grid) and B; households 1, 2 in 01001, 3 in 02002, 11 in B;
     chief 1 of A, worker 3 of 01001, worker 5 of 02002, member 4 covering household 1,
     worker 12 of B's 01001; the standard work lists and the demo's special list."""
@@ -147,7 +147,7 @@ def patrol_world(session, settings, small_grid):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def clients(app, make_user, patrol_world):  # type: ignore[no-untyped-def]
+def clients(app, make_user, patrol_world):
     """Bearer-token clients by name: worker (3), worker_02002 (5), chief, member (4),
     worker_b (12, community B), street (street administrator of A's street)."""
     scopes: dict[str, tuple[str, dict[str, Any]]] = {
@@ -160,7 +160,7 @@ def clients(app, make_user, patrol_world):  # type: ignore[no-untyped-def]
     }
     made: dict[str, Any] = {}
 
-    def client(name: str):  # type: ignore[no-untyped-def]
+    def client(name: str):
         if name not in made:
             role, scope = scopes[name]
             made[name] = client_for(app, make_user(role, **scope))

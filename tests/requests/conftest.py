@@ -33,12 +33,12 @@ PEOPLE = {
 
 
 @pytest.fixture
-def catalogue(session) -> None:  # type: ignore[no-untyped-def]
+def catalogue(session) -> None:
     demo.seed_categories(session)
     session.commit()
 
 
-def load_staff(session, extra_posts: tuple[list[str], ...] = ()) -> None:  # type: ignore[no-untyped-def]
+def load_staff(session, extra_posts: tuple[list[str], ...] = ()) -> None:
     """Households 1 (in 01001, covered by member 4) and 2 (in 02002); chief 1 of the
     community, zone leader 2 of zone 01, worker 3 of micro-grid 01001; zone 02 and micro-grids
     01002, 02001, 02002 have nobody. Person 5 is a worker without a post, unless
@@ -80,17 +80,17 @@ def load_staff(session, extra_posts: tuple[list[str], ...] = ()) -> None:  # typ
 
 
 @pytest.fixture
-def staff(session, small_grid, catalogue) -> None:  # type: ignore[no-untyped-def]
+def staff(session, small_grid, catalogue) -> None:
     """The staffed small grid of ``load_staff``."""
     load_staff(session)
 
 
 @pytest.fixture
-def clients(app, make_user, staff):  # type: ignore[no-untyped-def]
+def clients(app, make_user, staff):
     """A bearer-token client per role, all in the small grid's community."""
     made: dict[str, Any] = {}
 
-    def client(role: str):  # type: ignore[no-untyped-def]
+    def client(role: str):
         if role not in made:
             actual, scope = SCOPES[role]
             made[role] = client_for(app, make_user(actual, **scope))
@@ -121,7 +121,7 @@ def intake_body(point: tuple[float, float] = IN_01001, **changes: Any) -> dict[s
     return body | changes
 
 
-def counts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def counts(session) -> dict[str, int]:
     """Rows of the request tables, to prove a refused write stored nothing."""
     return {
         m.__tablename__: session.scalar(select(func.count()).select_from(m)) or 0
@@ -129,20 +129,20 @@ def counts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
     }
 
 
-def file(client, point=IN_01001, **changes):  # type: ignore[no-untyped-def]
+def file(client, point=IN_01001, **changes):
     """File a request; returns its JSON answer (asserting 201)."""
     response = client.post("/api/v1/requests", json=intake_body(point, **changes))
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()
 
 
-def act(client, request_id: int, etag: str | None, **body):  # type: ignore[no-untyped-def]
+def act(client, request_id: int, etag: str | None, **body):
     headers = {"If-Match": etag} if etag else {}
     return client.post(f"/api/v1/requests/{request_id}/transitions", json=body, headers=headers)
 
 
 @pytest.fixture
-def desk(session, staff, monkeypatch):  # type: ignore[no-untyped-def]
+def desk(session, staff, monkeypatch):
     """The timelines of the module's table, committed; returns the request ids R1…R7."""
     d = Desk(session, monkeypatch)
     chief = d.caller("rate-chief", "chief", scope_code=COMMUNITY)

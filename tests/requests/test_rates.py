@@ -43,7 +43,7 @@ AS_OF = dt.datetime(2024, 12, 10, 10, 0, tzinfo=SH)
 STREET = Scope((COMMUNITY[:9],))
 
 
-def _ranking(session, scope: Scope = STREET, **kwargs):  # type: ignore[no-untyped-def]
+def _ranking(session, scope: Scope = STREET, **kwargs):
     kwargs.setdefault("now", AS_OF)
     return rates.ranking(session, scope, kwargs.pop("when", NOVEMBER), **kwargs)
 
@@ -259,7 +259,7 @@ def test_the_warning_filter_of_the_request_list(session, clients, desk):
     _, _, r3, r4, r5, r6, _ = desk
     moment, scope = at(12, 3, 16), Scope((COMMUNITY,))
 
-    def ids(card: str, limit: int = 10, before: int | None = None):  # type: ignore[no-untyped-def]
+    def ids(card: str, limit: int = 10, before: int | None = None):
         wanted = store.RequestFilter(warning=card, now=moment)
         rows, after = rates.warning_page(
             session, wanted, scope=scope, limit=limit, before_id=before, now=moment

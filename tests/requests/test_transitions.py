@@ -14,7 +14,7 @@ from tests.helpers import assert_problem
 from tests.requests.conftest import IN_01001, act, counts, file
 
 
-def _step(client, request_id, etag, **body):  # type: ignore[no-untyped-def]
+def _step(client, request_id, etag, **body):
     response = act(client, request_id, etag, **body)
     assert response.status_code == 200, response.get_data(as_text=True)
     answer = response.get_json()

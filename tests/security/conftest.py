@@ -153,10 +153,10 @@ def scope_args(role: str, world: World) -> dict[str, object]:
 
 
 @pytest.fixture
-def login_as(app, make_user, world):  # type: ignore[no-untyped-def]
+def login_as(app, make_user, world):
     """A bearer-token client for ``role`` scoped to community A (admins have no scope)."""
 
-    def login(role: str):  # type: ignore[no-untyped-def]
+    def login(role: str):
         args = scope_args(role, world) if role in DATA_ROLES else {}
         return client_for(app, make_user(role, **args))
 

@@ -392,7 +392,7 @@ def test_a_chief_without_a_person_is_told_the_worker_page_is_not_theirs(
 def test_patrol_maps_link_only_vendored_assets(page: str) -> None:
     settings = Settings(
         basemap_crs="gcj02", basemap_url="http://tiles.intranet.example/{z}/{x}/{y}.png"
-    )  # type: ignore[arg-type]
+    )
     config = {"page": page, "apiRoot": "/api/v1", "today": "2026-01-05"}
     parts = render_parts(build_patrol_map(settings, asset_url=_asset, config=config))
     html = f"{parts.header}{parts.html}{parts.script}"

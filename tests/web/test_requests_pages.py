@@ -374,7 +374,7 @@ def test_chief_sees_the_ranking_board(
 def test_request_maps_link_only_vendored_assets(page: str) -> None:
     settings = Settings(
         basemap_crs="gcj02", basemap_url="http://tiles.intranet.example/{z}/{x}/{y}.png"
-    )  # type: ignore[arg-type]
+    )
     config = requests_config(settings, page=page, requestId=1)
     parts = render_parts(build_requests_map(settings, asset_url=_asset, config=config))
     html = f"{parts.header}{parts.html}{parts.script}"
