@@ -67,7 +67,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,21 @@ _TIER = 4.0
 #: Extra seconds the LP relaxation may take when the MILP found nothing within its time limit.
 _LP_GRACE = 2.0
 _MIP_GAP = 1e-4
+
+
+class DivisionStats(TypedDict):
+    """The figures of a :class:`Division` (see ``Division.stats``)."""
+
+    coverage: float
+    uncovered: int
+    max_mean_load: float
+    below_min: int
+    above_max: int
+    mean_distance_m: float
+    changed: int
+    candidates: int
+    seconds: float
+    status: str
 
 
 class DivisionImpossible(ValueError):
@@ -131,7 +147,7 @@ class Division:
     assignment: pd.Series
     loads: pd.Series
     changed: pd.Index
-    stats: dict[str, float | int | str] = field(default_factory=dict)
+    stats: DivisionStats
 
 
 @dataclass(frozen=True)
@@ -562,7 +578,7 @@ def _division(problem: _Problem, choice: IntArray, status: str, k: int, seconds:
     j = choice[covered]
     dist = np.hypot(problem.hx[covered] - problem.mx[j], problem.hy[covered] - problem.my[j])
     mean_load = float(load.mean())
-    stats: dict[str, float | int | str] = {
+    stats: DivisionStats = {
         "coverage": float(covered.mean()),
         "uncovered": int((~covered).sum()),
         "max_mean_load": float(load.max() / mean_load) if mean_load > 0 else 0.0,

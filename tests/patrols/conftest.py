@@ -103,7 +103,7 @@ def fixes(lon: Any, lat: Any, t: Any, first_seq: int = 0) -> list[dict[str, Any]
 
 
 def _households() -> pd.DataFrame:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": 1, "lon": HOME[0], "lat": HOME[1], "address": "测试社区1号楼101"},
         {"id": 2, "lon": 116.405, "lat": 39.9185, "address": "测试社区2号楼202"},
         {"id": 3, "lon": 116.415, "lat": 39.905, "address": "测试社区3号楼303"},

@@ -82,8 +82,14 @@ def reveal_request(obj: str, oid: int, field: str) -> Request:
 
 #: Residents' requests planted by ``request_world``: two in A, two in B (ids fixed here so
 #: that they never collide with B's household ids, which the "list" probes look for).
-A_REQUESTS = {501: (A + "01001", 1, 3), 502: (A + "02002", 2, 1)}
-B_REQUESTS = {511: (B + "01001", 11, 12), 512: (B + "02002", 12, None)}
+A_REQUESTS: dict[int, tuple[str, int, int | None]] = {
+    501: (A + "01001", 1, 3),
+    502: (A + "02002", 2, 1),
+}
+B_REQUESTS: dict[int, tuple[str, int, int | None]] = {
+    511: (B + "01001", 11, 12),
+    512: (B + "02002", 12, None),
+}
 
 #: When the planted requests' response clock started (their deadline is long past).
 OVERDUE_SINCE = dt.datetime(2024, 1, 2, 1, 0, tzinfo=dt.UTC)
@@ -669,7 +675,9 @@ def _sample_url(rule: Rule) -> str:
     for name in rule.arguments:
         converter = type(rule._converters[name]).__name__
         values[name] = 1 if converter == "IntegerConverter" else A
-    return rule.build(values, append_unknown=False)[1]
+    built = rule.build(values, append_unknown=False)
+    assert built is not None
+    return built[1]
 
 
 def _protected(app) -> list[tuple[str, str, str]]:
@@ -677,7 +685,7 @@ def _protected(app) -> list[tuple[str, str, str]]:
         (r.endpoint, method, _sample_url(r))
         for r in _rules(app)
         if not _is_public(app, r.endpoint)
-        for method in sorted(r.methods - {"HEAD", "OPTIONS"})
+        for method in sorted((r.methods or set()) - {"HEAD", "OPTIONS"})
     ]
 
 

@@ -260,7 +260,9 @@ def test_worker_patrols_on_a_phone_and_the_chief_replays_it(
     assert "签到 1 户" in page.locator("#gm-replay-reached").inner_text()
     # The slider moves the marker along the track; play moves it on by itself.
     start = page.evaluate("() => window.gridmapPatrol.marker.getLatLng().lng")
-    page.locator("#gm-replay-slider").fill(page.locator("#gm-replay-slider").get_attribute("max"))
+    last = page.locator("#gm-replay-slider").get_attribute("max")
+    assert last is not None
+    page.locator("#gm-replay-slider").fill(last)
     end = page.evaluate("() => window.gridmapPatrol.marker.getLatLng().lng")
     assert end == pytest.approx(walk[-1][0], abs=1e-6) and start == pytest.approx(walk[0][0])
     page.locator("#gm-replay-slider").fill("0")

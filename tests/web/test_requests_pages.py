@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, func, select, update
@@ -41,7 +41,7 @@ from tests.web.browser import Watched, count, wait_for
 
 WORKER = "demo-worker"
 CHIEF = "demo-chief"
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 #: A micro-level category: the worker of the micro-grid owns it at once (首接负责).
 CATEGORY = "sanitation.garbage"
 CONFLICT = "他人已修改此诉求"
