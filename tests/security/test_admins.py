@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from gridmap.access import accounts, auth
 from gridmap.storage.models import AuditEntry, User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, ClientFor
 from tests.security.conftest import A_PEOPLE, A
 
 NEW_PASSWORD = "another-password-2"
@@ -17,7 +19,7 @@ REVEAL = {"object": "person", "id": 1, "field": "phone"}
 
 
 @pytest.fixture
-def staff(session, login_as):
+def staff(session: Session, login_as: ClientFor) -> tuple[dict[str, FlaskClient], dict[str, int]]:
     """The three administrators' clients and the ids of every account involved."""
     clients = {role: login_as(role) for role in ("system_admin", "security_admin", "audit_admin")}
     data_user = accounts.create_user(session, "worker-a", PASSWORD)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import mapbox_vector_tile
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
 from gridmap.access import security
@@ -23,7 +24,7 @@ from gridmap.access.auth import CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGN
 from gridmap.demo import loader as demo
 from gridmap.storage import requests as store
 from gridmap.storage.models import Grid
-from tests.conftest import client_for
+from tests.conftest import ClientFor, client_for
 from tests.patrols.planted import plant_patrols
 from tests.security.conftest import (
     A_PEOPLE,
@@ -35,6 +36,7 @@ from tests.security.conftest import (
     GHOST_ID,
     A,
     B,
+    World,
     b_secrets,
 )
 
@@ -492,7 +494,7 @@ def _plant_requests(session, planted: dict[int, tuple[str, int, int | None]], wh
 
 
 @pytest.fixture
-def request_world(session, world):
+def request_world(session: Session, world: World) -> None:
     """Requests in A and B, filed under the seeded catalogue."""
     demo.seed_categories(session)
     _plant_requests(session, A_REQUESTS, "测试社区")
@@ -501,14 +503,14 @@ def request_world(session, world):
 
 
 @pytest.fixture
-def patrol_world(session, world):
+def patrol_world(session: Session, world: World) -> None:
     """Patrols in A and B (``tests.patrols.planted``)."""
     plant_patrols(session)
     session.commit()
 
 
 @pytest.fixture
-def login_as(login_as, request_world, patrol_world):
+def login_as(login_as: ClientFor, request_world: None, patrol_world: None) -> ClientFor:
     """The security suite's ``login_as``, in a world that also holds residents' requests."""
     return login_as
 

@@ -39,7 +39,7 @@ def _cluster(cx: float, cy: float, n: int, rng: np.random.Generator) -> list[tup
 
 
 @pytest.fixture
-def two_clusters(rng):
+def two_clusters(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """15 households around (0, 0) and 15 around (2000, 0); member 1 and 2 live in each."""
     house = _households(_cluster(0, 0, 15, rng) + _cluster(2000, 0, 15, rng))
     return house, _members({1: (0, 0), 2: (2000, 0)})
