@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from typing import Any, overload
 
 _DIGIT = re.compile(r"\d")
@@ -93,9 +94,9 @@ def mask_digits(text: str | None) -> str | None:
     return _DIGIT.sub("*", text) if text else text
 
 
-def mask_contact(entry: dict[str, Any]) -> dict[str, Any]:
+def mask_contact(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a person entry with its ``name`` and ``phone`` masked."""
-    return entry | {"name": mask_name(entry.get("name")), "phone": mask_phone(entry.get("phone"))}
+    return {**entry, "name": mask_name(entry.get("name")), "phone": mask_phone(entry.get("phone"))}
 
 
 def id_number_digest(number: str, key: str) -> str:
