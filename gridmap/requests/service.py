@@ -201,7 +201,7 @@ def stage_deadline(start: dt.datetime, limit: dict[str, Any] | None) -> dt.datet
 
 
 def _grid_owner(
-    session: Session, level: str, grid: dict[str, Any], person_id: int | None
+    session: Session, level: str, grid: store.ChainGrid, person_id: int | None
 ) -> Owner | None:
     role = GRID_ROLE[level]
     staff = store.staff_of(session, grid["id"], role)
@@ -221,7 +221,9 @@ def _street_owner(session: Session, micro_code: str) -> Owner:
     return Owner("street", None, user_id, None, f"{who} for {micro_code[:9]}")
 
 
-def _owner_of_level(session: Session, level: str, chain: dict[str, Any]) -> Owner | None:
+def _owner_of_level(
+    session: Session, level: str, chain: dict[str, store.ChainGrid]
+) -> Owner | None:
     if level == "street":
         return _street_owner(session, chain["micro"]["code"])
     if level not in chain:
