@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON, ST_Intersects
-from sqlalchemy import Row, exists, func, select
+from sqlalchemy import Label, Row, Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
@@ -35,7 +35,7 @@ class CoveringMember(TypedDict):
     kind: str
 
 
-def _covered() -> Any:
+def _covered() -> Label[bool]:
     return exists().where(Coverage.household_id == Household.id).label("covered")
 
 
@@ -54,7 +54,7 @@ def _columns() -> tuple[Any, ...]:
     )
 
 
-def subtree_ids(grid_code: str) -> Any:
+def subtree_ids(grid_code: str) -> Select[int]:
     """Ids of the current grid with ``grid_code`` and all its current descendants."""
     top = select(Grid.id).where(Grid.code == grid_code, current_at()).cte(recursive=True)
     below = select(Grid.id).where(Grid.parent_id == top.c.id, current_at())
