@@ -208,7 +208,7 @@ def chain_of_micro_grid(session: Session, micro_grid_id: int, scope: Scope) -> d
     if row is None:
         return {}
     # select() is typed up to 10 columns; the rest are spelled out here.
-    columns: tuple[*_PartColumns, *_PartColumns, *_PartColumns] = row.tuple()
+    columns: tuple[*_PartColumns, *_PartColumns, *_PartColumns] = row
     parts = (
         _visible_part(columns[0:6]),
         _visible_part(columns[6:12]),

@@ -172,10 +172,9 @@ def grid_chain(session: Session, micro_grid_id: int) -> dict[str, ChainGrid]:
         .outerjoin(community, community.id == zone.parent_id)
         .where(Grid.id == micro_grid_id)
     )
-    # Zone and community come from outer joins: their columns may all be None.
-    columns: tuple[int, str, str, int | None, str, str, int | None, str, str] = (
-        session.execute(stmt).one().tuple()
-    )
+    # Zone and community come from outer joins: a missing one is None in every column.
+    row = session.execute(stmt).one()
+    columns: tuple[int, str, str, int | None, str, str, int | None, str, str] = row
     parts = (("micro", columns[0:3]), ("zone", columns[3:6]), ("community", columns[6:9]))
     return {
         level: ChainGrid(id=gid, code=code, name=name)
