@@ -7,12 +7,15 @@ PostGIS is required, never optional: without ``GRIDMAP_DATABASE_URL`` (set by
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import geopandas as gpd
 import pytest
 from argon2 import PasswordHasher
+from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from flask_openapi3 import OpenAPI
 from shapely.geometry import box
 from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +29,18 @@ from gridmap.grid import ingest
 # Cheap argon2 parameters for the test accounts (production's would cost half the CPU of the
 # request tests); logins verify them as they would any other hash.
 auth.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+class MakeUser(Protocol):
+    """The ``make_user`` fixture: creates an account, returns its bearer token."""
+
+    def __call__(
+        self, role: str, scope_code: str | None = None, person_id: int | None = None
+    ) -> str: ...
+
+
+#: The ``clients`` fixtures: a logged-in test client by role or name.
+ClientFor = Callable[[str], FlaskClient]
 
 
 def _env_url(name: str) -> str:
@@ -99,7 +114,7 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(settings: Settings, session_factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+def app(settings: Settings, session_factory: sessionmaker[Session]) -> OpenAPI:
     app = create_app(settings)
     app.config["TESTING"] = True
     db.use_sessions(app, session_factory)
@@ -107,13 +122,13 @@ def app(settings: Settings, session_factory: sessionmaker[Session]):  # type: ig
 
 
 @pytest.fixture
-def anonymous(app) -> FlaskClient:  # type: ignore[no-untyped-def]
+def anonymous(app: OpenAPI) -> FlaskClient:
     """A client that has not logged in."""
     return app.test_client()
 
 
 @pytest.fixture
-def make_user(session: Session, settings: Settings):  # type: ignore[no-untyped-def]
+def make_user(session: Session, settings: Settings) -> MakeUser:
     """Create an account with a role in the test transaction; returns its bearer token."""
 
     def make(role: str, scope_code: str | None = None, person_id: int | None = None) -> str:
@@ -133,7 +148,7 @@ def make_user(session: Session, settings: Settings):  # type: ignore[no-untyped-
     return make
 
 
-def client_for(app, token: str) -> FlaskClient:  # type: ignore[no-untyped-def]
+def client_for(app: Flask, token: str) -> FlaskClient:
     """A test client sending ``token`` as its bearer token."""
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
@@ -141,13 +156,13 @@ def client_for(app, token: str) -> FlaskClient:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(app, make_user) -> FlaskClient:  # type: ignore[no-untyped-def]
+def client(app: OpenAPI, make_user: MakeUser) -> FlaskClient:
     """A client logged in as the street administrator of the small grid's street."""
     return client_for(app, make_user("street_admin", COMMUNITY[:9]))
 
 
 @pytest.fixture
-def runner(app) -> FlaskCliRunner:  # type: ignore[no-untyped-def]
+def runner(app: OpenAPI) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 

@@ -41,6 +41,7 @@ def reveal(body: RevealBody) -> dict[str, Any]:
     if body.field not in _FIELDS[body.object]:
         raise InvalidInput(f"a {body.object} has no field {body.field!r}")
     session, who = get_session(), caller()
+    row: people.PersonRow | households.HouseholdDetailRow | None
     if body.object == "person":
         row = people.get_person(session, body.id, who.scope)
     else:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import Response, request
 
 from gridmap.core.privacy import mask_address, mask_digits
-from gridmap.storage.grids import Page
+from gridmap.storage.grids import GridRow, Page
+from gridmap.storage.households import HouseholdDetailRow, HouseholdRow
+
+RowT = TypeVar("RowT")
 
 GEOJSON = "application/geo+json"
 
 
-def grid_properties(row: Any) -> dict[str, Any]:
+def grid_properties(row: GridRow) -> dict[str, Any]:
     return {
         "code": row.code,
         "name": row.name,
@@ -26,7 +29,7 @@ def grid_properties(row: Any) -> dict[str, Any]:
     }
 
 
-def household_properties(row: Any) -> dict[str, Any]:
+def household_properties(row: HouseholdRow | HouseholdDetailRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "address": mask_address(row.address),
@@ -49,7 +52,7 @@ def feature(feature_id: Any, geojson: str, properties: dict[str, Any]) -> dict[s
     }
 
 
-def feature_collection(features: list[dict[str, Any]], page: Page) -> Response:
+def feature_collection(features: list[dict[str, Any]], page: Page[RowT]) -> Response:
     """A GeoJSON page with ``numberReturned`` and the ``next`` cursor and link."""
     body: dict[str, Any] = {
         "type": "FeatureCollection",

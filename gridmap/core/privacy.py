@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, overload
 
 _DIGIT = re.compile(r"\d")
 # A phone or ID number typed into free text (descriptions, notes).
@@ -18,6 +19,10 @@ _LONG_NUMBER = re.compile(r"\d{7,}[Xx]?")
 _ADDRESS_PUBLIC_END = re.compile(r"(社区|小区|村|街道|路|街|巷)")
 
 
+@overload
+def mask_name(name: str) -> str: ...
+@overload
+def mask_name(name: None) -> None: ...
 def mask_name(name: str | None) -> str | None:
     """``张三`` → ``张*``, ``欧阳娜娜`` → ``欧***``: the surname's first character only."""
     if not name:
@@ -25,6 +30,10 @@ def mask_name(name: str | None) -> str | None:
     return name[0] + "*" * max(len(name) - 1, 1)
 
 
+@overload
+def mask_phone(phone: str) -> str: ...
+@overload
+def mask_phone(phone: None) -> None: ...
 def mask_phone(phone: str | None) -> str | None:
     """``18012341999`` → ``180****1999``; short numbers keep only their last two digits."""
     if not phone:
@@ -34,6 +43,10 @@ def mask_phone(phone: str | None) -> str | None:
     return "*" * max(len(phone) - 2, 1) + phone[-2:]
 
 
+@overload
+def mask_id_number(number: str) -> str: ...
+@overload
+def mask_id_number(number: None) -> None: ...
 def mask_id_number(number: str | None) -> str | None:
     """``110101199003071234`` → ``110***********1234``."""
     if not number:
@@ -41,6 +54,10 @@ def mask_id_number(number: str | None) -> str | None:
     return number[:3] + "*" * (len(number) - 7) + number[-4:]
 
 
+@overload
+def mask_address(address: str) -> str: ...
+@overload
+def mask_address(address: None) -> None: ...
 def mask_address(address: str | None) -> str | None:
     """Keep the address up to the community or road; hide building, unit and room numbers.
 
@@ -54,6 +71,10 @@ def mask_address(address: str | None) -> str | None:
     return address[:cut] + _DIGIT.sub("*", address[cut:])
 
 
+@overload
+def mask_text(text: str) -> str: ...
+@overload
+def mask_text(text: None) -> None: ...
 def mask_text(text: str | None) -> str | None:
     """Phone and ID numbers typed into free text, masked like the fields that hold them."""
     if not text:
@@ -73,9 +94,9 @@ def mask_digits(text: str | None) -> str | None:
     return _DIGIT.sub("*", text) if text else text
 
 
-def mask_contact(entry: dict[str, Any]) -> dict[str, Any]:
+def mask_contact(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a person entry with its ``name`` and ``phone`` masked."""
-    return entry | {"name": mask_name(entry.get("name")), "phone": mask_phone(entry.get("phone"))}
+    return {**entry, "name": mask_name(entry.get("name")), "phone": mask_phone(entry.get("phone"))}
 
 
 def id_number_digest(number: str, key: str) -> str:

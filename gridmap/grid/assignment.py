@@ -33,14 +33,18 @@ def etag(code: str, revision: int) -> str:
     return f'"{code}.{revision}"'
 
 
-def _grid(session: Session, code: str, scope: Scope, *, lock: bool = False) -> Any:
+def _grid(
+    session: Session, code: str, scope: Scope, *, lock: bool = False
+) -> coverage.GridRevisionRow:
     row = coverage.find_grid(session, code, scope, lock=lock)
     if row is None:
         raise NotFound(f"There is no grid with code {code}.")
     return row
 
 
-def _locked(session: Session, code: str, scope: Scope, if_match: str | None) -> Any:
+def _locked(
+    session: Session, code: str, scope: Scope, if_match: str | None
+) -> coverage.GridRevisionRow:
     """The grid, locked, after checking that the caller saw its current revision."""
     row = _grid(session, code, scope, lock=True)
     current = etag(row.code, row.revision)
@@ -53,7 +57,9 @@ def _person(session: Session, person_id: int, scope: Scope) -> None:
         raise NotFound(f"There is no person {person_id}.")
 
 
-def staffing(session: Session, code: str, scope: Scope, *, history: bool) -> tuple[str, list[Any]]:
+def staffing(
+    session: Session, code: str, scope: Scope, *, history: bool
+) -> tuple[str, list[coverage.Post]]:
     """The ETag of a grid and its posts (current, or all with ``history``)."""
     row = _grid(session, code, scope)
     return etag(row.code, row.revision), coverage.assignments(session, row.id, history=history)
@@ -107,7 +113,7 @@ def coverage_state(session: Session, code: str, scope: Scope) -> dict[str, Any]:
 
 def _checked_households(
     session: Session, code: str, household_ids: Iterable[int], scope: Scope
-) -> list[dict[str, Any]]:
+) -> list[coverage.CoveredHousehold]:
     wanted = list(dict.fromkeys(household_ids))
     known = {h["id"]: h for h in coverage.households_in(session, code, scope)}
     missing = [h for h in wanted if h not in known]

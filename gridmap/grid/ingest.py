@@ -18,6 +18,7 @@ import pandas as pd
 import pyogrio
 import shapely
 from geoalchemy2.functions import ST_AsBinary
+from numpy.typing import NDArray
 from sqlalchemy import (
     BigInteger,
     Table,
@@ -327,7 +328,10 @@ def _coordinate_problems(rows: pd.DataFrame) -> list[dict[str, Any]]:
     missing = ~(np.isfinite(lon) & np.isfinite(lat))
     inside = lon.between(*_CHINA_LON) & lat.between(*_CHINA_LAT)
     swapped = lat.between(*_CHINA_LON) & lon.between(*_CHINA_LAT)
-    where = lambda r: f"({r['lon']}, {r['lat']}) is outside China"  # noqa: E731
+
+    def where(r: dict[str, Any]) -> str:
+        return f"({r['lon']}, {r['lat']}) is outside China"
+
     return (
         _flag(rows, missing, lambda r: "coordinates are missing or not numbers")
         + _flag(
@@ -339,8 +343,9 @@ def _coordinate_problems(rows: pd.DataFrame) -> list[dict[str, Any]]:
     )
 
 
-def _numbers(series: pd.Series) -> np.ndarray:
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+def _numbers(series: pd.Series) -> NDArray[np.float64]:
+    numbers: NDArray[np.float64] = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    return numbers
 
 
 def _current_micro_grids(session: Session) -> tuple[np.ndarray, np.ndarray]:

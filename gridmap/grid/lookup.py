@@ -28,7 +28,7 @@ def to_storage_point(x: float, y: float, crs_text: str) -> tuple[float, float]:
     return float(lon[0]), float(lat[0])
 
 
-def _with_staff(session: Session, chain: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _with_staff(session: Session, chain: dict[str, grids.GridPart]) -> dict[str, Any]:
     """``{level: grid}`` for every level, each grid with its staff, None where missing."""
     staff = grids.staff(session, [part["id"] for part in chain.values()])
     out: dict[str, Any] = dict.fromkeys(LEVELS)

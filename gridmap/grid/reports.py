@@ -11,7 +11,7 @@ Personal data is masked as everywhere else; exports carry the same masked values
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ class Report:
     name: str
     title: str
     columns: tuple[tuple[str, str], ...]
-    rows: list[dict[str, Any]]
+    rows: Sequence[Mapping[str, Any]]
 
     def cells(self) -> Iterator[list[Any]]:
         """The rows as a download shows them: every code by its Chinese label."""
@@ -81,10 +81,10 @@ def build(
             queries.unstaffed(session, scope, grid_code),
         )
     if name == "uncovered":
-        rows = queries.uncovered(session, scope, grid_code)
-        for r in rows:
-            r["address"] = mask_address(r["address"])
-            r["care_tags"] = ";".join(r["care_tags"])
+        masked = [
+            {**r, "address": mask_address(r["address"]), "care_tags": ";".join(r["care_tags"])}
+            for r in queries.uncovered(session, scope, grid_code)
+        ]
         return Report(
             name,
             "未包户住户",
@@ -94,10 +94,10 @@ def build(
                 ("care_tags", "关爱标签"),
                 ("micro_grid_code", "微网格"),
             ),
-            rows,
+            masked,
         )
     if name == "overloaded":
-        rows = [
+        overloaded = [
             mask_contact(r)
             for r in queries.loads(session, scope, grid_code, care_weight)
             if r["weighted_load"] > max_load
@@ -112,9 +112,8 @@ def build(
                 ("households", "户数"),
                 ("weighted_load", "加权户数"),
             ),
-            rows,
+            overloaded,
         )
-    rows = queries.coverage_rates(session, scope, grid_code, level)
     return Report(
         name,
         "包户覆盖率",
@@ -125,7 +124,7 @@ def build(
             ("covered", "已包户"),
             ("rate", "覆盖率"),
         ),
-        rows,
+        queries.coverage_rates(session, scope, grid_code, level),
     )
 
 

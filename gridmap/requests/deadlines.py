@@ -338,7 +338,8 @@ class WorkingTimeTable:
 
     def between(self, start: Seconds, end: Seconds) -> Seconds:
         """:func:`working_time_between` in seconds, element-wise."""
-        return np.maximum(self.worked(end) - self.worked(start), 0)
+        worked: Seconds = np.maximum(self.worked(end) - self.worked(start), 0)
+        return worked
 
     def add_hours(self, t: Seconds, hours: Seconds) -> Seconds:
         """:func:`add_working_time` in hours, element-wise."""

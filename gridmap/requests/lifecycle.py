@@ -453,7 +453,7 @@ _T = TypeVar("_T", bound=str)
 def _parse(value: object, allowed: tuple[_T, ...], what: str) -> _T:
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")
-    return cast(_T, value)
+    return value
 
 
 def _parse_args(action: Action, args: Mapping[str, object]) -> dict[str, object]:

@@ -263,7 +263,7 @@ def owner_detail(owner: Owner) -> dict[str, Any]:
 
 
 def _grid_owner(
-    session: Session, level: str, grid: dict[str, Any], person_id: int | None
+    session: Session, level: str, grid: store.ChainGrid, person_id: int | None
 ) -> Owner | None:
     role = GRID_ROLE[level]
     staff = store.staff_of(session, grid["id"], role)
@@ -278,7 +278,9 @@ def _street_owner(session: Session, micro_code: str) -> Owner:
     return street_owner(micro_code, store.street_admin_for(session, micro_code))
 
 
-def _owner_of_level(session: Session, level: str, chain: dict[str, Any]) -> Owner | None:
+def _owner_of_level(
+    session: Session, level: str, chain: dict[str, store.ChainGrid]
+) -> Owner | None:
     if level == "street":
         return _street_owner(session, chain["micro"]["code"])
     if level not in chain:

@@ -230,7 +230,10 @@ def choropleth(
 
 
 def _matrix(
-    session: Session, wanted: store.ReviewFilter, cells: list[Any], periods: list[dt.date]
+    session: Session,
+    wanted: store.ReviewFilter,
+    cells: list[store.MicroGridRow],
+    periods: list[dt.date],
 ) -> np.ndarray:
     """Counts per cell (rows, in ``cells`` order) and period (columns)."""
     row = {cell.code: i for i, cell in enumerate(cells)}

@@ -67,7 +67,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,21 @@ _TIER = 4.0
 #: Extra seconds the LP relaxation may take when the MILP found nothing within its time limit.
 _LP_GRACE = 2.0
 _MIP_GAP = 1e-4
+
+
+class DivisionStats(TypedDict):
+    """The figures of a :class:`Division` (see ``Division.stats``)."""
+
+    coverage: float
+    uncovered: int
+    max_mean_load: float
+    below_min: int
+    above_max: int
+    mean_distance_m: float
+    changed: int
+    candidates: int
+    seconds: float
+    status: str
 
 
 class DivisionImpossible(ValueError):
@@ -131,7 +147,7 @@ class Division:
     assignment: pd.Series
     loads: pd.Series
     changed: pd.Index
-    stats: dict[str, float | int | str] = field(default_factory=dict)
+    stats: DivisionStats
 
 
 @dataclass(frozen=True)
@@ -367,7 +383,8 @@ def _care(house: pd.DataFrame) -> NDArray[np.bool_]:
     care = house["care"]
     if not care.isin([True, False]).all():
         raise ValueError("households: care must be True or False for every household")
-    return care.to_numpy(dtype=bool)
+    flags: NDArray[np.bool_] = care.to_numpy(dtype=bool)
+    return flags
 
 
 def _current(house: pd.DataFrame) -> IntArray:
@@ -377,7 +394,8 @@ def _current(house: pd.DataFrame) -> IntArray:
     given = house["current"].notna()
     if (given & (current.isna() | (current != np.round(current)))).any():
         raise ValueError("households: current must be a person id, -1 or NaN")
-    return current.where(given, UNCOVERED).to_numpy(np.float64).astype(np.int64)
+    ids: IntArray = current.where(given, UNCOVERED).to_numpy(np.float64).astype(np.int64)
+    return ids
 
 
 def _check_capacity(problem: _Problem) -> None:
@@ -560,7 +578,7 @@ def _division(problem: _Problem, choice: IntArray, status: str, k: int, seconds:
     j = choice[covered]
     dist = np.hypot(problem.hx[covered] - problem.mx[j], problem.hy[covered] - problem.my[j])
     mean_load = float(load.mean())
-    stats: dict[str, float | int | str] = {
+    stats: DivisionStats = {
         "coverage": float(covered.mean()),
         "uncovered": int((~covered).sum()),
         "max_mean_load": float(load.max() / mean_load) if mean_load > 0 else 0.0,

@@ -112,11 +112,13 @@ class _LocalPlane:
 
     def to_metres(self, coords: FloatArray) -> FloatArray:
         sx, sy = self._scale
-        return (coords - np.array([self.lon0, self.lat0])) * np.array([sx, sy])
+        metres: FloatArray = (coords - np.array([self.lon0, self.lat0])) * np.array([sx, sy])
+        return metres
 
     def to_lonlat(self, coords: FloatArray) -> FloatArray:
         sx, sy = self._scale
-        return coords / np.array([sx, sy]) + np.array([self.lon0, self.lat0])
+        lonlat: FloatArray = coords / np.array([sx, sy]) + np.array([self.lon0, self.lat0])
+        return lonlat
 
 
 def _sample_inside(
@@ -159,7 +161,8 @@ def _partition(polygon: shapely.Geometry, n: int, rng: np.random.Generator) -> N
             outside = ~shapely.contains(polygon, centre)
             centre[outside] = shapely.point_on_surface(cells[outside])
             x, y = shapely.get_x(centre), shapely.get_y(centre)
-    return cells
+    voronoi: NDArray[np.object_] = cells
+    return voronoi
 
 
 def reading_order(
@@ -517,7 +520,8 @@ def _micro_weights(
     density = rng.gamma(4.0, 0.25, len(micro))  # some blocks are denser than others
     dedicated = (micro["kind"] == "dedicated").to_numpy()
     weights = area * density * np.where(dedicated, 0.02, 1.0)
-    return weights / weights.sum()
+    shares: FloatArray = weights / weights.sum()
+    return shares
 
 
 @dataclass

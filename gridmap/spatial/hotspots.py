@@ -347,7 +347,8 @@ def fdr_bins(z: ArrayLike, p: ArrayLike, tested: ArrayLike | None = None) -> NDA
         for q in CONFIDENCE_LEVELS:
             cutoff = esda.fdr(p[family], q)
             passed += (family & (p < cutoff)).astype(np.int8)
-    return (np.sign(z).astype(np.int8) * passed).astype(np.int8)
+    bins: NDArray[np.int8] = (np.sign(z).astype(np.int8) * passed).astype(np.int8)
+    return bins
 
 
 # ------------------------------------------------------------------------------------ trends
@@ -508,4 +509,5 @@ def _trailing_run(flags: NDArray[np.bool_]) -> NDArray[np.int64]:
     periods = flags.shape[1]
     off = ~flags[:, ::-1]
     first_off = np.where(off.any(axis=1), off.argmax(axis=1), periods)
-    return first_off.astype(np.int64)
+    run: NDArray[np.int64] = first_off.astype(np.int64)
+    return run

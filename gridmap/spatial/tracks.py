@@ -207,7 +207,7 @@ def _read_gpx(data: bytes) -> RawTrack:
     return RawTrack(x, y, t, "gpx")
 
 
-def _utc(moment: Any) -> dt.datetime:
+def _utc(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
@@ -452,7 +452,8 @@ def _sorted_by_time(kept: IntArray, t: FloatArray, report: dict[str, Any]) -> In
 def _drop_duplicate_times(kept: IntArray, t: FloatArray, report: dict[str, Any]) -> IntArray:
     same = np.r_[False, np.diff(t[kept]) == 0]
     _note_dropped(report, "duplicate_time", kept[same])
-    return kept[~same]
+    unique: IntArray = kept[~same]
+    return unique
 
 
 def _speeds(lon: FloatArray, lat: FloatArray, t: FloatArray, step: int = 1) -> FloatArray:

@@ -222,7 +222,8 @@ def _effective(table: pd.DataFrame, existing: gpd.GeoDataFrame | None) -> pd.Dat
 
 def _is_areal(geoms: NDArray[np.object_]) -> NDArray[np.bool_]:
     kind = shapely.get_type_id(geoms)
-    return ((kind == 3) | (kind == 6)) & ~shapely.is_empty(geoms)
+    areal: NDArray[np.bool_] = ((kind == 3) | (kind == 6)) & ~shapely.is_empty(geoms)
+    return areal
 
 
 def _name(level: str, code: str) -> str:
@@ -421,7 +422,8 @@ class _Metric:
 
     def project(self, geoms: NDArray[np.object_]) -> NDArray[np.object_]:
         """Lon/lat geometries into the metric CRS."""
-        return shapely.transform(geoms, self._forward)
+        projected: NDArray[np.object_] = shapely.transform(geoms, self._forward)
+        return projected
 
     def _forward(self, coords: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.column_stack(transform_xy(coords[:, 0], coords[:, 1], CGCS2000, self.crs))
@@ -510,7 +512,8 @@ def _worst_points(
 def _sibling_key(table: pd.DataFrame) -> NDArray[np.object_]:
     # Communities are all siblings (a street is not a grid level, but they must not overlap).
     key = table["level"] + "|" + table["parent"].where(table["level"] != "community", "")
-    return key.to_numpy(dtype=object)
+    keys: NDArray[np.object_] = key.to_numpy(dtype=object)
+    return keys
 
 
 def _overlap_problems(table: pd.DataFrame, metric: _Metric, sliver: float) -> list[Problem]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypedDict
 
 from geoalchemy2.functions import ST_X, ST_Y
-from sqlalchemy import BigInteger, any_, delete, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Row, any_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
@@ -18,8 +18,47 @@ from gridmap.storage.sql import as_array
 
 MEMBER_KINDS = ("party_member", "volunteer", "in_service_member")
 
+#: id, code, name, level, revision of a grid.
+GridRevisionRow = Row[int, str, str, str, int]
+#: id, start_date, end_date and the grid's code of a post.
+AssignmentRow = Row[int, dt.date, dt.date | None, str]
 
-def find_grid(session: Session, code: str, scope: Scope, *, lock: bool) -> Any | None:
+
+class Post(TypedDict):
+    """A post in a grid's staffing, with the person holding it."""
+
+    id: int
+    role: str
+    start_date: dt.date
+    end_date: dt.date | None
+    person_id: int
+    name: str
+    phone: str | None
+    kind: str
+
+
+class CoveredHousehold(TypedDict):
+    """A household of a grid's subtree and the member covering it (``current``, or None)."""
+
+    id: int
+    lon: float
+    lat: float
+    care: bool
+    current: int | None
+
+
+class NearbyMember(TypedDict):
+    """A member who may cover households of a grid: home (or None) and current load."""
+
+    id: int
+    name: str
+    kind: str
+    lon: float | None
+    lat: float | None
+    load: int
+
+
+def find_grid(session: Session, code: str, scope: Scope, *, lock: bool) -> GridRevisionRow | None:
     """The current grid ``code`` in ``scope``; with ``lock``, locked until the transaction
     ends (writers serialise on it)."""
     stmt = select(Grid.id, Grid.code, Grid.name, Grid.level, Grid.revision).where(
@@ -38,7 +77,7 @@ def bump_revision(session: Session, code: str) -> int:
     return int(session.scalar(select(Grid.revision).where(Grid.code == code, current_at())) or 0)
 
 
-def assignments(session: Session, grid_id: int, *, history: bool) -> list[dict[str, Any]]:
+def assignments(session: Session, grid_id: int, *, history: bool) -> list[Post]:
     """Staffing of one grid: current posts, or every post ever held with ``history``."""
     today = func.current_date()
     stmt = (
@@ -58,7 +97,19 @@ def assignments(session: Session, grid_id: int, *, history: bool) -> list[dict[s
     )
     if not history:
         stmt = stmt.where(or_(Assignment.end_date.is_(None), Assignment.end_date > today))
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    return [
+        Post(
+            id=post_id,
+            role=role,
+            start_date=start,
+            end_date=end,
+            person_id=person_id,
+            name=name,
+            phone=phone,
+            kind=kind,
+        )
+        for post_id, role, start, end, person_id, name, phone, kind in session.execute(stmt)
+    ]
 
 
 def person_assignable(session: Session, person_id: int, scope: Scope) -> bool:
@@ -87,7 +138,7 @@ def add_assignment(
     ).scalar_one()
 
 
-def get_assignment(session: Session, assignment_id: int, scope: Scope) -> Any | None:
+def get_assignment(session: Session, assignment_id: int, scope: Scope) -> AssignmentRow | None:
     stmt = (
         select(Assignment.id, Assignment.start_date, Assignment.end_date, Grid.code)
         .join(Grid, Grid.id == Assignment.grid_id)
@@ -100,7 +151,7 @@ def end_assignment(session: Session, assignment_id: int, end: dt.date) -> None:
     session.execute(update(Assignment).where(Assignment.id == assignment_id).values(end_date=end))
 
 
-def households_in(session: Session, code: str, scope: Scope) -> list[dict[str, Any]]:
+def households_in(session: Session, code: str, scope: Scope) -> list[CoveredHousehold]:
     """Every household of a grid's subtree in scope: id, lon, lat, care, current member."""
     member = (
         select(func.min(Coverage.person_id))
@@ -118,10 +169,13 @@ def households_in(session: Session, code: str, scope: Scope) -> list[dict[str, A
         .where(Household.micro_grid_id.in_(subtree_ids(code)), household_visible(scope))
         .order_by(Household.id)
     )
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    return [
+        CoveredHousehold(id=hid, lon=lon, lat=lat, care=care, current=current)
+        for hid, lon, lat, care, current in session.execute(stmt)
+    ]
 
 
-def members_near(session: Session, community_id: int, grid_code: str) -> list[dict[str, Any]]:
+def members_near(session: Session, community_id: int, grid_code: str) -> list[NearbyMember]:
     """Members living in the community or covering households in the grid, with their home
     (lon/lat, or None) and their current number of households in the grid."""
     in_grid = select(Household.id).where(Household.micro_grid_id.in_(subtree_ids(grid_code)))
@@ -148,7 +202,10 @@ def members_near(session: Session, community_id: int, grid_code: str) -> list[di
         )
         .order_by(Person.id)
     )
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    return [
+        NearbyMember(id=pid, name=name, kind=kind, lon=lon, lat=lat, load=load)
+        for pid, name, kind, lon, lat, load in session.execute(stmt)
+    ]
 
 
 def replace_coverage(session: Session, pairs: dict[int, int | None]) -> None:

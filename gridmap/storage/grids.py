@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypedDict, TypeVar, TypeVarTuple
 
 from geoalchemy2.functions import ST_AsGeoJSON, ST_Intersects, ST_MakeEnvelope, ST_Point
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
@@ -15,14 +15,43 @@ from gridmap.storage.models import SRID, Assignment, Grid, Person
 from gridmap.storage.scoping import grid_visible
 
 BBox = tuple[float, float, float, float]
+RowT = TypeVar("RowT")
+Ts = TypeVarTuple("Ts")
+
+#: A grid as the API shows it: id, code, name, level, kind, parent_code, valid_from,
+#: valid_to, geojson (text).
+GridRow = Row[int, str, str, str, str, str | None, dt.date, dt.date | None, str]
+#: code, name, level, kind of a child grid.
+ChildRow = Row[str, str, str, str]
+#: code, name, level and the bounding box (xmin, ymin, xmax, ymax) of a grid found by search.
+GridHitRow = Row[str, str, str, float, float, float, float]
 
 
 @dataclass(frozen=True)
-class Page:
+class Page(Generic[RowT]):
     """One page of rows and the cursor of the next page (``None`` on the last)."""
 
-    rows: list[Any]
+    rows: list[RowT]
     next_cursor: str | None
+
+
+class StaffEntry(TypedDict):
+    """A person holding a post in a grid today."""
+
+    person_id: int
+    name: str
+    phone: str | None
+    role: str
+
+
+class GridPart(TypedDict):
+    """One grid of a chain (micro-grid, zone, community)."""
+
+    id: int
+    code: str
+    name: str
+    level: str
+    kind: str
 
 
 def current_at(at: dt.date | None = None) -> ColumnElement[bool]:
@@ -36,14 +65,19 @@ def envelope(bbox: BBox) -> ColumnElement[Any]:
     return ST_MakeEnvelope(*bbox, SRID)
 
 
-def _page(session: Session, stmt: Select[Any], key: Any, limit: int) -> Page:
+def _page(
+    session: Session, stmt: Select[int, *Ts], key: ColumnExpressionArgument[int], limit: int
+) -> Page[Row[int, *Ts]]:
+    """One page of ``stmt`` ordered by ``key``; its first column (the id) is the cursor."""
     rows = list(session.execute(stmt.order_by(key).limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, str(rows[-1][0]) if more else None)
 
 
-def _grid_rows(parent: Any) -> Select[Any]:
+def _grid_rows(
+    parent: type[Grid],
+) -> Select[int, str, str, str, str, str | None, dt.date, dt.date | None, str]:
     """Grid rows as the API shows them: with the parent's code and the GeoJSON geometry."""
     return select(
         Grid.id,
@@ -68,7 +102,7 @@ def list_grids(
     limit: int,
     after_id: int | None = None,
     scope: Scope,
-) -> Page:
+) -> Page[GridRow]:
     """Grids in ``scope`` valid on ``at`` filtered by level, parent code and bbox, by id.
 
     Each row: id, code, name, level, kind, parent_code, valid_from, valid_to, GeoJSON text.
@@ -86,13 +120,13 @@ def list_grids(
     return _page(session, stmt, Grid.id, limit)
 
 
-def get_grid(session: Session, code: str, at: dt.date | None, scope: Scope) -> Any | None:
+def get_grid(session: Session, code: str, at: dt.date | None, scope: Scope) -> GridRow | None:
     """The grid with ``code`` valid on ``at`` if in ``scope``: a row of ``list_grids``."""
     stmt = _grid_rows(aliased(Grid)).where(Grid.code == code, current_at(at), grid_visible(scope))
     return session.execute(stmt).first()
 
 
-def children(session: Session, grid_id: int, scope: Scope) -> list[Any]:
+def children(session: Session, grid_id: int, scope: Scope) -> list[ChildRow]:
     """Code, name, level and kind of the current children of a grid that are in ``scope``."""
     stmt = (
         select(Grid.code, Grid.name, Grid.level, Grid.kind)
@@ -102,7 +136,7 @@ def children(session: Session, grid_id: int, scope: Scope) -> list[Any]:
     return list(session.execute(stmt).all())
 
 
-def staff(session: Session, grid_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def staff(session: Session, grid_ids: list[int]) -> dict[int, list[StaffEntry]]:
     """People assigned today to each grid: ``{grid_id: [{person_id, name, phone, role}]}``."""
     if not grid_ids:
         return {}
@@ -117,15 +151,13 @@ def staff(session: Session, grid_ids: list[int]) -> dict[int, list[dict[str, Any
         )
         .order_by(Assignment.grid_id, Assignment.role, Person.id)
     )
-    out: dict[int, list[dict[str, Any]]] = {gid: [] for gid in grid_ids}
+    out: dict[int, list[StaffEntry]] = {gid: [] for gid in grid_ids}
     for grid_id, person_id, name, phone, role in session.execute(stmt):
-        out[grid_id].append({"person_id": person_id, "name": name, "phone": phone, "role": role})
+        out[grid_id].append(StaffEntry(person_id=person_id, name=name, phone=phone, role=role))
     return out
 
 
-def chain_at_point(
-    session: Session, lon: float, lat: float, scope: Scope
-) -> dict[str, dict[str, Any]]:
+def chain_at_point(session: Session, lon: float, lat: float, scope: Scope) -> dict[str, GridPart]:
     """The current grids in ``scope`` containing a point, one per level (smallest id on a
     shared edge).
 
@@ -137,15 +169,13 @@ def chain_at_point(
         .where(current_at(), ST_Intersects(Grid.geom, point), grid_visible(scope))
         .order_by(Grid.level, Grid.id)
     )
-    chain: dict[str, dict[str, Any]] = {}
-    for row in session.execute(stmt):
-        chain.setdefault(row.level, dict(row._mapping))
+    chain: dict[str, GridPart] = {}
+    for gid, code, name, level, kind in session.execute(stmt):
+        chain.setdefault(level, GridPart(id=gid, code=code, name=name, level=level, kind=kind))
     return chain
 
 
-def chain_of_micro_grid(
-    session: Session, micro_grid_id: int, scope: Scope
-) -> dict[str, dict[str, Any]]:
+def chain_of_micro_grid(session: Session, micro_grid_id: int, scope: Scope) -> dict[str, GridPart]:
     """A micro-grid with its zone and community, those in ``scope``, shaped as
     ``chain_at_point``'s answer."""
     zone, community = aliased(Grid), aliased(Grid)
@@ -177,12 +207,29 @@ def chain_of_micro_grid(
     row = session.execute(stmt).first()
     if row is None:
         return {}
-    keys = ("id", "code", "name", "level", "kind", "visible")
-    parts: list[dict[str, Any]] = [dict(zip(keys, row[i : i + 6], strict=True)) for i in (0, 6, 12)]
-    return {str(p["level"]): p for p in parts if p["id"] is not None and p["visible"]}
+    # select() is typed up to 10 columns; the rest are spelled out here.
+    columns: tuple[*_PartColumns, *_PartColumns, *_PartColumns] = row
+    parts = (
+        _visible_part(columns[0:6]),
+        _visible_part(columns[6:12]),
+        _visible_part(columns[12:18]),
+    )
+    return {part["level"]: part for part in parts if part is not None}
 
 
-def search(session: Session, text: str, limit: int, scope: Scope) -> list[Any]:
+#: id (None when the outer join found no grid), code, name, level, kind, visible.
+_PartColumns = tuple[int | None, str, str, str, str, bool]
+
+
+def _visible_part(columns: _PartColumns) -> GridPart | None:
+    """A grid of ``chain_of_micro_grid``'s row, or None if missing or out of scope."""
+    gid, code, name, level, kind, visible = columns
+    if gid is None or not visible:
+        return None
+    return GridPart(id=gid, code=code, name=name, level=level, kind=kind)
+
+
+def search(session: Session, text: str, limit: int, scope: Scope) -> list[GridHitRow]:
     """Current grids in ``scope`` whose code starts with ``text`` or whose name contains it."""
     pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     stmt = (

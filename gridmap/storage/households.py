@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON, ST_Intersects
-from sqlalchemy import exists, func, select
+from sqlalchemy import Label, Row, Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
@@ -13,8 +13,29 @@ from gridmap.storage.grids import BBox, Page, _page, current_at, envelope
 from gridmap.storage.models import Coverage, Grid, Household, Person
 from gridmap.storage.scoping import household_visible
 
+#: A household as the API shows it: id, address, building, unit, room, residents, care_tags,
+#: micro_grid_code, covered, geojson (text).
+HouseholdRow = Row[
+    int, str, str | None, str | None, str | None, int, list[str], str | None, bool, str
+]
+#: A ``HouseholdRow`` followed by micro_grid_id.
+HouseholdDetailRow = Row[
+    int, str, str | None, str | None, str | None, int, list[str], str | None, bool, str, int | None
+]
+#: id, address, lon, lat of a household found by search.
+HouseholdHitRow = Row[int, str, float, float]
 
-def _covered() -> Any:
+
+class CoveringMember(TypedDict):
+    """A member who looks after a household."""
+
+    id: int
+    name: str
+    phone: str | None
+    kind: str
+
+
+def _covered() -> Label[bool]:
     return exists().where(Coverage.household_id == Household.id).label("covered")
 
 
@@ -33,7 +54,7 @@ def _columns() -> tuple[Any, ...]:
     )
 
 
-def subtree_ids(grid_code: str) -> Any:
+def subtree_ids(grid_code: str) -> Select[int]:
     """Ids of the current grid with ``grid_code`` and all its current descendants."""
     top = select(Grid.id).where(Grid.code == grid_code, current_at()).cte(recursive=True)
     below = select(Grid.id).where(Grid.parent_id == top.c.id, current_at())
@@ -49,7 +70,7 @@ def list_households(
     limit: int,
     after_id: int | None = None,
     scope: Scope,
-) -> Page:
+) -> Page[HouseholdRow]:
     """Households in ``scope``, in a bbox and/or a grid subtree, ordered by id."""
     stmt = (
         select(*_columns())
@@ -65,7 +86,7 @@ def list_households(
     return _page(session, stmt, Household.id, limit)
 
 
-def get_household(session: Session, household_id: int, scope: Scope) -> Any | None:
+def get_household(session: Session, household_id: int, scope: Scope) -> HouseholdDetailRow | None:
     """One household in ``scope`` (a row of ``list_households`` plus micro_grid_id), or None."""
     stmt = (
         select(*_columns(), Household.micro_grid_id)
@@ -75,7 +96,7 @@ def get_household(session: Session, household_id: int, scope: Scope) -> Any | No
     return session.execute(stmt).first()
 
 
-def members_covering(session: Session, household_id: int) -> list[dict[str, Any]]:
+def members_covering(session: Session, household_id: int) -> list[CoveringMember]:
     """The people who look after a household (党员分片包户)."""
     stmt = (
         select(Person.id, Person.name, Person.phone, Person.kind)
@@ -83,10 +104,13 @@ def members_covering(session: Session, household_id: int) -> list[dict[str, Any]
         .where(Coverage.household_id == household_id)
         .order_by(Person.id)
     )
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    return [
+        CoveringMember(id=pid, name=name, phone=phone, kind=kind)
+        for pid, name, phone, kind in session.execute(stmt)
+    ]
 
 
-def search(session: Session, text: str, limit: int, scope: Scope) -> list[Any]:
+def search(session: Session, text: str, limit: int, scope: Scope) -> list[HouseholdHitRow]:
     """Households in ``scope`` whose address contains ``text`` (trigram index)."""
     pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     stmt = (

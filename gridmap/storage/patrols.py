@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
+    Row,
     Select,
+    Subquery,
+    Text,
     and_,
     any_,
     case,
@@ -61,6 +66,72 @@ from gridmap.storage.sql import as_array
 CHUNK_VERTICES = 16
 #: Length (characters) of the grid codes at each level.
 CODE_LENGTH = {"community": 12, "zone": 14, "micro": 17}
+
+#: A patrol as the API shows it: id, person_id, person_name, user_id, source, source_crs,
+#: started_at, ended_at, track_report, list_code, list_name, list_kind, grid_code, grid_name,
+#: length_m.
+PatrolRow = Row[
+    int,
+    int,
+    str,
+    int,
+    str,
+    str,
+    dt.datetime,
+    dt.datetime | None,
+    dict[str, object],
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    float,
+]
+#: A ``PatrolRow`` followed by its simplified track as GeoJSON text (None without a track).
+PatrolFeatureRow = Row[
+    int,
+    int,
+    str,
+    int,
+    str,
+    str,
+    dt.datetime,
+    dt.datetime | None,
+    dict[str, object],
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    float,
+    str | None,
+]
+#: A live patrol's fix: seq, seconds (UNIX time, numeric), lon, lat.
+FixRow = Row[int, Decimal, float, float]
+#: A vertex of a stored track: part (1-based), lon, lat, seconds (UNIX time, the M value).
+VertexRow = Row[int, float, float, float]
+#: A check-in: id, household_id, at, note, photo, distance_m, lon, lat.
+CheckInRow = Row[int, int, dt.datetime, str | None, str | None, float | None, float, float]
+#: A household a patrol reached: household_id, how, at, distance_m, address, lon, lat.
+ReachRow = Row[int, str, dt.datetime, float | None, str, float, float]
+#: A patrol that reached a household: patrol_id, how, at, distance_m, person_id, person_name,
+#: list_code, list_name, list_kind, note (of the first check-in there).
+VisitRow = Row[int, str, dt.datetime, float | None, int, str, str, str, str, str | None]
+#: A duty of :func:`duty_rows`: target, household_id, grid_code, grid_name, done_at,
+#: person_ids, address, care_tags, lon, lat (household columns None for a grid), geojson.
+DutyRow = Row[
+    str,
+    int | None,
+    str,
+    str,
+    dt.datetime | None,
+    list[int],
+    str | None,
+    list[str] | None,
+    float | None,
+    float | None,
+    str | None,
+]
 
 _RECHECK_IN_SQL = text(
     """
@@ -158,7 +229,7 @@ def person_of_user(session: Session, user_id: int) -> int | None:
     return session.scalar(select(User.person_id).where(User.id == user_id))
 
 
-def visible_person(session: Session, person_id: int, scope: Scope) -> Any | None:
+def visible_person(session: Session, person_id: int, scope: Scope) -> Row[int, str] | None:
     """Id and name of a person in ``scope`` (staffing or covering something visible)."""
     stmt = select(Person.id, Person.name).where(
         Person.id == person_id, person_visible(scope, Person.id)
@@ -166,7 +237,7 @@ def visible_person(session: Session, person_id: int, scope: Scope) -> Any | None
     return session.execute(stmt).first()
 
 
-def visible_grid(session: Session, code: str, scope: Scope) -> Any | None:
+def visible_grid(session: Session, code: str, scope: Scope) -> Row[int, str, str] | None:
     """The current grid with ``code`` in ``scope``: id, code, level."""
     stmt = select(Grid.id, Grid.code, Grid.level).where(
         Grid.code == code, Grid.valid_to.is_(None), grid_visible(scope)
@@ -194,7 +265,9 @@ def _post_active(on: dt.date) -> ColumnElement[bool]:
     )
 
 
-def household_point(session: Session, household_id: int, scope: Scope) -> Any | None:
+def household_point(
+    session: Session, household_id: int, scope: Scope
+) -> Row[int, float, float] | None:
     """A household in ``scope``: id, lon, lat."""
     stmt = select(Household.id, ST_X(Household.geom).label("lon"), ST_Y(Household.geom)).where(
         Household.id == household_id, household_visible(scope)
@@ -289,7 +362,7 @@ def add_points(session: Session, patrol_id: int, fixes: list[dict[str, Any]]) ->
     return len(session.execute(stmt).all())
 
 
-def points_of(session: Session, patrol_id: int) -> list[Any]:
+def points_of(session: Session, patrol_id: int) -> list[FixRow]:
     """A live patrol's fixes in the phone's order: seq, seconds (UNIX time), lon, lat."""
     stmt = (
         select(
@@ -345,7 +418,7 @@ def best_post_grid(
 
 def add_check_in(
     session: Session, values: dict[str, Any], lon: float | None, lat: float | None
-) -> Any:
+) -> Row[int, float | None]:
     """Store a check-in (at the phone's position, if given); returns id and distance_m, the
     distance from the household in metres."""
     house = select(Household.geom).where(Household.id == values["household_id"])
@@ -416,7 +489,7 @@ def _patrol_columns() -> tuple[Any, ...]:
     )
 
 
-def _patrol_rows() -> Select[Any]:
+def _patrol_rows() -> Select[*tuple[Any, ...]]:
     return (
         select(*_patrol_columns())
         .join(Person, Person.id == Patrol.person_id)
@@ -425,17 +498,17 @@ def _patrol_rows() -> Select[Any]:
     )
 
 
-def get_patrol(session: Session, patrol_id: int, scope: Scope) -> Any | None:
+def get_patrol(session: Session, patrol_id: int, scope: Scope) -> PatrolRow | None:
     stmt = _patrol_rows().where(Patrol.id == patrol_id, patrol_visible(scope))
     return session.execute(stmt).first()
 
 
-def track_vertices(session: Session, patrol_id: int) -> list[Any]:
+def track_vertices(session: Session, patrol_id: int) -> list[VertexRow]:
     """The stored track's vertices: part (1-based), lon, lat, seconds (UNIX time)."""
     return list(session.execute(_VERTICES_SQL, {"id": patrol_id}).all())
 
 
-def check_ins_of(session: Session, patrol_id: int, scope: Scope) -> list[Any]:
+def check_ins_of(session: Session, patrol_id: int, scope: Scope) -> list[CheckInRow]:
     """A patrol's check-ins at households in ``scope``, in time order."""
     stmt = (
         select(
@@ -455,7 +528,7 @@ def check_ins_of(session: Session, patrol_id: int, scope: Scope) -> list[Any]:
     return list(session.execute(stmt).all())
 
 
-def reaches_of(session: Session, patrol_id: int, scope: Scope) -> list[Any]:
+def reaches_of(session: Session, patrol_id: int, scope: Scope) -> list[ReachRow]:
     """The households in ``scope`` a patrol reached, in time order."""
     stmt = (
         select(
@@ -487,7 +560,7 @@ class PatrolFilter:
 
 def list_patrols(
     session: Session, wanted: PatrolFilter, scope: Scope, *, limit: int, before_id: int | None
-) -> tuple[list[Any], int | None]:
+) -> tuple[list[PatrolFeatureRow], int | None]:
     """Patrols in ``scope``, newest first (keyset paging on the id), each with its track
     simplified to 2 m for a map layer."""
     simple = ST_AsGeoJSON(
@@ -516,7 +589,7 @@ def list_patrols(
 
 def household_visits(
     session: Session, household_id: int, scope: Scope, limit: int
-) -> list[Any] | None:
+) -> list[VisitRow] | None:
     """The last patrols and visits that reached a household in ``scope``, newest first:
     who, when, how (check-in or pass-by), how far, the check-in's note; None when the
     household is not visible."""
@@ -572,19 +645,22 @@ class Obligation:
     grid_code: str | None = None
 
 
-def _care_rule(rule: WorkList, house: Any) -> ColumnElement[bool]:
+def _care_rule(rule: WorkList, house: type[Household]) -> ColumnElement[bool]:
     if rule.target != "care":
         return literal(True)
     if rule.care_tags:
-        return house.care_tags.overlap(as_array(rule.care_tags, house.care_tags.type.item_type))
+        overlaps: ColumnElement[bool] = house.care_tags.overlap(as_array(rule.care_tags, Text))
+        return overlaps
     return func.cardinality(house.care_tags) > 0
 
 
-def _household_duties(ob: Obligation) -> Any | None:
+def _household_duties(
+    ob: Obligation,
+) -> Select[int, int, int] | CompoundSelect[int, int, int] | None:
     """(household_id, micro_grid_id, person_id) of every household the list asks for."""
     rule = ob.work_list
     house, micro = aliased(Household), aliased(Grid)
-    parts: list[Any] = []
+    parts: list[Select[int, int, int]] = []
     staff_roles = [r for r in rule.roles if r != "member"]
     if staff_roles:
         post_grid = aliased(Grid)
@@ -609,7 +685,9 @@ def _household_duties(ob: Obligation) -> Any | None:
     return filtered[0] if len(filtered) == 1 else filtered[0].union(*filtered[1:])
 
 
-def _filtered_households(stmt: Select[Any], ob: Obligation, house: Any, micro: Any) -> Select[Any]:
+def _filtered_households(
+    stmt: Select[int, int, int], ob: Obligation, house: type[Household], micro: type[Grid]
+) -> Select[int, int, int]:
     rule = ob.work_list
     stmt = stmt.where(_care_rule(rule, house), household_visible(ob.scope, house))
     for prefix in (rule.grid_code, ob.grid_code):
@@ -620,7 +698,7 @@ def _filtered_households(stmt: Select[Any], ob: Obligation, house: Any, micro: A
     return stmt
 
 
-def _grid_duties(ob: Obligation) -> Any:
+def _grid_duties(ob: Obligation) -> Select[int, int]:
     """(grid_id, person_id) of every grid the list asks to patrol."""
     rule, grid = ob.work_list, aliased(Grid)
     stmt = (
@@ -638,7 +716,7 @@ def _grid_duties(ob: Obligation) -> Any:
     return stmt
 
 
-def _reached_in_period(ob: Obligation) -> Any:
+def _reached_in_period(ob: Obligation) -> Subquery:
     """household_id → the last qualifying reach of the list's patrols in the period."""
     rule = ob.work_list
     stmt = (
@@ -653,7 +731,7 @@ def _reached_in_period(ob: Obligation) -> Any:
     return stmt.subquery()
 
 
-def _patrolled_in_period(ob: Obligation) -> Any:
+def _patrolled_in_period(ob: Obligation) -> Subquery:
     """grid code → when the last of the list's patrols for that grid began in the period."""
     grid = aliased(Grid)
     return (
@@ -666,7 +744,7 @@ def _patrolled_in_period(ob: Obligation) -> Any:
     )
 
 
-def duties(ob: Obligation) -> Any | None:
+def duties(ob: Obligation) -> Subquery | None:
     """Every duty of a list with its state: a subquery of (target ``household`` or ``grid``,
     household_id, grid_id (the household's micro-grid, or the grid to patrol), person_id,
     done_at (None: still due)); None when nobody carries the list."""
@@ -705,8 +783,8 @@ def duties(ob: Obligation) -> Any | None:
 
 
 def duty_rows(
-    session: Session, table: Any, *, due_only: bool, limit: int, geometry: bool = False
-) -> list[Any]:
+    session: Session, table: Subquery, *, due_only: bool, limit: int, geometry: bool = False
+) -> list[DutyRow]:
     """The duties of ``duties()``, one row per household or grid with everyone who carries
     it; the household's or grid's place and names (and GeoJSON geometry when asked);
     ordered by grid code and household."""
@@ -741,7 +819,7 @@ def duty_rows(
     return list(session.execute(stmt).all())
 
 
-def duty_counts_by_person(session: Session, table: Any) -> list[Any]:
+def duty_counts_by_person(session: Session, table: Subquery) -> list[Row[int, str, int, int]]:
     """person_id, name, duties and those still due."""
     stmt = (
         select(
@@ -757,7 +835,9 @@ def duty_counts_by_person(session: Session, table: Any) -> list[Any]:
     return list(session.execute(stmt).all())
 
 
-def duty_counts_by_grid(session: Session, table: Any, level: str) -> list[Any]:
+def duty_counts_by_grid(
+    session: Session, table: Subquery, level: str
+) -> list[Row[str, str | None, int, int]]:
     """Grid code (at ``level``: the duty's micro-grid or its ancestor), name, households or
     grids asked for and those still due (each counted once whoever carries it)."""
     grid, parent = aliased(Grid), aliased(Grid)

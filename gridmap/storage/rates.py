@@ -4,20 +4,27 @@ their timelines, and the grids a ranking lists, within a scope."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Row, Select, and_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
 from gridmap.requests.lifecycle import CLOCKED
 from gridmap.storage.grids import current_at
 from gridmap.storage.models import Category, Grid, Person, RequestEvent, ResidentRequest
-from gridmap.storage.requests import request_rows, request_visible
+from gridmap.storage.requests import RequestRow, request_rows, request_visible
 from gridmap.storage.scoping import grid_visible
 
+#: A request that may count in a period: id, state, level, created_at, owner_person_id,
+#: owner_user_id, department, owner_name, micro_grid_code, time_limits (its category's).
+PeriodRequestRow = Row[
+    int, str, str, dt.datetime, int | None, int | None, str | None, str, str, dict[str, object]
+]
+#: One event of a period request: request_id, at, action, to_state, detail.
+PeriodEventRow = Row[int, dt.datetime, str, str, dict[str, object]]
 
-def grids(session: Session, scope: Scope, level: str, grid_code: str | None) -> list[Any]:
+
+def grids(session: Session, scope: Scope, level: str, grid_code: str | None) -> list[Row[str, str]]:
     """Today's grids of ``level`` in ``scope`` (inside ``grid_code``): code and name."""
     stmt = select(Grid.code, Grid.name).where(
         Grid.level == level, current_at(), grid_visible(scope)
@@ -29,7 +36,7 @@ def grids(session: Session, scope: Scope, level: str, grid_code: str | None) -> 
 
 def _candidates(
     scope: Scope, grid_code: str | None, start: dt.datetime, end: dt.datetime
-) -> Select[Any]:
+) -> Select[int]:
     """Ids of the requests in ``scope`` that may count in the period: filed in it, due in it
     (``due_at``), or changed since it began (a rating in it moves ``updated_at``). Duplicates
     never count (they are merged into their original)."""
@@ -55,7 +62,7 @@ def _candidates(
 
 def period_requests(
     session: Session, scope: Scope, grid_code: str | None, start: dt.datetime, end: dt.datetime
-) -> list[Any]:
+) -> list[PeriodRequestRow]:
     """The requests that may count in ``[start, end)``, with their grid, owner and limits."""
     micro, owner = aliased(Grid), aliased(Person)
     stmt = (
@@ -82,7 +89,7 @@ def period_requests(
 
 def period_events(
     session: Session, scope: Scope, grid_code: str | None, start: dt.datetime, end: dt.datetime
-) -> list[Any]:
+) -> list[PeriodEventRow]:
     """The timelines of :func:`period_requests`' requests, oldest event first."""
     stmt = (
         select(
@@ -100,7 +107,7 @@ def period_events(
 
 def clocked_requests(
     session: Session, scope: Scope, grid_code: str | None, now: dt.datetime
-) -> list[Any]:
+) -> list[RequestRow]:
     """Requests in ``scope`` whose stage clock runs and has started by ``now``: the candidates
     for a yellow or red card, as ``list_requests`` rows, the most overdue first."""
     stmt = request_rows().where(

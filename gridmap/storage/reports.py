@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import and_, case, func, not_, select
 from sqlalchemy.orm import Session, aliased
@@ -17,11 +17,50 @@ from gridmap.storage.scoping import grid_visible, household_visible
 REQUIRED_ROLE = {"community": "chief", "zone": "zone_leader", "micro": "grid_worker"}
 
 
+class UnstaffedGrid(TypedDict):
+    """A current grid without the post its level needs."""
+
+    code: str
+    name: str
+    level: str
+    missing_role: str
+
+
+class UncoveredHousehold(TypedDict):
+    """A household nobody covers."""
+
+    id: int
+    address: str
+    care_tags: list[str]
+    micro_grid_code: str | None
+
+
+class MemberLoad(TypedDict):
+    """A member's households in scope, plain and weighted."""
+
+    id: int
+    name: str
+    phone: str | None
+    kind: str
+    households: int
+    weighted_load: float
+
+
+class CoverageRate(TypedDict):
+    """A grid's households, covered households and coverage rate (None without households)."""
+
+    code: str
+    name: str
+    households: int
+    covered: int
+    rate: float | None
+
+
 def _in(grid_code: str | None, column: Any) -> Any:
     return column.in_(subtree_ids(grid_code)) if grid_code else True
 
 
-def unstaffed(session: Session, scope: Scope, grid_code: str | None) -> list[dict[str, Any]]:
+def unstaffed(session: Session, scope: Scope, grid_code: str | None) -> list[UnstaffedGrid]:
     """Current grids without the post their level needs (chief, zone leader, grid worker)."""
     today = func.current_date()
     role = case(*((Grid.level == lvl, r) for lvl, r in REQUIRED_ROLE.items()))
@@ -37,10 +76,13 @@ def unstaffed(session: Session, scope: Scope, grid_code: str | None) -> list[dic
         .where(current_at(), grid_visible(scope), _in(grid_code, Grid.id), not_(staffed))
         .order_by(Grid.code)
     )
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    return [
+        UnstaffedGrid(code=code, name=name, level=level, missing_role=missing)
+        for code, name, level, missing in session.execute(stmt)
+    ]
 
 
-def uncovered(session: Session, scope: Scope, grid_code: str | None) -> list[dict[str, Any]]:
+def uncovered(session: Session, scope: Scope, grid_code: str | None) -> list[UncoveredHousehold]:
     """Households nobody covers, care households (关爱对象) first."""
     care = Household.care_tags.overlap(list(CARE_TAGS))
     micro = aliased(Grid)
@@ -56,12 +98,15 @@ def uncovered(session: Session, scope: Scope, grid_code: str | None) -> list[dic
         .where(~select(Coverage.person_id).where(Coverage.household_id == Household.id).exists())
         .order_by(care.desc(), micro.code, Household.id)
     )
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    return [
+        UncoveredHousehold(id=hid, address=address, care_tags=tags, micro_grid_code=micro_code)
+        for hid, address, tags, micro_code in session.execute(stmt)
+    ]
 
 
 def loads(
     session: Session, scope: Scope, grid_code: str | None, care_weight: float
-) -> list[dict[str, Any]]:
+) -> list[MemberLoad]:
     """Each member's households in scope, plain and weighted (care households weigh more)."""
     weight = case((Household.care_tags.overlap(list(CARE_TAGS)), care_weight), else_=1.0)
     stmt = (
@@ -79,12 +124,15 @@ def loads(
         .group_by(Person.id)
         .order_by(func.sum(weight).desc(), Person.id)
     )
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    return [
+        MemberLoad(id=pid, name=name, phone=phone, kind=kind, households=count, weighted_load=load)
+        for pid, name, phone, kind, count, load in session.execute(stmt)
+    ]
 
 
 def coverage_rates(
     session: Session, scope: Scope, grid_code: str | None, level: str
-) -> list[dict[str, Any]]:
+) -> list[CoverageRate]:
     """Per grid of ``level``: households, covered households and the coverage rate."""
     covered = select(Coverage.person_id).where(Coverage.household_id == Household.id).exists()
     micro = aliased(Grid)
@@ -107,7 +155,13 @@ def coverage_rates(
         .group_by(Grid.id)
         .order_by(Grid.code)
     )
-    rows = [dict(r._mapping) for r in session.execute(stmt)]
-    for r in rows:
-        r["rate"] = round(r["covered"] / r["households"], 4) if r["households"] else None
-    return rows
+    return [
+        CoverageRate(
+            code=code,
+            name=name,
+            households=households,
+            covered=covered,
+            rate=round(covered / households, 4) if households else None,
+        )
+        for code, name, households, covered in session.execute(stmt)
+    ]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, TypeVarTuple
 
 from geoalchemy2.functions import ST_X, ST_Y, ST_Point
-from sqlalchemy import ColumnElement, Select, false, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, false, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -36,6 +36,35 @@ from gridmap.storage.models import (
 from gridmap.storage.scoping import grid_visible, household_visible
 
 #: States in which a stage clock runs (the rest wait for nobody).
+
+Ts = TypeVarTuple("Ts")
+
+#: A request as the API shows it: the 31 columns of :func:`request_rows`, by name (select()
+#: types only its first 10 columns, so the row is typed as a row, its columns by name).
+RequestRow = Row[*tuple[Any, ...]]
+#: One event of a request's timeline: id, at, actor, action, from_state, to_state, level,
+#: owner_person_id, note, photos, detail.
+EventRow = Row[
+    int,
+    dt.datetime,
+    str | None,
+    str,
+    str | None,
+    str,
+    str,
+    int | None,
+    str | None,
+    list[object],
+    dict[str, object],
+]
+
+
+class ChainGrid(TypedDict):
+    """One grid of a micro-grid's chain: id, code, name."""
+
+    id: int
+    code: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -112,7 +141,7 @@ def add_category_version(session: Session, current: Category, values: dict[str, 
 # ------------------------------------------------------------------------------ place and staff
 
 
-def micro_grid_at(session: Session, lon: float, lat: float, scope: Scope) -> Any | None:
+def micro_grid_at(session: Session, lon: float, lat: float, scope: Scope) -> Row[int, str] | None:
     """The current micro-grid containing a point (``gridmap_micro_grid_at``, the rule the
     household triggers use) if it is in ``scope``: id and code, else None."""
     point = ST_Point(lon, lat, SRID)
@@ -122,7 +151,9 @@ def micro_grid_at(session: Session, lon: float, lat: float, scope: Scope) -> Any
     return session.execute(stmt).first()
 
 
-def household_place(session: Session, household_id: int, scope: Scope) -> Any | None:
+def household_place(
+    session: Session, household_id: int, scope: Scope
+) -> Row[float, float, int | None] | None:
     """A household in ``scope``: lon, lat and micro_grid_id (None outside every micro-grid)."""
     stmt = select(
         ST_X(Household.geom).label("lon"),
@@ -132,7 +163,7 @@ def household_place(session: Session, household_id: int, scope: Scope) -> Any | 
     return session.execute(stmt).first()
 
 
-def grid_chain(session: Session, micro_grid_id: int) -> dict[str, Any]:
+def grid_chain(session: Session, micro_grid_id: int) -> dict[str, ChainGrid]:
     """``{level: row(id, code, name)}`` of a micro-grid, its zone and its community."""
     zone, community = aliased(Grid), aliased(Grid)
     stmt = (
@@ -142,12 +173,15 @@ def grid_chain(session: Session, micro_grid_id: int) -> dict[str, Any]:
         .outerjoin(community, community.id == zone.parent_id)
         .where(Grid.id == micro_grid_id)
     )
+    # Zone and community come from outer joins: a missing one is None in every column.
     row = session.execute(stmt).one()
-    chain = {}
-    for level, start in (("micro", 0), ("zone", 3), ("community", 6)):
-        if row[start] is not None:
-            chain[level] = {"id": row[start], "code": row[start + 1], "name": row[start + 2]}
-    return chain
+    columns: tuple[int, str, str, int | None, str, str, int | None, str, str] = row
+    parts = (("micro", columns[0:3]), ("zone", columns[3:6]), ("community", columns[6:9]))
+    return {
+        level: ChainGrid(id=gid, code=code, name=name)
+        for level, (gid, code, name) in parts
+        if gid is not None
+    }
 
 
 def staff_of(session: Session, grid_id: int, role: str) -> list[int]:
@@ -255,7 +289,7 @@ def update_request(session: Session, request_id: int, values: dict[str, Any]) ->
     return int(session.execute(stmt).scalar_one())
 
 
-def is_visible(session: Session, request_id: int, scope: Scope) -> Any | None:
+def is_visible(session: Session, request_id: int, scope: Scope) -> Row[int, str, str] | None:
     """Id, category code and state of a request in ``scope``, else None."""
     stmt = (
         select(ResidentRequest.id, Category.code.label("category"), ResidentRequest.state)
@@ -265,7 +299,7 @@ def is_visible(session: Session, request_id: int, scope: Scope) -> Any | None:
     return session.execute(stmt).first()
 
 
-def request_rows() -> Select[Any]:
+def request_rows() -> Select[*tuple[Any, ...]]:
     """Requests as the API shows them, with their category, grid and owner."""
     owner = aliased(Person)
     columns: list[Any] = [
@@ -309,13 +343,13 @@ def request_rows() -> Select[Any]:
     )
 
 
-def get_request(session: Session, request_id: int, scope: Scope) -> Any | None:
+def get_request(session: Session, request_id: int, scope: Scope) -> RequestRow | None:
     """One request in ``scope`` (a row of ``list_requests``), or None."""
     stmt = request_rows().where(ResidentRequest.id == request_id, request_visible(scope))
     return session.execute(stmt).first()
 
 
-def timeline(session: Session, request_id: int) -> list[Any]:
+def timeline(session: Session, request_id: int) -> list[EventRow]:
     """A request's events, oldest first."""
     stmt = (
         select(
@@ -337,7 +371,7 @@ def timeline(session: Session, request_id: int) -> list[Any]:
     return list(session.execute(stmt).all())
 
 
-def _filtered(stmt: Select[Any], wanted: RequestFilter) -> Select[Any]:
+def _filtered(stmt: Select[*Ts], wanted: RequestFilter) -> Select[*Ts]:
     if wanted.states:
         stmt = stmt.where(ResidentRequest.state.in_(wanted.states))
     if wanted.category:
@@ -379,7 +413,7 @@ def list_requests(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     ids: tuple[int, ...] = (),
-) -> tuple[list[Any], int | None]:
+) -> tuple[list[RequestRow], int | None]:
     """Requests in ``scope`` matching ``wanted``, newest first (keyset paging on the id).
 
     Returns the rows and the id to pass as ``before_id`` for the next page (None: last page).
@@ -435,7 +469,7 @@ def finish_key(session: Session, user_id: int, key: str, status: int, body: str)
 
 def duplicate_candidates(
     session: Session, request_id: int, scope: Scope, *, radius_m: float, days: int, limit: int
-) -> list[Any] | None:
+) -> list[RequestRow] | None:
     """Open requests in ``scope`` of the same category code near a request in place and time,
     nearest first, each with its distance in metres; None when the request is not visible."""
     this = session.execute(

@@ -15,10 +15,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from geoalchemy2.functions import ST_X, ST_Y
-from sqlalchemy import BigInteger, ColumnElement, and_, false, func, literal, null, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Row,
+    Subquery,
+    and_,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
@@ -39,6 +51,21 @@ Level = Literal["community", "zone", "micro"]
 CODE_LENGTH: dict[str, int] = {"community": 12, "zone": 14, "micro": 17}
 #: States a review counts unless told otherwise: a duplicate is merged into its original.
 COUNTED_STATES = COUNTED
+
+#: code, name, lon, lat of a micro-grid (its label point; None where it has none).
+MicroGridRow = Row[str, str, float | None, float | None]
+
+
+class OverdueRequest(TypedDict):
+    """A request whose stage clock ran past its deadline (no personal data)."""
+
+    id: int
+    category: str
+    category_name: str
+    state: str
+    micro_grid: str
+    created_at: dt.datetime
+    stage_deadline: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -88,7 +115,7 @@ def _period_start(column: Any, kind: Kind) -> ColumnElement[Any]:
     )
 
 
-def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Any:
+def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Subquery:
     """The filter's counts as a subquery ``(code, period_start, category_code, n)``, ``code``
     being the micro-grid's code, inside the filter's subtrees.
 
@@ -196,16 +223,16 @@ def by_period(session: Session, wanted: ReviewFilter) -> dict[dt.date, int]:
     return {row[0]: int(row[1]) for row in session.execute(stmt)}
 
 
-def by_micro_and_period(session: Session, wanted: ReviewFilter) -> list[Any]:
+def by_micro_and_period(session: Session, wanted: ReviewFilter) -> list[Row[str, dt.date, int]]:
     """Rows ``(code, period_start, n)`` per micro-grid code and period."""
     c = counted(wanted).c
     stmt = select(c.code, c.period_start, _total(c.n)).group_by(c.code, c.period_start)
     return list(session.execute(stmt).all())
 
 
-def micro_grids(session: Session, prefixes: Sequence[str]) -> list[Any]:
-    """Today's micro-grids in the subtrees: ``(code, name, lon, lat, households)`` ordered by
-    code, drawn at their label point."""
+def micro_grids(session: Session, prefixes: Sequence[str]) -> list[MicroGridRow]:
+    """Today's micro-grids in the subtrees: ``(code, name, lon, lat)`` ordered by code, drawn
+    at their label point."""
     stmt = (
         select(
             Grid.code,
@@ -219,7 +246,7 @@ def micro_grids(session: Session, prefixes: Sequence[str]) -> list[Any]:
     return list(session.execute(stmt).all())
 
 
-def heat(session: Session, wanted: ReviewFilter, level: Level) -> list[Any]:
+def heat(session: Session, wanted: ReviewFilter, level: Level) -> list[Row[float, float, int]]:
     """Weighted points ``(lat, lon, n)``: the counts per grid of ``level`` drawn at today's
     grid's label point (a grid that no longer exists is not drawn)."""
     c = counted(wanted).c
@@ -254,7 +281,7 @@ def households_by_grid(session: Session, prefixes: Sequence[str], level: Level) 
     return {row[0]: int(row[1]) for row in session.execute(stmt)}
 
 
-def current_grid(session: Session, code: str) -> Any | None:
+def current_grid(session: Session, code: str) -> Row[str, str, str] | None:
     """Today's grid of ``code``: code, name, level."""
     stmt = select(Grid.code, Grid.name, Grid.level).where(
         Grid.code == code, Grid.valid_to.is_(None)
@@ -262,7 +289,7 @@ def current_grid(session: Session, code: str) -> Any | None:
     return session.execute(stmt).first()
 
 
-def overdue_requests(session: Session, wanted: ReviewFilter, *, limit: int) -> list[dict[str, Any]]:
+def overdue_requests(session: Session, wanted: ReviewFilter, *, limit: int) -> list[OverdueRequest]:
     """The filter's requests whose clock ran past the stage deadline, most overdue first:
     id, category, state, micro-grid, filing time and deadline (no personal data)."""
     micro, c = aliased(Grid), aliased(Category)
@@ -288,10 +315,23 @@ def overdue_requests(session: Session, wanted: ReviewFilter, *, limit: int) -> l
     )
     if wanted.categories:
         stmt = stmt.where(c.code.in_(wanted.categories))
-    return [dict(row._mapping) for row in session.execute(stmt)]
+    return [
+        OverdueRequest(
+            id=rid,
+            category=category,
+            category_name=category_name,
+            state=state,
+            micro_grid=micro_grid,
+            created_at=created_at,
+            stage_deadline=deadline,
+        )
+        for rid, category, category_name, state, micro_grid, created_at, deadline in (
+            session.execute(stmt)
+        )
+    ]
 
 
-def areas(session: Session, prefixes: Sequence[str], *, limit: int = 300) -> list[Any]:
+def areas(session: Session, prefixes: Sequence[str], *, limit: int = 300) -> list[Row[str, str]]:
     """Today's communities and zones in the subtrees, ``(code, name)``, to review one of."""
     stmt = (
         select(Grid.code, Grid.name)

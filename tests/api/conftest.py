@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+from sqlalchemy.orm import Session
 
 from gridmap.grid import ingest
 from tests.conftest import COMMUNITY
@@ -11,7 +13,7 @@ from tests.helpers import households_csv
 
 
 @pytest.fixture
-def staffed(session, small_grid):
+def staffed(session: Session, small_grid: gpd.GeoDataFrame) -> None:
     """Households, a chief, a zone leader, a worker and a member covering household 1."""
     ingest.import_households(
         session,

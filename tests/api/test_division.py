@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from gridmap.grid import ingest
 from gridmap.storage.models import Coverage
@@ -16,7 +18,7 @@ ZONE = COMMUNITY + "01"
 
 
 @pytest.fixture
-def zone_with_members(session, small_grid):
+def zone_with_members(session: Session, small_grid: gpd.GeoDataFrame) -> None:
     """60 households in zone 01 (a few care households) and 3 members living there."""
     rng = np.random.default_rng(4)
     lon = rng.uniform(W + 0.0005, MID_LON - 0.0005, 60)

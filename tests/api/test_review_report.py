@@ -28,9 +28,11 @@ import zipfile
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput, NotFound
+from gridmap.core.settings import Settings
 from gridmap.grid import ingest
 from gridmap.requests import rates
 from gridmap.requests import service as domain
@@ -59,7 +61,9 @@ AS_OF = dt.datetime(2024, 12, 10, 10, 0, tzinfo=SH)
 
 
 @pytest.fixture
-def world(session, settings, desk, monkeypatch):  # type: ignore[no-untyped-def]
+def world(
+    session: Session, settings: Settings, desk: list[int], monkeypatch: pytest.MonkeyPatch
+) -> list[int]:
     """The desk's requests, community C and the parking requests of the module's table."""
     ingest.import_grids(
         session,
@@ -86,7 +90,7 @@ def world(session, settings, desk, monkeypatch):  # type: ignore[no-untyped-def]
     return desk
 
 
-def _report(session, scope=(STREET,), grid=None, month="2024-11"):  # type: ignore[no-untyped-def]
+def _report(session, scope=(STREET,), grid=None, month="2024-11"):
     return review_report.monthly(session, Scope(scope), month, grid, now=AS_OF)
 
 

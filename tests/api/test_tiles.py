@@ -70,7 +70,7 @@ def tiles_over(bounds: tuple[float, float, float, float], z: int) -> list[tuple[
 # ---------------------------------------------------------------------------------- helpers
 
 
-def fetch(client, layer: str, tile: tuple[int, int, int], **query: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def fetch(client, layer: str, tile: tuple[int, int, int], **query: Any) -> dict[str, Any]:
     """The tile decoded (an empty dict for a 204), after checking the answer's headers."""
     z, x, y = tile
     response = client.get(f"/api/v1/tiles/{layer}/{z}/{x}/{y}.mvt", query_string=query)
@@ -91,21 +91,21 @@ def properties(decoded: dict[str, Any], layer: str) -> list[dict[str, Any]]:
     return [f["properties"] for f in decoded.get(layer, {}).get("features", [])]
 
 
-def codes(client, layer: str, tile: tuple[int, int, int], **query: Any) -> set[str]:  # type: ignore[no-untyped-def]
+def codes(client, layer: str, tile: tuple[int, int, int], **query: Any) -> set[str]:
     return {p["code"] for p in properties(fetch(client, layer, tile, **query), layer)}
 
 
-def counts(client, tile: tuple[int, int, int], **query: Any) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def counts(client, tile: tuple[int, int, int], **query: Any) -> dict[str, int]:
     return {
         p["code"]: p["n"] for p in properties(fetch(client, "requests", tile, **query), "requests")
     }
 
 
-def raw_ids(client, tile: tuple[int, int, int], **query: Any) -> set[int]:  # type: ignore[no-untyped-def]
+def raw_ids(client, tile: tuple[int, int, int], **query: Any) -> set[int]:
     return {p["id"] for p in properties(fetch(client, "requests", tile, **query), "requests")}
 
 
-def choropleth(client, level: str, **query: Any) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def choropleth(client, level: str, **query: Any) -> dict[str, int]:
     response = client.get("/api/v1/review/choropleth", query_string={"level": level, **query})
     assert response.status_code == 200, response.get_json()
     values: dict[str, int] = response.get_json()["values"]
@@ -124,7 +124,7 @@ EAST = (_E + 0.0025, CENTRE[1])
 class Filer:
     """Files requests through the domain's intake at chosen moments."""
 
-    def __init__(self, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, monkeypatch) -> None:
         self.session, self.monkeypatch = session, monkeypatch
 
     def file(
@@ -147,7 +147,7 @@ class Filer:
 
 
 @pytest.fixture
-def filed(session, small_grid, monkeypatch) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def filed(session, small_grid, monkeypatch) -> dict[str, int]:
     """Requests of the small grid: three in RAW_TILE, one east of it, three elsewhere in the
     community, one in October; committed. Returns their ids by name."""
     demo.seed_categories(session)
@@ -313,7 +313,7 @@ def test_roles_without_the_review_capability_get_no_request_tiles(app, make_user
 
 
 @pytest.fixture
-def two_communities(session, settings, filed, monkeypatch) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def two_communities(session, settings, filed, monkeypatch) -> dict[str, Any]:
     """Community B (another street) with requests of its own, beside the small grid's."""
     from gridmap.grid import ingest
 
@@ -326,7 +326,7 @@ def two_communities(session, settings, filed, monkeypatch) -> dict[str, Any]:  #
     return {"b_ids": set(b_ids), "a_november": set(filed.values()) - {filed["october"]}}
 
 
-def _everything(client, bounds, zooms, layer: str, **query: Any) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def _everything(client, bounds, zooms, layer: str, **query: Any) -> list[dict[str, Any]]:
     found = []
     for z in zooms:
         for tile in tiles_over(bounds, z):

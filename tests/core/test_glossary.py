@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gridmap.core import glossary
@@ -34,6 +36,6 @@ def test_every_code_has_a_label(codes: tuple[str, ...], labels: dict[str, str]) 
 
 
 def test_the_pages_get_the_whole_glossary_as_json() -> None:
-    tables = glossary.for_pages()
+    tables: dict[str, Any] = glossary.for_pages()
     assert tables["levels"]["zone"] == "片区网格" and tables["overdue"] == "超期"
     assert tables["hotSpotBins"]["-3"] == glossary.HOT_SPOT_BINS[-3]

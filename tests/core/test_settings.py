@@ -92,7 +92,7 @@ def test_a_bad_basemap_crs_keeps_its_message():
         "GRIDMAP_BASEMAP_CRS must be wgs84, gcj02 or none, not 'bd09'"
     ]
     with pytest.raises(ValueError, match="GRIDMAP_BASEMAP_CRS must be wgs84, gcj02 or none"):
-        Settings(basemap_crs="epsg:3857")  # type: ignore[arg-type]
+        Settings(basemap_crs="epsg:3857")
 
 
 def test_every_bad_variable_gets_its_own_line():

@@ -8,14 +8,19 @@ import datetime as dt
 import json
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from flask.testing import FlaskClient
+from flask_openapi3 import OpenAPI
 from pyproj import Geod
+from sqlalchemy.orm import Session
 
+from gridmap.core.settings import Settings
 from gridmap.grid import ingest
 from gridmap.patrols import service as patrols
-from tests.conftest import COMMUNITY, client_for
+from tests.conftest import COMMUNITY, ClientFor, MakeUser, client_for
 from tests.helpers import households_csv
 from tests.security.conftest import B, b_grid_frame
 
@@ -103,7 +108,7 @@ def fixes(lon: Any, lat: Any, t: Any, first_seq: int = 0) -> list[dict[str, Any]
 
 
 def _households() -> pd.DataFrame:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": 1, "lon": HOME[0], "lat": HOME[1], "address": "测试社区1号楼101"},
         {"id": 2, "lon": 116.405, "lat": 39.9185, "address": "测试社区2号楼202"},
         {"id": 3, "lon": 116.415, "lat": 39.905, "address": "测试社区3号楼303"},
@@ -114,7 +119,7 @@ def _households() -> pd.DataFrame:
 
 
 @pytest.fixture
-def patrol_world(session, settings, small_grid):  # type: ignore[no-untyped-def]
+def patrol_world(session: Session, settings: Settings, small_grid: gpd.GeoDataFrame) -> None:
     """Community A (the small grid) and B; households 1, 2 in 01001, 3 in 02002, 11 in B;
     chief 1 of A, worker 3 of 01001, worker 5 of 02002, member 4 covering household 1,
     worker 12 of B's 01001; the standard work lists and the demo's special list."""
@@ -147,7 +152,7 @@ def patrol_world(session, settings, small_grid):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def clients(app, make_user, patrol_world):  # type: ignore[no-untyped-def]
+def clients(app: OpenAPI, make_user: MakeUser, patrol_world: None) -> ClientFor:
     """Bearer-token clients by name: worker (3), worker_02002 (5), chief, member (4),
     worker_b (12, community B), street (street administrator of A's street)."""
     scopes: dict[str, tuple[str, dict[str, Any]]] = {
@@ -158,9 +163,9 @@ def clients(app, make_user, patrol_world):  # type: ignore[no-untyped-def]
         "worker_b": ("grid_worker", {"scope_code": B + "01001", "person_id": 12}),
         "street": ("street_admin", {"scope_code": COMMUNITY[:9]}),
     }
-    made: dict[str, Any] = {}
+    made: dict[str, FlaskClient] = {}
 
-    def client(name: str):  # type: ignore[no-untyped-def]
+    def client(name: str) -> FlaskClient:
         if name not in made:
             role, scope = scopes[name]
             made[name] = client_for(app, make_user(role, **scope))

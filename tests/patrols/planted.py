@@ -45,7 +45,7 @@ def plant_patrols(session: Session) -> None:
                 "started_at": began,
             },
         )
-        t = began.timestamp() + np.arange(21) * 5.0
+        t = began.timestamp() + np.arange(21, dtype=np.float64) * 5.0
         track = clean_track(
             RawTrack(np.linspace(lon - 0.001, lon + 0.001, 21), np.full(21, lat + 0.0001), t)
         )

@@ -28,20 +28,20 @@ from tests.patrols.test_coverage import upload, uploaded
 POINTS = "/api/v1/patrols/{}/points"
 
 
-def start(client, work_list: str = "daily_patrol", **body) -> int:  # type: ignore[no-untyped-def]
+def start(client, work_list: str = "daily_patrol", **body) -> int:
     response = client.post("/api/v1/patrols", json={"work_list": work_list} | body)
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.headers["Location"] == f"/api/v1/patrols/{response.get_json()['id']}"
     return int(response.get_json()["id"])
 
 
-def recent_walk(metres: float = 10.0, n: int = 31):  # type: ignore[no-untyped-def]
+def recent_walk(metres: float = 10.0, n: int = 31):
     """A walk past HOME whose last fix was a second ago."""
     lon, lat, t = past_home(metres, now() - dt.timedelta(minutes=5), n=n)
     return lon, lat, t - t[-1] + now().timestamp() - 1
 
 
-def count(session, model, **where) -> int:  # type: ignore[no-untyped-def]
+def count(session, model, **where) -> int:
     stmt = select(func.count()).select_from(model)
     for name, value in where.items():
         stmt = stmt.where(getattr(model, name) == value)
@@ -344,7 +344,7 @@ def test_patrols_of_a_day_and_person(clients):
 # ------------------------------------------------------------------ work lists and overdue
 
 
-def _lists(client, query: str = "") -> dict[str, dict]:  # type: ignore[no-untyped-def]
+def _lists(client, query: str = "") -> dict[str, dict]:
     response = client.get(f"/api/v1/worklists{query}")
     assert response.status_code == 200, response.get_data(as_text=True)
     return {entry["code"]: entry for entry in response.get_json()["lists"]}

@@ -14,18 +14,18 @@ from gridmap.storage.models import Patrol, PatrolReach
 from tests.patrols.conftest import HOME, fixes, geojson_of, gpx_of, north_of, now, past_home, walk
 
 
-def upload(client, data: bytes, kind: str = "application/geo+json", **query):  # type: ignore[no-untyped-def]
+def upload(client, data: bytes, kind: str = "application/geo+json", **query):
     args = "&".join(f"{k}={v}" for k, v in ({"work_list": "daily_patrol"} | query).items())
     return client.post(f"/api/v1/patrols/upload?{args}", data=data, content_type=kind)
 
 
-def uploaded(client, data: bytes, **query) -> int:  # type: ignore[no-untyped-def]
+def uploaded(client, data: bytes, **query) -> int:
     response = upload(client, data, **query)
     assert response.status_code == 201, response.get_data(as_text=True)
     return int(response.get_json()["id"])
 
 
-def reached(session, patrol_id: int) -> dict[int, PatrolReach]:  # type: ignore[no-untyped-def]
+def reached(session, patrol_id: int) -> dict[int, PatrolReach]:
     session.expire_all()
     rows = session.scalars(select(PatrolReach).where(PatrolReach.patrol_id == patrol_id))
     return {r.household_id: r for r in rows}

@@ -149,7 +149,7 @@ def test_points_outside_china_among_good_ones_are_dropped():
 
 
 def test_a_standing_phone_gives_no_line():
-    t = T0.timestamp() + np.arange(5) * 5.0
+    t = T0.timestamp() + np.arange(5, dtype=np.float64) * 5.0
     cleaned = clean_track(RawTrack(np.full(5, HOME[0]), np.full(5, HOME[1]), t))
     assert not cleaned.usable and cleaned.report["dropped"]["no_movement"] == 5
     with pytest.raises(SpatialInputError, match="no usable track"):

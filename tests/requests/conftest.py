@@ -6,15 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+from flask.testing import FlaskClient
+from flask_openapi3 import OpenAPI
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from gridmap.access.auth import Caller
 from gridmap.demo import loader as demo
 from gridmap.grid import ingest
 from gridmap.storage.models import IdempotencyKey, RequestEvent, ResidentRequest
-from tests.conftest import COMMUNITY, client_for
+from tests.conftest import COMMUNITY, ClientFor, MakeUser, client_for
 from tests.helpers import households_csv
 from tests.requests.timelines import M1, Desk, at, nov
 
@@ -33,12 +38,12 @@ PEOPLE = {
 
 
 @pytest.fixture
-def catalogue(session) -> None:  # type: ignore[no-untyped-def]
+def catalogue(session: Session) -> None:
     demo.seed_categories(session)
     session.commit()
 
 
-def load_staff(session, extra_posts: tuple[list[str], ...] = ()) -> None:  # type: ignore[no-untyped-def]
+def load_staff(session: Session, extra_posts: tuple[list[str], ...] = ()) -> None:
     """Households 1 (in 01001, covered by member 4) and 2 (in 02002); chief 1 of the
     community, zone leader 2 of zone 01, worker 3 of micro-grid 01001; zone 02 and micro-grids
     01002, 02001, 02002 have nobody. Person 5 is a worker without a post, unless
@@ -80,17 +85,17 @@ def load_staff(session, extra_posts: tuple[list[str], ...] = ()) -> None:  # typ
 
 
 @pytest.fixture
-def staff(session, small_grid, catalogue) -> None:  # type: ignore[no-untyped-def]
+def staff(session: Session, small_grid: gpd.GeoDataFrame, catalogue: None) -> None:
     """The staffed small grid of ``load_staff``."""
     load_staff(session)
 
 
 @pytest.fixture
-def clients(app, make_user, staff):  # type: ignore[no-untyped-def]
+def clients(app: OpenAPI, make_user: MakeUser, staff: None) -> ClientFor:
     """A bearer-token client per role, all in the small grid's community."""
-    made: dict[str, Any] = {}
+    made: dict[str, FlaskClient] = {}
 
-    def client(role: str):  # type: ignore[no-untyped-def]
+    def client(role: str) -> FlaskClient:
         if role not in made:
             actual, scope = SCOPES[role]
             made[role] = client_for(app, make_user(actual, **scope))
@@ -121,7 +126,7 @@ def intake_body(point: tuple[float, float] = IN_01001, **changes: Any) -> dict[s
     return body | changes
 
 
-def counts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def counts(session: Session) -> dict[str, int]:
     """Rows of the request tables, to prove a refused write stored nothing."""
     return {
         m.__tablename__: session.scalar(select(func.count()).select_from(m)) or 0
@@ -129,20 +134,23 @@ def counts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
     }
 
 
-def file(client, point=IN_01001, **changes):  # type: ignore[no-untyped-def]
+def file(
+    client: FlaskClient, point: tuple[float, float] = IN_01001, **changes: Any
+) -> dict[str, Any]:
     """File a request; returns its JSON answer (asserting 201)."""
     response = client.post("/api/v1/requests", json=intake_body(point, **changes))
     assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()
+    answer: dict[str, Any] = response.get_json()
+    return answer
 
 
-def act(client, request_id: int, etag: str | None, **body):  # type: ignore[no-untyped-def]
+def act(client: FlaskClient, request_id: int, etag: str | None, **body: Any) -> TestResponse:
     headers = {"If-Match": etag} if etag else {}
     return client.post(f"/api/v1/requests/{request_id}/transitions", json=body, headers=headers)
 
 
 @pytest.fixture
-def desk(session, staff, monkeypatch):  # type: ignore[no-untyped-def]
+def desk(session: Session, staff: None, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The timelines of the module's table, committed; returns the request ids R1…R7."""
     d = Desk(session, monkeypatch)
     chief = d.caller("rate-chief", "chief", scope_code=COMMUNITY)

@@ -10,7 +10,7 @@ from tests.helpers import assert_problem
 from tests.requests.conftest import counts, intake_body
 
 
-def _post(client, key, body=None):  # type: ignore[no-untyped-def]
+def _post(client, key, body=None):
     return client.post(
         "/api/v1/requests", json=body or intake_body(), headers={"Idempotency-Key": key}
     )

@@ -172,7 +172,7 @@ def test_read_only_roles_cannot_file(clients, session, role):
 
 def test_a_nul_character_is_refused_not_a_server_error(clients, session):
     before = session.scalar(select(func.count()).select_from(ResidentRequest))
-    body = {"category": "sanitation.garbage", "description": "垃圾\x00满溢"}
+    body: dict[str, object] = {"category": "sanitation.garbage", "description": "垃圾\x00满溢"}
     body["location"] = {"lon": IN_01001[0], "lat": IN_01001[1]}
     response = clients("grid_worker").post("/api/v1/requests", json=body)
     assert response.status_code == 400 and "NUL" in response.get_json()["detail"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.requests.conftest import IN_01001, counts
 
 
-def _form(**changes):  # type: ignore[no-untyped-def]
+def _form(**changes):
     form = {
         "service_code": "street.vendor",
         "lat": str(IN_01001[1]),
@@ -20,7 +20,7 @@ def _form(**changes):  # type: ignore[no-untyped-def]
     return {k: v for k, v in (form | changes).items() if v is not None}
 
 
-def _assert_open311_error(response, status):  # type: ignore[no-untyped-def]
+def _assert_open311_error(response, status):
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
     [error] = response.get_json()

@@ -42,7 +42,7 @@ AS_OF = dt.datetime(2024, 12, 10, 10, 0, tzinfo=SH)
 STREET = Scope((COMMUNITY[:9],))
 
 
-def _ranking(session, scope: Scope = STREET, **kwargs):  # type: ignore[no-untyped-def]
+def _ranking(session, scope: Scope = STREET, **kwargs):
     kwargs.setdefault("now", AS_OF)
     return rates.ranking(session, scope, kwargs.pop("when", NOVEMBER), **kwargs)
 
@@ -219,7 +219,10 @@ def test_the_excel_export_holds_the_same_numbers_and_is_audited(clients, session
     assert title[0] == "三率排名（微网格，2024-11）"
     assert list(headings) == list(body["columns"].values())
     # Codes are named in Chinese in the downloads (the glossary's words), numbers are the API's.
-    named = {"board": {"red": "红榜", "black": "黑榜", None: None}, "level": {"micro": "微网格"}}
+    named: dict[str, dict[str | None, str | None]] = {
+        "board": {"red": "红榜", "black": "黑榜", None: None},
+        "level": {"micro": "微网格"},
+    }
     expected = [
         tuple(named[k][r[k]] if k in named else r[k] for k in body["columns"]) for r in body["rows"]
     ]
@@ -259,7 +262,7 @@ def test_the_warning_filter_of_the_request_list(session, clients, desk):
     _, _, r3, r4, r5, r6, _ = desk
     moment, scope = at(12, 3, 16), Scope((COMMUNITY,))
 
-    def ids(card: str, limit: int = 10, before: int | None = None):  # type: ignore[no-untyped-def]
+    def ids(card: str, limit: int = 10, before: int | None = None):
         wanted = store.RequestFilter(warning=card, now=moment)
         rows, after = rates.warning_page(
             session, wanted, scope=scope, limit=limit, before_id=before, now=moment

@@ -17,7 +17,7 @@ from tests.requests.timelines import M1, M2
 ZONE_01 = COMMUNITY + "01"
 
 
-def _get(client, path: str, **query: str):  # type: ignore[no-untyped-def]
+def _get(client, path: str, **query: str):
     response = client.get(f"/api/v1/review/{path}", query_string=query)
     assert response.status_code == 200, response.get_json()
     return response.get_json()

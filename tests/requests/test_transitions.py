@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import psycopg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import ProgrammingError
@@ -14,7 +15,7 @@ from tests.helpers import assert_problem
 from tests.requests.conftest import IN_01001, act, counts, file
 
 
-def _step(client, request_id, etag, **body):  # type: ignore[no-untyped-def]
+def _step(client, request_id, etag, **body):
     response = act(client, request_id, etag, **body)
     assert response.status_code == 200, response.get_data(as_text=True)
     answer = response.get_json()
@@ -219,6 +220,7 @@ def test_the_timeline_is_append_only_for_the_app_role(clients, session):
     for statement in ("UPDATE request_event SET note = 'x'", "DELETE FROM request_event"):
         with pytest.raises(ProgrammingError) as raised, session.begin_nested():
             session.execute(text(statement))
+        assert isinstance(raised.value.orig, psycopg.Error)
         assert raised.value.orig.sqlstate == "42501"
     assert session.scalar(select(func.count()).select_from(RequestEvent)) == 1
 

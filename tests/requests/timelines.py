@@ -30,7 +30,7 @@ def nov(day: int, hour: int, minute: int = 0) -> dt.datetime:
 class Desk:
     """Files and moves requests as chosen people, at chosen moments."""
 
-    def __init__(self, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, monkeypatch) -> None:
         self.session, self.monkeypatch = session, monkeypatch
         self.revision: dict[int, int] = {}
 

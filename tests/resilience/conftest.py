@@ -193,8 +193,9 @@ def stop_gunicorn(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def server_errors_logged(log: Path) -> list[str]:
+def server_errors_logged(log: Path | None) -> list[str]:
     """Tracebacks gunicorn's workers logged (an unhandled error in a view or a hook)."""
+    assert log is not None, "gunicorn was started without a log file"
     text_ = log.read_text(errors="replace")
     return [block for block in text_.split("\n\n") if "Traceback" in block]
 

@@ -40,7 +40,7 @@ from sqlalchemy import create_engine, text
 
 from gridmap import create_app
 from gridmap.access import auth
-from gridmap.api.requests import CATEGORY_CODE, PHONE
+from gridmap.api.common import CATEGORY_CODE, PHONE
 from gridmap.core.settings import Settings
 from tests.conftest import COMMUNITY
 from tests.requests.conftest import IN_01001, intake_body
@@ -321,7 +321,7 @@ def fuzz_app(deployment: Deployment) -> Iterator[Flask]:
     """The app in-process on the live deployment's database (commits are real)."""
     limits = {"write_rate_limit": LIVE_ENV["GRIDMAP_WRITE_RATE_LIMIT"]}
     limits["login_rate_limit"] = LIVE_ENV["GRIDMAP_LOGIN_RATE_LIMIT"]
-    app = create_app(Settings(database_url=deployment.app_url, basemap_crs="none", **limits))  # type: ignore[arg-type]
+    app = create_app(Settings(database_url=deployment.app_url, basemap_crs="none", **limits))
     yield app
     app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
 

@@ -13,16 +13,21 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TypedDict
 
 import geopandas as gpd
 import pandas as pd
 import pytest
+from flask.testing import FlaskClient
+from flask_openapi3 import OpenAPI
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from gridmap.core.privacy import id_number_digest, mask_id_number
+from gridmap.core.settings import Settings
 from gridmap.grid import ingest
 from gridmap.storage.models import AuthSession, Person
-from tests.conftest import COMMUNITY, client_for, square_grid_frame
+from tests.conftest import COMMUNITY, ClientFor, MakeUser, client_for, square_grid_frame
 from tests.helpers import households_csv
 
 PHONE = re.compile(r"1[3-9]\d{9}")
@@ -105,7 +110,7 @@ class World:
 
 
 @pytest.fixture
-def world(session, settings, small_grid) -> World:
+def world(session: Session, settings: Settings, small_grid: gpd.GeoDataFrame) -> World:
     """Both communities with households, staff, coverage and ID numbers (committed to the
     test's savepoint, rolled back after the test)."""
     ingest.import_grids(session, b_grid_frame(), "EPSG:4490", settings)
@@ -141,7 +146,14 @@ def world(session, settings, small_grid) -> World:
     return World()
 
 
-def scope_args(role: str, world: World) -> dict[str, object]:
+class ScopeArgs(TypedDict, total=False):
+    """``make_user``'s scope arguments."""
+
+    scope_code: str
+    person_id: int
+
+
+def scope_args(role: str, world: World) -> ScopeArgs:
     """A data role's scope in community A (a street admin gets A's whole street)."""
     if role == "street_admin":
         return {"scope_code": A[:9]}
@@ -153,17 +165,17 @@ def scope_args(role: str, world: World) -> dict[str, object]:
 
 
 @pytest.fixture
-def login_as(app, make_user, world):  # type: ignore[no-untyped-def]
+def login_as(app: OpenAPI, make_user: MakeUser, world: World) -> ClientFor:
     """A bearer-token client for ``role`` scoped to community A (admins have no scope)."""
 
-    def login(role: str):  # type: ignore[no-untyped-def]
-        args = scope_args(role, world) if role in DATA_ROLES else {}
+    def login(role: str) -> FlaskClient:
+        args: ScopeArgs = scope_args(role, world) if role in DATA_ROLES else {}
         return client_for(app, make_user(role, **args))
 
     return login
 
 
-def auth_session_of(session, token: str) -> AuthSession:
+def auth_session_of(session: Session, token: str) -> AuthSession:
     """The server-side session row of a bearer token or session cookie."""
     digest = hashlib.sha256(token.encode()).hexdigest()
     row = session.scalar(select(AuthSession).where(AuthSession.token_hash == digest))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from gridmap.access import accounts, auth
 from gridmap.storage.models import AuditEntry, User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, ClientFor
 from tests.security.conftest import A_PEOPLE, A
 
 NEW_PASSWORD = "another-password-2"
@@ -17,7 +19,7 @@ REVEAL = {"object": "person", "id": 1, "field": "phone"}
 
 
 @pytest.fixture
-def staff(session, login_as):  # type: ignore[no-untyped-def]
+def staff(session: Session, login_as: ClientFor) -> tuple[dict[str, FlaskClient], dict[str, int]]:
     """The three administrators' clients and the ids of every account involved."""
     clients = {role: login_as(role) for role in ("system_admin", "security_admin", "audit_admin")}
     data_user = accounts.create_user(session, "worker-a", PASSWORD)
@@ -30,14 +32,14 @@ def staff(session, login_as):  # type: ignore[no-untyped-def]
     return clients, ids | {"data": data_user.id}
 
 
-def _audited(session, action: str, user_id: int) -> list[AuditEntry]:  # type: ignore[no-untyped-def]
+def _audited(session, action: str, user_id: int) -> list[AuditEntry]:
     stmt = select(AuditEntry).where(
         AuditEntry.action == action, AuditEntry.object_id == str(user_id)
     )
     return list(session.scalars(stmt))
 
 
-def _logs_in(session, settings, username: str, password: str) -> bool:  # type: ignore[no-untyped-def]
+def _logs_in(session, settings, username: str, password: str) -> bool:
     try:
         auth.login(
             session, username, password, kind="bearer", settings=settings, origin=auth.Origin()
@@ -61,7 +63,7 @@ def _data_requests() -> list[tuple[str, str, dict | None]]:
     ]
 
 
-def _refused(client, method: str, url: str, body=None) -> bool:  # type: ignore[no-untyped-def]
+def _refused(client, method: str, url: str, body=None) -> bool:
     response = client.open(url, method=method, json=body)
     return response.status_code == 403 and A_PEOPLE[1][1] not in response.get_data(as_text=True)
 

@@ -12,7 +12,7 @@ from gridmap.storage.models import AuditEntry
 
 
 @pytest.fixture
-def entry(session) -> int:  # type: ignore[no-untyped-def]
+def entry(session) -> int:
     """One audit row inserted by the application's role (INSERT is allowed)."""
     assert session.scalar(text("SELECT current_user")) == "gridmap_app"
     audit.record(session, "test.entry", username="tester", detail={"n": 1})
@@ -43,7 +43,7 @@ def test_the_app_role_cannot_change_or_remove_audit_rows(session, entry, stateme
     assert row is not None and row.outcome == "ok" and row.detail == {"n": 1}
 
 
-def _aged(session, days: str) -> int:  # type: ignore[no-untyped-def]
+def _aged(session, days: str) -> int:
     """An audit row dated ``days`` ago (an SQL interval), inserted by the app's role."""
     return session.scalar(
         text(

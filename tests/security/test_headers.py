@@ -12,13 +12,13 @@ from tests.security.conftest import A
 ALLOWED_SOURCES = {"'self'", "'none'", "'unsafe-inline'", "data:"}
 
 
-def _csp(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def _csp(response) -> dict[str, list[str]]:
     policy = response.headers["Content-Security-Policy"]
     directives = [d.split() for d in policy.split(";") if d.strip()]
     return {d[0]: d[1:] for d in directives}
 
 
-def _check_headers(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def _check_headers(response) -> dict[str, list[str]]:
     csp = _csp(response)
     assert csp["frame-ancestors"] == ["'none'"]
     assert csp["default-src"] == ["'self'"] and csp["object-src"] == ["'none'"]

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import mapbox_vector_tile
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
 from gridmap.access import security
@@ -23,7 +24,7 @@ from gridmap.access.auth import CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGN
 from gridmap.demo import loader as demo
 from gridmap.storage import requests as store
 from gridmap.storage.models import Grid
-from tests.conftest import client_for
+from tests.conftest import ClientFor, client_for
 from tests.patrols.planted import plant_patrols
 from tests.security.conftest import (
     A_PEOPLE,
@@ -35,6 +36,7 @@ from tests.security.conftest import (
     GHOST_ID,
     A,
     B,
+    World,
     b_secrets,
 )
 
@@ -82,8 +84,14 @@ def reveal_request(obj: str, oid: int, field: str) -> Request:
 
 #: Residents' requests planted by ``request_world``: two in A, two in B (ids fixed here so
 #: that they never collide with B's household ids, which the "list" probes look for).
-A_REQUESTS = {501: (A + "01001", 1, 3), 502: (A + "02002", 2, 1)}
-B_REQUESTS = {511: (B + "01001", 11, 12), 512: (B + "02002", 12, None)}
+A_REQUESTS: dict[int, tuple[str, int, int | None]] = {
+    501: (A + "01001", 1, 3),
+    502: (A + "02002", 2, 1),
+}
+B_REQUESTS: dict[int, tuple[str, int, int | None]] = {
+    511: (B + "01001", 11, 12),
+    512: (B + "02002", 12, None),
+}
 
 #: When the planted requests' response clock started (their deadline is long past).
 OVERDUE_SINCE = dt.datetime(2024, 1, 2, 1, 0, tzinfo=dt.UTC)
@@ -453,7 +461,7 @@ PROBES = (
 )
 
 
-def _plant_requests(session, planted: dict[int, tuple[str, int, int | None]], where: str) -> None:  # type: ignore[no-untyped-def]
+def _plant_requests(session, planted: dict[int, tuple[str, int, int | None]], where: str) -> None:
     category = store.current_category(session, "sanitation.garbage")
     assert category is not None
     for rid, (micro, household, owner) in planted.items():
@@ -486,7 +494,7 @@ def _plant_requests(session, planted: dict[int, tuple[str, int, int | None]], wh
 
 
 @pytest.fixture
-def request_world(session, world):  # type: ignore[no-untyped-def]
+def request_world(session: Session, world: World) -> None:
     """Requests in A and B, filed under the seeded catalogue."""
     demo.seed_categories(session)
     _plant_requests(session, A_REQUESTS, "测试社区")
@@ -495,14 +503,14 @@ def request_world(session, world):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def patrol_world(session, world):  # type: ignore[no-untyped-def]
+def patrol_world(session: Session, world: World) -> None:
     """Patrols in A and B (``tests.patrols.planted``)."""
     plant_patrols(session)
     session.commit()
 
 
 @pytest.fixture
-def login_as(login_as, request_world, patrol_world):  # type: ignore[no-untyped-def]
+def login_as(login_as: ClientFor, request_world: None, patrol_world: None) -> ClientFor:
     """The security suite's ``login_as``, in a world that also holds residents' requests."""
     return login_as
 
@@ -512,7 +520,7 @@ def _error_type(url: str) -> str:
     return "application/json" if url.startswith("/open311/") else PROBLEM
 
 
-def send(client, request: Request):  # type: ignore[no-untyped-def]
+def send(client, request: Request):
     method, url, body = request
     return client.open(url, method=method, json=body)
 
@@ -521,7 +529,7 @@ def _digits_blurred(text: str) -> str:
     return re.sub(r"\d+", "#", text)
 
 
-def _ids(response) -> list[str]:  # type: ignore[no-untyped-def]
+def _ids(response) -> list[str]:
     """Ids of the features, results or CSV rows of a collection answer."""
     if response.status_code == 204:  # an empty vector tile
         return []
@@ -541,7 +549,7 @@ def _ids(response) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(item["id"]) for item in items]
 
 
-def _outside_failures(role: str, probe: Probe, client) -> list[str]:  # type: ignore[no-untyped-def]
+def _outside_failures(role: str, probe: Probe, client) -> list[str]:
     """What is wrong with the answer to ``probe``'s out-of-scope request, if anything."""
     response = send(client, probe.outside)
     text = response.get_data().decode(errors="replace")  # a workbook is bytes
@@ -571,7 +579,7 @@ def _outside_failures(role: str, probe: Probe, client) -> list[str]:  # type: ig
     return failures
 
 
-def _inside_failures(role: str, probe: Probe, client) -> list[str]:  # type: ignore[no-untyped-def]
+def _inside_failures(role: str, probe: Probe, client) -> list[str]:
     response = send(client, probe.inside)
     expected = 200 if probe.capability in CAPABILITIES[role] else 403
     if response.status_code != expected:
@@ -608,16 +616,16 @@ def test_request_tiles_follow_the_micro_grid_not_the_point(login_as, role):
     assert sorted(_ids(send(login_as(role), _get(PLANTED_TILE)))) == ["501", "502"]
 
 
-def _rules(app) -> list[Rule]:  # type: ignore[no-untyped-def]
+def _rules(app) -> list[Rule]:
     return list(app.url_map.iter_rules())
 
 
-def _is_public(app, endpoint: str) -> bool:  # type: ignore[no-untyped-def]
+def _is_public(app, endpoint: str) -> bool:
     view = app.view_functions[endpoint]
     return getattr(view, "public", False) or endpoint.startswith(security._PUBLIC_ENDPOINTS)
 
 
-def _needed(app, endpoint: str) -> frozenset[str]:  # type: ignore[no-untyped-def]
+def _needed(app, endpoint: str) -> frozenset[str]:
     return frozenset(getattr(app.view_functions[endpoint], "capabilities", frozenset()))
 
 
@@ -669,15 +677,17 @@ def _sample_url(rule: Rule) -> str:
     for name in rule.arguments:
         converter = type(rule._converters[name]).__name__
         values[name] = 1 if converter == "IntegerConverter" else A
-    return rule.build(values, append_unknown=False)[1]
+    built = rule.build(values, append_unknown=False)
+    assert built is not None
+    return built[1]
 
 
-def _protected(app) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+def _protected(app) -> list[tuple[str, str, str]]:
     return [
         (r.endpoint, method, _sample_url(r))
         for r in _rules(app)
         if not _is_public(app, r.endpoint)
-        for method in sorted(r.methods - {"HEAD", "OPTIONS"})
+        for method in sorted((r.methods or set()) - {"HEAD", "OPTIONS"})
     ]
 
 

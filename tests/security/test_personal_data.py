@@ -28,7 +28,7 @@ from tests.security.test_matrix import reveal_request as reveal
 EXTRA = (("GET", "/api/v1/auth/me", None),)
 
 
-def _responses(client, role: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _responses(client, role: str) -> dict[str, str]:
     """The text of every successful non-reveal answer ``role`` gets, keyed by request."""
     out = {}
     requests = [r for p in PROBES if p.capability != REVEAL for r in (p.inside, p.outside)]
@@ -85,11 +85,11 @@ def test_building_unit_and_room_numbers_are_masked_like_the_address(login_as, ro
         assert f",{room}," not in rows
 
 
-def _audit_count(session) -> int:  # type: ignore[no-untyped-def]
+def _audit_count(session) -> int:
     return session.scalar(select(func.count()).select_from(AuditEntry)) or 0
 
 
-def _audit_text(session) -> str:  # type: ignore[no-untyped-def]
+def _audit_text(session) -> str:
     return "\n".join(session.scalars(text("SELECT a::text FROM audit_log a")))
 
 

@@ -19,7 +19,7 @@ REVEAL_PHONE = {"object": "person", "id": 1, "field": "phone"}
 
 
 @pytest.fixture
-def chief(session, world) -> str:  # type: ignore[no-untyped-def]
+def chief(session, world) -> str:
     """The username of a community chief of A who has not logged in yet."""
     user = accounts.create_user(session, "chief-a", PASSWORD)
     accounts.grant_role(session, user.id, "chief", scope_code=A)
@@ -27,7 +27,7 @@ def chief(session, world) -> str:  # type: ignore[no-untyped-def]
     return user.username
 
 
-def csrf_token(client, path: str = "/login") -> str:  # type: ignore[no-untyped-def]
+def csrf_token(client, path: str = "/login") -> str:
     """The CSRF token of a page's form or ``csrf-token`` meta tag (the client keeps the
     session cookie it came with)."""
     page = client.get(path).get_data(as_text=True)
@@ -38,18 +38,18 @@ def csrf_token(client, path: str = "/login") -> str:  # type: ignore[no-untyped-
     return found.group(1)
 
 
-def web_login(client, username: str, password: str, token: str | None = None):  # type: ignore[no-untyped-def]
+def web_login(client, username: str, password: str, token: str | None = None):
     form = {"username": username, "password": password}
     if token is not None:
         form["csrf_token"] = token
     return client.post("/login", data=form)
 
 
-def api_login(client, username: str, password: str):  # type: ignore[no-untyped-def]
+def api_login(client, username: str, password: str):
     return client.post("/api/v1/auth/token", json={"username": username, "password": password})
 
 
-def _attempt(channel: str, client, username: str, password: str):  # type: ignore[no-untyped-def]
+def _attempt(channel: str, client, username: str, password: str):
     if channel == "web":
         return web_login(client, username, password, csrf_token(client))
     return api_login(client, username, password)
@@ -93,7 +93,7 @@ def test_four_wrong_passwords_do_not_lock(anonymous, chief):
     assert _attempt("web", anonymous, chief, PASSWORD).status_code == 302
 
 
-def _age(session, token: str, **moves: dt.timedelta) -> None:  # type: ignore[no-untyped-def]
+def _age(session, token: str, **moves: dt.timedelta) -> None:
     """Move a login's timestamps back by the given amounts."""
     row = auth_session_of(session, token)
     now = dt.datetime.now(dt.UTC)

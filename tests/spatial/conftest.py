@@ -1,5 +1,6 @@
 """Shared helpers for the spatial tests: metric squares near Beijing and a small generated grid."""
 
+import geopandas as gpd
 import numpy as np
 import pyproj
 import pytest
@@ -35,11 +36,11 @@ SMALL_OUTLINE = shapely.Polygon(
 
 
 @pytest.fixture(scope="session")
-def small_grid():
+def small_grid() -> gpd.GeoDataFrame:
     """About 10 communities, 45 zones, 500 micro-grids."""
     return generate_grid(SMALL_OUTLINE, communities=10, streets=3, seed=7)
 
 
 @pytest.fixture
-def rng():
+def rng() -> np.random.Generator:
     return np.random.default_rng(42)

@@ -1,5 +1,7 @@
 """propose_division: hand-made cases with known optimal divisions, capacity, keeping, errors."""
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,7 +39,7 @@ def _cluster(cx: float, cy: float, n: int, rng: np.random.Generator) -> list[tup
 
 
 @pytest.fixture
-def two_clusters(rng):
+def two_clusters(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """15 households around (0, 0) and 15 around (2000, 0); member 1 and 2 live in each."""
     house = _households(_cluster(0, 0, 15, rng) + _cluster(2000, 0, 15, rng))
     return house, _members({1: (0, 0), 2: (2000, 0)})
@@ -179,7 +181,7 @@ def test_impossible_capacity_with_differing_member_ranges(two_clusters):
 
 def _bad(house: pd.DataFrame, members: pd.DataFrame, case: str):
     """Return (households, members, kwargs) broken in one way."""
-    kwargs: dict = {}
+    kwargs: dict[str, Any] = {}
     if case == "nan":
         house.loc[3, "lon"] = np.nan
     elif case == "swapped":
@@ -198,13 +200,14 @@ def _bad(house: pd.DataFrame, members: pd.DataFrame, case: str):
         house["care"] = house["care"].astype(object)
         house.loc[2, "care"] = "yes"
     else:
-        kwargs = {
+        bad_options: dict[str, dict[str, Any]] = {
             "min_max": {"min_load": 40, "max_load": 30},
             "care_weight": {"care_weight": 0},
             "candidates": {"candidates": 0},
             "time_limit": {"time_limit": 0},
             "balance": {"balance": 0.5},
-        }[case]
+        }
+        kwargs = bad_options[case]
     return house, members, kwargs
 
 

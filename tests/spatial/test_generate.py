@@ -2,6 +2,7 @@
 
 import re
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +10,7 @@ import shapely
 
 from gridmap.spatial.generate import (
     CARE_TAGS,
+    Population,
     generate_grid,
     generate_population,
     reading_order,
@@ -21,7 +23,7 @@ HOUSEHOLDS = 20_000
 
 
 @pytest.fixture(scope="module")
-def population(small_grid):
+def population(small_grid: gpd.GeoDataFrame) -> Population:
     return generate_population(small_grid, households=HOUSEHOLDS, seed=3)
 
 

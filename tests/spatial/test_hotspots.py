@@ -60,7 +60,7 @@ def _same_weights(ours, theirs) -> None:
 
 
 @pytest.fixture
-def planted(rng):
+def planted(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A 30 × 30 lattice of Poisson(5) counts with a hot 5 × 5 block and a cold (empty) one."""
     side = 30
     values = rng.poisson(5.0, side * side).astype(float)

@@ -25,9 +25,9 @@ def test_autogenerate_finds_no_difference(engine: Engine) -> None:
         assert compare_metadata(context, Base.metadata) == []
 
 
-def _conventional(table: str, name: str) -> str:
+def _conventional(table: str, name: object) -> str:
     """The name the naming convention gives (a ``conv`` name is final as it is)."""
-    return name if isinstance(name, conv) else f"ck_{table}_{name}"
+    return str(name) if isinstance(name, conv) else f"ck_{table}_{name}"
 
 
 def test_check_constraints_have_their_conventional_names(engine: Engine) -> None:

@@ -75,7 +75,7 @@ def web_engine(web_database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def live_app(web_database_url: str) -> Iterator[Flask]:
-    app = create_app(Settings(database_url=web_database_url, **LIVE_SETTINGS))  # type: ignore[arg-type]
+    app = create_app(Settings(database_url=web_database_url, **LIVE_SETTINGS))
     yield app
     app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
 

@@ -78,7 +78,7 @@ def zone(chief_api: Api, web_engine: Engine) -> str:
     busiest = max(zones, key=lambda z: len(chief_api.get(f"/grids/{z}/coverage")["households"]))
     micro = chief_api.get(f"/grids?level=micro&parent={busiest}")["features"]
     rng = np.random.default_rng(11)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for feature in micro[:BUILDINGS]:
         centre = shapely.point_on_surface(shape(feature["geometry"]))
         for i in range(PER_BUILDING):

@@ -41,7 +41,7 @@ def _linked_urls(html: str) -> list[str]:
 
 @pytest.mark.parametrize("crs", ["wgs84", "gcj02", "none"])
 def test_map_links_only_vendored_assets(crs: str) -> None:
-    html = _rendered(Settings(basemap_crs=crs, basemap_url=INTRANET_TILES))  # type: ignore[arg-type]
+    html = _rendered(Settings(basemap_crs=crs, basemap_url=INTRANET_TILES))
     vendored = [LEAFLET_JS, LEAFLET_CSS, VECTORGRID_JS, PAGE_JS]
     assert _linked_urls(html) == [_asset(p) for p in vendored]
     hosts = set(re.findall(r"https?://([^/\"']+)", html))

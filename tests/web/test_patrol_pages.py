@@ -260,7 +260,9 @@ def test_worker_patrols_on_a_phone_and_the_chief_replays_it(
     assert "签到 1 户" in page.locator("#gm-replay-reached").inner_text()
     # The slider moves the marker along the track; play moves it on by itself.
     start = page.evaluate("() => window.gridmapPatrol.marker.getLatLng().lng")
-    page.locator("#gm-replay-slider").fill(page.locator("#gm-replay-slider").get_attribute("max"))
+    last = page.locator("#gm-replay-slider").get_attribute("max")
+    assert last is not None
+    page.locator("#gm-replay-slider").fill(last)
     end = page.evaluate("() => window.gridmapPatrol.marker.getLatLng().lng")
     assert end == pytest.approx(walk[-1][0], abs=1e-6) and start == pytest.approx(walk[0][0])
     page.locator("#gm-replay-slider").fill("0")
@@ -392,7 +394,7 @@ def test_a_chief_without_a_person_is_told_the_worker_page_is_not_theirs(
 def test_patrol_maps_link_only_vendored_assets(page: str) -> None:
     settings = Settings(
         basemap_crs="gcj02", basemap_url="http://tiles.intranet.example/{z}/{x}/{y}.png"
-    )  # type: ignore[arg-type]
+    )
     config = {"page": page, "apiRoot": "/api/v1", "today": "2026-01-05"}
     parts = render_parts(build_patrol_map(settings, asset_url=_asset, config=config))
     html = f"{parts.header}{parts.html}{parts.script}"

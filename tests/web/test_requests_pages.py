@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, func, select, update
@@ -41,7 +41,7 @@ from tests.web.browser import Watched, count, wait_for
 
 WORKER = "demo-worker"
 CHIEF = "demo-chief"
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 #: A micro-level category: the worker of the micro-grid owns it at once (首接负责).
 CATEGORY = "sanitation.garbage"
 CONFLICT = "他人已修改此诉求"
@@ -374,7 +374,7 @@ def test_chief_sees_the_ranking_board(
 def test_request_maps_link_only_vendored_assets(page: str) -> None:
     settings = Settings(
         basemap_crs="gcj02", basemap_url="http://tiles.intranet.example/{z}/{x}/{y}.png"
-    )  # type: ignore[arg-type]
+    )
     config = requests_config(settings, page=page, requestId=1)
     parts = render_parts(build_requests_map(settings, asset_url=_asset, config=config))
     html = f"{parts.header}{parts.html}{parts.script}"

@@ -60,7 +60,7 @@ def _review_server() -> Iterator[str]:
         session.commit()
     assert report.requests == REVIEW_REQUESTS
     engine.dispose()
-    app: Flask = create_app(Settings(database_url=url, **LIVE_SETTINGS))  # type: ignore[arg-type]
+    app: Flask = create_app(Settings(database_url=url, **LIVE_SETTINGS))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -271,7 +271,8 @@ def profile(name: str) -> Floats:
     for hour, extra in _PROFILE_BUMPS[name].items():
         weights[hour] += extra
     cumulative = np.concatenate(([0.0], np.cumsum(weights)))
-    return cumulative / cumulative[-1]
+    shares: Floats = cumulative / cumulative[-1]
+    return shares
 
 
 def share_of_day(cdf: Floats, seconds: int) -> float:

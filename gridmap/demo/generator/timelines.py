@@ -257,7 +257,7 @@ def _answer(
     first = np.where(u < unsatisfied, 3, np.where(u < unsatisfied + 0.16, 2, 1))
     window = _span_of(clock, completed, feedback_deadline)
     when = clock.after(completed, window * _answer_share(rng, n))
-    reopened = answered & (first == 3)
+    reopened: Bools = answered & (first == 3)
     at[RATE] = np.where(answered & ~reopened, when, NEVER)
     at[REOPEN] = np.where(reopened, when, NEVER)
     rating[RATE], rating[REOPEN] = first, 3
