@@ -40,6 +40,7 @@ from gridmap.grid import ingest
 from gridmap.grid.lookup import to_storage_point
 from gridmap.spatial import tracks
 from gridmap.spatial.crs import SpatialInputError, check_lonlat, parse_crs, to_cgcs2000
+from gridmap.storage import duties
 from gridmap.storage import patrols as store
 from gridmap.storage.models import Patrol, WorkList
 
@@ -449,12 +450,12 @@ def work_lists(
     lists = []
     for rule in store.active_work_lists(session, on, list_code):
         period = period_of(rule, on)
-        table = store.duties(
-            store.Obligation(rule, period.start, period.end, on, scope, person_id=person_id)
+        table = duties.duties(
+            duties.Obligation(rule, period.start, period.end, on, scope, person_id=person_id)
         )
         if table is None:
             continue
-        rows = store.duty_rows(session, table, due_only=False, limit=MAX_ITEMS)
+        rows = duties.duty_rows(session, table, due_only=False, limit=MAX_ITEMS)
         if rows:
             lists.append({"rule": rule, "period": period, "rows": rows})
     return {"person": person, "date": on, "lists": lists}
@@ -481,19 +482,19 @@ def overdue(
     by_grid: dict[Any, dict[str, Any]] = {}
     for rule in store.active_work_lists(session, on, list_code):
         period = period_of(rule, on)
-        ob = store.Obligation(rule, period.start, period.end, on, scope, grid_code=grid_code)
-        table = store.duties(ob)
+        ob = duties.Obligation(rule, period.start, period.end, on, scope, grid_code=grid_code)
+        table = duties.duties(ob)
         if table is None:
             continue
-        due = store.duty_rows(
+        due = duties.duty_rows(
             session, table, due_only=True, limit=max(limit - len(rows), 0), geometry=geometry
         )
-        last = store.last_reaches(
+        last = duties.last_reaches(
             session, [int(r.household_id) for r in due if r.household_id], rule.id, rule.min_reach
         )
         rows += [{"rule": rule, "row": r, "last": last.get(r.household_id)} for r in due]
-        counts = _tally(store.duty_counts_by_person(session, table), by_person, rule, "person_id")
-        _tally(store.duty_counts_by_grid(session, table, level), by_grid, rule, "code")
+        counts = _tally(duties.duty_counts_by_person(session, table), by_person, rule, "person_id")
+        _tally(duties.duty_counts_by_grid(session, table, level), by_grid, rule, "code")
         lists.append({"rule": rule, "period": period, **counts})
     return {
         "date": on,
