@@ -92,7 +92,7 @@ def build(
                 ("id", "住户编号"),
                 ("address", "地址"),
                 ("care_tags", "关爱标签"),
-                ("micro_grid_code", "微网格"),
+                ("micro_grid_code", glossary.LEVELS["micro"]),
             ),
             masked,
         )

@@ -32,7 +32,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Caller, Forbidden, Scope
-from gridmap.core import clock
+from gridmap.core import clock, glossary
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.core.settings import Settings
@@ -58,7 +58,7 @@ _SINCE = {"valid_from": dt.date(2000, 1, 1)}
 STANDARD_LISTS: tuple[dict[str, Any], ...] = (
     {
         "code": "daily_patrol",
-        "name": "日巡查",
+        "name": glossary.WORK_LIST_KINDS["daily_patrol"],
         "kind": "daily_patrol",
         "target": "grid",
         "period": "day",
@@ -69,7 +69,7 @@ STANDARD_LISTS: tuple[dict[str, Any], ...] = (
     | _SINCE,
     {
         "code": "weekly_visit",
-        "name": "周探访",
+        "name": glossary.WORK_LIST_KINDS["weekly_visit"],
         "kind": "weekly_visit",
         "target": "care",
         "care_tags": ["elderly_alone", "disabled", "low_income"],
@@ -81,7 +81,7 @@ STANDARD_LISTS: tuple[dict[str, Any], ...] = (
     | _SINCE,
     {
         "code": "monthly_survey",
-        "name": "月摸排",
+        "name": glossary.WORK_LIST_KINDS["monthly_survey"],
         "kind": "monthly_survey",
         "target": "all",
         "period": "month",

@@ -116,9 +116,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("resolved", "已解决数"),
     ("resolution_rate", "解决率"),
     ("rated", "评价数"),
-    ("satisfied", "满意"),
-    ("basically_satisfied", "基本满意"),
-    ("unsatisfied", "不满意"),
+    *glossary.RATINGS.items(),
     ("satisfaction_rate", "满意率"),
     ("score", "综合得分"),
 )
@@ -322,11 +320,7 @@ class Ranking:
 
     @property
     def title(self) -> str:
-        what = (
-            "责任单位"
-            if self.by == "owner"
-            else {"micro": "微网格", "zone": "片区网格"}.get(self.level, "社区")
-        )
+        what = "责任单位" if self.by == "owner" else glossary.label(glossary.LEVELS, self.level)
         return f"三率排名（{what}，{self.period.label}）"
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Caller
-from gridmap.core import clock, etags
+from gridmap.core import clock, etags, glossary
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.grid.lookup import to_storage_point
 from gridmap.requests import deadlines, lifecycle
@@ -46,13 +46,6 @@ from gridmap.storage.models import Category, ResidentRequest
 GRID_ROLE = {"micro": "grid_worker", "zone": "zone_leader", "community": "chief"}
 #: The levels a new request climbs, from its category's default level up (首接负责).
 CLIMB: Final = ("micro", "zone", "community", "street")
-_LEVEL_NAME = {
-    "micro": "微网格",
-    "zone": "片区网格",
-    "community": "社区",
-    "street": "街道",
-    "department": "职能部门",
-}
 
 
 class IllegalAction(Conflict):
@@ -206,7 +199,7 @@ def on_duty(level: str, grid_code: str | None, person_id: int | None) -> Owner |
     longest-serving one), or None when nobody is."""
     if person_id is None:
         return None
-    why = f"{GRID_ROLE[level]} on duty in {_LEVEL_NAME[level]} {grid_code}"
+    why = f"{GRID_ROLE[level]} on duty in {glossary.LEVELS[level]} {grid_code}"
     return Owner(level, person_id, None, None, why)
 
 

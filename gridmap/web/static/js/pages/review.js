@@ -275,7 +275,7 @@ class GridmapReview {
         fillOpacity: 0.9,
         className: `gm-spot gm-spot-${cell.bin}`,
       });
-      marker.bindTooltip(`${cell.name}：${BIN_LABELS[cell.bin] || '不显著'}，z=${cell.z}，${TREND_LABELS[cell.trend] || ''}`);
+      marker.bindTooltip(`${cell.name}：${BIN_LABELS[cell.bin] || BIN_LABELS[0]}，z=${cell.z}，${TREND_LABELS[cell.trend] || ''}`);
       marker.on('click', (event) => {
         L.DomEvent.stopPropagation(event);
         this.showGrid(cell.code);
