@@ -13,6 +13,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from gridmap.core.clock import BEIJING
 from gridmap.core.settings import Settings
 
 _SESSIONS = "gridmap.sessionmaker"
@@ -26,7 +27,7 @@ def make_engine(settings: Settings) -> Engine:
         pool_size=5,
         max_overflow=5,
         pool_pre_ping=True,
-        connect_args={"options": "-c timezone=Asia/Shanghai"},
+        connect_args={"options": f"-c timezone={BEIJING.key}"},
     )
 
 

@@ -110,7 +110,7 @@ def in_subtrees(column: Any, prefixes: Sequence[str]) -> ColumnElement[bool]:
 
 def _period_start(column: Any, kind: Kind) -> ColumnElement[Any]:
     unit = "week" if kind == "W" else "month"
-    return func.date_trunc(unit, func.timezone("Asia/Shanghai", column)).cast(
+    return func.date_trunc(unit, func.timezone(BEIJING.key, column)).cast(
         RequestTally.period_start.type
     )
 

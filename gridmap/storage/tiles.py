@@ -33,6 +33,7 @@ from sqlalchemy import ColumnElement, Float, Integer, and_, false, func, literal
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
+from gridmap.core.clock import BEIJING
 from gridmap.requests.lifecycle import CLOCKED
 from gridmap.storage import review
 from gridmap.storage.models import SRID, Category, Grid, ResidentRequest
@@ -162,7 +163,7 @@ def _raw_points(tile: Tile, wanted: review.ReviewFilter) -> Any:
     r, c, micro = aliased(ResidentRequest), aliased(Category), aliased(Grid)
     first, after = review.filed_window(wanted)
     states = [s for s in wanted.states if s in CLOCKED] if wanted.overdue else wanted.states
-    day = func.to_char(func.timezone("Asia/Shanghai", r.created_at), "YYYY-MM-DD")
+    day = func.to_char(func.timezone(BEIJING.key, r.created_at), "YYYY-MM-DD")
     rows = (
         select(
             r.geom,

@@ -59,6 +59,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.access import audit, auth
 from gridmap.core import clock
+from gridmap.core.clock import BEIJING
 from gridmap.demo.generator.city import City, MissingCity
 from gridmap.demo.generator.model import (
     CATEGORY_MODELS,
@@ -164,7 +165,7 @@ def run(
     progress: ingest.Progress[Block] = iter,
 ) -> Report:
     """:func:`generate_requests` on ``database_url`` in one transaction, audited, committed."""
-    engine = create_engine(database_url, connect_args={"options": "-c timezone=Asia/Shanghai"})
+    engine = create_engine(database_url, connect_args={"options": f"-c timezone={BEIJING.key}"})
     try:
         with Session(engine) as session:
             report = generate_requests(
