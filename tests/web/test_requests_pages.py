@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from gridmap.access.security import SESSION_COOKIE
+from gridmap.core import glossary
 from gridmap.core.settings import Settings
 from gridmap.storage.models import ResidentRequest
 from gridmap.web.maps import (
@@ -190,14 +191,14 @@ def test_worker_files_and_handles_a_request_on_a_phone(
     assert record["location"]["lon"] == pytest.approx(worker_point[0], abs=1e-4)
     text = page.locator("#gm-detail").inner_text()
     assert "13812345678" not in text and "13900001111" not in text  # masked on the server
-    assert page.locator("#gm-detail-state").inner_text() == "上报"
+    assert page.locator("#gm-detail-state").inner_text() == glossary.STATES["reported"]
 
     # It is the worker's own (首接负责): it shows in 我的.
     page.goto(phone.url("/requests?tab=mine"))
     page.wait_for_selector("#gm-inbox[data-state=ready]")
     row = page.locator(f".gm-request-row[data-id='{request_id}']")
     assert row.is_visible()
-    assert "垃圾" in row.inner_text() and "上报" in row.inner_text()
+    assert "垃圾" in row.inner_text() and glossary.STATES["reported"] in row.inner_text()
     phone.screenshot("requests_inbox_phone.png")
 
     row.get_by_role("link").click()
