@@ -161,3 +161,18 @@ def test_redraw_on_a_later_day_keeps_both_versions_reachable(session, settings, 
         for at in (yesterday, None)
     }
     assert names == {yesterday: "第1片区", None: "新片区名"}
+
+
+def test_cli_merge_from_geojson_reports_what_moved(runner, session, west_households, tmp_path):
+    age(session)
+    session.execute(text("DELETE FROM assignment"))
+    session.commit()
+    frame = merge_file(retired_geometry=False).assign(status=["", "撤销"])
+    path = tmp_path / "merge.geojson"
+    path.write_text(frame.to_json(), encoding="utf-8")
+    args = ["gridmap", "import-grids", str(path), "--crs", "EPSG:4490", "--redraw"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "grids: 1 written, 2 closed" in result.output
+    assert f"households of retired micro-grid {MICRO2} moved: 1 to {MICRO1}" in result.output
+    assert micro_of(session, 2) == MICRO1
