@@ -85,7 +85,11 @@ def migrate() -> None:
 @group.command("import-grids")
 @_file
 @_crs_option
-@click.option("--redraw", is_flag=True, help="Close current grids with the same codes.")
+@click.option(
+    "--redraw",
+    is_flag=True,
+    help="Replace current grids with the same codes, retire those with status 'retired'.",
+)
 def import_grids(path: Path, crs: str, redraw: bool) -> None:
     """Import grids from GeoJSON, Shapefile, GeoPackage or KML after validating them."""
     settings = current_app.extensions["gridmap.settings"]

@@ -50,6 +50,7 @@ def get_grid(path: params.GridPath, query: params.GridGetQuery) -> Response:
     if row is None:
         raise NotFound(f"There is no grid with code {path.code}.")
     props = serializers.grid_properties(row)
-    props["children"] = [dict(c._mapping) for c in grids.children(session, row.id, scope)]
-    props["staff"] = [mask_contact(s) for s in grids.staff(session, [row.id])[row.id]]
+    children = grids.children(session, row.code, query.at, scope)
+    props["children"] = [dict(c._mapping) for c in children]
+    props["staff"] = [mask_contact(s) for s in grids.staff_on(session, row.code, query.at)]
     return serializers.geojson_response(serializers.feature(row.code, row.geojson, props))

@@ -45,7 +45,9 @@ class GridPath(BaseModel):
 
 
 class GridGetQuery(BaseModel):
-    at: dt.date | None = None
+    at: dt.date | None = Field(
+        None, description="The grid, its children and its staff as on this date (default: today)"
+    )
 
 
 class HouseholdListQuery(PageQuery, BBoxQuery):

@@ -126,14 +126,44 @@ def get_grid(session: Session, code: str, at: dt.date | None, scope: Scope) -> G
     return session.execute(stmt).first()
 
 
-def children(session: Session, grid_id: int, scope: Scope) -> list[ChildRow]:
-    """Code, name, level and kind of the current children of a grid that are in ``scope``."""
+def children(session: Session, code: str, at: dt.date | None, scope: Scope) -> list[ChildRow]:
+    """Code, name, level and kind of the children in ``scope`` of the grid ``code`` valid on
+    ``at`` (today's when None).
+
+    A child is matched by its parent's code, not its row: a redraw gives the parent a new row,
+    and only the children current at the time follow it, so a past child may point to any
+    version of its parent.
+    """
+    parent = aliased(Grid)
     stmt = (
         select(Grid.code, Grid.name, Grid.level, Grid.kind)
-        .where(Grid.parent_id == grid_id, current_at(), grid_visible(scope))
+        .join(parent, parent.id == Grid.parent_id)
+        .where(parent.code == code, current_at(at), grid_visible(scope))
         .order_by(Grid.code)
     )
     return list(session.execute(stmt).all())
+
+
+def staff_on(session: Session, code: str, on: dt.date | None = None) -> list[StaffEntry]:
+    """People holding a post on ``on`` (today when None) in the grid ``code``, whichever of
+    its versions the post was made on."""
+    day: ColumnElement[dt.date] | dt.date = func.current_date() if on is None else on
+    stmt = (
+        select(Person.id, Person.name, Person.phone, Assignment.role)
+        .join(Assignment, Assignment.person_id == Person.id)
+        .join(Grid, Grid.id == Assignment.grid_id)
+        .where(
+            Grid.code == code,
+            Assignment.start_date <= day,
+            or_(Assignment.end_date.is_(None), Assignment.end_date > day),
+        )
+        .order_by(Assignment.role, Person.id)
+        .distinct()
+    )
+    return [
+        StaffEntry(person_id=pid, name=name, phone=phone, role=role)
+        for pid, name, phone, role in session.execute(stmt)
+    ]
 
 
 def staff(session: Session, grid_ids: list[int]) -> dict[int, list[StaffEntry]]:

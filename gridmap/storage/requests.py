@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
 from gridmap.core import clock
-from gridmap.requests.lifecycle import CLOCKED
+from gridmap.requests.lifecycle import CLOCKED, OPEN
 from gridmap.storage.grids import BBox, envelope
 from gridmap.storage.models import (
     SRID,
@@ -198,6 +198,16 @@ def staff_of(session: Session, grid_id: int, role: str) -> list[int]:
         .order_by(Assignment.start_date, Assignment.id)
     )
     return list(session.scalars(stmt).all())
+
+
+def open_requests_in(session: Session, micro_grid_ids: list[int]) -> int:
+    """How many open requests were filed in the given micro-grids."""
+    if not micro_grid_ids:
+        return 0
+    stmt = select(func.count()).where(
+        ResidentRequest.micro_grid_id.in_(micro_grid_ids), ResidentRequest.state.in_(OPEN)
+    )
+    return int(session.scalar(stmt) or 0)
 
 
 def street_admin_for(session: Session, grid_code: str) -> int | None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
 
+import pytest
+from shapely.geometry import box
+from sqlalchemy import func, select, text
+
+from gridmap.grid import ingest
 from gridmap.spatial.crs import wgs84_to_bd09
-from tests.conftest import COMMUNITY
+from tests.conftest import COMMUNITY, MID_LON, N, S, W, small_grid_frame
 from tests.helpers import PROBLEM, assert_problem, row_counts
 
 
@@ -32,6 +37,31 @@ def test_one_grid_has_children_and_staff(client, staffed):
     ]
     assert body["properties"]["staff"][0]["name"] == "李*"
     assert_problem(client.get(f"/api/v1/grids/{COMMUNITY[:-1]}9"), 404, "no grid")
+
+
+def test_past_grid_shows_the_children_and_staff_of_that_day(client, session, settings, staffed):
+    session.execute(text("UPDATE grid SET valid_from = current_date - 30"))
+    session.execute(text("UPDATE assignment SET start_date = current_date - 10"))
+    # Today zone 01 is redrawn (a new row) and micro-grid 01001 absorbs 01002.
+    frame = small_grid_frame().iloc[[1, 3, 4]].copy()
+    frame["status"] = ["", "", "retired"]
+    frame.loc[frame.index[1], "geometry"] = box(W, S, MID_LON, N)
+    ingest.import_grids(session, frame, "EPSG:4490", settings, redraw=True)
+    session.commit()
+    day = session.scalar(select(func.current_date())) - dt.timedelta(days=1)
+    zone, micro = f"/api/v1/grids/{COMMUNITY}01", f"/api/v1/grids/{COMMUNITY}01001"
+
+    def children(url: str) -> list[str]:
+        return [c["code"] for c in client.get(url).get_json()["properties"]["children"]]
+
+    assert children(f"{zone}?at={day}") == [COMMUNITY + "01001", COMMUNITY + "01002"]
+    assert children(zone) == [COMMUNITY + "01001"]
+    listed = client.get(f"/api/v1/grids?parent={COMMUNITY}01&at={day}").get_json()
+    assert listed["numberReturned"] == 2
+    for url in (f"{micro}?at={day}", micro):  # the worker's post followed the redraw
+        assert [s["name"] for s in client.get(url).get_json()["properties"]["staff"]] == ["张*"]
+    before = client.get(f"{micro}?at={day - dt.timedelta(days=15)}").get_json()  # no post yet
+    assert before["properties"]["staff"] == []
 
 
 def test_locate_gives_chain_with_staff(client, staffed):

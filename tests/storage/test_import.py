@@ -54,6 +54,8 @@ def test_bad_grid_file_is_rejected_and_writes_nothing(session, settings, change,
 
 
 def test_duplicate_code_needs_redraw_and_redraw_keeps_history(session, settings, small_grid):
+    # Drawn a month ago: a redraw today closes that version (a same-day one corrects it).
+    session.execute(update(Grid).values(valid_from=text("current_date - 30")))
     micro = small_grid_frame().iloc[[3]]
     with pytest.raises(ingest.ImportRejected, match="already exists"):
         ingest.import_grids(session, micro, "EPSG:4490", settings)
@@ -242,7 +244,11 @@ def test_bulk_locate_agrees_with_postgis(session, settings):
     assert session.scalar(text("SELECT current_setting('gridmap.bulk_located', true)")) == "off"
 
 
-def test_redrawn_zone_keeps_its_children(session, settings, small_grid):
+@pytest.mark.parametrize("drawn_days_ago", [0, 30], ids=["same-day", "later"])
+def test_redrawn_zone_keeps_its_children(session, settings, small_grid, drawn_days_ago):
+    session.execute(
+        update(Grid).values(valid_from=text("current_date - :d")), {"d": drawn_days_ago}
+    )
     zone = small_grid_frame().iloc[[1]]
     ingest.import_grids(session, zone, "EPSG:4490", settings, redraw=True)
     current_zone = session.scalar(

@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import pandas as pd
 import shapely
 from geoalchemy2.functions import ST_AsBinary
-from sqlalchemy import (
-    Table,
-    Text,
-    any_,
-    bindparam,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gridmap.core.settings import Settings
 from gridmap.grid.ingest.common import ImportReport, declared_crs, reject, require_columns
+from gridmap.grid.ingest.redraw import (
+    RedrawPlan,
+    close,
+    follow,
+    household_notes,
+    households_of,
+    plan_redraw,
+    retire,
+    split_status,
+)
 from gridmap.spatial.crs import (
     check_geometries_in_china,
     geoseries_to_cgcs2000,
 )
 from gridmap.spatial.validate import validate_grids
 from gridmap.storage.grids import current_at
-from gridmap.storage.models import (
-    SRID,
-    Grid,
-)
-from gridmap.storage.sql import as_array
+from gridmap.storage.models import SRID, Grid
 
 
 def _existing_grids(session: Session) -> gpd.GeoDataFrame:
@@ -43,14 +42,15 @@ def _existing_grids(session: Session) -> gpd.GeoDataFrame:
             Grid.level,
             Grid.kind,
             parent.c.code,
+            (Grid.valid_from == func.current_date()).label("today"),
             ST_AsBinary(Grid.geom),
         )
         .outerjoin(parent, parent.c.id == Grid.parent_id)
         .where(current_at())
     ).all()
-    columns = ["id", "code", "name", "level", "kind", "parent_code"]
-    frame = pd.DataFrame([r[:6] for r in rows], columns=columns)
-    geoms = shapely.from_wkb([bytes(r[6]) for r in rows]) if rows else []
+    columns = ["id", "code", "name", "level", "kind", "parent_code", "today"]
+    frame = pd.DataFrame([r[:7] for r in rows], columns=columns).astype({"today": bool})
+    geoms = shapely.from_wkb([bytes(r[7]) for r in rows]) if rows else []
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=SRID), crs=SRID)
 
 
@@ -96,29 +96,38 @@ def import_grids(
     *,
     redraw: bool = False,
 ) -> ImportReport:
-    """Validate a grid file against itself and the current grids, then insert it.
+    """Validate a grid file against itself and the current grids, then write it.
 
     With ``redraw`` a code that already exists closes the current row (``valid_to`` today)
-    and the file's geometry becomes the new current row; without it, that is an error.
+    and the file's geometry becomes the new current row, or corrects the row in place when it
+    was drawn today; a ``status`` of ``retired`` (撤销) retires a grid. Without it, either is an
+    error. The rules are in :mod:`gridmap.grid.ingest.redraw`.
     """
+    frame, retiring = split_status(frame)
     grids = prepare_grids(frame, crs_text)
-    existing = _existing_grids(session)
-    taken = existing[existing["code"].isin(grids["code"])]
-    if len(taken) and not redraw:
-        raise reject(
-            "grid file",
-            [
-                {
-                    "where": f"grid {c}",
-                    "message": "already exists; import with --redraw to replace it",
-                }
-                for c in taken["code"]
-            ],
+    plan = plan_redraw(grids, retiring, _existing_grids(session), redraw=redraw)
+    if len(grids):
+        _validate(grids, plan.kept, settings)
+    before = households_of(session, [int(i) for i in plan.retired["id"]])
+    notes = retire(session, plan.retired)
+    close(session, plan.replaced["code"])
+    ids = _write(session, grids, plan)
+    moved = zip(plan.replaced["code"], plan.replaced["id"], strict=True)
+    follow(session, {int(old): ids[code] for code, old in moved})
+    if len(plan.corrected):
+        corrected = ", ".join(sorted(plan.corrected["code"]))
+        notes.insert(
+            0, f"{len(plan.corrected)} grid(s) drawn today, corrected in place: {corrected}"
         )
-    others = existing[~existing["code"].isin(grids["code"])]
+    notes += household_notes(session, before)
+    closed = len(plan.replaced) + int((~plan.retired["today"]).sum())
+    return ImportReport("grids", written=len(grids), closed=closed, notes=notes)
+
+
+def _validate(grids: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, settings: Settings) -> None:
     report = validate_grids(
         grids,
-        others,
+        kept,
         inside_tolerance_m=settings.inside_tolerance_m,
         sliver_area_m2=settings.sliver_area_m2,
     )
@@ -136,55 +145,51 @@ def import_grids(
                 for p in report.problems
             ],
         )
-    closed = 0
-    if len(taken):
-        session.execute(
-            update(Grid)
-            .where(Grid.code == any_(as_array(taken["code"], Text)), current_at())
-            .values(valid_to=func.current_date())
-        )
-        closed = len(taken)
-    ids = dict(zip(others["code"], others["id"], strict=True))
+
+
+def _write(session: Session, grids: gpd.GeoDataFrame, plan: RedrawPlan) -> dict[str, int]:
+    """Insert the file's grids level by level (parents first), correcting in place the
+    versions drawn today; returns the id of every current grid by code."""
+    ids = dict(zip(plan.kept["code"], plan.kept["id"], strict=True))
+    in_place = {
+        str(c): int(i) for c, i in zip(plan.corrected["code"], plan.corrected["id"], strict=True)
+    }
+    ids.update(in_place)
     for level in ("community", "zone", "micro"):
         rows = grids[grids["level"] == level]
         if rows.empty:
             continue
-        parent_codes = rows["parent_code"].where(rows["parent_code"].notna(), None)
-        derived = rows["code"].str[: {"community": 0, "zone": 12, "micro": 14}[level]]
-        values = [
-            {
-                "code": code,
-                "name": name,
-                "level": level,
-                "kind": kind or "ordinary",
-                "parent_id": ids.get(pc or dc) if level != "community" else None,
-                "geom": f"SRID={SRID};{shapely.to_wkt(g, rounding_precision=-1)}",
-            }
-            for code, name, kind, pc, dc, g in zip(
-                rows["code"],
-                rows["name"],
-                rows["kind"],
-                parent_codes,
-                derived,
-                _as_multipolygons(rows.geometry),
-                strict=True,
-            )
-        ]
-        result = session.execute(insert(Grid).returning(Grid.id, Grid.code), values)
-        ids.update({code: gid for gid, code in result})
-    if len(taken):
-        moved = zip(taken["code"], taken["id"], strict=True)
-        _reparent(session, {int(old): ids[code] for code, old in moved})
-    return ImportReport("grids", written=len(grids), closed=closed)
+        values = _values(rows, level, ids)
+        fixes = [{"id": in_place[v["code"]], **v} for v in values if v["code"] in in_place]
+        new = [v for v in values if v["code"] not in in_place]
+        if fixes:
+            session.execute(update(Grid), fixes)
+        if new:
+            result = session.execute(insert(Grid).returning(Grid.id, Grid.code), new)
+            ids.update({code: gid for gid, code in result})
+    return ids
 
 
-def _reparent(session: Session, new_id_of: dict[int, int]) -> None:
-    """Current children of redrawn grids follow their parent to its new row."""
-    table = Grid.__table__
-    assert isinstance(table, Table)
-    stmt = (
-        update(table)
-        .where(table.c.parent_id == bindparam("old"), table.c.valid_to.is_(None))
-        .values(parent_id=bindparam("new"))
-    )
-    session.connection().execute(stmt, [{"old": o, "new": n} for o, n in new_id_of.items()])
+def _values(rows: gpd.GeoDataFrame, level: str, ids: dict[str, int]) -> list[dict[str, Any]]:
+    """The columns of the file's rows of one level, parents resolved to ids."""
+    parent_codes = rows["parent_code"].where(rows["parent_code"].notna(), None)
+    derived = rows["code"].str[: {"community": 0, "zone": 12, "micro": 14}[level]]
+    return [
+        {
+            "code": code,
+            "name": name,
+            "level": level,
+            "kind": kind or "ordinary",
+            "parent_id": ids.get(pc or dc) if level != "community" else None,
+            "geom": f"SRID={SRID};{shapely.to_wkt(g, rounding_precision=-1)}",
+        }
+        for code, name, kind, pc, dc, g in zip(
+            rows["code"],
+            rows["name"],
+            rows["kind"],
+            parent_codes,
+            derived,
+            _as_multipolygons(rows.geometry),
+            strict=True,
+        )
+    ]

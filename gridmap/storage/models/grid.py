@@ -41,7 +41,9 @@ class Grid(Base):
 
     Codes: a community carries its 12-digit statistical division code; a zone appends a
     2-digit sequence number, a micro-grid 3 more digits. A redraw closes the old row
-    (``valid_to``) and inserts a new one, so history stays queryable.
+    (``valid_to``) and inserts a new one, so history stays queryable; a row drawn the same day
+    is corrected in place instead, so no row has ``valid_from = valid_to`` (an empty period).
+    A retired grid is closed and has no successor (``gridmap.grid.ingest.redraw``).
     """
 
     __tablename__ = "grid"
