@@ -79,7 +79,7 @@ def test_child_five_metres_outside_parent():
     assert _kinds(report) == ["outside_parent"]
     problem = report.problems[0]
     assert problem.code == M1 and Z1 in problem.message
-    assert "reaches 5.0 m outside" in problem.message
+    assert "reaches 5.0 m outside" in problem.message_en
     assert problem.lat is not None
     assert problem.lat < lonlat(50, 0)[1]  # the worst point is south of the zone's edge
     loose = validate_grids(
@@ -98,7 +98,7 @@ def test_edge_across_a_notch_counts_mid_edge():
     report = validate_grids(_frame(rows))
     outside = [p for p in report.problems if p.kind == "outside_parent"]
     assert len(outside) == 1 and outside[0].code == M1
-    assert "reaches 8.9 m outside" in outside[0].message
+    assert "reaches 8.9 m outside" in outside[0].message_en
     assert outside[0].lon == pytest.approx(lonlat(50, 0)[0], abs=2e-6)
     assert isinstance(outside[0].row, int)
 
@@ -108,7 +108,7 @@ def test_overlapping_siblings_with_area_and_point():
     assert _kinds(report) == ["overlap"]
     problem = report.problems[0]
     assert M1 in problem.message and M2 in problem.message
-    assert "1000.0 m²" in problem.message
+    assert "1000.0 m²" in problem.message_en
     inside = shapely.Point(problem.lon, problem.lat)
     assert metric_box(0, 90, 100, 100).buffer(1e-7).contains(inside)
 
@@ -124,7 +124,7 @@ def test_gap_between_children():
     )
     assert _kinds(report) == ["gap"]
     problem = report.problems[0]
-    assert problem.code == Z1 and "1000.0 m²" in problem.message
+    assert problem.code == Z1 and "1000.0 m²" in problem.message_en
     assert (
         metric_box(0, 100, 100, 110).buffer(1e-7).contains(shapely.Point(problem.lon, problem.lat))
     )
@@ -142,7 +142,7 @@ def test_duplicate_code():
     rows = [*_clean_rows(), (M2, "micro", metric_box(0, 100, 100, 200))]
     report = validate_grids(_frame(rows))
     assert _kinds(report) == ["duplicate_code"]
-    assert "appears 2 times" in report.problems[0].message
+    assert "appears 2 times" in report.problems[0].message_en
 
 
 def test_malformed_codes():
@@ -151,7 +151,7 @@ def test_malformed_codes():
     report = validate_grids(_frame(rows))
     # The malformed zone belongs to no community, so the community also shows a gap.
     assert _kinds(report) == ["gap", "malformed_code", "malformed_code"]
-    assert any("must be 14 digits" in p.message for p in report.problems)
+    assert any("must be 14 digits" in p.message_en for p in report.problems)
 
 
 def test_orphans_missing_parent_and_wrong_level():
@@ -160,7 +160,7 @@ def test_orphans_missing_parent_and_wrong_level():
     report = validate_grids(_frame(rows))
     kinds = _kinds(report)
     assert kinds.count("orphan") == 2
-    messages = " ".join(p.message for p in report.problems if p.kind == "orphan")
+    messages = " ".join(p.message_en for p in report.problems if p.kind == "orphan")
     assert "neither in the file nor stored" in messages
     assert "is a micro-grid, not a community" in messages
 
@@ -206,7 +206,7 @@ def test_report_serialises():
         _frame(_clean_rows(**{M2: (M2, "micro", metric_box(0, 110, 100, 200))}))
     )
     [record] = report.as_dicts()
-    assert set(record) == {"kind", "code", "message", "lon", "lat", "row"}
+    assert {"kind", "code", "message", "lon", "lat", "row"} <= set(record)
     assert "[gap]" in report.as_text() and not report.ok
 
 
