@@ -7,6 +7,7 @@ exits with status 1.
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -86,11 +87,32 @@ def migrate() -> None:
 @_file
 @_crs_option
 @click.option("--redraw", is_flag=True, help="Close current grids with the same codes.")
-def import_grids(path: Path, crs: str, redraw: bool) -> None:
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the full validation report here as GeoJSON (problems and notes as features), "
+    "whether the import passes or is refused.",
+)
+def import_grids(path: Path, crs: str, redraw: bool, report_path: Path | None) -> None:
     """Import grids from GeoJSON, Shapefile, GeoPackage or KML after validating them."""
     settings = current_app.extensions["gridmap.settings"]
+
+    def write_report(report: Any) -> None:
+        if report_path is None:
+            if not report.ok:
+                click.echo(
+                    "完整问题列表: 加 --report FILE.geojson (all problems: --report)", err=True
+                )
+            return
+        text = json.dumps(report.as_geojson(), ensure_ascii=False, indent=1)
+        report_path.write_text(text, encoding="utf-8")
+        click.echo(f"报告已写入 (report written to) {report_path}", err=not report.ok)
+
     _run_import(
-        lambda s: ingest.import_grids(s, ingest.read_features(path), crs, settings, redraw=redraw)
+        lambda s: ingest.import_grids(
+            s, ingest.read_features(path), crs, settings, redraw=redraw, on_report=write_report
+        )
     )
 
 

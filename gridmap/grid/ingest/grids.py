@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -19,12 +22,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from gridmap.core.settings import Settings
-from gridmap.grid.ingest.common import ImportReport, declared_crs, reject, require_columns
+from gridmap.grid.ingest.common import ImportRejected, ImportReport, declared_crs, require_columns
 from gridmap.spatial.crs import (
     check_geometries_in_china,
     geoseries_to_cgcs2000,
 )
-from gridmap.spatial.validate import validate_grids
+from gridmap.spatial.validate import LEVEL_ZH, LEVELS, Problem, ValidationReport, validate_grids
 from gridmap.storage.grids import current_at
 from gridmap.storage.models import (
     SRID,
@@ -88,6 +91,10 @@ def prepare_grids(frame: gpd.GeoDataFrame, crs_text: str | None) -> gpd.GeoDataF
     return out
 
 
+#: Problems listed in a rejection's text; the errors list and the report file hold them all.
+_LISTED = 20
+
+
 def import_grids(
     session: Session,
     frame: gpd.GeoDataFrame,
@@ -95,47 +102,39 @@ def import_grids(
     settings: Settings,
     *,
     redraw: bool = False,
+    on_report: Callable[[ValidationReport], None] | None = None,
 ) -> ImportReport:
     """Validate a grid file against itself and the current grids, then insert it.
 
     With ``redraw`` a code that already exists closes the current row (``valid_to`` today)
     and the file's geometry becomes the new current row; without it, that is an error.
+    ``on_report`` receives the full validation report before anything is written or refused
+    (the CLI writes it as GeoJSON). Grids whose corners were snapped onto their parent's edge
+    (``GRIDMAP_SNAP_TOLERANCE_M``) are written snapped, and the report notes them.
     """
     grids = prepare_grids(frame, crs_text)
     existing = _existing_grids(session)
     taken = existing[existing["code"].isin(grids["code"])]
     if len(taken) and not redraw:
-        raise reject(
-            "grid file",
-            [
-                {
-                    "where": f"grid {c}",
-                    "message": "already exists; import with --redraw to replace it",
-                }
-                for c in taken["code"]
-            ],
-        )
+        report = ValidationReport(_already_there(grids, taken["code"]))
+        if on_report is not None:
+            on_report(report)
+        raise _rejected(report)
     others = existing[~existing["code"].isin(grids["code"])]
     report = validate_grids(
         grids,
         others,
         inside_tolerance_m=settings.inside_tolerance_m,
         sliver_area_m2=settings.sliver_area_m2,
+        sliver_width_m=settings.sliver_width_m,
+        snap_tolerance_m=settings.snap_tolerance_m,
     )
+    if on_report is not None:
+        on_report(report)
     if not report.ok:
-        raise reject(
-            "grid file",
-            [
-                {
-                    "where": f"grid {p.code}" if p.code else "file",
-                    "message": p.message,
-                    "kind": p.kind,
-                    "lon": p.lon,
-                    "lat": p.lat,
-                }
-                for p in report.problems
-            ],
-        )
+        raise _rejected(report)
+    if report.geometries is not None:
+        grids = grids.set_geometry(gpd.GeoSeries(report.geometries, index=grids.index, crs=SRID))
     closed = 0
     if len(taken):
         session.execute(
@@ -175,7 +174,51 @@ def import_grids(
     if len(taken):
         moved = zip(taken["code"], taken["id"], strict=True)
         _reparent(session, {int(old): ids[code] for code, old in moved})
-    return ImportReport("grids", written=len(grids), closed=closed)
+    return ImportReport("grids", written=len(grids), closed=closed, notes=_summary_lines(report))
+
+
+def _already_there(grids: gpd.GeoDataFrame, codes: pd.Series) -> list[Problem]:
+    rows = grids[grids["code"].isin(codes)]
+    where = shapely.point_on_surface(rows.geometry.values)
+    return [
+        Problem(
+            "duplicate_code",
+            code,
+            f"网格 {code} 已存在；如需替换请使用 --redraw 导入",
+            shapely.get_x(p),
+            shapely.get_y(p),
+            row=int(i),
+            message_en=f"grid {code} already exists; import with --redraw to replace it",
+        )
+        for i, code, p in zip(grids.index.get_indexer(rows.index), rows["code"], where, strict=True)
+    ]
+
+
+def _rejected(report: ValidationReport) -> ImportRejected:
+    """The rejection: its text lists the first problems, its ``errors`` all of them."""
+    errors: list[dict[str, Any]] = [
+        {"where": f"grid {p.code}" if p.code else "file", **p.as_dict()} for p in report.problems
+    ]
+    text = report.as_text(limit=_LISTED)
+    return ImportRejected(
+        f"grid file rejected, nothing written (网格文件未导入): {text}", errors=errors
+    )
+
+
+def _summary_lines(report: ValidationReport) -> list[str]:
+    """For the person who imported: what went in per level, how much area, what was snapped."""
+    grids = report.summary.get("grids", {})
+    area = report.summary.get("area_km2", {})
+    counts = ", ".join(f"{LEVEL_ZH[lv]} {lv} {grids.get(lv, 0)}" for lv in LEVELS)
+    covered = next((area[lv] for lv in LEVELS if grids.get(lv)), 0.0)
+    lines = [f"网格 (grids): {counts}; 覆盖面积 (area covered) {covered:.2f} km²"]
+    if report.notes:
+        lines.append(
+            f"{len(report.notes)} 个网格的顶点已吸附到上级网格的边上 "
+            f"({len(report.notes)} grid(s) had corners snapped onto their parent's edge; "
+            "see the report file)"
+        )
+    return lines
 
 
 def _reparent(session: Session, new_id_of: dict[int, int]) -> None:
