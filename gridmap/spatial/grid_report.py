@@ -162,9 +162,10 @@ class ValidationReport:
             "features": features,
         }
 
-    def as_text(self, limit: int | None = None) -> str:
+    def as_text(self, limit: int | None = None, *, english: bool = False) -> str:
         """For a terminal: the counts per kind, then one line per problem (the first
-        ``limit``), each with its location, and how many more there are."""
+        ``limit``), each with its location (and its English message after a ``|`` with
+        ``english``), and how many more there are."""
         if self.ok:
             # The plain line stays as it was (scripts match it); notes follow when any.
             head = "grid file OK: no problems found"
@@ -176,7 +177,8 @@ class ValidationReport:
         shown = self.problems if limit is None else self.problems[:limit]
         for p in shown:
             at = f" @ {p.lon:.7f},{p.lat:.7f}" if p.lon is not None and p.lat is not None else ""
-            lines.append(f"  [{p.kind}] {p.message}{at}")
+            en = f" | {p.message_en}" if english and p.message_en else ""
+            lines.append(f"  [{p.kind}] {p.message}{at}{en}")
         more = len(self.problems) - len(shown)
         if more:
             lines.append(f"  … 另有 {more} 个问题 (and {more} more)")

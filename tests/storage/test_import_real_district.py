@@ -112,7 +112,6 @@ def _plant(
     zones = dict(zip(drawn["code"], drawn.geometry, strict=True))
     rects = _rectangles(drawn)
     planted: dict[str, tuple[str, shapely.Point]] = {}
-    geom_of = frame.set_index("code").geometry
 
     def inside_zone(code: str, spot: shapely.Geometry) -> bool:
         zone = zones[code[:14]]
@@ -153,7 +152,6 @@ def _plant(
             )
             break
     assert set(planted) == {"gap", "overlap", "outside_parent"}
-    del geom_of
     return frame, planted
 
 
@@ -177,12 +175,14 @@ def test_planted_real_problems_are_all_reported_with_their_place(session, settin
         code, spot = planted[p.kind]
         assert p.code == code or (p.kind == "overlap" and code in p.message)  # either sibling
         lon, lat = _cgcs(spot)
+        assert p.lon is not None and p.lat is not None
         assert np.hypot((p.lon - lon) / rd.metres(1, 0)[0], (p.lat - lat) / metre) < 5
         assert p.message and p.message_en and p.message != p.message_en
     by_kind = {p.kind: p for p in report.problems}
     for kind in ("gap", "overlap"):
         assert by_kind[kind].area_m2 == pytest.approx(5.0, abs=0.3)
-        assert by_kind[kind].geometry is not None and by_kind[kind].geometry.geom_type == "Polygon"
+        shape = by_kind[kind].geometry
+        assert shape is not None and shape.geom_type == "Polygon"
     assert by_kind["outside_parent"].distance_m == pytest.approx(3.0, abs=0.2)
     # The API/problem+json errors carry the same fields.
     errors = {e["kind"]: e for e in caught.value.errors}

@@ -199,7 +199,7 @@ def _rejected(report: ValidationReport) -> ImportRejected:
     errors: list[dict[str, Any]] = [
         {"where": f"grid {p.code}" if p.code else "file", **p.as_dict()} for p in report.problems
     ]
-    text = report.as_text(limit=_LISTED)
+    text = report.as_text(limit=_LISTED, english=True)
     return ImportRejected(
         f"grid file rejected, nothing written (网格文件未导入): {text}", errors=errors
     )
