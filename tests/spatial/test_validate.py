@@ -232,3 +232,62 @@ def test_shifted_micro_grids_are_all_reported(small_grid):
     outside = [p for p in report.problems if p.kind == "outside_parent"]
     assert len(outside) >= 0.5 * micro.sum()
     assert np.isfinite(np.array([p.lon for p in outside], dtype=float)).all()
+
+
+def test_a_long_thin_sliver_is_noise_but_a_metres_wide_gap_is_not():
+    # A 2 km community cut in two zones along its length; the northern zone starts 3 cm too far
+    # north: a 60 m² gap, 2 km long and 3 cm wide, which only an area rule would report.
+    community = (C, "community", metric_box(0, 0, 2000, 200))
+    south = (Z1, "zone", metric_box(0, 0, 2000, 100))
+    north = (Z2, "zone", metric_box(0, 100.03, 2000, 200))
+    sliver = _frame([community, south, north])
+    assert validate_grids(sliver).ok
+    bare = validate_grids(sliver, sliver_width_m=0, snap_tolerance_m=0)
+    assert _kinds(bare) == ["gap"] and bare.problems[0].area_m2 == pytest.approx(60, abs=1)
+    # A 2.5 m x 2 m notch out of the southern zone is a real gap, reported with its shape.
+    notched = (Z1, "zone", metric_box(0, 0, 2000, 100).difference(metric_box(999, 98, 1001.5, 100)))
+    report = validate_grids(
+        _frame([community, notched, (Z2, "zone", metric_box(0, 100, 2000, 200))])
+    )
+    assert _kinds(report) == ["gap"]
+    gap = report.problems[0]
+    assert gap.code == C and gap.area_m2 == pytest.approx(5.0, abs=0.05)
+    assert gap.geometry is not None and gap.geometry.contains(shapely.Point(gap.lon, gap.lat))
+    assert "5.0 平方米" in gap.message and "5.0 m²" in gap.message_en
+
+
+def test_a_corner_off_its_parents_edge_is_snapped_onto_it_and_noted():
+    # Both zones meet at x = 105 on the community's north edge, which has vertices every 10 m
+    # (at 100 and 110): a T-junction, drawn 5 cm too far north.
+    community = (C, "community", metric_box(0, 0, 200, 200))
+    west = (Z1, "zone", metric_polygon([(0, 0), (105, 0), (105, 200.05), (0, 200)]))
+    east = (Z2, "zone", metric_polygon([(105, 0), (200, 0), (200, 200), (105, 200.05)]))
+    report = validate_grids(_frame([community, west, east]))
+    assert report.ok, report.as_text()
+    assert sorted(n.code for n in report.notes) == sorted([Z1, Z2, C])
+    moved = {n.code: n for n in report.notes}
+    assert moved[Z1].distance_m == pytest.approx(0.05, abs=0.01)
+    assert moved[Z1].kind == "snapped" and "吸附" in moved[Z1].message
+    assert report.geometries is not None
+    corner = shapely.Point(lonlat(105, 200))
+    for geom in report.geometries:  # the community gained the corner; the zones moved onto it
+        assert shapely.distance(geom, corner) * 111_320 < 0.001
+    unsnapped = validate_grids(_frame([community, west, east]), snap_tolerance_m=0)
+    assert unsnapped.ok and not unsnapped.notes and unsnapped.geometries is None
+
+
+def test_report_is_geojson_with_every_problem(small_grid):
+    shifted = small_grid.copy()
+    micro = shifted["level"] == "micro"
+    shifted.loc[micro, "geometry"] = shapely.transform(
+        shifted.loc[micro, "geometry"].to_numpy(), lambda c: c + np.array([0.0062, 0.0014])
+    )
+    report = validate_grids(shifted)
+    collection = report.as_geojson()
+    assert len(collection["features"]) == len(report.problems) + len(report.notes) > 50
+    assert collection["counts"] == report.counts() and collection["ok"] is False
+    for feature in collection["features"]:
+        props = feature["properties"]
+        assert props["code"] and props["message"] and props["message_en"]
+        assert feature["geometry"] is not None and props["lon"] is not None
+    assert "… 另有" in report.as_text(limit=5)
