@@ -8,7 +8,6 @@ place to look at, instead of stopping at the first one.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import geopandas as gpd
@@ -17,20 +16,26 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridmap.spatial.crs import CGCS2000, CHINA_LAT, CHINA_LON, local_metric_crs, transform_xy
+from gridmap.spatial.crs import CGCS2000, local_metric_crs, transform_xy
 from gridmap.spatial.edges import sliver_mask, snap_vertices
 from gridmap.spatial.grid_report import Note, Problem, ValidationReport
+from gridmap.spatial.row_checks import (
+    CODE_LENGTH,
+    LEVEL_NAME,
+    LEVEL_ZH,
+    LEVELS,
+    PARENT_LEVEL,
+    attribute_problems,
+    duplicate_problems,
+    geometry_problems,
+    grid_name,
+    grid_name_zh,
+    is_areal,
+    orphan_problems,
+)
 
 __all__ = ["LEVELS", "PROBLEM_KINDS", "Note", "Problem", "ValidationReport", "validate_grids"]
 
-LEVELS = ("community", "zone", "micro")
-GRID_KINDS = ("ordinary", "dedicated")
-#: Digits of a code per level: community = 12-digit statistical division code (统计用区划代码),
-#: zone = community + 2, micro-grid = zone + 3.
-CODE_LENGTH = {"community": 12, "zone": 14, "micro": 17}
-PARENT_LEVEL = {"zone": "community", "micro": "zone"}
-LEVEL_NAME = {"community": "community", "zone": "zone", "micro": "micro-grid"}
-LEVEL_ZH = {"community": "社区", "zone": "片区网格", "micro": "微网格"}
 #: Defaults of the tolerances (the settings ``GRIDMAP_*`` carry the same values).
 INSIDE_TOLERANCE_M = 1.0
 SLIVER_AREA_M2 = 1.0
@@ -53,7 +58,6 @@ PROBLEM_KINDS = (
     "gap",
 )
 
-_REASON_AT = re.compile(r"\[\s*([-+0-9.eEnaif]+)\s+([-+0-9.eEnaif]+)\s*\]")
 _MISSING_TEXT = {"", "none", "nan", "null", "<na>"}
 
 
@@ -109,10 +113,10 @@ def validate_grids(
             "inside_tolerance_m, sliver_area_m2, sliver_width_m and snap_tolerance_m must be >= 0"
         )
     table = _table(grids, in_file=True)
-    problems = _attribute_problems(table) + _duplicate_problems(table)
-    problems += _geometry_problems(table)
+    problems = attribute_problems(table) + duplicate_problems(table)
+    problems += geometry_problems(table)
     table = _effective(table, existing)
-    problems += _orphan_problems(table)
+    problems += orphan_problems(table)
     report = ValidationReport()
     if table["spatial"].any():
         report.notes, report.geometries = _snap(table, snap_tolerance_m, len(grids))
@@ -185,35 +189,8 @@ def _effective(table: pd.DataFrame, existing: gpd.GeoDataFrame | None) -> pd.Dat
     stored = _table(existing, in_file=False)
     stored = stored[~stored["code"].isin(table["code"])]
     geoms = stored["geometry"].to_numpy()
-    stored["spatial"] = _is_areal(geoms) & shapely.is_valid(geoms)
+    stored["spatial"] = is_areal(geoms) & shapely.is_valid(geoms)
     return pd.concat([table, stored], ignore_index=True)
-
-
-def _is_areal(geoms: NDArray[np.object_]) -> NDArray[np.bool_]:
-    kind = shapely.get_type_id(geoms)
-    areal: NDArray[np.bool_] = ((kind == 3) | (kind == 6)) & ~shapely.is_empty(geoms)
-    return areal
-
-
-def _name(level: str, code: str) -> str:
-    return f"{LEVEL_NAME.get(level, 'grid')} {code}" if code else "grid"
-
-
-def _name_zh(level: str, code: str) -> str:
-    return f"{LEVEL_ZH.get(level, '网格')} {code}" if code else "网格"
-
-
-def _who(row: Any) -> str:
-    return _name(row.level, row.code) if row.code else f"row {row.row} (no code)"
-
-
-def _who_zh(row: Any) -> str:
-    return _name_zh(row.level, row.code) if row.code else f"第 {row.row} 行 (无编码)"
-
-
-def _at(row: Any) -> dict[str, Any]:
-    """The keywords locating a one-row problem: its point and file row."""
-    return {"lon": row.at_lon, "lat": row.at_lat, "row": row.row}
 
 
 def _anchor(geoms: NDArray[np.object_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -224,7 +201,7 @@ def _anchor(geoms: NDArray[np.object_]) -> tuple[NDArray[np.float64], NDArray[np
     rows = np.flatnonzero(present)
     first = np.r_[True, owner[1:] != owner[:-1]] if owner.size else owner.astype(bool)
     lon[rows[owner[first]]], lat[rows[owner[first]]] = coords[first, 0], coords[first, 1]
-    good = present & _is_areal(geoms)
+    good = present & is_areal(geoms)
     good[good] = shapely.is_valid(geoms[good])
     inside = shapely.point_on_surface(geoms[good])
     lon[good], lat[good] = shapely.get_x(inside), shapely.get_y(inside)
@@ -233,197 +210,6 @@ def _anchor(geoms: NDArray[np.object_]) -> tuple[NDArray[np.float64], NDArray[np
 
 def _none_if_nan(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
-
-
-# --- attributes, codes, duplicates -----------------------------------------------------------
-def _attribute_problems(table: pd.DataFrame) -> list[Problem]:
-    problems: list[Problem] = []
-    for r in table.itertuples():
-        code = r.code or None
-        if r.level not in LEVELS:
-            what = f"unknown level {r.level!r}" if r.level else "missing level"
-            what_zh = f"层级 {r.level!r} 未知" if r.level else "缺少层级"
-            problems.append(
-                Problem(
-                    "unknown_level",
-                    code,
-                    f"{_who_zh(r)}: {what_zh}; 可选: {', '.join(LEVELS)}",
-                    message_en=f"{_who(r)}: {what}; allowed: {', '.join(LEVELS)}",
-                    **_at(r),
-                )
-            )
-        elif not r.code_ok:
-            zh, en = _code_message(r)
-            problems.append(Problem("malformed_code", code, zh, message_en=en, **_at(r)))
-        elif r.given_parent and r.level in PARENT_LEVEL and not r.code.startswith(r.given_parent):
-            problems.append(
-                Problem(
-                    "parent_mismatch",
-                    code,
-                    f"{_who_zh(r)}: 编码不以上级编码 {r.given_parent} 开头",
-                    message_en=f"{_who(r)}: code does not extend its parent code {r.given_parent}",
-                    **_at(r),
-                )
-            )
-        if r.kind not in GRID_KINDS:
-            what = f"unknown kind {r.kind!r}" if r.kind else "missing kind"
-            what_zh = f"类型 {r.kind!r} 未知" if r.kind else "缺少类型"
-            problems.append(
-                Problem(
-                    "unknown_kind",
-                    code,
-                    f"{_who_zh(r)}: {what_zh}; 可选: {', '.join(GRID_KINDS)}",
-                    message_en=f"{_who(r)}: {what}; allowed: {', '.join(GRID_KINDS)}",
-                    **_at(r),
-                )
-            )
-    return problems
-
-
-def _code_message(r: Any) -> tuple[str, str]:
-    length = CODE_LENGTH[r.level]
-    rule = {
-        "community": "the 12-digit statistical division code",
-        "zone": "its community's 12 digits + 2",
-        "micro": "its zone's 14 digits + 3",
-    }[r.level]
-    rule_zh = {
-        "community": "12 位统计用区划代码",
-        "zone": "所属社区的 12 位 + 2 位",
-        "micro": "所属片区网格的 14 位 + 3 位",
-    }[r.level]
-    shown = repr(r.code) if r.code else "missing"
-    shown_zh = repr(r.code) if r.code else "缺失"
-    return (
-        f"{_who_zh(r)}: 编码 {shown_zh} 应为 {length} 位数字 ({rule_zh})",
-        f"{_who(r)}: code {shown} must be {length} digits ({rule})",
-    )
-
-
-def _duplicate_problems(table: pd.DataFrame) -> list[Problem]:
-    coded = table[table["code"] != ""]
-    dup = coded["code"].duplicated(keep=False)
-    problems = []
-    for code, group in coded[dup].groupby("code", sort=True):
-        listed = ", ".join(str(i) for i in group["row"])
-        first = group.iloc[0]
-        problems.append(
-            Problem(
-                "duplicate_code",
-                code,
-                f"编码 {code} 出现 {len(group)} 次 (第 {listed} 行)",
-                first["at_lon"],
-                first["at_lat"],
-                message_en=f"code {code} appears {len(group)} times (rows {listed})",
-            )
-        )
-    # Keep the first of each duplicate for the topology checks; the rest would only echo.
-    table.loc[coded.index[coded["code"].duplicated(keep="first")], "spatial"] = False
-    return problems
-
-
-# --- geometry ----------------------------------------------------------------------------------
-def _geometry_problems(table: pd.DataFrame) -> list[Problem]:
-    geoms = table["geometry"].to_numpy()
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    areal = _is_areal(geoms)
-    valid = np.zeros(len(geoms), dtype=bool)
-    valid[areal] = shapely.is_valid(geoms[areal])
-    bounds = np.full((len(geoms), 4), np.nan)
-    bounds[areal] = shapely.bounds(geoms[areal])
-    with np.errstate(invalid="ignore"):
-        in_china = (
-            (bounds[:, 0] >= CHINA_LON[0])
-            & (bounds[:, 2] <= CHINA_LON[1])
-            & (bounds[:, 1] >= CHINA_LAT[0])
-            & (bounds[:, 3] <= CHINA_LAT[1])
-        )
-    problems: list[Problem] = []
-    for i in np.flatnonzero(~(areal & valid & in_china)):
-        r = table.iloc[i]
-        problems.append(_geometry_problem(r, bool(empty[i]), bool(areal[i]), bool(valid[i])))
-    table.loc[~(areal & valid & in_china), "spatial"] = False
-    return problems
-
-
-def _geometry_problem(r: pd.Series, empty: bool, areal: bool, valid: bool) -> Problem:
-    who, code, geom = _who(r), r["code"] or None, r["geometry"]
-    who_zh = _who_zh(r)
-    at = {"lon": r["at_lon"], "lat": r["at_lat"], "row": r["row"]}
-    if empty:
-        return Problem(
-            "empty_geometry",
-            code,
-            f"{who_zh}: 几何缺失或为空",
-            message_en=f"{who}: geometry is missing or empty",
-            **at,
-        )
-    if not areal:
-        return Problem(
-            "not_polygon",
-            code,
-            f"{who_zh}: 几何是 {geom.geom_type}，不是面 (Polygon/MultiPolygon)",
-            message_en=f"{who}: geometry is a {geom.geom_type}, not a Polygon or MultiPolygon",
-            **at,
-        )
-    if not valid:
-        reason = shapely.is_valid_reason(geom)
-        lon, lat = _reason_location(reason)
-        if lon is not None:
-            at.update(lon=lon, lat=lat)
-        return Problem(
-            "invalid_geometry",
-            code,
-            f"{who_zh}: 几何无效: {reason}",
-            message_en=f"{who}: invalid geometry: {reason}",
-            **at,
-        )
-    x0, y0, x1, y1 = shapely.bounds(geom)
-    box = f"{x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}"
-    return Problem(
-        "outside_china",
-        code,
-        f"{who_zh}: 超出中国范围 (范围 {box})；请检查声明的坐标系和经纬度顺序",
-        message_en=f"{who}: extends outside China (bounds {box}); "
-        "check the declared coordinate system and the lon/lat order",
-        **at,
-    )
-
-
-def _reason_location(reason: str) -> tuple[float | None, float | None]:
-    """Parse the ``[x y]`` GEOS appends to an invalidity reason, e.g. 'Self-intersection[1 2]'."""
-    match = _REASON_AT.search(reason)
-    if not match:
-        return None, None
-    try:
-        lon, lat = float(match.group(1)), float(match.group(2))
-    except ValueError:
-        return None, None
-    return (lon, lat) if np.isfinite(lon) and np.isfinite(lat) else (None, None)
-
-
-# --- parents -----------------------------------------------------------------------------------
-def _orphan_problems(table: pd.DataFrame) -> list[Problem]:
-    first = table.drop_duplicates("code")
-    level_of = dict(zip(first["code"], first["level"], strict=True))
-    problems = []
-    checked = table[table["in_file"] & table["level"].isin(PARENT_LEVEL) & table["code_ok"]]
-    for r in checked.itertuples():
-        want = PARENT_LEVEL[r.level]
-        found = level_of.get(r.parent)
-        want_zh = LEVEL_ZH[want]
-        if found is None:
-            message = f"{_who(r)}: parent {want} {r.parent} is neither in the file nor stored"
-            zh = f"{_who_zh(r)}: 上级{want_zh} {r.parent} 既不在文件中也未入库"
-        elif found != want:
-            message = (
-                f"{_who(r)}: parent {r.parent} is a {LEVEL_NAME.get(found, found)}, not a {want}"
-            )
-            zh = f"{_who_zh(r)}: 上级 {r.parent} 是{LEVEL_ZH.get(found, found)}，不是{want_zh}"
-        else:
-            continue
-        problems.append(Problem("orphan", r.code, zh, message_en=message, **_at(r)))
-    return problems
 
 
 def _parent_pairs(table: pd.DataFrame) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -513,13 +299,13 @@ def _outside_parent_problems(
             Problem(
                 "outside_parent",
                 rc["code"],
-                f"{_name_zh(rc['level'], rc['code'])} 超出上级 {_name_zh(rp['level'], rp['code'])}"
-                f" {d:.1f} 米 (容差 {tolerance:g} 米)",
+                f"{grid_name_zh(rc['level'], rc['code'])} 超出上级 "
+                f"{grid_name_zh(rp['level'], rp['code'])} {d:.1f} 米 (容差 {tolerance:g} 米)",
                 lon,
                 lat,
                 row=rc["row"] if rc["in_file"] else None,
-                message_en=f"{_name(rc['level'], rc['code'])} reaches {d:.1f} m outside its "
-                f"parent {_name(rp['level'], rp['code'])} (tolerance {tolerance:g} m)",
+                message_en=f"{grid_name(rc['level'], rc['code'])} reaches {d:.1f} m outside its "
+                f"parent {grid_name(rp['level'], rp['code'])} (tolerance {tolerance:g} m)",
                 area_m2=s,
                 distance_m=d,
                 geometry=part,
@@ -586,11 +372,11 @@ def _overlap_problems(
             Problem(
                 "overlap",
                 ri["code"],
-                f"{_name_zh(ri['level'], ri['code'])} 与 {rj['code']} 重叠 {s:.1f} 平方米",
+                f"{grid_name_zh(ri['level'], ri['code'])} 与 {rj['code']} 重叠 {s:.1f} 平方米",
                 lon,
                 lat,
                 row=ri["row"] if ri["in_file"] else None,
-                message_en=f"{_name(ri['level'], ri['code'])} and {rj['code']} overlap "
+                message_en=f"{grid_name(ri['level'], ri['code'])} and {rj['code']} overlap "
                 f"by {s:.1f} m²",
                 area_m2=s,
                 geometry=part,
@@ -624,12 +410,12 @@ def _gap_problems(table: pd.DataFrame, metric: _Metric, slivers: dict[str, float
             Problem(
                 "gap",
                 rp["code"],
-                f"{_name_zh(rp['level'], rp['code'])}: 有 {s:.1f} 平方米的缝隙不属于任何"
+                f"{grid_name_zh(rp['level'], rp['code'])}: 有 {s:.1f} 平方米的缝隙不属于任何"
                 f"{LEVEL_ZH[below]}",
                 lon,
                 lat,
                 row=rp["row"] if rp["in_file"] else None,
-                message_en=f"{_name(rp['level'], rp['code'])}: a gap of {s:.1f} m² is in no "
+                message_en=f"{grid_name(rp['level'], rp['code'])}: a gap of {s:.1f} m² is in no "
                 f"{LEVEL_NAME[below]}",
                 area_m2=s,
                 geometry=part,
@@ -675,7 +461,7 @@ def _snap(
     notes = []
     for k in np.flatnonzero(changed):
         r = table.iloc[usable[k]]
-        who, who_zh = _name(r["level"], r["code"]), _name_zh(r["level"], r["code"])
+        who, who_zh = grid_name(r["level"], r["code"]), grid_name_zh(r["level"], r["code"])
         lon, lat = done.where[k]
         if not np.isfinite(lon):
             lon, lat = r["at_lon"], r["at_lat"]

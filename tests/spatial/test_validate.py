@@ -264,7 +264,7 @@ def test_a_corner_off_its_parents_edge_is_snapped_onto_it_and_noted():
     east = (Z2, "zone", metric_polygon([(105, 0), (200, 0), (200, 200), (105, 200.05)]))
     report = validate_grids(_frame([community, west, east]))
     assert report.ok, report.as_text()
-    assert sorted(n.code for n in report.notes) == sorted([Z1, Z2, C])
+    assert sorted(str(n.code) for n in report.notes) == sorted([Z1, Z2, C])
     moved = {n.code: n for n in report.notes}
     assert moved[Z1].distance_m == pytest.approx(0.05, abs=0.01)
     assert moved[Z1].kind == "snapped" and "吸附" in moved[Z1].message

@@ -27,7 +27,8 @@ from gridmap.spatial.crs import (
     check_geometries_in_china,
     geoseries_to_cgcs2000,
 )
-from gridmap.spatial.validate import LEVEL_ZH, LEVELS, Problem, ValidationReport, validate_grids
+from gridmap.spatial.row_checks import LEVEL_ZH, LEVELS
+from gridmap.spatial.validate import Problem, ValidationReport, validate_grids
 from gridmap.storage.grids import current_at
 from gridmap.storage.models import (
     SRID,
