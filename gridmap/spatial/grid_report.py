@@ -31,6 +31,7 @@ KIND_LABELS = {
     "overlap": "重叠",
     "gap": "缝隙",
     "snapped": "顶点已吸附",
+    "file": "文件无法导入",
 }
 
 

@@ -218,3 +218,14 @@ def test_cli_writes_the_geojson_report_whether_refused_or_passed(runner, session
     written = json.loads(out.read_text(encoding="utf-8"))
     assert written["ok"] is True and written["summary"]["grids"]["micro"] > 200
     assert all(f["properties"]["severity"] == "note" for f in written["features"])
+
+
+def test_cli_report_says_why_when_the_file_is_refused_before_validation(runner, drawn, tmp_path):
+    path, out = tmp_path / "grid.geojson", tmp_path / "r.geojson"
+    path.write_text(drawn.to_json(), encoding="utf-8")
+    args = ["gridmap", "import-grids", str(path), "--crs", "EPSG:3857", "--report", str(out)]
+    assert runner.invoke(args=args).exit_code == 1
+    written = json.loads(out.read_text(encoding="utf-8"))
+    [feature] = written["features"]
+    assert written["ok"] is False and feature["properties"]["kind"] == "file"
+    assert "EPSG:3857" in feature["properties"]["message_en"] and feature["geometry"] is None
