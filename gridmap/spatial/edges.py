@@ -17,8 +17,6 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from gridmap.spatial.crs import CGCS2000, local_metric_crs, transform_xy
-
 __all__ = ["Snapped", "sliver_mask", "snap_vertices"]
 
 #: Metres per degree of latitude (and, at most, of longitude).
@@ -94,18 +92,22 @@ def snap_vertices(
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
     uniq, inverse = np.unique(coords, axis=0, return_inverse=True)
     inverse = inverse.ravel()
-    crs = local_metric_crs(float(np.mean(uniq[:, 0])))
-    mx, my = transform_xy(uniq[:, 0], uniq[:, 1], CGCS2000, crs)
-    metric = np.column_stack([mx, my])
+    # Edges are straight in lon/lat (as PostGIS stores them), not in a map projection, where a
+    # corner exactly on a 2 km meridian edge would seem centimetres off it. So distances are
+    # taken in lon/lat scaled to metres at the data's latitude: an affine map keeps straight
+    # edges straight, and is within 1 % of true metres across a city, enough for a tolerance.
+    scale = _metres_per_degree(float(np.mean(uniq[:, 1])))
+    metric = uniq * scale
     boundaries = shapely.boundary(shapely.transform(geoms, lambda c: metric[inverse]))
     moved_xy, moved = _moves(metric, inverse, owner, rank, movable, boundaries, tolerance_m)
     new_uniq = uniq.copy()
     if moved.any():
-        lon, lat = transform_xy(moved_xy[moved, 0], moved_xy[moved, 1], crs, CGCS2000)
-        new_uniq[moved] = np.column_stack([lon, lat])
+        new_uniq[moved] = moved_xy[moved] / scale
     first = shapely.transform(geoms, lambda c: new_uniq[inverse])
     first = np.where(movable & shapely.is_valid(first), first, geoms)
-    points = shapely.points(np.where(moved[:, None], moved_xy, metric))
+    # Only moved vertices are inserted: a corner already exactly on an edge is left alone.
+    points = np.full(len(metric), None, dtype=object)
+    points[moved] = shapely.points(moved_xy[moved])
     second = _share_edges(first, movable, boundaries, points, new_uniq, tolerance_m)
     shift = np.hypot(*(moved_xy - metric).T)
     return _summary(geoms, second, owner, inverse, shift, new_uniq)
@@ -132,7 +134,7 @@ def _moves(
     keep = (rank[g] < best[p]) & ~fixed[p] & ~np.isin(p.astype(np.int64) * n + g, own)
     p, g = p[keep], g[keep]
     distance = shapely.distance(points[p], boundaries[g])
-    keep = distance > 0
+    keep = distance > _ON_EDGE_M
     p, g, distance = p[keep], g[keep], distance[keep]
     # One target per vertex: the strongest geometry, then the nearest edge.
     order = np.lexsort((distance, rank[g], p))
@@ -155,7 +157,8 @@ def _share_edges(
     lonlat: NDArray[np.float64],
     tolerance_m: float,
 ) -> NDArray[np.object_]:
-    """Insert the vertices lying on each movable geometry's edges into those edges."""
+    """Insert the moved vertices (``points``, None where not moved) lying on each movable
+    geometry's edges into those edges."""
     # Metric boundaries are the pre-move ones: a vertex moved at most the tolerance, hence 2x.
     # The snap itself only takes what lies on an edge (1 mm): moves were decided in step one.
     g, p = shapely.STRtree(points).query(boundaries, predicate="dwithin", distance=2 * tolerance_m)
@@ -167,8 +170,7 @@ def _share_edges(
     g, p = g[order], p[order]
     targets = np.unique(g)
     reference = shapely.multipoints(lonlat[p], indices=np.searchsorted(targets, g))
-    lat = float(np.mean(lonlat[:, 1]))
-    tolerance_deg = _ON_EDGE_M / (_M_PER_DEGREE * np.cos(np.radians(lat)))
+    tolerance_deg = _ON_EDGE_M / float(np.min(_metres_per_degree(float(np.mean(lonlat[:, 1])))))
     snapped = shapely.snap(geoms[targets], reference, tolerance_deg)
     ok = shapely.is_valid(snapped) & ~shapely.is_empty(snapped)
     out = geoms.copy()
@@ -202,6 +204,11 @@ def _summary(
     largest[unchanged] = 0.0
     where[unchanged | (largest == 0)] = np.nan
     return Snapped(after, changed, largest, where)
+
+
+def _metres_per_degree(lat: float) -> NDArray[np.float64]:
+    """Metres per degree of longitude and of latitude near ``lat`` (spherical, within 0.5 %)."""
+    return np.array([_M_PER_DEGREE * np.cos(np.radians(lat)), _M_PER_DEGREE])
 
 
 def sliver_mask(parts: NDArray[np.object_], *, width_m: float, area_m2: float) -> NDArray[np.bool_]:
