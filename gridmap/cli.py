@@ -109,7 +109,7 @@ def import_grids(path: Path, crs: str, redraw: bool, report_path: Path | None) -
                     "完整问题列表: 加 --report FILE.geojson (all problems: --report)", err=True
                 )
             return
-        text = json.dumps(report.as_geojson(), ensure_ascii=False, indent=1)
+        text = json.dumps(report.as_geojson(), ensure_ascii=False)
         report_path.write_text(text, encoding="utf-8")
         click.echo(f"报告已写入 (report written to) {report_path}", err=not report.ok)
 

@@ -122,7 +122,7 @@ def validate_grids(
         report.notes, report.geometries = _snap(table, snap_tolerance_m, len(grids))
         metric = _Metric(table)
         slivers = {"width_m": sliver_width_m, "area_m2": sliver_area_m2}
-        problems += _outside_parent_problems(table, metric, inside_tolerance_m)
+        problems += _outside_parent_problems(table, metric, inside_tolerance_m, slivers)
         problems += _overlap_problems(table, metric, slivers)
         problems += _gap_problems(table, metric, slivers)
         report.summary = _summary(table, metric)
@@ -274,7 +274,7 @@ def _largest_per_owner(owner: NDArray[np.intp], value: NDArray[np.float64]) -> N
 
 # --- children inside parents -------------------------------------------------------------------
 def _outside_parent_problems(
-    table: pd.DataFrame, metric: _Metric, tolerance: float
+    table: pd.DataFrame, metric: _Metric, tolerance: float, slivers: dict[str, float]
 ) -> list[Problem]:
     child, parent = _parent_pairs(table)
     if child.size == 0:
@@ -289,7 +289,7 @@ def _outside_parent_problems(
         return []
     distance, worst = _worst_points(metric.geoms[child], metric.geoms[parent], tolerance)
     ll = metric.lonlat_geoms
-    outside = shapely.difference(ll[child], ll[parent])
+    outside = _without_slivers(shapely.difference(ll[child], ll[parent]), metric, slivers)
     area = shapely.area(metric.project(outside))
     problems = []
     rows = zip(child, parent, distance, metric.lonlat(worst), outside, area, strict=True)
@@ -312,6 +312,21 @@ def _outside_parent_problems(
             )
         )
     return problems
+
+
+def _without_slivers(
+    geoms: NDArray[np.object_], metric: _Metric, slivers: dict[str, float]
+) -> NDArray[np.object_]:
+    """The areal parts of each geometry that are not slivers (all of it if every part is)."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    real = (shapely.get_type_id(parts) == 3) & ~sliver_mask(metric.project(parts), **slivers)
+    out = geoms.copy()
+    if real.any():
+        kept = shapely.multipolygons(parts[real], indices=owner[real])
+        has = np.unique(owner[real])
+        single = shapely.get_num_geometries(kept[has]) == 1
+        out[has] = np.where(single, shapely.get_geometry(kept[has], 0), kept[has])
+    return out
 
 
 def _worst_points(
