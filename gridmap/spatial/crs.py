@@ -50,9 +50,10 @@ CHINA_LAT = (3.0, 54.0)
 FloatArray = NDArray[np.float64]
 
 #: Longest edge (metres) left undivided before a non-identity conversion. GCJ-02/BD-09 and map
-#: projections bend straight lines; converting only the vertices of a 5 km edge moves its middle
-#: by up to 1.4 m, and two grids sharing that edge with different vertices (a T-junction) then
-#: bend it differently. Edges cut to 50 m keep the bend below 0.2 mm.
+#: projections bend straight lines; converting only the vertices of a 5 km east-west edge in
+#: Beijing misplaces its middle by 0.9 m (GCJ-02) or 30 m (BD-09), and two grids sharing that
+#: edge with different vertices (a T-junction) then bend it differently. Cut to 50 m, the error
+#: falls with the square of the step: below 0.1 mm (GCJ-02) and 3 mm (BD-09).
 DENSIFY_STEP_M = 50.0
 #: Metres per degree along a meridian; also an upper bound along a parallel.
 _M_PER_DEGREE = 111_320.0
