@@ -7,6 +7,7 @@ exits with status 1.
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from gridmap.core.errors import GridmapError
 from gridmap.demo import loader as demo
 from gridmap.grid import ingest
 from gridmap.spatial.crs import SpatialInputError
+from gridmap.spatial.validate import Problem, ValidationReport
 from gridmap.storage.models import USER_ROLES, User
 
 group = AppGroup("gridmap", help="gridmap data commands.")
@@ -90,12 +92,49 @@ def migrate() -> None:
     is_flag=True,
     help="Replace current grids with the same codes, retire those with status 'retired'.",
 )
-def import_grids(path: Path, crs: str, redraw: bool) -> None:
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the full validation report here as GeoJSON (problems and notes as features), "
+    "whether the import passes or is refused.",
+)
+def import_grids(path: Path, crs: str, redraw: bool, report_path: Path | None) -> None:
     """Import grids from GeoJSON, Shapefile, GeoPackage or KML after validating them."""
     settings = current_app.extensions["gridmap.settings"]
-    _run_import(
-        lambda s: ingest.import_grids(s, ingest.read_features(path), crs, settings, redraw=redraw)
-    )
+
+    written: list[bool] = []
+
+    def write_report(report: ValidationReport) -> None:
+        written.append(True)
+        if report_path is None:
+            if not report.ok:
+                click.echo(
+                    "完整问题列表: 加 --report FILE.geojson (all problems: --report)", err=True
+                )
+            return
+        text = json.dumps(report.as_geojson(), ensure_ascii=False)
+        report_path.write_text(text, encoding="utf-8")
+        click.echo(f"报告已写入 (report written to) {report_path}", err=not report.ok)
+
+    def do(session: Session) -> ingest.ImportReport:
+        try:
+            return ingest.import_grids(
+                session,
+                ingest.read_features(path),
+                crs,
+                settings,
+                redraw=redraw,
+                on_report=write_report,
+            )
+        except (GridmapError, SpatialInputError) as exc:
+            if not written:  # refused before validation: the report still says why
+                detail = str(getattr(exc, "detail", exc))
+                problem = Problem("file", None, f"文件无法导入: {detail}", message_en=detail)
+                write_report(ValidationReport([problem]))
+            raise
+
+    _run_import(do)
 
 
 @group.command("import-households")

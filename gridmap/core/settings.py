@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     inside_tolerance_m: float = Field(1.0, ge=0)
     #: Smallest gap or overlap, in square metres, that grid validation reports.
     sliver_area_m2: float = Field(1.0, ge=0)
+    #: Gaps and overlaps at most this wide (metres) are digitising noise however long they are
+    #: (the sliver along a 5 km shared edge is millimetres wide); wider ones are reported.
+    sliver_width_m: float = Field(0.2, ge=0, le=5)
+    #: On grid import, a child's corner this close (metres) to its parent's edge is moved onto
+    #: it and the edge shares it (a T-junction); reported as a note. 0 turns snapping off.
+    snap_tolerance_m: float = Field(0.2, ge=0, le=1)
     secret_key: str = Field(DEVELOPMENT_SECRET_KEY, repr=False)
     #: Sessions end after this long without a request, and this long after login in any case.
     idle_timeout_minutes: int = Field(30, ge=1)

@@ -8,8 +8,6 @@ place to look at, instead of stopping at the first one.
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -18,17 +16,31 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridmap.spatial.crs import CGCS2000, CHINA_LAT, CHINA_LON, local_metric_crs, transform_xy
+from gridmap.spatial.crs import CGCS2000, local_metric_crs, transform_xy
+from gridmap.spatial.edges import sliver_mask, snap_vertices
+from gridmap.spatial.grid_report import Note, Problem, ValidationReport
+from gridmap.spatial.row_checks import (
+    CODE_LENGTH,
+    LEVEL_NAME,
+    LEVEL_ZH,
+    LEVELS,
+    PARENT_LEVEL,
+    attribute_problems,
+    duplicate_problems,
+    geometry_problems,
+    grid_name,
+    grid_name_zh,
+    is_areal,
+    orphan_problems,
+)
 
-__all__ = ["LEVELS", "PROBLEM_KINDS", "Problem", "ValidationReport", "validate_grids"]
+__all__ = ["LEVELS", "PROBLEM_KINDS", "Note", "Problem", "ValidationReport", "validate_grids"]
 
-LEVELS = ("community", "zone", "micro")
-GRID_KINDS = ("ordinary", "dedicated")
-#: Digits of a code per level: community = 12-digit statistical division code (统计用区划代码),
-#: zone = community + 2, micro-grid = zone + 3.
-CODE_LENGTH = {"community": 12, "zone": 14, "micro": 17}
-PARENT_LEVEL = {"zone": "community", "micro": "zone"}
-LEVEL_NAME = {"community": "community", "zone": "zone", "micro": "micro-grid"}
+#: Defaults of the tolerances (the settings ``GRIDMAP_*`` carry the same values).
+INSIDE_TOLERANCE_M = 1.0
+SLIVER_AREA_M2 = 1.0
+SLIVER_WIDTH_M = 0.2
+SNAP_TOLERANCE_M = 0.2
 
 PROBLEM_KINDS = (
     "empty_geometry",
@@ -46,77 +58,17 @@ PROBLEM_KINDS = (
     "gap",
 )
 
-_REASON_AT = re.compile(r"\[\s*([-+0-9.eEnaif]+)\s+([-+0-9.eEnaif]+)\s*\]")
 _MISSING_TEXT = {"", "none", "nan", "null", "<na>"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a grid file.
-
-    Attributes
-    ----------
-    kind : str
-        One of :data:`PROBLEM_KINDS`.
-    code : str or None
-        The grid's code, None when the row has none.
-    message : str
-        What is wrong, in English, naming the grid and the numbers involved.
-    lon, lat : float or None
-        Where to look (EPSG:4490), when the problem has a place.
-    row : int or None
-        Position of the row in the input file (0-based), when it comes from one row.
-    """
-
-    kind: str
-    code: str | None
-    message: str
-    lon: float | None = None
-    lat: float | None = None
-    row: int | None = None
-
-    def __post_init__(self) -> None:
-        # numpy scalars sneak in from vectorised code; keep the record plain for JSON.
-        if self.row is not None:
-            object.__setattr__(self, "row", int(self.row))
-        for name in ("lon", "lat"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, float(value))
-
-
-@dataclass
-class ValidationReport:
-    """Everything :func:`validate_grids` found; ``ok`` when nothing."""
-
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when the file has no problem."""
-        return not self.problems
-
-    def as_dicts(self) -> list[dict[str, Any]]:
-        """The problems as JSON-ready dicts (kind, code, message, lon, lat, row)."""
-        return [asdict(p) for p in self.problems]
-
-    def as_text(self) -> str:
-        """A report for a terminal: one line per problem, with its location when known."""
-        if self.ok:
-            return "grid file OK: no problems found"
-        lines = [f"{len(self.problems)} problem(s) found:"]
-        for p in self.problems:
-            at = f" at {p.lon:.7f},{p.lat:.7f}" if p.lon is not None and p.lat is not None else ""
-            lines.append(f"  [{p.kind}] {p.message}{at}")
-        return "\n".join(lines)
 
 
 def validate_grids(
     grids: gpd.GeoDataFrame,
     existing: gpd.GeoDataFrame | None = None,
     *,
-    inside_tolerance_m: float = 1.0,
-    sliver_area_m2: float = 1.0,
+    inside_tolerance_m: float = INSIDE_TOLERANCE_M,
+    sliver_area_m2: float = SLIVER_AREA_M2,
+    sliver_width_m: float = SLIVER_WIDTH_M,
+    snap_tolerance_m: float = SNAP_TOLERANCE_M,
 ) -> ValidationReport:
     """Check a grid file: attributes, codes, geometry and the topology of the three levels.
 
@@ -135,11 +87,19 @@ def validate_grids(
         How far (metres) a child may reach outside its parent before it is an error.
     sliver_area_m2 : float
         Overlaps and gaps of at most this area (square metres) are digitising noise, ignored.
+    sliver_width_m : float
+        Overlaps and gaps at most this wide (metres: no disc of this diameter fits in them) are
+        digitising noise too, however long: the sliver along a 5 km edge is millimetres wide.
+    snap_tolerance_m : float
+        Vertices of the file's grids this close (metres) to a neighbour's edge are moved onto it
+        and inserted into it, so the edge is shared exactly (see
+        :func:`gridmap.spatial.edges.snap_vertices`); each grid changed gets a note. 0: none.
 
     Returns
     -------
     ValidationReport
-        Every problem found; kinds are listed in :data:`PROBLEM_KINDS`.
+        Every problem found (kinds in :data:`PROBLEM_KINDS`), the notes of snapped grids, a
+        summary, and the snapped geometries an import should write.
 
     Notes
     -----
@@ -147,19 +107,29 @@ def validate_grids(
     centre (see :func:`gridmap.spatial.crs.local_metric_crs`). Rows with a broken geometry or
     attribute are reported once and left out of the topology checks that need them.
     """
-    if inside_tolerance_m < 0 or sliver_area_m2 < 0:
-        raise ValueError("inside_tolerance_m and sliver_area_m2 must be >= 0")
+    tolerances = (inside_tolerance_m, sliver_area_m2, sliver_width_m, snap_tolerance_m)
+    if min(tolerances) < 0:
+        raise ValueError(
+            "inside_tolerance_m, sliver_area_m2, sliver_width_m and snap_tolerance_m must be >= 0"
+        )
     table = _table(grids, in_file=True)
-    problems = _attribute_problems(table) + _duplicate_problems(table)
-    problems += _geometry_problems(table)
+    problems = attribute_problems(table) + duplicate_problems(table)
+    problems += geometry_problems(table)
     table = _effective(table, existing)
-    problems += _orphan_problems(table)
+    problems += orphan_problems(table)
+    report = ValidationReport()
     if table["spatial"].any():
+        report.notes, report.geometries = _snap(table, snap_tolerance_m, len(grids))
         metric = _Metric(table)
-        problems += _outside_parent_problems(table, metric, inside_tolerance_m)
-        problems += _overlap_problems(table, metric, sliver_area_m2)
-        problems += _gap_problems(table, metric, sliver_area_m2)
-    return ValidationReport(problems)
+        slivers = {"width_m": sliver_width_m, "area_m2": sliver_area_m2}
+        problems += _outside_parent_problems(table, metric, inside_tolerance_m, slivers)
+        problems += _overlap_problems(table, metric, slivers)
+        problems += _gap_problems(table, metric, slivers)
+        report.summary = _summary(table, metric)
+    else:
+        report.summary = _summary(table, None)
+    report.problems = problems
+    return report
 
 
 # --- the table -------------------------------------------------------------------------------
@@ -191,6 +161,9 @@ def _table(frame: gpd.GeoDataFrame, *, in_file: bool) -> pd.DataFrame:
         }
     )
     table["geometry"] = np.asarray(frame.geometry.values, dtype=object)
+    lon, lat = _anchor(table["geometry"].to_numpy())
+    table["at_lon"] = [_none_if_nan(v) for v in lon]
+    table["at_lat"] = [_none_if_nan(v) for v in lat]
     expected = table["level"].map(CODE_LENGTH)
     table["code_ok"] = table["code"].str.fullmatch(r"\d+") & (table["code"].str.len() == expected)
     table["parent"] = table["given_parent"].where(
@@ -216,172 +189,27 @@ def _effective(table: pd.DataFrame, existing: gpd.GeoDataFrame | None) -> pd.Dat
     stored = _table(existing, in_file=False)
     stored = stored[~stored["code"].isin(table["code"])]
     geoms = stored["geometry"].to_numpy()
-    stored["spatial"] = _is_areal(geoms) & shapely.is_valid(geoms)
+    stored["spatial"] = is_areal(geoms) & shapely.is_valid(geoms)
     return pd.concat([table, stored], ignore_index=True)
 
 
-def _is_areal(geoms: NDArray[np.object_]) -> NDArray[np.bool_]:
-    kind = shapely.get_type_id(geoms)
-    areal: NDArray[np.bool_] = ((kind == 3) | (kind == 6)) & ~shapely.is_empty(geoms)
-    return areal
+def _anchor(geoms: NDArray[np.object_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """A lon/lat to point at for each row: inside a valid polygon, else its first vertex."""
+    lon, lat = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    coords, owner = shapely.get_coordinates(geoms[present], return_index=True)
+    rows = np.flatnonzero(present)
+    first = np.r_[True, owner[1:] != owner[:-1]] if owner.size else owner.astype(bool)
+    lon[rows[owner[first]]], lat[rows[owner[first]]] = coords[first, 0], coords[first, 1]
+    good = present & is_areal(geoms)
+    good[good] = shapely.is_valid(geoms[good])
+    inside = shapely.point_on_surface(geoms[good])
+    lon[good], lat[good] = shapely.get_x(inside), shapely.get_y(inside)
+    return lon, lat
 
 
-def _name(level: str, code: str) -> str:
-    return f"{LEVEL_NAME.get(level, 'grid')} {code}" if code else "grid"
-
-
-def _who(row: Any) -> str:
-    return _name(row.level, row.code) if row.code else f"row {row.row} (no code)"
-
-
-# --- attributes, codes, duplicates -----------------------------------------------------------
-def _attribute_problems(table: pd.DataFrame) -> list[Problem]:
-    problems: list[Problem] = []
-    for r in table.itertuples():
-        code = r.code or None
-        if r.level not in LEVELS:
-            what = f"unknown level {r.level!r}" if r.level else "missing level"
-            problems.append(
-                Problem(
-                    "unknown_level",
-                    code,
-                    f"{_who(r)}: {what}; allowed: {', '.join(LEVELS)}",
-                    row=r.row,
-                )
-            )
-        elif not r.code_ok:
-            problems.append(Problem("malformed_code", code, _code_message(r), row=r.row))
-        elif r.given_parent and r.level in PARENT_LEVEL and not r.code.startswith(r.given_parent):
-            problems.append(
-                Problem(
-                    "parent_mismatch",
-                    code,
-                    f"{_who(r)}: code does not extend its parent code {r.given_parent}",
-                    row=r.row,
-                )
-            )
-        if r.kind not in GRID_KINDS:
-            what = f"unknown kind {r.kind!r}" if r.kind else "missing kind"
-            problems.append(
-                Problem(
-                    "unknown_kind",
-                    code,
-                    f"{_who(r)}: {what}; allowed: {', '.join(GRID_KINDS)}",
-                    row=r.row,
-                )
-            )
-    return problems
-
-
-def _code_message(r: Any) -> str:
-    length = CODE_LENGTH[r.level]
-    rule = {
-        "community": "the 12-digit statistical division code",
-        "zone": "its community's 12 digits + 2",
-        "micro": "its zone's 14 digits + 3",
-    }[r.level]
-    shown = repr(r.code) if r.code else "missing"
-    return f"{_who(r)}: code {shown} must be {length} digits ({rule})"
-
-
-def _duplicate_problems(table: pd.DataFrame) -> list[Problem]:
-    coded = table[table["code"] != ""]
-    dup = coded["code"].duplicated(keep=False)
-    problems = []
-    for code, rows in coded[dup].groupby("code", sort=True)["row"]:
-        listed = ", ".join(str(i) for i in rows)
-        problems.append(
-            Problem(
-                "duplicate_code", code, f"code {code} appears {len(rows)} times (rows {listed})"
-            )
-        )
-    # Keep the first of each duplicate for the topology checks; the rest would only echo.
-    table.loc[coded.index[coded["code"].duplicated(keep="first")], "spatial"] = False
-    return problems
-
-
-# --- geometry ----------------------------------------------------------------------------------
-def _geometry_problems(table: pd.DataFrame) -> list[Problem]:
-    geoms = table["geometry"].to_numpy()
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    areal = _is_areal(geoms)
-    valid = np.zeros(len(geoms), dtype=bool)
-    valid[areal] = shapely.is_valid(geoms[areal])
-    bounds = np.full((len(geoms), 4), np.nan)
-    bounds[areal] = shapely.bounds(geoms[areal])
-    with np.errstate(invalid="ignore"):
-        in_china = (
-            (bounds[:, 0] >= CHINA_LON[0])
-            & (bounds[:, 2] <= CHINA_LON[1])
-            & (bounds[:, 1] >= CHINA_LAT[0])
-            & (bounds[:, 3] <= CHINA_LAT[1])
-        )
-    problems: list[Problem] = []
-    for i in np.flatnonzero(~(areal & valid & in_china)):
-        r = table.iloc[i]
-        problems.append(_geometry_problem(r, bool(empty[i]), bool(areal[i]), bool(valid[i])))
-    table.loc[~(areal & valid & in_china), "spatial"] = False
-    return problems
-
-
-def _geometry_problem(r: pd.Series, empty: bool, areal: bool, valid: bool) -> Problem:
-    who, code, geom = _who(r), r["code"] or None, r["geometry"]
-    if empty:
-        return Problem("empty_geometry", code, f"{who}: geometry is missing or empty", row=r["row"])
-    if not areal:
-        return Problem(
-            "not_polygon",
-            code,
-            f"{who}: geometry is a {geom.geom_type}, not a Polygon or MultiPolygon",
-            row=r["row"],
-        )
-    if not valid:
-        reason = shapely.is_valid_reason(geom)
-        lon, lat = _reason_location(reason)
-        return Problem(
-            "invalid_geometry", code, f"{who}: invalid geometry: {reason}", lon, lat, row=r["row"]
-        )
-    x0, y0, x1, y1 = shapely.bounds(geom)
-    return Problem(
-        "outside_china",
-        code,
-        f"{who}: extends outside China (bounds {x0:.5f},{y0:.5f},{x1:.5f},{y1:.5f}); "
-        "check the declared coordinate system and the lon/lat order",
-        row=r["row"],
-    )
-
-
-def _reason_location(reason: str) -> tuple[float | None, float | None]:
-    """Parse the ``[x y]`` GEOS appends to an invalidity reason, e.g. 'Self-intersection[1 2]'."""
-    match = _REASON_AT.search(reason)
-    if not match:
-        return None, None
-    try:
-        lon, lat = float(match.group(1)), float(match.group(2))
-    except ValueError:
-        return None, None
-    return (lon, lat) if np.isfinite(lon) and np.isfinite(lat) else (None, None)
-
-
-# --- parents -----------------------------------------------------------------------------------
-def _orphan_problems(table: pd.DataFrame) -> list[Problem]:
-    first = table.drop_duplicates("code")
-    level_of = dict(zip(first["code"], first["level"], strict=True))
-    problems = []
-    checked = table[table["in_file"] & table["level"].isin(PARENT_LEVEL) & table["code_ok"]]
-    for r in checked.itertuples():
-        want = PARENT_LEVEL[r.level]
-        found = level_of.get(r.parent)
-        if found is None:
-            message = f"{_who(r)}: parent {want} {r.parent} is neither in the file nor stored"
-        elif found != want:
-            message = (
-                f"{_who(r)}: parent {r.parent} is a {LEVEL_NAME.get(found, found)}, not a {want}"
-            )
-        else:
-            continue
-        problems.append(Problem("orphan", r.code, message, row=r.row))
-    return problems
+def _none_if_nan(value: float) -> float | None:
+    return None if not np.isfinite(value) else float(value)
 
 
 def _parent_pairs(table: pd.DataFrame) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -436,15 +264,6 @@ class _Metric:
         return [(round(float(a), 7), round(float(b), 7)) for a, b in zip(lon, lat, strict=True)]
 
 
-def _representative_points(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
-    """A point inside the largest polygonal part of each geometry (overlays may add lines)."""
-    parts, owner = shapely.get_parts(geoms, return_index=True)
-    first = _largest_per_owner(owner, shapely.area(parts))
-    out = np.full(len(geoms), None, dtype=object)
-    out[owner[first]] = shapely.point_on_surface(parts[first])
-    return out
-
-
 def _largest_per_owner(owner: NDArray[np.intp], value: NDArray[np.float64]) -> NDArray[np.intp]:
     """Positions of the largest ``value`` of each ``owner`` (one sort, no loop)."""
     if owner.size == 0:
@@ -455,7 +274,7 @@ def _largest_per_owner(owner: NDArray[np.intp], value: NDArray[np.float64]) -> N
 
 # --- children inside parents -------------------------------------------------------------------
 def _outside_parent_problems(
-    table: pd.DataFrame, metric: _Metric, tolerance: float
+    table: pd.DataFrame, metric: _Metric, tolerance: float, slivers: dict[str, float]
 ) -> list[Problem]:
     child, parent = _parent_pairs(table)
     if child.size == 0:
@@ -469,21 +288,45 @@ def _outside_parent_problems(
     if child.size == 0:
         return []
     distance, worst = _worst_points(metric.geoms[child], metric.geoms[parent], tolerance)
+    ll = metric.lonlat_geoms
+    outside = _without_slivers(shapely.difference(ll[child], ll[parent]), metric, slivers)
+    area = shapely.area(metric.project(outside))
     problems = []
-    for c, p, d, (lon, lat) in zip(child, parent, distance, metric.lonlat(worst), strict=True):
+    rows = zip(child, parent, distance, metric.lonlat(worst), outside, area, strict=True)
+    for c, p, d, (lon, lat), part, s in rows:
         rc, rp = table.iloc[c], table.iloc[p]
         problems.append(
             Problem(
                 "outside_parent",
                 rc["code"],
-                f"{_name(rc['level'], rc['code'])} reaches {d:.1f} m outside its parent "
-                f"{_name(rp['level'], rp['code'])} (tolerance {tolerance:g} m)",
+                f"{grid_name_zh(rc['level'], rc['code'])} 超出上级 "
+                f"{grid_name_zh(rp['level'], rp['code'])} {d:.1f} 米 (容差 {tolerance:g} 米)",
                 lon,
                 lat,
                 row=rc["row"] if rc["in_file"] else None,
+                message_en=f"{grid_name(rc['level'], rc['code'])} reaches {d:.1f} m outside its "
+                f"parent {grid_name(rp['level'], rp['code'])} (tolerance {tolerance:g} m)",
+                area_m2=s,
+                distance_m=d,
+                geometry=part,
             )
         )
     return problems
+
+
+def _without_slivers(
+    geoms: NDArray[np.object_], metric: _Metric, slivers: dict[str, float]
+) -> NDArray[np.object_]:
+    """The areal parts of each geometry that are not slivers (all of it if every part is)."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    real = (shapely.get_type_id(parts) == 3) & ~sliver_mask(metric.project(parts), **slivers)
+    out = geoms.copy()
+    if real.any():
+        kept = shapely.multipolygons(parts[real], indices=owner[real])
+        has = np.unique(owner[real])
+        single = shapely.get_num_geometries(kept[has]) == 1
+        out[has] = np.where(single, shapely.get_geometry(kept[has], 0), kept[has])
+    return out
 
 
 def _worst_points(
@@ -516,7 +359,9 @@ def _sibling_key(table: pd.DataFrame) -> NDArray[np.object_]:
     return keys
 
 
-def _overlap_problems(table: pd.DataFrame, metric: _Metric, sliver: float) -> list[Problem]:
+def _overlap_problems(
+    table: pd.DataFrame, metric: _Metric, slivers: dict[str, float]
+) -> list[Problem]:
     usable = np.flatnonzero(table["spatial"].to_numpy())
     geoms = metric.geoms[usable]
     tree = shapely.STRtree(geoms)
@@ -527,28 +372,35 @@ def _overlap_problems(table: pd.DataFrame, metric: _Metric, sliver: float) -> li
     keep = (a < b) & (key[a] == key[b]) & (in_file[a] | in_file[b])
     a, b = a[keep], b[keep]
     ll = metric.lonlat_geoms
-    overlap = metric.project(shapely.intersection(ll[a], ll[b]))
-    area = shapely.area(overlap)
-    big = area > sliver
-    a, b, area, overlap = a[big], b[big], area[big], overlap[big]
-    where = metric.lonlat(_representative_points(overlap))
+    overlap_ll = shapely.intersection(ll[a], ll[b])
+    # Each areal piece on its own: one real overlap must not hide behind a long sliver.
+    parts_ll, owner = shapely.get_parts(overlap_ll, return_index=True)
+    parts = metric.project(parts_ll)
+    real = (shapely.get_type_id(parts) == 3) & ~sliver_mask(parts, **slivers)
+    parts_ll, parts, owner = parts_ll[real], parts[real], owner[real]
+    area = shapely.area(parts)
+    where = metric.lonlat(shapely.point_on_surface(parts))
     problems = []
-    for i, j, s, (lon, lat) in zip(a, b, area, where, strict=True):
-        ri, rj = table.iloc[i], table.iloc[j]
+    for k, part, s, (lon, lat) in zip(owner, parts_ll, area, where, strict=True):
+        ri, rj = table.iloc[a[k]], table.iloc[b[k]]
         problems.append(
             Problem(
                 "overlap",
                 ri["code"],
-                f"{_name(ri['level'], ri['code'])} and {rj['code']} overlap by {s:.1f} m²",
+                f"{grid_name_zh(ri['level'], ri['code'])} 与 {rj['code']} 重叠 {s:.1f} 平方米",
                 lon,
                 lat,
                 row=ri["row"] if ri["in_file"] else None,
+                message_en=f"{grid_name(ri['level'], ri['code'])} and {rj['code']} overlap "
+                f"by {s:.1f} m²",
+                area_m2=s,
+                geometry=part,
             )
         )
     return problems
 
 
-def _gap_problems(table: pd.DataFrame, metric: _Metric, sliver: float) -> list[Problem]:
+def _gap_problems(table: pd.DataFrame, metric: _Metric, slivers: dict[str, float]) -> list[Problem]:
     child, parent = _parent_pairs(table)
     if child.size == 0:
         return []
@@ -559,24 +411,29 @@ def _gap_problems(table: pd.DataFrame, metric: _Metric, sliver: float) -> list[P
     groups = np.split(everyone_child[order], np.searchsorted(everyone_parent[order], parents)[1:])
     ll = metric.lonlat_geoms
     covered = np.array([shapely.union_all(ll[g]) for g in groups], dtype=object)
-    gaps = metric.project(shapely.difference(ll[parents], covered))
-    parts, owner = shapely.get_parts(gaps, return_index=True)
+    parts_ll, owner = shapely.get_parts(shapely.difference(ll[parents], covered), return_index=True)
+    parts = metric.project(parts_ll)
+    real = (shapely.get_type_id(parts) == 3) & ~sliver_mask(parts, **slivers)
+    parts_ll, parts, owner = parts_ll[real], parts[real], owner[real]
     area = shapely.area(parts)
-    big = (shapely.get_type_id(parts) == 3) & (area > sliver)
-    parts, owner, area = parts[big], owner[big], area[big]
     where = metric.lonlat(shapely.point_on_surface(parts))
     problems = []
-    for k, s, (lon, lat) in zip(owner, area, where, strict=True):
+    for k, part, s, (lon, lat) in zip(owner, parts_ll, area, where, strict=True):
         rp = table.iloc[parents[k]]
-        below = LEVEL_NAME[{"community": "zone", "zone": "micro"}[rp["level"]]]
+        below = {"community": "zone", "zone": "micro"}[rp["level"]]
         problems.append(
             Problem(
                 "gap",
                 rp["code"],
-                f"{_name(rp['level'], rp['code'])}: a gap of {s:.1f} m² is in no {below}",
+                f"{grid_name_zh(rp['level'], rp['code'])}: 有 {s:.1f} 平方米的缝隙不属于任何"
+                f"{LEVEL_ZH[below]}",
                 lon,
                 lat,
                 row=rp["row"] if rp["in_file"] else None,
+                message_en=f"{grid_name(rp['level'], rp['code'])}: a gap of {s:.1f} m² is in no "
+                f"{LEVEL_NAME[below]}",
+                area_m2=s,
+                geometry=part,
             )
         )
     return problems
@@ -592,3 +449,63 @@ def _all_children(
     parent_pos = wanted.loc[children["parent"]].to_numpy()
     ok = table["level"].to_numpy()[parent_pos] == children["level"].map(PARENT_LEVEL).to_numpy()
     return children.index.to_numpy()[ok], parent_pos[ok]
+
+
+# --- snapping and summary ----------------------------------------------------------------------
+def _snap(
+    table: pd.DataFrame, tolerance_m: float, n_file: int
+) -> tuple[list[Note], list[shapely.Geometry] | None]:
+    """Snap the usable file geometries onto their neighbours' edges (stored grids stay put).
+
+    The table's geometries are replaced by the snapped ones; the notes say which grids moved.
+    """
+    usable = np.flatnonzero(table["spatial"].to_numpy())
+    if tolerance_m <= 0 or usable.size == 0:
+        return [], None
+    level_order = table["level"].map({level: i for i, level in enumerate(LEVELS)}).fillna(3)
+    rank = level_order.to_numpy(dtype=np.int64)
+    in_file = table["in_file"].to_numpy()
+    geoms = table["geometry"].to_numpy()
+    done = snap_vertices(geoms[usable], rank[usable], in_file[usable], tolerance_m)
+    changed = done.moved > 0
+    if not changed.any():
+        return [], None
+    geoms = geoms.copy()
+    geoms[usable] = done.geoms
+    table["geometry"] = geoms
+    notes = []
+    for k in np.flatnonzero(changed):
+        r = table.iloc[usable[k]]
+        who, who_zh = grid_name(r["level"], r["code"]), grid_name_zh(r["level"], r["code"])
+        lon, lat = done.where[k]
+        if not np.isfinite(lon):
+            lon, lat = r["at_lon"], r["at_lat"]
+        notes.append(
+            Note(
+                "snapped",
+                r["code"],
+                f"{who_zh}: {done.moved[k]} 个顶点已吸附到相邻网格的边上 "
+                f"(最大移动 {done.shift_m[k]:.3f} 米，容差 {tolerance_m:g} 米)",
+                lon,
+                lat,
+                row=r["row"],
+                message_en=f"{who}: {done.moved[k]} vertices snapped onto neighbouring edges "
+                f"(largest move {done.shift_m[k]:.3f} m, tolerance {tolerance_m:g} m)",
+                distance_m=float(done.shift_m[k]),
+            )
+        )
+    return notes, list(geoms[:n_file])
+
+
+def _summary(table: pd.DataFrame, metric: _Metric | None) -> dict[str, Any]:
+    """File rows per level, and the area (km²) of the usable ones per level."""
+    mine = table[table["in_file"]]
+    grids = {level: int((mine["level"] == level).sum()) for level in LEVELS}
+    area = {}
+    if metric is not None:
+        usable = (table["in_file"] & table["spatial"]).to_numpy()
+        sizes = np.zeros(len(table))
+        sizes[usable] = shapely.area(metric.geoms[usable])
+        level = table["level"].to_numpy()
+        area = {lv: round(float(sizes[level == lv].sum()) / 1e6, 4) for lv in LEVELS}
+    return {"grids": grids, "area_km2": area}

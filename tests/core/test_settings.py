@@ -78,6 +78,8 @@ def test_a_bad_page_size_names_the_variable_and_what_it_may_be(value):
         ("GRIDMAP_AUDIT_RETENTION_DAYS", "90", "a whole number >= 180"),
         ("GRIDMAP_INSIDE_TOLERANCE_M", "-0.1", "a number >= 0"),
         ("GRIDMAP_SLIVER_AREA_M2", "inf", "a number >= 0"),
+        ("GRIDMAP_SLIVER_WIDTH_M", "-0.5", "a number >= 0 and <= 5"),
+        ("GRIDMAP_SNAP_TOLERANCE_M", "3", "a number >= 0 and <= 1"),
         ("GRIDMAP_PASS_BY_METRES", "0", "a number > 0 and <= 1000"),
         ("GRIDMAP_TRACK_MAX_SPEED_MPS", "1e4", "a number > 0 and <= 1000"),
         ("GRIDMAP_ENV", "prod", "development or production"),

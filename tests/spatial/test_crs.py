@@ -121,7 +121,7 @@ def test_to_cgcs2000_identity_for_geographic_inputs():
 def test_geoseries_to_cgcs2000_converts_every_vertex_and_keeps_index():
     square = shapely.box(116.40, 39.90, 116.41, 39.91)
     series = GeoSeries([square, shapely.Point(116.4, 39.9)], index=[7, 9])
-    out = geoseries_to_cgcs2000(series, parse_crs("GCJ-02"))
+    out = geoseries_to_cgcs2000(series, parse_crs("GCJ-02"), densify_m=None)
     assert out.crs.to_epsg() == 4490
     assert list(out.index) == [7, 9]
     coords = shapely.get_coordinates(square)
@@ -129,6 +129,23 @@ def test_geoseries_to_cgcs2000_converts_every_vertex_and_keeps_index():
     assert np.allclose(shapely.get_coordinates(out.iloc[0]), expected, atol=1e-12, rtol=0)
     plain = geoseries_to_cgcs2000(np.array([square], dtype=object), parse_crs("4490"))
     assert plain.iloc[0].equals(square)
+
+
+@pytest.mark.parametrize(("declared", "bend_m"), [("GCJ02", 0.5), ("BD09", 10.0)])
+def test_long_edges_are_densified_before_conversion_so_shared_edges_stay_shared(declared, bend_m):
+    # A 5 km east-west edge (bent most: 0.9 m by GCJ-02, 30 m by BD-09), and the same edge cut
+    # at a T-junction.
+    a, b = (116.33, 39.90), (116.3885, 39.90)
+    t = (116.33 + 0.0585 / 3, 39.90)
+    whole = shapely.LineString([a, b])
+    halves = shapely.MultiLineString([[a, t], [t, b]])
+    lines = np.array([whole, halves], dtype=object)
+    metres = 111_320.0
+    bare = geoseries_to_cgcs2000(lines, parse_crs(declared), densify_m=None)
+    assert bare.iloc[0].hausdorff_distance(bare.iloc[1]) * metres > bend_m  # bent apart
+    dense = geoseries_to_cgcs2000(lines, parse_crs(declared))
+    assert dense.iloc[0].hausdorff_distance(dense.iloc[1]) * metres < 0.01
+    assert shapely.get_num_coordinates(dense.iloc[0]) > 5000 / 50
 
 
 def test_check_lonlat_accepts_china():

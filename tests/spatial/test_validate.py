@@ -79,7 +79,7 @@ def test_child_five_metres_outside_parent():
     assert _kinds(report) == ["outside_parent"]
     problem = report.problems[0]
     assert problem.code == M1 and Z1 in problem.message
-    assert "reaches 5.0 m outside" in problem.message
+    assert "reaches 5.0 m outside" in problem.message_en
     assert problem.lat is not None
     assert problem.lat < lonlat(50, 0)[1]  # the worst point is south of the zone's edge
     loose = validate_grids(
@@ -98,7 +98,7 @@ def test_edge_across_a_notch_counts_mid_edge():
     report = validate_grids(_frame(rows))
     outside = [p for p in report.problems if p.kind == "outside_parent"]
     assert len(outside) == 1 and outside[0].code == M1
-    assert "reaches 8.9 m outside" in outside[0].message
+    assert "reaches 8.9 m outside" in outside[0].message_en
     assert outside[0].lon == pytest.approx(lonlat(50, 0)[0], abs=2e-6)
     assert isinstance(outside[0].row, int)
 
@@ -108,7 +108,7 @@ def test_overlapping_siblings_with_area_and_point():
     assert _kinds(report) == ["overlap"]
     problem = report.problems[0]
     assert M1 in problem.message and M2 in problem.message
-    assert "1000.0 m²" in problem.message
+    assert "1000.0 m²" in problem.message_en
     inside = shapely.Point(problem.lon, problem.lat)
     assert metric_box(0, 90, 100, 100).buffer(1e-7).contains(inside)
 
@@ -124,7 +124,7 @@ def test_gap_between_children():
     )
     assert _kinds(report) == ["gap"]
     problem = report.problems[0]
-    assert problem.code == Z1 and "1000.0 m²" in problem.message
+    assert problem.code == Z1 and "1000.0 m²" in problem.message_en
     assert (
         metric_box(0, 100, 100, 110).buffer(1e-7).contains(shapely.Point(problem.lon, problem.lat))
     )
@@ -142,7 +142,7 @@ def test_duplicate_code():
     rows = [*_clean_rows(), (M2, "micro", metric_box(0, 100, 100, 200))]
     report = validate_grids(_frame(rows))
     assert _kinds(report) == ["duplicate_code"]
-    assert "appears 2 times" in report.problems[0].message
+    assert "appears 2 times" in report.problems[0].message_en
 
 
 def test_malformed_codes():
@@ -151,7 +151,7 @@ def test_malformed_codes():
     report = validate_grids(_frame(rows))
     # The malformed zone belongs to no community, so the community also shows a gap.
     assert _kinds(report) == ["gap", "malformed_code", "malformed_code"]
-    assert any("must be 14 digits" in p.message for p in report.problems)
+    assert any("must be 14 digits" in p.message_en for p in report.problems)
 
 
 def test_orphans_missing_parent_and_wrong_level():
@@ -160,7 +160,7 @@ def test_orphans_missing_parent_and_wrong_level():
     report = validate_grids(_frame(rows))
     kinds = _kinds(report)
     assert kinds.count("orphan") == 2
-    messages = " ".join(p.message for p in report.problems if p.kind == "orphan")
+    messages = " ".join(p.message_en for p in report.problems if p.kind == "orphan")
     assert "neither in the file nor stored" in messages
     assert "is a micro-grid, not a community" in messages
 
@@ -206,7 +206,7 @@ def test_report_serialises():
         _frame(_clean_rows(**{M2: (M2, "micro", metric_box(0, 110, 100, 200))}))
     )
     [record] = report.as_dicts()
-    assert set(record) == {"kind", "code", "message", "lon", "lat", "row"}
+    assert {"kind", "code", "message", "lon", "lat", "row"} <= set(record)
     assert "[gap]" in report.as_text() and not report.ok
 
 
@@ -232,3 +232,62 @@ def test_shifted_micro_grids_are_all_reported(small_grid):
     outside = [p for p in report.problems if p.kind == "outside_parent"]
     assert len(outside) >= 0.5 * micro.sum()
     assert np.isfinite(np.array([p.lon for p in outside], dtype=float)).all()
+
+
+def test_a_long_thin_sliver_is_noise_but_a_metres_wide_gap_is_not():
+    # A 2 km community cut in two zones along its length; the northern zone starts 3 cm too far
+    # north: a 60 m² gap, 2 km long and 3 cm wide, which only an area rule would report.
+    community = (C, "community", metric_box(0, 0, 2000, 200))
+    south = (Z1, "zone", metric_box(0, 0, 2000, 100))
+    north = (Z2, "zone", metric_box(0, 100.03, 2000, 200))
+    sliver = _frame([community, south, north])
+    assert validate_grids(sliver).ok
+    bare = validate_grids(sliver, sliver_width_m=0, snap_tolerance_m=0)
+    assert _kinds(bare) == ["gap"] and bare.problems[0].area_m2 == pytest.approx(60, abs=1)
+    # A 2.5 m x 2 m notch out of the southern zone is a real gap, reported with its shape.
+    notched = (Z1, "zone", metric_box(0, 0, 2000, 100).difference(metric_box(999, 98, 1001.5, 100)))
+    report = validate_grids(
+        _frame([community, notched, (Z2, "zone", metric_box(0, 100, 2000, 200))])
+    )
+    assert _kinds(report) == ["gap"]
+    gap = report.problems[0]
+    assert gap.code == C and gap.area_m2 == pytest.approx(5.0, abs=0.05)
+    assert gap.geometry is not None and gap.geometry.contains(shapely.Point(gap.lon, gap.lat))
+    assert "5.0 平方米" in gap.message and "5.0 m²" in gap.message_en
+
+
+def test_a_corner_off_its_parents_edge_is_snapped_onto_it_and_noted():
+    # Both zones meet at x = 105 on the community's north edge, which has vertices every 10 m
+    # (at 100 and 110): a T-junction, drawn 5 cm too far north.
+    community = (C, "community", metric_box(0, 0, 200, 200))
+    west = (Z1, "zone", metric_polygon([(0, 0), (105, 0), (105, 200.05), (0, 200)]))
+    east = (Z2, "zone", metric_polygon([(105, 0), (200, 0), (200, 200), (105, 200.05)]))
+    report = validate_grids(_frame([community, west, east]))
+    assert report.ok, report.as_text()
+    assert sorted(str(n.code) for n in report.notes) == sorted([Z1, Z2, C])
+    moved = {n.code: n for n in report.notes}
+    assert moved[Z1].distance_m == pytest.approx(0.05, abs=0.01)
+    assert moved[Z1].kind == "snapped" and "吸附" in moved[Z1].message
+    assert report.geometries is not None
+    corner = shapely.Point(lonlat(105, 200))
+    for geom in report.geometries:  # the community gained the corner; the zones moved onto it
+        assert shapely.distance(geom, corner) * 111_320 < 0.001
+    unsnapped = validate_grids(_frame([community, west, east]), snap_tolerance_m=0)
+    assert unsnapped.ok and not unsnapped.notes and unsnapped.geometries is None
+
+
+def test_report_is_geojson_with_every_problem(small_grid):
+    shifted = small_grid.copy()
+    micro = shifted["level"] == "micro"
+    shifted.loc[micro, "geometry"] = shapely.transform(
+        shifted.loc[micro, "geometry"].to_numpy(), lambda c: c + np.array([0.0062, 0.0014])
+    )
+    report = validate_grids(shifted)
+    collection = report.as_geojson()
+    assert len(collection["features"]) == len(report.problems) + len(report.notes) > 50
+    assert collection["counts"] == report.counts() and collection["ok"] is False
+    for feature in collection["features"]:
+        props = feature["properties"]
+        assert props["code"] and props["message"] and props["message_en"]
+        assert feature["geometry"] is not None and props["lon"] is not None
+    assert "… 另有" in report.as_text(limit=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
@@ -12,7 +13,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gridmap.core.settings import Settings
-from gridmap.grid.ingest.common import ImportReport, declared_crs, reject, require_columns
+from gridmap.grid.ingest.common import ImportRejected, ImportReport, declared_crs, require_columns
 from gridmap.grid.ingest.redraw import (
     RedrawPlan,
     close,
@@ -27,7 +28,8 @@ from gridmap.spatial.crs import (
     check_geometries_in_china,
     geoseries_to_cgcs2000,
 )
-from gridmap.spatial.validate import validate_grids
+from gridmap.spatial.row_checks import LEVEL_ZH, LEVELS
+from gridmap.spatial.validate import ValidationReport, validate_grids
 from gridmap.storage.grids import current_at
 from gridmap.storage.models import SRID, Grid
 
@@ -88,6 +90,10 @@ def prepare_grids(frame: gpd.GeoDataFrame, crs_text: str | None) -> gpd.GeoDataF
     return out
 
 
+#: Problems listed in a rejection's text; the errors list and the report file hold them all.
+_LISTED = 20
+
+
 def import_grids(
     session: Session,
     frame: gpd.GeoDataFrame,
@@ -95,6 +101,7 @@ def import_grids(
     settings: Settings,
     *,
     redraw: bool = False,
+    on_report: Callable[[ValidationReport], None] | None = None,
 ) -> ImportReport:
     """Validate a grid file against itself and the current grids, then write it.
 
@@ -102,12 +109,17 @@ def import_grids(
     and the file's geometry becomes the new current row, or corrects the row in place when it
     was drawn today; a ``status`` of ``retired`` (撤销) retires a grid. Without it, either is an
     error. The rules are in :mod:`gridmap.grid.ingest.redraw`.
+
+    ``on_report`` receives the full validation report before anything is written or refused
+    (the CLI writes it as GeoJSON). Grids whose corners were snapped onto their parent's edge
+    (``GRIDMAP_SNAP_TOLERANCE_M``) are written snapped, and the report notes them.
     """
     frame, retiring = split_status(frame)
     grids = prepare_grids(frame, crs_text)
     plan = plan_redraw(grids, retiring, _existing_grids(session), redraw=redraw)
+    summary: list[str] = []
     if len(grids):
-        _validate(grids, plan.kept, settings)
+        grids, summary = _validate(grids, plan.kept, settings, on_report)
     before = households_of(session, [int(i) for i in plan.retired["id"]])
     notes = retire(session, plan.retired)
     close(session, plan.replaced["code"])
@@ -121,30 +133,59 @@ def import_grids(
         )
     notes += household_notes(session, before)
     closed = len(plan.replaced) + int((~plan.retired["today"]).sum())
-    return ImportReport("grids", written=len(grids), closed=closed, notes=notes)
+    return ImportReport("grids", written=len(grids), closed=closed, notes=summary + notes)
 
 
-def _validate(grids: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, settings: Settings) -> None:
+def _validate(
+    grids: gpd.GeoDataFrame,
+    kept: gpd.GeoDataFrame,
+    settings: Settings,
+    on_report: Callable[[ValidationReport], None] | None,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The file's grids as they will be written (snapped), and the success summary; or the
+    rejection with every problem."""
     report = validate_grids(
         grids,
         kept,
         inside_tolerance_m=settings.inside_tolerance_m,
         sliver_area_m2=settings.sliver_area_m2,
+        sliver_width_m=settings.sliver_width_m,
+        snap_tolerance_m=settings.snap_tolerance_m,
     )
+    if on_report is not None:
+        on_report(report)
     if not report.ok:
-        raise reject(
-            "grid file",
-            [
-                {
-                    "where": f"grid {p.code}" if p.code else "file",
-                    "message": p.message,
-                    "kind": p.kind,
-                    "lon": p.lon,
-                    "lat": p.lat,
-                }
-                for p in report.problems
-            ],
+        raise _rejected(report)
+    if report.geometries is not None:
+        grids = grids.set_geometry(gpd.GeoSeries(report.geometries, index=grids.index, crs=SRID))
+    return grids, _summary_lines(report)
+
+
+def _rejected(report: ValidationReport) -> ImportRejected:
+    """The rejection: its text lists the first problems, its ``errors`` all of them."""
+    errors: list[dict[str, Any]] = [
+        {"where": f"grid {p.code}" if p.code else "file", **p.as_dict()} for p in report.problems
+    ]
+    text = report.as_text(limit=_LISTED, english=True)
+    return ImportRejected(
+        f"grid file rejected, nothing written (网格文件未导入): {text}", errors=errors
+    )
+
+
+def _summary_lines(report: ValidationReport) -> list[str]:
+    """For the person who imported: what went in per level, how much area, what was snapped."""
+    grids = report.summary.get("grids", {})
+    area = report.summary.get("area_km2", {})
+    counts = ", ".join(f"{LEVEL_ZH[lv]} {lv} {grids.get(lv, 0)}" for lv in LEVELS)
+    covered = next((area[lv] for lv in LEVELS if grids.get(lv)), 0.0)
+    lines = [f"网格 (grids): {counts}; 覆盖面积 (area covered) {covered:.2f} km²"]
+    if report.notes:
+        lines.append(
+            f"{len(report.notes)} 个网格的顶点已吸附到上级网格的边上 "
+            f"({len(report.notes)} grid(s) had corners snapped onto their parent's edge; "
+            "see the report file)"
         )
+    return lines
 
 
 def _write(session: Session, grids: gpd.GeoDataFrame, plan: RedrawPlan) -> dict[str, int]:
