@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,8 +182,8 @@ def prepare_households(
     def text_column(name: str) -> pd.Series:
         if name not in frame.columns:
             return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-        col = frame[name].astype(str).str.strip()
-        return col.where(~col.isin(["", "nan", "None"]), None)
+        col = frame[name].astype(str).str.strip().astype(object)
+        return col.where(~col.isin(["", "nan", "None", "<NA>"]), None)
 
     n = len(frame)
     out = pd.DataFrame(
@@ -286,7 +287,7 @@ def import_households(
     run = _Run(next_id=max(start, known_max) + 1, first_row=chunks.first_row)
     grid_ids, grid_geoms = _current_micro_grids(session)
     raw = driver_connection(session)
-    with raw.cursor() as cur:
+    with raw.cursor() as cur, closing(chunks):
         cur.execute("SELECT set_config('gridmap.bulk_located', 'on', true)")
         for part in progress(chunks):
             rows = prepare_households(part, crs_text, first_row=run.first_row)

@@ -132,24 +132,26 @@ def _shapefile_encoding(path: Path, layer: str | None) -> str | None:
     return detect_encoding(path, _dbf_text(dbf))
 
 
-_MOJIBAKE_HINT = re.compile("[\u0080-\u00ff\ufffd]")
+_MOJIBAKE_HINT = re.compile("[\u0080-\u02ff\u2010-\u20ac\u2122\ufffd]")
 _CJK = re.compile("[\u3400-\u9fff]")
 
 
 def _garbled(text: str) -> bool:
-    """Text that is mojibake: U+FFFD, or GBK/UTF-8 bytes read as Latin-1 ('ÉçÇø' for 社区)."""
+    """Text that is mojibake: U+FFFD, or GBK/UTF-8 bytes read as Latin-1 or Windows-1252
+    ('ÉçÇø' or 'ç¤¾åŒº' for 社区)."""
     if "\ufffd" in text:
         return True
-    try:
-        raw = text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    for encoding in ("utf-8", "gb18030"):
+    for misread in ("latin-1", "cp1252"):
         try:
-            if _CJK.search(raw.decode(encoding)):
-                return True
-        except UnicodeDecodeError:
+            raw = text.encode(misread)
+        except UnicodeEncodeError:
             continue
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                if _CJK.search(raw.decode(encoding)):
+                    return True
+            except UnicodeDecodeError:
+                continue
     return False
 
 
@@ -389,6 +391,12 @@ class Chunks:
     def __len__(self) -> int:
         return self.expected
 
+    def close(self) -> None:
+        """Stop reading (closes the file when the reading stopped half-way)."""
+        close = getattr(self.frames, "close", None)
+        if close is not None:
+            close()
+
 
 def _ceil(n: int, d: int) -> int:
     return max(-(-n // d), 1) if n >= 0 else 1
@@ -432,13 +440,13 @@ def table_chunks(
     def chunks() -> Iterator[pd.DataFrame]:
         first = 2
         try:
-            reader = pd.read_csv(
+            with pd.read_csv(
                 path, dtype=str, keep_default_na=False, encoding=enc, chunksize=rows
-            )
-            for part in reader:
-                refuse_garbled(part, path.name, first_row=first)
-                first += len(part)
-                yield part
+            ) as reader:
+                for part in reader:
+                    refuse_garbled(part, path.name, first_row=first)
+                    first += len(part)
+                    yield part
         except UnicodeDecodeError:
             raise _not_decodable(path, enc) from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
