@@ -34,8 +34,10 @@ import pyogrio
 
 from gridmap.core.errors import InvalidInput
 
-#: Rows per chunk of a streamed table.
-CHUNK_ROWS = 100_000
+#: Rows per chunk of a streamed table. Below 8 points per micro-grid of a 10 000-grid city,
+#: so each chunk's bulk locate takes the exact path (≈ 0.2 s) rather than rebuilding its
+#: raster (≈ 0.9 s per call).
+CHUNK_ROWS = 50_000
 _SAMPLE_BYTES = 4 << 20
 _TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm")
