@@ -291,3 +291,22 @@ def test_garbled_text_is_refused(text, garbled):
             refuse_garbled(frame, "f")
     else:
         refuse_garbled(frame, "f")
+
+
+def test_people_and_posts_with_chinese_headers_and_labels(session, small_grid, tmp_path):
+    from gridmap.storage.models import Assignment, Person
+
+    people = tmp_path / "people.csv"
+    people.write_bytes("编号,姓名,手机号,类别\n7,张三,13800000000,网格员\n".encode("gb18030"))
+    ingest.import_people(session, ingest.read_table(people))
+    posts = tmp_path / "posts.csv"
+    posts.write_text(f"人员编号,网格编码,岗位\n7,{COMMUNITY}01001,网格员\n", encoding="utf-8")
+    ingest.import_assignments(session, ingest.read_table(posts))
+    person = session.scalars(select(Person)).one()
+    assert (person.id, person.name, person.phone, person.kind) == (
+        7,
+        "张三",
+        "13800000000",
+        "grid_worker",
+    )
+    assert session.scalars(select(Assignment.role)).all() == ["grid_worker"]

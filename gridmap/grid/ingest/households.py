@@ -11,6 +11,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import psycopg
 import shapely
 from geoalchemy2.functions import ST_AsBinary
 from numpy.typing import NDArray
@@ -316,7 +317,13 @@ def import_households(
                 else np.full(len(rows), -1)
             )
             _fill_ids(rows, run)
-            _copy_households(cur, rows, located)
+            try:
+                _copy_households(cur, rows, located)
+            except psycopg.errors.IntegrityError as exc:  # checked above; the database's word
+                last = rows.attrs["first_row"] + len(rows) - 1
+                where = f"rows {rows.attrs['first_row']}-{last}"
+                detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
+                raise reject("household file", [{"where": where, "message": detail}]) from None
             run.written += len(rows)
             run.add_outsiders(rows, located)
         cur.execute("SELECT set_config('gridmap.bulk_located', 'off', true)")
