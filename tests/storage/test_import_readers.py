@@ -310,3 +310,10 @@ def test_people_and_posts_with_chinese_headers_and_labels(session, small_grid, t
         "grid_worker",
     )
     assert session.scalars(select(Assignment.role)).all() == ["grid_worker"]
+
+
+def test_unknown_encoding_is_refused_before_reading(runner, session, tmp_path):
+    path = _gbk_shapefile(tmp_path)
+    result = import_grids(runner, path, "--encoding", "GBX")
+    assert result.exit_code == 1 and "不认识的编码 'GBX'" in result.output
+    assert row_counts(session)["grid"] == 0

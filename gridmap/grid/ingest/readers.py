@@ -62,7 +62,9 @@ GRID_ALIASES: Mapping[str, tuple[str, ...]] = {
 
 
 def _not_decodable(path: Path, encoding: str) -> InvalidInput:
-    other = "GB18030" if encoding.lower().replace("-", "").startswith("utf8") else "UTF-8"
+    utf8 = encoding.lower().replace("-", "").replace("_", "").startswith("utf8")
+    encoding = "UTF-8" if utf8 else encoding.upper()
+    other = "GB18030" if utf8 else "UTF-8"
     return InvalidInput(
         f"{path.name}: 文件不是 {encoding} 编码，请用 --encoding {other} 重试或另存为 UTF-8"
         f"（the file is not {encoding}: retry with --encoding {other}, or save it as UTF-8）"
@@ -271,9 +273,23 @@ def _read_layer(path: Path, layer: str, encoding: str | None, **kw: Any) -> gpd.
     return frame
 
 
+def _known(encoding: str | None) -> str | None:
+    """``encoding`` when Python knows it (``--encoding`` is checked before any reading)."""
+    if encoding is None:
+        return None
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InvalidInput(
+            f"不认识的编码 {encoding!r}，请用 UTF-8、GB18030 或 BIG5 等"
+            f"（unknown encoding {encoding!r}: use e.g. UTF-8, GB18030 or BIG5）"
+        ) from None
+    return encoding
+
+
 def _encoding_for(path: Path, layer: str | None, encoding: str | None) -> str | None:
     if encoding or path.suffix.lower() not in (".shp", ".dbf"):
-        return encoding
+        return _known(encoding)
     return _shapefile_encoding(path, layer)
 
 
@@ -435,11 +451,7 @@ def table_chunks(
             (sheet.iloc[i : i + rows] for i in range(0, max(len(sheet), 1), rows)),
             _ceil(len(sheet), rows),
         )
-    enc = encoding or detect_encoding(path, _sample(path))
-    try:
-        codecs.lookup(enc)
-    except LookupError:
-        raise InvalidInput(f"不认识的编码 {enc!r}（unknown encoding {enc!r}）") from None
+    enc = _known(encoding) or detect_encoding(path, _sample(path))
 
     def chunks() -> Iterator[pd.DataFrame]:
         first = 2
