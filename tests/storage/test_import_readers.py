@@ -317,3 +317,13 @@ def test_unknown_encoding_is_refused_before_reading(runner, session, tmp_path):
     result = import_grids(runner, path, "--encoding", "GBX")
     assert result.exit_code == 1 and "不认识的编码 'GBX'" in result.output
     assert row_counts(session)["grid"] == 0
+
+
+def test_an_id_repeated_in_a_later_chunk_is_reported(session, small_grid, tmp_path):
+    path = tmp_path / "households.csv"
+    rows = ["1,116.405,39.915,甲", "2,116.405,39.915,乙", "1,116.405,39.915,丙"]
+    path.write_text("id,lon,lat,address\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(ingest.ImportRejected, match="row 4: household 1 already exists"):
+        ingest.import_households(session, ingest.table_chunks(path, rows=2), "EPSG:4326")
+    session.rollback()
+    assert row_counts(session)["household"] == 0

@@ -113,7 +113,13 @@ def _household_problems(rows: pd.DataFrame, taken_ids: set[int]) -> list[dict[st
             ids.notna() & ids.duplicated(keep=False),
             lambda r: f"id {r['id']} appears more than once",
         )
-        + flag(rows, ids.isin(taken_ids), lambda r: f"household {r['id']} already exists")
+        + flag(
+            rows,
+            ids.isin(taken_ids),
+            lambda r: (
+                f"household {r['id']} already exists (in the database or earlier in the file)"
+            ),
+        )
         + flag(rows, rows["address"].str.strip() == "", lambda r: "address is empty")
         + flag(
             rows,
