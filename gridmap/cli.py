@@ -38,9 +38,21 @@ _crs_option = click.option(
     "Gauss-Krüger), GCJ02 or BD09.",
 )
 _file = click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_layer_option = click.option(
+    "--layer",
+    help="The layer, KML folder or Excel sheet to import. Grid files: every layer when not "
+    "given; other files: required when the file has several non-empty layers (the error lists "
+    "them).",
+)
+_encoding_option = click.option(
+    "--encoding",
+    help="Text encoding of a CSV or a Shapefile's .dbf, e.g. GB18030 (GBK) or UTF-8. Default: "
+    "a Shapefile's .cpg, else UTF-8 when the text is UTF-8, else GB18030.",
+)
 
 
 def _bar(items: Any) -> Any:
+    """A progress bar over chunks; its total is ``len(items)`` when they have one."""
     return tqdm(items, unit="chunk", leave=False, file=sys.stderr)
 
 
@@ -99,8 +111,20 @@ def migrate() -> None:
     help="Write the full validation report here as GeoJSON (problems and notes as features), "
     "whether the import passes or is refused.",
 )
-def import_grids(path: Path, crs: str, redraw: bool, report_path: Path | None) -> None:
-    """Import grids from GeoJSON, Shapefile, GeoPackage or KML after validating them."""
+@_layer_option
+@_encoding_option
+def import_grids(
+    path: Path,
+    crs: str,
+    redraw: bool,
+    report_path: Path | None,
+    layer: str | None,
+    encoding: str | None,
+) -> None:
+    """Import grids from GeoJSON, Shapefile, GeoPackage or KML after validating them.
+
+    Every layer (KML folder) is read; a grid's level is its level column, else its layer's
+    name (社区, 片区/片区网格, 微网格)."""
     settings = current_app.extensions["gridmap.settings"]
 
     written: list[bool] = []
@@ -121,7 +145,7 @@ def import_grids(path: Path, crs: str, redraw: bool, report_path: Path | None) -
         try:
             return ingest.import_grids(
                 session,
-                ingest.read_features(path),
+                ingest.read_grid_features(path, layer=layer, encoding=encoding),
                 crs,
                 settings,
                 redraw=redraw,
@@ -140,14 +164,16 @@ def import_grids(path: Path, crs: str, redraw: bool, report_path: Path | None) -
 @group.command("import-households")
 @_file
 @_crs_option
-def import_households(path: Path, crs: str) -> None:
-    """Import households from CSV (lon,lat or x,y columns) or a GeoJSON of points."""
+@_layer_option
+@_encoding_option
+def import_households(path: Path, crs: str, layer: str | None, encoding: str | None) -> None:
+    """Import households from CSV/Excel (经度,纬度 / lon,lat / x,y columns…) or point
+    features, read and written in chunks within one transaction."""
 
     def do(session: Session) -> ingest.ImportReport:
-        frame = (
-            ingest.read_table(path) if path.suffix.lower() == ".csv" else ingest.read_features(path)
-        )
-        return ingest.import_households(session, frame, crs, progress=_bar)
+        read = ingest.table_chunks if ingest.is_table(path) else ingest.vector_chunks
+        chunks = read(path, layer=layer, encoding=encoding)
+        return ingest.import_households(session, chunks, crs, progress=_bar)
 
     _run_import(do)
 
@@ -155,23 +181,40 @@ def import_households(path: Path, crs: str) -> None:
 @group.command("import-people")
 @_file
 @click.option("--crs", help="Coordinate system of home_lon/home_lat, when the file has them.")
-def import_people(path: Path, crs: str | None) -> None:
-    """Import people from CSV: id, name, phone, kind, home_community_code[, home_lon, home_lat]."""
-    _run_import(lambda s: ingest.import_people(s, ingest.read_table(path), crs))
+@_layer_option
+@_encoding_option
+def import_people(path: Path, crs: str | None, layer: str | None, encoding: str | None) -> None:
+    """Import people from CSV/Excel: id, name, phone, kind, home_community_code[, home_lon,
+    home_lat]."""
+    _run_import(
+        lambda s: ingest.import_people(
+            s, ingest.read_table(path, layer=layer, encoding=encoding), crs
+        )
+    )
 
 
 @group.command("import-assignments")
 @_file
-def import_assignments(path: Path) -> None:
-    """Import assignments from CSV: person_id, grid_code, role, start_date, end_date."""
-    _run_import(lambda s: ingest.import_assignments(s, ingest.read_table(path)))
+@_layer_option
+@_encoding_option
+def import_assignments(path: Path, layer: str | None, encoding: str | None) -> None:
+    """Import assignments from CSV/Excel: person_id, grid_code, role, start_date, end_date."""
+    _run_import(
+        lambda s: ingest.import_assignments(
+            s, ingest.read_table(path, layer=layer, encoding=encoding)
+        )
+    )
 
 
 @group.command("import-coverage")
 @_file
-def import_coverage(path: Path) -> None:
-    """Import coverage (党员分片包户) from CSV: person_id, household_id."""
-    _run_import(lambda s: ingest.import_coverage(s, ingest.read_table(path)))
+@_layer_option
+@_encoding_option
+def import_coverage(path: Path, layer: str | None, encoding: str | None) -> None:
+    """Import coverage (党员分片包户) from CSV/Excel: person_id, household_id."""
+    _run_import(
+        lambda s: ingest.import_coverage(s, ingest.read_table(path, layer=layer, encoding=encoding))
+    )
 
 
 @group.command("load-demo")

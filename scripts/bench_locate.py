@@ -1,11 +1,16 @@
 """Benchmark: bulk locate on the import path, and the latency of /api/v1/locate.
 
-Generates a city (default 1 000 000 households, ≈ 10 000 micro-grids over Dongcheng), then
-prints, each next to a baseline measured in the same run:
+Generates a city (default 1 000 000 households, ≈ 10 000 micro-grids over Dongcheng; the
+households are generated a million at a time and written to a CSV file), then prints, each next
+to a baseline measured in the same run:
 
 1. bulk locate of the import path (``gridmap.spatial.locate.locate_points``) against
-   ``geopandas.sjoin(predicate="intersects")`` on the same points and polygons;
-2. the whole household import (locate + COPY + the database's consistency trigger), rows/s;
+   ``geopandas.sjoin(predicate="intersects")`` on the same points and polygons (the first
+   million households);
+2. the household import as ``flask gridmap import-households FILE`` runs it (read in chunks,
+   locate + COPY + the database's consistency trigger, one transaction), rows/s and the peak
+   RSS of that process, next to the same file's first ``--baseline-rows`` read whole into one
+   DataFrame first (how the command read files before streaming), rolled back;
 3. p50/p99 of ``GET /api/v1/locate`` over N requests to a gunicorn server, next to the
    trivial ``GET /api/v1/health`` of the same server.
 
@@ -21,12 +26,14 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.orm import Session
@@ -86,16 +93,123 @@ def bench_bulk_locate(micro: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray)
     )
 
 
+_PIECE = 1_000_000
+CRS = ("--crs", "EPSG:4490")
+
+#: The import as it read files before streaming: the whole file into one DataFrame.
+_WHOLE_FILE_IMPORT = """
+import sys
+import pandas as pd
+from gridmap import create_app
+from gridmap.core import db
+from gridmap.grid import ingest
+app = create_app()
+with app.app_context():
+    frame = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False, nrows=int(sys.argv[2]))
+    session = db.get_session()
+    ingest.import_households(session, frame, "EPSG:4490")
+    session.rollback()
+"""
+
+
+def write_households(grid: gpd.GeoDataFrame, total: int, path: Path):  # type: ignore[no-untyped-def]
+    """Generate ``total`` households a million at a time into a CSV file (lon, lat columns,
+    care tags joined by ';'); returns the first million's population (people, posts)."""
+    first = None
+    written = 0
+    while written < total or first is None:
+        piece = generate_population(grid, households=min(_PIECE, total - written), seed=2 + written)
+        first = first or piece
+        h = piece.households
+        pd.DataFrame(
+            {
+                "id": h["id"].to_numpy() + written,
+                "lon": h.geometry.x.to_numpy(),
+                "lat": h.geometry.y.to_numpy(),
+                "address": h["address"],
+                "building": h["building"],
+                "unit": h["unit"],
+                "room": h["room"],
+                "residents": h["residents"],
+                "care_tags": [";".join(t) for t in h["care_tags"]],
+            }
+        ).to_csv(path, mode="a" if written else "w", header=not written, index=False)
+        written += len(h)
+    return first
+
+
+#: Runs ``python -c CODE ARGS…`` or ``python -m MODULE ARGS…`` and, at exit, writes its peak
+#: resident memory (VmHWM: this program's own, unlike ``ru_maxrss``, which also counts the
+#: forked parent's memory before ``exec``) to the file named by ``BENCH_PEAK_FILE``.
+_MEASURED = """
+import atexit, os, runpy, sys
+def peak():
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    with open(os.environ["BENCH_PEAK_FILE"], "w") as out:
+        out.write(str(kb))
+atexit.register(peak)
+flag, target, *rest = sys.argv[1:]
+sys.argv = [target, *rest]
+if flag == "-c":
+    exec(compile(target, "<bench>", "exec"))
+else:
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+"""
+
+
+def timed_process(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run ``python -c …`` or ``python -m …``; its wall time (s) and peak RSS (MB)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        errors = Path(tmp) / "stderr"
+        start = time.perf_counter()
+        with errors.open("w") as err:
+            done = subprocess.run(
+                [sys.executable, "-c", _MEASURED, *args],
+                cwd=ROOT,
+                env=env | {"BENCH_PEAK_FILE": str(peak_file)},
+                stderr=err,
+                check=False,
+            )
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"{args[:3]} failed: {errors.read_text()[-2000:]}")
+        return seconds, int(peak_file.read_text()) / 1024
+
+
+def bench_household_import(app_url: str, path: Path, total: int, baseline_rows: int) -> None:
+    env = os.environ | {"GRIDMAP_DATABASE_URL": app_url, "FLASK_APP": "gridmap"}
+    n_base = min(baseline_rows, total)
+    t_base, mb_base = timed_process(["-c", _WHOLE_FILE_IMPORT, str(path), str(n_base)], env)
+    t_stream, mb_stream = timed_process(
+        ["-m", "flask", "gridmap", "import-households", str(path), *CRS], env
+    )
+    print(f"household import from a {path.stat().st_size / 2**20:,.0f} MB CSV (separate processes)")
+    print(
+        f"  flask gridmap import-households (streamed) {total:>11,} rows {t_stream:7.1f} s "
+        f"{total / t_stream:>8,.0f} rows/s  peak RSS {mb_stream:6,.0f} MB"
+    )
+    print(
+        f"  baseline: whole file read first          {n_base:>11,} rows {t_base:7.1f} s "
+        f"{n_base / t_base:>8,.0f} rows/s  peak RSS {mb_base:6,.0f} MB"
+    )
+    print(
+        f"  rows/s streamed / baseline: {(total / t_stream) / (n_base / t_base):.2f}x; "
+        f"peak RSS streamed / baseline: {mb_stream / mb_base:.2f}x (target: streamed <= 500 MB)"
+    )
+
+
 def load_city(url: str, grid: gpd.GeoDataFrame, population) -> str:  # type: ignore[no-untyped-def]
-    """Import the city as the import commands do; returns a bearer token of a county account."""
+    """Import the city as the import commands do; returns a bearer token of a county account.
+
+    Households are imported afterwards, from the file, by :func:`bench_household_import`.
+    """
     engine = create_engine(url)
     with Session(engine) as session:
         start = time.perf_counter()
         ingest.import_grids(session, grid, "EPSG:4490", Settings())
         t_grid = time.perf_counter() - start
-        start = time.perf_counter()
-        ingest.import_households(session, population.households, "EPSG:4490")
-        t_households = time.perf_counter() - start
         ingest.import_people(session, population.people.astype(str).replace({"None": ""}))
         ingest.import_assignments(session, population.assignments.astype(str))
         user = accounts.create_user(session, "bench", BENCH_PASSWORD)
@@ -109,16 +223,16 @@ def load_city(url: str, grid: gpd.GeoDataFrame, population) -> str:  # type: ign
             settings=Settings(),
             origin=auth.Origin(),
         )
+    engine.dispose()
+    print(f"import: {len(grid):,} grids validated and written in {t_grid:.1f} s")
+    return token
+
+
+def analyze(url: str) -> None:
+    engine = create_engine(url)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
-    n = len(population.households)
-    print(f"import: {len(grid):,} grids validated and written in {t_grid:.1f} s")
-    print(
-        f"import: {n:,} households located and written in {t_households:.1f} s "
-        f"({n / t_households:,.0f} rows/s)"
-    )
-    return token
 
 
 def free_port() -> int:
@@ -194,14 +308,22 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=1_000_000)
     parser.add_argument("--communities", type=int, default=200, help="≈ 50 micro-grids each")
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument(
+        "--baseline-rows",
+        type=int,
+        default=1_000_000,
+        help="rows of the whole-file baseline import (it holds them all in memory)",
+    )
     args = parser.parse_args()
 
     outline = pyogrio.read_dataframe(ROOT / "data" / "boundaries" / "dongcheng.geojson")
     start = time.perf_counter()
     grid = generate_grid(outline.geometry.iloc[0], communities=args.communities, seed=2)
-    population = generate_population(grid, households=args.households, seed=2)
+    workdir = tempfile.TemporaryDirectory(prefix="gridmap-bench-")
+    csv_path = Path(workdir.name) / "households.csv"
+    population = write_households(grid, args.households, csv_path)
     print(
-        f"generated {len(grid):,} grids, {len(population.households):,} households "
+        f"generated {len(grid):,} grids, {args.households:,} households (CSV) "
         f"in {time.perf_counter() - start:.1f} s"
     )
 
@@ -215,6 +337,10 @@ def main() -> None:
     owner = db.create_database(settings.migrate_database_url, "gridmap_bench")
     app_role = make_url(settings.database_url).set(database="gridmap_bench")
     token = load_city(owner, grid, population)
+    app_url = app_role.render_as_string(hide_password=False)
+    bench_household_import(app_url, csv_path, args.households, args.baseline_rows)
+    workdir.cleanup()
+    analyze(owner)
     bench_http(app_role.render_as_string(hide_password=False), token, lon, lat, args.requests)
 
 

@@ -9,14 +9,22 @@ from gridmap.grid.ingest.common import (
     ImportRejected,
     ImportReport,
     Progress,
-    read_features,
-    read_table,
 )
 from gridmap.grid.ingest.grids import import_grids, prepare_grids
 from gridmap.grid.ingest.households import import_households, prepare_households
 from gridmap.grid.ingest.people import import_assignments, import_coverage, import_people
+from gridmap.grid.ingest.readers import (
+    Chunks,
+    is_table,
+    read_features,
+    read_grid_features,
+    read_table,
+    table_chunks,
+    vector_chunks,
+)
 
 __all__ = [
+    "Chunks",
     "ImportRejected",
     "ImportReport",
     "Progress",
@@ -25,8 +33,12 @@ __all__ = [
     "import_grids",
     "import_households",
     "import_people",
+    "is_table",
     "prepare_grids",
     "prepare_households",
     "read_features",
+    "read_grid_features",
     "read_table",
+    "table_chunks",
+    "vector_chunks",
 ]

@@ -1,16 +1,14 @@
-"""What every import shares: its report, the rejection with every problem, reading files,
-the declared CRS."""
+"""What every import shares: its report, the rejection with every problem, required columns,
+the declared CRS. Reading files is ``readers``'s."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 
 from gridmap.core.errors import InvalidInput, Unprocessable
 from gridmap.spatial.crs import (
@@ -51,35 +49,21 @@ class ImportReport:
         return "\n".join(lines)
 
 
-def reject(what: str, problems: list[dict[str, Any]]) -> ImportRejected:
+def reject(
+    what: str, problems: list[dict[str, Any]], *, total: int | None = None
+) -> ImportRejected:
+    """The rejection listing the first problems; ``total`` counts them when only the first
+    ones were kept (a streamed import)."""
+    total = len(problems) if total is None else total
     listed = problems[:_MAX_LISTED]
-    more = len(problems) - len(listed)
+    more = total - len(listed)
     lines = [f"{p['where']}: {p['message']}" for p in listed]
     if more:
         lines.append(f"... and {more} more")
     return ImportRejected(
-        f"{what} rejected, nothing written: {len(problems)} problem(s).\n" + "\n".join(lines),
+        f"{what} rejected, nothing written: {total} problem(s).\n" + "\n".join(lines),
         errors=problems,
     )
-
-
-# ---------------------------------------------------------------------------- reading
-
-
-def read_features(path: Path) -> gpd.GeoDataFrame:
-    """Read a GeoJSON, Shapefile, GeoPackage or KML file (its first layer)."""
-    try:
-        return pyogrio.read_dataframe(path)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InvalidInput(f"{path}: not a readable GeoJSON/Shapefile/GPKG/KML: {exc}") from None
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a UTF-8 CSV (a byte-order mark is accepted) with every column as text."""
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InvalidInput(f"{path}: not a readable UTF-8 CSV file: {exc}") from None
 
 
 def require_columns(df: pd.DataFrame, required: Iterable[str], what: str) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
+from contextlib import closing
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import psycopg
 import shapely
 from geoalchemy2.functions import ST_AsBinary
 from numpy.typing import NDArray
@@ -21,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from gridmap.core.errors import InvalidInput
+from gridmap.core.glossary import CARE_TAGS as CARE_TAG_LABELS
 from gridmap.grid.ingest.common import (
     CHINA_LAT,
     CHINA_LON,
@@ -30,6 +35,7 @@ from gridmap.grid.ingest.common import (
     reject,
     require_columns,
 )
+from gridmap.grid.ingest.readers import CHUNK_ROWS, Chunks, canonical_columns
 from gridmap.spatial.crs import (
     parse_crs,
     to_cgcs2000,
@@ -53,8 +59,9 @@ def flag(
     Rows are numbered as a spreadsheet shows a CSV (header = row 1), or from 1 for features
     (``frame.attrs["first_row"]``).
     """
+    first = frame.attrs.get("first_row", 2)
     return [
-        {"where": f"row {i + 2}", "message": message(rec)}
+        {"where": f"row {i + first}", "message": message(rec)}
         for i, rec in zip(
             np.flatnonzero(bad.to_numpy()), frame[bad].to_dict("records"), strict=True
         )
@@ -106,7 +113,13 @@ def _household_problems(rows: pd.DataFrame, taken_ids: set[int]) -> list[dict[st
             ids.notna() & ids.duplicated(keep=False),
             lambda r: f"id {r['id']} appears more than once",
         )
-        + flag(rows, ids.isin(taken_ids), lambda r: f"household {r['id']} already exists")
+        + flag(
+            rows,
+            ids.isin(taken_ids),
+            lambda r: (
+                f"household {r['id']} already exists (in the database or earlier in the file)"
+            ),
+        )
         + flag(rows, rows["address"].str.strip() == "", lambda r: "address is empty")
         + flag(
             rows,
@@ -122,47 +135,85 @@ def _household_problems(rows: pd.DataFrame, taken_ids: set[int]) -> list[dict[st
     return problems
 
 
+def _care_tag_lists(values: pd.Series | None, n: int) -> list[list[str]]:
+    """Care tags of each row, parsed once per distinct text (a file repeats few of them)."""
+    if values is None:
+        return [[] for _ in range(n)]
+    parsed: dict[object, list[str]] = {}
+    out = []
+    for value in values.tolist():
+        if isinstance(value, list):
+            out.append(value)
+            continue
+        if value not in parsed:
+            parsed[value] = _care_tags(value)
+        out.append(parsed[value])
+    return out
+
+
 def _care_tags(value: object) -> list[str]:
-    """Care tags from a list (GeoJSON) or a ``;``-separated text (CSV); blank means none."""
+    """Care tags from a list (GeoJSON) or a text separated by ``;``, ``；``, ``、`` or ``,``
+    (CSV); codes or their Chinese labels (独居老人 → elderly_alone); blank means none."""
     if isinstance(value, list):
         return value
     if not isinstance(value, str) or value in ("nan", "None"):
         return []
-    return [tag.strip() for tag in value.split(";") if tag.strip()]
+    tags = (tag.strip() for tag in re.split(r"[;；、,，]", value))
+    return [_CARE_TAG_OF_LABEL.get(tag, tag) for tag in tags if tag]
+
+
+#: Household headers: each field's aliases (see the README's Import section).
+HOUSEHOLD_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "户编号", "住户编号", "household_id"),
+    "lon": ("lon", "x", "lng", "long", "longitude", "经度", "x坐标", "东经"),
+    "lat": ("lat", "y", "latitude", "纬度", "y坐标", "北纬"),
+    "address": ("address", "addr", "地址", "详细地址", "住址", "家庭住址", "门牌", "门牌地址"),
+    "building": ("building", "bldg", "楼栋", "楼栋号", "楼号", "栋", "幢"),
+    "unit": ("unit", "单元", "单元号"),
+    "room": ("room", "room_no", "户号", "房号", "门牌号", "室号", "房间号"),
+    "residents": ("residents", "persons", "population", "人数", "人口", "居住人数", "常住人口"),
+    "care_tags": ("care_tags", "tags", "关爱标签", "关爱对象", "标签"),
+}
+_CARE_TAG_OF_LABEL = {label: code for code, label in CARE_TAG_LABELS.items()}
 
 
 def prepare_households(
-    frame: pd.DataFrame | gpd.GeoDataFrame, crs_text: str | None
+    frame: pd.DataFrame | gpd.GeoDataFrame, crs_text: str | None, *, first_row: int | None = None
 ) -> pd.DataFrame:
-    """Normalise households from a CSV (lon/lat or x/y columns) or a GeoJSON of points."""
+    """Normalise households from a table (coordinate columns, Chinese or English headers, see
+    :data:`HOUSEHOLD_ALIASES`) or from point features.
+
+    ``first_row`` is the row number people see for the frame's first row (default: 2 under a
+    CSV header, 1 for features).
+    """
     what = "household file"
+    frame = canonical_columns(frame, HOUSEHOLD_ALIASES, what)
     if isinstance(frame, gpd.GeoDataFrame):
         crs = declared_crs(frame, crs_text, what)
         geoms = frame.geometry.values
         if not all(geoms.geom_type == "Point"):
-            raise InvalidInput(f"{what}: every feature must be a Point")
+            raise InvalidInput(f"{what}: 每个要素都必须是点（every feature must be a Point）")
         x, y = shapely.get_x(geoms), shapely.get_y(geoms)
     else:
-        xcol, ycol = ("lon", "lat") if "lon" in frame.columns else ("x", "y")
-        require_columns(frame, (xcol, ycol), what)
+        _require_coordinates(frame)
         if not crs_text:
             raise InvalidInput(f"{what}: declare the coordinate system (--crs), e.g. EPSG:4490")
         crs = parse_crs(crs_text)
-        x, y = numbers(frame[xcol]), numbers(frame[ycol])
+        x, y = numbers(frame["lon"]), numbers(frame["lat"])
     require_columns(frame, ("address",), what)
 
     def text_column(name: str) -> pd.Series:
         if name not in frame.columns:
             return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-        col = frame[name].astype(str).str.strip()
-        return col.where(~col.isin(["", "nan", "None"]), None)
+        col = frame[name].astype(str).str.strip().astype(object)
+        return col.where(~col.isin(["", "nan", "None", "<NA>"]), None)
 
     n = len(frame)
     out = pd.DataFrame(
         {
             "id": pd.to_numeric(frame["id"], errors="coerce").astype("Int64")
             if "id" in frame
-            else pd.Series([pd.NA] * n, dtype="Int64"),
+            else pd.Series([pd.NA] * n, dtype="Int64", index=frame.index),
             "address": frame["address"].fillna("").astype(str),
             "building": text_column("building"),
             "unit": text_column("unit"),
@@ -170,12 +221,12 @@ def prepare_households(
             "residents": pd.to_numeric(frame["residents"], errors="coerce")
             if "residents" in frame
             else 1,
-            "care_tags": [
-                _care_tags(t) for t in (frame["care_tags"] if "care_tags" in frame else [None] * n)
-            ],
+            "care_tags": _care_tag_lists(frame.get("care_tags"), n),
         }
-    )
-    out.attrs["first_row"] = 1 if isinstance(frame, gpd.GeoDataFrame) else 2
+    ).reset_index(drop=True)
+    if first_row is None:
+        first_row = 1 if isinstance(frame, gpd.GeoDataFrame) else 2
+    out.attrs["first_row"] = first_row
     finite = np.isfinite(x) & np.isfinite(y)
     lon, lat = np.full(len(x), np.nan), np.full(len(y), np.nan)
     if finite.any():
@@ -184,89 +235,183 @@ def prepare_households(
     return out
 
 
+def _require_coordinates(frame: pd.DataFrame) -> None:
+    missing = [c for c in ("lon", "lat") if c not in frame.columns]
+    if missing:
+        found = "、".join(map(str, frame.columns))
+        raise InvalidInput(
+            "household file: 找不到坐标列（经度/纬度），请把列名改为 经度、纬度"
+            f"（或 x、y、lon、lat、lng、longitude、latitude）；现有列：{found}"
+            f"（no coordinate columns: name them lon/lat, x/y or 经度/纬度）"
+        )
+
+
+@dataclass
+class _Run:
+    """What a household import carries from one chunk to the next."""
+
+    next_id: int
+    first_row: int = 2
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    problem_count: int = 0
+    written: int = 0
+    outside: int = 0
+    outside_listed: list[str] = field(default_factory=list)
+
+    def add_problems(self, problems: list[dict[str, Any]]) -> None:
+        self.problem_count += len(problems)
+        self.problems += problems[: max(_KEPT_PROBLEMS - len(self.problems), 0)]
+
+    def add_outsiders(self, rows: pd.DataFrame, located: np.ndarray) -> None:
+        outside = np.flatnonzero(located < 0)
+        self.outside += len(outside)
+        for i in outside[: max(20 - len(self.outside_listed), 0)]:
+            row = i + rows.attrs["first_row"]
+            self.outside_listed.append(f"row {row} (id {rows['id'].iloc[i]})")
+
+
+_KEPT_PROBLEMS = 1000
+
+
+def _as_chunks(
+    frame: pd.DataFrame | gpd.GeoDataFrame | Chunks,
+) -> tuple[Chunks, int]:
+    """The input as chunks, and the largest id it is known to hold (0 when unknown)."""
+    if isinstance(frame, Chunks):
+        return frame, 0
+    known = pd.to_numeric(frame["id"], errors="coerce").max() if "id" in frame else None
+    n = len(frame)
+    parts = (frame.iloc[i : i + CHUNK_ROWS] for i in range(0, max(n, 1), CHUNK_ROWS))
+    first = 1 if isinstance(frame, gpd.GeoDataFrame) else 2
+    return Chunks(parts, max(-(-n // CHUNK_ROWS), 1), first_row=first), (
+        int(known) if known is not None and pd.notna(known) else 0
+    )
+
+
 def import_households(
     session: Session,
-    frame: pd.DataFrame | gpd.GeoDataFrame,
+    frame: pd.DataFrame | gpd.GeoDataFrame | Chunks,
     crs_text: str | None,
     *,
     progress: Progress[Any] = iter,
 ) -> ImportReport:
-    """Check and insert households, each located to its micro-grid.
+    """Check and insert households, each located to its micro-grid, chunk by chunk.
 
-    Households outside every micro-grid are imported (never dropped) and listed in the report.
+    ``frame`` is a whole table or a :class:`Chunks` stream (a file read in chunks). Each chunk
+    is checked, located and copied in the caller's transaction; after the first problem
+    nothing more is copied but the rest is still checked, and the whole report is raised (the
+    caller rolls back: all or nothing). Households outside every micro-grid are imported
+    (never dropped) and listed in the report.
     """
-    rows = prepare_households(frame, crs_text)
-    lon, lat = rows["lon"].to_numpy(), rows["lat"].to_numpy()
-    problems = coordinate_problems(rows)
-    given = [int(i) for i in rows["id"].dropna()]
-    taken = (
-        set(
-            session.scalars(
-                select(Household.id).where(Household.id == any_(as_array(given, BigInteger)))
-            )
-        )
-        if given
-        else set()
-    )
-    problems += _household_problems(rows, taken)
-    if problems:
-        raise reject("household file", problems)
+    chunks, known_max = _as_chunks(frame)
+    start = session.scalar(select(func.coalesce(func.max(Household.id), 0))) or 0
+    run = _Run(next_id=max(start, known_max) + 1, first_row=chunks.first_row)
     grid_ids, grid_geoms = _current_micro_grids(session)
-    located = (
-        locate_points(lon, lat, grid_ids, grid_geoms) if len(grid_ids) else np.full(len(rows), -1)
-    )
-    if rows["id"].isna().any():
-        start = session.scalar(select(func.coalesce(func.max(Household.id), 0))) or 0
-        start = max(start, int(rows["id"].max()) if rows["id"].notna().any() else 0)
-        fill = np.arange(start + 1, start + 1 + int(rows["id"].isna().sum()))
-        rows.loc[rows["id"].isna(), "id"] = fill
-    _copy_households(session, rows, located, progress)
-    outside = np.flatnonzero(located < 0)
-    report = ImportReport("households", written=len(rows))
-    if len(outside):
-        listed = ", ".join(
-            f"row {i + rows.attrs['first_row']} (id {rows['id'].iloc[i]})" for i in outside[:20]
-        )
-        more = f" and {len(outside) - 20} more" if len(outside) > 20 else ""
+    raw = driver_connection(session)
+    with raw.cursor() as cur, closing(chunks):
+        cur.execute("SELECT set_config('gridmap.bulk_located', 'on', true)")
+        for part in progress(chunks):
+            rows = prepare_households(part, crs_text, first_row=run.first_row)
+            run.first_row += len(rows)
+            problems = coordinate_problems(rows) + _household_problems(rows, _taken(session, rows))
+            run.add_problems(problems)
+            if run.problem_count:
+                continue
+            located = (
+                locate_points(rows["lon"].to_numpy(), rows["lat"].to_numpy(), grid_ids, grid_geoms)
+                if len(grid_ids)
+                else np.full(len(rows), -1)
+            )
+            _fill_ids(rows, run)
+            try:
+                _copy_households(cur, rows, located)
+            except psycopg.errors.IntegrityError as exc:  # checked above; the database's word
+                last = rows.attrs["first_row"] + len(rows) - 1
+                where = f"rows {rows.attrs['first_row']}-{last}"
+                detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
+                raise reject("household file", [{"where": where, "message": detail}]) from None
+            run.written += len(rows)
+            run.add_outsiders(rows, located)
+        cur.execute("SELECT set_config('gridmap.bulk_located', 'off', true)")
+    if run.problem_count:
+        raise reject("household file", run.problems, total=run.problem_count)
+    sync_sequence(session, "household")
+    report = ImportReport("households", written=run.written)
+    if run.outside:
+        more = f" and {run.outside - 20} more" if run.outside > 20 else ""
         report.notes.append(
-            f"{len(outside)} household(s) lie outside every micro-grid: {listed}{more}"
+            f"{run.outside} household(s) lie outside every micro-grid: "
+            f"{', '.join(run.outside_listed)}{more}"
         )
     return report
 
 
-def _copy_households(
-    session: Session, rows: pd.DataFrame, located: np.ndarray, progress: Progress[Any]
-) -> None:
-    """COPY households in chunks with the micro-grids located here.
+def _taken(session: Session, rows: pd.DataFrame) -> set[int]:
+    """Ids of the chunk already in the database (before this import or earlier in it)."""
+    given = [int(i) for i in rows["id"].dropna()]
+    if not given:
+        return set()
+    stmt = select(Household.id).where(Household.id == any_(as_array(given, BigInteger)))
+    return set(session.scalars(stmt))
 
-    The flag tells the insert trigger that ``located`` follows the database's own rule (see
-    the first migration), so it need not test each row again.
+
+def _fill_ids(rows: pd.DataFrame, run: _Run) -> None:
+    """Number rows without an id after every id seen so far."""
+    given = rows["id"].notna()
+    if given.any():
+        run.next_id = max(run.next_id, int(rows["id"].max()) + 1)
+    missing = int((~given).sum())
+    if missing:
+        rows.loc[~given, "id"] = np.arange(run.next_id, run.next_id + missing)
+        run.next_id += missing
+
+
+def _copy_households(cur: Any, rows: pd.DataFrame, located: np.ndarray) -> None:
+    """COPY one chunk of households with the micro-grids located here.
+
+    The rows are formatted as COPY text column by column (vectorised, not row by row: this is
+    most of an import's Python time). The ``gridmap.bulk_located`` flag (set by the caller)
+    tells the insert trigger that ``located`` follows the database's own rule (see the first
+    migration), so it need not test each row again.
     """
-    raw = driver_connection(session)
     columns = "id, geom, address, building, unit, room, residents, care_tags, micro_grid_id"
-    chunk = 50_000
-    with raw.cursor() as cur:
-        cur.execute("SELECT set_config('gridmap.bulk_located', 'on', true)")
-        for start in progress(range(0, len(rows), chunk)):
-            part = rows.iloc[start : start + chunk]
-            loc = located[start : start + chunk]
-            with cur.copy(f"COPY household ({columns}) FROM STDIN") as copy:
-                for rec, grid in zip(part.itertuples(index=False), loc, strict=True):
-                    copy.write_row(
-                        (
-                            int(rec.id),
-                            f"SRID={SRID};POINT({rec.lon!r} {rec.lat!r})",
-                            rec.address,
-                            rec.building,
-                            rec.unit,
-                            rec.room,
-                            int(rec.residents),
-                            rec.care_tags,
-                            int(grid) if grid >= 0 else None,
-                        )
-                    )
-        cur.execute("SELECT set_config('gridmap.bulk_located', 'off', true)")
-    sync_sequence(session, "household")
+    with cur.copy(f"COPY household ({columns}) FROM STDIN") as copy:
+        copy.write(_copy_text(rows, located))
+
+
+def _copy_text(rows: pd.DataFrame, located: np.ndarray) -> str:
+    """The rows in COPY's text format (tab-separated, ``\\N`` for null), built column by
+    column from plain lists (pandas string arithmetic is slower here)."""
+    tag_text: dict[tuple[str, ...], str] = {}
+    tags = []
+    for value in rows["care_tags"].tolist():
+        key = tuple(value)
+        if key not in tag_text:
+            tag_text[key] = "{" + ",".join(key) + "}"  # known tag codes: nothing to quote
+        tags.append(tag_text[key])
+    columns = [
+        map(str, rows["id"].astype("int64").tolist()),
+        [
+            f"SRID={SRID};POINT({x!r} {y!r})"
+            for x, y in zip(rows["lon"].tolist(), rows["lat"].tolist(), strict=True)
+        ],
+        *(_copy_escaped(rows[name]) for name in ("address", "building", "unit", "room")),
+        map(str, rows["residents"].astype("int64").tolist()),
+        tags,
+        ["\\N" if g < 0 else str(g) for g in located.tolist()],
+    ]
+    return "".join(line + "\n" for line in map("\t".join, zip(*columns, strict=True)))
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_escaped(values: pd.Series) -> list[str]:
+    """Text for COPY: backslash, tab and line breaks escaped; ``None`` as ``\\N``."""
+    texts = values.astype(object).tolist()
+    if any(c in "\0".join(v for v in texts if v is not None) for c in "\\\t\n\r"):
+        texts = [None if v is None else v.translate(_COPY_ESCAPES) for v in texts]
+    return ["\\N" if v is None else v for v in texts]
 
 
 def driver_connection(session: Session) -> Any:

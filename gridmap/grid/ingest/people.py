@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from gridmap.core import glossary
 from gridmap.core.errors import InvalidInput
 from gridmap.grid.ingest.common import ImportReport, reject, require_columns
 from gridmap.grid.ingest.households import (
@@ -25,6 +26,7 @@ from gridmap.grid.ingest.households import (
     numbers,
     sync_sequence,
 )
+from gridmap.grid.ingest.readers import canonical_columns
 from gridmap.spatial.crs import (
     parse_crs,
     to_cgcs2000,
@@ -40,6 +42,32 @@ from gridmap.storage.models import (
     Person,
 )
 from gridmap.storage.sql import as_array
+
+#: People file headers (see the README's Import section).
+PEOPLE_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "人员编号"),
+    "name": ("name", "姓名"),
+    "phone": ("phone", "mobile", "tel", "电话", "手机", "手机号", "手机号码", "联系电话"),
+    "kind": ("kind", "类别", "人员类别", "身份"),
+    "home_community_code": ("home_community_code", "社区编码", "所属社区编码", "居住社区编码"),
+    "home_lon": ("home_lon", "居住经度", "经度", "lon", "lng", "longitude", "x"),
+    "home_lat": ("home_lat", "居住纬度", "纬度", "lat", "latitude", "y"),
+}
+#: Assignment file headers.
+ASSIGNMENT_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "person_id": ("person_id", "人员编号", "人员id"),
+    "grid_code": ("grid_code", "网格编码", "网格代码"),
+    "role": ("role", "岗位", "角色"),
+    "start_date": ("start_date", "开始日期", "起始日期", "任职日期"),
+    "end_date": ("end_date", "结束日期", "离任日期"),
+}
+#: Coverage file headers.
+COVERAGE_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "person_id": ("person_id", "人员编号", "人员id", "党员编号"),
+    "household_id": ("household_id", "户编号", "住户编号"),
+}
+_KIND_OF_LABEL = {label: code for code, label in glossary.PERSON_KINDS.items()}
+_ROLE_OF_LABEL = {label: code for code, label in glossary.GRID_ROLES.items()}
 
 
 def _codes_to_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
@@ -82,7 +110,9 @@ def import_people(
 ) -> ImportReport:
     """People from a CSV: id (optional), name, phone, kind, home_community_code, and where
     they live (``home_lon``, ``home_lat`` in the declared ``crs_text``) when known."""
+    frame = canonical_columns(frame, PEOPLE_ALIASES, "people file")
     require_columns(frame, ("name", "kind"), "people file")
+    frame = frame.assign(kind=frame["kind"].replace(_KIND_OF_LABEL))
     frame = frame.fillna("").reindex(
         columns=[*frame.columns, *{"id", "phone", "home_community_code"} - set(frame.columns)],
         fill_value="",
@@ -141,8 +171,10 @@ def import_people(
 
 def import_assignments(session: Session, frame: pd.DataFrame) -> ImportReport:
     """Assignments from a CSV: person_id, grid_code, role, start_date, end_date (optional)."""
+    frame = canonical_columns(frame, ASSIGNMENT_ALIASES, "assignment file")
     require_columns(frame, ("person_id", "grid_code", "role"), "assignment file")
     frame = frame.fillna("")
+    frame = frame.assign(role=frame["role"].replace(_ROLE_OF_LABEL))
     grid_ids = _codes_to_ids(session, frame["grid_code"])
     person_ids = _existing_ids(session, Person, frame["person_id"])
     problems = (
@@ -189,6 +221,7 @@ def _existing_ids(session: Session, model: Any, column: pd.Series) -> set[str]:
 
 def import_coverage(session: Session, frame: pd.DataFrame) -> ImportReport:
     """Coverage (党员分片包户) from a CSV: person_id, household_id."""
+    frame = canonical_columns(frame, COVERAGE_ALIASES, "coverage file")
     require_columns(frame, ("person_id", "household_id"), "coverage file")
     frame = frame.fillna("")
     person_ids = _existing_ids(session, Person, frame["person_id"])
