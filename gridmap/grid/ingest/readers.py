@@ -293,13 +293,8 @@ def _encoding_for(path: Path, layer: str | None, encoding: str | None) -> str | 
     return _shapefile_encoding(path, layer)
 
 
-def read_features(
-    path: Path, *, layer: str | None = None, encoding: str | None = None
-) -> gpd.GeoDataFrame:
-    """Read one layer of a GeoJSON, Shapefile, GeoPackage or KML file.
-
-    A file with several non-empty layers needs ``layer``; the error lists them.
-    """
+def _one_layer(path: Path, layer: str | None) -> tuple[str, int]:
+    """The one layer to read (name, features): ``layer``, or the file's only non-empty one."""
     layers = _chosen_layers(path, layer)
     if len(layers) > 1:
         names, counts = zip(*layers, strict=True)
@@ -307,7 +302,17 @@ def read_features(
             f"{_layers_message(path, names, counts)}；请用 --layer 指定要导入的图层"
             f"（several layers: choose one with --layer）"
         )
-    name = layers[0][0]
+    return layers[0]
+
+
+def read_features(
+    path: Path, *, layer: str | None = None, encoding: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read one layer of a GeoJSON, Shapefile, GeoPackage or KML file.
+
+    A file with several non-empty layers needs ``layer``; the error lists them.
+    """
+    name, _ = _one_layer(path, layer)
     frame = _read_layer(path, name, _encoding_for(path, name, encoding))
     refuse_garbled(frame, path.name, first_row=1)
     return frame
@@ -367,14 +372,7 @@ def vector_chunks(
     path: Path, *, layer: str | None = None, encoding: str | None = None, rows: int = CHUNK_ROWS
 ) -> Chunks:
     """One layer of a vector file in chunks of ``rows`` features (``skip_features``)."""
-    layers = _chosen_layers(path, layer)
-    if len(layers) > 1:
-        names, counts = zip(*layers, strict=True)
-        raise InvalidInput(
-            f"{_layers_message(path, names, counts)}；请用 --layer 指定要导入的图层"
-            f"（several layers: choose one with --layer）"
-        )
-    name, count = layers[0]
+    name, count = _one_layer(path, layer)
     enc = _encoding_for(path, name, encoding)
 
     def chunks() -> Iterator[pd.DataFrame]:
