@@ -7,15 +7,15 @@ The ``desk`` fixture (conftest.py) files the timelines of test_rates.py's table.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from gridmap.access import accounts
 from gridmap.access.auth import Caller, scope_of
+from gridmap.core.clock import BEIJING
 from gridmap.requests import service as domain
 from tests.conftest import COMMUNITY, PASSWORD
 from tests.helpers import clock_at
 
-SH = ZoneInfo("Asia/Shanghai")
+SH = BEIJING
 M1, M2, M3, M4 = (COMMUNITY + c for c in ("01001", "01002", "02001", "02002"))
 
 

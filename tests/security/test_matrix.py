@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import mapbox_vector_tile
 import pytest
@@ -21,6 +20,7 @@ from werkzeug.routing import Rule
 
 from gridmap.access import security
 from gridmap.access.auth import CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGNED_IN
+from gridmap.core import clock
 from gridmap.demo import loader as demo
 from gridmap.storage import requests as store
 from gridmap.storage.models import Grid
@@ -100,7 +100,7 @@ A_BBOX = "116.40,39.90,116.42,39.92"
 B_BBOX = "116.44,39.90,116.46,39.92"
 B_POINT = "lon=116.445&lat=39.915"
 #: The month the planted requests are filed in (now, in Beijing), for the request tiles.
-THIS_MONTH = dt.datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+THIS_MONTH = clock.today().strftime("%Y-%m")
 #: Vector tiles: micro-grids of A (z15) and of B; the planted requests' point, where A's and
 #: B's requests lie side by side (z16, raw points), and B's micro-grids (z14, counts).
 A_GRID_TILE = "/api/v1/tiles/grids/15/26979/12415.mvt"
