@@ -132,6 +132,11 @@ class Period:
     last_day: dt.date
 
 
+def _latest() -> float:
+    """The last UNIX time a track may carry: the one clock's now plus a day of phone skew."""
+    return clock.now().timestamp() + 86_400
+
+
 def midnight(day: dt.date) -> dt.datetime:
     """The instant a Beijing day begins."""
     return dt.datetime.combine(day, dt.time(), BEIJING).astimezone(dt.UTC)
@@ -306,9 +311,7 @@ def _live_track(session: Session, patrol_id: int, settings: Settings) -> tracks.
         np.array([r.lat for r in rows], dtype=np.float64),
         np.array([float(r.seconds) for r in rows], dtype=np.float64),
     )
-    return tracks.clean_track(
-        raw, max_speed_mps=settings.track_max_speed_mps, latest=clock.now().timestamp() + 86_400
-    )
+    return tracks.clean_track(raw, max_speed_mps=settings.track_max_speed_mps, latest=_latest())
 
 
 def end(
@@ -357,7 +360,10 @@ def upload(
     committed)."""
     person = person_of(session, caller)
     cleaned = tracks.clean_track(
-        tracks.read_track(data, fmt), crs, max_speed_mps=settings.track_max_speed_mps
+        tracks.read_track(data, fmt),
+        crs,
+        max_speed_mps=settings.track_max_speed_mps,
+        latest=_latest(),
     ).require_line()
     began = dt.datetime.fromtimestamp(float(cleaned.t[0]), dt.UTC)
     ended = dt.datetime.fromtimestamp(float(cleaned.t[-1]), dt.UTC)
