@@ -17,6 +17,7 @@ from flask_openapi3 import OpenAPI
 from pyproj import Geod
 from sqlalchemy.orm import Session
 
+from gridmap.core import clock
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
 from gridmap.patrols import service as patrols
@@ -141,8 +142,14 @@ def patrol_world(session: Session, settings: Settings, small_grid: gpd.GeoDataFr
         ["5", COMMUNITY + "02002", "grid_worker"],
         ["12", B + "01001", "grid_worker"],
     ]
+    # Posts held since last week: a track from before Beijing midnight still falls in them.
+    since = (clock.today() - dt.timedelta(days=7)).isoformat()
     ingest.import_assignments(
-        session, pd.DataFrame(posts, columns=["person_id", "grid_code", "role"])
+        session,
+        pd.DataFrame(
+            [[*post, since] for post in posts],
+            columns=["person_id", "grid_code", "role", "start_date"],
+        ),
     )
     ingest.import_coverage(
         session, pd.DataFrame([["4", "1"]], columns=["person_id", "household_id"])

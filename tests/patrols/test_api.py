@@ -325,9 +325,11 @@ def test_scope_of_a_patrol(clients):
 
 
 def test_patrols_of_a_day_and_person(clients):
-    yesterday = now() - dt.timedelta(days=1)
+    # A day apart, so on two Beijing dates whatever the hour the test runs at.
+    within_the_hour = now() - dt.timedelta(hours=1)
+    yesterday = within_the_hour - dt.timedelta(days=1)
     old = uploaded(clients("worker"), geojson_of(*past_home(10.0, yesterday)))
-    new = uploaded(clients("worker"), geojson_of(*past_home(10.0, now() - dt.timedelta(hours=1))))
+    new = uploaded(clients("worker"), geojson_of(*past_home(10.0, within_the_hour)))
     chief = clients("chief")
     day = (yesterday + dt.timedelta(hours=8)).date().isoformat()
     assert [f["id"] for f in chief.get(f"/api/v1/patrols?date={day}").get_json()["features"]] == [
