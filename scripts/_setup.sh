@@ -25,6 +25,8 @@ install_debian_packages() {
   # pipefail fc-list's SIGPIPE would count as a missing font.
   [ "$(fc-list 2>/dev/null | grep -ci 'Noto Sans CJK')" -gt 0 ] || missing+=(fonts-noto-cjk)
   # ESLint for the browser modules (./scripts/test); any nodejs that ESLint 9 supports (>= 18.18).
+  # The front server of ./scripts/run and of the slow-client drill.
+  [ -x /usr/sbin/nginx ] || missing+=(nginx)
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
   [ ${#missing[@]} -eq 0 ] && return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, OpenAPI
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from gridmap.access.security import public
 from gridmap.api import (
@@ -22,6 +24,8 @@ from gridmap.api import (
     review,
     tiles,
 )
+from gridmap.core.db import get_session
+from gridmap.core.errors import Unavailable
 
 health_bp = APIBlueprint("health", __name__, url_prefix="/api/v1")
 
@@ -30,6 +34,23 @@ health_bp = APIBlueprint("health", __name__, url_prefix="/api/v1")
 @public
 def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@health_bp.get(
+    "/ready",
+    summary="Readiness: answers 200 only when the database answers within a second",
+    responses={503: {"description": "The database is unreachable or too slow"}},
+)
+@public
+def ready() -> dict[str, str]:
+    session = get_session()
+    try:
+        # SET LOCAL ends with the transaction the session's teardown rolls back.
+        session.execute(text("SET LOCAL statement_timeout = '1s'"))
+        session.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        raise Unavailable("The database is unreachable; try again shortly.") from exc
+    return {"status": "ok", "database": "ok"}
 
 
 def init_app(app: OpenAPI) -> None:

@@ -152,20 +152,14 @@ def start_gunicorn(app_url: str, log: Path, workers: int = 4) -> tuple[subproces
         sys.executable,
         "-m",
         "gunicorn",
+        # The served settings (threaded workers, the app preloaded before the workers fork);
+        # only where and how many differ here.
+        "--config",
+        str(ROOT / "deploy" / "gunicorn.conf.py"),
         "--workers",
         str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        "4",
         "--bind",
         f"127.0.0.1:{port}",
-        "--timeout",
-        "60",
-        # The app is imported once, before the workers fork: a start costs one import, not
-        # one per worker (which on a busy machine took longer than the wait below).
-        "--preload",
-        "gridmap:create_app()",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -179,11 +173,34 @@ def start_gunicorn(app_url: str, log: Path, workers: int = 4) -> tuple[subproces
                 return process, base
         except OSError:
             time.sleep(0.2)
-    stop_gunicorn(process)
+    stop_server(process)
     pytest.fail(f"gunicorn not ready in {READY_SECONDS} s: {log.read_text(errors='replace')}")
 
 
-def stop_gunicorn(process: subprocess.Popen) -> None:
+def start_nginx(upstream: str, prefix: Path) -> tuple[subprocess.Popen, str]:
+    """nginx with ``deploy/nginx.conf`` in front of ``upstream`` (host:port); returns the
+    process and its base URL."""
+    port = free_port()
+    render = ROOT / "deploy" / "render-nginx"
+    subprocess.run([render, str(prefix), f"127.0.0.1:{port}", upstream], check=True)
+    command = ["/usr/sbin/nginx", "-p", str(prefix), "-e", str(prefix / "error.log")]
+    command += ["-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
+    process = subprocess.Popen(command)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"nginx exited: {(prefix / 'error.log').read_text(errors='replace')}")
+        try:
+            if call(base, "GET", "/api/v1/health").status == 200:
+                return process, base
+        except OSError:
+            time.sleep(0.2)
+    stop_server(process)
+    pytest.fail(f"nginx not ready in {READY_SECONDS} s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -254,5 +271,5 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     live.log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     live.gunicorn, live.base_url = start_gunicorn(app_url, live.log)
     yield live
-    stop_gunicorn(live.gunicorn)
+    stop_server(live.gunicorn)
     drop_test_database(name)

@@ -39,7 +39,7 @@ from tests.resilience.conftest import (
     free_port,
     prepare,
     start_gunicorn,
-    stop_gunicorn,
+    stop_server,
 )
 
 PGBIN = Path("/usr/lib/postgresql/15/bin")
@@ -132,7 +132,7 @@ def crashable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deploy
         try:
             yield live, cluster
         finally:
-            stop_gunicorn(live.gunicorn)
+            stop_server(live.gunicorn)
     finally:
         cluster.stop()
         shutil.rmtree(cluster.root, ignore_errors=True)

@@ -644,6 +644,7 @@ def test_every_endpoint_is_public_or_declares_capabilities(app):
         "static",
         "web.static",
         "health.health",
+        "health.ready",
         "auth.token",
         "web.login_form",
         "web.login",
