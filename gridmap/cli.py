@@ -20,8 +20,8 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from gridmap.access import accounts, audit, auth
-from gridmap.core import db
+from gridmap.access import accounts, audit, auth, retention
+from gridmap.core import clock, db
 from gridmap.core.errors import GridmapError
 from gridmap.demo import loader as demo
 from gridmap.grid import ingest
@@ -304,14 +304,16 @@ def reset_password(username: str, password: str) -> None:
     click.echo(f"password of {username} reset; its sessions ended")
 
 
-@group.command("prune-audit")
-def prune_audit() -> None:
-    """Delete audit rows past the retention period (GRIDMAP_AUDIT_RETENTION_DAYS, ≥ 180)."""
-    keep = current_app.extensions["gridmap.settings"].audit_retention_days
+@group.command("prune")
+def prune() -> None:
+    """Delete what is past its retention window: idempotency keys, ended logins, audit rows
+    (see ``gridmap.access.retention``)."""
+    settings = current_app.extensions["gridmap.settings"]
     with _one_transaction() as session:
-        removed = audit.prune(session, keep)
-        _audit(session, "audit.prune", removed=removed, keep_days=keep)
-    click.echo(f"{removed} audit rows older than {max(keep, 180)} days removed")
+        removed = retention.purge(session, settings, clock.now())
+        _audit(session, "retention.prune", **removed)
+    for table, count in removed.items():
+        click.echo(f"{table}: {count} rows removed")
 
 
 def _scope_of(session: Session, username: str) -> auth.Scope:

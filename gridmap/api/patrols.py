@@ -331,12 +331,13 @@ def _settings() -> Any:
 
 
 def _once(
-    action: str,
+    action: str | None,
     fingerprint: dict[str, Any],
     write: Callable[[], tuple[int, dict[str, Any], int, dict[str, Any]]],
 ) -> Response:
     """Run ``write`` once per Idempotency-Key: it returns the status, the answer, the
-    patrol's id and the audit detail. Audits and commits; a retry replays the first answer."""
+    patrol's id and the audit detail. Audits as ``action`` (unless None) and commits; a retry
+    replays the first answer."""
     session, who = get_session(), caller()
     audited: list[tuple[int, dict[str, Any]]] = []
 
@@ -352,8 +353,10 @@ def _once(
         requests_domain.fingerprint(request.path, fingerprint),
         run,
     )
-    if audited:
+    if audited and action is not None:
         audit_write(action, "patrol", audited[0][0], audited[0][1])
+    else:
+        session.commit()
     response = Response(text, status=status, mimetype="application/json")
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -433,7 +436,8 @@ def post_points(path: PatrolPath, body: PointsBody) -> Response:
         detail = {k: answer[k] for k in ("received", "stored")}
         return 200, answer, path.patrol_id, detail
 
-    return _once("patrol.points", body.model_dump(mode="json"), write)
+    # Not audited: a batch comes every few seconds; the patrol's start and end are.
+    return _once(None, body.model_dump(mode="json"), write)
 
 
 @bp.post(

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(15, ge=1)
     #: Audit rows younger than this are never pruned (never below 180 days).
     audit_retention_days: int = Field(180, ge=180)
+    #: An Idempotency-Key and its stored answer (which may quote a resident's words) are kept
+    #: this long: a phone retries within minutes, or within a day when it was offline.
+    idempotency_keep_hours: int = Field(48, ge=1, le=24 * 30)
     #: Where rate-limit counters live: ``memory://`` counts per worker process; use e.g.
     #: ``redis://host:6379`` to share them between workers and hosts.
     ratelimit_storage_uri: str = "memory://"

@@ -98,13 +98,8 @@ def test_a_live_patrol_from_start_to_replay(clients, session):
     actions = session.scalars(
         select(AuditEntry.action).where(AuditEntry.object_type == "patrol").order_by(AuditEntry.id)
     ).all()
-    assert actions == [
-        "patrol.start",
-        "patrol.points",
-        "patrol.points",
-        "patrol.check_in",
-        "patrol.end",
-    ]
+    # The patrol is audited, not each batch of fixes (one every few seconds).
+    assert actions == ["patrol.start", "patrol.check_in", "patrol.end"]
 
 
 def test_a_retried_batch_with_its_key_replays_the_first_answer(clients, session):

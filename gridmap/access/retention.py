@@ -1,0 +1,68 @@
+"""How long the growing tables keep their rows, and the purge that applies it.
+
+Every table that grows with use is in ``RULES``: either a window after which rows go, or the
+reason they stay. ``flask gridmap prune`` applies the windows (daily, from the job runner
+where it runs, or cron).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+from sqlalchemy import delete, or_
+from sqlalchemy.orm import Session
+
+from gridmap.access import audit
+from gridmap.core.settings import Settings
+from gridmap.storage.models import AuthSession, IdempotencyKey
+
+#: A login that ended stays a day, so "signed out at …" can still be shown and audited.
+ENDED_SESSION_GRACE = dt.timedelta(days=1)
+
+
+class Rule(NamedTuple):
+    table: str
+    kept: str
+
+
+RULES = (
+    Rule("idempotency_key", "GRIDMAP_IDEMPOTENCY_KEEP_HOURS (48 h), then deleted"),
+    Rule("auth_session", "a day after the login ended (logout, idle or absolute timeout)"),
+    Rule("audit_log", "GRIDMAP_AUDIT_RETENTION_DAYS (≥ 180 days), then deleted"),
+    Rule("patrol_point", "kept: the raw fixes are the evidence behind each cleaned track"),
+    Rule("patrol, patrol_check_in, patrol_reach", "kept: the record of the work done"),
+    Rule("resident_request, request_event", "kept: the case file of every request"),
+    Rule("grid, household, person, assignment, coverage", "kept: validity history (at=)"),
+)
+
+
+def purge(session: Session, settings: Settings, now: dt.datetime) -> dict[str, int]:
+    """Delete what is past its window; returns the rows removed per table. The caller
+    commits."""
+    keys = session.scalars(
+        delete(IdempotencyKey)
+        .where(
+            IdempotencyKey.created_at < now - dt.timedelta(hours=settings.idempotency_keep_hours)
+        )
+        .returning(IdempotencyKey.key)
+    ).all()
+    ended_before = now - ENDED_SESSION_GRACE
+    sessions = session.scalars(
+        delete(AuthSession)
+        .where(
+            or_(
+                AuthSession.revoked_at < ended_before,
+                AuthSession.last_seen_at
+                < ended_before - dt.timedelta(minutes=settings.idle_timeout_minutes),
+                AuthSession.created_at
+                < ended_before - dt.timedelta(hours=settings.absolute_timeout_hours),
+            )
+        )
+        .returning(AuthSession.id)
+    ).all()
+    return {
+        "idempotency_key": len(keys),
+        "auth_session": len(sessions),
+        "audit_log": audit.prune(session, settings.audit_retention_days),
+    }
