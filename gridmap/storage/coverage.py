@@ -6,7 +6,19 @@ import datetime as dt
 from typing import Any, TypedDict
 
 from geoalchemy2.functions import ST_X, ST_Y
-from sqlalchemy import BigInteger, Row, any_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Row,
+    and_,
+    any_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
@@ -58,22 +70,34 @@ class NearbyMember(TypedDict):
     load: int
 
 
+def _chain_and_subtree(code: str) -> ColumnElement[bool]:
+    """The current grids a change inside ``code`` touches: its chain upwards and its
+    subtree."""
+    return and_(current_at(), or_(Grid.code.startswith(code), func.strpos(code, Grid.code) == 1))
+
+
 def find_grid(session: Session, code: str, scope: Scope, *, lock: bool) -> GridRevisionRow | None:
-    """The current grid ``code`` in ``scope``; with ``lock``, locked until the transaction
-    ends (writers serialise on it)."""
+    """The current grid ``code`` in ``scope``; with ``lock``, it and every grid whose revision
+    a change would bump are locked until the transaction ends, so writers serialise.
+
+    The rows are locked in code order, parents before children (a parent's code is a prefix
+    of its children's): a chief's community edit and a zone leader's zone edit then queue on
+    the community row instead of each holding a row the other needs (a deadlock); the one
+    that waited reads the bumped revision and gets 412.
+    """
+    if lock:
+        session.execute(
+            select(Grid.id).where(_chain_and_subtree(code)).order_by(Grid.code).with_for_update()
+        )
     stmt = select(Grid.id, Grid.code, Grid.name, Grid.level, Grid.revision).where(
         Grid.code == code, current_at(), grid_visible(scope)
     )
-    return session.execute(stmt.with_for_update() if lock else stmt).first()
+    return session.execute(stmt).first()
 
 
 def bump_revision(session: Session, code: str) -> int:
     """A change inside ``code``: bump the grid, its chain upwards and its subtree."""
-    session.execute(
-        update(Grid)
-        .where(current_at(), or_(Grid.code.startswith(code), func.strpos(code, Grid.code) == 1))
-        .values(revision=Grid.revision + 1)
-    )
+    session.execute(update(Grid).where(_chain_and_subtree(code)).values(revision=Grid.revision + 1))
     return int(session.scalar(select(Grid.revision).where(Grid.code == code, current_at())) or 0)
 
 

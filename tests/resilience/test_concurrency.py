@@ -3,35 +3,41 @@
 - 200 clients send the same transition with the same If-Match at once: the request's row lock
   and revision let exactly one through; the rest are told 412 (stale) or 409, never 5xx, and
   the timeline gains exactly one event.
+- A community edit and a zone edit at once queue on the community row (412, no deadlock).
 - 100 clients retry one intake with one Idempotency-Key at once (then 100 more one after the
   other): one request is stored and every answer is the first one, status and body.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, text
 
+from gridmap.core import clock
+from tests.conftest import COMMUNITY
 from tests.requests.conftest import intake_body
 from tests.resilience.conftest import Answer, Deployment, call, server_errors_logged
 
+T = TypeVar("T")
 
-def _at_once(n: int, send: Callable[[], Answer]) -> list[Answer]:
-    """``send`` from ``n`` threads released together by a barrier."""
-    barrier = threading.Barrier(n)
 
-    def run() -> Answer:
+def _at_once(sends: list[Callable[[], T]]) -> list[T]:
+    """Each of ``sends`` from its own thread, released together by a barrier."""
+    barrier = threading.Barrier(len(sends))
+
+    def run(send: Callable[[], T]) -> T:
         barrier.wait()
         return send()
 
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        futures = [pool.submit(run) for _ in range(n)]
-        return [f.result() for f in futures]
+    with ThreadPoolExecutor(max_workers=len(sends)) as pool:
+        return list(pool.map(run, sends))
 
 
 def _file(live: Deployment, **headers: str) -> Answer:
@@ -61,15 +67,17 @@ def test_200_concurrent_transitions_one_wins(deployment: Deployment) -> None:
     path = f"/api/v1/requests/{request['id']}/transitions"
 
     answers = _at_once(
-        200,
-        lambda: call(
-            live.base_url,
-            "POST",
-            path,
-            token=live.tokens["worker"],
-            body={"action": "accept", "note": "我来处理"},
-            headers={"If-Match": request["etag"]},
-        ),
+        [
+            lambda: call(
+                live.base_url,
+                "POST",
+                path,
+                token=live.tokens["worker"],
+                body={"action": "accept", "note": "我来处理"},
+                headers={"If-Match": request["etag"]},
+            )
+        ]
+        * 200
     )
 
     statuses = Counter(a.status for a in answers)
@@ -94,7 +102,7 @@ def test_100_concurrent_retries_of_one_intake_store_one_request(deployment: Depl
     key = "resilience-retry-0001"
     before = _scalar(live, "SELECT count(*) FROM resident_request")
 
-    racing = _at_once(100, lambda: _file(live, **{"Idempotency-Key": key}))
+    racing = _at_once([lambda: _file(live, **{"Idempotency-Key": key})] * 100)
     one_by_one = [_file(live, **{"Idempotency-Key": key}) for _ in range(100)]
 
     answers = racing + one_by_one
@@ -125,4 +133,40 @@ def test_100_concurrent_retries_of_one_intake_store_one_request(deployment: Depl
     )
     assert other.status == 422, other.body
     assert _scalar(live, "SELECT count(*) FROM resident_request") == before + 1
+    assert server_errors_logged(live.log) == []
+
+
+def test_nested_grid_edits_at_once_queue_instead_of_deadlocking(deployment: Deployment) -> None:
+    """A community edit and an edit of its zone, sent together, ten times: both lock the
+    community row first, so one waits for the other and is told 412 (its ETag is stale: the
+    zone's change bumps the community too), never a deadlock's 409."""
+    live = deployment
+    token = live.tokens["street"]
+    # Posts that start next year change nothing the other tests route by today.
+    start = (clock.today() + dt.timedelta(days=300)).isoformat()
+    edits = {COMMUNITY: (1, "chief"), COMMUNITY + "02": (2, "zone_leader")}
+    rounds = []
+    for _ in range(10):
+        tags = {
+            code: call(live.base_url, "GET", f"/api/v1/grids/{code}/staff", token=token).headers[
+                "ETag"
+            ]
+            for code in edits
+        }
+
+        def edit(code: str, tag: str) -> int:
+            person, role = edits[code]
+            return call(
+                live.base_url,
+                "POST",
+                f"/api/v1/grids/{code}/staff",
+                token=token,
+                body={"person_id": person, "role": role, "start_date": start},
+                headers={"If-Match": tag},
+            ).status
+
+        statuses = _at_once([functools.partial(edit, c, t) for c, t in tags.items()])
+        rounds.append(sorted(statuses))
+    print(f"\nnested edits, 10 rounds: {Counter(map(tuple, rounds))}")
+    assert all(statuses == [201, 412] for statuses in rounds), rounds
     assert server_errors_logged(live.log) == []
