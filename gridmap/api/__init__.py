@@ -12,6 +12,7 @@ from gridmap.api import (
     categories,
     grids,
     households,
+    jobs,
     locate,
     open311,
     patrols,
@@ -50,6 +51,7 @@ def init_app(app: OpenAPI) -> None:
         tiles.bp,
         open311.bp,
         admin.bp,
+        jobs.bp,
     )
     for bp in blueprints:
         app.register_api(bp)

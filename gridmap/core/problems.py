@@ -14,7 +14,13 @@ from flask import Flask, Response, has_request_context, json, render_template, r
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from gridmap.core.errors import PROBLEM_JSON, GridmapError, InvalidInput, from_database
+from gridmap.core.errors import (
+    PROBLEM_JSON,
+    GridmapError,
+    InvalidInput,
+    from_database,
+    problem_body,
+)
 from gridmap.spatial.crs import SpatialInputError
 
 log = logging.getLogger(__name__)
@@ -65,15 +71,7 @@ def problem_json(
     errors: list[dict[str, Any]] | None = None,
 ) -> Response:
     """An RFC 9457 problem+json response."""
-    body: dict[str, Any] = {
-        "type": f"https://gridmap.example/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if errors:
-        body["errors"] = errors
+    body = problem_body(status, title, detail, code, errors)
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
 
 

@@ -29,6 +29,7 @@ from gridmap.storage import models
         (models.REQUEST_SOURCES, glossary.SOURCES),
         (models.WORK_LIST_KINDS, glossary.WORK_LIST_KINDS),
         (models.REACH_HOWS, glossary.VISIT_HOW),
+        (models.JOB_STATES, glossary.JOB_STATES),
     ],
 )
 def test_every_code_has_a_label(codes: tuple[str, ...], labels: dict[str, str]) -> None:
