@@ -1,0 +1,61 @@
+"""The job runner: jobs queued in the database run exactly once, however many workers take
+from the queue, and a job queued while no worker runs waits for the next one."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gridmap import jobs
+from tests.jobs.conftest import JobsDatabase, start_worker, stop_worker
+from tests.jobs.count_worker import KIND
+
+JOBS = 16
+
+
+def _enqueue(db: JobsDatabase, path: Path, n: int) -> list[int]:
+    owner = jobs.Owner(db.user_ids["street"], "j-street", None)
+    with Session(db.engine) as session:
+        ids = [
+            jobs.enqueue(session, KIND, owner, params={"path": str(path), "seconds": 0.3})
+            for _ in range(n)
+        ]
+        session.commit()
+    return ids
+
+
+def _states(db: JobsDatabase, ids: list[int]) -> dict[int, str]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, state FROM job WHERE id = ANY(:ids)"), {"ids": ids}
+        ).all()
+    return {int(i): str(s) for i, s in rows}
+
+
+def test_queued_jobs_survive_until_a_worker_comes_and_each_runs_once_across_two_workers(
+    jobs_db: JobsDatabase, tmp_path: Path
+) -> None:
+    ran = tmp_path / "ran.txt"
+    ran.touch()
+    ids = _enqueue(jobs_db, ran, 4)  # no worker yet: they wait in the queue
+    assert set(_states(jobs_db, ids).values()) == {"queued"}
+    command = [sys.executable, "-m", "tests.jobs.count_worker"]
+    log = tmp_path / "workers.log"
+    first = start_worker(jobs_db.app_url, log, command)
+    second = start_worker(jobs_db.app_url, log, command)
+    try:
+        ids += _enqueue(jobs_db, ran, JOBS)  # both workers listening: they compete
+        deadline = time.monotonic() + 180
+        while set(_states(jobs_db, ids).values()) != {"succeeded"}:
+            assert time.monotonic() < deadline, _states(jobs_db, ids)
+            time.sleep(0.2)
+    finally:
+        stop_worker(first)
+        stop_worker(second)
+    lines = [line.split() for line in ran.read_text().splitlines()]
+    assert sorted(int(job) for job, _ in lines) == sorted(ids)  # each exactly once
+    assert len({pid for _, pid in lines}) == 2, "both workers should have taken jobs"
