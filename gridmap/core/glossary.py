@@ -163,6 +163,7 @@ IMPORT_CHANGES: Final = {
     "changed": "重绘",
     "retired": "撤销",
     "current": "现有网格",
+    "file": "上传文件中的网格",
     "problem": "问题",
 }
 

@@ -8,9 +8,6 @@ committed here, in a database dropped at the end, like the resilience tests' gun
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +16,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from flask_openapi3 import OpenAPI
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from gridmap import create_app
@@ -35,10 +32,8 @@ from tests.conftest import (
     drop_test_database,
     small_grid_frame,
 )
+from tests.workers import start_worker, stop_worker
 
-ROOT = Path(__file__).resolve().parents[2]
-#: How long a starting worker may take to register: generous on a busy machine.
-READY_SECONDS = 180
 #: The jobs app's upload limit: small, so the test of a too-large file sends little.
 MAX_UPLOAD = 200_000
 #: name → (role, scope_code) of the accounts of the jobs database.
@@ -64,16 +59,21 @@ class JobsDatabase:
     user_ids: dict[str, int] = field(default_factory=dict)
 
 
+def load_grid(session: Session) -> None:
+    """The small grid and :data:`HOUSEHOLDS` (not committed)."""
+    ingest.import_grids(session, small_grid_frame(), "EPSG:4490", Settings())
+    session.add_all(
+        Household(geom=f"SRID=4490;POINT({lon} {lat})", address=f"测试地址{i}号")
+        for i, (lon, lat) in enumerate(HOUSEHOLDS)
+    )
+
+
 def _load(url: str) -> tuple[dict[str, str], dict[str, int]]:
     engine = create_engine(url)
     tokens: dict[str, str] = {}
     ids: dict[str, int] = {}
     with Session(engine) as session:
-        ingest.import_grids(session, small_grid_frame(), "EPSG:4490", Settings())
-        session.add_all(
-            Household(geom=f"SRID=4490;POINT({lon} {lat})", address=f"测试地址{i}号")
-            for i, (lon, lat) in enumerate(HOUSEHOLDS)
-        )
+        load_grid(session)
         for name, (role, scope) in ACCOUNTS.items():
             user = accounts.create_user(session, f"j-{name.replace('_', '-')}", PASSWORD)
             accounts.grant_role(session, user.id, role, scope_code=scope, admins_too=True)
@@ -100,44 +100,6 @@ def jobs_db() -> Iterator[JobsDatabase]:
     yield JobsDatabase(owner, app_url, engine, tokens, ids)
     engine.dispose()
     drop_test_database(name)
-
-
-def _workers(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(text("SELECT count(*) FROM procrastinate_workers")) or 0)
-
-
-def start_worker(app_url: str, log: Path, command: list[str] | None = None) -> subprocess.Popen:
-    """A worker process on ``app_url``, once it has registered with the queue."""
-    env = os.environ | {"GRIDMAP_DATABASE_URL": app_url, "PYTHONPATH": str(ROOT)}
-    env.pop("GRIDMAP_MIGRATE_DATABASE_URL", None)
-    command = command or [sys.executable, "-m", "flask", "--app", "gridmap", "gridmap", "worker"]
-    engine = create_engine(app_url)
-    before = _workers(engine)
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-    deadline = time.monotonic() + READY_SECONDS
-    try:
-        while _workers(engine) <= before:
-            if process.poll() is not None:
-                pytest.fail(f"the worker exited: {log.read_text(errors='replace')}")
-            if time.monotonic() > deadline:
-                stop_worker(process)
-                pytest.fail(f"the worker did not start: {log.read_text(errors='replace')}")
-            time.sleep(0.2)
-    finally:
-        engine.dispose()
-    return process
-
-
-def stop_worker(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -69,6 +69,12 @@ def test_a_job_is_its_owners_and_the_system_administrators_only(api_as: Api) -> 
 def test_only_street_and_system_administrators_may_upload(api_as: Api) -> None:
     answer = upload(api_as("chief"), files.geojson(files.redraw_frame()), "grids.geojson")
     assert answer.status_code == 403
+    page = {"Accept": "text/html"}
+    assert api_as("chief").get("/grids/import", headers=page).status_code == 403
+    for name in ("street", "sysadmin"):
+        opened = api_as(name).get("/grids/import", headers=page)
+        assert opened.status_code == 200, name
+        assert "网格导入" in opened.get_data(as_text=True)
 
 
 # ------------------------------------------------------------------------------ refusals

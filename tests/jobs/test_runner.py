@@ -11,8 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridmap import jobs
-from tests.jobs.conftest import JobsDatabase, start_worker, stop_worker
+from tests.jobs.conftest import JobsDatabase
 from tests.jobs.count_worker import KIND
+from tests.workers import start_worker, stop_worker
 
 JOBS = 16
 
