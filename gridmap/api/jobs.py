@@ -17,6 +17,9 @@ from gridmap.core.db import get_session
 from gridmap.core.settings import Settings
 from gridmap.grid import import_jobs
 
+#: Room for the multipart framing and the other fields beside the file itself.
+_FORM_OVERHEAD = 64 * 1024
+
 bp = APIBlueprint(
     "jobs",
     __name__,
@@ -24,6 +27,15 @@ bp = APIBlueprint(
     abp_tags=[Tag(name="jobs")],
     abp_security=params.BEARER,
 )
+
+
+@bp.url_value_preprocessor
+def _upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """An upload may be larger than other requests (``GRIDMAP_MAX_UPLOAD_BYTES``). Set here,
+    before any ``before_request`` hook (the CSRF check reads the form) parses the body."""
+    if endpoint == "jobs.upload_grid_file":
+        settings: Settings = current_app.extensions["gridmap.settings"]
+        request.max_content_length = settings.max_upload_bytes + _FORM_OVERHEAD
 
 
 class JobPath(BaseModel):
@@ -59,7 +71,6 @@ def job_status(path: JobPath) -> dict[str, Any]:
 @requires(IMPORT)
 def upload_grid_file() -> Response:
     settings: Settings = current_app.extensions["gridmap.settings"]
-    request.max_content_length = settings.max_upload_bytes + 64 * 1024
     file, form = params.upload_form(request.files, request.form, field="file")
     session = get_session()
     job_id = import_jobs.submit(

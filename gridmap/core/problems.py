@@ -116,7 +116,10 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "-")
-        return problem(status, exc.name or "Error", exc.description or "", name)
+        detail = exc.description or ""
+        if status == 413:  # a body over the limit: say so to the person who sent it
+            detail = f"{_PAGE_TEXT[413][1]}（{detail}）"
+        return problem(status, exc.name or "Error", detail, name)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -115,7 +115,10 @@ def worker(jobs_db: JobsDatabase, tmp_path_factory: pytest.TempPathFactory) -> I
 def jobs_app(jobs_db: JobsDatabase) -> Iterator[OpenAPI]:
     """The app on the jobs database, committing for real (the worker must see its writes)."""
     settings = Settings(
-        database_url=jobs_db.app_url, basemap_crs="none", max_upload_bytes=MAX_UPLOAD
+        database_url=jobs_db.app_url,
+        basemap_crs="none",
+        max_upload_bytes=MAX_UPLOAD,
+        max_body_bytes=MAX_UPLOAD // 2,
     )
     app = create_app(settings)
     app.config["TESTING"] = True

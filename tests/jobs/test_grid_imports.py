@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from flask_openapi3 import OpenAPI
 from sqlalchemy import text
 
+from tests.conftest import PASSWORD
 from tests.jobs import files
 from tests.jobs.conftest import MAX_UPLOAD, JobsDatabase, wait_for_job
+from tests.security.test_sessions import csrf_token
 
 pytestmark = pytest.mark.usefixtures("worker")
 Api = Callable[[str], FlaskClient]
@@ -144,6 +147,29 @@ def test_a_request_larger_than_the_upload_limit_is_a_413_problem(api_as: Api) ->
     answer = upload(api_as("street"), b"x" * (MAX_UPLOAD + 200_000), "grids.geojson")
     assert answer.status_code == 413
     assert answer.mimetype == "application/problem+json"
+    assert "超过了允许的大小" in answer.get_json()["detail"]
+
+
+def test_an_upload_may_be_larger_than_other_requests(api_as: Api, jobs_app: OpenAPI) -> None:
+    padded = files.geojson(files.overlapping_frame()) + b" " * (MAX_UPLOAD * 3 // 4)
+    assert len(padded) > MAX_UPLOAD // 2  # the app's GRIDMAP_MAX_BODY_BYTES
+    job = validated(api_as("street"), padded, "padded.geojson")
+    assert job["state"] == "succeeded"
+    # From the page: a login cookie, so the CSRF check reads the form before the view runs.
+    browser = jobs_app.test_client()
+    login = browser.post("/login", data={"username": "j-street", "password": PASSWORD})
+    assert login.status_code == 400  # no CSRF token yet: get the form's first
+    token = csrf_token(browser, "/login")
+    form = {"username": "j-street", "password": PASSWORD, "csrf_token": token}
+    assert browser.post("/login", data=form).status_code == 302
+    token = csrf_token(browser, "/grids/import")
+    answer = browser.post(
+        "/api/v1/grid-imports",
+        data={"file": (io.BytesIO(padded), "padded.geojson"), "crs": "EPSG:4490"},
+        content_type="multipart/form-data",
+        headers={"X-CSRFToken": token},
+    )
+    assert answer.status_code == 202, answer.get_data(as_text=True)
 
 
 # --------------------------------------------------------------------- formats, then import

@@ -60,3 +60,34 @@ def test_queued_jobs_survive_until_a_worker_comes_and_each_runs_once_across_two_
     lines = [line.split() for line in ran.read_text().splitlines()]
     assert sorted(int(job) for job, _ in lines) == sorted(ids)  # each exactly once
     assert len({pid for _, pid in lines}) == 2, "both workers should have taken jobs"
+
+
+def test_the_job_of_a_worker_killed_mid_job_runs_again_on_another(
+    jobs_db: JobsDatabase, tmp_path: Path
+) -> None:
+    ran = tmp_path / "ran.txt"
+    ran.touch()
+    owner = jobs.Owner(jobs_db.user_ids["street"], "j-street", None)
+    with Session(jobs_db.engine) as session:
+        job_id = jobs.enqueue(session, KIND, owner, params={"path": str(ran), "seconds": 5})
+        session.commit()
+    command = [sys.executable, "-m", "tests.jobs.count_worker"]
+    log = tmp_path / "workers.log"
+    first = start_worker(jobs_db.app_url, log, command)
+    deadline = time.monotonic() + 120
+    while _states(jobs_db, [job_id])[job_id] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    first.kill()  # no graceful stop: its heartbeat simply ends
+    first.wait()
+    second = start_worker(jobs_db.app_url, log, command)
+    try:
+        # Stalled after 30 s without a heartbeat, retried by the minute's periodic task.
+        deadline = time.monotonic() + 180
+        while _states(jobs_db, [job_id])[job_id] != "succeeded":
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+    finally:
+        stop_worker(second)
+    pids = [line.split()[1] for line in ran.read_text().splitlines()]
+    assert len(pids) == 2 and pids[0] == str(first.pid) and pids[1] == str(second.pid)
