@@ -339,7 +339,7 @@ def _as_report(exc: Exception) -> ValidationReport:
         Problem(
             "file",
             str(e.get("where", "")).removeprefix("grid ") or None,
-            f"无法导入：{e.get('message', '')}",
+            str(e.get("message_zh") or f"无法导入：{e.get('message', '')}"),
             message_en=str(e.get("message", "")),
         )
         for e in errors

@@ -73,3 +73,10 @@ def geopackage(frame: gpd.GeoDataFrame, folder: Path) -> bytes:
     path = folder / "grids.gpkg"
     frame.to_file(path, layer="网格", driver="GPKG")
     return path.read_bytes()
+
+
+def retire_unknown_frame() -> gpd.GeoDataFrame:
+    """Retires a micro-grid that was never drawn."""
+    frame = _frame([(Z1 + "009", "1-009", "micro", None)])
+    frame["status"] = "撤销"
+    return frame

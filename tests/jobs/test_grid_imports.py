@@ -115,6 +115,13 @@ def test_unknown_level_names_are_refused_in_chinese(api_as: Api) -> None:
     assert any("层级" in m for m in messages), messages
 
 
+def test_retiring_a_grid_that_is_not_current_is_refused_in_chinese(api_as: Api) -> None:
+    job = validated(api_as("street"), files.geojson(files.retire_unknown_frame()), "r.geojson")
+    assert job["result"]["ok"] is False
+    messages = [p["properties"]["message"] for p in job["result"]["report"]["features"]]
+    assert messages == [f"网格 {files.Z1}009 不是现行网格，无法撤销"]
+
+
 def test_content_that_is_not_a_grid_file_fails_the_job_with_a_chinese_problem(
     api_as: Api,
 ) -> None:
