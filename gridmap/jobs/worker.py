@@ -36,6 +36,8 @@ def queue_app(settings: Settings) -> procrastinate.App:
 
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:
+    # The options of gridmap.core.db.make_engine (Beijing dates, no server-side prepared
+    # statements), which this Flask-free process cannot import.
     engine = create_engine(
         settings.database_url,
         pool_size=2,
