@@ -96,6 +96,23 @@ def migrate() -> None:
     db.migrate(current_app.extensions["gridmap.settings"].migrate_database_url)
 
 
+@group.command("worker")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 32),
+    help="Jobs run at once by this process (default GRIDMAP_WORKER_CONCURRENCY, 1).",
+)
+def worker(concurrency: int | None) -> None:
+    """Run background jobs (grid file checks and imports from the import page) until stopped
+    with SIGINT/SIGTERM; any number of workers may run, each job runs once."""
+    from gridmap.grid import import_jobs  # the worker's handlers, by job kind
+    from gridmap.jobs import worker as job_worker
+
+    settings = current_app.extensions["gridmap.settings"]
+    handlers = import_jobs.handlers(settings)
+    job_worker.run(settings, handlers, concurrency=concurrency or settings.worker_concurrency)
+
+
 @group.command("import-grids")
 @_file
 @_crs_option

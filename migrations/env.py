@@ -8,7 +8,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
 
 from gridmap.core.settings import Settings, SettingsError
-from gridmap.storage.models import Base
+from gridmap.storage.models import Base, include_object
 
 config = context.config
 
@@ -28,7 +28,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        include_object=alembic_helpers.include_object,
+        include_object=include_object,
         process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item,
         compare_type=True,

@@ -61,15 +61,16 @@ CATALOGUE = "catalogue"  # system administrator: revise the request categories
 ROLES = "roles"  # security administrator: grant roles and scopes, unlock accounts
 AUDIT = "audit"  # audit administrator: search and export the audit log
 REVIEW = "review"  # the monthly review of where requests concentrate, as aggregates in scope
+IMPORT = "import"  # grid files through the import page: a street's grids, or anywhere (system)
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
+    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, IMPORT}),
     "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
     "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
     "grid_worker": frozenset({READ, REVEAL, HANDLE}),
     "member": frozenset({READ}),
     "auditor": frozenset({READ, EXPORT, REVIEW}),
-    "system_admin": frozenset({ACCOUNTS, CATALOGUE}),
+    "system_admin": frozenset({ACCOUNTS, CATALOGUE, IMPORT}),
     "security_admin": frozenset({ROLES}),
     "audit_admin": frozenset({AUDIT}),
 }

@@ -14,6 +14,7 @@ from gridmap.api import (
     categories,
     grids,
     households,
+    jobs,
     locate,
     open311,
     patrols,
@@ -71,6 +72,7 @@ def init_app(app: OpenAPI) -> None:
         tiles.bp,
         open311.bp,
         admin.bp,
+        jobs.bp,
     )
     for bp in blueprints:
         app.register_api(bp)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from typing import Literal
 
 from flask import current_app
 from pydantic import BaseModel, Field, field_validator
+from werkzeug.datastructures import FileStorage
 
 from gridmap.core.errors import InvalidInput
 from gridmap.storage.grids import BBox
@@ -116,3 +118,27 @@ def parse_page(query: PageQuery) -> tuple[int, int | None]:
     if not query.cursor.isdigit():
         raise InvalidInput(f"cursor {query.cursor!r} is not one this server gave out")
     return limit, int(query.cursor)
+
+
+#: Form fields of an upload besides the file: (name, required, longest).
+_UPLOAD_FIELDS = (("crs", True, 40), ("layer", False, 200), ("encoding", False, 40))
+
+
+def upload_form(
+    files: Mapping[str, FileStorage], form: Mapping[str, str], *, field: str
+) -> tuple[FileStorage, dict[str, str]]:
+    """The uploaded file of multipart field ``field`` and the upload's other fields (blank
+    ones left out), or a 400 in Chinese saying what is missing."""
+    file = files.get(field)
+    if file is None or not file.filename:
+        raise InvalidInput(f"请选择要上传的文件（multipart field {field!r} is missing）")
+    values: dict[str, str] = {}
+    for name, required, longest in _UPLOAD_FIELDS:
+        value = (form.get(name) or "").strip()
+        if required and not value:
+            raise InvalidInput(f"请选择坐标系（field {name!r} is required）")
+        if len(value) > longest:
+            raise InvalidInput(f"{name} 过长（at most {longest} characters）")
+        if value:
+            values[name] = value
+    return file, values

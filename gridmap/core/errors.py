@@ -29,6 +29,27 @@ class GridmapError(Exception):
         self.errors = errors or []
 
 
+def problem_body(
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """An RFC 9457 problem document: what an error answers over HTTP, and what a failed
+    background job keeps as its ``error``."""
+    body: dict[str, Any] = {
+        "type": f"https://gridmap.example/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
 class InvalidInput(GridmapError):
     """The input is malformed or breaks a rule (bad coordinates, geometry, CRS, code...)."""
 

@@ -141,6 +141,32 @@ HOT_SPOT_TRENDS: Final = {
     "none": "无明显模式",
 }
 
+#: Background jobs (后台任务): their states and kinds.
+JOB_STATES: Final = {
+    "queued": "排队中",
+    "running": "进行中",
+    "succeeded": "已完成",
+    "failed": "失败",
+}
+JOB_KINDS: Final = {"grid.validate": "网格文件检查", "grid.import": "网格导入"}
+#: The coordinate systems a grid file may be declared in on the import page.
+INPUT_CRS: Final = {
+    "EPSG:4490": "CGCS2000 经纬度（EPSG:4490，国家标准）",
+    "EPSG:4326": "WGS 84 经纬度（EPSG:4326，GPS）",
+    "GCJ02": "GCJ-02（高德、腾讯地图）",
+    "BD09": "BD-09（百度地图）",
+    "projected": "CGCS2000 高斯-克吕格投影（米，EPSG:4491–4554）",
+}
+#: What a grid import would do to a grid (the import page's diff).
+IMPORT_CHANGES: Final = {
+    "new": "新增",
+    "changed": "重绘",
+    "retired": "撤销",
+    "current": "现有网格",
+    "file": "上传文件中的网格",
+    "problem": "问题",
+}
+
 
 def label(table: Mapping[str, str], code: str | None) -> str:
     """``code``'s label in ``table``; an unknown code is shown as it is, never dropped."""
@@ -171,4 +197,8 @@ def for_pages() -> dict[str, object]:
         "workListKinds": WORK_LIST_KINDS,
         "hotSpotBins": {str(k): v for k, v in HOT_SPOT_BINS.items()},
         "hotSpotTrends": HOT_SPOT_TRENDS,
+        "jobStates": JOB_STATES,
+        "jobKinds": JOB_KINDS,
+        "inputCrs": INPUT_CRS,
+        "importChanges": IMPORT_CHANGES,
     }

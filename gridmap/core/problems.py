@@ -14,7 +14,13 @@ from flask import Flask, Response, has_request_context, json, render_template, r
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from gridmap.core.errors import PROBLEM_JSON, GridmapError, InvalidInput, from_database
+from gridmap.core.errors import (
+    PROBLEM_JSON,
+    GridmapError,
+    InvalidInput,
+    from_database,
+    problem_body,
+)
 from gridmap.spatial.crs import SpatialInputError
 
 log = logging.getLogger(__name__)
@@ -65,15 +71,7 @@ def problem_json(
     errors: list[dict[str, Any]] | None = None,
 ) -> Response:
     """An RFC 9457 problem+json response."""
-    body: dict[str, Any] = {
-        "type": f"https://gridmap.example/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if errors:
-        body["errors"] = errors
+    body = problem_body(status, title, detail, code, errors)
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
 
 
@@ -118,7 +116,10 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "-")
-        return problem(status, exc.name or "Error", exc.description or "", name)
+        detail = exc.description or ""
+        if status == 413:  # a body over the limit: say so to the person who sent it
+            detail = f"{_PAGE_TEXT[413][1]}（{detail}）"
+        return problem(status, exc.name or "Error", detail, name)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     max_page_size: int = Field(5000, ge=1)
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    #: Largest grid file the import page accepts, in bytes (its request may be this large).
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    #: Jobs each ``flask gridmap worker`` process runs at once.
+    worker_concurrency: int = Field(1, ge=1, le=32)
     #: Tolerance in metres when checking that a child grid lies inside its parent.
     inside_tolerance_m: float = Field(1.0, ge=0)
     #: Smallest gap or overlap, in square metres, that grid validation reports.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypedDict, TypeVar, TypeVarTuple
 
@@ -283,3 +284,22 @@ def search(session: Session, text: str, limit: int, scope: Scope) -> list[GridHi
         .limit(limit)
     )
     return list(session.execute(stmt).all())
+
+
+def current_in_box(session: Session, bbox: BBox, *, limit: int) -> list[dict[str, Any]]:
+    """Today's grids meeting ``bbox`` (any level) as GeoJSON features, largest levels first;
+    at most ``limit``. No scope: grid outlines carry no personal data."""
+    rows = session.execute(
+        select(Grid.code, Grid.name, Grid.level, ST_AsGeoJSON(Grid.geom, 7))
+        .where(current_at(), ST_Intersects(Grid.geom, envelope(bbox)))
+        .order_by(func.length(Grid.code), Grid.code)
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "type": "Feature",
+            "geometry": json.loads(geometry),
+            "properties": {"code": code, "name": name, "level": level},
+        }
+        for code, name, level, geometry in rows
+    ]

@@ -120,3 +120,15 @@ def search(session: Session, text: str, limit: int, scope: Scope) -> list[Househ
         .limit(limit)
     )
     return list(session.execute(stmt).all())
+
+
+def micro_grids_in_box(session: Session, bbox: BBox) -> dict[int, str | None]:
+    """``{household id: its micro-grid's code}`` (None outside every micro-grid) of the
+    households inside ``bbox``: compared before and after a grid redraw, the households that
+    would move."""
+    stmt = (
+        select(Household.id, Grid.code)
+        .outerjoin(Grid, Grid.id == Household.micro_grid_id)
+        .where(ST_Intersects(Household.geom, envelope(bbox)))
+    )
+    return {int(hid): code for hid, code in session.execute(stmt)}

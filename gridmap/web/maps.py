@@ -36,6 +36,7 @@ ASSIGN_JS = "js/pages/assign.js"
 REQUESTS_JS = "js/pages/requests.js"
 REVIEW_JS = "js/pages/review.js"
 PATROL_JS = "js/pages/patrol.js"
+IMPORT_JS = "js/pages/grid_import.js"
 #: The pages of ``pages/patrol.js``: the worker's 巡查走访 and the chief's 巡查回放.
 PATROL_PAGES = ("worker", "replay")
 HEAT_JS = "vendor/leaflet.heat/leaflet-heat.js"
@@ -395,6 +396,24 @@ def build_patrol_map(
         "maxZoom": _MAX_ZOOM,
     } | dict(config)
     PageScript("gridmapPatrol", asset_url(PATROL_JS), config).add_to(grid_map)
+    return grid_map
+
+
+def build_import_map(
+    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+) -> folium.Map:
+    """网格导入: the map of the import page — today's grid of the uploaded file's area, the
+    file's grids, what a redraw would change and the problems of a refused file, all drawn by
+    the page script from the jobs' results (``config``: ``apiRoot``, ``maxUploadBytes``).
+    """
+    grid_map = _base_map(settings, asset_url)
+    config = {
+        "apiRoot": "/api/v1",
+        "basemapCrs": settings.basemap_crs,
+        "minZoom": _MIN_ZOOM,
+        "maxZoom": _MAX_ZOOM,
+    } | dict(config)
+    PageScript("gridmapImport", asset_url(IMPORT_JS), config).add_to(grid_map)
     return grid_map
 
 

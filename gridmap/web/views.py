@@ -26,6 +26,7 @@ from gridmap.access.auth import (
     AUDIT,
     EXPORT,
     HANDLE,
+    IMPORT,
     READ,
     REVIEW,
     ROLES,
@@ -55,6 +56,7 @@ from gridmap.web.maps import (
     REQUESTS_JS,
     build_assign_map,
     build_grid_map,
+    build_import_map,
     build_patrol_map,
     build_requests_map,
     build_review_map,
@@ -94,6 +96,7 @@ _NAV = (
     ("一月一研判", "web.review_page", frozenset({REVIEW})),
     ("巡查走访", "web.patrol_page", frozenset({HANDLE})),
     ("巡查回放", "web.patrols_page", frozenset({ASSIGN})),
+    ("网格导入", "web.grid_import_page", frozenset({IMPORT})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
     ("账号", "web.accounts_page", frozenset({ACCOUNTS, ROLES})),
 )
@@ -338,6 +341,26 @@ def patrols_page() -> str:
     """巡查回放: a chief replays a day's patrols (track, check-ins, households reached) and
     sees the duties still overdue per worker and grid."""
     return _patrol_page("patrols.html", "replay", today=clock.today().isoformat())
+
+
+@bp.get("/grids/import")
+@requires(IMPORT)
+def grid_import_page() -> str:
+    """网格导入: upload a grid file, see its check on the map (problems, what a redraw would
+    change), confirm to import it; both steps run as background jobs the page polls."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    config = {
+        "apiRoot": f"{request.script_root}/api/v1",
+        "maxUploadBytes": settings.max_upload_bytes,
+    }
+    import_map = build_import_map(settings, asset_url=_asset_url, config=config)
+    return render_template(
+        "grid_import.html",
+        map=render_parts(import_map, nonce=csp_nonce()),
+        crs_choices=glossary.INPUT_CRS,
+        changes=glossary.IMPORT_CHANGES,
+        max_upload_mb=settings.max_upload_bytes / 1e6,
+    )
 
 
 def _home(who: auth.Caller) -> str:

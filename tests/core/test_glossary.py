@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gridmap.core import glossary
+from gridmap.grid import import_jobs
 from gridmap.requests import lifecycle
 from gridmap.storage import models
 
@@ -29,6 +30,8 @@ from gridmap.storage import models
         (models.REQUEST_SOURCES, glossary.SOURCES),
         (models.WORK_LIST_KINDS, glossary.WORK_LIST_KINDS),
         (models.REACH_HOWS, glossary.VISIT_HOW),
+        (models.JOB_STATES, glossary.JOB_STATES),
+        ((import_jobs.VALIDATE, import_jobs.IMPORT), glossary.JOB_KINDS),
     ],
 )
 def test_every_code_has_a_label(codes: tuple[str, ...], labels: dict[str, str]) -> None:

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from geoalchemy2 import alembic_helpers
 from sqlalchemy import CheckConstraint, Engine, text
 from sqlalchemy.sql.elements import conv
 
-from gridmap.storage.models import Base
+from gridmap.storage.models import Base, include_object
 
 
 def test_autogenerate_finds_no_difference(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(
             conn,
-            opts={"compare_type": True, "include_object": alembic_helpers.include_object},
+            opts={"compare_type": True, "include_object": include_object},
         )
         assert compare_metadata(context, Base.metadata) == []
 

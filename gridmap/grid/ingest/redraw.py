@@ -58,7 +58,11 @@ def split_status(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
         raise reject(
             "grid file",
             [
-                {"where": f"grid {c}", "message": f"status {s!r} is not one of {allowed} or empty"}
+                {
+                    "where": f"grid {c}",
+                    "message": f"status {s!r} is not one of {allowed} or empty",
+                    "message_zh": f"网格 {c} 的状态 {s!r} 无法识别：应为空、现行或撤销",
+                }
                 for c, s in zip(codes[unknown], frame["status"][unknown], strict=True)
             ],
         )
@@ -107,10 +111,22 @@ def _retire_problems(
     for code in retiring:
         where = f"grid {code}"
         if code not in current:
-            problems.append({"where": where, "message": "is not a current grid: nothing to retire"})
+            problems.append(
+                {
+                    "where": where,
+                    "message": "is not a current grid: nothing to retire",
+                    "message_zh": f"网格 {code} 不是现行网格，无法撤销",
+                }
+            )
             continue
         if code in drawn:
-            problems.append({"where": where, "message": "is both retired and drawn in the file"})
+            problems.append(
+                {
+                    "where": where,
+                    "message": "is both retired and drawn in the file",
+                    "message_zh": f"网格 {code} 在文件中既被撤销又被绘制",
+                }
+            )
         left = sorted(
             c for c, p in parent_of.items() if p == code and c not in retired and c not in drawn
         )
@@ -120,6 +136,8 @@ def _retire_problems(
                     "where": where,
                     "message": f"still has current children {', '.join(left)}: retire them "
                     "too or draw them into another parent in the same file",
+                    "message_zh": f"网格 {code} 还有现行下级网格 {'、'.join(left)}："
+                    "请在同一文件中一并撤销，或把它们划入其他上级网格",
                 }
             )
         parent = parent_of.get(code)
@@ -129,6 +147,8 @@ def _retire_problems(
                     "where": where,
                     "message": f"retiring it leaves a hole in {parent}: in the same file, "
                     "redraw the grid that takes its place (a merge) or retire the parent",
+                    "message_zh": f"撤销网格 {code} 会在 {parent} 中留下空缺：请在同一文件中"
+                    "重绘接替它的网格（合并），或一并撤销上级网格",
                 }
             )
     return problems
@@ -212,6 +232,8 @@ def _drop_drawn_today(session: Session, drawn_today: gpd.GeoDataFrame) -> None:
                         "message": "was drawn today and already has posts, requests, "
                         "patrols or past children: it cannot also be retired today; retire it "
                         "tomorrow",
+                        "message_zh": f"网格 {code} 今天刚绘制且已有人员、诉求或巡查引用，"
+                        "不能当天撤销，请明天再撤销",
                     }
                 ],
             ) from None

@@ -1,11 +1,14 @@
 """SQLAlchemy models, one module per room: the grid, households, people, assignments and
 coverage (``grid``); accounts and the audit log (``access``); residents' requests with their
-categories, timeline, idempotency keys and tallies (``requests``); patrols (``patrols``).
+categories, timeline, idempotency keys and tallies (``requests``); patrols (``patrols``);
+background jobs and their uploaded files (``jobs``).
 
 Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
 line of defence: geometries valid, non-empty and inside China's envelope, grid codes shaped by
 level and unique within a validity period (an exclusion constraint over a date range).
 """
+
+from geoalchemy2 import alembic_helpers
 
 from gridmap.storage.models.access import (
     AUDIT_OUTCOMES,
@@ -34,6 +37,7 @@ from gridmap.storage.models.grid import (
     Household,
     Person,
 )
+from gridmap.storage.models.jobs import JOB_STATES, QUEUE_TABLE_PREFIX, Job, JobUpload
 from gridmap.storage.models.patrols import (
     PATROL_SOURCES,
     REACH_HOWS,
@@ -69,8 +73,10 @@ __all__ = [
     "GRID_KINDS",
     "GRID_LEVELS",
     "HANDLING_LEVELS",
+    "JOB_STATES",
     "PATROL_SOURCES",
     "PERSON_KINDS",
+    "QUEUE_TABLE_PREFIX",
     "RATINGS",
     "REACH_HOWS",
     "REQUEST_SOURCES",
@@ -91,6 +97,8 @@ __all__ = [
     "Grid",
     "Household",
     "IdempotencyKey",
+    "Job",
+    "JobUpload",
     "Patrol",
     "PatrolCheckIn",
     "PatrolPoint",
@@ -105,4 +113,19 @@ __all__ = [
     "geometry_checks",
     "in_array",
     "in_list",
+    "include_object",
 ]
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's filter: GeoAlchemy2's, and never the queue library's own tables (its schema
+    comes from the library, applied by migration 0011, not from these models)."""
+    if type_ == "table" and name is not None and name.startswith(QUEUE_TABLE_PREFIX):
+        return False
+    table = getattr(obj, "table", None)
+    if table is not None and str(getattr(table, "name", "")).startswith(QUEUE_TABLE_PREFIX):
+        return False
+    geoalchemy_filter = alembic_helpers.include_object  # untyped
+    return bool(geoalchemy_filter(obj, name, type_, reflected, compare_to))  # type: ignore[no-untyped-call]

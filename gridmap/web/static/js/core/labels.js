@@ -32,3 +32,8 @@ export const SOURCE_LABELS = glossary.sources;
 export const WORK_LIST_KIND_LABELS = glossary.workListKinds;
 export const HOT_SPOT_BIN_LABELS = glossary.hotSpotBins;
 export const HOT_SPOT_TREND_LABELS = glossary.hotSpotTrends;
+/** Background jobs: states and kinds (后台任务). */
+export const JOB_STATE_LABELS = glossary.jobStates;
+export const JOB_KIND_LABELS = glossary.jobKinds;
+/** What a grid import would do to a grid (新增, 重绘, 撤销). */
+export const IMPORT_CHANGE_LABELS = glossary.importChanges;
