@@ -23,6 +23,7 @@ from tqdm import tqdm
 from gridmap.access import accounts, audit, auth, retention
 from gridmap.core import clock, db
 from gridmap.core.errors import GridmapError
+from gridmap.core.settings import Settings
 from gridmap.demo import loader as demo
 from gridmap.grid import ingest
 from gridmap.spatial.crs import SpatialInputError
@@ -110,7 +111,9 @@ def worker(concurrency: int | None) -> None:
 
     settings = current_app.extensions["gridmap.settings"]
     handlers = import_jobs.handlers(settings)
-    job_worker.run(settings, handlers, concurrency=concurrency or settings.worker_concurrency)
+    daily = {"prune": lambda session: _prune(session, settings)}
+    concurrency = concurrency or settings.worker_concurrency
+    job_worker.run(settings, handlers, daily, concurrency=concurrency)
 
 
 @group.command("import-grids")
@@ -321,14 +324,18 @@ def reset_password(username: str, password: str) -> None:
     click.echo(f"password of {username} reset; its sessions ended")
 
 
+def _prune(session: Session, settings: Settings) -> dict[str, int]:
+    removed = retention.purge(session, settings, clock.now())
+    _audit(session, "retention.prune", **removed)
+    return removed
+
+
 @group.command("prune")
 def prune() -> None:
     """Delete what is past its retention window: idempotency keys, ended logins, audit rows
     (see ``gridmap.access.retention``)."""
-    settings = current_app.extensions["gridmap.settings"]
     with _one_transaction() as session:
-        removed = retention.purge(session, settings, clock.now())
-        _audit(session, "retention.prune", **removed)
+        removed = _prune(session, current_app.extensions["gridmap.settings"])
     for table, count in removed.items():
         click.echo(f"{table}: {count} rows removed")
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gridmap import create_app
 from gridmap.access import accounts, auth
 from gridmap.core import db
+from gridmap.core.engine import make_engine
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
 
@@ -87,7 +88,7 @@ def settings(database_urls: tuple[str, str]) -> Settings:
 
 @pytest.fixture(scope="session")
 def engine(settings: Settings) -> Iterator[Engine]:
-    engine = db.make_engine(settings)
+    engine = make_engine(settings)
     yield engine
     engine.dispose()
 

@@ -10,29 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap.core.clock import BEIJING
+from gridmap.core.engine import make_engine
 from gridmap.core.settings import Settings
 
 _SESSIONS = "gridmap.sessionmaker"
-
-
-def make_engine(settings: Settings) -> Engine:
-    """Engine for ``settings.database_url`` with a small pool per worker process."""
-    # Calendar dates (validity periods, posts) follow Beijing time; instants are stored in UTC.
-    return create_engine(
-        settings.database_url,
-        pool_size=5,
-        max_overflow=5,
-        pool_pre_ping=True,
-        # No server-side prepared statements: a statement prepared after psycopg's fifth run
-        # may switch to a generic plan, which cannot use a code prefix (LIKE $1 || '%') and, on
-        # tables without statistics yet, ran a test's 三率 query for over 18 minutes instead
-        # of half a second. Plans made for each call's values are also what a pooler expects.
-        connect_args={"options": f"-c timezone={BEIJING.key}", "prepare_threshold": None},
-    )
 
 
 def get_session() -> Session:

@@ -10,13 +10,13 @@ a handler's writes commit together with the job's success.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import procrastinate
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap.core.clock import BEIJING
+from gridmap.core.engine import make_engine
 from gridmap.core.settings import Settings
 from gridmap.jobs.queue import QUEUE, TASK, Handler, run_one
 
@@ -36,22 +36,24 @@ def queue_app(settings: Settings) -> procrastinate.App:
 
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:
-    # The options of gridmap.core.db.make_engine (Beijing dates, no server-side prepared
-    # statements), which this Flask-free process cannot import.
-    engine = create_engine(
-        settings.database_url,
-        pool_size=2,
-        max_overflow=2,
-        pool_pre_ping=True,
-        connect_args={"options": f"-c timezone={BEIJING.key}", "prepare_threshold": None},
-    )
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(make_engine(settings, pool_size=2), expire_on_commit=False)
 
 
-def build(settings: Settings, handlers: Mapping[str, Handler]) -> procrastinate.App:
-    """The queue app with gridmap's task and the periodic retry of stalled jobs."""
+#: When the daily tasks run: 03:00 in Beijing (procrastinate reads cron in UTC).
+DAILY_CRON = "0 19 * * *"
+
+
+def build(
+    settings: Settings,
+    handlers: Mapping[str, Handler],
+    daily: Mapping[str, Callable[[Session], object]] | None = None,
+) -> procrastinate.App:
+    """The queue app with gridmap's task, the periodic retry of stalled jobs and ``daily``
+    (name → a function of a session, committed after it returns) once a day."""
     app = queue_app(settings)
     sessions = _sessions(settings)
+    for name, work in (daily or {}).items():
+        _every_day(app, sessions, name, work)
 
     @app.task(name=TASK, queue=QUEUE)
     def run_job(job_id: int) -> None:
@@ -68,9 +70,30 @@ def build(settings: Settings, handlers: Mapping[str, Handler]) -> procrastinate.
     return app
 
 
-def run(settings: Settings, handlers: Mapping[str, Handler], *, concurrency: int = 1) -> None:
+def _every_day(
+    app: procrastinate.App,
+    sessions: sessionmaker[Session],
+    name: str,
+    work: Callable[[Session], object],
+) -> None:
+    # The queueing lock and the periodic id make it once a day however many workers run.
+    @app.periodic(cron=DAILY_CRON, periodic_id=name)
+    @app.task(name=f"gridmap.daily.{name}", queue=QUEUE, queueing_lock=f"daily-{name}")
+    def daily_task(timestamp: int) -> None:
+        with sessions() as session:
+            log.info("daily %s: %s", name, work(session))
+            session.commit()
+
+
+def run(
+    settings: Settings,
+    handlers: Mapping[str, Handler],
+    daily: Mapping[str, Callable[[Session], object]] | None = None,
+    *,
+    concurrency: int = 1,
+) -> None:
     """Run a worker until SIGINT/SIGTERM (it finishes the job in hand first)."""
-    app = build(settings, handlers)
+    app = build(settings, handlers, daily)
     app.run_worker(
         queues=[QUEUE],
         concurrency=concurrency,

@@ -3,6 +3,7 @@ from the queue, and a job queued while no worker runs waits for the next one."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import time
@@ -14,7 +15,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from gridmap import jobs
-from gridmap.access import accounts
+from gridmap.access import accounts, retention
+from gridmap.core import clock
+from gridmap.core.settings import Settings
+from gridmap.jobs import worker as job_worker
+from gridmap.storage.models import IdempotencyKey
 from tests.conftest import PASSWORD, create_test_database, drop_test_database
 from tests.jobs.conftest import JobsDatabase
 from tests.jobs.count_worker import KIND
@@ -112,3 +117,27 @@ def test_the_job_of_a_worker_killed_mid_job_runs_again_on_another(
         stop_worker(second)
     pids = [line.split()[1] for line in ran.read_text().splitlines()]
     assert len(pids) == 2 and pids[0] == str(first.pid) and pids[1] == str(second.pid)
+
+
+def test_daily_work_is_scheduled_once_a_day_and_commits(runner_db: JobsDatabase) -> None:
+    settings = Settings(database_url=runner_db.app_url)
+    with Session(runner_db.engine) as session:
+        session.add(
+            IdempotencyKey(
+                user_id=runner_db.user_ids["street"],
+                key="stale",
+                body_hash="0" * 64,
+                created_at=clock.now() - dt.timedelta(days=3),
+            )
+        )
+        session.commit()
+    daily = {"prune": lambda session: retention.purge(session, settings, clock.now())}
+    app = job_worker.build(settings, {}, daily)
+    scheduled = {p.periodic_id: p.cron for p in app.periodic_registry.periodic_tasks.values()}
+    assert scheduled["prune"] == job_worker.DAILY_CRON
+    task = app.tasks["gridmap.daily.prune"]
+    assert task.queueing_lock == "daily-prune"  # two workers never queue it twice
+    task(timestamp=0)  # what the worker calls when the day's run comes
+    with runner_db.engine.connect() as conn:
+        left = conn.scalar(text("SELECT count(*) FROM idempotency_key WHERE key = 'stale'"))
+    assert left == 0
