@@ -108,9 +108,10 @@ def worker(concurrency: int | None) -> None:
     with SIGINT/SIGTERM; any number of workers may run, each job runs once."""
     from gridmap.grid import import_jobs  # the worker's handlers, by job kind
     from gridmap.jobs import worker as job_worker
+    from gridmap.review import report_jobs
 
     settings = current_app.extensions["gridmap.settings"]
-    handlers = import_jobs.handlers(settings)
+    handlers = import_jobs.handlers(settings) | report_jobs.handlers(settings)
     daily = {"prune": lambda session: _prune(session, settings)}
     concurrency = concurrency or settings.worker_concurrency
     job_worker.run(settings, handlers, daily, concurrency=concurrency)

@@ -42,12 +42,12 @@ class JobPath(BaseModel):
     job_id: int = Field(ge=1, le=2**63 - 1)
 
 
-def _owner() -> jobs.Owner:
+def job_owner() -> jobs.Owner:
     who = caller()
     return jobs.Owner(who.user_id, who.username, next(iter(who.scope.prefixes), None))
 
 
-def _accepted(job_id: int) -> Response:
+def accepted(job_id: int) -> Response:
     """202 with the new job's state and where to poll it."""
     response = jsonify(jobs.status(get_session(), job_id, user_id=caller().user_id, admin=False))
     response.status_code = 202
@@ -63,6 +63,17 @@ def job_status(path: JobPath) -> dict[str, Any]:
     return jobs.status(get_session(), path.job_id, user_id=who.user_id, admin=admin)
 
 
+@bp.get("/jobs/<int:job_id>/file", summary="The file a finished job made (its owner)")
+@requires(SIGNED_IN)
+def job_file(path: JobPath) -> Response:
+    who = caller()
+    name, media_type, body = jobs.result_file(
+        get_session(), path.job_id, user_id=who.user_id, admin=who.role == "system_admin"
+    )
+    disposition = {"Content-Disposition": f"attachment; filename={name}"}
+    return Response(body, mimetype=media_type, headers=disposition)
+
+
 @bp.post(
     "/grid-imports",
     summary="Upload a grid file (multipart: file, crs[, layer, encoding]); starts its "
@@ -75,7 +86,7 @@ def upload_grid_file() -> Response:
     session = get_session()
     job_id = import_jobs.submit(
         session,
-        _owner(),
+        job_owner(),
         file.filename or "",
         file.read(),
         crs=form["crs"],
@@ -84,7 +95,7 @@ def upload_grid_file() -> Response:
         max_bytes=settings.max_upload_bytes,
     )
     audit_write("grid_import.upload", "job", job_id, {"file": file.filename, "crs": form["crs"]})
-    return _accepted(job_id)
+    return accepted(job_id)
 
 
 @bp.post(
@@ -95,6 +106,6 @@ def upload_grid_file() -> Response:
 def confirm_grid_import(path: JobPath) -> Response:
     session = get_session()
     admin = caller().role == "system_admin"
-    job_id = import_jobs.confirm(session, _owner(), path.job_id, admin=admin)
+    job_id = import_jobs.confirm(session, job_owner(), path.job_id, admin=admin)
     audit_write("grid_import.confirm", "job", job_id, {"validation_job": path.job_id})
-    return _accepted(job_id)
+    return accepted(job_id)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from gridmap.access.auth import EXPORT, REVIEW
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
+from gridmap.api.jobs import accepted, job_owner
 from gridmap.core.db import get_session
 from gridmap.review import service as review
 from gridmap.storage import review as store
@@ -152,3 +153,25 @@ def report_xlsx(query: ReportQuery) -> Response:
     audit_write("export", "review_report", report.file_stem, detail)
     disposition = {"Content-Disposition": f"attachment; filename={report.file_stem}.xlsx"}
     return Response(body, mimetype=params.XLSX, headers=disposition)
+
+
+class ReportJobBody(BaseModel):
+    month: str | None = Field(
+        None, pattern=r"^\d{4}-\d{2}$", description="The month YYYY-MM (default: last month)"
+    )
+    grid: str | None = Field(None, pattern=GRID_CODE, description="The area (default: your scope)")
+
+
+@bp.post(
+    "/report-jobs",
+    summary="Build the monthly review workbook in the background: 202 and the job to poll; "
+    "its file is at /api/v1/jobs/<id>/file",
+)
+@requires(EXPORT)
+def report_job(body: ReportJobBody) -> Response:
+    from gridmap.review import report_jobs
+
+    session = get_session()
+    job_id = report_jobs.submit(session, job_owner(), body.month or review.last_month(), body.grid)
+    audit_write("review_report.request", "job", job_id, body.model_dump(mode="json"))
+    return accepted(job_id)

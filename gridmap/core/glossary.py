@@ -148,7 +148,11 @@ JOB_STATES: Final = {
     "succeeded": "已完成",
     "failed": "失败",
 }
-JOB_KINDS: Final = {"grid.validate": "网格文件检查", "grid.import": "网格导入"}
+JOB_KINDS: Final = {
+    "grid.validate": "网格文件检查",
+    "grid.import": "网格导入",
+    "review.report": "一月一研判报告",
+}
 #: The coordinate systems a grid file may be declared in on the import page.
 INPUT_CRS: Final = {
     "EPSG:4490": "CGCS2000 经纬度（EPSG:4490，国家标准）",

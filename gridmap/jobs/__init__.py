@@ -11,6 +11,6 @@ This package knows no domain: the handlers are given to the worker by the comman
 starts it (``gridmap.cli``), keyed by job kind.
 """
 
-from gridmap.jobs.queue import Handler, Owner, Report, enqueue, run_one, status
+from gridmap.jobs.queue import Handler, Owner, Report, enqueue, result_file, run_one, status
 
-__all__ = ["Handler", "Owner", "Report", "enqueue", "run_one", "status"]
+__all__ = ["Handler", "Owner", "Report", "enqueue", "result_file", "run_one", "status"]

@@ -131,3 +131,15 @@ def status(session: Session, job_id: int, *, user_id: int, admin: bool) -> dict[
         "state_label": glossary.label(glossary.JOB_STATES, found["state"]),
         "kind_label": glossary.label(glossary.JOB_KINDS, found["kind"]),
     }
+
+
+def result_file(
+    session: Session, job_id: int, *, user_id: int, admin: bool
+) -> tuple[str, str, bytes]:
+    """The name, media type and content of the file a succeeded job stored."""
+    found = status(session, job_id, user_id=user_id, admin=admin)
+    file = (found.get("result") or {}).get("file")
+    if found["state"] != "succeeded" or not file:
+        raise NotFound("这个任务还没有生成文件（the job has no file yet）")
+    name, content = store.upload(session, int(file["id"]))
+    return name, str(file["media_type"]), content

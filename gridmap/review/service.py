@@ -60,6 +60,16 @@ def parse_period(text: str) -> tuple[store.Kind, dt.date]:
     raise InvalidInput(f"a period is a month YYYY-MM or an ISO week YYYY-Www, not {text!r}")
 
 
+def check_month(text: str) -> None:
+    """Refuse anything but a month ``YYYY-MM`` from 2000-01 to 2100-12."""
+    try:
+        kind = parse_period(text or "")[0]
+    except InvalidInput:
+        kind = "W"
+    if kind != "M":
+        raise InvalidInput(f"month must be YYYY-MM (2000-01 to 2100-12), not {text!r}")
+
+
 def period_label(kind: store.Kind, start: dt.date) -> str:
     if kind == "M":
         return start.strftime("%Y-%m")

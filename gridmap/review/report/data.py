@@ -22,7 +22,6 @@ from gridmap.storage import requests as request_store
 from gridmap.storage import review as store
 from gridmap.storage.models import Grid
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _GRID_CODE = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{14}|\d{17})$")
 #: Months of the trend chart, micro-grids in the top list, months of the hot-spot trend.
 TREND_MONTHS = 12
@@ -220,9 +219,8 @@ def monthly(
     exist today (the same answer, so a report never confirms what lies outside).
     """
     now = now or clock.now()
-    if not _MONTH.match(month or "") or review.parse_period(month)[0] != "M":
-        raise InvalidInput(f"month must be YYYY-MM (2000-01 to 2100-12), not {month!r}")
-    wanted = _filter(session, scope, month, grid_code, now)
+    review.check_month(month)
+    wanted = area_filter(session, scope, month, grid_code, now)
     area = _area(session, wanted.prefixes)
     grid_level, map_level = _levels(area)
     micro = _shapes(session, wanted.prefixes, "micro")
@@ -261,7 +259,7 @@ def monthly(
     )
 
 
-def _filter(
+def area_filter(
     session: Session, scope: Scope, month: str, grid_code: str | None, now: dt.datetime
 ) -> store.ReviewFilter:
     """The month's review filter inside the scope (narrowed to ``grid_code``)."""
