@@ -96,7 +96,8 @@ pg1-socket-path=$PGDATA
 pg1-user=postgres
 CONF
   chmod 750 "$PGBR_DIR" "$BACKUP_DIR"
-  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PGBR_DIR" "$BACKUP_DIR"
+  # Not -R: a big repository is pgBackRest's own files already.
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGBR_DIR" "$PGBR_DIR"/* "$BACKUP_DIR"
   return 0
 }
 
