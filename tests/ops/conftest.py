@@ -7,6 +7,7 @@ every cluster started under that directory and remove it, also when a test fails
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -84,8 +85,12 @@ class Private:
         """Source ``scripts/_setup.sh`` and run ``line`` (its functions) in that shell."""
         return self.run("bash", "-c", f"set -euo pipefail; source scripts/_setup.sh; {line}")
 
-    def url(self, user: str, port: int | None = None) -> str:
-        return f"postgresql+psycopg://{user}@127.0.0.1:{port or self.port}/gridmap"
+    def url(self, user: str, port: int | None = None, database: str = "gridmap") -> str:
+        return f"postgresql+psycopg://{user}@127.0.0.1:{port or self.port}/{database}"
+
+    def pg_ctl(self, *args: str) -> None:
+        command = _as_postgres(str(PGBIN / "pg_ctl"), "-D", str(self.data), *args)
+        subprocess.run(command, capture_output=True, timeout=120, check=True)
 
     def archive_wal(self) -> None:
         """Switch to a new WAL segment and wait until pgBackRest has archived the last one."""
@@ -110,18 +115,25 @@ class Private:
             )
 
 
-@pytest.fixture(scope="module")
-def private() -> Iterator[Private]:
-    """A migrated private cluster whose WAL goes to its own pgBackRest repository."""
+@contextlib.contextmanager
+def throwaway() -> Iterator[Private]:
+    """A directory for a private cluster; whatever runs in it is stopped and removed at the end."""
     root = Path(tempfile.mkdtemp(prefix="gridmap-backup-"))
     cluster = Private(root)
     try:
         shutil.chown(root, "postgres", "postgres")
-        cluster.setup_function("start_private_cluster; flask gridmap migrate; allow_app_login")
         yield cluster
     finally:
         cluster.stop_all()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def private() -> Iterator[Private]:
+    """A migrated private cluster whose WAL goes to its own pgBackRest repository."""
+    with throwaway() as cluster:
+        cluster.setup_function("start_private_cluster; flask gridmap migrate; allow_app_login")
+        yield cluster
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def _tables(engine: Engine) -> dict[str, tuple[int, str | None]]:
             text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
         ).all()
         return {
-            name: tuple(  # type: ignore[misc]
+            name: tuple(
                 conn.execute(
                     text(
                         f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) "
