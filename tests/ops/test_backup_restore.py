@@ -9,6 +9,7 @@ and not the second. Durations are printed (``-s``) for the README.
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from gridmap.access import accounts, audit, auth
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
 from tests.conftest import COMMUNITY, PASSWORD, small_grid_frame
-from tests.ops.conftest import Private, connect
+from tests.ops.conftest import Private, connect, throwaway
 from tests.resilience.conftest import free_port
 
 auth.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -164,6 +165,21 @@ def test_point_in_time_recovery_keeps_the_first_write_and_not_the_second(loaded:
             conn.scalars(text("SELECT action FROM audit_log WHERE action LIKE 'ops.pitr.%'"))
         )
     assert actions == {"ops.pitr.a"}
+
+
+def test_a_new_server_restores_as_primary_and_archives_again(loaded: Private, engines):
+    loaded.archive_wal()
+    with throwaway() as server:
+        shutil.copytree(loaded.root / "backups", server.root / "backups", symlinks=True)
+        done = server.run("scripts/restore", "--primary")
+        print(f"\nrestore as a new primary: {done.seconds:.1f} s")
+        original = _tables(connect(engines, loaded.url("gridmap")))
+        assert _tables(connect(engines, server.url("gridmap"))) == original
+        assert server.setup_function("start_private_cluster").stderr == ""
+        backup = server.run("scripts/backup")
+        assert "full backup:" in backup.stdout
+        for engine in engines:
+            engine.dispose()
 
 
 @pytest.mark.parametrize(
