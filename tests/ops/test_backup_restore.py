@@ -16,7 +16,6 @@ from pathlib import Path
 
 import psycopg.errors
 import pytest
-from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import ProgrammingError
@@ -29,8 +28,6 @@ from gridmap.grid import ingest
 from tests.conftest import COMMUNITY, PASSWORD, small_grid_frame
 from tests.ops.conftest import Private, connect, throwaway
 from tests.resilience.conftest import free_port
-
-auth.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def _settings(private: Private, port: int | None = None) -> Settings:
@@ -203,17 +200,9 @@ def test_backup_and_restore_refuse_a_missing_repository_or_stanza(private: Priva
         (tmp_path / "none", "no backup repository"),
         (tmp_path, "no stanza"),
     ]:
-        env = {"GRIDMAP_BACKUP_DIR": str(repository)}
-        backup = private.run(
-            "env", *(f"{k}={v}" for k, v in env.items()), "scripts/backup", check=False
-        )
-        restore = private.run(
-            "env",
-            *(f"{k}={v}" for k, v in env.items()),
-            "scripts/restore",
-            str(tmp_path / "copy"),
-            "54999",
-            check=False,
-        )
+        where = f"GRIDMAP_BACKUP_DIR={repository}"
+        backup = private.run("env", where, "scripts/backup", check=False)
+        copy = str(tmp_path / "copy")
+        restore = private.run("env", where, "scripts/restore", copy, "54999", check=False)
         assert backup.returncode == 1 and message in backup.stderr
         assert restore.returncode == 1 and message in restore.stderr
