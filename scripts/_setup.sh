@@ -6,8 +6,16 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PGBIN=/usr/lib/postgresql/15/bin
-PGDATA="$ROOT/var/pg"
+# Everything the private cluster keeps: its data, its pgBackRest configuration, log and lock,
+# and (unless GRIDMAP_BACKUP_DIR says otherwise) the backup repository. The tests point these at
+# a temporary directory to build clusters of their own with the same functions.
+VARDIR="${GRIDMAP_VAR_DIR:-$ROOT/var}"
+PGDATA="${GRIDMAP_PG_DATA:-$VARDIR/pg}"
 PGPORT="${GRIDMAP_PG_PORT:-54329}"
+BACKUP_DIR="${GRIDMAP_BACKUP_DIR:-$VARDIR/backups}"
+PGBR_DIR="$VARDIR/pgbackrest"
+PGBR_CONF="$PGBR_DIR/pgbackrest.conf"
+STANZA=gridmap
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -29,6 +37,8 @@ install_debian_packages() {
   [ -x /usr/sbin/nginx ] || missing+=(nginx)
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
+  # Backups and point-in-time recovery of the private cluster (./scripts/backup, restore).
+  command -v pgbackrest >/dev/null || missing+=(pgbackrest)
   [ ${#missing[@]} -eq 0 ] && return
   log "Installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -61,13 +71,54 @@ install_node_packages() {
   fi
 }
 
-start_private_cluster() {
-  if [ ! -f "$PGDATA/PG_VERSION" ]; then
-    log "Creating a private PostgreSQL cluster in var/pg"
-    mkdir -p "$PGDATA"
-    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$ROOT/var"
-    as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-    cat >> "$PGDATA/postgresql.conf" <<CONF
+pgbackrest_as_postgres() {
+  # The repository named here wins over the configuration's: a copy elsewhere can be restored.
+  as_postgres pgbackrest --config="$PGBR_CONF" --stanza="$STANZA" --repo1-path="$BACKUP_DIR" "$@"
+}
+
+write_pgbackrest_conf() {
+  # Rewritten on every set-up so that it follows GRIDMAP_PG_PORT and GRIDMAP_BACKUP_DIR.
+  mkdir -p "$PGBR_DIR/log" "$PGBR_DIR/lock" "$BACKUP_DIR"
+  cat > "$PGBR_CONF" <<CONF
+# Written by scripts/_setup.sh: the private cluster's WAL archive and backups.
+[global]
+repo1-path=$BACKUP_DIR
+repo1-retention-full=2
+compress-type=zst
+start-fast=y
+log-path=$PGBR_DIR/log
+lock-path=$PGBR_DIR/lock
+log-level-console=warn
+log-level-file=info
+
+[$STANZA]
+pg1-path=$PGDATA
+pg1-port=$PGPORT
+pg1-socket-path=$PGDATA
+pg1-user=postgres
+CONF
+  chmod 750 "$PGBR_DIR" "$BACKUP_DIR"
+  # Not -R: a big repository is pgBackRest's own files already.
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGBR_DIR" "$PGBR_DIR"/* "$BACKUP_DIR"
+  return 0
+}
+
+archive_settings() {
+  cat <<CONF
+# WAL archiving into the pgBackRest repository (./scripts/backup, ./scripts/restore).
+wal_level = replica
+archive_mode = on
+archive_command = 'pgbackrest --config=$PGBR_CONF --stanza=$STANZA archive-push %p'
+archive_timeout = 60
+CONF
+}
+
+create_private_cluster() {
+  log "Creating a private PostgreSQL cluster in $PGDATA"
+  mkdir -p "$PGDATA"
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$VARDIR" "$PGDATA"
+  as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  cat >> "$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PGPORT
 unix_socket_directories = '$PGDATA'
@@ -76,11 +127,34 @@ work_mem = 64MB
 maintenance_work_mem = 512MB
 max_parallel_workers_per_gather = 2
 CONF
+  archive_settings >> "$PGDATA/postgresql.conf"
+}
+
+enable_wal_archiving() {
+  # A cluster created before backups existed: add the archive settings once, restart once.
+  grep -q '^archive_mode = on' "$PGDATA/postgresql.conf" && return
+  log "Enabling WAL archiving to $BACKUP_DIR (the cluster restarts once)"
+  archive_settings >> "$PGDATA/postgresql.conf"
+  if as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -m fast restart >/dev/null
   fi
+}
+
+create_stanza() {
+  [ -f "$BACKUP_DIR/backup/$STANZA/backup.info" ] && return
+  log "Creating the pgBackRest stanza '$STANZA' in $BACKUP_DIR"
+  pgbackrest_as_postgres stanza-create
+}
+
+start_private_cluster() {
+  write_pgbackrest_conf
+  if [ ! -f "$PGDATA/PG_VERSION" ]; then create_private_cluster; fi
+  enable_wal_archiving
   if ! as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     log "Starting PostgreSQL on port $PGPORT"
     as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w start >/dev/null
   fi
+  create_stanza
   local psql=("$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qAt)
   "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='gridmap'" | grep -q 1 \
     || "${psql[@]}" -c "CREATE ROLE gridmap LOGIN SUPERUSER"
