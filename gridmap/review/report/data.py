@@ -22,7 +22,7 @@ from gridmap.storage import requests as request_store
 from gridmap.storage import review as store
 from gridmap.storage.models import Grid
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 _GRID_CODE = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{14}|\d{17})$")
 #: Months of the trend chart, micro-grids in the top list, months of the hot-spot trend.
 TREND_MONTHS = 12
@@ -221,7 +221,9 @@ def monthly(
     """
     now = now or clock.now()
     if not _MONTH.match(month or "") or review.parse_period(month)[0] != "M":
-        raise InvalidInput(f"month must be YYYY-MM (2000-01 to 2100-12), not {month!r}")
+        raise InvalidInput(
+            f"month must be YYYY-MM ({clock.FIRST_YEAR}-01 to {clock.LAST_YEAR}-12), not {month!r}"
+        )
     wanted = _filter(session, scope, month, grid_code, now)
     area = _area(session, wanted.prefixes)
     grid_level, map_level = _levels(area)
