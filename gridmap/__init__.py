@@ -10,6 +10,8 @@ from flask.json.provider import DefaultJSONProvider
 from flask_compress import Compress
 from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
 
 from gridmap.access import security
 from gridmap.core import db, problems
@@ -46,6 +48,17 @@ class _JSONProvider(DefaultJSONProvider):
         if isinstance(o, dt.date):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
+
+
+class _AsciiInteger(IntegerConverter):
+    """``<int:…>`` in every route: werkzeug's ``\\d+`` also matches full-width and other
+    Unicode digits (``/requests/２１５２`` would be request 2152); they match here only to be
+    refused with a 400 saying why, rather than an unexplained 404."""
+
+    def to_python(self, value: str) -> int:
+        if not value.isascii():
+            raise BadRequest(f"an id in a path is ASCII digits 0-9, not {value!r}")
+        return int(super().to_python(value))
 
 
 def _read_files(response: Response) -> Response:
@@ -87,6 +100,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         # Streams (exports) stay as they are; static files are read into memory first (below).
         COMPRESS_STREAMS=False,
     )
+    # Before any route is added: the rules bind their converters when they are added.
+    app.url_map.converters["int"] = _AsciiInteger
     app.json = _JSONProvider(app)
     app.extensions["gridmap.settings"] = settings
     problems.init_app(app)

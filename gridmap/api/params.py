@@ -236,6 +236,6 @@ def parse_page(query: PageQuery) -> tuple[int, int | None]:
         raise InvalidInput(f"limit must be at most {maximum}, not {limit}")
     if query.cursor is None:
         return limit, None
-    if not query.cursor.isdigit():
+    if not (query.cursor.isascii() and query.cursor.isdigit()):
         raise InvalidInput(f"cursor {query.cursor!r} is not one this server gave out")
     return limit, int(query.cursor)

@@ -105,7 +105,7 @@ def _parse_local(name: str, text: str) -> dt.datetime | None:
 def _parse_id(text: str) -> int | None:
     if not text:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise InvalidInput(f"{_LABELS['before_id']}应为正整数")
     return int(text)
 

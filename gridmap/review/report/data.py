@@ -283,7 +283,7 @@ def _filter(
 
 def _exists(session: Session, code: str) -> bool:
     """Whether ``code`` is a grid of today, or a county or street (6 or 9 digits) holding one."""
-    if not code.isdigit():
+    if not (code.isascii() and code.isdigit()):
         return False
     if len(code) in (6, 9):
         return store.grid_count(session, (code,), "community") > 0
