@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic_core import PydanticCustomError
 
 from gridmap.access.security import audit_write, caller
+from gridmap.core.cells import safe_row
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
 from gridmap.requests import service as domain
@@ -134,13 +135,14 @@ def file_once(
 
 
 def csv_lines(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:
-    """CSV text, a line at a time, with a byte-order mark so spreadsheets read it as UTF-8."""
+    """CSV text, a line at a time, with a byte-order mark so spreadsheets read it as UTF-8;
+    text that a spreadsheet would run as a formula is neutralised (:mod:`gridmap.core.cells`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow(safe_row(header))
     yield "\ufeff" + buffer.getvalue()
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(row)
+        writer.writerow(safe_row(row))
         yield buffer.getvalue()

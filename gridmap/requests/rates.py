@@ -79,6 +79,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
 from gridmap.core import clock, glossary
+from gridmap.core.cells import safe_row
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_name
@@ -420,10 +421,10 @@ def to_xlsx(table: Ranking) -> bytes:
     """The ranking as an Excel workbook: a title row, headings, then the rows."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("rates")
-    sheet.append([table.title])
-    sheet.append([heading for _, heading in COLUMNS])
+    sheet.append(safe_row([table.title]))
+    sheet.append(safe_row(heading for _, heading in COLUMNS))
     for row in table.rows:
-        sheet.append([cell(row, key) for key, _ in COLUMNS])
+        sheet.append(safe_row(cell(row, key) for key, _ in COLUMNS))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
