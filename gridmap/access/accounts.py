@@ -19,7 +19,7 @@ from gridmap.core.errors import Conflict, InvalidInput, NotFound
 from gridmap.storage.models import USER_ROLES, AuthSession, Person, User
 
 ADMIN_ROLES = ("system_admin", "security_admin", "audit_admin")
-_SCOPE = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{14}|\d{17})$")
+_SCOPE = re.compile(r"^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{14}|[0-9]{17})$")
 _USERNAME = re.compile(r"^[a-z0-9._-]{3,40}$")
 
 

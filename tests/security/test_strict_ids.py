@@ -103,3 +103,15 @@ def test_a_reveal_of_id_true_is_refused_not_person_1(login_as, wrong):
     )
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["field"] == "id"
+
+
+def test_a_scope_in_full_width_digits_is_refused(login_as, make_user, session):
+    from gridmap.storage.models import User
+
+    make_user("grid_worker", A)
+    victim = session.query(User).order_by(User.id.desc()).first()
+    response = login_as("security_admin").put(
+        f"/api/v1/admin/users/{victim.id}/role",
+        json={"role": "chief", "scope_code": "１１０１０１"},
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)

@@ -23,7 +23,7 @@ from gridmap.storage import review as store
 from gridmap.storage.models import Grid
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
-_GRID_CODE = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{14}|\d{17})$")
+_GRID_CODE = re.compile(r"^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{14}|[0-9]{17})$")
 #: Months of the trend chart, micro-grids in the top list, months of the hot-spot trend.
 TREND_MONTHS = 12
 TOP_MICRO_GRIDS = 20
