@@ -26,11 +26,11 @@ bp = APIBlueprint(
 
 class NewUser(Strict):
     username: str = Field(min_length=3, max_length=40)
-    password: Password = Field(min_length=8)
+    password: Password = Field(description="At least 12 characters, not a common password")
 
 
 class NewPassword(Strict):
-    password: Password = Field(min_length=8)
+    password: Password = Field(description="At least 12 characters, not a common password")
 
 
 class Grant(Strict):
