@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
 import pytest
 from openpyxl import load_workbook
@@ -49,7 +50,7 @@ def _xlsx_cells(data: bytes) -> list[object]:
     return [c.value for c in cells]
 
 
-def _assert_neutral(cells: list[object], *payloads: str) -> None:
+def _assert_neutral(cells: Sequence[object], *payloads: str) -> None:
     texts = [c for c in cells if isinstance(c, str)]
     assert [t for t in texts if t.startswith(FORMULA_STARTS)] == []
     for payload in payloads:

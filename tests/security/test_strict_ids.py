@@ -55,7 +55,7 @@ def _types(spec: dict[str, Any], node: dict[str, Any]) -> set[str]:
 def _id_and_flag_fields(spec: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
     """(method, path, field, wrong value) for every integer id, list of ids and boolean of
     every JSON body."""
-    out = []
+    out: list[tuple[str, str, str, Any]] = []
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             content = operation.get("requestBody", {}).get("content", {})

@@ -36,7 +36,9 @@ def html_named(web_engine: Engine, api: Callable[..., Any]) -> Iterator[dict[str
     household = households[0]
     with Session(web_engine) as session:
         grid = session.scalars(select(Grid).where(Grid.code == zone["id"])).one()
-        old_name, old_address = grid.name, session.get(Household, household["id"]).address
+        home = session.get(Household, household["id"])
+        assert home is not None
+        old_name, old_address = grid.name, home.address
         session.execute(update(Grid).where(Grid.id == grid.id).values(name=PAYLOAD))
         session.execute(
             update(Household).where(Household.id == household["id"]).values(address=ADDRESS)
