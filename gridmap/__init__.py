@@ -11,6 +11,7 @@ from flask_compress import Compress
 from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
 from werkzeug.exceptions import BadRequest
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from gridmap.access import security
@@ -104,6 +105,12 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     app.url_map.converters["int"] = _AsciiInteger
     app.json = _JSONProvider(app)
     app.extensions["gridmap.settings"] = settings
+    if settings.trusted_proxies:
+        # The client's address (rate limits, login throttling, the audit log) and scheme from
+        # the trusted proxies' X-Forwarded-For/-Proto; with none trusted those headers are
+        # ignored, so a client cannot choose its own address.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     problems.init_app(app)
     db.init_app(app, settings)
     security.init_app(app)

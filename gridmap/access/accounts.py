@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from gridmap.access.auth import PERSON_ROLES, SUBTREE_ROLES, hash_password
+from gridmap.access.auth import PERSON_ROLES, SUBTREE_ROLES, forget_failures, hash_password
 from gridmap.core.errors import Conflict, InvalidInput, NotFound
 from gridmap.storage.models import USER_ROLES, AuthSession, Person, User
 
@@ -156,6 +156,8 @@ def grant_role(
 
 
 def unlock(session: Session, user_id: int) -> None:
+    """Lift the login throttling of an account's name, from every address."""
     user = _user(session, user_id)
     _not_an_administrator(user)
     user.failed_logins, user.locked_until = 0, None
+    forget_failures(session, user.username)

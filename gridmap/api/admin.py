@@ -86,7 +86,10 @@ def grant_role(path: UserPath, body: Grant) -> dict[str, str]:
     return {"status": "role granted"}
 
 
-@bp.post("/admin/users/<int:user_id>/unlock", summary="Lift a lockout after failed logins")
+@bp.post(
+    "/admin/users/<int:user_id>/unlock",
+    summary="Lift the login throttling of an account (every address)",
+)
 @requires(ROLES)
 def unlock(path: UserPath) -> dict[str, str]:
     accounts.unlock(get_session(), path.user_id)

@@ -12,6 +12,7 @@ from gridmap.storage.models.access import (
     USER_ROLES,
     AuditEntry,
     AuthSession,
+    LoginThrottle,
     User,
 )
 from gridmap.storage.models.base import (
@@ -91,6 +92,7 @@ __all__ = [
     "Grid",
     "Household",
     "IdempotencyKey",
+    "LoginThrottle",
     "Patrol",
     "PatrolCheckIn",
     "PatrolPoint",
