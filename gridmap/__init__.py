@@ -10,6 +10,9 @@ from flask.json.provider import DefaultJSONProvider
 from flask_compress import Compress
 from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
+from werkzeug.exceptions import BadRequest
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from gridmap.access import security
 from gridmap.core import db, problems
@@ -46,6 +49,17 @@ class _JSONProvider(DefaultJSONProvider):
         if isinstance(o, dt.date):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
+
+
+class _AsciiInteger(IntegerConverter):
+    """``<int:…>`` in every route: werkzeug's ``\\d+`` also matches full-width and other
+    Unicode digits (``/requests/２１５２`` would be request 2152); they match here only to be
+    refused with a 400 saying why, rather than an unexplained 404."""
+
+    def to_python(self, value: str) -> int:
+        if not value.isascii():
+            raise BadRequest(f"an id in a path is ASCII digits 0-9, not {value!r}")
+        return int(super().to_python(value))
 
 
 def _read_files(response: Response) -> Response:
@@ -87,8 +101,16 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         # Streams (exports) stay as they are; static files are read into memory first (below).
         COMPRESS_STREAMS=False,
     )
+    # Before any route is added: the rules bind their converters when they are added.
+    app.url_map.converters["int"] = _AsciiInteger
     app.json = _JSONProvider(app)
     app.extensions["gridmap.settings"] = settings
+    if settings.trusted_proxies:
+        # The client's address (rate limits, login throttling, the audit log) and scheme from
+        # the trusted proxies' X-Forwarded-For/-Proto; with none trusted those headers are
+        # ignored, so a client cannot choose its own address.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     problems.init_app(app)
     db.init_app(app, settings)
     security.init_app(app)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridmap.access import audit
 from gridmap.core.errors import GridmapError
 from gridmap.core.settings import Settings
-from gridmap.storage.models import AuthSession, User
+from gridmap.storage.models import AuthSession, LoginThrottle, User
 
 # argon2-cffi's defaults (RFC 9106's low-memory profile). A hash carries its parameters, so
 # any hash verifies whatever the current ones.
@@ -45,6 +47,8 @@ def _dummy() -> str:
     return _dummy_hash
 
 
+# A name and address quiet this long start their failure count afresh.
+_FORGET_AFTER = dt.timedelta(days=1)
 # last_seen_at is written at most this often, not on every request.
 _TOUCH_EVERY = dt.timedelta(seconds=60)
 
@@ -85,10 +89,20 @@ class AuthFailed(GridmapError):
     title = "Unauthorized"
 
 
-class AccountLocked(GridmapError):
-    status = 423
-    code = "locked"
-    title = "Account locked"
+class LoginThrottled(GridmapError):
+    """Too many failed logins of this name from this address: wait ``retry_after`` seconds.
+    The same for every name, an account's or not."""
+
+    status = 429
+    code = "login-throttled"
+    title = "Too many failed logins"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many failed logins with this username from your address: try again in "
+            f"{retry_after} s."
+        )
+        self.retry_after = retry_after
 
 
 class Forbidden(GridmapError):
@@ -172,29 +186,35 @@ def login(
 ) -> tuple[Caller, str]:
     """Check a password and open a session; returns the caller and its secret token.
 
-    Failures are committed (the failed-login count, the lockout, the audit row) before the
-    error is raised, so a rolled-back request cannot undo a lockout.
+    An unknown username and a wrong password answer alike (401, the same words) after the
+    same work: one password hash verified, against a dummy hash for an unknown name. Failures
+    are throttled per typed name and client address (:func:`_throttle`): once
+    ``login_free_failures`` have failed, the pair waits 1 s, then 2, 4… up to
+    ``login_max_delay_seconds`` before the next try, answered 429 without a hash, for an
+    account and a made-up name alike. Other addresses are not held back, so nobody can lock
+    an account out. Failures are committed (the count, the audit row) before the error is
+    raised, so a rolled-back request cannot undo them.
     """
     name = username.strip().lower()
-    user = session.scalar(select(User).where(User.username == name).with_for_update())
-    if user is None:
-        _verify(_dummy(), password)
-        _refuse(session, "login", name, origin, "unknown user")
+    address = (origin.ip or "")[:64]
+    throttle = _throttle(session, name[:200], address)
+    now = _now()
+    if throttle.blocked_until is not None and throttle.blocked_until > now:
+        _refuse(session, "login", name, origin, "throttled")
+        raise LoginThrottled(math.ceil((throttle.blocked_until - now).total_seconds()))
+    user = session.scalar(select(User).where(User.username == name))
+    if not _verify(user.password_hash if user else _dummy(), password) or user is None:
+        if throttle.failures == 0:  # a new name and address: clear out the day-old ones
+            prune_throttles(session)
+        _fail(throttle, now, settings)
+        _refuse(
+            session, "login", name, origin, "unknown user" if user is None else "wrong password"
+        )
         raise AuthFailed("Wrong username or password.")
-    if user.locked_until is not None and user.locked_until > _now():
-        _refuse(session, "login", name, origin, "locked")
-        raise AccountLocked("Too many failed logins: the account is locked, try again later.")
-    if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.lockout_attempts:
-            user.failed_logins = 0
-            user.locked_until = _now() + dt.timedelta(minutes=settings.lockout_minutes)
-        _refuse(session, "login", name, origin, "wrong password")
-        raise AuthFailed("Wrong username or password.")
+    session.delete(throttle)
     if not user.active or user.role is None:
         _refuse(session, "login", name, origin, "inactive or without a role")
         raise AuthFailed("This account is disabled or has no role yet.")
-    user.failed_logins, user.locked_until = 0, None
     token = secrets.token_urlsafe(32)
     row = AuthSession(token_hash=_digest(token), user_id=user.id, kind=kind)
     session.add(row)
@@ -203,6 +223,46 @@ def login(
     audit.record(session, "login", caller=caller, origin=origin, detail={"kind": kind})
     session.commit()
     return caller, token
+
+
+def _throttle(session: Session, name: str, address: str) -> LoginThrottle:
+    """The throttle row of this name and address, locked for this login (made when new)."""
+    session.execute(
+        insert(LoginThrottle).values(username=name, ip=address).on_conflict_do_nothing()
+    )
+    return session.scalars(
+        select(LoginThrottle)
+        .where(LoginThrottle.username == name, LoginThrottle.ip == address)
+        .with_for_update()
+    ).one()
+
+
+def _fail(throttle: LoginThrottle, now: dt.datetime, settings: Settings) -> None:
+    """Count a failure; past the free ones, the next try waits twice as long each time. A
+    pair quiet for a day starts afresh."""
+    if throttle.failures and now - throttle.last_failure_at > _FORGET_AFTER:
+        throttle.failures = 0
+    throttle.failures += 1
+    throttle.last_failure_at = now
+    over = throttle.failures - settings.login_free_failures
+    if over > 0:
+        delay = min(2.0 ** min(over - 1, 30), settings.login_max_delay_seconds)
+        throttle.blocked_until = now + dt.timedelta(seconds=delay)
+
+
+def forget_failures(session: Session, username: str) -> None:
+    """Lift the throttling of a name from every address (the security administrator's
+    unlock)."""
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+
+
+def prune_throttles(session: Session) -> int:
+    """Drop throttle rows quiet for a day (they would start afresh anyway); returns how many.
+    Run at each first failure of a new name and address, so the table holds about a day of
+    them at most."""
+    cut = _now() - _FORGET_AFTER
+    found = session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < cut))
+    return int(getattr(found, "rowcount", 0) or 0)
 
 
 def _verify(hashed: str, password: str) -> bool:

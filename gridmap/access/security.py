@@ -158,15 +158,30 @@ def _basemap_source() -> str:
     return f" {parts.scheme}://{parts.netloc}" if parts.netloc else ""
 
 
+#: Refusals of reads that are audited too: access-control failures (ASVS 7.2).
+_AUDITED_READ_REFUSALS = (401, 403)
+#: Views that audit their own refusals (a failed login names the account and the reason).
+_SELF_AUDITED = {("auth.token", 401), ("web.login", 401)}
+
+
+def _is_audited_refusal(response: Response) -> bool:
+    """Whether this answer is a refusal the audit log records: every refused write, reveal
+    or login (4xx, signed in or not) and every 401/403 of a read. A 404 on a read is not (a
+    missing page is not a refusal), nor a 429: a flood must not become a flood of audit
+    writes (flask-limiter logs it); nor a 503, when the database is away."""
+    status = response.status_code
+    if status < 400 or status in (429, 503) or request.endpoint is None:
+        return False
+    if (request.endpoint, status) in _SELF_AUDITED:
+        return False
+    return request.method in _UNSAFE or status in _AUDITED_READ_REFUSALS
+
+
 def _audit_refusal(response: Response) -> None:
-    """A signed-in caller's refused write (or reveal) is audited with its outcome."""
-    # A 503 means the database is away: there is nowhere to write, and trying must not turn
-    # the answer into a 500.
-    if request.method not in _UNSAFE or response.status_code < 400 or response.status_code == 503:
+    """A refusal is audited with its outcome and reason (see :func:`_is_audited_refusal`)."""
+    if not _is_audited_refusal(response):
         return
     who = getattr(g, "caller", None)
-    if who is None or request.endpoint is None:
-        return
     session = get_session()
     try:
         _record_refusal(session, who, response)
@@ -175,17 +190,22 @@ def _audit_refusal(response: Response) -> None:
         session.rollback()
 
 
-def _record_refusal(session: Any, who: auth.Caller, response: Response) -> None:
+def _record_refusal(session: Any, who: auth.Caller | None, response: Response) -> None:
     session.rollback()
     args = request.view_args or {}
+    detail: dict[str, Any] = {"status": response.status_code, "path": request.path}
+    if response.mimetype == "application/problem+json" and not response.is_streamed:
+        body = response.get_json(silent=True) or {}
+        # The public reason (a rule's name, never the value that broke it).
+        detail |= {"code": body.get("code"), "reason": str(body.get("detail", ""))[:300]}
     audit.record(
         session,
         request.endpoint or request.path,
         caller=who,
         object_id=next(iter(args.values()), None),
-        outcome="denied" if response.status_code in (403, 404) else "failed",
+        outcome="denied" if response.status_code in (401, 403, 404) else "failed",
         origin=origin(),
-        detail={"status": response.status_code, "path": request.path},
+        detail=detail,
     )
     session.commit()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Response
@@ -13,7 +12,7 @@ from gridmap.access import accounts, audit
 from gridmap.access.auth import ACCOUNTS, AUDIT, ROLES
 from gridmap.access.security import audit_write, requires
 from gridmap.api import params
-from gridmap.api.common import csv_lines
+from gridmap.api.common import Password, Strict, csv_lines
 from gridmap.core.db import get_session
 
 bp = APIBlueprint(
@@ -25,16 +24,16 @@ bp = APIBlueprint(
 )
 
 
-class NewUser(BaseModel):
+class NewUser(Strict):
     username: str = Field(min_length=3, max_length=40)
-    password: str = Field(min_length=8, max_length=200)
+    password: Password = Field(description="At least 12 characters, not a common password")
 
 
-class NewPassword(BaseModel):
-    password: str = Field(min_length=8, max_length=200)
+class NewPassword(Strict):
+    password: Password = Field(description="At least 12 characters, not a common password")
 
 
-class Grant(BaseModel):
+class Grant(Strict):
     role: str
     scope_code: str | None = None
     person_id: int | None = None
@@ -49,8 +48,8 @@ class AuditQuery(BaseModel):
     action: str | None = None
     object_type: str | None = None
     object_id: str | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    since: params.Moment | None = None
+    until: params.Moment | None = None
     limit: int = Field(200, ge=1, le=5000)
     before_id: int | None = Field(None, ge=1)
 
@@ -87,7 +86,10 @@ def grant_role(path: UserPath, body: Grant) -> dict[str, str]:
     return {"status": "role granted"}
 
 
-@bp.post("/admin/users/<int:user_id>/unlock", summary="Lift a lockout after failed logins")
+@bp.post(
+    "/admin/users/<int:user_id>/unlock",
+    summary="Lift the login throttling of an account (every address)",
+)
 @requires(ROLES)
 def unlock(path: UserPath) -> dict[str, str]:
     accounts.unlock(get_session(), path.user_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from flask import Response, jsonify, request
@@ -12,6 +11,7 @@ from pydantic import BaseModel, Field
 from gridmap.access.auth import ASSIGN, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
+from gridmap.api.common import Strict
 from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
@@ -31,21 +31,21 @@ class StaffQuery(BaseModel):
     history: bool = Field(False, description="Include posts that have ended")
 
 
-class NewPost(BaseModel):
+class NewPost(Strict):
     person_id: int = Field(ge=1)
     role: Literal["chief", "zone_leader", "grid_worker", "building_leader"]
-    start_date: dt.date | None = None
+    start_date: params.Day | None = None
 
 
 class PostPath(BaseModel):
     assignment_id: int = Field(ge=1)
 
 
-class EndPost(BaseModel):
-    end_date: dt.date | None = Field(None, description="Default: today")
+class EndPost(Strict):
+    end_date: params.Day | None = Field(None, description="Default: today")
 
 
-class CoverageChange(BaseModel):
+class CoverageChange(Strict):
     op: Literal["assign", "release"]
     person_id: int | None = Field(None, ge=1, description="The member (assign only)")
     household_ids: list[int] = Field(min_length=1, max_length=20_000)
@@ -126,7 +126,7 @@ def change_coverage(path: params.GridPath, body: CoverageChange) -> Response:
     return _answer({"changed": changed}, etag)
 
 
-class DivisionRequest(BaseModel):
+class DivisionRequest(Strict):
     member_ids: list[int] = Field(min_length=1, max_length=2000)
     min_load: float = Field(10, ge=0)
     max_load: float = Field(30, gt=0)
@@ -134,12 +134,12 @@ class DivisionRequest(BaseModel):
     fresh: bool = Field(False, description="Ignore who covers what today")
 
 
-class Pair(BaseModel):
+class Pair(Strict):
     household_id: int = Field(ge=1)
     person_id: int | None = Field(None, ge=1)
 
 
-class DivisionAccept(BaseModel):
+class DivisionAccept(Strict):
     assignments: list[Pair] = Field(min_length=1, max_length=50_000)
 
 

@@ -6,19 +6,20 @@ from typing import Any
 
 from flask import current_app
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gridmap.access import auth
 from gridmap.access.security import caller, limiter, origin, public, requires
 from gridmap.api import params
+from gridmap.api.common import Password, Strict
 from gridmap.core.db import get_session
 
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth", abp_tags=[Tag(name="auth")])
 
 
-class Credentials(BaseModel):
+class Credentials(Strict):
     username: str = Field(min_length=1, max_length=40)
-    password: str = Field(min_length=1, max_length=200)
+    password: Password
 
 
 def _login_limit() -> str:

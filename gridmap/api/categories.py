@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from gridmap.access.auth import CATALOGUE, SIGNED_IN
 from gridmap.access.security import audit_write, requires
 from gridmap.api import params
+from gridmap.api.common import Strict
 from gridmap.core.db import get_session
 from gridmap.requests import service as domain
 from gridmap.requests.lifecycle import Level
@@ -29,7 +30,7 @@ class CategoryPath(BaseModel):
     code: str = Field(pattern=r"^[a-z0-9._-]{1,40}$")
 
 
-class CategoryChange(BaseModel):
+class CategoryChange(Strict):
     name: str | None = Field(None, min_length=1, max_length=100)
     event_class: str | None = Field(None, min_length=1, max_length=10)
     description: str | None = Field(None, max_length=2000)

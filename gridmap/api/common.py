@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from flask import Response, json, request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from gridmap.access.security import audit_write, caller
+from gridmap.core.cells import safe_row
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
 from gridmap.requests import service as domain
@@ -20,6 +22,9 @@ from gridmap.requests import service as domain
 CATEGORY_CODE = r"^[a-z0-9][a-z0-9._-]{1,39}$"
 PHONE = r"^[0-9+\-]{5,20}$"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+#: What no stored text may hold: NUL (PostgreSQL's text and jsonb cannot) and a lone UTF-16
+#: surrogate (JSON's "\ud800" decodes to one; it has no UTF-8 form).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 #: A photo: an http(s) URL or the id of an uploaded file.
 Photo = Annotated[
@@ -40,10 +45,46 @@ Note = Annotated[
 ]
 
 
+#: A password as typed: never stripped (spaces may be part of it).
+Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=200)]
+
+
+def unstorable_text(value: Any, where: str = "") -> str | None:
+    """Where in a decoded JSON value (keys included) a string holds NUL or a lone surrogate,
+    as a dotted path (``"."`` for the value itself), or None."""
+    if isinstance(value, str):
+        return (where or ".") if _UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                return (where or ".") + " (a member name)"
+            if (found := unstorable_text(item, path)) is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if (found := unstorable_text(item, f"{where}.{i}" if where else str(i))) is not None:
+                return found
+    return None
+
+
 class Strict(BaseModel):
-    """A request body: unknown members, coercion and blank padding are refused or removed."""
+    """A request body: unknown members, coercion and blank padding are refused or removed, and
+    so is text that cannot be stored (NUL or a lone surrogate anywhere, member names too)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        where = unstorable_text(data)
+        if where is not None:
+            raise PydanticCustomError(
+                "unstorable_text",
+                "{where}: text must not hold NUL characters or unpaired UTF-16 surrogates",
+                {"where": where},
+            )
+        return data
 
 
 class Location(Strict):
@@ -94,13 +135,14 @@ def file_once(
 
 
 def csv_lines(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:
-    """CSV text, a line at a time, with a byte-order mark so spreadsheets read it as UTF-8."""
+    """CSV text, a line at a time, with a byte-order mark so spreadsheets read it as UTF-8;
+    text that a spreadsheet would run as a formula is neutralised (:mod:`gridmap.core.cells`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow(safe_row(header))
     yield "\ufeff" + buffer.getvalue()
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(row)
+        writer.writerow(safe_row(row))
         yield buffer.getvalue()

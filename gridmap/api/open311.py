@@ -90,12 +90,12 @@ class ServiceRequestQuery(BaseModel):
     service_request_id: str | None = Field(
         None,
         max_length=4000,
-        pattern=r"^\d{1,18}(,\d{1,18})*$",
+        pattern=r"^[0-9]{1,18}(,[0-9]{1,18})*$",
         description="Comma-separated ids",
     )
     service_code: str | None = Field(None, pattern=CATEGORY_CODE)
-    start_date: dt.datetime | None = None
-    end_date: dt.datetime | None = None
+    start_date: params.Moment | None = None
+    end_date: params.Moment | None = None
     status: str | None = Field(None, pattern=r"^(open|closed)(,(open|closed))?$")
 
 

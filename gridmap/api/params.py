@@ -4,21 +4,141 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
-from typing import Literal
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, TypeVar
 
 from flask import current_app
-from pydantic import BaseModel, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 from werkzeug.datastructures import FileStorage
 
+from gridmap.core import clock
 from gridmap.core.errors import InvalidInput
 from gridmap.storage.grids import BBox
 
 GridLevel = Literal["community", "zone", "micro"]
+#: A grid code: a community (12 ASCII digits), a zone (14) or a micro-grid (17).
+GRID_CODE = r"^[0-9]{12}([0-9]{2}([0-9]{3})?)?$"
 #: The media type of the Excel downloads.
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: OpenAPI security requirement of the endpoints that need a login.
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+# -------------------------------------------------------------------- dates, times, periods
+#
+# Every date, time and period an API caller gives is one of these types: ISO 8601 text in
+# ASCII digits (no UNIX timestamps, no full-width digits), in the years of
+# ``clock.FIRST_YEAR`` to ``clock.LAST_YEAR``. Anything else is a 400 saying so, before any
+# date arithmetic could overflow.
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+)
+_MONTH_TEXT = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+_PERIOD_TEXT = r"^[0-9]{4}-(0[1-9]|1[0-2]|W(0[1-9]|[1-4][0-9]|5[0-3]))$"
+_Dated = TypeVar("_Dated", dt.date, dt.datetime, str)
+
+
+def _iso(shape: re.Pattern[str], example: str) -> Callable[[Any], Any]:
+    """A check that text has the ISO 8601 ``shape`` (other input goes on to pydantic)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not shape.fullmatch(value):
+            raise PydanticCustomError(
+                "iso_text", f"must be ISO 8601 like {example}, in ASCII digits"
+            )
+        return value
+
+    return check
+
+
+def _supported(value: _Dated) -> _Dated:
+    """Refuse a date, time or period outside the supported years."""
+    year = int(value[:4]) if isinstance(value, str) else value.year
+    if not clock.supported_year(year):
+        raise PydanticCustomError(
+            "year_range", f"the year must be {clock.FIRST_YEAR} to {clock.LAST_YEAR}, not {year}"
+        )
+    if isinstance(value, str) and "W" in value:
+        try:
+            dt.date.fromisocalendar(year, int(value[6:]), 1)
+        except ValueError:
+            raise PydanticCustomError(
+                "no_such_week", f"{year} has no ISO week {value[5:]}"
+            ) from None
+    return value
+
+
+def _as_date(value: Any) -> Any:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _as_moment(value: Any) -> Any:
+    return dt.datetime.fromisoformat(value.replace(",", ".")) if isinstance(value, str) else value
+
+
+def _calendar(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``parse``, with an impossible date (2026-02-30) as a validation error."""
+
+    def checked(value: Any) -> Any:
+        try:
+            return parse(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "no_such_date", f"{value!r} is not a date or time of the calendar"
+            ) from None
+
+    return checked
+
+
+#: A day, ``YYYY-MM-DD``.
+Day = Annotated[
+    dt.date,
+    BeforeValidator(_calendar(_as_date)),
+    BeforeValidator(_iso(_DAY, "2026-11-22")),
+    AfterValidator(_supported),
+]
+#: A moment, ``YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|±HH:MM]]`` (without an offset: as the
+#: endpoint says, usually Beijing time).
+Moment = Annotated[
+    dt.datetime,
+    BeforeValidator(_calendar(_as_moment)),
+    BeforeValidator(_iso(_MOMENT, "2026-11-22T09:30:00+08:00")),
+    AfterValidator(_supported),
+]
+#: A moment with its offset (what a phone sends).
+AwareMoment = Annotated[
+    AwareDatetime,
+    BeforeValidator(_calendar(_as_moment)),
+    BeforeValidator(_iso(_MOMENT, "2026-11-22T09:30:00+08:00")),
+    AfterValidator(_supported),
+]
+#: A month, ``YYYY-MM``.
+Month = Annotated[
+    str,
+    Field(pattern=_MONTH_TEXT, json_schema_extra={"format": "month"}),
+    AfterValidator(_supported),
+]
+#: A review period: a month ``YYYY-MM`` or an ISO week ``YYYY-Www``.
+Period = Annotated[
+    str,
+    Field(pattern=_PERIOD_TEXT, json_schema_extra={"format": "period"}),
+    AfterValidator(_supported),
+]
+
+
+# ---------------------------------------------------------------------------------- queries
 
 
 class PageQuery(BaseModel):
@@ -38,16 +158,18 @@ class BBoxQuery(BaseModel):
 
 class GridListQuery(PageQuery, BBoxQuery):
     level: GridLevel | None = None
-    parent: str | None = Field(None, description="Code of the parent grid", pattern=r"^\d{12,14}$")
-    at: dt.date | None = Field(None, description="Grids valid on this date (default: today's)")
+    parent: str | None = Field(
+        None, description="Code of the parent grid", pattern=r"^[0-9]{12,14}$"
+    )
+    at: Day | None = Field(None, description="Grids valid on this date (default: today's)")
 
 
 class GridPath(BaseModel):
-    code: str = Field(pattern=r"^\d{12}(\d{2}(\d{3})?)?$", description="Grid code")
+    code: str = Field(pattern=GRID_CODE, description="Grid code")
 
 
 class GridGetQuery(BaseModel):
-    at: dt.date | None = Field(
+    at: Day | None = Field(
         None, description="The grid, its children and its staff as on this date (default: today)"
     )
 
@@ -115,7 +237,7 @@ def parse_page(query: PageQuery) -> tuple[int, int | None]:
         raise InvalidInput(f"limit must be at most {maximum}, not {limit}")
     if query.cursor is None:
         return limit, None
-    if not query.cursor.isdigit():
+    if not (query.cursor.isascii() and query.cursor.isdigit()):
         raise InvalidInput(f"cursor {query.cursor!r} is not one this server gave out")
     return limit, int(query.cursor)
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from flask import Response, current_app, json, request
 from flask_openapi3 import APIBlueprint, RawModel, Tag
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import audit_write, caller, requires
@@ -42,7 +42,7 @@ bp = APIBlueprint(
 )
 
 LIST_CODE = r"^[a-z0-9][a-z0-9._-]{1,39}$"
-GRID_CODE = r"^\d{12}(\d{2}(\d{3})?)?$"
+GRID_CODE = params.GRID_CODE
 CRS_TEXT = "EPSG:4326, EPSG:4490, EPSG:4491–4554, GCJ02 (AMap/Tencent) or BD09 (Baidu)"
 MAX_ID = 2**31 - 1
 _UPLOAD_TYPES = ["application/gpx+xml", "application/geo+json", "multipart/form-data"]
@@ -58,7 +58,7 @@ class StartBody(Strict):
     grid: str | None = Field(
         None, pattern=GRID_CODE, description="The grid patrolled (default: your post)"
     )
-    started_at: AwareDatetime | None = Field(None, strict=False, description="Default: now")
+    started_at: params.AwareMoment | None = Field(None, description="Default: now")
     crs: str = Field(
         "EPSG:4326", min_length=1, max_length=40, description=f"Of the fixes: {CRS_TEXT}"
     )
@@ -66,7 +66,7 @@ class StartBody(Strict):
 
 class FixBody(Strict):
     seq: int = Field(ge=0, le=MAX_ID, description="The phone's number of the fix")
-    t: AwareDatetime = Field(strict=False, description="When, with its offset")
+    t: params.AwareMoment = Field(description="When, with its offset")
     lon: float = Field(allow_inf_nan=False)
     lat: float = Field(allow_inf_nan=False)
     accuracy_m: float | None = Field(None, ge=0, le=100_000, allow_inf_nan=False)
@@ -79,14 +79,14 @@ class PointsBody(Strict):
 
 class CheckInBody(Strict):
     household_id: int = Field(ge=1, le=2**63 - 1)
-    at: AwareDatetime | None = Field(None, strict=False, description="Default: now")
+    at: params.AwareMoment | None = Field(None, description="Default: now")
     location: Location | None = Field(None, description="Where the phone was")
     note: Note | None = None
     photo: Photo | None = None
 
 
 class EndBody(Strict):
-    ended_at: AwareDatetime | None = Field(None, strict=False, description="Default: now")
+    ended_at: params.AwareMoment | None = Field(None, description="Default: now")
 
 
 class PatrolPath(BaseModel):
@@ -110,19 +110,19 @@ class TrackFile(RawModel):
 
 class WorkListQuery(BaseModel):
     person_id: int | None = Field(None, ge=1, le=MAX_ID, description="Default: yours")
-    date: dt.date | None = Field(None, description="Default: today (Beijing)")
+    date: params.Day | None = Field(None, description="Default: today (Beijing)")
     work_list: str | None = Field(None, pattern=LIST_CODE)
 
 
 class PatrolListQuery(params.PageQuery):
-    date: dt.date | None = Field(None, description="Patrols begun on this day (Beijing)")
+    date: params.Day | None = Field(None, description="Patrols begun on this day (Beijing)")
     person_id: int | None = Field(None, ge=1, le=MAX_ID)
     grid: str | None = Field(None, pattern=GRID_CODE, description="Patrols of this subtree")
     work_list: str | None = Field(None, pattern=LIST_CODE)
 
 
 class OverdueQuery(BaseModel):
-    date: dt.date | None = Field(None, description="Default: today (Beijing)")
+    date: params.Day | None = Field(None, description="Default: today (Beijing)")
     grid: str | None = Field(None, pattern=GRID_CODE, description="Duties in this subtree")
     work_list: str | None = Field(None, pattern=LIST_CODE)
     level: params.GridLevel = Field("micro", description="Level of the counts per grid")

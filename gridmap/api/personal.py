@@ -7,12 +7,12 @@ from typing import Any, Literal
 
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gridmap.access.auth import EXPORT, REVEAL
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
-from gridmap.api.common import csv_lines
+from gridmap.api.common import Strict, csv_lines
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.storage import households, people
@@ -29,7 +29,7 @@ _FIELDS = {"person": ("name", "phone"), "household": ("address",)}
 _EXPORT_ROWS = 200_000
 
 
-class RevealBody(BaseModel):
+class RevealBody(Strict):
     object: Literal["person", "household"]
     id: int = Field(ge=1)
     field: Literal["name", "phone", "address"]

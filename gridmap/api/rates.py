@@ -30,7 +30,7 @@ bp = APIBlueprint(
     abp_security=params.BEARER,
 )
 
-GRID_CODE = r"^\d{12}(\d{2}(\d{3})?)?$"
+GRID_CODE = params.GRID_CODE
 
 
 class RateQuery(BaseModel):
@@ -38,11 +38,9 @@ class RateQuery(BaseModel):
 
     level: params.GridLevel = Field("micro", description="Rows per grid of this level")
     by: Literal["grid", "owner"] = Field("grid", description="grid, or owner (unit owning now)")
-    period: str | None = Field(
-        None, pattern=r"^\d{4}-\d{2}$", description="A month YYYY-MM (default: this month)"
-    )
-    first: dt.date | None = Field(None, alias="from", description="First day (with to)")
-    last: dt.date | None = Field(None, alias="to", description="Last day, included (with from)")
+    period: params.Month | None = Field(None, description="A month YYYY-MM (default: this month)")
+    first: params.Day | None = Field(None, alias="from", description="First day (with to)")
+    last: params.Day | None = Field(None, alias="to", description="Last day, included (with from)")
     grid: str | None = Field(None, pattern=GRID_CODE, description="Only inside this grid")
 
 

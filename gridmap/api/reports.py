@@ -35,7 +35,7 @@ class ExportPath(ReportPath):
 
 
 class ReportQuery(BaseModel):
-    grid: str | None = Field(None, pattern=r"^\d{12}(\d{2}(\d{3})?)?$", description="Grid code")
+    grid: str | None = Field(None, pattern=params.GRID_CODE, description="Grid code")
     level: params.GridLevel = Field("micro", description="coverage: the level of its rows")
     max_load: float = Field(30, gt=0, description="overloaded: the capacity")
     care_weight: float = Field(2.0, ge=1, le=10, description="weight of a care household")

@@ -94,7 +94,7 @@ class DuplicateQuery(BaseModel):
 class RequestListQuery(params.PageQuery, params.BBoxQuery):
     state: str | None = Field(None, description="State(s), comma-separated")
     category: str | None = Field(None, pattern=CATEGORY_CODE)
-    grid: str | None = Field(None, pattern=r"^\d{6,17}$", description="Requests in this subtree")
+    grid: str | None = Field(None, pattern=r"^[0-9]{6,17}$", description="Requests in this subtree")
     overdue: bool = Field(False, description="Only those past their stage deadline")
     warning: Literal["yellow", "red"] | None = Field(
         None, description="红黄牌: yellow (due soon) or red (overdue) only"

@@ -30,19 +30,16 @@ bp = APIBlueprint(
     abp_security=params.BEARER,
 )
 
-PERIOD = r"^\d{4}-(\d{2}|W\d{2})$"
-GRID_CODE = r"^\d{12}(\d{2}(\d{3})?)?$"
+GRID_CODE = params.GRID_CODE
 CODES = r"^[a-z0-9._,-]{1,800}$"
 
 
 class ReviewQuery(BaseModel):
     """The filters of the review page, shared by its layers and the request tiles."""
 
-    period: str | None = Field(
-        None, pattern=PERIOD, description="One month YYYY-MM or ISO week YYYY-Www"
-    )
-    first: str | None = Field(None, alias="from", pattern=PERIOD, description="First period")
-    last: str | None = Field(None, alias="to", pattern=PERIOD, description="Last period")
+    period: params.Period | None = Field(None, description="One month YYYY-MM or ISO week YYYY-Www")
+    first: params.Period | None = Field(None, alias="from", description="First period")
+    last: params.Period | None = Field(None, alias="to", description="Last period")
     category: str | None = Field(None, pattern=CODES, description="Category codes, a,b,c")
     state: str | None = Field(
         None, pattern=r"^[a-z_,]{1,200}$", description="open, completed, archived or states"
@@ -128,9 +125,7 @@ def grid_detail(path: GridDetailPath, query: ReviewQuery) -> dict[str, Any]:
 
 
 class ReportQuery(BaseModel):
-    month: str | None = Field(
-        None, pattern=r"^\d{4}-\d{2}$", description="The month YYYY-MM (default: last month)"
-    )
+    month: params.Month | None = Field(None, description="The month YYYY-MM (default: last month)")
     grid: str | None = Field(None, pattern=GRID_CODE, description="The area (default: your scope)")
 
 

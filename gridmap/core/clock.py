@@ -25,3 +25,15 @@ def now() -> dt.datetime:
 def today() -> dt.date:
     """Today's date in Beijing."""
     return now().astimezone(BEIJING).date()
+
+
+#: The years a date, time or period given as input may fall in: one rule for every query
+#: parameter, body and page filter. Far from any real record on either side, and far from the
+#: calendar's ends (years 1 and 9999), so that a time-zone conversion or a period's end never
+#: overflows.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
+def supported_year(year: int) -> bool:
+    """Whether an input date in ``year`` is accepted (:data:`FIRST_YEAR` to :data:`LAST_YEAR`)."""
+    return FIRST_YEAR <= year <= LAST_YEAR

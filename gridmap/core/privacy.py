@@ -13,8 +13,23 @@ from collections.abc import Mapping
 from typing import Any, overload
 
 _DIGIT = re.compile(r"\d")
-# A phone or ID number typed into free text (descriptions, notes).
-_LONG_NUMBER = re.compile(r"\d{7,}[Xx]?")
+# What people type between the digit groups of a number: spaces (also no-break and
+# ideographic), hyphens and dashes (also full-width), dots.
+_SEP = r"[ .\-\u00a0\u2010-\u2015\u3000\uff0d]"
+# A phone or ID number typed into free text (descriptions, notes), written as it comes:
+# - an ID number (身份证号, 15 or 18 characters, starting 1-8) with a separator anywhere,
+#   ``110101 19900307 1234``;
+# - a mobile number (11 digits from 13-19), with or without +86, ``138-1234-5678``,
+#   ``138 1234 5678``, ``+86 138 1234 5678``;
+# - any run of 7 or more digits (landlines, numbers of other shapes).
+# Dates (``2026-11-22``) and times have too few digits or the wrong start to match.
+_NUMBER_IN_TEXT = re.compile(
+    rf"(?<!\d)(?:"
+    rf"[1-8](?:{_SEP}?\d){{14}}(?:(?:{_SEP}?\d){{2}}{_SEP}?[\dXx])?"
+    rf"|(?P<country>\+?86{_SEP}?)?1[3-9](?:{_SEP}?\d){{9}}"
+    rf"|\d{{7,}}[Xx]?"
+    rf")(?!\d)"
+)
 # Where an address stops being public: after the community (社区) or residential estate.
 _ADDRESS_PUBLIC_END = re.compile(r"(社区|小区|村|街道|路|街|巷)")
 
@@ -76,10 +91,22 @@ def mask_text(text: str) -> str: ...
 @overload
 def mask_text(text: None) -> None: ...
 def mask_text(text: str | None) -> str | None:
-    """Phone and ID numbers typed into free text, masked like the fields that hold them."""
+    """Phone and ID numbers typed into free text, masked like the fields that hold them
+    (first 3 and last 4 digits kept), separators and all: ``138-1234-5678`` →
+    ``138-****-5678``, ``110101 19900307 1234`` → ``110*** ******** 1234``."""
     if not text:
         return text
-    return _LONG_NUMBER.sub(lambda m: mask_phone(m.group()) or "", text)
+    return _NUMBER_IN_TEXT.sub(_mask_number, text)
+
+
+def _mask_number(found: re.Match[str]) -> str:
+    country = found.group("country") or ""
+    number = found.group()[len(country) :]
+    places = [i for i, c in enumerate(number) if c.isdigit() or c in "Xx"]
+    # mask_phone's rule: long numbers keep their first 3 and last 4, short ones their last 2.
+    shown = places[:3] + places[-4:] if len(places) >= 11 else places[-2:]
+    hidden = set(places) - set(shown)
+    return country + "".join("*" if i in hidden else c for i, c in enumerate(number))
 
 
 def mask_email(email: str | None) -> str | None:

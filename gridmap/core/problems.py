@@ -37,7 +37,6 @@ _PAGE_TEXT: dict[int, tuple[str, str]] = {
     409: ("操作冲突", "数据已被他人修改，请刷新后重试。"),
     413: ("内容过大", "提交的内容超过了允许的大小。"),
     422: ("无法处理", "提交的数据不符合规则。"),
-    423: ("账号已锁定", "连续登录失败次数过多，账号已暂时锁定，请稍后再试。"),
     429: ("操作过于频繁", "请稍后再试。"),
     500: ("服务器内部错误", "服务器出了问题，请稍后再试；如果问题持续，请联系系统管理员。"),
     503: ("服务暂不可用", "服务暂时不可用，请稍后再试。"),
@@ -101,7 +100,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(GridmapError)
     def _gridmap_error(exc: GridmapError) -> Response:
-        return problem(exc.status, exc.title, exc.detail, exc.code, exc.errors)
+        response = problem(exc.status, exc.title, exc.detail, exc.code, exc.errors)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:  # a throttled login: when to try again
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.errorhandler(SpatialInputError)
     def _spatial_input(exc: SpatialInputError) -> Response:

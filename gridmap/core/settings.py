@@ -97,9 +97,13 @@ class Settings(BaseSettings):
     #: Sessions end after this long without a request, and this long after login in any case.
     idle_timeout_minutes: int = Field(30, ge=1)
     absolute_timeout_hours: int = Field(12, ge=1)
-    #: Failed logins in a row that lock an account, and for how long.
-    lockout_attempts: int = Field(5, ge=1)
-    lockout_minutes: int = Field(15, ge=1)
+    #: Failed logins of one username from one address before it must wait (1 s, then twice
+    #: as long after each further failure), and the longest wait.
+    login_free_failures: int = Field(5, ge=1)
+    login_max_delay_seconds: int = Field(900, ge=1)
+    #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (werkzeug
+    #: ProxyFix): 0 (the default) trusts none and takes the socket's address.
+    trusted_proxies: int = Field(0, ge=0, le=5)
     #: Audit rows younger than this are never pruned (never below 180 days).
     audit_retention_days: int = Field(180, ge=180)
     #: An Idempotency-Key and its stored answer (which may quote a resident's words) are kept

@@ -16,8 +16,8 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
-from gridmap.core import etags
-from gridmap.core.errors import InvalidInput, NotFound, Unprocessable
+from gridmap.core import clock, etags
+from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.storage import coverage
 
 #: The grid level each role staffs.
@@ -87,11 +87,22 @@ def assign_staff(
 def end_staff(
     session: Session, assignment_id: int, end: dt.date, scope: Scope, if_match: str | None
 ) -> tuple[str, str]:
-    """End a post (history is kept); returns the grid's code and its new ETag."""
+    """End a post (history is kept); returns the grid's code and its new ETag.
+
+    Ended posts stay ended: a post whose end date has come is a 409, and so is a later end
+    for a post that is due to end (ending never extends a post; an earlier end is allowed).
+    """
     post = coverage.get_assignment(session, assignment_id, scope)
     if post is None:
         raise NotFound(f"There is no assignment {assignment_id}.")
     _locked(session, post.code, scope, if_match)
+    if post.end_date is not None and post.end_date <= clock.today():
+        raise Conflict(f"Assignment {assignment_id} already ended on {post.end_date}.")
+    if post.end_date is not None and end > post.end_date:
+        raise Conflict(
+            f"Assignment {assignment_id} ends on {post.end_date}; ending it cannot move that "
+            f"later to {end}."
+        )
     if end < post.start_date:
         raise InvalidInput(f"end_date {end} is before the start {post.start_date}")
     coverage.end_assignment(session, assignment_id, end)

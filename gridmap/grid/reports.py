@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
 from gridmap.core import glossary
+from gridmap.core.cells import safe_row
 from gridmap.core.privacy import mask_address, mask_contact
 from gridmap.storage import reports as queries
 
@@ -132,10 +133,10 @@ def to_xlsx(report: Report) -> bytes:
     """The report as an Excel workbook: a title row, headings, then the rows."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(report.name)
-    sheet.append([report.title])
-    sheet.append([heading for _, heading in report.columns])
+    sheet.append(safe_row([report.title]))
+    sheet.append(safe_row(heading for _, heading in report.columns))
     for cells in report.cells():
-        sheet.append(cells)
+        sheet.append(safe_row(cells))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

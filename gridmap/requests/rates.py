@@ -79,6 +79,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
 from gridmap.core import clock, glossary
+from gridmap.core.cells import safe_row
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import mask_name
@@ -97,7 +98,7 @@ BASICALLY = 0.9
 RESOLVED = frozenset({"completed", "feedback", "archived"})
 #: Actions that open a response stage (the request is reported to a new owner).
 _OPENS_RESPONSE = frozenset({"report", "escalate", "return", "reassign"})
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 #: The longest period a ranking covers.
 MAX_DAYS = 366
 
@@ -160,8 +161,11 @@ def period(
     if month is None:
         month = (today or clock.today()).strftime("%Y-%m")
     found = _MONTH.match(month)
-    if not found:
-        raise InvalidInput(f"period must be a month YYYY-MM, not {month!r}")
+    if not found or not clock.supported_year(int(found[1])):
+        raise InvalidInput(
+            f"period must be a month YYYY-MM of {clock.FIRST_YEAR} to {clock.LAST_YEAR}, "
+            f"not {month!r}"
+        )
     year, number = int(found[1]), int(found[2])
     after = dt.date(year + number // 12, number % 12 + 1, 1)
     return _span(dt.date(year, number, 1), after, month)
@@ -417,10 +421,10 @@ def to_xlsx(table: Ranking) -> bytes:
     """The ranking as an Excel workbook: a title row, headings, then the rows."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("rates")
-    sheet.append([table.title])
-    sheet.append([heading for _, heading in COLUMNS])
+    sheet.append(safe_row([table.title]))
+    sheet.append(safe_row(heading for _, heading in COLUMNS))
     for row in table.rows:
-        sheet.append([cell(row, key) for key, _ in COLUMNS])
+        sheet.append(safe_row(cell(row, key) for key, _ in COLUMNS))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -39,35 +39,41 @@ from gridmap.storage import review as store
 HEAT_POINT_CAP = 50_000
 MAX_PERIODS = {"W": 106, "M": 60}
 Measure = Literal["count", "per_100_households"]
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 # ------------------------------------------------------------------------------------ periods
 
 
 def parse_period(text: str) -> tuple[store.Kind, dt.date]:
-    """``YYYY-MM`` → ("M", first day); ``YYYY-Www`` → ("W", its Monday)."""
-    if found := _MONTH.match(text):
+    """``YYYY-MM`` → ("M", first day); ``YYYY-Www`` → ("W", its Monday); in the years
+    :func:`gridmap.core.clock.supported_year` accepts."""
+    if (found := _MONTH.match(text)) and clock.supported_year(int(found[1])):
         year, month = int(found[1]), int(found[2])
-        if 2000 <= year <= 2100 and 1 <= month <= 12:
+        if 1 <= month <= 12:
             return "M", dt.date(year, month, 1)
-    elif found := _WEEK.match(text):
+    elif (found := _WEEK.match(text)) and clock.supported_year(int(found[1])):
         try:
             return "W", dt.date.fromisocalendar(int(found[1]), int(found[2]), 1)
         except ValueError:
             pass
-    raise InvalidInput(f"a period is a month YYYY-MM or an ISO week YYYY-Www, not {text!r}")
+    raise InvalidInput(
+        f"a period is a month YYYY-MM or an ISO week YYYY-Www of {clock.FIRST_YEAR} to "
+        f"{clock.LAST_YEAR}, not {text!r}"
+    )
 
 
 def check_month(text: str) -> None:
-    """Refuse anything but a month ``YYYY-MM`` from 2000-01 to 2100-12."""
+    """Refuse anything but a month ``YYYY-MM`` of the supported years."""
     try:
         kind = parse_period(text or "")[0]
     except InvalidInput:
         kind = "W"
     if kind != "M":
-        raise InvalidInput(f"month must be YYYY-MM (2000-01 to 2100-12), not {text!r}")
+        raise InvalidInput(
+            f"month must be YYYY-MM ({clock.FIRST_YEAR}-01 to {clock.LAST_YEAR}-12), not {text!r}"
+        )
 
 
 def period_label(kind: store.Kind, start: dt.date) -> str:

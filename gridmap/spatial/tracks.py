@@ -320,7 +320,10 @@ def _times(values: list[Any]) -> FloatArray:
     if text.any():
         strings = pd.Series([v for v, s in zip(values, text, strict=True) if s], dtype=object)
         parsed = pd.to_datetime(strings, utc=True, format="ISO8601", errors="coerce")
-        seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+        # The epoch in the parsed times' own unit: in nanoseconds (pandas' default) the
+        # difference overflows for years past 2262, such as a device's 9999-12-31.
+        epoch = pd.Timestamp(0, tz="UTC").as_unit(parsed.dt.unit)
+        seconds = (parsed - epoch).dt.total_seconds()
         out[text] = seconds.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
 
@@ -403,7 +406,8 @@ def _check_input(x: FloatArray, y: FloatArray, t: FloatArray, latest: float | No
     wrong = (t < EARLIEST) | (t > limit)
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])
-        when = dt.datetime.fromtimestamp(float(np.clip(t[i], -6e10, 2.5e11)), dt.UTC)
+        # Clipped to the years 1 to 9999 that a datetime can show.
+        when = dt.datetime.fromtimestamp(float(np.clip(t[i], -62135596800, 253402300799)), dt.UTC)
         raise SpatialInputError(
             f"time {when.isoformat()} is before 2000 or in the future: check the device clock",
             f"point {i}",

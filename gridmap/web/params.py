@@ -7,6 +7,7 @@ Times are typed and shown in Asia/Shanghai and stored in UTC: a ``datetime-local
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ INBOX_TABS = {"mine": "我的", "yellow": "即将到期", "red": glossary.OVERDU
 #: The ranking board's levels (红黑榜 per micro-grid, zone or community).
 RANKING_LEVELS = {level: glossary.LEVELS[level] for level in ("micro", "zone", "community")}
 
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 _TEXT_FILTERS = ("username", "action", "object_type", "object_id")
 _LABELS = {"since": "开始时间", "until": "结束时间", "before_id": "翻页位置"}
 
@@ -66,10 +68,12 @@ class RankingFilters:
         period = args.get("period", "").strip()
         if not period:
             period = (now or clock.now()).astimezone(BEIJING).strftime("%Y-%m")
-        try:
-            dt.datetime.strptime(period, "%Y-%m")
-        except ValueError:
-            raise InvalidInput("月份格式不正确，应为 年-月（如 2026-11）") from None
+        found = _MONTH.fullmatch(period)
+        if not found or not clock.supported_year(int(found[1])):
+            raise InvalidInput(
+                f"月份格式不正确，应为 {clock.FIRST_YEAR}–{clock.LAST_YEAR} 年的"
+                " 年-月（如 2026-11）"
+            )
         return cls(level=level, period=period)
 
     def api_args(self) -> dict[str, str]:
@@ -86,9 +90,13 @@ def _parse_local(name: str, text: str) -> dt.datetime | None:
     if not text:
         return None
     try:
-        value = dt.datetime.fromisoformat(text)
+        value = dt.datetime.fromisoformat(text) if text.isascii() else None
     except ValueError:
-        raise InvalidInput(f"{_LABELS[name]}格式不正确，应为 年-月-日T时:分") from None
+        value = None
+    if value is None:
+        raise InvalidInput(f"{_LABELS[name]}格式不正确，应为 年-月-日T时:分")
+    if not clock.supported_year(value.year):
+        raise InvalidInput(f"{_LABELS[name]}应在 {clock.FIRST_YEAR}–{clock.LAST_YEAR} 年之间")
     if value.tzinfo is None:
         value = value.replace(tzinfo=BEIJING)
     return value.astimezone(dt.UTC)
@@ -97,7 +105,7 @@ def _parse_local(name: str, text: str) -> dt.datetime | None:
 def _parse_id(text: str) -> int | None:
     if not text:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise InvalidInput(f"{_LABELS['before_id']}应为正整数")
     return int(text)
 

@@ -415,8 +415,8 @@ def login_form() -> str | Response:
 
 
 def _login_error(exc: GridmapError, settings: Settings) -> str:
-    if isinstance(exc, auth.AccountLocked):
-        return f"连续登录失败次数过多，账号已锁定，请 {settings.lockout_minutes} 分钟后再试。"
+    if isinstance(exc, auth.LoginThrottled):
+        return f"登录失败次数过多，请 {exc.retry_after} 秒后再试。"
     return _LOGIN_ERRORS.get(exc.detail, "登录失败，请重试。")
 
 
@@ -482,5 +482,4 @@ def accounts_page() -> str:
         users=users,
         admin=admin,
         role_labels=glossary.USER_ROLES,
-        now=clock.now(),
     )

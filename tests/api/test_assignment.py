@@ -164,3 +164,47 @@ def test_the_etag_of_a_compressed_answer_matches_too(client, staffed):
         headers={"If-Match": etag[:-1] + ':gzip"'},
     )
     assert made.status_code == 201, made.get_data(as_text=True)
+
+
+def _end(client, post_id: int, **body):
+    return client.post(
+        f"/api/v1/assignments/{post_id}/end",
+        json=body,
+        headers={"If-Match": _etag(client, MICRO, "staff")},
+    )
+
+
+def _new_post(client) -> int:
+    made = client.post(
+        f"/api/v1/grids/{MICRO}/staff",
+        json={"person_id": 4, "role": "building_leader"},
+        headers={"If-Match": _etag(client, MICRO, "staff")},
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
+    return int(made.get_json()["id"])
+
+
+def test_an_ended_post_stays_ended(client, staffed, session):
+    from gridmap.core import clock
+
+    post_id = _new_post(client)
+    assert _end(client, post_id).status_code == 200
+    ended_on = session.get(Assignment, post_id, populate_existing=True).end_date
+    assert ended_on == clock.today()
+    for body in ({}, {"end_date": "2199-12-31"}):
+        assert_problem(_end(client, post_id, **body), 409, "already ended")
+    assert session.get(Assignment, post_id, populate_existing=True).end_date == ended_on
+    current = client.get(f"/api/v1/grids/{MICRO}/staff").get_json()["assignments"]
+    assert post_id not in {p["id"] for p in current}
+    refused = session.scalars(
+        select(AuditEntry).where(AuditEntry.outcome == "failed").order_by(AuditEntry.id)
+    ).all()
+    assert [r.detail["status"] for r in refused][-2:] == [409, 409]
+
+
+def test_a_post_due_to_end_may_end_sooner_but_not_later(client, staffed, session):
+    post_id = _new_post(client)
+    assert _end(client, post_id, end_date="2199-06-30").status_code == 200
+    assert_problem(_end(client, post_id, end_date="2199-12-31"), 409, "cannot move")
+    assert _end(client, post_id, end_date="2199-01-31").status_code == 200
+    assert str(session.get(Assignment, post_id, populate_existing=True).end_date) == "2199-01-31"

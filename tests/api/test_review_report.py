@@ -259,7 +259,16 @@ def test_out_of_scope_data_never_appears(session, world):
 
 
 def test_bad_months_and_grids_are_refused(session, world):
-    for month in ("2024-13", "2024-1", "24-11", "1999-12", "2024-W45", ""):
+    for month in (
+        "2024-13",
+        "2024-1",
+        "24-11",
+        "1899-12",
+        "2201-01",
+        "２０２４-11",
+        "2024-W45",
+        "",
+    ):
         with pytest.raises(InvalidInput, match="month"):
             _report(session, month=month)
     with pytest.raises(InvalidInput, match="grid"):

@@ -26,6 +26,8 @@ from tests.patrols.conftest import (
 from tests.patrols.test_coverage import upload, uploaded
 
 POINTS = "/api/v1/patrols/{}/points"
+#: 9999-12-31T23:59:59Z as UNIX seconds.
+YEAR_9999 = 253402300799.0
 
 
 def start(client, work_list: str = "daily_patrol", **body) -> int:
@@ -264,6 +266,9 @@ def test_geojson_upload_in_the_body_and_the_same_file_again(clients):
             "point 0: coordinate is not a finite number",
         ),
         (lambda lon, lat, t: b'{"type": "Feature"}', 400, "geometry"),
+        # Year 9999 (a device's "never" date): past pandas' nanosecond range, a 500 before.
+        (lambda lon, lat, t: geojson_of(lon, lat, t * 0 + YEAR_9999), 400, "point 0: time 9999"),
+        (lambda lon, lat, t: gpx_of(lon, lat, t * 0 + YEAR_9999), 400, "point 0: time 9999"),
         (lambda lon, lat, t: b"GIF89a", 400, "neither GPX"),
     ],
 )

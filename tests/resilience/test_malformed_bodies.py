@@ -10,7 +10,8 @@ so the body is what decides.
 
 Expected: no answer ≥ 500; every body refused with a 4xx (an endpoint that reads no body may
 answer 2xx: logout, unlock); the row count of every table unchanged except ``audit_log``,
-which records refused writes on purpose (``gridmap.access.security._audit_refusal``).
+which records refused writes on purpose (``gridmap.access.security._audit_refusal``), and
+``login_throttle``, which counts refused logins (``gridmap.access.auth.login``).
 
 In-process (Flask test client) for speed, on the live deployment's database: the same app
 code and the same PostgreSQL as the gunicorn tests, with commits. Each body comes from a client
@@ -48,8 +49,9 @@ from tests.resilience.conftest import LIVE_ENV, Deployment, table_counts
 
 EXAMPLES = 500
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-#: Refused writes are audited on purpose: the one table a refusal may add rows to.
-WRITTEN_ON_REFUSAL = {"audit_log"}
+#: Refused writes are audited on purpose, and refused logins counted per name and address
+#: (login throttling): the tables a refusal may add rows to.
+WRITTEN_ON_REFUSAL = {"audit_log", "login_throttle"}
 #: Endpoints whose data comes as a form (Open311 GeoReport v2), not as JSON.
 FORM_ENDPOINTS = {"open311.create_request"}
 MAX_BODY = Settings().max_body_bytes

@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridmap.access import accounts, auth
-from gridmap.storage.models import AuditEntry, User
+from gridmap.storage.models import AuditEntry, LoginThrottle, User
 from tests.conftest import PASSWORD, ClientFor
 from tests.security.conftest import A_PEOPLE, A
 
@@ -44,7 +44,7 @@ def _logs_in(session, settings, username: str, password: str) -> bool:
         auth.login(
             session, username, password, kind="bearer", settings=settings, origin=auth.Origin()
         )
-    except auth.AuthFailed:
+    except (auth.AuthFailed, auth.LoginThrottled):
         return False
     return True
 
@@ -134,12 +134,16 @@ def test_security_admin_grants_data_roles_and_unlocks_only(session, settings, st
         ids["data"]: "zone_leader",
     }
 
-    session.execute(
-        update(User)
-        .where(User.id == ids["data"])
-        .values(locked_until=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
+    session.add(
+        LoginThrottle(
+            username="worker-a",
+            ip="",
+            failures=9,
+            blocked_until=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10),
+        )
     )
     session.commit()
+    assert not _logs_in(session, settings, "worker-a", PASSWORD)
     assert security.post(f"/api/v1/admin/users/{ids['data']}/unlock").status_code == 200
     assert len(_audited(session, "user.unlock", ids["data"])) == 1
     assert _logs_in(session, settings, "worker-a", PASSWORD)

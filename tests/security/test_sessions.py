@@ -1,4 +1,4 @@
-"""Logins: lockout, idle and absolute timeouts, logout, CSRF on cookie sessions."""
+"""Logins: throttling, idle and absolute timeouts, logout, CSRF on cookie sessions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from gridmap.access import accounts
 from gridmap.access.security import SESSION_COOKIE
-from gridmap.storage.models import AuthSession, User
+from gridmap.storage.models import AuthSession, LoginThrottle, User
 from tests.conftest import PASSWORD, client_for
 from tests.security.conftest import A_PEOPLE, A, auth_session_of
 
@@ -64,30 +64,37 @@ def test_scripts_get_a_bearer_token_without_any_csrf_token(app, anonymous, chief
 
 
 @pytest.mark.parametrize("channel", ["web", "api"])
-def test_five_wrong_passwords_lock_the_account_until_locked_until(
-    anonymous, session, chief, channel
+def test_five_wrong_passwords_make_this_address_wait_not_the_account(
+    app, anonymous, session, chief, channel
 ):
     for n in range(5):
         response = _attempt(channel, anonymous, chief, WRONG)
         assert response.status_code == 401, f"attempt {n + 1}: {response.status_code}"
-    locked = _attempt(channel, anonymous, chief, PASSWORD)
-    assert locked.status_code == 423
-    assert SESSION_COOKIE not in locked.headers.get("Set-Cookie", "")
-    user = session.scalar(select(User).where(User.username == chief))
-    session.refresh(user)
-    assert user.locked_until is not None
-    left = user.locked_until - dt.datetime.now(dt.UTC)
-    assert dt.timedelta(minutes=14) < left <= dt.timedelta(minutes=15)
+    assert _attempt(channel, anonymous, chief, WRONG).status_code == 401  # the 6th counts
+    throttled = _attempt(channel, anonymous, chief, PASSWORD)
+    assert throttled.status_code == 429
+    assert SESSION_COOKIE not in throttled.headers.get("Set-Cookie", "")
+    row = session.scalar(select(LoginThrottle).where(LoginThrottle.username == chief))
+    session.refresh(row)
+    assert row.failures == 6 and row.blocked_until is not None
+    # Another address is not held back: nobody can lock an account out for everyone.
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert _attempt(channel, elsewhere, chief, PASSWORD).status_code in (200, 302)
+    # Once the wait is over, the right password works from here too, and clears the count.
     session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        update(LoginThrottle)
+        .where(LoginThrottle.username == chief)
+        .values(blocked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
     )
     session.commit()
     assert _attempt(channel, anonymous, chief, PASSWORD).status_code in (200, 302)
+    session.expire_all()
+    assert session.scalar(select(LoginThrottle).where(LoginThrottle.username == chief)) is None
+    assert session.scalar(select(User.locked_until).where(User.username == chief)) is None
 
 
-def test_four_wrong_passwords_do_not_lock(anonymous, chief):
+def test_four_wrong_passwords_do_not_hold_back(anonymous, chief):
     for _ in range(4):
         assert _attempt("web", anonymous, chief, WRONG).status_code == 401
     assert _attempt("web", anonymous, chief, PASSWORD).status_code == 302

@@ -59,7 +59,7 @@ def test_administrators_are_made_on_the_server(runner, session):
             "--role",
             "audit_admin",
             "--password",
-            "long-enough",
+            "long-enough-now",
         ],
     )
     assert result.exit_code == 0, result.output

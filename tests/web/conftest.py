@@ -32,7 +32,7 @@ from tests.conftest import create_test_database, drop_test_database
 from tests.web.browser import Watched
 
 DEMO_HOUSEHOLDS = 4000
-#: An account of its own for the lockout test, so no demo account gets locked.
+#: An account of its own for the login-throttling test, so no demo account is held back.
 LOCKOUT_USER = "web-lockout"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -47,14 +47,15 @@ def test_wrong_password_shows_the_message(watched: Watched) -> None:
     assert watched.csp_violations == []
 
 
-def test_lockout_shows_the_message(watched: Watched, live_url: str) -> None:
+def test_throttling_shows_the_message(watched: Watched, live_url: str) -> None:
     watched.page.goto(watched.url("/login"))
-    for _ in range(5):
+    for _ in range(6):
         watched.submit_login(LOCKOUT_USER, "not-the-password")
         watched.page.locator("#gm-login-error").wait_for()
-    # Locked now: even the right password is refused, and the page says why.
+    # This browser's address must wait now: even the right password is refused, and the page
+    # says for how long.
     watched.submit_login(LOCKOUT_USER, "gridmap-demo")
-    assert "账号已锁定" in watched.page.locator("#gm-login-error").inner_text()
+    assert "登录失败次数过多" in watched.page.locator("#gm-login-error").inner_text()
     assert watched.path().startswith("/login")
 
 

@@ -140,7 +140,7 @@ def import_people(
         )
         + flag(
             frame,
-            (frame["id"] != "") & ~frame["id"].str.isdigit(),
+            (frame["id"] != "") & ~frame["id"].str.fullmatch("[0-9]+"),
             lambda r: f"id {r['id']!r} is not a number",
         )
         + flag(
@@ -212,7 +212,7 @@ def import_assignments(session: Session, frame: pd.DataFrame) -> ImportReport:
 
 
 def _existing_ids(session: Session, model: Any, column: pd.Series) -> set[str]:
-    wanted = {int(v) for v in column if str(v).isdigit()}
+    wanted = {int(v) for v in column if str(v).isascii() and str(v).isdigit()}
     if not wanted:
         return set()
     stmt = select(model.id).where(model.id == any_(as_array(wanted, BigInteger)))

@@ -22,7 +22,7 @@ from gridmap.storage import requests as request_store
 from gridmap.storage import review as store
 from gridmap.storage.models import Grid
 
-_GRID_CODE = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{14}|\d{17})$")
+_GRID_CODE = re.compile(r"^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{14}|[0-9]{17})$")
 #: Months of the trend chart, micro-grids in the top list, months of the hot-spot trend.
 TREND_MONTHS = 12
 TOP_MICRO_GRIDS = 20
@@ -279,7 +279,7 @@ def area_filter(
 
 def _exists(session: Session, code: str) -> bool:
     """Whether ``code`` is a grid of today, or a county or street (6 or 9 digits) holding one."""
-    if not code.isdigit():
+    if not (code.isascii() and code.isdigit()):
         return False
     if len(code) in (6, 9):
         return store.grid_count(session, (code,), "community") > 0

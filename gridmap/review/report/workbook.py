@@ -12,6 +12,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from gridmap.core import glossary
+from gridmap.core.cells import safe_row
 from gridmap.core.clock import BEIJING
 from gridmap.requests import rates
 from gridmap.review.report.data import (
@@ -42,12 +43,12 @@ def _excel_time(moment: dt.datetime | None) -> dt.datetime | None:
 def _table(book: Workbook, title: str, columns: Sequence[Column], rows: Iterable[Any]) -> None:
     """A sheet of headings (frozen, bold) and rows, with column widths and number formats."""
     sheet = book.create_sheet(title)
-    sheet.append([heading for heading, _, _ in columns])
+    sheet.append(safe_row(heading for heading, _, _ in columns))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = "A2"
     for row in rows:
-        sheet.append(list(row))
+        sheet.append(safe_row(row))
     for index, (_, width, number_format) in enumerate(columns, start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = width

@@ -15,6 +15,7 @@ from gridmap.storage.models.access import (
     USER_ROLES,
     AuditEntry,
     AuthSession,
+    LoginThrottle,
     User,
 )
 from gridmap.storage.models.base import (
@@ -99,6 +100,7 @@ __all__ = [
     "IdempotencyKey",
     "Job",
     "JobUpload",
+    "LoginThrottle",
     "Patrol",
     "PatrolCheckIn",
     "PatrolPoint",

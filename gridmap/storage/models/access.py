@@ -67,6 +67,25 @@ class User(Base):
     )
 
 
+class LoginThrottle(Base):
+    """Failed logins of one typed username from one address, and until when that pair must
+    wait (progressive delay). Keyed by the name as typed, whether an account has it or not,
+    so the answers cannot tell the two apart; one address cannot lock an account out for
+    everyone else."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (Index("ix_login_throttle_last_failure_at", "last_failure_at"),)
+
+    username: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: The client's address ('' when unknown).
+    ip: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_failure_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class AuthSession(Base):
     """A login: a browser session (``web``) or a bearer token (``bearer``), kept server-side so
     that logout and timeouts end it. Only a SHA-256 of the secret is stored."""

@@ -13,6 +13,16 @@ export function el(tag, attrs, ...children) {
   return node;
 }
 
+/**
+ * Content for a Leaflet tooltip or popup. Leaflet puts a string in as HTML (innerHTML), so a
+ * grid name or an address from an import would run as markup; a node holding the text cannot.
+ */
+export function asText(value) {
+  const node = document.createElement('span');
+  node.textContent = value === null || value === undefined ? '' : String(value);
+  return node;
+}
+
 /** A value usable in a CSS class name (ids go into class names so tests and styles find them). */
 export function cssToken(value) {
   return String(value).replace(/[^A-Za-z0-9_-]/g, '_');

@@ -4,7 +4,7 @@
  * outlines and request dots at city scale, and the labels kept readable.
  */
 import { ApiError, getJson } from '../core/api.js';
-import { cssToken, el } from '../core/dom.js';
+import { asText, cssToken, el } from '../core/dom.js';
 import { COLOURS, GRID_LEVELS, GRID_STYLES, LAYER_KEYS, LAYER_LABELS } from './style.js';
 
 /** The layer methods of the grid map page (mixed into GridmapPage). */
@@ -66,7 +66,7 @@ export class GridLayers {
       coordsToLatLng: this.coordsToLatLng,
       style: (feature) => this.gridStyle(level, feature),
       onEachFeature: (feature, layer) => {
-        layer.bindTooltip(this.gridLabel(level, feature), {
+        layer.bindTooltip(asText(this.gridLabel(level, feature)), {
           permanent: true,
           direction: 'center',
           className: `gm-label gm-label-${level}`,
@@ -110,7 +110,7 @@ export class GridLayers {
       this.layers[level].eachLayer((layer) => {
         const tooltip = layer.getTooltip();
         const text = this.gridLabel(level, layer.feature);
-        if (tooltip && tooltip.getContent() !== text) tooltip.setContent(text);
+        if (tooltip && tooltip.getContent().textContent !== text) tooltip.setContent(asText(text));
       });
     });
   }
@@ -136,7 +136,7 @@ export class GridLayers {
       }),
       style: (feature) => this.householdStyle(feature),
       onEachFeature: (feature, layer) => {
-        layer.bindTooltip(feature.properties.address || '', { direction: 'top', offset: [0, -6] });
+        layer.bindTooltip(asText(feature.properties.address), { direction: 'top', offset: [0, -6] });
         layer.on('click', () => this.selectHousehold(feature.properties.id));
       },
     });

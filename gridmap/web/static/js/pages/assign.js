@@ -22,7 +22,7 @@
  */
 import { banner, hideBanner } from '../core/banner.js';
 import { requestJson } from '../core/api.js';
-import { cssToken, el } from '../core/dom.js';
+import { asText, cssToken, el } from '../core/dom.js';
 import { prepareMap, projection } from '../core/map.js';
 import { mixin } from '../core/mixin.js';
 import { AssignProposal } from '../assign/proposal.js';
@@ -150,7 +150,7 @@ class AssignPage {
       coordsToLatLng: this.coordsToLatLng,
       style: { color: COLOURS.grid, weight: 2, fillOpacity: 0.05 },
       onEachFeature: (f, l) => {
-        l.bindTooltip(f.properties.name || f.properties.code, { sticky: true });
+        l.bindTooltip(asText(f.properties.name || f.properties.code), { sticky: true });
         l.on('click', () => { window.location.search = link(f); });
       },
     }).addTo(this.map);
@@ -208,7 +208,7 @@ class AssignPage {
         coordsToLatLng: this.coordsToLatLng,
         style: () => this.microStyle(m),
       }).addTo(this.gridLayer);
-      m.layer.bindTooltip(m.feature.properties.name || m.code, { sticky: true });
+      m.layer.bindTooltip(asText(m.feature.properties.name || m.code), { sticky: true });
       m.layer.on('click', () => {
         if (this.pickMode() === 'micro') this.toggleGroup(this.householdsIn(m.code));
       });
@@ -260,7 +260,7 @@ class AssignPage {
       className: `gm-household gm-hh-${cssToken(h.id)}`,
       bubblingMouseEvents: false,
     }).addTo(this.householdLayer);
-    house.marker.bindTooltip(() => this.householdLabel(house), { direction: 'top' });
+    house.marker.bindTooltip(() => asText(this.householdLabel(house)), { direction: 'top' });
     house.marker.on('click', () => this.pick(house));
     return house;
   }

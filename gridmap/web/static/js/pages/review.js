@@ -17,7 +17,7 @@
  */
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
-import { el, percent } from '../core/dom.js';
+import { asText, el, percent } from '../core/dom.js';
 import {
   HOT_SPOT_BIN_LABELS as BIN_LABELS, HOT_SPOT_TREND_LABELS as TREND_LABELS, LEVEL_LABELS,
   OVERDUE_LABEL, STATE_LABELS,
@@ -275,7 +275,7 @@ class GridmapReview {
         fillOpacity: 0.9,
         className: `gm-spot gm-spot-${cell.bin}`,
       });
-      marker.bindTooltip(`${cell.name}：${BIN_LABELS[cell.bin] || BIN_LABELS[0]}，z=${cell.z}，${TREND_LABELS[cell.trend] || ''}`);
+      marker.bindTooltip(asText(`${cell.name}：${BIN_LABELS[cell.bin] || BIN_LABELS[0]}，z=${cell.z}，${TREND_LABELS[cell.trend] || ''}`));
       marker.on('click', (event) => {
         L.DomEvent.stopPropagation(event);
         this.showGrid(cell.code);

@@ -5,7 +5,7 @@
  */
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
-import { el } from '../core/dom.js';
+import { asText, el } from '../core/dom.js';
 import { beijingShort, clock } from '../core/format.js';
 import { OVERDUE_LABEL, VISIT_HOW_LABELS } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
@@ -153,8 +153,8 @@ export class Replay {
       className: `gm-reached gm-reached-${p.how}`,
     });
     marker.feature = f;
-    marker.bindTooltip(`${p.address || `住户 ${p.household_id}`}：${VISIT_HOW_LABELS[p.how] || p.how}`
-      + ` ${clock(Date.parse(p.at))}${p.distance_m === null ? '' : `，距轨迹 ${metres(p.distance_m)}`}`);
+    marker.bindTooltip(asText(`${p.address || `住户 ${p.household_id}`}：${VISIT_HOW_LABELS[p.how] || p.how}`
+      + ` ${clock(Date.parse(p.at))}${p.distance_m === null ? '' : `，距轨迹 ${metres(p.distance_m)}`}`));
     return marker;
   }
 
@@ -165,7 +165,7 @@ export class Replay {
       fillColor: COLOURS.checkIn, fillOpacity: 1, className: 'gm-replay-checkin',
     });
     marker.feature = f;
-    marker.bindTooltip(`签到 住户 ${p.household_id}，${clock(Date.parse(p.at))}`);
+    marker.bindTooltip(asText(`签到 住户 ${p.household_id}，${clock(Date.parse(p.at))}`));
     return marker;
   }
 
@@ -282,7 +282,7 @@ export class Replay {
         L.circleMarker(coords(f.geometry.coordinates), {
           radius: 5, color: COLOURS.overdue, weight: 1.5, fillColor: '#fff', fillOpacity: 0.9,
           className: 'gm-overdue gm-overdue-household',
-        }).bindTooltip(label).addTo(this.overdueLayer);
+        }).bindTooltip(asText(label)).addTo(this.overdueLayer);
       } else {
         L.geoJSON(f, {
           coordsToLatLng: coords,
@@ -290,7 +290,7 @@ export class Replay {
             color: COLOURS.overdue, weight: 1, dashArray: '4 4', fillColor: COLOURS.overdue,
             fillOpacity: 0.06, className: 'gm-overdue gm-overdue-grid',
           },
-        }).bindTooltip(label).addTo(this.overdueLayer);
+        }).bindTooltip(asText(label)).addTo(this.overdueLayer);
       }
     });
   }

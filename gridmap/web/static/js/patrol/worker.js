@@ -5,7 +5,7 @@
  */
 import { newKey, requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
-import { el } from '../core/dom.js';
+import { asText, el } from '../core/dom.js';
 import { beijingShort, clock } from '../core/format.js';
 import { prepareMap, projection } from '../core/map.js';
 import { mixin } from '../core/mixin.js';
@@ -205,7 +205,7 @@ export class WorkerPage {
         fillColor: item.done ? COLOURS.done : COLOURS.due,
         className: `gm-duty-marker gm-duty-${item.done ? 'done' : 'due'}`,
       });
-      marker.bindTooltip(`${item.address || `住户 ${item.id}`}：${item.done ? '已完成' : '待办'}`);
+      marker.bindTooltip(asText(`${item.address || `住户 ${item.id}`}：${item.done ? '已完成' : '待办'}`));
       marker.feature = { id: item.id, done: item.done };
       this.dutyLayer.addLayer(marker);
     });
