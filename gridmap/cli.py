@@ -25,6 +25,7 @@ from gridmap.core import clock, db
 from gridmap.core.errors import GridmapError
 from gridmap.core.settings import Settings
 from gridmap.demo import loader as demo
+from gridmap.demo import shape as demo_shape
 from gridmap.grid import ingest
 from gridmap.spatial.crs import SpatialInputError
 from gridmap.spatial.validate import Problem, ValidationReport
@@ -239,21 +240,27 @@ def import_coverage(path: Path, layer: str | None, encoding: str | None) -> None
 
 
 @group.command("load-demo")
-@click.option("--households", default=demo.DEFAULT_HOUSEHOLDS, show_default=True, type=int)
+@click.option(
+    "--households",
+    type=click.IntRange(min=1),
+    help="Load whole communities until they hold at least this many households "
+    "(default: the whole district, about 210 000; knobs in gridmap/demo/shape.py).",
+)
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option(
     "--requests",
     "request_count",
-    default=demo.DEFAULT_REQUESTS,
+    default=demo_shape.DEFAULT.requests,
     show_default=True,
     type=click.IntRange(min=0),
     help="Residents' requests of the last 12 months generated over the city (gen-requests).",
 )
 @click.option("--if-empty", is_flag=True, help="Do nothing when grids are already loaded.")
-def load_demo(households: int, seed: int, request_count: int, if_empty: bool) -> None:
+def load_demo(households: int | None, seed: int, request_count: int, if_empty: bool) -> None:
     """Load the Dongcheng demo: its grid, generated households, people, coverage and a year
-    of residents' requests."""
+    of residents' requests; then print the district's shape as measured in the database."""
     from gridmap.demo import generator as synth  # heavy: loaded by the commands that use it
+    from gridmap.demo import summary
 
     with _one_transaction() as session:
         if if_empty and demo.has_data(session):
@@ -266,8 +273,10 @@ def load_demo(households: int, seed: int, request_count: int, if_empty: bool) ->
         made = synth.generate_requests(session, count=request_count, seed=seed, progress=_bar)
         reports.append(ingest.ImportReport("residents' requests", written=made.requests))
         _audit(session, "import.demo", **{r.kind: r.written for r in reports})
+        found = summary.measure(session)
     for report in reports:
         click.echo(report.as_text())
+    click.echo(summary.as_text(found, demo_shape.DEFAULT))
 
 
 @group.command("gen-requests")

@@ -24,6 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gridmap.demo.shape import DEFAULT
 from gridmap.spatial.balance import (
     Division,
     nearest_member_baseline,
@@ -33,7 +34,8 @@ from gridmap.spatial.generate import generate_grid, generate_population
 
 ROOT = Path(__file__).resolve().parents[1]
 
-MIN_LOAD, MAX_LOAD, CARE_WEIGHT = 10, 30, 2.0
+#: Members' loads as the demo draws them (5–15 households each, 党员中心户).
+(MIN_LOAD, MAX_LOAD), CARE_WEIGHT = DEFAULT.households_per_member, 2.0
 
 
 def city(communities: int, households: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
@@ -41,7 +43,9 @@ def city(communities: int, households: int, seed: int) -> tuple[pd.DataFrame, pd
     outline = gpd.read_file(ROOT / "data/boundaries/dongcheng.geojson").geometry.iloc[0]
     streets = min(17, communities)
     grid = generate_grid(outline, communities=communities, streets=streets, seed=seed)
-    population = generate_population(grid, households=households, seed=seed)
+    # A set density (not the demo's zones of 300–500) to find a zone of 500 and a community of
+    # 10 000 households; the staffing and coverage rules are the demo's.
+    population = generate_population(grid, shape=DEFAULT, spread_households=households, seed=seed)
     house = population.households
     current = population.coverage.set_index("household_id")["person_id"]
     frame = pd.DataFrame(

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from gridmap.access import accounts, auth
 from gridmap.core import db
 from gridmap.core.settings import Settings
+from gridmap.demo.shape import DEFAULT
 from gridmap.grid import ingest
 from gridmap.spatial.generate import generate_grid, generate_population
 from gridmap.spatial.locate import locate_points
@@ -118,7 +119,9 @@ def write_households(grid: gpd.GeoDataFrame, total: int, path: Path):  # type: i
     first = None
     written = 0
     while written < total or first is None:
-        piece = generate_population(grid, households=min(_PIECE, total - written), seed=2 + written)
+        piece = generate_population(
+            grid, shape=DEFAULT, spread_households=min(_PIECE, total - written), seed=2 + written
+        )
         first = first or piece
         h = piece.households
         pd.DataFrame(

@@ -1,7 +1,9 @@
-"""The demo: Beijing Dongcheng's committed three-level grid and a generated population."""
+"""The demo: Beijing Dongcheng's committed three-level grid and a generated population, shaped
+by the knobs of :mod:`gridmap.demo.shape`."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.access import accounts
 from gridmap.core.settings import Settings
+from gridmap.demo.shape import DEFAULT, DemoShape
 from gridmap.grid import ingest
 from gridmap.patrols import service as patrols
 from gridmap.requests import service as requests
@@ -22,9 +25,6 @@ from gridmap.storage.models import Grid
 
 BOUNDARIES = Path(__file__).resolve().parents[2] / "data" / "boundaries"
 GRID_FILE = BOUNDARIES / "dongcheng_grid.geojson"
-DEFAULT_HOUSEHOLDS = 100_000
-#: A year of requests for the review page (a Beijing-size city files ~20 M a year).
-DEFAULT_REQUESTS = 200_000
 
 
 def has_data(session: Session) -> bool:
@@ -38,17 +38,26 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 def load(
     session: Session,
     *,
-    households: int,
     seed: int,
     settings: Settings,
+    households: int | None = None,
+    shape: DemoShape = DEFAULT,
     progress: ingest.Progress[Any] = iter,
     grid_file: Path = GRID_FILE,
 ) -> list[ingest.ImportReport]:
-    """Import the committed grid, a population of ``households`` generated over it, and one
-    demo account per role (password ``settings.demo_password``)."""
+    """Import the committed grid, a population generated over it with ``shape``, and one
+    demo account per role (password ``settings.demo_password``).
+
+    ``households`` overrides ``shape.households``: whole communities, in code order, until
+    they hold at least that many (``None``: the whole district). Only the communities
+    populated are imported, so every micro-grid has households.
+    """
+    if households is not None:
+        shape = dataclasses.replace(shape, households=households)
     grid = pyogrio.read_dataframe(grid_file)
+    population = generate_population(grid, shape=shape, households=shape.households, seed=seed)
+    grid = grid[grid["code"].str[:12].isin(population.communities)]
     reports = [ingest.import_grids(session, grid, "EPSG:4490", settings)]
-    population = generate_population(grid, households=households, seed=seed)
     reports.append(
         ingest.import_households(session, population.households, "EPSG:4490", progress=progress)
     )
@@ -63,19 +72,22 @@ def load(
 
 
 def with_homes(population: Population) -> pd.DataFrame:
-    """People with a home: a member lives at the first household they cover; anyone else at
+    """People with a home: members and building leaders where the generator put them (the
+    first household a member covers, a household of the leader's building); anyone else at
     a household of their community (members are residents, 双报到)."""
     houses = population.households
     lon, lat = houses.geometry.x.to_numpy(), houses.geometry.y.to_numpy()
     position = pd.Series(range(len(houses)), index=houses["id"].to_numpy())
-    first = population.coverage.groupby("person_id")["household_id"].min()
     community = houses["micro_code"].str[:12].to_numpy()
     by_community = pd.Series(range(len(houses))).groupby(community).agg(list)
-    people = population.people.copy()
+    people = population.people.drop(columns="home_household_id")
+    homes = population.people["home_household_id"]
     picks = []
-    for person_id, code in zip(people["id"], people["home_community_code"], strict=True):
-        if person_id in first.index:
-            picks.append(position[first[person_id]])
+    for person_id, code, home in zip(
+        people["id"], people["home_community_code"], homes, strict=True
+    ):
+        if not pd.isna(home):
+            picks.append(position[home])
         elif code in by_community.index:
             options = by_community[code]
             picks.append(options[int(person_id) % len(options)])

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from gridmap.demo.shape import DEFAULT, DemoShape
 from gridmap.spatial.generate import (
     CARE_TAGS,
     Population,
@@ -19,12 +20,10 @@ from gridmap.spatial.locate import locate_points
 
 from .conftest import SMALL_OUTLINE
 
-HOUSEHOLDS = 20_000
-
 
 @pytest.fixture(scope="module")
 def population(small_grid: gpd.GeoDataFrame) -> Population:
-    return generate_population(small_grid, households=HOUSEHOLDS, seed=3)
+    return generate_population(small_grid, shape=DEFAULT, seed=3)
 
 
 def test_grid_counts_and_columns(small_grid):
@@ -140,8 +139,9 @@ def test_grid_arguments_are_checked(kwargs):
 
 def test_household_counts_and_fields(population, small_grid):
     h = population.households
-    assert len(h) == HOUSEHOLDS
-    assert h["id"].tolist() == list(range(1, HOUSEHOLDS + 1))
+    zones = (small_grid["level"] == "zone").sum()
+    assert 300 * zones <= len(h) <= 500 * zones
+    assert h["id"].tolist() == list(range(1, len(h) + 1))
     assert h.crs.to_epsg() == 4490 and (h.geom_type == "Point").all()
     assert h["residents"].between(1, 6).all()
     assert h["address"].str.fullmatch(r"东城区\w+街道\w+第\d+社区\d+号楼\d单元\d+").all()
@@ -155,13 +155,46 @@ def test_household_counts_and_fields(population, small_grid):
 
 
 def test_households_per_zone_and_micro_are_realistic(population, small_grid):
-    per_micro = population.households.groupby("micro_code").size()
-    micro = small_grid[small_grid["level"] == "micro"].set_index("code")
-    ordinary = per_micro.reindex(micro.index[micro["kind"] == "ordinary"]).fillna(0)
-    dedicated = per_micro.reindex(micro.index[micro["kind"] == "dedicated"]).fillna(0)
-    assert ordinary.median() > 5 * max(dedicated.median(), 1)
+    """Micro-grids of 20–50 households (a building or a few), none empty; zones of 300–500."""
+    micro = small_grid.loc[small_grid["level"] == "micro", "code"]
+    per_micro = population.households.groupby("micro_code").size().reindex(micro, fill_value=0)
+    assert per_micro.between(20, 50).all()
+    assert 30 <= per_micro.median() <= 40
     per_zone = population.households.groupby(population.households["micro_code"].str[:14]).size()
-    assert 200 < per_zone.median() < 800
+    assert len(per_zone) == (small_grid["level"] == "zone").sum()
+    assert per_zone.between(300, 500).all()
+    assert population.communities == sorted(
+        small_grid.loc[small_grid["level"] == "community", "code"]
+    )
+
+
+def test_households_limit_populates_whole_communities_in_code_order(small_grid):
+    few = generate_population(small_grid, shape=DEFAULT, households=2000, seed=3)
+    communities = sorted(small_grid.loc[small_grid["level"] == "community", "code"])
+    assert few.communities == communities[: len(few.communities)] and few.communities
+    per_community = few.households.groupby(few.households["micro_code"].str[:12]).size()
+    assert per_community.sum() >= 2000 > per_community.iloc[:-1].sum()
+    assert sorted(per_community.index) == few.communities
+    staffed = few.assignments["grid_code"].str[:12]
+    assert set(staffed) == set(few.communities)
+
+
+def test_spread_households_places_an_exact_count_by_area(small_grid):
+    spread = generate_population(small_grid, shape=DEFAULT, spread_households=5000, seed=3)
+    assert len(spread.households) == 5000
+    per_micro = spread.households.groupby("micro_code").size()
+    micro = small_grid[small_grid["level"] == "micro"].set_index("code")
+    dedicated = per_micro.reindex(micro.index[micro["kind"] == "dedicated"]).fillna(0)
+    assert dedicated.median() < per_micro.median() / 5  # schools and parks hold few homes
+    with pytest.raises(ValueError, match="not both"):
+        generate_population(small_grid, shape=DEFAULT, households=1, spread_households=1)
+
+
+def test_the_shape_refuses_impossible_knobs():
+    with pytest.raises(ValueError, match="households_per_micro"):
+        DemoShape(households_per_micro=(50, 20))
+    with pytest.raises(ValueError, match="cover_kinds"):
+        DemoShape(cover_kinds=(("party_member", 0.5),))
 
 
 def test_every_household_is_inside_its_micro_grid(population, small_grid):
@@ -203,10 +236,24 @@ def test_people_and_assignments(population, small_grid):
         assert sorted(mine["grid_code"]) == sorted(
             small_grid.loc[small_grid["level"] == level, "code"]
         )
-    per_worker = a[a["role"] == "grid_worker"].groupby("person_id").size()
-    assert per_worker.max() == 2 and (per_worker == 1).any()
+    # One full-time worker (专职网格员) per zone, posted to every micro-grid of it.
+    workers = a[a["role"] == "grid_worker"]
+    kinds = people.set_index("id")["kind"]
+    assert (kinds[workers["person_id"]] == "grid_worker").all()
+    zones_of = workers.groupby("person_id")["grid_code"].agg(lambda c: set(c.str[:14]))
+    assert (zones_of.str.len() == 1).all()
+    assert len(zones_of) == (levels == "zone").sum()
+    # A building leader (楼栋长, a volunteer) per building, posted to its micro-grid.
     leaders = a[a["role"] == "building_leader"]
-    assert len(leaders) > 0 and (levels[leaders["grid_code"]] == "micro").all()
+    assert (levels[leaders["grid_code"]] == "micro").all()
+    assert set(leaders["grid_code"]) == set(small_grid.loc[small_grid["level"] == "micro", "code"])
+    assert set(kinds[leaders["person_id"]]) == {"building_leader", "party_member", "volunteer"}
+    h = population.households
+    buildings = h.drop_duplicates(["micro_code", "building"])
+    assert len(leaders) == len(buildings)
+    home = people.set_index("id").loc[leaders["person_id"], "home_household_id"].to_numpy()
+    lived = h.set_index("id").loc[home, ["micro_code", "building"]]
+    assert (lived["micro_code"].to_numpy() == leaders["grid_code"].to_numpy()).all()
 
 
 def test_coverage_leaves_three_to_five_percent_uncovered(population):
@@ -217,13 +264,12 @@ def test_coverage_leaves_three_to_five_percent_uncovered(population):
     care = h["care_tags"].str.len() > 0
     assert (uncovered & care).sum() > 0
     kinds = people.set_index("id")["kind"]
-    assert set(kinds[cov["person_id"].unique()]) == {
-        "party_member",
-        "in_service_member",
-        "volunteer",
-    }
+    assert set(kinds[cov["person_id"].unique()]) == {"party_member", "in_service_member"}
     load = cov.groupby("person_id").size()
-    assert load.between(10, 39).mean() > 0.95 and load.max() <= 39
+    assert load.between(5, 15).all() and 7 <= load.median() <= 11
+    # 党员中心户: a member lives in the first household of the run they look after.
+    homes = population.people.set_index("id").loc[load.index, "home_household_id"]
+    assert (homes.to_numpy() == cov.groupby("person_id")["household_id"].min().to_numpy()).all()
 
 
 def test_members_cover_households_of_their_own_zone(population):
@@ -237,7 +283,7 @@ def test_members_cover_households_of_their_own_zone(population):
 
 
 def test_population_is_deterministic(small_grid, population):
-    again = generate_population(small_grid, households=HOUSEHOLDS, seed=3)
+    again = generate_population(small_grid, shape=DEFAULT, seed=3)
     assert again.households.drop(columns="geometry").equals(
         population.households.drop(columns="geometry")
     )

@@ -1,8 +1,9 @@
 """The generator of residents' requests: exact counts, places inside their micro-grids, the
 tally kept by the database, seasons, clusters, coherent timelines and meaningful rates.
 
-One small demo city (2 000 households over the committed Dongcheng grid) with 20 000 requests
-is generated once for the module, in a transaction rolled back at the end.
+The demo city (the whole committed Dongcheng grid, about 210 000 households: the clusters,
+trends and rankings below need a district, not a few communities) with 20 000 requests is
+generated once for the module, in a transaction rolled back at the end.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def city(engine: Engine, settings: Settings) -> Iterator[tuple[Session, synth.Re
     with engine.connect() as conn:
         outer = conn.begin()
         session = Session(bind=conn, join_transaction_mode="create_savepoint")
-        demo.load(session, households=2000, seed=3, settings=settings)
+        demo.load(session, seed=3, settings=settings)
         report = synth.generate_requests(session, count=COUNT, seed=SEED, end=END)
         session.flush()
         yield session, report

@@ -22,7 +22,11 @@ from gridmap.spatial.generate.grid import (
     reading_order,
     street_name,
 )
-from gridmap.spatial.generate.population import Population, generate_population
+from gridmap.spatial.generate.population import (
+    Population,
+    PopulationShape,
+    generate_population,
+)
 
 __all__ = [
     "CARE_TAGS",
@@ -32,6 +36,7 @@ __all__ = [
     "GENERIC_STREETS",
     "GRID_SIZE",
     "Population",
+    "PopulationShape",
     "county_name",
     "generate_grid",
     "generate_population",

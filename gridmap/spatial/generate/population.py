@@ -4,6 +4,7 @@ them, their posts and the households each covers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -22,6 +23,26 @@ from gridmap.spatial.generate.grid import (
 )
 
 
+class PopulationShape(Protocol):
+    """What the generator reads of a demo's shape (:class:`gridmap.demo.shape.DemoShape`
+    documents each knob and holds the defaults); ranges are inclusive."""
+
+    @property
+    def households_per_micro(self) -> tuple[int, int]: ...
+    @property
+    def households_per_zone(self) -> tuple[int, int]: ...
+    @property
+    def households_per_building(self) -> tuple[int, int]: ...
+    @property
+    def households_per_member(self) -> tuple[int, int]: ...
+    @property
+    def uncovered_share(self) -> float: ...
+    @property
+    def cover_kinds(self) -> tuple[tuple[str, float], ...]: ...
+    @property
+    def leader_kinds(self) -> tuple[tuple[str, float], ...]: ...
+
+
 @dataclass
 class Population:
     """A generated population over a grid.
@@ -33,17 +54,23 @@ class Population:
         :data:`CARE_TAGS`), micro_code, geometry (Point, EPSG:4490, inside its micro-grid).
     people : DataFrame
         id, name, phone, kind ('party_member' | 'grid_worker' | 'volunteer' |
-        'building_leader' | 'in_service_member'), home_community_code.
+        'building_leader' | 'in_service_member'), home_community_code, home_household_id
+        (the household the person lives in, or <NA>: members live in the first household they
+        cover, building leaders in their building).
     assignments : DataFrame
         person_id, grid_code, role ('chief' | 'zone_leader' | 'grid_worker' | 'building_leader').
     coverage : DataFrame
         person_id, household_id (党员分片包户; a few percent of households left out on purpose).
+    communities : list of str
+        Codes of the communities populated (all of the grid's, or the first ones when
+        ``households`` limits the size); only their grids are staffed.
     """
 
     households: gpd.GeoDataFrame
     people: pd.DataFrame
     assignments: pd.DataFrame
     coverage: pd.DataFrame
+    communities: list[str]
 
 
 _SURNAMES = tuple(
@@ -80,13 +107,16 @@ _MOBILE_PREFIXES = (
     "188",
     "199",
 )
-# Who takes households (党员分片包户): party members mostly, then 双报到 in-service members.
-_COVER_KINDS = ("party_member", "in_service_member", "volunteer")
-_COVER_SHARES = (0.6, 0.25, 0.15)
-_UNCOVERED_SHARE = 0.04
 
 
-def generate_population(grid: gpd.GeoDataFrame, *, households: int, seed: int = 0) -> Population:
+def generate_population(
+    grid: gpd.GeoDataFrame,
+    *,
+    shape: PopulationShape,
+    households: int | None = None,
+    spread_households: int | None = None,
+    seed: int = 0,
+) -> Population:
     """Generate households, the people serving them, their posts and who covers whom.
 
     Parameters
@@ -94,37 +124,122 @@ def generate_population(grid: gpd.GeoDataFrame, *, households: int, seed: int = 
     grid : GeoDataFrame
         A grid as made by :func:`generate_grid` (code, name, level, kind, geometry in EPSG:4490);
         the hierarchy is read from the code prefixes, ``parent_code`` is not needed.
-    households : int
-        How many households to place. Realistic: 300–500 per zone, tens per micro-grid.
+    shape : PopulationShape
+        The knobs (:class:`gridmap.demo.shape.DemoShape`): households per micro-grid, zone,
+        building and covering member, the share left uncovered, who covers and who leads.
+    households : int, optional
+        Populate whole communities, in code order, until they hold at least this many
+        households; the rest of the grid stays unpopulated and unstaffed (see
+        ``Population.communities``). Default: every community.
+    spread_households : int, optional
+        For benchmarks that need a set density: place exactly this many households over all
+        micro-grids in proportion to area times a random density (dedicated ones get 2 % of
+        that), instead of the shape's per-zone and per-micro-grid counts; micro-grids may then
+        be empty or crowded. Excludes ``households``.
     seed : int
         Seed of the random generator.
 
     Returns
     -------
     Population
-        See :class:`Population`. Households are spread over ordinary micro-grids in proportion
-        to area times a random density (dedicated ones get 2 % of that), grouped into a few
-        buildings per micro-grid and placed within 10 m of their building, always strictly
-        inside their micro-grid. About 4 % of households, care households more often, are left
-        uncovered, so that the "nobody covers them" report has something to show.
+        See :class:`Population`. Each zone gets a total in ``shape.households_per_zone``
+        (narrowed to what its micro-grids can hold), split among its micro-grids within
+        ``shape.households_per_micro``; households are grouped into buildings and placed within
+        10 m of their building, always strictly inside their micro-grid. Posts: a chief per
+        community, a zone leader and one full-time grid worker per zone (posted to each of its
+        micro-grids), a building leader per building. Covering members take runs of
+        ``shape.households_per_member`` neighbouring households of one zone; a share of
+        households, care households more often, is left uncovered.
     """
-    if households < 0:
-        raise ValueError("households must be >= 0")
+    if households is not None and spread_households is not None:
+        raise ValueError("give households or spread_households, not both")
+    if (households is not None and households < 1) or (
+        spread_households is not None and spread_households < 0
+    ):
+        raise ValueError("households must be >= 1 and spread_households >= 0")
     rng = np.random.default_rng(seed)
     micro = grid[grid["level"] == "micro"].sort_values("code", ignore_index=True)
     if micro.empty:
         raise ValueError("the grid has no micro-grids to place households in")
     geoms = np.asarray(micro.geometry.values, dtype=object)
     shapely.prepare(geoms)
-    counts = rng.multinomial(households, _micro_weights(micro, geoms, rng))
-    buildings = _buildings(micro, geoms, counts, rng)
+    if spread_households is not None:
+        counts = rng.multinomial(spread_households, _micro_weights(micro, geoms, rng))
+    else:
+        counts = _realistic_counts(micro["code"].to_numpy(), shape, rng)
+    communities = _populated(micro["code"].to_numpy(), counts, households)
+    keep = micro["code"].str[:12].isin(communities).to_numpy()
+    micro, geoms, counts = micro[keep].reset_index(drop=True), geoms[keep], counts[keep]
+    grid = grid[grid["code"].str[:12].isin(communities)]
+    buildings = _buildings(micro, geoms, counts, shape.households_per_building, rng)
     house = _households(grid, micro, geoms, buildings, rng)
     people = _People()
-    assignments = _posts(grid, micro, buildings, people, rng)
-    coverage = _coverage(house, micro, people, rng)
+    assignments = _posts(grid, micro, buildings, people, shape, rng)
+    coverage = _coverage(house, people, shape, rng)
     return Population(
-        households=house, people=people.frame(rng), assignments=assignments, coverage=coverage
+        households=house,
+        people=people.frame(rng),
+        assignments=assignments,
+        coverage=coverage,
+        communities=communities,
     )
+
+
+def _populated(
+    codes: NDArray[np.object_], counts: NDArray[np.int64], households: int | None
+) -> list[str]:
+    """The communities to populate: all, or the first ones holding ``households``."""
+    community = pd.Series(counts).groupby(np.array([c[:12] for c in codes])).sum().sort_index()
+    codes_in_order: list[str] = [str(code) for code in community.index]
+    if households is None:
+        return codes_in_order
+    enough = int(np.searchsorted(community.cumsum().to_numpy(), households)) + 1
+    return codes_in_order[:enough]
+
+
+def _realistic_counts(
+    codes: NDArray[np.object_], shape: PopulationShape, rng: np.random.Generator
+) -> NDArray[np.int64]:
+    """Households per micro-grid: a total per zone, split among its micro-grids."""
+    (zone_lo, zone_hi), (lo, hi) = shape.households_per_zone, shape.households_per_micro
+    zone = np.array([c[:14] for c in codes])
+    starts = np.r_[0, np.flatnonzero(zone[1:] != zone[:-1]) + 1, len(codes)]
+    counts = np.empty(len(codes), dtype=np.int64)
+    for a, b in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
+        m = b - a
+        low, high = max(zone_lo, m * lo), min(zone_hi, m * hi)
+        # A zone whose micro-grids cannot hold a total in range gets the nearest total they can.
+        total = (
+            int(rng.integers(low, high + 1)) if low <= high else (low if m * lo > zone_hi else high)
+        )
+        counts[a:b] = _split(total, m, lo, hi, rng)
+    return counts
+
+
+def _split(total: int, parts: int, lo: int, hi: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    """``total`` cut at random into ``parts`` integers, each in [lo, hi] when that is possible."""
+    if total < parts * lo or total > parts * hi:
+        base = np.full(parts, total // parts, dtype=np.int64)
+        base[: total % parts] += 1
+        return base
+    room = hi - lo
+    extra = rng.multinomial(total - parts * lo, np.full(parts, 1 / parts)).astype(np.int64)
+    while (over := extra > room).any():
+        excess = int((extra[over] - room).sum())
+        extra[over] = room
+        free = extra < room
+        extra += rng.multinomial(excess, free / free.sum())
+    return lo + extra
+
+
+def _runs(n: int, lo: int, hi: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    """Sizes of consecutive runs cutting ``n`` items, each in [lo, hi] (one run if n < lo)."""
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    fewest, most = -(-n // hi), max(-(-n // hi), n // lo)
+    # Runs of one zone are of similar size, around a typical size drawn in [lo, hi].
+    parts = int(np.clip(np.rint(n / rng.uniform(lo, hi)), fewest, most))
+    return _split(n, parts, lo, hi, rng)
 
 
 def _micro_weights(
@@ -155,9 +270,10 @@ def _buildings(
     micro: gpd.GeoDataFrame,
     geoms: NDArray[np.object_],
     counts: NDArray[np.int64],
+    per_building: tuple[int, int],
     rng: np.random.Generator,
 ) -> _Buildings:
-    size = rng.integers(18, 49, len(micro))  # target households per building
+    size = rng.integers(per_building[0], per_building[1] + 1, len(micro))  # target sizes
     n_buildings = np.where(counts > 0, np.maximum(1, np.rint(counts / size)), 0).astype(np.int64)
     building_micro = np.repeat(np.arange(len(micro)), n_buildings)
     x, y = _points_in(geoms[building_micro], rng)
@@ -291,10 +407,13 @@ class _People:
     def __init__(self) -> None:
         self.kind: list[str] = []
         self.home: list[str] = []
+        self.home_household: list[int] = []
 
-    def add(self, kind: str, home_community: str) -> int:
+    def add(self, kind: str, home_community: str, home_household: int = -1) -> int:
+        """A new person's id; ``home_household`` is a household id (-1: not known)."""
         self.kind.append(kind)
         self.home.append(home_community)
+        self.home_household.append(home_household)
         return len(self.kind)
 
     def frame(self, rng: np.random.Generator) -> pd.DataFrame:
@@ -306,6 +425,7 @@ class _People:
             _SURNAMES[s] + _GIVEN[g[0]] + (_GIVEN[g[1]] if t else "")
             for s, g, t in zip(surname, given, two, strict=True)
         ]
+        home = pd.Series(self.home_household, dtype="Int64")
         return pd.DataFrame(
             {
                 "id": np.arange(1, n + 1, dtype=np.int64),
@@ -313,6 +433,7 @@ class _People:
                 "phone": _phones(n, rng),
                 "kind": self.kind,
                 "home_community_code": self.home,
+                "home_household_id": home.where(home > 0, pd.NA).array,
             }
         )
 
@@ -336,62 +457,55 @@ def _posts(
     micro: gpd.GeoDataFrame,
     buildings: _Buildings,
     people: _People,
+    shape: PopulationShape,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """Chief per community, leader per zone, worker per 1–2 micro-grids, some building leaders."""
+    """A chief per community; per zone a leader and one full-time grid worker (专职网格员)
+    posted to each of its micro-grids; a building leader (楼栋长) per building."""
     rows: list[tuple[int, str, str]] = []
     for code in sorted(grid.loc[grid["level"] == "community", "code"]):
         rows.append((people.add("party_member", code), code, "chief"))
+    codes = micro["code"].to_numpy()
+    zone_of = np.array([c[:14] for c in codes])
     for code in sorted(grid.loc[grid["level"] == "zone", "code"]):
         rows.append((people.add("party_member", code[:12]), code, "zone_leader"))
-    codes = micro["code"].tolist()
-    doubles = rng.random(len(codes)) < 0.25
-    i = 0
-    while i < len(codes):
-        worker = people.add("grid_worker", codes[i][:12])
-        rows.append((worker, codes[i], "grid_worker"))
-        # A worker may take the next micro-grid of the same zone too.
-        if doubles[i] and i + 1 < len(codes) and codes[i + 1][:14] == codes[i][:14]:
-            rows.append((worker, codes[i + 1], "grid_worker"))
-            i += 1
-        i += 1
+        worker = people.add("grid_worker", code[:12])
+        rows += [(worker, m, "grid_worker") for m in codes[zone_of == code].tolist()]
+    kinds, shares = zip(*shape.leader_kinds, strict=True)
     size = np.bincount(buildings.of_household, minlength=buildings.micro.size)
-    chosen = np.flatnonzero((size >= 10) & (rng.random(size.size) < 0.3))
-    for k in chosen.tolist():
+    first = np.searchsorted(buildings.of_household, np.arange(buildings.micro.size)) + 1
+    leader_kind = rng.choice(len(kinds), size=buildings.micro.size, p=shares)
+    for k in np.flatnonzero(size > 0).tolist():
         code = codes[buildings.micro[k]]
-        rows.append((people.add("building_leader", code[:12]), code, "building_leader"))
+        leader = people.add(kinds[leader_kind[k]], code[:12], int(first[k]))
+        rows.append((leader, code, "building_leader"))
     return pd.DataFrame(rows, columns=["person_id", "grid_code", "role"])
 
 
 def _coverage(
-    house: gpd.GeoDataFrame, micro: gpd.GeoDataFrame, people: _People, rng: np.random.Generator
+    house: gpd.GeoDataFrame, people: _People, shape: PopulationShape, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Members living in each zone take 10–30 of its households; ~4 % are left uncovered."""
+    """Members of each zone take runs of neighbouring households, building by building, and
+    live in the first one (党员中心户); a share is left uncovered."""
     n = len(house)
     care = np.array([bool(t) for t in house["care_tags"]], dtype=bool)
     # Exponential keys over weights pick a weighted sample without replacement in one sort;
     # care households are three times as likely to have been missed, as in real audits.
     keys = rng.exponential(size=n) / np.where(care, 3.0, 1.0)
     uncovered = np.zeros(n, dtype=bool)
-    uncovered[np.argsort(keys)[: round(_UNCOVERED_SHARE * n)]] = True
+    uncovered[np.argsort(keys)[: round(shape.uncovered_share * n)]] = True
     covered = np.flatnonzero(~uncovered)  # already in building order within micro-grids
+    ids = house["id"].to_numpy()[covered]
     zone = house["micro_code"].str[:14].to_numpy()[covered]
     bounds = np.r_[0, np.flatnonzero(zone[1:] != zone[:-1]) + 1, covered.size]
+    lo, hi = shape.households_per_member
+    kinds, shares = zip(*shape.cover_kinds, strict=True)
+    kind = rng.choice(len(kinds), size=covered.size // lo + len(bounds), p=shares)
     person = np.empty(covered.size, dtype=np.int64)
-    kinds = rng.choice(len(_COVER_KINDS), size=covered.size // 10 + len(bounds), p=_COVER_SHARES)
     k = 0
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        for start, stop in _chunks(lo, hi, rng):
-            person[start:stop] = people.add(_COVER_KINDS[kinds[k]], zone[lo][:12])
-            k += 1
-    return pd.DataFrame({"person_id": person, "household_id": house["id"].to_numpy()[covered]})
-
-
-def _chunks(lo: int, hi: int, rng: np.random.Generator) -> list[tuple[int, int]]:
-    """Cut [lo, hi) into runs of 10–30; a short tail joins the run before it."""
-    sizes = rng.integers(10, 31, (hi - lo) // 10 + 1)
-    edges = np.minimum(lo + np.r_[0, np.cumsum(sizes)], hi)
-    edges = np.unique(edges)
-    if edges.size > 2 and edges[-1] - edges[-2] < 10:
-        edges = np.delete(edges, -2)
-    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        start = a
+        for run in _runs(b - a, lo, hi, rng).tolist():
+            person[start : start + run] = people.add(kinds[kind[k]], zone[a][:12], int(ids[start]))
+            start, k = start + run, k + 1
+    return pd.DataFrame({"person_id": person, "household_id": ids})
