@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from gridmap.access.auth import EXPORT, REVIEW
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
+from gridmap.api.common import Strict
 from gridmap.api.jobs import accepted, job_owner
 from gridmap.core.db import get_session
 from gridmap.review import service as review
@@ -150,11 +151,8 @@ def report_xlsx(query: ReportQuery) -> Response:
     return Response(body, mimetype=params.XLSX, headers=disposition)
 
 
-class ReportJobBody(BaseModel):
-    month: str | None = Field(
-        None, pattern=r"^\d{4}-\d{2}$", description="The month YYYY-MM (default: last month)"
-    )
-    grid: str | None = Field(None, pattern=GRID_CODE, description="The area (default: your scope)")
+class ReportJobBody(Strict, ReportQuery):
+    """The month and area of a report asked for as a job: those of ``report.xlsx``."""
 
 
 @bp.post(
