@@ -26,7 +26,8 @@ def _workers(engine: Engine) -> int:
 
 def start_worker(app_url: str, log: Path, command: list[str] | None = None) -> subprocess.Popen:
     """A worker process on ``app_url``, once it has registered with the queue."""
-    env = os.environ | {"GRIDMAP_DATABASE_URL": app_url, "PYTHONPATH": str(ROOT)}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = os.environ | {"GRIDMAP_DATABASE_URL": app_url, "PYTHONPATH": path}
     env.pop("GRIDMAP_MIGRATE_DATABASE_URL", None)
     command = command or [sys.executable, "-m", "flask", "--app", "gridmap", "gridmap", "worker"]
     engine = create_engine(app_url)
@@ -48,10 +49,15 @@ def start_worker(app_url: str, log: Path, command: list[str] | None = None) -> s
 
 
 def stop_worker(process: subprocess.Popen) -> None:
+    stop_process(process, timeout=60)
+
+
+def stop_process(process: subprocess.Popen, *, timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not ended after ``timeout`` seconds."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -55,8 +55,21 @@ class JobRecord:
     parent_id: int | None
 
 
+#: The columns of a :class:`JobRecord`, in its order.
+_RECORD = (
+    Job.id,
+    Job.kind,
+    Job.user_id,
+    Job.username,
+    Job.scope_code,
+    Job.params,
+    Job.upload_id,
+    Job.parent_id,
+)
+
+
 def add_upload(session: Session, user_id: int, filename: str, content: bytes) -> int:
-    """Store an uploaded file; returns its id."""
+    """Store a job's file (an upload, or a file a job made); returns its id."""
     return int(
         session.scalars(
             insert(JobUpload)
@@ -126,16 +139,7 @@ def start(session: Session, job_id: int) -> JobRecord | None:
         update(Job)
         .where(Job.id == job_id, Job.state.in_(("queued", "running")))
         .values(state="running", started_at=func.now(), progress=0)
-        .returning(
-            Job.id,
-            Job.kind,
-            Job.user_id,
-            Job.username,
-            Job.scope_code,
-            Job.params,
-            Job.upload_id,
-            Job.parent_id,
-        )
+        .returning(*_RECORD)
     ).one_or_none()
     return None if row is None else JobRecord(*row)
 
@@ -177,16 +181,5 @@ def children(session: Session, parent_id: int, kind: str) -> list[int]:
 
 def record(session: Session, job_id: int) -> JobRecord | None:
     """A job's record (without its outcome), or None."""
-    row = session.execute(
-        select(
-            Job.id,
-            Job.kind,
-            Job.user_id,
-            Job.username,
-            Job.scope_code,
-            Job.params,
-            Job.upload_id,
-            Job.parent_id,
-        ).where(Job.id == job_id)
-    ).one_or_none()
+    row = session.execute(select(*_RECORD).where(Job.id == job_id)).one_or_none()
     return None if row is None else JobRecord(*row)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from tests.conftest import (
     small_grid_frame,
 )
 from tests.requests.conftest import load_staff
+from tests.workers import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Environment of every gunicorn started here: no limiter in the way, no basemap host.
@@ -163,18 +163,23 @@ def start_gunicorn(app_url: str, log: Path, workers: int = 4) -> tuple[subproces
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    return process, until_ready(process, f"http://127.0.0.1:{port}", "gunicorn", log)
+
+
+def until_ready(process: subprocess.Popen, base: str, name: str, log: Path) -> str:
+    """Wait until ``base`` answers ``/api/v1/health``; returns ``base``. Fails the test with
+    the process's ``log`` when it exits or is not ready in READY_SECONDS."""
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"gunicorn exited: {log.read_text(errors='replace')}")
+            pytest.fail(f"{name} exited: {log.read_text(errors='replace')}")
         try:
             if call(base, "GET", "/api/v1/health").status == 200:
-                return process, base
+                return base
         except OSError:
             time.sleep(0.2)
     stop_server(process)
-    pytest.fail(f"gunicorn not ready in {READY_SECONDS} s: {log.read_text(errors='replace')}")
+    pytest.fail(f"{name} not ready in {READY_SECONDS} s: {log.read_text(errors='replace')}")
 
 
 def start_nginx(upstream: str, prefix: Path) -> tuple[subprocess.Popen, str]:
@@ -186,28 +191,11 @@ def start_nginx(upstream: str, prefix: Path) -> tuple[subprocess.Popen, str]:
     command = ["/usr/sbin/nginx", "-p", str(prefix), "-e", str(prefix / "error.log")]
     command += ["-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
     process = subprocess.Popen(command)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"nginx exited: {(prefix / 'error.log').read_text(errors='replace')}")
-        try:
-            if call(base, "GET", "/api/v1/health").status == 200:
-                return process, base
-        except OSError:
-            time.sleep(0.2)
-    stop_server(process)
-    pytest.fail(f"nginx not ready in {READY_SECONDS} s")
+    return process, until_ready(process, f"http://127.0.0.1:{port}", "nginx", prefix / "error.log")
 
 
 def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process, timeout=30)
 
 
 def server_errors_logged(log: Path | None) -> list[str]:
