@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridmap.access import audit
+from gridmap.core import clock
 from gridmap.core.errors import GridmapError
 from gridmap.core.settings import Settings
 from gridmap.storage.models import AuthSession, LoginThrottle, User
@@ -164,10 +165,6 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _refuse(session: Session, action: str, username: str, origin: Origin, why: str) -> None:
     audit.record(
         session, action, username=username, outcome="denied", origin=origin, detail={"reason": why}
@@ -198,7 +195,7 @@ def login(
     name = username.strip().lower()
     address = (origin.ip or "")[:64]
     throttle = _throttle(session, name[:200], address)
-    now = _now()
+    now = clock.now()
     if throttle.blocked_until is not None and throttle.blocked_until > now:
         _refuse(session, "login", name, origin, "throttled")
         raise LoginThrottled(math.ceil((throttle.blocked_until - now).total_seconds()))
@@ -260,7 +257,7 @@ def prune_throttles(session: Session) -> int:
     """Drop throttle rows quiet for a day (they would start afresh anyway); returns how many.
     Run at each first failure of a new name and address, so the table holds about a day of
     them at most."""
-    cut = _now() - _FORGET_AFTER
+    cut = clock.now() - _FORGET_AFTER
     found = session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < cut))
     return int(getattr(found, "rowcount", 0) or 0)
 
@@ -286,7 +283,7 @@ def resolve(session: Session, token: str, kind: str, settings: Settings) -> Call
     if row is None:
         return None
     auth, user = row
-    now = _now()
+    now = clock.now()
     idle = dt.timedelta(minutes=settings.idle_timeout_minutes)
     absolute = dt.timedelta(hours=settings.absolute_timeout_hours)
     if now - auth.last_seen_at > idle or now - auth.created_at > absolute:
@@ -304,7 +301,9 @@ def resolve(session: Session, token: str, kind: str, settings: Settings) -> Call
 def logout(session: Session, caller: Caller, origin: Origin) -> None:
     """End the caller's session on the server."""
     session.execute(
-        update(AuthSession).where(AuthSession.id == caller.session_id).values(revoked_at=_now())
+        update(AuthSession)
+        .where(AuthSession.id == caller.session_id)
+        .values(revoked_at=clock.now())
     )
     audit.record(session, "logout", caller=caller, origin=origin)
     session.commit()

@@ -361,7 +361,8 @@ def clean_track(
         When a jump splits the track, parts with fewer points are dropped (``short_part``);
         the longest part is always kept.
     latest : float, optional
-        UNIX time after which a point is refused (default: now plus one day).
+        UNIX time after which a point is refused (the caller's "now" plus its allowance for
+        clock skew); None sets no upper bound.
 
     Returns
     -------
@@ -402,8 +403,9 @@ def _check_input(x: FloatArray, y: FloatArray, t: FloatArray, latest: float | No
     if not np.isfinite(t).all():
         i = int(np.flatnonzero(~np.isfinite(t))[0])
         raise SpatialInputError("time is missing or not a readable time", f"point {i}")
-    limit = latest if latest is not None else dt.datetime.now(dt.UTC).timestamp() + 86_400
-    wrong = (t < EARLIEST) | (t > limit)
+    wrong = t < EARLIEST
+    if latest is not None:
+        wrong |= t > latest
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])
         # Clipped to the years 1 to 9999 that a datetime can show.
