@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, ViewportSize
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from tests.web.browser import Watched
 
 USER = "web-otp-user"
 NEW_PASSWORD = "网格员巡查-2026-新密码"
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture
