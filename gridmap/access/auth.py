@@ -199,7 +199,9 @@ def login(
     ``login_max_delay_seconds`` before the next try, answered 429 without a hash, for an
     account and a made-up name alike. Other addresses are not held back, so nobody can lock
     an account out. Failures are committed (the count, the audit row) before the error is
-    raised, so a rolled-back request cannot undo them.
+    raised, so a rolled-back request cannot undo them. A one-time password (an
+    administrator's reset) logs in until it expires, into the change-password step only
+    (``Caller.must_change_password``).
     """
     name = username.strip().lower()
     address = (origin.ip or "")[:64]
