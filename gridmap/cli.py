@@ -329,7 +329,7 @@ def reset_password(username: str, password: str) -> None:
     """Set a new password for any account, administrators included."""
     with _one_transaction() as session:
         user_id = accounts.user_id(session, username)
-        accounts.reset_password(session, user_id, password, admins_too=True)
+        accounts.set_password(session, user_id, password, admins_too=True)
         _audit(session, "user.password", username=username)
     click.echo(f"password of {username} reset; its sessions ended")
 

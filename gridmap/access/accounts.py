@@ -4,21 +4,37 @@ The system administrator creates accounts and resets passwords; the security adm
 grants roles and scopes and unlocks accounts. Neither may touch an administrator's account
 (that is done with the ``flask gridmap`` commands on the server), so no administrator can give
 themselves another's powers. Every change is audited by the caller.
+
+A reset never gives the administrator a usable password (:func:`reset_password`): the server
+makes a one-time password that expires, ends the account's logins, and a login with it may
+only choose the account's new password (:func:`change_password`). An administrator who logs
+in with it to act as the user must first replace the user's password, so the user's own
+password stops working, and the notice of the reset (:func:`notices`) waits for them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
+import secrets
 import unicodedata
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from gridmap.access.auth import PERSON_ROLES, SUBTREE_ROLES, forget_failures, hash_password
+from gridmap.access.auth import (
+    PERSON_ROLES,
+    SUBTREE_ROLES,
+    forget_failures,
+    hash_password,
+    verify_password,
+)
+from gridmap.core import clock, glossary
 from gridmap.core.errors import Conflict, InvalidInput, NotFound
-from gridmap.storage.models import USER_ROLES, AuthSession, Person, User
+from gridmap.storage.models import USER_ROLES, AuthSession, Person, User, UserNotice
 
 ADMIN_ROLES = ("system_admin", "security_admin", "audit_admin")
 _SCOPE = re.compile(r"^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{14}|[0-9]{17})$")
@@ -79,12 +95,14 @@ def _not_an_administrator(user: User) -> None:
         raise NotFound(f"There is no account {user.id}.")
 
 
-def _end_sessions(session: Session, user_id: int) -> None:
-    session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=func.now())
+def _end_sessions(session: Session, user_id: int, *, keep: int | None = None) -> None:
+    """End the account's logins (all but the session ``keep``)."""
+    stmt = update(AuthSession).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
     )
+    if keep is not None:
+        stmt = stmt.where(AuthSession.id != keep)
+    session.execute(stmt.values(revoked_at=func.now()))
 
 
 def list_users(session: Session) -> list[dict[str, Any]]:
@@ -97,6 +115,7 @@ def list_users(session: Session) -> list[dict[str, Any]]:
         User.person_id,
         User.active,
         User.locked_until,
+        User.must_change_password,
     ).order_by(User.id)
     return [dict(r._mapping) for r in session.execute(stmt)]
 
@@ -115,17 +134,120 @@ def create_user(session: Session, username: str, password: str) -> User:
     return user
 
 
+#: The one-time password's letters: capitals and digits a person cannot misread (no 0/O,
+#: 1/I/L); 4 groups of 4 carry 79 bits.
+ONE_TIME_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+ONE_TIME_GROUPS, ONE_TIME_GROUP_LENGTH = 4, 4
+
+
+@dataclass(frozen=True)
+class OneTimePassword:
+    """A reset's one-time password, shown once to the administrator to hand over."""
+
+    password: str = field(repr=False)  # never in a log line
+    expires_at: dt.datetime
+
+
+def one_time_password() -> str:
+    """A new one-time password, e.g. ``K7QH-M2XA-94RT-WNPE`` (from :mod:`secrets`)."""
+    groups = (
+        "".join(secrets.choice(ONE_TIME_ALPHABET) for _ in range(ONE_TIME_GROUP_LENGTH))
+        for _ in range(ONE_TIME_GROUPS)
+    )
+    return "-".join(groups)
+
+
 def reset_password(
+    session: Session, user_id: int, *, admin: str, valid_for: dt.timedelta
+) -> OneTimePassword:
+    """An administrator's reset: the account's password becomes a one-time password that
+    logs in for ``valid_for`` and only to choose a new password; every login of the account
+    ends; the user is told at their next login who (``admin``) reset it and when."""
+    user = _user(session, user_id)
+    _not_an_administrator(user)
+    password, now = one_time_password(), clock.now()
+    user.password_hash = hash_password(password)
+    user.must_change_password, user.password_expires_at = True, now + valid_for
+    user.failed_logins, user.locked_until = 0, None
+    _end_sessions(session, user.id)
+    session.add(UserNotice(user_id=user.id, kind="password_reset", actor=admin, at=now))
+    session.flush()
+    return OneTimePassword(password, now + valid_for)
+
+
+def set_password(
     session: Session, user_id: int, password: str, *, admins_too: bool = False
 ) -> None:
-    """Set a new password and end the account's sessions."""
+    """Set a usable password (the server's ``flask gridmap reset-password``) and end the
+    account's logins."""
     user = _user(session, user_id)
     if not admins_too:
         _not_an_administrator(user)
     check_password(password, user.username)
     user.password_hash = hash_password(password)
+    user.must_change_password, user.password_expires_at = False, None
     user.failed_logins, user.locked_until = 0, None
     _end_sessions(session, user.id)
+
+
+def change_password(
+    session: Session, user_id: int, current: str, new: str, *, keep_session: int
+) -> None:
+    """The user's own change: ``current`` is their password (or the one-time password of a
+    reset); ``new`` must follow the password policy and differ from it. Ends the account's
+    other logins; the one-time state is over."""
+    user = _user(session, user_id)
+    if not verify_password(user, current):
+        raise InvalidInput("current_password: not the current password of this account")
+    if unicodedata.normalize("NFC", new) == unicodedata.normalize("NFC", current):
+        raise InvalidInput("new_password: must differ from the current (or one-time) password")
+    try:
+        check_password(new, user.username)
+    except InvalidInput as exc:
+        raise InvalidInput(f"new_{exc.detail}") from None
+    user.password_hash = hash_password(new)
+    user.must_change_password, user.password_expires_at = False, None
+    _end_sessions(session, user.id, keep=keep_session)
+
+
+def notices(
+    session: Session, user_id: int, *, unread_only: bool, limit: int = 20
+) -> list[dict[str, Any]]:
+    """The account's notices, newest first, each with its Chinese ``text``."""
+    stmt = (
+        select(UserNotice)
+        .where(UserNotice.user_id == user_id)
+        .order_by(UserNotice.at.desc(), UserNotice.id.desc())
+        .limit(limit)
+    )
+    if unread_only:
+        stmt = stmt.where(UserNotice.read_at.is_(None))
+    return [
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "text": notice_text(n.kind, n.actor, n.at),
+            "at": n.at.isoformat(),
+            "read_at": n.read_at.isoformat() if n.read_at else None,
+        }
+        for n in session.scalars(stmt)
+    ]
+
+
+def notice_text(kind: str, actor: str, at: dt.datetime) -> str:
+    """A notice as its user reads it, the time in Beijing."""
+    when = at.astimezone(clock.BEIJING).strftime("%Y-%m-%d %H:%M")
+    return glossary.NOTICES[kind].format(at=when, actor=actor)
+
+
+def mark_notices_read(session: Session, user_id: int) -> int:
+    """Mark the account's unread notices read (they were shown); returns how many."""
+    found = session.execute(
+        update(UserNotice)
+        .where(UserNotice.user_id == user_id, UserNotice.read_at.is_(None))
+        .values(read_at=clock.now())
+    )
+    return int(getattr(found, "rowcount", 0) or 0)
 
 
 def grant_role(

@@ -106,6 +106,13 @@ class LoginThrottled(GridmapError):
         self.retry_after = retry_after
 
 
+class OneTimePasswordExpired(AuthFailed):
+    """The right one-time password, past its expiry: only a new reset helps. Said only to
+    whoever typed it, so it reveals nothing a wrong guess would."""
+
+    code = "one-time-password-expired"
+
+
 class Forbidden(GridmapError):
     status = 403
     code = "forbidden"
@@ -135,6 +142,8 @@ class Caller:
     scope: Scope
     session_id: int
     kind: str  # "web" or "bearer"
+    #: Logged in with a one-time password: may only choose a new password (and log out).
+    must_change_password: bool = False
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -190,7 +199,9 @@ def login(
     ``login_max_delay_seconds`` before the next try, answered 429 without a hash, for an
     account and a made-up name alike. Other addresses are not held back, so nobody can lock
     an account out. Failures are committed (the count, the audit row) before the error is
-    raised, so a rolled-back request cannot undo them.
+    raised, so a rolled-back request cannot undo them. A one-time password (an
+    administrator's reset) logs in until it expires, into the change-password step only
+    (``Caller.must_change_password``).
     """
     name = username.strip().lower()
     address = (origin.ip or "")[:64]
@@ -212,14 +223,33 @@ def login(
     if not user.active or user.role is None:
         _refuse(session, "login", name, origin, "inactive or without a role")
         raise AuthFailed("This account is disabled or has no role yet.")
+    if user.password_expires_at is not None and user.password_expires_at <= now:
+        _refuse(session, "login", name, origin, "one-time password expired")
+        raise OneTimePasswordExpired(
+            "This one-time password has expired: ask the system administrator for a new one."
+        )
     token = secrets.token_urlsafe(32)
     row = AuthSession(token_hash=_digest(token), user_id=user.id, kind=kind)
     session.add(row)
     session.flush()
-    caller = Caller(user.id, user.username, user.role, scope_of(user), row.id, kind)
-    audit.record(session, "login", caller=caller, origin=origin, detail={"kind": kind})
+    caller = _caller(user, row.id, kind)
+    detail = {"kind": kind} | ({"one_time_password": True} if user.must_change_password else {})
+    audit.record(session, "login", caller=caller, origin=origin, detail=detail)
     session.commit()
     return caller, token
+
+
+def _caller(user: User, session_id: int, kind: str) -> Caller:
+    """The caller of a login of ``user`` (an active account with a role)."""
+    return Caller(
+        user.id,
+        user.username,
+        user.role or "",
+        scope_of(user),
+        session_id,
+        kind,
+        must_change_password=user.must_change_password,
+    )
 
 
 def _throttle(session: Session, name: str, address: str) -> LoginThrottle:
@@ -262,6 +292,11 @@ def prune_throttles(session: Session) -> int:
     return int(getattr(found, "rowcount", 0) or 0)
 
 
+def verify_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the account's current password (or one-time password)."""
+    return _verify(user.password_hash, password)
+
+
 def _verify(hashed: str, password: str) -> bool:
     try:
         return _hasher.verify(hashed, password)
@@ -295,7 +330,7 @@ def resolve(session: Session, token: str, kind: str, settings: Settings) -> Call
     if now - auth.last_seen_at > _TOUCH_EVERY:
         auth.last_seen_at = now
         session.commit()
-    return Caller(user.id, user.username, user.role, scope_of(user), auth.id, kind)
+    return _caller(user, auth.id, kind)
 
 
 def logout(session: Session, caller: Caller, origin: Origin) -> None:

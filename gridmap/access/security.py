@@ -65,6 +65,14 @@ def public(view: F) -> F:
     return view
 
 
+def password_change_step(view: F) -> F:
+    """Declare a view open to a caller who logged in with a one-time password and has not
+    chosen a new one yet: changing the password, logging out, who am I. Every other view
+    answers such a caller 403 (pages send them to the change-password page)."""
+    view.password_change_step = True  # type: ignore[attr-defined]
+    return view
+
+
 def caller() -> auth.Caller:
     """The authenticated caller of the current request (set before every protected view)."""
     found: auth.Caller = g.caller
@@ -113,11 +121,28 @@ def _is_page() -> bool:
     return not request.path.startswith(("/api/", "/open311/"))
 
 
-def _deny(status: int, detail: str) -> Response:
+def _deny(status: int, detail: str, code: str | None = None) -> Response:
     if status == 401 and _is_page():
         return redirect(url_for("web.login_form", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
     title = {401: "Unauthorized", 403: "Forbidden"}[status]
-    return problem(status, title, detail, title.lower())
+    return problem(status, title, detail, code or title.lower())
+
+
+#: The problem code of a call made before the one-time password was replaced.
+PASSWORD_CHANGE_REQUIRED = "password-change-required"
+
+
+def _password_change_first() -> Response:
+    """A caller logged in with a one-time password may do nothing else before choosing a
+    new password: pages go to the change-password page, the API answers 403."""
+    if _is_page() and request.method == "GET":
+        return redirect(url_for("web.password_page"))  # type: ignore[return-value]
+    return _deny(
+        403,
+        "Choose a new password first: this login used a one-time password "
+        "(POST /api/v1/auth/password with current_password and new_password).",
+        PASSWORD_CHANGE_REQUIRED,
+    )
 
 
 def _authorize() -> Response | None:
@@ -134,6 +159,8 @@ def _authorize() -> Response | None:
         return None
     if g.caller is None:
         return _deny(401, "Log in first: a session cookie or an Authorization: Bearer token.")
+    if g.caller.must_change_password and not getattr(view, "password_change_step", False):
+        return _password_change_first()
     needed: frozenset[str] = getattr(view, "capabilities", frozenset())
     if not needed & g.caller.capabilities:
         return _deny(403, "Your role may not do this.")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from gridmap.access import accounts, audit
 from gridmap.access.auth import ACCOUNTS, AUDIT, ROLES
-from gridmap.access.security import audit_write, requires
+from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.common import Password, Strict, csv_lines
 from gridmap.core.db import get_session
+from gridmap.core.errors import InvalidInput
 
 bp = APIBlueprint(
     "admin",
@@ -26,10 +28,6 @@ bp = APIBlueprint(
 
 class NewUser(Strict):
     username: str = Field(min_length=3, max_length=40)
-    password: Password = Field(description="At least 12 characters, not a common password")
-
-
-class NewPassword(Strict):
     password: Password = Field(description="At least 12 characters, not a common password")
 
 
@@ -68,12 +66,33 @@ def create_user(body: NewUser) -> tuple[dict[str, Any], int]:
     return {"id": user.id, "username": user.username}, 201
 
 
-@bp.post("/admin/users/<int:user_id>/password", summary="Reset a password (ends its sessions)")
+@bp.post(
+    "/admin/users/<int:user_id>/password",
+    summary="Reset a password: a one-time password, shown once, that only lets its holder "
+    "choose the account's new password (no body; ends the account's logins)",
+)
 @requires(ACCOUNTS)
-def reset_password(path: UserPath, body: NewPassword) -> dict[str, str]:
-    accounts.reset_password(get_session(), path.user_id, body.password)
-    audit_write("user.password", "user", path.user_id)
-    return {"status": "password reset"}
+def reset_password(path: UserPath) -> dict[str, Any]:
+    if request.get_data(cache=True):
+        raise InvalidInput(
+            "This reset takes no body: the server makes the one-time password (an "
+            "administrator no longer chooses the password)."
+        )
+    settings = current_app.extensions["gridmap.settings"]
+    who = caller()
+    reset = accounts.reset_password(
+        get_session(),
+        path.user_id,
+        admin=who.username,
+        valid_for=dt.timedelta(hours=settings.one_time_password_hours),
+    )
+    expires = reset.expires_at.isoformat()
+    audit_write("user.password_reset", "user", path.user_id, {"expires_at": expires})
+    return {
+        "one_time_password": reset.password,
+        "expires_at": expires,
+        "must_change_password": True,
+    }
 
 
 @bp.put("/admin/users/<int:user_id>/role", summary="Grant a role and scope (ends its sessions)")

@@ -171,6 +171,12 @@ IMPORT_CHANGES: Final = {
     "problem": "问题",
 }
 
+#: Notices to an account's user about their account (``{at}`` Beijing time, ``{actor}`` the
+#: administrator's username).
+NOTICES: Final = {
+    "password_reset": "您的密码已于 {at} 由系统管理员 {actor} 重置",
+}
+
 
 def label(table: Mapping[str, str], code: str | None) -> str:
     """``code``'s label in ``table``; an unknown code is shown as it is, never dropped."""

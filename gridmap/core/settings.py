@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     #: as long after each further failure), and the longest wait.
     login_free_failures: int = Field(5, ge=1)
     login_max_delay_seconds: int = Field(900, ge=1)
+    #: A one-time password from an administrator's reset logs in for this long (1 h to 7 days).
+    one_time_password_hours: int = Field(24, ge=1, le=24 * 7)
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (werkzeug
     #: ProxyFix): 0 (the default) trusts none and takes the socket's address.
     trusted_proxies: int = Field(0, ge=0, le=5)

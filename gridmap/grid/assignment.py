@@ -110,7 +110,8 @@ def end_staff(
 
 
 def coverage_state(session: Session, code: str, scope: Scope) -> dict[str, Any]:
-    """A grid's households (with their member) and the members who may take them."""
+    """A grid's households (with their member) and the members who may take them: only
+    those the caller may give households to (the rule :func:`_person` applies to writes)."""
     row = _grid(session, code, scope)
     community_code = code[:12]
     community = coverage.find_grid(session, community_code, Scope((community_code,)), lock=False)
@@ -118,7 +119,7 @@ def coverage_state(session: Session, code: str, scope: Scope) -> dict[str, Any]:
         "etag": etag(row.code, row.revision),
         "grid": {"code": row.code, "name": row.name, "level": row.level},
         "households": coverage.households_in(session, code, scope),
-        "members": coverage.members_near(session, community.id, code) if community else [],
+        "members": coverage.members_near(session, community.id, code, scope) if community else [],
     }
 
 

@@ -136,18 +136,22 @@ def assignments(session: Session, grid_id: int, *, history: bool) -> list[Post]:
     ]
 
 
-def person_assignable(session: Session, person_id: int, scope: Scope) -> bool:
-    """A person the caller may staff or give households to: one living in the scope, or
-    already serving in it."""
+def assignable(scope: Scope) -> ColumnElement[bool]:
+    """People the caller may staff or give households to: those living in a community of
+    the scope, or already serving in it. The one rule for the candidates a page offers
+    (:func:`members_near`) and for the writes that act on them (:func:`person_assignable`)."""
     community = aliased(Grid)
     lives_here = (
         select(community.id)
         .where(community.id == Person.home_community_id, grid_visible(scope, community))
         .exists()
     )
-    stmt = select(Person.id).where(
-        Person.id == person_id, or_(lives_here, person_visible(scope, Person.id))
-    )
+    return or_(lives_here, person_visible(scope, Person.id))
+
+
+def person_assignable(session: Session, person_id: int, scope: Scope) -> bool:
+    """Whether the caller may staff ``person_id`` or give them households (:func:`assignable`)."""
+    stmt = select(Person.id).where(Person.id == person_id, assignable(scope))
     return session.scalar(stmt) is not None
 
 
@@ -199,9 +203,12 @@ def households_in(session: Session, code: str, scope: Scope) -> list[CoveredHous
     ]
 
 
-def members_near(session: Session, community_id: int, grid_code: str) -> list[NearbyMember]:
-    """Members living in the community or covering households in the grid, with their home
-    (lon/lat, or None) and their current number of households in the grid."""
+def members_near(
+    session: Session, community_id: int, grid_code: str, scope: Scope
+) -> list[NearbyMember]:
+    """Members living in the community or covering households in the grid whom the caller
+    may give households to (:func:`assignable`), with their home (lon/lat, or None) and their
+    current number of households in the grid."""
     in_grid = select(Household.id).where(Household.micro_grid_id.in_(subtree_ids(grid_code)))
     load = (
         select(func.count())
@@ -222,7 +229,8 @@ def members_near(session: Session, community_id: int, grid_code: str) -> list[Ne
             or_(
                 Person.kind.in_(MEMBER_KINDS) & (Person.home_community_id == community_id),
                 Person.id.in_(covering),
-            )
+            ),
+            assignable(scope),
         )
         .order_by(Person.id)
     )

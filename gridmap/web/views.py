@@ -39,6 +39,7 @@ from gridmap.access.security import (
     csp_nonce,
     limiter,
     origin,
+    password_change_step,
     public,
     requires,
 )
@@ -104,7 +105,21 @@ _NAV = (
 _LOGIN_ERRORS = {
     "Wrong username or password.": "用户名或密码错误。",
     "This account is disabled or has no role yet.": "账号已停用或未分配角色，请联系安全管理员。",
+    "This one-time password has expired: ask the system administrator for a new one.": (
+        "一次性密码已过期，请联系系统管理员重新重置密码。"
+    ),
 }
+# accounts.change_password's refusals (and the password rules), as the change-password page
+# says them; matched by the start of the English message.
+_PASSWORD_ERRORS = (
+    ("current_password:", "当前密码（或一次性密码）不正确。"),
+    ("new_password: must differ", "新密码不能与当前密码或一次性密码相同。"),
+    ("new_password: at least", f"新密码至少需要 {accounts.MIN_PASSWORD_LENGTH} 个字符。"),
+    ("new_password: not only spaces", "新密码不能只有空格。"),
+    ("new_password: no invisible", "新密码不能含有不可见字符或控制字符。"),
+    ("new_password: must not be the username", "新密码不能与用户名相同。"),
+    ("new_password: one of the most common", "新密码是常见密码之一，请换一个。"),
+)
 
 
 def _asset_url(path: str) -> str:
@@ -117,11 +132,15 @@ def _signed_in_user() -> dict[str, Any]:
     who: auth.Caller | None = g.get("caller")
     if who is None:
         return {"me": None}
-    nav = [
-        {"label": label, "url": url_for(endpoint), "current": request.endpoint == endpoint}
-        for label, endpoint, needs in _NAV
-        if needs & who.capabilities
-    ]
+    nav = (
+        []
+        if who.must_change_password
+        else [
+            {"label": label, "url": url_for(endpoint), "current": request.endpoint == endpoint}
+            for label, endpoint, needs in _NAV
+            if needs & who.capabilities
+        ]
+    )
     return {"me": {"username": who.username, "role": _role_label(who.role), "nav": nav}}
 
 
@@ -387,7 +406,10 @@ def _may_open(who: auth.Caller, path: str) -> bool:
 
 def _landing(who: auth.Caller, target: str | None) -> str:
     """Where to go after login: ``target`` when it is a same-site page the caller may open
-    (never another host), else the caller's home page."""
+    (never another host), else the caller's home page; after a one-time password, the
+    change-password page."""
+    if who.must_change_password:
+        return url_for("web.password_page")
     if (
         target
         and target.startswith("/")
@@ -448,12 +470,70 @@ def login() -> Response | tuple[str, int]:
 
 @bp.post("/logout")
 @requires(SIGNED_IN)
+@password_change_step
 def logout() -> Response:
     auth.logout(get_session(), caller(), origin())
     session.clear()
     response = redirect(url_for("web.login_form"))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response  # type: ignore[return-value]
+
+
+def _password_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
+    """The change-password page; the notices it shows are marked read (they were seen)."""
+    who, session = caller(), get_session()
+    unread = accounts.notices(session, who.user_id, unread_only=True)
+    if unread:
+        accounts.mark_notices_read(session, who.user_id)
+        session.commit()
+    page = render_template(
+        "password.html",
+        forced=who.must_change_password,
+        notices=unread,
+        error=error,
+        min_length=accounts.MIN_PASSWORD_LENGTH,
+    )
+    return page, status
+
+
+@bp.get("/password")
+@requires(SIGNED_IN)
+@password_change_step
+def password_page() -> tuple[str, int]:
+    """修改密码: choose a new password; after a login with a one-time password, the only
+    page open, with the notice of who reset the password and when."""
+    return _password_page()
+
+
+def _password_error(exc: GridmapError) -> str:
+    for start, text in _PASSWORD_ERRORS:
+        if exc.detail.startswith(start):
+            return text
+    return "密码修改失败，请重试。"
+
+
+@bp.post("/password")
+@requires(SIGNED_IN)
+@password_change_step
+def change_password() -> Response | tuple[str, int]:
+    """Check the current (or one-time) password and set the new one; the other logins of
+    the account end, this one goes on to the home page."""
+    who, form = caller(), request.form
+    if form.get("new_password", "") != form.get("new_password_again", ""):
+        return _password_page("两次输入的新密码不一致。", 400)
+    try:
+        accounts.change_password(
+            get_session(),
+            who.user_id,
+            form.get("current_password", ""),
+            form.get("new_password", ""),
+            keep_session=who.session_id,
+        )
+    except GridmapError as exc:
+        get_session().rollback()
+        return _password_page(_password_error(exc), exc.status)
+    audit_write("user.password_change", "user", who.user_id)
+    return redirect(_home(who))  # type: ignore[return-value]
 
 
 @bp.get("/audit")
@@ -474,12 +554,16 @@ def audit_page() -> tuple[str, int]:
 def accounts_page() -> str:
     """账号: the signed-in account, and every account for the system and security admins
     (who change them through the API or the command line)."""
-    who = caller()
+    who, session = caller(), get_session()
     admin = bool({ACCOUNTS, ROLES} & who.capabilities)
-    users = accounts.list_users(get_session()) if admin else []
+    users = accounts.list_users(session) if admin else []
     return render_template(
         "accounts.html",
         users=users,
         admin=admin,
+        may_reset=ACCOUNTS in who.capabilities,
+        admin_roles=accounts.ADMIN_ROLES,
         role_labels=glossary.USER_ROLES,
+        notices=accounts.notices(session, who.user_id, unread_only=False),
+        scripts=[_asset_url("js/pages/accounts.js")] if ACCOUNTS in who.capabilities else [],
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from sqlalchemy import func, select
 
+from gridmap.grid import ingest
 from gridmap.storage.models import Assignment, AuditEntry, Coverage
 from tests.conftest import COMMUNITY, client_for
 from tests.helpers import assert_problem, row_counts
@@ -151,6 +153,48 @@ def test_zone_leader_cannot_edit_outside_the_zone(app, staffed, make_user, sessi
     )
     assert_problem(refused, 403)
     assert session.scalar(select(func.count()).select_from(Assignment)) == 3
+
+
+def _offered_are_actable(client, code: str) -> set[int]:
+    """Give a household of ``code`` to every member the coverage page offers; each must work
+    (never a 404 for someone the page offered). Returns the offered ids."""
+    state = client.get(f"/api/v1/grids/{code}/coverage").get_json()
+    offered = {m["id"] for m in state["members"]}
+    household = state["households"][0]["id"]
+    etag = state["etag"]
+    for person_id in sorted(offered):
+        answer = client.post(
+            f"/api/v1/grids/{code}/coverage",
+            json={"op": "assign", "person_id": person_id, "household_ids": [household]},
+            headers={"If-Match": etag},
+        )
+        assert answer.status_code == 200, (person_id, answer.get_data(as_text=True))
+        etag = answer.headers["ETag"]
+    return offered
+
+
+def test_a_zone_leader_is_offered_only_members_it_may_act_on(app, staffed, make_user, session):
+    """Members living in the community (1, the chief; 4, covering in zone 1) are not a zone
+    leader's to move unless they serve in its zone: the page must not offer them to zone 2's
+    leader. Member 5 covers a household of zone 2, so zone 2's leader may act on them."""
+    ingest.import_people(
+        session,
+        pd.DataFrame(
+            [["5", "钱党", "13800000005", "party_member", COMMUNITY]],
+            columns=["id", "name", "phone", "kind", "home_community_code"],
+        ),
+    )
+    ingest.import_coverage(
+        session, pd.DataFrame([["5", "2"]], columns=["person_id", "household_id"])
+    )
+    session.commit()
+    zone2 = client_for(app, make_user("zone_leader", ZONE2))
+    assert _offered_are_actable(zone2, ZONE2) == {5}
+    zone1 = client_for(app, make_user("zone_leader", ZONE1))
+    assert _offered_are_actable(zone1, ZONE1) == {4}
+    # The chief's community holds every member living in it: all are offered, all actable.
+    chief = client_for(app, make_user("chief", COMMUNITY))
+    assert _offered_are_actable(chief, ZONE1) == {1, 4, 5}
 
 
 def test_the_etag_of_a_compressed_answer_matches_too(client, staffed):

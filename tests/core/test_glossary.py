@@ -31,6 +31,7 @@ from gridmap.storage import models
         (models.WORK_LIST_KINDS, glossary.WORK_LIST_KINDS),
         (models.REACH_HOWS, glossary.VISIT_HOW),
         (models.JOB_STATES, glossary.JOB_STATES),
+        (models.NOTICE_KINDS, glossary.NOTICES),
         ((import_jobs.VALIDATE, import_jobs.IMPORT), glossary.JOB_KINDS),
     ],
 )

@@ -14,7 +14,6 @@ from gridmap.storage.models import AuditEntry, LoginThrottle, User
 from tests.conftest import PASSWORD, ClientFor
 from tests.security.conftest import A_PEOPLE, A
 
-NEW_PASSWORD = "another-password-2"
 REVEAL = {"object": "person", "id": 1, "field": "phone"}
 
 
@@ -81,15 +80,17 @@ def test_system_admin_manages_accounts_only(session, settings, staff):
     assert session.get(User, new_id).role is None  # no role until the security admin grants one
 
     url = f"/api/v1/admin/users/{ids['data']}/password"
-    assert system.post(url, json={"password": NEW_PASSWORD}).status_code == 200
-    assert len(_audited(session, "user.password", ids["data"])) == 1
-    assert _logs_in(session, settings, "worker-a", NEW_PASSWORD)
+    reset = system.post(url)
+    assert reset.status_code == 200
+    assert len(_audited(session, "user.password_reset", ids["data"])) == 1
+    assert not _logs_in(session, settings, "worker-a", PASSWORD)
+    assert _logs_in(session, settings, "worker-a", reset.get_json()["one_time_password"])
     assert system.get("/api/v1/admin/users").status_code == 200
 
     for admin in ("security_admin", "audit_admin", "system_admin"):
         url = f"/api/v1/admin/users/{ids[admin]}/password"
-        assert system.post(url, json={"password": NEW_PASSWORD}).status_code == 404, admin
-        assert _audited(session, "user.password", ids[admin]) == []
+        assert system.post(url).status_code == 404, admin
+        assert _audited(session, "user.password_reset", ids[admin]) == []
     for method, url, body in [
         ("PUT", f"/api/v1/admin/users/{new_id}/role", {"role": "chief", "scope_code": A}),
         ("POST", f"/api/v1/admin/users/{ids['data']}/unlock", None),
@@ -150,7 +151,7 @@ def test_security_admin_grants_data_roles_and_unlocks_only(session, settings, st
 
     for method, target, body in [
         ("POST", "/api/v1/admin/users", {"username": "sneaky", "password": PASSWORD}),
-        ("POST", f"/api/v1/admin/users/{ids['data']}/password", {"password": NEW_PASSWORD}),
+        ("POST", f"/api/v1/admin/users/{ids['data']}/password", None),
         ("GET", "/api/v1/audit", None),
         ("GET", "/api/v1/audit.csv", None),
         *_data_requests(),
@@ -189,7 +190,7 @@ def test_audit_admin_searches_and_exports_the_audit_log_only(session, staff):
     for method, url, body in [
         ("GET", "/api/v1/admin/users", None),
         ("POST", "/api/v1/admin/users", {"username": "sneaky", "password": PASSWORD}),
-        ("POST", f"/api/v1/admin/users/{ids['data']}/password", {"password": NEW_PASSWORD}),
+        ("POST", f"/api/v1/admin/users/{ids['data']}/password", None),
         ("PUT", f"/api/v1/admin/users/{ids['data']}/role", {"role": "chief", "scope_code": A}),
         ("POST", f"/api/v1/admin/users/{ids['data']}/unlock", None),
         *_data_requests(),

@@ -11,7 +11,7 @@ from gridmap.access import accounts
 from gridmap.core.errors import InvalidInput
 from gridmap.core.settings import Settings
 from gridmap.storage.models import AuditEntry, User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, client_for
 
 WEAK = [
     ("short-pass1", "at least 12"),
@@ -74,15 +74,19 @@ def accounts_reason(password: str) -> str:
     raise AssertionError(password)
 
 
-def test_a_reset_to_a_weak_password_is_refused_and_audited(login_as, session):
-    user = accounts.create_user(session, "worker-b", PASSWORD)
-    session.commit()
-    response = login_as("system_admin").post(
-        f"/api/v1/admin/users/{user.id}/password", json={"password": " " * 16}
-    )
-    assert response.status_code == 400
-    [row] = _refusals(session, "admin.reset_password")
-    assert row.object_id == str(user.id) and row.detail["reason"] == "password: not only spaces"
+def test_a_weak_new_password_is_refused_and_audited(app, make_user, session):
+    """The user's own change follows the same policy, and says which rule."""
+    user = client_for(app, make_user("auditor", "110101"))
+    for password, rule in WEAK[:-1]:
+        body = {"current_password": PASSWORD, "new_password": password}
+        response = user.post("/api/v1/auth/password", json=body)
+        assert response.status_code == 400, password
+        assert rule in response.get_json()["detail"]
+    refused = _refusals(session, "auth.change_password")
+    assert len(refused) == len(WEAK) - 1
+    assert refused[0].detail["reason"] == "new_password: at least 12 characters"
+    for row, (password, _) in zip(refused, WEAK, strict=False):
+        assert not password.strip() or password.strip() not in str(row.detail)
 
 
 def test_the_command_line_refuses_a_weak_password(runner, session):

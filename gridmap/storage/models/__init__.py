@@ -12,11 +12,13 @@ from geoalchemy2 import alembic_helpers
 
 from gridmap.storage.models.access import (
     AUDIT_OUTCOMES,
+    NOTICE_KINDS,
     USER_ROLES,
     AuditEntry,
     AuthSession,
     LoginThrottle,
     User,
+    UserNotice,
 )
 from gridmap.storage.models.base import (
     CHINA_ENVELOPE,
@@ -75,6 +77,7 @@ __all__ = [
     "GRID_LEVELS",
     "HANDLING_LEVELS",
     "JOB_STATES",
+    "NOTICE_KINDS",
     "PATROL_SOURCES",
     "PERSON_KINDS",
     "QUEUE_TABLE_PREFIX",
@@ -111,6 +114,7 @@ __all__ = [
     "RequestTallyGrid",
     "ResidentRequest",
     "User",
+    "UserNotice",
     "WorkList",
     "geometry_checks",
     "in_array",

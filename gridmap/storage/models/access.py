@@ -35,6 +35,8 @@ USER_ROLES = (
     "audit_admin",
 )
 AUDIT_OUTCOMES = ("ok", "denied", "failed")
+#: What a notice to an account's user tells (the text is the glossary's ``NOTICES``).
+NOTICE_KINDS = ("password_reset",)
 
 
 class User(Base):
@@ -65,6 +67,28 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    #: The password is a one-time password from an administrator's reset: a login with it
+    #: may only choose a new password (and log out).
+    must_change_password: Mapped[bool] = mapped_column(server_default="false")
+    #: When that one-time password stops logging in (None: the password does not expire).
+    password_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserNotice(Base):
+    """A notice to an account's user about their account, shown at their next login (the
+    change-password page, ``GET /api/v1/auth/me``) until read: e.g. that an administrator
+    reset their password, when and who (``actor``)."""
+
+    __tablename__ = "user_notice"
+    __table_args__ = (CheckConstraint(in_list("kind", NOTICE_KINDS), name="kind_known"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    #: The username of the administrator who acted.
+    actor: Mapped[str] = mapped_column(String(60))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class LoginThrottle(Base):
