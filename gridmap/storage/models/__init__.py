@@ -13,6 +13,8 @@ from geoalchemy2 import alembic_helpers
 from gridmap.storage.models.access import (
     AUDIT_OUTCOMES,
     USER_ROLES,
+    AuditChainAnchor,
+    AuditChainHead,
     AuditEntry,
     AuthSession,
     LoginThrottle,
@@ -90,6 +92,8 @@ __all__ = [
     "WORK_LIST_ROLES",
     "WORK_LIST_TARGETS",
     "Assignment",
+    "AuditChainAnchor",
+    "AuditChainHead",
     "AuditEntry",
     "AuthSession",
     "Base",
