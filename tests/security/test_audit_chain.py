@@ -17,7 +17,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap import create_app
+from gridmap import cli, create_app
 from gridmap.access import audit
 from gridmap.core import db
 from gridmap.core.settings import Settings
@@ -291,3 +291,15 @@ def test_eight_writers_at_once_leave_the_chain_intact(chain):
         ids, positions, times = zip(*rows, strict=True)
     assert list(positions) == list(range(1, written + 1))
     assert list(ids) == sorted(ids) and list(times) == sorted(times)
+
+
+def test_the_workers_daily_check_logs_a_broken_chain_as_an_error(chain, caplog):
+    ids = write(chain, 3)
+    with Session(chain.app) as session:
+        assert cli._verify_daily(session) == "3 rows, chain intact"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    owner_sql(chain, f"UPDATE audit_log SET outcome = 'denied' WHERE id = {ids[0]}")
+    with Session(chain.app) as session:
+        cli._verify_daily(session)
+    [error] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert f"row id {ids[0]} (changed)" in error.getMessage()
