@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from gridmap.spatial.validate import Problem, ValidationReport
 from gridmap.storage.models import USER_ROLES, User
 
 group = AppGroup("gridmap", help="gridmap data commands.")
+log = logging.getLogger(__name__)
 
 _crs_option = click.option(
     "--crs",
@@ -113,7 +115,10 @@ def worker(concurrency: int | None) -> None:
 
     settings = current_app.extensions["gridmap.settings"]
     handlers = import_jobs.handlers(settings) | report_jobs.handlers(settings)
-    daily = {"prune": lambda session: _prune(session, settings)}
+    daily = {
+        "prune": lambda session: _prune(session, settings),
+        "verify-audit": _verify_daily,
+    }
     concurrency = concurrency or settings.worker_concurrency
     job_worker.run(settings, handlers, daily, concurrency=concurrency)
 
@@ -348,6 +353,25 @@ def prune() -> None:
         removed = _prune(session, current_app.extensions["gridmap.settings"])
     for table, count in removed.items():
         click.echo(f"{table}: {count} rows removed")
+
+
+@group.command("verify-audit")
+def verify_audit() -> None:
+    """Recompute the audit log's hash chain from its anchor to its head: exit 0 with "N rows,
+    chain intact", or 1 naming the first broken row and what is wrong (changed, missing,
+    inserted out of chain)."""
+    verdict = audit.verify(db.get_session())
+    click.echo(verdict.as_text(), err=not verdict.intact)
+    if not verdict.intact:
+        raise SystemExit(1)
+
+
+def _verify_daily(session: Session) -> str:
+    """The worker's daily check: a broken chain is logged as an error."""
+    verdict = audit.verify(session)
+    if not verdict.intact:
+        log.error("audit log: %s", verdict.as_text())
+    return verdict.as_text()
 
 
 def _scope_of(session: Session, username: str) -> auth.Scope:

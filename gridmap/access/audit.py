@@ -1,14 +1,17 @@
 """The audit log (审计日志): every write and every reveal of personal data.
 
 Rows are only ever inserted: the application's database role has no UPDATE or DELETE on the
-table. Pruning past the retention period goes through ``gridmap_prune_audit``, which never
-removes rows younger than 180 days.
+table. The database, not the application, sets each row's time, its user name (from its
+``user_id``), its id and its place in a SHA-256 hash chain (migration 0014); :func:`verify`
+recomputes the chain. Pruning past the retention period goes through
+``gridmap_prune_audit``, which never removes rows younger than 180 days and records where the
+chain now starts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -44,7 +47,11 @@ def record(
     origin: Origin | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Add one audit row to the session's transaction."""
+    """Add one audit row to the session's transaction.
+
+    The row's time and, when there is a caller, its user name are the database's (a trigger
+    overrides them); ``username`` names the actor only when there is no caller (a failed
+    login's attempted name, ``cli:<user>``)."""
     session.execute(
         insert(AuditEntry).values(
             user_id=caller.user_id if caller else None,
@@ -95,3 +102,35 @@ def search(
 def prune(session: Session, keep_days: int) -> int:
     """Delete rows older than ``keep_days`` (never fewer than 180); returns how many."""
     return int(session.scalar(select(func.gridmap_prune_audit(keep_days))) or 0)
+
+
+class Verdict(NamedTuple):
+    """What :func:`verify` found: rows checked in chain order up to the first broken one."""
+
+    checked: int
+    #: The first row that breaks the chain (for rows missing at the end: the last row left).
+    broken_id: int | None
+    #: ``changed``, ``missing`` or ``inserted`` (out of chain); ``None`` when intact.
+    problem: str | None
+    detail: str | None
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+    def as_text(self) -> str:
+        if self.intact:
+            return f"{self.checked} rows, chain intact"
+        where = "no row left" if self.broken_id is None else f"row id {self.broken_id}"
+        return (
+            f"audit chain broken at {where} ({self.problem}): {self.detail};"
+            f" {self.checked} rows before it are intact"
+        )
+
+
+def verify(session: Session) -> Verdict:
+    """Recompute the hash chain from its anchor to its head (``gridmap_verify_audit``, one
+    snapshot, so concurrent writes and prunes do not disturb it)."""
+    found = func.gridmap_verify_audit().table_valued("checked", "broken_id", "problem", "detail")
+    checked, broken_id, problem, detail = session.execute(select(*found.c)).one()
+    return Verdict(int(checked), broken_id, problem, detail)

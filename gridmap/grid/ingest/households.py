@@ -422,9 +422,6 @@ def driver_connection(session: Session) -> Any:
 
 
 def sync_sequence(session: Session, table: str) -> None:
-    session.execute(
-        text(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-            f" GREATEST((SELECT max(id) FROM {table}), 1))"
-        )
-    )
+    """Move ``table``'s id sequence past its largest id (never back). The application's role
+    has no ``setval``: the database function allows this for the imported tables only."""
+    session.execute(text("SELECT gridmap_sync_sequence(:table)"), {"table": table})

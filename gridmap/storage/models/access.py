@@ -133,7 +133,10 @@ class AuthSession(Base):
 class AuditEntry(Base):
     """An append-only audit record: who, when, what, from where, with what outcome.
 
-    The application's database role may only SELECT and INSERT here (see the migration).
+    The application's database role may only SELECT and INSERT here. A trigger (migration
+    0014) sets ``id``, ``at`` (the database's clock), ``chain_seq``, ``prev_hash`` and
+    ``hash`` whatever the insert says, and ``username`` from ``app_user`` when ``user_id`` is
+    set; rows without ``user_id`` (failed logins, the CLI) keep the name they were given.
     """
 
     __tablename__ = "audit_log"
@@ -154,3 +157,34 @@ class AuditEntry(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, object]] = mapped_column(JSONB, server_default="{}")
+    #: Position in the hash chain (1, 2, …; the prune moves the chain's start forward).
+    chain_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    #: SHA-256 (hex) of the row before in the chain, or the anchor's.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 (hex) of ``gridmap_audit_canonical(row)``, which includes ``prev_hash``.
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The audit chain's last position and hash (one row). Audited transactions lock it in
+    turn; only the audit trigger writes it."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("one", name="one_row"),)
+
+    one: Mapped[bool] = mapped_column(primary_key=True, server_default="true")
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainAnchor(Base):
+    """Where the audit chain now starts (one row): the position and hash of the last row
+    pruned (0 and 64 zeros before any). Only ``gridmap_prune_audit`` writes it."""
+
+    __tablename__ = "audit_chain_anchor"
+    __table_args__ = (CheckConstraint("one", name="one_row"),)
+
+    one: Mapped[bool] = mapped_column(primary_key=True, server_default="true")
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    pruned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
