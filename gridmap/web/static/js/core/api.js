@@ -16,6 +16,28 @@ export class ApiError extends Error {
   }
 }
 
+/** Devices whose clock is within this of the server's are taken as right (Date has seconds). */
+const CLOCK_TOLERANCE_MS = 60 * 1000;
+/** How far the server's clock is ahead of this device's, from the last answer's Date header
+ * (0 when within the tolerance). */
+let clockOffsetMs = 0;
+
+function noteServerDate(response) {
+  const serverMs = Date.parse(response.headers.get('Date') || '');
+  if (Number.isNaN(serverMs)) return;
+  const offset = serverMs - Date.now();
+  clockOffsetMs = Math.abs(offset) > CLOCK_TOLERANCE_MS ? offset : 0;
+}
+
+/**
+ * A time read on this device (ms since 1970) on the server's clock: a phone whose date or
+ * time is set wrong still records times the server accepts (a fix's time comes from the
+ * phone, the patrol's start from the server).
+ */
+export function onServerClock(ms) {
+  return ms + clockOffsetMs;
+}
+
 /** The CSRF token the page was rendered with (base.html), sent back on every write. */
 function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
@@ -45,6 +67,7 @@ export async function requestJson(url, { signal, method = 'GET', body, headers: 
     if (err.name === 'AbortError') throw err;
     throw new ApiError('无法连接服务器，请检查网络', 0);
   }
+  noteServerDate(response);
   let answer = null;
   if ((response.headers.get('Content-Type') || '').includes('json')) {
     try {

@@ -4,7 +4,7 @@
  * its Idempotency-Key and the same numbers, so a retry stores nothing twice); check-ins at the
  * households of the running list.
  */
-import { newKey, requestJson } from '../core/api.js';
+import { newKey, onServerClock, requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { COLOURS, metres } from './common.js';
 
@@ -102,7 +102,7 @@ export class LivePatrol {
       this.here.setLatLng(here);
     }
     if (!this.patrol) return;
-    const at = position.timestamp || Date.now();
+    const at = onServerClock(position.timestamp || Date.now());
     if (at < this.startedMs - STALE_FIX_MS || !(c.accuracy <= MAX_ACCURACY_M)) return;
     this.queue.push({
       seq: this.nextSeq(at),
