@@ -108,8 +108,7 @@ def ranking(query: RateQuery) -> dict[str, Any]:
 @requires(EXPORT)
 def export(path: ExportPath, query: RateQuery) -> Response:
     session, scope, wanted = get_session(), caller().scope, _wanted(query)
-    _, prefixes = rate_jobs.check(scope, wanted)
-    sync_limit.check(session, prefixes, job=rate_jobs.ROUTE)
+    sync_limit.check(session, rate_jobs.check(scope, wanted), job=rate_jobs.ROUTE)
     table = rate_jobs.table(session, scope, wanted, current_app.extensions["gridmap.settings"])
     audit_write("export", "rates", table.period.label, rate_jobs.audit_detail(table))
     name, body = rate_jobs.export_file(table, path.fmt)

@@ -4,7 +4,8 @@ background job (``requests.rates``) the ranking page asks for.
 The synchronous ``GET /api/v1/rates.<fmt>`` and the job read the same :class:`RateRequest`
 through the same :func:`check` (the period, and an area inside the caller's scope), so a job
 is refused at once for what the download would refuse; the job's worker checks again, as of
-when it runs.
+when it runs. (The ranking page's JSON, ``GET /api/v1/rates``, answers an area outside the
+scope with no rows, as before: members and grid workers see it without a grid prefix.)
 """
 
 from __future__ import annotations
@@ -67,23 +68,22 @@ class RateRequest:
         )
 
 
-def check(scope: Scope, wanted: RateRequest) -> tuple[rates.Period, tuple[str, ...]]:
-    """The period asked for and the grid subtrees it covers; a bad period is refused (400) and
-    an area outside the scope is not found (404), as if it did not exist."""
-    when = rates.period(wanted.month, wanted.first, wanted.last)
+def check(scope: Scope, wanted: RateRequest) -> tuple[str, ...]:
+    """Refuse a download of a bad period (400) or of an area outside the scope (404, as if it
+    did not exist); the grid subtrees it covers."""
+    rates.period(wanted.month, wanted.first, wanted.last)
     prefixes = review_prefixes(scope, wanted.grid)
     if wanted.grid is not None and not prefixes:
         raise NotFound(f"grid {wanted.grid} is not in your area")
-    return when, prefixes
+    return prefixes
 
 
 def table(session: Session, scope: Scope, wanted: RateRequest, settings: Settings) -> rates.Ranking:
-    """The ranking asked for, checked by :func:`check`."""
-    when, _ = check(scope, wanted)
+    """The ranking asked for (the rows of ``scope`` only: an area outside it has none)."""
     return rates.ranking(
         session,
         scope,
-        when,
+        rates.period(wanted.month, wanted.first, wanted.last),
         by=wanted.by,
         level=wanted.level,
         grid_code=wanted.grid,
@@ -128,6 +128,7 @@ def build(
     """Compute the ranking, store its file with the job, audit the export."""
     report(10, "计算三率")
     wanted = RateRequest.from_params(job.params)
+    check(job_scope(job.scope_code), wanted)
     ranking = table(session, job_scope(job.scope_code), wanted, settings)
     fmt: Format = "csv" if job.params.get("format") == "csv" else "xlsx"
     report(80, "生成文件")
