@@ -45,7 +45,7 @@ def household_properties(
     }
 
 
-def household_cells(row: HouseholdExportRow) -> list[Any]:
+def household_cells(row: HouseholdRow | HouseholdExportRow) -> list[Any]:
     """A household as a row of the CSV download: masked as in every answer."""
     p = household_properties(row)
     return [

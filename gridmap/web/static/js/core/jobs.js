@@ -64,7 +64,10 @@ export class JobProgress {
   }
 
   show(job) {
-    if (this.section) this.section.hidden = false;
+    if (this.section && this.section.hidden) {
+      this.section.hidden = false;
+      this.section.scrollIntoView({ block: 'nearest' });
+    }
     this.bar.value = job.progress;
     this.status.textContent = jobText(job);
   }
