@@ -107,14 +107,20 @@ def migrate() -> None:
     help="Jobs run at once by this process (default GRIDMAP_WORKER_CONCURRENCY, 1).",
 )
 def worker(concurrency: int | None) -> None:
-    """Run background jobs (grid file checks and imports from the import page) until stopped
-    with SIGINT/SIGTERM; any number of workers may run, each job runs once."""
+    """Run background jobs (grid file checks and imports, the monthly report, the 三率
+    download) until stopped with SIGINT/SIGTERM; any number of workers may run, each job runs
+    once."""
     from gridmap.grid import import_jobs  # the worker's handlers, by job kind
     from gridmap.jobs import worker as job_worker
+    from gridmap.requests import rate_jobs
     from gridmap.review import report_jobs
 
     settings = current_app.extensions["gridmap.settings"]
-    handlers = import_jobs.handlers(settings) | report_jobs.handlers(settings)
+    handlers = (
+        import_jobs.handlers(settings)
+        | report_jobs.handlers(settings)
+        | rate_jobs.handlers(settings)
+    )
     daily = {
         "prune": lambda session: _prune(session, settings),
         "verify-audit": _verify_daily,

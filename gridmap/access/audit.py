@@ -11,9 +11,10 @@ chain now starts.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from gridmap.storage.models import AuditEntry
@@ -67,8 +68,7 @@ def record(
     )
 
 
-def search(
-    session: Session,
+def _matching(
     *,
     username: str | None = None,
     object_type: str | None = None,
@@ -78,8 +78,8 @@ def search(
     until: dt.datetime | None = None,
     limit: int = 200,
     before_id: int | None = None,
-) -> list[dict[str, Any]]:
-    """Audit rows matching the filters, newest first (keyset paging by id)."""
+) -> Select[Any]:
+    """Audit rows matching the filters, newest first (keyset paging by id), at most ``limit``."""
     stmt = select(*(getattr(AuditEntry, c) for c in COLUMNS)).order_by(AuditEntry.id.desc())
     filters = {
         AuditEntry.username: username,
@@ -96,7 +96,34 @@ def search(
         stmt = stmt.where(AuditEntry.at < until)
     if before_id:
         stmt = stmt.where(AuditEntry.id < before_id)
-    return [dict(r._mapping) for r in session.execute(stmt.limit(limit))]
+    return stmt.limit(limit)
+
+
+def search(session: Session, **filters: Any) -> list[dict[str, Any]]:
+    """Audit rows matching the filters (those of :func:`_matching`), newest first."""
+    return [dict(r._mapping) for r in session.execute(_matching(**filters))]
+
+
+def export_extent(session: Session, **filters: Any) -> tuple[int, int | None]:
+    """How many rows an export with these filters holds, and the newest one's id (None when
+    there are none): counted before the export's own audit row is written."""
+    found = _matching(**filters).subquery()
+    count, newest = session.execute(select(func.count(), func.max(found.c.id))).one()
+    return int(count), newest
+
+
+def stream(
+    session: Session, newest_id: int, *, batch: int = 1000, **filters: Any
+) -> Iterator[dict[str, Any]]:
+    """The rows of :func:`search` up to id ``newest_id``, through a server-side cursor
+    ``batch`` rows at a time (the session's transaction must stay open meanwhile)."""
+    stmt = _matching(**filters).where(AuditEntry.id <= newest_id)
+    result = session.execute(stmt, execution_options={"yield_per": batch})
+    try:
+        for row in result:
+            yield dict(row._mapping)
+    finally:
+        result.close()
 
 
 def prune(session: Session, keep_days: int) -> int:

@@ -132,6 +132,12 @@ class Scope:
         return not self.prefixes and self.person_id is None
 
 
+def job_scope(code: str | None) -> Scope:
+    """The scope a background job runs in: its owner's grid prefix when it was asked for (the
+    roles that export have one prefix and no person)."""
+    return Scope((code,) if code else ())
+
+
 @dataclass(frozen=True)
 class Caller:
     """The authenticated user of a request."""

@@ -13,7 +13,7 @@ from gridmap.access import accounts, audit
 from gridmap.access.auth import ACCOUNTS, AUDIT, ROLES
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
-from gridmap.api.common import Password, Strict, csv_lines
+from gridmap.api.common import Password, Strict, csv_response
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
 
@@ -129,14 +129,12 @@ def search_audit(query: AuditQuery) -> dict[str, Any]:
     return {"entries": rows, "next_before_id": rows[-1]["id"] if len(rows) == query.limit else None}
 
 
-@bp.get("/audit.csv", summary="Export the audit log as CSV (audit administrator)")
+@bp.get("/audit.csv", summary="Export the audit log as CSV (audit administrator), streamed")
 @requires(AUDIT)
 def export_audit(query: AuditQuery) -> Response:
-    rows = _search(query)
-    audit_write("export", "audit", None, {"rows": len(rows)})
-    lines = csv_lines(list(audit.COLUMNS), ([r[c] for c in audit.COLUMNS] for r in rows))
-    return Response(
-        "".join(lines),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=audit.csv"},
-    )
+    session, filters = get_session(), query.model_dump()
+    count, newest = audit.export_extent(session, **filters)
+    audit_write("export", "audit", None, {"rows": count})
+    found = audit.stream(session, newest or 0, **filters)
+    cells = ([r[c] for c in audit.COLUMNS] for r in found)
+    return csv_response(list(audit.COLUMNS), cells, "audit.csv")

@@ -3,18 +3,16 @@ a note), the ``Idempotency-Key`` header, filing a request once per key, CSV down
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from flask import Response, json, request
+from flask import Response, json, request, stream_with_context
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from gridmap.access.security import audit_write, caller
-from gridmap.core.cells import safe_row
+from gridmap.core.cells import csv_lines
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
 from gridmap.requests import service as domain
@@ -134,15 +132,12 @@ def file_once(
     return response, json.loads(text)
 
 
-def csv_lines(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:
-    """CSV text, a line at a time, with a byte-order mark so spreadsheets read it as UTF-8;
-    text that a spreadsheet would run as a formula is neutralised (:mod:`gridmap.core.cells`)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(safe_row(header))
-    yield "\ufeff" + buffer.getvalue()
-    for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(safe_row(row))
-        yield buffer.getvalue()
+def csv_response(header: list[str], rows: Iterator[list[Any]], filename: str) -> Response:
+    """A CSV download streamed a line at a time from ``rows`` (:func:`gridmap.core.cells.
+    csv_lines`: formula cells neutralised). The request's context, and so its database session
+    and a server-side cursor behind ``rows``, stays open until the last line is sent."""
+    return Response(
+        stream_with_context(csv_lines(header, rows)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )

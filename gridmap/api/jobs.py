@@ -44,7 +44,7 @@ class JobPath(BaseModel):
 
 def job_owner() -> jobs.Owner:
     who = caller()
-    return jobs.Owner(who.user_id, who.username, next(iter(who.scope.prefixes), None))
+    return jobs.Owner.of(who.user_id, who.username, who.scope.prefixes)
 
 
 def accepted(job_id: int) -> Response:

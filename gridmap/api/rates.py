@@ -15,12 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from gridmap.access.auth import EXPORT, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
-from gridmap.api.common import csv_lines
+from gridmap.api.common import Strict
+from gridmap.api.jobs import accepted, job_owner
 from gridmap.api.requests import properties
 from gridmap.core import clock
 from gridmap.core.clock import BEIJING
 from gridmap.core.db import get_session
-from gridmap.requests import rates
+from gridmap.requests import rate_jobs, rates, sync_limit
 
 bp = APIBlueprint(
     "rates",
@@ -54,18 +55,20 @@ class OverdueQuery(BaseModel):
     limit: int = Field(1000, ge=1, description="Rows listed at most (counts cover all)")
 
 
-def _ranking(query: RateQuery) -> rates.Ranking:
-    settings = current_app.extensions["gridmap.settings"]
-    return rates.ranking(
-        get_session(),
-        caller().scope,
-        rates.period(query.period, query.first, query.last),
+def _wanted(query: RateQuery) -> rate_jobs.RateRequest:
+    return rate_jobs.RateRequest(
         by=query.by,
         level=query.level,
-        grid_code=query.grid,
-        weights=settings.weights,
-        size=settings.rate_board_size,
+        month=query.period,
+        first=query.first,
+        last=query.last,
+        grid=query.grid,
     )
+
+
+def _ranking(query: RateQuery) -> rates.Ranking:
+    settings = current_app.extensions["gridmap.settings"]
+    return rate_jobs.table(get_session(), caller().scope, _wanted(query), settings)
 
 
 def ranking_body(table: rates.Ranking) -> dict[str, Any]:
@@ -97,19 +100,40 @@ def ranking(query: RateQuery) -> dict[str, Any]:
     return ranking_body(_ranking(query))
 
 
-@bp.get("/rates.<fmt>", summary="The ranking as a CSV or Excel download")
+@bp.get(
+    "/rates.<fmt>",
+    summary="The ranking as a CSV or Excel download, for an area of at most 500 micro-grids "
+    "(422 beyond: ask for it with POST /api/v1/rates-jobs)",
+)
 @requires(EXPORT)
 def export(path: ExportPath, query: RateQuery) -> Response:
-    table = _ranking(query)
-    detail = {"by": table.by, "level": table.level, "grid": table.grid_code}
-    audit_write("export", "rates", table.period.label, detail | {"rows": len(table.rows)})
-    name = f"rates-{table.by}-{table.level}-{table.period.label}.{path.fmt}".replace("..", "_")
+    session, scope, wanted = get_session(), caller().scope, _wanted(query)
+    sync_limit.check(session, rate_jobs.check(scope, wanted), job=rate_jobs.ROUTE)
+    table = rate_jobs.table(session, scope, wanted, current_app.extensions["gridmap.settings"])
+    audit_write("export", "rates", table.period.label, rate_jobs.audit_detail(table))
+    name, body = rate_jobs.export_file(table, path.fmt)
     disposition = {"Content-Disposition": f"attachment; filename={name}"}
-    if path.fmt == "xlsx":
-        return Response(rates.to_xlsx(table), mimetype=params.XLSX, headers=disposition)
-    cells = ([rates.cell(r, key) for key, _ in rates.COLUMNS] for r in table.rows)
-    lines = csv_lines([heading for _, heading in rates.COLUMNS], cells)
-    return Response("".join(lines), mimetype="text/csv", headers=disposition)
+    return Response(body, mimetype=rate_jobs.MEDIA_TYPES[path.fmt], headers=disposition)
+
+
+class RateJobBody(Strict, RateQuery):
+    """A ranking download asked for as a job: the parameters of ``rates.<fmt>`` and its
+    format."""
+
+    format: Literal["csv", "xlsx"] = Field("xlsx", description="xlsx (default) or csv")
+
+
+@bp.post(
+    "/rates-jobs",
+    summary="Build the ranking's download (三率, 红黑榜) in the background: 202 and the job to "
+    "poll; its file is at /api/v1/jobs/<id>/file",
+)
+@requires(EXPORT)
+def rates_job(body: RateJobBody) -> Response:
+    wanted = _wanted(body)
+    job_id = rate_jobs.submit(get_session(), job_owner(), wanted, body.format)
+    audit_write("rates.request", "job", job_id, body.model_dump(mode="json", by_alias=True))
+    return accepted(job_id)
 
 
 @bp.get("/requests/overdue", summary="Requests with a yellow or red card (红黄牌), per owner")

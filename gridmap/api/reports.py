@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from gridmap.access.auth import EXPORT, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
-from gridmap.api.common import csv_lines
+from gridmap.core.cells import csv_lines
 from gridmap.core.db import get_session
 from gridmap.grid import reports
 

@@ -8,7 +8,7 @@ Every answer is an aggregate of the caller's scope (grid subtrees); the formulas
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from flask import Response, current_app
 from flask_openapi3 import APIBlueprint, Tag
@@ -130,16 +130,23 @@ class ReportQuery(BaseModel):
     grid: str | None = Field(None, pattern=GRID_CODE, description="The area (default: your scope)")
 
 
-@bp.get("/report.xlsx", summary="The monthly review report (一月一研判报告) as an Excel workbook")
+@bp.get(
+    "/report.xlsx",
+    summary="The monthly review report (一月一研判报告) as an Excel workbook, for an area of at "
+    "most 500 micro-grids (422 beyond: ask for it with POST /api/v1/review/report-jobs)",
+)
 @requires(EXPORT)
 def report_xlsx(query: ReportQuery) -> Response:
     settings = current_app.extensions["gridmap.settings"]
     from gridmap.review import report as review_report  # matplotlib: only for reports
+    from gridmap.review import report_jobs
 
+    session, scope, month = get_session(), caller().scope, query.month or review.last_month()
+    report_jobs.check_in_request(session, scope, month, query.grid)
     report = review_report.monthly(
-        get_session(),
-        caller().scope,
-        query.month or review.last_month(),
+        session,
+        scope,
+        month,
         query.grid,
         weights=settings.weights,
         board_size=settings.rate_board_size,
@@ -152,19 +159,23 @@ def report_xlsx(query: ReportQuery) -> Response:
 
 
 class ReportJobBody(Strict, ReportQuery):
-    """The month and area of a report asked for as a job: those of ``report.xlsx``."""
+    """The month and area of a report asked for as a job: those of ``report.xlsx``, and
+    whether it is the workbook or the HTML page."""
+
+    format: Literal["xlsx", "html"] = Field("xlsx", description="xlsx (workbook) or html (page)")
 
 
 @bp.post(
     "/report-jobs",
-    summary="Build the monthly review workbook in the background: 202 and the job to poll; "
-    "its file is at /api/v1/jobs/<id>/file",
+    summary="Build the monthly review workbook (or HTML page) in the background: 202 and the "
+    "job to poll; its file is at /api/v1/jobs/<id>/file",
 )
 @requires(EXPORT)
 def report_job(body: ReportJobBody) -> Response:
     from gridmap.review import report_jobs
 
     session = get_session()
-    job_id = report_jobs.submit(session, job_owner(), body.month or review.last_month(), body.grid)
+    month = body.month or review.last_month()
+    job_id = report_jobs.submit(session, job_owner(), month, body.grid, body.format)
     audit_write("review_report.request", "job", job_id, body.model_dump(mode="json"))
     return accepted(job_id)

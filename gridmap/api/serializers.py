@@ -10,7 +10,7 @@ from flask import Response, request
 
 from gridmap.core.privacy import mask_address, mask_digits
 from gridmap.storage.grids import GridRow, Page
-from gridmap.storage.households import HouseholdDetailRow, HouseholdRow
+from gridmap.storage.households import HouseholdDetailRow, HouseholdExportRow, HouseholdRow
 
 RowT = TypeVar("RowT")
 
@@ -29,7 +29,9 @@ def grid_properties(row: GridRow) -> dict[str, Any]:
     }
 
 
-def household_properties(row: HouseholdRow | HouseholdDetailRow) -> dict[str, Any]:
+def household_properties(
+    row: HouseholdRow | HouseholdDetailRow | HouseholdExportRow,
+) -> dict[str, Any]:
     return {
         "id": row.id,
         "address": mask_address(row.address),
@@ -41,6 +43,22 @@ def household_properties(row: HouseholdRow | HouseholdDetailRow) -> dict[str, An
         "micro_grid_code": row.micro_grid_code,
         "covered": row.covered,
     }
+
+
+def household_cells(row: HouseholdRow | HouseholdExportRow) -> list[Any]:
+    """A household as a row of the CSV download: masked as in every answer."""
+    p = household_properties(row)
+    return [
+        p["id"],
+        p["address"],
+        p["building"],
+        p["unit"],
+        p["room"],
+        p["residents"],
+        ";".join(p["care_tags"]),
+        p["micro_grid_code"],
+        "yes" if p["covered"] else "no",
+    ]
 
 
 def feature(feature_id: Any, geojson: str, properties: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,9 @@ negative number stored as a number is data, not a formula.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import csv
+import io
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 #: The first characters that make a spreadsheet read a cell as a formula (OWASP).
@@ -27,3 +29,17 @@ def safe_cell(value: Any) -> Any:
 def safe_row(values: Iterable[Any]) -> list[Any]:
     """A row of cells, each through :func:`safe_cell`."""
     return [safe_cell(v) for v in values]
+
+
+def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """CSV text, a line at a time (so a download can stream), with a byte-order mark so
+    spreadsheets read it as UTF-8; every cell through :func:`safe_cell`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(safe_row(header))
+    yield "\ufeff" + buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(safe_row(row))
+        yield buffer.getvalue()

@@ -66,6 +66,13 @@ class Unprocessable(GridmapError):
     title = "Unprocessable input"
 
 
+class TooLargeForRequest(Unprocessable):
+    """Well formed, but too much work for one web request: ask for it as a background job."""
+
+    code = "too-large-for-request"
+    title = "Too large for one request"
+
+
 class NotFound(GridmapError):
     status = 404
     code = "not-found"

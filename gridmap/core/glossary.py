@@ -152,6 +152,7 @@ JOB_KINDS: Final = {
     "grid.validate": "网格文件检查",
     "grid.import": "网格导入",
     "review.report": "一月一研判报告",
+    "requests.rates": "三率排名导出",
 }
 #: The coordinate systems a grid file may be declared in on the import page.
 INPUT_CRS: Final = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +42,12 @@ class Owner:
     user_id: int
     username: str
     scope_code: str | None
+
+    @classmethod
+    def of(cls, user_id: int, username: str, prefixes: Iterable[str]) -> Owner:
+        """The owner of a job asked for by an account whose scope has ``prefixes`` (the
+        roles that start jobs have one)."""
+        return cls(user_id, username, next(iter(prefixes), None))
 
 
 def enqueue(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, TypedDict
 
 from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON, ST_Intersects
@@ -84,6 +85,41 @@ def list_households(
     if after_id is not None:
         stmt = stmt.where(Household.id > after_id)
     return _page(session, stmt, Household.id, limit)
+
+
+#: A household as the CSV download shows it: a ``HouseholdRow`` without its geometry.
+HouseholdExportRow = Row[
+    int, str, str | None, str | None, str | None, int, list[str], str | None, bool
+]
+
+
+def export_rows(
+    session: Session,
+    *,
+    bbox: BBox | None = None,
+    grid_code: str | None = None,
+    limit: int,
+    scope: Scope,
+    batch: int = 2000,
+) -> Iterator[HouseholdExportRow]:
+    """Households in ``scope`` (in a bbox and/or a grid subtree), ordered by id, at most
+    ``limit``: read through a server-side cursor ``batch`` rows at a time, so memory stays
+    the same however many there are. The session's transaction must stay open meanwhile."""
+    stmt = (
+        select(*_columns()[:-1])
+        .outerjoin(Grid, Grid.id == Household.micro_grid_id)
+        .where(household_visible(scope))
+    )
+    if bbox:
+        stmt = stmt.where(ST_Intersects(Household.geom, envelope(bbox)))
+    if grid_code:
+        stmt = stmt.where(Household.micro_grid_id.in_(subtree_ids(grid_code)))
+    stmt = stmt.order_by(Household.id).limit(limit)
+    result = session.execute(stmt, execution_options={"yield_per": batch})
+    try:
+        yield from result
+    finally:
+        result.close()
 
 
 def get_household(session: Session, household_id: int, scope: Scope) -> HouseholdDetailRow | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -18,7 +18,9 @@ from flask import (
     url_for,
 )
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
+from gridmap import jobs
 from gridmap.access import accounts, audit, auth
 from gridmap.access.auth import (
     ACCOUNTS,
@@ -74,6 +76,9 @@ from gridmap.web.params import (
     inbox_tab,
     local_time,
 )
+
+#: The report job's page module (it has no map).
+REPORT_JOB_JS = "js/pages/report_job.js"
 
 # The web package owns every asset (Leaflet under vendor/, the page's own under js/ and css/).
 # They are served at /assets because Flask always claims /static for the app's own static
@@ -244,10 +249,8 @@ def review_page() -> str:
     review_map = build_review_map(settings, asset_url=_asset_url, config=config)
     report_urls = None
     if EXPORT in who.capabilities:
-        report_urls = {
-            "html": url_for("web.review_report"),
-            "xlsx": f"{request.script_root}/api/v1/review/report.xlsx",
-        }
+        # The workbook is a job the page's button asks for (POST /api/v1/review/report-jobs).
+        report_urls = {"html": url_for("web.review_report")}
     return render_template(
         "review.html",
         map=render_parts(review_map, nonce=csp_nonce()),
@@ -259,25 +262,50 @@ def review_page() -> str:
 
 @bp.get("/review/report")
 @requires(EXPORT)
-def review_report() -> Response:
+def review_report() -> WerkzeugResponse:
     """一月一研判报告: the report of ``month`` (default last month) for the area ``grid``
-    (default the caller's scope), one printable page; audited like every export."""
-    settings: Settings = current_app.extensions["gridmap.settings"]
-    from gridmap.review.report import monthly as monthly_report  # matplotlib: reports only
-    from gridmap.review.report import to_html as report_html
+    (default the caller's scope) is built by a background job; this queues it (a bad month or
+    an area outside the scope is refused now) and sends the browser to the job's page."""
+    from gridmap.review import report_jobs
 
-    report = monthly_report(
-        get_session(),
-        caller().scope,
-        request.args.get("month") or review.last_month(),
-        request.args.get("grid") or None,
-        weights=settings.weights,
-        board_size=settings.rate_board_size,
+    who = caller()
+    month = request.args.get("month") or review.last_month()
+    grid = request.args.get("grid") or None
+    owner = jobs.Owner.of(who.user_id, who.username, who.scope.prefixes)
+    job_id = report_jobs.submit(get_session(), owner, month, grid, "html")
+    detail = {"month": month, "grid": grid, "format": "html"}
+    audit_write("review_report.request", "job", job_id, detail)
+    return redirect(url_for("web.review_report_job", job_id=job_id), 303)
+
+
+@bp.get("/review/report/jobs/<int:job_id>")
+@requires(EXPORT)
+def review_report_job(job_id: int) -> Response | tuple[str, int]:
+    """The report job's page: "生成中" with its progress while it runs (the page polls and
+    reloads), then the report itself as the job stored it (its owner's only: 404 otherwise)."""
+    from gridmap.review import report_jobs
+
+    session, who = get_session(), caller()
+    found = jobs.status(session, job_id, user_id=who.user_id, admin=False)
+    if found["kind"] != report_jobs.KIND:
+        raise NotFound("没有这个报告任务（no such report job）")
+    if found["state"] == "succeeded":
+        name, media_type, body = jobs.result_file(session, job_id, user_id=who.user_id, admin=False)
+        headers = {} if media_type.startswith("text/html") else _attachment(name)
+        return Response(body, mimetype=media_type, headers=headers)
+    config = {"apiRoot": f"{request.script_root}/api/v1", "job": found}
+    status = int(found["error"]["status"]) if found["state"] == "failed" else 200
+    page = render_template(
+        "review_report_job.html",
+        job=found,
+        config=config,
+        script=_asset_url(REPORT_JOB_JS),
     )
-    page = report_html(report, nonce=csp_nonce())
-    detail = {"month": report.month, "area": report.area.code, "format": "html"}
-    audit_write("export", "review_report", report.file_stem, detail)
-    return Response(page, mimetype="text/html")
+    return page, status
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename={name}"}
 
 
 @bp.get("/requests")
@@ -315,15 +343,11 @@ def requests_ranking() -> str:
     """红黑榜: the 三率 ranking of the caller's grids for a month, with the Excel download for
     roles that may export."""
     filters = RankingFilters.from_args(request.args)
-    api_root = f"{request.script_root}/api/v1"
-    xlsx = None
-    if EXPORT in caller().capabilities:
-        xlsx = f"{api_root}/rates.xlsx?{urlencode(filters.api_args())}"
     return render_template(
         "ranking.html",
         filters=filters,
         levels=RANKING_LEVELS,
-        xlsx_url=xlsx,
+        may_export=EXPORT in caller().capabilities,
         config=_requests_config("ranking", query=filters.api_args()),
         scripts=[_asset_url(PAGE_JS), _asset_url(REQUESTS_JS)],
     )

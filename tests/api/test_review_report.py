@@ -30,13 +30,15 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
+from gridmap import jobs
 from gridmap.access.auth import Scope
 from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
-from gridmap.requests import rates
+from gridmap.requests import rates, sync_limit
 from gridmap.requests import service as domain
 from gridmap.review import report as review_report
+from gridmap.review import report_jobs
 from gridmap.storage.models import AuditEntry
 from tests.conftest import COMMUNITY, client_for, square_grid_frame
 from tests.helpers import clock_at
@@ -292,14 +294,29 @@ def test_an_empty_month_still_makes_a_report(session, world):
 # ------------------------------------------------------------------------------ endpoints
 
 
-def test_the_page_and_the_workbook_are_served_and_audited(app, make_user, session, world):
+def test_the_page_is_a_job_and_the_workbook_is_served_and_both_are_audited(
+    app, make_user, session, session_factory, settings, world
+):
     chief = client_for(app, make_user("chief", A))
-    page = chief.get("/review/report?month=2024-11")
+    asked = chief.get("/review/report?month=2024-11")
+    assert asked.status_code == 303
+    job_page = asked.headers["Location"]
+    job_id = int(job_page.rsplit("/", 1)[1])
+    assert job_page == f"/review/report/jobs/{job_id}"
+    waiting = chief.get(job_page, headers={"Accept": "text/html"})
+    assert waiting.status_code == 200 and waiting.mimetype == "text/html"
+    shell = waiting.get_data(as_text=True)
+    assert "报告生成中" in shell and 'aria-label="报告生成进度"' in shell
+    assert "js/pages/report_job.js" in shell
+    # The worker's part, in this test's transaction.
+    assert jobs.run_one(session_factory, report_jobs.handlers(settings), job_id) == "succeeded"
+    page = chief.get(job_page)
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    nonce = re.search(r"script-src 'self' 'nonce-([^']+)'", page.headers["Content-Security-Policy"])
-    assert nonce is not None and f'<style nonce="{nonce[1]}">' in html
+    assert "style-src 'self' 'unsafe-inline'" in page.headers["Content-Security-Policy"]
     assert "测试社区 2024年11月 诉求研判报告" in html and "<script" not in html
+    another = client_for(app, make_user("chief", A))
+    assert another.get(job_page).status_code == 404
     book = chief.get(f"/api/v1/review/report.xlsx?month=2024-11&grid={A}02")
     assert book.status_code == 200
     assert book.headers["Content-Disposition"] == f"attachment; filename=review-{A}02-2024-11.xlsx"
@@ -310,6 +327,27 @@ def test_the_page_and_the_workbook_are_served_and_audited(app, make_user, sessio
         ("export", f"review-{A}-2024-11", "html"),
         ("export", f"review-{A}02-2024-11", "xlsx"),
     ]
+
+
+def test_synchronous_downloads_of_a_large_area_are_refused_with_the_job_to_ask(
+    app, make_user, world, monkeypatch
+):
+    """Community A has 4 micro-grids, its zone 02 two: with a limit of 3, A is too large to
+    build inside a request, zone 02 is not."""
+    monkeypatch.setattr(sync_limit, "SYNC_MICRO_GRIDS", 3)
+    chief = client_for(app, make_user("chief", A))
+    for url, job in (
+        ("/api/v1/review/report.xlsx?month=2024-11", "/api/v1/review/report-jobs"),
+        ("/api/v1/rates.xlsx?period=2024-11", "/api/v1/rates-jobs"),
+        ("/api/v1/rates.csv?period=2024-11", "/api/v1/rates-jobs"),
+    ):
+        answer = chief.get(url)
+        assert answer.status_code == 422, url
+        problem = answer.get_json()
+        assert problem["code"] == "too-large-for-request"
+        assert "4 个微网格" in problem["detail"] and job in problem["detail"]
+    assert chief.get(f"/api/v1/review/report.xlsx?month=2024-11&grid={A}02").status_code == 200
+    assert chief.get(f"/api/v1/rates.xlsx?period=2024-11&grid={A}02").status_code == 200
 
 
 def test_endpoints_refuse_out_of_scope_grids_and_bad_input(app, make_user, world):

@@ -11,6 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from tests.conftest import COMMUNITY
 from tests.jobs.conftest import JobsDatabase, wait_for_job
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -45,12 +46,26 @@ def test_the_workbook_is_built_by_the_worker_and_only_its_owner_downloads_it(
     assert exported == 1
 
 
+def test_the_html_page_is_a_job_too(api_as: Api) -> None:
+    chief = api_as("chief")
+    asked = chief.post("/api/v1/review/report-jobs", json={"month": "2026-11", "format": "html"})
+    assert asked.status_code == 202, asked.get_json()
+    done = wait_for_job(chief, asked.get_json()["id"])
+    assert done["state"] == "succeeded", done
+    assert done["result"]["file"]["name"] == f"review-{COMMUNITY}-2026-11.html"
+    answer = chief.get(f"/api/v1/jobs/{done['id']}/file")
+    assert answer.mimetype == "text/html"
+    assert "2026年11月 诉求研判报告" in answer.get_data(as_text=True)
+
+
 def test_no_file_before_the_job_has_one(api_as: Api) -> None:
     answer = api_as("chief").get("/api/v1/jobs/999999/file")
     assert answer.status_code == 404
     assert answer.mimetype == "application/problem+json"
 
 
-@pytest.mark.parametrize("body", [{"month": "2026-13"}, {"month": "0000-01"}, {"grid": "x"}])
+@pytest.mark.parametrize(
+    "body", [{"month": "2026-13"}, {"month": "0000-01"}, {"grid": "x"}, {"format": "pdf"}]
+)
 def test_a_bad_month_or_area_is_refused_before_queueing(api_as: Api, body: dict) -> None:
     assert api_as("chief").post("/api/v1/review/report-jobs", json=body).status_code == 400

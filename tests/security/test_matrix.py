@@ -50,6 +50,8 @@ NO_OBJECT_ENDPOINTS = {
     "web.requests_map": "the page shell; its markers come from the probed request list",
     "web.requests_ranking": "the page shell; its rows come from the probed rates endpoint",
     "web.request_detail": "renders one request through the same scoped query as the probed API",
+    "web.review_report_job": "a report job's page: its owner's only, as GET /api/v1/jobs/<id>"
+    " (tests/api/test_review_report.py); the report itself is probed as review report page",
     "open311.services": "the category catalogue is the same for every scope",
     "open311.service_definition": "the category catalogue is the same for every scope",
 }
@@ -322,9 +324,18 @@ PROBES = (
     Probe(
         "rates export of a grid",
         EXPORT,
-        "csv",
+        "one",
         _get(f"/api/v1/rates.csv?grid={A}01001&level=micro"),
         _get(f"/api/v1/rates.csv?grid={B}&level=micro"),
+        _get(f"/api/v1/rates.csv?grid={GHOST}&level=micro"),
+    ),
+    Probe(
+        "rates job of a grid",
+        EXPORT,
+        "one",
+        ("POST", "/api/v1/rates-jobs", {"grid": A + "01001", "level": "micro"}),
+        ("POST", "/api/v1/rates-jobs", {"grid": B, "level": "micro"}),
+        ("POST", "/api/v1/rates-jobs", {"grid": GHOST, "level": "micro"}),
     ),
     Probe(
         "review report workbook",
@@ -590,8 +601,9 @@ def _outside_failures(role: str, probe: Probe, client) -> list[str]:
 def _inside_failures(role: str, probe: Probe, client) -> list[str]:
     response = send(client, probe.inside)
     expected = 200 if probe.capability in CAPABILITIES[role] else 403
-    # A job asked for is accepted (202): success all the same.
-    succeeded = expected == 200 and response.status_code in (200, 202)
+    # A job asked for is accepted (202), or a page queued it and sends the browser to the
+    # job's page (303): success all the same.
+    succeeded = expected == 200 and response.status_code in (200, 202, 303)
     if response.status_code != expected and not succeeded:
         return [f"status {response.status_code}, expected {expected}"]
     if expected == 200 and probe.kind != "one" and not _ids(response):

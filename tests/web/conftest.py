@@ -50,7 +50,7 @@ CHROMIUM_ARGS = [
 LIVE_SETTINGS = {"basemap_crs": "none", "login_rate_limit": "1000 per minute"}
 
 
-def _browser_environment() -> dict[str, str]:
+def _browser_environment() -> dict[str, str | float | bool]:
     """The browser's environment: this one without libfaketime (``./scripts/test-year-ahead``).
 
     Under libfaketime Chromium runs about 17 times slower (a login test takes 10 minutes

@@ -342,7 +342,7 @@ def test_chief_sees_the_ranking_board(
     new_watched: Callable[[], Watched], chief_api: Api, carded: dict[str, int]
 ) -> None:
     """红黑榜: the page shows GET /api/v1/rates for the chosen level and month, the best rows
-    on the red board, and links the Excel download."""
+    on the red board, and offers the Excel download."""
     chief = new_watched()
     chief.login(CHIEF, next_path="/requests/ranking?level=micro")
     page = chief.page
@@ -355,11 +355,9 @@ def test_chief_sees_the_ranking_board(
     for code in red:
         row = page.locator(f"#gm-ranking-rows tr[data-code='{code}']")
         assert row.get_attribute("class") == "gm-board-red"
-    xlsx = page.locator("#gm-ranking-xlsx")
-    assert f"period={period}" in (xlsx.get_attribute("href") or "")
-    with page.expect_download() as download:
-        xlsx.click()
-    assert download.value.suggested_filename.endswith(".xlsx")
+    # The Excel download is a background job (followed in tests/web/test_report_downloads.py,
+    # where a worker runs); here the button is offered.
+    assert page.get_by_role("button", name="导出 Excel").is_visible()
     chief.screenshot("requests_ranking.png")
     # Another level reloads the page with the API's rows of that level.
     page.locator("select[name=level]").select_option("zone")

@@ -14,11 +14,10 @@
 import { requestJson } from '../core/api.js';
 import { banner, hideBanner } from '../core/banner.js';
 import { el } from '../core/dom.js';
-import { IMPORT_CHANGE_LABELS, JOB_STATE_LABELS, LEVEL_LABELS } from '../core/labels.js';
+import { followJob, JobProgress } from '../core/jobs.js';
+import { IMPORT_CHANGE_LABELS, LEVEL_LABELS } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 
-const POLL_MS = 500;
-const FINISHED = ['succeeded', 'failed'];
 /** Files the page reads itself for a coordinate hint before uploading (GeoJSON only). */
 const HINT_READ_BYTES = 5e6;
 const GEOGRAPHIC = ['EPSG:4326', 'EPSG:4490'];
@@ -30,8 +29,6 @@ const STYLES = {
   retired: { color: '#7b2cbf', weight: 3, dashArray: '6 4', fillColor: '#7b2cbf', fillOpacity: 0.1 },
   problem: { color: '#c8102e', weight: 2, fillColor: '#c8102e', fillOpacity: 0.35 },
 };
-
-const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /** Up to `limit` [x, y] pairs of a GeoJSON document, wherever they are nested. */
 function samplePositions(node, limit, out = []) {
@@ -80,8 +77,11 @@ class ImportPage {
     this.submitButton = document.getElementById('gm-import-submit');
     this.progressSection = document.getElementById('gm-import-progress-section');
     this.jobTitle = document.getElementById('gm-import-job-title');
-    this.progress = document.getElementById('gm-import-progress');
-    this.statusNode = document.getElementById('gm-import-status');
+    this.jobProgress = new JobProgress({
+      section: this.progressSection,
+      bar: document.getElementById('gm-import-progress'),
+      status: document.getElementById('gm-import-status'),
+    });
     this.reportSection = document.getElementById('gm-import-report');
     this.verdict = document.getElementById('gm-import-verdict');
     this.diffNode = document.getElementById('gm-import-diff');
@@ -203,19 +203,9 @@ class ImportPage {
   }
 
   /** Poll a job until it has finished, showing its progress; its last state. */
-  async follow(job, title) {
-    this.progressSection.hidden = false;
+  follow(job, title) {
     this.jobTitle.textContent = title;
-    let current = job;
-    for (;;) {
-      this.progress.value = current.progress;
-      const state = JOB_STATE_LABELS[current.state] || current.state;
-      const message = current.message && current.message !== state ? ` · ${current.message}` : '';
-      this.statusNode.textContent = `${state}${message} · ${current.progress}%`;
-      if (FINISHED.includes(current.state)) return current;
-      await sleep(POLL_MS);
-      current = await requestJson(`${this.config.apiRoot}/jobs/${job.id}`);
-    }
+    return followJob(this.config.apiRoot, job, (current) => this.jobProgress.show(current));
   }
 
   clearReport() {

@@ -18,6 +18,7 @@
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { asText, el, percent } from '../core/dom.js';
+import { downloadFile, JobProgress, runJob } from '../core/jobs.js';
 import {
   HOT_SPOT_BIN_LABELS as BIN_LABELS, HOT_SPOT_TREND_LABELS as TREND_LABELS, LEVEL_LABELS,
   OVERDUE_LABEL, STATE_LABELS,
@@ -47,7 +48,7 @@ class GridmapReview {
       'form', 'kind', 'slider', 'period-label', 'play', 'category', 'state', 'overdue', 'grid',
       'level', 'measure', 'show-heat', 'show-choropleth', 'show-hotspots', 'total', 'overdue-count',
       'categories', 'hotspots', 'candidates', 'detail', 'legend', 'status', 'report-html',
-      'report-xlsx',
+      'report-xlsx', 'report-job', 'report-progress', 'report-status',
     ].forEach((id) => { this.dom[id] = document.getElementById(`gm-review-${id}`); });
 
     prepareMap(map, config);
@@ -79,6 +80,12 @@ class GridmapReview {
   bindControls() {
     const { dom } = this;
     dom.form.addEventListener('submit', (event) => { event.preventDefault(); this.refresh(); });
+    if (dom['report-xlsx']) {
+      this.reportJob = new JobProgress({
+        section: dom['report-job'], bar: dom['report-progress'], status: dom['report-status'],
+      });
+      dom['report-xlsx'].addEventListener('click', () => this.downloadWorkbook());
+    }
     dom.kind.addEventListener('change', () => { this.fillPeriods(); this.refresh(); });
     dom.slider.addEventListener('input', () => this.showPeriodLabel());
     dom.slider.addEventListener('change', () => this.refresh());
@@ -181,16 +188,39 @@ class GridmapReview {
     }
   }
 
+  /** The month and area the report would cover: the filters' month and grid. */
+  reportArgs() {
+    const args = { month: this.period() };
+    if (this.dom.grid.value) args.grid = this.dom.grid.value;
+    return args;
+  }
+
   updateReportLinks() {
     const { dom } = this;
     const monthly = dom.kind.value === 'M';
-    [dom['report-html'], dom['report-xlsx']].forEach((link) => {
-      if (!link) return;
-      link.hidden = !monthly;
-      const params = new URLSearchParams({ month: this.period() });
-      if (dom.grid.value) params.set('grid', dom.grid.value);
-      link.href = `${link.dataset.base}?${params}`;
-    });
+    if (dom['report-xlsx']) dom['report-xlsx'].hidden = !monthly;
+    const link = dom['report-html'];
+    if (!link) return;
+    link.hidden = !monthly;
+    link.href = `${link.dataset.base}?${new URLSearchParams(this.reportArgs())}`;
+  }
+
+  /** The month's workbook: built by a background job, followed with its progress, saved. */
+  async downloadWorkbook() {
+    const button = this.dom['report-xlsx'];
+    button.disabled = true;
+    const { apiRoot } = this.config;
+    try {
+      const done = await runJob(apiRoot, `${apiRoot}/review/report-jobs`, this.reportArgs(),
+        (job) => this.reportJob.show(job));
+      this.reportJob.finish(done, `已完成：${done.state === 'succeeded' ? done.result.file.name : ''}`);
+      if (done.state === 'succeeded') downloadFile(apiRoot, done);
+    } catch (err) {
+      this.dom['report-status'].textContent = '';
+      this.showError(`报告生成失败：${err.message}`);
+    } finally {
+      button.disabled = false;
+    }
   }
 
   showError(message) {

@@ -1,14 +1,44 @@
-/* requests/ranking.js: 红黑榜, the 三率 ranking of GET /api/v1/rates for a level and month. */
+/*
+ * requests/ranking.js: 红黑榜, the 三率 ranking of GET /api/v1/rates for a level and month;
+ * its Excel download is a background job (POST /api/v1/rates-jobs) followed with its progress.
+ */
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { el, percent } from '../core/dom.js';
+import { downloadFile, JobProgress, runJob } from '../core/jobs.js';
 import { BOARD_LABELS } from '../core/labels.js';
 
 export class Ranking {
   constructor(config) {
     this.config = config;
     this.root = document.getElementById('gm-ranking');
+    this.exportButton = document.getElementById('gm-ranking-xlsx');
+    if (this.exportButton) {
+      this.exportJob = new JobProgress({
+        section: document.getElementById('gm-ranking-job'),
+        bar: document.getElementById('gm-ranking-progress'),
+        status: document.getElementById('gm-ranking-status'),
+      });
+      this.exportButton.addEventListener('click', () => this.exportWorkbook());
+    }
     this.load();
+  }
+
+  /** The ranking as an Excel workbook, built by a background job, then saved. */
+  async exportWorkbook() {
+    const { apiRoot } = this.config;
+    this.exportButton.disabled = true;
+    try {
+      const body = { ...this.config.query, format: 'xlsx' };
+      const done = await runJob(apiRoot, `${apiRoot}/rates-jobs`, body,
+        (job) => this.exportJob.show(job));
+      this.exportJob.finish(done, `已完成：${done.state === 'succeeded' ? done.result.file.name : ''}`);
+      if (done.state === 'succeeded') downloadFile(apiRoot, done);
+    } catch (err) {
+      banner(`导出失败：${err.message}`);
+    } finally {
+      this.exportButton.disabled = false;
+    }
   }
 
   async load() {
