@@ -135,7 +135,7 @@ create_private_cluster() {
   [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$VARDIR" "$PGDATA"
   as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth-local=peer \
     --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
-  write_client_auth >/dev/null
+  write_client_auth
   cat >> "$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PGPORT
