@@ -16,12 +16,28 @@ BACKUP_DIR="${GRIDMAP_BACKUP_DIR:-$VARDIR/backups}"
 PGBR_DIR="$VARDIR/pgbackrest"
 PGBR_CONF="$PGBR_DIR/pgbackrest.conf"
 STANZA=gridmap
+# The passwords of the roles gridmap and gridmap_app (libpq's password file, mode 0600), made at
+# the first set-up; exported as PGPASSFILE, so no URL, command line or log carries them.
+PASSFILE="$VARDIR/pgpass"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 as_postgres() {
   # initdb and pg_ctl refuse to run as root.
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cluster_os_user() {
+  # The OS user that runs the cluster (as_postgres): the only one that may be its superuser.
+  if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi
+}
+
+admin_psql() {
+  # The superuser postgres, over the cluster's socket (peer: only its OS user gets in; postgres
+  # has no password, so TCP refuses it). admin_psql DATABASE [psql arguments…]
+  local database="$1"; shift
+  as_postgres "$PGBIN/psql" -X -qAt -v ON_ERROR_STOP=1 -h "$PGDATA" -p "$PGPORT" -U postgres \
+    -d "$database" "$@"
 }
 
 install_debian_packages() {
@@ -117,7 +133,9 @@ create_private_cluster() {
   log "Creating a private PostgreSQL cluster in $PGDATA"
   mkdir -p "$PGDATA"
   [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$VARDIR" "$PGDATA"
-  as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth-local=peer \
+    --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
+  write_client_auth
   cat >> "$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PGPORT
@@ -146,33 +164,153 @@ create_stanza() {
   pgbackrest_as_postgres stanza-create
 }
 
+cluster_running() {
+  as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1
+}
+
+hba_conf() {
+  cat <<'CONF'
+# Written by scripts/_setup.sh (and scripts/restore): no connection is trusted.
+# The superuser postgres: only the OS user that runs the cluster (pg_ident.conf), over the
+# socket; the set-up and pgBackRest connect so. It has no password: TCP refuses it.
+local   all          postgres                   peer map=cluster
+local   replication  postgres                   peer map=cluster
+# Every other role (gridmap, gridmap_app): its SCRAM password, kept in var/pgpass.
+local   all          all                        scram-sha-256
+host    all          all        127.0.0.1/32    scram-sha-256
+host    all          all        ::1/128         scram-sha-256
+CONF
+}
+
+ident_conf() {
+  printf '# Written by scripts/_setup.sh: the OS user that may connect as postgres.\n'
+  printf 'cluster  %s  postgres\n' "$(cluster_os_user)"
+}
+
+client_auth_current() {
+  [ "$(cat "$PGDATA/pg_hba.conf")" = "$(hba_conf)" ] \
+    && [ "$(cat "$PGDATA/pg_ident.conf")" = "$(ident_conf)" ]
+}
+
+write_client_auth() {
+  # Existing files are overwritten in place: they keep their owner (postgres) and mode.
+  hba_conf > "$PGDATA/pg_hba.conf"
+  ident_conf > "$PGDATA/pg_ident.conf"
+}
+
+secure_client_auth() {
+  # A cluster created before passwords trusted every local connection: rewritten once, and
+  # reloaded when it runs.
+  client_auth_current && return
+  log "Requiring passwords (scram-sha-256) in $PGDATA/pg_hba.conf; postgres only by peer"
+  write_client_auth
+  if cluster_running; then as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" reload >/dev/null; fi
+}
+
+passwords() {
+  python3 "$ROOT/scripts/cluster_passwords.py" "$@"
+}
+
+secure_roles() {
+  # gridmap owns the app database and migrates it: no superuser, no CREATEROLE (in PostgreSQL
+  # 15 that could grant itself pg_execute_server_program); CREATEDB for the test databases;
+  # pg_signal_backend so that DROP DATABASE … WITH (FORCE) of a test database may end the app
+  # role's connections. gridmap_app is made here, so the migrations need not create a role.
+  mkdir -p "$(dirname "$PASSFILE")"
+  passwords passfile "$PASSFILE"
+  local owner
+  owner=$(admin_psql postgres -c "SELECT concat_ws(',', rolsuper, rolcreaterole, rolcreatedb,
+    rolcanlogin, pg_has_role(oid, 'pg_signal_backend', 'MEMBER'))
+    FROM pg_roles WHERE rolname = 'gridmap'")
+  if [ -z "$owner" ]; then
+    admin_psql postgres -c "CREATE ROLE gridmap LOGIN NOSUPERUSER NOCREATEROLE CREATEDB"
+    owner="f,f,t,t,f"
+  fi
+  if [ "${owner%,*}" != "f,f,t,t" ]; then
+    log "Making the owner role gridmap an ordinary one (NOSUPERUSER NOCREATEROLE CREATEDB)"
+    admin_psql postgres -c "ALTER ROLE gridmap LOGIN NOSUPERUSER NOCREATEROLE CREATEDB"
+  fi
+  [ "${owner##*,}" = t ] || admin_psql postgres -c "GRANT pg_signal_backend TO gridmap"
+  admin_psql postgres -c "SELECT 1 FROM pg_roles WHERE rolname = 'gridmap_app'" | grep -q 1 \
+    || admin_psql postgres -c "CREATE ROLE gridmap_app NOLOGIN"
+  # The server is sent SCRAM verifiers made from var/pgpass, only where they differ: a cluster
+  # restored from elsewhere gets this machine's passwords.
+  local statements
+  statements=$(admin_psql postgres -c "SELECT rolname || '|' || coalesce(rolpassword, '')
+    FROM pg_authid WHERE rolname IN ('gridmap', 'gridmap_app')" | passwords alter "$PASSFILE")
+  [ -z "$statements" ] && return
+  log "Setting the passwords of gridmap and gridmap_app (kept in $PASSFILE)"
+  admin_psql postgres <<<"$statements"
+}
+
+EXTENSIONS="'postgis', 'btree_gist', 'pg_trgm'"
+
+create_extensions() {
+  # PostGIS is not a trusted extension: only a superuser may create it, and gridmap is none.
+  # postgres creates the migrations' extensions in template1 (the test databases and the app
+  # database are copies of it) and in the app database, so the migrations' CREATE EXTENSION
+  # IF NOT EXISTS finds them there.
+  local database="$1" missing
+  missing=$(admin_psql "$database" -c "SELECT string_agg(name, ' ') FROM
+    unnest(ARRAY[$EXTENSIONS]) AS name WHERE name NOT IN (SELECT extname FROM pg_extension)")
+  [ -z "$missing" ] && return
+  log "Creating the extensions $missing in $database (as postgres: PostGIS needs a superuser)"
+  local name
+  for name in $missing; do admin_psql "$database" -c "CREATE EXTENSION IF NOT EXISTS $name"; done
+}
+
+secure_cluster() {
+  # Each step does nothing when done: a new cluster, one set up before passwords, and one
+  # restored from any backup all end the same.
+  secure_roles
+  create_extensions template1
+  admin_psql postgres -c "SELECT 1 FROM pg_database WHERE datname = 'gridmap'" | grep -q 1 \
+    || admin_psql postgres -c "CREATE DATABASE gridmap OWNER gridmap"
+  create_extensions gridmap
+}
+
 start_private_cluster() {
   write_pgbackrest_conf
   if [ ! -f "$PGDATA/PG_VERSION" ]; then create_private_cluster; fi
   enable_wal_archiving
-  if ! as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+  secure_client_auth
+  if ! cluster_running; then
     log "Starting PostgreSQL on port $PGPORT"
     as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w start >/dev/null
   fi
   create_stanza
-  local psql=("$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qAt)
-  "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='gridmap'" | grep -q 1 \
-    || "${psql[@]}" -c "CREATE ROLE gridmap LOGIN SUPERUSER"
-  "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='gridmap'" | grep -q 1 \
-    || "${psql[@]}" -c "CREATE DATABASE gridmap OWNER gridmap"
-  # The owner migrates; the app connects as gridmap_app (created by the migrations), which
-  # cannot alter the audit log.
+  secure_cluster
+  # The owner migrates; the app connects as gridmap_app, which cannot alter the audit log.
+  # Their passwords come from PGPASSFILE (libpq, so psql and pg_dump too).
+  export PGPASSFILE="$PASSFILE"
   export GRIDMAP_MIGRATE_DATABASE_URL="postgresql+psycopg://gridmap@127.0.0.1:$PGPORT/gridmap"
   export GRIDMAP_DATABASE_URL="postgresql+psycopg://gridmap_app@127.0.0.1:$PGPORT/gridmap"
 }
 
 app_can_login() {
-  "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qAt \
-    -c "SELECT 1 FROM pg_roles WHERE rolname='gridmap_app' AND rolcanlogin" | grep -c 1 >/dev/null
+  admin_psql postgres -c "SELECT 1 FROM pg_roles WHERE rolname='gridmap_app' AND rolcanlogin" \
+    | grep -c 1 >/dev/null
 }
 
 allow_app_login() {
-  "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qAt -c "ALTER ROLE gridmap_app LOGIN"
+  admin_psql postgres -c "ALTER ROLE gridmap_app LOGIN"
+}
+
+use_secret_key() {
+  # ./scripts/run's Flask secret when GRIDMAP_SECRET_KEY is not given: made once, kept in
+  # var/secret_key (mode 0600), so that even a development start never signs with the public
+  # development key and sessions outlive a restart. Exported: not on any command line.
+  [ -n "${GRIDMAP_SECRET_KEY:-}" ] && return
+  local file="$VARDIR/secret_key"
+  if [ ! -s "$file" ]; then
+    log "Making a secret key in $file"
+    mkdir -p "$VARDIR"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' > "$file.new")
+    mv "$file.new" "$file"
+  fi
+  chmod 600 "$file"
+  GRIDMAP_SECRET_KEY="$(cat "$file")"
+  export GRIDMAP_SECRET_KEY
 }
 
 # setup [--if-needed]: with --if-needed (focused test runs) the app database is migrated only

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -85,8 +86,22 @@ class Private:
         """Source ``scripts/_setup.sh`` and run ``line`` (its functions) in that shell."""
         return self.run("bash", "-c", f"set -euo pipefail; source scripts/_setup.sh; {line}")
 
+    @property
+    def passfile(self) -> Path:
+        """The roles' passwords, written by the set-up (libpq's password file)."""
+        return self.root / "pgpass"
+
     def url(self, user: str, port: int | None = None, database: str = "gridmap") -> str:
-        return f"postgresql+psycopg://{user}@127.0.0.1:{port or self.port}/{database}"
+        """A TCP URL whose password comes from this cluster's password file."""
+        where = f"{user}@127.0.0.1:{port or self.port}/{database}"
+        return f"postgresql+psycopg://{where}?passfile={self.passfile}"
+
+    def psql(self, sql: str, database: str = "postgres", port: int | None = None) -> list[str]:
+        """Output lines of ``sql`` run as postgres over the socket (the set-up's ``admin_psql``)
+        on this cluster, or on the copy restored beside it on ``port``."""
+        where = "" if port is None else f"PGDATA={self.root}/restored-{port} PGPORT={port}; "
+        line = f"{where}admin_psql {database} -c {shlex.quote(sql)}"
+        return self.setup_function(line).stdout.splitlines()
 
     def pg_ctl(self, *args: str) -> None:
         command = _as_postgres(str(PGBIN / "pg_ctl"), "-D", str(self.data), *args)

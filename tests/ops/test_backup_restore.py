@@ -85,7 +85,7 @@ def _restore(private: Private, *target: str) -> tuple[int, float]:
     done = private.run(
         "scripts/restore", str(private.root / f"restored-{port}"), str(port), *target
     )
-    assert done.stdout.strip().endswith(f"@127.0.0.1:{port}/gridmap")
+    assert done.stdout.strip().endswith(f"@127.0.0.1:{port}/gridmap?passfile={private.passfile}")
     return port, done.seconds
 
 
