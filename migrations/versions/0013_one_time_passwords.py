@@ -33,7 +33,9 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("actor", sa.String(length=60), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("kind IN ('password_reset')", name=op.f("ck_user_notice_kind_known")),
         sa.ForeignKeyConstraint(
