@@ -471,6 +471,19 @@ def test_gdal_mvt_driver_reads_the_tilejson(server):
     tilejson = f"{server[0]}/api/v1/tiles/grids.json?level=micro&access_token={token}"
     status, _, doc = get(tilejson, None)
     assert status == 200
+    # A zoom level of the tileset: its one layer and its fields come from the TileJSON alone.
+    level = ogrinfo(
+        "-so",
+        "-al",
+        "-oo",
+        f"METADATA_FILE={tilejson}",
+        "-oo",
+        "TILE_EXTENSION=mvt",
+        f"MVT:{server[0]}/api/v1/tiles/grids/15",
+    )
+    assert re.search(r"^Layer name: grids$", level, re.M), level
+    for field in ("code: String", "name: String", "level: String"):
+        assert field in level
     x, y = tile_of(116.405, 39.915, 15)
     url = doc["tiles"][0].replace("{z}", "15").replace("{x}", str(x)).replace("{y}", str(y))
     out = ogrinfo("-al", "-oo", f"METADATA_FILE={tilejson}", f"MVT:{url}")
