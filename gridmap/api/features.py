@@ -60,6 +60,16 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
 DEFAULT_LIMIT = 100
+
+
+def _answers(media_type: str, description: str) -> dict[Any, Any]:
+    return {
+        200: {"description": description, "content": {media_type: {"schema": {"type": "object"}}}}
+    }
+
+
+JSON_ANSWER = _answers("application/json", "The document")
+GEOJSON_ANSWER = _answers("application/geo+json", "GeoJSON, with its CRS in Content-Crs")
 #: Query parameters every items request may carry besides the collection's properties.
 _ITEM_PARAMETERS = {"limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "f", "access_token"}
 _FEATURE_PARAMETERS = {"crs", "f", "access_token"}
@@ -93,7 +103,9 @@ class ItemsQuery(FeatureQuery):
         description=f"Features per page (default {DEFAULT_LIMIT}, at most the server's "
         "GRIDMAP_MAX_PAGE_SIZE)",
     )
-    offset: int | None = Field(None, ge=0, description="Features to skip (the `next` link sets it)")
+    offset: int | None = Field(
+        None, ge=0, le=10**12, description="Features to skip (the `next` link sets it)"
+    )
     bbox: str | None = Field(
         None, description="minx,miny,maxx,maxy in `bbox-crs` (CRS84: lon/lat; EPSG:4490: lat/lon)"
     )
@@ -345,7 +357,7 @@ def _page_link(rel: str, offset: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------- routes
 
 
-@bp.get("", summary="Landing page of the OGC API Features service")
+@bp.get("", summary="Landing page of the OGC API Features service", responses=JSON_ANSWER)
 @public
 def landing() -> Response:
     return _landing()
@@ -379,14 +391,20 @@ def landing_slash() -> Response:
     return _landing()
 
 
-@bp.get("/conformance", summary="The conformance classes this service implements")
+@bp.get(
+    "/conformance", summary="The conformance classes this service implements", responses=JSON_ANSWER
+)
 @public
 def conformance() -> Response:
     _check_names({"f", "access_token"})
     return _json({"conformsTo": CONFORMANCE})
 
 
-@bp.get("/collections", summary="The feature collections, with their extent in your scope")
+@bp.get(
+    "/collections",
+    summary="The feature collections, with their extent in your scope",
+    responses=JSON_ANSWER,
+)
 @requires(READ)
 def collections(query: FormatQuery) -> Response:
     _check_names({"f", "access_token"})
@@ -395,7 +413,7 @@ def collections(query: FormatQuery) -> Response:
     return _json({"links": links, "collections": described, "crs": list(SUPPORTED_CRS)})
 
 
-@bp.get("/collections/<collection_id>", summary="One feature collection")
+@bp.get("/collections/<collection_id>", summary="One feature collection", responses=JSON_ANSWER)
 @requires(READ)
 def collection(path: CollectionPath, query: FormatQuery) -> Response:
     found = _collection(path.collection_id)
@@ -406,6 +424,7 @@ def collection(path: CollectionPath, query: FormatQuery) -> Response:
 @bp.get(
     "/collections/<collection_id>/items",
     summary="Features of a collection in your scope (GeoJSON, paged by `next` links)",
+    responses=GEOJSON_ANSWER,
 )
 @requires(READ)
 def items(path: CollectionPath, query: ItemsQuery) -> Response:
@@ -443,6 +462,7 @@ def items(path: CollectionPath, query: ItemsQuery) -> Response:
 @bp.get(
     "/collections/<collection_id>/items/<int:feature_id>",
     summary="One feature of a collection (404 outside your scope)",
+    responses=GEOJSON_ANSWER,
 )
 @requires(READ)
 def feature(path: FeaturePath, query: FeatureQuery) -> Response:

@@ -397,6 +397,7 @@ def test_property_filters_and_datetime(server):
         ("colour=red", "colour"),
         ("covered=maybe", "covered"),
         ("offset=-1", "offset"),
+        ("offset=99999999999999999999", "offset"),
         ("f=html", "f"),
     ],
 )
