@@ -100,10 +100,20 @@ def audit_write(
     session.commit()
 
 
+#: Paths where a bearer token may also come as the ``access_token`` query parameter (RFC 6750
+#: section 2.3): GIS clients (QGIS's vector tile and OGC API connections, GDAL) that are given
+#: a URL and cannot always add a header. It may land in access logs: prefer the header.
+_TOKEN_IN_QUERY = ("/api/v1/ogc", "/api/v1/tiles/")
+
+
 def _bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    if request.path.startswith(_TOKEN_IN_QUERY):
+        return request.args.get("access_token") or None
+    return None
 
 
 def _identify() -> auth.Caller | None:

@@ -12,6 +12,7 @@ from gridmap.api import (
     assignment,
     auth,
     categories,
+    features,
     grids,
     households,
     jobs,
@@ -23,6 +24,7 @@ from gridmap.api import (
     reports,
     requests,
     review,
+    tilejson,
     tiles,
 )
 from gridmap.core.db import get_session
@@ -70,6 +72,8 @@ def init_app(app: OpenAPI) -> None:
         patrols.bp,
         review.bp,
         tiles.bp,
+        tilejson.bp,
+        features.bp,
         open311.bp,
         admin.bp,
         jobs.bp,

@@ -108,6 +108,12 @@ CARE_TAGS: Final = {
     "veteran": "退役军人",
 }
 HOUSEHOLD: Final = "住户"
+#: The OGC API Features collections that are not a grid level (those are titled by LEVELS).
+FEATURE_COLLECTIONS: Final = {
+    "households": "住户（脱敏）",
+    "requests": "群众诉求",
+    "patrols": "巡查轨迹",
+}
 #: How a patrol reached a household.
 VISIT_HOW: Final = {"check_in": "签到", "pass_by": "经过"}
 #: The kinds of work list (3+N 工作清单).

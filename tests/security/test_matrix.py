@@ -53,6 +53,9 @@ NO_OBJECT_ENDPOINTS = {
     "web.review_report_job": "a report job's page: its owner's only, as GET /api/v1/jobs/<id>"
     " (tests/api/test_review_report.py); the report itself is probed as review report page",
     "open311.services": "the category catalogue is the same for every scope",
+    "features.collections": "the collections' descriptions; their items are probed",
+    "features.collection": "a collection's description; its items are probed",
+    "tilejson.grids": "the tile URLs and fields of a layer; the grid tiles are probed",
     "open311.service_definition": "the category catalogue is the same for every scope",
 }
 
@@ -109,6 +112,9 @@ A_GRID_TILE = "/api/v1/tiles/grids/15/26979/12415.mvt"
 B_GRID_TILE = "/api/v1/tiles/grids/15/26983/12415.mvt"
 PLANTED_TILE = f"/api/v1/tiles/requests/16/53959/24831.mvt?period={THIS_MONTH}"
 B_COUNT_TILE = f"/api/v1/tiles/requests/14/13491/6207.mvt?period={THIS_MONTH}"
+
+#: The OGC API Features collections.
+OGC = "/api/v1/ogc/collections"
 
 PROBES = (
     Probe(
@@ -477,6 +483,57 @@ PROBES = (
         reveal_request("household", 11, "address"),
         reveal_request("household", GHOST_ID, "address"),
     ),
+    Probe(
+        "OGC micro-grids in bbox",
+        READ,
+        "features",
+        _get(f"{OGC}/grids-micro/items?bbox={A_BBOX}"),
+        _get(f"{OGC}/grids-micro/items?bbox={B_BBOX}"),
+    ),
+    Probe(
+        "OGC households in bbox",
+        READ,
+        "features",
+        _get(f"{OGC}/households/items?bbox={A_BBOX}"),
+        _get(f"{OGC}/households/items?bbox={B_BBOX}"),
+    ),
+    Probe(
+        "OGC all households",
+        READ,
+        "list",
+        _get(f"{OGC}/households/items"),
+        _get(f"{OGC}/households/items"),
+    ),
+    Probe(
+        "OGC household",
+        READ,
+        "one",
+        _get(f"{OGC}/households/items/1"),
+        _get(f"{OGC}/households/items/11"),
+        _get(f"{OGC}/households/items/{GHOST_ID}"),
+    ),
+    Probe(
+        "OGC all requests",
+        READ,
+        "list",
+        _get(f"{OGC}/requests/items"),
+        _get(f"{OGC}/requests/items"),
+    ),
+    Probe(
+        "OGC request",
+        READ,
+        "one",
+        _get(f"{OGC}/requests/items/501"),
+        _get(f"{OGC}/requests/items/511"),
+        _get(f"{OGC}/requests/items/{GHOST_ID}"),
+    ),
+    Probe(
+        "OGC patrols in bbox",
+        READ,
+        "features",
+        _get(f"{OGC}/patrols/items?bbox={A_BBOX}"),
+        _get(f"{OGC}/patrols/items?bbox={B_BBOX}"),
+    ),
 )
 
 
@@ -670,6 +727,10 @@ def test_every_endpoint_is_public_or_declares_capabilities(app):
         "auth.token",
         "web.login_form",
         "web.login",
+        # OGC API Features' landing page and conformance classes: links and class names only.
+        "features.landing",
+        "features.landing_slash",
+        "features.conformance",
     } | {e for e in public if e.startswith(("openapi.", "swagger."))}
 
 
