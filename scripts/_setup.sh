@@ -39,6 +39,8 @@ install_debian_packages() {
   command -v npm >/dev/null || missing+=(npm)
   # Backups and point-in-time recovery of the private cluster (./scripts/backup, restore).
   command -v pgbackrest >/dev/null || missing+=(pgbackrest)
+  # GDAL's command-line tools: the tests open the GIS exports with ogrinfo as a GIS user would.
+  command -v ogrinfo >/dev/null || missing+=(gdal-bin)
   [ ${#missing[@]} -eq 0 ] && return
   log "Installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
