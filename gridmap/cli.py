@@ -110,6 +110,7 @@ def worker(concurrency: int | None) -> None:
     """Run background jobs (grid file checks and imports, the monthly report, the 三率
     download) until stopped with SIGINT/SIGTERM; any number of workers may run, each job runs
     once."""
+    from gridmap.exports import export_jobs
     from gridmap.grid import import_jobs  # the worker's handlers, by job kind
     from gridmap.jobs import worker as job_worker
     from gridmap.requests import rate_jobs
@@ -120,6 +121,7 @@ def worker(concurrency: int | None) -> None:
         import_jobs.handlers(settings)
         | report_jobs.handlers(settings)
         | rate_jobs.handlers(settings)
+        | export_jobs.handlers(settings)
     )
     daily = {
         "prune": lambda session: _prune(session, settings),

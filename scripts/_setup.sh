@@ -55,8 +55,8 @@ install_debian_packages() {
   command -v npm >/dev/null || missing+=(npm)
   # Backups and point-in-time recovery of the private cluster (./scripts/backup, restore).
   command -v pgbackrest >/dev/null || missing+=(pgbackrest)
-  # GDAL's command-line tools: the tests read the OGC API and the TileJSON with its OAPIF
-  # and MVT drivers, as QGIS does.
+  # GDAL's command-line tools: the tests read the OGC API, the TileJSON and the GIS exports
+  # with its OAPIF, MVT, GPKG and GeoJSON drivers, as QGIS does.
   command -v ogrinfo >/dev/null || missing+=(gdal-bin)
   [ ${#missing[@]} -eq 0 ] && return
   log "Installing Debian packages: ${missing[*]}"

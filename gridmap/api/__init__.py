@@ -12,6 +12,7 @@ from gridmap.api import (
     assignment,
     auth,
     categories,
+    exports,
     features,
     grids,
     households,
@@ -77,6 +78,7 @@ def init_app(app: OpenAPI) -> None:
         open311.bp,
         admin.bp,
         jobs.bp,
+        exports.bp,
     )
     for bp in blueprints:
         app.register_api(bp)

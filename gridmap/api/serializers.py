@@ -8,41 +8,14 @@ from urllib.parse import urlencode
 
 from flask import Response, request
 
-from gridmap.core.privacy import mask_address, mask_digits
-from gridmap.storage.grids import GridRow, Page
-from gridmap.storage.households import HouseholdDetailRow, HouseholdExportRow, HouseholdRow
+from gridmap.grid.masked import grid_properties as grid_properties
+from gridmap.grid.masked import household_properties as household_properties
+from gridmap.storage.grids import Page
+from gridmap.storage.households import HouseholdExportRow, HouseholdRow
 
 RowT = TypeVar("RowT")
 
 GEOJSON = "application/geo+json"
-
-
-def grid_properties(row: GridRow) -> dict[str, Any]:
-    return {
-        "code": row.code,
-        "name": row.name,
-        "level": row.level,
-        "kind": row.kind,
-        "parent_code": row.parent_code,
-        "valid_from": row.valid_from.isoformat(),
-        "valid_to": row.valid_to.isoformat() if row.valid_to else None,
-    }
-
-
-def household_properties(
-    row: HouseholdRow | HouseholdDetailRow | HouseholdExportRow,
-) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "address": mask_address(row.address),
-        "building": mask_digits(row.building),
-        "unit": mask_digits(row.unit),
-        "room": mask_digits(row.room),
-        "residents": row.residents,
-        "care_tags": list(row.care_tags),
-        "micro_grid_code": row.micro_grid_code,
-        "covered": row.covered,
-    }
 
 
 def household_cells(row: HouseholdRow | HouseholdExportRow) -> list[Any]:

@@ -159,6 +159,7 @@ JOB_KINDS: Final = {
     "grid.import": "网格导入",
     "review.report": "一月一研判报告",
     "requests.rates": "三率排名导出",
+    "exports.gis": "GIS 数据导出",
 }
 #: The coordinate systems a grid file may be declared in on the import page.
 INPUT_CRS: Final = {
@@ -177,6 +178,55 @@ IMPORT_CHANGES: Final = {
     "file": "上传文件中的网格",
     "problem": "问题",
 }
+
+#: The layers and formats of the GIS exports (导出, ``gridmap.exports``).
+EXPORT_LAYERS: Final = {"households": "住户", "grids": "网格", "requests": "诉求"}
+EXPORT_FORMATS: Final = {
+    "geojson": "GeoJSON",
+    "gpkg": "GeoPackage",
+    "csv": "CSV（经纬度或 WKT）",
+}
+#: Column headings of the GIS exports' CSV for people (``header=zh``); the GeoJSON and
+#: GeoPackage keep the English field names, and ``lon``/``lat``/``wkt`` stay as they are so
+#: GIS tools find the geometry.
+EXPORT_FIELDS: Final = {
+    "id": "编号",
+    "address": "地址",
+    "building": "楼栋",
+    "unit": "单元",
+    "room": "房号",
+    "residents": "居住人数",
+    "care_tags": "关爱对象",
+    "micro_grid_code": "微网格编码",
+    "covered": "是否包户",
+    "code": "网格编码",
+    "name": "网格名称",
+    "level": "层级",
+    "kind": "网格类型",
+    "parent_code": "上级网格编码",
+    "valid_from": "生效日期",
+    "valid_to": "失效日期",
+    "state": "状态",
+    "category_code": "类别编码",
+    "category_name": "诉求类别",
+    "description": "诉求内容",
+    "household_id": "住户编号",
+    "owner_name": "承办人",
+    "owner_phone": "承办人电话",
+    "department": "承办部门",
+    "source": "来源",
+    "reopen_count": "重新办理次数",
+    "rating": "评价",
+    "duplicate_of": "重复于",
+    "created_at": "上报时间",
+    "updated_at": "更新时间",
+    "stage": "当前阶段",
+    "stage_deadline": "阶段时限",
+    "warning": "预警",
+}
+YES_NO: Final = {True: "是", False: "否"}
+#: Warning cards as a cell (红黄牌).
+WARNING_CELLS: Final = {"green": "正常", "yellow": "黄牌", "red": "红牌"}
 
 #: Notices to an account's user about their account (``{at}`` Beijing time, ``{actor}`` the
 #: administrator's username).

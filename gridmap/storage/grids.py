@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from gridmap.access.auth import Scope
 from gridmap.storage.models import SRID, Assignment, Grid, Person
 from gridmap.storage.scoping import grid_visible
+from gridmap.storage.sql import GeometryEncoding, geometry_columns
 
 BBox = tuple[float, float, float, float]
 RowT = TypeVar("RowT")
@@ -303,3 +304,41 @@ def current_in_box(session: Session, bbox: BBox, *, limit: int) -> list[dict[str
         }
         for code, name, level, geometry in rows
     ]
+
+
+def export_select(
+    scope: Scope,
+    *,
+    level: str | None = None,
+    grid_code: str | None = None,
+    at: dt.date | None = None,
+    bbox: BBox | None = None,
+    geometry: GeometryEncoding | None = None,
+) -> Select[Any]:
+    """Grids in ``scope`` valid on ``at`` (today's when None), of ``level``, in the subtree of
+    ``grid_code`` (itself included) and meeting ``bbox``, ordered by code: id, code, name,
+    level, kind, parent_code, valid_from, valid_to, then the outline in ``geometry``'s columns
+    (:func:`gridmap.storage.sql.geometry_columns`; ``lonlat`` is a point on its surface)."""
+    parent = aliased(Grid)
+    stmt = (
+        select(
+            Grid.id,
+            Grid.code,
+            Grid.name,
+            Grid.level,
+            Grid.kind,
+            parent.code.label("parent_code"),
+            Grid.valid_from,
+            Grid.valid_to,
+            *geometry_columns(Grid.geom, geometry),
+        )
+        .outerjoin(parent, parent.id == Grid.parent_id)
+        .where(current_at(at), grid_visible(scope))
+    )
+    if level:
+        stmt = stmt.where(Grid.level == level)
+    if grid_code:
+        stmt = stmt.where(Grid.code.startswith(grid_code, autoescape=True))
+    if bbox:
+        stmt = stmt.where(ST_Intersects(Grid.geom, envelope(bbox)))
+    return stmt.order_by(Grid.code, Grid.id)

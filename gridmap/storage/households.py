@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON, ST_Intersects
 from sqlalchemy import Label, Row, Select, exists, func, select
@@ -13,6 +13,7 @@ from gridmap.access.auth import Scope
 from gridmap.storage.grids import BBox, Page, _page, current_at, envelope
 from gridmap.storage.models import Coverage, Grid, Household, Person
 from gridmap.storage.scoping import household_visible
+from gridmap.storage.sql import GeometryEncoding, geometry_columns, stream
 
 #: A household as the API shows it: id, address, building, unit, room, residents, care_tags,
 #: micro_grid_code, covered, geojson (text).
@@ -93,6 +94,28 @@ HouseholdExportRow = Row[
 ]
 
 
+def export_select(
+    scope: Scope,
+    *,
+    bbox: BBox | None = None,
+    grid_code: str | None = None,
+    geometry: GeometryEncoding | None = None,
+) -> Select[Any]:
+    """Households in ``scope`` (in a bbox and/or a grid subtree) as the downloads show them,
+    ordered by id: a ``HouseholdExportRow``, then the point in ``geometry``'s columns
+    (:func:`gridmap.storage.sql.geometry_columns`)."""
+    stmt = (
+        select(*_columns()[:-1], *geometry_columns(Household.geom, geometry))
+        .outerjoin(Grid, Grid.id == Household.micro_grid_id)
+        .where(household_visible(scope))
+    )
+    if bbox:
+        stmt = stmt.where(ST_Intersects(Household.geom, envelope(bbox)))
+    if grid_code:
+        stmt = stmt.where(Household.micro_grid_id.in_(subtree_ids(grid_code)))
+    return stmt.order_by(Household.id)
+
+
 def export_rows(
     session: Session,
     *,
@@ -105,21 +128,9 @@ def export_rows(
     """Households in ``scope`` (in a bbox and/or a grid subtree), ordered by id, at most
     ``limit``: read through a server-side cursor ``batch`` rows at a time, so memory stays
     the same however many there are. The session's transaction must stay open meanwhile."""
-    stmt = (
-        select(*_columns()[:-1])
-        .outerjoin(Grid, Grid.id == Household.micro_grid_id)
-        .where(household_visible(scope))
-    )
-    if bbox:
-        stmt = stmt.where(ST_Intersects(Household.geom, envelope(bbox)))
-    if grid_code:
-        stmt = stmt.where(Household.micro_grid_id.in_(subtree_ids(grid_code)))
-    stmt = stmt.order_by(Household.id).limit(limit)
-    result = session.execute(stmt, execution_options={"yield_per": batch})
-    try:
-        yield from result
-    finally:
-        result.close()
+    stmt = export_select(scope, bbox=bbox, grid_code=grid_code).limit(limit)
+    for row in stream(session, stmt, batch):
+        yield cast(HouseholdExportRow, row)
 
 
 def get_household(session: Session, household_id: int, scope: Scope) -> HouseholdDetailRow | None:

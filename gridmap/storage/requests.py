@@ -34,6 +34,7 @@ from gridmap.storage.models import (
     User,
 )
 from gridmap.storage.scoping import grid_visible, household_visible
+from gridmap.storage.sql import GeometryEncoding, geometry_columns
 
 #: States in which a stage clock runs (the rest wait for nobody).
 
@@ -441,6 +442,26 @@ def list_requests(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more and rows else None)
+
+
+def export_select(
+    scope: Scope,
+    wanted: RequestFilter,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    geometry: GeometryEncoding | None = None,
+) -> Select[Any]:
+    """Requests in ``scope`` matching ``wanted`` and filed in ``[since, until)``, oldest first:
+    a row of ``list_requests``, then the point in ``geometry``'s columns
+    (:func:`gridmap.storage.sql.geometry_columns`)."""
+    stmt = _filtered(request_rows().where(request_visible(scope)), wanted)
+    stmt = stmt.add_columns(*geometry_columns(ResidentRequest.geom, geometry))
+    if since is not None:
+        stmt = stmt.where(ResidentRequest.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(ResidentRequest.created_at < until)
+    return stmt.order_by(ResidentRequest.id)
 
 
 # ------------------------------------------------------------------------- idempotency keys

@@ -267,6 +267,29 @@ PROBES = (
         "export all", EXPORT, "list", _get("/api/v1/households.csv"), _get("/api/v1/households.csv")
     ),
     Probe(
+        "gis export of a grid",
+        EXPORT,
+        "one",
+        _get(f"/api/v1/exports/households.geojson?grid={A}01001"),
+        _get(f"/api/v1/exports/households.geojson?grid={B}"),
+        _get(f"/api/v1/exports/households.geojson?grid={GHOST}"),
+    ),
+    Probe(
+        "gis export all",
+        EXPORT,
+        "list",
+        _get("/api/v1/exports/requests.csv?header=en&geometry=wkt"),
+        _get("/api/v1/exports/requests.csv?header=en&geometry=wkt"),
+    ),
+    Probe(
+        "gis export job of a grid",
+        EXPORT,
+        "one",
+        ("POST", "/api/v1/exports", {"layer": "grids", "format": "gpkg", "grid": A + "01001"}),
+        ("POST", "/api/v1/exports", {"layer": "grids", "format": "gpkg", "grid": B}),
+        ("POST", "/api/v1/exports", {"layer": "grids", "format": "gpkg", "grid": GHOST}),
+    ),
+    Probe(
         "report in a grid",
         READ,
         "features",
