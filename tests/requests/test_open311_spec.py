@@ -18,17 +18,11 @@ from gridmap import create_app
 from gridmap.core import db, glossary
 from gridmap.core.settings import Settings
 from gridmap.storage.models import ApiKey, AuditEntry, ResidentRequest, User
-from tests.conftest import COMMUNITY, ClientFor, MakeUser, client_for
+from tests.conftest import COMMUNITY, ClientFor
 from tests.helpers import clock_at
 from tests.requests.conftest import IN_01001, IN_02002, counts
 
 V2 = "/open311/v2"
-
-
-@pytest.fixture
-def admin(app: OpenAPI, make_user: MakeUser) -> FlaskClient:
-    """The system administrator, who issues API keys."""
-    return client_for(app, make_user("system_admin"))
 
 
 def issue(admin: FlaskClient, role: str = "chief", **scope: Any) -> dict[str, Any]:
@@ -356,7 +350,9 @@ def test_comma_lists_and_the_ninety_day_window(app: OpenAPI, key: str) -> None:
     assert ids(f"start_date={start}") == {old}  # 90 days from the start
     end = (old_moment + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert ids(f"end_date={end}") == {old}  # 90 days up to the end
-    too_wide = client.get(f"{V2}/requests.json?api_key={key}&start_date={start}&end_date=2099-01-01")
+    too_wide = client.get(
+        f"{V2}/requests.json?api_key={key}&start_date={start}&end_date=2099-01-01"
+    )
     assert "90 days" in errors_of(too_wide, 400)
 
 
@@ -384,11 +380,11 @@ def test_every_error_under_open311_is_the_specs_list(app: OpenAPI, key: str) -> 
 def test_xml_escapes_what_the_text_holds(app: OpenAPI, key: str, clients: ClientFor) -> None:
     body = {
         "category": "street.vendor",
-        "description": "<b>摊位</b> & \"占道\" \x01 ]]>",
+        "description": '<b>摊位</b> & "占道" \x01 ]]>',
         "location": {"lon": IN_01001[0], "lat": IN_01001[1], "crs": "EPSG:4326"},
     }
     filed = clients("chief").post("/api/v1/requests", json=body)
     assert filed.status_code == 201, filed.get_data(as_text=True)
     response = app.test_client().get(f"{V2}/requests/{filed.get_json()['id']}.xml?api_key={key}")
     [request] = xml(response).findall("request")
-    assert request.findtext("description") == "<b>摊位</b> & \"占道\" \ufffd ]]>"
+    assert request.findtext("description") == '<b>摊位</b> & "占道" \ufffd ]]>'
