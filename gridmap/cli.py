@@ -21,7 +21,7 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from gridmap.access import accounts, audit, auth, retention
+from gridmap.access import accounts, api_keys, audit, auth, retention
 from gridmap.core import clock, db
 from gridmap.core.errors import GridmapError
 from gridmap.core.settings import Settings
@@ -30,7 +30,7 @@ from gridmap.demo import shape as demo_shape
 from gridmap.grid import ingest
 from gridmap.spatial.crs import SpatialInputError
 from gridmap.spatial.validate import Problem, ValidationReport
-from gridmap.storage.models import USER_ROLES, User
+from gridmap.storage.models import API_KEY_ROLES, USER_ROLES, User
 
 group = AppGroup("gridmap", help="gridmap data commands.")
 log = logging.getLogger(__name__)
@@ -345,6 +345,36 @@ def reset_password(username: str, password: str) -> None:
         accounts.set_password(session, user_id, password, admins_too=True)
         _audit(session, "user.password", username=username)
     click.echo(f"password of {username} reset; its sessions ended")
+
+
+@group.command("issue-open311-key")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(API_KEY_ROLES))
+@click.option("--scope", "scope_code", help="Grid code or its 6/9-digit prefix.")
+@click.option("--person-id", type=int, help="The member's person id (role member).")
+@click.option("--by", "admin", required=True, help="The system administrator issuing it.")
+def issue_open311_key(
+    name: str, role: str, scope_code: str | None, person_id: int | None, admin: str
+) -> None:
+    """Issue an Open311 API key to client application NAME; prints the key once."""
+    with _one_transaction() as session:
+        by = accounts.user_id(session, admin)
+        issued = api_keys.issue(
+            session, name, role, scope_code=scope_code, person_id=person_id, created_by=by
+        )
+        _audit(session, "api_key.issue", id=issued.id, name=name, role=role, scope=scope_code)
+    click.echo(f"API key {issued.id} for {name!r} ({role}): {issued.key}")
+
+
+@group.command("revoke-open311-key")
+@click.argument("key_id", type=int)
+@click.option("--by", "admin", required=True, help="The system administrator revoking it.")
+def revoke_open311_key(key_id: int, admin: str) -> None:
+    """Revoke Open311 API key KEY_ID."""
+    with _one_transaction() as session:
+        api_keys.revoke(session, key_id, by=accounts.user_id(session, admin))
+        _audit(session, "api_key.revoke", id=key_id)
+    click.echo(f"API key {key_id} revoked")
 
 
 def _prune(session: Session, settings: Settings) -> dict[str, int]:

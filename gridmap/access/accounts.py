@@ -265,16 +265,28 @@ def grant_role(
         _not_an_administrator(user)
         if role in ADMIN_ROLES:
             raise InvalidInput("administrator roles are granted on the server, not here")
-    if role not in USER_ROLES:
-        raise InvalidInput(f"role must be one of {list(USER_ROLES)}")
+    check_scope(session, role, scope_code, person_id)
+    user.role, user.scope_code, user.person_id = role, scope_code, person_id
+    _end_sessions(session, user.id)
+
+
+def check_scope(
+    session: Session,
+    role: str,
+    scope_code: str | None,
+    person_id: int | None,
+    roles: tuple[str, ...] = USER_ROLES,
+) -> None:
+    """Refuse a role (one of ``roles``) without the scope it needs: a grid-code prefix for
+    the roles that see a subtree, a person for a member."""
+    if role not in roles:
+        raise InvalidInput(f"role must be one of {list(roles)}")
     if role in SUBTREE_ROLES and not (scope_code and _SCOPE.match(scope_code)):
         raise InvalidInput(f"role {role} needs scope_code: a grid code or its 6/9-digit prefix")
     if role in PERSON_ROLES and role not in SUBTREE_ROLES and person_id is None:
         raise InvalidInput(f"role {role} needs person_id: the member whose households it sees")
     if person_id is not None and session.get(Person, person_id) is None:
         raise InvalidInput(f"person_id: there is no person {person_id}")
-    user.role, user.scope_code, user.person_id = role, scope_code, person_id
-    _end_sessions(session, user.id)
 
 
 def unlock(session: Session, user_id: int) -> None:

@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_limiter import Limiter
@@ -20,7 +20,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DBAPIError
 
-from gridmap.access import audit, auth
+from gridmap.access import api_keys, audit, auth
 from gridmap.core.db import get_session
 from gridmap.core.problems import problem
 
@@ -106,6 +106,37 @@ def audit_write(
 _TOKEN_IN_QUERY = ("/api/v1/ogc", "/api/v1/tiles/")
 
 
+def public_when(setting: str) -> Callable[[F], F]:
+    """Declare a view open to anyone when the deployment's boolean setting ``setting`` is on
+    (Open311's reads with ``open311_public_read``); a caller who sends credentials is still
+    identified and served in their scope. Off, the view needs its capabilities."""
+
+    def mark(view: F) -> F:
+        view.public_when = setting  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _open_by_setting(view: Any) -> bool:
+    setting = getattr(view, "public_when", None)
+    settings = current_app.extensions["gridmap.settings"]
+    return setting is not None and request.method == "GET" and bool(getattr(settings, setting))
+
+
+def _api_key() -> str | None:
+    """Open311's ``api_key``: a query parameter, or a field of the form a POST sends."""
+    key = request.args.get("api_key")
+    if key is None and request.method in _UNSAFE:
+        if request.mimetype == "application/x-www-form-urlencoded":
+            # Read from the cached body, which the view parses again (strictly) itself.
+            body = request.get_data(cache=True).decode("utf-8", "replace")
+            key = next((v for k, v in parse_qsl(body) if k == "api_key"), None)
+        elif request.mimetype == "multipart/form-data":
+            key = request.form.get("api_key")
+    return key.strip() if key and key.strip() else None
+
+
 def _bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -124,6 +155,12 @@ def _identify() -> auth.Caller | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         return auth.resolve(get_session(), cookie, "web", settings)
+    key = _api_key() if request.path.startswith("/open311/") else None
+    if key:
+        found = api_keys.resolve(get_session(), key)
+        if found is None:  # GeoReport v2: an invalid api_key is a 403
+            raise auth.Forbidden("The api_key is unknown or has been revoked.")
+        return found
     return None
 
 
@@ -159,6 +196,7 @@ def _authorize() -> Response | None:
     """Before every request: identify the caller and apply the view's declaration."""
     if request.endpoint is None:
         return None  # no such route: the 404 handler answers
+    g.caller = None
     g.caller = _identify()
     view = current_app.view_functions[request.endpoint]
     if getattr(view, "public", False) or request.endpoint.startswith(_PUBLIC_ENDPOINTS):
@@ -166,6 +204,8 @@ def _authorize() -> Response | None:
         # API (token, health) sets no cookie and answers only what the body proves.
         if request.method in _UNSAFE and _is_page():
             csrf.protect()
+        return None
+    if g.caller is None and _open_by_setting(view):
         return None
     if g.caller is None:
         return _deny(401, "Log in first: a session cookie or an Authorization: Bearer token.")

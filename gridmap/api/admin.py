@@ -9,7 +9,7 @@ from flask import Response, current_app, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap.access import accounts, audit
+from gridmap.access import accounts, api_keys, audit
 from gridmap.access.auth import ACCOUNTS, AUDIT, ROLES
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
@@ -39,6 +39,17 @@ class Grant(Strict):
 
 class UserPath(BaseModel):
     user_id: int = Field(ge=1)
+
+
+class NewApiKey(Strict):
+    name: str = Field(min_length=1, max_length=100, description="The client application")
+    role: str = Field(description="A data role: street_admin, chief, zone_leader, …")
+    scope_code: str | None = Field(None, description="A grid code or its 6/9-digit prefix")
+    person_id: int | None = Field(None, ge=1, description="A member's person (role member)")
+
+
+class KeyPath(BaseModel):
+    key_id: int = Field(ge=1)
 
 
 class AuditQuery(BaseModel):
@@ -114,6 +125,48 @@ def unlock(path: UserPath) -> dict[str, str]:
     accounts.unlock(get_session(), path.user_id)
     audit_write("user.unlock", "user", path.user_id)
     return {"status": "unlocked"}
+
+
+@bp.post(
+    "/admin/open311-keys",
+    summary="Issue an Open311 API key to a client application (system administrator); the "
+    "key is shown once",
+)
+@requires(ACCOUNTS)
+def issue_api_key(body: NewApiKey) -> tuple[dict[str, Any], int]:
+    issued = api_keys.issue(
+        get_session(),
+        body.name,
+        body.role,
+        scope_code=body.scope_code,
+        person_id=body.person_id,
+        created_by=caller().user_id,
+    )
+    grant = body.model_dump(exclude={"name"})
+    audit_write("api_key.issue", "api_key", issued.id, {"name": issued.name} | grant)
+    shown = {"id": issued.id, "name": issued.name, "key_prefix": issued.key_prefix}
+    return shown | grant | {"key": issued.key}, 201
+
+
+@bp.get("/admin/open311-keys", summary="The Open311 API keys, without their secrets")
+@requires(ACCOUNTS)
+def list_api_keys() -> dict[str, Any]:
+    rows = api_keys.list_keys(get_session())
+    for r in rows:
+        for name in ("created_at", "revoked_at"):
+            r[name] = r[name].isoformat() if r[name] else None
+    return {"keys": rows}
+
+
+@bp.post(
+    "/admin/open311-keys/<int:key_id>/revoke",
+    summary="Revoke an Open311 API key: it authenticates nothing from now on (no body)",
+)
+@requires(ACCOUNTS)
+def revoke_api_key(path: KeyPath) -> dict[str, str]:
+    api_keys.revoke(get_session(), path.key_id, by=caller().user_id)
+    audit_write("api_key.revoke", "api_key", path.key_id)
+    return {"status": "revoked"}
 
 
 def _search(query: AuditQuery) -> list[dict[str, Any]]:

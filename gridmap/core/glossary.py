@@ -66,6 +66,8 @@ ACTIONS: Final = {
 STAGES: Final = {"response": "响应", "handling": "处置", "feedback": "回访"}
 RATINGS: Final = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 SOURCES: Final = {"api": "系统上报", "open311": "Open311", "page": "页面上报"}
+#: The description of an Open311 request filed without one (GeoReport v2 makes it optional).
+NO_DESCRIPTION: Final = "（未填写描述）"
 #: A request past its stage deadline.
 OVERDUE: Final = "超期"
 #: The ranking boards (红黑榜).

@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     #: Track cleaning drops points reached faster than this (m/s) as teleport jumps: far
     #: above walking or cycling, below any GPS jump worth keeping (``gridmap.spatial.tracks``).
     track_max_speed_mps: float = Field(30.0, gt=0, le=1000)
+    #: Open311 GeoReport v2 reads (services, requests, tokens) answer callers without a
+    #: login or api_key, over the whole deployment with personal data masked; off, they need
+    #: a login or an api_key and answer in its scope.
+    open311_public_read: bool = False
     #: Password of the demo accounts created with the demo data (demo only).
     demo_password: str = Field("gridmap-demo", repr=False)
 
@@ -274,7 +278,7 @@ def _variable(field_name: str | None) -> str:
     return f"{_PREFIX}{(field_name or '').upper()}"
 
 
-_KINDS: dict[object, str] = {int: "a whole number", float: "a number"}
+_KINDS: dict[object, str] = {int: "a whole number", float: "a number", bool: "true or false"}
 _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 
 

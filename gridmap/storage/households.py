@@ -179,3 +179,35 @@ def micro_grids_in_box(session: Session, bbox: BBox) -> dict[int, str | None]:
         .where(ST_Intersects(Household.geom, envelope(bbox)))
     )
     return {int(hid): code for hid, code in session.execute(stmt)}
+
+
+def at_address(session: Session, text: str, scope: Scope, limit: int = 2) -> list[int]:
+    """Ids of the households in ``scope`` whose whole address is ``text`` as addresses are
+    compared (``gridmap_address_key``: NFKC, lower case, no spaces or ASCII punctuation),
+    at most ``limit``."""
+    stmt = (
+        select(Household.id)
+        .where(
+            func.gridmap_address_key(Household.address) == func.gridmap_address_key(text),
+            household_visible(scope),
+        )
+        .order_by(Household.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def building_at_address(session: Session, text: str, scope: Scope) -> Row[float, float] | None:
+    """Where the building at address ``text`` stands (``…12号楼``, ``…3栋``): the centre of
+    its households in ``scope`` (lon, lat in EPSG:4490), or None when none has it."""
+    found = (
+        select(Household.geom)
+        .where(
+            func.gridmap_building_key(Household.address) == func.gridmap_address_key(text),
+            household_visible(scope),
+        )
+        .subquery()
+    )
+    centre = func.ST_Centroid(func.ST_Collect(found.c.geom))
+    stmt = select(ST_X(centre), ST_Y(centre)).having(func.count() > 0)
+    return session.execute(stmt).first()

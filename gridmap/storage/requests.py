@@ -88,6 +88,8 @@ class RequestFilter:
     now: dt.datetime | None = None
     #: Only those inside this lon/lat box (a map's visible area).
     bbox: BBox | None = None
+    #: Only those of one of these category codes (Open311's comma list of service codes).
+    categories: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------- categories
@@ -387,6 +389,8 @@ def _filtered(stmt: Select[*Ts], wanted: RequestFilter) -> Select[*Ts]:
         stmt = stmt.where(ResidentRequest.state.in_(wanted.states))
     if wanted.category:
         stmt = stmt.where(Category.code == wanted.category)
+    if wanted.categories:
+        stmt = stmt.where(Category.code.in_(wanted.categories))
     if wanted.grid_code:
         stmt = stmt.where(Grid.code.startswith(wanted.grid_code, autoescape=True))
     now = wanted.now or clock.now()
@@ -462,6 +466,36 @@ def export_select(
     if until is not None:
         stmt = stmt.where(ResidentRequest.created_at < until)
     return stmt.order_by(ResidentRequest.id)
+
+
+#: How far (degrees, about 50 m) a request filed at a point looks for the household whose
+#: address describes where it is.
+NEAR_DEGREES = 0.0005
+
+
+def addresses_of(session: Session, request_ids: list[int], scope: Scope) -> dict[int, str]:
+    """``{request id: address}``: the address of the household a request concerns, else of the
+    nearest household in ``scope`` within about 50 m of its point (the caller masks it)."""
+    if not request_ids:
+        return {}
+    own, near = aliased(Household), aliased(Household)
+    nearest = (
+        select(near.address)
+        .where(
+            household_visible(scope, near),
+            func.ST_DWithin(near.geom, ResidentRequest.geom, NEAR_DEGREES),
+        )
+        .order_by(near.geom.op("<->")(ResidentRequest.geom))
+        .limit(1)
+        .correlate(ResidentRequest)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(ResidentRequest.id, func.coalesce(own.address, nearest))
+        .outerjoin(own, own.id == ResidentRequest.household_id)
+        .where(ResidentRequest.id.in_(request_ids))
+    )
+    return {int(i): a for i, a in session.execute(stmt) if a is not None}
 
 
 # ------------------------------------------------------------------------- idempotency keys

@@ -104,6 +104,12 @@ def clients(app: OpenAPI, make_user: MakeUser, staff: None) -> ClientFor:
     return client
 
 
+@pytest.fixture
+def admin(app: OpenAPI, make_user: MakeUser) -> FlaskClient:
+    """The system administrator, who issues Open311 API keys."""
+    return client_for(app, make_user("system_admin"))
+
+
 #: name → (role, scope) of the test accounts.
 SCOPES: dict[str, tuple[str, dict[str, Any]]] = {
     "street_admin": ("street_admin", {"scope_code": COMMUNITY[:9]}),

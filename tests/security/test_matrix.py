@@ -426,6 +426,14 @@ PROBES = (
         _get("/open311/v2/requests/511.json"),
         _get(f"/open311/v2/requests/{GHOST_ID}.json"),
     ),
+    Probe(
+        "open311 token",
+        READ,
+        "one",
+        _get("/open311/v2/tokens/501.json"),
+        _get("/open311/v2/tokens/511.json"),
+        _get(f"/open311/v2/tokens/{GHOST_ID}.json"),
+    ),
     Probe("grid tile", READ, "features", _get(A_GRID_TILE), _get(B_GRID_TILE)),
     Probe("request tile", REVIEW, "features", _get(PLANTED_TILE), _get(B_COUNT_TILE)),
     Probe(
@@ -754,6 +762,7 @@ def test_every_endpoint_is_public_or_declares_capabilities(app):
         "features.landing",
         "features.landing_slash",
         "features.conformance",
+        "open311.discovery",  # GeoReport v2's discovery document says where the API is
     } | {e for e in public if e.startswith(("openapi.", "swagger."))}
 
 
@@ -783,7 +792,7 @@ def _sample_url(rule: Rule) -> str:
     values = {}
     for name in rule.arguments:
         converter = type(rule._converters[name]).__name__
-        values[name] = 1 if converter == "IntegerConverter" else A
+        values[name] = {"IntegerConverter": 1, "AnyConverter": "json"}.get(converter, A)
     built = rule.build(values, append_unknown=False)
     assert built is not None
     return built[1]

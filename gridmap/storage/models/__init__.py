@@ -11,9 +11,11 @@ level and unique within a validity period (an exclusion constraint over a date r
 from geoalchemy2 import alembic_helpers
 
 from gridmap.storage.models.access import (
+    API_KEY_ROLES,
     AUDIT_OUTCOMES,
     NOTICE_KINDS,
     USER_ROLES,
+    ApiKey,
     AuditChainAnchor,
     AuditChainHead,
     AuditEntry,
@@ -71,6 +73,7 @@ from gridmap.storage.models.requests import (
 )
 
 __all__ = [
+    "API_KEY_ROLES",
     "AUDIT_OUTCOMES",
     "CARE_TAGS",
     "CATEGORY_CLASSES",
@@ -94,6 +97,7 @@ __all__ = [
     "WORK_LIST_PERIODS",
     "WORK_LIST_ROLES",
     "WORK_LIST_TARGETS",
+    "ApiKey",
     "Assignment",
     "AuditChainAnchor",
     "AuditChainHead",

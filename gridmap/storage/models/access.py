@@ -37,6 +37,8 @@ USER_ROLES = (
 AUDIT_OUTCOMES = ("ok", "denied", "failed")
 #: What a notice to an account's user tells (the text is the glossary's ``NOTICES``).
 NOTICE_KINDS = ("password_reset",)
+#: Roles an API key may be issued with: the data roles, never an administrator's.
+API_KEY_ROLES = ("street_admin", "chief", "zone_leader", "grid_worker", "member", "auditor")
 
 
 class User(Base):
@@ -89,6 +91,40 @@ class UserNotice(Base):
     actor: Mapped[str] = mapped_column(String(60))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    """An API key of a client application (Open311), issued by the system administrator with
+    a role and scope like a user's. Only the SHA-256 of the key is stored, and its first
+    characters (``key_prefix``) to recognise it; ``revoked_at`` ends it. The key acts through
+    an account of its own (``user_id``: ``apikey-<id>``, inactive, without role or known
+    password), which its requests' ``created_by`` and its audit rows name."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (
+        CheckConstraint(in_list("role", API_KEY_ROLES), name="role_known"),
+        CheckConstraint(
+            "scope_code IS NULL"
+            " OR scope_code ~ '^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{14}|[0-9]{17})$'",
+            name="scope_shape",
+        ),
+        CheckConstraint("char_length(name) BETWEEN 1 AND 100", name="name_length"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(12))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    scope_code: Mapped[str | None] = mapped_column(String(17))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
 
 class LoginThrottle(Base):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -102,6 +103,10 @@ class Household(Base):
             name="care_tags_known",
         ),
         Index("ix_household_geom", "geom", postgresql_using="gist"),
+        # Open311's address_string: a household by its address, a building by its number's
+        # prefix (gridmap.grid.addresses; the functions are migration 0015's).
+        Index("ix_household_address_key", text("gridmap_address_key(address)")),
+        Index("ix_household_building_key", text("gridmap_building_key(address)")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
