@@ -260,6 +260,23 @@ def _headers(response: Response) -> Response:
     return response
 
 
+#: The challenge of every 401 (RFC 9110 11.6.1): the API takes a bearer token.
+WWW_AUTHENTICATE = 'Bearer realm="gridmap"'
+#: The statuses whose answers may say when to try again (RFC 9110 10.2.3).
+_RETRY_STATUSES = (429, 503)
+
+
+def _http_semantics(response: Response) -> Response:
+    """Last of all hooks: a 401 names its challenge, and ``Retry-After`` stays only on 429
+    and 503 (flask-limiter adds it to every answer of a rate-limited request, refusals of
+    other kinds included, where it would tell a client to retry what cannot succeed)."""
+    if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    if response.status_code not in _RETRY_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register authentication, CSRF, rate limits and headers on the app."""
     settings = app.extensions["gridmap.settings"]
@@ -275,4 +292,7 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     app.before_request(_authorize)
     app.after_request(_headers)
+    # After-request hooks run last-registered first: at the front of the list, this one runs
+    # after every other (flask-limiter's and those registered later by the app).
+    app.after_request_funcs.setdefault(None, []).insert(0, _http_semantics)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
