@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_limiter import Limiter
@@ -21,7 +21,9 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DBAPIError
 
 from gridmap.access import audit, auth
+from gridmap.core import storable
 from gridmap.core.db import get_session
+from gridmap.core.errors import InvalidInput
 from gridmap.core.problems import problem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -169,6 +171,37 @@ def _authorize() -> Response | None:
     return None
 
 
+def _refuse_unstorable() -> None:
+    """Before every view (after the caller is known): text PostgreSQL cannot store is a 400
+    wherever it comes, so no field can carry a NUL to the database (see
+    :mod:`gridmap.core.storable`). Query parameters, path arguments, form fields (raw
+    ``application/x-www-form-urlencoded`` bodies are read as sent, so a view that parses its
+    own form, like Open311's, still can) and JSON bodies, member names included."""
+    if request.endpoint is None:
+        return
+    where = storable.first_unstorable(request.args.items(multi=True), "query parameter")
+    where = where or storable.first_unstorable((request.view_args or {}).items(), "path")
+    where = where or _unstorable_body()
+    if where is not None:
+        raise InvalidInput(
+            f"{where}: {storable.MESSAGE}", errors=[{"field": where, "message": storable.MESSAGE}]
+        )
+
+
+def _unstorable_body() -> str | None:
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Cached, so the view (or werkzeug's form parser) reads the same bytes again.
+        raw = request.get_data(cache=True).decode("latin-1")
+        pairs = parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="replace")
+        return storable.first_unstorable(pairs, "form field")
+    if request.mimetype == "multipart/form-data":
+        return storable.first_unstorable(request.form.items(multi=True), "form field")
+    if request.is_json:
+        found = storable.unstorable_text(request.get_json(silent=True))
+        return None if found is None else f"body member {found}"
+    return None
+
+
 def csp_nonce() -> str:
     """The nonce that lets this response's own inline scripts run."""
     if "csp_nonce" not in g:
@@ -291,6 +324,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     app.before_request(_authorize)
+    app.before_request(_refuse_unstorable)
     app.after_request(_headers)
     # After-request hooks run last-registered first: at the front of the list, this one runs
     # after every other (flask-limiter's and those registered later by the app).
