@@ -35,6 +35,8 @@ def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         schema = spec["components"]["schemas"][name]
+    if "properties" in schema:  # an object (its oneOf only says which members go together)
+        return schema
     for key in ("anyOf", "oneOf"):
         if key in schema:  # the first choice that is not null
             options = [s for s in schema[key] if s.get("type") != "null"]
