@@ -163,8 +163,18 @@ _STATUS_TEXT = {
     429: "Too many requests: wait Retry-After seconds",
     503: "The database is unreachable: wait Retry-After seconds",
 }
-_SECURED_ERRORS = (401, 403, 404)
+#: Behind a login: not logged in, not allowed, not found (or out of scope), and a rule of the
+#: data that a read can meet too (a worker's lists without a linked person, a synchronous
+#: download too large for one request).
+_SECURED_ERRORS = (401, 403, 404, 422)
 _WRITE_ERRORS = (409, 413, 415, 422, 429)
+#: Answers in two media types, chosen by a parameter (``format``): media type → model.
+ALTERNATIVES: dict[tuple[str, str], dict[str, type[BaseModel]]] = {
+    ("get", "/api/v1/patrols/overdue"): {
+        "application/json": a.Overdue,
+        GEOJSON: a.OverdueLayer,
+    },
+}
 _WRITES = ("post", "put", "patch", "delete")
 
 
@@ -251,9 +261,10 @@ def _success(
             answers[str(status)] = {"description": text, "content": content}
         else:
             media = MEDIA.get(key, "application/json")
+            models = ALTERNATIVES.get(key, {media: what})
             answers[str(status)] = {
                 "description": (what.__doc__ or what.__name__).strip().splitlines()[0],
-                "content": {media: {"schema": _schema_of(spec, what)}},
+                "content": {m: {"schema": _schema_of(spec, model)} for m, model in models.items()},
             }
         headers: dict[str, Any] = {}
         if key in ETAGGED and what is not None:

@@ -169,7 +169,7 @@ def _check(answer: Any, method: str, url: str, field: str) -> int:
 
 def test_nul_in_any_documented_field_is_a_400(spec, client, staffed, session):
     seen: dict[int, int] = {}
-    fields = set()
+    fields: set[tuple[str, str, str]] = set()
     for method, url, field, body in _cases(spec):
         headers = {"If-Match": "*", "Idempotency-Key": f"nul-{len(fields)}"}
         answer = client.open(url, method=method.upper(), json=body, headers=headers)
