@@ -50,10 +50,10 @@ _KIND = {"location": "object", "household_id": "integer"}
 
 
 def _only(present: str, absent: str) -> dict[str, Any]:
-    """A oneOf choice: ``present`` given, ``absent`` left out or null."""
+    """A oneOf choice: ``present`` given, ``absent`` left out or null. (No ``properties`` of
+    its own: client generators would make each choice a model of its own.)"""
     return {
         "required": [present],
-        "properties": {present: {"type": _KIND[present]}},
         "not": {"required": [absent], "properties": {absent: {"type": _KIND[absent]}}},
     }
 
