@@ -100,6 +100,8 @@ def test_parameters_are_precise(spec):
     assert day["format"] == "date" and "19[0-9]{2}" in day["pattern"]
     intake = spec["components"]["schemas"]["IntakeBody"]
     assert [choice["required"] for choice in intake["oneOf"]] == [["location"], ["household_id"]]
+    # A ranking's period: a month (or the default), or from and to; never both.
+    assert len(spec["components"]["schemas"]["RateJobBody"]["oneOf"]) == 2
     upload = spec["paths"]["/api/v1/grid-imports"]["post"]["requestBody"]["content"]
     assert upload["multipart/form-data"]["schema"]["required"] == ["file", "crs"]
 
