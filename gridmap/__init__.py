@@ -71,8 +71,10 @@ def _read_files(response: Response) -> Response:
 
 def create_app(settings: Settings | None = None) -> OpenAPI:
     """Build the Flask application; the only entry point, nothing is built at import."""
+    from gridmap.api.contract import ContractOpenAPI
+
     settings = settings or Settings.from_env()
-    app = OpenAPI(
+    app = ContractOpenAPI(
         __name__,
         info=Info(title="gridmap API", version="1.0.0"),
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},

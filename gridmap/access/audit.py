@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
+from gridmap.core.storable import scrub
 from gridmap.storage.models import AuditEntry
 
 if TYPE_CHECKING:
@@ -56,14 +57,16 @@ def record(
     session.execute(
         insert(AuditEntry).values(
             user_id=caller.user_id if caller else None,
-            username=caller.username if caller else username,
+            username=caller.username if caller else scrub(username),
             action=action,
             object_type=object_type,
-            object_id=None if object_id is None else str(object_id),
+            object_id=None if object_id is None else scrub(str(object_id)),
             outcome=outcome,
             ip=origin.ip if origin else None,
-            user_agent=(origin.user_agent or "")[:300] if origin else None,
-            detail=detail or {},
+            user_agent=scrub((origin.user_agent or "")[:300]) if origin else None,
+            # What a caller sent (a refused path, a typed name) is kept, minus what
+            # PostgreSQL cannot store: a refusal of a NUL is audited like any other.
+            detail=scrub(detail or {}),
         )
     )
 

@@ -21,7 +21,9 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DBAPIError
 
 from gridmap.access import api_keys, audit, auth
+from gridmap.core import storable
 from gridmap.core.db import get_session
+from gridmap.core.errors import InvalidInput
 from gridmap.core.problems import problem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -219,6 +221,37 @@ def _authorize() -> Response | None:
     return None
 
 
+def _refuse_unstorable() -> None:
+    """Before every view (after the caller is known): text PostgreSQL cannot store is a 400
+    wherever it comes, so no field can carry a NUL to the database (see
+    :mod:`gridmap.core.storable`). Query parameters, path arguments, form fields (raw
+    ``application/x-www-form-urlencoded`` bodies are read as sent, so a view that parses its
+    own form, like Open311's, still can) and JSON bodies, member names included."""
+    if request.endpoint is None:
+        return
+    where = storable.first_unstorable(request.args.items(multi=True), "query parameter")
+    where = where or storable.first_unstorable((request.view_args or {}).items(), "path")
+    where = where or _unstorable_body()
+    if where is not None:
+        raise InvalidInput(
+            f"{where}: {storable.MESSAGE}", errors=[{"field": where, "message": storable.MESSAGE}]
+        )
+
+
+def _unstorable_body() -> str | None:
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Cached, so the view (or werkzeug's form parser) reads the same bytes again.
+        raw = request.get_data(cache=True).decode("latin-1")
+        pairs = parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="replace")
+        return storable.first_unstorable(pairs, "form field")
+    if request.mimetype == "multipart/form-data":
+        return storable.first_unstorable(request.form.items(multi=True), "form field")
+    if request.is_json:
+        found = storable.unstorable_text(request.get_json(silent=True))
+        return None if found is None else f"body member {found}"
+    return None
+
+
 def csp_nonce() -> str:
     """The nonce that lets this response's own inline scripts run."""
     if "csp_nonce" not in g:
@@ -310,6 +343,23 @@ def _headers(response: Response) -> Response:
     return response
 
 
+#: The challenge of every 401 (RFC 9110 11.6.1): the API takes a bearer token.
+WWW_AUTHENTICATE = 'Bearer realm="gridmap"'
+#: The statuses whose answers may say when to try again (RFC 9110 10.2.3).
+_RETRY_STATUSES = (429, 503)
+
+
+def _http_semantics(response: Response) -> Response:
+    """Last of all hooks: a 401 names its challenge, and ``Retry-After`` stays only on 429
+    and 503 (flask-limiter adds it to every answer of a rate-limited request, refusals of
+    other kinds included, where it would tell a client to retry what cannot succeed)."""
+    if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    if response.status_code not in _RETRY_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register authentication, CSRF, rate limits and headers on the app."""
     settings = app.extensions["gridmap.settings"]
@@ -324,5 +374,9 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     app.before_request(_authorize)
+    app.before_request(_refuse_unstorable)
     app.after_request(_headers)
+    # After-request hooks run last-registered first: at the front of the list, this one runs
+    # after every other (flask-limiter's and those registered later by the app).
+    app.after_request_funcs.setdefault(None, []).insert(0, _http_semantics)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

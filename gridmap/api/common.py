@@ -15,15 +15,12 @@ from gridmap.access.security import audit_write, caller
 from gridmap.core.cells import csv_lines
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
+from gridmap.core.storable import MESSAGE, unstorable_text
 from gridmap.requests import service as domain
 
 CATEGORY_CODE = r"^[a-z0-9][a-z0-9._-]{1,39}$"
 PHONE = r"^[0-9+\-]{5,20}$"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-#: What no stored text may hold: NUL (PostgreSQL's text and jsonb cannot) and a lone UTF-16
-#: surrogate (JSON's "\ud800" decodes to one; it has no UTF-8 form).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
 #: A photo: an http(s) URL or the id of an uploaded file.
 Photo = Annotated[
     str,
@@ -47,25 +44,6 @@ Note = Annotated[
 Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=200)]
 
 
-def unstorable_text(value: Any, where: str = "") -> str | None:
-    """Where in a decoded JSON value (keys included) a string holds NUL or a lone surrogate,
-    as a dotted path (``"."`` for the value itself), or None."""
-    if isinstance(value, str):
-        return (where or ".") if _UNSTORABLE.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            path = f"{where}.{key}" if where else str(key)
-            if isinstance(key, str) and _UNSTORABLE.search(key):
-                return (where or ".") + " (a member name)"
-            if (found := unstorable_text(item, path)) is not None:
-                return found
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            if (found := unstorable_text(item, f"{where}.{i}" if where else str(i))) is not None:
-                return found
-    return None
-
-
 class Strict(BaseModel):
     """A request body: unknown members, coercion and blank padding are refused or removed, and
     so is text that cannot be stored (NUL or a lone surrogate anywhere, member names too)."""
@@ -79,7 +57,7 @@ class Strict(BaseModel):
         if where is not None:
             raise PydanticCustomError(
                 "unstorable_text",
-                "{where}: text must not hold NUL characters or unpaired UTF-16 surrogates",
+                "{where}: " + MESSAGE,
                 {"where": where},
             )
         return data

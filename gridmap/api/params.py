@@ -45,8 +45,22 @@ _MOMENT = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
 )
-_MONTH_TEXT = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-_PERIOD_TEXT = r"^[0-9]{4}-(0[1-9]|1[0-2]|W(0[1-9]|[1-4][0-9]|5[0-3]))$"
+#: The supported years (``clock.FIRST_YEAR`` to ``clock.LAST_YEAR``, 1900–2200) as a pattern,
+#: so the OpenAPI document says what the checks below accept.
+_YEAR = r"(19[0-9]{2}|2[01][0-9]{2}|2200)"
+_MONTH_TEXT = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
+_PERIOD_TEXT = rf"^{_YEAR}-(0[1-9]|1[0-2]|W(0[1-9]|[1-4][0-9]|5[0-3]))$"
+_DAY_TEXT = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_CLOCK = r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.,][0-9]{1,9})?)?"
+_OFFSET = r"(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)"
+_MOMENT_TEXT = rf"{_DAY_TEXT[:-1]}({_CLOCK}{_OFFSET}?)?$"
+#: A moment with its offset (what a phone sends).
+_AWARE_MOMENT_TEXT = rf"{_DAY_TEXT[:-1]}{_CLOCK}{_OFFSET}$"
+#: A cursor: the ``next`` a page gave out (a row id; ids are 32-bit: at most 9 digits).
+CURSOR = r"^[0-9]{1,9}$"
+_NUMBER = r"-?[0-9]{1,3}(\.[0-9]{1,15})?"
+#: A bounding box: four decimal numbers (ranges and min ≤ max are checked by parse_bbox).
+BBOX = rf"^{_NUMBER}(,{_NUMBER}){{3}}$"
 _Dated = TypeVar("_Dated", dt.date, dt.datetime, str)
 
 
@@ -102,9 +116,22 @@ def _calendar(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return checked
 
 
+def _pattern_only(pattern: str) -> Callable[[dict[str, Any]], None]:
+    """The documented schema of a moment with its offset: its pattern instead of ``format:
+    date-time``, which allows more (other years) and, beside the pattern, makes a generator
+    (Schemathesis) throw most of what it makes away (its health check fails)."""
+
+    def edit(schema: dict[str, Any]) -> None:
+        schema.pop("format", None)
+        schema["pattern"] = pattern
+
+    return edit
+
+
 #: A day, ``YYYY-MM-DD``.
 Day = Annotated[
     dt.date,
+    Field(json_schema_extra={"pattern": _DAY_TEXT}),
     BeforeValidator(_calendar(_as_date)),
     BeforeValidator(_iso(_DAY, "2026-11-22")),
     AfterValidator(_supported),
@@ -113,6 +140,7 @@ Day = Annotated[
 #: endpoint says, usually Beijing time).
 Moment = Annotated[
     dt.datetime,
+    Field(json_schema_extra={"pattern": _MOMENT_TEXT}),
     BeforeValidator(_calendar(_as_moment)),
     BeforeValidator(_iso(_MOMENT, "2026-11-22T09:30:00+08:00")),
     AfterValidator(_supported),
@@ -120,6 +148,7 @@ Moment = Annotated[
 #: A moment with its offset (what a phone sends).
 AwareMoment = Annotated[
     AwareDatetime,
+    Field(json_schema_extra=_pattern_only(_AWARE_MOMENT_TEXT)),
     BeforeValidator(_calendar(_as_moment)),
     BeforeValidator(_iso(_MOMENT, "2026-11-22T09:30:00+08:00")),
     AfterValidator(_supported),
@@ -145,12 +174,15 @@ class PageQuery(BaseModel):
     limit: int | None = Field(
         None, ge=1, description="Features per page (default 1000 or the server's maximum)"
     )
-    cursor: str | None = Field(None, description="The `next` value of the previous page")
+    cursor: str | None = Field(
+        None, pattern=CURSOR, description="The `next` value of the previous page"
+    )
 
 
 class BBoxQuery(BaseModel):
     bbox: str | None = Field(
         None,
+        pattern=BBOX,
         description="minLon,minLat,maxLon,maxLat in EPSG:4490/WGS 84 degrees, "
         "e.g. 116.40,39.90,116.42,39.92",
     )

@@ -116,9 +116,24 @@ def export(path: ExportPath, query: RateQuery) -> Response:
     return Response(body, mimetype=rate_jobs.MEDIA_TYPES[path.fmt], headers=disposition)
 
 
+def _given(*names: str) -> list[Any]:
+    """JSON Schema: each of ``names`` given as text (not left out, not null)."""
+    return [{"required": [n], "properties": {n: {"type": "string"}}} for n in names]
+
+
 class RateJobBody(Strict, RateQuery):
     """A ranking download asked for as a job: the parameters of ``rates.<fmt>`` and its
-    format."""
+    format. The period is a month (``period``, default this month) or the days ``from`` and
+    ``to``, never both."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"not": {"anyOf": _given("from", "to")}},
+                {"allOf": _given("from", "to"), "not": _given("period")[0]},
+            ]
+        }
+    )
 
     format: Literal["csv", "xlsx"] = Field("xlsx", description="xlsx (default) or csv")
 

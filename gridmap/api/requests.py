@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import audit_write, caller, requires
@@ -48,7 +48,30 @@ class Contact(Strict):
     email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+_KIND = {"location": "object", "household_id": "integer"}
+
+
+def _only(present: str, absent: str) -> dict[str, Any]:
+    """A oneOf choice: ``present`` given, ``absent`` left out or null. (No ``properties`` of
+    its own: client generators would make each choice a model of its own.)"""
+    return {
+        "required": [present],
+        "not": {"required": [absent], "properties": {absent: {"type": _KIND[absent]}}},
+    }
+
+
 class IntakeBody(Strict):
+    """A resident's request: where is exactly one of ``location`` and ``household_id``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                _only("location", "household_id"),
+                _only("household_id", "location"),
+            ]
+        }
+    )
+
     category: str = Field(pattern=CATEGORY_CODE, description="A category code (service_code)")
     description: str = Field(min_length=1, max_length=2000)
     location: Location | None = Field(None, description="Where, or give household_id")

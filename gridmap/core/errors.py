@@ -89,6 +89,8 @@ class Unavailable(GridmapError):
     status = 503
     code = "unavailable"
     title = "Service unavailable"
+    #: Seconds a client should wait before trying again (the Retry-After of a 503).
+    retry_after = 5
 
 
 # PostgreSQL SQLSTATE classes mapped to our errors: the database constraints are the last

@@ -122,7 +122,13 @@ def init_app(app: Flask) -> None:
         detail = exc.description or ""
         if status == 413:  # a body over the limit: say so to the person who sent it
             detail = f"{_PAGE_TEXT[413][1]}（{detail}）"
-        return problem(status, exc.name or "Error", detail, name)
+        response = problem(status, exc.name or "Error", detail, name)
+        # The exception's own headers: a 405's Allow (the methods the route has), a 401's
+        # WWW-Authenticate; never its Content-Type (the problem document has its own).
+        for header, value in exc.get_headers():
+            if header.lower() != "content-type":
+                response.headers[header] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -1,0 +1,288 @@
+"""What the API answers, as pydantic models for the OpenAPI document (``gridmap.api.contract``
+puts them on the operations). They describe the serializers' output, they do not build it:
+each model names the members every answer has, with their types and nullability; nested
+records whose members vary by kind stay open objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Json = dict[str, Any]
+
+
+class Answer(BaseModel):
+    """An answer object: more members may come in later versions (clients ignore them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# ------------------------------------------------------------------------------ problems
+
+
+class ProblemField(BaseModel):
+    field: str = Field(description="Where: a parameter, a body member's dotted path, a header")
+    message: str
+
+
+class Problem(BaseModel):
+    """An error, RFC 9457 (``application/problem+json``): the one shape of every error."""
+
+    model_config = ConfigDict(title="Problem")
+
+    type: str = Field(description="A URI naming the kind of problem")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(description="What is wrong, for people (English or Chinese)")
+    code: str = Field(description="A stable machine-readable name, e.g. invalid-input, stale")
+    errors: list[ProblemField] = Field(
+        default_factory=list, description="What is wrong where, when there is more than one"
+    )
+
+
+# ------------------------------------------------------------------------------- GeoJSON
+
+
+class Link(BaseModel):
+    rel: str
+    type: str
+    href: str
+
+
+class Feature(Answer):
+    type: Literal["Feature"]
+    id: int | str | None
+    geometry: Json | None
+    properties: Json
+
+
+class FeatureCollection(Answer):
+    """A GeoJSON page: ``next`` is the cursor of the next page (null on the last), also as a
+    ``rel=next`` link."""
+
+    type: Literal["FeatureCollection"]
+    numberReturned: int = Field(ge=0)
+    next: str | None
+    features: list[Feature]
+    links: list[Link] = Field(default_factory=list)
+
+
+class PatrolReplay(Answer):
+    """One patrol: its track, check-ins and the households it reached, as features."""
+
+    type: Literal["FeatureCollection"]
+    id: int
+    properties: Json
+    features: list[Feature]
+
+
+class OverdueLayer(Answer):
+    type: Literal["FeatureCollection"]
+    numberReturned: int = Field(ge=0)
+    features: list[Feature]
+    counts: Json
+
+
+# --------------------------------------------------------------------------- auth, admin
+
+
+class Me(Answer):
+    username: str
+    role: str | None
+    scope: list[str]
+    capabilities: list[str]
+    must_change_password: bool
+    notices: list[Json] = Field(default_factory=list)
+
+
+class Token(Answer):
+    token: str
+    token_type: Literal["Bearer"]
+    idle_timeout_minutes: int
+    absolute_timeout_hours: int
+    user: Me
+
+
+class Status(Answer):
+    status: str
+
+
+class NoticesRead(Answer):
+    read: int = Field(ge=0)
+
+
+class Users(Answer):
+    users: list[Json]
+
+
+class UserMade(Answer):
+    id: int
+    username: str
+
+
+class OneTimePassword(Answer):
+    one_time_password: str
+    expires_at: str
+    must_change_password: bool
+
+
+class AuditPage(Answer):
+    entries: list[Json]
+    next_before_id: int | None
+
+
+# -------------------------------------------------------------------- grids and people
+
+
+class Category(Answer):
+    code: str
+    name: str
+    event_class: str
+    description: str | None
+    default_level: str
+    time_limits: Json
+    version: int
+
+
+class Categories(Answer):
+    categories: list[Category]
+
+
+class Located(Answer):
+    point: Json
+    grids: Json = Field(description="The grid at each level (micro, zone, community) with staff")
+
+
+class HouseholdCoverage(Answer):
+    household: Json
+    grids: Json = Field(description="The grid at each level (micro, zone, community) with staff")
+    members: list[Json]
+
+
+class SearchResults(Answer):
+    results: list[Json]
+
+
+class Revealed(Answer):
+    object: str
+    id: int
+    field: str
+    value: str | None
+
+
+class Staff(Answer):
+    assignments: list[Json]
+    etag: str
+
+
+class PostMade(Answer):
+    id: int
+    etag: str
+
+
+class PostEnded(Answer):
+    id: int
+    end_date: str
+    etag: str
+
+
+class GridCoverage(Answer):
+    etag: str
+
+
+class Changed(Answer):
+    changed: int
+    etag: str
+
+
+class Report(Answer):
+    name: str
+    title: str
+    columns: dict[str, str]
+    rows: list[Json]
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+class RequestDetail(Answer):
+    """One request with its timeline, its ETag and the actions the caller may take."""
+
+    id: int
+    state: str
+    stage: str
+    category: Json
+    revision: int
+    etag: str
+    allowed_actions: list[str]
+    timeline: list[Json]
+
+
+class Duplicates(Answer):
+    candidates: list[Json]
+
+
+class Ranking(Answer):
+    title: str
+    by: str
+    level: str | None
+    period: Json
+    rows: list[Json]
+
+
+class Warnings(Answer):
+    as_of: str
+    counts: dict[str, int]
+    by_owner: list[Json]
+    rows: list[Json]
+
+
+class Review(Answer):
+    """An aggregate of the monthly review, with the filter it was made with."""
+
+    filter: Json
+
+
+class Job(Answer):
+    id: int
+    kind: str
+    state: Literal["queued", "running", "succeeded", "failed"]
+    state_label: str
+    progress: int | float
+
+
+# ----------------------------------------------------------------------------- patrols
+
+
+class WorkLists(Answer):
+    person: Json
+    date: str
+    lists: list[Json]
+
+
+class Patrol(Answer):
+    id: int
+
+
+class PointsTaken(Answer):
+    model_config = ConfigDict(extra="allow", title="PointsTaken")
+
+
+class Overdue(Answer):
+    date: str
+    lists: list[Json]
+    by_worker: list[Json]
+    by_grid: list[Json]
+    numberReturned: int = Field(ge=0)
+    rows: list[Json]
+
+
+class Visits(Answer):
+    household_id: int
+    visits: list[Json]
+
+
+class Health(Answer):
+    status: Literal["ok"]

@@ -1,0 +1,372 @@
+"""The OpenAPI document as the contract: what each operation answers on success, every error
+status it can answer (one shared problem+json schema), and its headers.
+
+flask-openapi3 builds the document from the routes' parameter and body models; this module
+finishes it once, when it is first asked for (:class:`ContractOpenAPI`):
+
+- the success answers come from the route's own ``responses=`` when it declares them, else
+  from :data:`SUCCESS` (a model of :mod:`gridmap.api.answers`, or a file's media type);
+- the errors are derived, not listed by hand (:func:`error_statuses`): 400 everywhere (bad
+  parameters, bodies, NUL…), 503 wherever the database is asked, 401/403/404 where a login
+  is needed, 409/413/415/422/429 on writes, 412/428 where ``If-Match`` guards, each as
+  ``application/problem+json`` with :class:`gridmap.api.answers.Problem`;
+- the headers: ``If-Match`` and ``Idempotency-Key`` as request headers where they count,
+  ``ETag``, ``Location``, ``Retry-After``, ``WWW-Authenticate`` as response headers.
+
+Open311 (``/open311/``) answers GeoReport v2's own error list and is described by its module.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flask_openapi3 import OpenAPI
+from pydantic import BaseModel
+
+from gridmap.api import answers as a
+
+PROBLEM_JSON = "application/problem+json"
+GEOJSON = "application/geo+json"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MVT = "application/vnd.mapbox-vector-tile"
+_REF = "#/components/schemas/"
+
+#: Operations whose writes are guarded by If-Match (RFC 9110: ``*`` or a list of ETags).
+IF_MATCH = {
+    ("post", "/api/v1/grids/{code}/staff"),
+    ("post", "/api/v1/assignments/{assignment_id}/end"),
+    ("post", "/api/v1/grids/{code}/coverage"),
+    ("put", "/api/v1/grids/{code}/division"),
+    ("post", "/api/v1/requests/{request_id}/transitions"),
+}
+#: Operations a client may retry safely with the same Idempotency-Key.
+IDEMPOTENT = {
+    ("post", "/api/v1/requests"),
+    ("post", "/api/v1/patrols"),
+    ("post", "/api/v1/patrols/{patrol_id}/points"),
+    ("post", "/api/v1/patrols/{patrol_id}/checkins"),
+    ("post", "/api/v1/patrols/{patrol_id}/end"),
+    ("post", "/api/v1/patrols/upload"),
+}
+#: Answers that carry the resource's ETag (for a later If-Match).
+ETAGGED = {
+    ("get", "/api/v1/grids/{code}/staff"),
+    ("get", "/api/v1/grids/{code}/coverage"),
+    ("get", "/api/v1/requests/{request_id}"),
+    ("post", "/api/v1/requests"),
+    ("post", "/api/v1/grids/{code}/division"),
+    *IF_MATCH,
+}
+#: Public operations that never touch the database.
+_NO_DATABASE = {("get", "/api/v1/health")}
+
+File = tuple[str, str]  # (media type, description)
+Success = dict[int, type[BaseModel] | File | None]
+
+_CSV: File = ("text/csv", "A CSV file (UTF-8 with BOM; formula cells neutralised)")
+_XLSX: File = (XLSX, "An Excel workbook")
+
+#: What each operation answers on success, by status.
+SUCCESS: dict[tuple[str, str], Success] = {
+    ("get", "/api/v1/health"): {200: a.Health},
+    ("get", "/api/v1/ready"): {200: a.Status},
+    ("post", "/api/v1/auth/token"): {200: a.Token},
+    ("post", "/api/v1/auth/logout"): {200: a.Status},
+    ("get", "/api/v1/auth/me"): {200: a.Me},
+    ("post", "/api/v1/auth/password"): {200: a.Status},
+    ("post", "/api/v1/auth/notices/read"): {200: a.NoticesRead},
+    ("get", "/api/v1/categories"): {200: a.Categories},
+    ("put", "/api/v1/categories/{code}"): {200: a.Category},
+    ("get", "/api/v1/grids"): {200: a.FeatureCollection},
+    ("get", "/api/v1/grids/{code}"): {200: a.Feature},
+    ("get", "/api/v1/households"): {200: a.FeatureCollection},
+    ("get", "/api/v1/households/{household_id}/coverage"): {200: a.HouseholdCoverage},
+    ("get", "/api/v1/locate"): {200: a.Located},
+    ("get", "/api/v1/search"): {200: a.SearchResults},
+    ("post", "/api/v1/reveal"): {200: a.Revealed},
+    ("get", "/api/v1/households.csv"): {200: _CSV},
+    ("get", "/api/v1/grids/{code}/staff"): {200: a.Staff},
+    ("post", "/api/v1/grids/{code}/staff"): {201: a.PostMade},
+    ("post", "/api/v1/assignments/{assignment_id}/end"): {200: a.PostEnded},
+    ("get", "/api/v1/grids/{code}/coverage"): {200: a.GridCoverage},
+    ("post", "/api/v1/grids/{code}/coverage"): {200: a.Changed},
+    ("put", "/api/v1/grids/{code}/division"): {200: a.Changed},
+    ("post", "/api/v1/grids/{code}/division"): {200: a.GridCoverage},
+    ("get", "/api/v1/reports/{name}"): {200: a.Report},
+    ("get", "/api/v1/reports/{name}.{fmt}"): {200: _CSV},
+    ("get", "/api/v1/rates"): {200: a.Ranking},
+    ("get", "/api/v1/rates.{fmt}"): {200: _CSV},
+    ("post", "/api/v1/rates-jobs"): {202: a.Job},
+    ("get", "/api/v1/requests/overdue"): {200: a.Warnings},
+    ("get", "/api/v1/requests"): {200: a.FeatureCollection},
+    ("post", "/api/v1/requests"): {201: a.RequestDetail},
+    ("get", "/api/v1/requests/{request_id}"): {200: a.RequestDetail},
+    ("post", "/api/v1/requests/{request_id}/transitions"): {200: a.RequestDetail},
+    ("get", "/api/v1/requests/{request_id}/duplicates"): {200: a.Duplicates},
+    ("get", "/api/v1/worklists"): {200: a.WorkLists},
+    ("get", "/api/v1/patrols"): {200: a.FeatureCollection},
+    ("post", "/api/v1/patrols"): {201: a.Patrol},
+    ("post", "/api/v1/patrols/{patrol_id}/points"): {200: a.PointsTaken},
+    ("post", "/api/v1/patrols/{patrol_id}/checkins"): {201: a.PointsTaken},
+    ("post", "/api/v1/patrols/{patrol_id}/end"): {200: a.Patrol},
+    ("post", "/api/v1/patrols/upload"): {201: a.Patrol},
+    ("get", "/api/v1/patrols/{patrol_id}"): {200: a.PatrolReplay},
+    ("get", "/api/v1/patrols/overdue"): {200: a.Overdue},
+    ("get", "/api/v1/households/{household_id}/visits"): {200: a.Visits},
+    ("get", "/api/v1/review/summary"): {200: a.Review},
+    ("get", "/api/v1/review/heat"): {200: a.Review},
+    ("get", "/api/v1/review/choropleth"): {200: a.Review},
+    ("get", "/api/v1/review/hotspots"): {200: a.Review},
+    ("get", "/api/v1/review/grids/{code}"): {200: a.Review},
+    ("get", "/api/v1/review/report.xlsx"): {200: _XLSX},
+    ("post", "/api/v1/review/report-jobs"): {202: a.Job},
+    ("get", "/api/v1/admin/users"): {200: a.Users},
+    ("post", "/api/v1/admin/users"): {201: a.UserMade},
+    ("post", "/api/v1/admin/users/{user_id}/password"): {200: a.OneTimePassword},
+    ("put", "/api/v1/admin/users/{user_id}/role"): {200: a.Status},
+    ("post", "/api/v1/admin/users/{user_id}/unlock"): {200: a.Status},
+    ("get", "/api/v1/audit"): {200: a.AuditPage},
+    ("get", "/api/v1/audit.csv"): {200: _CSV},
+    ("get", "/api/v1/jobs/{job_id}"): {200: a.Job},
+    ("get", "/api/v1/jobs/{job_id}/file"): {200: ("application/octet-stream", "The job's file")},
+    ("post", "/api/v1/grid-imports"): {202: a.Job},
+    ("post", "/api/v1/grid-imports/{job_id}/confirm"): {202: a.Job},
+}
+
+#: The media types some operations answer instead of application/json.
+MEDIA: dict[tuple[str, str], str] = {
+    ("get", "/api/v1/grids"): GEOJSON,
+    ("get", "/api/v1/grids/{code}"): GEOJSON,
+    ("get", "/api/v1/households"): GEOJSON,
+    ("get", "/api/v1/requests"): GEOJSON,
+    ("get", "/api/v1/patrols"): GEOJSON,
+    ("get", "/api/v1/patrols/{patrol_id}"): GEOJSON,
+}
+#: Downloads in either of two formats, by their ``fmt`` path parameter.
+_EITHER_FILE = {
+    ("get", "/api/v1/reports/{name}.{fmt}"),
+    ("get", "/api/v1/rates.{fmt}"),
+}
+
+_STATUS_TEXT = {
+    400: "Bad request: a parameter, header or body member is malformed (the problem says where)",
+    401: "Not logged in, or the login ended (see WWW-Authenticate)",
+    403: "The caller's role may not do this (or must first change its one-time password)",
+    404: "No such resource, or outside the caller's scope (the same answer)",
+    409: "Conflicts with the current state (an illegal transition, a duplicate)",
+    412: "If-Match names no current ETag: changed since it was loaded (reload and redo)",
+    413: "The body is too large",
+    415: "The body's media type is not one this operation reads",
+    422: "Well formed, but breaks a rule of the data (or too large for one request)",
+    428: "If-Match is required (send the ETag of what you loaded, or *)",
+    429: "Too many requests: wait Retry-After seconds",
+    503: "The database is unreachable: wait Retry-After seconds",
+}
+#: Behind a login: not logged in, not allowed, not found (or out of scope), and a rule of the
+#: data that a read can meet too (a worker's lists without a linked person, a synchronous
+#: download too large for one request).
+_SECURED_ERRORS = (401, 403, 404, 422)
+_WRITE_ERRORS = (409, 413, 415, 422, 429)
+#: Answers in two media types, chosen by a parameter (``format``): media type → model.
+ALTERNATIVES: dict[tuple[str, str], dict[str, type[BaseModel]]] = {
+    ("get", "/api/v1/patrols/overdue"): {
+        "application/json": a.Overdue,
+        GEOJSON: a.OverdueLayer,
+    },
+}
+_WRITES = ("post", "put", "patch", "delete")
+
+
+def error_statuses(method: str, path: str, secured: bool) -> list[int]:
+    """The error statuses an operation can answer: derived from what it is."""
+    found = {400}
+    if (method, path) not in _NO_DATABASE:
+        found.add(503)
+    if secured:
+        found.update(_SECURED_ERRORS)
+    if method in _WRITES:
+        found.update(_WRITE_ERRORS)
+    if (method, path) in IF_MATCH:
+        found.update((412, 428))
+    if path == "/api/v1/auth/token":
+        found.update((401, 429))
+    return sorted(found)
+
+
+def _header(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description, "schema": schema or {"type": "string"}}
+
+
+#: RFC 9110's If-Match: * or a comma list of (strong or W/ weak) entity tags.
+IF_MATCH_PATTERN = (
+    r'^[ \t]*(\*|(W/)?"[\x21\x23-\x7e]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7e]*")*)[ \t]*$'
+)
+
+_IF_MATCH_PARAM = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag of what you loaded (or a comma list of ETags, or * for any "
+    "current revision). Compared strongly: a weak W/ tag never matches. Missing: 428; "
+    "not current: 412.",
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN, "maxLength": 1000},
+}
+_IDEMPOTENCY_PARAM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any 1–200 visible ASCII characters: a retry with the same key and body "
+    "answers the first answer again (marked Idempotent-Replayed: true), kept 48 hours.",
+    "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,200}$"},
+}
+_RESPONSE_HEADERS = {
+    "ETag": _header("The resource's current revision: send it back as If-Match"),
+    "Location": _header("The new resource, or the job to follow"),
+    "Retry-After": _header("Seconds to wait", {"type": "integer", "minimum": 0}),
+    "WWW-Authenticate": _header('The challenge: Bearer realm="gridmap"'),
+}
+
+
+class ContractOpenAPI(OpenAPI):
+    """flask-openapi3's app, whose document is finished by :func:`finish`."""
+
+    def generate_spec_json(self) -> None:
+        super().generate_spec_json()  # type: ignore[no-untyped-call]
+        finish(self.spec_json)
+
+
+def _schema_of(spec: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """A ``$ref`` to ``model``, its schema (and its definitions) added to the components."""
+    schema = model.model_json_schema(ref_template=_REF + "{model}", mode="serialization")
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in schema.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    components[model.__name__] = schema
+    return {"$ref": _REF + model.__name__}
+
+
+def _success(
+    spec: dict[str, Any], key: tuple[str, str], declared: Success
+) -> dict[str, dict[str, Any]]:
+    answers: dict[str, dict[str, Any]] = {}
+    for status, what in declared.items():
+        if what is None:
+            answers[str(status)] = {"description": "No content"}
+        elif isinstance(what, tuple):
+            media, text = what
+            content = {media: {"schema": {"type": "string", "format": "binary"}}}
+            if key in _EITHER_FILE:
+                content[XLSX] = {"schema": {"type": "string", "format": "binary"}}
+            answers[str(status)] = {"description": text, "content": content}
+        else:
+            media = MEDIA.get(key, "application/json")
+            models = ALTERNATIVES.get(key, {media: what})
+            answers[str(status)] = {
+                "description": (what.__doc__ or what.__name__).strip().splitlines()[0],
+                "content": {m: {"schema": _schema_of(spec, model)} for m, model in models.items()},
+            }
+        headers: dict[str, Any] = {}
+        if key in ETAGGED and what is not None:
+            headers["ETag"] = _RESPONSE_HEADERS["ETag"]
+        if status == 202 or (status == 201 and key in _LOCATED):
+            headers["Location"] = _RESPONSE_HEADERS["Location"]
+        if headers:
+            answers[str(status)]["headers"] = headers
+    return answers
+
+
+#: 201 answers that name the new resource in Location.
+_LOCATED = {
+    ("post", "/api/v1/requests"),
+    ("post", "/api/v1/patrols"),
+    ("post", "/api/v1/patrols/upload"),
+}
+
+
+def _error(status: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "description": _STATUS_TEXT[status],
+        "content": {PROBLEM_JSON: {"schema": {"$ref": _REF + "Problem"}}},
+    }
+    if status in (429, 503):
+        answer["headers"] = {"Retry-After": _RESPONSE_HEADERS["Retry-After"]}
+    if status == 401:
+        answer["headers"] = {"WWW-Authenticate": _RESPONSE_HEADERS["WWW-Authenticate"]}
+    return answer
+
+
+def _absent_not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter is sent or left out, never null: ``anyOf [X, null]`` is X (pydantic's
+    ``X | None = None``)."""
+    choices = [c for c in schema.get("anyOf", []) if c.get("type") != "null"]
+    if len(choices) != 1 or len(schema["anyOf"]) != 2:
+        return schema
+    plain: dict[str, Any] = {k: v for k, v in schema.items() if k != "anyOf"} | choices[0]
+    if plain.get("default", 0) is None:
+        del plain["default"]
+    return plain
+
+
+#: Request bodies flask-openapi3 cannot see (the view reads the form itself).
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/v1/grid-imports"): {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "crs"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The grid file, in a format of the import "
+                            "page (README, Import)",
+                        },
+                        "crs": {"type": "string", "maxLength": 40, "minLength": 1},
+                        "layer": {"type": "string", "maxLength": 200},
+                        "encoding": {"type": "string", "maxLength": 40},
+                    },
+                }
+            }
+        },
+    },
+}
+
+
+def finish(spec: dict[str, Any]) -> dict[str, Any]:
+    """Finish flask-openapi3's document in place (see the module docstring)."""
+    _schema_of(spec, a.Problem)
+    for path, operations in spec["paths"].items():
+        if path.startswith("/open311/"):
+            continue
+        for method, op in operations.items():
+            _finish_operation(spec, method, path, op)
+    if "ValidationErrorModel" not in str(spec["paths"]):
+        spec["components"]["schemas"].pop("ValidationErrorModel", None)
+    return spec
+
+
+def _finish_operation(spec: dict[str, Any], method: str, path: str, op: dict[str, Any]) -> None:
+    key = (method, path)
+    responses: dict[str, Any] = op.setdefault("responses", {})
+    own = {s: r for s, r in responses.items() if s.startswith("2")}
+    if not any(r.get("content") for r in own.values()):
+        own = {}  # flask-openapi3's placeholder: the route declared no success answer
+    responses.clear()
+    responses.update(own or _success(spec, key, SUCCESS.get(key, {})))
+    secured = bool(op.get("security"))
+    for status in error_statuses(method, path, secured):
+        responses[str(status)] = _error(status)
+    parameters: list[dict[str, Any]] = op.setdefault("parameters", [])
+    for parameter in parameters:
+        parameter["schema"] = _absent_not_null(parameter.get("schema", {}))
+    if key in BODIES:
+        op["requestBody"] = copy.deepcopy(BODIES[key])
+    if key in IF_MATCH:
+        parameters.append(copy.deepcopy(_IF_MATCH_PARAM))
+    if key in IDEMPOTENT:
+        parameters.append(copy.deepcopy(_IDEMPOTENCY_PARAM))
+    if not parameters:
+        del op["parameters"]

@@ -1,0 +1,76 @@
+"""Schemathesis, every check, against the served app and a real database: 0 failures.
+
+Run as a street administrator and as a grid worker (their bearer tokens), over every
+operation of ``/api/openapi.json`` but those excluded below, each with its reason. Where a
+check's expectations are widened, ``schemathesis.toml`` beside this file says why.
+
+Examples per operation: ``GRIDMAP_SCHEMATHESIS_EXAMPLES`` (default 5, which keeps the two
+runs near two minutes on this 2-core machine; the issue's "a few hundred per operation" is
+``GRIDMAP_SCHEMATHESIS_EXAMPLES=300``, see the README for the time it takes).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.resilience.conftest import Deployment, server_errors_logged
+
+HERE = Path(__file__).parent
+EXAMPLES = int(os.environ.get("GRIDMAP_SCHEMATHESIS_EXAMPLES", "5"))
+#: Operations left out, with the reason.
+EXCLUDED = {
+    # GeoReport v2 answers the spec's own error list, not problem+json; its document is the
+    # Open311 module's (and its clients are tested against it there).
+    "path-regex": r"^/open311/",
+    # Logging out ends the token every later request of the run sends.
+    "path": "/api/v1/auth/logout",
+}
+
+
+def _run(base: str, token: str, log: Path) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(HERE / "schemathesis.toml"),
+        "run",
+        f"{base}/api/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(EXAMPLES),
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--exclude-path-regex",
+        EXCLUDED["path-regex"],
+        "--exclude-path",
+        EXCLUDED["path"],
+        "--seed",
+        os.environ.get("GRIDMAP_SCHEMATHESIS_SEED", "14"),
+        "--workers",
+        "2",
+        "--request-timeout",
+        "60",
+        "--no-color",
+        "--output-truncate",
+        "false",
+    ]
+    # In the test's directory: Schemathesis keeps its reports under the working directory.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=log.parent)
+    log.write_text(result.stdout + result.stderr)
+    return result
+
+
+@pytest.mark.parametrize("account", ["street", "worker"])
+def test_schemathesis_finds_nothing(served: Deployment, account: str, tmp_path: Path) -> None:
+    result = _run(served.base_url, served.tokens[account], tmp_path / "schemathesis.log")
+    tail = (result.stdout + result.stderr)[-20000:]
+    assert result.returncode == 0, tail
+    assert "No issues found" in result.stdout or " passed" in result.stdout, tail
+    assert server_errors_logged(served.log) == []
