@@ -69,6 +69,13 @@ class FeatureCollection(Answer):
     links: list[Link] = Field(default_factory=list)
 
 
+class GeoJsonFile(Answer):
+    """A whole layer as one GeoJSON file (RFC 7946): every feature, no paging."""
+
+    type: Literal["FeatureCollection"]
+    features: list[Feature]
+
+
 class PatrolReplay(Answer):
     """One patrol: its track, check-ins and the households it reached, as features."""
 
@@ -120,6 +127,24 @@ class Users(Answer):
 class UserMade(Answer):
     id: int
     username: str
+
+
+class ApiKeys(Answer):
+    """The Open311 API keys, without their secrets."""
+
+    keys: list[Json]
+
+
+class ApiKeyIssued(Answer):
+    """A new Open311 API key: ``key`` is shown this once."""
+
+    id: int
+    name: str
+    key_prefix: str
+    key: str
+    role: str
+    scope_code: str | None
+    person_id: int | None
 
 
 class OneTimePassword(Answer):

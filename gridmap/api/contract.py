@@ -19,6 +19,8 @@ Open311 (``/open311/``) answers GeoReport v2's own error list and is described b
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Collection
 from typing import Any
 
 from flask_openapi3 import OpenAPI
@@ -126,11 +128,16 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("post", "/api/v1/admin/users/{user_id}/password"): {200: a.OneTimePassword},
     ("put", "/api/v1/admin/users/{user_id}/role"): {200: a.Status},
     ("post", "/api/v1/admin/users/{user_id}/unlock"): {200: a.Status},
+    ("get", "/api/v1/admin/open311-keys"): {200: a.ApiKeys},
+    ("post", "/api/v1/admin/open311-keys"): {201: a.ApiKeyIssued},
+    ("post", "/api/v1/admin/open311-keys/{key_id}/revoke"): {200: a.Status},
     ("get", "/api/v1/audit"): {200: a.AuditPage},
     ("get", "/api/v1/audit.csv"): {200: _CSV},
     ("get", "/api/v1/jobs/{job_id}"): {200: a.Job},
     ("get", "/api/v1/jobs/{job_id}/file"): {200: ("application/octet-stream", "The job's file")},
     ("post", "/api/v1/grid-imports"): {202: a.Job},
+    ("get", "/api/v1/exports/{layer}.{fmt}"): {200: _CSV},
+    ("post", "/api/v1/exports"): {202: a.Job},
     ("post", "/api/v1/grid-imports/{job_id}/confirm"): {202: a.Job},
 }
 
@@ -143,10 +150,11 @@ MEDIA: dict[tuple[str, str], str] = {
     ("get", "/api/v1/patrols"): GEOJSON,
     ("get", "/api/v1/patrols/{patrol_id}"): GEOJSON,
 }
-#: Downloads in either of two formats, by their ``fmt`` path parameter.
+#: Downloads in either of two formats, by their ``fmt`` path parameter: the second's media type.
 _EITHER_FILE = {
-    ("get", "/api/v1/reports/{name}.{fmt}"),
-    ("get", "/api/v1/rates.{fmt}"),
+    ("get", "/api/v1/reports/{name}.{fmt}"): XLSX,
+    ("get", "/api/v1/rates.{fmt}"): XLSX,
+    ("get", "/api/v1/exports/{layer}.{fmt}"): GEOJSON,
 }
 
 _STATUS_TEXT = {
@@ -233,7 +241,17 @@ class ContractOpenAPI(OpenAPI):
 
     def generate_spec_json(self) -> None:
         super().generate_spec_json()  # type: ignore[no-untyped-call]
-        finish(self.spec_json)
+        finish(self.spec_json, self._public_operations())
+
+    def _public_operations(self) -> set[tuple[str, str]]:
+        """The operations whose view is ``@public`` (a blueprint's bearer scheme is then not
+        asked for), as the document names them."""
+        return {
+            (method.lower(), _RULE_PARAMETER.sub(r"{\1}", rule.rule))
+            for rule in self.url_map.iter_rules()
+            if getattr(self.view_functions[rule.endpoint], "public", False)
+            for method in rule.methods or ()
+        }
 
 
 def _schema_of(spec: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
@@ -256,8 +274,10 @@ def _success(
         elif isinstance(what, tuple):
             media, text = what
             content = {media: {"schema": {"type": "string", "format": "binary"}}}
-            if key in _EITHER_FILE:
-                content[XLSX] = {"schema": {"type": "string", "format": "binary"}}
+            if _EITHER_FILE.get(key) == GEOJSON:
+                content[GEOJSON] = {"schema": _schema_of(spec, a.GeoJsonFile)}
+            elif key in _EITHER_FILE:
+                content[_EITHER_FILE[key]] = {"schema": {"type": "string", "format": "binary"}}
             answers[str(status)] = {"description": text, "content": content}
         else:
             media = MEDIA.get(key, "application/json")
@@ -335,13 +355,20 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
-def finish(spec: dict[str, Any]) -> dict[str, Any]:
-    """Finish flask-openapi3's document in place (see the module docstring)."""
+#: A werkzeug rule's ``<converter:name>`` part, which the document writes ``{name}``.
+_RULE_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def finish(spec: dict[str, Any], public: Collection[tuple[str, str]] = ()) -> dict[str, Any]:
+    """Finish flask-openapi3's document in place (see the module docstring); ``public``
+    operations need no credentials."""
     _schema_of(spec, a.Problem)
     for path, operations in spec["paths"].items():
         if path.startswith("/open311/"):
             continue
         for method, op in operations.items():
+            if (method, path) in public:
+                op["security"] = []
             _finish_operation(spec, method, path, op)
     if "ValidationErrorModel" not in str(spec["paths"]):
         spec["components"]["schemas"].pop("ValidationErrorModel", None)
