@@ -31,7 +31,7 @@ from gridmap.access.auth import READ
 from gridmap.access.security import caller, public, requires
 from gridmap.api import params
 from gridmap.api.requests import properties as request_properties
-from gridmap.api.serializers import household_properties
+from gridmap.api.serializers import grid_properties, household_properties
 from gridmap.core import clock, glossary
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
@@ -309,15 +309,7 @@ def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _properties(collection_id: str, row: Any) -> dict[str, Any]:
     if collection_id.startswith("grids-"):
-        return {
-            "code": row.code,
-            "name": row.name,
-            "level": row.level,
-            "kind": row.kind,
-            "parent_code": row.parent_code,
-            "valid_from": row.valid_from.isoformat(),
-            "valid_to": row.valid_to.isoformat() if row.valid_to else None,
-        }
+        return grid_properties(row)
     if collection_id == "households":
         return household_properties(row)
     if collection_id == "requests":

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
 from gridmap.core.clock import BEIJING
-from gridmap.storage.grids import BBox, envelope
+from gridmap.storage.grids import BBox, envelope, grid_columns
 from gridmap.storage.models import (
     Category,
     Coverage,
@@ -123,16 +123,7 @@ class _Source:
 def _grids(level: str, scope: Scope, when: Interval | None) -> _Source:
     parent = aliased(Grid)
     rows = (
-        select(
-            Grid.id,
-            Grid.code,
-            Grid.name,
-            Grid.level,
-            Grid.kind,
-            parent.code.label("parent_code"),
-            Grid.valid_from,
-            Grid.valid_to,
-        )
+        select(*grid_columns(parent))
         .outerjoin(parent, parent.id == Grid.parent_id)
         .where(Grid.level == level, grid_visible(scope))
     )

@@ -81,7 +81,15 @@ def _grid_rows(
     parent: type[Grid],
 ) -> Select[int, str, str, str, str, str | None, dt.date, dt.date | None, str]:
     """Grid rows as the API shows them: with the parent's code and the GeoJSON geometry."""
-    return select(
+    return select(*grid_columns(parent), ST_AsGeoJSON(Grid.geom, 7, 0).label("geojson")).outerjoin(
+        parent, parent.id == Grid.parent_id
+    )
+
+
+def grid_columns(parent: type[Grid]) -> tuple[Any, ...]:
+    """A grid's columns as every answer shows them (``parent`` an alias of Grid, outer-joined
+    on ``parent_id``): id, code, name, level, kind, parent_code, valid_from, valid_to."""
+    return (
         Grid.id,
         Grid.code,
         Grid.name,
@@ -90,8 +98,7 @@ def _grid_rows(
         parent.code.label("parent_code"),
         Grid.valid_from,
         Grid.valid_to,
-        ST_AsGeoJSON(Grid.geom, 7, 0).label("geojson"),
-    ).outerjoin(parent, parent.id == Grid.parent_id)
+    )
 
 
 def list_grids(
@@ -321,17 +328,7 @@ def export_select(
     (:func:`gridmap.storage.sql.geometry_columns`; ``lonlat`` is a point on its surface)."""
     parent = aliased(Grid)
     stmt = (
-        select(
-            Grid.id,
-            Grid.code,
-            Grid.name,
-            Grid.level,
-            Grid.kind,
-            parent.code.label("parent_code"),
-            Grid.valid_from,
-            Grid.valid_to,
-            *geometry_columns(Grid.geom, geometry),
-        )
+        select(*grid_columns(parent), *geometry_columns(Grid.geom, geometry))
         .outerjoin(parent, parent.id == Grid.parent_id)
         .where(current_at(at), grid_visible(scope))
     )
