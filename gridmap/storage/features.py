@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from gridmap.access.auth import Scope
 from gridmap.core.clock import BEIJING
 from gridmap.storage.grids import BBox, envelope, grid_columns
+from gridmap.storage.households import household_columns
 from gridmap.storage.models import (
     Category,
     Coverage,
@@ -136,17 +137,7 @@ def _grids(level: str, scope: Scope, when: Interval | None) -> _Source:
 def _households(scope: Scope) -> _Source:
     covered = exists().where(Coverage.household_id == Household.id)
     rows = (
-        select(
-            Household.id,
-            Household.address,
-            Household.building,
-            Household.unit,
-            Household.room,
-            Household.residents,
-            Household.care_tags,
-            Grid.code.label("micro_grid_code"),
-            covered.label("covered"),
-        )
+        select(*household_columns())
         .outerjoin(Grid, Grid.id == Household.micro_grid_id)
         .where(household_visible(scope))
     )

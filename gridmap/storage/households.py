@@ -41,7 +41,9 @@ def _covered() -> Label[bool]:
     return exists().where(Coverage.household_id == Household.id).label("covered")
 
 
-def _columns() -> tuple[Any, ...]:
+def household_columns() -> tuple[Any, ...]:
+    """A household's columns as every answer shows them (Grid outer-joined on its micro-grid),
+    without its point."""
     return (
         Household.id,
         Household.address,
@@ -52,8 +54,11 @@ def _columns() -> tuple[Any, ...]:
         Household.care_tags,
         Grid.code.label("micro_grid_code"),
         _covered(),
-        ST_AsGeoJSON(Household.geom, 7, 0).label("geojson"),
     )
+
+
+def _columns() -> tuple[Any, ...]:
+    return (*household_columns(), ST_AsGeoJSON(Household.geom, 7, 0).label("geojson"))
 
 
 def subtree_ids(grid_code: str) -> Select[int]:
@@ -105,7 +110,7 @@ def export_select(
     ordered by id: a ``HouseholdExportRow``, then the point in ``geometry``'s columns
     (:func:`gridmap.storage.sql.geometry_columns`)."""
     stmt = (
-        select(*_columns()[:-1], *geometry_columns(Household.geom, geometry))
+        select(*household_columns(), *geometry_columns(Household.geom, geometry))
         .outerjoin(Grid, Grid.id == Household.micro_grid_id)
         .where(household_visible(scope))
     )
