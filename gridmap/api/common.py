@@ -7,13 +7,13 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from flask import Response, json, request, stream_with_context
+from flask import Response, json, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from gridmap.access.security import audit_write, caller
 from gridmap.core.cells import csv_lines
-from gridmap.core.db import get_session
+from gridmap.core.db import get_session, streamed
 from gridmap.core.errors import InvalidInput
 from gridmap.core.storable import MESSAGE, unstorable_text
 from gridmap.requests import service as domain
@@ -112,10 +112,10 @@ def file_once(
 
 def csv_response(header: list[str], rows: Iterator[list[Any]], filename: str) -> Response:
     """A CSV download streamed a line at a time from ``rows`` (:func:`gridmap.core.cells.
-    csv_lines`: formula cells neutralised). The request's context, and so its database session
-    and a server-side cursor behind ``rows``, stays open until the last line is sent."""
+    csv_lines`: formula cells neutralised), read from the request's session until the last
+    line is sent (:func:`gridmap.core.db.streamed`)."""
     return Response(
-        stream_with_context(csv_lines(header, rows)),
+        streamed(csv_lines(header, rows)),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename={filename}"},
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flask import Response, stream_with_context
+from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,7 @@ from gridmap.api import params
 from gridmap.api.common import CATEGORY_CODE, Strict
 from gridmap.api.jobs import accepted, job_owner
 from gridmap.api.requests import parse_states
-from gridmap.core.db import get_session
+from gridmap.core.db import get_session, streamed
 from gridmap.exports import export_jobs, writers
 from gridmap.exports.layers import CsvGeometry, ExportRequest, Format, Header, Layer, rows
 
@@ -97,7 +97,7 @@ def stream_export(path: ExportPath, query: ExportQuery) -> Response:
         media = writers.CSV_MEDIA_TYPE
     disposition = f"attachment; filename={export_jobs.file_name(wanted)}"
     return Response(
-        stream_with_context(chunks),
+        streamed(chunks),
         content_type=media,
         headers={"Content-Disposition": disposition},
     )

@@ -7,9 +7,11 @@ not committed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, stream_with_context
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +19,7 @@ from gridmap.core.engine import make_engine
 from gridmap.core.settings import Settings
 
 _SESSIONS = "gridmap.sessionmaker"
+_Chunk = TypeVar("_Chunk", str, bytes)
 
 
 def get_session() -> Session:
@@ -31,6 +34,25 @@ def _close_session(exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def streamed(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    """A response body made of ``chunks`` that read from the request's session after the view
+    returns (a server-side cursor, a lazy query).
+
+    Flask tears the request down, closing its session, before the body is sent, then pushes
+    the context again around the body; the session, used again by ``chunks``, begins a new
+    transaction that no teardown closes (``g`` no longer holds it). The body closes it when it
+    ends, so its connection goes back to the pool instead of idling in its transaction."""
+    session = get_session()
+
+    def body() -> Iterator[_Chunk]:
+        try:
+            yield from chunks
+        finally:
+            session.close()
+
+    return stream_with_context(body())
 
 
 def init_app(app: Flask, settings: Settings) -> None:

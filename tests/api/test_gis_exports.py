@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridmap import jobs
+from gridmap.core import db
 from gridmap.demo import loader as demo
 from gridmap.exports import export_jobs
 from gridmap.storage.models import Grid, Household
@@ -201,3 +202,23 @@ def test_a_job_writes_the_streamed_files_and_a_geopackage_with_its_srs(
         assert info["geometry_type"] == GEOMETRY[layer]
         text = _ogrinfo(path)
         assert f"Feature Count: {counts[layer]}" in text and 'ID["EPSG",4490]' in text
+
+
+@pytest.mark.usefixtures("staffed")
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/exports/households.geojson", "/api/v1/exports/grids.csv", "/api/v1/households.csv"],
+)
+def test_a_streamed_download_ends_its_transaction(app, client, session_factory, url):
+    """The body is read after the request's teardown; once it is sent, no session of the
+    request is left in a transaction (a server would keep its connection idle in it)."""
+    made: list[Session] = []
+
+    def recording() -> Session:
+        made.append(session_factory())
+        return made[-1]
+
+    db.use_sessions(app, recording)  # type: ignore[arg-type]
+    answer = client.get(url)
+    assert answer.status_code == 200 and answer.get_data()
+    assert made and not [s for s in made if s.in_transaction()]
