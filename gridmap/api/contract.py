@@ -318,11 +318,12 @@ def _error(status: int) -> dict[str, Any]:
 
 def _absent_not_null(schema: dict[str, Any]) -> dict[str, Any]:
     """A parameter is sent or left out, never null: ``anyOf [X, null]`` is X (pydantic's
-    ``X | None = None``)."""
+    ``X | None = None``), ``anyOf [X, Y, null]`` is ``anyOf [X, Y]`` (a day or a period)."""
     choices = [c for c in schema.get("anyOf", []) if c.get("type") != "null"]
-    if len(choices) != 1 or len(schema["anyOf"]) != 2:
+    if not choices or len(choices) == len(schema["anyOf"]):
         return schema
-    plain: dict[str, Any] = {k: v for k, v in schema.items() if k != "anyOf"} | choices[0]
+    plain: dict[str, Any] = {k: v for k, v in schema.items() if k != "anyOf"}
+    plain |= choices[0] if len(choices) == 1 else {"anyOf": choices}
     if plain.get("default", 0) is None:
         del plain["default"]
     return plain

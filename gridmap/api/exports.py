@@ -1,9 +1,11 @@
-"""GIS exports (导出): households, grids and requests in scope as one GeoJSON file, a CSV with
-lon/lat or WKT (streamed inside the request while small enough), or any of them and a
-GeoPackage as a background job. The layers, formats and checks are :mod:`gridmap.exports`'."""
+"""GIS exports (导出): households, grids, requests and the review of a period (its figures per
+micro-grid) in scope as one GeoJSON file, a CSV with lon/lat or WKT (streamed inside the
+request while small enough), or any of them and a GeoPackage as a background job. The layers,
+formats and checks are :mod:`gridmap.exports`'."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from flask import Response
@@ -15,7 +17,6 @@ from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.common import CATEGORY_CODE, Strict
 from gridmap.api.jobs import accepted, job_owner
-from gridmap.api.requests import parse_states
 from gridmap.core.db import get_session, streamed
 from gridmap.exports import export_jobs, writers
 from gridmap.exports.layers import CsvGeometry, ExportRequest, Format, Header, Layer, rows
@@ -30,24 +31,39 @@ bp = APIBlueprint(
 
 
 class ExportPath(BaseModel):
-    layer: Layer = Field(description="households, grids or requests")
+    layer: Layer = Field(description="households, grids, requests or review")
     fmt: Literal["geojson", "csv"] = Field(description="geojson or csv (a GeoPackage is a job)")
 
 
 class ExportQuery(params.BBoxQuery):
     """The filters of an export (each layer takes its own: grids ``level``/``at``, requests
-    ``state``/``category``/``overdue``/``from``/``to``) and the CSV's options."""
+    ``state``/``category``/``overdue``/``from``/``to`` days, the review the same with ``from``
+    and ``to`` months or weeks) and the CSV's options."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     grid: str | None = Field(None, pattern=r"^[0-9]{6,17}$", description="Only this subtree")
     level: params.GridLevel | None = Field(None, description="grids: only this level")
     at: params.Day | None = Field(None, description="grids: those valid on this day (today's)")
-    state: str | None = Field(None, max_length=200, description="requests: state(s), commas")
-    category: str | None = Field(None, pattern=CATEGORY_CODE, description="requests: category")
-    overdue: bool = Field(False, description="requests: only those past their stage deadline")
-    first: params.Day | None = Field(None, alias="from", description="requests: filed from")
-    last: params.Day | None = Field(None, alias="to", description="requests: filed up to (incl.)")
+    state: str | None = Field(
+        None, max_length=200, description="requests, review: state(s), commas (review: or groups)"
+    )
+    category: str | None = Field(
+        None, pattern=CATEGORY_CODE, description="requests, review: category"
+    )
+    overdue: bool = Field(
+        False, description="requests, review: only those past their stage deadline"
+    )
+    first: params.Day | params.Period | None = Field(
+        None,
+        alias="from",
+        description="requests: filed from this day; review: the first month or ISO week",
+    )
+    last: params.Day | params.Period | None = Field(
+        None,
+        alias="to",
+        description="requests: filed up to this day (incl.); review: the last month or week",
+    )
     geometry: CsvGeometry | None = Field(None, description="csv: lonlat (default) or wkt columns")
     header: Header | None = Field(None, description="csv: zh (default, Chinese) or en headings")
 
@@ -55,7 +71,7 @@ class ExportQuery(params.BBoxQuery):
 class ExportBody(Strict, ExportQuery):
     """An export asked for as a job: a layer, a format and the export's parameters."""
 
-    layer: Layer = Field(description="households, grids or requests")
+    layer: Layer = Field(description="households, grids, requests or review")
     format: Format = Field("gpkg", description="gpkg (default), geojson or csv")
 
 
@@ -69,12 +85,22 @@ def _wanted(layer: Layer, fmt: Format, query: ExportQuery) -> ExportRequest:
         bbox=params.parse_bbox(query.bbox),
         level=query.level,
         at=query.at,
-        states=parse_states(query.state),
+        states=tuple(s.strip() for s in (query.state or "").split(",") if s.strip()),
         category=query.category,
         overdue=query.overdue,
-        first=query.first,
-        last=query.last,
+        first=_day(query.first),
+        last=_day(query.last),
+        first_period=_period(query.first),
+        last_period=_period(query.last),
     )
+
+
+def _day(given: dt.date | str | None) -> dt.date | None:
+    return given if isinstance(given, dt.date) else None
+
+
+def _period(given: dt.date | str | None) -> str | None:
+    return given if isinstance(given, str) else None
 
 
 @bp.get(
@@ -105,8 +131,8 @@ def stream_export(path: ExportPath, query: ExportQuery) -> Response:
 
 @bp.post(
     "/exports",
-    summary="Build an export (GeoPackage, GeoJSON or CSV of households, grids or requests) in "
-    "the background: 202 and the job to poll; its file is at /api/v1/jobs/<id>/file",
+    summary="Build an export (GeoPackage, GeoJSON or CSV of households, grids, requests or the "
+    "review) in the background: 202 and the job to poll; its file is at /api/v1/jobs/<id>/file",
 )
 @requires(EXPORT)
 def export_job(body: ExportBody) -> Response:

@@ -182,7 +182,12 @@ IMPORT_CHANGES: Final = {
 }
 
 #: The layers and formats of the GIS exports (导出, ``gridmap.exports``).
-EXPORT_LAYERS: Final = {"households": "住户", "grids": "网格", "requests": "诉求"}
+EXPORT_LAYERS: Final = {
+    "households": "住户",
+    "grids": "网格",
+    "requests": "诉求",
+    "review": "诉求研判（按微网格）",
+}
 EXPORT_FORMATS: Final = {
     "geojson": "GeoJSON",
     "gpkg": "GeoPackage",
@@ -225,6 +230,22 @@ EXPORT_FIELDS: Final = {
     "stage": "当前阶段",
     "stage_deadline": "阶段时限",
     "warning": "预警",
+    # The review layer (一月一研判, a micro-grid per feature); code and name are the grid's.
+    "zone_code": "片区网格编码",
+    "period": "研判周期",
+    "households": "住户数",
+    "requests": "诉求数",
+    "overdue": "超期诉求数",
+    "per_100_households": "每百户诉求数",
+    "hot_spot_z": "Gi* z 值",
+    "hot_spot_p": "p 值",
+    "hot_spot_bin": "热点分级",
+    "hot_spot_trend": "热点趋势",
+    "worsening": "趋势恶化",
+    "candidate": "未诉先办候选",
+    "response_rate": "响应率",
+    "resolution_rate": "解决率",
+    "satisfaction_rate": "满意率",
 }
 YES_NO: Final = {True: "是", False: "否"}
 #: Warning cards as a cell (红黄牌).

@@ -22,8 +22,9 @@ from gridmap.core import clock
 from gridmap.core.errors import InvalidInput, TooLargeForRequest, Unprocessable
 from gridmap.core.settings import Settings
 from gridmap.exports import writers
-from gridmap.exports.layers import ExportRequest, check, count, rows
+from gridmap.exports.layers import ExportRequest, check, count, review_filter, rows
 from gridmap.jobs import Handler, Owner, Report, enqueue
+from gridmap.requests import sync_limit
 from gridmap.storage import jobs as job_store
 from gridmap.storage.jobs import JobRecord
 
@@ -52,10 +53,14 @@ def submit(session: Session, owner: Owner, wanted: ExportRequest) -> int:
 
 def check_streamable(session: Session, scope: Scope, wanted: ExportRequest) -> None:
     """Refuse (as :func:`layers.check` does) an export that cannot be streamed in a request:
-    a GeoPackage (a file: ask for the job) or more than :data:`STREAM_ROWS` rows (422)."""
+    a GeoPackage (a file: ask for the job), more than :data:`STREAM_ROWS` rows, or a review of
+    more micro-grids than the monthly report and the 三率 download build in a request (422,
+    :mod:`gridmap.requests.sync_limit`)."""
     check(scope, wanted)
     if wanted.format == "gpkg":
         raise InvalidInput(f"a GeoPackage is built as a job: POST {ROUTE}")
+    if wanted.layer == "review":
+        sync_limit.check(session, review_filter(scope, wanted).prefixes, job=ROUTE)
     found = count(session, scope, wanted, STREAM_ROWS)
     if found > STREAM_ROWS:
         raise TooLargeForRequest(

@@ -3,6 +3,11 @@ caller's scope (the storage modules' own queries and scope conditions) and each 
 record, masked by the rule of every answer (:mod:`gridmap.grid.masked`,
 :mod:`gridmap.requests.masked`).
 
+The ``review`` layer is the review (一月一研判) of a period as a layer: today's micro-grids of
+the reviewed area, each with the figures of :func:`gridmap.review.service.micro_grid_review`
+(the review page's and the monthly report's), under the review's own filter
+(:func:`gridmap.review.service.build_filter`).
+
 Field names are stable English names (GeoJSON and GeoPackage keep them); a CSV for people
 gets the glossary's Chinese headings and labels instead of codes (``header="zh"``).
 """
@@ -25,14 +30,15 @@ from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.grid.masked import grid_properties, household_properties
 from gridmap.requests import lifecycle
 from gridmap.requests.masked import properties as request_properties
+from gridmap.review import service as review
 from gridmap.storage import grids, households
 from gridmap.storage import requests as request_store
 from gridmap.storage.grids import GridRow
 from gridmap.storage.households import HouseholdExportRow
-from gridmap.storage.review import review_prefixes
+from gridmap.storage.review import ReviewFilter, review_prefixes
 from gridmap.storage.sql import GeometryEncoding, count_upto, stream
 
-Layer = Literal["households", "grids", "requests"]
+Layer = Literal["households", "grids", "requests", "review"]
 Format = Literal["geojson", "gpkg", "csv"]
 CsvGeometry = Literal["lonlat", "wkt"]
 Header = Literal["zh", "en"]
@@ -46,6 +52,7 @@ GEOMETRY_TYPES: Final[dict[Layer, str]] = {
     "households": "Point",
     "grids": "MultiPolygon",
     "requests": "Point",
+    "review": "MultiPolygon",
 }
 
 #: Each layer's fields in order, with the pandas type a GeoPackage column is written as.
@@ -92,16 +99,46 @@ FIELDS: Final[dict[Layer, tuple[tuple[str, str], ...]]] = {
         ("stage_deadline", "string"),
         ("warning", "string"),
     ),
+    "review": (
+        ("code", "string"),
+        ("name", "string"),
+        ("zone_code", "string"),
+        ("period", "string"),
+        ("households", "Int64"),
+        ("requests", "Int64"),
+        ("overdue", "Int64"),
+        ("per_100_households", "Float64"),
+        ("hot_spot_z", "Float64"),
+        ("hot_spot_p", "Float64"),
+        ("hot_spot_bin", "Int64"),
+        ("hot_spot_trend", "string"),
+        ("worsening", "boolean"),
+        ("candidate", "boolean"),
+        ("response_rate", "Float64"),
+        ("resolution_rate", "Float64"),
+        ("satisfaction_rate", "Float64"),
+    ),
 }
 #: The filters each layer takes besides ``grid`` and ``bbox``.
-_LAYER_FILTERS: Final[dict[str, Layer]] = {
-    "level": "grids",
-    "at": "grids",
-    "states": "requests",
-    "category": "requests",
-    "overdue": "requests",
-    "first": "requests",
-    "last": "requests",
+_LAYER_FILTERS: Final[dict[str, tuple[Layer, ...]]] = {
+    "level": ("grids",),
+    "at": ("grids",),
+    "states": ("requests", "review"),
+    "category": ("requests", "review"),
+    "overdue": ("requests", "review"),
+    "first": ("requests",),
+    "last": ("requests",),
+    "first_period": ("review",),
+    "last_period": ("review",),
+}
+#: A filter's name as the caller gives it (``from`` and ``to`` are days for requests and
+#: months or weeks for the review).
+_PUBLIC_NAMES: Final = {
+    "states": "state",
+    "first": "from (a day)",
+    "last": "to (a day)",
+    "first_period": "from (a month or week)",
+    "last_period": "to (a month or week)",
 }
 #: Codes shown as their Chinese label in a CSV for people.
 _LABELS: Final[dict[str, Any]] = {
@@ -112,6 +149,7 @@ _LABELS: Final[dict[str, Any]] = {
     "rating": glossary.RATINGS,
     "stage": glossary.STAGES,
     "warning": glossary.WARNING_CELLS,
+    "hot_spot_trend": glossary.HOT_SPOT_TRENDS,
 }
 
 
@@ -121,9 +159,11 @@ class ExportRequest:
 
     ``grid`` narrows to a subtree (404 outside the scope), ``bbox`` to a lon/lat box; grids
     take ``level`` and ``at`` (the grids valid on that day); requests take ``states``,
-    ``category``, ``overdue`` and the days filed ``first``..``last`` (Beijing time). A CSV
-    has ``geometry`` (``lonlat``, the default, or ``wkt``) and ``header`` (``zh``, the
-    default, or ``en``); other formats refuse both.
+    ``category``, ``overdue`` and the days filed ``first``..``last`` (Beijing time); the
+    review takes ``states`` (states or the review's groups), ``category``, ``overdue`` and
+    its periods ``first_period``..``last_period`` (months ``YYYY-MM`` or weeks ``YYYY-Www``;
+    last month by default). A CSV has ``geometry`` (``lonlat``, the default, or ``wkt``) and
+    ``header`` (``zh``, the default, or ``en``); other formats refuse both.
     """
 
     layer: Layer
@@ -139,6 +179,8 @@ class ExportRequest:
     overdue: bool = False
     first: dt.date | None = None
     last: dt.date | None = None
+    first_period: str | None = None
+    last_period: str | None = None
 
     def params(self) -> dict[str, Any]:
         """As JSON, for the job's record."""
@@ -175,6 +217,8 @@ class ExportRequest:
             overdue=bool(params.get("overdue")),
             first=day("first"),
             last=day("last"),
+            first_period=params.get("first_period"),
+            last_period=params.get("last_period"),
         )
 
     @property
@@ -195,20 +239,25 @@ def check(scope: Scope, wanted: ExportRequest) -> None:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, not {wanted.format!r}")
     if wanted.format != "csv" and (wanted.geometry or wanted.header):
         raise InvalidInput("geometry and header apply to format csv only")
-    for name, layer in _LAYER_FILTERS.items():
+    for name, layers in _LAYER_FILTERS.items():
         value = getattr(wanted, name)
-        if value and layer != wanted.layer:
-            raise InvalidInput(f"{name} applies to the {layer} layer only, not {wanted.layer}")
+        if value and wanted.layer not in layers:
+            raise InvalidInput(
+                f"{_PUBLIC_NAMES.get(name, name)} applies to the {' and '.join(layers)} "
+                f"layer{'s' if len(layers) > 1 else ''} only, not {wanted.layer}"
+            )
     _check_values(wanted)
     if wanted.grid is not None and not review_prefixes(scope, wanted.grid):
         raise NotFound(f"grid {wanted.grid} is not in your area")
+    if wanted.layer == "review":
+        review.check_rate_span(review_filter(scope, wanted))
 
 
 def _check_values(wanted: ExportRequest) -> None:
     if wanted.level is not None and wanted.level not in GRID_LEVELS:
         raise InvalidInput(f"level must be one of {', '.join(GRID_LEVELS)}, not {wanted.level!r}")
     unknown = [s for s in wanted.states if s not in lifecycle.STATES]
-    if unknown:
+    if unknown and wanted.layer != "review":  # the review's filter knows its state groups
         raise InvalidInput(f"states must be among {', '.join(lifecycle.STATES)}; not {unknown}")
     if wanted.first and wanted.last and wanted.first > wanted.last:
         raise InvalidInput("from must not be after to")
@@ -222,8 +271,25 @@ def _check_values(wanted: ExportRequest) -> None:
             raise InvalidInput("bbox must be minLon,minLat,maxLon,maxLat in degrees, min < max")
 
 
+def review_filter(scope: Scope, wanted: ExportRequest) -> ReviewFilter:
+    """The review the ``review`` layer shows: the review API's filter of its periods,
+    category, states and overdue, in the caller's scope narrowed to ``grid``."""
+    return review.build_filter(
+        scope,
+        review.Query(
+            first=wanted.first_period,
+            last=wanted.last_period,
+            categories=(wanted.category,) if wanted.category else (),
+            states=wanted.states,
+            overdue=wanted.overdue,
+            grid=wanted.grid,
+        ),
+    )
+
+
 def select_rows(scope: Scope, wanted: ExportRequest, geometry: GeometryEncoding) -> Select[Any]:
-    """The layer's rows in ``scope`` that ``wanted`` asks for, with the geometry's columns."""
+    """The layer's rows in ``scope`` that ``wanted`` asks for, with the geometry's columns;
+    the review's rows are its micro-grids (their figures are added by :func:`rows`)."""
     prefix = wanted.grid
     if wanted.layer == "households":
         return households.export_select(
@@ -238,6 +304,9 @@ def select_rows(scope: Scope, wanted: ExportRequest, geometry: GeometryEncoding)
             bbox=wanted.bbox,
             geometry=geometry,
         )
+    if wanted.layer == "review":
+        reviewed = Scope(prefixes=review_filter(scope, wanted).prefixes)
+        return grids.export_select(reviewed, level="micro", bbox=wanted.bbox, geometry=geometry)
     wanted_requests = request_store.RequestFilter(
         states=wanted.states,
         category=wanted.category,
@@ -263,21 +332,62 @@ def count(session: Session, scope: Scope, wanted: ExportRequest, cap: int) -> in
     return count_upto(session, select_rows(scope, wanted, "lonlat"), cap)
 
 
+@dataclass(frozen=True)
+class ReviewRow:
+    """A micro-grid of the review layer: its record (the layer's fields) and its outline in
+    the export's encoding (``geometry``, or ``lon`` and ``lat``), as a grid's row has them."""
+
+    code: str
+    figures: dict[str, Any]
+    geometry: Any = None
+    lon: float | None = None
+    lat: float | None = None
+
+
+#: A row a writer writes: a storage query's row, or a micro-grid of the review.
+ExportRow = Row[Any] | ReviewRow
+
+
 def rows(
     session: Session, scope: Scope, wanted: ExportRequest, geometry: GeometryEncoding
-) -> Iterator[Row[Any]]:
-    """The export's rows through a server-side cursor (memory flat however many)."""
-    return stream(session, select_rows(scope, wanted, geometry))
+) -> Iterator[ExportRow]:
+    """The export's rows through a server-side cursor (memory flat however many); the
+    review's figures are computed first, for the whole reviewed area."""
+    found = stream(session, select_rows(scope, wanted, geometry))
+    if wanted.layer != "review":
+        return found
+    reviewed = review_filter(scope, wanted)
+    figures = review.micro_grid_review(session, reviewed)
+    described = review.describe(reviewed)
+    period = "..".join(dict.fromkeys((described["from"], described["to"])))
+    return (_review_row(row, figures.get(row.code, {}), period) for row in found)
 
 
-def feature_id(layer: Layer, row: Row[Any]) -> Any:
-    """A feature's id: a grid's code, a household's or request's number."""
-    return row.code if layer == "grids" else row.id
+def _review_row(row: Row[Any], figures: dict[str, Any], period: str) -> ReviewRow:
+    grid = {"code": row.code, "name": row.name, "zone_code": row.parent_code, "period": period}
+    where = row._mapping  # the outline's columns: geometry, or lon and lat
+    return ReviewRow(
+        code=row.code,
+        figures=grid | {name: figures.get(name) for name in review.MICRO_GRID_FIGURES},
+        geometry=where.get("geometry"),
+        lon=where.get("lon"),
+        lat=where.get("lat"),
+    )
 
 
-def record(layer: Layer, row: Row[Any]) -> dict[str, Any]:
+def feature_id(layer: Layer, row: ExportRow) -> Any:
+    """A feature's id: a grid's code (a micro-grid's in the review), a household's or
+    request's number."""
+    if isinstance(row, ReviewRow) or layer == "grids":
+        return row.code
+    return row.id
+
+
+def record(layer: Layer, row: ExportRow) -> dict[str, Any]:
     """One row as a flat record of the layer's fields (codes, English names), masked as in
     every answer."""
+    if isinstance(row, ReviewRow):
+        return row.figures
     if layer == "households":
         found = household_properties(cast(HouseholdExportRow, row))
         return found | {"care_tags": ";".join(found["care_tags"])}
@@ -318,6 +428,8 @@ def cells(layer: Layer, found: dict[str, Any], header: Header) -> list[Any]:
 def _label(name: str, value: Any) -> Any:
     if isinstance(value, bool):
         return glossary.YES_NO[value]
+    if name == "hot_spot_bin" and value is not None:
+        return glossary.HOT_SPOT_BINS.get(value, value)
     if name == "care_tags" and value:
         return ";".join(glossary.label(glossary.CARE_TAGS, t) for t in value.split(";"))
     if name in _LABELS and isinstance(value, str):

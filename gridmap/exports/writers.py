@@ -16,14 +16,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row
-
 from gridmap.core.cells import csv_lines
 from gridmap.exports.layers import (
     CRS,
     FIELDS,
     GEOMETRY_TYPES,
     CsvGeometry,
+    ExportRow,
     Header,
     Layer,
     cells,
@@ -39,7 +38,7 @@ GPKG_MEDIA_TYPE = "application/geopackage+sqlite3"
 GPKG_BATCH = 5000
 
 
-def geojson_chunks(layer: Layer, rows: Iterable[Row[Any]]) -> Iterator[str]:
+def geojson_chunks(layer: Layer, rows: Iterable[ExportRow]) -> Iterator[str]:
     """An RFC 7946 FeatureCollection of every row, a feature at a time; each row's
     ``geometry`` column is GeoJSON text."""
     yield f'{{"type":"FeatureCollection","name":{json.dumps(layer)},"features":['
@@ -61,12 +60,12 @@ def csv_columns(layer: Layer, geometry: CsvGeometry, header: Header) -> list[str
 
 
 def csv_chunks(
-    layer: Layer, rows: Iterable[Row[Any]], geometry: CsvGeometry, header: Header
+    layer: Layer, rows: Iterable[ExportRow], geometry: CsvGeometry, header: Header
 ) -> Iterator[str]:
     """The CSV a line at a time (byte-order mark first, formula cells neutralised); rows have
     ``lon`` and ``lat`` columns, or a ``geometry`` column of WKT."""
 
-    def line(row: Row[Any]) -> list[Any]:
+    def line(row: ExportRow) -> list[Any]:
         where = [row.lon, row.lat] if geometry == "lonlat" else [row.geometry]
         return cells(layer, record(layer, row), header) + where
 
@@ -76,7 +75,7 @@ def csv_chunks(
 def write_gpkg(
     path: Path,
     layer: Layer,
-    rows: Iterable[Row[Any]],
+    rows: Iterable[ExportRow],
     progress: Callable[[int], None] = lambda n: None,
 ) -> int:
     """Write the rows (with a ``geometry`` column of WKB) to a GeoPackage layer named

@@ -233,9 +233,9 @@ def choropleth(
     if measure == "per_100_households":
         households = store.households_by_grid(session, wanted.prefixes, level)
         values = {
-            code: round(100 * n / households[code], 2)
+            code: rate
             for code, n in counts.items()
-            if households.get(code)
+            if (rate := per_100_households(n, households.get(code, 0))) is not None
         }
     return {
         "level": level,
@@ -243,6 +243,11 @@ def choropleth(
         "max": max(values.values(), default=0),
         "values": values,
     }
+
+
+def per_100_households(requests: int, households: int) -> float | None:
+    """Requests per 100 households, to 2 decimals; None for a grid without households."""
+    return round(100 * requests / households, 2) if households else None
 
 
 def _matrix(
@@ -261,20 +266,46 @@ def _matrix(
     return counts
 
 
-def hot_spots(
-    session: Session, wanted: store.ReviewFilter, *, trend_periods: int = 6
-) -> dict[str, Any]:
-    """Gi* hot and cold spots of the review's counts over today's micro-grids, and the trend
-    of each micro-grid's z-score over the last ``trend_periods`` periods up to ``to``."""
-    cells = store.micro_grids(session, wanted.prefixes)
-    base: dict[str, Any] = {
-        "cells": [],
-        "candidates": [],
-        "threshold_m": None,
-        "micro_grids": len(cells),
-    }
+@dataclass(frozen=True)
+class GiStar:
+    """Gi* of the review's counts over today's micro-grids of the area (``cells``, by code),
+    and of each of the trend's periods: each array has a value per cell, in ``cells`` order."""
+
+    cells: list[store.MicroGridRow]
+    threshold_m: float
+    trend_starts: list[dt.date]
+    #: The reviewed periods' count of each cell.
+    counts: np.ndarray
+    z: np.ndarray
+    p: np.ndarray
+    bins: np.ndarray
+    #: The emerging-hot-spot kind of each cell's trend (:func:`gridmap.spatial.hotspots.emerging`).
+    trends: list[str]
+    #: Getting significantly hotter and hot in the last period.
+    worsening: np.ndarray
+
+    def listed(self, i: int) -> bool:
+        """Whether cell ``i`` is a hot or cold spot, or getting worse: what the page lists."""
+        return bool(self.bins[i] != 0 or self.worsening[i])
+
+    def candidate(self, i: int) -> bool:
+        """未诉先办: listed, and getting worse or a new or intensifying hot spot."""
+        return self.listed(i) and bool(
+            self.worsening[i] or self.trends[i] in ("new", "intensifying")
+        )
+
+
+def gi_star(
+    session: Session,
+    wanted: store.ReviewFilter,
+    cells: list[store.MicroGridRow],
+    trend_periods: int,
+) -> GiStar | None:
+    """Gi* of the review's counts over ``cells`` (today's micro-grids of the reviewed area,
+    :func:`gridmap.storage.review.micro_grids`), and the trend of each cell's z-score over the
+    last ``trend_periods`` periods up to ``to``; None for fewer than 3 cells."""
     if len(cells) < 3:
-        return base
+        return None
     # esda/libpysal (and scikit-learn under them) load only when hot spots are asked for.
     from gridmap.spatial import hotspots as stats
 
@@ -288,43 +319,64 @@ def hot_spots(
     every = starts(wanted.kind, min(wanted.first, trend_first), wanted.last)
     counts = _matrix(session, replace(wanted, first=every[0]), cells, every)
     reviewed = [i for i, s in enumerate(every) if s >= wanted.first]
-    trend_starts = every[-trend_periods:]
     columns = np.column_stack([counts[:, reviewed].sum(axis=1), counts[:, -trend_periods:]])
     found, *per_period = stats.gi_star_columns(columns, weights, threshold)
     z_by_period = np.column_stack([p.z for p in per_period])
     bins_by_period = np.column_stack([p.bins for p in per_period])
-    kinds = stats.emerging(z_by_period, bins_by_period)
     # Getting significantly hotter and hot in the last period: a trend test per cell is not
     # corrected for the number of cells, so a rising trend alone would flag noise.
     worse = stats.worsening(z_by_period) & (bins_by_period[:, -1] > 0)
-    listed = []
-    for i, cell in enumerate(cells):
-        if found.bins[i] == 0 and not worse[i]:
-            continue
-        listed.append(
-            {
-                "code": cell.code,
-                "name": cell.name,
-                "lat": round(cell.lat, 6),
-                "lon": round(cell.lon, 6),
-                "count": int(columns[i, 0]),
-                "z": round(float(found.z[i]), 3),
-                "p": float(found.p[i]),
-                "bin": int(found.bins[i]),
-                "trend": kinds[i],
-                "worsening": bool(worse[i]),
-            }
-        )
+    return GiStar(
+        cells=cells,
+        threshold_m=threshold,
+        trend_starts=every[-trend_periods:],
+        counts=columns[:, 0],
+        z=found.z,
+        p=found.p,
+        bins=found.bins,
+        trends=stats.emerging(z_by_period, bins_by_period),
+        worsening=worse,
+    )
+
+
+def hot_spots(
+    session: Session, wanted: store.ReviewFilter, *, trend_periods: int = 6
+) -> dict[str, Any]:
+    """Gi* hot and cold spots of the review's counts over today's micro-grids, and the trend
+    of each micro-grid's z-score over the last ``trend_periods`` periods up to ``to``
+    (:func:`gi_star`): the cells listed, and the 未诉先办 candidates hottest first."""
+    cells = store.micro_grids(session, wanted.prefixes)
+    found = gi_star(session, wanted, cells, trend_periods)
+    base: dict[str, Any] = {"cells": [], "candidates": [], "threshold_m": None}
+    if found is None:
+        return base | {"micro_grids": len(cells)}
+    listed = [i for i in range(len(cells)) if found.listed(i)]
     candidates = sorted(
-        (c for c in listed if c["worsening"] or c["trend"] in ("new", "intensifying")),
-        key=lambda c: (-c["z"], c["code"]),
+        (i for i in listed if found.candidate(i)),
+        key=lambda i: (-round(float(found.z[i]), 3), cells[i].code),
     )
     return {
-        **base,
-        "threshold_m": round(threshold, 1),
-        "trend_periods": [period_label(wanted.kind, s) for s in trend_starts],
-        "cells": listed,
-        "candidates": [c["code"] for c in candidates],
+        "cells": [_spot(found, i) for i in listed],
+        "candidates": [cells[i].code for i in candidates],
+        "threshold_m": round(found.threshold_m, 1),
+        "micro_grids": len(cells),
+        "trend_periods": [period_label(wanted.kind, s) for s in found.trend_starts],
+    }
+
+
+def _spot(found: GiStar, i: int) -> dict[str, Any]:
+    cell = found.cells[i]
+    return {
+        "code": cell.code,
+        "name": cell.name,
+        "lat": round(cell.lat, 6),
+        "lon": round(cell.lon, 6),
+        "count": int(found.counts[i]),
+        "z": round(float(found.z[i]), 3),
+        "p": float(found.p[i]),
+        "bin": int(found.bins[i]),
+        "trend": found.trends[i],
+        "worsening": bool(found.worsening[i]),
     }
 
 
@@ -342,12 +394,7 @@ def grid_detail(
     mine = replace(wanted, prefixes=inside)
     window = replace(mine, first=previous_start(mine.kind, mine.last, trend - 1))
     per_period = store.by_period(session, window)
-    when = rates.Period(
-        dt.datetime.combine(mine.first, dt.time(), tzinfo=BEIJING),
-        dt.datetime.combine(next_start(mine.kind, mine.last), dt.time(), tzinfo=BEIJING),
-        f"{period_label(mine.kind, mine.first)}..{period_label(mine.kind, mine.last)}",
-    )
-    ranking = rates.ranking(session, scope, when, level=grid.level, grid_code=code)
+    ranking = rates.ranking(session, scope, rate_period(mine), level=grid.level, grid_code=code)
     per_category = store.by_category(session, mine)
     row = next((r for r in ranking.rows if r["code"] == code), None)
     return {
@@ -362,4 +409,98 @@ def grid_detail(
             period_label(mine.kind, s): per_period.get(s, 0)
             for s in starts(mine.kind, window.first, window.last)
         },
+    }
+
+
+def rate_period(wanted: store.ReviewFilter) -> rates.Period:
+    """The review's periods as the period of the 三率 (filed ``from`` up to the end of ``to``)."""
+    return rates.Period(
+        dt.datetime.combine(wanted.first, dt.time(), tzinfo=BEIJING),
+        dt.datetime.combine(next_start(wanted.kind, wanted.last), dt.time(), tzinfo=BEIJING),
+        f"{period_label(wanted.kind, wanted.first)}..{period_label(wanted.kind, wanted.last)}",
+    )
+
+
+# ------------------------------------------------------------------------- each micro-grid
+
+
+def check_rate_span(wanted: store.ReviewFilter) -> None:
+    """Refuse periods longer than the 三率 of a ranking cover (``rates.MAX_DAYS``, a year)."""
+    start, end = store.filed_window(wanted)
+    if (end - start).days > rates.MAX_DAYS:
+        raise InvalidInput(
+            f"from and to may span at most {rates.MAX_DAYS} days here (12 months or 52 weeks), "
+            f"as the 三率 do, not {(end - start).days}"
+        )
+
+
+_HOT_SPOT_FIGURES = (
+    "hot_spot_z",
+    "hot_spot_p",
+    "hot_spot_bin",
+    "hot_spot_trend",
+    "worsening",
+    "candidate",
+)
+_RATES = ("response_rate", "resolution_rate", "satisfaction_rate")
+#: The figures :func:`micro_grid_review` gives each micro-grid, in order.
+MICRO_GRID_FIGURES = (
+    "households",
+    "requests",
+    "overdue",
+    "per_100_households",
+    *_HOT_SPOT_FIGURES,
+    *_RATES,
+)
+
+
+def micro_grid_review(
+    session: Session, wanted: store.ReviewFilter, *, trend_periods: int = 6
+) -> dict[str, dict[str, Any]]:
+    """The review of each of today's micro-grids of the reviewed area, by code: its
+    households, its requests (the choropleth's count, every micro-grid, 0 included), those past
+    their stage deadline now, requests per 100 households, its Gi* z, p, bin, trend, whether it
+    is getting worse and a 未诉先办 candidate (as :func:`hot_spots`; null for fewer than 3
+    micro-grids) and its 三率 of the period (as the review's grid figures, of every request
+    filed, due or rated in it, whatever the filter's categories and states).
+
+    The 三率 read the timelines of the period's requests (:func:`gridmap.requests.rates.ranking`,
+    one pass for every micro-grid), so the periods span at most what a ranking covers
+    (:func:`check_rate_span`); the rest reads the tallies.
+    """
+    check_rate_span(wanted)
+    cells = store.micro_grids(session, wanted.prefixes)
+    counts = store.by_grid(session, wanted, "micro")
+    overdue = store.by_grid(session, replace(wanted, overdue=True), "micro")
+    households = store.households_by_grid(session, wanted.prefixes, "micro")
+    spots = gi_star(session, wanted, cells, trend_periods)
+    ranking = rates.ranking(
+        session, Scope(prefixes=wanted.prefixes), rate_period(wanted), level="micro"
+    )
+    rate_rows = {row["code"]: row for row in ranking.rows}
+    found: dict[str, dict[str, Any]] = {}
+    for i, cell in enumerate(cells):
+        n, homes = counts.get(cell.code, 0), households.get(cell.code, 0)
+        rated = rate_rows.get(cell.code, {})
+        found[cell.code] = {
+            "households": homes,
+            "requests": n,
+            "overdue": overdue.get(cell.code, 0),
+            "per_100_households": per_100_households(n, homes),
+            **_hot_spot_figures(spots, i),
+            **{name: rated.get(name) for name in _RATES},
+        }
+    return found
+
+
+def _hot_spot_figures(spots: GiStar | None, i: int) -> dict[str, Any]:
+    if spots is None:
+        return dict.fromkeys(_HOT_SPOT_FIGURES)
+    return {
+        "hot_spot_z": round(float(spots.z[i]), 3),
+        "hot_spot_p": float(spots.p[i]),
+        "hot_spot_bin": int(spots.bins[i]),
+        "hot_spot_trend": spots.trends[i],
+        "worsening": bool(spots.worsening[i]),
+        "candidate": spots.candidate(i),
     }

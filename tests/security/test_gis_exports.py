@@ -1,8 +1,8 @@
 """The GIS exports (``/api/v1/exports``) keep to the caller's scope and mask personal data like
-every answer: a zone leader's export holds its zone only, no export of any layer or format
-holds a plain name, phone number or address nor anything of another street, every CSV cell
-is neutralised, a job is refused at once for bad parameters (400) or a grid outside the scope
-(404), and its file is its owner's only."""
+every answer: a zone leader's export (the review layer's too) holds its zone only, no export
+of any layer or format holds a plain name, phone number or address nor anything of another
+street, every CSV cell is neutralised, a job is refused at once for bad parameters (400) or a
+grid outside the scope (404), and its file is its owner's only."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ CONTACT = ("陈晓红", "13912345678")
 #: A phone number typed into a request's description: masked in every answer.
 DESCRIPTION = "楼下垃圾桶满溢，请联系 13698765432 处理"
 FORMULA = '=HYPERLINK("http://x","点")社区1号楼'
-LAYERS = ("households", "grids", "requests")
+LAYERS = ("households", "grids", "requests", "review")
+#: The layers whose features are grids (the review's: micro-grids), keyed by their code.
+GRID_LAYERS = ("grids", "review")
 
 
 @pytest.fixture
@@ -110,11 +112,11 @@ def test_a_zone_leaders_exports_hold_only_its_zone(
     assert len(requests) == 1 and requests[0]["properties"]["micro_grid_code"] == A + "01001"
     for layer in LAYERS:
         rows = _csv(zone.get(f"/api/v1/exports/{layer}.csv?header=en").get_data(as_text=True))
-        column = rows[0].index("code" if layer == "grids" else "micro_grid_code")
+        column = rows[0].index("code" if layer in GRID_LAYERS else "micro_grid_code")
         assert rows[1:] and all(r[column].startswith(A + "01") for r in rows[1:]), rows
         done = _run(app, session_factory, settings, zone, {"layer": layer, "format": "gpkg"})
         frame = pyogrio.read_dataframe(_gpkg(zone, done, tmp_path))
-        key = "code" if layer == "grids" else "micro_grid_code"
+        key = "code" if layer in GRID_LAYERS else "micro_grid_code"
         assert len(frame) == done["result"]["rows"] > 0
         assert frame[key].str.startswith(A + "01").all(), frame[key].tolist()
 
