@@ -11,7 +11,8 @@ finishes it once, when it is first asked for (:class:`ContractOpenAPI`):
   is needed, 409/413/415/422/429 on writes, 412/428 where ``If-Match`` guards, each as
   ``application/problem+json`` with :class:`gridmap.api.answers.Problem`;
 - the headers: ``If-Match`` and ``Idempotency-Key`` as request headers where they count,
-  ``ETag``, ``Location``, ``Retry-After``, ``WWW-Authenticate`` as response headers.
+  ``ETag``, ``Location``, ``Retry-After``, ``WWW-Authenticate``, ``Content-Crs`` as response
+  headers.
 
 Open311 (``/open311/``) answers GeoReport v2's own error list and is described by its module.
 """
@@ -33,6 +34,8 @@ GEOJSON = "application/geo+json"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MVT = "application/vnd.mapbox-vector-tile"
 _REF = "#/components/schemas/"
+#: OGC API Features (:mod:`gridmap.api.features`): its GeoJSON answers name their CRS.
+OGC = "/api/v1/ogc"
 
 #: Operations whose writes are guarded by If-Match (RFC 9110: ``*`` or a list of ETags).
 IF_MATCH = {
@@ -139,6 +142,14 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/exports/{layer}.{fmt}"): {200: _CSV},
     ("post", "/api/v1/exports"): {202: a.Job},
     ("post", "/api/v1/grid-imports/{job_id}/confirm"): {202: a.Job},
+    ("get", "/api/v1/tiles/grids.json"): {200: a.TileJson},
+    ("get", "/api/v1/tiles/requests.json"): {200: a.TileJson},
+    ("get", OGC): {200: a.OgcLandingPage},
+    ("get", f"{OGC}/conformance"): {200: a.OgcConformance},
+    ("get", f"{OGC}/collections"): {200: a.OgcCollections},
+    ("get", f"{OGC}/collections/{{collection_id}}"): {200: a.OgcCollection},
+    ("get", f"{OGC}/collections/{{collection_id}}/items"): {200: a.OgcFeatureCollection},
+    ("get", f"{OGC}/collections/{{collection_id}}/items/{{feature_id}}"): {200: a.OgcFeature},
 }
 
 #: The media types some operations answer instead of application/json.
@@ -149,6 +160,8 @@ MEDIA: dict[tuple[str, str], str] = {
     ("get", "/api/v1/requests"): GEOJSON,
     ("get", "/api/v1/patrols"): GEOJSON,
     ("get", "/api/v1/patrols/{patrol_id}"): GEOJSON,
+    ("get", f"{OGC}/collections/{{collection_id}}/items"): GEOJSON,
+    ("get", f"{OGC}/collections/{{collection_id}}/items/{{feature_id}}"): GEOJSON,
 }
 #: Downloads in either of two formats, by their ``fmt`` path parameter: the second's media type.
 _EITHER_FILE = {
@@ -233,6 +246,7 @@ _RESPONSE_HEADERS = {
     "Location": _header("The new resource, or the job to follow"),
     "Retry-After": _header("Seconds to wait", {"type": "integer", "minimum": 0}),
     "WWW-Authenticate": _header('The challenge: Bearer realm="gridmap"'),
+    "Content-Crs": _header("The CRS of the coordinates, as <URI> (OGC API Features, Part 2)"),
 }
 
 
@@ -289,6 +303,8 @@ def _success(
         headers: dict[str, Any] = {}
         if key in ETAGGED and what is not None:
             headers["ETag"] = _RESPONSE_HEADERS["ETag"]
+        if key[1].startswith(OGC) and MEDIA.get(key) == GEOJSON:
+            headers["Content-Crs"] = _RESPONSE_HEADERS["Content-Crs"]
         if status == 202 or (status == 201 and key in _LOCATED):
             headers["Location"] = _RESPONSE_HEADERS["Location"]
         if headers:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from pydantic import BaseModel
 
 from gridmap.api import answers, contract
+from gridmap.demo import loader as demo
 from tests.conftest import COMMUNITY
 from tests.helpers import PROBLEM
+from tests.requests.conftest import file
 
 MICRO = COMMUNITY + "01001"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -139,3 +142,52 @@ def test_answers_match_their_models(client, staffed, anonymous):
     _conforms(answers.Health, anonymous.get("/api/v1/health"))
     refused = client.get("/api/v1/grids?bbox=x")
     answers.Problem.model_validate(refused.get_json())
+
+
+def matches_the_document(spec: dict[str, Any], method: str, path: str, answer: Any) -> None:
+    """``answer`` is what the document says ``method path`` answers with its status and media
+    type: the body validates against the schema (with Schemathesis's validator, formats
+    checked) and every documented header is sent."""
+    documented = spec["paths"][path][method]["responses"][str(answer.status_code)]
+    schema = documented["content"][answer.mimetype]["schema"]
+    validator = jsonschema_rs.validator_for(
+        schema | {"components": spec["components"]}, validate_formats=True
+    )
+    body = answer.get_json(force=True)
+    errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(body)]
+    assert errors == [], (method, path, errors[:5])
+    missing = [name for name in documented.get("headers", {}) if name not in answer.headers]
+    assert missing == [], (method, path)
+
+
+OGC = "/api/v1/ogc"
+ITEMS = f"{OGC}/collections/{{collection_id}}/items"
+
+
+def test_ogc_and_tilejson_answers_match_the_document(client, staffed, session, spec):
+    demo.seed_categories(session)
+    session.commit()
+    filed = file(client)  # a request, so that its collection has a feature
+    for url, path in (
+        (OGC, OGC),
+        (f"{OGC}/conformance", f"{OGC}/conformance"),
+        (f"{OGC}/collections", f"{OGC}/collections"),
+        (f"{OGC}/collections/requests", f"{OGC}/collections/{{collection_id}}"),
+        (f"{OGC}/collections/grids-micro", f"{OGC}/collections/{{collection_id}}"),
+        (f"{OGC}/collections/requests/items/{filed['id']}", f"{ITEMS}/{{feature_id}}"),
+        ("/api/v1/tiles/grids.json", "/api/v1/tiles/grids.json"),
+        ("/api/v1/tiles/requests.json?period=2026-12", "/api/v1/tiles/requests.json"),
+    ):
+        answer = client.get(url)
+        assert answer.status_code == 200, (url, answer.get_data(as_text=True))
+        matches_the_document(spec, "get", path, answer)
+    collections = client.get(f"{OGC}/collections").get_json()["collections"]
+    assert {c["id"] for c in collections} >= {"grids-micro", "households", "requests"}
+    for collection in collections:
+        for query in ("", "?limit=1&offset=1", "?crs=http://www.opengis.net/def/crs/EPSG/0/4490"):
+            answer = client.get(f"{OGC}/collections/{collection['id']}/items{query}")
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+            matches_the_document(spec, "get", ITEMS, answer)
+    page = client.get(f"{OGC}/collections/grids-micro/items?limit=1&offset=1").get_json()
+    assert {link["rel"] for link in page["links"]} >= {"self", "next", "prev"}
+    assert page["numberMatched"] == 4 and page["numberReturned"] == 1
