@@ -77,7 +77,16 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     app = ContractOpenAPI(
         __name__,
         info=Info(title="gridmap API", version="1.0.0"),
-        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        security_schemes={
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "api_key": {
+                "type": "apiKey",
+                "in": "query",
+                "name": "api_key",
+                "description": "Open311 only: a key issued to a client application (in a "
+                "POST, a field of its form works too)",
+            },
+        },
         doc_prefix="/api",
         doc_url="/openapi.json",
         validation_error_status=400,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import jsonschema_rs
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
@@ -83,3 +87,63 @@ def clock_at(moment: dt.datetime) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(clock, "now", lambda: moment.astimezone(dt.UTC))
         yield
+
+
+def matches_the_document(spec: dict[str, Any], method: str, path: str, answer: Any) -> None:
+    """``answer`` is what the document says ``method path`` answers with its status and media
+    type: a JSON body validates against the schema (with Schemathesis's validator, formats
+    checked), an XML one has the elements the schema's ``xml`` names say, and every
+    documented header is sent."""
+    documented = spec["paths"][path][method]["responses"][str(answer.status_code)]
+    schema = documented["content"][answer.mimetype]["schema"]
+    if answer.mimetype == "text/xml":
+        _xml_shape(spec, schema, ET.fromstring(answer.get_data()), "")
+    else:
+        validator = jsonschema_rs.validator_for(
+            schema | {"components": spec["components"]}, validate_formats=True
+        )
+        body = answer.get_json(force=True)
+        errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(body)]
+        assert errors == [], (method, path, errors[:5])
+    missing = [name for name in documented.get("headers", {}) if name not in answer.headers]
+    assert missing == [], (method, path)
+
+
+def path_in(spec: dict[str, Any], url: str) -> str:
+    """The document's path (``/a/{id}.{fmt}``) that ``url`` is a request of."""
+    path = url.split("?")[0]
+    if path in spec["paths"]:
+        return path
+    found = [
+        template
+        for template in spec["paths"]
+        if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), path)
+    ]
+    assert len(found) == 1, (url, found)
+    return found[0]
+
+
+def _resolved(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$ref`` followed (members beside the ``$ref`` win)."""
+    if "$ref" not in schema:
+        return schema
+    name = schema["$ref"].rsplit("/", 1)[1]
+    found = _resolved(spec, spec["components"]["schemas"][name])
+    return found | {k: v for k, v in schema.items() if k != "$ref"}
+
+
+def _xml_shape(spec: dict[str, Any], schema: dict[str, Any], element: Any, name: str) -> None:
+    """``element`` is named as ``schema`` says (OpenAPI's XML object), and so are its
+    children: a list's items, an object's members (every required one present)."""
+    schema = _resolved(spec, schema)
+    assert element.tag == schema.get("xml", {}).get("name", name), (element.tag, schema)
+    if schema.get("type") == "array":
+        for child in element:
+            _xml_shape(spec, schema["items"], child, element.tag)
+    elif "properties" in schema:
+        members = schema["properties"]
+        for child in element:
+            assert child.tag in members or schema.get("additionalProperties"), child.tag
+            if child.tag in members:
+                _xml_shape(spec, members[child.tag], child, child.tag)
+        assert set(schema.get("required", [])) <= {child.tag for child in element}

@@ -6,11 +6,24 @@ records whose members vary by kind stay open objects.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import datetime as dt
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 Json = dict[str, Any]
+#: A member some answers leave out (absent, never null): ``name: str | Absent = absent()``.
+Absent = SkipJsonSchema[None]
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def absent(description: str | None = None) -> Any:
+    """The default of an :data:`Absent` member: not required, and no ``null`` in its schema."""
+    return Field(None, description=description, json_schema_extra=_drop_default)
 
 
 class Answer(BaseModel):
@@ -90,6 +103,130 @@ class OverdueLayer(Answer):
     numberReturned: int = Field(ge=0)
     features: list[Feature]
     counts: Json
+
+
+# -------------------------------------------------------------- OGC API Features, TileJSON
+
+
+class OgcLink(Answer):
+    """A link of OGC API Features: its relation, media type and absolute URL."""
+
+    href: str
+    rel: str
+    type: str
+    title: str | Absent = absent()
+
+
+class OgcLandingPage(Answer):
+    """The landing page of OGC API Features: where the API, conformance and data are."""
+
+    title: str
+    description: str
+    links: list[OgcLink]
+
+
+class OgcConformance(Answer):
+    """The conformance classes this service implements."""
+
+    conformsTo: list[str]
+
+
+#: A bounding box: minx, miny, maxx, maxy (and minz, maxz between them in 3D).
+Box = Annotated[list[float], Field(min_length=4, max_length=6)]
+#: A time interval: its start and end (null: open).
+Interval = Annotated[list[dt.datetime | None], Field(min_length=2, max_length=2)]
+
+
+class OgcSpatialExtent(Answer):
+    bbox: list[Box] = Field(description="One box: minx, miny, maxx, maxy in crs")
+    crs: str
+
+
+class OgcTemporalExtent(Answer):
+    interval: list[Interval] = Field(
+        description="One interval: first and last time (null: unknown or going on)"
+    )
+    trs: str
+
+
+class OgcExtent(Answer):
+    spatial: OgcSpatialExtent
+    temporal: OgcTemporalExtent | Absent = absent("Only for collections with time")
+
+
+class OgcCollection(Answer):
+    """One feature collection, with its extent in the caller's scope."""
+
+    id: str
+    title: str
+    description: str
+    itemType: Literal["feature"]
+    links: list[OgcLink]
+    extent: OgcExtent
+    crs: list[str] = Field(description="The CRSs the items can be answered in")
+    storageCrs: str
+
+
+class OgcCollections(Answer):
+    """The feature collections, with their extent in the caller's scope."""
+
+    links: list[OgcLink]
+    collections: list[OgcCollection]
+    crs: list[str]
+
+
+class OgcItem(Answer):
+    """A feature of an OGC API collection (GeoJSON); ``properties`` depend on the collection."""
+
+    type: Literal["Feature"]
+    id: int
+    geometry: Json | None
+    properties: Json
+
+
+class OgcFeature(OgcItem):
+    """One feature of a collection (GeoJSON), with its links."""
+
+    links: list[OgcLink]
+
+
+class OgcFeatureCollection(Answer):
+    """A page of a collection's features (GeoJSON), with ``next``/``prev`` links."""
+
+    type: Literal["FeatureCollection"]
+    timeStamp: dt.datetime
+    numberMatched: int = Field(ge=0)
+    numberReturned: int = Field(ge=0)
+    links: list[OgcLink]
+    features: list[OgcItem]
+
+
+class VectorLayer(Answer):
+    """A layer of the vector tiles and the type of each of its fields."""
+
+    id: str
+    description: str
+    minzoom: int = Field(ge=0, le=30)
+    maxzoom: int = Field(ge=0, le=30)
+    fields: dict[str, Literal["Number", "Boolean", "String"]]
+
+
+class TileJson(Answer):
+    """TileJSON 3.0.0 of a vector tile layer."""
+
+    tilejson: Literal["3.0.0"]
+    name: str
+    description: str
+    scheme: Literal["xyz"]
+    tiles: list[str] = Field(min_length=1, description="URL templates with {z}, {x}, {y}")
+    minzoom: int = Field(ge=0, le=30)
+    maxzoom: int = Field(ge=0, le=30)
+    bounds: list[float] = Field(
+        min_length=4, max_length=4, description="west, south, east, north (WGS 84)"
+    )
+    center: list[float] = Field(min_length=3, max_length=3, description="lon, lat, zoom")
+    attribution: str
+    vector_layers: list[VectorLayer]
 
 
 # --------------------------------------------------------------------------- auth, admin

@@ -1,38 +1,52 @@
 """The OpenAPI document as the contract: what each operation answers on success, every error
-status it can answer (one shared problem+json schema), and its headers.
+status it can answer (one shared error schema), and its headers.
 
 flask-openapi3 builds the document from the routes' parameter and body models; this module
 finishes it once, when it is first asked for (:class:`ContractOpenAPI`):
 
 - the success answers come from the route's own ``responses=`` when it declares them, else
-  from :data:`SUCCESS` (a model of :mod:`gridmap.api.answers`, or a file's media type);
+  from :data:`SUCCESS` (a model of :mod:`gridmap.api.answers` or
+  :mod:`gridmap.api.open311_answers`, or a file's media type);
 - the errors are derived, not listed by hand (:func:`error_statuses`): 400 everywhere (bad
-  parameters, bodies, NUL…), 503 wherever the database is asked, 401/403/404 where a login
-  is needed, 409/413/415/422/429 on writes, 412/428 where ``If-Match`` guards, each as
-  ``application/problem+json`` with :class:`gridmap.api.answers.Problem`;
+  parameters, bodies, NUL…), 503 wherever the database is asked, 404 wherever a path names
+  something, 401/403/404 where a login is needed, 409/413/415/422/429 on writes, 412/428
+  where ``If-Match`` guards, each as ``application/problem+json`` with
+  :class:`gridmap.api.answers.Problem`; and 414, a request line too long for the server in
+  front, answered by that server as a page of its own;
+- Open311 (``/open311/``) answers JSON or XML by its path's ``{fmt}``, its errors too, as
+  GeoReport v2's list (:class:`gridmap.api.open311_answers.Open311Errors`); it takes a login
+  or a client application's ``api_key``, and its reads no credentials at all where the
+  deployment opens them (``GRIDMAP_OPEN311_PUBLIC_READ``);
 - the headers: ``If-Match`` and ``Idempotency-Key`` as request headers where they count,
-  ``ETag``, ``Location``, ``Retry-After``, ``WWW-Authenticate`` as response headers.
-
-Open311 (``/open311/``) answers GeoReport v2's own error list and is described by its module.
+  ``ETag``, ``Location``, ``Retry-After``, ``WWW-Authenticate``, ``Content-Crs`` as response
+  headers.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from flask_openapi3 import OpenAPI
 from pydantic import BaseModel
 
 from gridmap.api import answers as a
+from gridmap.api import open311_answers as o
+from gridmap.api.open311 import NewServiceRequest
 
 PROBLEM_JSON = "application/problem+json"
 GEOJSON = "application/geo+json"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MVT = "application/vnd.mapbox-vector-tile"
+XML = "text/xml"
 _REF = "#/components/schemas/"
+#: OGC API Features (:mod:`gridmap.api.features`): its GeoJSON answers name their CRS.
+OGC = "/api/v1/ogc"
+#: Open311 GeoReport v2 (:mod:`gridmap.api.open311`): JSON or XML by the path's ``{fmt}``,
+#: errors as the spec's list.
+OPEN311 = "/open311/"
 
 #: Operations whose writes are guarded by If-Match (RFC 9110: ``*`` or a list of ETags).
 IF_MATCH = {
@@ -50,6 +64,7 @@ IDEMPOTENT = {
     ("post", "/api/v1/patrols/{patrol_id}/checkins"),
     ("post", "/api/v1/patrols/{patrol_id}/end"),
     ("post", "/api/v1/patrols/upload"),
+    ("post", "/open311/v2/requests.{fmt}"),
 }
 #: Answers that carry the resource's ETag (for a later If-Match).
 ETAGGED = {
@@ -139,6 +154,21 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/exports/{layer}.{fmt}"): {200: _CSV},
     ("post", "/api/v1/exports"): {202: a.Job},
     ("post", "/api/v1/grid-imports/{job_id}/confirm"): {202: a.Job},
+    ("get", "/api/v1/tiles/grids.json"): {200: a.TileJson},
+    ("get", "/api/v1/tiles/requests.json"): {200: a.TileJson},
+    ("get", OGC): {200: a.OgcLandingPage},
+    ("get", f"{OGC}/conformance"): {200: a.OgcConformance},
+    ("get", f"{OGC}/collections"): {200: a.OgcCollections},
+    ("get", f"{OGC}/collections/{{collection_id}}"): {200: a.OgcCollection},
+    ("get", f"{OGC}/collections/{{collection_id}}/items"): {200: a.OgcFeatureCollection},
+    ("get", f"{OGC}/collections/{{collection_id}}/items/{{feature_id}}"): {200: a.OgcFeature},
+    ("get", "/open311/discovery.{fmt}"): {200: o.Open311Discovery},
+    ("get", "/open311/v2/services.{fmt}"): {200: o.Open311Services},
+    ("get", "/open311/v2/services/{service_code}.{fmt}"): {200: o.Open311ServiceDefinition},
+    ("get", "/open311/v2/requests.{fmt}"): {200: o.Open311Requests},
+    ("post", "/open311/v2/requests.{fmt}"): {201: o.Open311Receipts},
+    ("get", "/open311/v2/requests/{request_id}.{fmt}"): {200: o.Open311Requests},
+    ("get", "/open311/v2/tokens/{token}.{fmt}"): {200: o.Open311Tokens},
 }
 
 #: The media types some operations answer instead of application/json.
@@ -149,6 +179,8 @@ MEDIA: dict[tuple[str, str], str] = {
     ("get", "/api/v1/requests"): GEOJSON,
     ("get", "/api/v1/patrols"): GEOJSON,
     ("get", "/api/v1/patrols/{patrol_id}"): GEOJSON,
+    ("get", f"{OGC}/collections/{{collection_id}}/items"): GEOJSON,
+    ("get", f"{OGC}/collections/{{collection_id}}/items/{{feature_id}}"): GEOJSON,
 }
 #: Downloads in either of two formats, by their ``fmt`` path parameter: the second's media type.
 _EITHER_FILE = {
@@ -158,13 +190,16 @@ _EITHER_FILE = {
 }
 
 _STATUS_TEXT = {
-    400: "Bad request: a parameter, header or body member is malformed (the problem says where)",
+    400: "Bad request: a parameter, header or body member is malformed (the answer says where)",
     401: "Not logged in, or the login ended (see WWW-Authenticate)",
-    403: "The caller's role may not do this (or must first change its one-time password)",
+    403: "The caller's role may not do this (or must first change its one-time password); "
+    "Open311: the api_key is unknown or revoked",
     404: "No such resource, or outside the caller's scope (the same answer)",
     409: "Conflicts with the current state (an illegal transition, a duplicate)",
     412: "If-Match names no current ETag: changed since it was loaded (reload and redo)",
     413: "The body is too large",
+    414: "The request line (method, path and query) is over 8190 bytes: refused by the server "
+    "in front (gunicorn, nginx) with a page of its own, before the app",
     415: "The body's media type is not one this operation reads",
     422: "Well formed, but breaks a rule of the data (or too large for one request)",
     428: "If-Match is required (send the ETag of what you loaded, or *)",
@@ -184,17 +219,21 @@ ALTERNATIVES: dict[tuple[str, str], dict[str, type[BaseModel]]] = {
     },
 }
 _WRITES = ("post", "put", "patch", "delete")
+#: Answered by the server in front of the app, in no format of this document.
+FRONT_STATUSES = (414,)
 
 
 def error_statuses(method: str, path: str, secured: bool) -> list[int]:
     """The error statuses an operation can answer: derived from what it is."""
-    found = {400}
+    found = {400, *FRONT_STATUSES}
     if (method, path) not in _NO_DATABASE:
         found.add(503)
     if secured:
         found.update(_SECURED_ERRORS)
     if method in _WRITES:
         found.update(_WRITE_ERRORS)
+    if "{" in path:  # a path naming no resource, or matching no route
+        found.add(404)
     if (method, path) in IF_MATCH:
         found.update((412, 428))
     if path == "/api/v1/auth/token":
@@ -233,6 +272,7 @@ _RESPONSE_HEADERS = {
     "Location": _header("The new resource, or the job to follow"),
     "Retry-After": _header("Seconds to wait", {"type": "integer", "minimum": 0}),
     "WWW-Authenticate": _header('The challenge: Bearer realm="gridmap"'),
+    "Content-Crs": _header("The CRS of the coordinates, as <URI> (OGC API Features, Part 2)"),
 }
 
 
@@ -241,17 +281,29 @@ class ContractOpenAPI(OpenAPI):
 
     def generate_spec_json(self) -> None:
         super().generate_spec_json()  # type: ignore[no-untyped-call]
-        finish(self.spec_json, self._public_operations())
+        finish(
+            self.spec_json, self._operations(_is_public), self._operations(self._open_by_setting)
+        )
 
-    def _public_operations(self) -> set[tuple[str, str]]:
-        """The operations whose view is ``@public`` (a blueprint's bearer scheme is then not
-        asked for), as the document names them."""
+    def _operations(self, marked: Callable[[Any], bool]) -> set[tuple[str, str]]:
+        """The operations whose view is ``marked``, as the document names them."""
         return {
             (method.lower(), _RULE_PARAMETER.sub(r"{\1}", rule.rule))
             for rule in self.url_map.iter_rules()
-            if getattr(self.view_functions[rule.endpoint], "public", False)
+            if marked(self.view_functions[rule.endpoint])
             for method in rule.methods or ()
         }
+
+    def _open_by_setting(self, view: Any) -> bool:
+        """``@public_when(setting)`` with the setting on in this deployment (credentials then
+        optional: without them, the public answer)."""
+        setting = getattr(view, "public_when", None)
+        return setting is not None and bool(getattr(self.extensions["gridmap.settings"], setting))
+
+
+def _is_public(view: Any) -> bool:
+    """``@public``: a blueprint's credentials are then not asked for."""
+    return bool(getattr(view, "public", False))
 
 
 def _schema_of(spec: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
@@ -280,8 +332,7 @@ def _success(
                 content[_EITHER_FILE[key]] = {"schema": {"type": "string", "format": "binary"}}
             answers[str(status)] = {"description": text, "content": content}
         else:
-            media = MEDIA.get(key, "application/json")
-            models = ALTERNATIVES.get(key, {media: what})
+            models = ALTERNATIVES.get(key, dict.fromkeys(_media_types(key), what))
             answers[str(status)] = {
                 "description": (what.__doc__ or what.__name__).strip().splitlines()[0],
                 "content": {m: {"schema": _schema_of(spec, model)} for m, model in models.items()},
@@ -289,6 +340,8 @@ def _success(
         headers: dict[str, Any] = {}
         if key in ETAGGED and what is not None:
             headers["ETag"] = _RESPONSE_HEADERS["ETag"]
+        if key[1].startswith(OGC) and MEDIA.get(key) == GEOJSON:
+            headers["Content-Crs"] = _RESPONSE_HEADERS["Content-Crs"]
         if status == 202 or (status == 201 and key in _LOCATED):
             headers["Location"] = _RESPONSE_HEADERS["Location"]
         if headers:
@@ -304,11 +357,22 @@ _LOCATED = {
 }
 
 
-def _error(status: int) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "description": _STATUS_TEXT[status],
-        "content": {PROBLEM_JSON: {"schema": {"$ref": _REF + "Problem"}}},
-    }
+def _media_types(key: tuple[str, str]) -> tuple[str, ...]:
+    """The media types of an operation's answers: GeoReport v2's JSON or XML, by its path."""
+    if key[1].startswith(OPEN311):
+        return ("application/json", XML)
+    return (MEDIA.get(key, "application/json"),)
+
+
+def _error(status: int, path: str) -> dict[str, Any]:
+    if status in FRONT_STATUSES:
+        return {"description": _STATUS_TEXT[status]}
+    if path.startswith(OPEN311):
+        schema = {"$ref": _REF + o.Open311Errors.__name__}
+        content = {media: {"schema": schema} for media in _media_types(("", path))}
+    else:
+        content = {PROBLEM_JSON: {"schema": {"$ref": _REF + "Problem"}}}
+    answer: dict[str, Any] = {"description": _STATUS_TEXT[status], "content": content}
     if status in (429, 503):
         answer["headers"] = {"Retry-After": _RESPONSE_HEADERS["Retry-After"]}
     if status == 401:
@@ -329,8 +393,16 @@ def _absent_not_null(schema: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
+def _form(model: type[BaseModel]) -> dict[str, Any]:
+    """A form-encoded body of ``model``'s fields, each sent as text or left out (never null)."""
+    schema = model.model_json_schema()
+    schema["properties"] = {n: _absent_not_null(p) for n, p in schema["properties"].items()}
+    return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
 #: Request bodies flask-openapi3 cannot see (the view reads the form itself).
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/open311/v2/requests.{fmt}"): _form(NewServiceRequest),
     ("post", "/api/v1/grid-imports"): {
         "required": True,
         "content": {
@@ -360,16 +432,21 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 _RULE_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
-def finish(spec: dict[str, Any], public: Collection[tuple[str, str]] = ()) -> dict[str, Any]:
+def finish(
+    spec: dict[str, Any],
+    public: Collection[tuple[str, str]] = (),
+    optional: Collection[tuple[str, str]] = (),
+) -> dict[str, Any]:
     """Finish flask-openapi3's document in place (see the module docstring); ``public``
-    operations need no credentials."""
+    operations need no credentials, ``optional`` ones take them or answer without."""
     _schema_of(spec, a.Problem)
+    _schema_of(spec, o.Open311Errors)
     for path, operations in spec["paths"].items():
-        if path.startswith("/open311/"):
-            continue
         for method, op in operations.items():
             if (method, path) in public:
                 op["security"] = []
+            if (method, path) in optional:
+                op["security"] = [*op.get("security", []), {}]
             _finish_operation(spec, method, path, op)
     if "ValidationErrorModel" not in str(spec["paths"]):
         spec["components"]["schemas"].pop("ValidationErrorModel", None)
@@ -386,7 +463,7 @@ def _finish_operation(spec: dict[str, Any], method: str, path: str, op: dict[str
     responses.update(own or _success(spec, key, SUCCESS.get(key, {})))
     secured = bool(op.get("security"))
     for status in error_statuses(method, path, secured):
-        responses[str(status)] = _error(status)
+        responses[str(status)] = _error(status, path)
     parameters: list[dict[str, Any]] = op.setdefault("parameters", [])
     for parameter in parameters:
         parameter["schema"] = _absent_not_null(parameter.get("schema", {}))

@@ -62,14 +62,6 @@ CONFORMANCE = [
 DEFAULT_LIMIT = 100
 
 
-def _answers(media_type: str, description: str) -> dict[Any, Any]:
-    return {
-        200: {"description": description, "content": {media_type: {"schema": {"type": "object"}}}}
-    }
-
-
-JSON_ANSWER = _answers("application/json", "The document")
-GEOJSON_ANSWER = _answers("application/geo+json", "GeoJSON, with its CRS in Content-Crs")
 #: Query parameters every items request may carry besides the collection's properties.
 _ITEM_PARAMETERS = {"limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "f", "access_token"}
 _FEATURE_PARAMETERS = {"crs", "f", "access_token"}
@@ -349,7 +341,7 @@ def _page_link(rel: str, offset: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------- routes
 
 
-@bp.get("", summary="Landing page of the OGC API Features service", responses=JSON_ANSWER)
+@bp.get("", summary="Landing page of the OGC API Features service")
 @public
 def landing() -> Response:
     return _landing()
@@ -383,20 +375,14 @@ def landing_slash() -> Response:
     return _landing()
 
 
-@bp.get(
-    "/conformance", summary="The conformance classes this service implements", responses=JSON_ANSWER
-)
+@bp.get("/conformance", summary="The conformance classes this service implements")
 @public
 def conformance() -> Response:
     _check_names({"f", "access_token"})
     return _json({"conformsTo": CONFORMANCE})
 
 
-@bp.get(
-    "/collections",
-    summary="The feature collections, with their extent in your scope",
-    responses=JSON_ANSWER,
-)
+@bp.get("/collections", summary="The feature collections, with their extent in your scope")
 @requires(READ)
 def collections(query: FormatQuery) -> Response:
     _check_names({"f", "access_token"})
@@ -405,7 +391,7 @@ def collections(query: FormatQuery) -> Response:
     return _json({"links": links, "collections": described, "crs": list(SUPPORTED_CRS)})
 
 
-@bp.get("/collections/<collection_id>", summary="One feature collection", responses=JSON_ANSWER)
+@bp.get("/collections/<collection_id>", summary="One feature collection")
 @requires(READ)
 def collection(path: CollectionPath, query: FormatQuery) -> Response:
     found = _collection(path.collection_id)
@@ -416,7 +402,6 @@ def collection(path: CollectionPath, query: FormatQuery) -> Response:
 @bp.get(
     "/collections/<collection_id>/items",
     summary="Features of a collection in your scope (GeoJSON, paged by `next` links)",
-    responses=GEOJSON_ANSWER,
 )
 @requires(READ)
 def items(path: CollectionPath, query: ItemsQuery) -> Response:
@@ -454,7 +439,6 @@ def items(path: CollectionPath, query: ItemsQuery) -> Response:
 @bp.get(
     "/collections/<collection_id>/items/<int:feature_id>",
     summary="One feature of a collection (404 outside your scope)",
-    responses=GEOJSON_ANSWER,
 )
 @requires(READ)
 def feature(path: FeaturePath, query: FeatureQuery) -> Response:

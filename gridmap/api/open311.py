@@ -52,7 +52,7 @@ bp = APIBlueprint(
     __name__,
     url_prefix="/open311",
     abp_tags=[Tag(name="open311")],
-    abp_security=params.BEARER,
+    abp_security=[*params.BEARER, {"api_key": []}],  # a login, or a client application's key
 )
 bp.after_app_request(as_error_list)
 
@@ -91,7 +91,16 @@ class NewServiceRequest(BaseModel):
     """The spec's POST fields (form-encoded); others (``api_key``, ``jurisdiction_id``,
     ``device_id``, ``account_id``, ``attribute[…]``) are ignored here."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="ignore",
+        str_strip_whitespace=True,
+        # The place rule of _one_place, for the document.
+        json_schema_extra={
+            "anyOf": [{"required": [name]} for name in ("lat", "address_id", "address_string")],
+            "dependentRequired": {"lat": ["long"], "long": ["lat"]},
+            "not": {"required": ["lat", "address_id"]},
+        },
+    )
 
     service_code: str = Field(pattern=CATEGORY_CODE)
     lat: float | None = Field(None, allow_inf_nan=False, description="WGS 84")

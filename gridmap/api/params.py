@@ -137,10 +137,11 @@ Day = Annotated[
     AfterValidator(_supported),
 ]
 #: A moment, ``YYYY-MM-DD[THH:MM[:SS[.ffffff]][Z|±HH:MM]]`` (without an offset: as the
-#: endpoint says, usually Beijing time).
+#: endpoint says, usually Beijing time). Documented as format ``moment``, not ``date-time``:
+#: RFC 3339's date-time needs the time and its offset, which a moment may leave out.
 Moment = Annotated[
     dt.datetime,
-    Field(json_schema_extra={"pattern": _MOMENT_TEXT}),
+    Field(json_schema_extra={"pattern": _MOMENT_TEXT, "format": "moment"}),
     BeforeValidator(_calendar(_as_moment)),
     BeforeValidator(_iso(_MOMENT, "2026-11-22T09:30:00+08:00")),
     AfterValidator(_supported),

@@ -55,12 +55,6 @@ LAYERS: dict[str, dict[str, Any]] = {
         },
     },
 }
-RESPONSES: dict[Any, Any] = {
-    200: {
-        "description": "TileJSON 3.0.0",
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    }
-}
 
 
 def _bounds() -> tuple[float, float, float, float]:
@@ -103,13 +97,13 @@ def _document(layer: str) -> Response:
     )
 
 
-@bp.get("/grids.json", summary="TileJSON of the grid tiles", responses=RESPONSES)
+@bp.get("/grids.json", summary="TileJSON of the grid tiles")
 @requires(READ)
 def grids(query: GridTileQuery) -> Response:
     return _document("grids")
 
 
-@bp.get("/requests.json", summary="TileJSON of the request tiles", responses=RESPONSES)
+@bp.get("/requests.json", summary="TileJSON of the request tiles")
 @requires(REVIEW)
 def requests(query: ReviewQuery) -> Response:
     to_filter(query)  # the tiles' own check: a bad period or an area outside the scope

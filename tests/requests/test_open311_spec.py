@@ -19,7 +19,7 @@ from gridmap.core import db, glossary
 from gridmap.core.settings import Settings
 from gridmap.storage.models import ApiKey, AuditEntry, ResidentRequest, User
 from tests.conftest import COMMUNITY, ClientFor
-from tests.helpers import clock_at
+from tests.helpers import clock_at, matches_the_document, path_in
 from tests.requests.conftest import IN_01001, IN_02002, counts
 
 V2 = "/open311/v2"
@@ -388,3 +388,52 @@ def test_xml_escapes_what_the_text_holds(app: OpenAPI, key: str, clients: Client
     response = app.test_client().get(f"{V2}/requests/{filed.get_json()['id']}.xml?api_key={key}")
     [request] = xml(response).findall("request")
     assert request.findtext("description") == '<b>摊位</b> & "占道" \ufffd ]]>'
+
+
+# -------------------------------------------------------------------------- the document
+
+
+def test_every_answer_and_error_is_what_the_document_says(
+    app: OpenAPI, key: str, clients: ClientFor
+) -> None:
+    """Success and error, JSON and XML, with a key and with a login: each answer matches the
+    OpenAPI document (its schema, its XML element names, its headers)."""
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    client, worker, nobody = app.test_client(), clients("grid_worker"), app.test_client()
+    for fmt in ("json", "xml"):
+        filed = client.post(f"{V2}/requests.{fmt}", data=spec_form(key))
+        refused = client.post(f"{V2}/requests.{fmt}", data=spec_form(key, service_code="no.s"))
+        assert (filed.status_code, refused.status_code) == (201, 422)
+        for answer in (filed, refused):
+            matches_the_document(spec, "post", f"{V2}/requests.{{fmt}}", answer)
+        listed = client.get(f"{V2}/requests.json?api_key={key}").get_json()
+        one = max(int(r["service_request_id"]) for r in listed)
+        for caller, url, status in (
+            (nobody, f"/open311/discovery.{fmt}", 200),
+            (client, f"{V2}/services.{fmt}?api_key={key}", 200),
+            (worker, f"{V2}/services/street.vendor.{fmt}", 200),
+            (worker, f"{V2}/requests.{fmt}", 200),
+            (client, f"{V2}/requests/{one}.{fmt}?api_key={key}", 200),
+            (worker, f"{V2}/tokens/{one}.{fmt}", 200),
+            (worker, f"{V2}/requests.{fmt}?status=lost", 400),
+            (nobody, f"{V2}/services.{fmt}", 401),
+            (nobody, f"{V2}/services.{fmt}?api_key=gm311_unknown", 403),
+            (worker, f"{V2}/requests/999999.{fmt}", 404),
+        ):
+            answer = caller.get(url)
+            assert answer.status_code == status, (url, answer.get_data(as_text=True))
+            matches_the_document(spec, "get", path_in(spec, url), answer)
+
+
+def test_public_reads_take_credentials_or_none_in_the_document(
+    app: OpenAPI, public_app: OpenAPI
+) -> None:
+    closed = app.test_client().get("/api/openapi.json").get_json()["paths"]
+    opened = public_app.test_client().get("/api/openapi.json").get_json()["paths"]
+    login_or_key: list[dict[str, list[str]]] = [{"bearer": []}, {"api_key": []}]
+    for path in (f"{V2}/services.{{fmt}}", f"{V2}/requests/{{request_id}}.{{fmt}}"):
+        assert closed[path]["get"]["security"] == login_or_key
+        assert opened[path]["get"]["security"] == [*login_or_key, {}]
+    # Filing always needs credentials; the discovery never.
+    assert opened[f"{V2}/requests.{{fmt}}"]["post"]["security"] == login_or_key
+    assert opened["/open311/discovery.{fmt}"]["get"]["security"] == []

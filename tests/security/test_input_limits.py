@@ -19,7 +19,7 @@ from gridmap.core import clock
 from tests.security.conftest import A
 
 #: The formats the API's date and period types declare in the OpenAPI description.
-DATE_FORMATS = ("date", "date-time", "month", "period")
+DATE_FORMATS = ("date", "moment", "month", "period")
 #: Query parameters that name a day, a moment or a period (each must have a format above).
 DATE_LIKE = re.compile(r"^(at|date|since|until|from|to|period|month|start_date|end_date)$")
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -189,7 +189,7 @@ def _text(fmt: str, year: int, week: int, digits_wide: bool) -> str:
     sign = "-" if year < 0 else ""
     text = {
         "date": f"{sign}{abs(year):04d}-12-31",
-        "date-time": f"{sign}{abs(year):04d}-01-01T00:00:00+14:00",
+        "moment": f"{sign}{abs(year):04d}-01-01T00:00:00+14:00",
         "month": f"{sign}{abs(year):04d}-01",
         "period": f"{sign}{abs(year):04d}-W{week:02d}",
     }[fmt]
