@@ -20,7 +20,7 @@ from gridmap.api.common import CATEGORY_CODE, PHONE, Location, Photo, Strict, fi
 from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
-from gridmap.core.privacy import mask_email, mask_name, mask_phone, mask_text
+from gridmap.core.privacy import Disclosure, mask_email, mask_name, mask_phone, mask_text
 from gridmap.requests import deadlines, lifecycle, rates
 from gridmap.requests import service as domain
 from gridmap.requests.masked import iso as _iso
@@ -149,7 +149,7 @@ def detail(request_id: int) -> dict[str, Any]:
     """One request with its timeline, contact masked, its ETag and what the caller may do."""
     who = caller()
     row, events = domain.get(get_session(), request_id, who)
-    return properties(row) | {
+    return properties(row, who.disclosure) | {
         "location": {"lon": row.lon, "lat": row.lat},
         "contact": {
             "name": mask_name(row.contact_name),
@@ -222,15 +222,20 @@ def list_requests(query: RequestListQuery) -> Response:
     rows, after = rates.warning_page(
         session, wanted, scope=who.scope, limit=limit, before_id=before, now=now
     )
-    features = [_feature(r) for r in rows]
+    features = [_feature(r, who.disclosure) for r in rows]
     return serializers.feature_collection(
         features, Page(rows, None if after is None else str(after))
     )
 
 
-def _feature(row: Any) -> dict[str, Any]:
+def _feature(row: Any, disclosure: Disclosure) -> dict[str, Any]:
     point = {"type": "Point", "coordinates": [row.lon, row.lat]}
-    return {"type": "Feature", "id": row.id, "geometry": point, "properties": properties(row)}
+    return {
+        "type": "Feature",
+        "id": row.id,
+        "geometry": point,
+        "properties": properties(row, disclosure),
+    }
 
 
 def parse_states(text: str | None) -> tuple[str, ...]:
@@ -277,14 +282,19 @@ def transition(path: RequestPath, body: TransitionBody) -> Response:
 )
 @requires(READ)
 def duplicate_candidates(path: RequestPath, query: DuplicateQuery) -> dict[str, Any]:
+    who = caller()
     rows = store.duplicate_candidates(
         get_session(),
         path.request_id,
-        caller().scope,
+        who.scope,
         radius_m=query.radius_m,
         days=query.days,
         limit=20,
     )
     if rows is None:
         raise NotFound(f"There is no request {path.request_id}.")
-    return {"candidates": [properties(r) | {"distance_m": round(r.distance_m, 1)} for r in rows]}
+    return {
+        "candidates": [
+            properties(r, who.disclosure) | {"distance_m": round(r.distance_m, 1)} for r in rows
+        ]
+    }

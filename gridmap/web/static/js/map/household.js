@@ -172,9 +172,13 @@ export class HouseholdPanel {
 
   /**
    * A masked value as the API sent it; for roles that may reveal, with a "显示" button that
-   * asks the server for the plain value (each click is one audit row there).
+   * asks the server for the plain value (each click is one audit row there). A value the API
+   * sent plain (a door of the reader's duty, a colleague's name) has nothing to reveal.
    */
   masked(object, id, field, text) {
+    if (text && !String(text).includes('*')) {
+      return el('span', { class: 'gm-plain', 'data-object': object, 'data-field': field }, text);
+    }
     const value = el('span', { class: 'gm-masked-text' }, text);
     const node = el('span',
       { class: 'gm-masked', 'data-object': object, 'data-id': id, 'data-field': field }, value);
