@@ -35,7 +35,9 @@ def test_one_grid_has_children_and_staff(client, staffed):
         COMMUNITY + "01001",
         COMMUNITY + "01002",
     ]
-    assert body["properties"]["staff"][0]["name"] == "李*"
+    # Staff read each other's names (亮明身份); phones stay masked.
+    assert body["properties"]["staff"][0]["name"] == "李长"
+    assert body["properties"]["staff"][0]["phone"] == "138****0002"
     assert_problem(client.get(f"/api/v1/grids/{COMMUNITY[:-1]}9"), 404, "no grid")
 
 
@@ -59,7 +61,7 @@ def test_past_grid_shows_the_children_and_staff_of_that_day(client, session, set
     listed = client.get(f"/api/v1/grids?parent={COMMUNITY}01&at={day}").get_json()
     assert listed["numberReturned"] == 2
     for url in (f"{micro}?at={day}", micro):  # the worker's post followed the redraw
-        assert [s["name"] for s in client.get(url).get_json()["properties"]["staff"]] == ["张*"]
+        assert [s["name"] for s in client.get(url).get_json()["properties"]["staff"]] == ["张员"]
     before = client.get(f"{micro}?at={day - dt.timedelta(days=15)}").get_json()  # no post yet
     assert before["properties"]["staff"] == []
 
@@ -70,7 +72,7 @@ def test_locate_gives_chain_with_staff(client, staffed):
     assert grids["micro"]["code"] == COMMUNITY + "01001"
     assert grids["micro"]["staff"][0] == {
         "person_id": 3,
-        "name": "张*",
+        "name": "张员",
         "phone": "138****0003",
         "role": "grid_worker",
     }
@@ -109,8 +111,10 @@ def test_households_and_their_coverage(client, staffed):
     in_zone = client.get(f"/api/v1/households?grid={COMMUNITY}02").get_json()
     assert [f["id"] for f in in_zone["features"]] == [2]
     cov = client.get("/api/v1/households/1/coverage").get_json()
-    assert [m["name"] for m in cov["members"]] == ["赵*"]
-    assert cov["grids"]["micro"]["staff"][0]["name"] == "张*"
+    assert [(m["name"], m["phone"]) for m in cov["members"]] == [("赵党", "138****0004")]
+    assert cov["grids"]["micro"]["staff"][0]["name"] == "张员"
+    # The street administrator has no duty to the household: its door stays masked.
+    assert cov["household"]["address"] == "东城区测试社区*号楼*单元***"
     assert cov["grids"]["community"]["code"] == COMMUNITY
     assert_problem(client.get("/api/v1/households/999/coverage"), 404, "999")
 
