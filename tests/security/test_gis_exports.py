@@ -2,8 +2,9 @@
 every answer: a zone leader's export holds its zone only, no export of any layer or format
 holds a plain phone number, resident's name or description nor anything of another street,
 addresses are plain only to the staff with a duty to the households (a chief, not a street
-administrator) and staff names plain to staff, every CSV cell is neutralised, a job is refused at once for bad parameters (400) or a grid outside the scope
-(404), and its file is its owner's only."""
+administrator) and staff names plain to staff, every CSV cell is neutralised, a job is
+refused at once for bad parameters (400) or a grid outside the scope (404), and its file is
+its owner's only."""
 
 from __future__ import annotations
 
