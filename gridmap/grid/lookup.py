@@ -35,7 +35,7 @@ def _with_staff(
     staff = grids.staff(session, [part["id"] for part in chain.values()])
     out: dict[str, Any] = dict.fromkeys(LEVELS)
     for level, part in chain.items():
-        out[level] = {k: part[k] for k in ("code", "name", "level", "kind")}
+        out[level] = {k: part[k] for k in ("code", "name", "level", "kind", "in_scope")}
         out[level]["staff"] = [disclosure.staff_contact(s) for s in staff[part["id"]]]
     return out
 
