@@ -125,6 +125,7 @@ class RequestListQuery(params.PageQuery, params.BBoxQuery):
         None, description="红黄牌: yellow (due soon) or red (overdue) only"
     )
     mine: bool = Field(False, description="Only those the caller owns (the inbox)")
+    filed: bool = Field(False, description="Only those the caller filed (我上报的)")
 
 
 # ---------------------------------------------------------------------------------- answers
@@ -171,13 +172,21 @@ def _answer(body: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
+def _channel(kind: str) -> str:
+    """The channel (来源) of a request filed with a credential of ``kind``: the signed-in
+    page's session (a cookie only the login form gives, its writes CSRF-checked) files from
+    the page (页面上报); a bearer token or an API key, from another system (系统上报). Told
+    by the server from the credential, so no client can claim another channel."""
+    return "page" if kind == "web" else "api"
+
+
 def new_request(body: IntakeBody) -> domain.NewRequest:
     contact = body.contact or Contact()
     place = body.location
     return domain.NewRequest(
         category=body.category,
         description=body.description,
-        source="api",
+        source=_channel(caller().kind),
         lon=place.lon if place else None,
         lat=place.lat if place else None,
         crs=place.crs if place else "EPSG:4326",
@@ -215,6 +224,7 @@ def list_requests(query: RequestListQuery) -> Response:
         mine=query.mine,
         owner_person_id=person,
         owner_user_id=user,
+        filed_by=who.user_id if query.filed else None,
         warning=query.warning,
         now=now,
         bbox=params.parse_bbox(query.bbox),
