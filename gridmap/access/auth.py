@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from gridmap.access import audit
 from gridmap.core import clock
 from gridmap.core.errors import GridmapError
+from gridmap.core.privacy import Disclosure, disclosure_for
 from gridmap.core.settings import Settings
 from gridmap.storage.models import AuthSession, LoginThrottle, User
 
@@ -138,6 +139,12 @@ def job_scope(code: str | None) -> Scope:
     return Scope((code,) if code else ())
 
 
+def job_disclosure(session: Session, user_id: int) -> Disclosure:
+    """What a background job shows plain: its owner's role's rule, as of when it runs (an
+    account whose role has changed since gets what its role gives now)."""
+    return disclosure_for(session.scalar(select(User.role).where(User.id == user_id)))
+
+
 @dataclass(frozen=True)
 class Caller:
     """The authenticated user of a request."""
@@ -154,6 +161,11 @@ class Caller:
     @property
     def capabilities(self) -> frozenset[str]:
         return CAPABILITIES.get(self.role, frozenset()) | {SIGNED_IN}
+
+    @property
+    def disclosure(self) -> Disclosure:
+        """What this caller reads plain (doors of their duty, staff names): one rule."""
+        return disclosure_for(self.role)
 
 
 @dataclass(frozen=True)

@@ -314,12 +314,20 @@ class Categories(Answer):
 
 class Located(Answer):
     point: Json
-    grids: Json = Field(description="The grid at each level (micro, zone, community) with staff")
+    grids: Json = Field(
+        description="The grid at each level (micro, zone, community) with staff; in_scope is "
+        "false for the zone or community named above the caller's own grid (its staff are "
+        "not the caller's to reveal)"
+    )
 
 
 class HouseholdCoverage(Answer):
     household: Json
-    grids: Json = Field(description="The grid at each level (micro, zone, community) with staff")
+    grids: Json = Field(
+        description="The grid at each level (micro, zone, community) with staff; in_scope is "
+        "false for the zone or community named above the caller's own grid (its staff are "
+        "not the caller's to reveal)"
+    )
     members: list[Json]
 
 

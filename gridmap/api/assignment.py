@@ -15,7 +15,6 @@ from gridmap.api.common import Strict
 from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
-from gridmap.core.privacy import mask_contact
 from gridmap.grid import assignment
 
 bp = APIBlueprint(
@@ -61,10 +60,9 @@ def _answer(body: dict[str, Any], etag: str, status: int = 200) -> Response:
 @bp.get("/grids/<code>/staff", summary="Who staffs a grid (ETag for later changes)")
 @requires(READ)
 def staff(path: params.GridPath, query: StaffQuery) -> Response:
-    etag, posts = assignment.staffing(
-        get_session(), path.code, caller().scope, history=query.history
-    )
-    return _answer({"assignments": [mask_contact(p) for p in posts]}, etag)
+    who = caller()
+    etag, posts = assignment.staffing(get_session(), path.code, who.scope, history=query.history)
+    return _answer({"assignments": [who.disclosure.staff_contact(p) for p in posts]}, etag)
 
 
 @bp.post("/grids/<code>/staff", summary="Give a person a post in a grid (needs If-Match)")
@@ -99,8 +97,9 @@ def end_staff(path: PostPath, body: EndPost) -> Response:
 @bp.get("/grids/<code>/coverage", summary="A grid's households, their members, the candidates")
 @requires(READ)
 def coverage(path: params.GridPath) -> Response:
-    state = assignment.coverage_state(get_session(), path.code, caller().scope)
-    state["members"] = [mask_contact(m) for m in state["members"]]
+    who = caller()
+    state = assignment.coverage_state(get_session(), path.code, who.scope)
+    state["members"] = [who.disclosure.staff_contact(m) for m in state["members"]]
     return _answer(state, state.pop("etag"))
 
 

@@ -116,10 +116,13 @@ def stream_export(path: ExportPath, query: ExportQuery) -> Response:
     audit_write("export", wanted.layer, wanted.grid, {"format": wanted.format} | wanted.filters())
     if wanted.format == "geojson":
         found = rows(session, who.scope, wanted, "geojson")
-        chunks, media = writers.geojson_chunks(wanted.layer, found), writers.GEOJSON_MEDIA_TYPE
+        chunks = writers.geojson_chunks(wanted.layer, found, who.disclosure)
+        media = writers.GEOJSON_MEDIA_TYPE
     else:
         found = rows(session, who.scope, wanted, wanted.csv_geometry)
-        chunks = writers.csv_chunks(wanted.layer, found, wanted.csv_geometry, wanted.csv_header)
+        chunks = writers.csv_chunks(
+            wanted.layer, found, wanted.csv_geometry, wanted.csv_header, who.disclosure
+        )
         media = writers.CSV_MEDIA_TYPE
     disposition = f"attachment; filename={export_jobs.file_name(wanted)}"
     return Response(

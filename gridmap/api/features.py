@@ -35,7 +35,7 @@ from gridmap.api.serializers import grid_properties, household_properties
 from gridmap.core import clock, glossary
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
-from gridmap.core.privacy import mask_name
+from gridmap.core.privacy import Disclosure
 from gridmap.storage import features as store
 from gridmap.storage.grids import BBox
 
@@ -299,17 +299,17 @@ def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _properties(collection_id: str, row: Any) -> dict[str, Any]:
+def _properties(collection_id: str, row: Any, disclosure: Disclosure) -> dict[str, Any]:
     if collection_id.startswith("grids-"):
         return grid_properties(row)
     if collection_id == "households":
-        return household_properties(row)
+        return household_properties(row, disclosure)
     if collection_id == "requests":
-        return _flat(request_properties(row))
+        return _flat(request_properties(row, disclosure))
     return {
         "id": row.id,
         "person_id": row.person_id,
-        "person_name": mask_name(row.person_name),
+        "person_name": disclosure.staff_name(row.person_name),
         "work_list": row.list_code,
         "work_list_name": row.list_name,
         "work_list_kind": row.list_kind,
@@ -323,12 +323,12 @@ def _properties(collection_id: str, row: Any) -> dict[str, Any]:
     }
 
 
-def _feature(collection_id: str, row: Any) -> dict[str, Any]:
+def _feature(collection_id: str, row: Any, disclosure: Disclosure) -> dict[str, Any]:
     return {
         "type": "Feature",
         "id": row.id,
         "geometry": json.loads(row.geojson) if row.geojson else None,
-        "properties": _properties(collection_id, row),
+        "properties": _properties(collection_id, row, disclosure),
     }
 
 
@@ -416,7 +416,8 @@ def items(path: CollectionPath, query: ItemsQuery) -> Response:
         equals=_equals(found),
         lat_lon=crs == CGCS2000,
     )
-    page = store.items(get_session(), found.id, caller().scope, wanted)
+    who = caller()
+    page = store.items(get_session(), found.id, who.scope, wanted)
     links = [
         {"rel": "self", "type": GEOJSON, "href": request.url},
         {"rel": "collection", "type": JSON, "href": _url("collection", collection_id=found.id)},
@@ -431,7 +432,7 @@ def items(path: CollectionPath, query: ItemsQuery) -> Response:
         "numberMatched": page.matched,
         "numberReturned": len(page.rows),
         "links": links,
-        "features": [_feature(found.id, row) for row in page.rows],
+        "features": [_feature(found.id, row, who.disclosure) for row in page.rows],
     }
     return _json(body, GEOJSON, crs)
 
@@ -445,12 +446,11 @@ def feature(path: FeaturePath, query: FeatureQuery) -> Response:
     found = _collection(path.collection_id)
     _check_names(_FEATURE_PARAMETERS)
     crs = _crs("crs")
-    row = store.item(
-        get_session(), found.id, caller().scope, path.feature_id, lat_lon=crs == CGCS2000
-    )
+    who = caller()
+    row = store.item(get_session(), found.id, who.scope, path.feature_id, lat_lon=crs == CGCS2000)
     if row is None:
         raise NotFound(f"There is no feature {path.feature_id} in {found.id!r}.")
-    body = _feature(found.id, row) | {
+    body = _feature(found.id, row, who.disclosure) | {
         "links": [
             {"rel": "self", "type": GEOJSON, "href": request.url},
             {"rel": "collection", "type": JSON, "href": _url("collection", collection_id=found.id)},

@@ -10,7 +10,6 @@ from gridmap.access.security import caller, requires
 from gridmap.api import params, serializers
 from gridmap.core.db import get_session
 from gridmap.core.errors import NotFound
-from gridmap.core.privacy import mask_contact
 from gridmap.storage import grids
 
 bp = APIBlueprint(
@@ -45,12 +44,14 @@ def list_grids(query: params.GridListQuery) -> Response:
 @bp.get("/grids/<code>", summary="One grid with its children and assigned people")
 @requires(READ)
 def get_grid(path: params.GridPath, query: params.GridGetQuery) -> Response:
-    session, scope = get_session(), caller().scope
+    session, who = get_session(), caller()
+    scope = who.scope
     row = grids.get_grid(session, path.code, query.at, scope)
     if row is None:
         raise NotFound(f"There is no grid with code {path.code}.")
     props = serializers.grid_properties(row)
     children = grids.children(session, row.code, query.at, scope)
     props["children"] = [dict(c._mapping) for c in children]
-    props["staff"] = [mask_contact(s) for s in grids.staff_on(session, row.code, query.at)]
+    staff = grids.staff_on(session, row.code, query.at)
+    props["staff"] = [who.disclosure.staff_contact(s) for s in staff]
     return serializers.geojson_response(serializers.feature(row.code, row.geojson, props))

@@ -27,16 +27,18 @@ bp = APIBlueprint(
 @requires(READ)
 def list_households(query: params.HouseholdListQuery) -> Response:
     limit, after = params.parse_page(query)
+    who = caller()
     page = households.list_households(
         get_session(),
         bbox=params.parse_bbox(query.bbox),
         grid_code=query.grid,
         limit=limit,
         after_id=after,
-        scope=caller().scope,
+        scope=who.scope,
     )
     features = [
-        serializers.feature(r.id, r.geojson, serializers.household_properties(r)) for r in page.rows
+        serializers.feature(r.id, r.geojson, serializers.household_properties(r, who.disclosure))
+        for r in page.rows
     ]
     return serializers.feature_collection(features, page)
 
@@ -47,6 +49,7 @@ def list_households(query: params.HouseholdListQuery) -> Response:
 )
 @requires(READ)
 def household_coverage(path: params.HouseholdPath) -> dict[str, Any]:
-    answer = lookup.household_coverage(get_session(), path.household_id, caller().scope)
-    answer["household"] = serializers.household_properties(answer["household"])
+    who = caller()
+    answer = lookup.household_coverage(get_session(), path.household_id, who.scope, who.disclosure)
+    answer["household"] = serializers.household_properties(answer["household"], who.disclosure)
     return answer

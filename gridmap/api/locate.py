@@ -10,7 +10,6 @@ from gridmap.access.auth import READ
 from gridmap.access.security import caller, requires
 from gridmap.api import params
 from gridmap.core.db import get_session
-from gridmap.core.privacy import mask_address
 from gridmap.grid import lookup
 from gridmap.storage import grids, households
 
@@ -26,13 +25,15 @@ bp = APIBlueprint(
 @bp.get("/locate", summary="The micro-grid, zone and community at a point, with their staff")
 @requires(READ)
 def locate(query: params.LocateQuery) -> dict[str, Any]:
-    return lookup.locate(get_session(), query.lon, query.lat, query.crs, caller().scope)
+    who = caller()
+    return lookup.locate(get_session(), query.lon, query.lat, query.crs, who.scope, who.disclosure)
 
 
 @bp.get("/search", summary="Grids by code or name, households by address")
 @requires(READ)
 def search(query: params.SearchQuery) -> dict[str, Any]:
-    session, scope = get_session(), caller().scope
+    session, who = get_session(), caller()
+    scope = who.scope
     results: list[dict[str, Any]] = [
         {
             "type": "grid",
@@ -47,7 +48,7 @@ def search(query: params.SearchQuery) -> dict[str, Any]:
         {
             "type": "household",
             "id": hid,
-            "label": mask_address(address),
+            "label": who.disclosure.address(address),
             "bbox": [lon, lat, lon, lat],
         }
         for hid, address, lon, lat in households.search(session, query.q, limit=10, scope=scope)

@@ -27,7 +27,7 @@ from gridmap.api.common import Location, Note, Photo, Strict, idempotency_key
 from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
-from gridmap.core.privacy import mask_address, mask_name, mask_text
+from gridmap.core.privacy import Disclosure, mask_text
 from gridmap.patrols import service as domain
 from gridmap.requests import service as requests_domain
 from gridmap.storage import patrols as store
@@ -145,15 +145,16 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def _person(person_id: int, name: str | None) -> dict[str, Any]:
-    return {"id": person_id, "name": mask_name(name)}
+def _person(person_id: int, name: str | None, disclosure: Disclosure) -> dict[str, Any]:
+    """A grid worker or member: staff, named as ``disclosure`` says staff are."""
+    return {"id": person_id, "name": disclosure.staff_name(name)}
 
 
-def patrol_properties(row: Any) -> dict[str, Any]:
-    """A patrol as lists and the replay show it: who (masked), which list, where, when."""
+def patrol_properties(row: Any, disclosure: Disclosure) -> dict[str, Any]:
+    """A patrol as lists and the replay show it: who, which list, where, when."""
     return {
         "id": row.id,
-        "person": _person(row.person_id, row.person_name),
+        "person": _person(row.person_id, row.person_name, disclosure),
         "work_list": {"code": row.list_code, "name": row.list_name, "kind": row.list_kind},
         "grid_code": row.grid_code,
         "grid_name": row.grid_name,
@@ -171,7 +172,7 @@ def _point(lon: float, lat: float) -> dict[str, Any]:
     return {"type": "Point", "coordinates": [round(float(lon), 7), round(float(lat), 7)]}
 
 
-def _replay(found: dict[str, Any]) -> dict[str, Any]:
+def _replay(found: dict[str, Any], disclosure: Disclosure) -> dict[str, Any]:
     """A patrol as a FeatureCollection: the track (times per vertex, UNIX seconds), its
     check-ins and the households it reached."""
     parts = found["parts"]
@@ -209,7 +210,7 @@ def _replay(found: dict[str, Any]) -> dict[str, Any]:
             "properties": {
                 "kind": "reached",
                 "household_id": r.household_id,
-                "address": mask_address(r.address),
+                "address": disclosure.address(r.address),
                 "how": r.how,
                 "at": _iso(r.at),
                 "distance_m": _round(r.distance_m),
@@ -220,19 +221,20 @@ def _replay(found: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",
         "id": found["patrol"].id,
-        "properties": patrol_properties(found["patrol"]),
+        "properties": patrol_properties(found["patrol"], disclosure),
         "features": [track, *check_ins, *reached],
     }
 
 
-def _duty(row: Any) -> dict[str, Any]:
-    """One duty of a list: a household (masked) or a grid, done or due."""
+def _duty(row: Any, disclosure: Disclosure) -> dict[str, Any]:
+    """One duty of a list: a household (its door as ``disclosure`` says) or a grid, done or
+    due."""
     base = {"type": row.target, "done_at": _iso(row.done_at), "done": row.done_at is not None}
     if row.target == "grid":
         return base | {"code": row.grid_code, "name": row.grid_name}
     return base | {
         "id": row.household_id,
-        "address": mask_address(row.address),
+        "address": disclosure.address(row.address),
         "care_tags": list(row.care_tags or []),
         "micro_grid_code": row.grid_code,
         "lon": round(float(row.lon), 7),
@@ -254,22 +256,26 @@ def _rule(rule: Any, period: domain.Period) -> dict[str, Any]:
     }
 
 
-def _work_lists(found: dict[str, Any]) -> dict[str, Any]:
+def _work_lists(found: dict[str, Any], disclosure: Disclosure) -> dict[str, Any]:
     lists = []
     for entry in found["lists"]:
-        items = [_duty(r) for r in entry["rows"]]
+        items = [_duty(r, disclosure) for r in entry["rows"]]
         done = sum(1 for i in items if i["done"])
         lists.append(
             _rule(entry["rule"], entry["period"])
             | {"done": done, "due": len(items) - done, "items": items}
         )
     person = found["person"]
-    return {"person": _person(person.id, person.name), "date": found["date"], "lists": lists}
+    return {
+        "person": _person(person.id, person.name, disclosure),
+        "date": found["date"],
+        "lists": lists,
+    }
 
 
-def _overdue_row(entry: dict[str, Any]) -> dict[str, Any]:
+def _overdue_row(entry: dict[str, Any], disclosure: Disclosure) -> dict[str, Any]:
     row, rule = entry["row"], entry["rule"]
-    duty = _duty(row)
+    duty = _duty(row, disclosure)
     duty.pop("done")
     duty.pop("done_at")
     return duty | {
@@ -280,21 +286,17 @@ def _overdue_row(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _named(entries: list[dict[str, Any]], masked: bool) -> list[dict[str, Any]]:
-    return [e | {"name": mask_name(e["name"]) if masked else e["name"]} for e in entries]
-
-
-def _overdue(found: dict[str, Any], geojson: bool) -> Response:
+def _overdue(found: dict[str, Any], geojson: bool, disclosure: Disclosure) -> Response:
     counts = {
         "date": found["date"],
         "lists": [
             _rule(e["rule"], e["period"]) | {"total": e["total"], "due": e["due"]}
             for e in found["lists"]
         ],
-        "by_worker": _named(found["by_person"], masked=True),
-        "by_grid": _named(found["by_grid"], masked=False),
+        "by_worker": [e | {"name": disclosure.staff_name(e["name"])} for e in found["by_person"]],
+        "by_grid": found["by_grid"],
     }
-    rows = [_overdue_row(e) for e in found["rows"]]
+    rows = [_overdue_row(e, disclosure) for e in found["rows"]]
     if not geojson:
         return _json(counts | {"numberReturned": len(rows), "rows": rows})
     features = [
@@ -311,10 +313,10 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
-def _visit(row: Any) -> dict[str, Any]:
+def _visit(row: Any, disclosure: Disclosure) -> dict[str, Any]:
     return {
         "patrol_id": row.patrol_id,
-        "person": _person(row.person_id, row.person_name),
+        "person": _person(row.person_id, row.person_name, disclosure),
         "work_list": {"code": row.list_code, "name": row.list_name, "kind": row.list_kind},
         "how": row.how,
         "at": _iso(row.at),
@@ -364,10 +366,11 @@ def _once(
 
 
 def _summary(patrol_id: int) -> dict[str, Any]:
-    row = store.get_patrol(get_session(), patrol_id, caller().scope)
+    who = caller()
+    row = store.get_patrol(get_session(), patrol_id, who.scope)
     if row is None:  # recorded by the caller, so visible unless its grid left the scope
         return {"id": patrol_id}
-    return patrol_properties(row)
+    return patrol_properties(row, who.disclosure)
 
 
 def _track_file() -> tuple[bytes, str | None]:
@@ -400,7 +403,7 @@ def work_lists(query: WorkListQuery) -> Response:
     found = domain.work_lists(
         session, who.scope, person_id, query.date or clock.today(), query.work_list
     )
-    return _json(_work_lists(found))
+    return _json(_work_lists(found, who.disclosure))
 
 
 @bp.post("/patrols", summary="Start a live patrol as yourself (Idempotency-Key)")
@@ -513,15 +516,16 @@ def list_patrols(query: PatrolListQuery) -> Response:
         since = domain.midnight(query.date)
         until = domain.midnight(query.date + dt.timedelta(days=1))
     wanted = store.PatrolFilter(since, until, query.person_id, query.grid, query.work_list)
+    who = caller()
     rows, after = store.list_patrols(
-        get_session(), wanted, caller().scope, limit=limit, before_id=before
+        get_session(), wanted, who.scope, limit=limit, before_id=before
     )
     features = [
         {
             "type": "Feature",
             "id": r.id,
             "geometry": json.loads(r.geojson) if r.geojson else None,
-            "properties": patrol_properties(r),
+            "properties": patrol_properties(r, who.disclosure),
         }
         for r in rows
     ]
@@ -536,8 +540,9 @@ def list_patrols(query: PatrolListQuery) -> Response:
 )
 @requires(READ)
 def get_patrol(path: PatrolPath) -> Response:
-    found = domain.detail(get_session(), path.patrol_id, caller().scope, _settings())
-    return serializers.geojson_response(_replay(found))
+    who = caller()
+    found = domain.detail(get_session(), path.patrol_id, who.scope, _settings())
+    return serializers.geojson_response(_replay(found, who.disclosure))
 
 
 @bp.get(
@@ -551,9 +556,10 @@ def overdue(query: OverdueQuery) -> Response:
     limit = min(1000, maximum) if query.limit is None else query.limit
     if limit > maximum:
         raise InvalidInput(f"limit must be at most {maximum}, not {limit}")
+    who = caller()
     found = domain.overdue(
         get_session(),
-        caller().scope,
+        who.scope,
         query.date or clock.today(),
         grid_code=query.grid,
         list_code=query.work_list,
@@ -561,7 +567,7 @@ def overdue(query: OverdueQuery) -> Response:
         limit=limit,
         geometry=query.format == "geojson",
     )
-    return _overdue(found, query.format == "geojson")
+    return _overdue(found, query.format == "geojson", who.disclosure)
 
 
 @bp.get(
@@ -570,5 +576,6 @@ def overdue(query: OverdueQuery) -> Response:
 )
 @requires(READ)
 def household_visits(path: params.HouseholdPath, query: VisitsQuery) -> dict[str, Any]:
-    rows = domain.household_visits(get_session(), path.household_id, caller().scope, query.limit)
-    return {"household_id": path.household_id, "visits": [_visit(r) for r in rows]}
+    who = caller()
+    rows = domain.household_visits(get_session(), path.household_id, who.scope, query.limit)
+    return {"household_id": path.household_id, "visits": [_visit(r, who.disclosure) for r in rows]}

@@ -21,6 +21,7 @@ from gridmap.api.requests import properties
 from gridmap.core import clock
 from gridmap.core.clock import BEIJING
 from gridmap.core.db import get_session
+from gridmap.core.privacy import Disclosure
 from gridmap.requests import rate_jobs, rates, sync_limit
 
 bp = APIBlueprint(
@@ -68,7 +69,8 @@ def _wanted(query: RateQuery) -> rate_jobs.RateRequest:
 
 def _ranking(query: RateQuery) -> rates.Ranking:
     settings = current_app.extensions["gridmap.settings"]
-    return rate_jobs.table(get_session(), caller().scope, _wanted(query), settings)
+    who = caller()
+    return rate_jobs.table(get_session(), who.scope, _wanted(query), settings, who.disclosure)
 
 
 def ranking_body(table: rates.Ranking) -> dict[str, Any]:
@@ -107,9 +109,10 @@ def ranking(query: RateQuery) -> dict[str, Any]:
 )
 @requires(EXPORT)
 def export(path: ExportPath, query: RateQuery) -> Response:
-    session, scope, wanted = get_session(), caller().scope, _wanted(query)
-    sync_limit.check(session, rate_jobs.check(scope, wanted), job=rate_jobs.ROUTE)
-    table = rate_jobs.table(session, scope, wanted, current_app.extensions["gridmap.settings"])
+    session, who, wanted = get_session(), caller(), _wanted(query)
+    sync_limit.check(session, rate_jobs.check(who.scope, wanted), job=rate_jobs.ROUTE)
+    settings = current_app.extensions["gridmap.settings"]
+    table = rate_jobs.table(session, who.scope, wanted, settings, who.disclosure)
     audit_write("export", "rates", table.period.label, rate_jobs.audit_detail(table))
     name, body = rate_jobs.export_file(table, path.fmt)
     disposition = {"Content-Disposition": f"attachment; filename={name}"}
@@ -154,19 +157,19 @@ def rates_job(body: RateJobBody) -> Response:
 @bp.get("/requests/overdue", summary="Requests with a yellow or red card (红黄牌), per owner")
 @requires(READ)
 def overdue(query: OverdueQuery) -> dict[str, Any]:
-    now = clock.now()
-    found = rates.warned(get_session(), caller().scope, query.grid, now)
+    now, who = clock.now(), caller()
+    found = rates.warned(get_session(), who.scope, query.grid, now, who.disclosure)
     chosen = [w for w in found if query.warning in (None, w.card)]
     return {
         "as_of": now.isoformat(),
         "counts": {c: sum(w.card == c for w in found) for c in ("yellow", "red")},
         "by_owner": rates.per_owner(chosen),
-        "rows": [_warned(w) for w in chosen[: query.limit]],
+        "rows": [_warned(w, who.disclosure) for w in chosen[: query.limit]],
     }
 
 
-def _warned(w: rates.Warned) -> dict[str, Any]:
-    return properties(w.row) | {
+def _warned(w: rates.Warned, disclosure: Disclosure) -> dict[str, Any]:
+    return properties(w.row, disclosure) | {
         "warning": w.card,
         "working_hours_late": w.working_hours_late,
         "working_hours_left": w.working_hours_left,

@@ -42,10 +42,12 @@ class ReportQuery(BaseModel):
 
 
 def _report(name: str, query: ReportQuery) -> reports.Report:
+    who = caller()
     return reports.build(
         get_session(),
         name,
-        caller().scope,
+        who.scope,
+        disclosure=who.disclosure,
         grid_code=query.grid,
         level=query.level,
         max_load=query.max_load,

@@ -20,7 +20,7 @@ from gridmap.api.common import CATEGORY_CODE, PHONE, Location, Photo, Strict, fi
 from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
-from gridmap.core.privacy import mask_email, mask_name, mask_phone, mask_text
+from gridmap.core.privacy import Disclosure, mask_email, mask_name, mask_phone, mask_text
 from gridmap.requests import deadlines, lifecycle, rates
 from gridmap.requests import service as domain
 from gridmap.requests.masked import iso as _iso
@@ -125,6 +125,7 @@ class RequestListQuery(params.PageQuery, params.BBoxQuery):
         None, description="红黄牌: yellow (due soon) or red (overdue) only"
     )
     mine: bool = Field(False, description="Only those the caller owns (the inbox)")
+    filed: bool = Field(False, description="Only those the caller filed (我上报的)")
 
 
 # ---------------------------------------------------------------------------------- answers
@@ -149,7 +150,7 @@ def detail(request_id: int) -> dict[str, Any]:
     """One request with its timeline, contact masked, its ETag and what the caller may do."""
     who = caller()
     row, events = domain.get(get_session(), request_id, who)
-    return properties(row) | {
+    return properties(row, who.disclosure) | {
         "location": {"lon": row.lon, "lat": row.lat},
         "contact": {
             "name": mask_name(row.contact_name),
@@ -171,13 +172,21 @@ def _answer(body: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
+def _channel(kind: str) -> str:
+    """The channel (来源) of a request filed with a credential of ``kind``: the signed-in
+    page's session (a cookie only the login form gives, its writes CSRF-checked) files from
+    the page (页面上报); a bearer token or an API key, from another system (系统上报). Told
+    by the server from the credential, so no client can claim another channel."""
+    return "page" if kind == "web" else "api"
+
+
 def new_request(body: IntakeBody) -> domain.NewRequest:
     contact = body.contact or Contact()
     place = body.location
     return domain.NewRequest(
         category=body.category,
         description=body.description,
-        source="api",
+        source=_channel(caller().kind),
         lon=place.lon if place else None,
         lat=place.lat if place else None,
         crs=place.crs if place else "EPSG:4326",
@@ -215,6 +224,7 @@ def list_requests(query: RequestListQuery) -> Response:
         mine=query.mine,
         owner_person_id=person,
         owner_user_id=user,
+        filed_by=who.user_id if query.filed else None,
         warning=query.warning,
         now=now,
         bbox=params.parse_bbox(query.bbox),
@@ -222,15 +232,20 @@ def list_requests(query: RequestListQuery) -> Response:
     rows, after = rates.warning_page(
         session, wanted, scope=who.scope, limit=limit, before_id=before, now=now
     )
-    features = [_feature(r) for r in rows]
+    features = [_feature(r, who.disclosure) for r in rows]
     return serializers.feature_collection(
         features, Page(rows, None if after is None else str(after))
     )
 
 
-def _feature(row: Any) -> dict[str, Any]:
+def _feature(row: Any, disclosure: Disclosure) -> dict[str, Any]:
     point = {"type": "Point", "coordinates": [row.lon, row.lat]}
-    return {"type": "Feature", "id": row.id, "geometry": point, "properties": properties(row)}
+    return {
+        "type": "Feature",
+        "id": row.id,
+        "geometry": point,
+        "properties": properties(row, disclosure),
+    }
 
 
 def parse_states(text: str | None) -> tuple[str, ...]:
@@ -277,14 +292,19 @@ def transition(path: RequestPath, body: TransitionBody) -> Response:
 )
 @requires(READ)
 def duplicate_candidates(path: RequestPath, query: DuplicateQuery) -> dict[str, Any]:
+    who = caller()
     rows = store.duplicate_candidates(
         get_session(),
         path.request_id,
-        caller().scope,
+        who.scope,
         radius_m=query.radius_m,
         days=query.days,
         limit=20,
     )
     if rows is None:
         raise NotFound(f"There is no request {path.request_id}.")
-    return {"candidates": [properties(r) | {"distance_m": round(r.distance_m, 1)} for r in rows]}
+    return {
+        "candidates": [
+            properties(r, who.disclosure) | {"distance_m": round(r.distance_m, 1)} for r in rows
+        ]
+    }

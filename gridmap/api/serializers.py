@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Response, request
 
+from gridmap.core.privacy import Disclosure
 from gridmap.grid.masked import grid_properties as grid_properties
 from gridmap.grid.masked import household_properties as household_properties
 from gridmap.storage.grids import Page
@@ -18,9 +19,9 @@ RowT = TypeVar("RowT")
 GEOJSON = "application/geo+json"
 
 
-def household_cells(row: HouseholdRow | HouseholdExportRow) -> list[Any]:
+def household_cells(row: HouseholdRow | HouseholdExportRow, disclosure: Disclosure) -> list[Any]:
     """A household as a row of the CSV download: masked as in every answer."""
-    p = household_properties(row)
+    p = household_properties(row, disclosure)
     return [
         p["id"],
         p["address"],

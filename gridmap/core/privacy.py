@@ -1,7 +1,9 @@
-"""Masking of personal data (个人信息) before it leaves the server.
+"""Masking of personal data (个人信息) before it leaves the server, and the one rule of what
+a reader sees plain without asking (:func:`disclosure_for`).
 
 Names, phone numbers, ID numbers and addresses are masked by default; the plain value is
-only given by an explicit, audited reveal (see ``gridmap.api.reveal``).
+only given by an explicit, audited reveal (see ``gridmap.api.reveal``), except what a
+reader's duty needs (:class:`Disclosure`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, overload
 
 _DIGIT = re.compile(r"\d")
@@ -130,3 +133,73 @@ def id_number_digest(number: str, key: str) -> str:
     """A keyed hash of an ID number: finds duplicates without storing the number."""
     normalised = number.strip().upper()
     return hmac.new(key.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What a reader sees plain of the rows they read, without an audited reveal.
+
+    ``doors``: a household's building, unit and room number (and so its full address).
+    ``staff_names``: the names of the people who staff grids and cover households.
+    Everything else personal stays masked until revealed: residents' names, every phone
+    number, ID numbers, numbers typed into free text.
+    """
+
+    doors: bool = False
+    staff_names: bool = False
+
+    @overload
+    def address(self, address: str) -> str: ...
+    @overload
+    def address(self, address: None) -> None: ...
+    def address(self, address: str | None) -> str | None:
+        return address if self.doors else mask_address(address)
+
+    def door(self, number: str | None) -> str | None:
+        """A building, unit or room number."""
+        return number if self.doors else mask_digits(number)
+
+    @overload
+    def staff_name(self, name: str) -> str: ...
+    @overload
+    def staff_name(self, name: None) -> None: ...
+    def staff_name(self, name: str | None) -> str | None:
+        return name if self.staff_names else mask_name(name)
+
+    def staff_contact(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of a staff entry (``name``, ``phone``): the name as this reader sees staff
+        names, the phone masked (a personal number, revealed one at a time)."""
+        return {
+            **entry,
+            "name": self.staff_name(entry.get("name")),
+            "phone": mask_phone(entry.get("phone")),
+        }
+
+
+#: Nothing plain: readers without a duty (Open311 clients, unknown roles).
+MASKED = Disclosure()
+
+# The rule, by role. It holds for the rows a reader gets, which are always those of their
+# scope (``gridmap.storage.scoping``): a role's scope is the area of its duty.
+#
+# Doors follow duty. A household's grid worker (网格员) knocks on its door for the monthly
+# survey and the weekly visit: six households of one building read "*号楼*单元***" alike,
+# and the worker cannot tell which door is which. The members who cover it (党员分片包户)
+# visit it; its zone leader (网格长) and community chief (总网格长) send them and answer for
+# it. Their scopes are exactly those households: the micro-grid and the covered households,
+# the covered households, the zone, the community. A street administrator and an auditor
+# oversee many communities from a distance: counts and areas, not doors, so the address
+# stays masked for them (the administrator may still reveal one, audited).
+#
+# Staff names are public to staff. Grid staff and party members serve under their own
+# names ("亮明身份，挂牌服务": show who you are, serve under a name plate): a chief who cannot
+# read the names of the workers and members of their own community cannot call on them.
+# Their phone numbers are personal and stay masked until revealed, as do residents' names
+# and phones: knowing the door is for finding a household, not for naming who lives there.
+DUTY_ROLES: frozenset[str] = frozenset({"chief", "zone_leader", "grid_worker", "member"})
+STAFF_ROLES: frozenset[str] = DUTY_ROLES | {"street_admin", "auditor"}
+
+
+def disclosure_for(role: str | None) -> Disclosure:
+    """What a reader in ``role`` sees plain (see the rule above)."""
+    return Disclosure(doors=role in DUTY_ROLES, staff_names=role in STAFF_ROLES)

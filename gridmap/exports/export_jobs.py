@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gridmap.access import audit
-from gridmap.access.auth import Scope, job_scope
+from gridmap.access.auth import Scope, job_disclosure, job_scope
 from gridmap.core import clock
 from gridmap.core.errors import InvalidInput, TooLargeForRequest, Unprocessable
 from gridmap.core.settings import Settings
@@ -116,6 +116,7 @@ def _content(
     session: Session, job: JobRecord, wanted: ExportRequest, total: int, report: Report
 ) -> bytes:
     scope = job_scope(job.scope_code)
+    disclosure = job_disclosure(session, job.user_id)
     if wanted.format == "gpkg":
 
         def progress(done: int) -> None:
@@ -123,13 +124,17 @@ def _content(
 
         with tempfile.TemporaryDirectory(prefix="gridmap-export-") as folder:
             path = Path(folder) / f"{wanted.layer}.gpkg"
-            writers.write_gpkg(path, wanted.layer, rows(session, scope, wanted, "wkb"), progress)
+            found = rows(session, scope, wanted, "wkb")
+            writers.write_gpkg(path, wanted.layer, found, disclosure, progress)
             return path.read_bytes()
     if wanted.format == "geojson":
-        chunks = writers.geojson_chunks(wanted.layer, rows(session, scope, wanted, "geojson"))
+        found = rows(session, scope, wanted, "geojson")
+        chunks = writers.geojson_chunks(wanted.layer, found, disclosure)
     else:
         found = rows(session, scope, wanted, wanted.csv_geometry)
-        chunks = writers.csv_chunks(wanted.layer, found, wanted.csv_geometry, wanted.csv_header)
+        chunks = writers.csv_chunks(
+            wanted.layer, found, wanted.csv_geometry, wanted.csv_header, disclosure
+        )
     out = io.BytesIO()
     for chunk in chunks:
         out.write(chunk.encode())

@@ -1,7 +1,7 @@
 """What a GIS export holds: the one check of its parameters, the rows of a layer in the
 caller's scope (the storage modules' own queries and scope conditions) and each row as a flat
 record, masked by the rule of every answer (:mod:`gridmap.grid.masked`,
-:mod:`gridmap.requests.masked`).
+:mod:`gridmap.requests.masked`) for the reader's :class:`~gridmap.core.privacy.Disclosure`.
 
 The ``review`` layer is the review (一月一研判) of a period as a layer: today's micro-grids of
 the reviewed area, each with the figures of :func:`gridmap.review.service.micro_grid_review`
@@ -27,6 +27,7 @@ from gridmap.access.auth import Scope
 from gridmap.core import glossary
 from gridmap.core.clock import BEIJING, FIRST_YEAR, LAST_YEAR
 from gridmap.core.errors import InvalidInput, NotFound
+from gridmap.core.privacy import Disclosure
 from gridmap.grid.masked import grid_properties, household_properties
 from gridmap.requests import lifecycle
 from gridmap.requests.masked import properties as request_properties
@@ -383,17 +384,17 @@ def feature_id(layer: Layer, row: ExportRow) -> Any:
     return row.id
 
 
-def record(layer: Layer, row: ExportRow) -> dict[str, Any]:
+def record(layer: Layer, row: ExportRow, disclosure: Disclosure) -> dict[str, Any]:
     """One row as a flat record of the layer's fields (codes, English names), masked as in
-    every answer."""
+    every answer to ``disclosure``'s reader."""
     if isinstance(row, ReviewRow):
         return row.figures
     if layer == "households":
-        found = household_properties(cast(HouseholdExportRow, row))
+        found = household_properties(cast(HouseholdExportRow, row), disclosure)
         return found | {"care_tags": ";".join(found["care_tags"])}
     if layer == "grids":
         return grid_properties(cast(GridRow, row))
-    shown = request_properties(row)
+    shown = request_properties(row, disclosure)
     category, owner = shown.pop("category"), shown.pop("owner")
     shown.pop("stage_started_at")
     return {

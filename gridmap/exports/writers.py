@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gridmap.core.cells import csv_lines
+from gridmap.core.privacy import Disclosure
 from gridmap.exports.layers import (
     CRS,
     FIELDS,
@@ -38,13 +39,15 @@ GPKG_MEDIA_TYPE = "application/geopackage+sqlite3"
 GPKG_BATCH = 5000
 
 
-def geojson_chunks(layer: Layer, rows: Iterable[ExportRow]) -> Iterator[str]:
-    """An RFC 7946 FeatureCollection of every row, a feature at a time; each row's
-    ``geometry`` column is GeoJSON text."""
+def geojson_chunks(
+    layer: Layer, rows: Iterable[ExportRow], disclosure: Disclosure
+) -> Iterator[str]:
+    """An RFC 7946 FeatureCollection of every row as ``disclosure``'s reader sees it, a
+    feature at a time; each row's ``geometry`` column is GeoJSON text."""
     yield f'{{"type":"FeatureCollection","name":{json.dumps(layer)},"features":['
     separator = ""
     for row in rows:
-        properties = json.dumps(record(layer, row), ensure_ascii=False)
+        properties = json.dumps(record(layer, row, disclosure), ensure_ascii=False)
         ident = json.dumps(feature_id(layer, row), ensure_ascii=False)
         yield (
             f'{separator}{{"type":"Feature","id":{ident},'
@@ -60,14 +63,18 @@ def csv_columns(layer: Layer, geometry: CsvGeometry, header: Header) -> list[str
 
 
 def csv_chunks(
-    layer: Layer, rows: Iterable[ExportRow], geometry: CsvGeometry, header: Header
+    layer: Layer,
+    rows: Iterable[ExportRow],
+    geometry: CsvGeometry,
+    header: Header,
+    disclosure: Disclosure,
 ) -> Iterator[str]:
     """The CSV a line at a time (byte-order mark first, formula cells neutralised); rows have
     ``lon`` and ``lat`` columns, or a ``geometry`` column of WKT."""
 
     def line(row: ExportRow) -> list[Any]:
         where = [row.lon, row.lat] if geometry == "lonlat" else [row.geometry]
-        return cells(layer, record(layer, row), header) + where
+        return cells(layer, record(layer, row, disclosure), header) + where
 
     return csv_lines(csv_columns(layer, geometry, header), (line(r) for r in rows))
 
@@ -76,6 +83,7 @@ def write_gpkg(
     path: Path,
     layer: Layer,
     rows: Iterable[ExportRow],
+    disclosure: Disclosure,
     progress: Callable[[int], None] = lambda n: None,
 ) -> int:
     """Write the rows (with a ``geometry`` column of WKB) to a GeoPackage layer named
@@ -92,7 +100,7 @@ def write_gpkg(
         batch = list(islice(found, GPKG_BATCH))
         if not batch and written:
             return written
-        records = [record(layer, r) for r in batch]
+        records = [record(layer, r, disclosure) for r in batch]
         columns = {
             name: pd.array([r[name] for r in records], dtype=kind) for name, kind in FIELDS[layer]
         }

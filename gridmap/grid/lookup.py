@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
 from gridmap.core.errors import NotFound
-from gridmap.core.privacy import mask_contact
+from gridmap.core.privacy import Disclosure
 from gridmap.spatial.crs import check_lonlat, parse_crs, to_cgcs2000
 from gridmap.storage import grids, households
 
@@ -28,29 +28,36 @@ def to_storage_point(x: float, y: float, crs_text: str) -> tuple[float, float]:
     return float(lon[0]), float(lat[0])
 
 
-def _with_staff(session: Session, chain: dict[str, grids.GridPart]) -> dict[str, Any]:
+def _with_staff(
+    session: Session, chain: dict[str, grids.GridPart], disclosure: Disclosure
+) -> dict[str, Any]:
     """``{level: grid}`` for every level, each grid with its staff, None where missing."""
     staff = grids.staff(session, [part["id"] for part in chain.values()])
     out: dict[str, Any] = dict.fromkeys(LEVELS)
     for level, part in chain.items():
-        out[level] = {k: part[k] for k in ("code", "name", "level", "kind")}
-        out[level]["staff"] = [mask_contact(s) for s in staff[part["id"]]]
+        out[level] = {k: part[k] for k in ("code", "name", "level", "kind", "in_scope")}
+        out[level]["staff"] = [disclosure.staff_contact(s) for s in staff[part["id"]]]
     return out
 
 
-def locate(session: Session, x: float, y: float, crs_text: str, scope: Scope) -> dict[str, Any]:
+def locate(
+    session: Session, x: float, y: float, crs_text: str, scope: Scope, disclosure: Disclosure
+) -> dict[str, Any]:
     """The grids in ``scope`` containing a point at each level, with the people assigned."""
     lon, lat = to_storage_point(x, y, crs_text)
     chain = grids.chain_at_point(session, lon, lat, scope)
     if not chain:
         raise NotFound(f"The point ({lon:.6f}, {lat:.6f}) lies outside every grid you can see.")
-    return {"point": {"lon": lon, "lat": lat}, "grids": _with_staff(session, chain)}
+    return {"point": {"lon": lon, "lat": lat}, "grids": _with_staff(session, chain, disclosure)}
 
 
-def household_coverage(session: Session, household_id: int, scope: Scope) -> dict[str, Any]:
+def household_coverage(
+    session: Session, household_id: int, scope: Scope, disclosure: Disclosure
+) -> dict[str, Any]:
     """A household's grid chain with its staff, and the members who look after it.
 
-    Names and phone numbers are masked; ``gridmap.api.reveal`` gives plain values.
+    Phone numbers are masked, staff names as ``disclosure`` says; ``gridmap.api.reveal``
+    gives plain values.
     """
     row = households.get_household(session, household_id, scope)
     if row is None:
@@ -58,5 +65,9 @@ def household_coverage(session: Session, household_id: int, scope: Scope) -> dic
     chain = (
         grids.chain_of_micro_grid(session, row.micro_grid_id, scope) if row.micro_grid_id else {}
     )
-    members = [mask_contact(m) for m in households.members_covering(session, household_id)]
-    return {"household": row, "grids": _with_staff(session, chain), "members": members}
+    members = households.members_covering(session, household_id)
+    return {
+        "household": row,
+        "grids": _with_staff(session, chain, disclosure),
+        "members": [disclosure.staff_contact(m) for m in members],
+    }

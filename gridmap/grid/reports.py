@@ -5,7 +5,8 @@
 - ``overloaded``: members whose weighted load exceeds the capacity;
 - ``coverage``: households, covered households and coverage rate per grid of a level.
 
-Personal data is masked as everywhere else; exports carry the same masked values.
+Personal data is masked as everywhere else (addresses and staff names as the reader's
+:class:`~gridmap.core.privacy.Disclosure` says); exports carry the same values.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from gridmap.access.auth import Scope
 from gridmap.core import glossary
 from gridmap.core.cells import safe_row
-from gridmap.core.privacy import mask_address, mask_contact
+from gridmap.core.privacy import Disclosure
 from gridmap.storage import reports as queries
 
 #: Columns holding codes, and the glossary table that names them in downloads.
@@ -63,6 +64,7 @@ def build(
     name: str,
     scope: Scope,
     *,
+    disclosure: Disclosure,
     grid_code: str | None,
     level: str = "micro",
     max_load: float = 30,
@@ -83,7 +85,11 @@ def build(
         )
     if name == "uncovered":
         masked = [
-            {**r, "address": mask_address(r["address"]), "care_tags": ";".join(r["care_tags"])}
+            {
+                **r,
+                "address": disclosure.address(r["address"]),
+                "care_tags": ";".join(r["care_tags"]),
+            }
             for r in queries.uncovered(session, scope, grid_code)
         ]
         return Report(
@@ -99,7 +105,7 @@ def build(
         )
     if name == "overloaded":
         overloaded = [
-            mask_contact(r)
+            disclosure.staff_contact(r)
             for r in queries.loads(session, scope, grid_code, care_weight)
             if r["weighted_load"] > max_load
         ]

@@ -1,6 +1,8 @@
 """A resident's request as every list shows it: the one masking rule of the API's answers and
 the GIS exports (``gridmap.exports``). Phone and ID numbers typed into the description and the
-owner's name and phone are masked; the timeline and contact are the detail view's."""
+owner's phone are masked, the owner's name as the reader sees staff names
+(:func:`gridmap.core.privacy.disclosure_for`); the timeline and contact are the detail
+view's."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from gridmap.core import clock
-from gridmap.core.privacy import mask_name, mask_phone, mask_text
+from gridmap.core.privacy import Disclosure, mask_phone, mask_text
 from gridmap.requests import deadlines, lifecycle
 
 
@@ -24,8 +26,8 @@ def warning(row: Any, now: dt.datetime | None = None) -> str | None:
     return deadlines.warning_level(now, row.stage_deadline, row.stage_started_at)
 
 
-def properties(row: Any) -> dict[str, Any]:
-    """A request as every list shows it: masked, no timeline."""
+def properties(row: Any, disclosure: Disclosure) -> dict[str, Any]:
+    """A request as every list shows it to ``disclosure``'s reader: masked, no timeline."""
     return {
         "id": row.id,
         "state": row.state,
@@ -41,7 +43,7 @@ def properties(row: Any) -> dict[str, Any]:
         "household_id": row.household_id,
         "owner": {
             "person_id": row.owner_person_id,
-            "name": mask_name(row.owner_name),
+            "name": disclosure.staff_name(row.owner_name),
             "phone": mask_phone(row.owner_phone),
             "user_id": row.owner_user_id,
             "department": row.department,

@@ -18,9 +18,10 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from gridmap.access import audit
-from gridmap.access.auth import Scope, job_scope
+from gridmap.access.auth import Scope, job_disclosure, job_scope
 from gridmap.core.cells import csv_lines
 from gridmap.core.errors import NotFound
+from gridmap.core.privacy import Disclosure
 from gridmap.core.settings import Settings
 from gridmap.jobs import Handler, Owner, Report, enqueue
 from gridmap.requests import rates
@@ -78,8 +79,15 @@ def check(scope: Scope, wanted: RateRequest) -> tuple[str, ...]:
     return prefixes
 
 
-def table(session: Session, scope: Scope, wanted: RateRequest, settings: Settings) -> rates.Ranking:
-    """The ranking asked for (the rows of ``scope`` only: an area outside it has none)."""
+def table(
+    session: Session,
+    scope: Scope,
+    wanted: RateRequest,
+    settings: Settings,
+    disclosure: Disclosure,
+) -> rates.Ranking:
+    """The ranking asked for (the rows of ``scope`` only: an area outside it has none), owners
+    named as ``disclosure`` says."""
     return rates.ranking(
         session,
         scope,
@@ -89,6 +97,7 @@ def table(session: Session, scope: Scope, wanted: RateRequest, settings: Setting
         grid_code=wanted.grid,
         weights=settings.weights,
         size=settings.rate_board_size,
+        disclosure=disclosure,
     )
 
 
@@ -129,7 +138,8 @@ def build(
     report(10, "计算三率")
     wanted = RateRequest.from_params(job.params)
     check(job_scope(job.scope_code), wanted)
-    ranking = table(session, job_scope(job.scope_code), wanted, settings)
+    disclosure = job_disclosure(session, job.user_id)
+    ranking = table(session, job_scope(job.scope_code), wanted, settings, disclosure)
     fmt: Format = "csv" if job.params.get("format") == "csv" else "xlsx"
     report(80, "生成文件")
     name, body = export_file(ranking, fmt)

@@ -82,7 +82,7 @@ from gridmap.core import clock, glossary
 from gridmap.core.cells import safe_row
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput
-from gridmap.core.privacy import mask_name
+from gridmap.core.privacy import MASKED, Disclosure
 from gridmap.requests import deadlines, lifecycle
 from gridmap.requests.service import stage_deadline
 from gridmap.storage import rates as queries
@@ -338,11 +338,11 @@ def _owner_key(request: Any) -> str:
     return f"nobody:{request.level}"
 
 
-def _owner_name(request: Any) -> str:
+def _owner_name(request: Any, disclosure: Disclosure) -> str:
     if request.department:
         return str(request.department)
     if request.owner_person_id is not None:
-        return mask_name(request.owner_name) or f"人员 {request.owner_person_id}"
+        return disclosure.staff_name(request.owner_name) or f"人员 {request.owner_person_id}"
     if request.owner_user_id is not None:
         return f"街道（账号 {request.owner_user_id}）"
     return f"无人值守（{request.level}）"
@@ -398,14 +398,16 @@ def ranking(
     weights: tuple[float, float, float] = (0.1, 0.5, 0.4),
     size: float = 3,
     now: dt.datetime | None = None,
+    disclosure: Disclosure = MASKED,
 ) -> Ranking:
-    """The 三率 of each grid of ``level`` (or each owner unit) in ``scope``, ranked."""
+    """The 三率 of each grid of ``level`` (or each owner unit, staff named as ``disclosure``
+    says) in ``scope``, ranked."""
     as_of = now or clock.now()
     requests = queries.period_requests(session, scope, grid_code, when.start, when.end)
     events = queries.period_events(session, scope, grid_code, when.start, when.end)
     if by == "owner":
         tallies = _tallies(requests, events, _owner_key, when, as_of)
-        names = {_owner_key(r): (_owner_name(r), r.level) for r in requests}
+        names = {_owner_key(r): (_owner_name(r, disclosure), r.level) for r in requests}
         rows = [_row(k, *names[k], t, weights) for k, t in tallies.items()]
     else:
         cut = CODE_LENGTH[level]
@@ -466,9 +468,15 @@ def _hours(delta: dt.timedelta) -> float:
     return round(delta.total_seconds() / 3600, 2)
 
 
-def warned(session: Session, scope: Scope, grid_code: str | None, now: dt.datetime) -> list[Warned]:
+def warned(
+    session: Session,
+    scope: Scope,
+    grid_code: str | None,
+    now: dt.datetime,
+    disclosure: Disclosure = MASKED,
+) -> list[Warned]:
     """Requests in ``scope`` with a yellow or a red card at ``now``, red first, the most
-    overdue first."""
+    overdue first; their owners named as ``disclosure`` says."""
     found: list[Warned] = []
     for row in queries.clocked_requests(session, scope, grid_code, now):
         colour = card(row, now)
@@ -483,7 +491,7 @@ def warned(session: Session, scope: Scope, grid_code: str | None, now: dt.dateti
                 _hours(late) if colour == "red" else None,
                 _hours(left) if colour == "yellow" else None,
                 _owner_key(row),
-                _owner_name(row),
+                _owner_name(row, disclosure),
             )
         )
     return sorted(found, key=lambda w: (w.card != "red", w.row.stage_deadline, w.row.id))

@@ -54,6 +54,8 @@ class GridPart(TypedDict):
     name: str
     level: str
     kind: str
+    #: In the reader's scope; False for the zone or community named above it.
+    in_scope: bool
 
 
 def current_at(at: dt.date | None = None) -> ColumnElement[bool]:
@@ -197,26 +199,39 @@ def staff(session: Session, grid_ids: list[int]) -> dict[int, list[StaffEntry]]:
 
 
 def chain_at_point(session: Session, lon: float, lat: float, scope: Scope) -> dict[str, GridPart]:
-    """The current grids in ``scope`` containing a point, one per level (smallest id on a
-    shared edge).
+    """The current grids containing a point, one per level (smallest id on a shared edge):
+    those in ``scope``, and the zone and community above one in ``scope`` there (the chain
+    is not secret: a worker scoped to a micro-grid is told which zone and community it
+    belongs to).
 
-    Returns ``{level: {id, code, name, level, kind}}``.
+    Returns ``{level: {id, code, name, level, kind, in_scope}}``.
     """
     point = ST_Point(lon, lat, SRID)
+    below = aliased(Grid)
+    seen_below = (
+        select(below.id)
+        .where(below.valid_to.is_(None), ST_Intersects(below.geom, point))
+        .where(below.code.startswith(Grid.code), below.code != Grid.code)
+        .where(grid_visible(scope, below))
+        .exists()
+    )
     stmt = (
-        select(Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind)
-        .where(current_at(), ST_Intersects(Grid.geom, point), grid_visible(scope))
+        select(Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind, grid_visible(scope))
+        .where(current_at(), ST_Intersects(Grid.geom, point))
+        .where(or_(grid_visible(scope), seen_below))
         .order_by(Grid.level, Grid.id)
     )
     chain: dict[str, GridPart] = {}
-    for gid, code, name, level, kind in session.execute(stmt):
-        chain.setdefault(level, GridPart(id=gid, code=code, name=name, level=level, kind=kind))
+    for gid, code, name, level, kind, in_scope in session.execute(stmt):
+        part = GridPart(id=gid, code=code, name=name, level=level, kind=kind, in_scope=in_scope)
+        chain.setdefault(level, part)
     return chain
 
 
 def chain_of_micro_grid(session: Session, micro_grid_id: int, scope: Scope) -> dict[str, GridPart]:
-    """A micro-grid with its zone and community, those in ``scope``, shaped as
-    ``chain_at_point``'s answer."""
+    """A micro-grid in ``scope`` with its zone and community, shaped as ``chain_at_point``'s
+    answer: the chain above a grid one may see is named (it is not secret), so a worker
+    scoped to a micro-grid reads its zone and community rather than "not in a grid"."""
     zone, community = aliased(Grid), aliased(Grid)
     stmt = (
         select(
@@ -248,11 +263,9 @@ def chain_of_micro_grid(session: Session, micro_grid_id: int, scope: Scope) -> d
         return {}
     # select() is typed up to 10 columns; the rest are spelled out here.
     columns: tuple[*_PartColumns, *_PartColumns, *_PartColumns] = row
-    parts = (
-        _visible_part(columns[0:6]),
-        _visible_part(columns[6:12]),
-        _visible_part(columns[12:18]),
-    )
+    if not columns[5]:  # the micro-grid itself is out of scope: nothing of its chain
+        return {}
+    parts = (_part(columns[0:6]), _part(columns[6:12]), _part(columns[12:18]))
     return {part["level"]: part for part in parts if part is not None}
 
 
@@ -260,12 +273,12 @@ def chain_of_micro_grid(session: Session, micro_grid_id: int, scope: Scope) -> d
 _PartColumns = tuple[int | None, str, str, str, str, bool]
 
 
-def _visible_part(columns: _PartColumns) -> GridPart | None:
-    """A grid of ``chain_of_micro_grid``'s row, or None if missing or out of scope."""
-    gid, code, name, level, kind, visible = columns
-    if gid is None or not visible:
+def _part(columns: _PartColumns) -> GridPart | None:
+    """A grid of ``chain_of_micro_grid``'s row, or None if missing."""
+    gid, code, name, level, kind, in_scope = columns
+    if gid is None:
         return None
-    return GridPart(id=gid, code=code, name=name, level=level, kind=kind)
+    return GridPart(id=gid, code=code, name=name, level=level, kind=kind, in_scope=in_scope)
 
 
 def search(session: Session, text: str, limit: int, scope: Scope) -> list[GridHitRow]:

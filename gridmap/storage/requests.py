@@ -80,6 +80,8 @@ class RequestFilter:
     mine: bool = False
     owner_person_id: int | None = None
     owner_user_id: int | None = None
+    #: Only those filed by this user (the filer's 我上报的, whoever owns them now).
+    filed_by: int | None = None
     #: 红黄牌: ``"red"`` only those past their stage deadline at ``now``; ``"yellow"`` narrows
     #: to running clocks not yet past it (the caller decides the yellow card exactly, see
     #: ``gridmap.requests.rates.warning_page``: it needs working time, which SQL does not know).
@@ -404,6 +406,8 @@ def _filtered(stmt: Select[*Ts], wanted: RequestFilter) -> Select[*Ts]:
         )
     if wanted.mine:
         stmt = stmt.where(_owned_by(wanted.owner_person_id, wanted.owner_user_id))
+    if wanted.filed_by is not None:
+        stmt = stmt.where(ResidentRequest.created_by == wanted.filed_by)
     if wanted.bbox:
         stmt = stmt.where(func.ST_Intersects(ResidentRequest.geom, envelope(wanted.bbox)))
     return stmt

@@ -22,7 +22,13 @@ AUDIT_PAGE_SIZE = 100
 AUDIT_CSV_ROWS = 5000
 
 #: The tabs of the request inbox (诉求工作台), in order: key → label.
-INBOX_TABS = {"mine": "我的", "yellow": "即将到期", "red": glossary.OVERDUE, "all": "全部"}
+INBOX_TABS = {
+    "mine": "我的",
+    "filed": "我上报的",
+    "yellow": "即将到期",
+    "red": glossary.OVERDUE,
+    "all": "全部",
+}
 
 #: The ranking board's levels (红黑榜 per micro-grid, zone or community).
 RANKING_LEVELS = {level: glossary.LEVELS[level] for level in ("micro", "zone", "community")}

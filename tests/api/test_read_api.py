@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from gridmap.grid import ingest
 from gridmap.spatial.crs import wgs84_to_bd09
-from tests.conftest import COMMUNITY, MID_LON, N, S, W, small_grid_frame
+from tests.conftest import COMMUNITY, MID_LON, N, S, W, client_for, small_grid_frame
 from tests.helpers import PROBLEM, assert_problem, row_counts
 
 
@@ -35,7 +35,9 @@ def test_one_grid_has_children_and_staff(client, staffed):
         COMMUNITY + "01001",
         COMMUNITY + "01002",
     ]
-    assert body["properties"]["staff"][0]["name"] == "李*"
+    # Staff read each other's names (亮明身份); phones stay masked.
+    assert body["properties"]["staff"][0]["name"] == "李长"
+    assert body["properties"]["staff"][0]["phone"] == "138****0002"
     assert_problem(client.get(f"/api/v1/grids/{COMMUNITY[:-1]}9"), 404, "no grid")
 
 
@@ -59,7 +61,7 @@ def test_past_grid_shows_the_children_and_staff_of_that_day(client, session, set
     listed = client.get(f"/api/v1/grids?parent={COMMUNITY}01&at={day}").get_json()
     assert listed["numberReturned"] == 2
     for url in (f"{micro}?at={day}", micro):  # the worker's post followed the redraw
-        assert [s["name"] for s in client.get(url).get_json()["properties"]["staff"]] == ["张*"]
+        assert [s["name"] for s in client.get(url).get_json()["properties"]["staff"]] == ["张员"]
     before = client.get(f"{micro}?at={day - dt.timedelta(days=15)}").get_json()  # no post yet
     assert before["properties"]["staff"] == []
 
@@ -70,7 +72,7 @@ def test_locate_gives_chain_with_staff(client, staffed):
     assert grids["micro"]["code"] == COMMUNITY + "01001"
     assert grids["micro"]["staff"][0] == {
         "person_id": 3,
-        "name": "张*",
+        "name": "张员",
         "phone": "138****0003",
         "role": "grid_worker",
     }
@@ -109,8 +111,10 @@ def test_households_and_their_coverage(client, staffed):
     in_zone = client.get(f"/api/v1/households?grid={COMMUNITY}02").get_json()
     assert [f["id"] for f in in_zone["features"]] == [2]
     cov = client.get("/api/v1/households/1/coverage").get_json()
-    assert [m["name"] for m in cov["members"]] == ["赵*"]
-    assert cov["grids"]["micro"]["staff"][0]["name"] == "张*"
+    assert [(m["name"], m["phone"]) for m in cov["members"]] == [("赵党", "138****0004")]
+    assert cov["grids"]["micro"]["staff"][0]["name"] == "张员"
+    # The street administrator has no duty to the household: its door stays masked.
+    assert cov["household"]["address"] == "东城区测试社区*号楼*单元***"
     assert cov["grids"]["community"]["code"] == COMMUNITY
     assert_problem(client.get("/api/v1/households/999/coverage"), 404, "999")
 
@@ -159,3 +163,50 @@ def test_unknown_route_and_huge_body_are_problems(client, session, staffed):
     big = client.post("/api/v1/locate", data=b"x" * (11 * 1024 * 1024))
     assert big.status_code in (405, 413) and big.mimetype == PROBLEM
     assert row_counts(session) == before
+
+
+def test_a_workers_household_panel_and_locate_name_the_parents_of_its_micro_grid(
+    app, make_user, staffed
+):
+    """The chain above a worker's micro-grid is not secret: the panel and locate name its zone
+    and community (with their staff, phones masked, marked out of scope), not "not in a
+    grid"; a point of the next micro-grid is still outside everything the worker sees."""
+    worker = client_for(app, make_user("grid_worker", COMMUNITY + "01001", person_id=3))
+    cov = worker.get("/api/v1/households/1/coverage").get_json()
+    chain = {level: (g["code"], g["in_scope"]) for level, g in cov["grids"].items()}
+    assert chain == {
+        "micro": (COMMUNITY + "01001", True),
+        "zone": (COMMUNITY + "01", False),
+        "community": (COMMUNITY, False),
+    }
+    assert cov["grids"]["zone"]["staff"] == [
+        {"person_id": 2, "name": "李长", "phone": "138****0002", "role": "zone_leader"}
+    ]
+    assert cov["grids"]["community"]["name"] and cov["grids"]["community"]["staff"]
+    located = worker.get("/api/v1/locate?lon=116.405&lat=39.915").get_json()["grids"]
+    assert {level: g["code"] for level, g in located.items()} == {
+        "micro": COMMUNITY + "01001",
+        "zone": COMMUNITY + "01",
+        "community": COMMUNITY,
+    }
+    assert_problem(worker.get("/api/v1/locate?lon=116.415&lat=39.905"), 404, "outside")
+    # Named is not disclosed: the parents' staff stay out of the worker's reveal.
+    for person_id in (1, 2):
+        refused = worker.post("/api/v1/reveal", json=_phone_of(person_id))
+        assert_problem(refused, 404, "person")
+    own = worker.post("/api/v1/reveal", json=_phone_of(3)).get_json()
+    assert own["value"] == "13800000003"
+    # Its zone leader sees the same household with the zone in scope, the community not.
+    leader = client_for(app, make_user("zone_leader", COMMUNITY + "01"))
+    grids = leader.get("/api/v1/households/1/coverage").get_json()["grids"]
+    assert [grids[level]["in_scope"] for level in ("micro", "zone", "community")] == [
+        True,
+        True,
+        False,
+    ]
+    assert_problem(leader.post("/api/v1/reveal", json=_phone_of(1)), 404, "person")
+    assert leader.post("/api/v1/reveal", json=_phone_of(2)).status_code == 200
+
+
+def _phone_of(person_id: int) -> dict[str, object]:
+    return {"object": "person", "id": person_id, "field": "phone"}

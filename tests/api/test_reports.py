@@ -34,10 +34,22 @@ def test_uncovered_households_care_first_and_masked(client, staffed):
     assert rows[0]["care_tags"] == "elderly_alone" and "*" in rows[0]["address"]
 
 
+def test_the_chiefs_uncovered_households_show_their_doors(app, make_user, staffed):
+    """The chief answers for every household of the community: the list (and its Excel)
+    says which door to give a member."""
+    chief = client_for(app, make_user("chief", COMMUNITY))
+    rows = _rows(chief, "/api/v1/reports/uncovered")
+    assert [r["address"] for r in rows] == ["东城区测试社区2号楼1单元202"]
+    sheet = load_workbook(io.BytesIO(chief.get("/api/v1/reports/uncovered.xlsx").data)).active
+    assert "东城区测试社区2号楼1单元202" in [c.value for row in sheet.iter_rows() for c in row]
+
+
 def test_overloaded_members_and_coverage_rates(client, staffed):
     assert _rows(client, "/api/v1/reports/overloaded?max_load=1") == []
     over = _rows(client, "/api/v1/reports/overloaded?max_load=0.5")
-    assert [(r["id"], r["households"], r["name"]) for r in over] == [(4, 1, "赵*")]
+    # A member's name is read by staff (亮明身份), the phone stays masked.
+    assert [(r["id"], r["households"], r["name"]) for r in over] == [(4, 1, "赵党")]
+    assert over[0]["phone"] == "138****0004"
     rates = {r["code"]: r for r in _rows(client, "/api/v1/reports/coverage?level=zone")}
     assert rates[COMMUNITY + "01"]["rate"] == 1.0 and rates[COMMUNITY + "02"]["rate"] == 0.0
     one = _rows(client, f"/api/v1/reports/coverage?level=micro&grid={COMMUNITY}02")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridmap.core.privacy import mask_text
+from gridmap.core.privacy import MASKED, disclosure_for, mask_address, mask_text
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,28 @@ def test_numbers_with_separators_are_masked(text, masked):
 )
 def test_dates_times_and_house_numbers_are_left_alone(text):
     assert mask_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("role", "doors", "staff_names"),
+    [
+        ("chief", True, True),
+        ("zone_leader", True, True),
+        ("grid_worker", True, True),
+        ("member", True, True),
+        ("street_admin", False, True),
+        ("auditor", False, True),
+        ("system_admin", False, False),
+        (None, False, False),
+    ],
+)
+def test_doors_follow_duty_and_staff_names_are_read_by_staff(role, doors, staff_names):
+    seen = disclosure_for(role)
+    address = "东城区和平里街道和平里第1社区12号楼2单元301"
+    assert seen.address(address) == (address if doors else mask_address(address))
+    assert seen.door("301") == ("301" if doors else "***")
+    assert seen.staff_name("张三") == ("张三" if staff_names else "张*")
+    # Phone numbers are personal: masked for everyone, staff's too.
+    entry = seen.staff_contact({"name": "张三", "phone": "13812345678", "role": "chief"})
+    assert entry["phone"] == "138****5678" and entry["role"] == "chief"
+    assert disclosure_for(None) == MASKED

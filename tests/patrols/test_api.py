@@ -96,7 +96,7 @@ def test_a_live_patrol_from_start_to_replay(clients, session):
     kinds = {f["properties"]["kind"]: f for f in others}
     assert kinds["check_in"]["properties"]["note"] == "独居老人，电话139****5678"
     assert kinds["reached"]["properties"]["how"] == "check_in"
-    assert body["properties"]["person"] == {"id": 3, "name": "张*"}
+    assert body["properties"]["person"] == {"id": 3, "name": "张员"}  # staff read staff names
     actions = session.scalars(
         select(AuditEntry.action).where(AuditEntry.object_type == "patrol").order_by(AuditEntry.id)
     ).all()
@@ -232,7 +232,7 @@ def test_gpx_upload_as_a_multipart_file(clients, session):
     assert summary["report"]["points_kept"] == 61
     visits = clients("chief").get("/api/v1/households/1/visits").get_json()["visits"]
     assert visits[0]["patrol_id"] == summary["id"] and visits[0]["how"] == "pass_by"
-    assert visits[0]["person"] == {"id": 3, "name": "张*"}
+    assert visits[0]["person"] == {"id": 3, "name": "张员"}
     assert visits[0]["distance_m"] == pytest.approx(10.0, abs=0.1)
 
 
@@ -361,8 +361,12 @@ def test_a_workers_lists_of_the_day_fill_as_they_work(clients):
     ]
     visit = lists["weekly_visit"]["items"]
     assert [(i["id"], i["care_tags"], i["done"]) for i in visit] == [(1, ["elderly_alone"], False)]
-    assert visit[0]["address"] == "测试社区*号楼***"
+    # The worker knocks on this door: the address is whole (masking follows duty).
+    assert visit[0]["address"] == "测试社区1号楼101"
     assert [i["id"] for i in lists["monthly_survey"]["items"]] == [1, 2]
+    # The street administrator, who oversees at a distance, reads the same list masked.
+    street = _lists(clients("street"), "?person_id=3")
+    assert street["weekly_visit"]["items"][0]["address"] == "测试社区*号楼***"
     patrol_id = start(worker, "weekly_visit")
     worker.post(f"/api/v1/patrols/{patrol_id}/checkins", json={"household_id": 1})
     lists = _lists(worker)
@@ -407,7 +411,7 @@ def test_overdue_counts_per_worker_and_grid(clients):
         "fire_safety": (1, 1),
     }
     workers = {w["person_id"]: w for w in body["by_worker"]}
-    assert workers[3]["name"] == "张*" and workers[3]["due"]["weekly_visit"] == 0
+    assert workers[3]["name"] == "张员" and workers[3]["due"]["weekly_visit"] == 0
     assert workers[5]["due"] == {"daily_patrol": 1, "weekly_visit": 1, "monthly_survey": 1}
     grids = {g["code"]: g["due"] for g in body["by_grid"]}
     assert grids[MICRO] == {

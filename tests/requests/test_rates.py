@@ -287,13 +287,14 @@ def test_the_overdue_list_counts_per_owner_for_the_chief(clients, desk):
     body = clients("chief").get("/api/v1/requests/overdue").get_json()
     assert body["counts"] == {"yellow": 0, "red": 4}
     assert body["by_owner"] == [
-        {"id": "person:2", "name": "李*", "level": "zone", "yellow": 0, "red": 2},
-        {"id": "person:3", "name": "张*", "level": "micro", "yellow": 0, "red": 2},
+        # Staff read each other's names (亮明身份).
+        {"id": "person:2", "name": "李长", "level": "zone", "yellow": 0, "red": 2},
+        {"id": "person:3", "name": "张员", "level": "micro", "yellow": 0, "red": 2},
     ]
     rows = body["rows"]
     assert [r["id"] for r in rows] == [r6, r3, r4, r5]  # the longest overdue first
     assert rows[0]["warning"] == "red" and rows[0]["working_hours_late"] > 131.5
-    assert rows[0]["owner"]["name"] == "张*" and rows[0]["owner_unit"]["id"] == "person:3"
+    assert rows[0]["owner"]["name"] == "张员" and rows[0]["owner_unit"]["id"] == "person:3"
     assert rows[0]["stage"] == "feedback" and rows[2]["level"] == "zone"
     worker = clients("grid_worker").get(f"/api/v1/requests/overdue?grid={M1}").get_json()
     assert {r["id"] for r in worker["rows"]} == {r3, r6}

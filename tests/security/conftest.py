@@ -10,6 +10,7 @@ pattern in a response is always a phone number.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
@@ -25,10 +26,13 @@ from sqlalchemy.orm import Session
 
 from gridmap.core.privacy import id_number_digest, mask_id_number
 from gridmap.core.settings import Settings
+from gridmap.demo import loader as demo
 from gridmap.grid import ingest
-from gridmap.storage.models import AuthSession, Person
+from gridmap.storage import requests as store
+from gridmap.storage.models import AuthSession, Grid, Person
 from tests.conftest import COMMUNITY, ClientFor, MakeUser, client_for, square_grid_frame
 from tests.helpers import households_csv
+from tests.patrols.planted import plant_patrols
 
 PHONE = re.compile(r"1[3-9]\d{9}")
 ID_NUMBER = re.compile(r"\d{17}[\dXx]")
@@ -162,6 +166,71 @@ def scope_args(role: str, world: World) -> ScopeArgs:
     if role == "grid_worker":
         return {"scope_code": A, "person_id": world.worker_a}
     return {"scope_code": A}
+
+
+#: Residents' requests planted by ``request_world``: two in A, two in B (ids fixed here so
+#: that they never collide with B's household ids, which the "list" probes look for).
+A_REQUESTS: dict[int, tuple[str, int, int | None]] = {
+    501: (A + "01001", 1, 3),
+    502: (A + "02002", 2, 1),
+}
+B_REQUESTS: dict[int, tuple[str, int, int | None]] = {
+    511: (B + "01001", 11, 12),
+    512: (B + "02002", 12, None),
+}
+
+#: The full name of the resident who filed them: a resident's name reaches no one plain.
+RESIDENT_NAME = "陈晓梅"
+#: When the planted requests' response clock started (their deadline is long past).
+OVERDUE_SINCE = dt.datetime(2024, 1, 2, 1, 0, tzinfo=dt.UTC)
+
+
+def _plant_requests(session, planted: dict[int, tuple[str, int, int | None]], where: str) -> None:
+    category = store.current_category(session, "sanitation.garbage")
+    assert category is not None
+    for rid, (micro, household, owner) in planted.items():
+        micro_id = session.scalar(select(Grid.id).where(Grid.code == micro))
+        store.insert_request(
+            session,
+            {
+                "id": rid,
+                "category_id": category.id,
+                "description": f"{where}楼道堆物，联系人电话在联系方式里",
+                "household_id": household,
+                "micro_grid_id": micro_id,
+                "level": "micro",
+                "owner_person_id": owner,
+                "state": "reported",
+                "contact_name": RESIDENT_NAME,
+                "contact_phone": f"1361234{rid:04d}",
+                "source": "api",
+                # Long overdue, so that the overdue list (红黄牌) has something to show.
+                "stage_started_at": OVERDUE_SINCE,
+                "stage_deadline": OVERDUE_SINCE + dt.timedelta(hours=2),
+            },
+            116.41,
+            39.91,
+        )
+        store.append_event(
+            session,
+            {"request_id": rid, "action": "report", "to_state": "reported", "level": "micro"},
+        )
+
+
+@pytest.fixture
+def request_world(session: Session, world: World) -> None:
+    """Requests in A and B, filed under the seeded catalogue."""
+    demo.seed_categories(session)
+    _plant_requests(session, A_REQUESTS, "测试社区")
+    _plant_requests(session, B_REQUESTS, "乙社区")
+    session.commit()
+
+
+@pytest.fixture
+def patrol_world(session: Session, world: World) -> None:
+    """Patrols in A and B (``tests.patrols.planted``)."""
+    plant_patrols(session)
+    session.commit()
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """The GIS exports (``/api/v1/exports``) keep to the caller's scope and mask personal data like
 every answer: a zone leader's export (the review layer's too) holds its zone only, no export
-of any layer or format holds a plain name, phone number or address nor anything of another
-street, every CSV cell is neutralised, a job is refused at once for bad parameters (400) or a
-grid outside the scope (404), and its file is its owner's only."""
+of any layer or format holds a plain phone number, resident's name or description nor
+anything of another street, addresses are plain only to the staff with a duty to the
+households (a chief, not a street administrator) and staff names plain to staff, every CSV
+cell is neutralised, a job is refused at once for bad parameters (400) or a grid outside the
+scope (404), and its file is its owner's only."""
 
 from __future__ import annotations
 
@@ -56,13 +58,28 @@ def filed(app, make_user, session: Session, world) -> None:
         assert answer.status_code == 201, answer.get_json()
 
 
-def _plain_values() -> list[str]:
-    """What must appear in no export: A's plain names, phones and addresses, the plain contact
-    and description, and everything of B."""
-    out = [name for name, _ in A_PEOPLE.values()] + [p for _, p in A_PEOPLE.values()]
-    out += [address for _, _, address, *_ in A_HOUSEHOLDS.values()]
+A_ADDRESSES = [address for _, _, address, *_ in A_HOUSEHOLDS.values()]
+
+
+def _plain_values(*, doors: bool) -> list[str]:
+    """What must appear in no export: A's staff phones, the plain contact and description,
+    everything of B, and A's plain addresses unless the reader has a duty to them (``doors``).
+    A's staff names are not in it: staff read each other's names."""
+    out = [p for _, p in A_PEOPLE.values()] + ([] if doors else A_ADDRESSES)
     out += [*CONTACT, "13698765432"]
     return out + b_secrets()
+
+
+def _every_export(app, session_factory, settings, client, tmp_path, layer: str) -> list[str]:
+    """The text of every format of ``layer``'s export: GeoJSON, the CSVs and the job's
+    GeoPackage."""
+    texts = [client.get(f"/api/v1/exports/{layer}.geojson").get_data(as_text=True)]
+    for query in ("", "?geometry=wkt", "?header=en"):
+        texts.append(client.get(f"/api/v1/exports/{layer}.csv{query}").get_data(as_text=True))
+    done = _run(app, session_factory, settings, client, {"layer": layer})
+    frame = pyogrio.read_dataframe(_gpkg(client, done, tmp_path))
+    texts.append(frame.drop(columns="geometry").to_csv())
+    return texts
 
 
 def _csv(text: str) -> list[list[str]]:
@@ -178,21 +195,34 @@ def test_no_export_holds_plain_personal_data_or_another_streets_rows(
     app, make_user, session_factory, settings, tmp_path
 ):
     street = client_for(app, make_user("street_admin", A[:9]))
-    plain = _plain_values()
+    plain = _plain_values(doors=False)
     for layer in LAYERS:
-        texts = [street.get(f"/api/v1/exports/{layer}.geojson").get_data(as_text=True)]
-        for query in ("", "?geometry=wkt", "?header=en"):
-            texts.append(street.get(f"/api/v1/exports/{layer}.csv{query}").get_data(as_text=True))
-        done = _run(app, session_factory, settings, street, {"layer": layer})
-        frame = pyogrio.read_dataframe(_gpkg(street, done, tmp_path))
-        texts.append(frame.drop(columns="geometry").to_csv())
-        for text in texts:
+        for text in _every_export(app, session_factory, settings, street, tmp_path, layer):
             leaked = [value for value in plain if value in text]
             assert not leaked, (layer, leaked)
     masked = _features(street, "requests")[0]["properties"]
     assert masked["description"] == "楼下垃圾桶满溢，请联系 136****5432 处理"
     household = _features(street, "households")[0]["properties"]
     assert household["address"] == "东城区测试社区**号楼*单元***"
+
+
+@pytest.mark.usefixtures("filed")
+def test_a_chiefs_exports_show_the_doors_of_its_community_and_nothing_else_plain(
+    app, make_user, session_factory, settings, tmp_path
+):
+    """A chief has a duty to every household of its community: every format, the job's too,
+    gives their building, unit and room; phones, the resident's name and B stay out."""
+    chief = client_for(app, make_user("chief", A))
+    plain = _plain_values(doors=True)
+    for layer in LAYERS:
+        texts = _every_export(app, session_factory, settings, chief, tmp_path, layer)
+        for text in texts:
+            leaked = [value for value in plain if value in text]
+            assert not leaked, (layer, leaked)
+        if layer == "households":
+            assert all(address in text for address in A_ADDRESSES for text in texts)
+    household = next(f for f in _features(chief, "households") if f["id"] == 1)["properties"]
+    assert (household["building"], household["unit"], household["room"]) == ("12", "2", "301")
 
 
 def test_every_csv_cell_is_neutralised(app, make_user, session: Session, world):

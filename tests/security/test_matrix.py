@@ -7,25 +7,18 @@ endpoint without a probe in ``PROBES`` fails ``test_every_data_endpoint_is_in_th
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import mapbox_vector_tile
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
 from gridmap.access import security
 from gridmap.access.auth import CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGNED_IN
 from gridmap.core import clock
-from gridmap.demo import loader as demo
-from gridmap.storage import requests as store
-from gridmap.storage.models import Grid
 from tests.conftest import ClientFor, client_for
-from tests.patrols.planted import plant_patrols
 from tests.security.conftest import (
     A_PEOPLE,
     ADMIN_ROLES,
@@ -36,7 +29,6 @@ from tests.security.conftest import (
     GHOST_ID,
     A,
     B,
-    World,
     b_secrets,
 )
 
@@ -86,20 +78,6 @@ def _get(url: str) -> Request:
 def reveal_request(obj: str, oid: int, field: str) -> Request:
     return ("POST", "/api/v1/reveal", {"object": obj, "id": oid, "field": field})
 
-
-#: Residents' requests planted by ``request_world``: two in A, two in B (ids fixed here so
-#: that they never collide with B's household ids, which the "list" probes look for).
-A_REQUESTS: dict[int, tuple[str, int, int | None]] = {
-    501: (A + "01001", 1, 3),
-    502: (A + "02002", 2, 1),
-}
-B_REQUESTS: dict[int, tuple[str, int, int | None]] = {
-    511: (B + "01001", 11, 12),
-    512: (B + "02002", 12, None),
-}
-
-#: When the planted requests' response clock started (their deadline is long past).
-OVERDUE_SINCE = dt.datetime(2024, 1, 2, 1, 0, tzinfo=dt.UTC)
 
 A_BBOX = "116.40,39.90,116.42,39.92"
 B_BBOX = "116.44,39.90,116.46,39.92"
@@ -566,54 +544,6 @@ PROBES = (
         _get(f"{OGC}/patrols/items?bbox={B_BBOX}"),
     ),
 )
-
-
-def _plant_requests(session, planted: dict[int, tuple[str, int, int | None]], where: str) -> None:
-    category = store.current_category(session, "sanitation.garbage")
-    assert category is not None
-    for rid, (micro, household, owner) in planted.items():
-        micro_id = session.scalar(select(Grid.id).where(Grid.code == micro))
-        store.insert_request(
-            session,
-            {
-                "id": rid,
-                "category_id": category.id,
-                "description": f"{where}楼道堆物，联系人电话在联系方式里",
-                "household_id": household,
-                "micro_grid_id": micro_id,
-                "level": "micro",
-                "owner_person_id": owner,
-                "state": "reported",
-                "contact_name": "陈小姐",
-                "contact_phone": f"1361234{rid:04d}",
-                "source": "api",
-                # Long overdue, so that the overdue list (红黄牌) has something to show.
-                "stage_started_at": OVERDUE_SINCE,
-                "stage_deadline": OVERDUE_SINCE + dt.timedelta(hours=2),
-            },
-            116.41,
-            39.91,
-        )
-        store.append_event(
-            session,
-            {"request_id": rid, "action": "report", "to_state": "reported", "level": "micro"},
-        )
-
-
-@pytest.fixture
-def request_world(session: Session, world: World) -> None:
-    """Requests in A and B, filed under the seeded catalogue."""
-    demo.seed_categories(session)
-    _plant_requests(session, A_REQUESTS, "测试社区")
-    _plant_requests(session, B_REQUESTS, "乙社区")
-    session.commit()
-
-
-@pytest.fixture
-def patrol_world(session: Session, world: World) -> None:
-    """Patrols in A and B (``tests.patrols.planted``)."""
-    plant_patrols(session)
-    session.commit()
 
 
 @pytest.fixture

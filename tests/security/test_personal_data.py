@@ -1,4 +1,7 @@
-"""Personal data stays masked for every data role; a reveal is plain and audited once."""
+"""Personal data stays masked for every data role as the one rule says
+(:func:`gridmap.core.privacy.disclosure_for`): no plain phone number, ID number or resident's
+name in any answer; doors plain only to the staff with a duty to the household; staff names
+plain to staff. A reveal is plain and audited once."""
 
 from __future__ import annotations
 
@@ -6,8 +9,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from gridmap.access.auth import CAPABILITIES, EXPORT, REVEAL
-from gridmap.core.privacy import mask_address, mask_phone
+from gridmap.core.privacy import mask_address, mask_name, mask_phone
 from gridmap.storage.models import AuditEntry
+from tests.conftest import ClientFor
 from tests.security.conftest import (
     A_HOUSEHOLDS,
     A_PEOPLE,
@@ -17,6 +21,7 @@ from tests.security.conftest import (
     ID_NUMBER,
     ID_NUMBERS,
     PHONE,
+    RESIDENT_NAME,
     A,
 )
 from tests.security.test_matrix import PROBES, send
@@ -26,6 +31,15 @@ from tests.security.test_matrix import reveal_request as reveal
 #: requests, the out-of-scope ones and who-am-I. (The map page is not scanned: it holds no
 #: data, and folium's random element ids are hex strings that can contain 11 digits.)
 EXTRA = (("GET", "/api/v1/auth/me", None),)
+#: The roles with a duty to the households of their scope: they read their doors.
+DUTY = ("chief", "zone_leader", "grid_worker", "member")
+
+
+@pytest.fixture
+def login_as(login_as: ClientFor, request_world: None, patrol_world: None) -> ClientFor:
+    """The security suite's ``login_as``, in a world that also holds residents' requests
+    (filed by a resident with a full name and a phone) and patrols."""
+    return login_as
 
 
 def _responses(client, role: str) -> dict[str, str]:
@@ -41,19 +55,27 @@ def _responses(client, role: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("role", DATA_ROLES)
-def test_no_phone_or_id_number_in_any_response_or_export(login_as, role):
+def test_no_phone_id_number_or_residents_name_in_any_response_or_export(login_as, role):
+    """The PII scan. Staff names are not in it on purpose: staff read each other's names
+    (亮明身份，挂牌服务); the matrix checks that B's never reach A."""
     responses = _responses(login_as(role), role)
     hits = {
-        where: pattern.findall(body)
+        where: found
         for where, body in responses.items()
-        for pattern in (PHONE, ID_NUMBER)
-        if pattern.search(body)
+        if (found := [*PHONE.findall(body), *ID_NUMBER.findall(body)])
+        or (found := [RESIDENT_NAME] if RESIDENT_NAME in body else [])
     }
     assert hits == {}
-    # The answers were rich: staff phones and addresses are there, masked.
+    # The answers were rich: staff phones, the resident's name and the address are there,
+    # masked (the address plain to the roles with a duty to the household).
     everything = "\n".join(responses.values())
     assert mask_phone(A_PEOPLE[1][1]) in everything
-    assert mask_address(A_HOUSEHOLDS[1][2]) in everything
+    address = A_HOUSEHOLDS[1][2]
+    assert (address if role in DUTY else mask_address(address)) in everything
+    if role not in DUTY:
+        assert address not in everything
+    if role in ("grid_worker", "member"):  # their own requests' detail names the resident
+        assert mask_name(RESIDENT_NAME) in everything
     if "export" in CAPABILITIES[role]:
         assert any(where.startswith("GET /api/v1/households.csv") for where in responses)
 
@@ -68,11 +90,11 @@ def test_the_scan_would_catch_a_plain_value(login_as):
     assert all(ID_NUMBER.fullmatch(n) for n in ID_NUMBERS.values())
 
 
-@pytest.mark.parametrize("role", ("zone_leader", "member"))
+@pytest.mark.parametrize("role", ("street_admin", "auditor"))
 def test_building_unit_and_room_numbers_are_masked_like_the_address(login_as, role):
-    """The address is masked after the community (``**号楼*单元***``); the household's
-    building, unit and room must not give the hidden part back in clear, in the GeoJSON or
-    in the export."""
+    """For a role without a duty to the household, the address is masked after the community
+    (``**号楼*单元***``); the household's building, unit and room must not give the hidden
+    part back in clear, in the GeoJSON or in the export."""
     client = login_as(role)
     _, _, address, building, unit, room = A_HOUSEHOLDS[1]
     page = client.get(f"/api/v1/households?grid={A}01001").get_json()
@@ -83,6 +105,29 @@ def test_building_unit_and_room_numbers_are_masked_like_the_address(login_as, ro
     if EXPORT in CAPABILITIES[role]:
         rows = client.get(f"/api/v1/households.csv?grid={A}01001").get_data(as_text=True)
         assert f",{room}," not in rows
+
+
+@pytest.mark.parametrize("role", DUTY)
+def test_the_staff_with_a_duty_read_the_doors_of_their_households(login_as, role):
+    """Its chief, zone leader, grid worker and the member who covers household 1 read its
+    building, unit and room, in the list, the panel and the export; phones stay masked."""
+    client = login_as(role)
+    _, _, address, building, unit, room = A_HOUSEHOLDS[1]
+    page = client.get(f"/api/v1/households?grid={A}01001").get_json()
+    props = next(f["properties"] for f in page["features"] if f["id"] == 1)
+    assert (props["address"], props["building"], props["unit"], props["room"]) == (
+        address,
+        building,
+        unit,
+        room,
+    )
+    panel = client.get("/api/v1/households/1/coverage").get_json()
+    assert panel["household"]["room"] == room
+    member = panel["members"][0]
+    assert (member["name"], member["phone"]) == (A_PEOPLE[4][0], mask_phone(A_PEOPLE[4][1]))
+    if EXPORT in CAPABILITIES[role]:
+        rows = client.get(f"/api/v1/households.csv?grid={A}01001").get_data(as_text=True)
+        assert f",{room}," in rows and address in rows
 
 
 def _audit_count(session) -> int:

@@ -62,13 +62,19 @@ def test_households_csv_streams_the_masked_rows_with_formulas_neutralised(
     poisoned = [r for r in rows if r[0] == "1"]
     assert poisoned and poisoned[0][1].startswith("'+"), poisoned
     assert not [c for r in rows for c in r if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
-    assert all("*" in r[1] for r in rows), "addresses are masked"
+    # Doors follow duty (gridmap.core.privacy): the chief reads its community's addresses
+    # plain, the street administrator, who has no door to knock on, reads the same masked.
+    assert not any("*" in r[1] for r in rows), "the chief's own community: doors plain"
     exports = session.scalars(
         select(AuditEntry).where(
             AuditEntry.action == "export", AuditEntry.object_type == "household"
         )
     ).all()
     assert [(e.detail["grid"], e.outcome) for e in exports] == [(grid, "ok")]
+    _, street_text = _served(app, login_as("street_admin"), f"/api/v1/households.csv?grid={grid}")
+    _, *street_rows = _rows(street_text)
+    assert {r[0] for r in street_rows} == {r[0] for r in rows}
+    assert all("*" in r[1] for r in street_rows), "addresses are masked"
 
 
 def test_audit_csv_streams_the_matching_rows_but_not_its_own_audit_row(app, login_as, session):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.storage.models import Coverage, Person, User
 from tests.web.browser import Watched, drawn_household_ids, wait_for, wait_until_loaded
+from tests.web.test_requests_pages import Api
 
 DONGCHENG_BBOX = "116.37,39.85,116.45,39.98"
 _PLAIN_PHONE = re.compile(r"^\d{11}$")
@@ -154,3 +155,48 @@ def test_member_sees_only_the_households_they_cover(
     assert member.page.locator("#gm-household .gm-reveal").count() == 0
     member.screenshot("member_map.png")
     member.assert_clean()
+
+
+def test_worker_panel_names_the_zone_and_community_of_its_micro_grid(
+    new_watched: Callable[[], Watched],
+    api: Callable[..., Any],
+    live_url: str,
+    login_token: Callable[..., str],
+) -> None:
+    """The chain above the worker's micro-grid is not secret: its household panel names the
+    片区网格 and 社区 (not 未落入网格), with their staff; those staff's phones stay masked,
+    with no 显示 button, and the reveal API refuses them."""
+    (household,) = api("demo-worker", "/households", bbox=DONGCHENG_BBOX, limit=1)["features"]
+    grids = api("demo-worker", f"/households/{household['id']}/coverage")["grids"]
+    assert [grids[level]["in_scope"] for level in ("micro", "zone", "community")] == [
+        True,
+        False,
+        False,
+    ]
+
+    worker = new_watched()
+    worker.login("demo-worker")
+    _open_household(worker, household)
+    panel = worker.page.locator("#gm-household")
+    assert "未落入网格" not in panel.inner_text()
+    for level, label in (("zone", "片区网格"), ("community", "社区")):
+        item = panel.locator(f"li[data-level={level}]")
+        assert item.get_attribute("data-in-scope") == "false"
+        assert f"{label}：{grids[level]['name']}（{grids[level]['code']}）" in item.inner_text()
+        assert grids[level]["staff"], f"the demo's {label} is staffed"
+        for person in grids[level]["staff"]:
+            assert person["name"] in item.inner_text()
+        assert item.locator(".gm-phone .gm-masked").count() > 0
+        assert item.locator(".gm-reveal").count() == 0
+    micro = panel.locator("li[data-level=micro]")
+    assert micro.get_attribute("data-in-scope") == "true"
+    assert micro.locator(".gm-phone .gm-reveal").count() > 0  # its own grid's staff: revealable
+    worker.screenshot("worker_household_panel.png")
+    worker.assert_clean()
+
+    reveal = Api(live_url, login_token("demo-worker"))
+    for level in ("zone", "community"):
+        for person in grids[level]["staff"]:
+            body = {"object": "person", "id": person["person_id"], "field": "phone"}
+            status, answer = reveal.call("POST", "/reveal", body)
+            assert status == 404, answer

@@ -3,7 +3,8 @@
 demo-worker, on a phone-sized screen, files a request through the intake form at a point of its
 own micro-grid (a double click files it once), finds it in 我的, accepts, starts and completes it
 with the detail page's buttons, and meets the conflict a stale ETag gives. demo-chief sees the
-open requests on the map coloured by 红黄牌 and in the inbox's 即将到期 and 已超时 tabs. What the
+open requests on the map coloured by 红黄牌 and in the inbox's 即将到期 and 已超时 tabs, and
+finds the request it filed on the page (页面上报) under 我上报的. What the
 pages did is checked against the API and the database as the server sees them.
 """
 
@@ -240,6 +241,41 @@ def test_worker_files_and_handles_a_request_on_a_phone(
     assert all("412" in e for e in phone.console_errors)
     assert phone.csp_violations == []
     assert phone.foreign_requests() == []
+
+
+def test_chief_files_from_the_page_and_finds_it_under_filed(
+    new_watched: Callable[[], Watched],
+    chief_api: Api,
+    worker_point: tuple[float, float],
+) -> None:
+    """A request the chief files on the page is labelled 页面上报 (not 系统上报) and, owned by
+    the micro-grid's worker (首接负责), is not in the chief's 我的 but in 我上报的."""
+    chief = new_watched()
+    chief.login(CHIEF, next_path="/requests/new")
+    page = chief.page
+    page.wait_for_function("() => window.gridmapRequests && window.gridmapRequests.grids")
+    page.get_by_label("诉求类别").select_option(CATEGORY)
+    page.get_by_label("诉求内容").fill("小区东门路灯不亮")
+    _click_map_at(page, ".gm-new-map .folium-map", *worker_point)
+    page.locator("#gm-new-submit").click()
+    page.wait_for_url(re.compile(r"/requests/\d+$"))
+    request_id = int(chief.path().rsplit("/", 1)[1])
+    page.wait_for_selector("#gm-detail[data-state=ready]")
+    source = page.locator("#gm-detail-fields dt:text-is('来源') + dd")
+    assert source.inner_text() == glossary.SOURCES["page"] == "页面上报"
+    record = chief_api.get(f"/requests/{request_id}")
+    assert record["source"] == "page" and record["level"] == "micro"  # the worker's
+
+    page.goto(chief.url("/requests?tab=mine"))
+    page.wait_for_selector("#gm-inbox[data-state=ready]")
+    assert page.locator(f".gm-request-row[data-id='{request_id}']").count() == 0
+    page.goto(chief.url("/requests?tab=filed"))
+    page.wait_for_selector("#gm-inbox[data-state=ready]")
+    assert page.locator(".gm-tabs [aria-current=page]").inner_text() == "我上报的"
+    row = page.locator(f".gm-request-row[data-id='{request_id}']")
+    assert row.is_visible() and "路灯" in row.inner_text()
+    chief.screenshot("requests_inbox_filed.png")
+    chief.assert_clean()
 
 
 def _file(api: Api, point: tuple[float, float], note: str) -> int:

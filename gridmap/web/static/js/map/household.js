@@ -155,15 +155,18 @@ export class HouseholdPanel {
     const label = LAYER_LABELS[level];
     if (!grid) return el('li', { class: 'gm-warning' }, `${label}：未落入网格`);
     const staff = Array.isArray(grid.staff) ? grid.staff : [];
-    return el('li', { 'data-level': level },
+    // The zone and community above the reader's own grid are named (the chain is not
+    // secret), but their staff's phones are not the reader's to reveal.
+    const revealable = grid.in_scope !== false;
+    return el('li', { 'data-level': level, 'data-in-scope': String(revealable) },
       `${label}：${grid.name || ''}（${grid.code}）`,
       staff.length
         ? el('ul', null, staff.map((s) => el('li', null,
           `${ROLE_LABELS[s.role] || s.role}：`,
-          this.masked('person', s.person_id, 'name', s.name),
+          this.masked('person', s.person_id, 'name', s.name, revealable),
           s.phone
             ? el('span', { class: 'gm-phone' },
-              this.masked('person', s.person_id, 'phone', s.phone))
+              this.masked('person', s.person_id, 'phone', s.phone, revealable))
             : null)))
         : el('ul', null, el('li', { class: 'gm-warning' }, '暂无人员（格中无人）')));
   }
@@ -172,13 +175,17 @@ export class HouseholdPanel {
 
   /**
    * A masked value as the API sent it; for roles that may reveal, with a "显示" button that
-   * asks the server for the plain value (each click is one audit row there).
+   * asks the server for the plain value (each click is one audit row there). A value the API
+   * sent plain (a door of the reader's duty, a colleague's name) has nothing to reveal.
    */
-  masked(object, id, field, text) {
+  masked(object, id, field, text, revealable = true) {
+    if (text && !String(text).includes('*')) {
+      return el('span', { class: 'gm-plain', 'data-object': object, 'data-field': field }, text);
+    }
     const value = el('span', { class: 'gm-masked-text' }, text);
     const node = el('span',
       { class: 'gm-masked', 'data-object': object, 'data-id': id, 'data-field': field }, value);
-    if (!this.canReveal || id === null || id === undefined || !text) return node;
+    if (!this.canReveal || !revealable || id === null || id === undefined || !text) return node;
     const button = el('button',
       { type: 'button', class: 'gm-reveal', title: '查看明文（将记入审计日志）' }, '显示');
     button.addEventListener('click', () => this.reveal(node, value, button));

@@ -25,6 +25,7 @@ export class Inbox {
     const tab = this.config.tab;
     const args = new URLSearchParams({ limit: String(INBOX_PAGE) });
     if (tab === 'mine') args.set('mine', 'true');
+    if (tab === 'filed') args.set('filed', 'true');
     if (tab === 'yellow' || tab === 'red') args.set('warning', tab);
     return args;
   }
