@@ -230,6 +230,43 @@ YES_NO: Final = {True: "是", False: "否"}
 #: Warning cards as a cell (红黄牌).
 WARNING_CELLS: Final = {"green": "正常", "yellow": "黄牌", "red": "红牌"}
 
+#: What a page tells its user when the API refuses (problem+json ``code`` → message). The API
+#: keeps its English ``title`` for machines; a page shows these instead, with the ``detail``
+#: only when the detail is Chinese (core/api.js). A code not listed falls back to its status.
+PROBLEMS: Final = {
+    "bad-request": "请求有误，请检查填写的内容。",
+    "invalid-input": "填写的内容不正确，请检查后重试。",
+    "unprocessable": "提交的数据不符合规则，无法处理。",
+    "too-large-for-request": "数据量过大，无法直接生成，请改用后台任务。",
+    "too-large": "文件过大，无法处理。",
+    "not-found": "没有找到，或不在您的管辖范围内。",
+    "conflict": "操作冲突：数据已被他人修改，请刷新后重试。",
+    "stale": "数据已被他人修改，请刷新后重试。",
+    "precondition-required": "页面数据已过期，请刷新后重试。",
+    "unavailable": "服务暂时不可用，请稍后再试。",
+    "unauthorized": "登录已失效，请刷新页面重新登录。",
+    "forbidden": "您的角色无权进行此操作。",
+    "login-throttled": "登录失败次数过多，请稍后再试。",
+    "one-time-password-expired": "一次性密码已过期，请联系系统管理员重新重置密码。",
+    "patrol-ended": "这次巡查已经结束。",
+    "illegal-transition": "当前状态不允许此操作，请刷新查看最新状态。",
+    "import-rejected": "文件未通过检查，无法导入。",
+    "no-linked-person": "您的账号没有关联到网格人员：只有网格员本人可以记录巡查。",
+    "division-infeasible": "按当前设置无法分配：每人包户数的上下限与住户数不相符，请调整后重试。",
+    "method-not-allowed": "不支持这种操作方式。",
+    "request-entity-too-large": "提交的内容超过了允许的大小。",
+    "too-many-requests": "操作过于频繁，请稍后再试。",
+    "unsupported-media-type": "提交的文件类型不受支持。",
+    "internal": "服务器出了问题，请稍后再试；如果问题持续，请联系系统管理员。",
+}
+#: The message of a problem whose code is not in PROBLEMS, by HTTP status class.
+PROBLEMS_BY_STATUS: Final = {
+    "4xx": "请求未能完成，请检查后重试。",
+    "5xx": "服务器出了问题，请稍后再试。",
+}
+#: A problem's status as the page says it ("（错误 422）").
+PROBLEM_STATUS: Final = "错误 {status}"
+
 #: Notices to an account's user about their account (``{at}`` Beijing time, ``{actor}`` the
 #: administrator's username).
 NOTICES: Final = {
@@ -270,4 +307,7 @@ def for_pages() -> dict[str, object]:
         "jobKinds": JOB_KINDS,
         "inputCrs": INPUT_CRS,
         "importChanges": IMPORT_CHANGES,
+        "problems": PROBLEMS,
+        "problemsByStatus": PROBLEMS_BY_STATUS,
+        "problemStatus": PROBLEM_STATUS,
     }
