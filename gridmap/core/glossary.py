@@ -230,6 +230,13 @@ YES_NO: Final = {True: "是", False: "否"}
 #: Warning cards as a cell (红黄牌).
 WARNING_CELLS: Final = {"green": "正常", "yellow": "黄牌", "red": "红牌"}
 
+#: The monthly report's charts, as a screen reader names them (an image's text alternative).
+REPORT_CHARTS: Final = {
+    "categories": "各类诉求数量条形图",
+    "trend": "近月诉求数量趋势折线图",
+    "choropleth": "各网格诉求数量分级设色地图",
+    "hot_spots": "诉求冷热点分布地图",
+}
 #: What a page tells its user when the API refuses (problem+json ``code`` → message). The API
 #: keeps its English ``title`` for machines; a page shows these instead, with the ``detail``
 #: only when the detail is Chinese (core/api.js). A code not listed falls back to its status.

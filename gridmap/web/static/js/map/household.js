@@ -5,7 +5,7 @@
  */
 import { getJson, requestJson } from '../core/api.js';
 import { el } from '../core/dom.js';
-import { beijingShort } from '../core/format.js';
+import { beijing } from '../core/format.js';
 import {
   CARE_TAG_LABELS, PERSON_KIND_LABELS, ROLE_LABELS, VISIT_HOW_LABELS,
 } from '../core/labels.js';
@@ -138,7 +138,7 @@ export class HouseholdPanel {
         section.firstChild.textContent = `最近巡查走访（${visits.length}）`;
         list.replaceChildren(...(visits.length ? visits.map((v) => el('li', null,
           el('span', { class: `gm-visit-how gm-visit-${v.how}` }, VISIT_HOW_LABELS[v.how] || v.how),
-          ` ${beijingShort(v.at)} `,
+          ` ${beijing(v.at)} `,
           this.masked('person', v.person && v.person.id, 'name', v.person && v.person.name),
           v.work_list ? el('span', { class: 'gm-muted' }, ` ${v.work_list.name}`) : null))
           : [el('li', { class: 'gm-warning' }, '暂无巡查走访记录')]));
