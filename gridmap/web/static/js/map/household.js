@@ -4,7 +4,7 @@
  * data masked by the API, revealed one value at a time (each reveal is audited).
  */
 import { getJson, requestJson } from '../core/api.js';
-import { el } from '../core/dom.js';
+import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
   CARE_TAG_LABELS, PERSON_KIND_LABELS, ROLE_LABELS, VISIT_HOW_LABELS,
@@ -156,7 +156,7 @@ export class HouseholdPanel {
     if (!grid) return el('li', { class: 'gm-warning' }, `${label}：未落入网格`);
     const staff = Array.isArray(grid.staff) ? grid.staff : [];
     return el('li', { 'data-level': level },
-      `${label}：${grid.name || ''}（${grid.code}）`,
+      `${label}：`, gridLabel(grid.name || grid.code, grid.code),
       staff.length
         ? el('ul', null, staff.map((s) => el('li', null,
           `${ROLE_LABELS[s.role] || s.role}：`,

@@ -316,7 +316,7 @@ class GridmapReview {
     const cold = body.cells.filter((c) => c.bin < 0).length;
     dom.hotspots.textContent = body.threshold_m === null
       ? '微网格太少，无法计算热点。'
-      : `热点 ${hot} 个，冷点 ${cold} 个（Gi*，邻域 ${body.threshold_m} 米，FDR 校正）`;
+      : `热点 ${hot} 个，冷点 ${cold} 个（Gi*，邻域 ${body.threshold_m} 米，经错误发现率校正）`;
     dom.candidates.replaceChildren(...body.cells
       .filter((c) => candidates.has(c.code))
       .slice(0, 10)

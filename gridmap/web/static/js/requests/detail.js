@@ -149,7 +149,9 @@ export class Detail {
       return el('li', { class: 'gm-event', 'data-action': e.action },
         el('div', { class: 'gm-event-head' },
           el('strong', {}, TIMELINE_LABELS[e.action] || e.action),
-          el('span', { class: 'gm-muted gm-small' }, ` ${beijing(e.at)} · ${e.actor || '系统'}`)),
+          el('span', { class: 'gm-muted gm-small' }, ` ${beijing(e.at)} · `,
+            // The actor is an account's username: an identifier, not a word to translate.
+            e.actor ? el('span', { translate: 'no' }, e.actor) : '系统')),
         move ? el('div', { class: 'gm-small' }, move) : '',
         e.note ? el('div', { class: 'gm-event-note' }, e.note) : '',
         extra ? el('div', { class: 'gm-muted gm-small' }, extra) : '');
