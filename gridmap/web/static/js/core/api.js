@@ -6,7 +6,9 @@
  * Chinese message for the problem's code, ready to show to the user.
  */
 
-import { PROBLEM_LABELS, PROBLEM_STATUS_LABEL, PROBLEMS_BY_STATUS } from './labels.js';
+import {
+  NAMES_KEPT, PROBLEM_LABELS, PROBLEM_STATUS_LABEL, PROBLEMS_BY_STATUS,
+} from './labels.js';
 
 /** An API failure with the message to show (Chinese, from the problem's code). */
 export class ApiError extends Error {
@@ -41,14 +43,19 @@ export function onServerClock(ms) {
 }
 
 // A detail written in Chinese says more than the code's message; an English one (for machines
-// and logs) is never shown. Asides in full-width brackets that hold English are dropped.
-const LATIN_WORD = /[A-Za-z]{2,}/;
+// and logs) is never shown. Asides in full-width brackets that hold English are dropped. The
+// names of products and file formats (Shapefile, GeoJSON) stay as they are in Chinese text.
+const LATIN_WORDS = /[A-Za-z][A-Za-z0-9]*/g;
 const CJK = /[\u4e00-\u9fff]/;
+
+function hasEnglish(text) {
+  return (text.match(LATIN_WORDS) || []).some((w) => w.length > 1 && !NAMES_KEPT.has(w));
+}
 
 function chineseDetail(detail) {
   if (typeof detail !== 'string') return '';
-  const text = detail.replace(/（[^）]*）/g, (aside) => (LATIN_WORD.test(aside) ? '' : aside)).trim();
-  return CJK.test(text) && !LATIN_WORD.test(text) ? text : '';
+  const text = detail.replace(/（[^）]*）/g, (aside) => (hasEnglish(aside) ? '' : aside)).trim();
+  return CJK.test(text) && !hasEnglish(text) ? text : '';
 }
 
 /**
