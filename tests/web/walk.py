@@ -2,11 +2,11 @@
 
 :func:`problems` looks at the page as it stands and names everything that would trip a
 Chinese user up: an English word outside the whitelist, a literal null, undefined or NaN, a
-serious or critical axe-core violation, a header word broken over two lines, a header taller
-than :data:`HEADER_SHARE` of a phone's screen, a touch target under 44 px, a heading covered
-by something drawn over it (a map). axe-core is the npm package of ``package.json``
-(``node_modules/axe-core``), evaluated into the page through the DevTools protocol, which the
-page's Content-Security-Policy does not govern.
+serious or critical axe-core violation, a header word broken over two lines, a phone's 菜单
+button on a wide screen, a header taller than :data:`HEADER_SHARE` of a phone's screen, a
+touch target under 44 px, a heading covered by something drawn over it (a map). axe-core
+is the npm package of ``package.json`` (``node_modules/axe-core``), evaluated into the page
+through the DevTools protocol, which the page's Content-Security-Policy does not govern.
 """
 
 from __future__ import annotations
@@ -17,46 +17,28 @@ from typing import Any
 
 from playwright.sync_api import Page
 
+from gridmap.core import glossary
+
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 #: The share of a phone's screen the header may take (the rest is the page's).
 HEADER_SHARE = 0.12
 #: WCAG 2.5.5: the least height of something a finger presses, in CSS pixels.
 TOUCH_PX = 44
-#: Words that stay as they are in Chinese text: names of products and file formats, units (the
-#: map's scale, a file's size), the hot-spot statistics. Codes and identifiers (usernames, grid
-#: codes, command lines) are not listed: the page marks them ``translate="no"`` or ``<code>``.
-WHITELIST = frozenset(
-    {
-        "Leaflet",
-        "Excel",
-        "CSV",
-        "GeoJSON",
-        "GeoPackage",
-        "GPX",
-        "KML",
-        "Shapefile",
-        "shp",
-        "dbf",
-        "shx",
-        "prj",
-        "zip",
-        "Open311",
-        "CGCS2000",
-        "EPSG",
-        "WGS",
-        "GCJ",
-        "BD",
-        "GPS",
-        "m",
-        "km",
-        "MB",
-        "Gi*",
-        "Getis-Ord",
-        "Mann-Kendall",
-        "z",
-    }
-)
+#: Words that stay as they are in Chinese text: names of products and file formats (the
+#: glossary's, which a problem's detail may use too), units (the map's scale, a file's size),
+#: the hot-spot statistics. Codes and identifiers (usernames, grid codes, command lines) are not
+#: listed: the page marks them ``translate="no"`` or ``<code>``.
+WHITELIST = frozenset(glossary.NAMES_KEPT) | {
+    "Leaflet",
+    "m",
+    "km",
+    "MB",
+    "Gi*",
+    "Getis-Ord",
+    "Mann-Kendall",
+    "z",
+}
 #: An ASCII word: letters, with the joins of a product's name (Getis-Ord, Gi*, CGCS2000).
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z][A-Za-z0-9]*)*\*?")
 _RAW = re.compile(r"\b(null|undefined|NaN)\b")
@@ -179,6 +161,8 @@ def problems(page: Page, *, phone: bool) -> list[str]:
     found += [f"axe: {v[:400]}" for v in axe_violations(page)]
     found += [f"header word broken: {t}" for t in page.evaluate(_BROKEN_HEADER_WORDS)]
     found += [f"heading covered: {t}" for t in page.evaluate(_COVERED_HEADINGS)]
+    if not phone and page.locator(".gm-menu-button").is_visible():
+        found.append("a 菜单 button on a wide screen")
     if phone:
         height: Any = page.evaluate(
             "() => document.querySelector('.gm-header').getBoundingClientRect().height"

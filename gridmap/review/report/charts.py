@@ -217,5 +217,5 @@ def hot_spot_map(micro: Any, outline: Any) -> Markup | None:
             chosen.boundary.plot(ax=axes, color="#000000", linewidth=1.4)
             handles.append(Patch(facecolor="none", edgecolor="#000000", label="未诉先办候选"))
         axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-        axes.set_title("热点分析（Getis-Ord Gi*，FDR 校正）")
+        axes.set_title("热点分析（Getis-Ord Gi*，错误发现率校正）")
         return _svg(figure, "hot_spots")
