@@ -6,7 +6,8 @@ or critical axe-core violation, a header word broken over two lines, a header ov
 phone's screen, a touch target under 44 px on a phone, or a heading covered by the map
 (:mod:`tests.web.walk`); on a phone, every item of the folded navigation must be on the screen
 once the 菜单 is open. Each role's failures are listed together, page by page. A screenshot of
-every page at both sizes is kept in ``tests/artifacts/walk/``.
+every page at both sizes is kept in ``tests/artifacts/walk/``. The audit administrator and the
+login page are walked too, so that every page is checked.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 from shapely.geometry import shape
 
 from tests.web.browser import WAIT_MS, Watched
 from tests.web.walk import menu_items_cut_off, problems
 
-SIZES = {"laptop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+SIZES: dict[str, ViewportSize] = {
+    "laptop": {"width": 1366, "height": 900},
+    "phone": {"width": 390, "height": 844},
+}
 WORKER = "demo-worker"
 #: A micro-level category: the worker of the micro-grid owns it at once (首接负责).
 CATEGORY = "sanitation.garbage"
@@ -121,11 +125,24 @@ def _overloaded_report(page: Page, base: str, place: Place) -> None:
     _settle(page)
 
 
+def _proposal(page: Page, base: str, place: Place) -> None:
+    """智能分配 with the form's defaults: the proposal, or why there is none, in Chinese."""
+    page.get_by_role("button", name="智能分配").click()
+    page.wait_for_function(
+        """() => !document.getElementById('gm-proposal').hidden
+            || !document.getElementById('gm-banner').hidden""",
+        timeout=WAIT_MS,
+    )
+    page.wait_for_selector("#gm-assign[data-state=ready]", state="attached")
+    _settle(page)
+
+
 CHIEF_JOURNEY: list[Step] = [
     ("map", _go("/")),
     ("household", _map_household),
     ("assign", _assign_reports),
     ("assign-overloaded", _overloaded_report),
+    ("assign-proposal", _proposal),
     ("inbox", _go("/requests?tab=all")),
     ("request", _go("/requests/{request}")),
     ("request-new", _go("/requests/new")),
@@ -154,9 +171,14 @@ JOURNEYS: dict[str, list[Step]] = {
         ("requests-map", _go("/requests/map")),
         ("ranking", _go("/requests/ranking")),
         ("password", _go("/password")),
+        ("forbidden", _go("/assign")),
     ],
     "demo-system": [
         ("import", _go("/grids/import")),
+        ("accounts", _go("/accounts")),
+    ],
+    "demo-audit": [
+        ("audit", _go("/audit")),
         ("accounts", _go("/accounts")),
     ],
 }
@@ -201,3 +223,12 @@ def test_role_walks_its_journey_in_chinese(
     )
     assert watched.csp_violations == []
     assert watched.foreign_requests() == []
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_login_page_in_chinese(walker: Callable[[str], Watched], size: str) -> None:
+    watched = walker(size)
+    watched.page.goto(watched.url("/login"))
+    _settle(watched.page)
+    watched.screenshot(f"walk/login-{size}.png")
+    assert problems(watched.page, phone=size == "phone") == []
