@@ -80,7 +80,8 @@ install_python_packages() {
 }
 
 install_node_packages() {
-  # Dev tools only (ESLint); the browser gets the scripts as they are, no build step.
+  # Dev tools only (ESLint, and axe-core that the browser tests inject into pages); the browser
+  # gets the scripts as they are, no build step.
   local stamp="$ROOT/node_modules/.package-lock.sha"
   local want; want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

@@ -236,7 +236,7 @@ def notices(
 
 def notice_text(kind: str, actor: str, at: dt.datetime) -> str:
     """A notice as its user reads it, the time in Beijing."""
-    when = at.astimezone(clock.BEIJING).strftime("%Y-%m-%d %H:%M")
+    when = clock.local_text(at)
     return glossary.NOTICES[kind].format(at=when, actor=actor)
 
 

@@ -17,6 +17,22 @@ from zoneinfo import ZoneInfo
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 
+#: The one way a time is written for people, in Beijing time: pages, reports, notices and
+#: downloads alike ("2026-12-03 16:41"; a date alone is its first half). The page scripts
+#: write the same (``static/js/core/format.js``), Excel cells the same number format.
+DATE_TIME = "%Y-%m-%d %H:%M"
+#: The same with seconds, where they tell events apart (the audit log).
+DATE_TIME_SECONDS = "%Y-%m-%d %H:%M:%S"
+EXCEL_DATE_TIME = "yyyy-mm-dd hh:mm"
+
+
+def local_text(moment: dt.datetime | None, *, seconds: bool = False) -> str:
+    """``moment`` as people read it (:data:`DATE_TIME`, Beijing time); no time: ""."""
+    if moment is None:
+        return ""
+    return moment.astimezone(BEIJING).strftime(DATE_TIME_SECONDS if seconds else DATE_TIME)
+
+
 def now() -> dt.datetime:
     """The current moment, timezone-aware (UTC)."""
     return dt.datetime.now(dt.UTC)

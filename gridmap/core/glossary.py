@@ -251,6 +251,139 @@ YES_NO: Final = {True: "是", False: "否"}
 #: Warning cards as a cell (红黄牌).
 WARNING_CELLS: Final = {"green": "正常", "yellow": "黄牌", "red": "红牌"}
 
+#: The monthly report's charts, as a screen reader names them (an image's text alternative).
+REPORT_CHARTS: Final = {
+    "categories": "各类诉求数量条形图",
+    "trend": "近月诉求数量趋势折线图",
+    "choropleth": "各网格诉求数量分级设色地图",
+    "hot_spots": "诉求冷热点分布地图",
+}
+#: Names that stay as they are in Chinese text: products, file formats and their extensions,
+#: coordinate systems. A problem's ``detail`` that holds no other Latin word is Chinese enough
+#: to show (core/api.js).
+NAMES_KEPT: Final = (
+    "Excel",
+    "CSV",
+    "GeoJSON",
+    "GeoPackage",
+    "gpkg",
+    "GPX",
+    "KML",
+    "Shapefile",
+    "shp",
+    "dbf",
+    "shx",
+    "prj",
+    "zip",
+    "Open311",
+    "CGCS2000",
+    "EPSG",
+    "WGS",
+    "GCJ",
+    "BD",
+    "GPS",
+    "IP",
+)
+
+#: The audit log's actions (审计日志的操作) as the audit page names them. A refused call is
+#: recorded under its endpoint, which is not listed: the page says 其他操作 and shows the
+#: endpoint beside it as a code.
+AUDIT_ACTIONS: Final = {
+    "login": "登录",
+    "logout": "退出登录",
+    "reveal": "查看明文",
+    "export": "导出",
+    "export.request": "申请导出",
+    "user.create": "创建账号",
+    "user.password_reset": "重置密码（一次性密码）",
+    "user.password_change": "修改密码",
+    "user.password": "服务器上设置密码",
+    "user.role": "授予角色",
+    "user.unlock": "解锁账号",
+    "user.notices_read": "阅读通知",
+    "api_key.issue": "签发接口密钥",
+    "api_key.revoke": "吊销接口密钥",
+    "category.revise": "修改诉求类别",
+    "grid_import.upload": "上传网格文件",
+    "grid_import.confirm": "确认导入网格",
+    "import.grids": "导入网格",
+    "import.people": "导入人员",
+    "import.households": "导入住户",
+    "import.assignments": "导入网格任职",
+    "import.coverage": "导入党员包户",
+    "import.requests": "导入诉求",
+    "import.demo": "导入示范数据",
+    "request.create": "上报诉求",
+    "rates.request": "申请导出满意率",
+    "review_report.request": "申请研判报告",
+    "staff.assign": "分配网格人员",
+    "staff.end": "结束网格任职",
+    "coverage.division": "分配包户",
+    "patrol.start": "开始巡查",
+    "patrol.check_in": "巡查签到",
+    "patrol.end": "结束巡查",
+    "patrol.upload": "上传巡查轨迹",
+    "retention.prune": "清理过期数据",
+}
+#: What an audit row's action was done to (审计日志的对象类型).
+AUDIT_OBJECTS: Final = {
+    "person": "人员",
+    "household": "住户",
+    "user": "账号",
+    "audit": "审计日志",
+    "request": "诉求",
+    "job": "后台任务",
+    "grid": "网格",
+    "patrol": "巡查",
+    "api_key": "接口密钥",
+    "category": "诉求类别",
+    "rates": "满意率",
+    "report": "报表",
+    "review_report": "研判报告",
+}
+#: How an audited action ended.
+AUDIT_OUTCOMES: Final = {"ok": "成功", "denied": "拒绝", "failed": "失败"}
+#: An audited action that is not in AUDIT_ACTIONS (a refused call's endpoint).
+AUDIT_OTHER_ACTION: Final = "其他操作"
+
+#: What a page tells its user when the API refuses (problem+json ``code`` → message). The API
+#: keeps its English ``title`` for machines; a page shows these instead, with the ``detail``
+#: only when the detail is Chinese (core/api.js). A code not listed falls back to its status.
+PROBLEMS: Final = {
+    "bad-request": "请求有误，请检查填写的内容。",
+    "invalid-input": "填写的内容不正确，请检查后重试。",
+    "unprocessable": "提交的数据不符合规则，无法处理。",
+    "too-large-for-request": "数据量过大，无法直接生成，请改用后台任务。",
+    "too-large": "文件过大，无法处理。",
+    "not-found": "没有找到，或不在您的管辖范围内。",
+    "conflict": "操作冲突：数据已被他人修改，请刷新后重试。",
+    "stale": "数据已被他人修改，请刷新后重试。",
+    "precondition-required": "页面数据已过期，请刷新后重试。",
+    "unavailable": "服务暂时不可用，请稍后再试。",
+    "unauthorized": "登录已失效，请刷新页面重新登录。",
+    "forbidden": "您的角色无权进行此操作。",
+    "login-throttled": "登录失败次数过多，请稍后再试。",
+    "one-time-password-expired": "一次性密码已过期，请联系系统管理员重新重置密码。",
+    "patrol-ended": "这次巡查已经结束。",
+    "illegal-transition": "当前状态不允许此操作，请刷新查看最新状态。",
+    "import-rejected": "文件未通过检查，无法导入。",
+    "no-linked-person": "您的账号没有关联到网格人员：只有网格员本人可以记录巡查。",
+    "division-infeasible": "按当前设置无法分配：每人包户数的上下限与住户数不相符，请调整后重试。",
+    "missing-city": "数据库中还没有示范城市（网格、住户和诉求类别），无法生成示范诉求。",
+    "method-not-allowed": "不支持这种操作方式。",
+    "request-entity-too-large": "提交的内容超过了允许的大小。",
+    "too-many-requests": "操作过于频繁，请稍后再试。",
+    "unsupported-media-type": "提交的文件类型不受支持。",
+    "internal": "服务器出了问题，请稍后再试；如果问题持续，请联系系统管理员。",
+}
+#: The message of a problem whose code is not in PROBLEMS, by HTTP status class.
+PROBLEMS_BY_STATUS: Final = {
+    "4xx": "请求未能完成，请检查后重试。",
+    "5xx": "服务器出了问题，请稍后再试。",
+}
+#: A problem's status as the page says it ("（错误 422）").
+PROBLEM_STATUS: Final = "错误 {status}"
+
 #: Notices to an account's user about their account (``{at}`` Beijing time, ``{actor}`` the
 #: administrator's username).
 NOTICES: Final = {
@@ -291,4 +424,8 @@ def for_pages() -> dict[str, object]:
         "jobKinds": JOB_KINDS,
         "inputCrs": INPUT_CRS,
         "importChanges": IMPORT_CHANGES,
+        "namesKept": list(NAMES_KEPT),
+        "problems": PROBLEMS,
+        "problemsByStatus": PROBLEMS_BY_STATUS,
+        "problemStatus": PROBLEM_STATUS,
     }

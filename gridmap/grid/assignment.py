@@ -29,6 +29,12 @@ ROLE_LEVEL = {
 }
 
 
+class DivisionInfeasible(Unprocessable):
+    """The members' load bounds cannot cover the households (too few or too many between them)."""
+
+    code = "division-infeasible"
+
+
 def etag(code: str, revision: int) -> str:
     return f'"{code}.{revision}"'
 
@@ -230,7 +236,7 @@ def propose(
             keep_existing=not fresh,
         )
     except DivisionImpossible as exc:
-        raise Unprocessable(str(exc)) from None
+        raise DivisionInfeasible(str(exc)) from None
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     current = dict(zip(houses["id"], houses["current"], strict=True))

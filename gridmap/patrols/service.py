@@ -93,6 +93,12 @@ STANDARD_LISTS: tuple[dict[str, Any], ...] = (
 )
 
 
+class NoLinkedPerson(Unprocessable):
+    """The caller's account is no grid staff's: it has no patrols of its own to record."""
+
+    code = "no-linked-person"
+
+
 class PatrolEnded(Conflict):
     code = "patrol-ended"
     title = "Patrol has ended"
@@ -164,7 +170,7 @@ def person_of(session: Session, caller: Caller) -> int:
     """The person the caller records patrols as, or a 422 saying the account has none."""
     person = caller.scope.person_id or store.person_of_user(session, caller.user_id)
     if person is None:
-        raise Unprocessable(
+        raise NoLinkedPerson(
             "Your account is not linked to a person: only a worker records patrols, as themselves."
         )
     return person

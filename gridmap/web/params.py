@@ -88,8 +88,8 @@ class RankingFilters:
 
 
 def local_time(value: dt.datetime) -> str:
-    """A stored (UTC) time as Beijing time, to the second."""
-    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    """A stored (UTC) time as Beijing time, to the second (the audit log's events)."""
+    return clock.local_text(value, seconds=True)
 
 
 def _parse_local(name: str, text: str) -> dt.datetime | None:

@@ -568,7 +568,14 @@ def audit_page() -> tuple[str, int]:
     rows = [] if filters.error else audit.search(get_session(), **filters.search_args())
     more = rows[AUDIT_PAGE_SIZE - 1]["id"] if len(rows) > AUDIT_PAGE_SIZE else None
     page = render_template(
-        "audit.html", filters=filters, rows=rows[:AUDIT_PAGE_SIZE], more_before_id=more
+        "audit.html",
+        filters=filters,
+        rows=rows[:AUDIT_PAGE_SIZE],
+        more_before_id=more,
+        action_labels=glossary.AUDIT_ACTIONS,
+        object_labels=glossary.AUDIT_OBJECTS,
+        outcome_labels=glossary.AUDIT_OUTCOMES,
+        other_action=glossary.AUDIT_OTHER_ACTION,
     )
     return page, 400 if filters.error else 200
 

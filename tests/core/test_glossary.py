@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
+import pkgutil
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gridmap.core import glossary
+import gridmap
+from gridmap.core import clock, glossary
+from gridmap.core.errors import GridmapError
 from gridmap.grid import import_jobs
 from gridmap.requests import lifecycle
 from gridmap.storage import models
@@ -33,6 +40,7 @@ from gridmap.storage import models
         (models.JOB_STATES, glossary.JOB_STATES),
         (models.NOTICE_KINDS, glossary.NOTICES),
         ((import_jobs.VALIDATE, import_jobs.IMPORT), glossary.JOB_KINDS),
+        (models.AUDIT_OUTCOMES, glossary.AUDIT_OUTCOMES),
     ],
 )
 def test_every_code_has_a_label(codes: tuple[str, ...], labels: dict[str, str]) -> None:
@@ -43,3 +51,47 @@ def test_the_pages_get_the_whole_glossary_as_json() -> None:
     tables: dict[str, Any] = glossary.for_pages()
     assert tables["levels"]["zone"] == "片区网格" and tables["overdue"] == "超期"
     assert tables["hotSpotBins"]["-3"] == glossary.HOT_SPOT_BINS[-3]
+
+
+def _subclasses(cls: type[GridmapError]) -> list[type[GridmapError]]:
+    return [cls] + [c for sub in cls.__subclasses__() for c in _subclasses(sub)]
+
+
+def test_every_problem_a_page_can_meet_has_a_chinese_message() -> None:
+    """A page shows a refused call by its problem code (core/api.js): every code the errors
+    carry, and those of Werkzeug's HTTP errors and the unexpected one, has its message."""
+    for module in pkgutil.walk_packages(gridmap.__path__, "gridmap."):
+        importlib.import_module(module.name)  # every error class defined, wherever it lives
+    codes = {cls.code for cls in _subclasses(GridmapError)}
+    assert {"no-linked-person", "division-infeasible", "stale", "import-rejected"} <= codes
+    codes |= {"method-not-allowed", "request-entity-too-large", "too-many-requests", "internal"}
+    assert codes <= set(glossary.PROBLEMS), f"no message for {codes - set(glossary.PROBLEMS)}"
+    assert all(not any(c.isascii() and c.isalpha() for c in m) for m in glossary.PROBLEMS.values())
+    pages: dict[str, Any] = glossary.for_pages()
+    assert pages["problems"] == glossary.PROBLEMS and "{status}" in pages["problemStatus"]
+
+
+def test_one_time_format_for_people() -> None:
+    moment = dt.datetime(2026, 12, 3, 8, 41, 7, tzinfo=dt.UTC)
+    assert clock.local_text(moment) == "2026-12-03 16:41"
+    assert clock.local_text(moment, seconds=True) == "2026-12-03 16:41:07"
+    assert clock.local_text(None) == ""
+
+
+#: An audited action written as a literal where the code records it.
+_AUDITED = re.compile(
+    r'(?:audit_write|_audit|_once|audit\.record)\(\s*(?:session,\s*)?"([a-z_]+(?:\.[a-z_]+)?)"'
+)
+
+
+def test_every_audited_action_is_named_on_the_audit_page() -> None:
+    """The audit page names an action from the glossary; only a refused call's endpoint (not
+    written anywhere as an action) is left to 其他操作 with its code."""
+    source = "\n".join(
+        p.read_text(encoding="utf-8") for p in Path(gridmap.__path__[0]).rglob("*.py")
+    )
+    written = set(_AUDITED.findall(source))
+    assert {"login", "logout", "reveal", "request.create", "patrol.start"} <= written
+    assert written <= set(glossary.AUDIT_ACTIONS), (
+        f"unnamed: {written - set(glossary.AUDIT_ACTIONS)}"
+    )

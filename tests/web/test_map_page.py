@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Route
 
+from gridmap.core import glossary
 from gridmap.spatial.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from tests.web.browser import Watched, count, wait_for, wait_until_loaded
 
@@ -193,7 +194,10 @@ def test_api_errors_show_a_banner(street: Watched, covered_household: dict[str, 
     banner = page.locator("#gm-banner")
     banner.wait_for(state="visible")
     assert "住户图层加载失败" in banner.inner_text()
-    assert "数据库暂不可用：请稍后再试" in banner.inner_text()
+    # The glossary's message for the code, the Chinese detail, the status; never the title.
+    said = banner.inner_text()
+    assert f"{glossary.PROBLEMS['unavailable'].rstrip('。')}：请稍后再试（错误 503）" in said
+    assert "数据库暂不可用" not in said
     banner.locator("button").click()
     assert banner.is_hidden()
 

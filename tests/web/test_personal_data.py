@@ -182,7 +182,7 @@ def test_worker_panel_names_the_zone_and_community_of_its_micro_grid(
     for level, label in (("zone", "片区网格"), ("community", "社区")):
         item = panel.locator(f"li[data-level={level}]")
         assert item.get_attribute("data-in-scope") == "false"
-        assert f"{label}：{grids[level]['name']}（{grids[level]['code']}）" in item.inner_text()
+        assert f"{label}：{grids[level]['name']} {grids[level]['code']}" in item.inner_text()
         assert grids[level]["staff"], f"the demo's {label} is staffed"
         for person in grids[level]["staff"]:
             assert person["name"] in item.inner_text()

@@ -15,7 +15,7 @@ from typing import Any
 
 import matplotlib
 import numpy as np
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from matplotlib import font_manager, patheffects
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
@@ -73,8 +73,9 @@ def _drawing(salt: str) -> Iterator[None]:
         yield
 
 
-def _svg(figure: Figure) -> Markup:
-    """The figure as an ``<svg>`` element to inline in HTML (no XML prolog, no metadata)."""
+def _svg(figure: Figure, chart: str) -> Markup:
+    """The figure as an ``<svg>`` element to inline in HTML (no XML prolog, no metadata),
+    named for screen readers by the glossary's title of ``chart`` (an image needs a name)."""
     out = io.StringIO()
     metadata = {"Creator": None, "Date": None, "Format": None, "Type": None}
     figure.savefig(out, format="svg", bbox_inches="tight", metadata=metadata)
@@ -83,7 +84,8 @@ def _svg(figure: Figure) -> Markup:
     # Inline in HTML the SVG needs no namespace declarations (nor their URLs).
     text = re.sub(r'\s+xmlns(?::\w+)?="[^"]*"', "", text)
     # matplotlib escapes every text it writes: the SVG is markup, not data.
-    return Markup(text.replace("<svg ", '<svg role="img" ', 1))
+    name = escape(glossary.REPORT_CHARTS[chart])
+    return Markup(text.replace("<svg ", f'<svg role="img" aria-label="{name}" ', 1))
 
 
 def category_chart(lines: Sequence[Line]) -> Markup | None:
@@ -105,7 +107,7 @@ def category_chart(lines: Sequence[Line]) -> Markup | None:
         axes.set_yticks(list(rows), [x.name or x.code for x in shown])
         axes.set_xlabel("诉求数")
         axes.legend(loc="lower right", frameon=False)
-        return _svg(figure)
+        return _svg(figure, "categories")
 
 
 def trend_chart(trend: Sequence[TrendMonth]) -> Markup:
@@ -131,7 +133,7 @@ def trend_chart(trend: Sequence[TrendMonth]) -> Markup:
         axes.set_ylim(bottom=0, top=max([t.count for t in trend] + [1]) * 1.2)
         axes.set_ylabel("诉求数")
         axes.legend(loc="upper left", frameon=False)
-        return _svg(figure)
+        return _svg(figure, "trend")
 
 
 def _map_axes() -> tuple[Figure, Axes]:
@@ -193,7 +195,7 @@ def choropleth_map(shapes: Any, level: store.Level) -> Markup | None:
             frameon=False,
         )
         axes.set_title(f"各{glossary.LEVELS[level]}诉求数")
-        return _svg(figure)
+        return _svg(figure, "choropleth")
 
 
 def hot_spot_map(micro: Any, outline: Any) -> Markup | None:
@@ -215,5 +217,5 @@ def hot_spot_map(micro: Any, outline: Any) -> Markup | None:
             chosen.boundary.plot(ax=axes, color="#000000", linewidth=1.4)
             handles.append(Patch(facecolor="none", edgecolor="#000000", label="未诉先办候选"))
         axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-        axes.set_title("热点分析（Getis-Ord Gi*，FDR 校正）")
-        return _svg(figure)
+        axes.set_title("热点分析（Getis-Ord Gi*，错误发现率校正）")
+        return _svg(figure, "hot_spots")

@@ -9,8 +9,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from gridmap.core import glossary
-from gridmap.core.clock import BEIJING
+from gridmap.core import clock, glossary
 from gridmap.requests import rates
 from gridmap.review.report.charts import (
     category_chart,
@@ -39,7 +38,7 @@ def _signed(value: int) -> str:
 
 
 def _local(moment: dt.datetime | None) -> str:
-    return "" if moment is None else moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return clock.local_text(moment)
 
 
 @functools.cache

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from gridmap.core import glossary
+from gridmap.core import clock, glossary
 from gridmap.core.cells import safe_row
 from gridmap.core.clock import BEIJING
 from gridmap.requests import rates
@@ -24,7 +24,7 @@ from gridmap.review.report.data import (
 
 PERCENT = "0.0%"
 RATE = "0.00%"
-WHEN = "yyyy-mm-dd hh:mm"
+WHEN = clock.EXCEL_DATE_TIME
 #: (heading, width, number format) of a column.
 Column = tuple[str, float, str | None]
 _CHANGE_COLUMNS: tuple[Column, ...] = (

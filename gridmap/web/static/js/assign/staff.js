@@ -3,8 +3,10 @@
  * (unstaffed, uncovered, overloaded, coverage) with their CSV and Excel downloads.
  */
 import { requestJson } from '../core/api.js';
-import { el, percent } from '../core/dom.js';
-import { LEVEL_LABELS, PERSON_KIND_LABELS, ROLE_LABELS } from '../core/labels.js';
+import { el, gridLabel, percent } from '../core/dom.js';
+import {
+  CARE_TAG_LABELS, LEVEL_LABELS, PERSON_KIND_LABELS, ROLE_LABELS,
+} from '../core/labels.js';
 import { REPORT_COLUMNS, REPORT_ROWS_SHOWN, ROLES_BY_LEVEL, round } from './shared.js';
 
 /** Methods of the assignment page (mixed into AssignPage). */
@@ -69,6 +71,12 @@ export class AssignStaff {
     });
   }
 
+  /** A grid of the page by its name, its code as a secondary label (a code if unknown). */
+  gridName(code) {
+    const grid = this.staffGrids && this.staffGrids.get(code);
+    return grid && grid.name ? gridLabel(grid.name, code) : el('span', { translate: 'no' }, code);
+  }
+
   // ---- reports ---------------------------------------------------------------------------------
 
   reportQuery(name) {
@@ -90,12 +98,15 @@ export class AssignStaff {
     const rows = body.rows || [];
     const value = (row, key) => {
       const v = row[key];
+      if (v === null || v === undefined || v === '') return '—';
       if (key === 'rate' && typeof v === 'number') return percent(v);
       if (key === 'level') return LEVEL_LABELS[v] || v;
       if (key === 'missing_role') return ROLE_LABELS[v] || v;
       if (key === 'kind') return PERSON_KIND_LABELS[v] || v;
+      if (key === 'care_tags') return v.split(';').map((t) => CARE_TAG_LABELS[t] || t).join('、');
+      if (key === 'micro_grid_code') return this.gridName(v);
       if (typeof v === 'number' && !Number.isInteger(v)) return round(v, 2);
-      return v === null || v === undefined ? '' : String(v);
+      return String(v);
     };
     const table = el('table', { class: 'gm-table gm-report-table', 'data-report': name },
       el('thead', null, el('tr', null, keys.map((k) => el('th', null, headings[k])))),
@@ -104,9 +115,10 @@ export class AssignStaff {
     const more = rows.length > REPORT_ROWS_SHOWN
       ? el('p', { class: 'gm-muted gm-small' }, `仅显示前 ${REPORT_ROWS_SHOWN} 条，请下载查看全部`)
       : null;
-    document.getElementById('gm-report').replaceChildren(
+    // replaceChildren would write a null as the text "null".
+    document.getElementById('gm-report').replaceChildren(...[
       el('p', { class: 'gm-report-title' }, `${body.title}：共 ${rows.length} 条`),
-      rows.length ? table : el('p', { class: 'gm-muted' }, '无'), more);
+      rows.length ? table : el('p', { class: 'gm-muted' }, '无'), more].filter(Boolean));
     const links = document.getElementById('gm-report-links');
     links.hidden = !this.canExport;
     document.getElementById('gm-report-csv').href =

@@ -2,11 +2,15 @@
  * core/api.js: the one client of gridmap's JSON API used by every page module.
  *
  * The session cookie authenticates; a write carries the CSRF token the page was rendered with
- * (base.html) as X-CSRFToken; a failure throws an ApiError whose message is the problem+json
- * title and detail, ready to show to the user.
+ * (base.html) as X-CSRFToken; a failure throws an ApiError whose message is the glossary's
+ * Chinese message for the problem's code, ready to show to the user.
  */
 
-/** An API failure with the message to show (problem+json title and detail). */
+import {
+  NAMES_KEPT, PROBLEM_LABELS, PROBLEM_STATUS_LABEL, PROBLEMS_BY_STATUS,
+} from './labels.js';
+
+/** An API failure with the message to show (Chinese, from the problem's code). */
 export class ApiError extends Error {
   constructor(message, status, code) {
     super(message);
@@ -38,6 +42,34 @@ export function onServerClock(ms) {
   return ms + clockOffsetMs;
 }
 
+// A detail written in Chinese says more than the code's message; an English one (for machines
+// and logs) is never shown. Asides in full-width brackets that hold English are dropped. The
+// names of products and file formats (Shapefile, GeoJSON) stay as they are in Chinese text.
+const LATIN_WORDS = /[A-Za-z][A-Za-z0-9]*/g;
+const CJK = /[\u4e00-\u9fff]/;
+
+function hasEnglish(text) {
+  return (text.match(LATIN_WORDS) || []).some((w) => w.length > 1 && !NAMES_KEPT.has(w));
+}
+
+function chineseDetail(detail) {
+  if (typeof detail !== 'string') return '';
+  const text = detail.replace(/（[^）]*）/g, (aside) => (hasEnglish(aside) ? '' : aside)).trim();
+  return CJK.test(text) && !hasEnglish(text) ? text : '';
+}
+
+/**
+ * What a page says of a refused request: the glossary's message for the problem's code (or
+ * its status class), its Chinese detail if it has one, and the status ("（错误 422）").
+ */
+export function problemMessage(answer, status) {
+  const code = answer && answer.code;
+  const message = PROBLEM_LABELS[code] || PROBLEMS_BY_STATUS[status >= 500 ? '5xx' : '4xx'];
+  const detail = chineseDetail(answer && answer.detail);
+  const said = detail ? `${message.replace(/。$/, '')}：${detail}` : message;
+  return `${said}（${PROBLEM_STATUS_LABEL.replace('{status}', status)}）`;
+}
+
 /** The CSRF token the page was rendered with (base.html), sent back on every write. */
 function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
@@ -45,7 +77,7 @@ function csrfToken() {
 }
 
 /**
- * Fetch JSON from the API; a failure throws an ApiError with the problem's title and detail.
+ * Fetch JSON from the API; a failure throws an ApiError with the problem's Chinese message.
  * `body` is sent as JSON, or as it is if it is FormData (a file upload: multipart, whose
  * boundary the browser writes); `headers` adds request headers (If-Match, Idempotency-Key).
  */
@@ -77,12 +109,10 @@ export async function requestJson(url, { signal, method = 'GET', body, headers: 
     }
   }
   if (response.status === 401) {
-    throw new ApiError('登录已失效，请刷新页面重新登录（HTTP 401）', 401, 'unauthorized');
+    throw new ApiError(problemMessage({ code: 'unauthorized' }, 401), 401, 'unauthorized');
   }
   if (!response.ok) {
-    const title = (answer && answer.title) || response.statusText || '请求失败';
-    const detail = answer && answer.detail ? `：${answer.detail}` : '';
-    throw new ApiError(`${title}${detail}（HTTP ${response.status}）`, response.status,
+    throw new ApiError(problemMessage(answer, response.status), response.status,
       answer && answer.code);
   }
   if (answer === null) throw new ApiError('服务器返回的不是 JSON 数据', response.status);

@@ -41,3 +41,13 @@ export function debounce(fn, ms) {
 export function percent(share) {
   return share === null || share === undefined ? '—' : `${(share * 100).toFixed(1)}%`;
 }
+
+/**
+ * A grid as people read it: its name, with its code as a smaller secondary label (a code is
+ * an identifier, marked not to be translated).
+ */
+export function gridLabel(name, code) {
+  const label = el('span', { class: 'gm-grid-name' }, name);
+  if (code) label.append(' ', el('span', { class: 'gm-code', translate: 'no' }, code));
+  return label;
+}

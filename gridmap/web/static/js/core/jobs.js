@@ -7,7 +7,7 @@
  * `state` is 'succeeded' (its `result`, with `result.file` when it made one) or 'failed'
  * (its `error`, a problem+json document with a Chinese `detail`).
  */
-import { requestJson } from './api.js';
+import { problemMessage, requestJson } from './api.js';
 import { JOB_STATE_LABELS } from './labels.js';
 
 const POLL_MS = 500;
@@ -72,10 +72,10 @@ export class JobProgress {
     this.status.textContent = jobText(job);
   }
 
-  /** The outcome in words: done, or why it failed (the problem's Chinese detail). */
+  /** The outcome in words: done, or why it failed (the problem's message, core/api.js). */
   finish(job, doneText) {
     this.bar.value = job.state === 'succeeded' ? 100 : this.bar.value;
     this.status.textContent = job.state === 'succeeded'
-      ? doneText : `失败：${(job.error && job.error.detail) || '任务运行出错'}`;
+      ? doneText : `失败：${job.error ? problemMessage(job.error, job.error.status) : '任务运行出错'}`;
   }
 }

@@ -37,3 +37,9 @@ export const JOB_STATE_LABELS = glossary.jobStates;
 export const JOB_KIND_LABELS = glossary.jobKinds;
 /** What a grid import would do to a grid (新增, 重绘, 撤销). */
 export const IMPORT_CHANGE_LABELS = glossary.importChanges;
+/** What a page says when the API refuses, by problem code or status class (core/api.js). */
+/** Names that stay as they are in Chinese text (products, file formats). */
+export const NAMES_KEPT = new Set(glossary.namesKept);
+export const PROBLEM_LABELS = glossary.problems;
+export const PROBLEMS_BY_STATUS = glossary.problemsByStatus;
+export const PROBLEM_STATUS_LABEL = glossary.problemStatus;

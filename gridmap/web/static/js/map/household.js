@@ -4,8 +4,8 @@
  * data masked by the API, revealed one value at a time (each reveal is audited).
  */
 import { getJson, requestJson } from '../core/api.js';
-import { el } from '../core/dom.js';
-import { beijingShort } from '../core/format.js';
+import { el, gridLabel } from '../core/dom.js';
+import { beijing } from '../core/format.js';
 import {
   CARE_TAG_LABELS, PERSON_KIND_LABELS, ROLE_LABELS, VISIT_HOW_LABELS,
 } from '../core/labels.js';
@@ -138,7 +138,7 @@ export class HouseholdPanel {
         section.firstChild.textContent = `最近巡查走访（${visits.length}）`;
         list.replaceChildren(...(visits.length ? visits.map((v) => el('li', null,
           el('span', { class: `gm-visit-how gm-visit-${v.how}` }, VISIT_HOW_LABELS[v.how] || v.how),
-          ` ${beijingShort(v.at)} `,
+          ` ${beijing(v.at)} `,
           this.masked('person', v.person && v.person.id, 'name', v.person && v.person.name),
           v.work_list ? el('span', { class: 'gm-muted' }, ` ${v.work_list.name}`) : null))
           : [el('li', { class: 'gm-warning' }, '暂无巡查走访记录')]));
@@ -159,7 +159,7 @@ export class HouseholdPanel {
     // secret), but their staff's phones are not the reader's to reveal.
     const revealable = grid.in_scope !== false;
     return el('li', { 'data-level': level, 'data-in-scope': String(revealable) },
-      `${label}：${grid.name || ''}（${grid.code}）`,
+      `${label}：`, gridLabel(grid.name || grid.code, grid.code),
       staff.length
         ? el('ul', null, staff.map((s) => el('li', null,
           `${ROLE_LABELS[s.role] || s.role}：`,

@@ -6,11 +6,7 @@
  */
 import { requestJson } from '../core/api.js';
 import { banner, hideBanner } from '../core/banner.js';
-
-/** When the one-time password stops working, in Beijing time. */
-function beijing(iso) {
-  return new Date(iso).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
-}
+import { beijing } from '../core/format.js';
 
 async function reset(usersUrl, button) {
   const { userId, username } = button.dataset;

@@ -269,9 +269,11 @@ class GridmapReview {
     const unit = body.measure === 'count' ? '件' : '件/百户';
     const edges = [0, ...this.cuts, body.max];
     for (let i = 0; i < edges.length - 1; i += 1) {
+      // A class of one value (a month without requests: 0 to 0) reads as that value.
+      const range = edges[i] === edges[i + 1] ? `${edges[i]}` : `${edges[i]}–${edges[i + 1]}`;
       legend.append(el('li', {},
         el('span', { class: 'gm-swatch', style: `background:${RAMP[Math.min(i, RAMP.length - 1)]}` }),
-        `${edges[i]}–${edges[i + 1]} ${unit}`));
+        `${range} ${unit}`));
     }
     legend.dataset.level = body.level;
     legend.dataset.grids = String(Object.keys(body.values).length);
@@ -316,7 +318,7 @@ class GridmapReview {
     const cold = body.cells.filter((c) => c.bin < 0).length;
     dom.hotspots.textContent = body.threshold_m === null
       ? '微网格太少，无法计算热点。'
-      : `热点 ${hot} 个，冷点 ${cold} 个（Gi*，邻域 ${body.threshold_m} 米，FDR 校正）`;
+      : `热点 ${hot} 个，冷点 ${cold} 个（Gi*，邻域 ${body.threshold_m} 米，经错误发现率校正）`;
     dom.candidates.replaceChildren(...body.cells
       .filter((c) => candidates.has(c.code))
       .slice(0, 10)

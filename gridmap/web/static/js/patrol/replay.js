@@ -6,7 +6,7 @@
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { asText, el } from '../core/dom.js';
-import { beijingShort, clock } from '../core/format.js';
+import { beijing, clock } from '../core/format.js';
 import { OVERDUE_LABEL, VISIT_HOW_LABELS } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 import { COLOURS, gridOutline, metres } from './common.js';
@@ -79,7 +79,7 @@ export class Replay {
     const button = el('button', { type: 'button', class: 'gm-replay-row', 'data-id': p.id },
       el('strong', null, `${p.person.name || '—'} · ${p.work_list.name}`),
       el('span', { class: 'gm-muted gm-small' },
-        `${beijingShort(p.started_at)}${p.ended_at ? `–${clock(Date.parse(p.ended_at))}` : ' 巡查中'}`
+        `${beijing(p.started_at)}${p.ended_at ? `–${clock(Date.parse(p.ended_at))}` : ' 巡查中'}`
         + ` · ${metres(p.length_m)} · ${p.grid_name || p.grid_code || ''}`
         + `${p.source === 'upload' ? ' · 上传' : ''}`));
     button.addEventListener('click', () => this.select(p.id));
@@ -177,7 +177,7 @@ export class Replay {
       el('dt', null, '清单'), el('dd', null, p.work_list.name),
       el('dt', null, '网格'), el('dd', null, p.grid_name || p.grid_code || '—'),
       el('dt', null, '时间'), el('dd', null,
-        `${beijingShort(p.started_at)}–${p.ended_at ? clock(Date.parse(p.ended_at)) : '巡查中'}`),
+        `${beijing(p.started_at)}–${p.ended_at ? clock(Date.parse(p.ended_at)) : '巡查中'}`),
       el('dt', null, '轨迹'), el('dd', null, p.length_m === null ? '无轨迹'
         : `${metres(p.length_m)}，${report.points_kept || 0} 个定位点`
           + `${p.source === 'upload' ? '（上传）' : ''}`),

@@ -6,7 +6,7 @@
 import { newKey, requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { asText, el } from '../core/dom.js';
-import { beijingShort, clock } from '../core/format.js';
+import { beijing, clock } from '../core/format.js';
 import { prepareMap, projection } from '../core/map.js';
 import { mixin } from '../core/mixin.js';
 import { COLOURS, gridOutline, metres } from './common.js';
@@ -176,7 +176,7 @@ export class WorkerPage {
   dutyNode(item, running) {
     const done = item.done;
     const state = el('span', { class: done ? 'gm-duty-done' : 'gm-duty-due' },
-      done ? `已完成 ${beijingShort(item.done_at)}` : '待办');
+      done ? `已完成 ${beijing(item.done_at)}` : '待办');
     if (item.type === 'grid') {
       return el('li', { class: 'gm-duty', 'data-grid': item.code },
         el('span', { class: 'gm-duty-what' }, `巡查微网格 ${item.name || item.code}`), state);
@@ -237,7 +237,7 @@ export class WorkerPage {
       });
       const report = summary.report || {};
       this.uploadMessage(`已上传：巡查 #${summary.id}（${summary.work_list.name}），`
-        + `${beijingShort(summary.started_at)}–${beijingShort(summary.ended_at)}，`
+        + `${beijing(summary.started_at)}–${beijing(summary.ended_at)}，`
         + `轨迹 ${metres(summary.length_m)}，保留 ${report.points_kept} 个定位点。`, 'done');
       this.uploadResult.dataset.patrol = String(summary.id);
       this.uploadForm.reset();

@@ -5,7 +5,7 @@
  */
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
-import { el } from '../core/dom.js';
+import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
   ACTION_LABELS, LEVEL_LABELS, RATING_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
@@ -88,7 +88,7 @@ export class Detail {
       ['类别', `${r.category.class} · ${r.category.name}`],
       ['诉求内容', r.description],
       ['办理层级', LEVEL_LABELS[r.level] || r.level],
-      [LEVEL_LABELS.micro, r.micro_grid_code || '—'],
+      [LEVEL_LABELS.micro, this.microGrid(r.micro_grid_code)],
       ['责任人', [owner.name, owner.phone, owner.department].filter(Boolean).join(' ') || '—'],
       ['当前时限', r.stage_deadline
         ? `${STAGE_LABELS[r.stage] || ''} ${beijing(r.stage_deadline)}` : '—'],
@@ -102,6 +102,24 @@ export class Detail {
     if (r.reopen_count) rows.push(['重新处置', `${r.reopen_count} 次`]);
     const dl = document.getElementById('gm-detail-fields');
     dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  }
+
+  /**
+   * The micro-grid by its name, with its code as a secondary label. The request names only
+   * the code: the name comes from the grid (cached), and the code stands alone until then.
+   */
+  microGrid(code) {
+    if (!code) return '—';
+    const cell = el('span', { class: 'gm-detail-micro' }, el('span', { translate: 'no' }, code));
+    this.gridNames = this.gridNames || new Map();
+    if (!this.gridNames.has(code)) {
+      this.gridNames.set(code, requestJson(`${this.config.apiRoot}/grids/${encodeURIComponent(code)}`)
+        .then((grid) => grid.properties.name).catch(() => null));
+    }
+    this.gridNames.get(code).then((name) => {
+      if (name) cell.replaceChildren(gridLabel(name, code));
+    });
+    return cell;
   }
 
   buttons(allowed) {
@@ -131,7 +149,9 @@ export class Detail {
       return el('li', { class: 'gm-event', 'data-action': e.action },
         el('div', { class: 'gm-event-head' },
           el('strong', {}, TIMELINE_LABELS[e.action] || e.action),
-          el('span', { class: 'gm-muted gm-small' }, ` ${beijing(e.at)} · ${e.actor || '系统'}`)),
+          el('span', { class: 'gm-muted gm-small' }, ` ${beijing(e.at)} · `,
+            // The actor is an account's username: an identifier, not a word to translate.
+            e.actor ? el('span', { translate: 'no' }, e.actor) : '系统')),
         move ? el('div', { class: 'gm-small' }, move) : '',
         e.note ? el('div', { class: 'gm-event-note' }, e.note) : '',
         extra ? el('div', { class: 'gm-muted gm-small' }, extra) : '');
