@@ -297,6 +297,7 @@ def hot_spots(
     # Getting significantly hotter and hot in the last period: a trend test per cell is not
     # corrected for the number of cells, so a rising trend alone would flag noise.
     worse = stats.worsening(z_by_period) & (bins_by_period[:, -1] > 0)
+    communities = store.community_names(session, wanted.prefixes)
     listed = []
     for i, cell in enumerate(cells):
         if found.bins[i] == 0 and not worse[i]:
@@ -305,6 +306,7 @@ def hot_spots(
             {
                 "code": cell.code,
                 "name": cell.name,
+                "community": communities.get(cell.code[:12]),
                 "lat": round(cell.lat, 6),
                 "lon": round(cell.lon, 6),
                 "count": int(columns[i, 0]),
