@@ -360,6 +360,28 @@ class PostEnded(Answer):
 
 class GridCoverage(Answer):
     etag: str
+    households: list[Json]
+    members: list[Json]
+    suggested_members: list[int] = Field(
+        description="Members a division form checks by default: those covering the grid today, "
+        "then the nearest others until the mean load is at most 15"
+    )
+
+
+class LoadRange(BaseModel):
+    min: float
+    max: float
+    derived: list[Literal["min", "max"]] = Field(
+        description="The bounds derived from the households and members (not given)"
+    )
+
+
+class DivisionProposal(Answer):
+    etag: str
+    assignments: list[Json]
+    loads: dict[str, float]
+    load_range: LoadRange
+    stats: Json
 
 
 class Changed(Answer):

@@ -127,8 +127,12 @@ def change_coverage(path: params.GridPath, body: CoverageChange) -> Response:
 
 class DivisionRequest(Strict):
     member_ids: list[int] = Field(min_length=1, max_length=2000)
-    min_load: float = Field(10, ge=0)
-    max_load: float = Field(30, gt=0)
+    min_load: float | None = Field(
+        None, ge=0, description="Default: ⌊mean load / 1.2⌋ (mean: weighted households/members)"
+    )
+    max_load: float | None = Field(
+        None, gt=0, description="Default: ⌈mean load × 1.2⌉, at least the heaviest household"
+    )
     care_weight: float = Field(2.0, ge=1, le=10)
     fresh: bool = Field(False, description="Ignore who covers what today")
 
@@ -145,7 +149,7 @@ class DivisionAccept(Strict):
 @bp.post("/grids/<code>/division", summary="Propose a balanced division (writes nothing)")
 @requires(ASSIGN)
 def propose_division(path: params.GridPath, body: DivisionRequest) -> Response:
-    if body.min_load > body.max_load:
+    if body.min_load is not None and body.max_load is not None and body.min_load > body.max_load:
         raise InvalidInput(f"min_load {body.min_load} is above max_load {body.max_load}")
     proposal = assignment.propose(
         get_session(),

@@ -109,7 +109,7 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/grids/{code}/coverage"): {200: a.GridCoverage},
     ("post", "/api/v1/grids/{code}/coverage"): {200: a.Changed},
     ("put", "/api/v1/grids/{code}/division"): {200: a.Changed},
-    ("post", "/api/v1/grids/{code}/division"): {200: a.GridCoverage},
+    ("post", "/api/v1/grids/{code}/division"): {200: a.DivisionProposal},
     ("get", "/api/v1/reports/{name}"): {200: a.Report},
     ("get", "/api/v1/reports/{name}.{fmt}"): {200: _CSV},
     ("get", "/api/v1/rates"): {200: a.Ranking},

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from gridmap.access.auth import Scope
 from gridmap.core import clock, etags
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from gridmap.spatial.loads import default_load_range, suggest_members
 from gridmap.storage import coverage
 
 #: The grid level each role staffs.
@@ -121,12 +122,25 @@ def coverage_state(session: Session, code: str, scope: Scope) -> dict[str, Any]:
     row = _grid(session, code, scope)
     community_code = code[:12]
     community = coverage.find_grid(session, community_code, Scope((community_code,)), lock=False)
+    households = coverage.households_in(session, code, scope)
+    members = coverage.members_near(session, community.id, code, scope) if community else []
     return {
         "etag": etag(row.code, row.revision),
         "grid": {"code": row.code, "name": row.name, "level": row.level},
-        "households": coverage.households_in(session, code, scope),
-        "members": coverage.members_near(session, community.id, code, scope) if community else [],
+        "households": households,
+        "members": members,
+        "suggested_members": _suggested(households, members),
     }
+
+
+def _suggested(
+    households: list[coverage.CoveredHousehold], members: list[coverage.NearbyMember]
+) -> list[int]:
+    """The members the division form checks by default (``spatial.loads.suggest_members``)."""
+    houses = pd.DataFrame(households, columns=["id", "lon", "lat", "care", "current"])
+    people = pd.DataFrame(members, columns=["id", "lon", "lat"])
+    houses["current"] = houses["current"].fillna(-1).astype(np.int64)
+    return suggest_members(houses, people.astype({"lon": float, "lat": float}))
 
 
 def _checked_households(
@@ -206,8 +220,8 @@ def propose(
     member_ids: list[int],
     scope: Scope,
     *,
-    min_load: float,
-    max_load: float,
+    min_load: float | None,
+    max_load: float | None,
     care_weight: float,
     fresh: bool,
 ) -> dict[str, Any]:
@@ -215,7 +229,9 @@ def propose(
 
     The method is :func:`gridmap.spatial.balance.propose_division` (a capacitated assignment
     solved with HiGHS); its answer comes with the grid's ETag so that accepting it fails if
-    anything changed meanwhile.
+    anything changed meanwhile. A load bound left out (None) is derived from the households
+    and the members (``spatial.loads.default_load_range``); the answer's ``load_range``
+    says which range was used.
     """
     state = coverage_state(session, code, scope)
     houses = pd.DataFrame(state["households"], columns=["id", "lon", "lat", "care", "current"])
@@ -226,12 +242,13 @@ def propose(
     # scipy's MILP solver loads only when a division is asked for.
     from gridmap.spatial.balance import DivisionImpossible, propose_division
 
+    low, high = _load_range(houses, len(members), care_weight, min_load, max_load)
     try:
         division = propose_division(
             houses,
             members,
-            min_load=min_load,
-            max_load=max_load,
+            min_load=low,
+            max_load=high,
             care_weight=care_weight,
             keep_existing=not fresh,
         )
@@ -251,5 +268,32 @@ def propose(
             for h, p in division.assignment.items()
         ],
         "loads": {int(k): float(v) for k, v in division.loads.items()},
+        "load_range": {
+            "min": low,
+            "max": high,
+            "derived": [
+                name for name, given in (("min", min_load), ("max", max_load)) if given is None
+            ],
+        },
         "stats": division.stats,
     }
+
+
+def _load_range(
+    houses: pd.DataFrame,
+    members: int,
+    care_weight: float,
+    min_load: float | None,
+    max_load: float | None,
+) -> tuple[float, float]:
+    """The bounds given, the missing ones derived from the households and members."""
+    heaviest = care_weight if bool(houses["care"].any()) else 1.0
+    total = float(np.where(houses["care"].astype(bool), care_weight, 1.0).sum())
+    low, high = default_load_range(total, members, heaviest=heaviest)
+    if max_load is not None:
+        high = max_load
+        low = min(low, high)
+    if min_load is not None:
+        low = min_load
+        high = max(high, low) if max_load is None else high
+    return low, high

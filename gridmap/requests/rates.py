@@ -36,7 +36,10 @@ each by its latest answer in ``P``; ``unsatisfied`` answers count in ``rated`` o
 
 **Score (综合得分)** = ``100 × Σ wᵢ·rateᵢ / Σ wᵢ`` over the rates that are not null, with the
 weights ``(w_response, w_resolution, w_satisfaction)`` of ``GRIDMAP_RATE_WEIGHTS`` (default
-``0.1,0.5,0.4``, a public district tool's); ``null`` when all three rates are.
+``0.1,0.5,0.4``, a public district tool's); ``null`` when all three rates are, and ``null``
+for a row without requests filed in ``P``: its rates then come from older requests alone (one
+rating of last month's request made a 满意率 of 100 % and a score of 100), which say little of
+its period, so it is shown but not ranked.
 
 Rows
 ----
@@ -169,6 +172,13 @@ def period(
     year, number = int(found[1]), int(found[2])
     after = dt.date(year + number // 12, number % 12 + 1, 1)
     return _span(dt.date(year, number, 1), after, month)
+
+
+def last_complete_month(today: dt.date | None = None) -> str:
+    """``YYYY-MM`` of the last whole month before ``today`` (Beijing time): what a ranking
+    opens on, so that it does not rank three days of a month."""
+    first = (today or clock.today()).replace(day=1)
+    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
 def _span(first: dt.date, after: dt.date, label: str) -> Period:
@@ -383,7 +393,7 @@ def _row(
         "basically_satisfied": tally.basically_satisfied,
         "unsatisfied": tally.unsatisfied,
         "satisfaction_rate": satisfaction,
-        "score": score((response, resolution, satisfaction), weights),
+        "score": score((response, resolution, satisfaction), weights) if tally.filed else None,
     }
 
 

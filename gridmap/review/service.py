@@ -351,12 +351,13 @@ def hot_spots(
     if found is None:
         return base | {"micro_grids": len(cells)}
     listed = [i for i in range(len(cells)) if found.listed(i)]
+    communities = store.community_names(session, wanted.prefixes)
     candidates = sorted(
         (i for i in listed if found.candidate(i)),
         key=lambda i: (-round(float(found.z[i]), 3), cells[i].code),
     )
     return {
-        "cells": [_spot(found, i) for i in listed],
+        "cells": [_spot(found, i, communities) for i in listed],
         "candidates": [cells[i].code for i in candidates],
         "threshold_m": round(found.threshold_m, 1),
         "micro_grids": len(cells),
@@ -364,11 +365,12 @@ def hot_spots(
     }
 
 
-def _spot(found: GiStar, i: int) -> dict[str, Any]:
+def _spot(found: GiStar, i: int, communities: dict[str, str]) -> dict[str, Any]:
     cell = found.cells[i]
     return {
         "code": cell.code,
         "name": cell.name,
+        "community": communities.get(cell.code[:12]),
         "lat": round(cell.lat, 6),
         "lon": round(cell.lon, 6),
         "count": int(found.counts[i]),

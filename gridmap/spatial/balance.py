@@ -85,7 +85,12 @@ from gridmap.spatial.crs import (
     transform_xy,
 )
 
-__all__ = ["Division", "DivisionImpossible", "nearest_member_baseline", "propose_division"]
+__all__ = [
+    "Division",
+    "DivisionImpossible",
+    "nearest_member_baseline",
+    "propose_division",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

@@ -246,6 +246,16 @@ def micro_grids(session: Session, prefixes: Sequence[str]) -> list[MicroGridRow]
     return list(session.execute(stmt).all())
 
 
+def community_names(session: Session, prefixes: Sequence[str]) -> dict[str, str]:
+    """Today's communities touching the subtrees, code → name (to name a micro-grid with its
+    community: "1-001" alone says nothing on a street's map)."""
+    around = or_(in_subtrees(Grid.code, prefixes), Grid.code.in_([p[:12] for p in prefixes]))
+    stmt = select(Grid.code, Grid.name).where(
+        Grid.level == "community", Grid.valid_to.is_(None), around
+    )
+    return {code: name for code, name in session.execute(stmt)}
+
+
 def heat(session: Session, wanted: ReviewFilter, level: Level) -> list[Row[float, float, int]]:
     """Weighted points ``(lat, lon, n)``: the counts per grid of ``level`` drawn at today's
     grid's label point (a grid that no longer exists is not drawn)."""

@@ -15,6 +15,7 @@ from typing import Any
 from gridmap.core import clock, glossary
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import InvalidInput
+from gridmap.requests.rates import last_complete_month
 
 #: Audit rows shown per page.
 AUDIT_PAGE_SIZE = 100
@@ -61,7 +62,8 @@ def inbox_tab(args: Mapping[str, str], *, handles: bool) -> str:
 
 @dataclass(frozen=True)
 class RankingFilters:
-    """The ranking board's level and month (``YYYY-MM``, Beijing time; default this month)."""
+    """The ranking board's level and month (``YYYY-MM``, Beijing time; default the last
+    complete month, :func:`gridmap.requests.rates.last_complete_month`)."""
 
     level: str
     period: str
@@ -73,7 +75,7 @@ class RankingFilters:
             raise InvalidInput(f"level 应为 {'、'.join(RANKING_LEVELS)} 之一")
         period = args.get("period", "").strip()
         if not period:
-            period = (now or clock.now()).astimezone(BEIJING).strftime("%Y-%m")
+            period = last_complete_month((now or clock.now()).astimezone(BEIJING).date())
         found = _MONTH.fullmatch(period)
         if not found or not clock.supported_year(int(found[1])):
             raise InvalidInput(

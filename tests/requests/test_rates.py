@@ -148,6 +148,22 @@ def test_a_range_of_dates_is_a_period(session, desk):
     assert found[M1] == ((2, 2, 1, 3, 3, 2, 1, 1, 0), (0.5, 1.0, 0.95, 93.0, 1, "red"))
 
 
+def test_a_grid_without_requests_filed_in_the_period_is_shown_but_not_ranked(session, desk):
+    """December: nothing is filed, but R5 (filed 11-29, accepted 12-02) falls due in it and is
+    not resolved by 12-10: 01002 has a resolution rate of 0 from an older request, which is
+    shown with its count, and no score (issue 15: 0 requests showed 满意率 100 %, 得分 100)."""
+    december = _table(_ranking(session, when=rates.period("2024-12"), size=1))
+    counts, found = december[M2]
+    assert counts[0] == 0 and counts[3] == 1  # filed 0, due 1
+    assert found == (None, 0.0, None, None, None, None)  # rates kept; no score, rank, board
+
+
+def test_the_last_complete_month_is_the_one_before_today():
+    assert rates.last_complete_month(dt.date(2026, 12, 3)) == "2026-11"
+    assert rates.last_complete_month(dt.date(2027, 1, 1)) == "2026-12"
+    assert rates.last_complete_month(dt.date(2026, 3, 31)) == "2026-02"
+
+
 def test_an_out_of_scope_grid_never_appears(session, desk):
     other_zone = _ranking(session, Scope((COMMUNITY + "02",)), size=1)
     assert _table(other_zone) == {M3: ((0,) * 9, (None,) * 6), M4: ((0,) * 9, (None,) * 6)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from gridmap.storage import review as review_store
 from tests.conftest import COMMUNITY
 from tests.helpers import TALLY_CHECK
 from tests.requests.timelines import M1, M2
@@ -89,6 +90,15 @@ def test_hot_spots_and_one_grids_figures(clients, desk):
     assert detail["rates"]["filed"] == 3
     assert detail["trend"]["2024-11"] == 3 and detail["trend"]["2024-10"] == 1
     assert len(detail["trend"]) == 12
+
+
+def test_micro_grids_are_named_with_their_community(session, desk):
+    """The 未诉先办 candidates read "测试社区 1-001": each micro-grid's community is found
+    whatever the subtree reviewed (its street, community, zone or the micro-grid itself)."""
+    for prefix in (COMMUNITY[:9], COMMUNITY, ZONE_01, M1):
+        assert review_store.community_names(session, [prefix]) == {COMMUNITY: "测试社区"}
+    assert review_store.community_names(session, ["110101002"]) == {}
+    assert review_store.community_names(session, []) == {}
 
 
 @pytest.mark.parametrize(

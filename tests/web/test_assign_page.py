@@ -275,6 +275,15 @@ def test_polygon_selection_released(chief: Watched, chief_api: Api, zone: str) -
 
 def test_proposal_adjusted_and_accepted(chief: Watched, chief_api: Api, zone: str) -> None:
     page = chief.page
+    # The form's defaults (issue 15): the members the server suggests, no load typed.
+    suggested = chief_api.get(f"/grids/{zone}/coverage")["suggested_members"]
+    checked = page.evaluate(
+        "() => [...document.querySelectorAll('#gm-proposal-members input:checked')]"
+        ".map((i) => Number(i.value))"
+    )
+    assert sorted(checked) == sorted(suggested) and suggested
+    assert page.locator("#gm-min-load").input_value() == ""
+    assert page.locator("#gm-max-load").input_value() == ""
     page.get_by_role("button", name="智能分配").click()
     page.wait_for_selector("#gm-proposal:not([hidden])")
     ready(chief)
@@ -291,6 +300,7 @@ def test_proposal_adjusted_and_accepted(chief: Watched, chief_api: Api, zone: st
     assert count(page, "path.gm-household.gm-changed") == changes
     stats = page.locator("#gm-proposal-stats").inner_text()
     assert "100.0%" in stats and "平均距离" in stats and "最大/平均负荷" in stats
+    assert "（自动）" in stats and "负荷范围" in stats
     assert chief_api.coverage(zone) == before, "a proposal writes nothing"
 
     # The chief moves one household of the proposal to another member before accepting.

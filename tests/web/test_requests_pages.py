@@ -27,8 +27,9 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from gridmap.access.security import SESSION_COOKIE
-from gridmap.core import glossary
+from gridmap.core import clock, glossary
 from gridmap.core.settings import Settings
+from gridmap.requests import rates
 from gridmap.storage.models import ResidentRequest
 from gridmap.web.maps import (
     LEAFLET_CSS,
@@ -40,6 +41,9 @@ from gridmap.web.maps import (
     requests_config,
 )
 from tests.web.browser import Watched, count, wait_for
+
+#: Rows per page of the ranking table (requests/ranking.js).
+PAGE_SIZE = 50
 
 WORKER = "demo-worker"
 CHIEF = "demo-chief"
@@ -377,15 +381,20 @@ def test_request_pages_refuse_what_the_role_may_not_do(
 def test_chief_sees_the_ranking_board(
     new_watched: Callable[[], Watched], chief_api: Api, carded: dict[str, int]
 ) -> None:
-    """红黑榜: the page shows GET /api/v1/rates for the chosen level and month, the best rows
-    on the red board, and offers the Excel download."""
+    """红黑榜: the page opens on the last complete month, shows GET /api/v1/rates for the
+    chosen level and month, the best rows on the red board, and offers the Excel download."""
     chief = new_watched()
     chief.login(CHIEF, next_path="/requests/ranking?level=micro")
     page = chief.page
     page.wait_for_selector("#gm-ranking[data-state=ready]")
-    period = page.locator("input[name=period]").input_value()
+    opened = page.locator("input[name=period]").input_value()
+    assert opened == rates.last_complete_month(clock.today())
+    # The requests the fixtures filed are this month's.
+    period = clock.today().strftime("%Y-%m")
+    page.goto(chief.url(f"/requests/ranking?level=micro&period={period}"))
+    page.wait_for_selector("#gm-ranking[data-state=ready]")
     table = chief_api.get(f"/rates?level=micro&period={period}")
-    assert count(page, "#gm-ranking-rows tr") == len(table["rows"]) > 0
+    assert count(page, "#gm-ranking-rows tr") == min(len(table["rows"]), PAGE_SIZE) > 0
     red = [r["code"] for r in table["rows"] if r["board"] == "red"]
     assert red, "the filed requests give some micro-grid a score"
     for code in red:
@@ -401,8 +410,31 @@ def test_chief_sees_the_ranking_board(
     page.wait_for_url(re.compile(r"level=zone"))
     page.wait_for_selector("#gm-ranking[data-state=ready]")
     zones = chief_api.get(f"/rates?level=zone&period={period}")["rows"]
-    assert count(page, "#gm-ranking-rows tr") == len(zones)
+    assert count(page, "#gm-ranking-rows tr") == min(len(zones), PAGE_SIZE)
     chief.assert_clean()
+
+
+def test_the_district_ranking_is_paged(street: Watched, api: Callable[..., Any]) -> None:
+    """The street's micro-grids are more than a page: 50 rows at a time, in the API's order,
+    with "—" for the rates and scores that do not exist (never 100 for no requests)."""
+    page = street.page
+    page.goto(street.url("/requests/ranking?level=micro"))
+    page.wait_for_selector("#gm-ranking[data-state=ready]")
+    period = page.locator("input[name=period]").input_value()
+    rows = api("demo-street", "/rates", level="micro", period=period)["rows"]
+    assert len(rows) > PAGE_SIZE
+    pages = -(-len(rows) // PAGE_SIZE)
+    assert count(page, "#gm-ranking-rows tr") == PAGE_SIZE
+    assert page.locator("#gm-ranking-page").inner_text() == f"第 1 / {pages} 页，共 {len(rows)} 行"
+    page.get_by_role("button", name="下一页").click()
+    shown = page.locator("#gm-ranking-rows tr").evaluate_all("rs => rs.map(r => r.dataset.code)")
+    assert shown == [r["code"] for r in rows[PAGE_SIZE : 2 * PAGE_SIZE]]
+    assert page.get_by_role("button", name="上一页").is_enabled()
+    unscored = [r for r in rows[PAGE_SIZE : 2 * PAGE_SIZE] if r["score"] is None]
+    for row in unscored[:5]:
+        cells = page.locator(f"#gm-ranking-rows tr[data-code='{row['code']}'] td")
+        assert cells.nth(0).inner_text() == "—" and cells.nth(7).inner_text() == "—"
+    street.assert_clean()
 
 
 @pytest.mark.parametrize("page", ["detail", "new", "map"])

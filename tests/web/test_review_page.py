@@ -11,6 +11,7 @@ screenshot is saved under tests/artifacts/.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import threading
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
@@ -32,7 +33,7 @@ from gridmap.demo import loader as demo
 from gridmap.review import service as review
 from gridmap.review.service import HEAT_POINT_CAP
 from tests.conftest import create_test_database, drop_test_database
-from tests.web.browser import Watched
+from tests.web.browser import ARTIFACTS, Watched
 from tests.web.conftest import DEMO_HOUSEHOLDS, LIVE_SETTINGS
 
 REVIEW_REQUESTS = int(os.environ.get("GRIDMAP_TEST_REVIEW_REQUESTS", "2000000"))
@@ -115,12 +116,17 @@ def test_filters_change_the_layers_of_the_city_scale_review(reviewer: Watched):
     assert first["total"] > 0 and 0 < first["heat"] <= HEAT_POINT_CAP and first["grids"] > 0
     summary = _api(page, f"/review/summary?{first['query']}")
     assert (summary["total"], summary["overdue"]) == (first["total"], first["overdue"])
-    # The grids come as vector tiles drawn on canvases, the heat as one canvas.
+    # The grids come as vector tiles drawn on canvases; at the district's zoom the heat (one
+    # red blob there) waits for a closer zoom and its legend says so.
     page.wait_for_function(
         "() => document.querySelectorAll('.leaflet-gm-review-grids-pane canvas').length > 0"
     )
-    assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    page.evaluate("() => window.gridmapReview.map.setZoom(13)")
+    page.wait_for_function("() => document.body.dataset.heatShown === 'false'")
+    assert page.locator("canvas.leaflet-heatmap-layer").count() == 0
+    assert "放大到 15 级及以上显示热力图" in page.locator("#gm-review-heat-note").inner_text()
     assert not any("/api/v1/requests" in url for url in reviewer.requests)
+    _legends_read_well(page)
 
     page.select_option("#gm-review-category", "utility.heating")
     heating = _ready(page, first["query"])
@@ -154,6 +160,88 @@ def test_filters_change_the_layers_of_the_city_scale_review(reviewer: Watched):
     assert page.locator("#gm-review-detail .gm-sparkline").count() == 1
     reviewer.screenshot("review_page.png")
     reviewer.assert_clean()
+
+
+def _legends_read_well(page: Page) -> None:
+    """A legend for every layer; the choropleth's classes do not overlap; the Gi* symbols
+    are named; the 未诉先办 candidates carry their community and no stray comma."""
+    for block in ("heat", "choropleth", "hotspots"):
+        assert page.locator(f"#gm-review-legend-{block}").is_visible()
+    classes = page.evaluate(
+        "() => JSON.parse(document.getElementById('gm-review-legend').dataset.classes)"
+    )
+    assert 2 <= len(classes) <= 5
+    assert all(c["lo"] <= c["hi"] for c in classes)
+    assert all(a["hi"] < b["lo"] for a, b in itertools.pairwise(classes))
+    items = page.locator("#gm-review-legend li").all_inner_texts()
+    assert items[0].strip() == "无诉求" and len(items) == len(classes) + 1
+    for item, c in zip(items[1:], classes, strict=True):
+        assert item.strip().startswith(str(c["lo"]))
+    spots = page.locator("#gm-review-legend-spots li").all_inner_texts()
+    assert len(spots) == 7 and "热点（99%）" in spots[0] and "未诉先办" in spots[-1]
+    for text in page.locator("#gm-review-candidates li").all_inner_texts():
+        assert "社区" in text, text
+        assert "，，" not in text and not text.strip().endswith("，") and " ，" not in text
+
+
+def test_the_heat_is_drawn_from_zoom_15_scaled_to_the_view(reviewer: Watched):
+    page = reviewer.page
+    _ready(page)
+    page.evaluate("() => window.gridmapReview.map.setZoom(15)")
+    page.wait_for_function("() => document.body.dataset.heatShown === 'true'")
+    assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    note = page.locator("#gm-review-heat-note").inner_text()
+    assert "按视野内微网格的诉求数着色" in note
+    top = int(page.locator("#gm-review-heat-ramp").get_attribute("data-max") or 0)
+    assert top >= 1 and f"{top} 件" in note
+    reviewer.screenshot("review_heat_zoom15.png")
+    reviewer.assert_clean()
+
+
+@pytest.mark.parametrize(
+    "viewport",
+    [{"width": 1366, "height": 900}, {"width": 390, "height": 844}],
+    ids=["laptop", "phone"],
+)
+def test_the_legends_read_at_a_laptop_and_a_phone_size(
+    browser: Browser, review_url: str, viewport: ViewportSize
+):
+    """The legends of the three layers fit the sidebar without overlapping labels, and the
+    page stays within the screen's width; screenshots of the page and of its legends."""
+    context = browser.new_context(viewport=viewport, locale="zh-CN")
+    watched = Watched.attach(context, review_url)
+    watched.login("demo-auditor", next_path="/review")
+    page = watched.page
+    _ready(page)
+    _legends_read_well(page)
+    width = viewport["width"]
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    boxes = [
+        page.locator(selector).bounding_box()
+        for selector in (
+            "#gm-review-legend-heat",
+            "#gm-review-legend-choropleth",
+            "#gm-review-legend-hotspots",
+        )
+    ]
+    for box in boxes:
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+    rows = [
+        page.locator(f"{ul} li").nth(i).bounding_box()
+        for ul in ("#gm-review-legend", "#gm-review-legend-spots")
+        for i in range(page.locator(f"{ul} li").count())
+    ]
+    tops = sorted((b["y"], b["y"] + b["height"]) for b in rows if b is not None)
+    assert len(tops) == len(rows)
+    assert all(a[1] <= b[0] + 0.5 for a, b in itertools.pairwise(tops)), tops
+    watched.screenshot(f"review_{width}.png")
+    # One picture per legend: on a phone the sidebar scrolls above the map.
+    for block in ("heat", "choropleth", "hotspots"):
+        legend = page.locator(f"#gm-review-legend-{block}")
+        legend.scroll_into_view_if_needed()
+        legend.screenshot(path=str(ARTIFACTS / f"review_legend_{block}_{width}.png"))
+    watched.assert_clean()
+    context.close()
 
 
 def test_the_main_map_draws_city_scale_layers_from_vector_tiles(reviewer: Watched):

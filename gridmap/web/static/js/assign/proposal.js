@@ -6,18 +6,27 @@ import { requestJson } from '../core/api.js';
 import { el, percent } from '../core/dom.js';
 import { round } from './shared.js';
 
+/** "8–12 户（自动）": the load range a proposal used, and whether the server derived it. */
+function loadRange(range) {
+  if (!range) return '—';
+  const text = `${round(range.min, 1)}–${round(range.max, 1)} 户`;
+  return range.derived && range.derived.length ? `${text}（自动）` : text;
+}
+
 /** Methods of the assignment page (mixed into AssignPage). */
 export class AssignProposal {
   renderProposalMembers() {
     const box = document.getElementById('gm-proposal-members');
-    if (this.proposalChecked === null) {
-      // Default: every member with a home (the solver places members at their homes).
-      this.proposalChecked = new Set(this.members.filter((m) => m.lon !== null).map((m) => m.id));
+    if (this.proposalChecked === null && this.suggestedMembers) {
+      // Default: the members the server suggests (those covering the grid today, then the
+      // nearest others until the mean load is usual), not every member of the community.
+      this.proposalChecked = new Set(this.suggestedMembers || []);
     }
     box.replaceChildren(...this.members.map((m) => {
       const input = el('input', { type: 'checkbox', name: 'member', value: m.id });
-      input.checked = this.proposalChecked.has(m.id);
+      input.checked = Boolean(this.proposalChecked && this.proposalChecked.has(m.id));
       input.addEventListener('change', () => {
+        if (!this.proposalChecked) this.proposalChecked = new Set();
         if (input.checked) this.proposalChecked.add(m.id);
         else this.proposalChecked.delete(m.id);
       });
@@ -29,18 +38,22 @@ export class AssignProposal {
 
   async propose(event) {
     event.preventDefault();
-    const memberIds = this.members.map((m) => m.id).filter((id) => this.proposalChecked.has(id));
+    const checked = this.proposalChecked || new Set();
+    const memberIds = this.members.map((m) => m.id).filter((id) => checked.has(id));
     if (!memberIds.length) {
       this.say('请至少选择一名党员参与分配');
       return;
     }
     const body = {
       member_ids: memberIds,
-      min_load: Number(document.getElementById('gm-min-load').value || 0),
-      max_load: Number(document.getElementById('gm-max-load').value || 30),
       care_weight: this.config.careWeight,
       fresh: document.getElementById('gm-fresh').checked,
     };
+    // An empty bound is derived by the server from the households and the chosen members.
+    const low = document.getElementById('gm-min-load').value;
+    const high = document.getElementById('gm-max-load').value;
+    if (low !== '') body.min_load = Number(low);
+    if (high !== '') body.max_load = Number(high);
     await this.run('智能分配', async () => {
       const answer = await requestJson(
         this.api(`/grids/${encodeURIComponent(this.code)}/division`), { method: 'POST', body });
@@ -50,6 +63,7 @@ export class AssignProposal {
         pairs: new Map(answer.assignments.map((a) => [a.household_id, a.person_id])),
         current: new Map(answer.assignments.map((a) => [a.household_id, a.current])),
         stats: answer.stats || {},
+        range: answer.load_range || null,
       };
       this.selection.clear();
       this.renderAll();
@@ -78,6 +92,7 @@ export class AssignProposal {
     const rows = [
       ['方案覆盖率', `${covered} / ${this.households.size} 户（${percent(this.households.size ? covered / this.households.size : 0)}）`],
       ['求解覆盖率', s.coverage === undefined ? '—' : percent(s.coverage)],
+      ['负荷范围', loadRange(this.proposal.range)],
       ['最大/平均负荷', s.max_mean_load === undefined ? '—' : round(s.max_mean_load, 2)],
       ['平均距离', s.mean_distance_m === undefined ? '—' : `${round(s.mean_distance_m, 0)} 米`],
       ['求解状态', s.status === 'optimal' ? '最优' : (s.status || '—')],

@@ -82,7 +82,7 @@ export class AssignStaff {
   reportQuery(name) {
     const query = new URLSearchParams({ grid: this.code });
     if (name === 'overloaded') {
-      query.set('max_load', document.getElementById('gm-max-load').value || '30');
+      query.set('max_load', document.getElementById('gm-max-load').value || '15');
       query.set('care_weight', String(this.config.careWeight));
     }
     return query;

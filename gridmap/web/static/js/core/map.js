@@ -85,6 +85,37 @@ export function projection(config) {
   };
 }
 
+/** How long a basemap tile may take before it is given up (milliseconds). */
+export const TILE_TIMEOUT_MS = 8000;
+
+/**
+ * A basemap tile that does not arrive in time is given up: its request is cancelled (an empty
+ * ``src``), so a tile host that never answers cannot hold the page's load event and the
+ * browser's spinner for ever; the layers from the app are drawn regardless.
+ */
+function giveUpSlowTiles(map) {
+  let timedOut = 0;
+  const watch = (tile) => {
+    if (!tile || tile.dataset.gmWatched) return;
+    tile.dataset.gmWatched = '1';
+    setTimeout(() => {
+      if (tile.complete && tile.naturalWidth > 0) return;
+      tile.removeAttribute('src');
+      tile.src = '';
+      timedOut += 1;
+      document.body.dataset.basemapTimedOut = String(timedOut);
+      if (timedOut === 1) map.attributionControl.addAttribution('底图加载超时');
+    }, TILE_TIMEOUT_MS);
+  };
+  map.eachLayer((layer) => {
+    if (!(layer instanceof L.TileLayer) || !layer.getContainer) return;
+    layer.on('tileloadstart', (event) => watch(event.tile));
+    // Tiles asked for before this module ran (the folium script sets the view first).
+    const container = layer.getContainer();
+    if (container) container.querySelectorAll('img.leaflet-tile').forEach(watch);
+  });
+}
+
 /** Zoom limits of the page, Leaflet's attribution without its link and a metric scale. */
 export function prepareMap(map, config) {
   map.setMinZoom(config.minZoom);
@@ -92,4 +123,5 @@ export function prepareMap(map, config) {
   // The default prefix links to leafletjs.com, a host an intranet cannot reach.
   map.attributionControl.setPrefix('Leaflet');
   L.control.scale({ imperial: false }).addTo(map);
+  giveUpSlowTiles(map);
 }

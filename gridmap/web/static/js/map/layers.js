@@ -7,6 +7,65 @@ import { ApiError, getJson } from '../core/api.js';
 import { asText, cssToken, el } from '../core/dom.js';
 import { COLOURS, GRID_LEVELS, GRID_STYLES, LAYER_KEYS, LAYER_LABELS } from './style.js';
 
+/** Pixels between the centres of households spread around their building's point. */
+const STACK_SPACING = 15;
+const GOLDEN_ANGLE = Math.PI * (3 - Math.sqrt(5));
+
+/** Pixel offset of the i-th of n markers sharing one point: a sunflower (Vogel) spiral, so
+ * the households of a building sit around it instead of on top of one another. */
+export function stackOffset(i, n) {
+  if (n <= 1) return [0, 0];
+  const r = STACK_SPACING * Math.sqrt(i + 0.5) * 0.8;
+  return [r * Math.cos(i * GOLDEN_ANGLE), r * Math.sin(i * GOLDEN_ANGLE)];
+}
+
+/** From this zoom households are drawn one by one (spread where they lie on one another);
+ * below it, households closer than CLUSTER_RADIUS pixels are one marker with their count. */
+export const SPREAD_ZOOM = 17;
+const CLUSTER_RADIUS = 26;
+/** Households closer than this (pixels) are spread around their centre from SPREAD_ZOOM. */
+const STACK_RADIUS = 8;
+
+/**
+ * Groups of points (pixels at the map's zoom): each point not yet taken takes every point
+ * within ``radius`` of it (a bucket grid keeps this linear), so two groups' first points are
+ * more than ``radius`` apart. Returns the groups of two or more: ``{x, y}`` the first point,
+ * ``cx, cy`` the centre, ``members`` the indexes.
+ */
+function stacksOf(points, radius) {
+  const cell = (v) => Math.floor(v / radius);
+  const buckets = new Map();
+  points.forEach((pt, i) => {
+    const key = `${cell(pt.x)},${cell(pt.y)}`;
+    if (!buckets.has(key)) buckets.set(key, []);
+    buckets.get(key).push(i);
+  });
+  const taken = new Uint8Array(points.length);
+  const groups = [];
+  points.forEach((pt, i) => {
+    if (taken[i]) return;
+    const members = [];
+    for (let dx = -1; dx <= 1; dx += 1) {
+      for (let dy = -1; dy <= 1; dy += 1) {
+        (buckets.get(`${cell(pt.x) + dx},${cell(pt.y) + dy}`) || []).forEach((j) => {
+          const q = points[j];
+          if (!taken[j] && Math.hypot(q.x - pt.x, q.y - pt.y) <= radius) {
+            taken[j] = 1;
+            members.push(j);
+          }
+        });
+      }
+    }
+    if (members.length > 1) {
+      members.sort((m, n) => m - n);
+      const cx = members.reduce((t, j) => t + points[j].x, 0) / members.length;
+      const cy = members.reduce((t, j) => t + points[j].y, 0) / members.length;
+      groups.push({ x: pt.x, y: pt.y, cx, cy, members });
+    }
+  });
+  return groups;
+}
+
 /** The layer methods of the grid map page (mixed into GridmapPage). */
 export class GridLayers {
   /**
@@ -127,10 +186,13 @@ export class GridLayers {
   }
 
   makeHouseholdLayer() {
+    this.stacks = new Map();
+    // The count of each building's households, at its point, under the spread markers.
+    this.stackLabels = L.layerGroup([], { pane: 'gm-households' }).addTo(this.map);
     return L.geoJSON(null, {
       pane: 'gm-households',
       coordsToLatLng: this.coordsToLatLng,
-      pointToLayer: (feature, latlng) => L.circleMarker(latlng, {
+      pointToLayer: (feature, latlng) => L.circleMarker(this.spread(feature, latlng), {
         pane: 'gm-households',
         className: `gm-household gm-hh-${cssToken(feature.properties.id)}`,
       }),
@@ -139,6 +201,75 @@ export class GridLayers {
         layer.bindTooltip(asText(feature.properties.address), { direction: 'top', offset: [0, -6] });
         layer.on('click', () => this.selectHousehold(feature.properties.id));
       },
+    });
+  }
+
+  /** Where a household is drawn: its point, or spread around its stack's centre. */
+  spread(feature, latlng) {
+    return this.stacks.get(String(feature.properties.id)) || latlng;
+  }
+
+  /**
+   * Households of one building lie on one another: below SPREAD_ZOOM each heap is one marker
+   * with its count (a click zooms in); from it they are spread around their centre.
+   */
+  drawHouseholds(layer, features) {
+    const zoom = this.map.getZoom();
+    const points = features.map((f) => this.map.project(
+      this.coordsToLatLng(f.geometry.coordinates), zoom));
+    const clustered = zoom < SPREAD_ZOOM;
+    const groups = stacksOf(points, clustered ? CLUSTER_RADIUS : STACK_RADIUS);
+    const hidden = new Set();
+    this.stacks = new Map();
+    groups.forEach((g) => g.members.forEach((j, i) => {
+      if (clustered) {
+        hidden.add(j);
+        return;
+      }
+      const [dx, dy] = stackOffset(i, g.members.length);
+      this.stacks.set(String(features[j].properties.id),
+        this.map.unproject(L.point(g.cx + dx, g.cy + dy), zoom));
+    }));
+    this.stackLabels.clearLayers();
+    layer.addData({ type: 'FeatureCollection', features: features.filter((_, j) => !hidden.has(j)) });
+    document.body.dataset.householdStacks = String(groups.length);
+    groups.forEach((g) => {
+      const members = g.members.map((j) => features[j]);
+      const at = clustered ? L.point(g.x, g.y) : L.point(g.cx, g.cy);
+      const latlng = this.map.unproject(at, zoom);
+      if (clustered) this.stackLabels.addLayer(this.stackMarker(latlng, members));
+      this.stackLabels.addLayer(this.countLabel(latlng, members.length));
+    });
+  }
+
+  /** One marker for a heap of households: red if any of them is uncovered. */
+  stackMarker(latlng, members) {
+    const uncovered = members.filter((f) => !f.properties.covered).length;
+    const marker = L.circleMarker(latlng, {
+      pane: 'gm-households',
+      className: 'gm-household gm-household-stack',
+      radius: 11,
+      fillColor: uncovered ? COLOURS.uncovered : COLOURS.covered,
+      fillOpacity: 0.9,
+      color: '#ffffff',
+      weight: 2,
+    });
+    const text = `${members.length} 户${uncovered ? `，其中 ${uncovered} 户无人包户` : ''}，点击放大`;
+    marker.bindTooltip(asText(text), { direction: 'top', offset: [0, -10] });
+    marker.on('click', () => this.map.setView(latlng, SPREAD_ZOOM));
+    return marker;
+  }
+
+  countLabel(latlng, n) {
+    const text = `${n} 户`;
+    return L.marker(latlng, {
+      pane: 'gm-households',
+      interactive: false,
+      keyboard: false,
+      icon: L.divIcon({ className: 'gm-stack-count', html: '', iconSize: null, iconAnchor: [0, 0] }),
+    }).on('add', (event) => {
+      const node = event.target.getElement();
+      if (node) node.replaceChildren(el('span', {}, text));
     });
   }
 
@@ -202,6 +333,7 @@ export class GridLayers {
     if (!this.enabled[key] || this.map.getZoom() < this.minZoomOf(key)) {
       delete this.controllers[key];
       layer.clearLayers();
+      if (key === 'household') this.stackLabels.clearLayers();
       this.setCount(key, null, false);
       return;
     }
@@ -214,7 +346,8 @@ export class GridLayers {
       const result = await this.fetchPages(path, params, controller.signal);
       if (controller.signal.aborted) return;
       layer.clearLayers();
-      layer.addData({ type: 'FeatureCollection', features: result.features });
+      if (key === 'household') this.drawHouseholds(layer, result.features);
+      else layer.addData({ type: 'FeatureCollection', features: result.features });
       this.setCount(key, result.features.length, result.truncated);
       if (key !== 'household') {
         this.gridNames[key] = new Map(result.features.map((f) => [

@@ -227,6 +227,7 @@ class AssignPage {
   applyState(state) {
     this.etag = state.etag;
     this.members = Array.isArray(state.members) ? state.members : [];
+    this.suggestedMembers = Array.isArray(state.suggested_members) ? state.suggested_members : [];
     // Colours follow the members in id order: the same member keeps the same colour.
     this.colours = new Map(this.members.map((m, i) => [m.id, PALETTE[i % PALETTE.length]]));
     const seen = new Set();

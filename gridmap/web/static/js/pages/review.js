@@ -5,7 +5,10 @@
  * projection) from ../core/. start(map, config) owns the page:
  *   - the filters (period kind and slider, category, state, overdue, grid subtree) make one
  *     query string that every layer and panel is fetched with;
- *   - the heat layer is GET /review/heat: at most one weighted point per micro-grid;
+ *   - the heat layer is GET /review/heat: at most one weighted point per micro-grid, drawn
+ *     from zoom 15 and scaled to the micro-grids in view;
+ *   - every layer has its legend; the choropleth's classes are natural breaks
+ *     (review/charts.js) with round, non-overlapping bounds;
  *   - the choropleth colours the grids of the vector tiles (GET /tiles/grids/…) by the values
  *     of GET /review/choropleth, so polygons never travel as GeoJSON;
  *   - hot spots are GET /review/hotspots: Gi* bins at 90/95/99 % and the 未诉先办 candidates;
@@ -24,12 +27,26 @@ import {
   OVERDUE_LABEL, STATE_LABELS,
 } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
-import { breaks, colourOf, RAMP, sparkline } from '../review/charts.js';
+import { classify, classLabel, colourOf, RAMP, sparkline } from '../review/charts.js';
 
 const BIN_COLOURS = {
   3: '#b2182b', 2: '#ef8a62', 1: '#fddbc7', '-1': '#d1e5f0', '-2': '#67a9cf', '-3': '#2166ac',
 };
 const PLAY_MS = 1500;
+// Below this zoom (a street or the whole district) the heat of thousands of micro-grids melts
+// into one red blob: the choropleth says the same thing legibly, so the heat waits.
+const HEAT_MIN_ZOOM = 15;
+// maxZoom 12: leaflet.heat scales intensities up below its maxZoom, which would saturate a
+// city-wide view; the weights are already per grid.
+const HEAT_OPTIONS = { radius: 18, blur: 15, minOpacity: 0.2, maxZoom: 12 };
+// leaflet.heat's default gradient, drawn in the heat legend.
+const HEAT_GRADIENT = 'linear-gradient(to right, blue 0%, cyan 33%, lime 50%, yellow 67%, red 100%)';
+
+/** A micro-grid named with its community ("东华门社区 1-001"), as people know it. */
+function cellName(cell) {
+  return cell.community && !cell.name.startsWith(cell.community)
+    ? `${cell.community} ${cell.name}` : cell.name;
+}
 
 class GridmapReview {
   constructor(map, config) {
@@ -41,14 +58,16 @@ class GridmapReview {
     this.fromDisplay = fromDisplay;
     this.controllers = {};
     this.values = {};
-    this.cuts = [];
+    this.scheme = { decimals: 0, classes: [] };
+    this.heatPoints = [];
     this.playing = null;
     this.dom = {};
     [
       'form', 'kind', 'slider', 'period-label', 'play', 'category', 'state', 'overdue', 'grid',
       'level', 'measure', 'show-heat', 'show-choropleth', 'show-hotspots', 'total', 'overdue-count',
       'categories', 'hotspots', 'candidates', 'detail', 'legend', 'status', 'report-html',
-      'report-xlsx', 'report-job', 'report-progress', 'report-status',
+      'report-xlsx', 'report-job', 'report-progress', 'report-status', 'legend-heat',
+      'legend-choropleth', 'legend-hotspots', 'heat-note', 'heat-ramp', 'legend-spots',
     ].forEach((id) => { this.dom[id] = document.getElementById(`gm-review-${id}`); });
 
     prepareMap(map, config);
@@ -56,16 +75,15 @@ class GridmapReview {
     map.createPane('gm-review-heat').style.zIndex = 415;
     map.createPane('gm-review-spots').style.zIndex = 425;
 
-    // maxZoom 12: leaflet.heat scales intensities up below its maxZoom, which would saturate a
-    // city-wide view; the weights are already per grid.
-    this.heat = L.heatLayer([], {
-      pane: 'gm-review-heat', radius: 18, blur: 15, minOpacity: 0.2, maxZoom: 12,
-    });
+    this.heat = null;
+    this.heatMax = 1;
     this.spots = L.layerGroup([], { pane: 'gm-review-spots' });
     this.grids = this.makeGridTiles();
     this.bindControls();
     this.fillPeriods();
     map.on('click', (event) => this.pick(event.latlng));
+    map.on('zoomend moveend', () => this.applyVisibility());
+    this.showSpotLegend();
     if (config.bounds) {
       const [[s, w], [n, e]] = config.bounds;
       const sw = this.toDisplay(w, s);
@@ -231,7 +249,7 @@ class GridmapReview {
 
   makeGridTiles() {
     const style = (properties) => {
-      const fill = colourOf(this.values[properties.code], this.cuts);
+      const fill = colourOf(this.values[properties.code], this.scheme);
       return {
         weight: 0.6,
         color: '#6b7280',
@@ -257,38 +275,83 @@ class GridmapReview {
 
   showChoropleth(body) {
     this.values = body.values;
-    this.cuts = breaks(Object.values(body.values));
+    this.scheme = classify(Object.values(body.values), body.measure === 'count' ? 0 : 1);
     this.grids.setUrl(this.tileUrl(), true);
     this.grids.redraw();
     this.showLegend(body);
   }
 
+  /** The choropleth's classes: natural breaks, each labelled with the values it holds. */
   showLegend(body) {
     const { legend } = this.dom;
-    legend.replaceChildren();
     const unit = body.measure === 'count' ? '件' : '件/百户';
-    const edges = [0, ...this.cuts, body.max];
-    for (let i = 0; i < edges.length - 1; i += 1) {
-      // A class of one value (a month without requests: 0 to 0) reads as that value.
-      const range = edges[i] === edges[i + 1] ? `${edges[i]}` : `${edges[i]}–${edges[i + 1]}`;
-      legend.append(el('li', {},
-        el('span', { class: 'gm-swatch', style: `background:${RAMP[Math.min(i, RAMP.length - 1)]}` }),
-        `${range} ${unit}`));
-    }
+    const swatch = (colour) => el('span', { class: 'gm-swatch', style: `background:${colour}` });
+    legend.replaceChildren(
+      el('li', {}, swatch('#ffffff'), '无诉求'),
+      ...this.scheme.classes.map((c, i) => el('li', {},
+        swatch(RAMP[Math.min(i, RAMP.length - 1)]),
+        `${classLabel(c, this.scheme.decimals)} ${unit}`)),
+    );
     legend.dataset.level = body.level;
     legend.dataset.grids = String(Object.keys(body.values).length);
+    legend.dataset.classes = JSON.stringify(this.scheme.classes);
   }
 
   showHeat(body) {
-    const points = body.points.map(([lat, lng, n]) => {
+    this.heatPoints = body.points.map(([lat, lng, n]) => {
       const p = this.toDisplay(lng, lat);
       return [p[1], p[0], n];
     });
-    const weights = points.map((p) => p[2]).sort((a, b) => a - b);
-    const max = weights.length ? weights[Math.floor(0.95 * (weights.length - 1))] : 1;
-    this.heat.setOptions({ max: Math.max(1, max) });
-    this.heat.setLatLngs(points);
-    document.body.dataset.heatPoints = String(points.length);
+    this.drawHeat(true);
+    document.body.dataset.heatPoints = String(this.heatPoints.length);
+  }
+
+  /**
+   * Draw the heat when it is shown, scaled to the grids in view: its top is the 95th
+   * percentile of their counts. A new layer each time the points or the top change:
+   * leaflet.heat 0.2 redraws on the next frame after setLatLngs/setOptions and fails if the
+   * layer has left the map by then (zooming out), so the layer on the map is never changed.
+   */
+  drawHeat(fresh = false) {
+    const { map } = this;
+    const bounds = map.getBounds();
+    const weights = this.heatPoints.filter((p) => bounds.contains([p[0], p[1]]))
+      .map((p) => p[2]).sort((a, b) => a - b);
+    const top = Math.max(1, weights.length ? weights[Math.floor(0.95 * (weights.length - 1))] : 1);
+    const drawn = this.heatDrawn();
+    if (this.heat && (!drawn || fresh || top !== this.heatMax)) {
+      map.removeLayer(this.heat);
+      this.heat = null;
+    }
+    this.heatMax = top;
+    if (drawn && !this.heat) {
+      this.heat = L.heatLayer(this.heatPoints, { ...HEAT_OPTIONS, max: top }).addTo(map);
+    }
+    document.body.dataset.heatShown = String(drawn);
+    this.showHeatLegend();
+  }
+
+  heatDrawn() {
+    return this.dom['show-heat'].checked && this.map.getZoom() >= HEAT_MIN_ZOOM;
+  }
+
+  showHeatLegend() {
+    const { dom } = this;
+    dom['heat-ramp'].style.background = HEAT_GRADIENT;
+    dom['heat-ramp'].dataset.max = String(this.heatMax);
+    dom['heat-note'].textContent = this.heatDrawn()
+      ? `按视野内微网格的诉求数着色：从少到 ${this.heatMax} 件及以上（红）`
+      : `放大到 ${HEAT_MIN_ZOOM} 级及以上显示热力图（当前 ${this.map.getZoom()} 级，以分级设色代替）`;
+  }
+
+  /** The Gi* symbols: six confidence bins and the ringed 未诉先办 candidates. */
+  showSpotLegend() {
+    const dot = (style) => el('span', { class: 'gm-spot-swatch', style });
+    this.dom['legend-spots'].replaceChildren(
+      ...[3, 2, 1, -1, -2, -3].map((bin) => el('li', {},
+        dot(`background:${BIN_COLOURS[bin]};border-color:#ffffff`), BIN_LABELS[bin])),
+      el('li', {}, dot('background:#9ca3af;border:2px solid #111827'), '未诉先办候选（黑圈）'),
+    );
   }
 
   showHotSpots(body) {
@@ -307,7 +370,7 @@ class GridmapReview {
         fillOpacity: 0.9,
         className: `gm-spot gm-spot-${cell.bin}`,
       });
-      marker.bindTooltip(asText(`${cell.name}：${BIN_LABELS[cell.bin] || BIN_LABELS[0]}，z=${cell.z}，${TREND_LABELS[cell.trend] || ''}`));
+      marker.bindTooltip(asText(`${cellName(cell)}：${BIN_LABELS[cell.bin] || BIN_LABELS[0]}，z=${cell.z}，${TREND_LABELS[cell.trend] || ''}`));
       marker.on('click', (event) => {
         L.DomEvent.stopPropagation(event);
         this.showGrid(cell.code);
@@ -322,9 +385,12 @@ class GridmapReview {
     dom.candidates.replaceChildren(...body.cells
       .filter((c) => candidates.has(c.code))
       .slice(0, 10)
-      .map((c) => el('li', {},
-        el('button', { type: 'button', class: 'gm-link', 'data-code': c.code }, c.name),
-        ` ${TREND_LABELS[c.trend] || ''}${c.worsening ? '，持续上升' : ''}`)));
+      .map((c) => {
+        const why = [TREND_LABELS[c.trend], c.worsening ? '持续上升' : ''].filter(Boolean);
+        return el('li', {},
+          el('button', { type: 'button', class: 'gm-link', 'data-code': c.code }, cellName(c)),
+          why.length ? ` ${why.join('，')}` : '');
+      }));
     dom.candidates.querySelectorAll('button').forEach((button) => {
       button.addEventListener('click', () => this.showGrid(button.dataset.code));
     });
@@ -341,11 +407,16 @@ class GridmapReview {
 
   applyVisibility() {
     const { dom, map } = this;
-    [[dom['show-heat'], this.heat], [dom['show-choropleth'], this.grids],
-      [dom['show-hotspots'], this.spots]].forEach(([box, layer]) => {
-      if (box.checked && !map.hasLayer(layer)) layer.addTo(map);
-      if (!box.checked && map.hasLayer(layer)) map.removeLayer(layer);
+    this.drawHeat();
+    [[dom['show-choropleth'].checked, this.grids],
+      [dom['show-hotspots'].checked, this.spots]].forEach(([shown, layer]) => {
+      if (shown && !map.hasLayer(layer)) layer.addTo(map);
+      if (!shown && map.hasLayer(layer)) map.removeLayer(layer);
     });
+    // A legend for every layer shown.
+    dom['legend-heat'].hidden = !dom['show-heat'].checked;
+    dom['legend-choropleth'].hidden = !dom['show-choropleth'].checked;
+    dom['legend-hotspots'].hidden = !dom['show-hotspots'].checked;
   }
 
   // ---- one grid ----------------------------------------------------------------------------

@@ -8,6 +8,15 @@ import { el, percent } from '../core/dom.js';
 import { downloadFile, JobProgress, runJob } from '../core/jobs.js';
 import { BOARD_LABELS } from '../core/labels.js';
 
+/** Rows per page of the ranking table. */
+export const PAGE_SIZE = 50;
+
+/** A rate with the number of requests it was computed over ("—" when none). */
+function rateCell(rate, count) {
+  return el('td', { class: 'gm-num' }, percent(rate),
+    count ? el('span', { class: 'gm-muted gm-small' }, `（${count}）`) : '');
+}
+
 export class Ranking {
   constructor(config) {
     this.config = config;
@@ -21,6 +30,10 @@ export class Ranking {
       });
       this.exportButton.addEventListener('click', () => this.exportWorkbook());
     }
+    this.rows = [];
+    this.page = 0;
+    document.getElementById('gm-ranking-prev').addEventListener('click', () => this.turn(-1));
+    document.getElementById('gm-ranking-next').addEventListener('click', () => this.turn(1));
     this.load();
   }
 
@@ -58,9 +71,21 @@ export class Ranking {
     document.getElementById('gm-ranking-note').textContent =
       `${table.period.from} 至 ${table.period.to}（北京时间）；综合得分 = 响应率 × ${w.response}`
       + ` + 解决率 × ${w.resolution} + 满意率 × ${w.satisfaction}（基本满意按 0.9 计），`
-      + `前 ${table.board_size} 名上红榜、后 ${table.board_size} 名上黑榜；无诉求的不排名。`;
+      + `前 ${table.board_size} 名上红榜、后 ${table.board_size} 名上黑榜；`
+      + '本期无诉求的不排名，其比率（括号内为件数）只来自以前的诉求。';
+    this.rows = table.rows;
+    this.page = 0;
+    this.renderPage();
+  }
+
+  /** One page of rows (a district has thousands of micro-grids: one table of them all took
+   * 61 k DOM nodes and 21 s to render). */
+  renderPage() {
     const body = document.getElementById('gm-ranking-rows');
-    body.replaceChildren(...table.rows.map((r) => el('tr',
+    const pages = Math.max(1, Math.ceil(this.rows.length / PAGE_SIZE));
+    this.page = Math.min(Math.max(this.page, 0), pages - 1);
+    const shown = this.rows.slice(this.page * PAGE_SIZE, (this.page + 1) * PAGE_SIZE);
+    body.replaceChildren(...shown.map((r) => el('tr',
       { class: r.board ? `gm-board-${r.board}` : null, 'data-code': r.code,
         'data-board': r.board || '' },
       el('td', {}, r.rank === null || r.rank === undefined ? '—' : String(r.rank)),
@@ -68,13 +93,25 @@ export class Ranking {
         BOARD_LABELS[r.board]) : ''),
       el('td', {}, r.name, el('div', { class: 'gm-muted gm-small' }, r.code)),
       el('td', { class: 'gm-num' }, String(r.filed)),
-      el('td', { class: 'gm-num' }, percent(r.response_rate)),
-      el('td', { class: 'gm-num' }, percent(r.resolution_rate)),
-      el('td', { class: 'gm-num' }, percent(r.satisfaction_rate)),
+      rateCell(r.response_rate, r.response_counted),
+      rateCell(r.resolution_rate, r.due),
+      rateCell(r.satisfaction_rate, r.rated),
       el('td', { class: 'gm-num gm-score' },
         r.score === null || r.score === undefined ? '—' : r.score.toFixed(2)))));
-    if (!table.rows.length) {
+    if (!this.rows.length) {
       body.append(el('tr', {}, el('td', { colspan: '8', class: 'gm-muted' }, '范围内没有网格。')));
     }
+    const pager = document.getElementById('gm-ranking-pager');
+    pager.hidden = pages <= 1;
+    document.getElementById('gm-ranking-page').textContent =
+      `第 ${this.page + 1} / ${pages} 页，共 ${this.rows.length} 行`;
+    document.getElementById('gm-ranking-prev').disabled = this.page === 0;
+    document.getElementById('gm-ranking-next').disabled = this.page >= pages - 1;
+  }
+
+  turn(step) {
+    this.page += step;
+    this.renderPage();
+    document.getElementById('gm-ranking-table').scrollIntoView({ block: 'start' });
   }
 }
