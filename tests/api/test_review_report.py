@@ -200,6 +200,9 @@ def test_the_workbook_holds_the_exact_counts(session, world):
     assert len(overdue) == 5 and all(isinstance(row[0], int) for row in overdue[1:])
     assert {row[4] for row in overdue[1:]} == {M1, M2, M3}
     assert isinstance(overdue[1][7], dt.datetime)
+    spots = sheets["热点"]
+    assert spots[0][:3] == ("微网格编码", "所属社区", "微网格名称")
+    assert all(row[1] == "测试社区" for row in spots[1:])  # a micro-grid named with its community
     three = sheets["三率"]
     assert three[0] == tuple(heading for _, heading in rates.COLUMNS)
     assert [row[0] for row in three[1:]] == [r["code"] for r in report.rate_rows]

@@ -98,6 +98,7 @@ def _hot_spot_cells(report: MonthlyReport) -> Iterator[list[Any]]:
     for cell in sorted(report.hot_spots["cells"], key=lambda c: (-c["z"], c["code"])):
         yield [
             cell["code"],
+            cell["community"],
             cell["name"],
             cell["count"],
             cell["z"],
@@ -159,6 +160,7 @@ def to_xlsx(report: MonthlyReport) -> bytes:
         "热点",
         (
             ("微网格编码", 20, None),
+            ("所属社区", 16, None),
             ("微网格名称", 20, None),
             ("本月诉求数", 12, None),
             ("Gi* z 值", 10, "0.000"),
