@@ -7,6 +7,7 @@ committed here, in a database dropped at the end, like the resilience tests' gun
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -16,14 +17,15 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from flask_openapi3 import OpenAPI
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, update
 from sqlalchemy.orm import Session
 
 from gridmap import create_app
 from gridmap.access import accounts, auth
+from gridmap.core import clock
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
-from gridmap.storage.models import Household
+from gridmap.storage.models import Grid, Household
 from tests.conftest import (
     COMMUNITY,
     PASSWORD,
@@ -60,8 +62,14 @@ class JobsDatabase:
 
 
 def load_grid(session: Session) -> None:
-    """The small grid and :data:`HOUSEHOLDS` (not committed)."""
+    """The small grid, drawn a month ago, and :data:`HOUSEHOLDS` (not committed).
+
+    A month ago, so that a redraw closes these versions at any hour: a version drawn today
+    is corrected in place instead, and ``valid_from`` left to ``CURRENT_DATE`` would be the
+    date of this session's time zone (the cluster's, UTC), not of the app's (Beijing): the
+    two differ from 16:00 to 24:00 UTC."""
     ingest.import_grids(session, small_grid_frame(), "EPSG:4490", Settings())
+    session.execute(update(Grid).values(valid_from=clock.today() - dt.timedelta(days=30)))
     session.add_all(
         Household(geom=f"SRID=4490;POINT({lon} {lat})", address=f"测试地址{i}号")
         for i, (lon, lat) in enumerate(HOUSEHOLDS)
