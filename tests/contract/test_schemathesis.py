@@ -5,9 +5,11 @@ operation of ``/api/openapi.json``, Open311's GeoReport v2 included, but the one
 below, with its reason. Where a check's expectations are widened, ``schemathesis.toml``
 beside this file says why.
 
-Examples per operation: ``GRIDMAP_SCHEMATHESIS_EXAMPLES`` (default 5, which keeps the two
-runs near two minutes on this 2-core machine; the issue's "a few hundred per operation" is
-``GRIDMAP_SCHEMATHESIS_EXAMPLES=300``, see the README for the time it takes).
+Examples per operation: ``GRIDMAP_SCHEMATHESIS_EXAMPLES`` (default 100, what the whole suite
+can afford on this 2-core machine; 200 and 300 pass too, see the README for the time they
+take). One worker: with two, CPython 3.11's parser once failed inside Hypothesis's threads
+("SystemError: AST constructor recursion depth mismatch", gh-106905), a failure of the tool,
+not of the server, that would make the suite fail now and then.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 from tests.resilience.conftest import Deployment, server_errors_logged
 
 HERE = Path(__file__).parent
-EXAMPLES = int(os.environ.get("GRIDMAP_SCHEMATHESIS_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("GRIDMAP_SCHEMATHESIS_EXAMPLES", "100"))
 #: Operations left out, with the reason.
 EXCLUDED = {
     # Logging out ends the token every later request of the run sends.
@@ -50,7 +52,7 @@ def _run(base: str, token: str, log: Path) -> subprocess.CompletedProcess[str]:
         "--seed",
         os.environ.get("GRIDMAP_SCHEMATHESIS_SEED", "14"),
         "--workers",
-        "2",
+        "1",
         "--request-timeout",
         "60",
         "--no-color",
