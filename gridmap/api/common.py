@@ -21,11 +21,14 @@ from gridmap.requests import service as domain
 CATEGORY_CODE = r"^[a-z0-9][a-z0-9._-]{1,39}$"
 PHONE = r"^[0-9+\-]{5,20}$"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+#: An http(s) URL a client can open: a host name or IPv4 address (no user, no IPv6 literal),
+#: an optional port, then a path, query or fragment without spaces.
+HTTP_URL = r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\s]*)?"
 #: A photo: an http(s) URL or the id of an uploaded file.
 Photo = Annotated[
     str,
     StringConstraints(
-        min_length=1, max_length=500, pattern=r"^(https?://[^\s]+|[A-Za-z0-9._-]{1,100})$"
+        min_length=1, max_length=500, pattern=rf"^({HTTP_URL}|[A-Za-z0-9._-]{{1,100}})$"
     ),
 ]
 #: A note typed on a phone: no control characters (PostgreSQL text cannot hold NUL).

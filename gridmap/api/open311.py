@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from gridmap.access.auth import HANDLE, READ, Scope
 from gridmap.access.security import caller, public, public_when, requires
 from gridmap.api import params
-from gridmap.api.common import CATEGORY_CODE, PHONE, file_once
+from gridmap.api.common import CATEGORY_CODE, HTTP_URL, PHONE, file_once
 from gridmap.api.georeport import Format, answer, as_error_list
 from gridmap.core import clock, glossary
 from gridmap.core.db import get_session
@@ -112,7 +112,7 @@ class NewServiceRequest(BaseModel):
     first_name: str | None = Field(None, min_length=1, max_length=25)
     last_name: str | None = Field(None, min_length=1, max_length=25)
     phone: str | None = Field(None, pattern=PHONE)
-    media_url: str | None = Field(None, max_length=500, pattern=r"^https?://[^\s]+$")
+    media_url: str | None = Field(None, max_length=500, pattern=f"^{HTTP_URL}$")
 
     @model_validator(mode="after")
     def _one_place(self) -> NewServiceRequest:

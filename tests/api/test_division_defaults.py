@@ -26,7 +26,9 @@ from gridmap.core.settings import Settings
 from gridmap.demo import loader as demo
 from tests.conftest import PASSWORD, client_for, create_test_database, drop_test_database
 
-HOUSEHOLDS = 3000
+#: Households of the demo loaded: ``GRIDMAP_TEST_DIVISION_HOUSEHOLDS``, 3,000 by default (13
+#: zones); 0 loads the whole district, as ./scripts/run does (539 zones).
+HOUSEHOLDS = int(os.environ.get("GRIDMAP_TEST_DIVISION_HOUSEHOLDS", "3000"))
 
 
 class Demo:
@@ -46,7 +48,7 @@ def demo_db() -> Iterator[Demo]:
     owner, url = create_test_database(name)
     engine = create_engine(url)
     with Session(engine) as session:
-        demo.load(session, households=HOUSEHOLDS, seed=5, settings=Settings())
+        demo.load(session, households=HOUSEHOLDS or None, seed=5, settings=Settings())
         rows = session.execute(
             text("SELECT level, code FROM grid WHERE level IN ('zone', 'micro') ORDER BY code")
         ).all()

@@ -128,6 +128,8 @@ _BAD = {
     "description as number": (intake_body(description=5), 400, "description"),
     "photos not a list": (intake_body(photos="x.jpg"), 400, "photos"),
     "photo not a URL": (intake_body(photos=["javascript:alert(1)"]), 400, "photos"),
+    # A URL no client can open (an unclosed IPv6 bracket: urlsplit raises on it).
+    "photo a broken URL": (intake_body(photos=["http://[x/a.jpg"]), 400, "photos"),
     "bad phone": (intake_body(contact={"phone": "call me"}), 400, "phone"),
     "unknown field": (intake_body(priority="high"), 400, "priority"),
     "household as text": (intake_body(location=None, household_id="1"), 400, "household_id"),

@@ -375,6 +375,7 @@ def test_every_error_under_open311_is_the_specs_list(app: OpenAPI, key: str) -> 
     errors_of(client.put(f"{V2}/requests.xml", data=spec_form(key)), 405)
     # Text no XML can carry, in a request filed through the JSON API, still parses.
     errors_of(client.post(f"{V2}/requests.json", data=spec_form(key, media_url="http://x/\0")), 400)
+    errors_of(client.post(f"{V2}/requests.json", data=spec_form(key, media_url="http://[x/")), 400)
 
 
 def test_xml_escapes_what_the_text_holds(app: OpenAPI, key: str, clients: ClientFor) -> None:
