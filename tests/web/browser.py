@@ -3,18 +3,37 @@ Policy violations and requests to other hosts; and the login form driven like a 
 
 from __future__ import annotations
 
+import threading
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from playwright.sync_api import BrowserContext, Page
+from werkzeug.serving import make_server
 
 from gridmap.core.settings import Settings
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DEMO_PASSWORD = Settings().demo_password
 WAIT_MS = 60_000  # generous: the machine may be busy; a ready page answers at once
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """The app served on a free local port in a thread: its base URL, until the block ends."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
 
 # Reports every CSP violation of every document the context opens to the test (a binding is
 # not subject to the page's policy, and survives navigations).

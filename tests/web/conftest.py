@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,14 +21,13 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from gridmap import create_app
 from gridmap.access import accounts, auth
 from gridmap.core.settings import Settings
 from gridmap.demo import loader as demo
 from tests.conftest import create_test_database, drop_test_database
-from tests.web.browser import Watched
+from tests.web.browser import Watched, serving
 
 DEMO_HOUSEHOLDS = 4000
 #: An account of its own for the login-throttling test, so no demo account is held back.
@@ -95,12 +93,8 @@ def live_app(web_database_url: str) -> Iterator[Flask]:
 @pytest.fixture(scope="session")
 def live_url(live_app: Flask) -> Iterator[str]:
     """Base URL of a server with basemap "none": the page must ask no other host."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(live_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ last, after the refusals that are checked against the grid as loaded.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from gridmap import create_app
 from gridmap.access import accounts
@@ -27,7 +25,7 @@ from gridmap.core.settings import Settings
 from tests.conftest import COMMUNITY, PASSWORD, create_test_database, drop_test_database
 from tests.jobs import files
 from tests.jobs.conftest import load_grid
-from tests.web.browser import Watched, count, wait_for
+from tests.web.browser import Watched, count, serving, wait_for
 from tests.web.conftest import LIVE_SETTINGS
 from tests.web.test_requests_pages import PHONE
 from tests.workers import start_worker, stop_worker
@@ -50,12 +48,8 @@ def import_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine.dispose()
     worker = start_worker(url, tmp_path_factory.mktemp("worker") / "worker.log")
     app = create_app(Settings(database_url=url, **LIVE_SETTINGS))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app) as url:
+        yield url
     app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
     stop_worker(worker)
     drop_test_database(name)

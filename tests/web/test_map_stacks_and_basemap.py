@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser
-from werkzeug.serving import make_server
 
 from gridmap import create_app
 from gridmap.core.settings import Settings
-from tests.web.browser import Watched, count, wait_for, wait_until_loaded
+from tests.web.browser import Watched, count, serving, wait_for, wait_until_loaded
 from tests.web.conftest import LIVE_SETTINGS
 from tests.web.test_map_page import DONGCHENG_BBOX
 
@@ -108,12 +107,8 @@ def silent_basemap_url(web_database_url: str) -> Iterator[str]:
         "basemap_url": f"http://127.0.0.1:{host.port}/{{z}}/{{x}}/{{y}}.png",
     }
     app: Flask = create_app(Settings(database_url=web_database_url, **settings))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app) as url:
+        yield url
     app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
     host.close()
 

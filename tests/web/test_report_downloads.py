@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from collections.abc import Iterator
 
 import openpyxl
@@ -20,7 +19,6 @@ import pytest
 from playwright.sync_api import Browser, Download, Page
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from gridmap import create_app
 from gridmap.access import accounts
@@ -28,7 +26,7 @@ from gridmap.core.settings import Settings
 from gridmap.review import service as review
 from tests.conftest import COMMUNITY, PASSWORD, create_test_database, drop_test_database
 from tests.jobs.conftest import load_grid
-from tests.web.browser import Watched
+from tests.web.browser import Watched, serving
 from tests.web.conftest import LIVE_SETTINGS
 from tests.web.test_requests_pages import PHONE
 from tests.workers import start_worker, stop_worker
@@ -60,12 +58,8 @@ def downloads_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine.dispose()
     worker = start_worker(url, tmp_path_factory.mktemp("worker") / "worker.log")
     app = create_app(Settings(database_url=url, **LIVE_SETTINGS))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app) as url:
+        yield url
     app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
     stop_worker(worker)
     drop_test_database(name)

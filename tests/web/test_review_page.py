@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +21,6 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, ViewportSize
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from gridmap import create_app
 from gridmap.core import clock
@@ -33,7 +31,7 @@ from gridmap.demo import loader as demo
 from gridmap.review import service as review
 from gridmap.review.service import HEAT_POINT_CAP
 from tests.conftest import create_test_database, drop_test_database
-from tests.web.browser import ARTIFACTS, Watched
+from tests.web.browser import ARTIFACTS, Watched, serving
 from tests.web.conftest import DEMO_HOUSEHOLDS, LIVE_SETTINGS
 
 REVIEW_REQUESTS = int(os.environ.get("GRIDMAP_TEST_REVIEW_REQUESTS", "2000000"))
@@ -62,12 +60,8 @@ def _review_server() -> Iterator[str]:
     assert report.requests == REVIEW_REQUESTS
     engine.dispose()
     app: Flask = create_app(Settings(database_url=url, **LIVE_SETTINGS))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app) as url:
+        yield url
     app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
     drop_test_database(name)
 
