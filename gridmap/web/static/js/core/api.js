@@ -22,14 +22,17 @@ export class ApiError extends Error {
 
 /** Devices whose clock is within this of the server's are taken as right (Date has seconds). */
 const CLOCK_TOLERANCE_MS = 60 * 1000;
-/** How far the server's clock is ahead of this device's, from the last answer's Date header
- * (0 when within the tolerance). */
+/** How far the server's clock is ahead of this device's, from the answers' Date headers
+ * (0 when within the tolerance). A Date header has whole seconds, so each answer measures the
+ * offset up to a second off: the offset is kept until a measure differs from it by more than
+ * the tolerance, so that fixes a second apart stay a second apart and in order. */
 let clockOffsetMs = 0;
 
 function noteServerDate(response) {
   const serverMs = Date.parse(response.headers.get('Date') || '');
   if (Number.isNaN(serverMs)) return;
   const offset = serverMs - Date.now();
+  if (Math.abs(offset - clockOffsetMs) <= CLOCK_TOLERANCE_MS) return;
   clockOffsetMs = Math.abs(offset) > CLOCK_TOLERANCE_MS ? offset : 0;
 }
 

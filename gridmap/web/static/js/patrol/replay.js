@@ -222,7 +222,8 @@ export class Replay {
     const t = this.t0 + offset;
     const v = this.vertices;
     let i = 0;
-    while (i < v.length - 1 && v[i + 1].t < t) i += 1;
+    // The last fix at or before t (of fixes with one time, the last): at the end, the end.
+    while (i < v.length - 1 && v[i + 1].t <= t) i += 1;
     const a = v[i];
     const b = v[Math.min(i + 1, v.length - 1)];
     const f = b.t > a.t ? Math.min(1, Math.max(0, (t - a.t) / (b.t - a.t))) : 0;
