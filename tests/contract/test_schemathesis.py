@@ -5,9 +5,8 @@ operation of ``/api/openapi.json``, Open311's GeoReport v2 included, but the one
 below, with its reason. Where a check's expectations are widened, ``schemathesis.toml``
 beside this file says why.
 
-Examples per operation: ``GRIDMAP_SCHEMATHESIS_EXAMPLES`` (default 100, what the whole suite
-can afford on this 2-core machine; 200 and 300 pass too, see the README for the time they
-take). One worker: with two, CPython 3.11's parser once failed inside Hypothesis's threads
+Examples per operation: ``GRIDMAP_SCHEMATHESIS_EXAMPLES`` (default 200, about 21,000 cases per
+account; see the README for the time it takes). One worker: with two, CPython 3.11's parser once failed inside Hypothesis's threads
 ("SystemError: AST constructor recursion depth mismatch", gh-106905), a failure of the tool,
 not of the server, that would make the suite fail now and then.
 """
@@ -24,7 +23,7 @@ import pytest
 from tests.resilience.conftest import Deployment, server_errors_logged
 
 HERE = Path(__file__).parent
-EXAMPLES = int(os.environ.get("GRIDMAP_SCHEMATHESIS_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("GRIDMAP_SCHEMATHESIS_EXAMPLES", "200"))
 #: Operations left out, with the reason.
 EXCLUDED = {
     # Logging out ends the token every later request of the run sends.
