@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -147,3 +149,15 @@ def _xml_shape(spec: dict[str, Any], schema: dict[str, Any], element: Any, name:
             if child.tag in members:
                 _xml_shape(spec, members[child.tag], child, child.tag)
         assert set(schema.get("required", [])) <= {child.tag for child in element}
+
+
+def ogrinfo(path: Path, *options: str) -> str:
+    """GDAL's summary of every layer of a file (``ogrinfo -ro -so -al``)."""
+    done = subprocess.run(
+        ["ogrinfo", "-ro", "-so", "-al", *options, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout

@@ -23,7 +23,7 @@ from gridmap.demo import loader as demo
 from gridmap.exports import export_jobs
 from gridmap.storage.models import Grid, Household
 from tests.conftest import COMMUNITY, E, N, S, W
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, ogrinfo
 
 LAYERS = ("households", "grids", "requests")
 GEOMETRY = {"households": "Point", "grids": "MultiPolygon", "requests": "Point"}
@@ -58,17 +58,6 @@ def _expected(session: Session) -> dict[str, int]:
     }
 
 
-def _ogrinfo(path: Path, *options: str) -> str:
-    done = subprocess.run(
-        ["ogrinfo", "-ro", "-so", "-al", *options, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout
-
-
 def _save(client: FlaskClient, url: str, path: Path) -> Path:
     answer = client.get(url)
     assert answer.status_code == 200, answer.get_data(as_text=True)
@@ -85,7 +74,7 @@ def test_gdal_reads_the_whole_geojson(client, session, tmp_path, layer):
     assert info["features"] == counts[layer] > 0
     assert info["geometry_type"] == GEOMETRY[layer]
     assert info["crs"] == "EPSG:4326"  # RFC 7946: lon/lat, read as WGS 84
-    text = _ogrinfo(path)
+    text = ogrinfo(path)
     assert f"Feature Count: {counts[layer]}" in text and f"Geometry: {OGR_GEOMETRY[layer]}" in text
     body = json.loads(path.read_text())
     assert set(body) == {"type", "name", "features"}, "no crs member, no paging links"
@@ -112,7 +101,7 @@ def test_a_csv_with_lon_lat_is_read_as_points_inside_the_district(client, sessio
         assert W <= float(row["lon"]) <= E and S <= float(row["lat"]) <= N, row
     heading = {"households": "地址", "grids": "网格编码", "requests": "诉求内容"}[layer]
     assert heading in rows[0], "Chinese headings for people"
-    text = _ogrinfo(path, "-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat")
+    text = ogrinfo(path, "-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat")
     assert f"Feature Count: {len(rows)}" in text and "Geometry: Point" in text
 
 
@@ -127,7 +116,7 @@ def test_a_csv_with_wkt_is_read_as_the_grids_outlines(client, tmp_path):
     assert len(frame) == 7 and set(frame.geom_type) == {"MultiPolygon"}
     community = frame[frame["code"] == COMMUNITY].geometry.iloc[0]
     assert community.bounds == pytest.approx((W, S, E, N))
-    summary = _ogrinfo(path, "-oo", "GEOM_POSSIBLE_NAMES=wkt")
+    summary = ogrinfo(path, "-oo", "GEOM_POSSIBLE_NAMES=wkt")
     assert "Feature Count: 7" in summary
     assert "Extent: (116.400000, 39.900000) - (116.420000, 39.920000)" in summary
     listing = subprocess.run(
@@ -200,7 +189,7 @@ def test_a_job_writes_the_streamed_files_and_a_geopackage_with_its_srs(
         info = pyogrio.read_info(path, layer=layer)
         assert info["features"] == counts[layer] and info["crs"] == "EPSG:4490"
         assert info["geometry_type"] == GEOMETRY[layer]
-        text = _ogrinfo(path)
+        text = ogrinfo(path)
         assert f"Feature Count: {counts[layer]}" in text and 'ID["EPSG",4490]' in text
 
 

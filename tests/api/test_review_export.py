@@ -15,9 +15,7 @@ import csv
 import datetime as dt
 import io
 import json
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyogrio
@@ -34,7 +32,7 @@ from gridmap.grid import ingest
 from gridmap.requests import sync_limit
 from gridmap.storage.models import Job
 from tests.conftest import COMMUNITY, square_grid_frame
-from tests.helpers import assert_problem, clock_at
+from tests.helpers import assert_problem, clock_at, ogrinfo
 from tests.requests import conftest as request_fixtures
 from tests.requests.conftest import IN_01001, IN_01002, IN_02001, IN_02002
 from tests.requests.timelines import M1, M2, M3, M4, SH, Desk, nov
@@ -196,17 +194,6 @@ def _csv(answer: Any) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(answer.get_data(as_text=True).lstrip("\ufeff"))))
 
 
-def _ogrinfo(path: Path, *options: str) -> str:
-    done = subprocess.run(
-        ["ogrinfo", "-ro", "-so", "-al", *options, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout
-
-
 @pytest.mark.usefixtures("lattice")
 def test_gdal_reads_the_geojson_and_both_csvs(clients, tmp_path):
     street = clients("street_admin")
@@ -232,7 +219,7 @@ def test_gdal_reads_the_geojson_and_both_csvs(clients, tmp_path):
     assert header == [name for name, _ in FIELDS["review"]] + ["wkt"]
     frame = pyogrio.read_dataframe(machines, GEOM_POSSIBLE_NAMES="wkt", KEEP_GEOM_COLUMNS="NO")
     assert len(frame) == 16 and set(frame.geom_type) == {"MultiPolygon"}
-    text = _ogrinfo(machines, "-oo", "GEOM_POSSIBLE_NAMES=wkt")
+    text = ogrinfo(machines, "-oo", "GEOM_POSSIBLE_NAMES=wkt")
     assert "Feature Count: 16" in text
 
 
@@ -261,7 +248,7 @@ def test_a_geopackage_job_gdal_opens_with_a_feature_per_micro_grid(
         "MultiPolygon",
         "EPSG:4490",
     )
-    text = _ogrinfo(path)
+    text = ogrinfo(path)
     assert "Feature Count: 4" in text and 'ID["EPSG",4490]' in text
     frame = pyogrio.read_dataframe(path, layer="review").set_index("code")
     streamed = _features(zone, **NOVEMBER)

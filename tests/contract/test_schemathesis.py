@@ -6,9 +6,10 @@ below, with its reason. Where a check's expectations are widened, ``schemathesis
 beside this file says why.
 
 Examples per operation: ``GRIDMAP_SCHEMATHESIS_EXAMPLES`` (default 200, about 21,000 cases per
-account; see the README for the time it takes). One worker: with two, CPython 3.11's parser once failed inside Hypothesis's threads
-("SystemError: AST constructor recursion depth mismatch", gh-106905), a failure of the tool,
-not of the server, that would make the suite fail now and then.
+account; see the README for the time it takes). One worker: with two, CPython 3.11's parser
+once failed inside Hypothesis's threads ("SystemError: AST constructor recursion depth
+mismatch", gh-106905), a failure of the tool, not of the server, that would make the suite
+fail now and then.
 """
 
 from __future__ import annotations
