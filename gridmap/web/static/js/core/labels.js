@@ -25,6 +25,9 @@ export const STAGE_LABELS = glossary.stages;
 export const CARD_LABELS = glossary.cards;
 /** The ranking boards (红黑榜). */
 export const BOARD_LABELS = glossary.boards;
+/** Why a unit is not ranked, and the mark of rows sharing a rank (并列). */
+export const UNRANKED_LABELS = glossary.unranked;
+export const TIE_LABEL = glossary.tie;
 /** Past its time limit (a request, a patrol duty). */
 export const OVERDUE_LABEL = glossary.overdue;
 export const RATING_LABELS = glossary.ratings;
