@@ -76,15 +76,18 @@ decimals and the score to 2 before ranking, so rows that look equal rank equal.
 **Boards.** With ``n`` = ``GRIDMAP_RATE_BOARD_SIZE`` when it is a whole number (default 3),
 or ``ceil(share × ranked rows of the peer group)`` when it is a share below 1, the red board
 takes the best ``n`` rows and the black board the worst ``n`` rows not on the red one.
-*Tie rule:* rows of one score are never split. When the ``n``-th seat falls inside a group
-of tied rows (the tie at the boundary), the whole group is on the board and declared
-(``boards[].red.tied`` rows sharing ``tie_rank``) if it has at most ``n`` rows; a larger
-tie puts none of its rows on the board (``left_out``), so that rank is empty. A tie is never
-broken by another key: equal scores say nothing of who did better, and breaking them by
-volume would reward a unit for its size. So a board holds at most ``n`` rows plus its
-declared tie, and never more than ``2n − 1``. Each peer group's boards are summed up in
-:attr:`Ranking.boards`, and :func:`notes` says all of the above in Chinese for the page and
-the downloads.
+*Tie rule:* when the ``n``-th seat falls inside a group of rows of one score (the tie at
+the edge), the whole group is on the board and declared (``boards[].red.tied`` rows sharing
+``tie_rank``) if it has at most ``n`` rows. A larger tie is broken (``broken``) by a
+secondary key, for its seats only: more requests filed in ``P`` first (the same rate over
+more requests is firmer evidence), then the better resolution rate (the worse, on the black
+board); rows still equal on both at the last seat are all left out, so that seat stays
+empty (``left_out`` counts the tied rows not seated). Ranks stay by score alone: the rows of
+a broken tie keep their shared rank and their 并列 mark. (Leaving a large tie off the board
+altogether was tried: on a generated month six communities of 112 tied at 100, and the red
+board of 3 was empty.) So a board holds at most ``n`` rows plus its declared tie, and never
+more than ``2n − 1``. Each peer group's boards are summed up in :attr:`Ranking.boards`, and
+:func:`notes` says all of the above in Chinese for the page and the downloads.
 
 Warnings (红黄牌)
 -----------------
@@ -339,16 +342,23 @@ def board_size(size: float, ranked: int) -> int:
 
 @dataclass(frozen=True)
 class Board:
-    """One board (红榜 or 黑榜) of one peer group: its seats, the rows on it, the tie at its
-    boundary (``tied`` rows sharing ``tie_rank``, counted from its own end: from the top for
-    the red board, from the bottom for the black one) and whether that tie was too large to
-    seat (``left_out``: none of it is on the board)."""
+    """One board (红榜 or 黑榜) of one peer group: its seats, the rows on it, and the tie at
+    its edge: ``tied`` rows sharing ``tie_rank`` (counted from the board's own end: from the
+    top for the red board, from the bottom for the black one), of which ``left_out`` are not
+    on it because the tie had more rows than the board has seats (``broken``: the secondary
+    key chose among them)."""
 
     size: int
     rows: int
     tie_rank: int | None = None
     tied: int = 0
-    left_out: bool = False
+    broken: bool = False
+    left_out: int = 0
+
+    @property
+    def declared(self) -> int:
+        """The tied rows the board holds beyond its size's worth (a tie seated whole)."""
+        return 0 if self.broken else self.tied
 
 
 @dataclass(frozen=True)
@@ -362,21 +372,40 @@ class PeerBoards:
     black: Board
 
 
-def seat(ordered: Sequence[float], n: int) -> Board:
-    """Who sits on a board of ``n`` seats among scores ``ordered`` from the board's end (best
-    first for the red board): the first ``rows`` of them, by the module's tie rule."""
-    if n <= 0 or not ordered:
+Key = tuple[Any, ...]
+
+
+def seat(scores: Sequence[float], keys: Sequence[Key], n: int) -> Board:
+    """Who sits on a board of ``n`` seats: the first ``rows`` of ``scores``, ordered from the
+    board's end (best first for the red board) and, among equal scores, by the secondary
+    ``keys`` (the smaller first); by the module's tie rule."""
+    if n <= 0 or not scores:
         return Board(max(n, 0), 0)
-    if len(ordered) <= n:
-        return Board(n, len(ordered))
-    edge = ordered[n - 1]
-    first = ordered.index(edge)
-    tied = ordered.count(edge)  # sorted: the tied rows follow one another
+    if len(scores) <= n:
+        return Board(n, len(scores))
+    edge = scores[n - 1]
+    first = scores.index(edge)
+    tied = scores.count(edge)  # ordered: the tied rows follow one another
     if first + tied == n:
         return Board(n, n)
     if tied <= n:
         return Board(n, first + tied, first + 1, tied)
-    return Board(n, first, first + 1, tied, left_out=True)
+    # More tied rows than seats: the secondary key chooses; rows equal on it as well at the
+    # last seat are all left out (the board then has fewer rows than seats).
+    pairs = list(zip(scores, keys, strict=True))
+    cut = pairs.index(pairs[n - 1])
+    rows = n if pairs[n] != pairs[n - 1] else cut
+    return Board(n, rows, first + 1, tied, broken=True, left_out=first + tied - rows)
+
+
+def secondary_key(row: dict[str, Any], side: str) -> Key:
+    """Among equal scores, who takes a seat on ``side``'s board first: more requests filed
+    (a rate over more requests is firmer evidence), then the better resolution rate for the
+    red board or the worse for the black one; a row without one comes after."""
+    resolution = row["resolution_rate"]
+    if resolution is None:
+        return (-row["filed"], 1, 0.0)
+    return (-row["filed"], 0, -resolution if side == "red" else resolution)
 
 
 def peer(key: str, level: str) -> str:
@@ -430,10 +459,11 @@ def _rank_peers(code: str, rows: list[dict[str, Any]], size: float) -> PeerBoard
         row["rank"] = 1 + first[row["score"]]  # 1 + rows better
         row["tie"] = shared[row["score"]] > 1
     n = board_size(size, len(ranked))
-    red = seat(scores, n)
-    rest = ranked[red.rows :][::-1]  # worst first
-    black = seat([r["score"] for r in rest], n)
-    for row in ranked[: red.rows]:
+    best = sorted(ranked, key=lambda r: (-r["score"], secondary_key(r, "red")))
+    red = seat([r["score"] for r in best], [secondary_key(r, "red") for r in best], n)
+    rest = sorted(best[red.rows :], key=lambda r: (r["score"], secondary_key(r, "black")))
+    black = seat([r["score"] for r in rest], [secondary_key(r, "black") for r in rest], n)
+    for row in best[: red.rows]:
         row["board"] = "red"
     for row in rest[: black.rows]:
         row["board"] = "black"
@@ -570,11 +600,11 @@ def _board_text(side: str, board: Board) -> str:
     if board.tie_rank is None:
         return text
     end = "倒数" if side == "black" else ""
-    if board.left_out:
-        return (
-            f"{text}，{end}第 {board.tie_rank} 名 {board.tied} 个单位并列，多于名额，该名次无人上榜"
-        )
-    return f"{text}，含{end}第 {board.tie_rank} 名 {board.tied} 个单位{glossary.TIE}"
+    tie = f"{end}第 {board.tie_rank} 名 {board.tied} 个单位{glossary.TIE}"
+    if board.broken:
+        seated = board.tied - board.left_out
+        return f"{text}，{tie}，多于名额，按受理诉求数、解决率取 {seated} 个"
+    return f"{text}，含{tie}"
 
 
 def notes(table: Ranking) -> list[tuple[str, str]]:

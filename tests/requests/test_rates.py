@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import operator
 
 import pytest
 from hypothesis import given
@@ -118,6 +119,7 @@ def test_the_board_takes_a_count_or_a_share(session, desk):
 def _rows(*scores: float | None, peer: str = "micro", filed: int = 5) -> list[dict]:
     return [
         {"code": f"{peer}-{i:02d}", "peer": peer, "filed": filed, "score": s}
+        | {"resolution_rate": None if s is None else s / 100}
         for i, s in enumerate(scores)
     ]
 
@@ -148,16 +150,38 @@ def test_a_tie_at_the_boundary_is_seated_whole_and_declared():
     assert group.black == rates.Board(size=3, rows=2)
 
 
-def test_a_tie_larger_than_the_board_seats_none_of_it():
-    """The review's case: 15 of 23 micro-grids at 100 on a board of 3. None of the 15 is red
-    (that rank stays empty, declared); the black board takes the 3 worst."""
+def test_a_tie_larger_than_the_board_is_broken_by_requests_filed():
+    """The review's case: 15 of 23 micro-grids at 100 on a board of 3. The three of them with
+    the most requests filed are red, the tie declared as broken; all 15 keep rank 1, 并列."""
     scores = [100.0] * 15 + [90.0, 85.0, 80.0, 75.0, 70.0, 60.0, 40.0, 20.0]
-    ranked, (group,) = rates.rank(_rows(*scores), 3)
-    assert [r["board"] for r in ranked].count("red") == 0
-    assert group.red == rates.Board(size=3, rows=0, tie_rank=1, tied=15, left_out=True)
+    rows = _rows(*scores)
+    for filed, row in enumerate(rows[:15], start=5):
+        row["filed"] = filed  # 5 to 19 requests
+    ranked, (group,) = rates.rank(rows, 3)
+    assert sorted(r["filed"] for r in ranked if r["board"] == "red") == [17, 18, 19]
+    assert group.red == rates.Board(3, 3, tie_rank=1, tied=15, broken=True, left_out=12)
+    assert group.red.declared == 0
     assert [r["score"] for r in ranked if r["board"] == "black"] == [60.0, 40.0, 20.0]
     assert {r["rank"] for r in ranked if r["score"] == 100.0} == {1}
     assert all(r["tie"] for r in ranked if r["score"] == 100.0)
+
+
+def test_then_by_resolution_rate_and_rows_equal_on_both_are_left_out():
+    """Board of 2: 95, then four at 90 with 6 requests each for the second seat: the best
+    resolution rate takes it. Had two of them the same best rate, neither would: the seat
+    stays empty."""
+    rows = _rows(95.0, 90.0, 90.0, 90.0, 90.0, 20.0, 10.0, filed=6)
+    for row, resolution in zip(rows[1:5], (0.9, 1.0, None, 0.8), strict=True):
+        row["resolution_rate"] = resolution
+    ranked, (group,) = rates.rank(rows, 2)
+    red = [(r["score"], r["resolution_rate"]) for r in ranked if r["board"] == "red"]
+    assert red == [(95.0, 0.95), (90.0, 1.0)]
+    assert group.red == rates.Board(2, 2, tie_rank=2, tied=4, broken=True, left_out=3)
+    rows[1]["resolution_rate"] = 1.0
+    ranked, (group,) = rates.rank(rows, 2)
+    assert [r["score"] for r in ranked if r["board"] == "red"] == [95.0]
+    assert group.red == rates.Board(2, 1, tie_rank=2, tied=4, broken=True, left_out=4)
+    assert [r["score"] for r in ranked if r["board"] == "black"] == [20.0, 10.0]
 
 
 def test_below_the_minimum_volume_a_unit_is_shown_but_never_ranked():
@@ -217,6 +241,7 @@ def _tables(draw: st.DrawFn) -> tuple[list[dict], float, int]:
             "peer": draw(st.sampled_from(_PEERS)),
             "filed": draw(st.integers(0, 12)),
             "score": draw(st.sampled_from((None, 0.0, 37.5, 50.0, 80.0, 99.99, 100.0))),
+            "resolution_rate": draw(st.sampled_from((None, 0.0, 0.5, 1.0))),
         }
         for i in range(n)
     ]
@@ -228,8 +253,9 @@ def _tables(draw: st.DrawFn) -> tuple[list[dict], float, int]:
 @given(_tables())
 def test_no_board_exceeds_its_size_plus_its_declared_tie(table):
     """The must-hold: a board never shows more rows than its size plus the tie it declares,
-    never a unit below the minimum volume, never splits a tie, and units only meet their
-    peers (a row's rank counts the better rows of its own peer group only)."""
+    never a unit below the minimum volume, splits a tie only by the secondary key when it
+    is larger than the board, and units only meet their peers (a row's rank counts the
+    better rows of its own peer group only)."""
     rows, size, min_filed = table
     ranked, groups = rates.rank([dict(r) for r in rows], size, min_filed)
     assert sorted(r["code"] for r in ranked) == [r["code"] for r in rows]  # every row shown
@@ -237,20 +263,27 @@ def test_no_board_exceeds_its_size_plus_its_declared_tie(table):
         mine = [r for r in ranked if r["peer"] == group.peer]
         scored = [r for r in mine if r["unranked"] is None]
         assert group.ranked == len(scored)
-        for side in ("red", "black"):
+        for side, better in (("red", operator.gt), ("black", operator.lt)):
             board: rates.Board = getattr(group, side)
             on = [r for r in mine if r["board"] == side]
-            declared = 0 if board.left_out else board.tied
-            assert len(on) == board.rows <= board.size + declared
+            assert len(on) == board.rows <= board.size + board.declared
             assert board.rows <= max(2 * board.size - 1, 0)
+            assert board.declared == 0 or not board.broken
+            if board.broken:
+                assert board.rows <= board.size and board.left_out > 0
             assert all(r["filed"] >= min_filed and r["score"] is not None for r in on)
-            for score in {r["score"] for r in on}:  # a tie is on the board whole
-                assert all(r["board"] == side for r in scored if r["score"] == score)
-        red = [r["score"] for r in mine if r["board"] == "red"]
-        black = [r["score"] for r in mine if r["board"] == "black"]
-        rest = [r["score"] for r in scored if r["board"] is None]
-        assert all(s > t for s in red for t in rest + black)  # red: the best
-        assert all(s < t for s in black for t in rest)  # black: the worst of the others
+            # Every row on the board beats every candidate off it: by score, or within a
+            # broken tie by the secondary key (red: the best; black: the worst of the rest).
+            off = [
+                r for r in scored if r["board"] is None or (side, r["board"]) == ("red", "black")
+            ]
+            for r in on:
+                for t in off:
+                    assert better(r["score"], t["score"]) or (
+                        board.broken
+                        and r["score"] == t["score"]
+                        and rates.secondary_key(r, side) < rates.secondary_key(t, side)
+                    )
         for row in scored:
             better = sum(other["score"] > row["score"] for other in scored)
             assert row["rank"] == 1 + better
@@ -385,14 +418,16 @@ def test_the_api_ranks_within_the_callers_scope(clients, desk):
             "peer": "micro",
             "label": "微网格",
             "ranked": 0,
-            "red": {"size": 3, "rows": 0, "tie_rank": None, "tied": 0, "left_out": False},
-            "black": {"size": 3, "rows": 0, "tie_rank": None, "tied": 0, "left_out": False},
+            "red": {"size": 3, "rows": 0, "tie_rank": None, "tied": 0, "broken": False}
+            | {"left_out": 0},
+            "black": {"size": 3, "rows": 0, "tie_rank": None, "tied": 0, "broken": False}
+            | {"left_out": 0},
         }
     ]
     notes = {n["label"]: n["text"] for n in body["notes"]}
     assert notes["统计周期"].startswith("2024-11-01 至 2024-11-30（北京时间），数据截至 ")
     assert notes["综合得分"].startswith("100 ×（响应率 × 0.1 + 解决率 × 0.5 + 满意率 × 0.4）")
-    assert "不少于 5 件" in notes["最低件数"] and "该名次无人上榜" in notes["并列规则"]
+    assert "不少于 5 件" in notes["最低件数"] and "受理诉求数多、解决率高" in notes["并列规则"]
     assert notes["满意率"] == "（满意 + 0.9 × 基本满意）÷ 评价数（本期评价的诉求）"
     other = clients("zone_leader_02").get("/api/v1/rates?period=2024-11").get_json()
     assert {r["code"] for r in other["rows"]} == {M3, M4}

@@ -445,7 +445,7 @@ def test_chief_sees_the_ranking_board(
     assert shown["统计周期"].startswith(f"{first} 至 {last}（北京时间），数据截至 ")
     assert shown["综合得分"].startswith("100 ×（响应率 × 0.1 + 解决率 × 0.5 + 满意率 × 0.4）")
     assert shown["解决率"].startswith("已解决数 ÷ 到期诉求数")
-    assert "不少于 5 件" in shown["最低件数"] and "该名次无人上榜" in shown["并列规则"]
+    assert "不少于 5 件" in shown["最低件数"] and "受理诉求数多、解决率高" in shown["并列规则"]
     assert notes.is_visible()
     rows = {r["code"]: r for r in table["rows"]}
     assert rows[ranked]["rank"] is not None and rows[small]["unranked"] == "below_minimum"
