@@ -435,8 +435,8 @@ def rank(
     rows: list[dict[str, Any]], size: float, min_filed: int = MIN_FILED
 ) -> tuple[list[dict[str, Any]], list[PeerBoards]]:
     """Set ``rank``, ``tie``, ``board`` and ``unranked`` on ``rows`` (each with ``peer``,
-    ``filed`` and ``score``), per peer group; returns them (peer group by peer group, best
-    first, the unranked last) and each group's boards."""
+    ``filed``, ``score`` and ``resolution_rate``), per peer group; returns them (peer group
+    by peer group, best first, the unranked last) and each group's boards."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         row["unranked"] = _unranked(row, min_filed)
