@@ -85,6 +85,8 @@ PEERS: Final = {
     "department": LEVELS["department"],
     "nobody": "无责任单位",
 }
+#: What the ranking ranks: grids of a level, or the units owning the requests (责任单位).
+RANKING_BY: Final = {"grid": "网格", "owner": "责任单位"}
 #: Why a row of the ranking has no rank (不排名原因).
 UNRANKED: Final = {
     "no_owner": "无责任单位，不排名",

@@ -468,6 +468,22 @@ def test_chief_sees_the_ranking_board(
     page.wait_for_selector("#gm-ranking[data-state=ready]")
     zones = chief_api.get(f"/rates?level=zone&period={period}")["rows"]
     assert count(page, "#gm-ranking-rows tr") == min(len(zones), PAGE_SIZE)
+    # By owner unit: each row says the peers it is ranked among (a grid worker never against
+    # a department), as the API groups them.
+    page.locator("select[name=by]").select_option("owner")
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_url(re.compile(r"by=owner"))
+    page.wait_for_selector("#gm-ranking[data-state=ready]")
+    owners = chief_api.get(f"/rates?by=owner&level=zone&period={period}")
+    shown_rows = page.locator("#gm-ranking-rows tr")
+    assert shown_rows.evaluate_all("rs => rs.map(r => r.dataset.code)") == [
+        r["code"] for r in owners["rows"][:PAGE_SIZE]
+    ]
+    peers = page.locator("#gm-ranking-rows .gm-peer").all_inner_texts()
+    assert peers == [glossary.PEERS[r["peer"]] for r in owners["rows"][:PAGE_SIZE]]
+    assert "网格员" in peers
+    worker_row = next(r for r in owners["rows"] if r["peer"] == "person:grid_worker")
+    assert worker_row["rank"] == 1 and worker_row["board"] == "red"
     chief.assert_clean()
 
 

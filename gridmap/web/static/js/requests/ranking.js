@@ -6,7 +6,7 @@ import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { el, percent } from '../core/dom.js';
 import { downloadFile, JobProgress, runJob } from '../core/jobs.js';
-import { BOARD_LABELS, TIE_LABEL, UNRANKED_LABELS } from '../core/labels.js';
+import { BOARD_LABELS, PEER_LABELS, TIE_LABEL, UNRANKED_LABELS } from '../core/labels.js';
 
 /** Rows per page of the ranking table. */
 export const PAGE_SIZE = 50;
@@ -72,6 +72,7 @@ export class Ranking {
     document.getElementById('gm-ranking-notes').replaceChildren(...table.notes.flatMap((n) => [
       el('dt', {}, n.label), el('dd', {}, n.text)]));
     this.rows = table.rows;
+    this.byOwner = table.by === 'owner';
     this.page = 0;
     this.renderPage();
   }
@@ -91,6 +92,8 @@ export class Ranking {
       el('td', {}, r.board ? el('span', { class: `gm-board gm-board-tag-${r.board}` },
         BOARD_LABELS[r.board]) : ''),
       el('td', {}, r.name, el('div', { class: 'gm-muted gm-small' }, r.code),
+        // By owner, several peer groups share the table: each row says its own.
+        this.byOwner ? el('div', { class: 'gm-small gm-peer' }, PEER_LABELS[r.peer] || r.peer) : '',
         r.unranked ? el('div', { class: 'gm-muted gm-small gm-unranked' },
           UNRANKED_LABELS[r.unranked] || r.unranked) : ''),
       el('td', { class: 'gm-num' }, String(r.filed)),
@@ -100,7 +103,8 @@ export class Ranking {
       el('td', { class: 'gm-num gm-score' },
         r.score === null || r.score === undefined ? '—' : r.score.toFixed(2)))));
     if (!this.rows.length) {
-      body.append(el('tr', {}, el('td', { colspan: '8', class: 'gm-muted' }, '范围内没有网格。')));
+      body.append(el('tr', {}, el('td', { colspan: '8', class: 'gm-muted' },
+        this.byOwner ? '本期没有诉求。' : '范围内没有网格。')));
     }
     const pager = document.getElementById('gm-ranking-pager');
     pager.hidden = pages <= 1;
