@@ -449,6 +449,7 @@ def review_report_command(
             grid_code,
             weights=settings.weights,
             board_size=settings.rate_board_size,
+            min_filed=settings.rate_board_min_filed,
         )
         out.mkdir(parents=True, exist_ok=True)
         written = [out / f"{report.file_stem}.{suffix}" for suffix in ("html", "xlsx")]

@@ -417,10 +417,17 @@ class Duplicates(Answer):
 
 
 class Ranking(Answer):
+    """三率 per unit, ranked among peers (红黑榜): the module ``gridmap.requests.rates`` has
+    the formulas, the minimum volume and the tie rule; ``notes`` says them in Chinese."""
+
     title: str
     by: str
     level: str | None
     period: Json
+    board_size: float = Field(description="GRIDMAP_RATE_BOARD_SIZE: seats, or a share")
+    min_filed: int = Field(ge=1, description="Requests filed in the period to be ranked")
+    boards: list[Json] = Field(description="Each peer group's red and black board, its tie")
+    notes: list[Json] = Field(description="How the ranking was made: label and text")
     rows: list[Json]
 
 

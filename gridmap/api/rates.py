@@ -6,6 +6,7 @@ The formulas are in :mod:`gridmap.requests.rates`.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Any, Literal
 
 from flask import Response, current_app
@@ -74,7 +75,8 @@ def _ranking(query: RateQuery) -> rates.Ranking:
 
 
 def ranking_body(table: rates.Ranking) -> dict[str, Any]:
-    """A ranking as JSON: how it was made, the column headings, the rows best first."""
+    """A ranking as JSON: how it was made (the settings, each peer group's boards, and the
+    same in Chinese as ``notes``), the column headings, the rows best first."""
     response, resolution, satisfaction = table.weights
     return {
         "title": table.title,
@@ -88,9 +90,10 @@ def ranking_body(table: rates.Ranking) -> dict[str, Any]:
         },
         "as_of": table.as_of.astimezone(dt.UTC).isoformat(),
         "weights": {"response": response, "resolution": resolution, "satisfaction": satisfaction},
-        "board_size": rates.board_size(
-            table.board_size, sum(r["score"] is not None for r in table.rows)
-        ),
+        "board_size": table.board_size,
+        "min_filed": table.min_filed,
+        "boards": [asdict(group) for group in table.boards],
+        "notes": [{"label": label, "text": text} for label, text in rates.notes(table)],
         "columns": dict(rates.COLUMNS),
         "rows": table.rows,
     }

@@ -150,6 +150,7 @@ def report_xlsx(query: ReportQuery) -> Response:
         query.grid,
         weights=settings.weights,
         board_size=settings.rate_board_size,
+        min_filed=settings.rate_board_min_filed,
     )
     body = review_report.to_xlsx(report)
     detail = {"month": report.month, "area": report.area.code, "format": "xlsx"}

@@ -72,6 +72,54 @@ NO_DESCRIPTION: Final = "（未填写描述）"
 OVERDUE: Final = "超期"
 #: The ranking boards (红黑榜).
 BOARDS: Final[dict[str | None, str]] = {"red": "红榜", "black": "黑榜"}
+#: Units ranked on the same board (同类比较): grids of one level, persons of one post, the
+#: street's accounts, departments. A person is never ranked against a department.
+PEERS: Final = {
+    "micro": LEVELS["micro"],
+    "zone": LEVELS["zone"],
+    "community": LEVELS["community"],
+    "person:grid_worker": "网格员",
+    "person:zone_leader": "网格长",
+    "person:chief": "总网格长",
+    "user": "街道账号",
+    "department": LEVELS["department"],
+    "nobody": "无责任单位",
+}
+#: What the ranking ranks: grids of a level, or the units owning the requests (责任单位).
+RANKING_BY: Final = {"grid": "网格", "owner": "责任单位"}
+#: Why a row of the ranking has no rank (不排名原因).
+UNRANKED: Final = {
+    "no_owner": "无责任单位，不排名",
+    "no_filed": "本期无受理诉求，不排名",
+    "below_minimum": "本期受理诉求少于最低件数，不排名",
+    "no_score": "无可计算的比率，不排名",
+}
+#: Rows sharing a rank.
+TIE: Final = "并列"
+#: What the ranking page and its downloads say of how it was made ({…}: filled in per table).
+RANKING_NOTES: Final = {
+    "period": ("统计周期", "{first} 至 {last}（北京时间），数据截至 {as_of}"),
+    "response_rate": ("响应率", "按时响应数 ÷ 响应应计数（本期受理、已受理或响应已超期的诉求）"),
+    "resolution_rate": ("解决率", "已解决数 ÷ 到期诉求数（处置期限落在本期且已到期的诉求）"),
+    "satisfaction_rate": ("满意率", "（满意 + 0.9 × 基本满意）÷ 评价数（本期评价的诉求）"),
+    "score": (
+        "综合得分",
+        "100 ×（响应率 × {response} + 解决率 × {resolution} + 满意率 × {satisfaction}）"
+        "÷ 有值比率的权重之和；三率都无值则无得分",
+    ),
+    "min_filed": (
+        "最低件数",
+        "本期受理诉求不少于 {min_filed} 件才排名；不足的照常显示比率（括号内为件数），"
+        "不排名、不上榜",
+    ),
+    "board": ("榜单", "每类前 {size}上红榜、后 {size}上黑榜（名次相同者并列）"),
+    "tie": (
+        "并列规则",
+        "榜单边界上名次相同的单位全部上榜并标明并列；并列单位多于榜单名额时，"
+        "依次按受理诉求数多、解决率高（黑榜为低）者上榜，仍相同的均不上榜",
+    ),
+    "peers": ("同类比较", "只与同类单位排名：{peers}"),
+}
 #: Warning cards (红黄牌).
 CARDS: Final = {"green": "正常", "yellow": "黄牌 即将到期", "red": f"红牌 {OVERDUE}"}
 
@@ -412,6 +460,9 @@ def for_pages() -> dict[str, object]:
         "overdue": OVERDUE,
         "cards": CARDS,
         "boards": BOARDS,
+        "peers": PEERS,
+        "unranked": UNRANKED,
+        "tie": TIE,
         "userRoles": USER_ROLES,
         "gridRoles": GRID_ROLES,
         "personKinds": PERSON_KINDS,

@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     #: board and the worst N on the black one; a share 0 < s < 1 puts the best and worst
     #: ceil(s x ranked rows) there.
     rate_board_size: float = 3.0
+    #: Fewest requests filed in the period for a unit to be ranked on the boards (红黑榜);
+    #: below it its rates are shown, not ranked (why 5: ``gridmap.requests.rates``).
+    rate_board_min_filed: int = Field(5, ge=1)
     #: A patrol reaches a household its cleaned track passes within this many metres
     #: (``gridmap.storage.patrols``); a check-in always reaches it.
     pass_by_metres: float = Field(30.0, gt=0, le=1000)

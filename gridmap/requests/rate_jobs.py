@@ -97,6 +97,7 @@ def table(
         grid_code=wanted.grid,
         weights=settings.weights,
         size=settings.rate_board_size,
+        min_filed=settings.rate_board_min_filed,
         disclosure=disclosure,
     )
 
@@ -108,7 +109,15 @@ def export_file(ranking: rates.Ranking, fmt: Format) -> tuple[str, bytes]:
         return name, rates.to_xlsx(ranking)
     cells = ([rates.cell(r, key) for key, _ in rates.COLUMNS] for r in ranking.rows)
     lines = csv_lines([heading for _, heading in rates.COLUMNS], cells)
-    return name, "".join(lines).encode()
+    return name, (csv_header(ranking) + "".join(lines).lstrip("\ufeff")).encode()
+
+
+def csv_header(ranking: rates.Ranking) -> str:
+    """The CSV's header block: the title and how the ranking was made (:func:`rates.notes`),
+    one ``label,text`` line each, then a blank line before the table's headings (the file
+    starts with the byte-order mark)."""
+    block = csv_lines([ranking.title], (list(line) for line in rates.notes(ranking)))
+    return "".join(block) + "\r\n"
 
 
 def audit_detail(ranking: rates.Ranking) -> dict[str, Any]:

@@ -51,12 +51,43 @@ street's account, a department, or nobody at a level.
 
 Ranking (红黑榜)
 ----------------
-Rows with a score are ranked by it, best first, ties sharing a rank (1, 2, 2, 4); rows without
-one are unranked. With ``n`` = ``GRIDMAP_RATE_BOARD_SIZE`` when it is a whole number (default
-3), or ``ceil(share × ranked rows)`` when it is a share below 1: ``board`` is ``"red"`` for
-rank ≤ n, ``"black"`` for the rows not red whose rank counted from the bottom (1 + rows with
-a strictly lower score) is ≤ n, ``null`` otherwise. Rates are rounded to 4 decimals and the
-score to 2 before ranking, so rows that look equal rank equal.
+**Peers (同类比较).** Rows are ranked against their peers only (``peer``): by grid, the grids
+of the one level asked for; by owner, the kind of unit before the ``:`` of its key
+(``department``, ``user`` for the street's accounts, any kind added later) and, for a person,
+the post the level of their requests says (micro: ``person:grid_worker``, zone:
+``person:zone_leader``, community: ``person:chief``). A person is never ranked against a
+department, nor a grid worker against a chief; ``nobody`` (requests no unit owns) is shown
+and never ranked. Each peer group has its own ranks and its own two boards.
+
+**Minimum volume (最低件数).** A row is ranked only with at least ``m`` =
+``GRIDMAP_RATE_BOARD_MIN_FILED`` requests filed in ``P`` (default 5), and a score. Below it
+the row keeps its rates and score, with ``rank`` and ``board`` null and the reason in
+``unranked`` (``no_owner``, ``no_filed``, ``below_minimum``, ``no_score``). Why 5: a
+micro-grid files a median of one request a month, and a rate over k requests moves by 1/k
+with each one: at 1 or 2 requests one late answer swings the score by 50 to 100 points and
+the board is chance (a review found 15 of 23 micro-grids tied at 100 on a red board of 3);
+from 5, one request is at most a fifth of a rate, and a unit below it is ranked at the zone
+or community level, where its requests add up.
+
+**Ranks.** Ranked rows are ordered by score, best first, ties sharing a rank (1, 2, 2, 4);
+``tie`` is true for a row sharing its rank with another (并列). Rates are rounded to 4
+decimals and the score to 2 before ranking, so rows that look equal rank equal.
+
+**Boards.** With ``n`` = ``GRIDMAP_RATE_BOARD_SIZE`` when it is a whole number (default 3),
+or ``ceil(share × ranked rows of the peer group)`` when it is a share below 1, the red board
+takes the best ``n`` rows and the black board the worst ``n`` rows not on the red one.
+*Tie rule:* when the ``n``-th seat falls inside a group of rows of one score (the tie at
+the edge), the whole group is on the board and declared (``boards[].red.tied`` rows sharing
+``tie_rank``) if it has at most ``n`` rows. A larger tie is broken (``broken``) by a
+secondary key, for its seats only: more requests filed in ``P`` first (the same rate over
+more requests is firmer evidence), then the better resolution rate (the worse, on the black
+board); rows still equal on both at the last seat are all left out, so that seat stays
+empty (``left_out`` counts the tied rows not seated). Ranks stay by score alone: the rows of
+a broken tie keep their shared rank and their 并列 mark. (Leaving a large tie off the board
+altogether was tried: on a generated month six communities of 112 tied at 100, and the red
+board of 3 was empty.) So a board holds at most ``n`` rows plus its declared tie, and never
+more than ``2n − 1``. Each peer group's boards are summed up in :attr:`Ranking.boards`, and
+:func:`notes` says all of the above in Chinese for the page and the downloads.
 
 Warnings (红黄牌)
 -----------------
@@ -67,12 +98,11 @@ of the allowed working time) to the deadline.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import io
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -104,14 +134,22 @@ _OPENS_RESPONSE = frozenset({"report", "escalate", "return", "reassign"})
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 #: The longest period a ranking covers.
 MAX_DAYS = 366
+#: Fewest requests filed in the period for a unit to be ranked (GRIDMAP_RATE_BOARD_MIN_FILED;
+#: why 5: the module's "Minimum volume").
+MIN_FILED = 5
+#: A person's post by the level of the requests they own (their peer group).
+PERSON_POSTS: dict[str, str] = {"micro": "grid_worker", "zone": "zone_leader", "community": "chief"}
 
 #: (key, Chinese heading) of the table every answer and export shows.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("code", "编码"),
     ("name", "名称"),
     ("level", "层级"),
+    ("peer", "比较类别"),
     ("rank", "排名"),
+    ("tie", glossary.TIE),
     ("board", "红黑榜"),
+    ("unranked", "不排名原因"),
     ("filed", "受理诉求数"),
     ("response_counted", "响应应计数"),
     ("responded_on_time", "按时响应数"),
@@ -124,6 +162,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("satisfaction_rate", "满意率"),
     ("score", "综合得分"),
 )
+#: The workbook's sheet that says how the ranking was made.
+NOTES_SHEET = "说明"
 #: A row's board as shown (no board: blank).
 BOARD_NAMES: dict[str | None, str] = {**glossary.BOARDS, None: ""}
 
@@ -300,20 +340,134 @@ def board_size(size: float, ranked: int) -> int:
     return int(size) if size >= 1 else math.ceil(size * ranked)
 
 
-def rank(rows: list[dict[str, Any]], size: float) -> list[dict[str, Any]]:
-    """Set ``rank`` and ``board`` on rows with a ``score``; returns them best first."""
-    scores = sorted(r["score"] for r in rows if r["score"] is not None)
-    n = board_size(size, len(scores))
+@dataclass(frozen=True)
+class Board:
+    """One board (红榜 or 黑榜) of one peer group: its seats, the rows on it, and the tie at
+    its edge: ``tied`` rows sharing ``tie_rank`` (counted from the board's own end: from the
+    top for the red board, from the bottom for the black one), of which ``left_out`` are not
+    on it because the tie had more rows than the board has seats (``broken``: the secondary
+    key chose among them)."""
+
+    size: int
+    rows: int
+    tie_rank: int | None = None
+    tied: int = 0
+    broken: bool = False
+    left_out: int = 0
+
+    @property
+    def declared(self) -> int:
+        """The tied rows the board holds beyond its size's worth (a tie seated whole)."""
+        return 0 if self.broken else self.tied
+
+
+@dataclass(frozen=True)
+class PeerBoards:
+    """The boards of one peer group (同类): its ranked rows and its red and black boards."""
+
+    peer: str
+    label: str
+    ranked: int
+    red: Board
+    black: Board
+
+
+Key = tuple[Any, ...]
+
+
+def seat(scores: Sequence[float], keys: Sequence[Key], n: int) -> Board:
+    """Who sits on a board of ``n`` seats: the first ``rows`` of ``scores``, ordered from the
+    board's end (best first for the red board) and, among equal scores, by the secondary
+    ``keys`` (the smaller first); by the module's tie rule."""
+    if n <= 0 or not scores:
+        return Board(max(n, 0), 0)
+    if len(scores) <= n:
+        return Board(n, len(scores))
+    edge = scores[n - 1]
+    first = scores.index(edge)
+    tied = scores.count(edge)  # ordered: the tied rows follow one another
+    if first + tied == n:
+        return Board(n, n)
+    if tied <= n:
+        return Board(n, first + tied, first + 1, tied)
+    # More tied rows than seats: the secondary key chooses; rows equal on it as well at the
+    # last seat are all left out (the board then has fewer rows than seats).
+    pairs = list(zip(scores, keys, strict=True))
+    cut = pairs.index(pairs[n - 1])
+    rows = n if pairs[n] != pairs[n - 1] else cut
+    return Board(n, rows, first + 1, tied, broken=True, left_out=first + tied - rows)
+
+
+def secondary_key(row: dict[str, Any], side: str) -> Key:
+    """Among equal scores, who takes a seat on ``side``'s board first: more requests filed
+    (a rate over more requests is firmer evidence), then the better resolution rate for the
+    red board or the worse for the black one; a row without one comes after."""
+    resolution = row["resolution_rate"]
+    if resolution is None:
+        return (-row["filed"], 1, 0.0)
+    return (-row["filed"], 0, -resolution if side == "red" else resolution)
+
+
+def peer(key: str, level: str) -> str:
+    """The peer group of an owner unit keyed ``key`` whose requests are at ``level``."""
+    kind = key.partition(":")[0]
+    if kind == "person":
+        return f"person:{PERSON_POSTS.get(level, level)}"
+    return kind
+
+
+def _unranked(row: dict[str, Any], min_filed: int) -> str | None:
+    if row["peer"] == "nobody":
+        return "no_owner"
+    if not row["filed"]:
+        return "no_filed"
+    if row["filed"] < min_filed:
+        return "below_minimum"
+    return "no_score" if row["score"] is None else None
+
+
+def _peer_order(code: str) -> tuple[int, str]:
+    known = list(glossary.PEERS)
+    return (known.index(code), "") if code in known else (len(known), code)
+
+
+def rank(
+    rows: list[dict[str, Any]], size: float, min_filed: int = MIN_FILED
+) -> tuple[list[dict[str, Any]], list[PeerBoards]]:
+    """Set ``rank``, ``tie``, ``board`` and ``unranked`` on ``rows`` (each with ``peer``,
+    ``filed``, ``score`` and ``resolution_rate``), per peer group; returns them (peer group
+    by peer group, best first, the unranked last) and each group's boards."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        s = row["score"]
-        if s is None:
-            row["rank"], row["board"] = None, None
-            continue
-        row["rank"] = 1 + len(scores) - bisect.bisect_right(scores, s)  # 1 + rows better
-        from_bottom = 1 + bisect.bisect_left(scores, s)  # 1 + rows worse
-        row["board"] = "red" if row["rank"] <= n else "black" if from_bottom <= n else None
+        row["unranked"] = _unranked(row, min_filed)
+        row["rank"], row["tie"], row["board"] = None, False, None
+        groups[row["peer"]].append(row)
+    boards = [_rank_peers(code, groups[code], size) for code in sorted(groups, key=_peer_order)]
     unranked = len(rows) + 1
-    return sorted(rows, key=lambda r: (r["rank"] or unranked, r["code"]))
+    ordered = sorted(rows, key=lambda r: (_peer_order(r["peer"]), r["rank"] or unranked, r["code"]))
+    return ordered, boards
+
+
+def _rank_peers(code: str, rows: list[dict[str, Any]], size: float) -> PeerBoards:
+    ranked = sorted((r for r in rows if r["unranked"] is None), key=lambda r: -r["score"])
+    scores = [r["score"] for r in ranked]
+    first: dict[float, int] = {}
+    for i, s in enumerate(scores):
+        first.setdefault(s, i)
+    shared = Counter(scores)
+    for row in ranked:
+        row["rank"] = 1 + first[row["score"]]  # 1 + rows better
+        row["tie"] = shared[row["score"]] > 1
+    n = board_size(size, len(ranked))
+    best = sorted(ranked, key=lambda r: (-r["score"], secondary_key(r, "red")))
+    red = seat([r["score"] for r in best], [secondary_key(r, "red") for r in best], n)
+    rest = sorted(best[red.rows :], key=lambda r: (r["score"], secondary_key(r, "black")))
+    black = seat([r["score"] for r in rest], [secondary_key(r, "black") for r in rest], n)
+    for row in best[: red.rows]:
+        row["board"] = "red"
+    for row in rest[: black.rows]:
+        row["board"] = "black"
+    return PeerBoards(code, glossary.label(glossary.PEERS, code), len(ranked), red, black)
 
 
 # ---------------------------------------------------------------------------------- the table
@@ -330,7 +484,10 @@ class Ranking:
     as_of: dt.datetime
     weights: tuple[float, float, float]
     board_size: float
+    min_filed: int = MIN_FILED
     rows: list[dict[str, Any]] = field(default_factory=list)
+    #: Each peer group's boards, in the rows' order.
+    boards: list[PeerBoards] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -374,13 +531,14 @@ def _tallies(
 
 
 def _row(
-    code: str, name: str, level: str, tally: Tally, weights: Sequence[float]
+    code: str, name: str, level: str, group: str, tally: Tally, weights: Sequence[float]
 ) -> dict[str, Any]:
     response, resolution, satisfaction = tally.rates()
     return {
         "code": code,
         "name": name,
         "level": level,
+        "peer": group,
         "filed": tally.filed,
         "response_counted": tally.response_counted,
         "responded_on_time": tally.responded_on_time,
@@ -407,47 +565,102 @@ def ranking(
     grid_code: str | None = None,
     weights: tuple[float, float, float] = (0.1, 0.5, 0.4),
     size: float = 3,
+    min_filed: int = MIN_FILED,
     now: dt.datetime | None = None,
     disclosure: Disclosure = MASKED,
 ) -> Ranking:
     """The 三率 of each grid of ``level`` (or each owner unit, staff named as ``disclosure``
-    says) in ``scope``, ranked."""
+    says) in ``scope``, ranked among their peers on boards of ``size`` (rows with fewer than
+    ``min_filed`` requests filed are not ranked)."""
     as_of = now or clock.now()
     requests = queries.period_requests(session, scope, grid_code, when.start, when.end)
     events = queries.period_events(session, scope, grid_code, when.start, when.end)
     if by == "owner":
         tallies = _tallies(requests, events, _owner_key, when, as_of)
         names = {_owner_key(r): (_owner_name(r, disclosure), r.level) for r in requests}
-        rows = [_row(k, *names[k], t, weights) for k, t in tallies.items()]
+        rows = [_row(k, *names[k], peer(k, names[k][1]), t, weights) for k, t in tallies.items()]
     else:
         cut = CODE_LENGTH[level]
         tallies = _tallies(requests, events, lambda r: r.micro_grid_code[:cut], when, as_of)
         rows = [
-            _row(g.code, g.name, level, tallies.get(g.code, Tally()), weights)
+            _row(g.code, g.name, level, level, tallies.get(g.code, Tally()), weights)
             for g in queries.grids(session, scope, level, grid_code)
         ]
-    return Ranking(by, level, grid_code, when, as_of, weights, size, rank(rows, size))
+    ordered, boards = rank(rows, size, min_filed)
+    return Ranking(by, level, grid_code, when, as_of, weights, size, min_filed, ordered, boards)
+
+
+def _size_text(size: float) -> str:
+    return f"{int(size)} 名" if size >= 1 else f"{size * 100:g} %（向上取整）"
+
+
+def _board_text(side: str, board: Board) -> str:
+    name = glossary.BOARDS[side]
+    text = f"{name} {board.rows} 行（名额 {board.size}）"
+    if board.tie_rank is None:
+        return text
+    end = "倒数" if side == "black" else ""
+    tie = f"{end}第 {board.tie_rank} 名 {board.tied} 个单位{glossary.TIE}"
+    if board.broken:
+        seated = board.tied - board.left_out
+        return f"{text}，{tie}，多于名额，按受理诉求数、解决率取 {seated} 个"
+    return f"{text}，含{tie}"
+
+
+def notes(table: Ranking) -> list[tuple[str, str]]:
+    """How ``table`` was made, in Chinese (glossary ``RANKING_NOTES``): the period, the
+    formula of each rate and the score's weights, the minimum volume, the boards and the tie
+    rule, the peer groups; then each peer group's boards. What the page and the downloads
+    show above the rows."""
+    response, resolution, satisfaction = table.weights
+    values = {
+        "first": table.period.first_day.isoformat(),
+        "last": table.period.last_day.isoformat(),
+        "as_of": clock.local_text(table.as_of),
+        "response": f"{response:g}",
+        "resolution": f"{resolution:g}",
+        "satisfaction": f"{satisfaction:g}",
+        "min_filed": table.min_filed,
+        "size": _size_text(table.board_size),
+        "peers": "、".join(b.label for b in table.boards) or "（无）",
+    }
+    found = [(label, text.format(**values)) for label, text in glossary.RANKING_NOTES.values()]
+    for group in table.boards:
+        boards = "；".join(_board_text(side, getattr(group, side)) for side in ("red", "black"))
+        found.append((f"{group.label}（排名 {group.ranked} 个）", boards))
+    return found
 
 
 def to_xlsx(table: Ranking) -> bytes:
-    """The ranking as an Excel workbook: a title row, headings, then the rows."""
+    """The ranking as an Excel workbook: a title row, headings, then the rows; a second sheet
+    says how it was made (:func:`notes`)."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("rates")
     sheet.append(safe_row([table.title]))
     sheet.append(safe_row(heading for _, heading in COLUMNS))
     for row in table.rows:
         sheet.append(safe_row(cell(row, key) for key, _ in COLUMNS))
+    about = book.create_sheet(NOTES_SHEET)
+    about.append(safe_row([table.title]))
+    for line in notes(table):
+        about.append(safe_row(line))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
 def cell(row: dict[str, Any], key: str) -> Any:
-    """A value as the downloads show it (the board and the level by their Chinese names)."""
+    """A value as the downloads show it (codes by their Chinese names)."""
     if key == "board":
         return BOARD_NAMES[row["board"]]
     if key == "level":
         return glossary.label(glossary.LEVELS, row["level"])
+    if key == "peer":
+        return glossary.label(glossary.PEERS, row["peer"])
+    if key == "tie":
+        return glossary.TIE if row["tie"] else ""
+    if key == "unranked":
+        return glossary.label(glossary.UNRANKED, row["unranked"])
     return row[key]
 
 

@@ -76,6 +76,7 @@ def build(
         job.params.get("grid"),
         weights=settings.weights,
         board_size=settings.rate_board_size,
+        min_filed=settings.rate_board_min_filed,
     )
     if fmt == "html":
         report(70, "生成网页报告")

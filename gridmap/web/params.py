@@ -33,6 +33,8 @@ INBOX_TABS = {
 
 #: The ranking board's levels (红黑榜 per micro-grid, zone or community).
 RANKING_LEVELS = {level: glossary.LEVELS[level] for level in ("micro", "zone", "community")}
+#: What the ranking board ranks: grids of the level, or the owner units among their peers.
+RANKING_BY = glossary.RANKING_BY
 
 _MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 _TEXT_FILTERS = ("username", "action", "object_type", "object_id")
@@ -62,17 +64,22 @@ def inbox_tab(args: Mapping[str, str], *, handles: bool) -> str:
 
 @dataclass(frozen=True)
 class RankingFilters:
-    """The ranking board's level and month (``YYYY-MM``, Beijing time; default the last
-    complete month, :func:`gridmap.requests.rates.last_complete_month`)."""
+    """The ranking board's level, what it ranks (grids or owner units) and month
+    (``YYYY-MM``, Beijing time; default the last complete month,
+    :func:`gridmap.requests.rates.last_complete_month`)."""
 
     level: str
     period: str
+    by: str = "grid"
 
     @classmethod
     def from_args(cls, args: Mapping[str, str], now: dt.datetime | None = None) -> RankingFilters:
         level = args.get("level", "").strip() or "micro"
         if level not in RANKING_LEVELS:
             raise InvalidInput(f"level 应为 {'、'.join(RANKING_LEVELS)} 之一")
+        by = args.get("by", "").strip() or "grid"
+        if by not in RANKING_BY:
+            raise InvalidInput(f"by 应为 {'、'.join(RANKING_BY)} 之一")
         period = args.get("period", "").strip()
         if not period:
             period = last_complete_month((now or clock.now()).astimezone(BEIJING).date())
@@ -82,11 +89,11 @@ class RankingFilters:
                 f"月份格式不正确，应为 {clock.FIRST_YEAR}–{clock.LAST_YEAR} 年的"
                 " 年-月（如 2026-11）"
             )
-        return cls(level=level, period=period)
+        return cls(level=level, period=period, by=by)
 
     def api_args(self) -> dict[str, str]:
         """The same choice for ``/api/v1/rates`` and its downloads."""
-        return {"level": self.level, "period": self.period}
+        return {"level": self.level, "period": self.period, "by": self.by}
 
 
 def local_time(value: dt.datetime) -> str:

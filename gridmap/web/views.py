@@ -69,6 +69,7 @@ from gridmap.web.maps import (
 from gridmap.web.params import (
     AUDIT_PAGE_SIZE,
     INBOX_TABS,
+    RANKING_BY,
     RANKING_LEVELS,
     AuditFilters,
     RankingFilters,
@@ -347,6 +348,7 @@ def requests_ranking() -> str:
         "ranking.html",
         filters=filters,
         levels=RANKING_LEVELS,
+        bys=RANKING_BY,
         may_export=EXPORT in caller().capabilities,
         config=_requests_config("ranking", query=filters.api_args()),
         scripts=[_asset_url(PAGE_JS), _asset_url(REQUESTS_JS)],

@@ -178,7 +178,16 @@ def test_count_classes_split_the_counts_in_equal_intervals():
 def test_the_workbook_holds_the_exact_counts(session, world):
     report = _report(session, (A,))
     sheets = _sheets(review_report.to_xlsx(report))
-    assert list(sheets) == ["概况", "分类统计", "网格统计", "热点", "超期诉求", "三率", "环比"]
+    assert list(sheets) == [
+        "概况",
+        "分类统计",
+        "网格统计",
+        "热点",
+        "超期诉求",
+        "三率",
+        "三率说明",
+        "环比",
+    ]
     summary = dict(sheets["概况"][1:])
     assert summary["本月诉求数"] == 6 and summary["上月诉求数"] == 3
     assert summary["环比"] == 1.0 and summary["去年同月诉求数"] == 1 and summary["同比"] == 5.0
@@ -206,6 +215,9 @@ def test_the_workbook_holds_the_exact_counts(session, world):
     three = sheets["三率"]
     assert three[0] == tuple(heading for _, heading in rates.COLUMNS)
     assert [row[0] for row in three[1:]] == [r["code"] for r in report.rate_rows]
+    made = dict(sheets["三率说明"][1:])
+    assert made["统计周期"].startswith("2024-11-01 至 2024-11-30（北京时间）")
+    assert "不少于 5 件" in made["最低件数"] and "综合得分" in made
     trend = sheets["环比"]
     assert trend[-1] == ("2024-11", 6, 3, 3, 1.0, 1, 5.0)
     assert trend[-2][:5] == ("2024-10", 3, 0, 3, None)
@@ -227,6 +239,11 @@ def test_the_html_holds_the_key_figures_and_inline_svg_only(session, world):
         "+166.7%",
     ]
     assert "+700.0%" in page  # 同比 against November 2023
+    # The 三率 section says how its rows were ranked, and why a row is not.
+    ranked = page[page.index('<section id="rates">') : page.index('<section id="trend">')]
+    assert "<dt>统计周期</dt><dd>2024-11-01 至 2024-11-30（北京时间）" in ranked
+    assert "<dt>最低件数</dt>" in ranked and "<dt>并列规则</dt>" in ranked
+    assert "本期受理诉求少于最低件数，不排名" in ranked
     assert page.count("<svg") == 4 and "乱停乱放" in page and "丙社区" in page
     assert "<text" in page  # svg.fonttype none: the Chinese stays text
     assert "<script" not in page.lower() and "<link" not in page.lower()

@@ -26,7 +26,7 @@ def test_defaults():
     assert settings.basemap_crs == "wgs84" and settings.secret_key == DEVELOPMENT_SECRET_KEY
     assert settings.migrate_database_url == settings.database_url
     assert settings.weights == pytest.approx((0.1, 0.5, 0.4))
-    assert settings.rate_board_size == 3.0
+    assert settings.rate_board_size == 3.0 and settings.rate_board_min_filed == 5
     assert "secret_key" not in repr(settings) and "demo_password" not in repr(settings)
 
 
@@ -37,6 +37,7 @@ def test_variables_are_parsed_to_their_types():
             "GRIDMAP_INSIDE_TOLERANCE_M": "0.5",
             "GRIDMAP_SLIVER_AREA_M2": "0",
             "GRIDMAP_RATE_BOARD_SIZE": "0.1",
+            "GRIDMAP_RATE_BOARD_MIN_FILED": "10",
             "GRIDMAP_PASS_BY_METRES": "12.5",
             "GRIDMAP_BASEMAP_CRS": "gcj02",
             "GRIDMAP_BASEMAP_URL": "/tiles/{z}/{x}/{y}.png",
@@ -49,6 +50,7 @@ def test_variables_are_parsed_to_their_types():
     assert settings.max_page_size == 250 and isinstance(settings.max_page_size, int)
     assert settings.inside_tolerance_m == 0.5 and settings.sliver_area_m2 == 0.0
     assert settings.rate_board_size == 0.1 and settings.pass_by_metres == 12.5
+    assert settings.rate_board_min_filed == 10
     assert settings.basemap_crs == "gcj02" and settings.basemap_url == "/tiles/{z}/{x}/{y}.png"
     assert settings.login_rate_limit == "5/minute;50/hour"
     assert settings.migrate_database_url == "postgresql+psycopg://gridmap_app:pw@db:5432/city"

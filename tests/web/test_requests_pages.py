@@ -378,11 +378,46 @@ def test_request_pages_refuse_what_the_role_may_not_do(
     assert response is not None and response.status == 404
 
 
+def _rank_some_grids(
+    chief_api: Api, worker_api: Api, worker_grid: BaseGeometry, period: str
+) -> tuple[str, str]:
+    """This month, demo-worker's micro-grid files at least the minimum volume (the requests
+    filed here accepted, so that it has a response rate and a score) and another micro-grid
+    one request: one is ranked, the other shown below the minimum, in whatever order the
+    module's tests run. Returns their codes."""
+    rows = chief_api.get(f"/rates?level=micro&period={period}")["rows"]
+    (own,) = worker_api.get("/grids?level=micro")["features"]
+    mine = next(r for r in rows if r["code"] == own["properties"]["code"])
+    needed = max(1, rates.MIN_FILED - mine["filed"])
+    for point in _spread_points(worker_grid, needed):
+        request_id = _file(chief_api, point, "排名：路灯不亮")
+        etag = worker_api.get(f"/requests/{request_id}")["etag"]
+        status, body = worker_api.call(
+            "POST", f"/requests/{request_id}/transitions", {"action": "accept"}, {"If-Match": etag}
+        )
+        assert status == 200, body
+    empty = next(r["code"] for r in rows if r["filed"] == 0)
+    other = next(
+        f
+        for f in chief_api.get("/grids?level=micro")["features"]
+        if f["properties"]["code"] == empty
+    )
+    inside = shape(other["geometry"]).representative_point()
+    _file(chief_api, (inside.x, inside.y), "排名：井盖缺失")
+    return mine["code"], empty
+
+
 def test_chief_sees_the_ranking_board(
-    new_watched: Callable[[], Watched], chief_api: Api, carded: dict[str, int]
+    new_watched: Callable[[], Watched],
+    chief_api: Api,
+    worker_api: Api,
+    worker_grid: BaseGeometry,
+    carded: dict[str, int],
 ) -> None:
     """红黑榜: the page opens on the last complete month, shows GET /api/v1/rates for the
-    chosen level and month, the best rows on the red board, and offers the Excel download."""
+    chosen level and month with its period, formulas, weights, minimum volume and tie rule,
+    the best rows on the red board, the reason a row is not ranked, and offers the Excel
+    download."""
     chief = new_watched()
     chief.login(CHIEF, next_path="/requests/ranking?level=micro")
     page = chief.page
@@ -391,15 +426,37 @@ def test_chief_sees_the_ranking_board(
     assert opened == rates.last_complete_month(clock.today())
     # The requests the fixtures filed are this month's.
     period = clock.today().strftime("%Y-%m")
+    ranked, small = _rank_some_grids(chief_api, worker_api, worker_grid, period)
     page.goto(chief.url(f"/requests/ranking?level=micro&period={period}"))
     page.wait_for_selector("#gm-ranking[data-state=ready]")
     table = chief_api.get(f"/rates?level=micro&period={period}")
     assert count(page, "#gm-ranking-rows tr") == min(len(table["rows"]), PAGE_SIZE) > 0
-    red = [r["code"] for r in table["rows"] if r["board"] == "red"]
-    assert red, "the filed requests give some micro-grid a score"
+    # How the ranking was made, as the API (and the downloads) say it.
+    notes = page.locator("#gm-ranking-notes")
+    shown = dict(
+        zip(
+            notes.locator("dt").all_inner_texts(),
+            notes.locator("dd").all_inner_texts(),
+            strict=True,
+        )
+    )
+    assert shown == {n["label"]: n["text"] for n in table["notes"]}
+    first, last = table["period"]["from"], table["period"]["to"]
+    assert shown["统计周期"].startswith(f"{first} 至 {last}（北京时间），数据截至 ")
+    assert shown["综合得分"].startswith("100 ×（响应率 × 0.1 + 解决率 × 0.5 + 满意率 × 0.4）")
+    assert shown["解决率"].startswith("已解决数 ÷ 到期诉求数")
+    assert "不少于 5 件" in shown["最低件数"] and "受理诉求数多、解决率高" in shown["并列规则"]
+    assert notes.is_visible()
+    rows = {r["code"]: r for r in table["rows"]}
+    assert rows[ranked]["rank"] is not None and rows[small]["unranked"] == "below_minimum"
+    red = [code for code, r in rows.items() if r["board"] == "red"]
+    assert red, "a micro-grid with enough requests is ranked: the red board is not empty"
     for code in red:
         row = page.locator(f"#gm-ranking-rows tr[data-code='{code}']")
         assert row.get_attribute("class") == "gm-board-red"
+    assert all(r["filed"] >= 5 for r in rows.values() if r["board"])
+    reason = page.locator(f"#gm-ranking-rows tr[data-code='{small}'] .gm-unranked")
+    assert reason.inner_text() == "本期受理诉求少于最低件数，不排名"
     # The Excel download is a background job (followed in tests/web/test_report_downloads.py,
     # where a worker runs); here the button is offered.
     assert page.get_by_role("button", name="导出 Excel").is_visible()
@@ -411,6 +468,22 @@ def test_chief_sees_the_ranking_board(
     page.wait_for_selector("#gm-ranking[data-state=ready]")
     zones = chief_api.get(f"/rates?level=zone&period={period}")["rows"]
     assert count(page, "#gm-ranking-rows tr") == min(len(zones), PAGE_SIZE)
+    # By owner unit: each row says the peers it is ranked among (a grid worker never against
+    # a department), as the API groups them.
+    page.locator("select[name=by]").select_option("owner")
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_url(re.compile(r"by=owner"))
+    page.wait_for_selector("#gm-ranking[data-state=ready]")
+    owners = chief_api.get(f"/rates?by=owner&level=zone&period={period}")
+    shown_rows = page.locator("#gm-ranking-rows tr")
+    assert shown_rows.evaluate_all("rs => rs.map(r => r.dataset.code)") == [
+        r["code"] for r in owners["rows"][:PAGE_SIZE]
+    ]
+    peers = page.locator("#gm-ranking-rows .gm-peer").all_inner_texts()
+    assert peers == [glossary.PEERS[r["peer"]] for r in owners["rows"][:PAGE_SIZE]]
+    assert "网格员" in peers
+    worker_row = next(r for r in owners["rows"] if r["peer"] == "person:grid_worker")
+    assert worker_row["rank"] == 1 and worker_row["board"] == "red"
     chief.assert_clean()
 
 

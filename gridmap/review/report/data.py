@@ -153,6 +153,8 @@ class MonthlyReport:
     rates: dict[str, Any]
     weights: tuple[float, float, float] = (0.1, 0.5, 0.4)
     notes: list[str] = field(default_factory=list)
+    #: How the 三率 rows were ranked (:func:`gridmap.requests.rates.notes`): label, text.
+    rate_notes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def this_month(self) -> TrendMonth:
@@ -210,6 +212,7 @@ def monthly(
     now: dt.datetime | None = None,
     weights: tuple[float, float, float] = (0.1, 0.5, 0.4),
     board_size: float = 3,
+    min_filed: int = rates.MIN_FILED,
 ) -> MonthlyReport:
     """The report of ``month`` (``YYYY-MM``) for the grid ``grid_code`` (default: the whole
     scope), as of ``now``.
@@ -234,6 +237,7 @@ def monthly(
         now=now,
         weights=weights,
         size=board_size,
+        min_filed=min_filed,
     )
     spots = review.hot_spots(session, wanted, trend_periods=HOT_SPOT_MONTHS)
     counts = _Counts(session, wanted)
@@ -254,6 +258,7 @@ def monthly(
         micro_shapes=_with_bins(micro, spots),
         hot_spots=spots,
         rate_rows=ranking.rows,
+        rate_notes=rates.notes(ranking),
         rates=_area_rates(ranking.rows, weights),
         weights=weights,
     )

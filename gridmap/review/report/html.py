@@ -81,6 +81,8 @@ def to_html(report: MonthlyReport, *, nonce: str | None = None) -> str:
             trend_names=glossary.HOT_SPOT_TRENDS,
             rate_columns=rates.COLUMNS,
             board_names=rates.BOARD_NAMES,
+            unranked_names=glossary.UNRANKED,
+            tie_label=glossary.TIE,
             page_rows=PAGE_ROWS,
         )
     )

@@ -135,7 +135,8 @@ def _rate_format(key: str) -> str | None:
 
 def to_xlsx(report: MonthlyReport) -> bytes:
     """The report's tables as an Excel workbook: 概况, 分类统计, 网格统计, 热点, 超期诉求,
-    三率 and 环比, headings in row 1 (frozen), numbers as numbers."""
+    三率, 三率说明 (how the rows were ranked) and 环比, headings in row 1 (frozen), numbers as
+    numbers."""
     book = Workbook()
     book.remove(book.worksheets[0])
     _summary_sheet(book, report)
@@ -196,6 +197,7 @@ def to_xlsx(report: MonthlyReport) -> bytes:
         ],
         ([rates.cell(row, key) for key, _ in rates.COLUMNS] for row in report.rate_rows),
     )
+    _table(book, "三率说明", (("项目", 24, None), ("说明", 100, None)), report.rate_notes)
     _table(
         book,
         "环比",

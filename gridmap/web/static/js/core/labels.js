@@ -25,6 +25,11 @@ export const STAGE_LABELS = glossary.stages;
 export const CARD_LABELS = glossary.cards;
 /** The ranking boards (红黑榜). */
 export const BOARD_LABELS = glossary.boards;
+/** Why a unit is not ranked, and the mark of rows sharing a rank (并列). */
+export const UNRANKED_LABELS = glossary.unranked;
+/** The peer groups a unit is ranked in (同类比较: 微网格, 网格员, 职能部门…). */
+export const PEER_LABELS = glossary.peers;
+export const TIE_LABEL = glossary.tie;
 /** Past its time limit (a request, a patrol duty). */
 export const OVERDUE_LABEL = glossary.overdue;
 export const RATING_LABELS = glossary.ratings;

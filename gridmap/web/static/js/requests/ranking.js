@@ -6,7 +6,7 @@ import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { el, percent } from '../core/dom.js';
 import { downloadFile, JobProgress, runJob } from '../core/jobs.js';
-import { BOARD_LABELS } from '../core/labels.js';
+import { BOARD_LABELS, PEER_LABELS, TIE_LABEL, UNRANKED_LABELS } from '../core/labels.js';
 
 /** Rows per page of the ranking table. */
 export const PAGE_SIZE = 50;
@@ -66,14 +66,13 @@ export class Ranking {
   }
 
   show(table) {
-    const w = table.weights;
     document.getElementById('gm-ranking-title').textContent = table.title;
-    document.getElementById('gm-ranking-note').textContent =
-      `${table.period.from} 至 ${table.period.to}（北京时间）；综合得分 = 响应率 × ${w.response}`
-      + ` + 解决率 × ${w.resolution} + 满意率 × ${w.satisfaction}（基本满意按 0.9 计），`
-      + `前 ${table.board_size} 名上红榜、后 ${table.board_size} 名上黑榜；`
-      + '本期无诉求的不排名，其比率（括号内为件数）只来自以前的诉求。';
+    // How the ranking was made (period, formulas, weights, minimum volume, tie rule, each
+    // peer group's boards), in the server's words: the downloads carry the same lines.
+    document.getElementById('gm-ranking-notes').replaceChildren(...table.notes.flatMap((n) => [
+      el('dt', {}, n.label), el('dd', {}, n.text)]));
     this.rows = table.rows;
+    this.byOwner = table.by === 'owner';
     this.page = 0;
     this.renderPage();
   }
@@ -88,10 +87,15 @@ export class Ranking {
     body.replaceChildren(...shown.map((r) => el('tr',
       { class: r.board ? `gm-board-${r.board}` : null, 'data-code': r.code,
         'data-board': r.board || '' },
-      el('td', {}, r.rank === null || r.rank === undefined ? '—' : String(r.rank)),
+      el('td', {}, r.rank === null || r.rank === undefined ? '—' : String(r.rank),
+        r.tie ? el('span', { class: 'gm-muted gm-small gm-tie' }, ` ${TIE_LABEL}`) : ''),
       el('td', {}, r.board ? el('span', { class: `gm-board gm-board-tag-${r.board}` },
         BOARD_LABELS[r.board]) : ''),
-      el('td', {}, r.name, el('div', { class: 'gm-muted gm-small' }, r.code)),
+      el('td', {}, r.name, el('div', { class: 'gm-muted gm-small' }, r.code),
+        // By owner, several peer groups share the table: each row says its own.
+        this.byOwner ? el('div', { class: 'gm-small gm-peer' }, PEER_LABELS[r.peer] || r.peer) : '',
+        r.unranked ? el('div', { class: 'gm-muted gm-small gm-unranked' },
+          UNRANKED_LABELS[r.unranked] || r.unranked) : ''),
       el('td', { class: 'gm-num' }, String(r.filed)),
       rateCell(r.response_rate, r.response_counted),
       rateCell(r.resolution_rate, r.due),
@@ -99,7 +103,8 @@ export class Ranking {
       el('td', { class: 'gm-num gm-score' },
         r.score === null || r.score === undefined ? '—' : r.score.toFixed(2)))));
     if (!this.rows.length) {
-      body.append(el('tr', {}, el('td', { colspan: '8', class: 'gm-muted' }, '范围内没有网格。')));
+      body.append(el('tr', {}, el('td', { colspan: '8', class: 'gm-muted' },
+        this.byOwner ? '本期没有诉求。' : '范围内没有网格。')));
     }
     const pager = document.getElementById('gm-ranking-pager');
     pager.hidden = pages <= 1;
