@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     #: board and the worst N on the black one; a share 0 < s < 1 puts the best and worst
     #: ceil(s x ranked rows) there.
     rate_board_size: float = 3.0
+    #: The scheduler's sweep (``gridmap.requests.sweeps``, run by ``flask gridmap worker``)
+    #: runs every this many minutes: it raises 红黄牌, escalates lapsed stages where the
+    #: category says so, writes reminders and archives unrated requests.
+    sweep_minutes: int = Field(1, ge=1, le=60)
+    #: A completed request the resident has not rated is archived by the sweep this many days
+    #: after completion (and never before its category's 回访 deadline, when it has one).
+    archive_unrated_days: int = Field(7, ge=1, le=365)
     #: A patrol reaches a household its cleaned track passes within this many metres
     #: (``gridmap.storage.patrols``); a check-in always reaches it.
     pass_by_metres: float = Field(30.0, gt=0, le=1000)
