@@ -8,6 +8,7 @@ feed back; 2024-11-04 is a Monday.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridmap.core.errors import InvalidInput
-from gridmap.requests import service, sweeps
+from gridmap.requests import rates, service, sweeps
 from gridmap.storage.models import Outbox, RequestCard, RequestEvent, ResidentRequest, User
 from tests.conftest import COMMUNITY
 from tests.helpers import clock_at
@@ -159,3 +160,14 @@ def test_the_category_api_shows_and_revises_the_rule(session, catalogue, admin):
     assert answer.get_json()["escalate_on_lapse"] == ["handling"]
     refused = admin.put("/api/v1/categories/sanitation.garbage", json={"escalate_on_lapse": ["x"]})
     assert refused.status_code == 400
+
+
+def test_the_remembered_yellow_moments_judge_as_the_cards_do(session, desk):
+    worker = desk.caller("sw-worker6", "grid_worker", scope_code=M1, person_id=3)
+    rid = desk.file(worker, IN_01001, nov(8, 16))  # Friday: due on Monday at 10:00
+    row = session.get(ResidentRequest, rid)
+    assert row is not None
+    moments = [nov(8, 16) + dt.timedelta(minutes=7 * i) for i in range(4 * 24 * 60 // 7)]
+    judged = [sweeps._may_have_a_card(row, t) for t in moments]
+    assert judged == [rates.card(row, t) is not None for t in moments]
+    assert 0 < judged.index(True) < len(judged) - 1
