@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -58,11 +59,16 @@ def _libfaketime() -> str:
 
 
 def _faked() -> dict[str, str]:
-    """A worker's environment a month ahead (monotonic time left real, as the year-ahead run
-    does, so that waits and heartbeats keep their length)."""
+    """A worker's environment a month ahead of this process (monotonic time left real, as the
+    year-ahead run does, so that waits and heartbeats keep their length). In the year-ahead
+    run this process is faked too (``FAKETIME=+365d``): the workers go a month beyond it."""
+    mine = os.environ.get("FAKETIME", "+0d")
+    days = re.fullmatch(r"\+([0-9]+)d", mine)
+    if days is None:
+        pytest.fail(f"cannot set the workers a month ahead of FAKETIME={mine!r}: use +<days>d")
     return {
         "LD_PRELOAD": _libfaketime(),
-        "FAKETIME": f"+{OFFSET.days}d",
+        "FAKETIME": f"+{int(days[1]) + OFFSET.days}d",
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         "FAKETIME_FORCE_MONOTONIC_FIX": "0",
     }
