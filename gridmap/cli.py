@@ -108,12 +108,13 @@ def migrate() -> None:
 )
 def worker(concurrency: int | None) -> None:
     """Run background jobs (grid file checks and imports, the monthly report, the 三率
-    download) until stopped with SIGINT/SIGTERM; any number of workers may run, each job runs
-    once."""
+    download) and the scheduled work (the requests' sweep every GRIDMAP_SWEEP_MINUTES, the
+    daily pruning and audit check) until stopped with SIGINT/SIGTERM; any number of workers
+    may run, each job runs once."""
     from gridmap.exports import export_jobs
     from gridmap.grid import import_jobs  # the worker's handlers, by job kind
     from gridmap.jobs import worker as job_worker
-    from gridmap.requests import rate_jobs
+    from gridmap.requests import rate_jobs, sweeps
     from gridmap.review import report_jobs
 
     settings = current_app.extensions["gridmap.settings"]
@@ -127,8 +128,15 @@ def worker(concurrency: int | None) -> None:
         "prune": lambda session: _prune(session, settings),
         "verify-audit": _verify_daily,
     }
+    days = settings.archive_unrated_days
+    scheduled = {
+        "sweep": (
+            job_worker.every_minutes(settings.sweep_minutes),
+            lambda session: sweeps.sweep(session, archive_unrated_days=days),
+        )
+    }
     concurrency = concurrency or settings.worker_concurrency
-    job_worker.run(settings, handlers, daily, concurrency=concurrency)
+    job_worker.run(settings, handlers, daily, scheduled, concurrency=concurrency)
 
 
 @group.command("import-grids")

@@ -24,10 +24,16 @@ def _workers(engine: Engine) -> int:
         return int(conn.scalar(text("SELECT count(*) FROM procrastinate_workers")) or 0)
 
 
-def start_worker(app_url: str, log: Path, command: list[str] | None = None) -> subprocess.Popen:
-    """A worker process on ``app_url``, once it has registered with the queue."""
+def start_worker(
+    app_url: str,
+    log: Path,
+    command: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    """A worker process on ``app_url``, once it has registered with the queue; ``extra_env``
+    is added to its environment."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = os.environ | {"GRIDMAP_DATABASE_URL": app_url, "PYTHONPATH": path}
+    env = os.environ | {"GRIDMAP_DATABASE_URL": app_url, "PYTHONPATH": path} | (extra_env or {})
     env.pop("GRIDMAP_MIGRATE_DATABASE_URL", None)
     command = command or [sys.executable, "-m", "flask", "--app", "gridmap", "gridmap", "worker"]
     engine = create_engine(app_url)

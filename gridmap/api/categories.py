@@ -38,6 +38,11 @@ class CategoryChange(Strict):
     time_limits: dict[str, Any] | None = Field(
         None, description='Per stage: {"response": {"amount": 2, "unit": "hours"}, …}'
     )
+    escalate_on_lapse: list[str] | None = Field(
+        None,
+        description="Stages (response, handling) whose lapse climbs the request one level by "
+        "itself, never beyond the street",
+    )
 
 
 def _describe(category: Any) -> dict[str, Any]:
@@ -48,6 +53,7 @@ def _describe(category: Any) -> dict[str, Any]:
         "description": category.description,
         "default_level": category.default_level,
         "time_limits": category.time_limits,
+        "escalate_on_lapse": category.escalate_on_lapse,
         "version": category.version,
     }
 

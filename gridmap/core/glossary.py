@@ -62,8 +62,21 @@ ACTIONS: Final = {
     "reassign": "改派",
     "mark_duplicate": "标记重复",
     "comment": "备注",
+    # Not a transition: the scheduler raised a card (红黄牌) on the timeline.
+    "card": "红黄牌",
 }
 STAGES: Final = {"response": "响应", "handling": "处置", "feedback": "回访"}
+#: Why the scheduler (gridmap.requests.sweeps) acted, as its timeline events say.
+SWEEP_REASONS: Final = {
+    "archive": "办结后{days}天内居民未评价，系统自动归档",
+    "escalate": "{stage}时限已到（{deadline}），按类别规则自动上报{level}",
+}
+#: Reminders in the outbox: the kind's name and its text.
+OUTBOX_KINDS: Final = {"due_soon": "即将到期提醒", "overdue": "超期提醒"}
+REMINDERS: Final = {
+    "due_soon": "诉求 {id}（{category}）的{stage}时限将于 {deadline} 到期",
+    "overdue": "诉求 {id}（{category}）的{stage}时限已于 {deadline} 到期，已超期",
+}
 RATINGS: Final = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 SOURCES: Final = {"api": "系统上报", "open311": "Open311", "page": "页面上报"}
 #: The description of an Open311 request filed without one (GeoReport v2 makes it optional).

@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     #: Fewest requests filed in the period for a unit to be ranked on the boards (红黑榜);
     #: below it its rates are shown, not ranked (why 5: ``gridmap.requests.rates``).
     rate_board_min_filed: int = Field(5, ge=1)
+    #: The scheduler's sweep (``gridmap.requests.sweeps``, run by ``flask gridmap worker``)
+    #: runs every this many minutes: it raises 红黄牌, escalates lapsed stages where the
+    #: category says so, writes reminders and archives unrated requests.
+    sweep_minutes: int = Field(1, ge=1, le=60)
+    #: A completed request the resident has not rated is archived by the sweep this many days
+    #: after completion (and never before its category's 回访 deadline, when it has one).
+    archive_unrated_days: int = Field(7, ge=1, le=365)
     #: A patrol reaches a household its cleaned track passes within this many metres
     #: (``gridmap.storage.patrols``); a check-in always reaches it.
     pass_by_metres: float = Field(30.0, gt=0, le=1000)

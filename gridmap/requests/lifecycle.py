@@ -45,7 +45,8 @@ reviewer      leaders at or above the     record the resident's answer (回访),
               level (REVIEWERS)           grid worker or department officer never grades
                                           or files its own work
 resident      ``resident``                rate, comment
-system        ``system``                  archive (the scheduler)
+system        ``system``                  archive; escalate a lapsed stage below the
+                                          street (the scheduler)
 ============  ==========================  ===============================================
 
 ``auditor`` and ``member`` are known roles that may do nothing here (read-only).
@@ -63,6 +64,8 @@ archive         feedback                           archived                revie
 archive         completed                          archived                system
 escalate        reported, accepted, handling       reported, level + 1     owner, supervisor
                 (level below department)
+escalate        reported, accepted, handling       reported, level + 1     system
+                (level below street)
 return          reported, accepted, handling       reported, level - 1     owner, supervisor
                 (level above micro)
 reassign        reported, accepted, handling       reported, same level    owner, supervisor
@@ -237,6 +240,9 @@ RULES: Final[tuple[Rule, ...]] = (
     # archives it when the feedback deadline passes, unrated.
     _rule("archive", {"completed"}, "archived", {"system"}),
     _rule("escalate", OPEN, "reported", _STEER, LEVELS[:-1]),
+    # A category may say that a lapsed stage climbs by itself; never to a department: the
+    # street's summons (街乡吹哨) stays a human act.
+    _rule("escalate", OPEN, "reported", {"system"}, LEVELS[:-2]),
     _rule("return", OPEN, "reported", _STEER, LEVELS[1:]),
     _rule("reassign", OPEN, "reported", _STEER),
     _rule("mark_duplicate", OPEN, "duplicate", _STEER),

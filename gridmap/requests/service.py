@@ -163,6 +163,22 @@ def check_time_limits(limits: dict[str, Any]) -> dict[str, Any]:
     return limits
 
 
+#: The stages whose lapse may climb a request by itself: the open ones (a lapsed 回访 is
+#: archived or answered, not escalated).
+LAPSING_STAGES: Final = tuple(dict.fromkeys(str(lifecycle.STAGE_OF[s]) for s in lifecycle.OPEN))
+
+
+def check_escalate_on_lapse(stages: Any) -> list[str]:
+    """A category's ``escalate_on_lapse``: a list of distinct open stages, checked."""
+    if not isinstance(stages, list) or any(s not in LAPSING_STAGES for s in stages):
+        raise InvalidInput(
+            f"escalate_on_lapse must be a list of stages among {', '.join(LAPSING_STAGES)}"
+        )
+    if len(set(stages)) != len(stages):
+        raise InvalidInput("escalate_on_lapse names a stage twice")
+    return list(stages)
+
+
 def revise_category(session: Session, code: str, **changes: Any) -> Category:
     """A new version of category ``code`` with ``changes``; the old version is closed, and the
     requests filed under it keep its rules."""
@@ -171,7 +187,16 @@ def revise_category(session: Session, code: str, **changes: Any) -> Category:
         raise NotFound(f"There is no category {code!r}.")
     if "time_limits" in changes:
         check_time_limits(changes["time_limits"])
-    fields = ("name", "event_class", "description", "default_level", "time_limits")
+    if "escalate_on_lapse" in changes:
+        check_escalate_on_lapse(changes["escalate_on_lapse"])
+    fields = (
+        "name",
+        "event_class",
+        "description",
+        "default_level",
+        "time_limits",
+        "escalate_on_lapse",
+    )
     values = {f: changes.get(f, getattr(current, f)) for f in fields}
     return store.add_category_version(session, current, values)
 
@@ -536,7 +561,20 @@ def act(
     session: Session, request_id: int, change: Change, caller: Caller, if_match: str | None
 ) -> int:
     """Apply one transition by the caller; returns the new revision (not committed)."""
-    row = _locked(session, request_id, caller, if_match)
+    return apply(session, _locked(session, request_id, caller, if_match), change, caller)
+
+
+def apply(
+    session: Session,
+    row: ResidentRequest,
+    change: Change,
+    caller: Caller,
+    *,
+    detail: dict[str, Any] | None = None,
+) -> int:
+    """Apply one transition by the caller to ``row``, locked by the caller (the scheduler
+    locks its own rows, and says why it acts in ``detail``, added to the event's); returns
+    the new revision (not committed)."""
     move = _decide(row, change, caller)
     if move.duplicate_of is not None:
         _check_original(session, row, int(move.duplicate_of), caller)
@@ -560,7 +598,7 @@ def act(
     } | _deadline_change(move, change, category, now)
     values |= _due_date(session, row, move, values, now)
     revision = store.update_request(session, row.id, values)
-    detail = _echo(move, values.get("stage_deadline"))
+    echoed = (detail or {}) | _echo(move, values.get("stage_deadline"))
     _event(
         session,
         row.id,
@@ -571,7 +609,7 @@ def act(
         owner=owner,
         note=change.note,
         photos=change.photos,
-        detail=detail,
+        detail=echoed,
         at=now,
     )
     return revision

@@ -71,7 +71,9 @@ def expected_allowed(state: str, level: str, role: str, action: str) -> bool:
                 state in {"feedback", "completed"} and role == "system"
             )
         case "escalate":
-            return state in OPEN_STATES and steer and level != "department"
+            # The scheduler climbs a lapsed stage, never to a department (街乡吹哨 is human).
+            by_rule = role == "system" and level in {"micro", "zone", "community"}
+            return state in OPEN_STATES and ((steer and level != "department") or by_rule)
         case "return":
             return state in OPEN_STATES and steer and level != "micro"
         case "reassign" | "mark_duplicate":

@@ -44,14 +44,20 @@ REQUEST_SOURCES = ("api", "page", "open311")
 RATINGS = lifecycle.RATINGS
 #: The database refuses any state the lifecycle does not know.
 REQUEST_STATES = lifecycle.STATES
+STAGES = tuple(dict.fromkeys(s for s in lifecycle.STAGE_OF.values() if s is not None))
+#: 红黄牌 raised by the scheduler, and the kinds of message in the outbox.
+CARD_COLOURS = ("yellow", "red")
+OUTBOX_KINDS = ("due_soon", "overdue")
 
 
 class Category(Base):
     """诉求类别: one version of a category of requests with its rules.
 
     ``time_limits`` holds the limit of each stage, ``{stage: {"amount": n, "unit": "hours" |
-    "days"}}``, counted in working time. An edit closes the current version (``valid_to``) and
-    inserts the next one, so a request keeps the rules of the version it was filed under.
+    "days"}}``, counted in working time; ``escalate_on_lapse`` the stages whose lapse climbs
+    the request one level by itself (the scheduler, :mod:`gridmap.requests.sweeps`). An edit
+    closes the current version (``valid_to``) and inserts the next one, so a request keeps the
+    rules of the version it was filed under.
     """
 
     __tablename__ = "category"
@@ -60,6 +66,9 @@ class Category(Base):
         CheckConstraint(in_list("event_class", CATEGORY_CLASSES), name="class_known"),
         CheckConstraint(in_list("default_level", HANDLING_LEVELS), name="level_known"),
         CheckConstraint("jsonb_typeof(time_limits) = 'object'", name="time_limits_object"),
+        CheckConstraint(
+            "jsonb_typeof(escalate_on_lapse) = 'array'", name="escalate_on_lapse_array"
+        ),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_ordered"),
         UniqueConstraint("code", "version", name="uq_category_code_version"),
@@ -73,6 +82,7 @@ class Category(Base):
     description: Mapped[str | None] = mapped_column(Text)
     default_level: Mapped[str] = mapped_column(String(12), server_default="micro")
     time_limits: Mapped[dict[str, object]] = mapped_column(JSONB, server_default="{}")
+    escalate_on_lapse: Mapped[list[object]] = mapped_column(JSONB, server_default="[]")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     valid_from: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
@@ -175,6 +185,60 @@ class RequestEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     photos: Mapped[list[object]] = mapped_column(JSONB, server_default="[]")
     detail: Mapped[dict[str, object]] = mapped_column(JSONB, server_default="{}")
+
+
+class RequestCard(Base):
+    """红黄牌 raised: a yellow or red card of one stage run of a request (the stage and when it
+    began), raised once by the scheduler with a timeline event."""
+
+    __tablename__ = "request_card"
+    __table_args__ = (
+        CheckConstraint(in_list("colour", CARD_COLOURS), name="colour_known"),
+        CheckConstraint(in_list("stage", STAGES), name="stage_known"),
+        UniqueConstraint(
+            "request_id", "stage", "stage_started_at", "colour", name="uq_request_card_stage_run"
+        ),
+        Index("ix_request_card_raised_at", "raised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("resident_request.id"))
+    stage: Mapped[str] = mapped_column(String(12))
+    stage_started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    colour: Mapped[str] = mapped_column(String(6))
+    #: The stage deadline the card was raised against.
+    deadline: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Outbox(Base):
+    """A message for someone (a reminder to a request's owner), written in the transaction of
+    the timeline event that caused it and delivered later (``sent_at``); one per request,
+    stage run and kind. The recipient is an account or a person (a department or a level's
+    whole scope has neither: the payload names it)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(in_list("kind", OUTBOX_KINDS), name="kind_known"),
+        CheckConstraint("jsonb_typeof(payload) = 'object'", name="payload_object"),
+        UniqueConstraint(
+            "request_id", "stage", "stage_started_at", "kind", name="uq_outbox_stage_run_kind"
+        ),
+        Index("ix_outbox_unsent", "created_at", postgresql_where="sent_at IS NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    recipient_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("resident_request.id"))
+    stage: Mapped[str] = mapped_column(String(12))
+    stage_started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict[str, object]] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotencyKey(Base):
