@@ -305,6 +305,7 @@ class Category(Answer):
     description: str | None
     default_level: str
     time_limits: Json
+    requires_check: bool
     version: int
 
 

@@ -38,6 +38,9 @@ class CategoryChange(Strict):
     time_limits: dict[str, Any] | None = Field(
         None, description='Per stage: {"response": {"amount": 2, "unit": "hours"}, …}'
     )
+    requires_check: bool | None = Field(
+        None, description="核查: a verifier's on-site check with a photo is needed to close"
+    )
 
 
 def _describe(category: Any) -> dict[str, Any]:
@@ -48,6 +51,7 @@ def _describe(category: Any) -> dict[str, Any]:
         "description": category.description,
         "default_level": category.default_level,
         "time_limits": category.time_limits,
+        "requires_check": category.requires_check,
         "version": category.version,
     }
 

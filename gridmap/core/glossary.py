@@ -62,9 +62,19 @@ ACTIONS: Final = {
     "reassign": "改派",
     "mark_duplicate": "标记重复",
     "comment": "备注",
+    "callback": "回访",
+    "verify": "现场核查",
 }
 STAGES: Final = {"response": "响应", "handling": "处置", "feedback": "回访"}
 RATINGS: Final = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+#: A 回访's answer to "is it resolved?" and how it was asked.
+RESOLVED_ANSWERS: Final = {"resolved": "已解决", "unresolved": "未解决"}
+CALLBACK_CHANNELS: Final = {
+    "phone": "电话回访",
+    "on_site": "上门回访",
+    "public": "群众端回访",
+    "resident": "群众自评",
+}
 SOURCES: Final = {"api": "系统上报", "open311": "Open311", "page": "页面上报"}
 #: The description of an Open311 request filed without one (GeoReport v2 makes it optional).
 NO_DESCRIPTION: Final = "（未填写描述）"
@@ -83,6 +93,7 @@ USER_ROLES: Final = {
     "grid_worker": "网格员",
     "member": "党员",
     "auditor": "审计员(只读)",
+    "verifier": "核查回访员",
     "system_admin": "系统管理员",
     "security_admin": "安全管理员",
     "audit_admin": "审计管理员",
@@ -366,6 +377,8 @@ PROBLEMS: Final = {
     "one-time-password-expired": "一次性密码已过期，请联系系统管理员重新重置密码。",
     "patrol-ended": "这次巡查已经结束。",
     "illegal-transition": "当前状态不允许此操作，请刷新查看最新状态。",
+    "own-work": "不能评价、核查或回访自己办理或负责的诉求。",
+    "check-missing": "该类别须经现场核查（附照片）后才能回访归档，尚未核查。",
     "import-rejected": "文件未通过检查，无法导入。",
     "no-linked-person": "您的账号没有关联到网格人员：只有网格员本人可以记录巡查。",
     "division-infeasible": "按当前设置无法分配：每人包户数的上下限与住户数不相符，请调整后重试。",
@@ -408,6 +421,8 @@ def for_pages() -> dict[str, object]:
         "actions": ACTIONS,
         "stages": STAGES,
         "ratings": RATINGS,
+        "resolvedAnswers": RESOLVED_ANSWERS,
+        "callbackChannels": CALLBACK_CHANNELS,
         "sources": SOURCES,
         "overdue": OVERDUE,
         "cards": CARDS,

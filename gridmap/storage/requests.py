@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
 from gridmap.core import clock
-from gridmap.requests.lifecycle import CLOCKED, OPEN
+from gridmap.requests.lifecycle import CLOCKED, HANDLING, OPEN
 from gridmap.storage.grids import BBox, envelope
 from gridmap.storage.models import (
     SRID,
@@ -274,6 +274,35 @@ def was_accepted(session: Session, request_id: int) -> bool:
     """Whether the request's timeline holds an ``accept``."""
     found = select(RequestEvent.id).where(
         RequestEvent.request_id == request_id, RequestEvent.action == "accept"
+    )
+    return bool(session.scalar(select(found.exists())))
+
+
+def handled_by(session: Session, request_id: int, user_id: int, person_id: int | None) -> bool:
+    """Whether the account ``user_id`` (or its person ``person_id``, the owner an event
+    records) took a handling action (``lifecycle.HANDLING``) in the request's timeline."""
+    who = RequestEvent.actor_user_id == user_id
+    if person_id is not None:
+        who = or_(who, RequestEvent.owner_person_id == person_id)
+    found = select(RequestEvent.id).where(
+        RequestEvent.request_id == request_id,
+        RequestEvent.action.in_(sorted(HANDLING)),
+        who,
+    )
+    return bool(session.scalar(select(found.exists())))
+
+
+def checked_since_completion(session: Session, request_id: int) -> bool:
+    """Whether an on-site check (``verify``) follows the request's last ``complete``."""
+    last_complete = (
+        select(func.max(RequestEvent.id))
+        .where(RequestEvent.request_id == request_id, RequestEvent.action == "complete")
+        .scalar_subquery()
+    )
+    found = select(RequestEvent.id).where(
+        RequestEvent.request_id == request_id,
+        RequestEvent.action == "verify",
+        RequestEvent.id > func.coalesce(last_complete, 0),
     )
     return bool(session.scalar(select(found.exists())))
 
