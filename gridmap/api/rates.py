@@ -88,6 +88,10 @@ def ranking_body(table: rates.Ranking) -> dict[str, Any]:
         },
         "as_of": table.as_of.astimezone(dt.UTC).isoformat(),
         "weights": {"response": response, "resolution": resolution, "satisfaction": satisfaction},
+        "formula": {
+            "resolution": table.formula.resolution,
+            "basically_satisfied": table.formula.basically,
+        },
         "board_size": rates.board_size(
             table.board_size, sum(r["score"] is not None for r in table.rows)
         ),

@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     #: board and the worst N on the black one; a share 0 < s < 1 puts the best and worst
     #: ceil(s x ranked rows) there.
     rate_board_size: float = 3.0
+    #: 解决率 (``gridmap.requests.rates``): ``answers`` counts the 已解决 answers of 回访 over
+    #: the answered requests, as Beijing publishes it; ``completion``, the old rate of the
+    #: handlers' own completions by the due date, for comparison.
+    rate_resolution: Literal["answers", "completion"] = "answers"
+    #: The weight of a 基本满意 answer in 满意率 (a 满意 counts 1).
+    rate_basically_weight: float = Field(0.9, ge=0, le=1)
     #: A patrol reaches a household its cleaned track passes within this many metres
     #: (``gridmap.storage.patrols``); a check-in always reaches it.
     pass_by_metres: float = Field(30.0, gt=0, le=1000)

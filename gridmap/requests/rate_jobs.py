@@ -98,6 +98,7 @@ def table(
         weights=settings.weights,
         size=settings.rate_board_size,
         disclosure=disclosure,
+        formula=rates.Formula.of(settings),
     )
 
 

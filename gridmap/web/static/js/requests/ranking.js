@@ -70,12 +70,20 @@ export class Ranking {
     document.getElementById('gm-ranking-title').textContent = table.title;
     document.getElementById('gm-ranking-note').textContent =
       `${table.period.from} 至 ${table.period.to}（北京时间）；综合得分 = 响应率 × ${w.response}`
-      + ` + 解决率 × ${w.resolution} + 满意率 × ${w.satisfaction}（基本满意按 0.9 计），`
+      + ` + 解决率 × ${w.resolution} + 满意率 × ${w.satisfaction}`
+      + `（${this.byAnswers(table) ? '解决率 = 回访已解决 / 回访数' : '解决率 = 按期办结 / 到期诉求'}；`
+      + `基本满意按 ${table.formula ? table.formula.basically_satisfied : 0.9} 计），`
       + `前 ${table.board_size} 名上红榜、后 ${table.board_size} 名上黑榜；`
       + '本期无诉求的不排名，其比率（括号内为件数）只来自以前的诉求。';
     this.rows = table.rows;
+    this.answers = this.byAnswers(table);
     this.page = 0;
     this.renderPage();
+  }
+
+  /** Whether 解决率 counts the 回访 answers (else the old completions by the due date). */
+  byAnswers(table) {
+    return !table.formula || table.formula.resolution === 'answers';
   }
 
   /** One page of rows (a district has thousands of micro-grids: one table of them all took
@@ -94,7 +102,7 @@ export class Ranking {
       el('td', {}, r.name, el('div', { class: 'gm-muted gm-small' }, r.code)),
       el('td', { class: 'gm-num' }, String(r.filed)),
       rateCell(r.response_rate, r.response_counted),
-      rateCell(r.resolution_rate, r.due),
+      rateCell(r.resolution_rate, this.answers ? r.answered : r.due),
       rateCell(r.satisfaction_rate, r.rated),
       el('td', { class: 'gm-num gm-score' },
         r.score === null || r.score === undefined ? '—' : r.score.toFixed(2)))));
