@@ -154,8 +154,9 @@ def _event(event: Any) -> dict[str, Any]:
 
 def detail(request_id: int) -> dict[str, Any]:
     """One request with its timeline, contact masked, its ETag and what the caller may do."""
-    who = caller()
-    row, events = domain.get(get_session(), request_id, who)
+    who, session = caller(), get_session()
+    row, events = domain.get(session, request_id, who)
+    judges = row.state == "completed" and domain.independent(session, row, who)
     return properties(row, who.disclosure) | {
         "location": {"lon": row.lon, "lat": row.lat},
         "contact": {
@@ -166,7 +167,7 @@ def detail(request_id: int) -> dict[str, Any]:
         "photos": row.photos,
         "revision": row.revision,
         "etag": domain.etag(row.id, row.revision),
-        "allowed_actions": domain.allowed(row, who.role),
+        "allowed_actions": domain.allowed(row, who.role, judges),
         "timeline": [_event(e) for e in events],
     }
 

@@ -633,11 +633,19 @@ def owns(row: Any, caller: Caller, mine: dict[str, object]) -> bool:
     return nobody and lifecycle.OWNER_ROLE.get(row.level) == caller.role
 
 
-def _check_independent(session: Session, row: Any, caller: Caller) -> None:
-    """Refuse (403 ``own-work``) a caller who owns the request or handled it."""
+def independent(session: Session, row: Any, caller: Caller) -> bool:
+    """Whether the caller neither owns the request nor took a handling step on it: only
+    then may it rate, verify or call back."""
     mine = identities(session, caller)
     person = cast("int | None", mine.get("owner_person_id"))
-    if owns(row, caller, mine) or store.handled_by(session, row.id, caller.user_id, person):
+    return not (
+        owns(row, caller, mine) or store.handled_by(session, row.id, caller.user_id, person)
+    )
+
+
+def _check_independent(session: Session, row: Any, caller: Caller) -> None:
+    """Refuse (403 ``own-work``) a caller who owns the request or handled it."""
+    if not independent(session, row, caller):
         raise OwnWork(
             f"You own or handled request {row.id}: its rating, on-site check and 回访 must "
             "come from someone independent of its handling."
@@ -673,14 +681,17 @@ def _echo(move: lifecycle.Transition, deadline: dt.datetime | None) -> dict[str,
 # -------------------------------------------------------------------------------------- reads
 
 
-def allowed(row: Any, role: str) -> list[str]:
-    """The actions the caller's role may take on a request now (for clients and pages)."""
+def allowed(row: Any, role: str, judges: bool = True) -> list[str]:
+    """The actions the caller's role may take on a request now (for clients and pages); with
+    ``judges`` false (the caller owns or handled it, see :func:`independent`), none of the
+    judging ones."""
     if role not in lifecycle.ROLES:
         return []
     state = lifecycle.RequestState(
         state=row.state, level=row.level, reopen_count=row.reopen_count, rating=row.rating
     )
-    return list(lifecycle.allowed_actions(state, role))
+    actions = lifecycle.allowed_actions(state, role)
+    return [a for a in actions if judges or a not in lifecycle.INDEPENDENT]
 
 
 def get(session: Session, request_id: int, caller: Caller) -> tuple[Any, list[Any]]:
