@@ -441,6 +441,7 @@ def review_report_command(
 ) -> None:
     """Write the monthly review report (一月一研判报告) as OUT/review-<area>-<month>.html and
     .xlsx."""
+    from gridmap.requests import rates
     from gridmap.review import report as review_report  # matplotlib: only for the report
 
     if scope_user and everything:
@@ -458,6 +459,7 @@ def review_report_command(
             weights=settings.weights,
             board_size=settings.rate_board_size,
             min_filed=settings.rate_board_min_filed,
+            formula=rates.Formula.of(settings),
         )
         out.mkdir(parents=True, exist_ok=True)
         written = [out / f"{report.file_stem}.{suffix}" for suffix in ("html", "xlsx")]

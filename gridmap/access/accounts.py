@@ -26,6 +26,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import (
+    COMMUNITY_OR_STREET_ROLES,
     PERSON_ROLES,
     SUBTREE_ROLES,
     forget_failures,
@@ -283,6 +284,8 @@ def check_scope(
         raise InvalidInput(f"role must be one of {list(roles)}")
     if role in SUBTREE_ROLES and not (scope_code and _SCOPE.match(scope_code)):
         raise InvalidInput(f"role {role} needs scope_code: a grid code or its 6/9-digit prefix")
+    if role in COMMUNITY_OR_STREET_ROLES and len(scope_code or "") not in (9, 12):
+        raise InvalidInput(f"role {role} needs scope_code: a street (9 digits) or a community (12)")
     if role in PERSON_ROLES and role not in SUBTREE_ROLES and person_id is None:
         raise InvalidInput(f"role {role} needs person_id: the member whose households it sees")
     if person_id is not None and session.get(Person, person_id) is None:

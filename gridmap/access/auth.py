@@ -67,6 +67,7 @@ CATALOGUE = "catalogue"  # system administrator: revise the request categories
 ROLES = "roles"  # security administrator: grant roles and scopes, unlock accounts
 AUDIT = "audit"  # audit administrator: search and export the audit log
 REVIEW = "review"  # the monthly review of where requests concentrate, as aggregates in scope
+VERIFY = "verify"  # 回访 and on-site checks (核查) of completed requests, in the scope
 IMPORT = "import"  # grid files through the import page: a street's grids, or anywhere (system)
 
 CAPABILITIES: dict[str, frozenset[str]] = {
@@ -76,12 +77,15 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "grid_worker": frozenset({READ, REVEAL, HANDLE}),
     "member": frozenset({READ}),
     "auditor": frozenset({READ, EXPORT, REVIEW}),
+    "verifier": frozenset({READ, VERIFY}),
     "system_admin": frozenset({ACCOUNTS, CATALOGUE, IMPORT}),
     "security_admin": frozenset({ROLES}),
     "audit_admin": frozenset({AUDIT}),
 }
 #: Roles whose scope is a grid subtree (a grid-code prefix) and roles scoped to a person.
-SUBTREE_ROLES = ("street_admin", "chief", "zone_leader", "grid_worker", "auditor")
+SUBTREE_ROLES = ("street_admin", "chief", "zone_leader", "grid_worker", "auditor", "verifier")
+#: Roles whose scope must be a community (12 digits) or a street (9 digits).
+COMMUNITY_OR_STREET_ROLES = ("verifier",)
 PERSON_ROLES = ("grid_worker", "member")
 
 

@@ -306,6 +306,7 @@ class Category(Answer):
     default_level: str
     time_limits: Json
     escalate_on_lapse: list[str]
+    requires_check: bool
     version: int
 
 

@@ -43,6 +43,9 @@ class CategoryChange(Strict):
         description="Stages (response, handling) whose lapse climbs the request one level by "
         "itself, never beyond the street",
     )
+    requires_check: bool | None = Field(
+        None, description="核查: a verifier's on-site check with a photo is needed to close"
+    )
 
 
 def _describe(category: Any) -> dict[str, Any]:
@@ -54,6 +57,7 @@ def _describe(category: Any) -> dict[str, Any]:
         "default_level": category.default_level,
         "time_limits": category.time_limits,
         "escalate_on_lapse": category.escalate_on_lapse,
+        "requires_check": category.requires_check,
         "version": category.version,
     }
 

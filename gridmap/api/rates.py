@@ -90,6 +90,10 @@ def ranking_body(table: rates.Ranking) -> dict[str, Any]:
         },
         "as_of": table.as_of.astimezone(dt.UTC).isoformat(),
         "weights": {"response": response, "resolution": resolution, "satisfaction": satisfaction},
+        "formula": {
+            "resolution": table.formula.resolution,
+            "basically_satisfied": table.formula.basically,
+        },
         "board_size": table.board_size,
         "min_filed": table.min_filed,
         "boards": [asdict(group) for group in table.boards],

@@ -13,7 +13,7 @@ from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from gridmap.access.auth import HANDLE, READ
+from gridmap.access.auth import HANDLE, READ, VERIFY
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
 from gridmap.api.common import CATEGORY_CODE, PHONE, Location, Photo, Strict, file_once
@@ -105,6 +105,12 @@ class TransitionBody(Strict):
         None, description="the response limit the street gives a summoned department"
     )
     photos: list[Photo] = Field(default_factory=list, max_length=9)
+    resolved: lifecycle.Resolved | None = Field(
+        None, description="callback (回访): resolved (已解决) or unresolved (未解决)"
+    )
+    channel: lifecycle.Channel | None = Field(
+        None, description="callback: how it was asked (phone, on_site, public)"
+    )
 
 
 class RequestPath(BaseModel):
@@ -148,8 +154,9 @@ def _event(event: Any) -> dict[str, Any]:
 
 def detail(request_id: int) -> dict[str, Any]:
     """One request with its timeline, contact masked, its ETag and what the caller may do."""
-    who = caller()
-    row, events = domain.get(get_session(), request_id, who)
+    who, session = caller(), get_session()
+    row, events = domain.get(session, request_id, who)
+    judges = row.state == "completed" and domain.independent(session, row, who)
     return properties(row, who.disclosure) | {
         "location": {"lon": row.lon, "lat": row.lat},
         "contact": {
@@ -160,7 +167,7 @@ def detail(request_id: int) -> dict[str, Any]:
         "photos": row.photos,
         "revision": row.revision,
         "etag": domain.etag(row.id, row.revision),
-        "allowed_actions": domain.allowed(row, who.role),
+        "allowed_actions": domain.allowed(row, who.role, judges),
         "timeline": [_event(e) for e in events],
     }
 
@@ -267,9 +274,10 @@ def get_request(path: RequestPath) -> Response:
 
 @bp.post(
     "/requests/<int:request_id>/transitions",
-    summary="Act on a request: accept, start, complete, rate, archive, escalate… (If-Match)",
+    summary="Act on a request: accept, start, complete, rate, archive, escalate, callback, "
+    "verify… (If-Match)",
 )
-@requires(HANDLE)
+@requires(HANDLE, VERIFY)
 def transition(path: RequestPath, body: TransitionBody) -> Response:
     change = domain.Change(
         **body.model_dump(exclude={"photos", "time_limit"}),
@@ -281,7 +289,10 @@ def transition(path: RequestPath, body: TransitionBody) -> Response:
         f"request.{body.action}",
         "request",
         path.request_id,
-        body.model_dump(mode="json", include={"action", "rating", "duplicate_of", "department"}),
+        body.model_dump(
+            mode="json",
+            include={"action", "rating", "duplicate_of", "department", "resolved", "channel"},
+        ),
     )
     return _answer(detail(path.request_id))
 

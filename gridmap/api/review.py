@@ -20,6 +20,7 @@ from gridmap.api import params
 from gridmap.api.common import Strict
 from gridmap.api.jobs import accepted, job_owner
 from gridmap.core.db import get_session
+from gridmap.requests import rates
 from gridmap.review import service as review
 from gridmap.storage import review as store
 
@@ -151,6 +152,7 @@ def report_xlsx(query: ReportQuery) -> Response:
         weights=settings.weights,
         board_size=settings.rate_board_size,
         min_filed=settings.rate_board_min_filed,
+        formula=rates.Formula.of(settings),
     )
     body = review_report.to_xlsx(report)
     detail = {"month": report.month, "area": report.area.code, "format": "xlsx"}

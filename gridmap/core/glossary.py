@@ -64,6 +64,8 @@ ACTIONS: Final = {
     "comment": "备注",
     # Not a transition: the scheduler raised a card (红黄牌) on the timeline.
     "card": "红黄牌",
+    "callback": "回访",
+    "verify": "现场核查",
 }
 STAGES: Final = {"response": "响应", "handling": "处置", "feedback": "回访"}
 #: Why the scheduler (gridmap.requests.sweeps) acted, as its timeline events say.
@@ -78,6 +80,14 @@ REMINDERS: Final = {
     "overdue": "诉求 {id}（{category}）的{stage}时限已于 {deadline} 到期，已超期",
 }
 RATINGS: Final = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+#: A 回访's answer to "is it resolved?" and how it was asked.
+RESOLVED_ANSWERS: Final = {"resolved": "已解决", "unresolved": "未解决"}
+CALLBACK_CHANNELS: Final = {
+    "phone": "电话回访",
+    "on_site": "上门回访",
+    "public": "群众端回访",
+    "resident": "群众自评",
+}
 SOURCES: Final = {"api": "系统上报", "open311": "Open311", "page": "页面上报"}
 #: The description of an Open311 request filed without one (GeoReport v2 makes it optional).
 NO_DESCRIPTION: Final = "（未填写描述）"
@@ -113,8 +123,11 @@ TIE: Final = "并列"
 RANKING_NOTES: Final = {
     "period": ("统计周期", "{first} 至 {last}（北京时间），数据截至 {as_of}"),
     "response_rate": ("响应率", "按时响应数 ÷ 响应应计数（本期受理、已受理或响应已超期的诉求）"),
-    "resolution_rate": ("解决率", "已解决数 ÷ 到期诉求数（处置期限落在本期且已到期的诉求）"),
-    "satisfaction_rate": ("满意率", "（满意 + 0.9 × 基本满意）÷ 评价数（本期评价的诉求）"),
+    "resolution_rate": ("解决率", "{resolution_formula}"),
+    "satisfaction_rate": (
+        "满意率",
+        "（满意 + {basically} × 基本满意）÷ 评价数（本期回访或评价的诉求，各按最后一次回答）",
+    ),
     "score": (
         "综合得分",
         "100 ×（响应率 × {response} + 解决率 × {resolution} + 满意率 × {satisfaction}）"
@@ -133,6 +146,11 @@ RANKING_NOTES: Final = {
     ),
     "peers": ("同类比较", "只与同类单位排名：{peers}"),
 }
+#: 解决率 as each ``GRIDMAP_RATE_RESOLUTION`` counts it (``requests.rates.Formula``).
+RESOLUTION_FORMULAS: Final = {
+    "answers": "回访已解决数 ÷ 回访数（本期回访或评价的诉求，各按最后一次回答）",
+    "completion": "已办结数 ÷ 到期诉求数（处置期限落在本期且已到期的诉求）",
+}
 #: Warning cards (红黄牌).
 CARDS: Final = {"green": "正常", "yellow": "黄牌 即将到期", "red": f"红牌 {OVERDUE}"}
 
@@ -144,6 +162,7 @@ USER_ROLES: Final = {
     "grid_worker": "网格员",
     "member": "党员",
     "auditor": "审计员(只读)",
+    "verifier": "核查回访员",
     "system_admin": "系统管理员",
     "security_admin": "安全管理员",
     "audit_admin": "审计管理员",
@@ -427,6 +446,8 @@ PROBLEMS: Final = {
     "one-time-password-expired": "一次性密码已过期，请联系系统管理员重新重置密码。",
     "patrol-ended": "这次巡查已经结束。",
     "illegal-transition": "当前状态不允许此操作，请刷新查看最新状态。",
+    "own-work": "不能评价、核查或回访自己办理或负责的诉求。",
+    "check-missing": "该类别须经现场核查（附照片）后才能回访归档，尚未核查。",
     "import-rejected": "文件未通过检查，无法导入。",
     "no-linked-person": "您的账号没有关联到网格人员：只有网格员本人可以记录巡查。",
     "division-infeasible": "按当前设置无法分配：每人包户数的上下限与住户数不相符，请调整后重试。",
@@ -469,6 +490,8 @@ def for_pages() -> dict[str, object]:
         "actions": ACTIONS,
         "stages": STAGES,
         "ratings": RATINGS,
+        "resolvedAnswers": RESOLVED_ANSWERS,
+        "callbackChannels": CALLBACK_CHANNELS,
         "sources": SOURCES,
         "overdue": OVERDUE,
         "cards": CARDS,

@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     #: A completed request the resident has not rated is archived by the sweep this many days
     #: after completion (and never before its category's 回访 deadline, when it has one).
     archive_unrated_days: int = Field(7, ge=1, le=365)
+    #: 解决率 (``gridmap.requests.rates``): ``answers`` counts the 已解决 answers of 回访 over
+    #: the answered requests, as Beijing publishes it; ``completion``, the old rate of the
+    #: handlers' own completions by the due date, for comparison.
+    rate_resolution: Literal["answers", "completion"] = "answers"
+    #: The weight of a 基本满意 answer in 满意率 (a 满意 counts 1).
+    rate_basically_weight: float = Field(0.9, ge=0, le=1)
     #: A patrol reaches a household its cleaned track passes within this many metres
     #: (``gridmap.storage.patrols``); a check-in always reaches it.
     pass_by_metres: float = Field(30.0, gt=0, le=1000)

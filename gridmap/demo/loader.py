@@ -100,7 +100,9 @@ def with_homes(population: Population) -> pd.DataFrame:
 
 
 def demo_accounts(population: Population) -> list[tuple[str, str, str | None, int | None]]:
-    """(username, role, scope code, person id) of the demo accounts, all in one community."""
+    """(username, role, scope code, person id) of the demo accounts, all in one community,
+    and a verifier (核查回访员) per street: ``demo-verifier`` in the demo street, and
+    ``demo-verifier-NNN`` (the street code's last three digits) in each other one."""
     assignments = population.assignments
     workers = assignments[assignments["role"] == "grid_worker"].sort_values("grid_code")
     micro, worker = workers.iloc[0]["grid_code"], int(workers.iloc[0]["person_id"])
@@ -110,6 +112,8 @@ def demo_accounts(population: Population) -> list[tuple[str, str, str | None, in
     ]
     covering = population.coverage[population.coverage["household_id"].isin(in_zone)]
     member = int(covering["person_id"].min())
+    streets = sorted(set(population.households["micro_code"].str[:9]) - {community[:9]})
+    verifiers = [(f"demo-verifier-{s[-3:]}", "verifier", s, None) for s in streets]
     return [
         ("demo-street", "street_admin", community[:9], None),
         ("demo-chief", "chief", community, None),
@@ -117,6 +121,8 @@ def demo_accounts(population: Population) -> list[tuple[str, str, str | None, in
         ("demo-worker", "grid_worker", micro, worker),
         ("demo-member", "member", None, member),
         ("demo-auditor", "auditor", community[:6], None),
+        ("demo-verifier", "verifier", community[:9], None),
+        *verifiers,
         ("demo-system", "system_admin", None, None),
         ("demo-security", "security_admin", None, None),
         ("demo-audit", "audit_admin", None, None),

@@ -47,7 +47,14 @@ reviewer      leaders at or above the     record the resident's answer (回访),
 resident      ``resident``                rate, comment
 system        ``system``                  archive; escalate a lapsed stage below the
                                           street (the scheduler)
+verifier      ``verifier`` (核查回访员, a  record a 回访 (callback) and an on-site check
+              community's or a street's)  (verify); handles nothing
 ============  ==========================  ===============================================
+
+Independence: ``rate``, ``callback`` and ``verify`` (:data:`INDEPENDENT`) judge the handling,
+so the service refuses them (403 ``own-work``) to an account that owns the request (its
+user, its linked person, or its level's scope when no account owns it) or took a handling
+action (:data:`HANDLING`) in its timeline, whatever its role.
 
 ``auditor`` and ``member`` are known roles that may do nothing here (read-only).
 
@@ -72,10 +79,19 @@ reassign        reported, accepted, handling       reported, same level    owner
 mark_duplicate  reported, accepted, handling       duplicate               owner, supervisor
 comment         all but archived, duplicate        unchanged               owner, supervisor,
                                                                            reviewer, resident
+callback        completed                          feedback / handling     verifier, reviewer
+                                                   (by ``resolved``)
+verify          completed                          unchanged               verifier, reviewer
 ==============  =================================  ======================  ===================
 
 Hence: a grid worker may not archive; only the street (owner at street level) summons a
-department; a department officer acts only on requests at department level.
+department; a department officer acts only on requests at department level. A callback
+answers ``resolved`` (已解决/未解决), ``rating`` (满意/基本满意/不满意) and ``channel`` (phone,
+on site, public); unresolved reopens the request as an unsatisfied rating does, and a rating
+maps into the same answer record (:attr:`Transition.resolved`, :attr:`Transition.channel`).
+A category version may require an on-site check (``requires_check``): the service then
+refuses to move the request to feedback or archived until a ``verify`` (with a photo) follows
+its last completion.
 """
 
 from __future__ import annotations
@@ -98,6 +114,7 @@ Role = Literal[
     "system",
     "auditor",
     "member",
+    "verifier",
 ]
 Action = Literal[
     "accept",
@@ -110,20 +127,37 @@ Action = Literal[
     "reassign",
     "mark_duplicate",
     "comment",
+    "callback",
+    "verify",
 ]
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
+#: The 回访's first question: is the matter resolved (已解决/未解决)?
+Resolved = Literal["resolved", "unresolved"]
+#: How a 回访 was asked: a phone call, on site, or the residents' public channel.
+Channel = Literal["phone", "on_site", "public"]
 #: A stage with its own time limit: 响应 (until accepted), 处置 (until completed), 回访
 #: (until the resident's answer is recorded).
 Stage = Literal["response", "handling", "feedback"]
-Party = Literal["owner", "supervisor", "reviewer", "resident", "system"]
-#: Where a rule sends the request: a state, "unchanged", or "by_rating" (see RATING_TARGET).
-Target = State | Literal["unchanged", "by_rating"]
+Party = Literal["owner", "supervisor", "reviewer", "resident", "system", "verifier"]
+#: Where a rule sends the request: a state, "unchanged", "by_rating" (see RATING_TARGET) or
+#: "by_answer" (see ANSWER_TARGET).
+Target = State | Literal["unchanged", "by_rating", "by_answer"]
 
 STATES: Final[tuple[State, ...]] = get_args(State)
 LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 RATINGS: Final[tuple[Rating, ...]] = get_args(Rating)
+RESOLVED_ANSWERS: Final[tuple[Resolved, ...]] = get_args(Resolved)
+CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
+#: The actions that judge a request's handling: only someone independent of it may take them
+#: (nobody rates, verifies or calls back a request they handled or own; see
+#: ``gridmap.requests.service``).
+INDEPENDENT: Final[frozenset[Action]] = frozenset({"rate", "callback", "verify"})
+#: The actions that handle a request: whoever took one of them is no longer independent.
+HANDLING: Final[frozenset[Action]] = frozenset({"accept", "start", "complete"})
+#: The actions that record the resident's answer (the 回访 record, read by 三率).
+ANSWERS: Final[frozenset[Action]] = frozenset({"rate", "callback"})
 
 #: The stage whose clock runs while a request is in each state. The state sets below are
 #: read from it, so that every module (queries, 三率, review, Open311, pages) shares them.
@@ -192,6 +226,11 @@ RATING_TARGET: Final[Mapping[Rating, State]] = {
     "basically_satisfied": "feedback",
     "unsatisfied": "handling",
 }
+#: Where a 回访 answer sends a completed request: unresolved reopens it.
+ANSWER_TARGET: Final[Mapping[Resolved, State]] = {
+    "resolved": "feedback",
+    "unresolved": "handling",
+}
 #: How many levels an action moves the request.
 LEVEL_STEP: Final[Mapping[Action, int]] = {"escalate": 1, "return": -1}
 #: The arguments each action requires (every one is required; no others are accepted).
@@ -202,6 +241,7 @@ ACTION_ARGS: Final[Mapping[Action, tuple[str, ...]]] = {
     "reassign": ("reason",),
     "mark_duplicate": ("original_id",),
     "comment": ("text",),
+    "callback": ("resolved", "rating", "channel"),
 }
 
 
@@ -247,6 +287,9 @@ RULES: Final[tuple[Rule, ...]] = (
     _rule("reassign", OPEN, "reported", _STEER),
     _rule("mark_duplicate", OPEN, "duplicate", _STEER),
     _rule("comment", LIVE, "unchanged", {"owner", "supervisor", "reviewer", "resident"}),
+    # 回访 and 核查 by someone who is not the handler (the service refuses own work).
+    _rule("callback", {"completed"}, "by_answer", {"verifier", "reviewer"}),
+    _rule("verify", {"completed"}, "unchanged", {"verifier", "reviewer"}),
 )
 
 
@@ -326,6 +369,10 @@ class Transition:
     reason: str | None = None
     text: str | None = None
     duplicate_of: int | str | None = None
+    #: The answer record of ``rate`` and ``callback``: resolved or not, and how it was asked
+    #: (``resident``: the resident's own rating).
+    resolved: Resolved | None = None
+    channel: Channel | Literal["resident"] | None = None
 
     @property
     def reopened(self) -> bool:
@@ -391,6 +438,7 @@ def _parties(role: Role, level: Level) -> frozenset[Party]:
         ("reviewer", role in REVIEWERS[level]),
         ("resident", role == "resident"),
         ("system", role == "system"),
+        ("verifier", role == "verifier"),
     ]
     return frozenset(party for party, holds in relations if holds)
 
@@ -423,6 +471,8 @@ def _apply(state: RequestState, rule: Rule, role: Role, args: Mapping[str, objec
     elif rule.target == "by_rating":
         assert rating is not None  # ACTION_ARGS makes "rate" carry one
         target = RATING_TARGET[rating]
+    elif rule.target == "by_answer":
+        target = ANSWER_TARGET[cast("Resolved", args["resolved"])]
     else:
         target = rule.target
     level = LEVELS[LEVELS.index(state.level) + LEVEL_STEP.get(rule.action, 0)]
@@ -439,6 +489,7 @@ def _apply(state: RequestState, rule: Rule, role: Role, args: Mapping[str, objec
     new_owner = level if rule.action in {"escalate", "return", "reassign"} else None
     # A clock restarts whenever the stage changes or the request changes hands.
     restarts = after.stage != state.stage or new_owner is not None
+    resolved, channel = _answer_record(rule.action, role, target, args)
     return Transition(
         action=rule.action,
         role=role,
@@ -450,7 +501,22 @@ def _apply(state: RequestState, rule: Rule, role: Role, args: Mapping[str, objec
         reason=cast("str | None", args.get("reason")),
         text=cast("str | None", args.get("text")),
         duplicate_of=duplicate_of,
+        resolved=resolved,
+        channel=channel,
     )
+
+
+def _answer_record(
+    action: Action, role: Role, target: State, args: Mapping[str, object]
+) -> tuple[Resolved | None, Channel | Literal["resident"] | None]:
+    """The 回访 record of an answer: a callback's own; a rating maps into it (resolved unless
+    it reopens the request; the resident's own answer, or a leader's record of it)."""
+    if action == "callback":
+        return cast("Resolved", args["resolved"]), cast("Channel", args["channel"])
+    if action == "rate":
+        resolved: Resolved = "unresolved" if target == "handling" else "resolved"
+        return resolved, "resident" if role == "resident" else None
+    return None, None
 
 
 _T = TypeVar("_T", bound=str)
@@ -495,4 +561,6 @@ _ARG_PARSERS: Final[Mapping[str, Callable[[object], object]]] = {
     "reason": lambda value: _text(value, "reason"),
     "text": lambda value: _text(value, "text"),
     "original_id": _original_id,
+    "resolved": lambda value: _parse(value, RESOLVED_ANSWERS, "resolved"),
+    "channel": lambda value: _parse(value, CHANNELS, "channel"),
 }

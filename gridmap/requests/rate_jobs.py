@@ -99,6 +99,7 @@ def table(
         size=settings.rate_board_size,
         min_filed=settings.rate_board_min_filed,
         disclosure=disclosure,
+        formula=rates.Formula.of(settings),
     )
 
 

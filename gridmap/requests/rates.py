@@ -21,7 +21,21 @@ in ``P``.
 - ``responded_on_time``: its first ``accept`` came at or before the deadline of the response
   stage it closed (a stage without a deadline is always on time).
 
-**Resolution rate (解决率)** = ``resolved / due`` over the requests due in ``P`` by ``T``.
+**Answers (回访记录).** An *answer* is a ``callback`` event (a 回访 recorded by a verifier or a
+leader who did not handle the request: ``resolved`` 已解决/未解决, ``rating``, ``channel``) or
+a ``rate`` event (the resident's own rating, or a leader's record of it), which maps into the
+same record: ``resolved`` unless it is ``unsatisfied`` (it reopens the request). Each request
+counts by its latest answer in ``P`` by ``T``; ``answered`` is the number of requests with one.
+
+**Resolution rate (解决率)**, chosen by ``GRIDMAP_RATE_RESOLUTION`` (:class:`Formula`):
+
+- ``answers`` (default, as Beijing's 12345 publishes it): ``answered_resolved / answered``,
+  the requests whose latest answer in ``P`` says 已解决 over those answered in ``P``. The
+  handler's own ``complete`` counts for nothing here.
+- ``completion`` (the old rate, for comparison): ``resolved / due`` over the requests due in
+  ``P`` by ``T``, defined below.
+
+The completion-based rate:
 
 - The *due date* is the deadline of the first handling stage (recorded on the first
   ``accept``); accepted without a handling limit: the moment of that ``accept``; never
@@ -30,9 +44,10 @@ in ``P``.
   ``feedback`` or ``archived``; a request an unsatisfied resident reopened is ``handling``
   again and is resolved only once completed again.
 
-**Satisfaction rate (满意率)** = ``(satisfied + 0.9 × basically_satisfied) / rated``, where
-``rated`` counts the requests whose resident answered (a ``rate`` event) in ``P`` by ``T``,
-each by its latest answer in ``P``; ``unsatisfied`` answers count in ``rated`` only.
+**Satisfaction rate (满意率)** = ``(satisfied + b × basically_satisfied) / rated``, where
+``rated`` counts the requests answered (a ``rate`` or ``callback`` event) in ``P`` by ``T``,
+each by its latest answer's satisfaction in ``P``; ``unsatisfied`` answers count in ``rated``
+only; ``b`` is ``GRIDMAP_RATE_BASICALLY_WEIGHT`` (default 0.9).
 
 **Score (综合得分)** = ``100 × Σ wᵢ·rateᵢ / Σ wᵢ`` over the rates that are not null, with the
 weights ``(w_response, w_resolution, w_satisfaction)`` of ``GRIDMAP_RATE_WEIGHTS`` (default
@@ -122,12 +137,14 @@ from gridmap.storage import rates as queries
 from gridmap.storage import requests as request_store
 
 Level = Literal["micro", "zone", "community"]
+Resolution = Literal["answers", "completion"]
 By = Literal["grid", "owner"]
 Card = Literal["yellow", "red"]
 
 #: Code length of each grid level: a request's micro-grid code cut to it gives its grid.
 CODE_LENGTH: dict[str, int] = {"community": 12, "zone": 14, "micro": 17}
 BASICALLY = 0.9
+RESOLUTIONS: tuple[Resolution, ...] = ("answers", "completion")
 RESOLVED = frozenset({"completed", "feedback", "archived"})
 #: Actions that open a response stage (the request is reported to a new owner).
 _OPENS_RESPONSE = frozenset({"report", "escalate", "return", "reassign"})
@@ -155,7 +172,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("responded_on_time", "按时响应数"),
     ("response_rate", "响应率"),
     ("due", "到期诉求数"),
-    ("resolved", "已解决数"),
+    ("resolved", "已办结数"),
+    ("answered", "回访数"),
+    ("answered_resolved", "回访已解决数"),
     ("resolution_rate", "解决率"),
     ("rated", "评价数"),
     *glossary.RATINGS.items(),
@@ -166,6 +185,28 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 NOTES_SHEET = "说明"
 #: A row's board as shown (no board: blank).
 BOARD_NAMES: dict[str | None, str] = {**glossary.BOARDS, None: ""}
+
+
+@dataclass(frozen=True)
+class Formula:
+    """How 解决率 and 满意率 are counted (see the module's formulas): ``resolution`` is
+    ``answers`` (已解决 answers / answered) or ``completion`` (the old completion-based rate),
+    ``basically`` the weight of a 基本满意 answer in 满意率."""
+
+    resolution: Resolution = "answers"
+    basically: float = BASICALLY
+
+    def __post_init__(self) -> None:
+        if self.resolution not in RESOLUTIONS:
+            raise InvalidInput(f"resolution must be one of {', '.join(RESOLUTIONS)}")
+        if not 0 <= self.basically <= 1:
+            raise InvalidInput("the weight of basically_satisfied must be between 0 and 1")
+
+    @classmethod
+    def of(cls, settings: Any) -> Formula:
+        """The formula the settings choose (``GRIDMAP_RATE_RESOLUTION``,
+        ``GRIDMAP_RATE_BASICALLY_WEIGHT``)."""
+        return cls(settings.rate_resolution, settings.rate_basically_weight)
 
 
 @dataclass(frozen=True)
@@ -238,8 +279,10 @@ class Facts:
     on_time: bool | None
     due_at: dt.datetime
     resolved: bool
-    #: The latest answer in the period and when it was given (None: no answer in it).
+    #: The latest answer's satisfaction in the period (None: no answer in it).
     rating: str | None = None
+    #: The latest answer's "resolved?" in the period (None: no answer in it).
+    answer_resolved: bool | None = None
 
 
 def _recorded_deadline(event: Any) -> dt.datetime | None:
@@ -272,9 +315,19 @@ def facts(request: Any, events: Sequence[Any], when: Period, now: dt.datetime) -
         on_time = False if deadline is not None and deadline < now else None
         due_at = deadline or request.created_at
     state = seen[-1].to_state if seen else request.state
-    answers = [e for e in seen if e.action == "rate" and when.start <= e.at < when.end]
-    rating = (answers[-1].detail or {}).get("rating") if answers else None
-    return Facts(request.created_at, on_time, due_at, state in RESOLVED, rating)
+    answers = [e for e in seen if e.action in lifecycle.ANSWERS and when.start <= e.at < when.end]
+    record = (answers[-1].detail or {}) if answers else {}
+    rating = record.get("rating")
+    answer_resolved = _answer_resolved(record) if answers else None
+    return Facts(request.created_at, on_time, due_at, state in RESOLVED, rating, answer_resolved)
+
+
+def _answer_resolved(record: dict[str, Any]) -> bool:
+    """An answer's 已解决: its own, or (a rating recorded before callbacks) unless the
+    resident was unsatisfied, which reopened the request."""
+    if "resolved" in record:
+        return bool(record["resolved"] == "resolved")
+    return record.get("rating") != "unsatisfied"
 
 
 # --------------------------------------------------------------------------------- the tally
@@ -292,6 +345,8 @@ class Tally:
     satisfied: int = 0
     basically_satisfied: int = 0
     unsatisfied: int = 0
+    answered: int = 0
+    answered_resolved: int = 0
 
     def add(self, fact: Facts, when: Period, now: dt.datetime) -> None:
         if when.start <= fact.filed_at < when.end:
@@ -304,17 +359,28 @@ class Tally:
             self.resolved += fact.resolved
         if fact.rating in ("satisfied", "basically_satisfied", "unsatisfied"):
             setattr(self, fact.rating, getattr(self, fact.rating) + 1)
+        if fact.answer_resolved is not None:
+            self.answered += 1
+            self.answered_resolved += fact.answer_resolved
 
     @property
     def rated(self) -> int:
         return self.satisfied + self.basically_satisfied + self.unsatisfied
 
-    def rates(self) -> tuple[float | None, float | None, float | None]:
-        """Response, resolution and satisfaction rates, rounded to 4 decimals."""
-        satisfied = self.satisfied + BASICALLY * self.basically_satisfied
+    def rates(
+        self, formula: Formula | None = None
+    ) -> tuple[float | None, float | None, float | None]:
+        """Response, resolution and satisfaction rates as ``formula`` counts them (default:
+        :class:`Formula`'s), rounded to 4 decimals."""
+        formula = formula or Formula()
+        satisfied = self.satisfied + formula.basically * self.basically_satisfied
+        if formula.resolution == "answers":
+            resolution = _share(self.answered_resolved, self.answered)
+        else:
+            resolution = _share(self.resolved, self.due)
         return (
             _share(self.responded_on_time, self.response_counted),
-            _share(self.resolved, self.due),
+            resolution,
             _share(satisfied, self.rated),
         )
 
@@ -488,6 +554,7 @@ class Ranking:
     rows: list[dict[str, Any]] = field(default_factory=list)
     #: Each peer group's boards, in the rows' order.
     boards: list[PeerBoards] = field(default_factory=list)
+    formula: Formula = field(default_factory=Formula)
 
     @property
     def title(self) -> str:
@@ -531,9 +598,15 @@ def _tallies(
 
 
 def _row(
-    code: str, name: str, level: str, group: str, tally: Tally, weights: Sequence[float]
+    code: str,
+    name: str,
+    level: str,
+    group: str,
+    tally: Tally,
+    weights: Sequence[float],
+    formula: Formula,
 ) -> dict[str, Any]:
-    response, resolution, satisfaction = tally.rates()
+    response, resolution, satisfaction = tally.rates(formula)
     return {
         "code": code,
         "name": name,
@@ -545,6 +618,8 @@ def _row(
         "response_rate": response,
         "due": tally.due,
         "resolved": tally.resolved,
+        "answered": tally.answered,
+        "answered_resolved": tally.answered_resolved,
         "resolution_rate": resolution,
         "rated": tally.rated,
         "satisfied": tally.satisfied,
@@ -568,26 +643,34 @@ def ranking(
     min_filed: int = MIN_FILED,
     now: dt.datetime | None = None,
     disclosure: Disclosure = MASKED,
+    formula: Formula | None = None,
 ) -> Ranking:
     """The 三率 of each grid of ``level`` (or each owner unit, staff named as ``disclosure``
     says) in ``scope``, ranked among their peers on boards of ``size`` (rows with fewer than
-    ``min_filed`` requests filed are not ranked)."""
+    ``min_filed`` requests filed are not ranked); 解决率 and 满意率 counted as ``formula``
+    says."""
+    formula = formula or Formula()
     as_of = now or clock.now()
     requests = queries.period_requests(session, scope, grid_code, when.start, when.end)
     events = queries.period_events(session, scope, grid_code, when.start, when.end)
     if by == "owner":
         tallies = _tallies(requests, events, _owner_key, when, as_of)
         names = {_owner_key(r): (_owner_name(r, disclosure), r.level) for r in requests}
-        rows = [_row(k, *names[k], peer(k, names[k][1]), t, weights) for k, t in tallies.items()]
+        rows = [
+            _row(k, *names[k], peer(k, names[k][1]), t, weights, formula)
+            for k, t in tallies.items()
+        ]
     else:
         cut = CODE_LENGTH[level]
         tallies = _tallies(requests, events, lambda r: r.micro_grid_code[:cut], when, as_of)
         rows = [
-            _row(g.code, g.name, level, level, tallies.get(g.code, Tally()), weights)
+            _row(g.code, g.name, level, level, tallies.get(g.code, Tally()), weights, formula)
             for g in queries.grids(session, scope, level, grid_code)
         ]
     ordered, boards = rank(rows, size, min_filed)
-    return Ranking(by, level, grid_code, when, as_of, weights, size, min_filed, ordered, boards)
+    return Ranking(
+        by, level, grid_code, when, as_of, weights, size, min_filed, ordered, boards, formula
+    )
 
 
 def _size_text(size: float) -> str:
@@ -621,6 +704,8 @@ def notes(table: Ranking) -> list[tuple[str, str]]:
         "resolution": f"{resolution:g}",
         "satisfaction": f"{satisfaction:g}",
         "min_filed": table.min_filed,
+        "resolution_formula": glossary.RESOLUTION_FORMULAS[table.formula.resolution],
+        "basically": f"{table.formula.basically:g}",
         "size": _size_text(table.board_size),
         "peers": "、".join(b.label for b in table.boards) or "（无）",
     }

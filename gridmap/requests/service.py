@@ -34,7 +34,7 @@ from typing import Any, Final, cast
 import numpy as np
 from sqlalchemy.orm import Session
 
-from gridmap.access.auth import Caller
+from gridmap.access.auth import Caller, Forbidden
 from gridmap.core import clock, etags, glossary
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.grid.lookup import to_storage_point
@@ -51,6 +51,20 @@ CLIMB: Final = ("micro", "zone", "community", "street")
 class IllegalAction(Conflict):
     code = "illegal-transition"
     title = "Not allowed now"
+
+
+class OwnWork(Forbidden):
+    """Nobody rates, verifies or calls back a request they handled or own."""
+
+    code = "own-work"
+    title = "Not independent of this request"
+
+
+class CheckMissing(Conflict):
+    """The category requires an on-site check (核查) before the request is closed."""
+
+    code = "check-missing"
+    title = "On-site check missing"
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,9 @@ class Change:
     #: The time limit the street gives a summoned department's response (限时督办).
     time_limit: dict[str, Any] | None = None
     photos: tuple[str, ...] = field(default=())
+    #: callback (回访): the answers "resolved?" and how it was asked.
+    resolved: str | None = None
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +213,7 @@ def revise_category(session: Session, code: str, **changes: Any) -> Category:
         "default_level",
         "time_limits",
         "escalate_on_lapse",
+        "requires_check",
     )
     values = {f: changes.get(f, getattr(current, f)) for f in fields}
     return store.add_category_version(session, current, values)
@@ -468,6 +486,8 @@ def _arguments(change: Change) -> dict[str, object]:
         "reason": change.reason,
         "original_id": change.duplicate_of,
         "text": change.note if change.action == "comment" else None,
+        "resolved": change.resolved,
+        "channel": change.channel,
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -576,6 +596,10 @@ def apply(
     locks its own rows, and says why it acts in ``detail``, added to the event's); returns
     the new revision (not committed)."""
     move = _decide(row, change, caller)
+    if move.action in lifecycle.INDEPENDENT:
+        _check_independent(session, row, caller)
+    if move.action == "verify" and not change.photos:
+        raise InvalidInput("verify: photos must hold the photo of the on-site check (核查)")
     if move.duplicate_of is not None:
         _check_original(session, row, int(move.duplicate_of), caller)
     if move.new_owner_level is not None:
@@ -586,6 +610,8 @@ def apply(
         owner = Owner(row.level, row.owner_person_id, row.owner_user_id, row.department, "")
     now = clock.now()
     category = store.category_version(session, row.category_id)
+    if move.after.state in _CLOSING and category.requires_check:
+        _check_done(session, row, move)
     values = {
         "state": move.after.state,
         "level": move.after.level,
@@ -615,11 +641,68 @@ def apply(
     return revision
 
 
+#: The states a request is closed in: the on-site check (核查) must come before them.
+_CLOSING: Final = frozenset({"feedback", "archived"})
+#: The request's columns that name its owner (a person, an account, a department); an
+#: account is the owner when one of its identities (:func:`identities`) is in them.
+OWNER_COLUMNS: Final = ("owner_person_id", "owner_user_id", "department")
+
+
+def identities(session: Session, caller: Caller) -> dict[str, object]:
+    """Who the caller is, as the request's :data:`OWNER_COLUMNS` name owners: its account and
+    its linked person (a department's account adds its department here)."""
+    person = caller.scope.person_id or store.person_of_user(session, caller.user_id)
+    found: dict[str, object] = {"owner_user_id": caller.user_id, "owner_person_id": person}
+    return {column: value for column, value in found.items() if value is not None}
+
+
+def owns(row: Any, caller: Caller, mine: dict[str, object]) -> bool:
+    """Whether the caller owns the request: one of its identities is the owner, or nobody
+    is and the caller's role owns the request's level (its scope answers for it)."""
+    if any(getattr(row, column, None) == value for column, value in mine.items()):
+        return True
+    nobody = all(getattr(row, column, None) is None for column in OWNER_COLUMNS)
+    return nobody and lifecycle.OWNER_ROLE.get(row.level) == caller.role
+
+
+def independent(session: Session, row: Any, caller: Caller) -> bool:
+    """Whether the caller neither owns the request nor took a handling step on it: only
+    then may it rate, verify or call back."""
+    mine = identities(session, caller)
+    person = cast("int | None", mine.get("owner_person_id"))
+    return not (
+        owns(row, caller, mine) or store.handled_by(session, row.id, caller.user_id, person)
+    )
+
+
+def _check_independent(session: Session, row: Any, caller: Caller) -> None:
+    """Refuse (403 ``own-work``) a caller who owns the request or handled it."""
+    if not independent(session, row, caller):
+        raise OwnWork(
+            f"You own or handled request {row.id}: its rating, on-site check and 回访 must "
+            "come from someone independent of its handling."
+        )
+
+
+def _check_done(session: Session, row: Any, move: lifecycle.Transition) -> None:
+    """Refuse (409 ``check-missing``) to close a request of a category that requires an
+    on-site check before a verifier's check follows its last completion."""
+    if move.action == "verify" or store.checked_since_completion(session, row.id):
+        return
+    raise CheckMissing(
+        f"Request {row.id}'s category requires an on-site check (核查) with a photo before it "
+        f"is closed: a verifier must record it ('verify') before {move.action!r}."
+    )
+
+
 def _echo(move: lifecycle.Transition, deadline: dt.datetime | None) -> dict[str, Any]:
-    """What the timeline records of a move besides its states and owner."""
+    """What the timeline records of a move besides its states and owner (an answer's record:
+    ``resolved``, ``rating``, ``channel``)."""
     detail: dict[str, Any] = {
         "reason": move.reason,
         "rating": move.rating,
+        "resolved": move.resolved,
+        "channel": move.channel,
         "duplicate_of": move.duplicate_of,
         "reopened": move.reopened or None,
         "deadline": deadline.isoformat() if deadline else None,
@@ -630,14 +713,17 @@ def _echo(move: lifecycle.Transition, deadline: dt.datetime | None) -> dict[str,
 # -------------------------------------------------------------------------------------- reads
 
 
-def allowed(row: Any, role: str) -> list[str]:
-    """The actions the caller's role may take on a request now (for clients and pages)."""
+def allowed(row: Any, role: str, judges: bool = True) -> list[str]:
+    """The actions the caller's role may take on a request now (for clients and pages); with
+    ``judges`` false (the caller owns or handled it, see :func:`independent`), none of the
+    judging ones."""
     if role not in lifecycle.ROLES:
         return []
     state = lifecycle.RequestState(
         state=row.state, level=row.level, reopen_count=row.reopen_count, rating=row.rating
     )
-    return list(lifecycle.allowed_actions(state, role))
+    actions = lifecycle.allowed_actions(state, role)
+    return [a for a in actions if judges or a not in lifecycle.INDEPENDENT]
 
 
 def get(session: Session, request_id: int, caller: Caller) -> tuple[Any, list[Any]]:

@@ -19,7 +19,7 @@ from gridmap.access.auth import Scope, job_scope
 from gridmap.core import clock
 from gridmap.core.settings import Settings
 from gridmap.jobs import Handler, Owner, Report, enqueue
-from gridmap.requests import sync_limit
+from gridmap.requests import rates, sync_limit
 from gridmap.review import service as review
 from gridmap.storage import jobs as job_store
 from gridmap.storage.jobs import JobRecord
@@ -77,6 +77,7 @@ def build(
         weights=settings.weights,
         board_size=settings.rate_board_size,
         min_filed=settings.rate_board_min_filed,
+        formula=rates.Formula.of(settings),
     )
     if fmt == "html":
         report(70, "生成网页报告")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
 from gridmap.core import clock
-from gridmap.requests.lifecycle import CLOCKED, OPEN
+from gridmap.requests.lifecycle import CLOCKED, HANDLING, OPEN
 from gridmap.storage.grids import BBox, envelope
 from gridmap.storage.models import (
     SRID,
@@ -276,6 +276,45 @@ def was_accepted(session: Session, request_id: int) -> bool:
         RequestEvent.request_id == request_id, RequestEvent.action == "accept"
     )
     return bool(session.scalar(select(found.exists())))
+
+
+def handled_by(session: Session, request_id: int, user_id: int, person_id: int | None) -> bool:
+    """Whether the account ``user_id`` (or its person ``person_id``, the owner an event
+    records) took a handling action (``lifecycle.HANDLING``) in the request's timeline."""
+    who = RequestEvent.actor_user_id == user_id
+    if person_id is not None:
+        who = or_(who, RequestEvent.owner_person_id == person_id)
+    found = select(RequestEvent.id).where(
+        RequestEvent.request_id == request_id,
+        RequestEvent.action.in_(sorted(HANDLING)),
+        who,
+    )
+    return bool(session.scalar(select(found.exists())))
+
+
+def checked_since_completion_clause(request_id: Any) -> Any:
+    """SQL: an on-site check (``verify``) follows the last ``complete`` of request
+    ``request_id`` (a value or a column)."""
+    completion = aliased(RequestEvent)
+    last_complete = (
+        select(func.max(completion.id))
+        .where(completion.request_id == request_id, completion.action == "complete")
+        .scalar_subquery()
+    )
+    return (
+        select(RequestEvent.id)
+        .where(
+            RequestEvent.request_id == request_id,
+            RequestEvent.action == "verify",
+            RequestEvent.id > func.coalesce(last_complete, 0),
+        )
+        .exists()
+    )
+
+
+def checked_since_completion(session: Session, request_id: int) -> bool:
+    """Whether an on-site check (``verify``) follows the request's last ``complete``."""
+    return bool(session.scalar(select(checked_since_completion_clause(request_id))))
 
 
 def append_event(session: Session, values: dict[str, Any]) -> None:

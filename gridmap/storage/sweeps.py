@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from gridmap.requests.lifecycle import CLOCKED, OPEN, STAGE_OF
+from gridmap.storage import requests
 from gridmap.storage.models import Category, Outbox, RequestCard, ResidentRequest, User
 
 #: The account the scheduler acts as (migration 0016: inactive, without role).
@@ -112,11 +113,18 @@ def lock_unrated(
     session: Session, now: dt.datetime, days: int, after_id: int, limit: int
 ) -> list[ResidentRequest]:
     """Completed requests without the resident's answer ``days`` after completion and past
-    their 回访 deadline if they have one, locked."""
+    their 回访 deadline if they have one, locked; one whose category requires an on-site
+    check (核查) only once a check follows its completion."""
+    needs_check = (
+        select(Category.id)
+        .where(Category.id == ResidentRequest.category_id, Category.requires_check)
+        .exists()
+    )
     condition = and_(
         ResidentRequest.state == "completed",
         ResidentRequest.stage_started_at <= now - dt.timedelta(days=days),
         or_(ResidentRequest.stage_deadline.is_(None), ResidentRequest.stage_deadline <= now),
+        or_(~needs_check, requests.checked_since_completion_clause(ResidentRequest.id)),
     )
     return _lock_batch(session, condition, after_id, limit)
 

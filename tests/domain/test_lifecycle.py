@@ -82,7 +82,10 @@ def expected_allowed(state: str, level: str, role: str, action: str) -> bool:
             return state not in {"archived", "duplicate"} and (
                 steer or _reviewer(role, level) or role == "resident"
             )
-    raise AssertionError(action)
+    # 回访 and 核查: a verifier, or a leader who reviews the level (own work is refused by
+    # the service, see tests/requests/test_verification.py).
+    assert action in ("callback", "verify"), action
+    return state == "completed" and (role == "verifier" or _reviewer(role, level))
 
 
 def valid_args(action: str, rating: str = "satisfied") -> dict[str, Any]:
@@ -93,6 +96,11 @@ def valid_args(action: str, rating: str = "satisfied") -> dict[str, Any]:
         "reassign": {"reason": "定位错误，转相邻网格"},
         "mark_duplicate": {"original_id": 41},
         "comment": {"text": "已电话联系居民"},
+        "callback": {
+            "resolved": "unresolved" if rating == "unsatisfied" else "resolved",
+            "rating": rating,
+            "channel": "phone",
+        },
     }
     return args.get(action, {})
 
@@ -104,7 +112,8 @@ def check_invariants(before: RequestState, action: str, after: RequestState) -> 
     assert step == {"escalate": 1, "return": -1}.get(action, 0)
     if after.reopen_count != before.reopen_count:
         assert after.reopen_count == before.reopen_count + 1
-        assert (before.state, action, after.rating) == ("completed", "rate", "unsatisfied")
+        assert before.state == "completed"
+        assert (action, after.rating) == ("rate", "unsatisfied") or action == "callback"
     if after.level == "department" and before.level != "department":
         assert before.level == "street"
 
@@ -118,7 +127,7 @@ def test_every_state_action_role_matches_the_spec(level: str) -> None:
         before = RequestState(state=state, level=level)  # type: ignore[arg-type]
         allowed = expected_allowed(state, level, role, action)
         assert (action in allowed_actions(before, role)) == allowed, (state, level, role, action)
-        ratings = RATINGS if action == "rate" else ("satisfied",)
+        ratings = RATINGS if action in ("rate", "callback") else ("satisfied",)
         for rating in ratings:
             if allowed:
                 result = transition(before, action, role, **valid_args(action, rating))
@@ -330,3 +339,58 @@ def test_unknown_role_and_bad_state_are_value_errors() -> None:
 def test_illegal_transition_is_not_a_value_error() -> None:
     # The API maps ValueError to 4xx input errors and IllegalTransition to 409: keep them apart.
     assert not issubclass(IllegalTransition, ValueError)
+
+
+# -- 回访 and 核查 -----------------------------------------------------------------------------
+
+
+def test_a_callback_records_the_answer_and_closes_or_reopens() -> None:
+    done = RequestState("completed", "micro")
+    closed = transition(
+        done,
+        "callback",
+        "verifier",
+        resolved="resolved",
+        rating="basically_satisfied",
+        channel="phone",
+    )
+    assert closed.after == RequestState("feedback", "micro", rating="basically_satisfied")
+    assert (closed.resolved, closed.channel, closed.deadline_starts) == ("resolved", "phone", None)
+    reopened = transition(
+        done, "callback", "verifier", resolved="unresolved", rating="satisfied", channel="on_site"
+    )
+    # Unresolved reopens even when the resident was polite about it.
+    assert reopened.after == RequestState("handling", "micro", reopen_count=1, rating="satisfied")
+    assert reopened.reopened and reopened.deadline_starts == "handling"
+
+
+def test_a_rating_maps_into_the_same_answer_record() -> None:
+    done = RequestState("completed", "zone")
+    own = transition(done, "rate", "resident", rating="satisfied")
+    assert (own.resolved, own.channel) == ("resolved", "resident")
+    recorded = transition(done, "rate", "chief", rating="unsatisfied")
+    assert (recorded.resolved, recorded.channel) == ("unresolved", None)
+
+
+def test_a_verifier_checks_and_calls_back_but_handles_nothing() -> None:
+    done = RequestState("completed", "street")
+    checked = transition(done, "verify", "verifier")
+    assert checked.after == done and checked.deadline_starts is None
+    assert allowed_actions(done, "verifier") == ["callback", "verify"]
+    for state in ("reported", "accepted", "handling", "feedback"):
+        assert allowed_actions(RequestState(state, "micro"), "verifier") == []
+    with pytest.raises(NotPermitted, match=r"'accept'.*'verifier'"):
+        transition(RequestState("reported", "micro"), "accept", "verifier")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"rating": "satisfied", "channel": "phone"}, "requires 'resolved'"),
+        ({"resolved": "maybe", "rating": "satisfied", "channel": "phone"}, "resolved must be"),
+        ({"resolved": "resolved", "rating": "satisfied", "channel": "letter"}, "channel must be"),
+    ],
+)
+def test_malformed_callbacks_are_value_errors(args: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        transition(RequestState("completed", "micro"), "callback", "verifier", **args)

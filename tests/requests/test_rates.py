@@ -17,6 +17,9 @@ R5      01002   Fri 11-29 17:00  12-02 10:00       (deadline Mon 12-02 10:30: on
 R6      01001   Thu 10-31 16:00  16:30             completed 11-01 (due 11-01 17:30)
 R7      01001   Wed 11-20 09:00  —                 marked a duplicate of R1: never counts
 ======  ======  ===============  ================  =========================================
+
+The answers (R1–R3, recorded by the zone leader, who handled none of them) make 解决率 2 of 3
+(R3's unsatisfied answer reopened it: 未解决); the old completion-based rate is checked too.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import operator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -37,9 +41,10 @@ from gridmap.core import db, glossary
 from gridmap.core.errors import InvalidInput
 from gridmap.requests import rates
 from gridmap.storage import requests as store
-from gridmap.storage.models import AuditEntry
+from gridmap.storage.models import AuditEntry, ResidentRequest
 from tests.conftest import COMMUNITY, client_for
-from tests.requests.timelines import M1, M2, M3, M4, SH, at, nov
+from tests.helpers import clock_at
+from tests.requests.timelines import M1, M2, M3, M4, SH, Desk, at, nov
 
 NOVEMBER = rates.period("2024-11")
 AS_OF = dt.datetime(2024, 12, 10, 10, 0, tzinfo=SH)
@@ -60,6 +65,8 @@ COUNTS = (
     "responded_on_time",
     "due",
     "resolved",
+    "answered",
+    "answered_resolved",
     "rated",
     "satisfied",
     "basically_satisfied",
@@ -68,11 +75,20 @@ COUNTS = (
 RATES = ("response_rate", "resolution_rate", "satisfaction_rate", "score", "rank", "board")
 
 #: code → counts (in COUNTS' order) and rates, score, rank, board; weights 10/50/40, boards of 1.
+#: 解决率 from the answers: M1 2 of 3 answered; M2 none answered (null, so its score is its
+#: response rate alone).
 EXPECTED_MICRO = {
-    M1: ((3, 3, 2, 4, 3, 3, 1, 1, 1), (0.6667, 0.75, 0.6333, 69.5, 1, "red")),
-    M2: ((2, 2, 1, 1, 0, 0, 0, 0, 0), (0.5, 0.0, None, 8.33, 2, "black")),
-    M3: ((0,) * 9, (None, None, None, None, None, None)),
-    M4: ((0,) * 9, (None, None, None, None, None, None)),
+    M1: ((3, 3, 2, 4, 3, 3, 2, 3, 1, 1, 1), (0.6667, 0.6667, 0.6333, 65.33, 1, "red")),
+    M2: ((2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0), (0.5, None, None, 50.0, 2, "black")),
+    M3: ((0,) * 11, (None, None, None, None, None, None)),
+    M4: ((0,) * 11, (None, None, None, None, None, None)),
+}
+#: The same with the old completion-based 解决率 (resolved / due), for comparison.
+EXPECTED_MICRO_BY_COMPLETION = {
+    M1: (EXPECTED_MICRO[M1][0], (0.6667, 0.75, 0.6333, 69.5, 1, "red")),
+    M2: (EXPECTED_MICRO[M2][0], (0.5, 0.0, None, 8.33, 2, "black")),
+    M3: EXPECTED_MICRO[M3],
+    M4: EXPECTED_MICRO[M4],
 }
 
 
@@ -90,11 +106,43 @@ def test_the_rates_of_each_micro_grid_match_the_hand_computed_table(session, des
     assert found.rows[0]["name"] == "1-001" and found.rows[0]["level"] == "micro"
 
 
+def test_the_old_completion_based_resolution_rate_is_a_setting_away(session, desk):
+    by_completion = rates.Formula(resolution="completion")
+    assert _table(_ranking(session, size=1, formula=by_completion)) == EXPECTED_MICRO_BY_COMPLETION
+    # 基本满意's weight: M1's answers are satisfied, basically satisfied and unsatisfied.
+    half = _ranking(session, size=1, formula=rates.Formula(basically=0.5))
+    assert half.rows[0]["satisfaction_rate"] == 0.5
+    with pytest.raises(InvalidInput):
+        rates.Formula(resolution="clicks")  # type: ignore[arg-type]
+
+
+def test_a_callback_is_an_answer_like_a_rating(session, desk, monkeypatch):
+    """R6 (completed 11-01, never answered) gets a 回访 on 11-20: 未解决 but 基本满意. M1 then
+    has 4 answers, 2 resolved; 满意率 (1 + 0.9 × 2) / 4."""
+    r6 = desk[5]
+    d = Desk(session, monkeypatch)
+    d.revision[r6] = session.get(ResidentRequest, r6).revision
+    verifier = d.caller("rate-verifier", "verifier", scope_code=COMMUNITY)
+    d.act(
+        r6,
+        verifier,
+        nov(20, 9),
+        "callback",
+        resolved="unresolved",
+        rating="basically_satisfied",
+        channel="phone",
+    )
+    session.commit()
+    m1 = {r["code"]: r for r in _ranking(session, size=1).rows}[M1]
+    assert (m1["answered"], m1["answered_resolved"], m1["rated"]) == (4, 2, 4)
+    assert (m1["resolution_rate"], m1["satisfaction_rate"]) == (0.5, 0.7)
+
+
 def test_zones_and_the_community_roll_the_micro_grids_up(session, desk):
-    zone_01 = ((5, 5, 3, 5, 3, 3, 1, 1, 1), (0.6, 0.6, 0.6333, 61.33, 1, "red"))
+    zone_01 = ((5, 5, 3, 5, 3, 3, 2, 3, 1, 1, 1), (0.6, 0.6667, 0.6333, 64.67, 1, "red"))
     assert _table(_ranking(session, level="zone", size=1)) == {
         COMMUNITY + "01": zone_01,
-        COMMUNITY + "02": ((0,) * 9, (None,) * 6),
+        COMMUNITY + "02": ((0,) * 11, (None,) * 6),
     }
     assert _table(_ranking(session, level="community", size=1)) == {COMMUNITY: zone_01}
 
@@ -321,7 +369,7 @@ def test_the_minimum_volume_of_a_real_table(session, desk):
     found = {r["code"]: r for r in _ranking(session, min_filed=3).rows}
     assert (found[M1]["rank"], found[M1]["board"], found[M1]["unranked"]) == (1, "red", None)
     assert (found[M2]["score"], found[M2]["rank"], found[M2]["unranked"]) == (
-        8.33,
+        50.0,
         None,
         "below_minimum",
     )
@@ -329,8 +377,8 @@ def test_the_minimum_volume_of_a_real_table(session, desk):
     default = rates.ranking(session, STREET, NOVEMBER, now=AS_OF)
     assert default.min_filed == rates.MIN_FILED == 5
     assert {r["code"]: (r["score"], r["rank"], r["unranked"]) for r in default.rows} == {
-        M1: (69.5, None, "below_minimum"),
-        M2: (8.33, None, "below_minimum"),
+        M1: (65.33, None, "below_minimum"),
+        M2: (50.0, None, "below_minimum"),
         M3: (None, None, "no_filed"),
         M4: (None, None, "no_filed"),
     }
@@ -343,25 +391,31 @@ def test_a_request_counts_only_once_it_exists_and_while_its_clock_runs_it_waits(
     R5 is not filed yet; R3 is due (11-12 17:30) and was reopened 11-13: unresolved."""
     found = _ranking(session, now=nov(18, 10), size=1)
     table = _table(found)
-    assert table[M2] == ((1, 0, 0, 0, 0, 0, 0, 0, 0), (None,) * 6)
-    assert table[M1][0] == (3, 3, 2, 4, 3, 3, 1, 1, 1)
+    assert table[M2] == ((1,) + (0,) * 10, (None,) * 6)
+    assert table[M1][0] == (3, 3, 2, 4, 3, 3, 2, 3, 1, 1, 1)
 
 
 def test_a_range_of_dates_is_a_period(session, desk):
     first_week = rates.period(None, dt.date(2024, 11, 1), dt.date(2024, 11, 7))
     found = _table(_ranking(session, when=first_week, size=1))
-    # R1 and R2 filed; due: R6 (11-01), R1 (11-05), R2 (11-06); answers: R1 and R2.
-    assert found[M1] == ((2, 2, 1, 3, 3, 2, 1, 1, 0), (0.5, 1.0, 0.95, 93.0, 1, "red"))
+    # R1 and R2 filed; due: R6 (11-01), R1 (11-05), R2 (11-06); answers: R1 and R2, resolved.
+    assert found[M1] == ((2, 2, 1, 3, 3, 2, 2, 2, 1, 1, 0), (0.5, 1.0, 0.95, 93.0, 1, "red"))
 
 
 def test_a_grid_without_requests_filed_in_the_period_is_shown_but_not_ranked(session, desk):
     """December: nothing is filed, but R5 (filed 11-29, accepted 12-02) falls due in it and is
-    not resolved by 12-10: 01002 has a resolution rate of 0 from an older request, which is
-    shown with its count, and no score (issue 15: 0 requests showed 满意率 100 %, 得分 100)."""
-    december = _table(_ranking(session, when=rates.period("2024-12"), size=1))
+    not resolved by 12-10: by completion, 01002 has a resolution rate of 0 from an older
+    request, which is shown with its count, and no score (issue 15: 0 requests showed 满意率
+    100 %, 得分 100). By the answers it has none: nobody answered in December."""
+    by_completion = rates.Formula(resolution="completion")
+    december = _table(
+        _ranking(session, when=rates.period("2024-12"), size=1, formula=by_completion)
+    )
     counts, found = december[M2]
     assert counts[0] == 0 and counts[3] == 1  # filed 0, due 1
     assert found == (None, 0.0, None, None, None, None)  # rates kept; no score, rank, board
+    by_answers = _table(_ranking(session, when=rates.period("2024-12"), size=1))
+    assert by_answers[M2] == (counts, (None,) * 6)
 
 
 def test_the_last_complete_month_is_the_one_before_today():
@@ -372,7 +426,7 @@ def test_the_last_complete_month_is_the_one_before_today():
 
 def test_an_out_of_scope_grid_never_appears(session, desk):
     other_zone = _ranking(session, Scope((COMMUNITY + "02",)), size=1)
-    assert _table(other_zone) == {M3: ((0,) * 9, (None,) * 6), M4: ((0,) * 9, (None,) * 6)}
+    assert _table(other_zone) == {M3: ((0,) * 11, (None,) * 6), M4: ((0,) * 11, (None,) * 6)}
     assert _ranking(session, Scope((COMMUNITY + "02",)), by="owner").rows == []
     worker = _ranking(session, Scope((M1,), 3), size=1)
     assert _table(worker) == {M1: EXPECTED_MICRO[M1]}
@@ -401,13 +455,14 @@ def test_the_api_ranks_within_the_callers_scope(clients, desk):
         "tz": "Asia/Shanghai",
     }
     assert body["weights"] == {"response": 0.1, "resolution": 0.5, "satisfaction": 0.4}
+    assert body["formula"] == {"resolution": "answers", "basically_satisfied": 0.9}
     assert body["board_size"] == 3 and body["by"] == "grid" and body["level"] == "micro"
     assert list(body["columns"])[:3] == ["code", "name", "level"]
     rows = {r["code"]: r for r in body["rows"]}
     assert set(rows) == {M1, M2, M3, M4}
     # 3 requests filed, below the default minimum of 5: scored, shown, not ranked.
     assert body["min_filed"] == 5
-    assert (rows[M1]["score"], rows[M1]["rank"], rows[M3]["response_rate"]) == (69.5, None, None)
+    assert (rows[M1]["score"], rows[M1]["rank"], rows[M3]["response_rate"]) == (65.33, None, None)
     assert (rows[M1]["unranked"], rows[M1]["board"], rows[M1]["peer"]) == (
         "below_minimum",
         None,
@@ -428,7 +483,8 @@ def test_the_api_ranks_within_the_callers_scope(clients, desk):
     assert notes["统计周期"].startswith("2024-11-01 至 2024-11-30（北京时间），数据截至 ")
     assert notes["综合得分"].startswith("100 ×（响应率 × 0.1 + 解决率 × 0.5 + 满意率 × 0.4）")
     assert "不少于 5 件" in notes["最低件数"] and "受理诉求数多、解决率高" in notes["并列规则"]
-    assert notes["满意率"] == "（满意 + 0.9 × 基本满意）÷ 评价数（本期评价的诉求）"
+    assert notes["满意率"].startswith("（满意 + 0.9 × 基本满意）÷ 评价数")
+    assert notes["解决率"].startswith("回访已解决数 ÷ 回访数")
     other = clients("zone_leader_02").get("/api/v1/rates?period=2024-11").get_json()
     assert {r["code"] for r in other["rows"]} == {M3, M4}
     dates = clients("chief").get("/api/v1/rates?from=2024-11-01&to=2024-11-07").get_json()
@@ -462,7 +518,26 @@ def test_the_weights_come_from_the_settings(settings, session_factory, make_user
         settings.replace(rate_board_min_filed=0)
 
 
-def test_the_excel_export_holds_the_same_numbers_and_is_audited(clients, session, desk):
+def test_the_resolution_formula_comes_from_the_settings(settings, session_factory, make_user, desk):
+    chosen = settings.replace(rate_resolution="completion", rate_basically_weight=0.5)
+    app = create_app(chosen)
+    app.config["TESTING"] = True
+    db.use_sessions(app, session_factory)
+    chief = client_for(app, make_user("chief", COMMUNITY))
+    body = chief.get("/api/v1/rates?period=2024-11").get_json()
+    assert body["formula"] == {"resolution": "completion", "basically_satisfied": 0.5}
+    m1 = {r["code"]: r for r in body["rows"]}[M1]
+    assert (m1["resolution_rate"], m1["satisfaction_rate"]) == (0.75, 0.5)
+
+
+@pytest.fixture
+def frozen() -> Iterator[None]:
+    """The clock stands still: answers made a moment apart state the same 数据截至 time."""
+    with clock_at(AS_OF):
+        yield
+
+
+def test_the_excel_export_holds_the_same_numbers_and_is_audited(clients, session, desk, frozen):
     chief = clients("chief")
     body = chief.get("/api/v1/rates?period=2024-11").get_json()
     response = chief.get("/api/v1/rates.xlsx?period=2024-11")

@@ -171,3 +171,20 @@ def test_the_remembered_yellow_moments_judge_as_the_cards_do(session, desk):
     judged = [sweeps._may_have_a_card(row, t) for t in moments]
     assert judged == [rates.card(row, t) is not None for t in moments]
     assert 0 < judged.index(True) < len(judged) - 1
+
+
+def test_a_request_awaiting_its_on_site_check_is_not_archived_until_checked(session, desk):
+    """核查: the category requires a verifier's check before closing, so the sweep leaves the
+    request completed (and the other requests' archiving goes on) until a check follows."""
+    service.revise_category(session, "sanitation.garbage", requires_check=True)
+    worker = desk.caller("sw-worker6", "grid_worker", scope_code=M1, person_id=3)
+    verifier = desk.caller("sw-verifier", "verifier", scope_code=COMMUNITY)
+    rid = desk.file(worker, IN_01001, nov(4, 9))
+    desk.act(rid, worker, nov(4, 9, 30), "accept")
+    desk.act(rid, worker, nov(4, 9, 40), "start")
+    desk.act(rid, worker, nov(4, 15), "complete")
+    assert _sweep(session, nov(12, 9))["archived"] == 0
+    desk.act(rid, verifier, nov(12, 10), "verify", photos=("https://photos.example/1.jpg",))
+    assert _sweep(session, nov(12, 11))["archived"] == 1
+    session.expire_all()
+    assert session.get(ResidentRequest, rid).state == "archived"

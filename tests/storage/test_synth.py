@@ -249,6 +249,8 @@ def test_timelines_are_coherent_and_rows_match_their_last_step(city):
         "report,accept,start,complete,archive",  # unanswered: the scheduler archived it
         "report,accept,start,complete,rate,complete,rate,archive",  # reopened
         "report,escalate,accept,start,complete,rate,archive",
+        "report,accept,start,complete,callback,archive",  # 回访 by the street's verifier
+        "report,accept,start,complete,callback,complete,rate,archive",  # unresolved: reopened
     }
     assert all(loop.startswith("report,") and loop.endswith("archive") for loop in loops)
 
@@ -274,10 +276,18 @@ def test_every_step_is_a_legal_transition_by_the_role_that_took_it(city):
         for event in steps[1:]:
             args = {
                 "rate": {"rating": event.detail.get("rating")},
+                "callback": {
+                    key: event.detail.get(key) for key in ("resolved", "rating", "channel")
+                },
                 "escalate": {"reason": event.detail.get("reason")},
                 "mark_duplicate": {"original_id": event.detail.get("duplicate_of")},
             }.get(event.action, {})
             move = lifecycle.transition(state, event.action, actor_role(event.actor), **args)
+            if event.action in lifecycle.ANSWERS:  # the answer record as the service writes it
+                assert (move.resolved, move.channel) == (
+                    event.detail["resolved"],
+                    event.detail["channel"],
+                )
             state = move.after
             assert (state.state, state.level) == (event.to_state, event.level)
     assert len(timelines) > COUNT / 8
@@ -308,7 +318,12 @@ def test_stage_clocks_are_those_gridmap_deadlines_computes(city):
          WHERE e.detail ? 'deadline' AND e.request_id % 11 = 0
         """,
     )
-    stage_of = {"accept": "handling", "complete": "feedback", "rate": "handling"}
+    stage_of = {
+        "accept": "handling",
+        "complete": "feedback",
+        "rate": "handling",
+        "callback": "handling",
+    }
     for row in recorded:
         limit = row.time_limits[stage_of.get(row.action, "response")]
         expected = deadlines.add_working_time(row.at, limit["amount"], limit["unit"])

@@ -569,3 +569,47 @@ def test_request_page_query_strings_are_checked(
     ):
         with client.get(path) as response:
             assert response.status_code == 400, path
+
+
+def test_a_verifier_calls_back_on_a_phone(
+    phone: Watched, worker_api: Api, worker_point: tuple[float, float]
+) -> None:
+    """demo-verifier (核查回访员 of the street) records a 回访 of a request demo-worker
+    completed: the page asks whether it is resolved, the satisfaction and how it was asked."""
+    status, record = worker_api.call(
+        "POST",
+        "/requests",
+        {
+            "category": CATEGORY,
+            "description": "楼道灯不亮，请尽快修理",
+            "location": {"lon": worker_point[0], "lat": worker_point[1], "crs": "EPSG:4326"},
+        },
+    )
+    assert status == 201, record
+    for action in ("accept", "start", "complete"):
+        status, record = worker_api.call(
+            "POST",
+            f"/requests/{record['id']}/transitions",
+            {"action": action},
+            {"If-Match": record["etag"]},
+        )
+        assert status == 200, record
+    phone.login("demo-verifier", next_path=f"/requests/{record['id']}")
+    page = phone.page
+    page.wait_for_selector("#gm-detail[data-state=ready]")
+    buttons = page.locator("#gm-actions button")
+    assert buttons.all_inner_texts() == [glossary.ACTIONS["callback"], glossary.ACTIONS["verify"]]
+    buttons.get_by_text(glossary.ACTIONS["callback"], exact=True).click()
+    form = page.locator("#gm-action-form")
+    form.get_by_label(glossary.RESOLVED_ANSWERS["resolved"]).check()
+    form.get_by_label(glossary.RATINGS["basically_satisfied"]).check()
+    form.get_by_label(glossary.CALLBACK_CHANNELS["phone"]).check()
+    form.locator("textarea[name=note]").fill("电话回访：灯已修好")
+    phone.screenshot("request_callback_phone.png")
+    page.get_by_role("button", name="确认").click()
+    page.wait_for_selector("#gm-detail-state[data-state=feedback]")
+    last = page.locator("#gm-timeline > li").last.inner_text()
+    assert glossary.ACTIONS["callback"] in last and glossary.RESOLVED_ANSWERS["resolved"] in last
+    answered = worker_api.get(f"/requests/{record['id']}")
+    assert answered["timeline"][-1]["detail"]["channel"] == "phone"
+    assert phone.console_errors == [] and phone.csp_violations == []

@@ -173,6 +173,13 @@ JOURNEYS: dict[str, list[Step]] = {
         ("password", _go("/password")),
         ("forbidden", _go("/assign")),
     ],
+    "demo-verifier": [
+        ("map", _go("/")),
+        ("inbox", _go("/requests?tab=all")),
+        ("request", _go("/requests/{request}")),
+        ("requests-map", _go("/requests/map")),
+        ("ranking", _go("/requests/ranking")),
+    ],
     "demo-system": [
         ("import", _go("/grids/import")),
         ("accounts", _go("/accounts")),

@@ -15,8 +15,11 @@ flooding, debris and billboard requests. 85 % of residents answer within the fee
 (about 76 % satisfied, 16 % basically, 8 % unsatisfied, more often after a late completion);
 an unanswered request is archived by the scheduler when its feedback deadline passes. An
 unsatisfied answer reopens the request, which is completed again; 70 % of those residents
-answer again (satisfied now), the rest stay unsatisfied and unanswered. Duplicates are marked
-by their owner.
+answer again (satisfied now), the rest stay unsatisfied and unanswered. A quarter of the
+answers are 回访 (``callback``) by the street's verifier (核查回访员) on the phone, recorded
+"unresolved" when the resident is unsatisfied, and the rest the resident's own rating
+(``rate``); both carry the same answer record (:func:`gridmap.requests.lifecycle.transition`'s
+``resolved`` and ``channel``). Duplicates are marked by their owner.
 
 Every step after ``end`` is cut: requests of the last days and weeks are open in every state,
 some past their stage deadline. The rows carry the state, level, owner, rating,
@@ -113,7 +116,10 @@ ACTORS: Final = (
     *(f"synth:{role}" for role in lifecycle.OWNER_ROLE.values()),
     "synth:resident",
     "synth:system",
+    "synth:verifier",
 )
+#: The actor whose answer steps are 回访 (``callback``) rather than a resident's ``rate``.
+VERIFIER: Final = len(ACTORS)
 _ACTOR: Final = {name.removeprefix("synth:"): i + 1 for i, name in enumerate(ACTORS)}
 STATES: Final = lifecycle.STATES
 RATINGS: Final = lifecycle.RATINGS
@@ -361,8 +367,8 @@ def _settle(
 def _actors(
     world: World, rng: np.random.Generator, routed: Owners, now: Owners, source: Ints
 ) -> Ints:
-    """Who takes each step (1-based into the actors): the owner handles, a resident or a
-    reviewer answers, a reviewer or the scheduler archives (``gridmap.requests.lifecycle``'s
+    """Who takes each step (1-based into the actors): the owner handles, a resident rates or
+    a verifier calls back, a reviewer or the scheduler archives (``gridmap.requests.lifecycle``'s
     parties)."""
     n = source.size
     owner_role = np.array([_ACTOR[lifecycle.OWNER_ROLE[level]] for level in LEVELS])
@@ -373,7 +379,7 @@ def _actors(
     for step in (DUPLICATE, ACCEPT, START, COMPLETE, COMPLETE_AGAIN):
         actor[step] = owner_role[now.level]
     for step in (RATE, REOPEN, RATE_AGAIN):
-        actor[step] = np.where(rng.random(n) < 0.75, _ACTOR["resident"], reviewer[now.level])
+        actor[step] = np.where(rng.random(n) < 0.75, _ACTOR["resident"], _ACTOR["verifier"])
     actor[ARCHIVE] = reviewer[now.level]
     actor[ARCHIVE_UNRATED] = _ACTOR["system"]
     return actor

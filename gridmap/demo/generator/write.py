@@ -24,7 +24,16 @@ from gridmap.demo.generator.draw import Drawn, day_blocks, draw_block
 from gridmap.demo.generator.model import CATEGORY_MODELS, DUPLICATE_SHARE, LEVELS, REASONS, SOURCES
 from gridmap.demo.generator.report import Block, Report
 from gridmap.demo.generator.rows import EVENT_COLUMNS, REQUEST_COLUMNS, STATE_AFTER, Chunk, chunks
-from gridmap.demo.generator.timelines import ACTORS, RATINGS, REOPEN, STATES, STEPS, Timeline, live
+from gridmap.demo.generator.timelines import (
+    ACTORS,
+    RATINGS,
+    REOPEN,
+    STATES,
+    STEPS,
+    VERIFIER,
+    Timeline,
+    live,
+)
 from gridmap.demo.generator.world import World
 from gridmap.grid import ingest
 
@@ -63,7 +72,9 @@ SELECT s.id, s.category_id, d.body, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)
 _INSERT_EVENTS = """
 INSERT INTO request_event
   (id, request_id, at, actor, action, from_state, to_state, level, owner_person_id, detail)
-SELECT s.id, s.request_id, s.at, (%(actors)s::text[])[s.actor], (%(actions)s::text[])[s.step],
+SELECT s.id, s.request_id, s.at, (%(actors)s::text[])[s.actor],
+       CASE WHEN s.actor = %(verifier)s AND s.rating > 0 THEN 'callback'
+            ELSE (%(actions)s::text[])[s.step] END,
        (%(befores)s::text[])[s.step], (%(afters)s::text[])[s.step],
        (%(levels)s::text[])[s.level], NULLIF(s.owner_person_id, 0),
        ('{'
@@ -72,7 +83,12 @@ SELECT s.id, s.request_id, s.at, (%(actors)s::text[])[s.actor], (%(actions)s::te
         || CASE WHEN s.reason > 0
                 THEN '"reason": "' || (%(reasons)s::text[])[s.reason] || '", ' ELSE '' END
         || CASE WHEN s.rating > 0
-                THEN '"rating": "' || (%(ratings)s::text[])[s.rating] || '", ' ELSE '' END
+                THEN '"rating": "' || (%(ratings)s::text[])[s.rating] || '", '
+                     || '"resolved": "' || CASE WHEN s.rating = 3 THEN 'unresolved'
+                                                ELSE 'resolved' END || '", '
+                     || '"channel": "' || CASE WHEN s.actor = %(verifier)s THEN 'phone'
+                                               ELSE 'resident' END || '", '
+                ELSE '' END
         || CASE WHEN s.duplicate_of > 0
                 THEN '"duplicate_of": ' || s.duplicate_of || ', ' ELSE '' END
         || CASE WHEN s.step = %(reopen)s THEN '"reopened": true, ' ELSE '' END
@@ -114,6 +130,7 @@ class _Writer:
             "sources": list(SOURCES),
             "departments": departments,
             "actors": list(ACTORS),
+            "verifier": VERIFIER,
             "actions": [s.action for s in STEPS],
             "befores": [s.before for s in STEPS],
             "afters": [s.after for s in STEPS],

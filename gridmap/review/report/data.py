@@ -50,6 +50,8 @@ _TALLY_FIELDS = (
     "responded_on_time",
     "due",
     "resolved",
+    "answered",
+    "answered_resolved",
     "satisfied",
     "basically_satisfied",
     "unsatisfied",
@@ -213,6 +215,7 @@ def monthly(
     weights: tuple[float, float, float] = (0.1, 0.5, 0.4),
     board_size: float = 3,
     min_filed: int = rates.MIN_FILED,
+    formula: rates.Formula | None = None,
 ) -> MonthlyReport:
     """The report of ``month`` (``YYYY-MM``) for the grid ``grid_code`` (default: the whole
     scope), as of ``now``.
@@ -238,6 +241,7 @@ def monthly(
         weights=weights,
         size=board_size,
         min_filed=min_filed,
+        formula=formula,
     )
     spots = review.hot_spots(session, wanted, trend_periods=HOT_SPOT_MONTHS)
     counts = _Counts(session, wanted)
@@ -259,7 +263,7 @@ def monthly(
         hot_spots=spots,
         rate_rows=ranking.rows,
         rate_notes=rates.notes(ranking),
-        rates=_area_rates(ranking.rows, weights),
+        rates=_area_rates(ranking.rows, weights, ranking.formula),
         weights=weights,
     )
 
@@ -395,10 +399,12 @@ def _overdue(
     ]
 
 
-def _area_rates(rows: Sequence[dict[str, Any]], weights: Sequence[float]) -> dict[str, Any]:
+def _area_rates(
+    rows: Sequence[dict[str, Any]], weights: Sequence[float], formula: rates.Formula
+) -> dict[str, Any]:
     """The area's 三率 from the counts of its rows (each request counts in exactly one)."""
     tally = rates.Tally(**{key: sum(r[key] for r in rows) for key in _TALLY_FIELDS})
-    response, resolution, satisfaction = tally.rates()
+    response, resolution, satisfaction = tally.rates(formula)
     return {
         **{key: getattr(tally, key) for key in _TALLY_FIELDS},
         "rated": tally.rated,

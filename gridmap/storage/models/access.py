@@ -20,9 +20,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gridmap.storage.models.base import Base, in_list
 
-#: Roles of a user account. The three administrators (三员分立) hold no data role:
-#: the system administrator manages accounts, the security administrator grants roles and
-#: scopes, the audit administrator reads the audit log; none can do another's job.
+#: Roles of a user account. A verifier (核查回访员) of a community or a street records 回访
+#: and on-site checks and handles nothing. The three administrators (三员分立) hold no data
+#: role: the system administrator manages accounts, the security administrator grants roles
+#: and scopes, the audit administrator reads the audit log; none can do another's job.
 USER_ROLES = (
     "street_admin",
     "chief",
@@ -30,6 +31,7 @@ USER_ROLES = (
     "grid_worker",
     "member",
     "auditor",
+    "verifier",
     "system_admin",
     "security_admin",
     "audit_admin",

@@ -33,6 +33,9 @@ export const TIE_LABEL = glossary.tie;
 /** Past its time limit (a request, a patrol duty). */
 export const OVERDUE_LABEL = glossary.overdue;
 export const RATING_LABELS = glossary.ratings;
+/** 回访: 已解决/未解决, and how it was asked. */
+export const RESOLVED_LABELS = glossary.resolvedAnswers;
+export const CHANNEL_LABELS = glossary.callbackChannels;
 export const SOURCE_LABELS = glossary.sources;
 export const WORK_LIST_KIND_LABELS = glossary.workListKinds;
 export const HOT_SPOT_BIN_LABELS = glossary.hotSpotBins;

@@ -8,7 +8,8 @@ import { banner } from '../core/banner.js';
 import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
-  ACTION_LABELS, LEVEL_LABELS, RATING_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
+  ACTION_LABELS, CHANNEL_LABELS, LEVEL_LABELS, RATING_LABELS, RESOLVED_LABELS, SOURCE_LABELS,
+  STAGE_LABELS, STATE_LABELS,
 } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 import { CARD_COLOURS, cardBadge, stateBadge } from './badges.js';
@@ -30,6 +31,10 @@ const ACTION_FIELDS = {
   reassign: { reason: true, department: true, note: '说明' },
   mark_duplicate: { duplicate: true, note: '说明' },
   comment: { note: '备注内容', noteRequired: true },
+  callback: {
+    resolved: true, rating: true, channel: true, note: '回访记录',
+  },
+  verify: { photo: true, note: '核查说明' },
 };
 
 export class Detail {
@@ -141,7 +146,9 @@ export class Detail {
         : '';
       const detail = e.detail || {};
       const extra = [
+        detail.resolved ? `回访：${RESOLVED_LABELS[detail.resolved] || detail.resolved}` : '',
         detail.rating ? `评价：${RATING_LABELS[detail.rating] || detail.rating}` : '',
+        detail.channel ? `方式：${CHANNEL_LABELS[detail.channel] || detail.channel}` : '',
         detail.reason ? `原因：${detail.reason}` : '',
         e.level && LEVEL_MOVES.includes(e.action)
           ? `层级：${LEVEL_LABELS[e.level] || e.level}` : '',
@@ -182,6 +189,9 @@ export class Detail {
     const level = this.record.level;
     const show = {
       'gm-field-rating': fields.rating,
+      'gm-field-resolved': fields.resolved,
+      'gm-field-channel': fields.channel,
+      'gm-field-photo': fields.photo,
       'gm-field-reason': fields.reason,
       // A department is named when the street summons one, or when one hands over to another.
       'gm-field-department': fields.department
@@ -208,13 +218,19 @@ export class Detail {
     const text = (name) => String(data.get(name) || '').trim();
     if (text('note')) body.note = text('note');
     if (fields.rating) body.rating = text('rating');
+    if (fields.resolved) body.resolved = text('resolved');
+    if (fields.channel) body.channel = text('channel');
+    if (fields.photo && text('photo')) body.photos = [text('photo')];
     if (fields.reason) body.reason = text('reason');
     if (!document.getElementById('gm-field-department').hidden && text('department')) {
       body.department = text('department');
     }
     if (fields.duplicate) body.duplicate_of = Number(text('duplicate_of'));
     const missing = [
+      fields.resolved && !body.resolved ? '请选择是否已解决' : '',
       fields.rating && !body.rating ? '请选择评价' : '',
+      fields.channel && !body.channel ? '请选择回访方式' : '',
+      fields.photo && !body.photos ? '请填写现场照片地址' : '',
       fields.reason && !body.reason ? '请填写原因' : '',
       fields.duplicate && !(body.duplicate_of > 0) ? '请填写原诉求编号' : '',
       fields.noteRequired && !body.note ? '请填写备注内容' : '',

@@ -73,8 +73,14 @@ export class Ranking {
       el('dt', {}, n.label), el('dd', {}, n.text)]));
     this.rows = table.rows;
     this.byOwner = table.by === 'owner';
+    this.answers = this.byAnswers(table);
     this.page = 0;
     this.renderPage();
+  }
+
+  /** Whether 解决率 counts the 回访 answers (else the old completions by the due date). */
+  byAnswers(table) {
+    return !table.formula || table.formula.resolution === 'answers';
   }
 
   /** One page of rows (a district has thousands of micro-grids: one table of them all took
@@ -98,7 +104,7 @@ export class Ranking {
           UNRANKED_LABELS[r.unranked] || r.unranked) : ''),
       el('td', { class: 'gm-num' }, String(r.filed)),
       rateCell(r.response_rate, r.response_counted),
-      rateCell(r.resolution_rate, r.due),
+      rateCell(r.resolution_rate, this.answers ? r.answered : r.due),
       rateCell(r.satisfaction_rate, r.rated),
       el('td', { class: 'gm-num gm-score' },
         r.score === null || r.score === undefined ? '—' : r.score.toFixed(2)))));
