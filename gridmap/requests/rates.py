@@ -208,7 +208,8 @@ def _recorded_deadline(event: Any) -> dt.datetime | None:
 
 
 def _response_deadline(request: Any, event: Any) -> dt.datetime | None:
-    if event.action == "report":
+    if event.action == "report" and _recorded_deadline(event) is None:
+        # Recorded only for an urgent request; a normal one's is its category's limit.
         limit = request.time_limits.get("response")
         return stage_deadline(event.at, limit if isinstance(limit, dict) else None)
     return _recorded_deadline(event)
@@ -470,7 +471,9 @@ def card(row: Any, now: dt.datetime) -> Card | None:
     """红黄牌 of a request's running stage at ``now`` (None: green or no clock)."""
     if row.stage_deadline is None or not lifecycle.clock_runs(row.state):
         return None
-    found = deadlines.warning_level(now, row.stage_deadline, row.stage_started_at)
+    found = deadlines.warning_level(
+        now, row.stage_deadline, row.stage_started_at, basis=row.stage_basis
+    )
     return None if found == "green" else found
 
 

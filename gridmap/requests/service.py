@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -44,6 +44,11 @@ from gridmap.storage.models import Category, ResidentRequest
 
 #: The staff role that owns a request at each grid level.
 GRID_ROLE = {"micro": "grid_worker", "zone": "zone_leader", "community": "chief"}
+#: The share of every stage limit each urgency allows, unless configured
+#: (``GRIDMAP_URGENCY_FACTORS``, :attr:`gridmap.core.settings.Settings.factors`).
+DEFAULT_FACTORS: Final[Mapping[str, float]] = {"normal": 1.0, "urgent": 0.5, "critical": 0.25}
+#: The keys of a stage limit (``basis`` optional: working time).
+LIMIT_KEYS: Final = frozenset({"amount", "unit", "basis"})
 #: The levels a new request climbs, from its category's default level up (首接负责).
 CLIMB: Final = ("micro", "zone", "community", "street")
 
@@ -68,6 +73,8 @@ class NewRequest:
     contact_phone: str | None = None
     contact_email: str | None = None
     photos: tuple[str, ...] = ()
+    #: 一般 (normal), 紧急 (urgent) or 特急 (critical): shortens every stage limit.
+    urgency: str = "normal"
 
 
 @dataclass(frozen=True)
@@ -146,21 +153,39 @@ def once(
 
 
 def check_time_limits(limits: dict[str, Any]) -> dict[str, Any]:
-    """A category's ``{stage: {"amount": n, "unit": "hours" | "days"}}``, checked."""
-    stages = lifecycle.STAGE_OF.values()
+    """A category's ``{stage: {"amount": n, "unit": "hours" | "days", "basis": "working" |
+    "clock"}}``, checked (``basis`` may be left out: working time); returns it unchanged."""
+    if not isinstance(limits, dict):
+        raise InvalidInput("time_limits must be an object {stage: {amount, unit, basis}}")
     for stage, limit in limits.items():
-        if stage not in stages:
+        if stage not in lifecycle.STAGE_OF.values():
             raise InvalidInput(
                 f"time_limits: {stage!r} is no stage; use response, handling, feedback"
             )
-        amount = limit.get("amount") if isinstance(limit, dict) else None
-        if not isinstance(limit, dict) or set(limit) != {"amount", "unit"}:
-            raise InvalidInput(f"time_limits.{stage} must be {{amount, unit}}")
-        if type(amount) is not int or not 0 <= amount <= deadlines.MAX_AMOUNT:
-            raise InvalidInput(f"time_limits.{stage}.amount must be 0..{deadlines.MAX_AMOUNT}")
-        if limit["unit"] not in ("hours", "days"):
-            raise InvalidInput(f"time_limits.{stage}.unit must be hours or days")
+        check_time_limit(limit, f"time_limits.{stage}")
     return limits
+
+
+def check_time_limit(limit: Any, where: str) -> dict[str, Any]:
+    """One stage limit ``{amount, unit[, basis]}``, checked; ``where`` names it in errors."""
+    if not isinstance(limit, dict) or not {"amount", "unit"} <= set(limit) <= LIMIT_KEYS:
+        raise InvalidInput(f"{where} must be {{amount, unit, basis}} (basis may be left out)")
+    amount = limit["amount"]
+    if type(amount) is not int or not 0 <= amount <= deadlines.MAX_AMOUNT:
+        raise InvalidInput(f"{where}.amount must be a whole number 0..{deadlines.MAX_AMOUNT}")
+    if limit["unit"] not in deadlines.UNIT_CODES:
+        raise InvalidInput(f"{where}.unit must be hours or days; got {limit['unit']!r}")
+    if limit.get("basis", "working") not in deadlines.BASES:
+        raise InvalidInput(
+            f"{where}.basis must be clock (elapsed time) or working (working time); "
+            f"got {limit['basis']!r}"
+        )
+    return limit
+
+
+def basis_of(limit: dict[str, Any] | None) -> deadlines.Basis:
+    """How a stage limit is counted: its ``basis``, working time when it has none (old rows)."""
+    return cast("deadlines.Basis", (limit or {}).get("basis", "working"))
 
 
 def revise_category(session: Session, code: str, **changes: Any) -> Category:
@@ -186,12 +211,15 @@ def _time_limit(category: Category, stage: str | None) -> dict[str, Any] | None:
     return limit if isinstance(limit, dict) else None
 
 
-def stage_deadline(start: dt.datetime, limit: dict[str, Any] | None) -> dt.datetime | None:
-    """When a stage begun at ``start`` runs out, counted in working time (None: no limit)."""
+def stage_deadline(
+    start: dt.datetime, limit: dict[str, Any] | None, factor: float = 1.0
+) -> dt.datetime | None:
+    """When a stage begun at ``start`` runs out, counted in its limit's basis (clock or working
+    time) and shortened by the request's urgency ``factor`` (None: no limit)."""
     if not limit:
         return None
     unit = cast("deadlines.Unit", limit["unit"])
-    return deadlines.add_working_time(start, int(limit["amount"]), unit)
+    return deadlines.add_time(start, int(limit["amount"]), unit, basis_of(limit), factor=factor)
 
 
 def on_duty(level: str, grid_code: str | None, person_id: int | None) -> Owner | None:
@@ -327,8 +355,16 @@ def _place(
     return lon, lat, int(micro.id), new.household_id
 
 
-def intake(session: Session, new: NewRequest, caller: Caller) -> int:
-    """上报: store a request, located and owned at once; returns its id (not committed)."""
+def intake(
+    session: Session,
+    new: NewRequest,
+    caller: Caller,
+    factors: Mapping[str, float] = DEFAULT_FACTORS,
+) -> int:
+    """上报: store a request, located and owned at once; returns its id (not committed).
+
+    Its stage limits are shortened by ``factors[new.urgency]`` (the configured urgencies)."""
+    factor = urgency_factor(new.urgency, factors)
     category = store.current_category(session, new.category)
     if category is None:
         raise Unprocessable(
@@ -339,7 +375,8 @@ def intake(session: Session, new: NewRequest, caller: Caller) -> int:
     owner = route(session, micro_grid_id, category.default_level)
     now = clock.now()
     state = lifecycle.new_request(cast("lifecycle.Level", owner.level))
-    response_deadline = stage_deadline(now, _time_limit(category, state.stage))
+    limit = _time_limit(category, state.stage)
+    response_deadline = stage_deadline(now, limit, factor)
     request_id = store.insert_request(
         session,
         {
@@ -361,6 +398,8 @@ def intake(session: Session, new: NewRequest, caller: Caller) -> int:
             "updated_at": now,
             "stage_started_at": now,
             "stage_deadline": response_deadline,
+            "stage_basis": basis_of(limit),
+            "urgency": new.urgency,
             "due_at": due_at(now, response_deadline),
         },
         lon,
@@ -376,10 +415,25 @@ def intake(session: Session, new: NewRequest, caller: Caller) -> int:
         owner=owner,
         note=None,
         photos=new.photos,
-        detail={"source": new.source, "category_version": category.version},
+        detail={"source": new.source, "category_version": category.version}
+        | _deadline_echo(response_deadline, new.urgency),
         at=now,
     )
     return request_id
+
+
+def urgency_factor(urgency: str, factors: Mapping[str, float]) -> float:
+    """The share of every stage limit a request of ``urgency`` gets (400 for an unknown one)."""
+    if urgency not in factors:
+        raise InvalidInput(f"urgency must be one of {', '.join(factors)}; got {urgency!r}")
+    return factors[urgency]
+
+
+def _deadline_echo(deadline: dt.datetime | None, urgency: str) -> dict[str, Any]:
+    """The report's deadline and urgency as its event records them (a normal one: none)."""
+    if urgency == "normal":
+        return {}
+    return {"urgency": urgency, "deadline": deadline.isoformat() if deadline else None}
 
 
 def _event(
@@ -472,7 +526,11 @@ def _check_original(session: Session, row: ResidentRequest, original: int, calle
 
 
 def _deadline_change(
-    move: lifecycle.Transition, change: Change, category: Category, now: dt.datetime
+    move: lifecycle.Transition,
+    change: Change,
+    category: Category,
+    now: dt.datetime,
+    factor: float,
 ) -> dict[str, Any]:
     """The stage clock after a move: restarted (a new stage or a new owner), stopped (no
     stage runs in the new state) or left as it is."""
@@ -480,10 +538,16 @@ def _deadline_change(
         return {} if move.after.stage is not None else {"stage_deadline": None}
     limit = _time_limit(category, move.deadline_starts)
     if move.summoned and change.time_limit:
-        limit = change.time_limit
+        given = {k: v for k, v in change.time_limit.items() if v is not None}
+        # 限时督办 counts like the category's response limit unless the street says otherwise.
+        limit = check_time_limit({"basis": basis_of(limit)} | given, "time_limit")
     elif change.time_limit:
         raise InvalidInput("time_limit is only for summoning a department (限时督办)")
-    return {"stage_started_at": now, "stage_deadline": stage_deadline(now, limit)}
+    return {
+        "stage_started_at": now,
+        "stage_deadline": stage_deadline(now, limit, factor),
+        "stage_basis": basis_of(limit),
+    }
 
 
 def due_at(
@@ -533,9 +597,15 @@ def _due_date(
 
 
 def act(
-    session: Session, request_id: int, change: Change, caller: Caller, if_match: str | None
+    session: Session,
+    request_id: int,
+    change: Change,
+    caller: Caller,
+    if_match: str | None,
+    factors: Mapping[str, float] = DEFAULT_FACTORS,
 ) -> int:
-    """Apply one transition by the caller; returns the new revision (not committed)."""
+    """Apply one transition by the caller; returns the new revision (not committed). A
+    restarted stage clock is shortened by ``factors`` of the request's urgency."""
     row = _locked(session, request_id, caller, if_match)
     move = _decide(row, change, caller)
     if move.duplicate_of is not None:
@@ -557,7 +627,7 @@ def act(
         "owner_person_id": owner.person_id,
         "owner_user_id": owner.user_id,
         "department": owner.department,
-    } | _deadline_change(move, change, category, now)
+    } | _deadline_change(move, change, category, now, factors[row.urgency])
     values |= _due_date(session, row, move, values, now)
     revision = store.update_request(session, row.id, values)
     detail = _echo(move, values.get("stage_deadline"))
