@@ -121,6 +121,9 @@ class TransitionBody(Strict):
         None, min_length=1, max_length=100, description="escalate to / reassign at department"
     )
     person_id: int | None = Field(None, ge=1, description="hand it to this staff member")
+    urgency: Urgency | None = Field(
+        None, description="set_urgency: 一般 normal, 紧急 urgent or 特急 critical"
+    )
     time_limit: TimeLimit | None = Field(
         None, description="the response limit the street gives a summoned department"
     )
@@ -309,7 +312,9 @@ def transition(path: RequestPath, body: TransitionBody) -> Response:
         f"request.{body.action}",
         "request",
         path.request_id,
-        body.model_dump(mode="json", include={"action", "rating", "duplicate_of", "department"}),
+        body.model_dump(
+            mode="json", include={"action", "rating", "duplicate_of", "department", "urgency"}
+        ),
     )
     return _answer(detail(path.request_id))
 

@@ -62,7 +62,12 @@ ACTIONS: Final = {
     "reassign": "改派",
     "mark_duplicate": "标记重复",
     "comment": "备注",
+    "set_urgency": "调整紧急程度",
 }
+#: How urgent a request is (``gridmap.requests.lifecycle.URGENCIES``).
+URGENCIES: Final = {"normal": "一般", "urgent": "紧急", "critical": "特急"}
+#: How a stage limit is counted (``gridmap.requests.deadlines.BASES``).
+BASES: Final = {"working": "工作时间", "clock": "自然时间"}
 STAGES: Final = {"response": "响应", "handling": "处置", "feedback": "回访"}
 RATINGS: Final = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 SOURCES: Final = {"api": "系统上报", "open311": "Open311", "page": "页面上报"}
@@ -408,6 +413,8 @@ def for_pages() -> dict[str, object]:
         "actions": ACTIONS,
         "stages": STAGES,
         "ratings": RATINGS,
+        "urgencies": URGENCIES,
+        "bases": BASES,
         "sources": SOURCES,
         "overdue": OVERDUE,
         "cards": CARDS,

@@ -22,6 +22,7 @@ Diagram::
 
     completed ── archive (system only: the feedback window lapsed unrated) ──▶ archived
     comment: in every state but archived and duplicate; changes nothing
+    set_urgency: while open; restarts nothing, shortens or lengthens the running limit
 
 Levels, lowest first: ``micro`` (微网格) → ``zone`` (片区网格) → ``community`` (社区) →
 ``street`` (街道/乡镇) → ``department`` (职能部门, summoned by the street). Escalation climbs one
@@ -67,6 +68,7 @@ return          reported, accepted, handling       reported, level - 1     owner
                 (level above micro)
 reassign        reported, accepted, handling       reported, same level    owner, supervisor
 mark_duplicate  reported, accepted, handling       duplicate               owner, supervisor
+set_urgency     reported, accepted, handling       unchanged               owner, supervisor
 comment         all but archived, duplicate        unchanged               owner, supervisor,
                                                                            reviewer, resident
 ==============  =================================  ======================  ===================
@@ -107,6 +109,7 @@ Action = Literal[
     "reassign",
     "mark_duplicate",
     "comment",
+    "set_urgency",
 ]
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
 #: A stage with its own time limit: 响应 (until accepted), 处置 (until completed), 回访
@@ -199,7 +202,10 @@ ACTION_ARGS: Final[Mapping[Action, tuple[str, ...]]] = {
     "reassign": ("reason",),
     "mark_duplicate": ("original_id",),
     "comment": ("text",),
+    "set_urgency": ("urgency",),
 }
+#: 一般, 紧急, 特急: how urgent a request is (its limits are shortened accordingly).
+URGENCIES: Final = ("normal", "urgent", "critical")
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,7 @@ RULES: Final[tuple[Rule, ...]] = (
     _rule("reassign", OPEN, "reported", _STEER),
     _rule("mark_duplicate", OPEN, "duplicate", _STEER),
     _rule("comment", LIVE, "unchanged", {"owner", "supervisor", "reviewer", "resident"}),
+    _rule("set_urgency", OPEN, "unchanged", _STEER),
 )
 
 
@@ -489,4 +496,5 @@ _ARG_PARSERS: Final[Mapping[str, Callable[[object], object]]] = {
     "reason": lambda value: _text(value, "reason"),
     "text": lambda value: _text(value, "text"),
     "original_id": _original_id,
+    "urgency": lambda value: _parse(value, URGENCIES, "urgency"),
 }

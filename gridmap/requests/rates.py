@@ -215,6 +215,18 @@ def _response_deadline(request: Any, event: Any) -> dt.datetime | None:
     return _recorded_deadline(event)
 
 
+def _handling_due(accept: Any, later: Sequence[Any]) -> dt.datetime:
+    """The due date the first accept fixes: its handling deadline (else its moment), moved by
+    a change of urgency while that first handling stage runs."""
+    due = _recorded_deadline(accept)
+    for event in later:
+        if event.to_state not in ("accepted", "handling"):
+            break
+        if event.action == "set_urgency" and due is not None:
+            due = _recorded_deadline(event) or due
+    return due or accept.at
+
+
 def facts(request: Any, events: Sequence[Any], when: Period, now: dt.datetime) -> Facts:
     """The contribution of ``request`` with its timeline ``events`` (oldest first)."""
     seen = [e for e in events if e.at <= now]
@@ -226,9 +238,11 @@ def facts(request: Any, events: Sequence[Any], when: Period, now: dt.datetime) -
             break
         if event.action in _OPENS_RESPONSE and event.to_state == "reported":
             deadline = _response_deadline(request, event)
+        if event.action == "set_urgency" and event.to_state == "reported":
+            deadline = _recorded_deadline(event)
     if accept is not None:
         on_time: bool | None = deadline is None or accept.at <= deadline
-        due_at = _recorded_deadline(accept) or accept.at
+        due_at = _handling_due(accept, seen[seen.index(accept) + 1 :])
     else:
         on_time = False if deadline is not None and deadline < now else None
         due_at = deadline or request.created_at

@@ -47,6 +47,8 @@ GRID_ROLE = {"micro": "grid_worker", "zone": "zone_leader", "community": "chief"
 #: The share of every stage limit each urgency allows, unless configured
 #: (``GRIDMAP_URGENCY_FACTORS``, :attr:`gridmap.core.settings.Settings.factors`).
 DEFAULT_FACTORS: Final[Mapping[str, float]] = {"normal": 1.0, "urgent": 0.5, "critical": 0.25}
+#: The moves that start a response stage (its limit may be the street's 限时督办).
+_RESTARTS_RESPONSE: Final = frozenset({"report", "escalate", "return", "reassign"})
 #: The keys of a stage limit (``basis`` optional: working time).
 LIMIT_KEYS: Final = frozenset({"amount", "unit", "basis"})
 #: The levels a new request climbs, from its category's default level up (首接负责).
@@ -92,6 +94,8 @@ class Change:
     person_id: int | None = None
     #: The time limit the street gives a summoned department's response (限时督办).
     time_limit: dict[str, Any] | None = None
+    #: set_urgency: the request's new urgency (一般 normal, 紧急 urgent, 特急 critical).
+    urgency: str | None = None
     photos: tuple[str, ...] = field(default=())
 
 
@@ -497,6 +501,7 @@ def _arguments(change: Change) -> dict[str, object]:
         "reason": change.reason,
         "original_id": change.duplicate_of,
         "text": change.note if change.action == "comment" else None,
+        "urgency": change.urgency,
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -628,9 +633,15 @@ def act(
         "owner_user_id": owner.user_id,
         "department": owner.department,
     } | _deadline_change(move, change, category, now, factors[row.urgency])
+    if move.action == "set_urgency":
+        values |= _urgency_change(session, row, category, cast("str", change.urgency), factors)
     values |= _due_date(session, row, move, values, now)
     revision = store.update_request(session, row.id, values)
     detail = _echo(move, values.get("stage_deadline"))
+    if move.action == "set_urgency":
+        detail["urgency"] = change.urgency
+    if move.summoned and change.time_limit:
+        detail["time_limit"] = _given(change.time_limit)
     _event(
         session,
         row.id,
@@ -645,6 +656,38 @@ def act(
         at=now,
     )
     return revision
+
+
+def _given(limit: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in limit.items() if v is not None}
+
+
+def _running_limit(session: Session, row: ResidentRequest, category: Category) -> Any:
+    """The limit of the running stage: the category's, or the one the street gave the
+    summoned department (限时督办, recorded on the summons) while it has not accepted."""
+    limit = _time_limit(category, lifecycle.STAGE_OF[cast("lifecycle.State", row.state)])
+    if row.state != "reported":
+        return limit
+    restarts = [e for e in store.timeline(session, row.id) if e.action in _RESTARTS_RESPONSE]
+    given = (restarts[-1].detail or {}).get("time_limit") if restarts else None
+    return {"basis": row.stage_basis} | given if given else limit
+
+
+def _urgency_change(
+    session: Session,
+    row: ResidentRequest,
+    category: Category,
+    urgency: str,
+    factors: Mapping[str, float],
+) -> dict[str, Any]:
+    """set_urgency: the running stage's deadline recounted from its start with the new
+    urgency's factor; the due date follows when it was that deadline."""
+    factor = urgency_factor(urgency, factors)
+    deadline = stage_deadline(row.stage_started_at, _running_limit(session, row, category), factor)
+    values: dict[str, Any] = {"urgency": urgency, "stage_deadline": deadline}
+    if deadline is not None and row.due_at == row.stage_deadline:
+        values["due_at"] = deadline
+    return values
 
 
 def _echo(move: lifecycle.Transition, deadline: dt.datetime | None) -> dict[str, Any]:

@@ -74,7 +74,7 @@ def expected_allowed(state: str, level: str, role: str, action: str) -> bool:
             return state in OPEN_STATES and steer and level != "department"
         case "return":
             return state in OPEN_STATES and steer and level != "micro"
-        case "reassign" | "mark_duplicate":
+        case "reassign" | "mark_duplicate" | "set_urgency":
             return state in OPEN_STATES and steer
         case "comment":
             return state not in {"archived", "duplicate"} and (
@@ -91,6 +91,7 @@ def valid_args(action: str, rating: str = "satisfied") -> dict[str, Any]:
         "reassign": {"reason": "定位错误，转相邻网格"},
         "mark_duplicate": {"original_id": 41},
         "comment": {"text": "已电话联系居民"},
+        "set_urgency": {"urgency": "urgent"},
     }
     return args.get(action, {})
 
@@ -301,6 +302,8 @@ def test_system_archives_an_unrated_request() -> None:
         ("mark_duplicate", {"original_id": 0}, "original_id must be positive"),
         ("mark_duplicate", {"original_id": 1.5}, "original_id must be"),
         ("comment", {"text": 3}, "text must be a non-blank string"),
+        ("set_urgency", {"urgency": "紧急"}, "urgency must be one of"),
+        ("set_urgency", {}, "requires 'urgency'"),
     ],
 )
 def test_malformed_arguments_are_value_errors(

@@ -7,10 +7,10 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from gridmap.storage.models import Category
+from gridmap.storage.models import Category, ResidentRequest
 from tests.conftest import client_for
 from tests.helpers import assert_problem, clock_at, row_counts
-from tests.requests.conftest import counts, file, intake_body
+from tests.requests.conftest import act, counts, file, intake_body
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 #: A Saturday before the tests' tokens were issued (a later clock would see them expire).
@@ -98,3 +98,55 @@ def test_bad_limits_and_urgencies_are_refused_without_change(app, clients, make_
         body = intake_body(category=code, urgency=urgency)
         assert_problem(worker.post("/api/v1/requests", json=body), 400, "urgency")
     assert version() == before and row_counts(session) == rows and counts(session) == requests
+
+
+MONDAY = dt.datetime(2026, 11, 30, 9, 0, tzinfo=BEIJING)
+
+
+def _urgency(client, answer, urgency, **body):
+    return act(client, answer["id"], answer["etag"], action="set_urgency", urgency=urgency, **body)
+
+
+def test_the_owner_or_a_supervisor_changes_the_urgency_and_the_deadline_follows(clients, session):
+    worker, leader = clients("grid_worker"), clients("zone_leader")
+    with clock_at(MONDAY):
+        r = file(worker)  # 2 working hours: 11:00
+        assert at_beijing(r["stage_deadline"]) == MONDAY + dt.timedelta(hours=2)
+    with clock_at(MONDAY + dt.timedelta(minutes=20)):
+        answer = _urgency(worker, r, "urgent", note="居民反映有异味")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    r = answer.get_json()
+    # Recounted from the stage's start: 1 working hour.
+    assert r["urgency"] == "urgent" and r["state"] == "reported"
+    assert at_beijing(r["stage_deadline"]) == MONDAY + dt.timedelta(hours=1)
+    event = r["timeline"][-1]
+    assert event["action"] == "set_urgency" and event["note"] == "居民反映有异味"
+    assert event["detail"]["urgency"] == "urgent"
+    assert at_beijing(event["detail"]["deadline"]) == MONDAY + dt.timedelta(hours=1)
+    due = session.scalar(select(ResidentRequest.due_at).where(ResidentRequest.id == r["id"]))
+    assert due == MONDAY + dt.timedelta(hours=1)
+    # After accepting: the handling stage (1 working day) halved is the end of that day.
+    with clock_at(MONDAY + dt.timedelta(minutes=30)):
+        r = act(worker, r["id"], r["etag"], action="accept").get_json()
+        assert at_beijing(r["stage_deadline"]) == dt.datetime(2026, 11, 30, 17, 30, tzinfo=BEIJING)
+        r = _urgency(leader, r, "normal").get_json()
+    assert r["urgency"] == "normal"
+    # Back to 1 working day: the end of the next working day.
+    assert at_beijing(r["stage_deadline"]) == dt.datetime(2026, 12, 1, 17, 30, tzinfo=BEIJING)
+    due = session.scalar(select(ResidentRequest.due_at).where(ResidentRequest.id == r["id"]))
+    assert due == dt.datetime(2026, 12, 1, 17, 30, tzinfo=BEIJING)
+
+
+def test_bad_urgency_changes_are_refused_without_change(clients, session):
+    worker, auditor = clients("grid_worker"), clients("auditor")
+    with clock_at(MONDAY):
+        r = file(worker)
+    before = counts(session)
+    assert_problem(_urgency(worker, r, "very"), 400, "urgency")
+    assert_problem(act(worker, r["id"], r["etag"], action="set_urgency"), 400, "urgency")
+    assert_problem(act(worker, r["id"], r["etag"], action="accept", urgency="urgent"), 400)
+    assert_problem(_urgency(worker, r, "urgent", time_limit={"amount": 1, "unit": "hours"}), 400)
+    assert _urgency(auditor, r, "urgent").status_code in (403, 409)
+    assert counts(session) == before
+    row = session.get(ResidentRequest, r["id"])
+    assert row is not None and row.urgency == "normal"

@@ -28,6 +28,8 @@ export const BOARD_LABELS = glossary.boards;
 /** Past its time limit (a request, a patrol duty). */
 export const OVERDUE_LABEL = glossary.overdue;
 export const RATING_LABELS = glossary.ratings;
+export const URGENCY_LABELS = glossary.urgencies;
+export const BASIS_LABELS = glossary.bases;
 export const SOURCE_LABELS = glossary.sources;
 export const WORK_LIST_KIND_LABELS = glossary.workListKinds;
 export const HOT_SPOT_BIN_LABELS = glossary.hotSpotBins;

@@ -8,7 +8,8 @@ import { banner } from '../core/banner.js';
 import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
-  ACTION_LABELS, LEVEL_LABELS, RATING_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
+  ACTION_LABELS, BASIS_LABELS, LEVEL_LABELS, RATING_LABELS, SOURCE_LABELS, STAGE_LABELS,
+  STATE_LABELS, URGENCY_LABELS,
 } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 import { CARD_COLOURS, cardBadge, stateBadge } from './badges.js';
@@ -30,6 +31,7 @@ const ACTION_FIELDS = {
   reassign: { reason: true, department: true, note: '说明' },
   mark_duplicate: { duplicate: true, note: '说明' },
   comment: { note: '备注内容', noteRequired: true },
+  set_urgency: { urgency: true, note: '说明' },
 };
 
 export class Detail {
@@ -91,7 +93,9 @@ export class Detail {
       [LEVEL_LABELS.micro, this.microGrid(r.micro_grid_code)],
       ['责任人', [owner.name, owner.phone, owner.department].filter(Boolean).join(' ') || '—'],
       ['当前时限', r.stage_deadline
-        ? `${STAGE_LABELS[r.stage] || ''} ${beijing(r.stage_deadline)}` : '—'],
+        ? `${STAGE_LABELS[r.stage] || ''} ${beijing(r.stage_deadline)}`
+          + `（${BASIS_LABELS[r.stage_basis] || r.stage_basis}）` : '—'],
+      ['紧急程度', URGENCY_LABELS[r.urgency] || r.urgency],
       ['联系人', [contact.name, contact.phone].filter(Boolean).join(' ') || '—'],
       ['来源', SOURCE_LABELS[r.source] || r.source],
       ['上报时间', beijing(r.created_at)],
@@ -143,6 +147,8 @@ export class Detail {
       const extra = [
         detail.rating ? `评价：${RATING_LABELS[detail.rating] || detail.rating}` : '',
         detail.reason ? `原因：${detail.reason}` : '',
+        detail.urgency ? `紧急程度：${URGENCY_LABELS[detail.urgency] || detail.urgency}` : '',
+        detail.urgency && detail.deadline ? `时限：${beijing(detail.deadline)}` : '',
         e.level && LEVEL_MOVES.includes(e.action)
           ? `层级：${LEVEL_LABELS[e.level] || e.level}` : '',
       ].filter(Boolean).join('；');
@@ -182,6 +188,7 @@ export class Detail {
     const level = this.record.level;
     const show = {
       'gm-field-rating': fields.rating,
+      'gm-field-urgency': fields.urgency,
       'gm-field-reason': fields.reason,
       // A department is named when the street summons one, or when one hands over to another.
       'gm-field-department': fields.department
@@ -208,6 +215,7 @@ export class Detail {
     const text = (name) => String(data.get(name) || '').trim();
     if (text('note')) body.note = text('note');
     if (fields.rating) body.rating = text('rating');
+    if (fields.urgency) body.urgency = text('urgency');
     if (fields.reason) body.reason = text('reason');
     if (!document.getElementById('gm-field-department').hidden && text('department')) {
       body.department = text('department');
@@ -215,6 +223,7 @@ export class Detail {
     if (fields.duplicate) body.duplicate_of = Number(text('duplicate_of'));
     const missing = [
       fields.rating && !body.rating ? '请选择评价' : '',
+      fields.urgency && !body.urgency ? '请选择紧急程度' : '',
       fields.reason && !body.reason ? '请填写原因' : '',
       fields.duplicate && !(body.duplicate_of > 0) ? '请填写原诉求编号' : '',
       fields.noteRequired && !body.note ? '请填写备注内容' : '',
