@@ -62,7 +62,8 @@ Warnings (红黄牌)
 -----------------
 A request whose stage clock runs (reported, accepted, handling, completed) is ``red`` after
 its stage deadline and ``yellow`` from :func:`gridmap.requests.deadlines.yellow_at` (the last 20 %
-of the allowed working time) to the deadline.
+of the allowed time, counted in the stage's basis: working time, or elapsed time for a
+clock-time stage) to the deadline.
 """
 
 from __future__ import annotations

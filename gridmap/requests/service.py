@@ -14,8 +14,10 @@ generator (:mod:`gridmap.demo.generator`) applies the same ones to its bulk-read
 Transitions are decided by :mod:`gridmap.requests.lifecycle`; this module locks the request, checks
 the
 caller saw its current revision (If-Match), finds the new owner when the level changes,
-restarts the stage clock with :func:`gridmap.requests.deadlines.add_working_time`, appends the event
-and bumps the revision, all in the caller's transaction.
+restarts the stage clock with :func:`gridmap.requests.deadlines.add_time` (in the stage limit's
+basis, clock or working time, shortened by the request's urgency: ``set_urgency`` recounts the
+running stage from its start), appends the event and bumps the revision, all in the caller's
+transaction.
 
 An ``Idempotency-Key`` makes intake safe to retry: the key is claimed with ``INSERT … ON
 CONFLICT DO NOTHING`` in the same transaction as the request, and the answer is stored with
