@@ -304,7 +304,10 @@ class Category(Answer):
     event_class: str
     description: str | None
     default_level: str
-    time_limits: Json
+    time_limits: Json = Field(
+        description="Per stage (response, handling, feedback): {amount, unit: hours | days, "
+        "basis: clock (elapsed time, emergencies) | working (working time)}"
+    )
     escalate_on_lapse: list[str]
     requires_check: bool
     version: int
@@ -410,6 +413,10 @@ class RequestDetail(Answer):
     category: Json
     revision: int
     etag: str
+    urgency: str = Field(description="一般 normal, 紧急 urgent or 特急 critical")
+    stage_basis: str = Field(
+        description="How the running stage's limit is counted: clock or working time"
+    )
     allowed_actions: list[str]
     timeline: list[Json]
 

@@ -13,6 +13,7 @@ from gridmap.access.security import audit_write, requires
 from gridmap.api import params
 from gridmap.api.common import Strict
 from gridmap.core.db import get_session
+from gridmap.requests import deadlines
 from gridmap.requests import service as domain
 from gridmap.requests.lifecycle import Level
 from gridmap.storage import requests as store
@@ -30,13 +31,29 @@ class CategoryPath(BaseModel):
     code: str = Field(pattern=r"^[a-z0-9._-]{1,40}$")
 
 
+_STAGE_LIMIT: dict[str, Any] = {
+    "type": "object",
+    "required": ["amount", "unit"],
+    "additionalProperties": False,
+    "properties": {
+        "amount": {"type": "integer", "minimum": 0, "maximum": deadlines.MAX_AMOUNT},
+        "unit": {"enum": ["hours", "days"]},
+        "basis": {"enum": list(deadlines.BASES), "default": "working"},
+    },
+}
+
+
 class CategoryChange(Strict):
     name: str | None = Field(None, min_length=1, max_length=100)
     event_class: str | None = Field(None, min_length=1, max_length=10)
     description: str | None = Field(None, max_length=2000)
     default_level: Level | None = None
     time_limits: dict[str, Any] | None = Field(
-        None, description='Per stage: {"response": {"amount": 2, "unit": "hours"}, …}'
+        None,
+        description='Per stage: {"response": {"amount": 1, "unit": "hours", "basis": "clock"}, '
+        "…}; unit hours or days, basis clock (elapsed time: emergencies, utilities) or working "
+        "(working time, the default when left out); checked stage by stage (400 naming it)",
+        json_schema_extra={"additionalProperties": _STAGE_LIMIT},
     )
     escalate_on_lapse: list[str] | None = Field(
         None,
@@ -55,7 +72,10 @@ def _describe(category: Any) -> dict[str, Any]:
         "event_class": category.event_class,
         "description": category.description,
         "default_level": category.default_level,
-        "time_limits": category.time_limits,
+        "time_limits": {
+            stage: limit | {"basis": domain.basis_of(limit)} if isinstance(limit, dict) else limit
+            for stage, limit in category.time_limits.items()
+        },
         "escalate_on_lapse": category.escalate_on_lapse,
         "requires_check": category.requires_check,
         "version": category.version,

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from flask import Response, json, request
+from flask import Response, current_app, json, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -86,6 +86,12 @@ def idempotency_key() -> str | None:
     return key
 
 
+def urgency_factors() -> dict[str, float]:
+    """The configured share of every stage limit for each urgency (``GRIDMAP_URGENCY_FACTORS``)."""
+    factors: dict[str, float] = current_app.extensions["gridmap.settings"].factors
+    return factors
+
+
 def file_once(
     new: domain.NewRequest, fingerprint_body: dict[str, Any], answer: Any
 ) -> tuple[Response, Any]:
@@ -99,7 +105,7 @@ def file_once(
     created: list[int] = []
 
     def write() -> tuple[int, str]:
-        created.append(domain.intake(session, new, who))
+        created.append(domain.intake(session, new, who, urgency_factors()))
         return 201, json.dumps(answer(created[0]))
 
     status, text, replayed = domain.once(

@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from gridmap.access.auth import HANDLE, READ, VERIFY
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
-from gridmap.api.common import CATEGORY_CODE, PHONE, Location, Photo, Strict, file_once
+from gridmap.api.common import (
+    CATEGORY_CODE,
+    PHONE,
+    Location,
+    Photo,
+    Strict,
+    file_once,
+    urgency_factors,
+)
 from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, NotFound
@@ -39,6 +47,8 @@ bp = APIBlueprint(
 
 
 #: What a handler writes on a step (free text; a NUL is refused by the database mapping).
+#: 一般, 紧急, 特急 (``gridmap.requests.service.DEFAULT_FACTORS``).
+Urgency = Literal["normal", "urgent", "critical"]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
@@ -78,6 +88,11 @@ class IntakeBody(Strict):
     household_id: int | None = Field(None, ge=1, description="The household concerned")
     contact: Contact | None = Field(None, description="Personal data: masked in every answer")
     photos: list[Photo] = Field(default_factory=list, max_length=9)
+    urgency: Urgency = Field(
+        "normal",
+        description="一般 normal, 紧急 urgent, 特急 critical: an urgent request's stage limits "
+        "are shortened by the configured factor (GRIDMAP_URGENCY_FACTORS)",
+    )
 
     @model_validator(mode="after")
     def _one_place(self) -> IntakeBody:
@@ -89,6 +104,11 @@ class IntakeBody(Strict):
 class TimeLimit(Strict):
     amount: int = Field(ge=0, le=deadlines.MAX_AMOUNT)
     unit: Literal["hours", "days"]
+    basis: deadlines.Basis | None = Field(
+        None,
+        description="clock (elapsed time) or working (working time); default: as the "
+        "category's response limit",
+    )
 
 
 class TransitionBody(Strict):
@@ -101,6 +121,9 @@ class TransitionBody(Strict):
         None, min_length=1, max_length=100, description="escalate to / reassign at department"
     )
     person_id: int | None = Field(None, ge=1, description="hand it to this staff member")
+    urgency: Urgency | None = Field(
+        None, description="set_urgency: 一般 normal, 紧急 urgent or 特急 critical"
+    )
     time_limit: TimeLimit | None = Field(
         None, description="the response limit the street gives a summoned department"
     )
@@ -202,6 +225,7 @@ def new_request(body: IntakeBody) -> domain.NewRequest:
         contact_phone=contact.phone,
         contact_email=contact.email,
         photos=tuple(body.photos),
+        urgency=body.urgency,
     )
 
 
@@ -284,14 +308,29 @@ def transition(path: RequestPath, body: TransitionBody) -> Response:
         time_limit=body.time_limit.model_dump() if body.time_limit else None,
         photos=tuple(body.photos),
     )
-    domain.act(get_session(), path.request_id, change, caller(), request.headers.get("If-Match"))
+    domain.act(
+        get_session(),
+        path.request_id,
+        change,
+        caller(),
+        request.headers.get("If-Match"),
+        urgency_factors(),
+    )
     audit_write(
         f"request.{body.action}",
         "request",
         path.request_id,
         body.model_dump(
             mode="json",
-            include={"action", "rating", "duplicate_of", "department", "resolved", "channel"},
+            include={
+                "action",
+                "rating",
+                "duplicate_of",
+                "department",
+                "resolved",
+                "channel",
+                "urgency",
+            },
         ),
     )
     return _answer(detail(path.request_id))

@@ -66,7 +66,12 @@ ACTIONS: Final = {
     "card": "红黄牌",
     "callback": "回访",
     "verify": "现场核查",
+    "set_urgency": "调整紧急程度",
 }
+#: How urgent a request is (``gridmap.requests.lifecycle.URGENCIES``).
+URGENCIES: Final = {"normal": "一般", "urgent": "紧急", "critical": "特急"}
+#: How a stage limit is counted (``gridmap.requests.deadlines.BASES``).
+BASES: Final = {"working": "工作时间", "clock": "自然时间"}
 STAGES: Final = {"response": "响应", "handling": "处置", "feedback": "回访"}
 #: Why the scheduler (gridmap.requests.sweeps) acted, as its timeline events say.
 SWEEP_REASONS: Final = {
@@ -492,6 +497,8 @@ def for_pages() -> dict[str, object]:
         "ratings": RATINGS,
         "resolvedAnswers": RESOLVED_ANSWERS,
         "callbackChannels": CALLBACK_CHANNELS,
+        "urgencies": URGENCIES,
+        "bases": BASES,
         "sources": SOURCES,
         "overdue": OVERDUE,
         "cards": CARDS,

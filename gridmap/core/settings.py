@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Final, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import click
@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     rate_resolution: Literal["answers", "completion"] = "answers"
     #: The weight of a 基本满意 answer in 满意率 (a 满意 counts 1).
     rate_basically_weight: float = Field(0.9, ge=0, le=1)
+    #: Urgency (``gridmap.requests.service``): the share of every stage limit a request of each
+    #: level gets, "一般,紧急,特急" (normal, urgent, critical), each above 0 and at most 1.
+    urgency_factors: str = "1,0.5,0.25"
     #: A patrol reaches a household its cleaned track passes within this many metres
     #: (``gridmap.storage.patrols``); a check-in always reaches it.
     pass_by_metres: float = Field(30.0, gt=0, le=1000)
@@ -266,6 +269,17 @@ class Settings(BaseSettings):
         parse_weights(text)  # a bad GRIDMAP_RATE_WEIGHTS fails at start
         return text
 
+    @property
+    def factors(self) -> dict[str, float]:
+        """``urgency_factors`` parsed: {urgency: share of each stage limit}."""
+        return parse_urgency_factors(self.urgency_factors)
+
+    @field_validator("urgency_factors")
+    @classmethod
+    def _urgency_factors(cls, text: str) -> str:
+        parse_urgency_factors(text)  # a bad GRIDMAP_URGENCY_FACTORS fails at start
+        return text
+
     @field_validator("rate_board_size")
     @classmethod
     def _board_size(cls, size: float) -> float:
@@ -338,3 +352,21 @@ def parse_weights(text: str) -> tuple[float, float, float]:
         )
     total = sum(values)
     return (values[0] / total, values[1] / total, values[2] / total)
+
+
+#: The urgency levels in the order ``GRIDMAP_URGENCY_FACTORS`` lists them: 一般, 紧急, 特急.
+URGENCIES: Final = ("normal", "urgent", "critical")
+
+
+def parse_urgency_factors(text: str) -> dict[str, float]:
+    """``"1,0.5,0.25"`` → {normal: 1.0, urgent: 0.5, critical: 0.25}."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != len(URGENCIES) or not all(0 < v <= 1 for v in values):
+        raise ValueError(
+            "GRIDMAP_URGENCY_FACTORS must be three numbers above 0 and at most 1, as "
+            f'"normal,urgent,critical" (一般,紧急,特急; e.g. "1,0.5,0.25"); not {text!r}'
+        )
+    return dict(zip(URGENCIES, values, strict=True))

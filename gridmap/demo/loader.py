@@ -142,18 +142,26 @@ def create_demo_accounts(
 
 
 def _limits(response: str, handling: str, feedback: str) -> dict[str, dict[str, Any]]:
-    """``"2h"``/``"3d"`` per stage → ``{stage: {amount, unit}}``."""
+    """``"2h"``/``"3d"`` per stage → ``{stage: {amount, unit, basis}}``; a trailing ``"c"``
+    (``"1hc"``) counts the stage in clock time, else in working time."""
     unit = {"h": "hours", "d": "days"}
     return {
-        stage: {"amount": int(text[:-1]), "unit": unit[text[-1]]}
+        stage: {
+            "amount": int(text.rstrip("c")[:-1]),
+            "unit": unit[text.rstrip("c")[-1]],
+            "basis": "clock" if text.endswith("c") else "working",
+        }
         for stage, text in (("response", response), ("handling", handling), ("feedback", feedback))
     }
 
 
 #: The category catalogue (诉求类别): city-management event classes (GB/T 30428 family) and
 #: community services, with the level that handles each by default and its time limits per
-#: stage (响应 response, 处置 handling, 回访 feedback) in working hours or days. Local rules
-#: differ: these are plausible defaults for a demo, to be edited by each city.
+#: stage (响应 response, 处置 handling, 回访 feedback) in hours or days. Emergencies and
+#: utilities (safety hazards, flooding, water, heating) are answered and handled in clock time
+#: (``c``), nights, weekends and holidays included, as 12345 and 数字城管 count them; their
+#: 回访 call and everything else count working time. Local rules differ: these are plausible
+#: defaults for a demo, to be edited by each city.
 CATEGORIES: tuple[tuple[str, str, str, str, dict[str, dict[str, Any]]], ...] = (
     ("sanitation.garbage", "暴露垃圾、垃圾满溢", "市容环境", "micro", _limits("2h", "1d", "3d")),
     ("sanitation.graffiti", "乱涂乱画", "市容环境", "micro", _limits("4h", "2d", "3d")),
@@ -161,15 +169,15 @@ CATEGORIES: tuple[tuple[str, str, str, str, dict[str, dict[str, Any]]], ...] = (
     ("ads.billboard", "违规户外广告设施", "宣传广告", "street", _limits("1d", "5d", "3d")),
     ("construction.noise", "施工扰民", "施工管理", "community", _limits("2h", "2d", "3d")),
     ("construction.debris", "渣土遗撒", "施工管理", "street", _limits("2h", "1d", "3d")),
-    ("emergency.hazard", "安全隐患", "突发事件", "community", _limits("1h", "4h", "1d")),
-    ("emergency.flooding", "积水内涝", "突发事件", "street", _limits("1h", "7h", "1d")),
+    ("emergency.hazard", "安全隐患", "突发事件", "community", _limits("1hc", "4hc", "1d")),
+    ("emergency.flooding", "积水内涝", "突发事件", "street", _limits("1hc", "7hc", "1d")),
     ("street.vendor", "占道经营", "街面秩序", "micro", _limits("2h", "1d", "3d")),
     ("street.parking", "乱停乱放", "街面秩序", "micro", _limits("2h", "1d", "3d")),
     ("neighbour.dispute", "邻里纠纷", "邻里纠纷", "micro", _limits("1d", "5d", "3d")),
     ("elderly.care", "独居老人照料", "养老服务", "micro", _limits("2h", "2d", "3d")),
     ("property.repair", "物业维修", "物业管理", "community", _limits("4h", "5d", "3d")),
-    ("utility.water", "停水、供水问题", "水电气暖", "street", _limits("2h", "1d", "3d")),
-    ("utility.heating", "供暖不热", "水电气暖", "street", _limits("4h", "2d", "3d")),
+    ("utility.water", "停水、供水问题", "水电气暖", "street", _limits("2hc", "1dc", "3d")),
+    ("utility.heating", "供暖不热", "水电气暖", "street", _limits("4hc", "2dc", "3d")),
 )
 
 

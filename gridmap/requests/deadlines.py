@@ -1,7 +1,17 @@
-"""Time limits (限时办理) in working hours and working days, and timeliness cards (红黄牌).
+"""Time limits (限时办理) in clock or working time, and timeliness cards (红黄牌).
 
-Convention
+Each stage limit says how it is counted (its ``basis``): emergencies and utilities in clock
+time, as 12345 and 数字城管 count them (a flooding report filed on Saturday at 20:00 with one
+hour is due at 21:00), other work in working time (the default).
+
+Clock time
 ----------
+- **Hours**: plain elapsed hours from the start, night, weekend and holiday alike.
+- **Days**: N × 24 hours from the start (not the end of a calendar day): a 1-day limit begun
+  at 20:00 runs out at 20:00 the next day; 0 days is no time at all.
+
+Working time
+------------
 - **Working day**: a day the official schedule says people work, make-up workdays (调休) on a
   weekend included and public holidays excluded, as the ``chinese-calendar`` package encodes
   the State Council's yearly notice; local additions come from a :class:`WorkCalendar`.
@@ -15,6 +25,13 @@ Convention
 - **Days**: like a statutory period (民法典 第二百零一条: the first day is not counted), the
   deadline is the end of working hours (17:30) of the N-th working day after the day counting
   starts; 0 days means the end of that same working day (当日办结).
+
+Shortened limits
+----------------
+An urgent request (紧急, 特急) has its limits multiplied by a factor 0 < f <= 1
+(:func:`add_time`): hours, and clock days, become f × the allowed time rounded to the
+minute; working days stay whole days, ⌊f × N⌋ of them (so 1 working day halved is the end
+of the day counting starts on, 当日办结).
 
 Years the package does not know
 -------------------------------
@@ -30,9 +47,9 @@ Everything takes and returns timezone-aware datetimes; results are in UTC.
 
 Arrays
 ------
-:class:`WorkingTimeTable` and :func:`add_working_time_many` count the same working time for
-whole arrays of moments at once (Unix seconds), from a minute table of a run of days: the
-request generator computes millions of deadlines with them. They follow the rules above
+:class:`WorkingTimeTable` and :func:`add_working_time_many` count the same working (and
+clock) time for whole arrays of moments at once (Unix seconds), from a minute table of a run
+of days: the request generator computes millions of deadlines with them. They follow the rules above
 exactly; ``tests/domain/test_deadlines.py`` checks them against the scalar functions.
 """
 
@@ -42,6 +59,7 @@ import datetime as dt
 import functools
 import itertools
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -56,6 +74,8 @@ from gridmap.core.clock import BEIJING
 log = logging.getLogger(__name__)
 
 Unit = Literal["hours", "days"]
+#: How a limit is counted: elapsed ``"clock"`` time or ``"working"`` time (see the notes).
+Basis = Literal["working", "clock"]
 Card = Literal["green", "yellow", "red"]
 #: Moments as Unix seconds, and whole numbers, in the array entry points.
 Seconds = NDArray[np.int64]
@@ -74,6 +94,10 @@ _UTC: Final = dt.UTC
 NEVER: Final = np.int64(2**62)
 #: Codes of the units in the array entry points (0: the stage has no limit).
 UNIT_CODES: Final[Mapping[Unit, int]] = {"hours": 1, "days": 2}
+BASES: Final[tuple[Basis, ...]] = ("working", "clock")
+#: Codes of the bases in the array entry points (working, the default, is 0).
+BASIS_CODES: Final[Mapping[Basis, int]] = {"working": 0, "clock": 1}
+_UNIT_SECONDS: Final[Mapping[Unit, int]] = {"hours": 3600, "days": 86_400}
 
 
 @dataclass(frozen=True)
@@ -158,14 +182,71 @@ def add_working_time(
         The deadline, in UTC.
     """
     _check_aware(start, "start")
-    if type(amount) is not int or not 0 <= amount <= MAX_AMOUNT:
-        raise ValueError(f"amount must be an integer from 0 to {MAX_AMOUNT}; got {amount!r}")
+    _check_amount(amount)
     clock = _Clock(_zone(tz), _periods(work_hours), calendar)
     if unit == "hours":
         return clock.add(start, dt.timedelta(hours=amount))
     if unit == "days":
         return clock.add_days(start, amount)
     raise ValueError(f"unit must be 'hours' or 'days'; got {unit!r}")
+
+
+def add_time(
+    start: dt.datetime,
+    amount: int,
+    unit: Unit,
+    basis: Basis = "working",
+    *,
+    factor: float = 1.0,
+    tz: str = DEFAULT_TZ,
+    work_hours: WorkHours = WORK_HOURS,
+    calendar: WorkCalendar = DEFAULT_CALENDAR,
+) -> dt.datetime:
+    """The deadline of a stage limit of ``amount`` ``unit`` counted in ``basis`` time.
+
+    Parameters
+    ----------
+    start, amount, unit, tz, work_hours, calendar
+        As for :func:`add_working_time`.
+    basis
+        ``"working"`` (:func:`add_working_time`) or ``"clock"`` (elapsed time; see the notes).
+    factor
+        0 < factor <= 1: the share of the limit allowed (an urgent request's, see the notes).
+
+    Returns
+    -------
+    datetime
+        The deadline, in UTC.
+    """
+    _check_aware(start, "start")
+    _check_amount(amount)
+    if unit not in UNIT_CODES:
+        raise ValueError(f"unit must be 'hours' or 'days'; got {unit!r}")
+    if basis not in BASES:
+        raise ValueError(f"basis must be 'working' or 'clock'; got {basis!r}")
+    if not (isinstance(factor, int | float) and 0 < factor <= 1):
+        raise ValueError(f"factor must be above 0 and at most 1; got {factor!r}")
+    allowed = _scaled(amount * _UNIT_SECONDS[unit], factor)
+    if basis == "clock":
+        return start.astimezone(_UTC) + allowed
+    if unit == "days":
+        # The tiny margin keeps 3 × 0.7 = 2.0999… from losing a whole day to rounding.
+        days = math.floor(amount * factor + 1e-9)
+        return add_working_time(
+            start, days, "days", tz=tz, work_hours=work_hours, calendar=calendar
+        )
+    return _Clock(_zone(tz), _periods(work_hours), calendar).add(
+        start, _scaled(amount * 3600, factor)
+    )
+
+
+def _scaled(seconds: int, factor: float) -> dt.timedelta:
+    return dt.timedelta(minutes=round(seconds * factor / 60))
+
+
+def _check_amount(amount: int) -> None:
+    if type(amount) is not int or not 0 <= amount <= MAX_AMOUNT:
+        raise ValueError(f"amount must be an integer from 0 to {MAX_AMOUNT}; got {amount!r}")
 
 
 def working_time_between(
@@ -186,12 +267,14 @@ def yellow_at(
     started: dt.datetime,
     deadline: dt.datetime,
     *,
+    basis: Basis = "working",
     yellow_share: float = 0.2,
     tz: str = DEFAULT_TZ,
     work_hours: WorkHours = WORK_HOURS,
     calendar: WorkCalendar = DEFAULT_CALENDAR,
 ) -> dt.datetime:
-    """When the yellow card shows: the last ``yellow_share`` of the allowed working time begins.
+    """When the yellow card shows: the last ``yellow_share`` of the allowed time begins,
+    counted in the stage's ``basis`` (working time, or elapsed time for a clock-time stage).
 
     Storing it beside the deadline lets "due soon" and "overdue" lists be plain SQL comparisons.
     """
@@ -201,6 +284,10 @@ def yellow_at(
         raise ValueError(f"deadline {deadline} is before started {started}")
     if not 0.0 <= yellow_share <= 1.0:
         raise ValueError(f"yellow_share must be between 0 and 1; got {yellow_share!r}")
+    if basis not in BASES:
+        raise ValueError(f"basis must be 'working' or 'clock'; got {basis!r}")
+    if basis == "clock":
+        return (started + (deadline - started) * (1 - yellow_share)).astimezone(_UTC)
     clock = _Clock(_zone(tz), _periods(work_hours), calendar)
     allowed = clock.between(started, deadline)
     green = allowed * (1 - yellow_share)
@@ -212,13 +299,14 @@ def warning_level(
     deadline: dt.datetime,
     started: dt.datetime,
     *,
+    basis: Basis = "working",
     yellow_share: float = 0.2,
     tz: str = DEFAULT_TZ,
     work_hours: WorkHours = WORK_HOURS,
     calendar: WorkCalendar = DEFAULT_CALENDAR,
 ) -> Card:
     """红黄牌: ``"red"`` after the deadline, ``"yellow"`` in the last ``yellow_share`` of the
-    allowed working time (the deadline itself included), ``"green"`` before."""
+    allowed time in ``basis`` (the deadline itself included), ``"green"`` before."""
     _check_aware(now, "now")
     _check_aware(deadline, "deadline")
     if now > deadline:
@@ -226,6 +314,7 @@ def warning_level(
     turns = yellow_at(
         started,
         deadline,
+        basis=basis,
         yellow_share=yellow_share,
         tz=tz,
         work_hours=work_hours,
@@ -356,11 +445,21 @@ class WorkingTimeTable:
         last = self.working_days[np.clip(j, 0, self.working_days.size - 1)]
         return np.where(inside, self.day_end[last], NEVER)
 
-    def add_working_time(self, t: Seconds, amounts: Seconds, units: Seconds) -> Seconds:
-        """:func:`add_working_time` element-wise; ``units`` are :data:`UNIT_CODES` (0: no
-        limit, NEVER)."""
+    def add_working_time(
+        self, t: Seconds, amounts: Seconds, units: Seconds, bases: Seconds | None = None
+    ) -> Seconds:
+        """:func:`add_time` element-wise (no factor); ``units`` are :data:`UNIT_CODES` (0: no
+        limit, NEVER) and ``bases`` :data:`BASIS_CODES` (default: all working time)."""
         out = np.full(t.shape, NEVER, dtype=np.int64)
         running = t < NEVER
+        clocked = running & (bases == BASIS_CODES["clock"]) if bases is not None else None
+        if clocked is not None:
+            seconds = np.select(
+                [units == code for code in UNIT_CODES.values()], list(_UNIT_SECONDS.values()), 0
+            )
+            pick = clocked & (units > 0)
+            out[pick] = t[pick] + amounts[pick] * seconds[pick]
+            running &= ~clocked
         for code, add in (
             (UNIT_CODES["hours"], self.add_hours),
             (UNIT_CODES["days"], self.add_days),
@@ -380,13 +479,15 @@ def add_working_time_many(
     starts: Seconds,
     amounts: Seconds,
     units: Seconds,
+    bases: Seconds | None = None,
     *,
     tz: str = DEFAULT_TZ,
     work_hours: WorkHours = WORK_HOURS,
     calendar: WorkCalendar = DEFAULT_CALENDAR,
 ) -> Seconds:
-    """:func:`add_working_time` for arrays: the deadlines (Unix seconds) ``amounts`` working
-    ``units`` (:data:`UNIT_CODES`; 0: no limit, :data:`NEVER`) after ``starts`` (Unix seconds).
+    """:func:`add_time` for arrays (no factor): the deadlines (Unix seconds) ``amounts``
+    ``units`` (:data:`UNIT_CODES`; 0: no limit, :data:`NEVER`) after ``starts`` (Unix seconds),
+    counted in the ``bases`` (:data:`BASIS_CODES`; default: all working time).
 
     Builds one :class:`WorkingTimeTable` over the days needed; to count many batches over
     the same span, build the table once and call its ``add_working_time``.
@@ -398,6 +499,10 @@ def add_working_time_many(
         raise ValueError(f"amounts must be integers from 0 to {MAX_AMOUNT}")
     if not np.isin(units, (0, *UNIT_CODES.values())).all():
         raise ValueError(f"units must be 0 (no limit) or one of {dict(UNIT_CODES)}")
+    if bases is not None:
+        bases = np.asarray(bases, dtype=np.int64)
+        if bases.shape != starts.shape or not np.isin(bases, tuple(BASIS_CODES.values())).all():
+            raise ValueError(f"bases must have the starts' shape and be in {dict(BASIS_CODES)}")
     wanted = units > 0
     if not wanted.any():
         return np.full(starts.shape, NEVER, dtype=np.int64)
@@ -407,7 +512,7 @@ def add_working_time_many(
     days = (last - first).days + 2 * int(amounts[wanted].max()) + 31
     while True:  # longer until every deadline lies inside the table
         table = WorkingTimeTable(first, days, tz=tz, work_hours=work_hours, calendar=calendar)
-        found = table.add_working_time(starts, amounts, units)
+        found = table.add_working_time(starts, amounts, units, bases)
         if not (found[wanted] >= NEVER).any():
             return found
         if days > (last - first).days + _MAX_DAYS:

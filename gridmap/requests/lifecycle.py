@@ -22,6 +22,7 @@ Diagram::
 
     completed ── archive (system only: the feedback window lapsed unrated) ──▶ archived
     comment: in every state but archived and duplicate; changes nothing
+    set_urgency: while open; restarts nothing, shortens or lengthens the running limit
 
 Levels, lowest first: ``micro`` (微网格) → ``zone`` (片区网格) → ``community`` (社区) →
 ``street`` (街道/乡镇) → ``department`` (职能部门, summoned by the street). Escalation climbs one
@@ -77,6 +78,7 @@ return          reported, accepted, handling       reported, level - 1     owner
                 (level above micro)
 reassign        reported, accepted, handling       reported, same level    owner, supervisor
 mark_duplicate  reported, accepted, handling       duplicate               owner, supervisor
+set_urgency     reported, accepted, handling       unchanged               owner, supervisor
 comment         all but archived, duplicate        unchanged               owner, supervisor,
                                                                            reviewer, resident
 callback        completed                          feedback / handling     verifier, reviewer
@@ -129,6 +131,7 @@ Action = Literal[
     "comment",
     "callback",
     "verify",
+    "set_urgency",
 ]
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
 #: The 回访's first question: is the matter resolved (已解决/未解决)?
@@ -242,7 +245,10 @@ ACTION_ARGS: Final[Mapping[Action, tuple[str, ...]]] = {
     "mark_duplicate": ("original_id",),
     "comment": ("text",),
     "callback": ("resolved", "rating", "channel"),
+    "set_urgency": ("urgency",),
 }
+#: 一般, 紧急, 特急: how urgent a request is (its limits are shortened accordingly).
+URGENCIES: Final = ("normal", "urgent", "critical")
 
 
 @dataclass(frozen=True)
@@ -290,6 +296,7 @@ RULES: Final[tuple[Rule, ...]] = (
     # 回访 and 核查 by someone who is not the handler (the service refuses own work).
     _rule("callback", {"completed"}, "by_answer", {"verifier", "reviewer"}),
     _rule("verify", {"completed"}, "unchanged", {"verifier", "reviewer"}),
+    _rule("set_urgency", OPEN, "unchanged", _STEER),
 )
 
 
@@ -563,4 +570,5 @@ _ARG_PARSERS: Final[Mapping[str, Callable[[object], object]]] = {
     "original_id": _original_id,
     "resolved": lambda value: _parse(value, RESOLVED_ANSWERS, "resolved"),
     "channel": lambda value: _parse(value, CHANNELS, "channel"),
+    "urgency": lambda value: _parse(value, URGENCIES, "urgency"),
 }

@@ -23,7 +23,9 @@ def warning(row: Any, now: dt.datetime | None = None) -> str | None:
     if row.stage_deadline is None or not lifecycle.clock_runs(row.state):
         return None
     now = now or clock.now()
-    return deadlines.warning_level(now, row.stage_deadline, row.stage_started_at)
+    return deadlines.warning_level(
+        now, row.stage_deadline, row.stage_started_at, basis=row.stage_basis
+    )
 
 
 def properties(row: Any, disclosure: Disclosure) -> dict[str, Any]:
@@ -57,5 +59,7 @@ def properties(row: Any, disclosure: Disclosure) -> dict[str, Any]:
         "stage": lifecycle.STAGE_OF[row.state],
         "stage_started_at": iso(row.stage_started_at),
         "stage_deadline": iso(row.stage_deadline),
+        "stage_basis": row.stage_basis,
+        "urgency": row.urgency,
         "warning": warning(row),
     }

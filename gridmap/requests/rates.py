@@ -108,7 +108,8 @@ Warnings (红黄牌)
 -----------------
 A request whose stage clock runs (reported, accepted, handling, completed) is ``red`` after
 its stage deadline and ``yellow`` from :func:`gridmap.requests.deadlines.yellow_at` (the last 20 %
-of the allowed working time) to the deadline.
+of the allowed time, counted in the stage's basis: working time, or elapsed time for a
+clock-time stage) to the deadline.
 """
 
 from __future__ import annotations
@@ -291,10 +292,23 @@ def _recorded_deadline(event: Any) -> dt.datetime | None:
 
 
 def _response_deadline(request: Any, event: Any) -> dt.datetime | None:
-    if event.action == "report":
+    if event.action == "report" and _recorded_deadline(event) is None:
+        # Recorded only for an urgent request; a normal one's is its category's limit.
         limit = request.time_limits.get("response")
         return stage_deadline(event.at, limit if isinstance(limit, dict) else None)
     return _recorded_deadline(event)
+
+
+def _handling_due(accept: Any, later: Sequence[Any]) -> dt.datetime:
+    """The due date the first accept fixes: its handling deadline (else its moment), moved by
+    a change of urgency while that first handling stage runs."""
+    due = _recorded_deadline(accept)
+    for event in later:
+        if event.to_state not in ("accepted", "handling"):
+            break
+        if event.action == "set_urgency" and due is not None:
+            due = _recorded_deadline(event) or due
+    return due or accept.at
 
 
 def facts(request: Any, events: Sequence[Any], when: Period, now: dt.datetime) -> Facts:
@@ -308,9 +322,11 @@ def facts(request: Any, events: Sequence[Any], when: Period, now: dt.datetime) -
             break
         if event.action in _OPENS_RESPONSE and event.to_state == "reported":
             deadline = _response_deadline(request, event)
+        if event.action == "set_urgency" and event.to_state == "reported":
+            deadline = _recorded_deadline(event)
     if accept is not None:
         on_time: bool | None = deadline is None or accept.at <= deadline
-        due_at = _recorded_deadline(accept) or accept.at
+        due_at = _handling_due(accept, seen[seen.index(accept) + 1 :])
     else:
         on_time = False if deadline is not None and deadline < now else None
         due_at = deadline or request.created_at
@@ -768,7 +784,9 @@ def card(row: Any, now: dt.datetime) -> Card | None:
     """红黄牌 of a request's running stage at ``now`` (None: green or no clock)."""
     if row.stage_deadline is None or not lifecycle.clock_runs(row.state):
         return None
-    found = deadlines.warning_level(now, row.stage_deadline, row.stage_started_at)
+    found = deadlines.warning_level(
+        now, row.stage_deadline, row.stage_started_at, basis=row.stage_basis
+    )
     return None if found == "green" else found
 
 

@@ -14,8 +14,10 @@ generator (:mod:`gridmap.demo.generator`) applies the same ones to its bulk-read
 Transitions are decided by :mod:`gridmap.requests.lifecycle`; this module locks the request, checks
 the
 caller saw its current revision (If-Match), finds the new owner when the level changes,
-restarts the stage clock with :func:`gridmap.requests.deadlines.add_working_time`, appends the event
-and bumps the revision, all in the caller's transaction.
+restarts the stage clock with :func:`gridmap.requests.deadlines.add_time` (in the stage limit's
+basis, clock or working time, shortened by the request's urgency: ``set_urgency`` recounts the
+running stage from its start), appends the event and bumps the revision, all in the caller's
+transaction.
 
 An ``Idempotency-Key`` makes intake safe to retry: the key is claimed with ``INSERT … ON
 CONFLICT DO NOTHING`` in the same transaction as the request, and the answer is stored with
@@ -27,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -44,6 +46,13 @@ from gridmap.storage.models import Category, ResidentRequest
 
 #: The staff role that owns a request at each grid level.
 GRID_ROLE = {"micro": "grid_worker", "zone": "zone_leader", "community": "chief"}
+#: The share of every stage limit each urgency allows, unless configured
+#: (``GRIDMAP_URGENCY_FACTORS``, :attr:`gridmap.core.settings.Settings.factors`).
+DEFAULT_FACTORS: Final[Mapping[str, float]] = {"normal": 1.0, "urgent": 0.5, "critical": 0.25}
+#: The moves that start a response stage (its limit may be the street's 限时督办).
+_RESTARTS_RESPONSE: Final = frozenset({"report", "escalate", "return", "reassign"})
+#: The keys of a stage limit (``basis`` optional: working time).
+LIMIT_KEYS: Final = frozenset({"amount", "unit", "basis"})
 #: The levels a new request climbs, from its category's default level up (首接负责).
 CLIMB: Final = ("micro", "zone", "community", "street")
 
@@ -82,6 +91,8 @@ class NewRequest:
     contact_phone: str | None = None
     contact_email: str | None = None
     photos: tuple[str, ...] = ()
+    #: 一般 (normal), 紧急 (urgent) or 特急 (critical): shortens every stage limit.
+    urgency: str = "normal"
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,8 @@ class Change:
     person_id: int | None = None
     #: The time limit the street gives a summoned department's response (限时督办).
     time_limit: dict[str, Any] | None = None
+    #: set_urgency: the request's new urgency (一般 normal, 紧急 urgent, 特急 critical).
+    urgency: str | None = None
     photos: tuple[str, ...] = field(default=())
     #: callback (回访): the answers "resolved?" and how it was asked.
     resolved: str | None = None
@@ -163,20 +176,16 @@ def once(
 
 
 def check_time_limits(limits: dict[str, Any]) -> dict[str, Any]:
-    """A category's ``{stage: {"amount": n, "unit": "hours" | "days"}}``, checked."""
-    stages = lifecycle.STAGE_OF.values()
+    """A category's ``{stage: {"amount": n, "unit": "hours" | "days", "basis": "working" |
+    "clock"}}``, checked (``basis`` may be left out: working time); returns it unchanged."""
+    if not isinstance(limits, dict):
+        raise InvalidInput("time_limits must be an object {stage: {amount, unit, basis}}")
     for stage, limit in limits.items():
-        if stage not in stages:
+        if stage not in lifecycle.STAGE_OF.values():
             raise InvalidInput(
                 f"time_limits: {stage!r} is no stage; use response, handling, feedback"
             )
-        amount = limit.get("amount") if isinstance(limit, dict) else None
-        if not isinstance(limit, dict) or set(limit) != {"amount", "unit"}:
-            raise InvalidInput(f"time_limits.{stage} must be {{amount, unit}}")
-        if type(amount) is not int or not 0 <= amount <= deadlines.MAX_AMOUNT:
-            raise InvalidInput(f"time_limits.{stage}.amount must be 0..{deadlines.MAX_AMOUNT}")
-        if limit["unit"] not in ("hours", "days"):
-            raise InvalidInput(f"time_limits.{stage}.unit must be hours or days")
+        check_time_limit(limit, f"time_limits.{stage}")
     return limits
 
 
@@ -194,6 +203,28 @@ def check_escalate_on_lapse(stages: Any) -> list[str]:
     if len(set(stages)) != len(stages):
         raise InvalidInput("escalate_on_lapse names a stage twice")
     return list(stages)
+
+
+def check_time_limit(limit: Any, where: str) -> dict[str, Any]:
+    """One stage limit ``{amount, unit[, basis]}``, checked; ``where`` names it in errors."""
+    if not isinstance(limit, dict) or not {"amount", "unit"} <= set(limit) <= LIMIT_KEYS:
+        raise InvalidInput(f"{where} must be {{amount, unit, basis}} (basis may be left out)")
+    amount = limit["amount"]
+    if type(amount) is not int or not 0 <= amount <= deadlines.MAX_AMOUNT:
+        raise InvalidInput(f"{where}.amount must be a whole number 0..{deadlines.MAX_AMOUNT}")
+    if limit["unit"] not in deadlines.UNIT_CODES:
+        raise InvalidInput(f"{where}.unit must be hours or days; got {limit['unit']!r}")
+    if limit.get("basis", "working") not in deadlines.BASES:
+        raise InvalidInput(
+            f"{where}.basis must be clock (elapsed time) or working (working time); "
+            f"got {limit['basis']!r}"
+        )
+    return limit
+
+
+def basis_of(limit: dict[str, Any] | None) -> deadlines.Basis:
+    """How a stage limit is counted: its ``basis``, working time when it has none (old rows)."""
+    return cast("deadlines.Basis", (limit or {}).get("basis", "working"))
 
 
 def revise_category(session: Session, code: str, **changes: Any) -> Category:
@@ -229,12 +260,15 @@ def _time_limit(category: Category, stage: str | None) -> dict[str, Any] | None:
     return limit if isinstance(limit, dict) else None
 
 
-def stage_deadline(start: dt.datetime, limit: dict[str, Any] | None) -> dt.datetime | None:
-    """When a stage begun at ``start`` runs out, counted in working time (None: no limit)."""
+def stage_deadline(
+    start: dt.datetime, limit: dict[str, Any] | None, factor: float = 1.0
+) -> dt.datetime | None:
+    """When a stage begun at ``start`` runs out, counted in its limit's basis (clock or working
+    time) and shortened by the request's urgency ``factor`` (None: no limit)."""
     if not limit:
         return None
     unit = cast("deadlines.Unit", limit["unit"])
-    return deadlines.add_working_time(start, int(limit["amount"]), unit)
+    return deadlines.add_time(start, int(limit["amount"]), unit, basis_of(limit), factor=factor)
 
 
 def on_duty(level: str, grid_code: str | None, person_id: int | None) -> Owner | None:
@@ -370,8 +404,16 @@ def _place(
     return lon, lat, int(micro.id), new.household_id
 
 
-def intake(session: Session, new: NewRequest, caller: Caller) -> int:
-    """上报: store a request, located and owned at once; returns its id (not committed)."""
+def intake(
+    session: Session,
+    new: NewRequest,
+    caller: Caller,
+    factors: Mapping[str, float] = DEFAULT_FACTORS,
+) -> int:
+    """上报: store a request, located and owned at once; returns its id (not committed).
+
+    Its stage limits are shortened by ``factors[new.urgency]`` (the configured urgencies)."""
+    factor = urgency_factor(new.urgency, factors)
     category = store.current_category(session, new.category)
     if category is None:
         raise Unprocessable(
@@ -382,7 +424,8 @@ def intake(session: Session, new: NewRequest, caller: Caller) -> int:
     owner = route(session, micro_grid_id, category.default_level)
     now = clock.now()
     state = lifecycle.new_request(cast("lifecycle.Level", owner.level))
-    response_deadline = stage_deadline(now, _time_limit(category, state.stage))
+    limit = _time_limit(category, state.stage)
+    response_deadline = stage_deadline(now, limit, factor)
     request_id = store.insert_request(
         session,
         {
@@ -404,6 +447,8 @@ def intake(session: Session, new: NewRequest, caller: Caller) -> int:
             "updated_at": now,
             "stage_started_at": now,
             "stage_deadline": response_deadline,
+            "stage_basis": basis_of(limit),
+            "urgency": new.urgency,
             "due_at": due_at(now, response_deadline),
         },
         lon,
@@ -419,10 +464,25 @@ def intake(session: Session, new: NewRequest, caller: Caller) -> int:
         owner=owner,
         note=None,
         photos=new.photos,
-        detail={"source": new.source, "category_version": category.version},
+        detail={"source": new.source, "category_version": category.version}
+        | _deadline_echo(response_deadline, new.urgency),
         at=now,
     )
     return request_id
+
+
+def urgency_factor(urgency: str, factors: Mapping[str, float]) -> float:
+    """The share of every stage limit a request of ``urgency`` gets (400 for an unknown one)."""
+    if urgency not in factors:
+        raise InvalidInput(f"urgency must be one of {', '.join(factors)}; got {urgency!r}")
+    return factors[urgency]
+
+
+def _deadline_echo(deadline: dt.datetime | None, urgency: str) -> dict[str, Any]:
+    """The report's deadline and urgency as its event records them (a normal one: none)."""
+    if urgency == "normal":
+        return {}
+    return {"urgency": urgency, "deadline": deadline.isoformat() if deadline else None}
 
 
 def _event(
@@ -488,6 +548,7 @@ def _arguments(change: Change) -> dict[str, object]:
         "text": change.note if change.action == "comment" else None,
         "resolved": change.resolved,
         "channel": change.channel,
+        "urgency": change.urgency,
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -517,7 +578,11 @@ def _check_original(session: Session, row: ResidentRequest, original: int, calle
 
 
 def _deadline_change(
-    move: lifecycle.Transition, change: Change, category: Category, now: dt.datetime
+    move: lifecycle.Transition,
+    change: Change,
+    category: Category,
+    now: dt.datetime,
+    factor: float,
 ) -> dict[str, Any]:
     """The stage clock after a move: restarted (a new stage or a new owner), stopped (no
     stage runs in the new state) or left as it is."""
@@ -525,10 +590,16 @@ def _deadline_change(
         return {} if move.after.stage is not None else {"stage_deadline": None}
     limit = _time_limit(category, move.deadline_starts)
     if move.summoned and change.time_limit:
-        limit = change.time_limit
+        given = {k: v for k, v in change.time_limit.items() if v is not None}
+        # 限时督办 counts like the category's response limit unless the street says otherwise.
+        limit = check_time_limit({"basis": basis_of(limit)} | given, "time_limit")
     elif change.time_limit:
         raise InvalidInput("time_limit is only for summoning a department (限时督办)")
-    return {"stage_started_at": now, "stage_deadline": stage_deadline(now, limit)}
+    return {
+        "stage_started_at": now,
+        "stage_deadline": stage_deadline(now, limit, factor),
+        "stage_basis": basis_of(limit),
+    }
 
 
 def due_at(
@@ -578,10 +649,17 @@ def _due_date(
 
 
 def act(
-    session: Session, request_id: int, change: Change, caller: Caller, if_match: str | None
+    session: Session,
+    request_id: int,
+    change: Change,
+    caller: Caller,
+    if_match: str | None,
+    factors: Mapping[str, float] = DEFAULT_FACTORS,
 ) -> int:
-    """Apply one transition by the caller; returns the new revision (not committed)."""
-    return apply(session, _locked(session, request_id, caller, if_match), change, caller)
+    """Apply one transition by the caller; returns the new revision (not committed). A
+    restarted stage clock is shortened by ``factors`` of the request's urgency."""
+    row = _locked(session, request_id, caller, if_match)
+    return apply(session, row, change, caller, factors=factors)
 
 
 def apply(
@@ -591,6 +669,7 @@ def apply(
     caller: Caller,
     *,
     detail: dict[str, Any] | None = None,
+    factors: Mapping[str, float] = DEFAULT_FACTORS,
 ) -> int:
     """Apply one transition by the caller to ``row``, locked by the caller (the scheduler
     locks its own rows, and says why it acts in ``detail``, added to the event's); returns
@@ -621,10 +700,16 @@ def apply(
         "owner_person_id": owner.person_id,
         "owner_user_id": owner.user_id,
         "department": owner.department,
-    } | _deadline_change(move, change, category, now)
+    } | _deadline_change(move, change, category, now, factors[row.urgency])
+    if move.action == "set_urgency":
+        values |= _urgency_change(session, row, category, cast("str", change.urgency), factors)
     values |= _due_date(session, row, move, values, now)
     revision = store.update_request(session, row.id, values)
     echoed = (detail or {}) | _echo(move, values.get("stage_deadline"))
+    if move.action == "set_urgency":
+        echoed["urgency"] = change.urgency
+    if move.summoned and change.time_limit:
+        echoed["time_limit"] = _given(change.time_limit)
     _event(
         session,
         row.id,
@@ -693,6 +778,38 @@ def _check_done(session: Session, row: Any, move: lifecycle.Transition) -> None:
         f"Request {row.id}'s category requires an on-site check (核查) with a photo before it "
         f"is closed: a verifier must record it ('verify') before {move.action!r}."
     )
+
+
+def _given(limit: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in limit.items() if v is not None}
+
+
+def _running_limit(session: Session, row: ResidentRequest, category: Category) -> Any:
+    """The limit of the running stage: the category's, or the one the street gave the
+    summoned department (限时督办, recorded on the summons) while it has not accepted."""
+    limit = _time_limit(category, lifecycle.STAGE_OF[cast("lifecycle.State", row.state)])
+    if row.state != "reported":
+        return limit
+    restarts = [e for e in store.timeline(session, row.id) if e.action in _RESTARTS_RESPONSE]
+    given = (restarts[-1].detail or {}).get("time_limit") if restarts else None
+    return {"basis": row.stage_basis} | given if given else limit
+
+
+def _urgency_change(
+    session: Session,
+    row: ResidentRequest,
+    category: Category,
+    urgency: str,
+    factors: Mapping[str, float],
+) -> dict[str, Any]:
+    """set_urgency: the running stage's deadline recounted from its start with the new
+    urgency's factor; the due date follows when it was that deadline."""
+    factor = urgency_factor(urgency, factors)
+    deadline = stage_deadline(row.stage_started_at, _running_limit(session, row, category), factor)
+    values: dict[str, Any] = {"urgency": urgency, "stage_deadline": deadline}
+    if deadline is not None and row.due_at == row.stage_deadline:
+        values["due_at"] = deadline
+    return values
 
 
 def _echo(move: lifecycle.Transition, deadline: dt.datetime | None) -> dict[str, Any]:

@@ -86,10 +86,10 @@ def _cards(session: Session, system: Caller, now: dt.datetime, batch: int) -> Co
 
 
 @functools.lru_cache(maxsize=65_536)
-def _yellow_at(started: dt.datetime, deadline: dt.datetime) -> dt.datetime:
+def _yellow_at(started: dt.datetime, deadline: dt.datetime, basis: str) -> dt.datetime:
     """:func:`~gridmap.requests.deadlines.yellow_at`, remembered: a stage run is judged every
     minute until its yellow card, and working time costs about a millisecond a time."""
-    return deadlines.yellow_at(started, deadline)
+    return deadlines.yellow_at(started, deadline, basis=cast("deadlines.Basis", basis))
 
 
 def _may_have_a_card(row: ResidentRequest, now: dt.datetime) -> bool:
@@ -97,7 +97,7 @@ def _may_have_a_card(row: ResidentRequest, now: dt.datetime) -> bool:
     if row.stage_deadline is None:
         return False
     deadline, started = row.stage_deadline, row.stage_started_at
-    return now > deadline or now >= _yellow_at(started, deadline)
+    return now > deadline or now >= _yellow_at(started, deadline, row.stage_basis)
 
 
 def raise_card(

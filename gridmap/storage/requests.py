@@ -374,6 +374,8 @@ def request_rows() -> Select[*tuple[Any, ...]]:
         ResidentRequest.updated_at,
         ResidentRequest.stage_started_at,
         ResidentRequest.stage_deadline,
+        ResidentRequest.stage_basis,
+        ResidentRequest.urgency,
         ResidentRequest.revision,
         ResidentRequest.department,
         ResidentRequest.owner_person_id,

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from gridmap.requests import deadlines
 from gridmap.requests.deadlines import (
     WorkCalendar,
+    add_time,
     add_working_time,
     is_estimated,
     is_working_day,
@@ -284,6 +285,28 @@ def test_the_array_deadlines_are_those_of_add_working_time(starts, amount, unit)
 
 
 @ARRAYS
+@given(
+    starts=starts_strategy,
+    amounts=st.lists(st.integers(0, 12), min_size=25),
+    units=st.lists(st.sampled_from(["hours", "days"]), min_size=25),
+    bases=st.lists(st.sampled_from(["working", "clock"]), min_size=25),
+)
+def test_the_array_deadlines_are_those_of_add_time_on_both_bases(starts, amounts, units, bases):
+    n = len(starts)
+    got = deadlines.add_working_time_many(
+        np.array(starts),
+        np.array(amounts[:n]),
+        np.array([deadlines.UNIT_CODES[u] for u in units[:n]]),
+        np.array([deadlines.BASIS_CODES[b] for b in bases[:n]]),
+    )
+    expected = [
+        int(add_time(utc(s), a, u, b).timestamp())
+        for s, a, u, b in zip(starts, amounts, units, bases, strict=False)
+    ]
+    assert got.tolist() == expected
+
+
+@ARRAYS
 @given(starts=starts_strategy, lengths=st.lists(st.integers(0, 40 * 86400), min_size=25))
 def test_the_tables_working_time_is_working_time_between(starts, lengths):
     begin = np.array(starts)
@@ -306,3 +329,81 @@ def test_no_limit_is_never_and_bad_arrays_are_value_errors():
         deadlines.add_working_time_many(start, np.array([1, 1]), np.array([3, 1]))
     with pytest.raises(ValueError, match="amounts"):
         deadlines.add_working_time_many(start, np.array([-1, 1]), np.array([1, 1]))
+    with pytest.raises(ValueError, match="bases"):
+        deadlines.add_working_time_many(start, np.array([1, 1]), np.array([1, 1]), np.array([2, 0]))
+
+
+# Clock time (emergencies, utilities): plain elapsed hours, days as N x 24 h, over nights,
+# weekends and the 2026 Spring Festival (Feb 15-23 off; Sat Feb 14 and Sat Feb 28 make-up
+# workdays). The working-time column is the same limit in working time, for contrast.
+@pytest.mark.parametrize(
+    ("start", "amount", "unit", "clock", "working"),
+    [
+        # Saturday 20:00, flooding: 1 hour is 21:00 the same night, not Monday 10:00.
+        ("2026-12-05 20:00", 1, "hours", "2026-12-05 21:00", "2026-12-07 10:00"),
+        # A weeknight: 7 hours run through the night.
+        ("2026-12-02 22:30", 7, "hours", "2026-12-03 05:30", "2026-12-03 17:30"),
+        # Friday evening, 2 days: Sunday evening.
+        ("2026-12-04 18:00", 2, "days", "2026-12-06 18:00", "2026-12-09 17:30"),
+        # 除夕 (Feb 16) evening, no heating: 4 hours that night, not on Feb 24.
+        ("2026-02-16 19:00", 4, "hours", "2026-02-16 23:00", "2026-02-24 14:30"),
+        # 2 days over the holiday, and 0 days: no time at all.
+        ("2026-02-16 19:00", 2, "days", "2026-02-18 19:00", "2026-02-26 17:30"),
+        ("2026-02-18 03:15", 0, "days", "2026-02-18 03:15", "2026-02-24 17:30"),
+        # Lunch break and a make-up workday count like any other time.
+        ("2026-02-14 12:10", 1, "hours", "2026-02-14 13:10", "2026-02-14 14:30"),
+    ],
+)
+def test_clock_time_deadlines(start, amount, unit, clock, working):
+    assert add_time(bj(start), amount, unit, "clock") == bj(clock)
+    assert add_time(bj(start), amount, unit, "working") == bj(working)
+    assert add_time(bj(start), amount, unit) == add_working_time(bj(start), amount, unit)
+
+
+@pytest.mark.parametrize(
+    ("start", "amount", "unit", "basis", "factor", "deadline"),
+    [
+        ("2026-12-05 20:00", 1, "hours", "clock", 0.5, "2026-12-05 20:30"),
+        ("2026-12-04 18:00", 2, "days", "clock", 0.25, "2026-12-05 06:00"),
+        ("2026-12-07 09:00", 7, "hours", "working", 0.5, "2026-12-07 14:00"),
+        # Working days stay whole: floor(3 x 0.5) = 1, floor(1 x 0.5) = 0 (end of that day).
+        ("2026-12-07 10:00", 3, "days", "working", 0.5, "2026-12-08 17:30"),
+        ("2026-12-07 10:00", 1, "days", "working", 0.5, "2026-12-07 17:30"),
+        ("2026-12-07 10:00", 3, "days", "working", 0.7, "2026-12-09 17:30"),
+    ],
+)
+def test_an_urgency_factor_shortens_the_limit(start, amount, unit, basis, factor, deadline):
+    assert add_time(bj(start), amount, unit, basis, factor=factor) == bj(deadline)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: add_time(bj("2026-12-05 20:00"), 1, "hours", "wall"), "basis must be"),  # type: ignore[arg-type]
+        (lambda: add_time(bj("2026-12-05 20:00"), 1, "weeks", "clock"), "unit must be"),  # type: ignore[arg-type]
+        (lambda: add_time(bj("2026-12-05 20:00"), -1, "hours", "clock"), "amount must be"),
+        (lambda: add_time(bj("2026-12-05 20:00"), 1, "hours", factor=0), "factor must be"),
+        (lambda: add_time(bj("2026-12-05 20:00"), 1, "hours", factor=1.5), "factor must be"),
+        (lambda: add_time(dt.datetime(2026, 12, 5, 20), 1, "hours", "clock"), "aware"),
+    ],
+)
+def test_bad_add_time_arguments_are_value_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_the_yellow_card_of_a_clock_time_stage_is_its_last_fifth_of_elapsed_time():
+    started = bj("2026-12-05 20:00")  # Saturday night
+    deadline = add_time(started, 1, "hours", "clock")
+    assert yellow_at(started, deadline, basis="clock") == bj("2026-12-05 20:48")
+    assert warning_level(bj("2026-12-05 20:47"), deadline, started, basis="clock") == "green"
+    assert warning_level(bj("2026-12-05 20:48"), deadline, started, basis="clock") == "yellow"
+    assert warning_level(bj("2026-12-05 21:01"), deadline, started, basis="clock") == "red"
+    # Counted in working time, a Saturday night's hour holds no working time: no card
+    # before the deadline itself.
+    assert yellow_at(started, deadline) == deadline
+    holiday = bj("2026-02-16 19:00")
+    two_days = add_time(holiday, 2, "days", "clock")
+    assert yellow_at(holiday, two_days, basis="clock") == bj("2026-02-18 09:24")
+    with pytest.raises(ValueError, match="basis must be"):
+        yellow_at(started, deadline, basis="wall")  # type: ignore[arg-type]

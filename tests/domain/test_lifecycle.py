@@ -76,7 +76,7 @@ def expected_allowed(state: str, level: str, role: str, action: str) -> bool:
             return state in OPEN_STATES and ((steer and level != "department") or by_rule)
         case "return":
             return state in OPEN_STATES and steer and level != "micro"
-        case "reassign" | "mark_duplicate":
+        case "reassign" | "mark_duplicate" | "set_urgency":
             return state in OPEN_STATES and steer
         case "comment":
             return state not in {"archived", "duplicate"} and (
@@ -101,6 +101,7 @@ def valid_args(action: str, rating: str = "satisfied") -> dict[str, Any]:
             "rating": rating,
             "channel": "phone",
         },
+        "set_urgency": {"urgency": "urgent"},
     }
     return args.get(action, {})
 
@@ -312,6 +313,8 @@ def test_system_archives_an_unrated_request() -> None:
         ("mark_duplicate", {"original_id": 0}, "original_id must be positive"),
         ("mark_duplicate", {"original_id": 1.5}, "original_id must be"),
         ("comment", {"text": 3}, "text must be a non-blank string"),
+        ("set_urgency", {"urgency": "紧急"}, "urgency must be one of"),
+        ("set_urgency", {}, "requires 'urgency'"),
     ],
 )
 def test_malformed_arguments_are_value_errors(

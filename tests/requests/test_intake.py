@@ -56,6 +56,7 @@ def test_a_request_is_located_owned_and_timed_at_once(clients, session):
         "reassign",
         "mark_duplicate",
         "comment",
+        "set_urgency",
     ]
     row = session.get(ResidentRequest, body["id"])
     assert row.source == "api" and row.contact_phone == "13912345678"

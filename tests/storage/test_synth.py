@@ -298,7 +298,7 @@ def test_stage_clocks_are_those_gridmap_deadlines_computes(city):
     sample = rows(
         session,
         """
-        SELECT r.state, r.stage_started_at, r.stage_deadline, c.time_limits
+        SELECT r.state, r.stage_started_at, r.stage_deadline, r.stage_basis, c.time_limits
           FROM resident_request r JOIN category c ON c.id = r.category_id
          WHERE r.state IN ('reported', 'accepted', 'handling', 'completed')
         """,
@@ -307,8 +307,11 @@ def test_stage_clocks_are_those_gridmap_deadlines_computes(city):
     for row in sample:
         stage = lifecycle.STAGE_OF[row.state]
         limit = row.time_limits[stage]
-        expected = deadlines.add_working_time(row.stage_started_at, limit["amount"], limit["unit"])
+        basis = limit.get("basis", "working")
+        expected = deadlines.add_time(row.stage_started_at, limit["amount"], limit["unit"], basis)
         assert row.stage_deadline == expected
+        assert row.stage_basis == basis
+    assert {row.stage_basis for row in sample} == {"working", "clock"}
     recorded = rows(
         session,
         """
@@ -326,7 +329,8 @@ def test_stage_clocks_are_those_gridmap_deadlines_computes(city):
     }
     for row in recorded:
         limit = row.time_limits[stage_of.get(row.action, "response")]
-        expected = deadlines.add_working_time(row.at, limit["amount"], limit["unit"])
+        basis = limit.get("basis", "working")
+        expected = deadlines.add_time(row.at, limit["amount"], limit["unit"], basis)
         assert row.deadline == expected.isoformat()
 
 

@@ -53,7 +53,7 @@ class City:
     category_id: Ints
     category_version: Ints
     category_level: list[str]
-    limits: dict[str, tuple[Ints, Ints]]  # stage: amounts and unit codes, by category
+    limits: dict[str, tuple[Ints, Ints, Ints]]  # stage: amounts, unit and basis codes, by category
 
     @classmethod
     def load(cls, conn: Connection) -> City:
@@ -173,7 +173,7 @@ def _categories(conn: Connection) -> dict[str, Any]:
             "city first (flask gridmap load-demo)."
         )
     chosen = [rows[m.code] for m in CATEGORY_MODELS]
-    limits: dict[str, tuple[Ints, Ints]] = {}
+    limits: dict[str, tuple[Ints, Ints, Ints]] = {}
     for stage in ("response", "handling", "feedback"):
         given = [
             r.time_limits.get(stage) if isinstance(r.time_limits, dict) else None for r in chosen
@@ -181,6 +181,10 @@ def _categories(conn: Connection) -> dict[str, Any]:
         limits[stage] = (
             np.array([int(g["amount"]) if g else 0 for g in given], dtype=np.int64),
             np.array([deadlines.UNIT_CODES[g["unit"]] if g else 0 for g in given], dtype=np.int64),
+            np.array(
+                [deadlines.BASIS_CODES[service.basis_of(g)] if g else 0 for g in given],
+                dtype=np.int64,
+            ),
         )
     return {
         "category_id": np.array([r.id for r in chosen], dtype=np.int64),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +23,7 @@ from gridmap.demo.generator.timelines import (
     Timeline,
 )
 from gridmap.demo.generator.world import World
+from gridmap.requests import lifecycle
 
 _PG_EPOCH: Final = 946_684_800  # 2000-01-01T00:00:00Z in Unix seconds
 REQUEST_COLUMNS: Final = (
@@ -50,6 +51,7 @@ REQUEST_COLUMNS: Final = (
     ("stage_deadline", "timestamptz"),
     ("revision", "int4"),
     ("due_at", "timestamptz"),
+    ("stage_basis", "int2"),
 )
 EVENT_COLUMNS: Final = (
     ("id", "int8"),
@@ -106,7 +108,18 @@ def _request_rows(
         "stage_deadline": life.deadline,
         "revision": present.sum(axis=0) - 1,
         "due_at": life.due,
+        "stage_basis": _stage_basis(world, d, life) + 1,
     }
+
+
+def _stage_basis(world: World, d: Drawn, life: Timeline) -> Ints:
+    """How the running stage's limit of each request is counted (working for no stage)."""
+    stages = [lifecycle.STAGE_OF[cast("lifecycle.State", s.after)] or "" for s in STEPS]
+    stage = np.array(stages)[life.last]
+    basis = np.zeros(d.created.size, dtype=np.int64)
+    for name, (_, _, codes) in world.city.limits.items():
+        basis = np.where(stage == name, codes[d.category], basis)
+    return basis
 
 
 def _event_rows(world: World, d: Drawn, life: Timeline, ids: Ints) -> dict[str, NDArray[Any]]:

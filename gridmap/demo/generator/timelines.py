@@ -6,7 +6,8 @@ has nobody: grid worker, zone leader, chief, street), with today's staff read on
 Its timeline is the closed loop of :mod:`gridmap.requests.lifecycle`, every step a legal
 transition by the right role (:data:`STEPS` takes each state after a step from
 :func:`gridmap.requests.lifecycle.transition`): report → accept → start → complete → rate →
-archive. Delays are drawn in working time as fractions of the stage's limit — responses
+archive. Delays are drawn in the stage's time (working time, or elapsed time for a
+clock-time stage such as flooding's response) as fractions of the stage's limit — responses
 lognormal with median 0.3 of the limit, handling 0.4, each owner faster or slower by a
 personal factor, a few stuck for weeks — so about a tenth of responses and of completions
 are late. 3–4 % of the requests of a grid level are escalated one level before they are
@@ -27,10 +28,10 @@ some past their stage deadline. The rows carry the state, level, owner, rating,
 their last step, ``due_at`` as :func:`gridmap.requests.service.due_at_many` fixes it, and the
 events the ``detail`` (owner, ``deadline``, rating…) that :mod:`gridmap.requests.rates` reads.
 
-**Deadlines** are those :func:`gridmap.requests.deadlines.add_working_time` computes for the same
-start and limit: they come from its array twin, one
-:class:`gridmap.requests.deadlines.WorkingTimeTable` of the span (and a year past it) rather
-than one call per request, which also measures the delays in working time.
+**Deadlines** are those :func:`gridmap.requests.deadlines.add_time` computes for the same
+start and limit (clock or working time, as the category's stage says): they come from its
+array twin, one :class:`gridmap.requests.deadlines.WorkingTimeTable` of the span (and a year
+past it) rather than one call per request, which also measures the delays in working time.
 """
 
 from __future__ import annotations
@@ -145,16 +146,35 @@ class Timeline:
     due: Ints
 
 
-def _span_of(clock: deadlines.WorkingTimeTable, start: Ints, deadline: Ints) -> Ints:
-    """The working time a stage allows (a working day when it has no limit)."""
-    span = np.where(deadline < NEVER, clock.between(start, deadline), 7 * 3600)
+def _span_of(
+    clock: deadlines.WorkingTimeTable, start: Ints, deadline: Ints, clocked: Bools
+) -> Ints:
+    """The time a stage allows, elapsed for a clock-time stage and working otherwise (a
+    working day when it has no limit)."""
+    allowed = np.where(clocked, deadline - start, clock.between(start, deadline))
+    span = np.where(deadline < NEVER, allowed, 7 * 3600)
     return np.maximum(span, 600)
 
 
-def _limit(world: World, stage: str, category: Ints) -> tuple[Ints, Ints]:
-    """The stage's time limit of each request's category: amounts and unit codes."""
-    amount, unit = world.city.limits[stage]
-    return amount[category], unit[category]
+def _after(
+    clock: deadlines.WorkingTimeTable, t: Ints, seconds: Ints | Floats, clocked: Bools
+) -> Ints:
+    """``seconds`` after ``t`` in the stage's time: elapsed for a clock-time stage (so that a
+    flooding report on a Saturday night is answered that night), working otherwise."""
+    elapsed = t + np.rint(seconds).astype(np.int64)
+    return np.where(clocked & (t < NEVER), elapsed, clock.after(t, seconds))
+
+
+def _limit(world: World, stage: str, category: Ints) -> tuple[Ints, Ints, Ints]:
+    """The stage's time limit of each request's category: amounts, unit and basis codes."""
+    amount, unit, basis = world.city.limits[stage]
+    return amount[category], unit[category], basis[category]
+
+
+def _clocked(world: World, stage: str, category: Ints) -> Bools:
+    """Whether each request's stage counts clock time."""
+    clocked: Bools = world.city.limits[stage][2][category] == deadlines.BASIS_CODES["clock"]
+    return clocked
 
 
 def _intake(world: World, rng: np.random.Generator, d: Drawn) -> tuple[Owners, Owners, Bools]:
@@ -205,20 +225,25 @@ def live(world: World, rng: np.random.Generator, d: Drawn) -> Timeline:
     owner = above.where(escalated, routed)
     at[REPORT] = d.created
     first_deadline = clock.add_working_time(d.created, *_limit(world, "response", cat))
-    moved = clock.after(
-        d.created, _span_of(clock, d.created, first_deadline) * rng.uniform(0.1, 0.6, n)
+    rc = _clocked(world, "response", cat)
+    moved = _after(
+        clock,
+        d.created,
+        _span_of(clock, d.created, first_deadline, rc) * rng.uniform(0.1, 0.6, n),
+        rc,
     )
     at[ESCALATE] = np.where(escalated, moved, NEVER)
     opened = np.where(escalated, moved, d.created)
     step_deadline[ESCALATE] = clock.add_working_time(at[ESCALATE], *_limit(world, "response", cat))
     response_deadline = np.where(escalated, step_deadline[ESCALATE], first_deadline)
-    response = _span_of(clock, opened, response_deadline)
+    response = _span_of(clock, opened, response_deadline, rc)
     duplicate = d.original >= 0
-    marked = clock.after(opened, response * rng.uniform(0.05, 0.7, n))
+    marked = _after(clock, opened, response * rng.uniform(0.05, 0.7, n), rc)
     at[DUPLICATE] = np.where(duplicate, marked, NEVER)
     slow = _slowness_of(world, owner) * np.where(rng.random(n) < 0.004, 15.0, 1.0)
     pace = rng.lognormal(np.log(0.3), 0.85, n) * slow
-    at[ACCEPT] = np.where(duplicate, NEVER, clock.after(opened, np.maximum(pace * response, 60)))
+    accepted = _after(clock, opened, np.maximum(pace * response, 60), rc)
+    at[ACCEPT] = np.where(duplicate, NEVER, accepted)
     _handle(world, rng, cat, slow, at, step_deadline)
     reopened = _answer(
         world, rng, cat, at, step_deadline, rating, late=at[ACCEPT] > response_deadline
@@ -235,10 +260,11 @@ def _handle(
     clock, n = world.clock, cat.size
     accepted = at[ACCEPT]
     step_deadline[ACCEPT] = clock.add_working_time(accepted, *_limit(world, "handling", cat))
-    handling = _span_of(clock, accepted, step_deadline[ACCEPT])
-    at[START] = clock.after(accepted, np.maximum(rng.exponential(0.08, n) * handling, 30))
+    hc = _clocked(world, "handling", cat)
+    handling = _span_of(clock, accepted, step_deadline[ACCEPT], hc)
+    at[START] = _after(clock, accepted, np.maximum(rng.exponential(0.08, n) * handling, 30), hc)
     pace = rng.lognormal(np.log(0.4), 0.7, n) * slow
-    at[COMPLETE] = clock.after(at[START], np.maximum(pace * handling, 900))
+    at[COMPLETE] = _after(clock, at[START], np.maximum(pace * handling, 900), hc)
     step_deadline[COMPLETE] = clock.add_working_time(at[COMPLETE], *_limit(world, "feedback", cat))
 
 
@@ -261,8 +287,9 @@ def _answer(
     unsatisfied = 0.06 + 0.15 * late_handling + 0.05 * late
     u = rng.random(n)
     first = np.where(u < unsatisfied, 3, np.where(u < unsatisfied + 0.16, 2, 1))
-    window = _span_of(clock, completed, feedback_deadline)
-    when = clock.after(completed, window * _answer_share(rng, n))
+    fc = _clocked(world, "feedback", cat)
+    window = _span_of(clock, completed, feedback_deadline, fc)
+    when = _after(clock, completed, window * _answer_share(rng, n), fc)
     reopened: Bools = answered & (first == 3)
     at[RATE] = np.where(answered & ~reopened, when, NEVER)
     at[REOPEN] = np.where(reopened, when, NEVER)
@@ -286,14 +313,15 @@ def _reopen(
     (the scheduler archives it, unsatisfied); an answered request is archived."""
     clock, n = world.clock, cat.size
     step_deadline[REOPEN] = clock.add_working_time(at[REOPEN], *_limit(world, "handling", cat))
-    again = _span_of(clock, at[REOPEN], step_deadline[REOPEN])
+    hc, fc = _clocked(world, "handling", cat), _clocked(world, "feedback", cat)
+    again = _span_of(clock, at[REOPEN], step_deadline[REOPEN], hc)
     pace = np.maximum(rng.lognormal(np.log(0.35), 0.5, n) * slow * again, 60)
-    at[COMPLETE_AGAIN] = clock.after(at[REOPEN], pace)
+    at[COMPLETE_AGAIN] = _after(clock, at[REOPEN], pace, hc)
     second = clock.add_working_time(at[COMPLETE_AGAIN], *_limit(world, "feedback", cat))
     step_deadline[COMPLETE_AGAIN] = second
     answered = (rng.random(n) < 0.7) | (second >= NEVER)
-    window = _span_of(clock, at[COMPLETE_AGAIN], second)
-    answer = clock.after(at[COMPLETE_AGAIN], window * _answer_share(rng, n))
+    window = _span_of(clock, at[COMPLETE_AGAIN], second, fc)
+    answer = _after(clock, at[COMPLETE_AGAIN], window * _answer_share(rng, n), fc)
     at[RATE_AGAIN] = np.where(answered, answer, NEVER)
     rating[RATE_AGAIN] = np.where(rng.random(n) < 0.65, 1, 2)
     unanswered = reopened & ~answered & (at[COMPLETE_AGAIN] < NEVER)

@@ -36,6 +36,7 @@ from gridmap.demo.generator.timelines import (
 )
 from gridmap.demo.generator.world import World
 from gridmap.grid import ingest
+from gridmap.requests import deadlines
 
 _SQL_TYPES: Final = {
     "int2": "smallint",
@@ -52,7 +53,7 @@ INSERT INTO resident_request
   (id, category_id, description, geom, household_id, micro_grid_id, level, owner_person_id,
    owner_user_id, department, state, reopen_count, rating, duplicate_of, contact_name,
    contact_phone, source, created_at, updated_at, stage_started_at, stage_deadline, revision,
-   due_at)
+   due_at, stage_basis)
 SELECT s.id, s.category_id, d.body, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490),
        NULLIF(s.household_id, 0), s.micro_grid_id, (%(levels)s::text[])[s.level],
        NULLIF(s.owner_person_id, 0), NULLIF(s.owner_user_id, 0),
@@ -60,7 +61,7 @@ SELECT s.id, s.category_id, d.body, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)
        s.reopen_count, (%(ratings)s::text[])[NULLIF(s.rating, 0)], NULLIF(s.duplicate_of, 0),
        n.body, NULLIF(s.contact_phone, 0)::text, (%(sources)s::text[])[s.source],
        s.created_at, s.updated_at, s.stage_started_at, NULLIF(s.stage_deadline, %(none)s),
-       s.revision, s.due_at
+       s.revision, s.due_at, (%(bases)s::text[])[s.stage_basis]
   FROM pg_temp.synth_request s
   JOIN pg_temp.synth_text d ON d.idx = s.description
   LEFT JOIN pg_temp.synth_text n ON n.idx = s.contact_name
@@ -126,6 +127,7 @@ class _Writer:
         self.params: dict[str, Any] = {
             "levels": list(LEVELS),
             "states": list(STATES),
+            "bases": list(deadlines.BASIS_CODES),
             "ratings": list(RATINGS),
             "sources": list(SOURCES),
             "departments": departments,

@@ -48,16 +48,21 @@ STAGES = tuple(dict.fromkeys(s for s in lifecycle.STAGE_OF.values() if s is not 
 #: 红黄牌 raised by the scheduler, and the kinds of message in the outbox.
 CARD_COLOURS = ("yellow", "red")
 OUTBOX_KINDS = ("due_soon", "overdue")
+#: How a stage limit is counted (``gridmap.requests.deadlines``).
+STAGE_BASES = ("working", "clock")
+#: 一般, 紧急, 特急: an urgent request's limits are shortened (``GRIDMAP_URGENCY_FACTORS``).
+URGENCIES = ("normal", "urgent", "critical")
 
 
 class Category(Base):
     """诉求类别: one version of a category of requests with its rules.
 
     ``time_limits`` holds the limit of each stage, ``{stage: {"amount": n, "unit": "hours" |
-    "days"}}``, counted in working time; ``escalate_on_lapse`` the stages whose lapse climbs
-    the request one level by itself (the scheduler, :mod:`gridmap.requests.sweeps`). An edit
-    closes the current version (``valid_to``) and inserts the next one, so a request keeps the
-    rules of the version it was filed under.
+    "days", "basis": "clock" | "working"}}``, counted in elapsed or working time (working when
+    ``basis`` is left out); ``escalate_on_lapse`` the stages whose lapse climbs the request one
+    level by itself (the scheduler, :mod:`gridmap.requests.sweeps`). An edit closes the current
+    version (``valid_to``) and inserts the next one, so a request keeps the rules of the
+    version it was filed under.
     """
 
     __tablename__ = "category"
@@ -117,6 +122,8 @@ class ResidentRequest(Base):
             "contact_phone IS NULL OR contact_phone ~ '^[0-9+\\-]{5,20}$'", name="phone_shape"
         ),
         CheckConstraint("jsonb_typeof(photos) = 'array'", name="photos_array"),
+        CheckConstraint(in_list("stage_basis", STAGE_BASES), name="stage_basis_known"),
+        CheckConstraint(in_list("urgency", URGENCIES), name="urgency_known"),
         Index("ix_resident_request_geom", "geom", postgresql_using="gist"),
         # A vector tile's raw points: inside a box and filed in the reviewed periods (0007).
         Index("ix_resident_request_geom_created_at", "geom", "created_at", postgresql_using="gist"),
@@ -155,6 +162,10 @@ class ResidentRequest(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     stage_deadline: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: How the running stage's limit is counted: its yellow card is measured the same way.
+    stage_basis: Mapped[str] = mapped_column(String(8), server_default="working")
+    #: 一般, 紧急 or 特急: shortens every stage limit by its configured factor.
+    urgency: Mapped[str] = mapped_column(String(8), server_default="normal")
     #: The resolution rate's due date (``gridmap.requests.rates``): the first handling stage's
     #: deadline once accepted, before that the response stage's deadline (else the filing time).
     due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -36,6 +36,8 @@ export const RATING_LABELS = glossary.ratings;
 /** 回访: 已解决/未解决, and how it was asked. */
 export const RESOLVED_LABELS = glossary.resolvedAnswers;
 export const CHANNEL_LABELS = glossary.callbackChannels;
+export const URGENCY_LABELS = glossary.urgencies;
+export const BASIS_LABELS = glossary.bases;
 export const SOURCE_LABELS = glossary.sources;
 export const WORK_LIST_KIND_LABELS = glossary.workListKinds;
 export const HOT_SPOT_BIN_LABELS = glossary.hotSpotBins;

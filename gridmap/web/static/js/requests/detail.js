@@ -8,8 +8,8 @@ import { banner } from '../core/banner.js';
 import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
-  ACTION_LABELS, CHANNEL_LABELS, LEVEL_LABELS, RATING_LABELS, RESOLVED_LABELS, SOURCE_LABELS,
-  STAGE_LABELS, STATE_LABELS,
+  ACTION_LABELS, BASIS_LABELS, CHANNEL_LABELS, LEVEL_LABELS, RATING_LABELS, RESOLVED_LABELS,
+  SOURCE_LABELS, STAGE_LABELS, STATE_LABELS, URGENCY_LABELS,
 } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 import { CARD_COLOURS, cardBadge, stateBadge } from './badges.js';
@@ -35,6 +35,7 @@ const ACTION_FIELDS = {
     resolved: true, rating: true, channel: true, note: '回访记录',
   },
   verify: { photo: true, note: '核查说明' },
+  set_urgency: { urgency: true, note: '说明' },
 };
 
 export class Detail {
@@ -96,7 +97,9 @@ export class Detail {
       [LEVEL_LABELS.micro, this.microGrid(r.micro_grid_code)],
       ['责任人', [owner.name, owner.phone, owner.department].filter(Boolean).join(' ') || '—'],
       ['当前时限', r.stage_deadline
-        ? `${STAGE_LABELS[r.stage] || ''} ${beijing(r.stage_deadline)}` : '—'],
+        ? `${STAGE_LABELS[r.stage] || ''} ${beijing(r.stage_deadline)}`
+          + `（${BASIS_LABELS[r.stage_basis] || r.stage_basis}）` : '—'],
+      ['紧急程度', URGENCY_LABELS[r.urgency] || r.urgency],
       ['联系人', [contact.name, contact.phone].filter(Boolean).join(' ') || '—'],
       ['来源', SOURCE_LABELS[r.source] || r.source],
       ['上报时间', beijing(r.created_at)],
@@ -150,6 +153,8 @@ export class Detail {
         detail.rating ? `评价：${RATING_LABELS[detail.rating] || detail.rating}` : '',
         detail.channel ? `方式：${CHANNEL_LABELS[detail.channel] || detail.channel}` : '',
         detail.reason ? `原因：${detail.reason}` : '',
+        detail.urgency ? `紧急程度：${URGENCY_LABELS[detail.urgency] || detail.urgency}` : '',
+        detail.urgency && detail.deadline ? `时限：${beijing(detail.deadline)}` : '',
         e.level && LEVEL_MOVES.includes(e.action)
           ? `层级：${LEVEL_LABELS[e.level] || e.level}` : '',
       ].filter(Boolean).join('；');
@@ -192,6 +197,7 @@ export class Detail {
       'gm-field-resolved': fields.resolved,
       'gm-field-channel': fields.channel,
       'gm-field-photo': fields.photo,
+      'gm-field-urgency': fields.urgency,
       'gm-field-reason': fields.reason,
       // A department is named when the street summons one, or when one hands over to another.
       'gm-field-department': fields.department
@@ -221,6 +227,7 @@ export class Detail {
     if (fields.resolved) body.resolved = text('resolved');
     if (fields.channel) body.channel = text('channel');
     if (fields.photo && text('photo')) body.photos = [text('photo')];
+    if (fields.urgency) body.urgency = text('urgency');
     if (fields.reason) body.reason = text('reason');
     if (!document.getElementById('gm-field-department').hidden && text('department')) {
       body.department = text('department');
@@ -231,6 +238,7 @@ export class Detail {
       fields.rating && !body.rating ? '请选择评价' : '',
       fields.channel && !body.channel ? '请选择回访方式' : '',
       fields.photo && !body.photos ? '请填写现场照片地址' : '',
+      fields.urgency && !body.urgency ? '请选择紧急程度' : '',
       fields.reason && !body.reason ? '请填写原因' : '',
       fields.duplicate && !(body.duplicate_of > 0) ? '请填写原诉求编号' : '',
       fields.noteRequired && !body.note ? '请填写备注内容' : '',
