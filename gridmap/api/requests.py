@@ -95,14 +95,23 @@ class TransitionBody(Strict):
     action: lifecycle.Action
     note: Note | None = None
     rating: lifecycle.Rating | None = Field(None, description="rate: the resident's answer")
-    reason: Note | None = Field(None, description="escalate, return, reassign: why")
+    reason: Note | None = Field(
+        None,
+        description="escalate, return (退单), reassign, ask_extension, refuse_extension, "
+        "supervise: why",
+    )
     duplicate_of: int | None = Field(None, ge=1, description="mark_duplicate: the original")
-    department: str | None = Field(
-        None, min_length=1, max_length=100, description="escalate to / reassign at department"
+    department_id: int | None = Field(
+        None, ge=1, description="escalate to / reassign at department: one serving the place"
+    )
+    cohandler_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, max_length=10, description="add_cohandler: the departments (协办)"
     )
     person_id: int | None = Field(None, ge=1, description="hand it to this staff member")
     time_limit: TimeLimit | None = Field(
-        None, description="the response limit the street gives a summoned department"
+        None,
+        description="the response limit the street gives a summoned department; the extra "
+        "time asked (ask_extension, 延期); the new limit of a supervision (supervise, 督办)",
     )
     photos: list[Photo] = Field(default_factory=list, max_length=9)
 
@@ -124,7 +133,9 @@ class RequestListQuery(params.PageQuery, params.BBoxQuery):
     warning: Literal["yellow", "red"] | None = Field(
         None, description="红黄牌: yellow (due soon) or red (overdue) only"
     )
-    mine: bool = Field(False, description="Only those the caller owns (the inbox)")
+    mine: bool = Field(False, description="Only those the caller (its department) owns: the inbox")
+    cohandling: bool = Field(False, description="Only those the caller's department co-handles")
+    extension_pending: bool = Field(False, description="Only those with an extension (延期) asked")
     filed: bool = Field(False, description="Only those the caller filed (我上报的)")
 
 
@@ -146,10 +157,12 @@ def _event(event: Any) -> dict[str, Any]:
     }
 
 
-def detail(request_id: int) -> dict[str, Any]:
-    """One request with its timeline, contact masked, its ETag and what the caller may do."""
+def detail(request_id: int, *, just_written: bool = False) -> dict[str, Any]:
+    """One request with its timeline, contact masked, its ETag and what the caller may do
+    (``just_written``: the answer to the caller's write, even if it left their scope)."""
     who = caller()
-    row, events = domain.get(get_session(), request_id, who)
+    row, events = domain.get(get_session(), request_id, who, just_written=just_written)
+    cohandlers, pending = domain.departments_of(get_session(), row.id)
     return properties(row, who.disclosure) | {
         "location": {"lon": row.lon, "lat": row.lat},
         "contact": {
@@ -160,7 +173,9 @@ def detail(request_id: int) -> dict[str, Any]:
         "photos": row.photos,
         "revision": row.revision,
         "etag": domain.etag(row.id, row.revision),
-        "allowed_actions": domain.allowed(row, who.role),
+        "allowed_actions": domain.allowed(row, who),
+        "cohandlers": [{"id": d.id, "name": d.name} for d in cohandlers],
+        "extension": pending,
         "timeline": [_event(e) for e in events],
     }
 
@@ -224,6 +239,9 @@ def list_requests(query: RequestListQuery) -> Response:
         mine=query.mine,
         owner_person_id=person,
         owner_user_id=user,
+        owner_department_id=who.scope.department_id if query.mine else None,
+        cohandled_by=_cohandling(who, query.cohandling),
+        extension_pending=query.extension_pending,
         filed_by=who.user_id if query.filed else None,
         warning=query.warning,
         now=now,
@@ -236,6 +254,13 @@ def list_requests(query: RequestListQuery) -> Response:
     return serializers.feature_collection(
         features, Page(rows, None if after is None else str(after))
     )
+
+
+def _cohandling(who: Any, wanted: bool) -> int | None:
+    """协办 tab: the caller's department (-1 matches nothing for an account without one)."""
+    if not wanted:
+        return None
+    return who.scope.department_id if who.scope.department_id is not None else -1
 
 
 def _feature(row: Any, disclosure: Disclosure) -> dict[str, Any]:
@@ -272,8 +297,9 @@ def get_request(path: RequestPath) -> Response:
 @requires(HANDLE)
 def transition(path: RequestPath, body: TransitionBody) -> Response:
     change = domain.Change(
-        **body.model_dump(exclude={"photos", "time_limit"}),
+        **body.model_dump(exclude={"photos", "time_limit", "cohandler_ids"}),
         time_limit=body.time_limit.model_dump() if body.time_limit else None,
+        cohandler_ids=tuple(body.cohandler_ids),
         photos=tuple(body.photos),
     )
     domain.act(get_session(), path.request_id, change, caller(), request.headers.get("If-Match"))
@@ -281,9 +307,13 @@ def transition(path: RequestPath, body: TransitionBody) -> Response:
         f"request.{body.action}",
         "request",
         path.request_id,
-        body.model_dump(mode="json", include={"action", "rating", "duplicate_of", "department"}),
+        body.model_dump(
+            mode="json",
+            include={"action", "rating", "duplicate_of", "department_id", "cohandler_ids"}
+            | {"time_limit"},
+        ),
     )
-    return _answer(detail(path.request_id))
+    return _answer(detail(path.request_id, just_written=True))
 
 
 @bp.get(

@@ -62,6 +62,11 @@ ACTIONS: Final = {
     "reassign": "改派",
     "mark_duplicate": "标记重复",
     "comment": "备注",
+    "ask_extension": "申请延期",
+    "approve_extension": "批准延期",
+    "refuse_extension": "驳回延期",
+    "add_cohandler": "协办",
+    "supervise": "督办",
 }
 STAGES: Final = {"response": "响应", "handling": "处置", "feedback": "回访"}
 RATINGS: Final = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
@@ -81,6 +86,7 @@ USER_ROLES: Final = {
     "chief": "总网格长",
     "zone_leader": "网格长",
     "grid_worker": "网格员",
+    "department": "职能部门",
     "member": "党员",
     "auditor": "审计员(只读)",
     "system_admin": "系统管理员",
@@ -304,6 +310,7 @@ AUDIT_ACTIONS: Final = {
     "api_key.issue": "签发接口密钥",
     "api_key.revoke": "吊销接口密钥",
     "category.revise": "修改诉求类别",
+    "department.create": "新建职能部门",
     "grid_import.upload": "上传网格文件",
     "grid_import.confirm": "确认导入网格",
     "import.grids": "导入网格",
@@ -337,6 +344,7 @@ AUDIT_OBJECTS: Final = {
     "patrol": "巡查",
     "api_key": "接口密钥",
     "category": "诉求类别",
+    "department": "职能部门",
     "rates": "满意率",
     "report": "报表",
     "review_report": "研判报告",

@@ -46,7 +46,13 @@ reviewer      leaders at or above the     record the resident's answer (回访),
                                           or files its own work
 resident      ``resident``                rate, comment
 system        ``system``                  archive (the scheduler)
+cohandler     ``co_department``: a        comment only (协办: never complete)
+              department co-handling a
+              request another leads
 ============  ==========================  ===============================================
+
+A department account is ``department`` on the requests its department leads and
+``co_department`` on those it co-handles (the service tells which).
 
 ``auditor`` and ``member`` are known roles that may do nothing here (read-only).
 
@@ -68,7 +74,17 @@ return          reported, accepted, handling       reported, level - 1     owner
 reassign        reported, accepted, handling       reported, same level    owner, supervisor
 mark_duplicate  reported, accepted, handling       duplicate               owner, supervisor
 comment         all but archived, duplicate        unchanged               owner, supervisor,
-                                                                           reviewer, resident
+                                                                           reviewer, resident,
+                                                                           cohandler
+ask_extension   accepted, handling (department)    unchanged               owner (延期)
+approve_        accepted, handling (department)    unchanged               supervisor
+extension,
+refuse_
+extension
+add_cohandler   reported, accepted, handling       unchanged               supervisor (协办)
+                (department)
+supervise       reported, accepted, handling       unchanged               supervisor (督办)
+                (department)
 ==============  =================================  ======================  ===================
 
 Hence: a grid worker may not archive; only the street (owner at street level) summons a
@@ -91,6 +107,7 @@ Role = Literal[
     "chief",
     "street_admin",
     "department",
+    "co_department",
     "resident",
     "system",
     "auditor",
@@ -107,12 +124,17 @@ Action = Literal[
     "reassign",
     "mark_duplicate",
     "comment",
+    "ask_extension",
+    "approve_extension",
+    "refuse_extension",
+    "add_cohandler",
+    "supervise",
 ]
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
 #: A stage with its own time limit: 响应 (until accepted), 处置 (until completed), 回访
 #: (until the resident's answer is recorded).
 Stage = Literal["response", "handling", "feedback"]
-Party = Literal["owner", "supervisor", "reviewer", "resident", "system"]
+Party = Literal["owner", "supervisor", "reviewer", "resident", "system", "cohandler"]
 #: Where a rule sends the request: a state, "unchanged", or "by_rating" (see RATING_TARGET).
 Target = State | Literal["unchanged", "by_rating"]
 
@@ -199,6 +221,9 @@ ACTION_ARGS: Final[Mapping[Action, tuple[str, ...]]] = {
     "reassign": ("reason",),
     "mark_duplicate": ("original_id",),
     "comment": ("text",),
+    "ask_extension": ("reason",),
+    "refuse_extension": ("reason",),
+    "supervise": ("reason",),
 }
 
 
@@ -224,6 +249,9 @@ def _rule(
 
 
 _HANDLER: Final[set[Party]] = {"owner"}
+#: Where a department has accepted and its handling clock runs (an extension is of that).
+_RUNNING: Final[tuple[State, ...]] = ("accepted", "handling")
+_DEPARTMENT: Final[tuple[Level, ...]] = ("department",)
 _STEER: Final[set[Party]] = {"owner", "supervisor"}
 
 #: Everything that is allowed; anything else raises IllegalTransition.
@@ -240,7 +268,16 @@ RULES: Final[tuple[Rule, ...]] = (
     _rule("return", OPEN, "reported", _STEER, LEVELS[1:]),
     _rule("reassign", OPEN, "reported", _STEER),
     _rule("mark_duplicate", OPEN, "duplicate", _STEER),
-    _rule("comment", LIVE, "unchanged", {"owner", "supervisor", "reviewer", "resident"}),
+    _rule(
+        "comment", LIVE, "unchanged", {"owner", "supervisor", "reviewer", "resident", "cohandler"}
+    ),
+    # 延期: the summoned department asks for more time on its running stage; the street
+    # answers. 协办 and 督办 are the street's: co-handlers, and a late department supervised.
+    _rule("ask_extension", _RUNNING, "unchanged", _HANDLER, _DEPARTMENT),
+    _rule("approve_extension", _RUNNING, "unchanged", {"supervisor"}, _DEPARTMENT),
+    _rule("refuse_extension", _RUNNING, "unchanged", {"supervisor"}, _DEPARTMENT),
+    _rule("add_cohandler", OPEN, "unchanged", {"supervisor"}, _DEPARTMENT),
+    _rule("supervise", OPEN, "unchanged", {"supervisor"}, _DEPARTMENT),
 )
 
 
@@ -385,6 +422,7 @@ def _parties(role: Role, level: Level) -> frozenset[Party]:
         ("reviewer", role in REVIEWERS[level]),
         ("resident", role == "resident"),
         ("system", role == "system"),
+        ("cohandler", role == "co_department" and level == "department"),
     ]
     return frozenset(party for party, holds in relations if holds)
 

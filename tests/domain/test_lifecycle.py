@@ -77,9 +77,26 @@ def expected_allowed(state: str, level: str, role: str, action: str) -> bool:
         case "reassign" | "mark_duplicate":
             return state in OPEN_STATES and steer
         case "comment":
+            cohandler = role == "co_department" and level == "department"
             return state not in {"archived", "duplicate"} and (
-                steer or _reviewer(role, level) or role == "resident"
+                steer or _reviewer(role, level) or role == "resident" or cohandler
             )
+    return _department_step(state, level, role, action)
+
+
+def _department_step(state: str, level: str, role: str, action: str) -> bool:
+    """延期 (the lead asks while its handling clock runs, the street answers), 协办 and 督办
+    (the street's, on a department's open request)."""
+    if level != "department":
+        return False
+    running = state in {"accepted", "handling"}
+    match action:
+        case "ask_extension":
+            return running and role == "department"
+        case "approve_extension" | "refuse_extension":
+            return running and role == "street_admin"
+        case "add_cohandler" | "supervise":
+            return state in OPEN_STATES and role == "street_admin"
     raise AssertionError(action)
 
 
@@ -91,6 +108,9 @@ def valid_args(action: str, rating: str = "satisfied") -> dict[str, Any]:
         "reassign": {"reason": "定位错误，转相邻网格"},
         "mark_duplicate": {"original_id": 41},
         "comment": {"text": "已电话联系居民"},
+        "ask_extension": {"reason": "需协调产权单位"},
+        "refuse_extension": {"reason": "时限足够"},
+        "supervise": {"reason": "超期未办结"},
     }
     return args.get(action, {})
 
@@ -250,6 +270,13 @@ def test_roles_outside_their_remit_are_not_permitted(
 ) -> None:
     with pytest.raises(NotPermitted, match=f"'{action}'.*'{role}': only the"):
         transition(before, action, role, **args)
+
+
+def test_a_co_handling_department_only_comments() -> None:
+    state = RequestState("handling", "department")
+    assert allowed_actions(state, "co_department") == ["comment"]
+    with pytest.raises(NotPermitted, match=r"'complete'.*'co_department'"):
+        transition(state, "complete", "co_department")
 
 
 @pytest.mark.parametrize("role", ["auditor", "member"])
