@@ -30,7 +30,14 @@ const ACTION_FIELDS = {
   reassign: { reason: true, department: true, note: '说明' },
   mark_duplicate: { duplicate: true, note: '说明' },
   comment: { note: '备注内容', noteRequired: true },
+  // 延期, 协办, 督办 (部门报到): the department asks for time; the street answers, names
+  // co-handling departments and supervises a late one with a new time limit.
+  ask_extension: { reason: true, timeLimit: '延长时限', note: '说明' },
+  refuse_extension: { reason: true, note: '说明' },
+  add_cohandler: { cohandlers: true, note: '说明' },
+  supervise: { reason: true, timeLimit: '新的办理时限', note: '督办意见' },
 };
+const UNIT_LABELS = { hours: '工作小时', days: '工作日' };
 
 export class Detail {
   constructor(map, config) {
@@ -90,6 +97,7 @@ export class Detail {
       ['办理层级', LEVEL_LABELS[r.level] || r.level],
       [LEVEL_LABELS.micro, this.microGrid(r.micro_grid_code)],
       ['责任人', [owner.name, owner.phone, owner.department].filter(Boolean).join(' ') || '—'],
+      ['协办部门', (r.cohandlers || []).map((d) => d.name).join('、') || '—'],
       ['当前时限', r.stage_deadline
         ? `${STAGE_LABELS[r.stage] || ''} ${beijing(r.stage_deadline)}` : '—'],
       ['联系人', [contact.name, contact.phone].filter(Boolean).join(' ') || '—'],
@@ -100,6 +108,10 @@ export class Detail {
     if (r.rating) rows.push(['群众评价', RATING_LABELS[r.rating] || r.rating]);
     if (r.duplicate_of) rows.push(['重复于', `#${r.duplicate_of}`]);
     if (r.reopen_count) rows.push(['重新处置', `${r.reopen_count} 次`]);
+    if (r.extension) {
+      const ext = r.extension;
+      rows.push(['延期申请', `${ext.amount} ${UNIT_LABELS[ext.unit] || ext.unit}：${ext.reason}`]);
+    }
     const dl = document.getElementById('gm-detail-fields');
     dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   }
@@ -111,6 +123,7 @@ export class Detail {
   microGrid(code) {
     if (!code) return '—';
     const cell = el('span', { class: 'gm-detail-micro' }, el('span', { translate: 'no' }, code));
+    if (this.config.gridNames === false) return cell;
     this.gridNames = this.gridNames || new Map();
     if (!this.gridNames.has(code)) {
       this.gridNames.set(code, requestJson(`${this.config.apiRoot}/grids/${encodeURIComponent(code)}`)
@@ -143,6 +156,14 @@ export class Detail {
       const extra = [
         detail.rating ? `评价：${RATING_LABELS[detail.rating] || detail.rating}` : '',
         detail.reason ? `原因：${detail.reason}` : '',
+        detail.extension
+          ? `延期：${detail.extension.amount} ${UNIT_LABELS[detail.extension.unit] || ''}` : '',
+        (detail.cohandlers || []).length
+          ? `协办：${detail.cohandlers.map((d) => d.name).join('、')}` : '',
+        detail.owner && detail.owner.department && LEVEL_MOVES.includes(e.action)
+          ? `部门：${detail.owner.department}` : '',
+        detail.deadline && !LEVEL_MOVES.includes(e.action)
+          ? `时限：${beijing(detail.deadline)}` : '',
         e.level && LEVEL_MOVES.includes(e.action)
           ? `层级：${LEVEL_LABELS[e.level] || e.level}` : '',
       ].filter(Boolean).join('；');
@@ -169,6 +190,30 @@ export class Detail {
     this.map.setView([y, x], 17);
   }
 
+  /** The departments serving the request's place (职能部门), loaded once per request. */
+  async departments() {
+    if (!this.serving || this.serving.code !== this.record.micro_grid_code) {
+      const code = encodeURIComponent(this.record.micro_grid_code);
+      this.serving = {
+        code: this.record.micro_grid_code,
+        list: requestJson(`${this.config.apiRoot}/departments?serving=${code}`)
+          .then((body) => body.departments).catch(() => []),
+      };
+    }
+    return this.serving.list;
+  }
+
+  async fillDepartments(action) {
+    const found = await this.departments();
+    const lead = (this.record.owner || {}).department_id;
+    const select = this.form.elements.department_id;
+    select.replaceChildren(...found.map((d) => el('option', { value: String(d.id) }, d.name)));
+    const box = document.getElementById('gm-cohandler-options');
+    box.replaceChildren(...found.filter((d) => d.id !== lead).map((d) => el('label', {},
+      el('input', { type: 'checkbox', name: 'cohandler_ids', value: String(d.id) }), ` ${d.name}`)));
+    if (action === 'reassign' && lead) select.value = String(lead);
+  }
+
   choose(action) {
     this.hideError();
     const fields = ACTION_FIELDS[action];
@@ -188,7 +233,13 @@ export class Detail {
         && ((action === 'escalate' && level === 'street')
           || (action === 'reassign' && level === 'department')),
       'gm-field-duplicate': fields.duplicate,
+      'gm-field-cohandlers': fields.cohandlers,
+      'gm-field-time-limit': Boolean(fields.timeLimit),
     };
+    if (fields.timeLimit) {
+      document.getElementById('gm-time-limit-legend').textContent = fields.timeLimit;
+    }
+    if (show['gm-field-department'] || fields.cohandlers) this.fillDepartments(action);
     Object.entries(show).forEach(([id, on]) => { document.getElementById(id).hidden = !on; });
     const note = document.getElementById('gm-field-note');
     note.firstChild.textContent = fields.note;
@@ -209,11 +260,15 @@ export class Detail {
     if (text('note')) body.note = text('note');
     if (fields.rating) body.rating = text('rating');
     if (fields.reason) body.reason = text('reason');
-    if (!document.getElementById('gm-field-department').hidden && text('department')) {
-      body.department = text('department');
-    }
+    const summons = !document.getElementById('gm-field-department').hidden;
+    if (summons && text('department_id')) body.department_id = Number(text('department_id'));
+    if (fields.cohandlers) body.cohandler_ids = data.getAll('cohandler_ids').map(Number);
+    if (fields.timeLimit) body.time_limit = { amount: Number(text('amount')), unit: text('unit') };
     if (fields.duplicate) body.duplicate_of = Number(text('duplicate_of'));
     const missing = [
+      summons && !body.department_id ? '请选择职能部门' : '',
+      fields.cohandlers && !body.cohandler_ids.length ? '请选择协办部门' : '',
+      fields.timeLimit && !(body.time_limit.amount > 0) ? '请填写时长' : '',
       fields.rating && !body.rating ? '请选择评价' : '',
       fields.reason && !body.reason ? '请填写原因' : '',
       fields.duplicate && !(body.duplicate_of > 0) ? '请填写原诉求编号' : '',
