@@ -68,6 +68,8 @@ ACTIONS: Final = {
     "add_cohandler": "协办",
     "supervise": "督办",
 }
+#: The same actions as a summoned department names them (部门报到, 退单).
+DEPARTMENT_ACTIONS: Final = {"accept": "报到", "return": "退单"}
 STAGES: Final = {"response": "响应", "handling": "处置", "feedback": "回访"}
 RATINGS: Final = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 SOURCES: Final = {"api": "系统上报", "open311": "Open311", "page": "页面上报"}
@@ -414,6 +416,7 @@ def for_pages() -> dict[str, object]:
         "gridKinds": GRID_KINDS,
         "states": STATES,
         "actions": ACTIONS,
+        "departmentActions": DEPARTMENT_ACTIONS,
         "stages": STAGES,
         "ratings": RATINGS,
         "sources": SOURCES,

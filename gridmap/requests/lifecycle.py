@@ -72,6 +72,8 @@ escalate        reported, accepted, handling       reported, level + 1     owner
 return          reported, accepted, handling       reported, level - 1     owner, supervisor
                 (level above micro)
 reassign        reported, accepted, handling       reported, same level    owner, supervisor
+                                                                           (the street only, at
+                                                                           department level)
 mark_duplicate  reported, accepted, handling       duplicate               owner, supervisor
 comment         all but archived, duplicate        unchanged               owner, supervisor,
                                                                            reviewer, resident,
@@ -266,7 +268,9 @@ RULES: Final[tuple[Rule, ...]] = (
     _rule("archive", {"completed"}, "archived", {"system"}),
     _rule("escalate", OPEN, "reported", _STEER, LEVELS[:-1]),
     _rule("return", OPEN, "reported", _STEER, LEVELS[1:]),
-    _rule("reassign", OPEN, "reported", _STEER),
+    _rule("reassign", OPEN, "reported", _STEER, LEVELS[:-1]),
+    # A department hands nothing to another itself: it returns it (退单), the street re-routes.
+    _rule("reassign", OPEN, "reported", {"supervisor"}, _DEPARTMENT),
     _rule("mark_duplicate", OPEN, "duplicate", _STEER),
     _rule(
         "comment", LIVE, "unchanged", {"owner", "supervisor", "reviewer", "resident", "cohandler"}

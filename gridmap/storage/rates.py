@@ -75,6 +75,9 @@ def _candidates(
     )
     if grid_code:
         stmt = stmt.where(micro.code.startswith(grid_code, autoescape=True))
+    if scope.department_id is not None:
+        # A department's rates are its own: not those of the requests it only co-handles.
+        stmt = stmt.where(r.department_id == scope.department_id)
     return stmt
 
 

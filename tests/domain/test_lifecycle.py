@@ -75,7 +75,9 @@ def expected_allowed(state: str, level: str, role: str, action: str) -> bool:
         case "return":
             return state in OPEN_STATES and steer and level != "micro"
         case "reassign" | "mark_duplicate":
-            return state in OPEN_STATES and steer
+            # A department returns (退单) rather than hand over: the street re-routes.
+            hands_over = action == "reassign" and level == "department"
+            return state in OPEN_STATES and (_supervisor(role, level) if hands_over else steer)
         case "comment":
             cohandler = role == "co_department" and level == "department"
             return state not in {"archived", "duplicate"} and (

@@ -128,7 +128,7 @@ def test_the_department_accepts_handles_and_completes_its_own_requests(
     assert_problem(sw.get(f"/api/v1/requests/{r['id']}"), 404)
     assert_problem(act(sw, r["id"], r["etag"], action="accept"), 404)
     seen = cg.get(f"/api/v1/requests/{r['id']}").get_json()
-    assert seen["allowed_actions"] == ["accept", "return", "reassign", "mark_duplicate", "comment"]
+    assert seen["allowed_actions"] == ["accept", "return", "mark_duplicate", "comment"]
     # Contact details stay masked for the department.
     assert seen["contact"]["phone"] != "13912345678"
     r = _step(cg, r["id"], r["etag"], action="accept", note="已报到")
@@ -318,3 +318,12 @@ def test_a_department_is_a_row_of_the_rates_by_owner(clients, officers, departme
     assert rows[f"department:{departments['cg']}"]["name"] == "城管执法队"
     street = clients("street_admin").get(f"/api/v1/rates?by=owner&period={month}").get_json()
     assert f"department:{departments['cg']}" in {row["code"] for row in street["rows"]}
+
+
+def test_a_co_handler_reads_only_its_own_row(clients, officers, departments):
+    r = _handling(clients, officers, departments)
+    street = clients("street_admin")
+    _step(street, r["id"], r["etag"], action="add_cohandler", cohandler_ids=[departments["sw"]])
+    month = dt.datetime.fromisoformat(r["created_at"]).astimezone(clock.BEIJING).strftime("%Y-%m")
+    body = officers("sw").get(f"/api/v1/rates?by=owner&period={month}").get_json()
+    assert body["rows"] == []

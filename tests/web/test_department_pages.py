@@ -111,7 +111,8 @@ def test_a_department_answers_the_summons_on_its_pages(
     row.get_by_role("link").click()
     page.wait_for_url(re.compile(rf"/requests/{rid}$"))
     page.wait_for_selector("#gm-detail[data-state=ready]")
-    _press(page, "受理")
+    assert page.locator("#gm-actions").get_by_role("button", name="退单").count() == 1
+    _press(page, "报到")
     _press(page, "开始处置")
     page.locator("#gm-actions").get_by_role("button", name="申请延期", exact=True).click()
     page.locator("#gm-action-form textarea[name=reason]").fill("需协调产权单位")

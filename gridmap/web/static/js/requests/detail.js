@@ -8,7 +8,7 @@ import { banner } from '../core/banner.js';
 import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
-  ACTION_LABELS, LEVEL_LABELS, RATING_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
+  ACTION_LABELS, DEPARTMENT_ACTION_LABELS, LEVEL_LABELS, RATING_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
 } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 import { CARD_COLOURS, cardBadge, stateBadge } from './badges.js';
@@ -137,8 +137,10 @@ export class Detail {
 
   buttons(allowed) {
     const box = document.getElementById('gm-actions');
+    const named = this.record.level === 'department' ? DEPARTMENT_ACTION_LABELS : {};
     const buttons = ACTIONS.filter(([key]) => allowed.includes(key)).map(([key, label]) => {
-      const b = el('button', { type: 'button', class: 'gm-action', 'data-action': key }, label);
+      const b = el('button', { type: 'button', class: 'gm-action', 'data-action': key },
+        named[key] || label);
       b.addEventListener('click', () => this.choose(key));
       return b;
     });
@@ -169,7 +171,8 @@ export class Detail {
       ].filter(Boolean).join('；');
       return el('li', { class: 'gm-event', 'data-action': e.action },
         el('div', { class: 'gm-event-head' },
-          el('strong', {}, TIMELINE_LABELS[e.action] || e.action),
+          el('strong', {}, (e.level === 'department' && e.action === 'accept'
+            ? DEPARTMENT_ACTION_LABELS.accept : TIMELINE_LABELS[e.action]) || e.action),
           el('span', { class: 'gm-muted gm-small' }, ` ${beijing(e.at)} · `,
             // The actor is an account's username: an identifier, not a word to translate.
             e.actor ? el('span', { translate: 'no' }, e.actor) : '系统')),
@@ -223,7 +226,9 @@ export class Detail {
     }
     this.action = action;
     this.form.reset();
-    document.getElementById('gm-action-form-title').textContent = ACTION_LABELS[action];
+    const named = this.record.level === 'department' ? DEPARTMENT_ACTION_LABELS : {};
+    document.getElementById('gm-action-form-title').textContent = named[action]
+      || ACTION_LABELS[action];
     const level = this.record.level;
     const show = {
       'gm-field-rating': fields.rating,
