@@ -629,7 +629,7 @@ def _check_extras(change: Change) -> None:
     wants_limit = change.action in ("ask_extension", "supervise")
     if wants_limit and not change.time_limit:
         raise InvalidInput(f"time_limit: {change.action!r} needs {{amount, unit}}")
-    if wants_limit and int(change.time_limit["amount"]) <= 0:  # type: ignore[index]
+    if wants_limit and change.time_limit and int(change.time_limit["amount"]) <= 0:
         raise InvalidInput("time_limit.amount must be at least 1")
     if change.time_limit and not wants_limit and change.action not in ("escalate", "reassign"):
         raise InvalidInput(f"time_limit is not for {change.action!r}")

@@ -198,6 +198,9 @@ def test_one_extension_at_a_time_approved_or_refused_by_the_street(
     assert_problem(
         act(cg, r["id"], r["etag"], action="ask_extension", reason="x"), 400, "time_limit"
     )
+    none = {"amount": 0, "unit": "days"}
+    zero = act(cg, r["id"], r["etag"], action="ask_extension", reason="x", time_limit=none)
+    assert_problem(zero, 400, "at least 1")
     r = _step(
         cg, r["id"], r["etag"], action="ask_extension", reason="需协调产权单位", time_limit=limit
     )
