@@ -107,6 +107,11 @@ class TransitionBody(Strict):
     cohandler_ids: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=list, max_length=10, description="add_cohandler: the departments (协办)"
     )
+    helper_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="call_helpers: grid workers or in-service members of the community (社区吹哨)",
+    )
     person_id: int | None = Field(None, ge=1, description="hand it to this staff member")
     time_limit: TimeLimit | None = Field(
         None,
@@ -173,7 +178,7 @@ def detail(request_id: int, *, just_written: bool = False) -> dict[str, Any]:
         "photos": row.photos,
         "revision": row.revision,
         "etag": domain.etag(row.id, row.revision),
-        "allowed_actions": domain.allowed(row, who),
+        "allowed_actions": domain.allowed(get_session(), row, who),
         "cohandlers": [{"id": d.id, "name": d.name} for d in cohandlers],
         "extension": pending,
         "timeline": [_event(e) for e in events],
@@ -297,9 +302,10 @@ def get_request(path: RequestPath) -> Response:
 @requires(HANDLE)
 def transition(path: RequestPath, body: TransitionBody) -> Response:
     change = domain.Change(
-        **body.model_dump(exclude={"photos", "time_limit", "cohandler_ids"}),
+        **body.model_dump(exclude={"photos", "time_limit", "cohandler_ids", "helper_ids"}),
         time_limit=body.time_limit.model_dump() if body.time_limit else None,
         cohandler_ids=tuple(body.cohandler_ids),
+        helper_ids=tuple(body.helper_ids),
         photos=tuple(body.photos),
     )
     domain.act(get_session(), path.request_id, change, caller(), request.headers.get("If-Match"))
@@ -310,7 +316,7 @@ def transition(path: RequestPath, body: TransitionBody) -> Response:
         body.model_dump(
             mode="json",
             include={"action", "rating", "duplicate_of", "department_id", "cohandler_ids"}
-            | {"time_limit"},
+            | {"time_limit", "helper_ids"},
         ),
     )
     return _answer(detail(path.request_id, just_written=True))

@@ -67,6 +67,7 @@ ACTIONS: Final = {
     "refuse_extension": "驳回延期",
     "add_cohandler": "协办",
     "supervise": "督办",
+    "call_helpers": "社区吹哨",
 }
 #: The same actions as a summoned department names them (部门报到, 退单).
 DEPARTMENT_ACTIONS: Final = {"accept": "报到", "return": "退单"}

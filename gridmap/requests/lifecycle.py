@@ -48,7 +48,10 @@ resident      ``resident``                rate, comment
 system        ``system``                  archive (the scheduler)
 cohandler     ``co_department``: a        comment only (协办: never complete)
               department co-handling a
-              request another leads
+              request another leads;
+              ``helper``: a person the
+              community called up
+              (社区吹哨)
 ============  ==========================  ===============================================
 
 A department account is ``department`` on the requests its department leads and
@@ -87,6 +90,8 @@ add_cohandler   reported, accepted, handling       unchanged               super
                 (department)
 supervise       reported, accepted, handling       unchanged               supervisor (督办)
                 (department)
+call_helpers    reported, accepted, handling       unchanged               owner (社区吹哨)
+                (community)
 ==============  =================================  ======================  ===================
 
 Hence: a grid worker may not archive; only the street (owner at street level) summons a
@@ -110,6 +115,7 @@ Role = Literal[
     "street_admin",
     "department",
     "co_department",
+    "helper",
     "resident",
     "system",
     "auditor",
@@ -131,6 +137,7 @@ Action = Literal[
     "refuse_extension",
     "add_cohandler",
     "supervise",
+    "call_helpers",
 ]
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
 #: A stage with its own time limit: 响应 (until accepted), 处置 (until completed), 回访
@@ -282,6 +289,8 @@ RULES: Final[tuple[Rule, ...]] = (
     _rule("refuse_extension", _RUNNING, "unchanged", {"supervisor"}, _DEPARTMENT),
     _rule("add_cohandler", OPEN, "unchanged", {"supervisor"}, _DEPARTMENT),
     _rule("supervise", OPEN, "unchanged", {"supervisor"}, _DEPARTMENT),
+    # 社区吹哨: the community's chief calls up grid workers or in-service members to help.
+    _rule("call_helpers", OPEN, "unchanged", _HANDLER, ("community",)),
 )
 
 
@@ -427,6 +436,7 @@ def _parties(role: Role, level: Level) -> frozenset[Party]:
         ("resident", role == "resident"),
         ("system", role == "system"),
         ("cohandler", role == "co_department" and level == "department"),
+        ("cohandler", role == "helper" and level == "community"),
     ]
     return frozenset(party for party, holds in relations if holds)
 

@@ -84,6 +84,8 @@ class Change:
     department_id: int | None = None
     #: 协办: the departments the street names to co-handle (add_cohandler).
     cohandler_ids: tuple[int, ...] = ()
+    #: 社区吹哨: the people the community's chief calls up (call_helpers).
+    helper_ids: tuple[int, ...] = ()
     #: The person to hand it to at the new level (default: the longest-serving staff there).
     person_id: int | None = None
     #: The time limit the street gives a summoned department's response (限时督办), the
@@ -466,18 +468,24 @@ def _arguments(change: Change) -> dict[str, object]:
     return {name: value for name, value in given.items() if value is not None}
 
 
-def role_on(row: Any, caller: Caller) -> str:
+def role_on(session: Session, row: Any, caller: Caller) -> str:
     """The caller's role on a request: a department account co-handling a request that another
-    department leads acts as ``co_department`` (协办: it may comment, never complete)."""
+    department leads acts as ``co_department`` (协办: it may comment, never complete); a grid
+    worker or member the community called up to a request it owns, as ``helper``."""
     if caller.role == "department" and row.department_id != caller.scope.department_id:
         return "co_department"
+    helping = caller.role in ("grid_worker", "member") and row.level == "community"
+    if helping and department_store.is_helper(session, row.id, caller.scope.person_id):
+        return "helper"
     return caller.role
 
 
-def _decide(row: ResidentRequest, change: Change, caller: Caller) -> lifecycle.Transition:
+def _decide(
+    session: Session, row: ResidentRequest, change: Change, caller: Caller
+) -> lifecycle.Transition:
     try:
         return lifecycle.transition(
-            _state_of(row), change.action, role_on(row, caller), **_arguments(change)
+            _state_of(row), change.action, role_on(session, row, caller), **_arguments(change)
         )
     except lifecycle.IllegalTransition as exc:
         raise IllegalAction(str(exc)) from None
@@ -566,6 +574,7 @@ DEPARTMENT_STEPS: Final = (
     "refuse_extension",
     "add_cohandler",
     "supervise",
+    "call_helpers",
 )
 
 
@@ -574,7 +583,7 @@ def act(
 ) -> int:
     """Apply one transition by the caller; returns the new revision (not committed)."""
     row = _locked(session, request_id, caller, if_match)
-    move = _decide(row, change, caller)
+    move = _decide(session, row, change, caller)
     _check_extras(change)
     if move.duplicate_of is not None:
         _check_original(session, row, int(move.duplicate_of), caller)
@@ -626,6 +635,10 @@ def _check_extras(change: Change) -> None:
         raise InvalidInput("cohandler_ids is only for add_cohandler (协办)")
     if change.action == "add_cohandler" and not change.cohandler_ids:
         raise InvalidInput("cohandler_ids: name at least one co-handling department (协办)")
+    if change.helper_ids and change.action != "call_helpers":
+        raise InvalidInput("helper_ids is only for call_helpers (社区吹哨)")
+    if change.action == "call_helpers" and not change.helper_ids:
+        raise InvalidInput("helper_ids: name at least one grid worker or member (社区吹哨)")
     wants_limit = change.action in ("ask_extension", "supervise")
     if wants_limit and not change.time_limit:
         raise InvalidInput(f"time_limit: {change.action!r} needs {{amount, unit}}")
@@ -647,7 +660,10 @@ def _leave_departments(
     session: Session, row: ResidentRequest, move: lifecycle.Transition, now: dt.datetime
 ) -> None:
     """A department request changing hands or stage: its co-handlers leave with a new owner,
-    and an extension still waiting is withdrawn (its stage is over)."""
+    and an extension still waiting is withdrawn (its stage is over). A community's request
+    changing hands: the people it called up (社区吹哨) leave it."""
+    if row.level == "community" and move.new_owner_level is not None:
+        department_store.clear_helpers(session, row.id)
     if row.level != "department":
         return
     if move.new_owner_level is not None:
@@ -687,6 +703,8 @@ def _department_step(
             changed["stage_deadline"] = deadline
     elif move.action == "add_cohandler":
         detail["cohandlers"] = _add_cohandlers(session, row, change.cohandler_ids)
+    elif move.action == "call_helpers":
+        detail["helpers"] = _call_helpers(session, row, change.helper_ids)
     else:  # supervise (督办)
         if deadline is None or deadline >= now:
             raise Conflict(
@@ -730,6 +748,22 @@ def _ask_extension(
     )
 
 
+def _call_helpers(session: Session, row: ResidentRequest, person_ids: tuple[int, ...]) -> list[int]:
+    """社区吹哨: grid workers posted in the request's community or in-service members living
+    there; anyone else is a 422. Returns the person ids called up."""
+    community = store.grid_chain(session, row.micro_grid_id)["community"]["code"]
+    wanted = list(dict.fromkeys(person_ids))
+    found = department_store.callable_helpers(session, community, wanted)
+    missing = sorted(set(wanted) - {p.id for p in found})
+    if missing:
+        raise Unprocessable(
+            f"person {', '.join(map(str, missing))} is neither a grid worker of community "
+            f"{community} nor an in-service party member living there"
+        )
+    department_store.add_helpers(session, row.id, wanted)
+    return wanted
+
+
 def _add_cohandlers(
     session: Session, row: ResidentRequest, department_ids: tuple[int, ...]
 ) -> list[dict[str, Any]]:
@@ -762,9 +796,9 @@ def _echo(move: lifecycle.Transition, deadline: dt.datetime | None) -> dict[str,
 # -------------------------------------------------------------------------------------- reads
 
 
-def allowed(row: Any, caller: Caller) -> list[str]:
+def allowed(session: Session, row: Any, caller: Caller) -> list[str]:
     """The actions the caller's role may take on a request now (for clients and pages)."""
-    role = role_on(row, caller)
+    role = role_on(session, row, caller)
     if role not in lifecycle.ROLES:
         return []
     state = lifecycle.RequestState(

@@ -10,7 +10,15 @@ from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from gridmap.storage.models import Department, RequestCohandler, RequestExtension
+from gridmap.storage.models import (
+    Assignment,
+    Department,
+    Grid,
+    Person,
+    RequestCohandler,
+    RequestExtension,
+    RequestHelper,
+)
 
 #: A department as the API shows it: id, code, name, kind, scope_code, active.
 DepartmentRow = Row[int, str, str, str, str, bool]
@@ -99,6 +107,61 @@ def add_cohandlers(session: Session, request_id: int, department_ids: list[int])
 def clear_cohandlers(session: Session, request_id: int) -> None:
     """The request left the departments (returned to the street or closed elsewhere)."""
     session.execute(delete(RequestCohandler).where(RequestCohandler.request_id == request_id))
+
+
+# ------------------------------------------------------------------------ 社区吹哨 helpers
+
+
+def callable_helpers(
+    session: Session, community_code: str, person_ids: list[int]
+) -> list[Row[int, str]]:
+    """Of ``person_ids``, id and name of those a community may call up (社区吹哨): grid workers
+    posted in the community today, and in-service party members living in it."""
+    today = func.current_date()
+    posted = (
+        select(Assignment.person_id)
+        .join(Grid, Grid.id == Assignment.grid_id)
+        .where(
+            Assignment.role == "grid_worker",
+            Grid.code.startswith(community_code, autoescape=True),
+            Assignment.start_date <= today,
+            (Assignment.end_date.is_(None)) | (Assignment.end_date > today),
+        )
+    )
+    home = select(Grid.id).where(Grid.code == community_code)
+    in_service = select(Person.id).where(
+        Person.kind == "in_service_member", Person.home_community_id.in_(home)
+    )
+    stmt = (
+        select(Person.id, Person.name)
+        .where(Person.id.in_(person_ids))
+        .where(Person.id.in_(posted) | Person.id.in_(in_service))
+        .order_by(Person.id)
+    )
+    return list(session.execute(stmt).all())
+
+
+def add_helpers(session: Session, request_id: int, person_ids: list[int]) -> None:
+    for person_id in person_ids:
+        session.execute(
+            pg_insert(RequestHelper)
+            .values(request_id=request_id, person_id=person_id)
+            .on_conflict_do_nothing()
+        )
+
+
+def clear_helpers(session: Session, request_id: int) -> None:
+    """The request left the community: those it called up no longer help with it."""
+    session.execute(delete(RequestHelper).where(RequestHelper.request_id == request_id))
+
+
+def is_helper(session: Session, request_id: int, person_id: int | None) -> bool:
+    if person_id is None:
+        return False
+    found = select(RequestHelper.person_id).where(
+        RequestHelper.request_id == request_id, RequestHelper.person_id == person_id
+    )
+    return bool(session.scalar(select(found.exists())))
 
 
 # ------------------------------------------------------------------------------ extensions

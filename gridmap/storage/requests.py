@@ -34,6 +34,7 @@ from gridmap.storage.models import (
     RequestCohandler,
     RequestEvent,
     RequestExtension,
+    RequestHelper,
     ResidentRequest,
     User,
 )
@@ -264,8 +265,12 @@ def request_visible(scope: Scope, request: Any = ResidentRequest) -> ColumnEleme
         )
         conditions.append(request.micro_grid_id.in_(in_subtree))
     if scope.person_id is not None:
-        cover = aliased(Coverage)
+        cover, helper = aliased(Coverage), aliased(RequestHelper)
         conditions.append(request.owner_person_id == scope.person_id)
+        # 社区吹哨: the requests the person was called up to help with.
+        conditions.append(
+            request.id.in_(select(helper.request_id).where(helper.person_id == scope.person_id))
+        )
         conditions.append(
             request.household_id.in_(
                 select(cover.household_id).where(cover.person_id == scope.person_id)

@@ -1,5 +1,6 @@
 """Departments as participants (街乡吹哨、部门报到): ``department`` rows, requests and accounts
-linked to them, co-handling departments (协办) and extension requests (延期).
+linked to them, co-handling departments (协办), the people a community calls up (社区吹哨) and
+extension requests (延期).
 
 The free-text ``resident_request.department`` becomes ``department_id``: each distinct text
 becomes a department (kind 其他, serving the district of its requests, code ``dept-<n>``),
@@ -129,6 +130,24 @@ def upgrade() -> None:
         op.f("ix_request_cohandler_department_id"), "request_cohandler", ["department_id"]
     )
     op.create_table(
+        "request_helper",
+        sa.Column("request_id", sa.BigInteger(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "added_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["resident_request.id"],
+            name=op.f("fk_request_helper_request_id_resident_request"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["person.id"], name=op.f("fk_request_helper_person_id_person")
+        ),
+        sa.PrimaryKeyConstraint("request_id", "person_id", name=op.f("pk_request_helper")),
+    )
+    op.create_index(op.f("ix_request_helper_person_id"), "request_helper", ["person_id"])
+    op.create_table(
         "request_extension",
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("request_id", sa.BigInteger(), nullable=False),
@@ -169,12 +188,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("state = 'pending'"),
     )
     op.execute("GRANT SELECT, INSERT, UPDATE ON department, request_extension TO gridmap_app")
-    op.execute("GRANT SELECT, INSERT, DELETE ON request_cohandler TO gridmap_app")
+    op.execute("GRANT SELECT, INSERT, DELETE ON request_cohandler, request_helper TO gridmap_app")
     op.execute("GRANT USAGE ON SEQUENCE department_id_seq, request_extension_id_seq TO gridmap_app")
 
 
 def downgrade() -> None:
     op.drop_table("request_extension")
+    op.drop_table("request_helper")
     op.drop_table("request_cohandler")
     op.drop_constraint(op.f("ck_app_user_department_link"), "app_user", type_="check")
     op.execute(

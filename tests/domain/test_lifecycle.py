@@ -79,7 +79,7 @@ def expected_allowed(state: str, level: str, role: str, action: str) -> bool:
             hands_over = action == "reassign" and level == "department"
             return state in OPEN_STATES and (_supervisor(role, level) if hands_over else steer)
         case "comment":
-            cohandler = role == "co_department" and level == "department"
+            cohandler = (role, level) in {("co_department", "department"), ("helper", "community")}
             return state not in {"archived", "duplicate"} and (
                 steer or _reviewer(role, level) or role == "resident" or cohandler
             )
@@ -88,7 +88,9 @@ def expected_allowed(state: str, level: str, role: str, action: str) -> bool:
 
 def _department_step(state: str, level: str, role: str, action: str) -> bool:
     """延期 (the lead asks while its handling clock runs, the street answers), 协办 and 督办
-    (the street's, on a department's open request)."""
+    (the street's, on a department's open request); 社区吹哨 (the chief's, one level down)."""
+    if action == "call_helpers":
+        return state in OPEN_STATES and level == "community" and role == "chief"
     if level != "department":
         return False
     running = state in {"accepted", "handling"}

@@ -11,7 +11,7 @@ from gridmap.core import clock
 from gridmap.requests import deadlines
 from gridmap.storage.models import AuditEntry, RequestExtension, ResidentRequest
 from tests.helpers import assert_problem
-from tests.requests.conftest import act, file
+from tests.requests.conftest import IN_02001, act, file
 
 
 def _step(client, request_id, etag, **body):
@@ -330,3 +330,31 @@ def test_a_co_handler_reads_only_its_own_row(clients, officers, departments):
     month = dt.datetime.fromisoformat(r["created_at"]).astimezone(clock.BEIJING).strftime("%Y-%m")
     body = officers("sw").get(f"/api/v1/rates?by=owner&period={month}").get_json()
     assert body["rows"] == []
+
+
+# -------------------------------------------------------------------------------- 社区吹哨
+
+
+def test_the_community_calls_up_its_grid_workers(clients, session):
+    """The chief (owner at community level) calls up worker 3 (posted in the community) to a
+    request in 02001, outside the worker's own micro-grid: the worker then sees it and may
+    comment, never complete. Person 5 has no post: refused (422)."""
+    chief, worker = clients("chief"), clients("grid_worker")
+    r = file(chief, IN_02001)  # nobody below: the chief owns it (首接负责)
+    assert (r["level"], r["owner"]["person_id"]) == ("community", 1)
+    assert_problem(worker.get(f"/api/v1/requests/{r['id']}"), 404)
+    assert_problem(act(chief, r["id"], r["etag"], action="call_helpers"), 400, "helper_ids")
+    nobody = act(chief, r["id"], r["etag"], action="call_helpers", helper_ids=[5])
+    assert_problem(nobody, 422, "neither a grid worker")
+    assert_problem(act(worker, r["id"], r["etag"], action="call_helpers", helper_ids=[3]), 404)
+    r = _step(chief, r["id"], r["etag"], action="call_helpers", helper_ids=[3], note="请协助")
+    assert r["timeline"][-1]["detail"]["helpers"] == [3]
+    seen = worker.get(f"/api/v1/requests/{r['id']}").get_json()
+    assert seen["allowed_actions"] == ["comment"]
+    r = _step(worker, r["id"], r["etag"], action="comment", note="已到现场查看")
+    r = _step(chief, r["id"], r["etag"], action="accept")
+    r = _step(chief, r["id"], r["etag"], action="start")
+    assert_problem(act(worker, r["id"], r["etag"], action="complete"), 409, "helper")
+    # Handed up to the street: the helpers leave it.
+    r = _step(chief, r["id"], r["etag"], action="escalate", reason="需街道协调")
+    assert_problem(worker.get(f"/api/v1/requests/{r['id']}"), 404)

@@ -39,6 +39,7 @@ from gridmap.storage.models.departments import (
     Department,
     RequestCohandler,
     RequestExtension,
+    RequestHelper,
 )
 from gridmap.storage.models.grid import (
     CARE_TAGS,
@@ -131,6 +132,7 @@ __all__ = [
     "RequestCohandler",
     "RequestEvent",
     "RequestExtension",
+    "RequestHelper",
     "RequestTally",
     "RequestTallyGrid",
     "ResidentRequest",

@@ -1,5 +1,6 @@
 """职能部门: departments the street summons (街乡吹哨、部门报到), the departments co-handling a
-request (协办) and the extensions a department asks for (延期)."""
+request (协办), the people a community calls up (社区吹哨) and the extensions a department asks
+for (延期)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,19 @@ class RequestCohandler(Base):
     department_id: Mapped[int] = mapped_column(
         ForeignKey("department.id"), primary_key=True, index=True
     )
+    added_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class RequestHelper(Base):
+    """社区吹哨: a grid worker or in-service party member of the community that the community's
+    chief called up to help with a request it owns (they comment, never complete)."""
+
+    __tablename__ = "request_helper"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("resident_request.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True, index=True)
     added_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -36,6 +36,8 @@ const ACTION_FIELDS = {
   refuse_extension: { reason: true, note: '说明' },
   add_cohandler: { cohandlers: true, note: '说明' },
   supervise: { reason: true, timeLimit: '新的办理时限', note: '督办意见' },
+  // 社区吹哨: the chief calls up grid workers or in-service members of the community.
+  call_helpers: { helpers: true, note: '说明' },
 };
 const UNIT_LABELS = { hours: '工作小时', days: '工作日' };
 
@@ -239,6 +241,7 @@ export class Detail {
           || (action === 'reassign' && level === 'department')),
       'gm-field-duplicate': fields.duplicate,
       'gm-field-cohandlers': fields.cohandlers,
+      'gm-field-helpers': fields.helpers,
       'gm-field-time-limit': Boolean(fields.timeLimit),
     };
     if (fields.timeLimit) {
@@ -268,11 +271,16 @@ export class Detail {
     const summons = !document.getElementById('gm-field-department').hidden;
     if (summons && text('department_id')) body.department_id = Number(text('department_id'));
     if (fields.cohandlers) body.cohandler_ids = data.getAll('cohandler_ids').map(Number);
+    if (fields.helpers) {
+      body.helper_ids = text('helper_ids').split(/[,，\s]+/).filter(Boolean).map(Number);
+    }
     if (fields.timeLimit) body.time_limit = { amount: Number(text('amount')), unit: text('unit') };
     if (fields.duplicate) body.duplicate_of = Number(text('duplicate_of'));
     const missing = [
       summons && !body.department_id ? '请选择职能部门' : '',
       fields.cohandlers && !body.cohandler_ids.length ? '请选择协办部门' : '',
+      fields.helpers && !(body.helper_ids.length && body.helper_ids.every((n) => n > 0))
+        ? '请填写人员编号' : '',
       fields.timeLimit && !(body.time_limit.amount > 0) ? '请填写时长' : '',
       fields.rating && !body.rating ? '请选择评价' : '',
       fields.reason && !body.reason ? '请填写原因' : '',
