@@ -36,7 +36,11 @@ class MakeUser(Protocol):
     """The ``make_user`` fixture: creates an account, returns its bearer token."""
 
     def __call__(
-        self, role: str, scope_code: str | None = None, person_id: int | None = None
+        self,
+        role: str,
+        scope_code: str | None = None,
+        person_id: int | None = None,
+        department_id: int | None = None,
     ) -> str: ...
 
 
@@ -132,11 +136,22 @@ def anonymous(app: OpenAPI) -> FlaskClient:
 def make_user(session: Session, settings: Settings) -> MakeUser:
     """Create an account with a role in the test transaction; returns its bearer token."""
 
-    def make(role: str, scope_code: str | None = None, person_id: int | None = None) -> str:
+    def make(
+        role: str,
+        scope_code: str | None = None,
+        person_id: int | None = None,
+        department_id: int | None = None,
+    ) -> str:
         name = f"t{len(created)}-{role.replace('_', '-')}"
         user = accounts.create_user(session, name, PASSWORD)
         accounts.grant_role(
-            session, user.id, role, scope_code=scope_code, person_id=person_id, admins_too=True
+            session,
+            user.id,
+            role,
+            scope_code=scope_code,
+            person_id=person_id,
+            department_id=department_id,
+            admins_too=True,
         )
         session.commit()
         created.append(name)

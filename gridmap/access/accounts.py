@@ -35,7 +35,14 @@ from gridmap.access.auth import (
 )
 from gridmap.core import clock, glossary
 from gridmap.core.errors import Conflict, InvalidInput, NotFound
-from gridmap.storage.models import USER_ROLES, AuthSession, Person, User, UserNotice
+from gridmap.storage.models import (
+    USER_ROLES,
+    AuthSession,
+    Department,
+    Person,
+    User,
+    UserNotice,
+)
 
 ADMIN_ROLES = ("system_admin", "security_admin", "audit_admin")
 _SCOPE = re.compile(r"^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{14}|[0-9]{17})$")
@@ -114,6 +121,7 @@ def list_users(session: Session) -> list[dict[str, Any]]:
         User.role,
         User.scope_code,
         User.person_id,
+        User.department_id,
         User.active,
         User.locked_until,
         User.must_change_password,
@@ -258,16 +266,20 @@ def grant_role(
     *,
     scope_code: str | None = None,
     person_id: int | None = None,
+    department_id: int | None = None,
     admins_too: bool = False,
 ) -> None:
-    """Give an account its role and scope (checked against the role's needs)."""
+    """Give an account its role and scope (checked against the role's needs): a
+    ``department`` account acts for the department ``department_id``."""
     user = _user(session, user_id)
     if not admins_too:
         _not_an_administrator(user)
         if role in ADMIN_ROLES:
             raise InvalidInput("administrator roles are granted on the server, not here")
     check_scope(session, role, scope_code, person_id)
+    _check_department(session, role, department_id)
     user.role, user.scope_code, user.person_id = role, scope_code, person_id
+    user.department_id = department_id
     _end_sessions(session, user.id)
 
 
@@ -290,6 +302,19 @@ def check_scope(
         raise InvalidInput(f"role {role} needs person_id: the member whose households it sees")
     if person_id is not None and session.get(Person, person_id) is None:
         raise InvalidInput(f"person_id: there is no person {person_id}")
+
+
+def _check_department(session: Session, role: str, department_id: int | None) -> None:
+    """A department account names its (active) department; no other account names one."""
+    if role != "department":
+        if department_id is not None:
+            raise InvalidInput("department_id is only for role department")
+        return
+    if department_id is None:
+        raise InvalidInput("role department needs department_id: the department it acts for")
+    found = session.get(Department, department_id)
+    if found is None or not found.active:
+        raise InvalidInput(f"department_id: there is no active department {department_id}")
 
 
 def unlock(session: Session, user_id: int) -> None:

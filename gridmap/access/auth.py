@@ -75,6 +75,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
     "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
     "grid_worker": frozenset({READ, REVEAL, HANDLE}),
+    # A department officer reads and handles its department's requests only (masked).
+    "department": frozenset({READ, HANDLE}),
     "member": frozenset({READ}),
     "auditor": frozenset({READ, EXPORT, REVIEW}),
     "verifier": frozenset({READ, VERIFY}),
@@ -127,14 +129,17 @@ class Forbidden(GridmapError):
 @dataclass(frozen=True)
 class Scope:
     """What a caller may see: grids whose code starts with one of ``prefixes``, the
-    households in them, and the households that person ``person_id`` covers."""
+    households in them, and the households that person ``person_id`` covers; a department
+    account (``department_id``) sees only the requests summoned to or co-handled by its
+    department (no grid, no household)."""
 
     prefixes: tuple[str, ...] = ()
     person_id: int | None = None
+    department_id: int | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.prefixes and self.person_id is None
+        return not self.prefixes and self.person_id is None and self.department_id is None
 
 
 def job_scope(code: str | None) -> Scope:
@@ -189,7 +194,8 @@ def hash_password(password: str) -> str:
 def scope_of(user: User) -> Scope:
     prefixes = (user.scope_code,) if user.role in SUBTREE_ROLES and user.scope_code else ()
     person = user.person_id if user.role in PERSON_ROLES else None
-    return Scope(prefixes, person)
+    department = user.department_id if user.role == "department" else None
+    return Scope(prefixes, person, department)
 
 
 def _digest(token: str) -> str:

@@ -35,6 +35,7 @@ class Grant(Strict):
     role: str
     scope_code: str | None = None
     person_id: int | None = None
+    department_id: int | None = Field(None, ge=1, description="role department: its department")
 
 
 class UserPath(BaseModel):
@@ -110,7 +111,12 @@ def reset_password(path: UserPath) -> dict[str, Any]:
 @requires(ROLES)
 def grant_role(path: UserPath, body: Grant) -> dict[str, str]:
     accounts.grant_role(
-        get_session(), path.user_id, body.role, scope_code=body.scope_code, person_id=body.person_id
+        get_session(),
+        path.user_id,
+        body.role,
+        scope_code=body.scope_code,
+        person_id=body.person_id,
+        department_id=body.department_id,
     )
     audit_write("user.role", "user", path.user_id, body.model_dump())
     return {"status": "role granted"}

@@ -317,6 +317,21 @@ class Categories(Answer):
     categories: list[Category]
 
 
+class Department(Answer):
+    """职能部门: a department and the area it serves (a district or street code prefix)."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    scope_code: str
+    active: bool
+
+
+class Departments(Answer):
+    departments: list[Department]
+
+
 class Located(Answer):
     point: Json
     grids: Json = Field(
@@ -418,6 +433,8 @@ class RequestDetail(Answer):
         description="How the running stage's limit is counted: clock or working time"
     )
     allowed_actions: list[str]
+    cohandlers: list[Json] = Field(description="协办: the departments co-handling it")
+    extension: Json | None = Field(description="延期: the extension waiting for an answer")
     timeline: list[Json]
 
 

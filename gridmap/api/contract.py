@@ -95,6 +95,8 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("post", "/api/v1/auth/notices/read"): {200: a.NoticesRead},
     ("get", "/api/v1/categories"): {200: a.Categories},
     ("put", "/api/v1/categories/{code}"): {200: a.Category},
+    ("get", "/api/v1/departments"): {200: a.Departments},
+    ("post", "/api/v1/admin/departments"): {201: a.Department},
     ("get", "/api/v1/grids"): {200: a.FeatureCollection},
     ("get", "/api/v1/grids/{code}"): {200: a.Feature},
     ("get", "/api/v1/households"): {200: a.FeatureCollection},

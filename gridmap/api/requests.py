@@ -115,17 +115,31 @@ class TransitionBody(Strict):
     action: lifecycle.Action
     note: Note | None = None
     rating: lifecycle.Rating | None = Field(None, description="rate: the resident's answer")
-    reason: Note | None = Field(None, description="escalate, return, reassign: why")
+    reason: Note | None = Field(
+        None,
+        description="escalate, return (退单), reassign, ask_extension, refuse_extension, "
+        "supervise: why",
+    )
     duplicate_of: int | None = Field(None, ge=1, description="mark_duplicate: the original")
-    department: str | None = Field(
-        None, min_length=1, max_length=100, description="escalate to / reassign at department"
+    department_id: int | None = Field(
+        None, ge=1, description="escalate to / reassign at department: one serving the place"
+    )
+    cohandler_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, max_length=10, description="add_cohandler: the departments (协办)"
+    )
+    helper_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="call_helpers: grid workers or in-service members of the community (社区吹哨)",
     )
     person_id: int | None = Field(None, ge=1, description="hand it to this staff member")
     urgency: Urgency | None = Field(
         None, description="set_urgency: 一般 normal, 紧急 urgent or 特急 critical"
     )
     time_limit: TimeLimit | None = Field(
-        None, description="the response limit the street gives a summoned department"
+        None,
+        description="the response limit the street gives a summoned department; the extra "
+        "time asked (ask_extension, 延期); the new limit of a supervision (supervise, 督办)",
     )
     photos: list[Photo] = Field(default_factory=list, max_length=9)
     resolved: lifecycle.Resolved | None = Field(
@@ -153,7 +167,9 @@ class RequestListQuery(params.PageQuery, params.BBoxQuery):
     warning: Literal["yellow", "red"] | None = Field(
         None, description="红黄牌: yellow (due soon) or red (overdue) only"
     )
-    mine: bool = Field(False, description="Only those the caller owns (the inbox)")
+    mine: bool = Field(False, description="Only those the caller (its department) owns: the inbox")
+    cohandling: bool = Field(False, description="Only those the caller's department co-handles")
+    extension_pending: bool = Field(False, description="Only those with an extension (延期) asked")
     filed: bool = Field(False, description="Only those the caller filed (我上报的)")
 
 
@@ -175,11 +191,12 @@ def _event(event: Any) -> dict[str, Any]:
     }
 
 
-def detail(request_id: int) -> dict[str, Any]:
-    """One request with its timeline, contact masked, its ETag and what the caller may do."""
+def detail(request_id: int, *, just_written: bool = False) -> dict[str, Any]:
+    """One request with its timeline, contact masked, its ETag and what the caller may do
+    (``just_written``: the answer to the caller's write, even if it left their scope)."""
     who, session = caller(), get_session()
-    row, events = domain.get(session, request_id, who)
-    judges = row.state == "completed" and domain.independent(session, row, who)
+    row, events = domain.get(session, request_id, who, just_written=just_written)
+    cohandlers, pending = domain.departments_of(session, row.id)
     return properties(row, who.disclosure) | {
         "location": {"lon": row.lon, "lat": row.lat},
         "contact": {
@@ -190,7 +207,9 @@ def detail(request_id: int) -> dict[str, Any]:
         "photos": row.photos,
         "revision": row.revision,
         "etag": domain.etag(row.id, row.revision),
-        "allowed_actions": domain.allowed(row, who.role, judges),
+        "allowed_actions": domain.allowed(session, row, who),
+        "cohandlers": [{"id": d.id, "name": d.name} for d in cohandlers],
+        "extension": pending,
         "timeline": [_event(e) for e in events],
     }
 
@@ -255,6 +274,9 @@ def list_requests(query: RequestListQuery) -> Response:
         mine=query.mine,
         owner_person_id=person,
         owner_user_id=user,
+        owner_department_id=who.scope.department_id if query.mine else None,
+        cohandled_by=_cohandling(who, query.cohandling),
+        extension_pending=query.extension_pending,
         filed_by=who.user_id if query.filed else None,
         warning=query.warning,
         now=now,
@@ -267,6 +289,13 @@ def list_requests(query: RequestListQuery) -> Response:
     return serializers.feature_collection(
         features, Page(rows, None if after is None else str(after))
     )
+
+
+def _cohandling(who: Any, wanted: bool) -> int | None:
+    """协办 tab: the caller's department (-1 matches nothing for an account without one)."""
+    if not wanted:
+        return None
+    return who.scope.department_id if who.scope.department_id is not None else -1
 
 
 def _feature(row: Any, disclosure: Disclosure) -> dict[str, Any]:
@@ -304,8 +333,10 @@ def get_request(path: RequestPath) -> Response:
 @requires(HANDLE, VERIFY)
 def transition(path: RequestPath, body: TransitionBody) -> Response:
     change = domain.Change(
-        **body.model_dump(exclude={"photos", "time_limit"}),
+        **body.model_dump(exclude={"photos", "time_limit", "cohandler_ids", "helper_ids"}),
         time_limit=body.time_limit.model_dump() if body.time_limit else None,
+        cohandler_ids=tuple(body.cohandler_ids),
+        helper_ids=tuple(body.helper_ids),
         photos=tuple(body.photos),
     )
     domain.act(
@@ -322,18 +353,11 @@ def transition(path: RequestPath, body: TransitionBody) -> Response:
         path.request_id,
         body.model_dump(
             mode="json",
-            include={
-                "action",
-                "rating",
-                "duplicate_of",
-                "department",
-                "resolved",
-                "channel",
-                "urgency",
-            },
+            include={"action", "rating", "duplicate_of", "department_id", "cohandler_ids"}
+            | {"time_limit", "helper_ids", "resolved", "channel", "urgency"},
         ),
     )
-    return _answer(detail(path.request_id))
+    return _answer(detail(path.request_id, just_written=True))
 
 
 @bp.get(

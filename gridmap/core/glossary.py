@@ -67,11 +67,19 @@ ACTIONS: Final = {
     "callback": "回访",
     "verify": "现场核查",
     "set_urgency": "调整紧急程度",
+    "ask_extension": "申请延期",
+    "approve_extension": "批准延期",
+    "refuse_extension": "驳回延期",
+    "add_cohandler": "协办",
+    "supervise": "督办",
+    "call_helpers": "社区吹哨",
 }
 #: How urgent a request is (``gridmap.requests.lifecycle.URGENCIES``).
 URGENCIES: Final = {"normal": "一般", "urgent": "紧急", "critical": "特急"}
 #: How a stage limit is counted (``gridmap.requests.deadlines.BASES``).
 BASES: Final = {"working": "工作时间", "clock": "自然时间"}
+#: The same actions as a summoned department names them (部门报到, 退单).
+DEPARTMENT_ACTIONS: Final = {"accept": "报到", "return": "退单"}
 STAGES: Final = {"response": "响应", "handling": "处置", "feedback": "回访"}
 #: Why the scheduler (gridmap.requests.sweeps) acted, as its timeline events say.
 SWEEP_REASONS: Final = {
@@ -165,6 +173,7 @@ USER_ROLES: Final = {
     "chief": "总网格长",
     "zone_leader": "网格长",
     "grid_worker": "网格员",
+    "department": "职能部门",
     "member": "党员",
     "auditor": "审计员(只读)",
     "verifier": "核查回访员",
@@ -389,6 +398,7 @@ AUDIT_ACTIONS: Final = {
     "api_key.issue": "签发接口密钥",
     "api_key.revoke": "吊销接口密钥",
     "category.revise": "修改诉求类别",
+    "department.create": "新建职能部门",
     "grid_import.upload": "上传网格文件",
     "grid_import.confirm": "确认导入网格",
     "import.grids": "导入网格",
@@ -422,6 +432,7 @@ AUDIT_OBJECTS: Final = {
     "patrol": "巡查",
     "api_key": "接口密钥",
     "category": "诉求类别",
+    "department": "职能部门",
     "rates": "满意率",
     "report": "报表",
     "review_report": "研判报告",
@@ -452,6 +463,7 @@ PROBLEMS: Final = {
     "patrol-ended": "这次巡查已经结束。",
     "illegal-transition": "当前状态不允许此操作，请刷新查看最新状态。",
     "own-work": "不能评价、核查或回访自己办理或负责的诉求。",
+    "own-deadline": "负责人只能提高诉求的紧急程度，降低须由上级调整。",
     "check-missing": "该类别须经现场核查（附照片）后才能回访归档，尚未核查。",
     "import-rejected": "文件未通过检查，无法导入。",
     "no-linked-person": "您的账号没有关联到网格人员：只有网格员本人可以记录巡查。",
@@ -493,6 +505,7 @@ def for_pages() -> dict[str, object]:
         "gridKinds": GRID_KINDS,
         "states": STATES,
         "actions": ACTIONS,
+        "departmentActions": DEPARTMENT_ACTIONS,
         "stages": STAGES,
         "ratings": RATINGS,
         "resolvedAnswers": RESOLVED_ANSWERS,

@@ -20,6 +20,7 @@ from gridmap.grid import ingest
 from gridmap.patrols import service as patrols
 from gridmap.requests import service as requests
 from gridmap.spatial.generate import Population, generate_population
+from gridmap.storage import departments as storage_departments
 from gridmap.storage import requests as storage_requests
 from gridmap.storage.models import Grid
 
@@ -45,8 +46,9 @@ def load(
     progress: ingest.Progress[Any] = iter,
     grid_file: Path = GRID_FILE,
 ) -> list[ingest.ImportReport]:
-    """Import the committed grid, a population generated over it with ``shape``, and one
-    demo account per role (password ``settings.demo_password``).
+    """Import the committed grid, a population generated over it with ``shape``, the
+    district's departments, and one demo account per role and per department in
+    :data:`DEPARTMENT_ACCOUNTS` (password ``settings.demo_password``).
 
     ``households`` overrides ``shape.households``: whole communities, in code order, until
     they hold at least that many (``None``: the whole district). Only the communities
@@ -65,6 +67,7 @@ def load(
     reports.append(ingest.import_people(session, _as_text(people), "EPSG:4490"))
     reports.append(ingest.import_assignments(session, _as_text(population.assignments)))
     reports.append(ingest.import_coverage(session, _as_text(population.coverage)))
+    reports.append(seed_departments(session))
     reports.append(create_demo_accounts(session, population, settings.demo_password))
     reports.append(seed_categories(session))
     reports.append(patrols.seed_work_lists(session))
@@ -129,6 +132,35 @@ def demo_accounts(population: Population) -> list[tuple[str, str, str | None, in
     ]
 
 
+#: The demo district's departments (职能部门, Dongcheng 110101): code, name, kind, the area
+#: served. The request generator summons five of them (``CategoryModel.department``).
+DEPARTMENTS: tuple[tuple[str, str, str, str], ...] = (
+    ("dc.cgzf", "东城区城管执法局", "城管", "110101"),
+    ("dc.cgw", "东城区城市管理委员会", "城管", "110101"),
+    ("dc.zjw", "东城区住房和城市建设委员会", "住建", "110101"),
+    ("dc.scjg", "东城区市场监督管理局", "市场监管", "110101"),
+    ("dc.gr", "东城区供热服务中心", "供热", "110101"),
+    ("dc.sw", "东城区水务局", "水务", "110101"),
+    ("dc.gs", "北京市自来水集团东城营业所", "供水", "110101"),
+)
+#: One demo account per department: username → department code.
+DEPARTMENT_ACCOUNTS: tuple[tuple[str, str], ...] = (
+    ("demo-dept-cgzf", "dc.cgzf"),
+    ("demo-dept-cgw", "dc.cgw"),
+    ("demo-dept-zjw", "dc.zjw"),
+    ("demo-dept-sw", "dc.sw"),
+)
+
+
+def seed_departments(session: Session) -> ingest.ImportReport:
+    """The demo district's departments (those already recorded are left as they are)."""
+    written = 0
+    for code, name, kind, scope in DEPARTMENTS:
+        values = {"code": code, "name": name, "kind": kind, "scope_code": scope}
+        written += storage_departments.add_department(session, values) is not None
+    return ingest.ImportReport("departments", written=written)
+
+
 def create_demo_accounts(
     session: Session, population: Population, password: str
 ) -> ingest.ImportReport:
@@ -138,7 +170,12 @@ def create_demo_accounts(
         accounts.grant_role(
             session, user.id, role, scope_code=scope, person_id=person, admins_too=True
         )
-    return ingest.ImportReport("demo accounts", written=len(accounts_made))
+    for username, code in DEPARTMENT_ACCOUNTS:
+        user = accounts.create_user(session, username, password)
+        department = storage_departments.id_of(session, code)
+        accounts.grant_role(session, user.id, "department", department_id=department)
+    made = len(accounts_made) + len(DEPARTMENT_ACCOUNTS)
+    return ingest.ImportReport("demo accounts", written=made)
 
 
 def _limits(response: str, handling: str, feedback: str) -> dict[str, dict[str, Any]]:

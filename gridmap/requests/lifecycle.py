@@ -50,12 +50,21 @@ system        ``system``                  archive; escalate a lapsed stage below
                                           street (the scheduler)
 verifier      ``verifier`` (核查回访员, a  record a 回访 (callback) and an on-site check
               community's or a street's)  (verify); handles nothing
+cohandler     ``co_department``: a        comment only (协办: never complete)
+              department co-handling a
+              request another leads;
+              ``helper``: a person the
+              community called up
+              (社区吹哨)
 ============  ==========================  ===============================================
 
 Independence: ``rate``, ``callback`` and ``verify`` (:data:`INDEPENDENT`) judge the handling,
 so the service refuses them (403 ``own-work``) to an account that owns the request (its
 user, its linked person, or its level's scope when no account owns it) or took a handling
 action (:data:`HANDLING`) in its timeline, whatever its role.
+
+A department account is ``department`` on the requests its department leads and
+``co_department`` on those it co-handles (the service tells which).
 
 ``auditor`` and ``member`` are known roles that may do nothing here (read-only).
 
@@ -77,13 +86,27 @@ escalate        reported, accepted, handling       reported, level + 1     syste
 return          reported, accepted, handling       reported, level - 1     owner, supervisor
                 (level above micro)
 reassign        reported, accepted, handling       reported, same level    owner, supervisor
+                                                                           (the street only, at
+                                                                           department level)
 mark_duplicate  reported, accepted, handling       duplicate               owner, supervisor
 set_urgency     reported, accepted, handling       unchanged               owner, supervisor
 comment         all but archived, duplicate        unchanged               owner, supervisor,
-                                                                           reviewer, resident
+                                                                           reviewer, resident,
+                                                                           cohandler
 callback        completed                          feedback / handling     verifier, reviewer
                                                    (by ``resolved``)
 verify          completed                          unchanged               verifier, reviewer
+ask_extension   accepted, handling (department)    unchanged               owner (延期)
+approve_        accepted, handling (department)    unchanged               supervisor
+extension,
+refuse_
+extension
+add_cohandler   reported, accepted, handling       unchanged               supervisor (协办)
+                (department)
+supervise       reported, accepted, handling       unchanged               supervisor (督办)
+                (department)
+call_helpers    reported, accepted, handling       unchanged               owner (社区吹哨)
+                (community)
 ==============  =================================  ======================  ===================
 
 Hence: a grid worker may not archive; only the street (owner at street level) summons a
@@ -112,6 +135,8 @@ Role = Literal[
     "chief",
     "street_admin",
     "department",
+    "co_department",
+    "helper",
     "resident",
     "system",
     "auditor",
@@ -132,6 +157,12 @@ Action = Literal[
     "callback",
     "verify",
     "set_urgency",
+    "ask_extension",
+    "approve_extension",
+    "refuse_extension",
+    "add_cohandler",
+    "supervise",
+    "call_helpers",
 ]
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
 #: The 回访's first question: is the matter resolved (已解决/未解决)?
@@ -141,7 +172,7 @@ Channel = Literal["phone", "on_site", "public"]
 #: A stage with its own time limit: 响应 (until accepted), 处置 (until completed), 回访
 #: (until the resident's answer is recorded).
 Stage = Literal["response", "handling", "feedback"]
-Party = Literal["owner", "supervisor", "reviewer", "resident", "system", "verifier"]
+Party = Literal["owner", "supervisor", "reviewer", "resident", "system", "verifier", "cohandler"]
 #: Where a rule sends the request: a state, "unchanged", "by_rating" (see RATING_TARGET) or
 #: "by_answer" (see ANSWER_TARGET).
 Target = State | Literal["unchanged", "by_rating", "by_answer"]
@@ -246,6 +277,9 @@ ACTION_ARGS: Final[Mapping[Action, tuple[str, ...]]] = {
     "comment": ("text",),
     "callback": ("resolved", "rating", "channel"),
     "set_urgency": ("urgency",),
+    "ask_extension": ("reason",),
+    "refuse_extension": ("reason",),
+    "supervise": ("reason",),
 }
 #: 一般, 紧急, 特急: how urgent a request is (its limits are shortened accordingly).
 URGENCIES: Final = ("normal", "urgent", "critical")
@@ -273,6 +307,9 @@ def _rule(
 
 
 _HANDLER: Final[set[Party]] = {"owner"}
+#: Where a department has accepted and its handling clock runs (an extension is of that).
+_RUNNING: Final[tuple[State, ...]] = ("accepted", "handling")
+_DEPARTMENT: Final[tuple[Level, ...]] = ("department",)
 _STEER: Final[set[Party]] = {"owner", "supervisor"}
 
 #: Everything that is allowed; anything else raises IllegalTransition.
@@ -290,13 +327,26 @@ RULES: Final[tuple[Rule, ...]] = (
     # street's summons (街乡吹哨) stays a human act.
     _rule("escalate", OPEN, "reported", {"system"}, LEVELS[:-2]),
     _rule("return", OPEN, "reported", _STEER, LEVELS[1:]),
-    _rule("reassign", OPEN, "reported", _STEER),
+    _rule("reassign", OPEN, "reported", _STEER, LEVELS[:-1]),
+    # A department hands nothing to another itself: it returns it (退单), the street re-routes.
+    _rule("reassign", OPEN, "reported", {"supervisor"}, _DEPARTMENT),
     _rule("mark_duplicate", OPEN, "duplicate", _STEER),
-    _rule("comment", LIVE, "unchanged", {"owner", "supervisor", "reviewer", "resident"}),
+    _rule(
+        "comment", LIVE, "unchanged", {"owner", "supervisor", "reviewer", "resident", "cohandler"}
+    ),
     # 回访 and 核查 by someone who is not the handler (the service refuses own work).
     _rule("callback", {"completed"}, "by_answer", {"verifier", "reviewer"}),
     _rule("verify", {"completed"}, "unchanged", {"verifier", "reviewer"}),
     _rule("set_urgency", OPEN, "unchanged", _STEER),
+    # 延期: the summoned department asks for more time on its running stage; the street
+    # answers. 协办 and 督办 are the street's: co-handlers, and a late department supervised.
+    _rule("ask_extension", _RUNNING, "unchanged", _HANDLER, _DEPARTMENT),
+    _rule("approve_extension", _RUNNING, "unchanged", {"supervisor"}, _DEPARTMENT),
+    _rule("refuse_extension", _RUNNING, "unchanged", {"supervisor"}, _DEPARTMENT),
+    _rule("add_cohandler", OPEN, "unchanged", {"supervisor"}, _DEPARTMENT),
+    _rule("supervise", OPEN, "unchanged", {"supervisor"}, _DEPARTMENT),
+    # 社区吹哨: the community's chief calls up grid workers or in-service members to help.
+    _rule("call_helpers", OPEN, "unchanged", _HANDLER, ("community",)),
 )
 
 
@@ -446,6 +496,8 @@ def _parties(role: Role, level: Level) -> frozenset[Party]:
         ("resident", role == "resident"),
         ("system", role == "system"),
         ("verifier", role == "verifier"),
+        ("cohandler", role == "co_department" and level == "department"),
+        ("cohandler", role == "helper" and level == "community"),
     ]
     return frozenset(party for party, holds in relations if holds)
 

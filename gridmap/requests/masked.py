@@ -48,6 +48,7 @@ def properties(row: Any, disclosure: Disclosure) -> dict[str, Any]:
             "name": disclosure.staff_name(row.owner_name),
             "phone": mask_phone(row.owner_phone),
             "user_id": row.owner_user_id,
+            "department_id": row.department_id,
             "department": row.department,
         },
         "source": row.source,

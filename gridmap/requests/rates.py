@@ -579,8 +579,8 @@ class Ranking:
 
 
 def _owner_key(request: Any) -> str:
-    if request.department:
-        return f"department:{request.department}"
+    if request.department_id is not None:
+        return f"department:{request.department_id}"
     if request.owner_person_id is not None:
         return f"person:{request.owner_person_id}"
     if request.owner_user_id is not None:
@@ -589,8 +589,8 @@ def _owner_key(request: Any) -> str:
 
 
 def _owner_name(request: Any, disclosure: Disclosure) -> str:
-    if request.department:
-        return str(request.department)
+    if request.department_id is not None:
+        return str(request.department or f"部门 {request.department_id}")
     if request.owner_person_id is not None:
         return disclosure.staff_name(request.owner_name) or f"人员 {request.owner_person_id}"
     if request.owner_user_id is not None:

@@ -41,6 +41,7 @@ from gridmap.core import clock, etags, glossary
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.grid.lookup import to_storage_point
 from gridmap.requests import deadlines, lifecycle
+from gridmap.storage import departments as department_store
 from gridmap.storage import requests as store
 from gridmap.storage.models import Category, ResidentRequest
 
@@ -67,6 +68,14 @@ class OwnWork(Forbidden):
 
     code = "own-work"
     title = "Not independent of this request"
+
+
+class OwnDeadline(Forbidden):
+    """The owner of a request may make it more urgent, never less: that would lengthen its
+    own deadline; a supervisor may (调整紧急程度)."""
+
+    code = "own-deadline"
+    title = "Not your own deadline to lengthen"
 
 
 class CheckMissing(Conflict):
@@ -105,10 +114,15 @@ class Change:
     reason: str | None = None
     duplicate_of: int | None = None
     #: The department summoned (escalating from the street) or handed to (reassign there).
-    department: str | None = None
+    department_id: int | None = None
+    #: 协办: the departments the street names to co-handle (add_cohandler).
+    cohandler_ids: tuple[int, ...] = ()
+    #: 社区吹哨: the people the community's chief calls up (call_helpers).
+    helper_ids: tuple[int, ...] = ()
     #: The person to hand it to at the new level (default: the longest-serving staff there).
     person_id: int | None = None
-    #: The time limit the street gives a summoned department's response (限时督办).
+    #: The time limit the street gives a summoned department's response (限时督办), the
+    #: extra time a department asks for (延期) or the new limit of a supervision (督办).
     time_limit: dict[str, Any] | None = None
     #: set_urgency: the request's new urgency (一般 normal, 紧急 urgent, 特急 critical).
     urgency: str | None = None
@@ -125,8 +139,10 @@ class Owner:
     level: str
     person_id: int | None
     user_id: int | None
-    department: str | None
+    department_id: int | None
     why: str
+    #: The department's name (for the timeline), when ``department_id`` is set.
+    department: str | None = None
 
 
 def etag(request_id: int, revision: int) -> str:
@@ -294,9 +310,9 @@ def unstaffed(level: str, grid_code: str | None) -> Owner:
     return Owner(level, None, None, None, why)
 
 
-def summoned(department: str) -> Owner:
+def summoned(department_id: int, name: str) -> Owner:
     """街乡吹哨: the department the street summons."""
-    return Owner("department", None, None, department, "summoned by the street")
+    return Owner("department", None, None, department_id, "summoned by the street", name)
 
 
 def first_level(default_level: str) -> str:
@@ -327,7 +343,8 @@ def owner_detail(owner: Owner) -> dict[str, Any]:
         "user_id": owner.user_id,
         "why": owner.why,
     }
-    if owner.department:
+    if owner.department_id is not None:
+        routed["department_id"] = owner.department_id
         routed["department"] = owner.department
     return routed
 
@@ -367,17 +384,29 @@ def route(session: Session, micro_grid_id: int, start: str) -> Owner:
 
 def _owner_at(session: Session, row: ResidentRequest, level: str, change: Change) -> Owner:
     """The new owner when a transition moves a request to ``level`` (or within it)."""
-    if level == "department":
-        if not change.department:
-            raise InvalidInput("department: name the department summoned (街乡吹哨)")
-        return summoned(change.department.strip())
-    if change.department:
-        raise InvalidInput("department is only for a request going to a department")
     chain = store.grid_chain(session, row.micro_grid_id)
+    if level == "department":
+        if change.department_id is None:
+            raise InvalidInput("department_id: name the department summoned (街乡吹哨)")
+        found = _serving(session, change.department_id, chain["micro"]["code"])
+        return summoned(found.id, found.name)
+    if change.department_id is not None:
+        raise InvalidInput("department_id is only for a request going to a department")
     if level == "street":
         return _street_owner(session, chain["micro"]["code"])
     owner = _grid_owner(session, level, chain[level], change.person_id)
     return owner or unstaffed(level, chain[level]["code"])
+
+
+def _serving(session: Session, department_id: int, micro_code: str) -> Any:
+    """The department if it is active and serves the request's place, else 422."""
+    found = department_store.serving(session, department_id, micro_code)
+    if found is None:
+        raise Unprocessable(
+            f"department {department_id} does not serve the place of this request "
+            f"(micro-grid {micro_code}): summon a department whose area holds it"
+        )
+    return found
 
 
 # ------------------------------------------------------------------------------------- intake
@@ -553,10 +582,24 @@ def _arguments(change: Change) -> dict[str, object]:
     return {name: value for name, value in given.items() if value is not None}
 
 
-def _decide(row: ResidentRequest, change: Change, caller: Caller) -> lifecycle.Transition:
+def role_on(session: Session, row: Any, caller: Caller) -> str:
+    """The caller's role on a request: a department account co-handling a request that another
+    department leads acts as ``co_department`` (协办: it may comment, never complete); a grid
+    worker or member the community called up to a request it owns, as ``helper``."""
+    if caller.role == "department" and row.department_id != caller.scope.department_id:
+        return "co_department"
+    helping = caller.role in ("grid_worker", "member") and row.level == "community"
+    if helping and department_store.is_helper(session, row.id, caller.scope.person_id):
+        return "helper"
+    return caller.role
+
+
+def _decide(
+    session: Session, row: ResidentRequest, change: Change, caller: Caller
+) -> lifecycle.Transition:
     try:
         return lifecycle.transition(
-            _state_of(row), change.action, caller.role, **_arguments(change)
+            _state_of(row), change.action, role_on(session, row, caller), **_arguments(change)
         )
     except lifecycle.IllegalTransition as exc:
         raise IllegalAction(str(exc)) from None
@@ -589,8 +632,8 @@ def _deadline_change(
     if move.deadline_starts is None:
         return {} if move.after.stage is not None else {"stage_deadline": None}
     limit = _time_limit(category, move.deadline_starts)
-    if move.summoned and change.time_limit:
-        given = {k: v for k, v in change.time_limit.items() if v is not None}
+    if move.after.level == "department" and move.new_owner_level and change.time_limit:
+        given = _given(change.time_limit)
         # 限时督办 counts like the category's response limit unless the street says otherwise.
         limit = check_time_limit({"basis": basis_of(limit)} | given, "time_limit")
     elif change.time_limit:
@@ -648,6 +691,17 @@ def _due_date(
     return {}
 
 
+#: The street's and the department's own steps (延期, 协办, 督办): no new owner, no new state.
+DEPARTMENT_STEPS: Final = (
+    "ask_extension",
+    "approve_extension",
+    "refuse_extension",
+    "add_cohandler",
+    "supervise",
+    "call_helpers",
+)
+
+
 def act(
     session: Session,
     request_id: int,
@@ -674,19 +728,14 @@ def apply(
     """Apply one transition by the caller to ``row``, locked by the caller (the scheduler
     locks its own rows, and says why it acts in ``detail``, added to the event's); returns
     the new revision (not committed)."""
-    move = _decide(row, change, caller)
-    if move.action in lifecycle.INDEPENDENT:
-        _check_independent(session, row, caller)
-    if move.action == "verify" and not change.photos:
-        raise InvalidInput("verify: photos must hold the photo of the on-site check (核查)")
-    if move.duplicate_of is not None:
-        _check_original(session, row, int(move.duplicate_of), caller)
+    move = _decide(session, row, change, caller)
+    _check_move(session, row, move, change, caller)
     if move.new_owner_level is not None:
         owner = _owner_at(session, row, move.new_owner_level, change)
     else:
-        if change.department or change.person_id or change.time_limit:
+        if change.department_id or change.person_id:
             raise InvalidInput(f"{change.action!r} hands the request to nobody new")
-        owner = Owner(row.level, row.owner_person_id, row.owner_user_id, row.department, "")
+        owner = current_owner(session, row)
     now = clock.now()
     category = store.category_version(session, row.category_id)
     if move.after.state in _CLOSING and category.requires_check:
@@ -699,17 +748,19 @@ def apply(
         "duplicate_of": move.after.duplicate_of,
         "owner_person_id": owner.person_id,
         "owner_user_id": owner.user_id,
-        "department": owner.department,
+        "department_id": owner.department_id,
     } | _deadline_change(move, change, category, now, factors[row.urgency])
     if move.action == "set_urgency":
         values |= _urgency_change(session, row, category, cast("str", change.urgency), factors)
     values |= _due_date(session, row, move, values, now)
+    echoed = (detail or {}) | _echo(move, values.get("stage_deadline"), change)
+    if move.action in DEPARTMENT_STEPS:
+        changed, step = _department_step(session, row, move, change, now)
+        values |= changed
+        echoed |= step
+    elif move.deadline_starts is not None:
+        _leave_departments(session, row, move, now)
     revision = store.update_request(session, row.id, values)
-    echoed = (detail or {}) | _echo(move, values.get("stage_deadline"))
-    if move.action == "set_urgency":
-        echoed["urgency"] = change.urgency
-    if move.summoned and change.time_limit:
-        echoed["time_limit"] = _given(change.time_limit)
     _event(
         session,
         row.id,
@@ -726,18 +777,48 @@ def apply(
     return revision
 
 
+def _check_move(
+    session: Session,
+    row: ResidentRequest,
+    move: lifecycle.Transition,
+    change: Change,
+    caller: Caller,
+) -> None:
+    """What the rule table cannot see: the arguments only some actions take, independence of
+    the judging actions, the check's photo, a duplicate's original."""
+    _check_extras(change)
+    if move.action in lifecycle.INDEPENDENT:
+        _check_independent(session, row, caller)
+    if move.action == "verify" and not change.photos:
+        raise InvalidInput("verify: photos must hold the photo of the on-site check (核查)")
+    if move.duplicate_of is not None:
+        _check_original(session, row, int(move.duplicate_of), caller)
+    lowered = move.action == "set_urgency" and lifecycle.URGENCIES.index(
+        str(change.urgency)
+    ) < lifecycle.URGENCIES.index(row.urgency)
+    if lowered and caller.role not in lifecycle.SUPERVISORS[cast("lifecycle.Level", row.level)]:
+        raise OwnDeadline(
+            f"Request {row.id} is {row.urgency!r}: its owner may make it more urgent, never "
+            "less (that would lengthen its own deadline); ask a supervisor."
+        )
+
+
 #: The states a request is closed in: the on-site check (核查) must come before them.
 _CLOSING: Final = frozenset({"feedback", "archived"})
 #: The request's columns that name its owner (a person, an account, a department); an
 #: account is the owner when one of its identities (:func:`identities`) is in them.
-OWNER_COLUMNS: Final = ("owner_person_id", "owner_user_id", "department")
+OWNER_COLUMNS: Final = ("owner_person_id", "owner_user_id", "department_id")
 
 
 def identities(session: Session, caller: Caller) -> dict[str, object]:
     """Who the caller is, as the request's :data:`OWNER_COLUMNS` name owners: its account and
-    its linked person (a department's account adds its department here)."""
+    its linked person, or its department (a department's account)."""
     person = caller.scope.person_id or store.person_of_user(session, caller.user_id)
-    found: dict[str, object] = {"owner_user_id": caller.user_id, "owner_person_id": person}
+    found: dict[str, object] = {
+        "owner_user_id": caller.user_id,
+        "owner_person_id": person,
+        "department_id": caller.scope.department_id,
+    }
     return {column: value for column, value in found.items() if value is not None}
 
 
@@ -780,8 +861,9 @@ def _check_done(session: Session, row: Any, move: lifecycle.Transition) -> None:
     )
 
 
-def _given(limit: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in limit.items() if v is not None}
+def _given(limit: dict[str, Any] | None) -> dict[str, Any]:
+    """A time limit as given, without the members left out (None)."""
+    return {k: v for k, v in (limit or {}).items() if v is not None}
 
 
 def _running_limit(session: Session, row: ResidentRequest, category: Category) -> Any:
@@ -812,11 +894,171 @@ def _urgency_change(
     return values
 
 
-def _echo(move: lifecycle.Transition, deadline: dt.datetime | None) -> dict[str, Any]:
+def _check_extras(change: Change) -> None:
+    """The arguments only some actions take: co-handlers (协办) and a time limit."""
+    if change.cohandler_ids and change.action != "add_cohandler":
+        raise InvalidInput("cohandler_ids is only for add_cohandler (协办)")
+    if change.action == "add_cohandler" and not change.cohandler_ids:
+        raise InvalidInput("cohandler_ids: name at least one co-handling department (协办)")
+    if change.helper_ids and change.action != "call_helpers":
+        raise InvalidInput("helper_ids is only for call_helpers (社区吹哨)")
+    if change.action == "call_helpers" and not change.helper_ids:
+        raise InvalidInput("helper_ids: name at least one grid worker or member (社区吹哨)")
+    wants_limit = change.action in ("ask_extension", "supervise")
+    if wants_limit and not change.time_limit:
+        raise InvalidInput(f"time_limit: {change.action!r} needs {{amount, unit}}")
+    if wants_limit and change.time_limit and int(change.time_limit["amount"]) <= 0:
+        raise InvalidInput("time_limit.amount must be at least 1")
+    if change.time_limit and not wants_limit and change.action not in ("escalate", "reassign"):
+        raise InvalidInput(f"time_limit is not for {change.action!r}")
+
+
+def current_owner(session: Session, row: ResidentRequest) -> Owner:
+    """Who owns ``row`` now (a department named), as the timeline records it."""
+    name = None
+    if row.department_id is not None:
+        found = department_store.get_department(session, row.department_id)
+        name = found.name if found else None
+    return Owner(row.level, row.owner_person_id, row.owner_user_id, row.department_id, "", name)
+
+
+def _leave_departments(
+    session: Session, row: ResidentRequest, move: lifecycle.Transition, now: dt.datetime
+) -> None:
+    """A department request changing hands or stage: its co-handlers leave with a new owner,
+    and an extension still waiting is withdrawn (its stage is over). A community's request
+    changing hands: the people it called up (社区吹哨) leave it."""
+    if row.level == "community" and move.new_owner_level is not None:
+        department_store.clear_helpers(session, row.id)
+    if row.level != "department":
+        return
+    if move.new_owner_level is not None:
+        department_store.clear_cohandlers(session, row.id)
+    pending = department_store.pending_extension(session, row.id)
+    if pending is not None:
+        department_store.answer_extension(session, pending.id, "withdrawn", move.action, now)
+
+
+def _department_step(
+    session: Session,
+    row: ResidentRequest,
+    move: lifecycle.Transition,
+    change: Change,
+    now: dt.datetime,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """延期, 协办 and 督办: the request's changed columns and the event's detail, which always
+    names the stage deadline in force after the step."""
+    deadline = row.stage_deadline
+    detail: dict[str, Any] = {"reason": move.reason}
+    changed: dict[str, Any] = {}
+    if move.action == "ask_extension":
+        _ask_extension(session, row, move, change, now)
+        detail["extension"] = _given(change.time_limit)
+    elif move.action in ("approve_extension", "refuse_extension"):
+        pending = department_store.pending_extension(session, row.id)
+        if pending is None:
+            raise Conflict(f"Request {row.id} has no extension waiting for an answer.")
+        # More time counts like the running stage (clock or working time).
+        limit = {"amount": pending.amount, "unit": pending.unit, "basis": row.stage_basis}
+        approved = move.action == "approve_extension"
+        state = "approved" if approved else "refused"
+        department_store.answer_extension(session, pending.id, state, move.reason, now)
+        detail["extension"] = limit
+        if approved:
+            detail["previous_deadline"] = _iso(deadline)
+            deadline = stage_deadline(deadline or now, limit)
+            changed["stage_deadline"] = deadline
+    elif move.action == "add_cohandler":
+        detail["cohandlers"] = _add_cohandlers(session, row, change.cohandler_ids)
+    elif move.action == "call_helpers":
+        detail["helpers"] = _call_helpers(session, row, change.helper_ids)
+    else:  # supervise (督办)
+        if deadline is None or deadline >= now:
+            raise Conflict(
+                f"Request {row.id} is not late: supervise (督办) a department request whose "
+                "stage deadline has passed."
+            )
+        detail["previous_deadline"] = _iso(deadline)
+        deadline = stage_deadline(now, {"basis": row.stage_basis} | _given(change.time_limit))
+        changed["stage_deadline"] = deadline
+    detail["deadline"] = _iso(deadline)
+    return changed, {k: v for k, v in detail.items() if v is not None}
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _ask_extension(
+    session: Session,
+    row: ResidentRequest,
+    move: lifecycle.Transition,
+    change: Change,
+    now: dt.datetime,
+) -> None:
+    """延期: one request for more time at a time, waiting for the street's answer."""
+    if department_store.pending_extension(session, row.id) is not None:
+        raise Conflict(
+            f"Request {row.id} already has an extension waiting for the street's answer."
+        )
+    assert change.time_limit is not None and row.department_id is not None  # checked before
+    department_store.ask_extension(
+        session,
+        {
+            "request_id": row.id,
+            "department_id": row.department_id,
+            "reason": move.reason,
+            "amount": int(change.time_limit["amount"]),
+            "unit": change.time_limit["unit"],
+            "asked_at": now,
+        },
+    )
+
+
+def _call_helpers(session: Session, row: ResidentRequest, person_ids: tuple[int, ...]) -> list[int]:
+    """社区吹哨: grid workers posted in the request's community or in-service members living
+    there; anyone else is a 422. Returns the person ids called up."""
+    community = store.grid_chain(session, row.micro_grid_id)["community"]["code"]
+    wanted = list(dict.fromkeys(person_ids))
+    found = department_store.callable_helpers(session, community, wanted)
+    missing = sorted(set(wanted) - {p.id for p in found})
+    if missing:
+        raise Unprocessable(
+            f"person {', '.join(map(str, missing))} is neither a grid worker of community "
+            f"{community} nor an in-service party member living there"
+        )
+    department_store.add_helpers(session, row.id, wanted)
+    return wanted
+
+
+def _add_cohandlers(
+    session: Session, row: ResidentRequest, department_ids: tuple[int, ...]
+) -> list[dict[str, Any]]:
+    """协办: departments serving the place, other than the lead; returns those named."""
+    micro_code = store.grid_chain(session, row.micro_grid_id)["micro"]["code"]
+    named = []
+    for department_id in dict.fromkeys(department_ids):
+        if department_id == row.department_id:
+            raise Unprocessable(
+                f"department {department_id} leads this request: it cannot co-handle"
+            )
+        found = _serving(session, department_id, micro_code)
+        named.append({"id": found.id, "name": found.name})
+    department_store.add_cohandlers(session, row.id, [n["id"] for n in named])
+    return named
+
+
+def _echo(
+    move: lifecycle.Transition, deadline: dt.datetime | None, change: Change
+) -> dict[str, Any]:
     """What the timeline records of a move besides its states and owner (an answer's record:
-    ``resolved``, ``rating``, ``channel``)."""
+    ``resolved``, ``rating``, ``channel``; a new urgency; the time limit given with a
+    department's summons)."""
+    summons = move.after.level == "department" and move.new_owner_level and change.time_limit
     detail: dict[str, Any] = {
         "reason": move.reason,
+        "urgency": change.urgency if move.action == "set_urgency" else None,
+        "time_limit": _given(change.time_limit) if summons else None,
         "rating": move.rating,
         "resolved": move.resolved,
         "channel": move.channel,
@@ -830,28 +1072,53 @@ def _echo(move: lifecycle.Transition, deadline: dt.datetime | None) -> dict[str,
 # -------------------------------------------------------------------------------------- reads
 
 
-def allowed(row: Any, role: str, judges: bool = True) -> list[str]:
-    """The actions the caller's role may take on a request now (for clients and pages); with
-    ``judges`` false (the caller owns or handled it, see :func:`independent`), none of the
-    judging ones."""
+def allowed(session: Session, row: Any, caller: Caller) -> list[str]:
+    """The actions the caller may take on a request now (for clients and pages): its
+    role's on the request (:func:`role_on`), without the judging ones when it owns or
+    handled it (:func:`independent`)."""
+    role = role_on(session, row, caller)
     if role not in lifecycle.ROLES:
         return []
     state = lifecycle.RequestState(
         state=row.state, level=row.level, reopen_count=row.reopen_count, rating=row.rating
     )
     actions = lifecycle.allowed_actions(state, role)
-    return [a for a in actions if judges or a not in lifecycle.INDEPENDENT]
+    if set(actions) & lifecycle.INDEPENDENT and not independent(session, row, caller):
+        return [a for a in actions if a not in lifecycle.INDEPENDENT]
+    return list(actions)
 
 
-def get(session: Session, request_id: int, caller: Caller) -> tuple[Any, list[Any]]:
-    """A request in the caller's scope with its timeline."""
+def get(
+    session: Session, request_id: int, caller: Caller, *, just_written: bool = False
+) -> tuple[Any, list[Any]]:
+    """A request in the caller's scope with its timeline. ``just_written``: the caller's own
+    write has just handed it out of their scope (a department's 退单, a reassignment), and the
+    answer to that write shows it as it now stands, once."""
     row = store.get_request(session, request_id, caller.scope)
+    if row is None and just_written:
+        row = store.get_request(session, request_id, None)
     if row is None:
         raise NotFound(f"There is no request {request_id}.")
     return row, store.timeline(session, request_id)
 
 
+def departments_of(session: Session, request_id: int) -> tuple[list[Any], dict[str, Any] | None]:
+    """协办 and 延期 of a request: its co-handling departments and the extension waiting for
+    the street's answer (reason, amount, unit, asked_at), if any."""
+    pending = department_store.pending_extension(session, request_id, lock=False)
+    asked = None
+    if pending is not None:
+        asked = {
+            "reason": pending.reason,
+            "amount": pending.amount,
+            "unit": pending.unit,
+            "asked_at": pending.asked_at.astimezone(dt.UTC).isoformat(),
+        }
+    return department_store.cohandlers(session, request_id), asked
+
+
 def inbox_owner(session: Session, caller: Caller) -> tuple[int | None, int]:
-    """The person (if the account has one) and the user whose requests are the caller's own."""
+    """The person (if the account has one) and the user whose requests are the caller's own
+    (a department account's are its department's: ``caller.scope.department_id``)."""
     person = caller.scope.person_id or store.person_of_user(session, caller.user_id)
     return person, caller.user_id

@@ -146,7 +146,7 @@ def _reminder(session: Session, row: ResidentRequest, kind: str, stage: str) -> 
         "stage": stage,
         "deadline": row.stage_deadline.isoformat() if row.stage_deadline else None,
         "level": row.level,
-        "department": row.department,
+        "department_id": row.department_id,
     }
 
 
@@ -159,7 +159,7 @@ def _event(
     detail: dict[str, Any],
 ) -> None:
     """A timeline event that moves nothing (the request's state and owner stay)."""
-    owner = service.Owner(row.level, row.owner_person_id, row.owner_user_id, row.department, "")
+    owner = service.current_owner(session, row)
     request_store.append_event(
         session,
         {

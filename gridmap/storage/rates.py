@@ -11,14 +11,32 @@ from sqlalchemy.orm import Session, aliased
 from gridmap.access.auth import Scope
 from gridmap.requests.lifecycle import CLOCKED
 from gridmap.storage.grids import current_at
-from gridmap.storage.models import Category, Grid, Person, RequestEvent, ResidentRequest
+from gridmap.storage.models import (
+    Category,
+    Department,
+    Grid,
+    Person,
+    RequestEvent,
+    ResidentRequest,
+)
 from gridmap.storage.requests import RequestRow, request_rows, request_visible
 from gridmap.storage.scoping import grid_visible
 
 #: A request that may count in a period: id, state, level, created_at, owner_person_id,
-#: owner_user_id, department, owner_name, micro_grid_code, time_limits (its category's).
+#: owner_user_id, department_id, department (its name), owner_name, micro_grid_code,
+#: time_limits (its category's).
 PeriodRequestRow = Row[
-    int, str, str, dt.datetime, int | None, int | None, str | None, str, str, dict[str, object]
+    int,
+    str,
+    str,
+    dt.datetime,
+    int | None,
+    int | None,
+    int | None,
+    str | None,
+    str,
+    str,
+    dict[str, object],
 ]
 #: One event of a period request: request_id, at, action, to_state, detail.
 PeriodEventRow = Row[int, dt.datetime, str, str, dict[str, object]]
@@ -57,6 +75,9 @@ def _candidates(
     )
     if grid_code:
         stmt = stmt.where(micro.code.startswith(grid_code, autoescape=True))
+    if scope.department_id is not None:
+        # A department's rates are its own: not those of the requests it only co-handles.
+        stmt = stmt.where(r.department_id == scope.department_id)
     return stmt
 
 
@@ -64,7 +85,7 @@ def period_requests(
     session: Session, scope: Scope, grid_code: str | None, start: dt.datetime, end: dt.datetime
 ) -> list[PeriodRequestRow]:
     """The requests that may count in ``[start, end)``, with their grid, owner and limits."""
-    micro, owner = aliased(Grid), aliased(Person)
+    micro, owner, department = aliased(Grid), aliased(Person), aliased(Department)
     stmt = (
         select(
             ResidentRequest.id,
@@ -73,7 +94,8 @@ def period_requests(
             ResidentRequest.created_at,
             ResidentRequest.owner_person_id,
             ResidentRequest.owner_user_id,
-            ResidentRequest.department,
+            ResidentRequest.department_id,
+            department.name.label("department"),
             owner.name.label("owner_name"),
             micro.code.label("micro_grid_code"),
             Category.time_limits,
@@ -81,6 +103,7 @@ def period_requests(
         .join(micro, micro.id == ResidentRequest.micro_grid_id)
         .join(Category, Category.id == ResidentRequest.category_id)
         .outerjoin(owner, owner.id == ResidentRequest.owner_person_id)
+        .outerjoin(department, department.id == ResidentRequest.department_id)
         .where(ResidentRequest.id.in_(_candidates(scope, grid_code, start, end)))
         .order_by(ResidentRequest.id)
     )

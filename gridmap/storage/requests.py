@@ -2,7 +2,8 @@
 idempotency keys of intake.
 
 A request is visible to a scope when its micro-grid lies in one of the scope's subtrees, when
-the scope's person owns it, or when it concerns a household that person covers.
+the scope's person owns it, or when it concerns a household that person covers; to a
+department's scope when it is summoned to that department or co-handled by it (协办).
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ from gridmap.storage.models import (
     Assignment,
     Category,
     Coverage,
+    Department,
     Grid,
     Household,
     IdempotencyKey,
     Person,
+    RequestCohandler,
     RequestEvent,
+    RequestExtension,
+    RequestHelper,
     ResidentRequest,
     User,
 )
@@ -40,7 +45,7 @@ from gridmap.storage.sql import GeometryEncoding, geometry_columns
 
 Ts = TypeVarTuple("Ts")
 
-#: A request as the API shows it: the 31 columns of :func:`request_rows`, by name (select()
+#: A request as the API shows it: the 32 columns of :func:`request_rows`, by name (select()
 #: types only its first 10 columns, so the row is typed as a row, its columns by name).
 RequestRow = Row[*tuple[Any, ...]]
 #: One event of a request's timeline: id, at, actor, action, from_state, to_state, level,
@@ -76,10 +81,15 @@ class RequestFilter:
     category: str | None = None
     grid_code: str | None = None
     overdue: bool = False
-    #: Only those owned by this person or this user (the caller's inbox).
+    #: Only those owned by this person, this user or this department (the caller's inbox).
     mine: bool = False
     owner_person_id: int | None = None
     owner_user_id: int | None = None
+    owner_department_id: int | None = None
+    #: 协办: only those this department co-handles.
+    cohandled_by: int | None = None
+    #: 延期: only those with an extension waiting for the street's answer.
+    extension_pending: bool = False
     #: Only those filed by this user (the filer's 我上报的, whoever owns them now).
     filed_by: int | None = None
     #: 红黄牌: ``"red"`` only those past their stage deadline at ``now``; ``"yellow"`` narrows
@@ -239,8 +249,15 @@ def person_of_user(session: Session, user_id: int) -> int | None:
 
 
 def request_visible(scope: Scope, request: Any = ResidentRequest) -> ColumnElement[bool]:
-    """Requests in the scope's subtrees, owned by its person, or of a household it covers."""
+    """Requests in the scope's subtrees, owned by its person, or of a household it covers;
+    a department's: summoned to it or co-handled by it."""
     conditions: list[ColumnElement[bool]] = []
+    if scope.department_id is not None:
+        co = aliased(RequestCohandler)
+        conditions.append(request.department_id == scope.department_id)
+        conditions.append(
+            request.id.in_(select(co.request_id).where(co.department_id == scope.department_id))
+        )
     if scope.prefixes:
         micro = aliased(Grid)
         in_subtree = select(micro.id).where(
@@ -248,8 +265,12 @@ def request_visible(scope: Scope, request: Any = ResidentRequest) -> ColumnEleme
         )
         conditions.append(request.micro_grid_id.in_(in_subtree))
     if scope.person_id is not None:
-        cover = aliased(Coverage)
+        cover, helper = aliased(Coverage), aliased(RequestHelper)
         conditions.append(request.owner_person_id == scope.person_id)
+        # 社区吹哨: the requests the person was called up to help with.
+        conditions.append(
+            request.id.in_(select(helper.request_id).where(helper.person_id == scope.person_id))
+        )
         conditions.append(
             request.household_id.in_(
                 select(cover.household_id).where(cover.person_id == scope.person_id)
@@ -355,7 +376,7 @@ def is_visible(session: Session, request_id: int, scope: Scope) -> Row[int, str,
 
 def request_rows() -> Select[*tuple[Any, ...]]:
     """Requests as the API shows them, with their category, grid and owner."""
-    owner = aliased(Person)
+    owner, department = aliased(Person), aliased(Department)
     columns: list[Any] = [
         ResidentRequest.id,
         ResidentRequest.state,
@@ -377,7 +398,8 @@ def request_rows() -> Select[*tuple[Any, ...]]:
         ResidentRequest.stage_basis,
         ResidentRequest.urgency,
         ResidentRequest.revision,
-        ResidentRequest.department,
+        ResidentRequest.department_id,
+        department.name.label("department"),
         ResidentRequest.owner_person_id,
         ResidentRequest.owner_user_id,
         ResidentRequest.category_id,
@@ -396,12 +418,17 @@ def request_rows() -> Select[*tuple[Any, ...]]:
         .join(Category, Category.id == ResidentRequest.category_id)
         .join(Grid, Grid.id == ResidentRequest.micro_grid_id)
         .outerjoin(owner, owner.id == ResidentRequest.owner_person_id)
+        .outerjoin(department, department.id == ResidentRequest.department_id)
     )
 
 
-def get_request(session: Session, request_id: int, scope: Scope) -> RequestRow | None:
-    """One request in ``scope`` (a row of ``list_requests``), or None."""
-    stmt = request_rows().where(ResidentRequest.id == request_id, request_visible(scope))
+def get_request(session: Session, request_id: int, scope: Scope | None) -> RequestRow | None:
+    """One request in ``scope`` (a row of ``list_requests``), or None. ``None`` as the scope
+    reads it wherever it is: only for the answer to a write that handed it out of the writer's
+    scope (a department's 退单)."""
+    stmt = request_rows().where(ResidentRequest.id == request_id)
+    if scope is not None:
+        stmt = stmt.where(request_visible(scope))
     return session.execute(stmt).first()
 
 
@@ -445,8 +472,7 @@ def _filtered(stmt: Select[*Ts], wanted: RequestFilter) -> Select[*Ts]:
             ResidentRequest.stage_deadline >= now,
             ResidentRequest.stage_started_at <= now,
         )
-    if wanted.mine:
-        stmt = stmt.where(_owned_by(wanted.owner_person_id, wanted.owner_user_id))
+    stmt = _department_tabs(stmt, wanted)
     if wanted.filed_by is not None:
         stmt = stmt.where(ResidentRequest.created_by == wanted.filed_by)
     if wanted.bbox:
@@ -454,8 +480,29 @@ def _filtered(stmt: Select[*Ts], wanted: RequestFilter) -> Select[*Ts]:
     return stmt
 
 
-def _owned_by(person_id: int | None, user_id: int | None) -> ColumnElement[bool]:
+def _department_tabs(stmt: Select[*Ts], wanted: RequestFilter) -> Select[*Ts]:
+    """The inbox (``mine``), 协办 (``cohandled_by``) and 延期 (``extension_pending``)."""
+    if wanted.mine:
+        stmt = stmt.where(
+            _owned_by(wanted.owner_person_id, wanted.owner_user_id, wanted.owner_department_id)
+        )
+    if wanted.cohandled_by is not None:
+        co = aliased(RequestCohandler)
+        mine = select(co.request_id).where(co.department_id == wanted.cohandled_by)
+        stmt = stmt.where(ResidentRequest.id.in_(mine))
+    if wanted.extension_pending:
+        ext = aliased(RequestExtension)
+        asked = select(ext.request_id).where(ext.state == "pending")
+        stmt = stmt.where(ResidentRequest.id.in_(asked))
+    return stmt
+
+
+def _owned_by(
+    person_id: int | None, user_id: int | None, department_id: int | None = None
+) -> ColumnElement[bool]:
     owners: list[ColumnElement[bool]] = []
+    if department_id is not None:
+        owners.append(ResidentRequest.department_id == department_id)
     if person_id is not None:
         owners.append(ResidentRequest.owner_person_id == person_id)
     if user_id is not None:

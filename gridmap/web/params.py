@@ -30,6 +30,25 @@ INBOX_TABS = {
     "red": glossary.OVERDUE,
     "all": "全部",
 }
+#: 延期: the street's tab of the extensions waiting for its answer.
+STREET_TABS = {**INBOX_TABS, "extension": "延期申请"}
+#: A department's inbox (部门报到): summoned and not yet accepted, in hand, its extensions
+#: waiting for the street, and the requests it co-handles (协办).
+DEPARTMENT_TABS = {
+    "summoned": "待报到",
+    "handling": "办理中",
+    "extension": "延期申请",
+    "cohandling": "协办",
+    "all": "全部",
+}
+
+
+def inbox_tabs(role: str) -> dict[str, str]:
+    """The inbox's tabs for an account of ``role``."""
+    if role == "department":
+        return DEPARTMENT_TABS
+    return STREET_TABS if role == "street_admin" else INBOX_TABS
+
 
 #: The ranking board's levels (红黑榜 per micro-grid, zone or community).
 RANKING_LEVELS = {level: glossary.LEVELS[level] for level in ("micro", "zone", "community")}
@@ -51,14 +70,16 @@ def assign_grid_code(args: Mapping[str, str]) -> str | None:
     return code
 
 
-def inbox_tab(args: Mapping[str, str], *, handles: bool) -> str:
-    """The inbox's ``tab`` (one of :data:`INBOX_TABS`); without one, ``mine`` for roles that
-    handle requests and ``all`` for the others."""
+def inbox_tab(
+    args: Mapping[str, str], *, handles: bool, tabs: Mapping[str, str] = INBOX_TABS
+) -> str:
+    """The inbox's ``tab`` (one of ``tabs``); without one, the first tab for roles that
+    handle requests (``mine``, a department's ``summoned``) and ``all`` for the others."""
     tab = args.get("tab", "").strip()
     if not tab:
-        return "mine" if handles else "all"
-    if tab not in INBOX_TABS:
-        raise InvalidInput(f"tab 应为 {'、'.join(INBOX_TABS)} 之一")
+        return next(iter(tabs)) if handles else "all"
+    if tab not in tabs:
+        raise InvalidInput(f"tab 应为 {'、'.join(tabs)} 之一")
     return tab
 
 

@@ -68,13 +68,13 @@ from gridmap.web.maps import (
 )
 from gridmap.web.params import (
     AUDIT_PAGE_SIZE,
-    INBOX_TABS,
     RANKING_BY,
     RANKING_LEVELS,
     AuditFilters,
     RankingFilters,
     assign_grid_code,
     inbox_tab,
+    inbox_tabs,
     local_time,
 )
 
@@ -215,8 +215,11 @@ def _requests_config(page: str, **extra: Any) -> dict[str, Any]:
     settings: Settings = current_app.extensions["gridmap.settings"]
     who = caller()
     urls = {"inbox": url_for("web.requests_inbox"), "map": url_for("web.requests_map")}
-    if HANDLE in who.capabilities:
+    # A department handles what it is summoned to; it files nothing (it has no grid).
+    if HANDLE in who.capabilities and who.role != "department":
         urls["new"] = url_for("web.request_new")
+    # A department sees requests, not grids: its pages name a micro-grid by its code alone.
+    extra.setdefault("gridNames", who.role != "department")
     return requests_config(
         settings, page=page, api_root=f"{request.script_root}/api/v1", urls=urls, **extra
     )
@@ -313,11 +316,13 @@ def _attachment(name: str) -> dict[str, str]:
 @requires(READ)
 def requests_inbox() -> str:
     """诉求工作台: the caller's requests by tab — mine, due soon (黄牌), overdue (红牌), all."""
-    tab = inbox_tab(request.args, handles=HANDLE in caller().capabilities)
+    who = caller()
+    tabs = inbox_tabs(who.role)
+    tab = inbox_tab(request.args, handles=HANDLE in who.capabilities, tabs=tabs)
     return render_template(
         "requests.html",
         tab=tab,
-        tabs=INBOX_TABS,
+        tabs=tabs,
         config=_requests_config("inbox", tab=tab),
         scripts=[_asset_url(PAGE_JS), _asset_url(REQUESTS_JS)],
     )
@@ -409,7 +414,10 @@ def grid_import_page() -> str:
 
 
 def _home(who: auth.Caller) -> str:
-    """The first page a role can use: administrators without READ get theirs, never a 403."""
+    """The first page a role can use: administrators without READ get theirs, never a 403;
+    a department's is its inbox (部门报到: it has no grid to map)."""
+    if who.role == "department":
+        return url_for("web.requests_inbox")
     if READ in who.capabilities:
         return url_for("web.grid_map_page")
     if AUDIT in who.capabilities:

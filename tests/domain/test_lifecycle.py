@@ -77,15 +77,37 @@ def expected_allowed(state: str, level: str, role: str, action: str) -> bool:
         case "return":
             return state in OPEN_STATES and steer and level != "micro"
         case "reassign" | "mark_duplicate" | "set_urgency":
-            return state in OPEN_STATES and steer
+            # A department returns (退单) rather than hand over: the street re-routes.
+            hands_over = action == "reassign" and level == "department"
+            return state in OPEN_STATES and (_supervisor(role, level) if hands_over else steer)
         case "comment":
+            cohandler = (role, level) in {("co_department", "department"), ("helper", "community")}
             return state not in {"archived", "duplicate"} and (
-                steer or _reviewer(role, level) or role == "resident"
+                steer or _reviewer(role, level) or role == "resident" or cohandler
             )
-    # 回访 and 核查: a verifier, or a leader who reviews the level (own work is refused by
-    # the service, see tests/requests/test_verification.py).
-    assert action in ("callback", "verify"), action
-    return state == "completed" and (role == "verifier" or _reviewer(role, level))
+    return _department_step(state, level, role, action)
+
+
+def _department_step(state: str, level: str, role: str, action: str) -> bool:
+    """回访 and 核查 (a verifier, or a leader who reviews the level: own work is refused by the
+    service, see tests/requests/test_verification.py); 延期 (the lead asks while its handling
+    clock runs, the street answers), 协办 and 督办 (the street's, on a department's open
+    request); 社区吹哨 (the chief's, one level down)."""
+    if action in ("callback", "verify"):
+        return state == "completed" and (role == "verifier" or _reviewer(role, level))
+    if action == "call_helpers":
+        return state in OPEN_STATES and level == "community" and role == "chief"
+    if level != "department":
+        return False
+    running = state in {"accepted", "handling"}
+    match action:
+        case "ask_extension":
+            return running and role == "department"
+        case "approve_extension" | "refuse_extension":
+            return running and role == "street_admin"
+        case "add_cohandler" | "supervise":
+            return state in OPEN_STATES and role == "street_admin"
+    raise AssertionError(action)
 
 
 def valid_args(action: str, rating: str = "satisfied") -> dict[str, Any]:
@@ -102,6 +124,9 @@ def valid_args(action: str, rating: str = "satisfied") -> dict[str, Any]:
             "channel": "phone",
         },
         "set_urgency": {"urgency": "urgent"},
+        "ask_extension": {"reason": "需协调产权单位"},
+        "refuse_extension": {"reason": "时限足够"},
+        "supervise": {"reason": "超期未办结"},
     }
     return args.get(action, {})
 
@@ -262,6 +287,13 @@ def test_roles_outside_their_remit_are_not_permitted(
 ) -> None:
     with pytest.raises(NotPermitted, match=f"'{action}'.*'{role}': only the"):
         transition(before, action, role, **args)
+
+
+def test_a_co_handling_department_only_comments() -> None:
+    state = RequestState("handling", "department")
+    assert allowed_actions(state, "co_department") == ["comment"]
+    with pytest.raises(NotPermitted, match=r"'complete'.*'co_department'"):
+        transition(state, "complete", "co_department")
 
 
 @pytest.mark.parametrize("role", ["auditor", "member"])

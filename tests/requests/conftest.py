@@ -4,6 +4,7 @@ that routing has to climb) and clients for each role."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
@@ -18,6 +19,7 @@ from werkzeug.test import TestResponse
 from gridmap.access.auth import Caller
 from gridmap.demo import loader as demo
 from gridmap.grid import ingest
+from gridmap.requests import departments as departments_domain
 from gridmap.storage.models import IdempotencyKey, RequestEvent, ResidentRequest
 from tests.conftest import COMMUNITY, ClientFor, MakeUser, client_for
 from tests.helpers import households_csv
@@ -102,6 +104,42 @@ def clients(app: OpenAPI, make_user: MakeUser, staff: None) -> ClientFor:
         return made[role]
 
     return client
+
+
+#: The test departments: key → (code, name, kind, the area served). ``far`` serves another
+#: district, so it may not be summoned to the small grid.
+DEPARTMENTS: dict[str, tuple[str, str, str, str]] = {
+    "cg": ("t.cg", "城管执法队", "城管", COMMUNITY[:6]),
+    "sw": ("t.sw", "供水所", "供水", COMMUNITY[:9]),
+    "zj": ("t.zj", "住建委", "住建", COMMUNITY[:6]),
+    "far": ("t.far", "外区市场监管所", "市场监管", "110102"),
+}
+
+
+@pytest.fixture
+def departments(session: Session, staff: None) -> dict[str, int]:
+    """The test departments, committed: key → id."""
+    ids = {
+        key: departments_domain.create(session, code, name, kind, scope)
+        for key, (code, name, kind, scope) in DEPARTMENTS.items()
+    }
+    session.commit()
+    return ids
+
+
+@pytest.fixture
+def officers(
+    app: OpenAPI, make_user: MakeUser, departments: dict[str, int]
+) -> Callable[[str], FlaskClient]:
+    """A department account's client per test department key."""
+    made: dict[str, FlaskClient] = {}
+
+    def officer(key: str) -> FlaskClient:
+        if key not in made:
+            made[key] = client_for(app, make_user("department", department_id=departments[key]))
+        return made[key]
+
+    return officer
 
 
 @pytest.fixture

@@ -148,5 +148,12 @@ def test_bad_urgency_changes_are_refused_without_change(clients, session):
     assert_problem(_urgency(worker, r, "urgent", time_limit={"amount": 1, "unit": "hours"}), 400)
     assert _urgency(auditor, r, "urgent").status_code in (403, 409)
     assert counts(session) == before
+    # The owner may make it more urgent, never less: that would lengthen its own deadline.
+    r = _urgency(worker, r, "critical").get_json()
+    before = counts(session)
+    assert (
+        assert_problem(_urgency(worker, r, "urgent"), 403, "never less")["code"] == "own-deadline"
+    )
+    assert counts(session) == before
     row = session.get(ResidentRequest, r["id"])
-    assert row is not None and row.urgency == "normal"
+    assert row is not None and row.urgency == "critical"

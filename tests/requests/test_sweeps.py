@@ -101,7 +101,7 @@ def test_a_lapsed_stage_climbs_one_level_by_rule_up_to_the_street(session, desk)
     assert levels == ["zone", "community", "street"]
     session.expire_all()
     row = session.get(ResidentRequest, rid)
-    assert row is not None and row.level == "street" and row.department is None
+    assert row is not None and row.level == "street" and row.department_id is None
     assert [c for c in _cards(session, rid) if c[1] == "red"] == [("response", "red")] * 4
 
 

@@ -116,7 +116,7 @@ def test_out_of_scope_requests_do_not_exist(clients, session):
     assert listed["features"] == []
 
 
-def test_escalation_climbs_to_the_street_which_summons_a_department(clients, session):
+def test_escalation_climbs_to_the_street_which_summons_a_department(clients, session, departments):
     worker, leader, chief = clients("grid_worker"), clients("zone_leader"), clients("chief")
     street = clients("street_admin")
     r = file(worker)
@@ -132,7 +132,7 @@ def test_escalation_climbs_to_the_street_which_summons_a_department(clients, ses
         r["etag"],
         action="escalate",
         reason="街乡吹哨",
-        department="城管执法队",
+        department_id=departments["cg"],
         time_limit={"amount": 4, "unit": "hours"},
     )
     assert (r["level"], r["owner"]["department"], r["state"]) == (
@@ -140,13 +140,18 @@ def test_escalation_climbs_to_the_street_which_summons_a_department(clients, ses
         "城管执法队",
         "reported",
     )
+    assert r["owner"]["department_id"] == departments["cg"]
     started = dt.datetime.fromisoformat(r["stage_started_at"])
     deadline = dt.datetime.fromisoformat(r["stage_deadline"])
     assert deadline == deadlines.add_working_time(started, 4, "hours")
     assert r["timeline"][-1]["detail"]["owner"]["department"] == "城管执法队"
     # The street may hand it back down.
     r = _step(street, r["id"], r["etag"], action="return", reason="部门认为属社区")
-    assert (r["level"], r["owner"]["department"]) == ("street", None)
+    assert (r["level"], r["owner"]["department"], r["owner"]["department_id"]) == (
+        "street",
+        None,
+        None,
+    )
 
 
 def test_summoning_needs_a_department(clients):
@@ -154,7 +159,7 @@ def test_summoning_needs_a_department(clients):
     r = file(street, category="ads.billboard")
     assert r["level"] == "street"
     assert_problem(
-        act(street, r["id"], r["etag"], action="escalate", reason="x"), 400, "department"
+        act(street, r["id"], r["etag"], action="escalate", reason="x"), 400, "department_id"
     )
 
 

@@ -49,6 +49,8 @@ NO_OBJECT_ENDPOINTS = {
     "features.collection": "a collection's description; its items are probed",
     "tilejson.grids": "the tile URLs and fields of a layer; the grid tiles are probed",
     "open311.service_definition": "the category catalogue is the same for every scope",
+    "departments.list_departments": "the departments a street may summon: the same list for "
+    "every scope, no personal data",
 }
 
 Request = tuple[str, str, dict[str, Any] | None]

@@ -180,6 +180,14 @@ JOURNEYS: dict[str, list[Step]] = {
         ("requests-map", _go("/requests/map")),
         ("ranking", _go("/requests/ranking")),
     ],
+    # A department officer (部门报到): its inbox's tabs and the requests' map.
+    "demo-dept-cgzf": [
+        ("inbox", _go("/requests")),
+        ("inbox-extension", _go("/requests?tab=extension")),
+        ("inbox-cohandling", _go("/requests?tab=cohandling")),
+        ("requests-map", _go("/requests/map")),
+        ("password", _go("/password")),
+    ],
     "demo-system": [
         ("import", _go("/grids/import")),
         ("accounts", _go("/accounts")),

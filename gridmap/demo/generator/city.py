@@ -54,6 +54,8 @@ class City:
     category_version: Ints
     category_level: list[str]
     limits: dict[str, tuple[Ints, Ints, Ints]]  # stage: amounts, unit and basis codes, by category
+    #: The departments the categories summon: code → (id, name).
+    departments: dict[str, tuple[int, str]]
 
     @classmethod
     def load(cls, conn: Connection) -> City:
@@ -86,6 +88,7 @@ class City:
             house_residents=np.array([max(h.residents, 1) for h in houses], dtype=np.float64),
             house_cared=np.array([h.cared for h in houses], dtype=bool),
             **_categories(conn),
+            departments=_departments(conn),
         )
 
     def routes(self) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
@@ -149,6 +152,9 @@ SELECT id, scope_code FROM app_user
  WHERE role = 'street_admin' AND active AND scope_code IS NOT NULL
  ORDER BY length(scope_code) DESC, id
 """
+_DEPARTMENT_SQL = """
+SELECT id, code, name FROM department WHERE active
+"""
 _CATEGORY_SQL = """
 SELECT id, code, version, default_level, time_limits FROM category WHERE valid_to IS NULL
 """
@@ -161,6 +167,19 @@ def _street_admins(conn: Connection, codes: list[str]) -> Ints:
         [next((a.id for a in admins if code.startswith(a.scope_code)), 0) for code in codes],
         dtype=np.int64,
     )
+
+
+def _departments(conn: Connection) -> dict[str, tuple[int, str]]:
+    """The departments the modelled categories summon, by code."""
+    rows = {r.code: (int(r.id), str(r.name)) for r in conn.execute(text(_DEPARTMENT_SQL))}
+    wanted = sorted({m.department for m in CATEGORY_MODELS if m.department})
+    missing = [code for code in wanted if code not in rows]
+    if missing:
+        raise MissingCity(
+            f"The demo's departments are missing ({', '.join(missing)}): load the demo city "
+            "first (flask gridmap load-demo)."
+        )
+    return {code: rows[code] for code in wanted}
 
 
 def _categories(conn: Connection) -> dict[str, Any]:

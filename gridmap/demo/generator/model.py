@@ -54,8 +54,9 @@ class CategoryModel:
 
     ``share`` of a year's requests; ``household``: the share filed from a home; ``hot``: the
     share around hot-spot places (the rest follows household density); ``profile``: the
-    hour-of-day profile; ``months``: weights January to December; ``department``: whom the
-    street summons (街乡吹哨), if anyone.
+    hour-of-day profile; ``months``: weights January to December; ``department``: the code of
+    the department the street summons (街乡吹哨), if anyone (the demo's departments,
+    :data:`gridmap.demo.loader.DEPARTMENTS`).
     """
 
     code: str
@@ -82,7 +83,7 @@ CATEGORY_MODELS: Final[tuple[CategoryModel, ...]] = (
         "ads.flyer", 0.06, 0.1, 0.5, "day",
         (0.8, 0.6, 1.0, 1.1, 1.1, 1.0, 1.0, 1.0, 1.1, 1.1, 1.0, 0.9),
     ),
-    CategoryModel("ads.billboard", 0.02, 0.05, 0.55, "day", _FLAT, "区城市管理委员会"),
+    CategoryModel("ads.billboard", 0.02, 0.05, 0.55, "day", _FLAT, "dc.cgw"),
     CategoryModel(
         "construction.noise", 0.09, 0.7, 0.65, "night",
         (0.3, 0.3, 1.3, 1.6, 1.5, 1.1, 1.0, 1.0, 1.5, 1.6, 1.2, 0.5),
@@ -90,7 +91,7 @@ CATEGORY_MODELS: Final[tuple[CategoryModel, ...]] = (
     CategoryModel(
         "construction.debris", 0.03, 0.1, 0.7, "day",
         (0.3, 0.3, 1.3, 1.5, 1.4, 1.1, 1.0, 1.0, 1.4, 1.5, 1.1, 0.5),
-        "区城管执法局",
+        "dc.cgzf",
     ),
     CategoryModel(
         "emergency.hazard", 0.04, 0.3, 0.3, "day",
@@ -99,7 +100,7 @@ CATEGORY_MODELS: Final[tuple[CategoryModel, ...]] = (
     CategoryModel(
         "emergency.flooding", 0.02, 0.15, 0.75, "storm",
         (0.05, 0.05, 0.05, 0.1, 0.4, 2.0, 5.0, 4.0, 1.0, 0.2, 0.05, 0.05),
-        "区水务局",
+        "dc.sw",
     ),
     CategoryModel(
         "street.vendor", 0.09, 0.1, 0.6, "evening",
@@ -124,12 +125,12 @@ CATEGORY_MODELS: Final[tuple[CategoryModel, ...]] = (
     CategoryModel(
         "utility.water", 0.06, 0.8, 0.25, "day",
         (1.2, 1.1, 0.9, 0.9, 1.0, 1.2, 1.3, 1.3, 1.0, 0.9, 0.9, 1.1),
-        "自来水集团",
+        "dc.gs",
     ),
     CategoryModel(
         "utility.heating", 0.09, 0.95, 0.3, "day",
         (5.0, 4.0, 2.2, 0.3, 0.1, 0.1, 0.1, 0.1, 0.15, 0.5, 3.0, 5.0),
-        "热力集团",
+        "dc.gr",
     ),
 )  # fmt: skip
 

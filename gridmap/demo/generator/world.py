@@ -101,7 +101,7 @@ class World:
                 for m in CATEGORY_MODELS
             ]
         )
-        by_street = [service.summoned(d) for d in self.departments]
+        by_street = [service.summoned(*self.city.departments[d]) for d in self.departments]
         self.summoned = (
             self.text_index(["", *(self._owner_json(o) for o in by_street)]),
             self.text_index(["", *(self._owner_json(o, plain=True) for o in by_street)]),
@@ -132,10 +132,21 @@ class World:
             [LEVELS.index(o.level) for o in flat],
             [o.person_id or 0 for o in flat],
             [o.user_id or 0 for o in flat],
-            [self.departments.index(o.department) + 1 if o.department else 0 for o in flat],
+            [self._department_index(o.department_id) for o in flat],
         ]
         arrays = [np.array(f, dtype=np.int64) for f in fields]
         return Owners(*(a.reshape(owners.shape) for a in (*arrays, detail, plain)))
+
+    def _department_index(self, department_id: int | None) -> int:
+        """1-based position of a department in :attr:`departments` (0: none)."""
+        if department_id is None:
+            return 0
+        ids = [self.city.departments[code][0] for code in self.departments]
+        return ids.index(department_id) + 1
+
+    def department_ids(self) -> list[int]:
+        """The ids of :attr:`departments`, in order (what the writer stores)."""
+        return [self.city.departments[code][0] for code in self.departments]
 
     def _intensity(self, day_factor: Floats) -> Floats:
         """Expected requests per (category, component, day), up to a constant."""

@@ -51,13 +51,13 @@ _COPY_TRAILER: Final = b"\xff\xff"
 _INSERT_REQUESTS = """
 INSERT INTO resident_request
   (id, category_id, description, geom, household_id, micro_grid_id, level, owner_person_id,
-   owner_user_id, department, state, reopen_count, rating, duplicate_of, contact_name,
+   owner_user_id, department_id, state, reopen_count, rating, duplicate_of, contact_name,
    contact_phone, source, created_at, updated_at, stage_started_at, stage_deadline, revision,
    due_at, stage_basis)
 SELECT s.id, s.category_id, d.body, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490),
        NULLIF(s.household_id, 0), s.micro_grid_id, (%(levels)s::text[])[s.level],
        NULLIF(s.owner_person_id, 0), NULLIF(s.owner_user_id, 0),
-       (%(departments)s::text[])[NULLIF(s.department, 0)], (%(states)s::text[])[s.state],
+       (%(departments)s::int[])[NULLIF(s.department, 0)], (%(states)s::text[])[s.state],
        s.reopen_count, (%(ratings)s::text[])[NULLIF(s.rating, 0)], NULLIF(s.duplicate_of, 0),
        n.body, NULLIF(s.contact_phone, 0)::text, (%(sources)s::text[])[s.source],
        s.created_at, s.updated_at, s.stage_started_at, NULLIF(s.stage_deadline, %(none)s),
@@ -120,7 +120,7 @@ class _Writer:
     """Moves chunks into the tables through the staging tables, in a thread of its own so
     that the database works while the next block is drawn."""
 
-    def __init__(self, raw: Any, texts: list[str], departments: list[str]) -> None:
+    def __init__(self, raw: Any, texts: list[str], departments: list[int]) -> None:
         self.raw = raw
         self.events = 0
         self.error: BaseException | None = None
@@ -237,7 +237,7 @@ def write_all(
     with raw.cursor() as cur:
         next_id = _reserve(cur, "resident_request", sum(b.requests for b in blocks))
     report.first_id = next_id
-    writer = _Writer(raw, world.texts, world.departments)
+    writer = _Writer(raw, world.texts, world.department_ids())
     try:
         for block in progress(blocks):
             a, b = bounds[block.number - 1]

@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per room: the grid, households, people, assignments and
-coverage (``grid``); accounts and the audit log (``access``); residents' requests with their
+coverage (``grid``); accounts and the audit log (``access``); departments, their co-handling
+and extensions (``departments``); residents' requests with their
 categories, timeline, idempotency keys and tallies (``requests``); patrols (``patrols``);
 background jobs and their uploaded files (``jobs``).
 
@@ -31,6 +32,14 @@ from gridmap.storage.models.base import (
     geometry_checks,
     in_array,
     in_list,
+)
+from gridmap.storage.models.departments import (
+    DEPARTMENT_KINDS,
+    EXTENSION_STATES,
+    Department,
+    RequestCohandler,
+    RequestExtension,
+    RequestHelper,
 )
 from gridmap.storage.models.grid import (
     CARE_TAGS,
@@ -83,6 +92,8 @@ __all__ = [
     "CARE_TAGS",
     "CATEGORY_CLASSES",
     "CHINA_ENVELOPE",
+    "DEPARTMENT_KINDS",
+    "EXTENSION_STATES",
     "GRID_KINDS",
     "GRID_LEVELS",
     "HANDLING_LEVELS",
@@ -112,6 +123,7 @@ __all__ = [
     "Base",
     "Category",
     "Coverage",
+    "Department",
     "Grid",
     "Household",
     "IdempotencyKey",
@@ -125,7 +137,10 @@ __all__ = [
     "PatrolReach",
     "Person",
     "RequestCard",
+    "RequestCohandler",
     "RequestEvent",
+    "RequestExtension",
+    "RequestHelper",
     "RequestTally",
     "RequestTallyGrid",
     "ResidentRequest",

@@ -29,6 +29,7 @@ USER_ROLES = (
     "chief",
     "zone_leader",
     "grid_worker",
+    "department",
     "member",
     "auditor",
     "verifier",
@@ -46,7 +47,7 @@ API_KEY_ROLES = ("street_admin", "chief", "zone_leader", "grid_worker", "member"
 class User(Base):
     """An account. ``scope_code`` is a grid-code prefix: a county (6 digits), a street (9), a
     community (12), a zone (14) or a micro-grid (17); a member's scope is the households the
-    linked person covers."""
+    linked person covers; a department account's, the requests of its department."""
 
     __tablename__ = "app_user"
     __table_args__ = (
@@ -57,6 +58,11 @@ class User(Base):
             name="scope_shape",
         ),
         CheckConstraint("username ~ '^[A-Za-z0-9._-]{3,40}$'", name="username_shape"),
+        # A department account acts for exactly one department; no other account does.
+        CheckConstraint(
+            "coalesce(role = 'department', false) = (department_id IS NOT NULL)",
+            name="department_link",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -65,6 +71,8 @@ class User(Base):
     role: Mapped[str | None] = mapped_column(String(20))
     scope_code: Mapped[str | None] = mapped_column(String(17))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    #: The department a ``department`` account acts for (职能部门).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
     active: Mapped[bool] = mapped_column(server_default="true")
     failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -102,7 +102,7 @@ class ResidentRequest(Base):
 
     The owner is a person (grid worker, zone leader, chief), or, once escalated beyond the
     community, the street (``owner_user_id``, a street administrator, may be unset: the whole
-    street's scope sees it) or a summoned department (``department``). Contact details are
+    street's scope sees it) or a summoned department (``department_id``). Contact details are
     personal data: masked in every answer. ``revision`` is the ETag's counter.
     """
 
@@ -140,7 +140,8 @@ class ResidentRequest(Base):
     level: Mapped[str] = mapped_column(String(12))
     owner_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
-    department: Mapped[str | None] = mapped_column(Text)
+    #: The summoned department (职能部门) owning it at level ``department``.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
     state: Mapped[str] = mapped_column(String(20))
     reopen_count: Mapped[int] = mapped_column(Integer, server_default="0")
     rating: Mapped[str | None] = mapped_column(String(20))

@@ -20,6 +20,8 @@ export const VISIT_HOW_LABELS = glossary.visitHow;
 export const STATE_LABELS = glossary.states;
 /** The actions on a request, in the order their buttons appear. */
 export const ACTION_LABELS = glossary.actions;
+/** The same actions on a department's request (部门报到: 报到, 退单). */
+export const DEPARTMENT_ACTION_LABELS = glossary.departmentActions;
 /** The stages whose time limits run (响应/处置/回访), and their 红黄牌. */
 export const STAGE_LABELS = glossary.stages;
 export const CARD_LABELS = glossary.cards;

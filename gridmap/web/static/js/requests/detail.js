@@ -8,8 +8,8 @@ import { banner } from '../core/banner.js';
 import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
-  ACTION_LABELS, BASIS_LABELS, CHANNEL_LABELS, LEVEL_LABELS, RATING_LABELS, RESOLVED_LABELS,
-  SOURCE_LABELS, STAGE_LABELS, STATE_LABELS, URGENCY_LABELS,
+  ACTION_LABELS, BASIS_LABELS, CHANNEL_LABELS, DEPARTMENT_ACTION_LABELS, LEVEL_LABELS,
+  RATING_LABELS, RESOLVED_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS, URGENCY_LABELS,
 } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 import { CARD_COLOURS, cardBadge, stateBadge } from './badges.js';
@@ -36,7 +36,16 @@ const ACTION_FIELDS = {
   },
   verify: { photo: true, note: '核查说明' },
   set_urgency: { urgency: true, note: '说明' },
+  // 延期, 协办, 督办 (部门报到): the department asks for time; the street answers, names
+  // co-handling departments and supervises a late one with a new time limit.
+  ask_extension: { reason: true, timeLimit: '延长时限', note: '说明' },
+  refuse_extension: { reason: true, note: '说明' },
+  add_cohandler: { cohandlers: true, note: '说明' },
+  supervise: { reason: true, timeLimit: '新的办理时限', note: '督办意见' },
+  // 社区吹哨: the chief calls up grid workers or in-service members of the community.
+  call_helpers: { helpers: true, note: '说明' },
 };
+const UNIT_LABELS = { hours: '小时', days: '天' };
 
 export class Detail {
   constructor(map, config) {
@@ -96,6 +105,7 @@ export class Detail {
       ['办理层级', LEVEL_LABELS[r.level] || r.level],
       [LEVEL_LABELS.micro, this.microGrid(r.micro_grid_code)],
       ['责任人', [owner.name, owner.phone, owner.department].filter(Boolean).join(' ') || '—'],
+      ['协办部门', (r.cohandlers || []).map((d) => d.name).join('、') || '—'],
       ['当前时限', r.stage_deadline
         ? `${STAGE_LABELS[r.stage] || ''} ${beijing(r.stage_deadline)}`
           + `（${BASIS_LABELS[r.stage_basis] || r.stage_basis}）` : '—'],
@@ -108,6 +118,10 @@ export class Detail {
     if (r.rating) rows.push(['群众评价', RATING_LABELS[r.rating] || r.rating]);
     if (r.duplicate_of) rows.push(['重复于', `#${r.duplicate_of}`]);
     if (r.reopen_count) rows.push(['重新处置', `${r.reopen_count} 次`]);
+    if (r.extension) {
+      const ext = r.extension;
+      rows.push(['延期申请', `${ext.amount} ${UNIT_LABELS[ext.unit] || ext.unit}：${ext.reason}`]);
+    }
     const dl = document.getElementById('gm-detail-fields');
     dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   }
@@ -119,6 +133,7 @@ export class Detail {
   microGrid(code) {
     if (!code) return '—';
     const cell = el('span', { class: 'gm-detail-micro' }, el('span', { translate: 'no' }, code));
+    if (this.config.gridNames === false) return cell;
     this.gridNames = this.gridNames || new Map();
     if (!this.gridNames.has(code)) {
       this.gridNames.set(code, requestJson(`${this.config.apiRoot}/grids/${encodeURIComponent(code)}`)
@@ -132,8 +147,10 @@ export class Detail {
 
   buttons(allowed) {
     const box = document.getElementById('gm-actions');
+    const named = this.record.level === 'department' ? DEPARTMENT_ACTION_LABELS : {};
     const buttons = ACTIONS.filter(([key]) => allowed.includes(key)).map(([key, label]) => {
-      const b = el('button', { type: 'button', class: 'gm-action', 'data-action': key }, label);
+      const b = el('button', { type: 'button', class: 'gm-action', 'data-action': key },
+        named[key] || label);
       b.addEventListener('click', () => this.choose(key));
       return b;
     });
@@ -155,12 +172,21 @@ export class Detail {
         detail.reason ? `原因：${detail.reason}` : '',
         detail.urgency ? `紧急程度：${URGENCY_LABELS[detail.urgency] || detail.urgency}` : '',
         detail.urgency && detail.deadline ? `时限：${beijing(detail.deadline)}` : '',
+        detail.extension
+          ? `延期：${detail.extension.amount} ${UNIT_LABELS[detail.extension.unit] || ''}` : '',
+        (detail.cohandlers || []).length
+          ? `协办：${detail.cohandlers.map((d) => d.name).join('、')}` : '',
+        detail.owner && detail.owner.department && LEVEL_MOVES.includes(e.action)
+          ? `部门：${detail.owner.department}` : '',
+        detail.deadline && !LEVEL_MOVES.includes(e.action)
+          ? `时限：${beijing(detail.deadline)}` : '',
         e.level && LEVEL_MOVES.includes(e.action)
           ? `层级：${LEVEL_LABELS[e.level] || e.level}` : '',
       ].filter(Boolean).join('；');
       return el('li', { class: 'gm-event', 'data-action': e.action },
         el('div', { class: 'gm-event-head' },
-          el('strong', {}, TIMELINE_LABELS[e.action] || e.action),
+          el('strong', {}, (e.level === 'department' && e.action === 'accept'
+            ? DEPARTMENT_ACTION_LABELS.accept : TIMELINE_LABELS[e.action]) || e.action),
           el('span', { class: 'gm-muted gm-small' }, ` ${beijing(e.at)} · `,
             // The actor is an account's username: an identifier, not a word to translate.
             e.actor ? el('span', { translate: 'no' }, e.actor) : '系统')),
@@ -181,6 +207,30 @@ export class Detail {
     this.map.setView([y, x], 17);
   }
 
+  /** The departments serving the request's place (职能部门), loaded once per request. */
+  async departments() {
+    if (!this.serving || this.serving.code !== this.record.micro_grid_code) {
+      const code = encodeURIComponent(this.record.micro_grid_code);
+      this.serving = {
+        code: this.record.micro_grid_code,
+        list: requestJson(`${this.config.apiRoot}/departments?serving=${code}`)
+          .then((body) => body.departments).catch(() => []),
+      };
+    }
+    return this.serving.list;
+  }
+
+  async fillDepartments(action) {
+    const found = await this.departments();
+    const lead = (this.record.owner || {}).department_id;
+    const select = this.form.elements.department_id;
+    select.replaceChildren(...found.map((d) => el('option', { value: String(d.id) }, d.name)));
+    const box = document.getElementById('gm-cohandler-options');
+    box.replaceChildren(...found.filter((d) => d.id !== lead).map((d) => el('label', {},
+      el('input', { type: 'checkbox', name: 'cohandler_ids', value: String(d.id) }), ` ${d.name}`)));
+    if (action === 'reassign' && lead) select.value = String(lead);
+  }
+
   choose(action) {
     this.hideError();
     const fields = ACTION_FIELDS[action];
@@ -190,7 +240,9 @@ export class Detail {
     }
     this.action = action;
     this.form.reset();
-    document.getElementById('gm-action-form-title').textContent = ACTION_LABELS[action];
+    const named = this.record.level === 'department' ? DEPARTMENT_ACTION_LABELS : {};
+    document.getElementById('gm-action-form-title').textContent = named[action]
+      || ACTION_LABELS[action];
     const level = this.record.level;
     const show = {
       'gm-field-rating': fields.rating,
@@ -204,7 +256,14 @@ export class Detail {
         && ((action === 'escalate' && level === 'street')
           || (action === 'reassign' && level === 'department')),
       'gm-field-duplicate': fields.duplicate,
+      'gm-field-cohandlers': fields.cohandlers,
+      'gm-field-helpers': fields.helpers,
+      'gm-field-time-limit': Boolean(fields.timeLimit),
     };
+    if (fields.timeLimit) {
+      document.getElementById('gm-time-limit-legend').textContent = fields.timeLimit;
+    }
+    if (show['gm-field-department'] || fields.cohandlers) this.fillDepartments(action);
     Object.entries(show).forEach(([id, on]) => { document.getElementById(id).hidden = !on; });
     const note = document.getElementById('gm-field-note');
     note.firstChild.textContent = fields.note;
@@ -229,12 +288,21 @@ export class Detail {
     if (fields.photo && text('photo')) body.photos = [text('photo')];
     if (fields.urgency) body.urgency = text('urgency');
     if (fields.reason) body.reason = text('reason');
-    if (!document.getElementById('gm-field-department').hidden && text('department')) {
-      body.department = text('department');
+    const summons = !document.getElementById('gm-field-department').hidden;
+    if (summons && text('department_id')) body.department_id = Number(text('department_id'));
+    if (fields.cohandlers) body.cohandler_ids = data.getAll('cohandler_ids').map(Number);
+    if (fields.helpers) {
+      body.helper_ids = text('helper_ids').split(/[,，\s]+/).filter(Boolean).map(Number);
     }
+    if (fields.timeLimit) body.time_limit = { amount: Number(text('amount')), unit: text('unit') };
     if (fields.duplicate) body.duplicate_of = Number(text('duplicate_of'));
     const missing = [
       fields.resolved && !body.resolved ? '请选择是否已解决' : '',
+      summons && !body.department_id ? '请选择职能部门' : '',
+      fields.cohandlers && !body.cohandler_ids.length ? '请选择协办部门' : '',
+      fields.helpers && !(body.helper_ids.length && body.helper_ids.every((n) => n > 0))
+        ? '请填写人员编号' : '',
+      fields.timeLimit && !(body.time_limit.amount > 0) ? '请填写时长' : '',
       fields.rating && !body.rating ? '请选择评价' : '',
       fields.channel && !body.channel ? '请选择回访方式' : '',
       fields.photo && !body.photos ? '请填写现场照片地址' : '',

@@ -26,6 +26,12 @@ export class Inbox {
     const args = new URLSearchParams({ limit: String(INBOX_PAGE) });
     if (tab === 'mine') args.set('mine', 'true');
     if (tab === 'filed') args.set('filed', 'true');
+    // A department's tabs (部门报到): summoned, in hand, extensions asked, co-handled (协办).
+    if (tab === 'summoned') args.set('state', 'reported');
+    if (tab === 'handling') args.set('state', 'accepted,handling');
+    if (tab === 'summoned' || tab === 'handling') args.set('mine', 'true');
+    if (tab === 'extension') args.set('extension_pending', 'true');
+    if (tab === 'cohandling') args.set('cohandling', 'true');
     if (tab === 'yellow' || tab === 'red') args.set('warning', tab);
     return args;
   }

@@ -1,0 +1,77 @@
+"""Migration 0019 turns the free-text department of requests into department rows.
+
+A database of its own is migrated to head, taken back to 0018 (the downgrade puts the names
+back as text), given a request naming a department in text, and migrated to head again: the
+name became a department serving the request's district, the request refers to it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+
+from gridmap.core import db
+
+ROOT = Path(__file__).resolve().parents[2]
+SQUARE = "ST_Multi(ST_MakeEnvelope(116.40, 39.90, 116.41, 39.91, 4490))"
+SEED_SQL = f"""
+INSERT INTO grid (id, code, name, level, parent_id, geom) VALUES
+  (1, '110101001001', '社区', 'community', NULL, {SQUARE}),
+  (2, '11010100100101', '片区', 'zone', 1, {SQUARE}),
+  (3, '11010100100101001', '微网格', 'micro', 2, {SQUARE});
+INSERT INTO category (id, code, name, event_class, default_level)
+  VALUES (1, 'ads.billboard', '违规户外广告设施', '宣传广告', 'street');
+INSERT INTO resident_request
+  (category_id, description, geom, micro_grid_id, level, department, state, source, due_at)
+VALUES
+  (1, '广告牌', ST_SetSRID(ST_MakePoint(116.405, 39.905), 4490), 3, 'department', ' 城管执法队 ',
+   'reported', 'api', now()),
+  (1, '广告牌二', ST_SetSRID(ST_MakePoint(116.405, 39.905), 4490), 3, 'department', '城管执法队',
+   'reported', 'api', now()),
+  (1, '无部门', ST_SetSRID(ST_MakePoint(116.405, 39.905), 4490), 3, 'street', NULL,
+   'reported', 'api', now());
+"""
+
+
+@pytest.fixture
+def migrated_url() -> Iterator[str]:
+    name = f"gridmap_test_0019_{os.getpid()}"
+    server = os.environ["GRIDMAP_MIGRATE_DATABASE_URL"]
+    url = db.create_database(server, name)
+    yield url
+    db.drop_database(server, name)
+
+
+def _config(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def test_free_text_departments_become_rows(migrated_url: str) -> None:
+    config = _config(migrated_url)
+    command.downgrade(config, "0018")
+    engine = create_engine(migrated_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(SEED_SQL))
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            departments = conn.execute(
+                text("SELECT id, code, name, kind, scope_code FROM department")
+            ).all()
+            linked = conn.execute(
+                text("SELECT description, department_id FROM resident_request ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [(d.code, d.name, d.kind, d.scope_code) for d in departments] == [
+        ("dept-1", "城管执法队", "其他", "110101")
+    ]
+    only = departments[0].id
+    assert [tuple(r) for r in linked] == [("广告牌", only), ("广告牌二", only), ("无部门", None)]
