@@ -181,6 +181,16 @@ STATES: Final[tuple[State, ...]] = get_args(State)
 LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
+#: The street's and the department's own steps (延期, 协办, 督办, 社区吹哨): no new owner, no
+#: new state; the service records what each adds.
+DEPARTMENT_STEPS: Final[tuple[Action, ...]] = (
+    "ask_extension",
+    "approve_extension",
+    "refuse_extension",
+    "add_cohandler",
+    "supervise",
+    "call_helpers",
+)
 RATINGS: Final[tuple[Rating, ...]] = get_args(Rating)
 RESOLVED_ANSWERS: Final[tuple[Resolved, ...]] = get_args(Resolved)
 CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)

@@ -691,17 +691,6 @@ def _due_date(
     return {}
 
 
-#: The street's and the department's own steps (延期, 协办, 督办): no new owner, no new state.
-DEPARTMENT_STEPS: Final = (
-    "ask_extension",
-    "approve_extension",
-    "refuse_extension",
-    "add_cohandler",
-    "supervise",
-    "call_helpers",
-)
-
-
 def act(
     session: Session,
     request_id: int,
@@ -754,7 +743,7 @@ def apply(
         values |= _urgency_change(session, row, category, cast("str", change.urgency), factors)
     values |= _due_date(session, row, move, values, now)
     echoed = (detail or {}) | _echo(move, values.get("stage_deadline"), change)
-    if move.action in DEPARTMENT_STEPS:
+    if move.action in lifecycle.DEPARTMENT_STEPS:
         changed, step = _department_step(session, row, move, change, now)
         values |= changed
         echoed |= step
