@@ -444,7 +444,7 @@ def test_chief_sees_the_ranking_board(
     first, last = table["period"]["from"], table["period"]["to"]
     assert shown["统计周期"].startswith(f"{first} 至 {last}（北京时间），数据截至 ")
     assert shown["综合得分"].startswith("100 ×（响应率 × 0.1 + 解决率 × 0.5 + 满意率 × 0.4）")
-    assert shown["解决率"].startswith("已解决数 ÷ 到期诉求数")
+    assert shown["解决率"].startswith("回访已解决数 ÷ 回访数")
     assert "不少于 5 件" in shown["最低件数"] and "受理诉求数多、解决率高" in shown["并列规则"]
     assert notes.is_visible()
     rows = {r["code"]: r for r in table["rows"]}
