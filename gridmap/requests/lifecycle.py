@@ -447,8 +447,9 @@ class Transition:
 
     @property
     def summoned(self) -> bool:
-        """街乡吹哨: the street has just summoned a department."""
-        return self.action == "escalate" and self.after.level == "department"
+        """街乡吹哨: the street has just handed the request to a department (a summons, or
+        re-routing it to another department)."""
+        return self.new_owner_level == "department"
 
 
 def new_request(level: Level = "micro") -> RequestState:

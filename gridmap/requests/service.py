@@ -632,12 +632,10 @@ def _deadline_change(
     if move.deadline_starts is None:
         return {} if move.after.stage is not None else {"stage_deadline": None}
     limit = _time_limit(category, move.deadline_starts)
-    if move.after.level == "department" and move.new_owner_level and change.time_limit:
+    if move.summoned and change.time_limit:
         given = _given(change.time_limit)
         # 限时督办 counts like the category's response limit unless the street says otherwise.
         limit = check_time_limit({"basis": basis_of(limit)} | given, "time_limit")
-    elif change.time_limit:
-        raise InvalidInput("time_limit is only for summoning a department (限时督办)")
     return {
         "stage_started_at": now,
         "stage_deadline": stage_deadline(now, limit, factor),
@@ -775,7 +773,7 @@ def _check_move(
 ) -> None:
     """What the rule table cannot see: the arguments only some actions take, independence of
     the judging actions, the check's photo, a duplicate's original."""
-    _check_extras(change)
+    _check_extras(change, move)
     if move.action in lifecycle.INDEPENDENT:
         _check_independent(session, row, caller)
     if move.action == "verify" and not change.photos:
@@ -883,7 +881,7 @@ def _urgency_change(
     return values
 
 
-def _check_extras(change: Change) -> None:
+def _check_extras(change: Change, move: lifecycle.Transition) -> None:
     """The arguments only some actions take: co-handlers (协办) and a time limit."""
     if change.cohandler_ids and change.action != "add_cohandler":
         raise InvalidInput("cohandler_ids is only for add_cohandler (协办)")
@@ -898,8 +896,11 @@ def _check_extras(change: Change) -> None:
         raise InvalidInput(f"time_limit: {change.action!r} needs {{amount, unit}}")
     if wants_limit and change.time_limit and int(change.time_limit["amount"]) <= 0:
         raise InvalidInput("time_limit.amount must be at least 1")
-    if change.time_limit and not wants_limit and change.action not in ("escalate", "reassign"):
-        raise InvalidInput(f"time_limit is not for {change.action!r}")
+    if change.time_limit and not (wants_limit or move.summoned):
+        raise InvalidInput(
+            f"time_limit is not for {change.action!r}: it is for summoning a department "
+            "(限时督办), asking for an extension (延期) or supervising (督办)"
+        )
 
 
 def current_owner(session: Session, row: ResidentRequest) -> Owner:
@@ -1043,11 +1044,10 @@ def _echo(
     """What the timeline records of a move besides its states and owner (an answer's record:
     ``resolved``, ``rating``, ``channel``; a new urgency; the time limit given with a
     department's summons)."""
-    summons = move.after.level == "department" and move.new_owner_level and change.time_limit
     detail: dict[str, Any] = {
         "reason": move.reason,
         "urgency": change.urgency if move.action == "set_urgency" else None,
-        "time_limit": _given(change.time_limit) if summons else None,
+        "time_limit": _given(change.time_limit) if move.summoned and change.time_limit else None,
         "rating": move.rating,
         "resolved": move.resolved,
         "channel": move.channel,
