@@ -153,6 +153,12 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/jobs/{job_id}"): {200: a.Job},
     ("get", "/api/v1/jobs/{job_id}/file"): {200: ("application/octet-stream", "The job's file")},
     ("post", "/api/v1/grid-imports"): {202: a.Job},
+    ("post", "/api/v1/files"): {201: a.StoredFile},
+    ("get", "/api/v1/files/{file_id}"): {
+        200: ("image/jpeg", "The photo: image/jpeg, image/png or image/webp, as stored")
+    },
+    ("get", "/api/v1/files/{file_id}/thumbnail"): {200: ("image/jpeg", "The thumbnail")},
+    ("get", "/api/v1/files/{file_id}/info"): {200: a.StoredFile},
     ("get", "/api/v1/exports/{layer}.{fmt}"): {200: _CSV},
     ("post", "/api/v1/exports"): {202: a.Job},
     ("post", "/api/v1/grid-imports/{job_id}/confirm"): {202: a.Job},
@@ -404,6 +410,28 @@ def _form(model: type[BaseModel]) -> dict[str, Any]:
 
 #: Request bodies flask-openapi3 cannot see (the view reads the form itself).
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/v1/files"): {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "purpose"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A JPEG, PNG or WebP photo (checked by content)",
+                        },
+                        "purpose": {
+                            "type": "string",
+                            "enum": ["intake", "before", "after", "check_in"],
+                        },
+                    },
+                }
+            }
+        },
+    },
     ("post", "/open311/v2/requests.{fmt}"): _form(NewServiceRequest),
     ("post", "/api/v1/grid-imports"): {
         "required": True,
