@@ -502,6 +502,25 @@ def label(table: Mapping[str, str], code: str | None) -> str:
     return table.get(code, code)
 
 
+#: Photos (照片): what each is for, and the words of the photo pickers and the timeline.
+PHOTO_PURPOSES = {
+    "intake": "现场照片",
+    "before": "处置前照片",
+    "after": "处置后照片",
+    "check_in": "签到照片",
+}
+PHOTOS = {
+    "purposes": PHOTO_PURPOSES,
+    "add": "添加照片（可拍照）",
+    "uploading": "照片上传中…",
+    "uploaded": "已添加",
+    "remove": "移除",
+    "open": "查看原图",
+    "link": "照片链接",
+    "wait": "请等待照片上传完成",
+}
+
+
 def for_pages() -> dict[str, object]:
     """The tables the page scripts read (``window`` config ``glossary``), JSON-ready."""
     return {
@@ -537,6 +556,7 @@ def for_pages() -> dict[str, object]:
         "inputCrs": INPUT_CRS,
         "importChanges": IMPORT_CHANGES,
         "namesKept": list(NAMES_KEPT),
+        "photos": PHOTOS,
         "problems": PROBLEMS,
         "problemsByStatus": PROBLEMS_BY_STATUS,
         "problemStatus": PROBLEM_STATUS,
