@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from PIL import Image
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from gridmap.core.settings import Settings, SettingsError
 from gridmap.files import stores
 from gridmap.storage import files as file_store
 from gridmap.storage.models import Category
@@ -66,9 +68,13 @@ def test_a_photo_is_stored_without_exif_and_keeps_its_place_and_time(clients, ob
 def test_impossible_gps_is_left_out_with_a_note(clients, objects):
     exif = gps_exif(dms(89.0), "N", dms(0.0), "E")
     exif[0x8825][2] = (95, 0, 0)
-    answer = uploaded(clients("grid_worker"), image("PNG", exif=exif))
+    worker = clients("grid_worker")
+    answer = uploaded(worker, image("PNG", exif=exif))
     assert "gps" not in answer["exif"]
     assert "not a place" in answer["exif"]["notes"][0]
+    served = worker.get(answer["url"])
+    assert served.mimetype == "image/png"
+    assert dict(Image.open(io.BytesIO(served.data)).getexif()) == {}
 
 
 def test_a_photo_is_seen_only_where_its_request_is(clients, objects, session):
@@ -140,3 +146,24 @@ def test_hostile_files_are_refused_and_nothing_is_stored(clients, objects, sessi
         assert response.get_json()["detail"], (kind, name)
     assert file_store.count_files(session) == 0
     assert objects.keys() == []
+
+
+def test_the_store_is_the_disk_under_var_unless_s3_is_configured():
+    store = stores.from_settings(Settings())
+    assert isinstance(store, stores.DiskStore)
+    assert store.root == Path(__file__).resolve().parents[2] / "var" / "files"
+    with pytest.raises(SettingsError, match="S3_ENDPOINT_URL"):
+        Settings(file_store="s3")
+    s3 = stores.from_settings(
+        Settings(file_store="s3", s3_endpoint_url="http://127.0.0.1:9", s3_prefix="gm/")
+    )
+    assert isinstance(s3, stores.S3Store) and (s3.bucket, s3.prefix) == ("gridmap-files", "gm/")
+
+
+def test_a_store_that_fails_keeps_no_row(clients, app, session):
+    """The S3 store unreachable: 503, and the row written before the put is rolled back."""
+    app.extensions["gridmap.files"] = stores.S3Store(
+        "http://127.0.0.1:9", "gridmap-files", ACCESS_KEY, SECRET_KEY, "us-east-1"
+    )
+    assert_problem(upload(clients("grid_worker"), image()), 503, "file store")
+    assert file_store.count_files(session) == 0
