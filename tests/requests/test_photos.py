@@ -167,3 +167,32 @@ def test_a_store_that_fails_keeps_no_row(clients, app, session):
     )
     assert_problem(upload(clients("grid_worker"), image()), 503, "file store")
     assert file_store.count_files(session) == 0
+
+
+def _saved(picture: Image.Image, kind: str, **options: Any) -> bytes:
+    out = io.BytesIO()
+    picture.save(out, kind, **options)
+    return out.getvalue()
+
+
+def test_photos_as_phones_and_editors_write_them_are_accepted(clients, app, tmp_path):
+    """No false alarm: progressive and optimised JPEGs, one followed by its preview image
+    (MPF, as phones append), grey and CMYK JPEGs, a PNG with alpha, a lossless WebP."""
+    app.extensions["gridmap.files"] = stores.DiskStore(tmp_path / "files")
+    rgb = Image.open(io.BytesIO(image("PNG", (300, 200))))
+    jpeg = _saved(rgb, "JPEG")
+    photos = {
+        "progressive": _saved(rgb, "JPEG", progressive=True, optimize=True),
+        "restart markers": _saved(rgb, "JPEG", restart_marker_blocks=1),
+        "with its preview": jpeg + _saved(rgb.resize((60, 40)), "JPEG"),
+        "padded": jpeg + b"\x00" * 64,
+        "grey": _saved(rgb.convert("L"), "JPEG"),
+        "cmyk": _saved(rgb.convert("CMYK"), "JPEG"),
+        "alpha": _saved(rgb.convert("RGBA"), "PNG"),
+        "lossless webp": _saved(rgb, "WEBP", lossless=True),
+    }
+    worker = clients("grid_worker")
+    for name, data in photos.items():
+        response = upload(worker, data)
+        assert response.status_code == 201, (name, response.get_data(as_text=True))
+        assert (response.get_json()["width"], response.get_json()["height"]) == (300, 200)
