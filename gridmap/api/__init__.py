@@ -15,6 +15,7 @@ from gridmap.api import (
     departments,
     exports,
     features,
+    files,
     grids,
     households,
     jobs,
@@ -80,6 +81,7 @@ def init_app(app: OpenAPI) -> None:
         open311.bp,
         admin.bp,
         jobs.bp,
+        files.bp,
         exports.bp,
     )
     for bp in blueprints:

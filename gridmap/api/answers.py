@@ -310,7 +310,27 @@ class Category(Answer):
     )
     escalate_on_lapse: list[str]
     requires_check: bool
+    requires_after_photo: bool
     version: int
+
+
+class StoredFile(Answer):
+    """An uploaded photo: what it is, where to read it, what its EXIF said."""
+
+    id: str
+    purpose: Literal["intake", "before", "after", "check_in"]
+    media_type: Literal["image/jpeg", "image/png", "image/webp"]
+    size_bytes: int
+    width: int
+    height: int
+    sha256: str
+    uploaded_at: str
+    exif: Json = Field(
+        description="taken_at (the camera's time), gps {lon, lat} (WGS 84) when present and "
+        "sane, notes (what was left out and why)"
+    )
+    url: str
+    thumbnail_url: str
 
 
 class Categories(Answer):

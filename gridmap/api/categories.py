@@ -63,6 +63,9 @@ class CategoryChange(Strict):
     requires_check: bool | None = Field(
         None, description="核查: a verifier's on-site check with a photo is needed to close"
     )
+    requires_after_photo: bool | None = Field(
+        None, description="处置后照片: completing needs an uploaded 'after' photo of the result"
+    )
 
 
 def _describe(category: Any) -> dict[str, Any]:
@@ -78,6 +81,7 @@ def _describe(category: Any) -> dict[str, Any]:
         },
         "escalate_on_lapse": category.escalate_on_lapse,
         "requires_check": category.requires_check,
+        "requires_after_photo": category.requires_after_photo,
         "version": category.version,
     }
 

@@ -153,6 +153,12 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/jobs/{job_id}"): {200: a.Job},
     ("get", "/api/v1/jobs/{job_id}/file"): {200: ("application/octet-stream", "The job's file")},
     ("post", "/api/v1/grid-imports"): {202: a.Job},
+    ("post", "/api/v1/files"): {201: a.StoredFile},
+    ("get", "/api/v1/files/{file_id}"): {
+        200: ("image/jpeg", "The photo: image/jpeg, image/png or image/webp, as stored")
+    },
+    ("get", "/api/v1/files/{file_id}/thumbnail"): {200: ("image/jpeg", "The thumbnail")},
+    ("get", "/api/v1/files/{file_id}/info"): {200: a.StoredFile},
     ("get", "/api/v1/exports/{layer}.{fmt}"): {200: _CSV},
     ("post", "/api/v1/exports"): {202: a.Job},
     ("post", "/api/v1/grid-imports/{job_id}/confirm"): {202: a.Job},
@@ -190,6 +196,9 @@ _EITHER_FILE = {
     ("get", "/api/v1/rates.{fmt}"): XLSX,
     ("get", "/api/v1/exports/{layer}.{fmt}"): GEOJSON,
 }
+
+#: Photos are served as stored: a JPEG (the documented first), a PNG or a WebP.
+_OTHER_IMAGES = {("get", "/api/v1/files/{file_id}"): ("image/png", "image/webp")}
 
 _STATUS_TEXT = {
     400: "Bad request: a parameter, header or body member is malformed (the answer says where)",
@@ -318,6 +327,19 @@ def _schema_of(spec: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
     return {"$ref": _REF + model.__name__}
 
 
+def _file(spec: dict[str, Any], key: tuple[str, str], media: str) -> dict[str, Any]:
+    """The content of a file answer: ``media``, and the other media types it may come in."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    content: dict[str, Any] = {media: binary}
+    if _EITHER_FILE.get(key) == GEOJSON:
+        content[GEOJSON] = {"schema": _schema_of(spec, a.GeoJsonFile)}
+    elif key in _EITHER_FILE:
+        content[_EITHER_FILE[key]] = binary
+    for other in _OTHER_IMAGES.get(key, ()):
+        content[other] = binary
+    return content
+
+
 def _success(
     spec: dict[str, Any], key: tuple[str, str], declared: Success
 ) -> dict[str, dict[str, Any]]:
@@ -327,12 +349,7 @@ def _success(
             answers[str(status)] = {"description": "No content"}
         elif isinstance(what, tuple):
             media, text = what
-            content = {media: {"schema": {"type": "string", "format": "binary"}}}
-            if _EITHER_FILE.get(key) == GEOJSON:
-                content[GEOJSON] = {"schema": _schema_of(spec, a.GeoJsonFile)}
-            elif key in _EITHER_FILE:
-                content[_EITHER_FILE[key]] = {"schema": {"type": "string", "format": "binary"}}
-            answers[str(status)] = {"description": text, "content": content}
+            answers[str(status)] = {"description": text, "content": _file(spec, key, media)}
         else:
             models = ALTERNATIVES.get(key, dict.fromkeys(_media_types(key), what))
             answers[str(status)] = {
@@ -356,6 +373,7 @@ _LOCATED = {
     ("post", "/api/v1/requests"),
     ("post", "/api/v1/patrols"),
     ("post", "/api/v1/patrols/upload"),
+    ("post", "/api/v1/files"),
 }
 
 
@@ -404,6 +422,28 @@ def _form(model: type[BaseModel]) -> dict[str, Any]:
 
 #: Request bodies flask-openapi3 cannot see (the view reads the form itself).
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/v1/files"): {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "purpose"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A JPEG, PNG or WebP photo (checked by content)",
+                        },
+                        "purpose": {
+                            "type": "string",
+                            "enum": ["intake", "before", "after", "check_in"],
+                        },
+                    },
+                }
+            }
+        },
+    },
     ("post", "/open311/v2/requests.{fmt}"): _form(NewServiceRequest),
     ("post", "/api/v1/grid-imports"): {
         "required": True,

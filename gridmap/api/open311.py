@@ -29,7 +29,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Response, g, request
+from flask import Response, g, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -175,7 +175,6 @@ def _time(moment: dt.datetime | None) -> str | None:
 
 
 def _service_request(row: Any, address: str | None) -> dict[str, Any]:
-    url = next((p for p in row.photos if str(p).startswith(("http://", "https://"))), None)
     return {
         "service_request_id": str(row.id),
         "status": "closed" if row.state in lifecycle.CLOSED else "open",
@@ -193,8 +192,19 @@ def _service_request(row: Any, address: str | None) -> dict[str, Any]:
         "zipcode": None,
         "lat": row.lat,
         "long": row.lon,
-        "media_url": url,
+        "media_url": _media_url(row.photos),
     }
+
+
+def _media_url(photos: list[Any]) -> str | None:
+    """The request's first photo: a URL as given, an uploaded photo where this server serves
+    it (to callers who may see the request)."""
+    if not photos:
+        return None
+    first = str(photos[0])
+    if first.startswith(("http://", "https://")):
+        return first
+    return url_for("files.read_file", file_id=first, _external=True)
 
 
 def _service_requests(rows: list[Any]) -> list[dict[str, Any]]:

@@ -409,6 +409,7 @@ AUDIT_ACTIONS: Final = {
     "import.requests": "导入诉求",
     "import.demo": "导入示范数据",
     "request.create": "上报诉求",
+    "file.upload": "上传照片",
     "rates.request": "申请导出满意率",
     "review_report.request": "申请研判报告",
     "staff.assign": "分配网格人员",
@@ -465,6 +466,10 @@ PROBLEMS: Final = {
     "own-work": "不能评价、核查或回访自己办理或负责的诉求。",
     "own-deadline": "负责人只能提高诉求的紧急程度，降低须由上级调整。",
     "check-missing": "该类别须经现场核查（附照片）后才能回访归档，尚未核查。",
+    "after-photo-missing": "该类别须上传处置后照片才能办结，请先添加处置后照片。",
+    "not-a-photo": "这不是照片：只接受常见的照片格式（按文件内容检查，不看文件名）。",
+    "photo-too-large": "照片太大，请压缩后再上传。",
+    "bad-photo": "照片无法使用：图片损坏、像素过多或夹带了其他内容。",
     "import-rejected": "文件未通过检查，无法导入。",
     "no-linked-person": "您的账号没有关联到网格人员：只有网格员本人可以记录巡查。",
     "division-infeasible": "按当前设置无法分配：每人包户数的上下限与住户数不相符，请调整后重试。",
@@ -495,6 +500,25 @@ def label(table: Mapping[str, str], code: str | None) -> str:
     if code is None:
         return ""
     return table.get(code, code)
+
+
+#: Photos (照片): what each is for, and the words of the photo pickers and the timeline.
+PHOTO_PURPOSES = {
+    "intake": "现场照片",
+    "before": "处置前照片",
+    "after": "处置后照片",
+    "check_in": "签到照片",
+}
+PHOTOS = {
+    "purposes": PHOTO_PURPOSES,
+    "add": "添加照片（可拍照）",
+    "uploading": "照片上传中…",
+    "uploaded": "已添加",
+    "remove": "移除",
+    "open": "查看原图",
+    "link": "照片链接",
+    "wait": "请等待照片上传完成",
+}
 
 
 def for_pages() -> dict[str, object]:
@@ -532,6 +556,7 @@ def for_pages() -> dict[str, object]:
         "inputCrs": INPUT_CRS,
         "importChanges": IMPORT_CHANGES,
         "namesKept": list(NAMES_KEPT),
+        "photos": PHOTOS,
         "problems": PROBLEMS,
         "problemsByStatus": PROBLEMS_BY_STATUS,
         "problemStatus": PROBLEM_STATUS,

@@ -153,6 +153,22 @@ class Settings(BaseSettings):
     #: login or api_key, over the whole deployment with personal data masked; off, they need
     #: a login or an api_key and answer in its scope.
     open311_public_read: bool = False
+    #: Where uploaded photos are kept (``gridmap.files.stores``): ``disk``, the directory
+    #: ``files_dir`` (default ``var/files`` of the checkout), or ``s3``, a bucket of any
+    #: S3-compatible store (``s3_endpoint_url``, ``s3_bucket``, ``s3_access_key``,
+    #: ``s3_secret_key``, ``s3_region``, and ``s3_prefix`` before every key).
+    file_store: Literal["disk", "s3"] = "disk"
+    files_dir: str = ""
+    s3_endpoint_url: str = ""
+    s3_bucket: str = "gridmap-files"
+    s3_access_key: str = Field("", repr=False)
+    s3_secret_key: str = Field("", repr=False)
+    s3_region: str = "us-east-1"
+    s3_prefix: str = Field("", max_length=200, pattern=r"^[A-Za-z0-9._/-]*$")
+    #: Largest photo upload, in bytes, and most pixels a photo may decode to (a 20 KB
+    #: "decompression bomb" can claim 50,000 × 50,000 pixels).
+    max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_photo_pixels: int = Field(40_000_000, ge=10_000)
     #: Password of the demo accounts created with the demo data (demo only).
     demo_password: str = Field("gridmap-demo", repr=False)
 
@@ -212,6 +228,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{_variable(info.field_name)} must be a PostgreSQL URL such as"
                 " postgresql+psycopg://user:password@host:5432/gridmap"
+            )
+        return url
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _s3_endpoint(cls, url: str, info: ValidationInfo) -> str:
+        web = urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc
+        if info.data.get("file_store") == "s3" and not web:
+            raise ValueError(
+                "GRIDMAP_S3_ENDPOINT_URL must be the http(s) URL of the S3-compatible store"
+                " (e.g. http://127.0.0.1:8333) when GRIDMAP_FILE_STORE=s3"
             )
         return url
 

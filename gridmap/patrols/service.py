@@ -36,6 +36,7 @@ from gridmap.core import clock, glossary
 from gridmap.core.clock import BEIJING
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.core.settings import Settings
+from gridmap.files import service as files
 from gridmap.grid import ingest
 from gridmap.grid.lookup import to_storage_point
 from gridmap.spatial import tracks
@@ -303,6 +304,7 @@ def check_in(session: Session, caller: Caller, patrol_id: int, new: NewCheckIn) 
         "photo": new.photo,
     }
     row = store.add_check_in(session, values, lon, lat)
+    files.attach_to_check_in(session, [new.photo] if new.photo else [], caller.user_id, row.id)
     store.record_check_in_reach(session, patrol_id, new.household_id, at, row.distance_m)
     distance = None if row.distance_m is None else round(float(row.distance_m), 1)
     return {"id": row.id, "household_id": new.household_id, "at": at, "distance_m": distance}

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from gridmap.access.auth import Caller, Forbidden
 from gridmap.core import clock, etags, glossary
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from gridmap.files import service as files
 from gridmap.grid.lookup import to_storage_point
 from gridmap.requests import deadlines, lifecycle
 from gridmap.storage import departments as department_store
@@ -76,6 +77,13 @@ class OwnDeadline(Forbidden):
 
     code = "own-deadline"
     title = "Not your own deadline to lengthen"
+
+
+class AfterPhotoMissing(Conflict):
+    """The category requires an "after" photo (处置后照片) to complete the request."""
+
+    code = "after-photo-missing"
+    title = "After photo missing"
 
 
 class CheckMissing(Conflict):
@@ -261,6 +269,7 @@ def revise_category(session: Session, code: str, **changes: Any) -> Category:
         "time_limits",
         "escalate_on_lapse",
         "requires_check",
+        "requires_after_photo",
     )
     values = {f: changes.get(f, getattr(current, f)) for f in fields}
     return store.add_category_version(session, current, values)
@@ -483,6 +492,7 @@ def intake(
         lon,
         lat,
     )
+    files.attach_to_request(session, new.photos, caller.user_id, request_id)
     _event(
         session,
         request_id,
@@ -727,6 +737,9 @@ def apply(
     category = store.category_version(session, row.category_id)
     if move.after.state in _CLOSING and category.requires_check:
         _check_done(session, row, move)
+    files.attach_to_request(session, change.photos, caller.user_id, row.id)
+    if move.action == "complete" and category.requires_after_photo:
+        _check_after_photo(session, row)
     values = {
         "state": move.after.state,
         "level": move.after.level,
@@ -845,6 +858,18 @@ def _check_done(session: Session, row: Any, move: lifecycle.Transition) -> None:
     raise CheckMissing(
         f"Request {row.id}'s category requires an on-site check (核查) with a photo before it "
         f"is closed: a verifier must record it ('verify') before {move.action!r}."
+    )
+
+
+def _check_after_photo(session: Session, row: Any) -> None:
+    """Refuse (409 ``after-photo-missing``) to complete a request of a category that needs
+    an "after" photo before one is attached (with this step or an earlier one)."""
+    if files.has_after_photo(session, row.id):
+        return
+    raise AfterPhotoMissing(
+        f"Request {row.id}'s category requires a photo of the result (处置后照片) to "
+        "complete it: upload one with purpose 'after' (POST /api/v1/files) and give its id "
+        "in photos."
     )
 
 

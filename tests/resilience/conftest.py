@@ -146,7 +146,9 @@ READY_SECONDS = 180
 def start_gunicorn(app_url: str, log: Path, workers: int = 4) -> tuple[subprocess.Popen, str]:
     """gunicorn serving ``create_app()`` on ``app_url``; returns the process and base URL."""
     port = free_port()
-    env = os.environ | LIVE_ENV | {"GRIDMAP_DATABASE_URL": app_url}
+    # Photos a run uploads go beside its log, never into the checkout's var/files.
+    files = {"GRIDMAP_FILES_DIR": str(log.parent / "files")}
+    env = os.environ | LIVE_ENV | {"GRIDMAP_DATABASE_URL": app_url} | files
     env.pop("GRIDMAP_MIGRATE_DATABASE_URL", None)
     command = [
         sys.executable,

@@ -49,6 +49,10 @@ NO_OBJECT_ENDPOINTS = {
     "features.collection": "a collection's description; its items are probed",
     "tilejson.grids": "the tile URLs and fields of a layer; the grid tiles are probed",
     "open311.service_definition": "the category catalogue is the same for every scope",
+    "files.read_file": "a photo: seen where its request or check-in is seen, its uploader's "
+    "alone until attached (tests/requests/test_photos.py: 404 outside the scope)",
+    "files.read_thumbnail": "a photo's thumbnail: as files.read_file",
+    "files.file_info": "what a photo is: as files.read_file",
     "departments.list_departments": "the departments a street may summon: the same list for "
     "every scope, no personal data",
 }

@@ -11,16 +11,19 @@ pages did is checked against the API and the database as the server sees them.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, ViewportSize
+from PIL import Image
+from playwright.sync_api import Browser, FilePayload, Page, ViewportSize
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, func, select, update
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session
 from gridmap.access.security import SESSION_COOKIE
 from gridmap.core import clock, glossary
 from gridmap.core.settings import Settings
+from gridmap.files import stores
 from gridmap.requests import rates
 from gridmap.storage.models import ResidentRequest
 from gridmap.web.maps import (
@@ -243,6 +247,102 @@ def test_worker_files_and_handles_a_request_on_a_phone(
     assert "电话回访居民" in page.locator("#gm-timeline").inner_text()
     # The browser logs the 412 of the stale POST itself; nothing else may be logged.
     assert all("412" in e for e in phone.console_errors)
+    assert phone.csp_violations == []
+    assert phone.foreign_requests() == []
+
+
+def _jpeg(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _payload(name: str, data: bytes) -> FilePayload:
+    """A file as a phone's picker hands it over: declared a JPEG whatever it holds."""
+    return {"name": name, "mimeType": "image/jpeg", "buffer": data}
+
+
+def _thumbnails_loaded(page: Page, selector: str) -> int:
+    """How many thumbnails under ``selector`` the browser decoded (served as images)."""
+    return int(
+        page.evaluate(
+            """(s) => Array.from(document.querySelectorAll(s))
+                .filter((img) => img.complete && img.naturalWidth > 0).length""",
+            selector,
+        )
+    )
+
+
+def test_worker_attaches_photos_on_a_phone(
+    phone: Watched,
+    worker_api: Api,
+    worker_point: tuple[float, float],
+    live_app: Flask,
+    tmp_path: Path,
+) -> None:
+    """The intake form's photo picker (the phone's camera) uploads a photo and shows its
+    thumbnail, refuses a text file named .jpg in Chinese; the request's timeline shows the
+    photo, and the 开始处置 step takes a 处置前 photo the same way."""
+    live_app.extensions["gridmap.files"] = stores.DiskStore(tmp_path / "files")
+    page = phone.page
+    phone.login(WORKER, next_path="/requests/new")
+    page.wait_for_function("() => window.gridmapRequests && window.gridmapRequests.grids")
+    picker = page.locator("#gm-new-photo-input")
+    assert picker.get_attribute("accept") == "image/*"
+    assert picker.get_attribute("capture") is not None
+    assert str(glossary.PHOTOS["add"]) in page.locator("#gm-new-photos").inner_text()
+    page.get_by_label("诉求类别").select_option(CATEGORY)
+    page.get_by_label("诉求内容").fill("楼道堆放杂物，见照片")
+    _click_map_at(page, ".gm-new-map .folium-map", *worker_point)
+
+    fake = _payload("not-a-photo.jpg", b"<svg onload=x>")
+    picker.set_input_files(files=[fake])
+    error = page.locator("#gm-new-error")
+    error.wait_for()
+    assert glossary.PROBLEMS["not-a-photo"].rstrip("。") in error.inner_text()
+    page.wait_for_selector("#gm-new-photos[data-state=ready]")
+    assert count(page, "#gm-new-photos li") == 0
+
+    site = _payload("site.jpg", _jpeg((180, 90, 30)))
+    picker.set_input_files(files=[site])
+    page.wait_for_selector("#gm-new-photos li.gm-photo img.gm-photo-thumb")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#gm-new-photos img');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
+    phone.screenshot("request_new_photo_phone.png")
+    page.locator("#gm-new-submit").click()
+    page.wait_for_url(re.compile(r"/requests/\d+$"))
+    request_id = int(phone.path().rsplit("/", 1)[1])
+    page.wait_for_selector("#gm-detail[data-state=ready]")
+    record = worker_api.get(f"/requests/{request_id}")
+    assert len(record["photos"]) == 1
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#gm-timeline img.gm-photo-thumb'))"
+        ".some((i) => i.complete && i.naturalWidth > 0)"
+    )
+
+    _act(page, "受理", "accepted")
+    page.locator("#gm-actions").get_by_role("button", name="开始处置", exact=True).click()
+    form = page.locator("#gm-field-photo")
+    assert glossary.PHOTO_PURPOSES["before"] in form.inner_text()
+    before = _payload("before.jpg", _jpeg((20, 90, 160)))
+    page.locator("#gm-action-photo-input").set_input_files(files=[before])
+    page.wait_for_selector("#gm-field-photo li.gm-photo img.gm-photo-thumb")
+    page.get_by_role("button", name="确认").click()
+    page.wait_for_selector("#gm-detail-state[data-state=handling]")
+    page.wait_for_selector("#gm-detail[data-state=ready]")
+    record = worker_api.get(f"/requests/{request_id}")
+    assert len(record["timeline"][-1]["photos"]) == 1
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#gm-timeline img.gm-photo-thumb'))"
+        ".filter((i) => i.complete && i.naturalWidth > 0).length === 2"
+    )
+    assert _thumbnails_loaded(page, "#gm-timeline img.gm-photo-thumb") == 2
+    page.locator("#gm-timeline").scroll_into_view_if_needed()
+    phone.screenshot("request_detail_photos_phone.png")
+    # The refused upload's 415 is the only error the browser logged.
+    assert all("415" in e for e in phone.console_errors), phone.console_errors
     assert phone.csp_violations == []
     assert phone.foreign_requests() == []
 

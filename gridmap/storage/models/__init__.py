@@ -2,7 +2,7 @@
 coverage (``grid``); accounts and the audit log (``access``); departments, their co-handling
 and extensions (``departments``); residents' requests with their
 categories, timeline, idempotency keys and tallies (``requests``); patrols (``patrols``);
-background jobs and their uploaded files (``jobs``).
+background jobs and their uploaded files (``jobs``); uploaded photos (``files``).
 
 Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
 line of defence: geometries valid, non-empty and inside China's envelope, grid codes shaped by
@@ -41,6 +41,7 @@ from gridmap.storage.models.departments import (
     RequestExtension,
     RequestHelper,
 )
+from gridmap.storage.models.files import FILE_MEDIA_TYPES, FILE_PURPOSES, StoredFile
 from gridmap.storage.models.grid import (
     CARE_TAGS,
     GRID_KINDS,
@@ -94,6 +95,8 @@ __all__ = [
     "CHINA_ENVELOPE",
     "DEPARTMENT_KINDS",
     "EXTENSION_STATES",
+    "FILE_MEDIA_TYPES",
+    "FILE_PURPOSES",
     "GRID_KINDS",
     "GRID_LEVELS",
     "HANDLING_LEVELS",
@@ -144,6 +147,7 @@ __all__ = [
     "RequestTally",
     "RequestTallyGrid",
     "ResidentRequest",
+    "StoredFile",
     "User",
     "UserNotice",
     "WorkList",

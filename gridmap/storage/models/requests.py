@@ -90,6 +90,8 @@ class Category(Base):
     escalate_on_lapse: Mapped[list[object]] = mapped_column(JSONB, server_default="[]")
     #: 核查: a verifier must confirm on site, with a photo, before the request is closed.
     requires_check: Mapped[bool] = mapped_column(server_default="false")
+    #: 处置后照片: completing a request needs an "after" photo of the result.
+    requires_after_photo: Mapped[bool] = mapped_column(server_default="false")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     valid_from: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

@@ -55,3 +55,5 @@ export const NAMES_KEPT = new Set(glossary.namesKept);
 export const PROBLEM_LABELS = glossary.problems;
 export const PROBLEMS_BY_STATUS = glossary.problemsByStatus;
 export const PROBLEM_STATUS_LABEL = glossary.problemStatus;
+/** Photos (照片): their purposes and the words of the pickers and the timeline. */
+export const PHOTO_LABELS = glossary.photos;

@@ -9,9 +9,11 @@ import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
   ACTION_LABELS, BASIS_LABELS, CHANNEL_LABELS, DEPARTMENT_ACTION_LABELS, LEVEL_LABELS,
-  RATING_LABELS, RESOLVED_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS, URGENCY_LABELS,
+  PHOTO_LABELS, RATING_LABELS, RESOLVED_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
+  URGENCY_LABELS,
 } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
+import { PhotoPicker, photoThumbs } from '../core/photos.js';
 import { CARD_COLOURS, cardBadge, stateBadge } from './badges.js';
 
 /** The actions in the order their buttons appear (the glossary's order), with their labels. */
@@ -21,10 +23,12 @@ const TIMELINE_LABELS = { create: ACTION_LABELS.report, ...ACTION_LABELS };
 const LEVEL_MOVES = ['report', 'escalate', 'return', 'reassign'];
 /**
  * The fields each action asks for before it is posted (every listed one is required, but
- * the note); actions not listed are posted as soon as their button is pressed.
+ * the note, and a photo unless photoRequired); actions not listed are posted as soon as their
+ * button is pressed. `photo` is the purpose the step's photos are uploaded for.
  */
 const ACTION_FIELDS = {
-  complete: { note: '处置结果' },
+  start: { photo: 'before', note: '说明' },
+  complete: { photo: 'after', note: '处置结果' },
   rate: { rating: true, note: '回访说明' },
   escalate: { reason: true, department: true, note: '说明' },
   return: { reason: true, note: '说明' },
@@ -34,7 +38,7 @@ const ACTION_FIELDS = {
   callback: {
     resolved: true, rating: true, channel: true, note: '回访记录',
   },
-  verify: { photo: true, note: '核查说明' },
+  verify: { photo: 'after', photoRequired: true, note: '核查说明' },
   set_urgency: { urgency: true, note: '说明' },
   // 延期, 协办, 督办 (部门报到): the department asks for time; the street answers, names
   // co-handling departments and supervises a late one with a new time limit.
@@ -58,6 +62,8 @@ export class Detail {
     this.record = null;
     this.action = null;
     this.busy = false;
+    this.picker = new PhotoPicker(document.getElementById('gm-field-photo'), config.apiRoot,
+      (message) => this.showError(message));
     prepareMap(map, config);
     this.marker = null;
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.submitForm(); });
@@ -192,6 +198,7 @@ export class Detail {
             e.actor ? el('span', { translate: 'no' }, e.actor) : '系统')),
         move ? el('div', { class: 'gm-small' }, move) : '',
         e.note ? el('div', { class: 'gm-event-note' }, e.note) : '',
+        photoThumbs(e.photos, this.config.apiRoot),
         extra ? el('div', { class: 'gm-muted gm-small' }, extra) : '');
     }));
   }
@@ -248,7 +255,7 @@ export class Detail {
       'gm-field-rating': fields.rating,
       'gm-field-resolved': fields.resolved,
       'gm-field-channel': fields.channel,
-      'gm-field-photo': fields.photo,
+      'gm-field-photo': Boolean(fields.photo),
       'gm-field-urgency': fields.urgency,
       'gm-field-reason': fields.reason,
       // A department is named when the street summons one, or when one hands over to another.
@@ -264,6 +271,8 @@ export class Detail {
       document.getElementById('gm-time-limit-legend').textContent = fields.timeLimit;
     }
     if (show['gm-field-department'] || fields.cohandlers) this.fillDepartments(action);
+    this.picker.reset();
+    if (fields.photo) this.picker.setPurpose(fields.photo);
     Object.entries(show).forEach(([id, on]) => { document.getElementById(id).hidden = !on; });
     const note = document.getElementById('gm-field-note');
     note.firstChild.textContent = fields.note;
@@ -285,7 +294,7 @@ export class Detail {
     if (fields.rating) body.rating = text('rating');
     if (fields.resolved) body.resolved = text('resolved');
     if (fields.channel) body.channel = text('channel');
-    if (fields.photo && text('photo')) body.photos = [text('photo')];
+    if (fields.photo && this.picker.ids().length) body.photos = this.picker.ids();
     if (fields.urgency) body.urgency = text('urgency');
     if (fields.reason) body.reason = text('reason');
     const summons = !document.getElementById('gm-field-department').hidden;
@@ -305,7 +314,9 @@ export class Detail {
       fields.timeLimit && !(body.time_limit.amount > 0) ? '请填写时长' : '',
       fields.rating && !body.rating ? '请选择评价' : '',
       fields.channel && !body.channel ? '请选择回访方式' : '',
-      fields.photo && !body.photos ? '请填写现场照片地址' : '',
+      fields.photo && this.picker.busy() ? PHOTO_LABELS.wait : '',
+      fields.photoRequired && !body.photos && !this.picker.busy()
+        ? `${PHOTO_LABELS.add}：${PHOTO_LABELS.purposes[fields.photo]}` : '',
       fields.urgency && !body.urgency ? '请选择紧急程度' : '',
       fields.reason && !body.reason ? '请填写原因' : '',
       fields.duplicate && !(body.duplicate_of > 0) ? '请填写原诉求编号' : '',

@@ -4,7 +4,9 @@
  */
 import { newKey, requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
+import { PHOTO_LABELS } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
+import { PhotoPicker } from '../core/photos.js';
 
 export class Intake {
   constructor(map, config) {
@@ -15,6 +17,8 @@ export class Intake {
     this.error = document.getElementById('gm-new-error');
     this.submit = document.getElementById('gm-new-submit');
     this.marker = null;
+    this.picker = new PhotoPicker(document.getElementById('gm-new-photos'), config.apiRoot,
+      (message) => this.showError(message));
     // One key per filled-in form: a second click or a retry of the same form is one request;
     // a changed form is a new request (the server rejects one key with two bodies).
     this.key = newKey();
@@ -83,6 +87,8 @@ export class Intake {
     if (text('contact_name')) contact.name = text('contact_name');
     if (text('contact_phone')) contact.phone = text('contact_phone');
     if (Object.keys(contact).length) body.contact = contact;
+    if (this.picker.busy()) problems.push(PHOTO_LABELS.wait);
+    if (this.picker.ids().length) body.photos = this.picker.ids();
     return { body, problems };
   }
 
