@@ -55,3 +55,6 @@ export const NAMES_KEPT = new Set(glossary.namesKept);
 export const PROBLEM_LABELS = glossary.problems;
 export const PROBLEMS_BY_STATUS = glossary.problemsByStatus;
 export const PROBLEM_STATUS_LABEL = glossary.problemStatus;
+/** The outbox's kinds of message and the header bell's words (core/bell.js). */
+export const OUTBOX_KIND_LABELS = glossary.outboxKinds;
+export const NOTIFICATION_LABELS = glossary.notifications;
