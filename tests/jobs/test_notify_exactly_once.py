@@ -5,6 +5,7 @@ The server is the local Alibaba Cloud SMS gateway of ``tests/provider_servers.py
 every signature and refuses a nonce it has seen). It kills the sender itself at the worst
 moment: after accepting a message and before answering, so the sender never learns that the
 message went out; the restarted sender tries it again with the same idempotency key.
+Then a real ``flask gridmap worker`` delivers more messages by itself, on its schedule.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from sqlalchemy import create_engine, func, insert, select
 from gridmap.storage.models import NotificationDelivery, Outbox
 from tests.conftest import create_test_database, drop_test_database
 from tests.provider_servers import ACCESS_KEY_ID, ACCESS_KEY_SECRET, AliyunSmsServer
-from tests.workers import ROOT
+from tests.workers import ROOT, start_worker, stop_worker
 
 N = 1000
 KILL_AT = (250, 600)
@@ -109,3 +111,50 @@ def test_killed_mid_batch_and_restarted_every_message_once(
     assert unsent == 0 and delivered == N
     # The two killed tries came back refused as seen: more calls than messages, each sent once.
     assert len(sms.nonces) == N
+
+
+def test_the_worker_runs_the_sender_on_its_schedule(
+    outbox_db: tuple[str, str], tmp_path: Path
+) -> None:
+    """``flask gridmap worker`` delivers the outbox by itself (the demo's recorder: log mode),
+    on its every-minute schedule."""
+    owner, app_url = outbox_db
+    engine = create_engine(owner)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        ids = conn.scalars(
+            insert(Outbox).returning(Outbox.id),
+            [
+                {
+                    "kind": "completed",
+                    "recipient_phone": f"138{i:08d}",
+                    "payload": {"text": f"您反映的诉求（编号 {i}）已办结"},
+                    "created_at": now,
+                    "next_attempt_at": now,
+                }
+                for i in range(5)
+            ],
+        ).all()
+    environment = {"GRIDMAP_NOTIFY_MODE": "log", "GRIDMAP_NOTIFY_QUIET_HOURS": ""}
+    worker = start_worker(app_url, tmp_path / "worker.log", extra_env=environment)
+    try:
+        deadline = time.monotonic() + 150  # the next whole minute, on a busy machine
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                done = conn.scalar(
+                    select(func.count()).where(Outbox.id.in_(ids), Outbox.outcome == "sent")
+                )
+            if done == len(ids):
+                break
+            time.sleep(1)
+    finally:
+        stop_worker(worker)
+    with engine.connect() as conn:
+        logged = conn.execute(
+            select(NotificationDelivery.recipient, NotificationDelivery.dry_run).where(
+                NotificationDelivery.outbox_id.in_(ids)
+            )
+        ).all()
+    engine.dispose()
+    assert done == len(ids), (tmp_path / "worker.log").read_text(errors="replace")
+    assert sorted(logged) == [(f"138****{i:04d}", True) for i in range(5)]
