@@ -106,6 +106,7 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("post", "/api/v1/reveal"): {200: a.Revealed},
     ("get", "/api/v1/notifications"): {200: a.Notifications},
     ("put", "/api/v1/notifications/opt-out"): {200: a.OptedOut},
+    ("put", "/api/v1/notifications/opt-outs"): {200: a.OptedOut},
     ("get", "/api/v1/notifications/sent"): {200: a.SentNotifications},
     ("get", "/api/v1/households.csv"): {200: _CSV},
     ("get", "/api/v1/grids/{code}/staff"): {200: a.Staff},

@@ -12,7 +12,9 @@ from gridmap.access.auth import ACCOUNTS, SIGNED_IN
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.common import Strict
+from gridmap.core import privacy
 from gridmap.core.db import get_session
+from gridmap.core.errors import InvalidInput, NotFound
 from gridmap.storage import notifications as store
 
 bp = APIBlueprint(
@@ -30,6 +32,14 @@ class ListQuery(BaseModel):
 
 class OptOutBody(Strict):
     out: bool = Field(description="true: receive nothing but the page's own list")
+
+
+class RecipientOptOutBody(Strict):
+    """A resident's phone (退订, e.g. after a reply to an SMS) or a department's robot."""
+
+    phone: str | None = Field(None, pattern=r"^[0-9+\-]{5,20}$")
+    department_id: int | None = Field(None, ge=1)
+    out: bool
 
 
 @bp.get("/notifications", summary="My notifications, newest first (the pages' bell)")
@@ -60,6 +70,30 @@ def opt_out(body: OptOutBody) -> dict[str, Any]:
     who = caller()
     store.set_optout(get_session(), "user_id", who.user_id, body.out)
     audit_write("user.notifications_optout", "user", who.user_id, {"out": body.out})
+    return {"opted_out": body.out}
+
+
+@bp.put(
+    "/notifications/opt-outs",
+    summary="Opt a phone or a department out of notifications, or back in",
+)
+@requires(ACCOUNTS)
+def opt_out_recipient(body: RecipientOptOutBody) -> dict[str, Any]:
+    named = {"phone": body.phone, "department_id": body.department_id}
+    given = {column: value for column, value in named.items() if value is not None}
+    if len(given) != 1:
+        raise InvalidInput("name one recipient: phone or department_id")
+    [(column, value)] = given.items()
+    session = get_session()
+    if column == "department_id" and store.department_name(session, int(value)) is None:
+        raise NotFound(f"There is no department {value}.")
+    store.set_optout(session, column, value, body.out)
+    if column == "phone":
+        audit_write(
+            "notification.optout", "phone", privacy.mask_phone(str(value)), {"out": body.out}
+        )
+    else:
+        audit_write("notification.optout", "department", value, {"out": body.out})
     return {"opted_out": body.out}
 
 

@@ -283,3 +283,22 @@ def test_the_gateway_refuses_a_wrong_signature(session, clients, sms) -> None:
     [message] = [m for m in _messages(session, r["id"]) if m.kind == "accepted"]
     session.refresh(message)
     assert "SignatureDoesNotMatch" in (message.last_error or "") and message.key_round == 1
+
+
+def test_the_system_administrator_opts_a_resident_out(session, clients, admin, sms) -> None:
+    answer = admin.put("/api/v1/notifications/opt-outs", json={"phone": PHONE, "out": True})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert store.is_set_optout(session, "phone", PHONE)
+    both = {"phone": PHONE, "department_id": 1, "out": True}
+    assert admin.put("/api/v1/notifications/opt-outs", json=both).status_code == 400
+    none = admin.put("/api/v1/notifications/opt-outs", json={"department_id": 999, "out": True})
+    assert none.status_code == 404
+    worker = clients("grid_worker")
+    refused = worker.put("/api/v1/notifications/opt-outs", json={"phone": PHONE, "out": True})
+    assert refused.status_code == 403
+    with clock_at(DAY):
+        r = file(clients("chief"))
+        _step(worker, r, action="accept")
+        assert _send(session, _live(sms)).get("opted_out") == 1
+    back = admin.put("/api/v1/notifications/opt-outs", json={"phone": PHONE, "out": False})
+    assert back.status_code == 200 and not store.is_set_optout(session, "phone", PHONE)
