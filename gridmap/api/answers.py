@@ -332,6 +332,13 @@ class Departments(Answer):
     departments: list[Department]
 
 
+class WeComRobotSet(Answer):
+    """A department's WeCom group robot set (its webhook's host) or removed (null)."""
+
+    department_id: int
+    host: str | None
+
+
 class Located(Answer):
     point: Json
     grids: Json = Field(

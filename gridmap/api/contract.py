@@ -97,6 +97,7 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("put", "/api/v1/categories/{code}"): {200: a.Category},
     ("get", "/api/v1/departments"): {200: a.Departments},
     ("post", "/api/v1/admin/departments"): {201: a.Department},
+    ("put", "/api/v1/admin/departments/{department_id}/wecom-robot"): {200: a.WeComRobotSet},
     ("get", "/api/v1/grids"): {200: a.FeatureCollection},
     ("get", "/api/v1/grids/{code}"): {200: a.Feature},
     ("get", "/api/v1/households"): {200: a.FeatureCollection},

@@ -426,6 +426,7 @@ AUDIT_ACTIONS: Final = {
     "user.notices_read": "阅读通知",
     "user.notifications_optout": "退订或恢复消息通知",
     "notification.optout": "为接收方退订或恢复消息通知",
+    "department.wecom_robot": "设置部门企业微信群机器人",
     "api_key.issue": "签发接口密钥",
     "api_key.revoke": "吊销接口密钥",
     "category.revise": "修改诉求类别",

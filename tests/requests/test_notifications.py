@@ -232,13 +232,14 @@ def test_an_opted_out_recipient_gets_nothing(session, clients, sms) -> None:
 
 
 def test_a_department_hears_on_its_robot_and_its_list(
-    session, clients, departments, officers, sms, wecom
+    session, clients, departments, officers, admin, sms, wecom
 ) -> None:
-    session.execute(
-        update(Department)
-        .where(Department.id == departments["cg"])
-        .values(wecom_webhook=f"{wecom.url}/cgi-bin/webhook/send?key={WeComServer.KEY}")
-    )
+    robot = f"/api/v1/admin/departments/{departments['cg']}/wecom-robot"
+    hook = f"{wecom.url}/cgi-bin/webhook/send?key={WeComServer.KEY}"
+    assert admin.put(robot, json={"url": "ftp://x"}).status_code == 400
+    assert clients("street_admin").put(robot, json={"url": hook}).status_code == 403
+    answer = admin.put(robot, json={"url": hook})
+    assert answer.status_code == 200 and answer.get_json()["host"] == "127.0.0.1"
     street = clients("street_admin")
     with clock_at(DAY):
         r = file(street, category="ads.billboard")
