@@ -46,12 +46,16 @@ def set_wecom_webhook(session: Session, department_id: int, url: str | None) -> 
     The key in its query is a secret: it is never shown again."""
     host = None
     if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http") or not parts.netloc or " " in url:
-            raise InvalidInput("url: the robot's webhook address, https://…/webhook/send?key=…")
+        wrong = InvalidInput("url: the robot's webhook address, https://…/webhook/send?key=…")
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError as error:  # e.g. a bracketed host that is no IPv6 address
+            raise wrong from error
+        if parts.scheme not in ("https", "http") or not host or any(c.isspace() for c in url):
+            raise wrong
         if len(url) > 500:
             raise InvalidInput("url: at most 500 characters")
-        host = parts.hostname
     if not store.set_wecom_webhook(session, department_id, url):
         raise NotFound(f"There is no department {department_id}.")
     return host

@@ -236,7 +236,8 @@ def test_a_department_hears_on_its_robot_and_its_list(
 ) -> None:
     robot = f"/api/v1/admin/departments/{departments['cg']}/wecom-robot"
     hook = f"{wecom.url}/cgi-bin/webhook/send?key={WeComServer.KEY}"
-    assert admin.put(robot, json={"url": "ftp://x"}).status_code == 400
+    for wrong in ("ftp://x", "http://[x/send", "https://a b/send", "https://"):
+        assert admin.put(robot, json={"url": wrong}).status_code == 400, wrong
     assert clients("street_admin").put(robot, json={"url": hook}).status_code == 403
     answer = admin.put(robot, json={"url": hook})
     assert answer.status_code == 200 and answer.get_json()["host"] == "127.0.0.1"
