@@ -109,11 +109,12 @@ def migrate() -> None:
 def worker(concurrency: int | None) -> None:
     """Run background jobs (grid file checks and imports, the monthly report, the 三率
     download) and the scheduled work (the requests' sweep every GRIDMAP_SWEEP_MINUTES, the
-    daily pruning and audit check) until stopped with SIGINT/SIGTERM; any number of workers
-    may run, each job runs once."""
+    outbox's sender every GRIDMAP_NOTIFY_MINUTES, the daily pruning and audit check) until
+    stopped with SIGINT/SIGTERM; any number of workers may run, each job runs once."""
     from gridmap.exports import export_jobs
     from gridmap.grid import import_jobs  # the worker's handlers, by job kind
     from gridmap.jobs import worker as job_worker
+    from gridmap.notify import sender
     from gridmap.requests import rate_jobs, sweeps
     from gridmap.review import report_jobs
 
@@ -133,10 +134,36 @@ def worker(concurrency: int | None) -> None:
         "sweep": (
             job_worker.every_minutes(settings.sweep_minutes),
             lambda session: sweeps.sweep(session, archive_unrated_days=days),
-        )
+        ),
+        "notify": (
+            job_worker.every_minutes(settings.notify_minutes),
+            lambda session: sender.send_due(
+                session,
+                sender.Outlet.of(settings),
+                sender.Policy.of(settings),
+                batch=settings.notify_batch,
+            ),
+        ),
     }
     concurrency = concurrency or settings.worker_concurrency
     job_worker.run(settings, handlers, daily, scheduled, concurrency=concurrency)
+
+
+@group.command("send-notifications")
+def send_notifications() -> None:
+    """Deliver the outbox now, until nothing is due (the worker does it every
+    GRIDMAP_NOTIFY_MINUTES); prints what became of the messages."""
+    from gridmap.notify import sender
+
+    settings = current_app.extensions["gridmap.settings"]
+    outlet, policy = sender.Outlet.of(settings), sender.Policy.of(settings)
+    total: dict[str, int] = {}
+    session = db.get_session()
+    while done := sender.send_due(session, outlet, policy, batch=settings.notify_batch):
+        total = {k: total.get(k, 0) + done.get(k, 0) for k in total.keys() | done.keys()}
+        if set(done) <= {"deferred", "retried"}:
+            break
+    click.echo(", ".join(f"{k}: {v}" for k, v in sorted(total.items())) or "nothing due")
 
 
 @group.command("import-grids")

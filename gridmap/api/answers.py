@@ -352,6 +352,13 @@ class Departments(Answer):
     departments: list[Department]
 
 
+class WeComRobotSet(Answer):
+    """A department's WeCom group robot set (its webhook's host) or removed (null)."""
+
+    department_id: int
+    host: str | None
+
+
 class Located(Answer):
     point: Json
     grids: Json = Field(
@@ -531,3 +538,39 @@ class Visits(Answer):
 
 class Health(Answer):
     status: Literal["ok"]
+
+
+# ------------------------------------------------------------------------- notifications
+
+
+class Notification(Answer):
+    id: int
+    kind: str = Field(description="assigned, returned, summoned, due_soon, overdue, …")
+    request_id: int | None
+    text: str | None
+    urgent: bool
+    created_at: dt.datetime
+
+
+class Notifications(Answer):
+    items: list[Notification]
+    opted_out: bool = Field(description="The account receives nothing but this list")
+
+
+class OptedOut(Answer):
+    opted_out: bool
+
+
+class SentNotification(Answer):
+    id: int
+    outbox_id: int
+    kind: str
+    channel: Literal["sms", "wecom", "page"]
+    recipient: str = Field(description="A masked phone, a department, an account")
+    text: str
+    dry_run: bool = Field(description="Only recorded (the demo's sender), never sent")
+    delivered_at: dt.datetime
+
+
+class SentNotifications(Answer):
+    items: list[SentNotification]

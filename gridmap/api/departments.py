@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from gridmap.access.auth import ACCOUNTS, READ, ROLES
 from gridmap.access.security import audit_write, requires
@@ -34,12 +34,24 @@ class DepartmentQuery(Strict):
     )
 
 
+class DepartmentPath(BaseModel):
+    department_id: int = Field(ge=1, le=2_147_483_647)
+
+
 class NewDepartment(Strict):
     code: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,39}$")
     name: str = Field(min_length=1, max_length=100, description="Its Chinese name")
     kind: Kind = Field(description="城管, 住建, 市场监管, 供热, 供水, 公安派出所…")
     scope_code: str = Field(
         pattern=r"^([0-9]{6}|[0-9]{9})$", description="The district or street it serves"
+    )
+
+
+class WeComRobot(Strict):
+    url: str | None = Field(
+        max_length=500,
+        description="The group robot's webhook (https://qyapi.weixin.qq.com/cgi-bin/webhook/"
+        "send?key=…), or null to remove it",
     )
 
 
@@ -69,3 +81,15 @@ def create_department(body: NewDepartment) -> tuple[dict[str, Any], int]:
     audit_write("department.create", "department", new_id, body.model_dump())
     found = store.get_department(session, new_id)
     return _shown(found), 201
+
+
+@bp.put(
+    "/admin/departments/<int:department_id>/wecom-robot",
+    summary="Set or remove a department's WeCom group robot (system administrator)",
+)
+@requires(ACCOUNTS)
+def set_wecom_robot(path: DepartmentPath, body: WeComRobot) -> dict[str, Any]:
+    host = domain.set_wecom_webhook(get_session(), path.department_id, body.url)
+    # The webhook's key is a secret: the audit log keeps its host only.
+    audit_write("department.wecom_robot", "department", path.department_id, {"host": host})
+    return {"department_id": path.department_id, "host": host}

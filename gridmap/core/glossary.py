@@ -87,10 +87,39 @@ SWEEP_REASONS: Final = {
     "escalate": "{stage}时限已到（{deadline}），按类别规则自动上报{level}",
 }
 #: Reminders in the outbox: the kind's name and its text.
-OUTBOX_KINDS: Final = {"due_soon": "即将到期提醒", "overdue": "超期提醒"}
+OUTBOX_KINDS: Final = {
+    "due_soon": "即将到期提醒",
+    "overdue": "超期提醒",
+    "assigned": "派单通知",
+    "returned": "退单通知",
+    "summoned": "吹哨通知",
+    "accepted": "受理通知",
+    "completed": "办结通知",
+    "please_rate": "评价邀请",
+}
 REMINDERS: Final = {
     "due_soon": "诉求 {id}（{category}）的{stage}时限将于 {deadline} 到期",
     "overdue": "诉求 {id}（{category}）的{stage}时限已于 {deadline} 到期，已超期",
+}
+#: The texts of the other messages (gridmap.requests.notices): to staff, to a summoned
+#: department, and to the resident at the request's contact phone.
+MESSAGES: Final = {
+    "assigned": "诉求 {id}（{category}）已派给您办理，请及时受理",
+    "returned": "诉求 {id}（{category}）已退回（退单）给您，请重新处理",
+    "summoned": "街道吹哨：诉求 {id}（{category}）请{department}报到处置",
+    "accepted": "您反映的诉求（编号 {id}，{category}）已受理，正在处理",
+    "completed": "您反映的诉求（编号 {id}，{category}）已办结",
+    "please_rate": "请对诉求（编号 {id}，{category}）的办理结果进行评价",
+}
+#: The page's bell and its list (static/js/core/bell.js).
+NOTIFICATIONS: Final = {"title": "通知", "empty": "暂无通知", "failed": "通知暂时无法读取"}
+#: The channels a message goes by (gridmap.notify), and how a message ended.
+NOTICE_CHANNELS: Final = {"sms": "短信", "wecom": "企业微信群机器人", "page": "站内通知"}
+NOTICE_OUTCOMES: Final = {
+    "pending": "待发送",
+    "sent": "已发送",
+    "opted_out": "已退订，未发送",
+    "gave_up": "多次发送失败，已放弃",
 }
 RATINGS: Final = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 #: A 回访's answer to "is it resolved?" and how it was asked.
@@ -395,6 +424,9 @@ AUDIT_ACTIONS: Final = {
     "user.role": "授予角色",
     "user.unlock": "解锁账号",
     "user.notices_read": "阅读通知",
+    "user.notifications_optout": "退订或恢复消息通知",
+    "notification.optout": "为接收方退订或恢复消息通知",
+    "department.wecom_robot": "设置部门企业微信群机器人",
     "api_key.issue": "签发接口密钥",
     "api_key.revoke": "吊销接口密钥",
     "category.revise": "修改诉求类别",
@@ -434,6 +466,7 @@ AUDIT_OBJECTS: Final = {
     "api_key": "接口密钥",
     "category": "诉求类别",
     "department": "职能部门",
+    "phone": "手机号",
     "rates": "满意率",
     "report": "报表",
     "review_report": "研判报告",
@@ -557,6 +590,8 @@ def for_pages() -> dict[str, object]:
         "importChanges": IMPORT_CHANGES,
         "namesKept": list(NAMES_KEPT),
         "photos": PHOTOS,
+        "outboxKinds": OUTBOX_KINDS,
+        "notifications": NOTIFICATIONS,
         "problems": PROBLEMS,
         "problemsByStatus": PROBLEMS_BY_STATUS,
         "problemStatus": PROBLEM_STATUS,

@@ -131,6 +131,31 @@ class Settings(BaseSettings):
     #: runs every this many minutes: it raises 红黄牌, escalates lapsed stages where the
     #: category says so, writes reminders and archives unrated requests.
     sweep_minutes: int = Field(1, ge=1, le=60)
+    #: How often the worker's sender delivers the outbox (gridmap.notify), in minutes.
+    notify_minutes: int = Field(1, ge=1, le=60)
+    #: ``log``: every message is only recorded (the demo and tests, readable on the sent
+    #: messages page); ``live``: SMS through Alibaba Cloud's SendSms, WeCom group robots.
+    notify_mode: Literal["log", "live"] = "log"
+    #: Non-urgent SMS and WeCom messages wait out these hours (Beijing time, ``HH:MM-HH:MM``,
+    #: empty for none).
+    notify_quiet_hours: str = Field(
+        "22:00-07:00", pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9])?$"
+    )
+    #: Retries: the first waits this long, each next one twice as long up to the maximum.
+    notify_backoff_seconds: int = Field(60, ge=1, le=3600)
+    notify_backoff_max_seconds: int = Field(3600, ge=1, le=86400)
+    #: Tries before a message is given up.
+    notify_max_attempts: int = Field(8, ge=1, le=100)
+    #: Messages one run of the sender delivers at most.
+    notify_batch: int = Field(500, ge=1, le=100000)
+    notify_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    #: Alibaba Cloud SMS (短信服务, API ``SendSms`` 2017-05-25, RPC signature HMAC-SHA1).
+    sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    sms_access_key_id: str = ""
+    sms_access_key_secret: str = Field("", repr=False)
+    sms_sign_name: str = ""
+    #: The approved template, with the variables ``${id}`` and ``${content}``.
+    sms_template: str = ""
     #: A completed request the resident has not rated is archived by the sweep this many days
     #: after completion (and never before its category's 回访 deadline, when it has one).
     archive_unrated_days: int = Field(7, ge=1, le=365)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
-from gridmap.core.errors import Conflict, InvalidInput
+from gridmap.core.errors import Conflict, InvalidInput, NotFound
 from gridmap.storage import departments as store
 from gridmap.storage.models import DEPARTMENT_KINDS
 
@@ -37,3 +38,24 @@ def create(session: Session, code: str, name: str, kind: str, scope_code: str) -
     if found is None:
         raise Conflict(f"The department code {code!r} is taken.")
     return found
+
+
+def set_wecom_webhook(session: Session, department_id: int, url: str | None) -> str | None:
+    """Give a department its WeCom group robot (企业微信群机器人), the webhook address the
+    robot's settings show, or take it away (None); returns the address's host (not committed).
+    The key in its query is a secret: it is never shown again."""
+    host = None
+    if url is not None:
+        wrong = InvalidInput("url: the robot's webhook address, https://…/webhook/send?key=…")
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError as error:  # e.g. a bracketed host that is no IPv6 address
+            raise wrong from error
+        if parts.scheme not in ("https", "http") or not host or any(c.isspace() for c in url):
+            raise wrong
+        if len(url) > 500:
+            raise InvalidInput("url: at most 500 characters")
+    if not store.set_wecom_webhook(session, department_id, url):
+        raise NotFound(f"There is no department {department_id}.")
+    return host

@@ -41,7 +41,7 @@ from gridmap.core import clock, etags, glossary
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.files import service as files
 from gridmap.grid.lookup import to_storage_point
-from gridmap.requests import deadlines, lifecycle
+from gridmap.requests import deadlines, lifecycle, notices
 from gridmap.storage import departments as department_store
 from gridmap.storage import requests as store
 from gridmap.storage.models import Category, ResidentRequest
@@ -507,6 +507,17 @@ def intake(
         | _deadline_echo(response_deadline, new.urgency),
         at=now,
     )
+    subject = notices.Subject(
+        request_id,
+        state.state,
+        owner.level,
+        new.urgency,
+        new.contact_phone,
+        owner.user_id,
+        owner.person_id,
+        owner.department_id,
+    )
+    notices.after_intake(session, subject, category, now)
     return request_id
 
 
@@ -773,6 +784,19 @@ def apply(
         photos=change.photos,
         detail=echoed,
         at=now,
+    )
+    subject = notices.Subject(
+        row.id,
+        move.after.state,
+        move.after.level,
+        str(values.get("urgency", row.urgency)),
+        row.contact_phone,
+        owner.user_id,
+        owner.person_id,
+        owner.department_id,
+    )
+    notices.after_move(
+        session, subject, move.action, move.new_owner_level is not None, category, now
     )
     return revision
 

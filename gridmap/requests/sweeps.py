@@ -126,6 +126,9 @@ def raise_card(
             "recipient_person_id": row.owner_person_id,
             "payload": _reminder(session, row, kind, stage),
             "created_at": now,
+            "next_attempt_at": now,
+            # An overdue request is told at night too (quiet hours hold the rest).
+            "urgent": kind == "overdue",
         },
     )
     return Counter(cards=1, reminders=int(sent))

@@ -71,6 +71,17 @@ def add_department(session: Session, values: dict[str, Any]) -> int | None:
     return None if found is None else int(found)
 
 
+def set_wecom_webhook(session: Session, department_id: int, url: str | None) -> bool:
+    """Set or clear a department's WeCom group robot; False when there is no such one."""
+    stmt = (
+        update(Department)
+        .where(Department.id == department_id)
+        .values(wecom_webhook=url)
+        .returning(Department.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
 def id_of(session: Session, code: str) -> int | None:
     return session.scalar(select(Department.id).where(Department.code == code))
 

@@ -52,6 +52,7 @@ from gridmap.core.settings import Settings
 from gridmap.requests import service as residents_requests
 from gridmap.review import service as review
 from gridmap.storage import grids
+from gridmap.storage import notifications as notification_store
 from gridmap.storage import requests as request_store
 from gridmap.storage import review as review_store
 from gridmap.web.maps import (
@@ -106,6 +107,7 @@ _NAV = (
     ("网格导入", "web.grid_import_page", frozenset({IMPORT})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
     ("账号", "web.accounts_page", frozenset({ACCOUNTS, ROLES})),
+    ("发送记录", "web.notifications_sent_page", frozenset({ACCOUNTS})),
 )
 # auth.login's English messages, as the login page says them.
 _LOGIN_ERRORS = {
@@ -588,6 +590,24 @@ def audit_page() -> tuple[str, int]:
         other_action=glossary.AUDIT_OTHER_ACTION,
     )
     return page, 400 if filters.error else 200
+
+
+#: Messages the sent-messages page shows, newest first.
+SENT_PAGE_SIZE = 200
+
+
+@bp.get("/notifications/sent")
+@requires(ACCOUNTS)
+def notifications_sent_page() -> str:
+    """发送记录: what the sender delivered, or in the demo would have (the resident's
+    messages with their masked phone, the departments' robots, the staff lists)."""
+    rows = notification_store.deliveries(get_session(), SENT_PAGE_SIZE)
+    return render_template(
+        "notifications_sent.html",
+        rows=[r._asdict() | {"at": clock.local_text(r.delivered_at)} for r in rows],
+        kind_labels=glossary.OUTBOX_KINDS,
+        channel_labels=glossary.NOTICE_CHANNELS,
+    )
 
 
 @bp.get("/accounts")

@@ -133,7 +133,8 @@ def _tally(db: JobsDatabase, ids: list[int]) -> dict[str, list[Any]]:
                (SELECT count(*) FROM request_event e WHERE e.request_id = r.id
                   AND e.action = 'card') AS card_events,
                (SELECT count(*) FROM request_card c WHERE c.request_id = r.id) AS cards,
-               (SELECT count(*) FROM outbox o WHERE o.request_id = r.id) AS reminders
+               (SELECT count(*) FROM outbox o WHERE o.request_id = r.id
+                  AND o.kind IN ('due_soon', 'overdue')) AS reminders
         FROM resident_request r WHERE r.id = ANY(:ids) ORDER BY r.id
         """
     )

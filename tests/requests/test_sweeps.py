@@ -59,8 +59,10 @@ def test_a_yellow_then_a_red_card_with_their_reminders_each_once(session, desk):
     assert {e.actor for e in events} == {"system"}
     system = session.scalar(select(User.id).where(User.username == "system"))
     assert {e.actor_user_id for e in events} == {system}
-    messages = session.scalars(select(Outbox).where(Outbox.request_id == rid)).all()
+    reminders = Outbox.kind.in_(("due_soon", "overdue"))  # the intake told its owner too
+    messages = session.scalars(select(Outbox).where(Outbox.request_id == rid, reminders)).all()
     assert sorted(m.kind for m in messages) == ["due_soon", "overdue"]
+    assert [m.urgent for m in sorted(messages, key=lambda m: m.kind)] == [False, True]
     assert {m.recipient_person_id for m in messages} == {3}
     assert all(m.sent_at is None and "诉求" in str(m.payload["text"]) for m in messages)
     row = session.get(ResidentRequest, rid)

@@ -55,6 +55,11 @@ from gridmap.storage.models.grid import (
     Person,
 )
 from gridmap.storage.models.jobs import JOB_STATES, QUEUE_TABLE_PREFIX, Job, JobUpload
+from gridmap.storage.models.notifications import (
+    NOTICE_CHANNELS,
+    NotificationDelivery,
+    NotificationOptout,
+)
 from gridmap.storage.models.patrols import (
     PATROL_SOURCES,
     REACH_HOWS,
@@ -73,6 +78,7 @@ from gridmap.storage.models.requests import (
     CATEGORY_CLASSES,
     HANDLING_LEVELS,
     OUTBOX_KINDS,
+    OUTBOX_OUTCOMES,
     RATINGS,
     REQUEST_SOURCES,
     REQUEST_STATES,
@@ -101,8 +107,10 @@ __all__ = [
     "GRID_LEVELS",
     "HANDLING_LEVELS",
     "JOB_STATES",
+    "NOTICE_CHANNELS",
     "NOTICE_KINDS",
     "OUTBOX_KINDS",
+    "OUTBOX_OUTCOMES",
     "PATROL_SOURCES",
     "PERSON_KINDS",
     "QUEUE_TABLE_PREFIX",
@@ -133,6 +141,8 @@ __all__ = [
     "Job",
     "JobUpload",
     "LoginThrottle",
+    "NotificationDelivery",
+    "NotificationOptout",
     "Outbox",
     "Patrol",
     "PatrolCheckIn",

@@ -48,6 +48,11 @@ class Department(Base):
         CheckConstraint("char_length(name) BETWEEN 1 AND 100", name="name_length"),
         CheckConstraint(in_list("kind", DEPARTMENT_KINDS), name="kind_known"),
         CheckConstraint("scope_code ~ '^([0-9]{6}|[0-9]{9})$'", name="scope_shape"),
+        CheckConstraint(
+            "wecom_webhook IS NULL OR (wecom_webhook ~ '^https?://[^ ]+$'"
+            " AND char_length(wecom_webhook) <= 500)",
+            name="wecom_webhook_https",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -56,6 +61,8 @@ class Department(Base):
     kind: Mapped[str] = mapped_column(String(10))
     scope_code: Mapped[str] = mapped_column(String(9))
     active: Mapped[bool] = mapped_column(server_default="true")
+    #: The department's WeCom group robot (企业微信群机器人): where its messages go.
+    wecom_webhook: Mapped[str | None] = mapped_column(Text)
 
 
 class RequestCohandler(Base):

@@ -47,7 +47,19 @@ REQUEST_STATES = lifecycle.STATES
 STAGES = tuple(dict.fromkeys(s for s in lifecycle.STAGE_OF.values() if s is not None))
 #: 红黄牌 raised by the scheduler, and the kinds of message in the outbox.
 CARD_COLOURS = ("yellow", "red")
-OUTBOX_KINDS = ("due_soon", "overdue")
+OUTBOX_KINDS = (
+    "due_soon",
+    "overdue",
+    "assigned",
+    "returned",
+    "summoned",
+    "accepted",
+    "completed",
+    "please_rate",
+)
+#: How a message in the outbox ended: sent, not sent to a recipient who opted out, or given
+#: up after the last retry.
+OUTBOX_OUTCOMES = ("sent", "opted_out", "gave_up")
 #: How a stage limit is counted (``gridmap.requests.deadlines``).
 STAGE_BASES = ("working", "clock")
 #: 一般, 紧急, 特急: an urgent request's limits are shortened (``GRIDMAP_URGENCY_FACTORS``).
@@ -228,32 +240,54 @@ class RequestCard(Base):
 
 
 class Outbox(Base):
-    """A message for someone (a reminder to a request's owner), written in the transaction of
-    the timeline event that caused it and delivered later (``sent_at``); one per request,
-    stage run and kind. The recipient is an account or a person (a department or a level's
-    whole scope has neither: the payload names it)."""
+    """A message for someone, written in the transaction of the event that caused it and
+    delivered later by the sender (:mod:`gridmap.notify.sender`); one per request, stage run
+    and kind. The recipient is an account, a person, a department (its accounts and its WeCom
+    group robot) or a phone (the resident's); a level's whole scope has none: the payload
+    names it. ``outcome`` is set once the message is done with (``sent_at`` when sent);
+    until then ``next_attempt_at`` says when it is tried next."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         CheckConstraint(in_list("kind", OUTBOX_KINDS), name="kind_known"),
         CheckConstraint("jsonb_typeof(payload) = 'object'", name="payload_object"),
+        CheckConstraint(in_list("outcome", OUTBOX_OUTCOMES), name="outcome_known"),
+        CheckConstraint("attempts >= 0 AND key_round >= 0", name="attempts_counted"),
+        CheckConstraint("(outcome = 'sent') = (sent_at IS NOT NULL)", name="sent_when_sent"),
         UniqueConstraint(
             "request_id", "stage", "stage_started_at", "kind", name="uq_outbox_stage_run_kind"
         ),
-        Index("ix_outbox_unsent", "created_at", postgresql_where="sent_at IS NULL"),
+        Index("ix_outbox_due", "next_attempt_at", postgresql_where="outcome IS NULL"),
+        Index("ix_outbox_recipient_user_id", "recipient_user_id"),
+        Index("ix_outbox_recipient_person_id", "recipient_person_id"),
+        Index("ix_outbox_recipient_department_id", "recipient_department_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     recipient_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    request_id: Mapped[int] = mapped_column(ForeignKey("resident_request.id"))
-    stage: Mapped[str] = mapped_column(String(12))
-    stage_started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    recipient_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    #: The resident's contact phone (shown masked everywhere).
+    recipient_phone: Mapped[str | None] = mapped_column(String(20))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("resident_request.id"))
+    stage: Mapped[str | None] = mapped_column(String(12))
+    stage_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, object]] = mapped_column(JSONB)
+    #: Urgent messages are sent in quiet hours too.
+    urgent: Mapped[bool] = mapped_column(server_default="false")
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: Bumped when a provider refused the message: the next try is a new message to it (a new
+    #: idempotency key); a try whose answer was lost keeps the key, so it is not sent twice.
+    key_round: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_error: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(10))
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -57,3 +57,6 @@ export const PROBLEMS_BY_STATUS = glossary.problemsByStatus;
 export const PROBLEM_STATUS_LABEL = glossary.problemStatus;
 /** Photos (照片): their purposes and the words of the pickers and the timeline. */
 export const PHOTO_LABELS = glossary.photos;
+/** The outbox's kinds of message and the header bell's words (core/bell.js). */
+export const OUTBOX_KIND_LABELS = glossary.outboxKinds;
+export const NOTIFICATION_LABELS = glossary.notifications;

@@ -1,0 +1,1 @@
+"""通知: delivering the outbox (the channels and the sender)."""
