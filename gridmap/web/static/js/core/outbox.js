@@ -8,7 +8,8 @@
  * back online, and every few seconds); a write the server refuses for what it holds (a 4xx) is
  * dropped and reported. A patrol started offline has no id yet: its writes name it by a local
  * reference (`ref`), which the start's answer resolves; paths say `{patrol}` and a body member
- * named in `refField` gets the id too.
+ * named in `refField` gets the id too. Writes and state are the signed-in user's: another user
+ * signing in on the same phone neither sees nor sends them.
  */
 import { requestJson } from './api.js';
 
@@ -53,6 +54,8 @@ export class Outbox {
     this.onRefused = onRefused || (() => {});
     this.db = openDb();
     this.sending = null;
+    const name = document.querySelector('.gm-username');
+    this.user = name ? name.textContent.trim() : '';
     window.addEventListener('online', () => this.flush());
     setInterval(() => this.flush(), RETRY_SECONDS * 1000);
   }
@@ -64,22 +67,25 @@ export class Outbox {
 
   /** Keep a write (kind, path, body, key, ref, refField, setsRef) and try to send it. */
   async add(op) {
-    await promised((await this.store('readwrite', OPS)).add(op));
+    await promised((await this.store('readwrite', OPS)).add({ ...op, user: this.user }));
     await this.changed();
     this.flush();
   }
 
+  /** The user's writes still waiting, oldest first. */
   async waiting() {
-    return promised((await this.store('readonly', OPS)).getAll());
+    const ops = await promised((await this.store('readonly', OPS)).getAll());
+    return ops.filter((op) => op.user === this.user);
   }
 
   async get(name) {
-    return promised((await this.store('readonly', STATE)).get(name));
+    return promised((await this.store('readonly', STATE)).get(`${this.user}:${name}`));
   }
 
   async set(name, value) {
     const state = await this.store('readwrite', STATE);
-    await promised(value === undefined ? state.delete(name) : state.put(value, name));
+    const key = `${this.user}:${name}`;
+    await promised(value === undefined ? state.delete(key) : state.put(value, key));
   }
 
   async changed() {
