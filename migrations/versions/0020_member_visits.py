@@ -38,7 +38,7 @@ GRANTS_SQL = """
 GRANT SELECT, INSERT ON household_visit TO gridmap_app;
 GRANT UPDATE (request_id) ON household_visit TO gridmap_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON household_visit FROM PUBLIC;
-GRANT USAGE, SELECT ON SEQUENCE household_visit_id_seq TO gridmap_app;
+GRANT USAGE ON SEQUENCE household_visit_id_seq TO gridmap_app;
 """
 
 
