@@ -18,4 +18,9 @@ export default [
       'no-unused-vars': ['error', { args: 'after-used', argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The service worker: a classic script run in the worker's own global scope.
+    files: ['gridmap/web/static/js/sw.js'],
+    languageOptions: { sourceType: 'script', globals: { ...globals.serviceworker } },
+  },
 ];

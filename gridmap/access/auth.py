@@ -68,16 +68,19 @@ ROLES = "roles"  # security administrator: grant roles and scopes, unlock accoun
 AUDIT = "audit"  # audit administrator: search and export the audit log
 REVIEW = "review"  # the monthly review of where requests concentrate, as aggregates in scope
 VERIFY = "verify"  # 回访 and on-site checks (核查) of completed requests, in the scope
+VISIT = "visit"  # 民情日志: record visits to households in the scope and file requests for them
 IMPORT = "import"  # grid files through the import page: a street's grids, or anywhere (system)
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, IMPORT}),
     "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
     "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
-    "grid_worker": frozenset({READ, REVEAL, HANDLE}),
+    "grid_worker": frozenset({READ, REVEAL, HANDLE, VISIT}),
     # A department officer reads and handles its department's requests only (masked).
     "department": frozenset({READ, HANDLE}),
-    "member": frozenset({READ}),
+    # A party member (党员分片包户) records visits to the households they cover and files
+    # requests for them; acting on requests stays with the staff.
+    "member": frozenset({READ, VISIT}),
     "auditor": frozenset({READ, EXPORT, REVIEW}),
     "verifier": frozenset({READ, VERIFY}),
     "system_admin": frozenset({ACCOUNTS, CATALOGUE, IMPORT}),

@@ -30,6 +30,7 @@ from gridmap.api import (
     review,
     tilejson,
     tiles,
+    visits,
 )
 from gridmap.core.db import get_session
 from gridmap.core.errors import Unavailable
@@ -76,6 +77,7 @@ def init_app(app: OpenAPI) -> None:
         rates.bp,
         requests.bp,
         patrols.bp,
+        visits.bp,
         review.bp,
         tiles.bp,
         tilejson.bp,

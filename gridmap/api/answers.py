@@ -534,6 +534,26 @@ class Overdue(Answer):
 class Visits(Answer):
     household_id: int
     visits: list[Json]
+    logs: list[Json] = Field(description="民情日志: members' and workers' visits, newest first")
+
+
+class VisitLog(Answer):
+    """民情日志: a visit to a household."""
+
+    id: int
+    household_id: int
+    address: str | None
+    person: Json
+    patrol_id: int | None
+    at: str
+    channel: Literal["in_person", "phone", "wechat"]
+    topics: list[str]
+    note: str | None
+    request_id: int | None
+
+
+class VisitLogs(Answer):
+    visits: list[VisitLog]
 
 
 class Health(Answer):

@@ -24,6 +24,7 @@ from gridmap.access.auth import HANDLE, READ
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
 from gridmap.api.common import Location, Note, Photo, Strict, idempotency_key
+from gridmap.api.visits import visit_answer
 from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
@@ -32,6 +33,7 @@ from gridmap.patrols import service as domain
 from gridmap.requests import service as requests_domain
 from gridmap.storage import patrols as store
 from gridmap.storage.grids import Page
+from gridmap.visits import service as visits_domain
 
 bp = APIBlueprint(
     "patrols",
@@ -572,10 +574,16 @@ def overdue(query: OverdueQuery) -> Response:
 
 @bp.get(
     "/households/<int:household_id>/visits",
-    summary="A household's last patrols and visits: who, when, how (check-in or pass-by)",
+    summary="A household's last patrols and visits: who, when, how (check-in or pass-by), "
+    "and its visit logs (民情日志)",
 )
 @requires(READ)
 def household_visits(path: params.HouseholdPath, query: VisitsQuery) -> dict[str, Any]:
-    who = caller()
-    rows = domain.household_visits(get_session(), path.household_id, who.scope, query.limit)
-    return {"household_id": path.household_id, "visits": [_visit(r, who.disclosure) for r in rows]}
+    who, session = caller(), get_session()
+    rows = domain.household_visits(session, path.household_id, who.scope, query.limit)
+    logs = visits_domain.of_household(session, who, path.household_id, query.limit)
+    return {
+        "household_id": path.household_id,
+        "visits": [_visit(r, who.disclosure) for r in rows],
+        "logs": [visit_answer(r, who.disclosure) for r in logs],
+    }

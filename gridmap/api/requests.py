@@ -13,7 +13,7 @@ from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from gridmap.access.auth import HANDLE, READ, VERIFY
+from gridmap.access.auth import HANDLE, READ, VERIFY, VISIT
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params, serializers
 from gridmap.api.common import (
@@ -221,7 +221,7 @@ def _answer(body: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-def _channel(kind: str) -> str:
+def channel_of(kind: str) -> str:
     """The channel (来源) of a request filed with a credential of ``kind``: the signed-in
     page's session (a cookie only the login form gives, its writes CSRF-checked) files from
     the page (页面上报); a bearer token or an API key, from another system (系统上报). Told
@@ -235,7 +235,7 @@ def new_request(body: IntakeBody) -> domain.NewRequest:
     return domain.NewRequest(
         category=body.category,
         description=body.description,
-        source=_channel(caller().kind),
+        source=channel_of(caller().kind),
         lon=place.lon if place else None,
         lat=place.lat if place else None,
         crs=place.crs if place else "EPSG:4326",
@@ -251,8 +251,12 @@ def new_request(body: IntakeBody) -> domain.NewRequest:
 # ----------------------------------------------------------------------------------- routes
 
 
-@bp.post("/requests", summary="File a request (located, routed, owned at once; Idempotency-Key)")
-@requires(HANDLE)
+@bp.post(
+    "/requests",
+    summary="File a request (located, routed, owned at once; Idempotency-Key); a party member "
+    "files for a household they cover",
+)
+@requires(HANDLE, VISIT)
 def create_request(body: IntakeBody) -> Response:
     response, answer = file_once(new_request(body), body.model_dump(mode="json"), detail)
     response.headers["ETag"] = answer["etag"]

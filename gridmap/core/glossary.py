@@ -241,6 +241,30 @@ FEATURE_COLLECTIONS: Final = {
 }
 #: How a patrol reached a household.
 VISIT_HOW: Final = {"check_in": "签到", "pass_by": "经过"}
+#: 民情日志: how a member or grid worker visited a household, and the topics found.
+VISIT_CHANNELS: Final = {"in_person": "入户", "phone": "电话", "wechat": "微信"}
+VISIT_TOPICS: Final = {
+    "health": "医疗健康",
+    "housing": "住房",
+    "employment": "就业",
+    "disputes": "矛盾纠纷",
+    "elderly_care": "养老照护",
+    "safety": "安全隐患",
+    "environment": "环境卫生",
+    "policy": "政策咨询",
+    "other": "其他",
+}
+#: What the offline worker page says of the writes it keeps until the connection returns.
+OUTBOX_QUEUE: Final = {
+    "title": "待发送",
+    "empty": "全部已发送",
+    "offline": "离线：记录已保存在本机，联网后自动发送",
+    "sending": "正在发送…",
+    "fixes": "定位点",
+    "check_ins": "签到",
+    "visits": "民情日志",
+    "other": "其他操作",
+}
 #: The kinds of work list (3+N 工作清单).
 WORK_LIST_KINDS: Final = {
     "daily_patrol": "日巡查",
@@ -451,6 +475,7 @@ AUDIT_ACTIONS: Final = {
     "patrol.check_in": "巡查签到",
     "patrol.end": "结束巡查",
     "patrol.upload": "上传巡查轨迹",
+    "visit.record": "记录民情日志",
     "retention.prune": "清理过期数据",
 }
 #: What an audit row's action was done to (审计日志的对象类型).
@@ -463,6 +488,7 @@ AUDIT_OBJECTS: Final = {
     "job": "后台任务",
     "grid": "网格",
     "patrol": "巡查",
+    "visit": "民情日志",
     "api_key": "接口密钥",
     "category": "诉求类别",
     "department": "职能部门",
@@ -581,6 +607,9 @@ def for_pages() -> dict[str, object]:
         "personKinds": PERSON_KINDS,
         "careTags": CARE_TAGS,
         "visitHow": VISIT_HOW,
+        "visitChannels": VISIT_CHANNELS,
+        "visitTopics": VISIT_TOPICS,
+        "outboxQueue": OUTBOX_QUEUE,
         "workListKinds": WORK_LIST_KINDS,
         "hotSpotBins": {str(k): v for k, v in HOT_SPOT_BINS.items()},
         "hotSpotTrends": HOT_SPOT_TRENDS,

@@ -237,6 +237,11 @@ def start(
     )
 
 
+def own_patrol(session: Session, caller: Caller, patrol_id: int) -> Patrol:
+    """The caller's own patrol, running or ended, locked (404 / 403 as for its writes)."""
+    return _own(session, caller, patrol_id, running=False)
+
+
 def _own(session: Session, caller: Caller, patrol_id: int, *, running: bool = True) -> Patrol:
     """The caller's own patrol, locked; 404 when not visible, 403 when someone else's, 409
     when it has ended (``running``)."""

@@ -36,7 +36,7 @@ from typing import Any, Final, cast
 import numpy as np
 from sqlalchemy.orm import Session
 
-from gridmap.access.auth import Caller, Forbidden
+from gridmap.access.auth import HANDLE, Caller, Forbidden
 from gridmap.core import clock, etags, glossary
 from gridmap.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from gridmap.files import service as files
@@ -110,6 +110,8 @@ class NewRequest:
     photos: tuple[str, ...] = ()
     #: 一般 (normal), 紧急 (urgent) or 特急 (critical): shortens every stage limit.
     urgency: str = "normal"
+    #: The visit (民情日志) it was filed from, linked in its timeline's first event.
+    visit_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -450,7 +452,12 @@ def intake(
 ) -> int:
     """上报: store a request, located and owned at once; returns its id (not committed).
 
-    Its stage limits are shortened by ``factors[new.urgency]`` (the configured urgencies)."""
+    Its stage limits are shortened by ``factors[new.urgency]`` (the configured urgencies).
+    A caller who does not handle requests (a party member) files for a household only."""
+    if HANDLE not in caller.capabilities and new.household_id is None:
+        raise Forbidden(
+            "You file requests for the households you cover: give household_id, not a location."
+        )
     factor = urgency_factor(new.urgency, factors)
     category = store.current_category(session, new.category)
     if category is None:
@@ -504,6 +511,7 @@ def intake(
         note=None,
         photos=new.photos,
         detail={"source": new.source, "category_version": category.version}
+        | ({"visit_id": new.visit_id} if new.visit_id is not None else {})
         | _deadline_echo(response_deadline, new.urgency),
         at=now,
     )

@@ -1,5 +1,5 @@
 """The obligations of the 3+N work lists (what each list asks of whom in a period) as SQL,
-and which of them the period's check-ins and patrols fulfilled."""
+and which of them the period's check-ins, patrols and in-person visits (民情日志) fulfilled."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from gridmap.storage.models import (
     Coverage,
     Grid,
     Household,
+    HouseholdVisit,
     Patrol,
     PatrolReach,
     Person,
@@ -38,6 +39,9 @@ from gridmap.storage.models import (
 from gridmap.storage.patrols import CODE_LENGTH, post_active
 from gridmap.storage.scoping import grid_visible, household_visible
 from gridmap.storage.sql import as_array
+
+#: The visit channel that reaches a household as a check-in does (入户).
+IN_PERSON = "in_person"
 
 #: A duty of :func:`duty_rows`: target, household_id, grid_code, grid_name, done_at,
 #: person_ids, address, care_tags, lon, lat (household columns None for a grid), geojson.
@@ -140,19 +144,32 @@ def _grid_duties(ob: Obligation) -> Select[int, int]:
     return stmt
 
 
-def _reached_in_period(ob: Obligation) -> Subquery:
-    """household_id → the last qualifying reach of the list's patrols in the period."""
-    rule = ob.work_list
-    stmt = (
-        select(PatrolReach.household_id, func.max(PatrolReach.at).label("done_at"))
+def _reaches(work_list_id: int, min_reach: str) -> Select[int, dt.datetime]:
+    """(household_id, at) of every qualifying reach for a list: its patrols' (check-ins only
+    when ``min_reach`` asks for them) and every in-person visit (入户, 民情日志), which is a
+    check-in at the door whoever made it."""
+    patrols = (
+        select(PatrolReach.household_id, PatrolReach.at)
         .join(Patrol, Patrol.id == PatrolReach.patrol_id)
-        .where(Patrol.work_list_id == rule.id)
-        .where(PatrolReach.at >= ob.start, PatrolReach.at < ob.end)
-        .group_by(PatrolReach.household_id)
+        .where(Patrol.work_list_id == work_list_id)
     )
-    if rule.min_reach == "check_in":
-        stmt = stmt.where(PatrolReach.how == "check_in")
-    return stmt.subquery()
+    if min_reach == "check_in":
+        patrols = patrols.where(PatrolReach.how == "check_in")
+    visits = select(HouseholdVisit.household_id, HouseholdVisit.at).where(
+        HouseholdVisit.channel == IN_PERSON
+    )
+    return patrols.union_all(visits)  # type: ignore[return-value]
+
+
+def _reached_in_period(ob: Obligation) -> Subquery:
+    """household_id → the last qualifying reach (patrol or in-person visit) in the period."""
+    reach = _reaches(ob.work_list.id, ob.work_list.min_reach).subquery()
+    return (
+        select(reach.c.household_id, func.max(reach.c.at).label("done_at"))
+        .where(reach.c.at >= ob.start, reach.c.at < ob.end)
+        .group_by(reach.c.household_id)
+        .subquery()
+    )
 
 
 def _patrolled_in_period(ob: Obligation) -> Subquery:
@@ -294,18 +311,14 @@ def duty_counts_by_grid(
 def last_reaches(
     session: Session, household_ids: list[int], work_list_id: int, min_reach: str
 ) -> dict[int, dt.datetime]:
-    """household_id → the last qualifying reach of a list's patrols ever (for overdue rows)."""
+    """household_id → the last qualifying reach of a list (its patrols' or an in-person
+    visit) ever (for overdue rows)."""
     if not household_ids:
         return {}
+    reach = _reaches(work_list_id, min_reach).subquery()
     stmt = (
-        select(PatrolReach.household_id, func.max(PatrolReach.at))
-        .join(Patrol, Patrol.id == PatrolReach.patrol_id)
-        .where(
-            Patrol.work_list_id == work_list_id,
-            PatrolReach.household_id == any_(as_array(household_ids, BigInteger)),
-        )
-        .group_by(PatrolReach.household_id)
+        select(reach.c.household_id, func.max(reach.c.at))
+        .where(reach.c.household_id == any_(as_array(household_ids, BigInteger)))
+        .group_by(reach.c.household_id)
     )
-    if min_reach == "check_in":
-        stmt = stmt.where(PatrolReach.how == "check_in")
     return {int(h): at for h, at in session.execute(stmt).all()}

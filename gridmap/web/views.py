@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ from gridmap.access.auth import (
     REVIEW,
     ROLES,
     SIGNED_IN,
+    VISIT,
 )
 from gridmap.access.security import (
     SESSION_COOKIE,
@@ -103,6 +105,7 @@ _NAV = (
     ("红黑榜", "web.requests_ranking", frozenset({READ})),
     ("一月一研判", "web.review_page", frozenset({REVIEW})),
     ("巡查走访", "web.patrol_page", frozenset({HANDLE})),
+    ("民情日志", "web.visits_page", frozenset({VISIT})),
     ("巡查回放", "web.patrols_page", frozenset({ASSIGN})),
     ("网格导入", "web.grid_import_page", frozenset({IMPORT})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
@@ -385,6 +388,67 @@ def patrol_page() -> str:
     """巡查走访: a worker's phone page — today's 3+N lists, start and end a patrol whose fixes
     the browser posts as it moves, check in at households, upload a GPX/GeoJSON track."""
     return _patrol_page("patrol.html", "worker", today=clock.today().isoformat())
+
+
+@bp.get("/visits")
+@requires(VISIT)
+def visits_page() -> str:
+    """民情日志: a member's or grid worker's phone page — record a visit to a household they
+    cover (入户/电话/微信, the topics found, a note) and file a request from it in one step;
+    kept on the phone while offline and sent when the connection returns."""
+    api = f"{request.script_root}/api/v1"
+    return render_template("visits.html", api_root=api, today=clock.today().isoformat())
+
+
+@bp.get("/manifest.webmanifest")
+@public
+def manifest() -> Response:
+    """The web app manifest of the worker's pages, installed on a phone's home screen (offline
+    through ``js/sw.js``)."""
+    app = {
+        "name": "网格化服务管理 · 巡查走访",
+        "short_name": "巡查走访",
+        "lang": "zh-CN",
+        "start_url": url_for("web.patrol_page"),
+        "scope": f"{request.script_root}/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#b71c1c",
+        "icons": [
+            {"src": _asset_url(f"img/icon-{n}.png"), "sizes": f"{n}x{n}", "type": "image/png"}
+            for n in (192, 512)
+        ],
+        "shortcuts": [{"name": "民情日志", "url": url_for("web.visits_page")}],
+    }
+    return Response(json.dumps(app, ensure_ascii=False), mimetype="application/manifest+json")
+
+
+#: The assets the service worker keeps when it installs: every script, style and image.
+_OFFLINE_SUFFIXES = (".js", ".css", ".png", ".svg")
+
+
+def _offline_assets() -> list[str]:
+    root = Path(bp.static_folder or "")
+    return sorted(
+        _asset_url(path.relative_to(root).as_posix())
+        for path in root.rglob("*")
+        if path.suffix in _OFFLINE_SUFFIXES and path.name != "sw.js"
+    )
+
+
+@bp.get("/sw.js")
+@public
+def service_worker() -> Response:
+    """The service worker that keeps the worker's pages and assets for offline use; served
+    at the root so that its scope covers /patrol and /visits, with the list of assets to
+    keep written into it (a page's module imports are not in its DOM)."""
+    script = (Path(bp.static_folder or "") / "js" / "sw.js").read_text(encoding="utf-8")
+    script = script.replace(
+        "const PRECACHE = [];", f"const PRECACHE = {json.dumps(_offline_assets())};"
+    )
+    response = Response(script, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/patrols")

@@ -37,6 +37,8 @@ from gridmap.storage import models
         (models.REQUEST_SOURCES, glossary.SOURCES),
         (models.WORK_LIST_KINDS, glossary.WORK_LIST_KINDS),
         (models.REACH_HOWS, glossary.VISIT_HOW),
+        (models.VISIT_CHANNELS, glossary.VISIT_CHANNELS),
+        (models.VISIT_TOPICS, glossary.VISIT_TOPICS),
         (models.JOB_STATES, glossary.JOB_STATES),
         (models.NOTICE_KINDS, glossary.NOTICES),
         (models.OUTBOX_KINDS, glossary.OUTBOX_KINDS),

@@ -1,7 +1,8 @@
 """Patrols planted in the security tests' two communities (``tests.security.conftest``):
 patrol 601 of A's worker 3 in A's micro-grid 01001, checked in at A's household 1 (which
 member 4 covers), and patrol 611 of B's worker 12 in B's 01001, at B's household 11. Each
-walks past its household, so both are reached by check-in and the neighbours by pass-by."""
+walks past its household, so both are reached by check-in and the neighbours by pass-by.
+Each worker also logged a visit (民情日志) there: 701 in A, 711 in B."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from gridmap.access import accounts
 from gridmap.patrols import service as patrols
 from gridmap.spatial.tracks import RawTrack, clean_track
 from gridmap.storage import patrols as store
+from gridmap.storage import visits as visit_store
 from gridmap.storage.models import Grid, WorkList
 
 #: patrol id → (micro-grid code, worker person id, household id, its lon/lat).
@@ -61,3 +63,14 @@ def plant_patrols(session: Session) -> None:
         }
         store.add_check_in(session, values, lon, lat)
         store.refresh_reach(session, [patrol_id], 30.0)
+        visit_store.insert_visit(
+            session,
+            values
+            | {
+                "id": patrol_id + 100,
+                "person_id": person,
+                "user_id": user.id,
+                "channel": "in_person",
+                "topics": ["elderly_care"],
+            },
+        )

@@ -430,6 +430,14 @@ PROBES = (
     ),
     Probe("patrols", READ, "list", _get("/api/v1/patrols"), _get("/api/v1/patrols")),
     Probe(
+        "visit log",
+        READ,
+        "one",
+        _get("/api/v1/visits/701"),
+        _get("/api/v1/visits/711"),
+        _get(f"/api/v1/visits/{GHOST_ID}"),
+    ),
+    Probe(
         "patrols of a grid",
         READ,
         "features",
@@ -694,6 +702,9 @@ def test_every_endpoint_is_public_or_declares_capabilities(app):
         "auth.token",
         "web.login_form",
         "web.login",
+        # The worker pages' web app: its manifest and service worker, code and names only.
+        "web.manifest",
+        "web.service_worker",
         # OGC API Features' landing page and conformance classes: links and class names only.
         "features.landing",
         "features.landing_slash",

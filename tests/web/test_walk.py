@@ -157,6 +157,7 @@ JOURNEYS: dict[str, list[Step]] = {
     "demo-chief": CHIEF_JOURNEY,
     WORKER: [
         ("patrol", _go("/patrol")),
+        ("visits", _go("/visits")),
         ("map", _go("/")),
         ("household", _map_household),
         ("inbox", _go("/requests")),
@@ -167,6 +168,7 @@ JOURNEYS: dict[str, list[Step]] = {
     ],
     "demo-member": [
         ("map", _go("/")),
+        ("visits", _go("/visits")),
         ("inbox", _go("/requests")),
         ("requests-map", _go("/requests/map")),
         ("ranking", _go("/requests/ranking")),

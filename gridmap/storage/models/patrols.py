@@ -209,3 +209,50 @@ class PatrolReach(Base):
     how: Mapped[str] = mapped_column(String(10))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     distance_m: Mapped[float | None] = mapped_column()
+
+
+#: How a visit was made: at the door (入户), by telephone or by WeChat.
+VISIT_CHANNELS = ("in_person", "phone", "wechat")
+#: What a visit found (民情日志 topics; labels in ``gridmap.core.glossary.VISIT_TOPICS``).
+VISIT_TOPICS = (
+    "health",
+    "housing",
+    "employment",
+    "disputes",
+    "elderly_care",
+    "safety",
+    "environment",
+    "policy",
+    "other",
+)
+
+
+class HouseholdVisit(Base):
+    """民情日志: a member's or grid worker's visit to a household they cover — when, how
+    (入户, 电话, 微信), the topics found and a note; the patrol it was made on, if any, and
+    the request filed from it (``request_id``). An in-person visit counts for the household
+    lists as a check-in would. Append-only but for ``request_id``."""
+
+    __tablename__ = "household_visit"
+    __table_args__ = (
+        CheckConstraint(in_list("channel", VISIT_CHANNELS), name="channel_known"),
+        CheckConstraint(in_array("topics", VISIT_TOPICS), name="topics_known"),
+        CheckConstraint("note IS NULL OR char_length(note) <= 2000", name="note_length"),
+        Index("ix_household_visit_household_at", "household_id", "at"),
+        Index("ix_household_visit_person_at", "person_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    #: The account that recorded it.
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrol.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    channel: Mapped[str] = mapped_column(String(10))
+    topics: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    note: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("resident_request.id"), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

@@ -29,6 +29,8 @@ const CLOCK_TOLERANCE_MS = 60 * 1000;
 let clockOffsetMs = 0;
 
 function noteServerDate(response) {
+  // A copy the service worker kept (js/sw.js) tells the time it was fetched, not the time now.
+  if (response.headers.get('X-Gridmap-Offline-Copy')) return;
   const serverMs = Date.parse(response.headers.get('Date') || '');
   if (Number.isNaN(serverMs)) return;
   const offset = serverMs - Date.now();
@@ -119,8 +121,12 @@ export async function requestJson(url, { signal, method = 'GET', body, headers: 
       answer && answer.code);
   }
   if (answer === null) throw new ApiError('服务器返回的不是 JSON 数据', response.status);
+  if (method === 'GET') readUrls.add(new URL(url, window.location.href).href);
   return answer;
 }
+
+/** The URLs of the GETs this page has read, for the service worker to keep (core/install.js). */
+export const readUrls = new Set();
 
 export function getJson(url, signal) {
   return requestJson(url, { signal });

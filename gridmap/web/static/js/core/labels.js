@@ -16,6 +16,9 @@ export const PERSON_KIND_LABELS = glossary.personKinds;
 export const CARE_TAG_LABELS = glossary.careTags;
 /** How a patrol reached a household. */
 export const VISIT_HOW_LABELS = glossary.visitHow;
+export const VISIT_CHANNEL_LABELS = glossary.visitChannels;
+export const VISIT_TOPIC_LABELS = glossary.visitTopics;
+export const OUTBOX_QUEUE_LABELS = glossary.outboxQueue;
 /** The states of a request (群众诉求). */
 export const STATE_LABELS = glossary.states;
 /** The actions on a request, in the order their buttons appear. */

@@ -7,7 +7,8 @@ import { getJson, requestJson } from '../core/api.js';
 import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
-  CARE_TAG_LABELS, PERSON_KIND_LABELS, ROLE_LABELS, VISIT_HOW_LABELS,
+  CARE_TAG_LABELS, PERSON_KIND_LABELS, ROLE_LABELS, VISIT_CHANNEL_LABELS, VISIT_HOW_LABELS,
+  VISIT_TOPIC_LABELS,
 } from '../core/labels.js';
 import { COVERAGE_LEVELS, GRID_LEVELS, LAYER_LABELS } from './style.js';
 
@@ -142,6 +143,10 @@ export class HouseholdPanel {
           this.masked('person', v.person && v.person.id, 'name', v.person && v.person.name),
           v.work_list ? el('span', { class: 'gm-muted' }, ` ${v.work_list.name}`) : null))
           : [el('li', { class: 'gm-warning' }, '暂无巡查走访记录')]));
+        const logs = Array.isArray(body.logs) ? body.logs : [];
+        section.append(el('h3', null, `民情日志（${logs.length}）`),
+          el('ul', { class: 'gm-visit-logs' }, logs.length ? logs.map((v) => this.logNode(v))
+            : [el('li', { class: 'gm-muted' }, '暂无民情日志')]));
         section.dataset.state = 'loaded';
       }, (err) => {
         if (err.name === 'AbortError') return;
@@ -149,6 +154,19 @@ export class HouseholdPanel {
         section.dataset.state = 'error';
       });
     return section;
+  }
+
+  /** 民情日志: when, who, how (入户/电话/微信), the topics, the note and the request filed. */
+  logNode(v) {
+    const topics = (v.topics || []).map((t) => VISIT_TOPIC_LABELS[t] || t).join('、');
+    return el('li', { 'data-visit': v.id },
+      el('span', { class: 'gm-visit-how' }, VISIT_CHANNEL_LABELS[v.channel] || v.channel),
+      ` ${beijing(v.at)} `,
+      this.masked('person', v.person && v.person.id, 'name', v.person && v.person.name),
+      topics ? el('span', { class: 'gm-muted' }, ` ${topics}`) : null,
+      v.note ? el('div', { class: 'gm-small' }, v.note) : null,
+      v.request_id ? el('a', { href: `/requests/${v.request_id}` }, ` 诉求 #${v.request_id}`)
+        : null);
   }
 
   gridNode(level, grid) {

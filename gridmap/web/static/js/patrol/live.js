@@ -1,11 +1,17 @@
 /*
  * patrol/live.js: a running patrol on the worker's page — start and end it; while it runs the
- * browser's position is posted in numbered batches every few seconds (a batch is retried with
- * its Idempotency-Key and the same numbers, so a retry stores nothing twice); check-ins at the
- * households of the running list.
+ * browser's position is queued in numbered batches every few seconds; check-ins at the
+ * households of the running list and visit logs (民情日志). Every write goes through the
+ * outbox (core/outbox.js): kept in IndexedDB with its Idempotency-Key and sent in order when
+ * the connection allows, so a patrol recorded without signal, even across a reload of the
+ * page, arrives whole and once. A patrol started offline is named by a local reference until
+ * the server answers its start.
  */
-import { newKey, onServerClock, requestJson } from '../core/api.js';
+import { newKey, onServerClock } from '../core/api.js';
 import { banner } from '../core/banner.js';
+import { OUTBOX_QUEUE_LABELS } from '../core/labels.js';
+import { Outbox, waitingText } from '../core/outbox.js';
+import { visitBody } from '../visits/form.js';
 import { COLOURS, metres } from './common.js';
 
 const MAX_BATCH = 500;
@@ -18,20 +24,79 @@ const GEO_ERRORS = {
   2: '无法获取当前位置（定位不可用）。巡查轨迹暂不记录，仍可入户签到（不带位置）。',
   3: '定位超时，正在继续尝试…',
 };
+/** The running patrol as kept on the phone (IndexedDB): survives a reload. */
+const RUNNING = 'patrol';
 
 /** The live-patrol methods of the worker's page (mixed into WorkerPage). */
 export class LivePatrol {
+  makeOutbox() {
+    this.answers = {}; // Idempotency-Key → the answer, for the write that waits for it
+    this.outbox = new Outbox(this.config.apiRoot, {
+      onChange: (ops, err) => this.showWaiting(ops, err),
+      onSent: (op, answer) => this.onSent(op, answer),
+      onRefused: (op, err) => banner(`${OUTBOX_QUEUE_LABELS[op.kind === 'fixes' ? 'fixes'
+        : op.kind === 'check_in' ? 'check_ins' : op.kind === 'visit' ? 'visits' : 'other']}`
+        + `未被接受：${err.message}`),
+    });
+    const refresh = () => this.outbox.changed();
+    window.addEventListener('online', refresh);
+    window.addEventListener('offline', refresh);
+  }
+
+  showWaiting(ops, err) {
+    let text = waitingText(ops, OUTBOX_QUEUE_LABELS, this.queue.length);
+    const waiting = ops.length + this.queue.length;
+    if (!navigator.onLine && waiting) text = `${OUTBOX_QUEUE_LABELS.offline}。${text}`;
+    else if (err && waiting) text = `${text}（${err.message}）`;
+    this.outboxNode.textContent = text;
+    this.outboxNode.dataset.state = waiting ? 'waiting' : 'sent';
+    this.outboxNode.dataset.waiting = String(ops.length);
+    if (err && this.patrol) this.setStatus(`上传失败，稍后自动重试：${err.message}`, 'retrying');
+  }
+
+  onSent(op, answer) {
+    this.answers[op.key] = answer;
+    if (op.kind === 'fixes') this.stored = answer.points;
+    if (op.kind === 'start' && this.patrol && this.patrol.ref === op.setsRef) {
+      this.patrol.id = answer.id;
+      this.root.dataset.patrol = String(answer.id);
+      this.outbox.set(RUNNING, this.patrol);
+    }
+    if (this.patrol && this.status.dataset.state !== 'checked-in') this.showRunning();
+  }
+
+  /** Send what waits now; the answer to the write keyed `key` if it has been sent. */
+  async sendNow(key) {
+    await this.outbox.flush();
+    const answer = this.answers[key];
+    delete this.answers[key];
+    return answer;
+  }
+
   async startPatrol() {
     this.startButton.disabled = true;
     this.geoMessage.hidden = true;
+    const list = this.lists.lists.find((l) => l.code === this.listSelect.value);
+    const patrol = {
+      ref: newKey(),
+      id: null,
+      work_list: { code: list.code, name: list.name },
+      started_at: new Date(onServerClock(Date.now())).toISOString(),
+      lastSeq: -1,
+      fixes: 0,
+    };
+    const key = newKey();
     try {
-      const summary = await requestJson(`${this.config.apiRoot}/patrols`, {
-        method: 'POST',
-        body: { work_list: this.listSelect.value },
-        headers: { 'Idempotency-Key': newKey() },
+      await this.outbox.set(RUNNING, patrol);
+      await this.outbox.add({
+        kind: 'start', path: '/patrols', key, setsRef: patrol.ref,
+        body: { work_list: list.code, started_at: patrol.started_at },
       });
+      const answer = await this.sendNow(key);
+      if (answer) patrol.id = answer.id;
+      await this.outbox.set(RUNNING, patrol);
       this.trackLine.setLatLngs([]);
-      this.begin(summary);
+      this.begin(patrol);
     } catch (err) {
       banner(`开始巡查失败：${err.message}`);
     } finally {
@@ -39,21 +104,36 @@ export class LivePatrol {
     }
   }
 
-  begin(summary) {
-    this.patrol = summary;
-    this.startedMs = Date.parse(summary.started_at);
+  /** Carry on with `patrol` ({ref, id, work_list, started_at, lastSeq, fixes}). */
+  begin(patrol) {
+    this.patrol = patrol;
+    this.startedMs = Date.parse(patrol.started_at);
     this.stored = 0;
-    this.lastSeq = -1;
-    this.listSelect.value = summary.work_list.code;
+    this.lastSeq = patrol.lastSeq;
+    this.fixCount = patrol.fixes || 0;
+    this.listSelect.value = patrol.work_list.code;
     this.listSelect.disabled = true;
     this.startButton.hidden = true;
     this.stopButton.hidden = false;
     this.stopButton.disabled = false;
-    this.root.dataset.patrol = String(summary.id);
+    this.root.dataset.patrol = patrol.id ? String(patrol.id) : '';
     this.renderLists();
     this.drawDuties();
+    this.fillVisitHouseholds();
     this.showRunning();
     this.watch();
+  }
+
+  /** The patrol the server says runs (started on another page load): kept on the phone. */
+  async adopt(summary) {
+    const ref = `patrol-${summary.id}`;
+    await this.outbox.set(`ref:${ref}`, summary.id);
+    const patrol = {
+      ref, id: summary.id, work_list: summary.work_list, started_at: summary.started_at,
+      lastSeq: -1, fixes: 0,
+    };
+    await this.outbox.set(RUNNING, patrol);
+    this.begin(patrol);
   }
 
   watch() {
@@ -80,7 +160,7 @@ export class LivePatrol {
   }
 
   /** Number a fix: tenths of a second since the patrol began, so numbers stay unique and
-   * rising across a reload of the page, which starts counting afresh. */
+   * rising across a reload of the page (the last number is kept on the phone too). */
   nextSeq(ms) {
     const seq = Math.max(this.lastSeq + 1, Math.floor((ms - this.startedMs) / 100));
     this.lastSeq = seq;
@@ -111,83 +191,59 @@ export class LivePatrol {
       lat: Number(c.latitude.toFixed(7)),
       accuracy_m: Math.round(c.accuracy * 10) / 10,
     });
+    this.fixCount += 1;
     this.trackLine.addLatLng(here);
     if (!this.map.getBounds().contains(here)) this.map.panTo(here);
     this.showRunning();
   }
 
-  /**
-   * Post the next batch of fixes. A batch that failed is posted again exactly as it was
-   * (same key, same numbers) before anything newer, so a retry stores nothing twice.
-   */
-  flush() {
-    if (this.sending) return this.sending;
-    if (!this.patrol) return Promise.resolve(true);
-    if (!this.batch) {
-      if (!this.queue.length) return Promise.resolve(true);
-      this.batch = { key: newKey(), points: this.queue.slice(0, MAX_BATCH) };
-    }
-    const batch = this.batch;
-    const url = `${this.config.apiRoot}/patrols/${this.patrol.id}/points`;
-    this.sending = requestJson(url, {
-      method: 'POST', body: { points: batch.points }, headers: { 'Idempotency-Key': batch.key },
-    }).then((answer) => {
-      this.queue.splice(0, batch.points.length);
-      this.batch = null;
-      this.stored = answer.points;
-      if (this.patrol) this.showRunning();
-      return true;
-    }, (err) => {
-      if (err.status >= 400 && err.status < 500 && ![401, 408, 429].includes(err.status)) {
-        // Refused for what it holds (a bad clock, a patrol ended elsewhere): never resent.
-        this.queue.splice(0, batch.points.length);
-        this.batch = null;
-        banner(`定位点未被接受：${err.message}`);
-      } else {
-        this.setStatus(`定位点上传失败，稍后自动重试：${err.message}`, 'retrying');
-      }
-      return false;
-    }).finally(() => {
-      this.sending = null;
+  /** Move the fixes taken since the last batch into the outbox (with the last number kept,
+   * so a reload numbers on from it) and send what waits. */
+  async queueFixes() {
+    if (!this.patrol || !this.queue.length) return;
+    const points = this.queue.splice(0, MAX_BATCH);
+    this.patrol.lastSeq = this.lastSeq;
+    this.patrol.fixes = this.fixCount;
+    await this.outbox.set(RUNNING, this.patrol);
+    await this.outbox.add({
+      kind: 'fixes', path: '/patrols/{patrol}/points', ref: this.patrol.ref, key: newKey(),
+      body: { points },
     });
-    return this.sending;
   }
 
-  /** Post every fix still waiting; false when some could not be sent. */
-  async flushAll() {
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      if (this.sending) await this.sending;
-      if (!this.queue.length) return true;
-      await this.flush();
-    }
-    return !this.queue.length;
+  /** Every few seconds: queue the new fixes, then send what waits. */
+  async flush() {
+    await this.queueFixes();
+    return this.outbox.flush();
   }
 
   async stopPatrol() {
     this.stopButton.disabled = true;
     const patrol = this.patrol;
+    const key = newKey();
     try {
-      if (!(await this.flushAll())) {
-        banner('还有定位点未能上传，请检查网络后再结束巡查。');
-        return;
-      }
-      this.endKey = this.endKey || newKey();
-      const summary = await requestJson(`${this.config.apiRoot}/patrols/${patrol.id}/end`, {
-        method: 'POST', body: {}, headers: { 'Idempotency-Key': this.endKey },
+      await this.queueFixes();
+      await this.outbox.add({
+        kind: 'end', path: '/patrols/{patrol}/end', ref: patrol.ref, key,
+        body: { ended_at: new Date(onServerClock(Date.now())).toISOString() },
       });
-      this.endKey = null;
+      await this.outbox.set(RUNNING, undefined);
       if (this.watchId !== null) navigator.geolocation.clearWatch(this.watchId);
       this.watchId = null;
       this.patrol = null;
-      this.queue = [];
       this.root.dataset.patrol = '';
-      this.root.dataset.ended = String(summary.id);
-      const report = summary.report || {};
-      this.showIdle(`巡查已结束：${summary.work_list.name}，轨迹 ${metres(summary.length_m)}，`
-        + `保留 ${report.points_kept || 0} 个定位点。`);
+      const summary = await this.sendNow(key);
+      if (summary) {
+        this.root.dataset.ended = String(summary.id);
+        const report = summary.report || {};
+        this.showIdle(`巡查已结束：${summary.work_list.name}，轨迹 ${metres(summary.length_m)}，`
+          + `保留 ${report.points_kept || 0} 个定位点。`);
+        await this.loadLists();
+        this.fillSelects();
+      } else {
+        this.showIdle(`巡查已结束：${patrol.work_list.name}，记录保存在本机，联网后自动发送。`);
+      }
       this.status.dataset.state = 'ended';
-      await this.loadLists();
-      this.fillSelects();
     } catch (err) {
       banner(`结束巡查失败：${err.message}`);
     } finally {
@@ -199,29 +255,61 @@ export class LivePatrol {
   async checkIn(item, button) {
     if (!this.patrol) return;
     button.disabled = true;
-    const pending = this.checkIns[item.id] || { key: newKey(), body: { household_id: item.id } };
-    if (!this.checkIns[item.id] && this.position) {
-      pending.body.location = {
+    const body = { household_id: item.id, at: new Date(onServerClock(Date.now())).toISOString() };
+    if (this.position) {
+      body.location = {
         lon: Number(this.position.lon.toFixed(7)), lat: Number(this.position.lat.toFixed(7)),
       };
     }
-    this.checkIns[item.id] = pending;
-    const url = `${this.config.apiRoot}/patrols/${this.patrol.id}/checkins`;
+    const key = newKey();
+    const where = item.address || `住户 ${item.id}`;
     try {
-      const answer = await requestJson(url, {
-        method: 'POST', body: pending.body, headers: { 'Idempotency-Key': pending.key },
+      await this.queueFixes();
+      await this.outbox.add({
+        kind: 'check_in', path: '/patrols/{patrol}/checkins', ref: this.patrol.ref, key, body,
       });
-      delete this.checkIns[item.id];
-      const far = answer.distance_m === null || answer.distance_m === undefined ? '（无位置）'
-        : `（距住户 ${metres(answer.distance_m)}）`;
-      await this.loadLists();
-      this.setStatus(`已签到：${item.address || `住户 ${item.id}`}${far}`, 'checked-in');
+      const answer = await this.sendNow(key);
+      if (answer) {
+        const far = answer.distance_m === null || answer.distance_m === undefined ? '（无位置）'
+          : `（距住户 ${metres(answer.distance_m)}）`;
+        await this.loadLists();
+        this.setStatus(`已签到：${where}${far}`, 'checked-in');
+      } else {
+        button.textContent = '已签到（待发送）';
+        this.setStatus(`已签到：${where}（保存在本机，联网后发送）`, 'checked-in');
+      }
       setTimeout(() => { if (this.patrol) this.showRunning(); }, 4000);
     } catch (err) {
-      if (err.status && err.status < 500) delete this.checkIns[item.id];
       button.disabled = false;
       banner(`签到失败：${err.message}`);
     }
   }
 
+  /** 民情日志 during the patrol: a visit to a household of the running list, on this patrol. */
+  async logVisit() {
+    const household = this.visitHousehold.value;
+    if (!household) return;
+    const body = visitBody(this.visitForm, 'gm-patrol-visit', household,
+      onServerClock(Date.now()));
+    const op = { kind: 'visit', path: '/visits', key: newKey(), body };
+    if (this.patrol) Object.assign(op, { ref: this.patrol.ref, refField: 'patrol_id' });
+    this.visitSubmit.disabled = true;
+    try {
+      await this.queueFixes();
+      await this.outbox.add(op);
+      this.visitForm.querySelector('textarea').value = '';
+      this.visitForm.querySelectorAll('input[type=checkbox]').forEach((box) => {
+        box.checked = false;
+      });
+      const answer = await this.sendNow(op.key);
+      this.visitResult.textContent = answer ? `已记录民情日志（${answer.address || `住户 ${household}`}）`
+        : '已保存民情日志，联网后自动发送';
+      this.visitResult.dataset.state = answer ? 'done' : 'waiting';
+      this.visitResult.hidden = false;
+    } catch (err) {
+      banner(`民情日志保存失败：${err.message}`);
+    } finally {
+      this.visitSubmit.disabled = false;
+    }
+  }
 }

@@ -7,8 +7,10 @@ import { newKey, requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { asText, el } from '../core/dom.js';
 import { beijing, clock } from '../core/format.js';
+import { keepOffline } from '../core/install.js';
 import { prepareMap, projection } from '../core/map.js';
 import { mixin } from '../core/mixin.js';
+import { fillChoices } from '../visits/form.js';
 import { COLOURS, gridOutline, metres } from './common.js';
 import { LivePatrol } from './live.js';
 
@@ -30,6 +32,13 @@ export class WorkerPage {
     this.uploadForm = document.getElementById('gm-upload');
     this.uploadList = document.getElementById('gm-upload-list');
     this.uploadResult = document.getElementById('gm-upload-result');
+    this.outboxNode = document.getElementById('gm-outbox');
+    this.visitForm = document.getElementById('gm-patrol-visit');
+    this.visitHousehold = document.getElementById('gm-patrol-visit-household');
+    this.visitSubmit = document.getElementById('gm-patrol-visit-submit');
+    this.visitResult = document.getElementById('gm-patrol-visit-result');
+    fillChoices(document.getElementById('gm-patrol-visit-channels'),
+      document.getElementById('gm-patrol-visit-topics'), 'gm-patrol-visit');
     document.getElementById('gm-patrol-date').textContent = config.today || '';
     prepareMap(map, config);
     this.dutyLayer = L.layerGroup().addTo(map);
@@ -40,13 +49,19 @@ export class WorkerPage {
     this.patrol = null; // the running patrol's summary (API properties)
     this.position = null; // the last fix: {lon, lat, accuracy}
     this.watchId = null;
-    this.queue = []; // fixes not yet stored, oldest first
-    this.batch = null; // the batch being posted: {key, points}, kept as is until stored
-    this.sending = null;
+    this.queue = []; // fixes taken since the last batch went into the outbox
     this.lastSeq = -1;
     this.stored = 0;
-    this.checkIns = {}; // household id → {key, body}: a retried check-in sends the same
-    this.listSelect.addEventListener('change', () => this.drawDuties());
+    this.fixCount = 0; // fixes of the running patrol queued, across reloads
+    this.makeOutbox();
+    this.listSelect.addEventListener('change', () => {
+      this.drawDuties();
+      this.fillVisitHouseholds();
+    });
+    this.visitForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.logVisit();
+    });
     this.startButton.addEventListener('click', () => this.startPatrol());
     this.stopButton.addEventListener('click', () => this.stopPatrol());
     this.uploadForm.addEventListener('submit', (event) => {
@@ -80,7 +95,9 @@ export class WorkerPage {
     }
     this.fillSelects();
     await this.resume();
+    await this.outbox.changed();
     this.root.dataset.state = 'ready';
+    keepOffline();
   }
 
   async loadLists() {
@@ -104,18 +121,26 @@ export class WorkerPage {
     this.listSelect.disabled = Boolean(this.patrol);
     this.startButton.disabled = !codes.length;
     this.drawDuties();
+    this.fillVisitHouseholds();
   }
 
-  /** A patrol left running (the page was reloaded, the phone restarted): carry on with it. */
+  /** A patrol left running (the page was reloaded, the phone restarted): carry on with it,
+   * as kept on the phone, or as the server knows it. */
   async resume() {
+    const kept = await this.outbox.get('patrol');
+    if (kept) {
+      if (!kept.id) kept.id = (await this.outbox.get(`ref:${kept.ref}`)) || null;
+      this.begin(kept);
+      return;
+    }
     const person = this.lists.person && this.lists.person.id;
-    if (person) {
+    if (person && navigator.onLine) {
       try {
         const args = new URLSearchParams({ person_id: String(person), limit: '5' });
         const body = await requestJson(`${this.config.apiRoot}/patrols?${args}`);
         const running = (body.features || []).find((f) => f.properties.state === 'running');
         if (running) {
-          this.begin(running.properties);
+          await this.adopt(running.properties);
           return;
         }
       } catch (err) {
@@ -143,9 +168,21 @@ export class WorkerPage {
 
   showRunning() {
     const p = this.patrol;
-    const pending = this.queue.length;
     this.setStatus(`巡查中：${p.work_list.name}（${clock(Date.parse(p.started_at))} 开始）· `
-      + `已上传 ${this.stored} 个定位点${pending ? `，待上传 ${pending} 个` : ''}`, 'running');
+      + `已记录 ${this.fixCount} 个定位点`, 'running');
+  }
+
+  /** The households of the running (or chosen) list, for a visit log on this patrol. */
+  fillVisitHouseholds() {
+    if (!this.lists) return;
+    const list = this.lists.lists.find((l) => l.code === this.runningList());
+    const items = list ? list.items.filter((i) => i.type === 'household') : [];
+    const chosen = this.visitHousehold.value;
+    this.visitHousehold.replaceChildren(...items.map((item) => el('option', { value: item.id },
+      item.address || `住户 ${item.id}`)));
+    if (items.some((item) => String(item.id) === chosen)) this.visitHousehold.value = chosen;
+    this.visitHousehold.disabled = !items.length;
+    this.visitSubmit.disabled = !items.length;
   }
 
   renderLists() {
