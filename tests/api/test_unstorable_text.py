@@ -28,7 +28,10 @@ from tests.helpers import PROBLEM
 NUL = "a\x00b"
 MICRO = COMMUNITY + "01001"
 #: Operations a street administrator may not use at all: refused (403) before any input.
-ADMIN_ONLY = re.compile(r"^[A-Z]+ /api/v1/(admin/|audit)|^PUT /api/v1/categories")
+ADMIN_ONLY = re.compile(
+    r"^[A-Z]+ /api/v1/(admin/|audit|notifications/opt-outs)|^PUT /api/v1/categories"
+    r"|^POST /api/v1/visits"  # a visit is recorded by the member or worker who made it
+)
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
