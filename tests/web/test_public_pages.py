@@ -1,0 +1,173 @@
+"""公众上报 in headless Chromium on a 390×844 phone, without an account: a resident files a
+request with a photo and a verified phone (the code read from what the demo's sender
+recorded of the outbox), gets a tracking number; staff drive the request to completion
+through the API and see it on the detail page as 公众上报 with the photo and the phone masked;
+the resident follows it and rates it once. No serious axe-core violation, no request to
+another host, nothing logged."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from PIL import Image
+from playwright.sync_api import Browser, FilePayload, expect
+from shapely.geometry import shape
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from gridmap.core import glossary
+from gridmap.core.settings import Settings
+from gridmap.files import stores
+from gridmap.notify import sender
+from gridmap.storage.models import NotificationDelivery, Outbox, ResidentRequest
+from tests.web.browser import Watched
+from tests.web.test_requests_pages import PHONE as SCREEN
+from tests.web.test_requests_pages import WORKER, Api
+from tests.web.walk import axe_violations
+
+RESIDENT_PHONE = "13698765432"
+CATEGORY = "sanitation.garbage"
+
+
+@pytest.fixture(scope="module")
+def worker_api(live_url: str, login_token: Callable[..., str]) -> Api:
+    return Api(live_url, login_token(WORKER))
+
+
+@pytest.fixture(scope="module")
+def worker_point(worker_api: Api) -> tuple[float, float]:
+    """A point (lon, lat) inside demo-worker's micro-grid: the district, and its grid worker."""
+    grid = shape(worker_api.get("/grids?level=micro")["features"][0]["geometry"])
+    point = grid.representative_point()
+    return point.x, point.y
+
+
+@pytest.fixture
+def resident(
+    browser: Browser, live_url: str, worker_point: tuple[float, float]
+) -> Iterator[Watched]:
+    """A resident's phone that knows where it is: inside demo-worker's micro-grid."""
+    context = browser.new_context(
+        viewport=SCREEN,
+        locale="zh-CN",
+        geolocation={"longitude": worker_point[0], "latitude": worker_point[1]},
+        permissions=["geolocation"],
+    )
+    yield Watched.attach(context, live_url)
+    context.close()
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (30, 140, 90)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _sent_code(engine: Engine) -> str:
+    """Run the demo's sender, then read the code from what it recorded for the phone."""
+    with Session(engine) as session:
+        sender.send_due(session, sender.Outlet.of(Settings()), sender.Policy(None, None))
+        text = session.scalars(
+            select(NotificationDelivery.text)
+            .join(Outbox, Outbox.id == NotificationDelivery.outbox_id)
+            .where(Outbox.kind == "verify_code", Outbox.recipient_phone == RESIDENT_PHONE)
+            .order_by(NotificationDelivery.id.desc())
+        ).first()
+    assert text is not None
+    found = re.search(r"[0-9]{6}", text)
+    assert found is not None
+    return found.group(0)
+
+
+def test_a_resident_files_follows_and_rates_on_a_phone(
+    resident: Watched,
+    new_watched: Callable[[], Watched],
+    worker_api: Api,
+    live_app: Flask,
+    web_engine: Engine,
+    tmp_path: Path,
+) -> None:
+    live_app.extensions["gridmap.files"] = stores.DiskStore(tmp_path / "files")
+    page = resident.page
+    page.goto(resident.url("/public"))
+    page.wait_for_function("() => window.gridmapPublic && window.gridmapPublic.map")
+    assert axe_violations(page) == []
+    page.get_by_label(glossary.PUBLIC["category"]).select_option(CATEGORY)
+    page.get_by_role("button", name=glossary.PUBLIC["locate"]).click()
+    expect(page.locator("#gm-public-place")).to_contain_text(glossary.PUBLIC["placeChosen"])
+    page.get_by_label(glossary.PUBLIC["description"]).fill("小区门口垃圾桶满溢，已经两天没人清运")
+    page.locator("#gm-public-photo-input").set_input_files(
+        files=[FilePayload(name="site.jpg", mimeType="image/jpeg", buffer=_jpeg())]
+    )
+    expect(page.locator("#gm-public-photos li")).to_have_count(1)
+    page.get_by_label(glossary.PUBLIC["phone"]).fill(RESIDENT_PHONE)
+    page.get_by_role("button", name=glossary.PUBLIC["getCode"]).click()
+    expect(page.locator("#gm-public-code-sent")).to_be_visible()
+    page.get_by_label(glossary.PUBLIC["code"]).fill(_sent_code(web_engine))
+    resident.screenshot("public_file_phone.png")
+    page.get_by_role("button", name=glossary.PUBLIC["submit"], exact=True).click()
+    done = page.locator("#gm-public-done")
+    expect(done).to_be_visible()
+    number = page.locator("#gm-public-number").inner_text().strip()
+    assert re.fullmatch(r"[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{12}", number)
+    assert axe_violations(page) == []
+
+    with Session(web_engine) as session:
+        row = session.scalars(
+            select(ResidentRequest).where(ResidentRequest.tracking_number == number)
+        ).one()
+        request_id, source = row.id, row.source
+    assert source == "public"
+    record = worker_api.get(f"/requests/{request_id}")
+    assert len(record["photos"]) == 1 and RESIDENT_PHONE not in str(record)
+    etag = record["etag"]
+    for action in ("accept", "start", "complete"):
+        status, answer = worker_api.call(
+            "POST", f"/requests/{request_id}/transitions", {"action": action}, {"If-Match": etag}
+        )
+        assert status == 200, answer
+        etag = answer["etag"]
+
+    # Staff: the channel, the photo, the phone masked.
+    staff = new_watched()
+    staff.page.set_viewport_size(SCREEN)
+    staff.login(WORKER, next_path=f"/requests/{request_id}")
+    staff.page.wait_for_selector("#gm-detail[data-state=ready]")
+    expect(staff.page.locator("#gm-detail")).to_contain_text(glossary.SOURCES["public"])
+    staff.page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#gm-timeline img'))"
+        ".some((i) => i.complete && i.naturalWidth > 0)"
+    )
+    assert "136****5432" in staff.page.content()
+    assert RESIDENT_PHONE not in staff.page.content()
+    staff.assert_clean()
+
+    # The resident follows it and rates it, once.
+    page.locator("#gm-public-follow").click()
+    page.wait_for_url(re.compile(f"/public/r/{number}$"))
+    expect(page.locator("#gm-public-state")).to_have_text(glossary.STATE_NOTES["completed"])
+    expect(page.locator("#gm-public-timeline li")).to_have_count(4)
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#gm-public-photo-row img'))"
+        ".some((i) => i.complete && i.naturalWidth > 0)"
+    )
+    assert "张" not in page.locator("#gm-public-timeline").inner_text()  # no staff names
+    page.get_by_label(glossary.RESOLVED_ANSWERS["resolved"]).check()
+    page.get_by_label(glossary.RATINGS["satisfied"], exact=True).check()
+    page.get_by_label(glossary.PUBLIC["comment"]).fill("清运很及时")
+    assert axe_violations(page) == []
+    resident.screenshot("public_rate_phone.png")
+    page.get_by_role("button", name=glossary.PUBLIC["sendRating"]).click()
+    expect(page.locator("#gm-public-answer")).to_be_visible()
+    expect(page.locator("#gm-public-answer-text")).to_contain_text(glossary.RATINGS["satisfied"])
+    expect(page.locator("#gm-public-rate")).to_be_hidden()
+    expect(page.locator("#gm-public-state")).to_have_text(glossary.STATE_NOTES["feedback"])
+    record = worker_api.get(f"/requests/{request_id}")
+    assert record["state"] == "feedback"
+    assert axe_violations(page) == []
+    resident.assert_clean()
