@@ -144,7 +144,7 @@ class PhotoPath(TrackingPath):
 @public
 def categories() -> Response:
     rows = request_store.current_categories(get_session())
-    return jsonify([{"code": c.code, "name": c.name} for c in rows])
+    return jsonify({"categories": [{"code": c.code, "name": c.name} for c in rows]})
 
 
 @bp.get("/captcha", summary="A new image captcha (PNG as a data URL)")
@@ -259,13 +259,15 @@ def mine(body: VerifyBody) -> Response:
     rows = domain.mine(get_session(), body.draft, body.code, limits())
     _audit("public.mine", "phone", None, {"found": len(rows)})
     return jsonify(
-        [
-            {
-                "tracking_number": r.tracking_number,
-                "category": r.category,
-                "state": r.state,
-                "created_at": iso(r.created_at),
-            }
-            for r in rows
-        ]
+        {
+            "requests": [
+                {
+                    "tracking_number": r.tracking_number,
+                    "category": r.category,
+                    "state": r.state,
+                    "created_at": iso(r.created_at),
+                }
+                for r in rows
+            ]
+        }
     )

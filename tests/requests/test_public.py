@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap import create_app
+from gridmap.api import answers
 from gridmap.core import clock, db
 from gridmap.core.settings import Settings
 from gridmap.storage.models import (
@@ -126,6 +127,7 @@ def test_a_resident_files_follows_and_rates_once(
         etag = answer.headers["ETag"]
 
     status = resident.get(f"/api/v1/public/requests/{number}").get_json()
+    answers.PublicStatus.model_validate(status)
     assert [s["state"] for s in status["timeline"]] == [
         "reported",
         "accepted",
@@ -155,7 +157,8 @@ def test_a_resident_files_follows_and_rates_once(
     # 我的诉求 after verifying the phone again.
     lookup = ask(resident, purpose="lookup")
     mine = resident.post("/api/v1/public/mine", json={"draft": lookup, "code": code_of(session)})
-    assert [r["tracking_number"] for r in mine.get_json()] == [number]
+    answers.PublicRequests.model_validate(mine.get_json())
+    assert [r["tracking_number"] for r in mine.get_json()["requests"]] == [number]
 
 
 def _refused(response: Any, status: int, code: str | None = None) -> None:

@@ -107,7 +107,7 @@ export class Track {
       return;
     }
     try {
-      const rows = await requestJson(`${this.config.apiRoot}/mine`, {
+      const { requests: rows } = await requestJson(`${this.config.apiRoot}/mine`, {
         method: 'POST', body: { draft: this.code.draft, code },
       });
       showError(rows.length ? '' : PUBLIC_LABELS.none);
