@@ -30,7 +30,7 @@ from gridmap.storage.models import (
     ResidentRequest,
     StoredFile,
 )
-from tests.conftest import ClientFor
+from tests.conftest import COMMUNITY, ClientFor
 from tests.requests.conftest import IN_01001, act
 from tests.requests.photos import image
 
@@ -153,6 +153,13 @@ def test_a_resident_files_follows_and_rates_once(
         )
     ).one()
     assert event.detail["channel"] == "public" and event.detail["rating"] == "basically_satisfied"
+
+    # 三率 reads the resident's answer like a 回访: answered, resolved, 基本满意 (0.9).
+    month = clock.now().astimezone(clock.BEIJING).strftime("%Y-%m")
+    board = clients("chief").get(f"/api/v1/rates?period={month}&level=micro").get_json()
+    m1 = next(r for r in board["rows"] if r["code"] == COMMUNITY + "01001")
+    assert (m1["answered"], m1["answered_resolved"], m1["rated"]) == (1, 1, 1)
+    assert (m1["resolution_rate"], m1["satisfaction_rate"]) == (1.0, 0.9)
 
     # 我的诉求 after verifying the phone again.
     lookup = ask(resident, purpose="lookup")
