@@ -126,6 +126,14 @@ def test_a_resident_files_follows_and_rates_once(
         assert answer.status_code == 200, answer.get_data(as_text=True)
         etag = answer.headers["ETag"]
 
+    # The resident's SMS name the request by its tracking number.
+    told = session.scalars(
+        select(Outbox.payload["text"].astext).where(
+            Outbox.request_id == row.id, Outbox.recipient_phone == PHONE
+        )
+    ).all()
+    assert len(told) == 3 and all(f"编号 {number}，" in t for t in told)
+
     status = resident.get(f"/api/v1/public/requests/{number}").get_json()
     answers.PublicStatus.model_validate(status)
     assert [s["state"] for s in status["timeline"]] == [
