@@ -363,3 +363,20 @@ def mine(session: Session, draft: str, code: str, limits: Limits) -> list[Any]:
     pending = _verified(session, draft, code, "lookup", limits)
     store.use_code(session, pending.id, clock.now(), None)
     return store.requests_of_phone(session, pending.phone)
+
+
+#: An unused code, its abandoned photos and a captcha stay this long after they expired.
+FORGET_AFTER: Final = dt.timedelta(days=1)
+
+
+def forget(session: Session, objects: ObjectStore, now: dt.datetime) -> dict[str, int]:
+    """Forget filings never made: the photos of drafts whose code expired more than
+    :data:`FORGET_AFTER` ago (objects and rows), those codes, and old captchas; returns the
+    rows removed per table (not committed). The objects go first: a failed commit leaves rows
+    that nothing can attach or read any more, never an object without its row to find it."""
+    before = now - FORGET_AFTER
+    photo_ids = store.abandoned_photos(session, before)
+    for file_id in photo_ids:
+        objects.delete(files.photo_key(file_id))
+        objects.delete(files.thumbnail_key(file_id))
+    return store.forget(session, photo_ids, before)

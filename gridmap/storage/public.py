@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gridmap.storage.models import (
@@ -155,3 +155,33 @@ def requests_of_phone(session: Session, phone: str) -> list[Any]:
         .limit(100)
     )
     return list(session.execute(stmt))
+
+
+def _abandoned(before: dt.datetime) -> Any:
+    """Codes never used to file, expired before ``before``."""
+    return select(PublicCode.id).where(
+        PublicCode.request_id.is_(None), PublicCode.expires_at < before
+    )
+
+
+def abandoned_photos(session: Session, before: dt.datetime) -> list[str]:
+    """Photos of filings never made whose code expired before ``before``."""
+    stmt = select(StoredFile.id).where(
+        StoredFile.public_code_id.in_(_abandoned(before)), StoredFile.request_id.is_(None)
+    )
+    return list(session.scalars(stmt))
+
+
+def forget(session: Session, photo_ids: list[str], before: dt.datetime) -> dict[str, int]:
+    """Delete the abandoned photos' rows, the unused codes and the captchas expired before
+    ``before``; returns the rows removed per table."""
+    photos = session.scalars(
+        delete(StoredFile).where(StoredFile.id.in_(photo_ids)).returning(StoredFile.id)
+    ).all()
+    codes = session.scalars(
+        delete(PublicCode).where(PublicCode.id.in_(_abandoned(before))).returning(PublicCode.id)
+    ).all()
+    captchas = session.scalars(
+        delete(PublicCaptcha).where(PublicCaptcha.expires_at < before).returning(PublicCaptcha.id)
+    ).all()
+    return {"stored_file": len(photos), "public_code": len(codes), "public_captcha": len(captchas)}

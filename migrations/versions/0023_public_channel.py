@@ -8,6 +8,9 @@ used. Photos uploaded for a pending filing name its code (``stored_file.public_c
 
 ``public_captcha``: an image captcha's answer (hashed), shown after repeated use.
 
+The application may DELETE codes, captchas and photos: ``flask gridmap prune`` forgets the
+filings never made (unused codes a day after they expired, with their photos), nothing else.
+
 ``resident_request.tracking_number`` (查询码): what a resident reads out or types to follow a
 request filed through the channel; ``source`` gains ``public``. ``outbox`` gains the kind
 ``verify_code``. ``app_user`` ``public``: the account such requests and photos are filed by
@@ -49,7 +52,8 @@ PURPOSES = ("file", "lookup")
 TRACKING_SHAPE = "^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{12}$"
 
 GRANTS_SQL = """
-GRANT SELECT, INSERT, UPDATE ON public_code, public_captcha TO gridmap_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public_code, public_captcha TO gridmap_app;
+GRANT DELETE ON stored_file TO gridmap_app;
 GRANT USAGE ON SEQUENCE public_code_id_seq TO gridmap_app;
 """
 
@@ -133,6 +137,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("REVOKE DELETE ON stored_file FROM gridmap_app")
     op.execute("DELETE FROM outbox WHERE kind = 'verify_code'")
     op.drop_constraint(op.f("ck_outbox_kind_known"), "outbox", type_="check")
     op.create_check_constraint("kind_known", "outbox", _in("kind", KINDS_BEFORE))

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,9 @@ from gridmap import create_app
 from gridmap.api import answers
 from gridmap.core import clock, db
 from gridmap.core.settings import Settings
+from gridmap.files import service as files
+from gridmap.files import stores
+from gridmap.public import service as public
 from gridmap.storage.models import (
     Outbox,
     PublicCaptcha,
@@ -303,3 +307,40 @@ def test_a_captcha_is_required_after_repeated_use(
     session.commit()
     ask(client, captcha_id=shown["id"], captcha="ab23")
     assert session.scalar(select(func.count()).select_from(PublicCode)) == before + 1
+
+
+def test_filings_never_made_are_forgotten_a_day_after_their_code_expired(
+    session: Session, staff: None, tmp_path: Path
+) -> None:
+    """An abandoned draft's photo (row and objects), its code and old captchas go; a filed
+    request keeps its code and photo."""
+    objects = stores.DiskStore(tmp_path / "files")
+    limits = public.Limits()
+    kept, _ = public.ask_code(session, PHONE, "file", "127.0.0.1", limits)
+    dropped, _ = public.ask_code(session, "13700000000", "file", "127.0.0.1", limits)
+    filed_photo = public.upload_photo(session, objects, kept, image(), limits)
+    lost_photo = public.upload_photo(session, objects, dropped, image(), limits)
+    public.new_captcha(session, limits)
+    filing = public.Filing(
+        "sanitation.garbage", "楼下垃圾桶满溢，已经两天没人清运", *IN_01001, (filed_photo.id,)
+    )
+    public.file_request(session, kept, code_of(session), filing, limits)
+    session.commit()
+    assert public.forget(session, objects, clock.now()) == {
+        "stored_file": 0,
+        "public_code": 0,
+        "public_captcha": 0,
+    }
+    later = clock.now() + dt.timedelta(days=1, minutes=11)
+    assert public.forget(session, objects, later) == {
+        "stored_file": 1,
+        "public_code": 1,
+        "public_captcha": 1,
+    }
+    session.commit()
+    left = set(session.scalars(select(StoredFile.id)))
+    assert filed_photo.id in left and lost_photo.id not in left
+    assert objects.get(files.photo_key(filed_photo.id))
+    stored = set(objects.keys())
+    assert files.photo_key(lost_photo.id) not in stored
+    assert files.thumbnail_key(lost_photo.id) not in stored
