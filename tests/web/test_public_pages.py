@@ -7,10 +7,15 @@ another host, nothing logged."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
+import secrets
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -20,11 +25,17 @@ from shapely.geometry import shape
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from gridmap.core import glossary
+from gridmap.core import clock, glossary
 from gridmap.core.settings import Settings
 from gridmap.files import stores
 from gridmap.notify import sender
-from gridmap.storage.models import NotificationDelivery, Outbox, ResidentRequest
+from gridmap.storage.models import (
+    NotificationDelivery,
+    Outbox,
+    PublicCaptcha,
+    PublicCode,
+    ResidentRequest,
+)
 from tests.web.browser import Watched
 from tests.web.test_requests_pages import PHONE as SCREEN
 from tests.web.test_requests_pages import WORKER, Api
@@ -68,14 +79,14 @@ def _jpeg() -> bytes:
     return out.getvalue()
 
 
-def _sent_code(engine: Engine) -> str:
+def _sent_code(engine: Engine, phone: str = RESIDENT_PHONE) -> str:
     """Run the demo's sender, then read the code from what it recorded for the phone."""
     with Session(engine) as session:
         sender.send_due(session, sender.Outlet.of(Settings()), sender.Policy(None, None))
         text = session.scalars(
             select(NotificationDelivery.text)
             .join(Outbox, Outbox.id == NotificationDelivery.outbox_id)
-            .where(Outbox.kind == "verify_code", Outbox.recipient_phone == RESIDENT_PHONE)
+            .where(Outbox.kind == "verify_code", Outbox.recipient_phone == phone)
             .order_by(NotificationDelivery.id.desc())
         ).first()
     assert text is not None
@@ -190,3 +201,85 @@ def test_a_resident_files_follows_and_rates_on_a_phone(
     assert len(resident.console_errors) == 1
     assert resident.csp_violations == []
     assert resident.foreign_requests() == []
+
+
+def _post(live_url: str, path: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        f"{live_url}/api/v1/public{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def test_my_requests_after_a_captcha_and_a_new_code(
+    resident: Watched, live_url: str, web_engine: Engine, worker_point: tuple[float, float]
+) -> None:
+    """我的诉求: a phone that asked for several codes must answer the captcha (shown in
+    Chinese on the page) before a new code comes; with it, the phone's requests are listed
+    and link to their progress."""
+    phone = "13512340000"
+    draft = _post(live_url, "/codes", {"phone": phone, "purpose": "file"})["draft"]
+    filing = {
+        "draft": draft,
+        "code": _sent_code(web_engine, phone),
+        "category": CATEGORY,
+        "description": "路灯不亮，晚上出行不便",
+        "lon": worker_point[0],
+        "lat": worker_point[1],
+    }
+    number = _post(live_url, "/requests", filing)["tracking_number"]
+    with Session(web_engine) as session:  # two more codes lately: the next needs a captcha
+        for _ in range(2):
+            session.add(
+                PublicCode(
+                    phone=phone,
+                    purpose="lookup",
+                    draft_hash=secrets.token_hex(32),
+                    code_hash="0" * 64,
+                    client="192.0.2.1",
+                    created_at=clock.now(),
+                    expires_at=clock.now(),
+                )
+            )
+        session.commit()
+
+    page = resident.page
+    page.goto(resident.url("/public/track"))
+    page.get_by_label(glossary.PUBLIC["phone"]).fill(phone)
+    page.get_by_role("button", name=glossary.PUBLIC["getCode"]).click()
+    expect(page.locator("#gm-public-error")).to_contain_text(
+        glossary.PROBLEMS["captcha-required"].rstrip("。")
+    )
+    image = page.locator("#gm-public-captcha-image")
+    expect(image).to_be_visible()
+    page.wait_for_function(
+        "() => { const i = document.getElementById('gm-public-captcha-image');"
+        " return i.complete && i.naturalWidth > 0; }"
+    )
+    assert problems(page, phone=True) == []
+    with Session(web_engine) as session:  # the answer is kept only as a hash: set one
+        newest = session.scalars(
+            select(PublicCaptcha).order_by(PublicCaptcha.created_at.desc())
+        ).first()
+        assert newest is not None
+        newest.answer_hash = hashlib.sha256(b"AB23").hexdigest()
+        session.commit()
+    page.get_by_label(glossary.PUBLIC["captcha"], exact=True).fill("ab23")
+    page.get_by_role("button", name=glossary.PUBLIC["getCode"]).click()
+    expect(page.locator("#gm-public-code-sent")).to_be_visible()
+    expect(page.locator("#gm-public-captcha")).to_be_hidden()
+    page.get_by_label(glossary.PUBLIC["code"]).fill(_sent_code(web_engine, phone))
+    page.get_by_role("button", name=glossary.PUBLIC["mine"], exact=True).click()
+    listed = page.locator("#gm-public-list li a")
+    expect(listed).to_have_count(1)
+    expect(listed).to_contain_text(glossary.STATE_NOTES["reported"])
+    resident.screenshot("public_mine_phone.png")
+    listed.click()
+    page.wait_for_url(re.compile(f"/public/r/{number}$"))
+    expect(page.locator("#gm-public-state")).to_have_text(glossary.STATE_NOTES["reported"])
+    # The captcha refusal's 400 is the only error the browser logged.
+    assert [e for e in resident.console_errors if "400" not in e] == []
+    assert resident.csp_violations == [] and resident.foreign_requests() == []
