@@ -67,6 +67,13 @@ def _body_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
         request.max_content_length = MAX_JSON_BYTES
 
 
+@bp.after_request
+def _not_stored(response: Response) -> Response:
+    """A tracking number is all it takes to read a request: no cache keeps the answers."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _code_limit() -> str:
     return _settings().public_code_rate_limit
 
@@ -154,9 +161,7 @@ def captcha() -> Response:
     captcha_id, image = domain.new_captcha(get_session(), limits())
     get_session().commit()
     data = "data:image/png;base64," + base64.b64encode(image).decode()
-    response = jsonify({"id": captcha_id, "image": data})
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify({"id": captcha_id, "image": data})
 
 
 @bp.post(
@@ -238,7 +243,6 @@ def request_photo(path: PhotoPath) -> Response:
     row = domain.photo(get_session(), path.number, path.file_id)
     response = Response(object_store().get(files.photo_key(row.id)), mimetype=row.media_type)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -138,7 +138,9 @@ def test_a_resident_files_follows_and_rates_once(
     ).all()
     assert len(told) == 3 and all(f"编号 {number}，" in t for t in told)
 
-    status = resident.get(f"/api/v1/public/requests/{number}").get_json()
+    followed = resident.get(f"/api/v1/public/requests/{number}")
+    assert followed.headers["Cache-Control"] == "no-store"
+    status = followed.get_json()
     answers.PublicStatus.model_validate(status)
     assert [s["state"] for s in status["timeline"]] == [
         "reported",
