@@ -311,6 +311,7 @@ class Category(Answer):
     escalate_on_lapse: list[str]
     requires_check: bool
     requires_after_photo: bool
+    open_to_public: bool
     version: int
 
 

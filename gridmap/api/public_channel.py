@@ -27,7 +27,6 @@ from gridmap.core.settings import Settings
 from gridmap.files import service as files
 from gridmap.public import service as domain
 from gridmap.requests.masked import iso
-from gridmap.storage import requests as request_store
 from gridmap.storage.models import TRACKING_ALPHABET
 
 #: The largest JSON body the channel reads.
@@ -150,7 +149,7 @@ class PhotoPath(TrackingPath):
 @limiter.limit(_read_limit)
 @public
 def categories() -> Response:
-    rows = request_store.current_categories(get_session())
+    rows = domain.categories(get_session())
     return jsonify({"categories": [{"code": c.code, "name": c.name} for c in rows]})
 
 

@@ -556,6 +556,7 @@ PROBLEMS: Final = {
     "captcha-required": "操作较频繁，请先填写图形验证码。",
     "captcha-wrong": "图形验证码不正确或已过期，请看清后重新输入。",
     "outside-district": "该位置不在本辖区内，请在地图上重新选择位置。",
+    "category-closed": "该类别不能在此反映，请选择其他类别。",
     "too-many-photos": "照片数量已达上限。",
     "already-rated": "这件诉求已经评价过了，每件诉求只能评价一次。",
     "not-rateable": "诉求办结后才能评价。",

@@ -93,6 +93,11 @@ class OutsideDistrict(Unprocessable):
     title = "Outside the district"
 
 
+class ClosedCategory(Unprocessable):
+    code = "category-closed"
+    title = "Not a category residents may choose"
+
+
 class TooManyPhotos(Unprocessable):
     code = "too-many-photos"
     title = "Too many photos"
@@ -274,6 +279,12 @@ def file_request(
             f"The point ({filing.lon:.6f}, {filing.lat:.6f}) is outside the district: "
             "choose a place inside it."
         )
+    category = request_store.current_category(session, filing.category)
+    if category is None or not category.open_to_public:
+        raise ClosedCategory(
+            f"category {filing.category!r} is not one residents may choose: "
+            "GET /api/v1/public/categories lists those"
+        )
     pending = _verified(session, draft, code, "file", limits)
     mine = {f.id for f in store.draft_photos(session, pending.id)}
     strangers = [p for p in filing.photos if p not in mine]
@@ -380,3 +391,8 @@ def forget(session: Session, objects: ObjectStore, now: dt.datetime) -> dict[str
         objects.delete(files.photo_key(file_id))
         objects.delete(files.thumbnail_key(file_id))
     return store.forget(session, photo_ids, before)
+
+
+def categories(session: Session) -> list[Any]:
+    """The current categories residents may choose (公众上报)."""
+    return [c for c in request_store.current_categories(session) if c.open_to_public]

@@ -272,6 +272,7 @@ def revise_category(session: Session, code: str, **changes: Any) -> Category:
         "escalate_on_lapse",
         "requires_check",
         "requires_after_photo",
+        "open_to_public",
     )
     values = {f: changes.get(f, getattr(current, f)) for f in fields}
     return store.add_category_version(session, current, values)

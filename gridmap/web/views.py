@@ -51,6 +51,7 @@ from gridmap.core import clock, glossary
 from gridmap.core.db import get_session
 from gridmap.core.errors import GridmapError, NotFound
 from gridmap.core.settings import Settings
+from gridmap.public import service as public_channel
 from gridmap.requests import service as residents_requests
 from gridmap.review import service as review
 from gridmap.storage import grids
@@ -717,7 +718,7 @@ def public_file_page() -> str:
     parts = render_parts(
         build_public_map(settings, asset_url=_asset_url, config=config), nonce=csp_nonce()
     )
-    categories = request_store.current_categories(session)
+    categories = public_channel.categories(session)
     return render_template("public_file.html", map=parts, categories=categories)
 
 

@@ -8,6 +8,9 @@ used. Photos uploaded for a pending filing name its code (``stored_file.public_c
 
 ``public_captcha``: an image captcha's answer (hashed), shown after repeated use.
 
+``category.open_to_public``: whether residents may choose the category (every one may, until
+the system administrator says otherwise).
+
 The application may DELETE codes, captchas and photos: ``flask gridmap prune`` forgets the
 filings never made (unused codes a day after they expired, with their photos), nothing else.
 
@@ -102,6 +105,10 @@ def upgrade() -> None:
         _at("used_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_public_captcha")),
     )
+    op.add_column(
+        "category",
+        sa.Column("open_to_public", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+    )
     op.add_column("stored_file", sa.Column("public_code_id", sa.BigInteger(), nullable=True))
     op.create_foreign_key(
         op.f("fk_stored_file_public_code_id_public_code"),
@@ -153,5 +160,6 @@ def downgrade() -> None:
     op.drop_column("resident_request", "tracking_number")
     op.drop_index(op.f("ix_stored_file_public_code_id"), table_name="stored_file")
     op.drop_column("stored_file", "public_code_id")
+    op.drop_column("category", "open_to_public")
     op.drop_table("public_captcha")
     op.drop_table("public_code")

@@ -223,7 +223,7 @@ def test_wrong_expired_and_exhausted_codes_file_nothing(
         ({"lon": OUTSIDE[0], "lat": OUTSIDE[1]}, 422, "outside-district"),
         ({"description": "垃圾\x00桶"}, 400, None),
         ({"description": "太短"}, 400, None),
-        ({"category": "no.such"}, 422, None),
+        ({"category": "no.such"}, 422, "category-closed"),
         ({"photos": ["AAAAAAAAAAAAAAAAAAAAAAAA"]}, 422, None),
         ({"extra": 1}, 400, None),
     ],
@@ -346,3 +346,20 @@ def test_filings_never_made_are_forgotten_a_day_after_their_code_expired(
     stored = set(objects.keys())
     assert files.photo_key(lost_photo.id) not in stored
     assert files.thumbnail_key(lost_photo.id) not in stored
+
+
+def test_a_category_closed_to_the_public_is_neither_listed_nor_filed(
+    resident: FlaskClient, admin: FlaskClient, session: Session
+) -> None:
+    closed = admin.put("/api/v1/categories/sanitation.garbage", json={"open_to_public": False})
+    assert closed.status_code == 200 and closed.get_json()["open_to_public"] is False
+    listed = resident.get("/api/v1/public/categories").get_json()["categories"]
+    assert "sanitation.garbage" not in [c["code"] for c in listed] and listed
+    draft = ask(resident)
+    before = counts(session)
+    _refused(
+        resident.post("/api/v1/public/requests", json=filing(draft, code_of(session))),
+        422,
+        "category-closed",
+    )
+    assert counts(session) == before

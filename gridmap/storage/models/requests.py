@@ -109,6 +109,8 @@ class Category(Base):
     requires_check: Mapped[bool] = mapped_column(server_default="false")
     #: 处置后照片: completing a request needs an "after" photo of the result.
     requires_after_photo: Mapped[bool] = mapped_column(server_default="false")
+    #: 公众上报: residents may choose it on the public channel.
+    open_to_public: Mapped[bool] = mapped_column(server_default="true")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     valid_from: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
