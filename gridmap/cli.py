@@ -413,7 +413,12 @@ def revoke_open311_key(key_id: int, admin: str) -> None:
 
 
 def _prune(session: Session, settings: Settings) -> dict[str, int]:
+    from gridmap.files import stores
+    from gridmap.public import service as public_channel
+
     removed = retention.purge(session, settings, clock.now())
+    forgotten = public_channel.forget(session, stores.from_settings(settings), clock.now())
+    removed |= {f"{table} (公众上报)": count for table, count in forgotten.items()}
     _audit(session, "retention.prune", **removed)
     return removed
 
@@ -421,7 +426,8 @@ def _prune(session: Session, settings: Settings) -> dict[str, int]:
 @group.command("prune")
 def prune() -> None:
     """Delete what is past its retention window: idempotency keys, ended logins, audit rows
-    (see ``gridmap.access.retention``)."""
+    (see ``gridmap.access.retention``), the public channel's abandoned drafts and captchas
+    (``gridmap.public.service.forget``)."""
     with _one_transaction() as session:
         removed = _prune(session, current_app.extensions["gridmap.settings"])
     for table, count in removed.items():

@@ -33,6 +33,11 @@ RULES = (
     Rule("patrol_point", "kept: the raw fixes are the evidence behind each cleaned track"),
     Rule("patrol, patrol_check_in, patrol_reach", "kept: the record of the work done"),
     Rule("resident_request, request_event", "kept: the case file of every request"),
+    Rule(
+        "public_code, public_captcha",
+        "a day after they expired, unused, with the photos of the filing never made "
+        "(gridmap.public.service.forget); a code that filed a request is kept with it",
+    ),
     Rule("grid, household, person, assignment, coverage", "kept: validity history (at=)"),
 )
 

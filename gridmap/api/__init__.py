@@ -24,6 +24,7 @@ from gridmap.api import (
     open311,
     patrols,
     personal,
+    public_channel,
     rates,
     reports,
     requests,
@@ -86,6 +87,7 @@ def init_app(app: OpenAPI) -> None:
         admin.bp,
         jobs.bp,
         files.bp,
+        public_channel.bp,
         exports.bp,
     )
     for bp in blueprints:

@@ -311,6 +311,7 @@ class Category(Answer):
     escalate_on_lapse: list[str]
     requires_check: bool
     requires_after_photo: bool
+    open_to_public: bool
     version: int
 
 
@@ -594,3 +595,76 @@ class SentNotification(Answer):
 
 class SentNotifications(Answer):
     items: list[SentNotification]
+
+
+# ------------------------------------------------------------------- 公众上报 (public channel)
+
+
+class PublicCategory(Answer):
+    code: str
+    name: str
+
+
+class PublicCategories(Answer):
+    categories: list[PublicCategory]
+
+
+class Captcha(Answer):
+    """An image captcha: its id (send it back with the answer) and the PNG as a data URL."""
+
+    id: str
+    image: str
+
+
+class CodeSent(Answer):
+    """A code was sent by SMS: the draft token to send back with it, and when it expires."""
+
+    draft: str
+    expires_at: str
+
+
+class PublicPhoto(Answer):
+    id: str
+    media_type: Literal["image/jpeg", "image/png", "image/webp"]
+    size_bytes: int
+
+
+class PublicFiled(Answer):
+    """查询码: the tracking number of the request filed."""
+
+    tracking_number: str
+
+
+class PublicStep(Answer):
+    at: str
+    state: str
+
+
+class PublicAnswer(Answer):
+    resolved: str | None
+    rating: str | None
+    comment: str | None
+
+
+class PublicStatus(Answer):
+    """A request as the resident follows it: no contact, no staff, no internal note."""
+
+    tracking_number: str
+    category: str
+    state: str
+    created_at: str
+    timeline: list[PublicStep]
+    photos: list[str] = Field(description="The resident's own photos (ids)")
+    may_rate: bool
+    answer: PublicAnswer | None
+
+
+class PublicRequest(Answer):
+    tracking_number: str
+    category: str
+    state: str
+    created_at: str
+
+
+class PublicRequests(Answer):
+    requests: list[PublicRequest]

@@ -66,6 +66,9 @@ class CategoryChange(Strict):
     requires_after_photo: bool | None = Field(
         None, description="处置后照片: completing needs an uploaded 'after' photo of the result"
     )
+    open_to_public: bool | None = Field(
+        None, description="公众上报: residents may choose it on the public channel"
+    )
 
 
 def _describe(category: Any) -> dict[str, Any]:
@@ -82,6 +85,7 @@ def _describe(category: Any) -> dict[str, Any]:
         "escalate_on_lapse": category.escalate_on_lapse,
         "requires_check": category.requires_check,
         "requires_after_photo": category.requires_after_photo,
+        "open_to_public": category.open_to_public,
         "version": category.version,
     }
 

@@ -75,6 +75,8 @@ ETAGGED = {
     ("post", "/api/v1/grids/{code}/division"),
     *IF_MATCH,
 }
+#: The residents' public channel (公众上报): no account, every call rate limited.
+PUBLIC = "/api/v1/public/"
 #: Public operations that never touch the database.
 _NO_DATABASE = {("get", "/api/v1/health")}
 
@@ -179,6 +181,17 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", f"{OGC}/collections/{{collection_id}}"): {200: a.OgcCollection},
     ("get", f"{OGC}/collections/{{collection_id}}/items"): {200: a.OgcFeatureCollection},
     ("get", f"{OGC}/collections/{{collection_id}}/items/{{feature_id}}"): {200: a.OgcFeature},
+    ("get", "/api/v1/public/categories"): {200: a.PublicCategories},
+    ("get", "/api/v1/public/captcha"): {200: a.Captcha},
+    ("post", "/api/v1/public/codes"): {201: a.CodeSent},
+    ("post", "/api/v1/public/photos"): {201: a.PublicPhoto},
+    ("post", "/api/v1/public/requests"): {201: a.PublicFiled},
+    ("get", "/api/v1/public/requests/{number}"): {200: a.PublicStatus},
+    ("get", "/api/v1/public/requests/{number}/photos/{file_id}"): {
+        200: ("image/jpeg", "The resident's photo: image/jpeg, image/png or image/webp")
+    },
+    ("post", "/api/v1/public/requests/{number}/rating"): {200: a.PublicStatus},
+    ("post", "/api/v1/public/mine"): {200: a.PublicRequests},
     ("get", "/open311/discovery.{fmt}"): {200: o.Open311Discovery},
     ("get", "/open311/v2/services.{fmt}"): {200: o.Open311Services},
     ("get", "/open311/v2/services/{service_code}.{fmt}"): {200: o.Open311ServiceDefinition},
@@ -207,7 +220,10 @@ _EITHER_FILE = {
 }
 
 #: Photos are served as stored: a JPEG (the documented first), a PNG or a WebP.
-_OTHER_IMAGES = {("get", "/api/v1/files/{file_id}"): ("image/png", "image/webp")}
+_OTHER_IMAGES = {
+    ("get", "/api/v1/files/{file_id}"): ("image/png", "image/webp"),
+    ("get", "/api/v1/public/requests/{number}/photos/{file_id}"): ("image/png", "image/webp"),
+}
 
 _STATUS_TEXT = {
     400: "Bad request: a parameter, header or body member is malformed (the answer says where)",
@@ -258,6 +274,8 @@ def error_statuses(method: str, path: str, secured: bool) -> list[int]:
         found.update((412, 428))
     if path == "/api/v1/auth/token":
         found.update((401, 429))
+    if path.startswith(PUBLIC):  # 公众上报: every call is rate limited, reads too
+        found.add(429)
     return sorted(found)
 
 
@@ -454,6 +472,29 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         },
     },
     ("post", "/open311/v2/requests.{fmt}"): _form(NewServiceRequest),
+    ("post", "/api/v1/public/photos"): {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "draft"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A JPEG, PNG or WebP photo (checked by content)",
+                        },
+                        "draft": {
+                            "type": "string",
+                            "pattern": "^[A-Za-z0-9_-]{32}$",
+                            "description": "The draft token of POST /api/v1/public/codes",
+                        },
+                    },
+                }
+            }
+        },
+    },
     ("post", "/api/v1/grid-imports"): {
         "required": True,
         "content": {

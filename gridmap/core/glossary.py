@@ -96,6 +96,7 @@ OUTBOX_KINDS: Final = {
     "accepted": "受理通知",
     "completed": "办结通知",
     "please_rate": "评价邀请",
+    "verify_code": "验证码",
 }
 REMINDERS: Final = {
     "due_soon": "诉求 {id}（{category}）的{stage}时限将于 {deadline} 到期",
@@ -111,6 +112,8 @@ MESSAGES: Final = {
     "completed": "您反映的诉求（编号 {id}，{category}）已办结",
     "please_rate": "请对诉求（编号 {id}，{category}）的办理结果进行评价",
 }
+#: The public channel's one-time code (公众上报), by SMS.
+CODE_MESSAGE: Final = "您的验证码为 {code}，{minutes} 分钟内有效。如非本人操作，请忽略。"
 #: The page's bell and its list (static/js/core/bell.js).
 NOTIFICATIONS: Final = {"title": "通知", "empty": "暂无通知", "failed": "通知暂时无法读取"}
 #: The channels a message goes by (gridmap.notify), and how a message ended.
@@ -130,7 +133,12 @@ CALLBACK_CHANNELS: Final = {
     "public": "群众端回访",
     "resident": "群众自评",
 }
-SOURCES: Final = {"api": "系统上报", "open311": "Open311", "page": "页面上报"}
+SOURCES: Final = {
+    "api": "系统上报",
+    "open311": "Open311",
+    "page": "页面上报",
+    "public": "公众上报",
+}
 #: The description of an Open311 request filed without one (GeoReport v2 makes it optional).
 NO_DESCRIPTION: Final = "（未填写描述）"
 #: A request past its stage deadline.
@@ -454,6 +462,11 @@ AUDIT_ACTIONS: Final = {
     "api_key.issue": "签发接口密钥",
     "api_key.revoke": "吊销接口密钥",
     "category.revise": "修改诉求类别",
+    "public.code": "公众上报：发送验证码",
+    "public.photo": "公众上报：上传照片",
+    "public.file": "公众上报：提交诉求",
+    "public.rate": "公众上报：评价",
+    "public.mine": "公众上报：查询我的诉求",
     "department.create": "新建职能部门",
     "grid_import.upload": "上传网格文件",
     "grid_import.confirm": "确认导入网格",
@@ -537,6 +550,16 @@ PROBLEMS: Final = {
     "request-entity-too-large": "提交的内容超过了允许的大小。",
     "too-many-requests": "操作过于频繁，请稍后再试。",
     "unsupported-media-type": "提交的文件类型不受支持。",
+    "code-wrong": "验证码不正确，请重新输入。",
+    "code-expired": "验证码已过期或已使用，请重新获取。",
+    "code-locked": "验证码输错次数过多，请重新获取。",
+    "captcha-required": "操作较频繁，请先填写图形验证码。",
+    "captcha-wrong": "图形验证码不正确或已过期，请看清后重新输入。",
+    "outside-district": "该位置不在本辖区内，请在地图上重新选择位置。",
+    "category-closed": "该类别不能在此反映，请选择其他类别。",
+    "too-many-photos": "照片数量已达上限。",
+    "already-rated": "这件诉求已经评价过了，每件诉求只能评价一次。",
+    "not-rateable": "诉求办结后才能评价。",
     "internal": "服务器出了问题，请稍后再试；如果问题持续，请联系系统管理员。",
 }
 #: The message of a problem whose code is not in PROBLEMS, by HTTP status class.
@@ -580,6 +603,53 @@ PHOTOS = {
 }
 
 
+#: The residents' public channel (公众上报): the filing page, the status page, 我的诉求.
+PUBLIC: Final = {
+    "title": "我要反映",
+    "statusTitle": "诉求进度",
+    "category": "问题类别",
+    "choose": "请选择",
+    "place": "问题位置",
+    "placeHint": "点击地图选择位置，或使用手机定位",
+    "locate": "使用我的位置",
+    "locating": "正在定位…",
+    "locateFailed": "无法获取位置，请在地图上点选",
+    "placeChosen": "已选择位置",
+    "noPlace": "请先选择问题位置",
+    "description": "问题描述",
+    "descriptionHint": "请描述问题的具体情况（5—500字）",
+    "photos": "现场照片（选填，最多{n}张）",
+    "phone": "手机号码",
+    "phoneHint": "仅工作人员可见，用于告知办理进度",
+    "captcha": "图形验证码",
+    "captchaRefresh": "换一张",
+    "getCode": "获取验证码",
+    "codeSent": "验证码已发送（{seconds}秒后可重新获取）",
+    "code": "短信验证码",
+    "submit": "提交",
+    "submitting": "提交中…",
+    "filed": "提交成功",
+    "trackingNumber": "查询码",
+    "keepIt": "请记下查询码，凭它查询办理进度和评价。",
+    "follow": "查看进度",
+    "lookup": "查询进度",
+    "lookupHint": "输入查询码",
+    "mine": "我的诉求",
+    "mineHint": "用手机号验证后查看您反映过的全部诉求",
+    "none": "没有找到诉求",
+    "timeline": "办理进度",
+    "yourPhotos": "您上传的照片",
+    "rate": "评价办理结果",
+    "resolved": "问题是否解决",
+    "rating": "是否满意",
+    "comment": "补充说明（选填）",
+    "sendRating": "提交评价",
+    "rated": "感谢您的评价",
+    "yourAnswer": "您的评价",
+    "newOne": "再反映一个问题",
+}
+
+
 def for_pages() -> dict[str, object]:
     """The tables the page scripts read (``window`` config ``glossary``), JSON-ready."""
     return {
@@ -619,6 +689,8 @@ def for_pages() -> dict[str, object]:
         "importChanges": IMPORT_CHANGES,
         "namesKept": list(NAMES_KEPT),
         "photos": PHOTOS,
+        "public": PUBLIC,
+        "stateNotes": STATE_NOTES,
         "outboxKinds": OUTBOX_KINDS,
         "notifications": NOTIFICATIONS,
         "problems": PROBLEMS,

@@ -194,6 +194,20 @@ class Settings(BaseSettings):
     #: "decompression bomb" can claim 50,000 × 50,000 pixels).
     max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_photo_pixels: int = Field(40_000_000, ge=10_000)
+    #: The residents' public channel (公众上报, ``gridmap.public``): a code's life and wrong
+    #: guesses; codes asked for by one phone or from one address within the window before
+    #: an image captcha is required; photos per filing and their size; rate limits per
+    #: client address (codes, filings, reads and ratings) and per phone (codes).
+    public_code_minutes: int = Field(5, ge=1, le=30)
+    public_code_max_attempts: int = Field(5, ge=1, le=20)
+    public_captcha_after: int = Field(3, ge=0, le=100)
+    public_captcha_window_minutes: int = Field(60, ge=1, le=24 * 60)
+    public_max_photos: int = Field(4, ge=0, le=9)
+    public_max_photo_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    public_code_rate_limit: str = "10 per hour"
+    public_phone_rate_limit: str = "5 per hour"
+    public_write_rate_limit: str = "30 per hour"
+    public_read_rate_limit: str = "60 per minute"
     #: Password of the demo accounts created with the demo data (demo only).
     demo_password: str = Field("gridmap-demo", repr=False)
 
@@ -303,7 +317,14 @@ class Settings(BaseSettings):
             )
         return uri
 
-    @field_validator("login_rate_limit", "write_rate_limit")
+    @field_validator(
+        "login_rate_limit",
+        "write_rate_limit",
+        "public_code_rate_limit",
+        "public_phone_rate_limit",
+        "public_write_rate_limit",
+        "public_read_rate_limit",
+    )
     @classmethod
     def _rate_limit(cls, limit: str, info: ValidationInfo) -> str:
         try:

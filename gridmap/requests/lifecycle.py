@@ -45,7 +45,7 @@ supervisor    grid roles above the level  steer: escalate, return, reassign, mar
 reviewer      leaders at or above the     record the resident's answer (回访), archive; a
               level (REVIEWERS)           grid worker or department officer never grades
                                           or files its own work
-resident      ``resident``                rate, comment
+resident      ``resident``                rate, comment, answer the 回访 (public channel)
 system        ``system``                  archive; escalate a lapsed stage below the
                                           street (the scheduler)
 verifier      ``verifier`` (核查回访员, a  record a 回访 (callback) and an on-site check
@@ -93,8 +93,8 @@ set_urgency     reported, accepted, handling       unchanged               owner
 comment         all but archived, duplicate        unchanged               owner, supervisor,
                                                                            reviewer, resident,
                                                                            cohandler
-callback        completed                          feedback / handling     verifier, reviewer
-                                                   (by ``resolved``)
+callback        completed                          feedback / handling     verifier, reviewer,
+                                                   (by ``resolved``)       resident
 verify          completed                          unchanged               verifier, reviewer
 ask_extension   accepted, handling (department)    unchanged               owner (延期)
 approve_        accepted, handling (department)    unchanged               supervisor
@@ -345,7 +345,8 @@ RULES: Final[tuple[Rule, ...]] = (
         "comment", LIVE, "unchanged", {"owner", "supervisor", "reviewer", "resident", "cohandler"}
     ),
     # 回访 and 核查 by someone who is not the handler (the service refuses own work).
-    _rule("callback", {"completed"}, "by_answer", {"verifier", "reviewer"}),
+    # The resident answers the same two questions on the public channel (公众上报).
+    _rule("callback", {"completed"}, "by_answer", {"verifier", "reviewer", "resident"}),
     _rule("verify", {"completed"}, "unchanged", {"verifier", "reviewer"}),
     _rule("set_urgency", OPEN, "unchanged", _STEER),
     # 延期: the summoned department asks for more time on its running stage; the street

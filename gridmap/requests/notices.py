@@ -4,7 +4,8 @@ One place decides who is told what (:func:`after_intake`, :func:`after_move`, ca
 :mod:`gridmap.requests.service`): a new owner (an account or a person) is told the request
 was assigned (派单) or returned (退单) to them; a summoned department (街乡吹哨) is told
 through its accounts' list and its WeCom group robot; the resident, at the request's contact
-phone, is told it was accepted, completed, and asked to rate it. The texts are the
+phone, is told it was accepted, completed, and asked to rate it (by its tracking number,
+查询码, when it was filed on the public channel). The texts are the
 glossary's (``MESSAGES``). The scheduler's reminders (due soon, overdue) are the sweep's
 (:mod:`gridmap.requests.sweeps`). Delivery is :mod:`gridmap.notify.sender`'s.
 """
@@ -122,6 +123,9 @@ def _to_resident(
 ) -> int:
     if not row.contact_phone:
         return 0
-    values = _message(row, category, kind, now, _text(kind, row, category))
+    # A request filed on the public channel is known to its resident by its 查询码.
+    number = store.tracking_number(session, row.id)
+    text = glossary.MESSAGES[kind].format(id=number or row.id, category=category.name)
+    values = _message(row, category, kind, now, text)
     values |= {"recipient_phone": row.contact_phone, "urgent": False}
     return int(store.add_message(session, values))

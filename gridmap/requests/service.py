@@ -272,6 +272,7 @@ def revise_category(session: Session, code: str, **changes: Any) -> Category:
         "escalate_on_lapse",
         "requires_check",
         "requires_after_photo",
+        "open_to_public",
     )
     values = {f: changes.get(f, getattr(current, f)) for f in fields}
     return store.add_category_version(session, current, values)
@@ -453,8 +454,10 @@ def intake(
     """上报: store a request, located and owned at once; returns its id (not committed).
 
     Its stage limits are shortened by ``factors[new.urgency]`` (the configured urgencies).
-    A caller who does not handle requests (a party member) files for a household only."""
-    if HANDLE not in caller.capabilities and new.household_id is None:
+    A caller who does not handle requests (a party member) files for a household only; the
+    public channel's resident (role ``resident``) files at a point, anywhere in the district."""
+    handles = HANDLE in caller.capabilities or caller.role == "resident"
+    if not handles and new.household_id is None:
         raise Forbidden(
             "You file requests for the households you cover: give household_id, not a location."
         )

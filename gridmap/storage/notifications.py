@@ -17,6 +17,7 @@ from gridmap.storage.models import (
     NotificationOptout,
     Outbox,
     Person,
+    ResidentRequest,
     User,
 )
 
@@ -33,6 +34,13 @@ def add_message(session: Session, values: dict[str, Any]) -> bool:
         .returning(Outbox.id)
     )
     return session.execute(stmt).first() is not None
+
+
+def tracking_number(session: Session, request_id: int) -> str | None:
+    """The 查询码 of a request filed on the public channel (公众上报), else None."""
+    return session.scalar(
+        select(ResidentRequest.tracking_number).where(ResidentRequest.id == request_id)
+    )
 
 
 def department_name(session: Session, department_id: int | None) -> str | None:

@@ -37,6 +37,7 @@ REQUESTS_JS = "js/pages/requests.js"
 REVIEW_JS = "js/pages/review.js"
 PATROL_JS = "js/pages/patrol.js"
 IMPORT_JS = "js/pages/grid_import.js"
+PUBLIC_JS = "js/pages/public.js"
 #: The pages of ``pages/patrol.js``: the worker's 巡查走访 and the chief's 巡查回放.
 PATROL_PAGES = ("worker", "replay")
 HEAT_JS = "vendor/leaflet.heat/leaflet-heat.js"
@@ -414,6 +415,28 @@ def build_import_map(
         "maxZoom": _MAX_ZOOM,
     } | dict(config)
     PageScript("gridmapImport", asset_url(IMPORT_JS), config).add_to(grid_map)
+    return grid_map
+
+
+def public_config(settings: Settings, *, page: str, **extra: Any) -> dict[str, Any]:
+    """What every page of ``pages/public.js`` (公众上报) is told: which page, the API, the
+    basemap's CRS; ``extra`` adds the page's own values."""
+    return {
+        "page": page,
+        "apiRoot": "/api/v1/public",
+        "basemapCrs": settings.basemap_crs,
+        "minZoom": _MIN_ZOOM,
+        "maxZoom": _MAX_ZOOM,
+    } | extra
+
+
+def build_public_map(
+    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+) -> folium.Map:
+    """公众上报: the map a resident places a problem on (``config`` from
+    :func:`public_config`, with ``bounds``: the district's box to open on). No data in it."""
+    grid_map = _base_map(settings, asset_url)
+    PageScript("gridmapPublic", asset_url(PUBLIC_JS), config).add_to(grid_map)
     return grid_map
 
 

@@ -51,6 +51,7 @@ from gridmap.core import clock, glossary
 from gridmap.core.db import get_session
 from gridmap.core.errors import GridmapError, NotFound
 from gridmap.core.settings import Settings
+from gridmap.public import service as public_channel
 from gridmap.requests import service as residents_requests
 from gridmap.review import service as review
 from gridmap.storage import grids
@@ -59,13 +60,16 @@ from gridmap.storage import requests as request_store
 from gridmap.storage import review as review_store
 from gridmap.web.maps import (
     PAGE_JS,
+    PUBLIC_JS,
     REQUESTS_JS,
     build_assign_map,
     build_grid_map,
     build_import_map,
     build_patrol_map,
+    build_public_map,
     build_requests_map,
     build_review_map,
+    public_config,
     render_parts,
     requests_config,
 )
@@ -692,3 +696,47 @@ def accounts_page() -> str:
         notices=accounts.notices(session, who.user_id, unread_only=False),
         scripts=[_asset_url("js/pages/accounts.js")] if ACCOUNTS in who.capabilities else [],
     )
+
+
+# ------------------------------------------------------------------------ 公众上报 (no account)
+
+
+@bp.get("/public")
+@public
+def public_file_page() -> str:
+    """我要反映: a resident files a request (category, place, words, photos, phone code)."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    session = get_session()
+    config = public_config(
+        settings,
+        page="file",
+        bounds=review_store.extent(session, ("",)),
+        maxPhotos=settings.public_max_photos,
+        maxPhotoBytes=settings.public_max_photo_bytes,
+        statusUrl=url_for("web.public_status_page", number="NUMBER"),
+    )
+    parts = render_parts(
+        build_public_map(settings, asset_url=_asset_url, config=config), nonce=csp_nonce()
+    )
+    categories = public_channel.categories(session)
+    return render_template("public_file.html", map=parts, categories=categories)
+
+
+@bp.get("/public/track")
+@public
+def public_track_page() -> str:
+    """查询进度: by tracking number, or 我的诉求 after a phone code."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    config = public_config(
+        settings, page="track", statusUrl=url_for("web.public_status_page", number="NUMBER")
+    )
+    return render_template("public_track.html", config=config, script=_asset_url(PUBLIC_JS))
+
+
+@bp.get("/public/r/<number>")
+@public
+def public_status_page(number: str) -> str:
+    """诉求进度: the timeline in plain words, the resident's photos, the rating once."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    config = public_config(settings, page="status", number=number.strip().upper()[:12])
+    return render_template("public_status.html", config=config, script=_asset_url(PUBLIC_JS))

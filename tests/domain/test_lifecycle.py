@@ -90,9 +90,11 @@ def expected_allowed(state: str, level: str, role: str, action: str) -> bool:
 
 def _department_step(state: str, level: str, role: str, action: str) -> bool:
     """回访 and 核查 (a verifier, or a leader who reviews the level: own work is refused by the
-    service, see tests/requests/test_verification.py); 延期 (the lead asks while its handling
-    clock runs, the street answers), 协办 and 督办 (the street's, on a department's open
-    request); 社区吹哨 (the chief's, one level down)."""
+    service, see tests/requests/test_verification.py; the resident answers the 回访 too);
+    延期 (the lead asks while its handling clock runs, the street answers), 协办 and 督办
+    (the street's, on a department's open request); 社区吹哨 (the chief's, one level down)."""
+    if action == "callback" and role == "resident":
+        return state == "completed"  # the resident's own answer, on the public channel
     if action in ("callback", "verify"):
         return state == "completed" and (role == "verifier" or _reviewer(role, level))
     if action == "call_helpers":

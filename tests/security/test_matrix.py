@@ -13,20 +13,24 @@ from typing import Any
 
 import mapbox_vector_tile
 import pytest
+from sqlalchemy import update
 from werkzeug.routing import Rule
 
 from gridmap.access import security
 from gridmap.access.auth import CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGNED_IN
 from gridmap.core import clock
+from gridmap.storage.models import ResidentRequest
 from tests.conftest import ClientFor, client_for
 from tests.security.conftest import (
     A_PEOPLE,
     ADMIN_ROLES,
     B_HOUSEHOLDS,
     B_PEOPLE,
+    B_REQUESTS,
     DATA_ROLES,
     GHOST,
     GHOST_ID,
+    RESIDENT_NAME,
     A,
     B,
     b_secrets,
@@ -710,7 +714,64 @@ def test_every_endpoint_is_public_or_declares_capabilities(app):
         "features.landing_slash",
         "features.conformance",
         "open311.discovery",  # GeoReport v2's discovery document says where the API is
-    } | {e for e in public if e.startswith(("openapi.", "swagger."))}
+    } | PUBLIC_CHANNEL | {e for e in public if e.startswith(("openapi.", "swagger."))}
+
+
+#: 公众上报 (gridmap.public): open to anyone, a phone proven by its code, a request followed by
+#: its tracking number alone (test_the_public_channel_shows_a_request_by_its_number_only).
+PUBLIC_CHANNEL = {
+    "public.categories",
+    "public.captcha",
+    "public.ask_code",
+    "public.upload_photo",
+    "public.file_request",
+    "public.request_status",
+    "public.request_photo",
+    "public.rate",
+    "public.mine",
+    "web.public_file_page",
+    "web.public_track_page",
+    "web.public_status_page",
+}
+
+
+def test_the_public_channel_shows_a_request_by_its_number_only(
+    app, anonymous, login_as, request_world, session
+):
+    """A tracking number shows its own request, in plain words: no contact, no staff, no
+    note; any other number is the same 404; the number opens no staff endpoint; a code or a
+    draft token never comes back in an answer."""
+    rid = next(iter(B_REQUESTS))
+    number = "ABCDEFGHJK23"
+    session.execute(
+        update(ResidentRequest)
+        .where(ResidentRequest.id == rid)
+        .values(tracking_number=number, source="public")
+    )
+    session.commit()
+    shown = anonymous.get(f"/api/v1/public/requests/{number}")
+    assert shown.status_code == 200
+    text = shown.get_data(as_text=True)
+    assert not [s for s in b_secrets() if s in text]
+    assert RESIDENT_NAME not in text and f"1361234{rid:04d}" not in text
+    assert set(shown.get_json()) == {
+        "tracking_number",
+        "category",
+        "state",
+        "created_at",
+        "timeline",
+        "photos",
+        "may_rate",
+        "answer",
+    }
+    ghost = anonymous.get("/api/v1/public/requests/ABCDEFGHJK24")
+    wrong_photo = anonymous.get(f"/api/v1/public/requests/{number}/photos/AAAAAAAAAAAAAAAAAAAAAAAA")
+    assert ghost.status_code == wrong_photo.status_code == 404
+    assert ghost.mimetype == wrong_photo.mimetype == PROBLEM
+    assert anonymous.get(f"/api/v1/requests/{rid}").status_code == 401
+    assert login_as("grid_worker").get(f"/api/v1/requests/{rid}").status_code == 404
+    shape_refused = anonymous.get("/api/v1/public/requests/abcdefghjk23")
+    assert shape_refused.status_code == 400
 
 
 def test_every_data_endpoint_is_in_the_matrix(app):

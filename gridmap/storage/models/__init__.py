@@ -76,6 +76,7 @@ from gridmap.storage.models.patrols import (
     PatrolReach,
     WorkList,
 )
+from gridmap.storage.models.public import CODE_PURPOSES, PublicCaptcha, PublicCode
 from gridmap.storage.models.requests import (
     CARD_COLOURS,
     CATEGORY_CLASSES,
@@ -85,6 +86,7 @@ from gridmap.storage.models.requests import (
     RATINGS,
     REQUEST_SOURCES,
     REQUEST_STATES,
+    TRACKING_ALPHABET,
     Category,
     IdempotencyKey,
     Outbox,
@@ -102,6 +104,7 @@ __all__ = [
     "CARE_TAGS",
     "CATEGORY_CLASSES",
     "CHINA_ENVELOPE",
+    "CODE_PURPOSES",
     "DEPARTMENT_KINDS",
     "EXTENSION_STATES",
     "FILE_MEDIA_TYPES",
@@ -123,6 +126,7 @@ __all__ = [
     "REQUEST_STATES",
     "ROLES",
     "SRID",
+    "TRACKING_ALPHABET",
     "USER_ROLES",
     "VISIT_CHANNELS",
     "VISIT_TOPICS",
@@ -155,6 +159,8 @@ __all__ = [
     "PatrolPoint",
     "PatrolReach",
     "Person",
+    "PublicCaptcha",
+    "PublicCode",
     "RequestCard",
     "RequestCohandler",
     "RequestEvent",

@@ -57,6 +57,8 @@ class StoredFile(Base):
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("resident_request.id"), index=True)
     check_in_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_check_in.id"), index=True)
+    #: A resident's photo of a pending public filing (公众上报): the code it was sent with.
+    public_code_id: Mapped[int | None] = mapped_column(ForeignKey("public_code.id"), index=True)
     media_type: Mapped[str] = mapped_column(String(20))
     #: The stored image's bytes (re-encoded without metadata), its thumbnail's and the upload's.
     size_bytes: Mapped[int] = mapped_column(Integer)

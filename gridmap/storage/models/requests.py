@@ -40,7 +40,10 @@ CATEGORY_CLASSES = (
 )
 #: Where a request is handled: 小事网格办、大事站所办.
 HANDLING_LEVELS = lifecycle.LEVELS
-REQUEST_SOURCES = ("api", "page", "open311")
+REQUEST_SOURCES = ("api", "page", "open311", "public")
+#: 查询码: what a resident types to follow a request filed through the public channel
+#: (12 characters; no 0/O, 1/I/L to misread).
+TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 RATINGS = lifecycle.RATINGS
 #: The database refuses any state the lifecycle does not know.
 REQUEST_STATES = lifecycle.STATES
@@ -56,6 +59,8 @@ OUTBOX_KINDS = (
     "accepted",
     "completed",
     "please_rate",
+    # The public channel's one-time code (公众上报), to the phone it verifies.
+    "verify_code",
 )
 #: How a message in the outbox ended: sent, not sent to a recipient who opted out, or given
 #: up after the last retry.
@@ -104,6 +109,8 @@ class Category(Base):
     requires_check: Mapped[bool] = mapped_column(server_default="false")
     #: 处置后照片: completing a request needs an "after" photo of the result.
     requires_after_photo: Mapped[bool] = mapped_column(server_default="false")
+    #: 公众上报: residents may choose it on the public channel.
+    open_to_public: Mapped[bool] = mapped_column(server_default="true")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     valid_from: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
@@ -138,6 +145,11 @@ class ResidentRequest(Base):
         CheckConstraint("jsonb_typeof(photos) = 'array'", name="photos_array"),
         CheckConstraint(in_list("stage_basis", STAGE_BASES), name="stage_basis_known"),
         CheckConstraint(in_list("urgency", URGENCIES), name="urgency_known"),
+        CheckConstraint(
+            f"tracking_number IS NULL OR tracking_number ~ '^[{TRACKING_ALPHABET}]{{12}}$'",
+            name="tracking_number_shape",
+        ),
+        UniqueConstraint("tracking_number", name="uq_resident_request_tracking_number"),
         Index("ix_resident_request_geom", "geom", postgresql_using="gist"),
         # A vector tile's raw points: inside a box and filed in the reviewed periods (0007).
         Index("ix_resident_request_geom_created_at", "geom", "created_at", postgresql_using="gist"),
@@ -185,6 +197,8 @@ class ResidentRequest(Base):
     #: deadline once accepted, before that the response stage's deadline (else the filing time).
     due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     revision: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: 查询码 of a request filed through the public channel (公众上报), else None.
+    tracking_number: Mapped[str | None] = mapped_column(String(12))
 
 
 class RequestEvent(Base):

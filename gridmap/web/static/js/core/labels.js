@@ -63,3 +63,6 @@ export const PHOTO_LABELS = glossary.photos;
 /** The outbox's kinds of message and the header bell's words (core/bell.js). */
 export const OUTBOX_KIND_LABELS = glossary.outboxKinds;
 export const NOTIFICATION_LABELS = glossary.notifications;
+/** The residents' public channel (公众上报) and the state as a resident reads it. */
+export const PUBLIC_LABELS = glossary.public;
+export const STATE_NOTE_LABELS = glossary.stateNotes;

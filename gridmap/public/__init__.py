@@ -1,0 +1,1 @@
+"""The residents' public channel (公众上报): filing without an account, following, rating."""
