@@ -194,6 +194,9 @@ class Settings(BaseSettings):
     #: "decompression bomb" can claim 50,000 × 50,000 pixels).
     max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_photo_pixels: int = Field(40_000_000, ge=10_000)
+    #: An upload still attached to nothing this many hours after it came (a form given up,
+    #: a write refused) is deleted, row and bytes, by the worker's hourly ``files`` job.
+    files_unattached_hours: int = Field(24, ge=1, le=24 * 365)
     #: Password of the demo accounts created with the demo data (demo only).
     demo_password: str = Field("gridmap-demo", repr=False)
 
