@@ -99,8 +99,19 @@ def upload_file() -> Response:
     file, purpose = _photo_form()
     settings, who = _settings(), caller()
     _may_upload(who, purpose)
-    data = file.read(settings.max_photo_bytes + 1)
-    session, stored = get_session(), []
+    text, replayed = _upload_once(who, purpose, file.read(settings.max_photo_bytes + 1))
+    response = Response(text, status=201, mimetype="application/json")
+    response.headers["Location"] = url_for("files.read_file", file_id=json.loads(text)["id"])
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _upload_once(who: Caller, purpose: str, data: bytes) -> tuple[str, bool]:
+    """Upload ``data`` once per Idempotency-Key (the same purpose and bytes replay the first
+    answer), audit and commit; returns the answer's text and whether it is a replay."""
+    settings, session = _settings(), get_session()
+    stored: list[StoredFile] = []
 
     def write() -> tuple[int, str]:
         row = domain.upload(
@@ -116,7 +127,7 @@ def upload_file() -> Response:
         return 201, json.dumps(describe(row))
 
     same = {"purpose": purpose, "sha256": hashlib.sha256(data).hexdigest()}
-    status, text, replayed = requests_domain.once(
+    _, text, replayed = requests_domain.once(
         session,
         who.user_id,
         idempotency_key(),
@@ -127,11 +138,7 @@ def upload_file() -> Response:
         audit_write("file.upload", "file", stored[0].id, same)
     else:
         session.commit()
-    response = Response(text, status=status, mimetype="application/json")
-    response.headers["Location"] = url_for("files.read_file", file_id=json.loads(text)["id"])
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return text, replayed
 
 
 def _may_upload(who: Caller, purpose: str) -> None:
