@@ -6,6 +6,7 @@ exits with status 1.
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import json
 import logging
@@ -109,13 +110,13 @@ def migrate() -> None:
 def worker(concurrency: int | None) -> None:
     """Run background jobs (grid file checks and imports, the monthly report, the 三率
     download) and the scheduled work (the requests' sweep every GRIDMAP_SWEEP_MINUTES, the
-    outbox's sender every GRIDMAP_NOTIFY_MINUTES, the daily pruning and audit check) until
+    outbox's sender every GRIDMAP_NOTIFY_MINUTES, the hourly pruning of uploads never attached
+    after GRIDMAP_FILES_UNATTACHED_HOURS, the daily pruning and audit check) until
     stopped with SIGINT/SIGTERM; any number of workers may run, each job runs once."""
     from gridmap.exports import export_jobs
     from gridmap.grid import import_jobs  # the worker's handlers, by job kind
     from gridmap.jobs import worker as job_worker
-    from gridmap.notify import sender
-    from gridmap.requests import rate_jobs, sweeps
+    from gridmap.requests import rate_jobs
     from gridmap.review import report_jobs
 
     settings = current_app.extensions["gridmap.settings"]
@@ -129,12 +130,23 @@ def worker(concurrency: int | None) -> None:
         "prune": lambda session: _prune(session, settings),
         "verify-audit": _verify_daily,
     }
+    concurrency = concurrency or settings.worker_concurrency
+    job_worker.run(settings, handlers, daily, scheduled_work(settings), concurrency=concurrency)
+
+
+def scheduled_work(settings: Settings) -> dict[str, tuple[str, Callable[[Session], object]]]:
+    """The worker's work on a schedule of its own, by name: (cron, work)."""
+    from gridmap.jobs import worker as job_worker
+    from gridmap.notify import sender
+    from gridmap.requests import sweeps
+
     days = settings.archive_unrated_days
-    scheduled = {
+    return {
         "sweep": (
             job_worker.every_minutes(settings.sweep_minutes),
             lambda session: sweeps.sweep(session, archive_unrated_days=days),
         ),
+        "files": (job_worker.every_minutes(60), _files_prune(settings)),
         "notify": (
             job_worker.every_minutes(settings.notify_minutes),
             lambda session: sender.send_due(
@@ -145,8 +157,6 @@ def worker(concurrency: int | None) -> None:
             ),
         ),
     }
-    concurrency = concurrency or settings.worker_concurrency
-    job_worker.run(settings, handlers, daily, scheduled, concurrency=concurrency)
 
 
 @group.command("send-notifications")
@@ -421,6 +431,16 @@ def _prune(session: Session, settings: Settings) -> dict[str, int]:
     removed |= {f"{table} (公众上报)": count for table, count in forgotten.items()}
     _audit(session, "retention.prune", **removed)
     return removed
+
+
+def _files_prune(settings: Settings) -> Callable[[Session], int]:
+    """The worker's hourly work: delete the uploads never attached (rows and bytes)."""
+    from gridmap.files import service as files
+    from gridmap.files import stores
+
+    objects = stores.from_settings(settings)
+    older_than = dt.timedelta(hours=settings.files_unattached_hours)
+    return lambda session: files.prune_unattached(session, objects, older_than)
 
 
 @group.command("prune")

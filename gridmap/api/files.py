@@ -1,27 +1,32 @@
 """Photos (照片): upload one (multipart), read it and its thumbnail within the scope.
 
-An uploaded photo's id goes into a request's ``photos`` (intake, a step's before/after) or a
-check-in's ``photo``; until then only its uploader sees it.
+An uploaded photo's id goes into a request's ``photos`` (intake, a step's before/after), a
+check-in's ``photo`` or a visit's ``photos``; until then only its uploader sees it, and it is
+pruned when it stays attached to nothing. An upload with an ``Idempotency-Key`` is stored
+once: a phone sending its queued photo again gets the first answer back.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Response, current_app, json, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap.access.auth import HANDLE, READ, VERIFY
+from gridmap.access.auth import HANDLE, READ, VERIFY, VISIT, Caller
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
+from gridmap.api.common import idempotency_key
 from gridmap.core.db import get_session
-from gridmap.core.errors import InvalidInput
+from gridmap.core.errors import InvalidInput, Unprocessable
 from gridmap.core.settings import Settings
 from gridmap.files import service as domain
 from gridmap.files import stores
+from gridmap.requests import service as requests_domain
 from gridmap.requests.masked import iso
-from gridmap.storage.models import StoredFile
+from gridmap.storage.models import FILE_PURPOSES, StoredFile
 
 #: Room for the multipart framing and the purpose field beside the photo.
 _FORM_OVERHEAD = 64 * 1024
@@ -81,32 +86,67 @@ def describe(row: StoredFile) -> dict[str, Any]:
 
 @bp.post(
     "/files",
-    summary="Upload a photo (multipart: file, purpose intake | before | after | check_in): "
-    "checked by content, stored without EXIF",
+    summary="Upload a photo (multipart: file, purpose intake | before | after | check_in | "
+    "visit): checked by content, stored without EXIF; once per Idempotency-Key",
     responses={
         413: {"description": "Larger than GRIDMAP_MAX_PHOTO_BYTES"},
         415: {"description": "Not a JPEG, PNG or WebP image by its content"},
         422: {"description": "Too many pixels, truncated, damaged or with something hidden"},
     },
 )
-@requires(HANDLE, VERIFY)
+@requires(HANDLE, VERIFY, VISIT)
 def upload_file() -> Response:
     file, purpose = _photo_form()
     settings, who = _settings(), caller()
-    row = domain.upload(
-        get_session(),
-        object_store(),
-        who.user_id,
-        purpose,
-        file.read(settings.max_photo_bytes + 1),
-        max_bytes=settings.max_photo_bytes,
-        max_pixels=settings.max_photo_pixels,
-    )
-    audit_write("file.upload", "file", row.id, {"purpose": purpose, "sha256": row.sha256})
-    response = jsonify(describe(row))
-    response.status_code = 201
-    response.headers["Location"] = url_for("files.read_file", file_id=row.id)
+    _may_upload(who, purpose)
+    text, replayed = _upload_once(who, purpose, file.read(settings.max_photo_bytes + 1))
+    response = Response(text, status=201, mimetype="application/json")
+    response.headers["Location"] = url_for("files.read_file", file_id=json.loads(text)["id"])
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def _upload_once(who: Caller, purpose: str, data: bytes) -> tuple[str, bool]:
+    """Upload ``data`` once per Idempotency-Key (the same purpose and bytes replay the first
+    answer), audit and commit; returns the answer's text and whether it is a replay."""
+    settings, session = _settings(), get_session()
+    stored: list[StoredFile] = []
+
+    def write() -> tuple[int, str]:
+        row = domain.upload(
+            session,
+            object_store(),
+            who.user_id,
+            purpose,
+            data,
+            max_bytes=settings.max_photo_bytes,
+            max_pixels=settings.max_photo_pixels,
+        )
+        stored.append(row)
+        return 201, json.dumps(describe(row))
+
+    same = {"purpose": purpose, "sha256": hashlib.sha256(data).hexdigest()}
+    _, text, replayed = requests_domain.once(
+        session,
+        who.user_id,
+        idempotency_key(),
+        requests_domain.fingerprint(request.path, same),
+        write,
+    )
+    if stored:
+        audit_write("file.upload", "file", stored[0].id, same)
+    else:
+        session.commit()
+    return text, replayed
+
+
+def _may_upload(who: Caller, purpose: str) -> None:
+    """A caller who only records visits (a party member) uploads a visit's photos only."""
+    if who.capabilities & {HANDLE, VERIFY} or purpose not in FILE_PURPOSES:
+        return
+    if purpose != "visit":
+        raise Unprocessable(f"purpose {purpose!r}: your role uploads a visit's photos only")
 
 
 def _photo_form() -> tuple[Any, str]:
@@ -115,7 +155,7 @@ def _photo_form() -> tuple[Any, str]:
         raise InvalidInput("multipart field 'file' is missing: choose a photo")
     purpose = (request.form.get("purpose") or "").strip()
     if not purpose:
-        raise InvalidInput("field 'purpose' is required: intake, before, after or check_in")
+        raise InvalidInput("field 'purpose' is required: intake, before, after, check_in or visit")
     return file, purpose
 
 

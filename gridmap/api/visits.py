@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Response, json, request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from gridmap.access.auth import READ, VISIT
 from gridmap.access.security import audit_write, caller, requires
@@ -37,6 +37,7 @@ bp = APIBlueprint(
     abp_security=params.BEARER,
 )
 
+FileId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,40}$")]
 Channel = Literal[VISIT_CHANNELS]  # type: ignore[valid-type]
 Topic = Literal[VISIT_TOPICS]  # type: ignore[valid-type]
 
@@ -50,6 +51,11 @@ class VisitBody(Strict):
     note: Note | None = None
     at: params.AwareMoment | None = Field(None, description="Default: now")
     patrol_id: int | None = Field(None, ge=1, le=2**63 - 1, description="Your patrol, if on one")
+    photos: list[FileId] = Field(
+        default_factory=list,
+        max_length=9,
+        description="Photos you uploaded for this visit (POST /api/v1/files, purpose visit)",
+    )
 
 
 class FromVisitBody(Strict):
@@ -73,7 +79,7 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 def visit_answer(row: Any, disclosure: Disclosure) -> dict[str, Any]:
     """A visit as answers show it: who, where (the door as ``disclosure`` says), when, how,
-    what was found and the request filed from it."""
+    what was found, its photos and the request filed from it."""
     return {
         "id": row.id,
         "household_id": row.household_id,
@@ -85,6 +91,7 @@ def visit_answer(row: Any, disclosure: Disclosure) -> dict[str, Any]:
         "topics": list(row.topics),
         "note": mask_text(row.note),
         "request_id": row.request_id,
+        "photos": list(row.photos or []),
     }
 
 
@@ -130,13 +137,18 @@ def record_visit(body: VisitBody) -> Response:
         note=body.note,
         at=body.at,
         patrol_id=body.patrol_id,
+        photos=tuple(body.photos),
     )
 
     def write() -> tuple[int, dict[str, Any], str, int, dict[str, Any]]:
         session, who = get_session(), caller()
         visit_id = domain.record(session, who, new)
         row = domain.visit(session, who, visit_id)
-        audit = {"household_id": body.household_id, "channel": body.channel}
+        audit = {
+            "household_id": body.household_id,
+            "channel": body.channel,
+            "photos": len(body.photos),
+        }
         return 201, visit_answer(row, who.disclosure), "visit.record", visit_id, audit
 
     response = _once(body.model_dump(mode="json"), write)

@@ -271,6 +271,7 @@ OUTBOX_QUEUE: Final = {
     "fixes": "定位点",
     "check_ins": "签到",
     "visits": "民情日志",
+    "photos": "照片",
     "other": "其他操作",
 }
 #: The kinds of work list (3+N 工作清单).
@@ -590,6 +591,7 @@ PHOTO_PURPOSES = {
     "before": "处置前照片",
     "after": "处置后照片",
     "check_in": "签到照片",
+    "visit": "走访照片",
 }
 PHOTOS = {
     "purposes": PHOTO_PURPOSES,
@@ -600,6 +602,8 @@ PHOTOS = {
     "open": "查看原图",
     "link": "照片链接",
     "wait": "请等待照片上传完成",
+    "kept": "已保存在本机，随记录发送",
+    "next_check_in": "下一次签到附带的照片（一张）",
 }
 
 

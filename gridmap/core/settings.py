@@ -208,6 +208,9 @@ class Settings(BaseSettings):
     public_phone_rate_limit: str = "5 per hour"
     public_write_rate_limit: str = "30 per hour"
     public_read_rate_limit: str = "60 per minute"
+    #: An upload still attached to nothing this many hours after it came (a form given up,
+    #: a write refused) is deleted, row and bytes, by the worker's hourly ``files`` job.
+    files_unattached_hours: int = Field(24, ge=1, le=24 * 365)
     #: Password of the demo accounts created with the demo data (demo only).
     demo_password: str = Field("gridmap-demo", repr=False)
 

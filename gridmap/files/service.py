@@ -1,6 +1,6 @@
 """Photos (照片) as the domain sees them: upload (checked, stored, recorded), attach to what
-they belong to (a request's intake or step, a patrol's check-in), read within the caller's
-scope.
+they belong to (a request's intake or step, a patrol's check-in, a visit), read within the
+caller's scope, and prune the uploads never attached.
 
 A photo in a request's or check-in's ``photos`` is an http(s) URL (kept as given) or the id
 of a file the caller uploaded (:func:`file_ids`); an id must name the caller's own upload,
@@ -9,6 +9,7 @@ of the right purpose, not yet attached to anything else.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Iterable
 from typing import Final
@@ -22,9 +23,10 @@ from gridmap.files import images
 from gridmap.files.stores import ObjectStore
 from gridmap.storage import files as store
 from gridmap.storage.models import FILE_PURPOSES, StoredFile
+from gridmap.storage.models.files import REQUEST_PURPOSES
 
-#: The purposes a request's photos may have (a check-in's are ``check_in``).
-REQUEST_PURPOSES: Final = ("intake", "before", "after")
+#: Uploads pruned in one transaction (its row locks are held briefly).
+PRUNE_BATCH: Final = 200
 
 
 def photo_key(file_id: str) -> str:
@@ -117,7 +119,11 @@ def attach_to_request(
     """Attach the caller's uploaded ``photos`` to the request (its intake or a step)."""
     own = _own_files(session, photos, user_id, REQUEST_PURPOSES)
     taken = [
-        f.id for f in own if f.check_in_id is not None or f.request_id not in (None, request_id)
+        f.id
+        for f in own
+        if f.check_in_id is not None
+        or f.visit_id is not None
+        or f.request_id not in (None, request_id)
     ]
     if taken:
         raise Unprocessable(f"photos: {', '.join(taken)} already belongs to something else")
@@ -129,15 +135,48 @@ def attach_to_check_in(
 ) -> None:
     """Attach the caller's uploaded photo to its check-in (入户签到)."""
     own = _own_files(session, photos, user_id, ("check_in",))
-    taken = [f.id for f in own if f.request_id is not None or f.check_in_id is not None]
-    if taken:
+    if taken := _attached(own):
         raise Unprocessable(f"photo: {', '.join(taken)} already belongs to another check-in")
     store.attach(session, [f.id for f in own], {"check_in_id": check_in_id})
+
+
+def attach_to_visit(session: Session, photos: Iterable[str], user_id: int, visit_id: int) -> None:
+    """Attach the caller's uploaded photos to its visit (民情日志照片)."""
+    own = _own_files(session, photos, user_id, ("visit",))
+    if taken := _attached(own):
+        raise Unprocessable(f"photos: {', '.join(taken)} already belongs to another visit")
+    store.attach(session, [f.id for f in own], {"visit_id": visit_id})
+
+
+def _attached(files: list[StoredFile]) -> list[str]:
+    return [
+        f.id
+        for f in files
+        if f.request_id is not None or f.check_in_id is not None or f.visit_id is not None
+    ]
 
 
 def has_after_photo(session: Session, request_id: int) -> bool:
     """Whether an "after" photo (处置后) is attached to the request."""
     return store.after_photos(session, request_id) > 0
+
+
+def prune_unattached(session: Session, objects: ObjectStore, older_than: dt.timedelta) -> int:
+    """Delete the uploads attached to nothing that were uploaded more than ``older_than`` ago,
+    their rows and their bytes; returns how many. Commits after each batch: a row is gone
+    before its bytes, so a row never names missing bytes (bytes whose removal fails stay as
+    harmless orphans)."""
+    before = clock.now() - older_than
+    removed = 0
+    while True:
+        ids = store.claim_unattached(session, before, PRUNE_BATCH)
+        session.commit()
+        for file_id in ids:
+            objects.delete(photo_key(file_id))
+            objects.delete(thumbnail_key(file_id))
+        removed += len(ids)
+        if len(ids) < PRUNE_BATCH:
+            return removed
 
 
 def readable(session: Session, file_id: str, user_id: int, scope: Scope) -> StoredFile:

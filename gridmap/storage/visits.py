@@ -6,15 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
-from gridmap.storage.models import Household, HouseholdVisit, Person
+from gridmap.storage.models import Household, HouseholdVisit, Person, StoredFile
 from gridmap.storage.scoping import household_visible
 
 #: A visit as the API shows it: id, household_id, person_id, person_name, user_id, patrol_id,
-#: at, channel, topics, note, request_id, address.
+#: at, channel, topics, note, request_id, address, photos (ids, or None for none).
 VisitRow = Row[
     int,
     int,
@@ -28,12 +29,22 @@ VisitRow = Row[
     str | None,
     int | None,
     str,
+    list[str] | None,
 ]
 
 
 def insert_visit(session: Session, values: dict[str, Any]) -> int:
     stmt = insert(HouseholdVisit).values(**values).returning(HouseholdVisit.id)
     return int(session.execute(stmt).scalar_one())
+
+
+def _photos() -> Any:
+    """The ids of a visit's photos in upload order (NULL when it has none)."""
+    return (
+        select(func.array_agg(aggregate_order_by(StoredFile.id, StoredFile.uploaded_at)))
+        .where(StoredFile.visit_id == HouseholdVisit.id)
+        .scalar_subquery()
+    )
 
 
 def _rows() -> Any:
@@ -51,6 +62,7 @@ def _rows() -> Any:
             HouseholdVisit.note,
             HouseholdVisit.request_id,
             Household.address,
+            _photos().label("photos"),
         )
         .join(Person, Person.id == HouseholdVisit.person_id)
         .join(Household, Household.id == HouseholdVisit.household_id)

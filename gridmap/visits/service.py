@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from gridmap.access.auth import Caller
 from gridmap.core import clock
 from gridmap.core.errors import Conflict, InvalidInput, NotFound
+from gridmap.files import service as files
 from gridmap.patrols import service as patrols
 from gridmap.requests import service as requests
 from gridmap.storage import patrols as patrol_store
@@ -37,7 +38,8 @@ LATEST_BACKDATED_VISIT = dt.timedelta(days=30)
 
 @dataclass(frozen=True)
 class NewVisit:
-    """A visit as recorded: the household, how, what was found, when and on which patrol."""
+    """A visit as recorded: the household, how, what was found, when, on which patrol, and
+    the ids of the photos the caller uploaded for it."""
 
     household_id: int
     channel: str
@@ -45,6 +47,7 @@ class NewVisit:
     note: str | None = None
     at: dt.datetime | None = None
     patrol_id: int | None = None
+    photos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,9 @@ class FromVisit:
 
 def record(session: Session, caller: Caller, new: NewVisit) -> int:
     """Store a visit of the caller's person to a household in scope; returns its id (not
-    committed). 404 for a household (or patrol) the caller does not see, 422 for an account
-    with no person, 400 for a time outside the last 30 days."""
+    committed), with its photos attached in the same transaction. 404 for a household (or
+    patrol) the caller does not see, 422 for an account with no person or a photo that is not
+    the caller's unattached visit upload, 400 for a time outside the last 30 days."""
     person = patrols.person_of(session, caller)
     if patrol_store.household_point(session, new.household_id, caller.scope) is None:
         raise NotFound(f"There is no household {new.household_id}.")
@@ -73,7 +77,7 @@ def record(session: Session, caller: Caller, new: NewVisit) -> int:
         )
     if new.patrol_id is not None:
         patrols.own_patrol(session, caller, new.patrol_id)
-    return store.insert_visit(
+    visit_id = store.insert_visit(
         session,
         {
             "household_id": new.household_id,
@@ -86,6 +90,8 @@ def record(session: Session, caller: Caller, new: NewVisit) -> int:
             "note": new.note,
         },
     )
+    files.attach_to_visit(session, new.photos, caller.user_id, visit_id)
+    return visit_id
 
 
 def file_request(

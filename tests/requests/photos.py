@@ -183,7 +183,11 @@ def hostile_files(count: int = 300, seed: int = 17) -> list[tuple[str, str, byte
 
 
 def upload(
-    client: FlaskClient, data: bytes, purpose: str = "intake", name: str = "p.jpg"
+    client: FlaskClient,
+    data: bytes,
+    purpose: str = "intake",
+    name: str = "p.jpg",
+    key: str | None = None,
 ) -> TestResponse:
     """POST a photo as a phone would (declared image/jpeg whatever it is). The multipart body
     is built here, in memory: the test client's own spools a large one to a temporary file
@@ -199,7 +203,10 @@ def upload(
         + f"\r\n--{boundary}--\r\n".encode()
     )
     return client.post(
-        "/api/v1/files", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+        "/api/v1/files",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        headers={"Idempotency-Key": key} if key else {},
     )
 
 

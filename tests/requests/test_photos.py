@@ -5,6 +5,7 @@ with nothing stored."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import uuid
 from pathlib import Path
@@ -16,10 +17,13 @@ from PIL import Image
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from gridmap import cli
+from gridmap.core import clock
 from gridmap.core.settings import Settings, SettingsError
+from gridmap.files import service as files
 from gridmap.files import stores
 from gridmap.storage import files as file_store
-from gridmap.storage.models import Category
+from gridmap.storage.models import Category, StoredFile
 from tests.helpers import assert_problem
 from tests.requests.conftest import act, file, intake_body
 from tests.requests.photos import dms, gps_exif, hostile_files, image, upload, uploaded
@@ -196,3 +200,72 @@ def test_photos_as_phones_and_editors_write_them_are_accepted(clients, app, tmp_
         response = upload(worker, data)
         assert response.status_code == 201, (name, response.get_data(as_text=True))
         assert (response.get_json()["width"], response.get_json()["height"]) == (300, 200)
+
+
+def _age(session: Session, file_id: str, hours: float) -> None:
+    session.execute(
+        update(StoredFile)
+        .where(StoredFile.id == file_id)
+        .values(uploaded_at=clock.now() - dt.timedelta(hours=hours))
+    )
+    session.commit()
+
+
+def test_uploads_never_attached_are_pruned_with_their_bytes(clients, objects, session):
+    worker = clients("grid_worker")
+    old = uploaded(worker, image())
+    attached = uploaded(worker, image("PNG"))
+    fresh = uploaded(worker, image("WEBP"))
+    file(worker, photos=[attached["id"]])
+    for photo in (old, attached):
+        _age(session, photo["id"], 25)
+    _age(session, fresh["id"], 23)
+
+    removed = files.prune_unattached(session, objects, dt.timedelta(hours=24))
+
+    assert removed == 1
+    assert file_store.get_file(session, old["id"]) is None
+    kept = {attached["id"], fresh["id"]}
+    stored = objects.keys()
+    assert sorted(stored) == sorted(
+        f"{kind}/{i}" for kind in ("photos", "thumbnails") for i in kept
+    )
+    assert_problem(worker.get(old["url"]), 404)
+    assert worker.get(fresh["url"]).status_code == 200
+    # Nothing more to prune: a second run removes nothing.
+    assert files.prune_unattached(session, objects, dt.timedelta(hours=24)) == 0
+
+
+def test_the_worker_prunes_unattached_uploads_every_hour(clients, app, session, tmp_path):
+    settings = app.extensions["gridmap.settings"].model_copy(
+        update={"files_dir": str(tmp_path / "files"), "files_unattached_hours": 2}
+    )
+    app.extensions["gridmap.files"] = stores.from_settings(settings)
+    worker = clients("grid_worker")
+    old, fresh = uploaded(worker, image()), uploaded(worker, image())
+    _age(session, old["id"], 3)
+    _age(session, fresh["id"], 1)
+
+    cron, work = cli.scheduled_work(settings)["files"]
+
+    assert cron == "0 * * * *"
+    assert work(session) == 1
+    assert file_store.get_file(session, fresh["id"]) is not None
+    assert sorted(p.name for p in (tmp_path / "files").rglob("*") if p.is_file()) == sorted(
+        [fresh["id"], fresh["id"]]
+    )
+
+
+def test_an_upload_with_an_idempotency_key_is_stored_once(clients, objects, session):
+    worker = clients("grid_worker")
+    data = image()
+    first = upload(worker, data, key="photo-1")
+    again = upload(worker, data, key="photo-1")
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert file_store.count_files(session) == 1 and len(objects.keys()) == 2
+    other = upload(worker, image("PNG"), key="photo-1")
+    assert_problem(other, 422, "different request body")
+    assert file_store.count_files(session) == 1

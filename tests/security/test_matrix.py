@@ -13,14 +13,18 @@ from typing import Any
 
 import mapbox_vector_tile
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from werkzeug.routing import Rule
 
 from gridmap.access import security
 from gridmap.access.auth import CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGNED_IN
 from gridmap.core import clock
-from gridmap.storage.models import ResidentRequest
+from gridmap.files import service as files
+from gridmap.files import stores
+from gridmap.storage import files as file_store
+from gridmap.storage.models import Patrol, PatrolCheckIn, ResidentRequest
 from tests.conftest import ClientFor, client_for
+from tests.requests.photos import image
 from tests.security.conftest import (
     A_PEOPLE,
     ADMIN_ROLES,
@@ -53,10 +57,6 @@ NO_OBJECT_ENDPOINTS = {
     "features.collection": "a collection's description; its items are probed",
     "tilejson.grids": "the tile URLs and fields of a layer; the grid tiles are probed",
     "open311.service_definition": "the category catalogue is the same for every scope",
-    "files.read_file": "a photo: seen where its request or check-in is seen, its uploader's "
-    "alone until attached (tests/requests/test_photos.py: 404 outside the scope)",
-    "files.read_thumbnail": "a photo's thumbnail: as files.read_file",
-    "files.file_info": "what a photo is: as files.read_file",
     "departments.list_departments": "the departments a street may summon: the same list for "
     "every scope, no personal data",
 }
@@ -100,6 +100,14 @@ A_GRID_TILE = "/api/v1/tiles/grids/15/26979/12415.mvt"
 B_GRID_TILE = "/api/v1/tiles/grids/15/26983/12415.mvt"
 PLANTED_TILE = f"/api/v1/tiles/requests/16/53959/24831.mvt?period={THIS_MONTH}"
 B_COUNT_TILE = f"/api/v1/tiles/requests/14/13491/6207.mvt?period={THIS_MONTH}"
+
+#: Photos planted by ``photo_world``, by what they belong to: (A's, B's, one never uploaded),
+#: attached to request 501/511, to the check-in of patrol 601/611, to visit 701/711. The
+#: never-uploaded id differs from B's in digits only, so that the two 404s can be compared.
+PHOTOS = {
+    kind: tuple(f"{kind.replace('_', '')}Photo000000{n}" for n in (a, b, 999))
+    for kind, a, b in (("request", 501, 511), ("check_in", 601, 611), ("visit", 701, 711))
+}
 
 #: The OGC API Features collections.
 OGC = "/api/v1/ogc/collections"
@@ -449,6 +457,30 @@ PROBES = (
         _get(f"/api/v1/patrols?grid={B}"),
     ),
     Probe(
+        "request photo",
+        READ,
+        "one",
+        _get(f"/api/v1/files/{PHOTOS['request'][0]}/info"),
+        _get(f"/api/v1/files/{PHOTOS['request'][1]}/info"),
+        _get(f"/api/v1/files/{PHOTOS['request'][2]}/info"),
+    ),
+    Probe(
+        "check-in photo",
+        READ,
+        "one",
+        _get(f"/api/v1/files/{PHOTOS['check_in'][0]}"),
+        _get(f"/api/v1/files/{PHOTOS['check_in'][1]}"),
+        _get(f"/api/v1/files/{PHOTOS['check_in'][2]}"),
+    ),
+    Probe(
+        "visit photo",
+        READ,
+        "one",
+        _get(f"/api/v1/files/{PHOTOS['visit'][0]}/thumbnail"),
+        _get(f"/api/v1/files/{PHOTOS['visit'][1]}/thumbnail"),
+        _get(f"/api/v1/files/{PHOTOS['visit'][2]}/thumbnail"),
+    ),
+    Probe(
         "household visits",
         READ,
         "one",
@@ -565,8 +597,59 @@ PROBES = (
 
 
 @pytest.fixture
-def login_as(login_as: ClientFor, request_world: None, patrol_world: None) -> ClientFor:
-    """The security suite's ``login_as``, in a world that also holds residents' requests."""
+def photo_world(app, session, request_world, patrol_world, tmp_path) -> None:
+    """The photos of ``PHOTOS`` (rows and bytes in a disk store of the test's own)."""
+    objects = stores.DiskStore(tmp_path / "files")
+    app.extensions["gridmap.files"] = objects
+    photo = image()
+    for kind, pair in PHOTOS.items():
+        for file_id, owner in zip(pair[:2], _owners(session, kind), strict=True):
+            file_store.insert_file(session, _photo_row(file_id, kind, owner, len(photo)))
+            objects.put(files.photo_key(file_id), photo, "image/jpeg")
+            objects.put(files.thumbnail_key(file_id), photo, "image/jpeg")
+    session.commit()
+
+
+def _owners(session, kind: str) -> list[dict[str, int]]:
+    """What the A and B photos of ``kind`` are attached to, with their uploader."""
+    if kind == "request":
+        user = session.scalar(select(Patrol.user_id).where(Patrol.id == 601))
+        return [{"request_id": 501, "uploaded_by": user}, {"request_id": 511, "uploaded_by": user}]
+    found = []
+    for patrol_id in (601, 611):
+        user = session.scalar(select(Patrol.user_id).where(Patrol.id == patrol_id))
+        if kind == "visit":
+            found.append({"visit_id": patrol_id + 100, "uploaded_by": user})
+        else:
+            check_in = session.scalar(
+                select(PatrolCheckIn.id).where(PatrolCheckIn.patrol_id == patrol_id)
+            )
+            found.append({"check_in_id": check_in, "uploaded_by": user})
+    return found
+
+
+def _photo_row(file_id: str, kind: str, owner: dict[str, int], size: int) -> dict[str, Any]:
+    return owner | {
+        "id": file_id,
+        "purpose": "intake" if kind == "request" else kind,
+        "uploaded_at": clock.now(),
+        "media_type": "image/jpeg",
+        "size_bytes": size,
+        "thumbnail_bytes": size,
+        "original_bytes": size,
+        "width": 64,
+        "height": 48,
+        "sha256": "0" * 64,
+        "exif": {},
+    }
+
+
+@pytest.fixture
+def login_as(
+    login_as: ClientFor, request_world: None, patrol_world: None, photo_world: None
+) -> ClientFor:
+    """The security suite's ``login_as``, in a world that also holds residents' requests
+    and photos."""
     return login_as
 
 
@@ -857,7 +940,9 @@ def test_out_of_scope_people_are_never_named(login_as):
             assert name not in text and phone not in text
 
 
-def test_the_matrix_detects_a_caller_who_can_see_b(app, make_user, request_world, patrol_world):
+def test_the_matrix_detects_a_caller_who_can_see_b(
+    app, make_user, request_world, patrol_world, photo_world
+):
     """The checks above can fail: a county-wide street admin (scope 110101, which holds B) is
     caught by every probe."""
     county = client_for(app, make_user("street_admin", A[:6]))

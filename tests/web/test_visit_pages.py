@@ -1,7 +1,9 @@
 """The worker's pages on a phone (390×844): a party member records a visit (民情日志) and files
 a request from it, which the grid worker and the chief see; and the patrol page offline — a
-10-minute patrol with two check-ins and a visit log recorded with the network off, the page
-reloaded, the network back: everything arrives once. axe finds no serious violation."""
+10-minute patrol with two check-ins and a visit log recorded with the network off, a photo
+with a check-in and one with the visit, the page reloaded, the network back (the answer to
+the first photo's upload lost on the way): everything arrives once, each photo stored once
+and attached to its check-in or visit. axe finds no serious violation."""
 
 from __future__ import annotations
 
@@ -13,11 +15,18 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Route
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from gridmap.storage.models import HouseholdVisit, Patrol, PatrolCheckIn, PatrolPoint
+from gridmap.storage.models import (
+    HouseholdVisit,
+    Patrol,
+    PatrolCheckIn,
+    PatrolPoint,
+    StoredFile,
+)
+from tests.requests.photos import image
 from tests.web.browser import Watched
 from tests.web.test_requests_pages import PHONE, Api
 from tests.web.walk import axe_violations
@@ -125,6 +134,7 @@ def test_a_member_records_a_visit_and_files_a_request_from_it(
     page.get_by_role("checkbox", name="养老照护").check()
     page.get_by_role("checkbox", name="安全隐患").check()
     page.get_by_label("走访情况").fill("老人独居，楼道堆放杂物")
+    _take_photo(page, "#gm-visit-photos", "corridor.jpg")
     page.get_by_role("button", name="保存走访").click()
     page.wait_for_selector("#gm-visit-result[data-state=done]")
     visit_id = int(page.locator("#gm-visit-result").get_attribute("data-visit") or 0)
@@ -146,6 +156,8 @@ def test_a_member_records_a_visit_and_files_a_request_from_it(
     assert request["timeline"][0]["detail"]["visit_id"] == visit_id
     logs = worker_api.get(f"/households/{home['id']}/visits")["logs"]
     assert [log["id"] for log in logs][:1] == [visit_id] and logs[0]["request_id"] == request_id
+    (photo,) = logs[0]["photos"]
+    assert worker_api.get(f"/files/{photo}/info")["purpose"] == "visit"
     with Session(web_engine) as session:
         visit = session.get(HouseholdVisit, visit_id)
         assert visit is not None and visit.request_id == request_id
@@ -178,6 +190,18 @@ def _check_in(page: Page, household_id: int) -> None:
     page.wait_for_selector("#gm-patrol-status[data-state=checked-in]")
 
 
+def _take_photo(page: Page, picker: str, name: str) -> None:
+    """Choose a photo in the picker: kept on the phone, its preview shown."""
+    kept = int(page.locator(picker).get_attribute("data-kept") or 0)
+    photo: FilePayload = {
+        "name": name,
+        "mimeType": "image/jpeg",
+        "buffer": image("JPEG", (640, 480)),
+    }
+    page.locator(f"{picker} .gm-photo-input").set_input_files(files=[photo])
+    page.wait_for_selector(f"{picker}[data-kept='{kept + 1}'] img.gm-photo-thumb")
+
+
 def test_a_patrol_recorded_offline_arrives_once(
     phones: Callable[..., Watched], worker_api: Api, web_engine: Engine
 ) -> None:
@@ -194,6 +218,7 @@ def test_a_patrol_recorded_offline_arrives_once(
     page.wait_for_selector("html[data-offline-ready=true]", timeout=60_000)
     with Session(web_engine) as session:
         before = session.scalar(select(func.max(Patrol.id))) or 0
+        files_before = session.scalar(select(func.count()).select_from(StoredFile)) or 0
 
     context.set_offline(True)
     page.locator("#gm-patrol-list").select_option(SURVEY)
@@ -201,8 +226,11 @@ def test_a_patrol_recorded_offline_arrives_once(
     page.wait_for_selector("#gm-patrol-status[data-state=running]")
     assert page.locator("#gm-patrol").get_attribute("data-patrol") == ""
     _run(context, page, 3)
+    _take_photo(page, "#gm-checkin-photos", "door.jpg")
     _check_in(page, homes[1]["id"])
+    assert page.locator("#gm-checkin-photos").get_attribute("data-kept") == "0"
     _run(context, page, 2)
+    _take_photo(page, "#gm-patrol-visit-photos", "kitchen.jpg")
     page.locator("#gm-patrol-visit-household").select_option(str(homes[2]["id"]))
     page.get_by_role("radio", name="电话").check()
     page.get_by_role("checkbox", name="医疗健康").check()
@@ -223,7 +251,7 @@ def test_a_patrol_recorded_offline_arrives_once(
     assert fixes >= PATROL_MINUTES * 12 - 2
     waiting = page.locator("#gm-outbox").inner_text()
     assert "待发送" in waiting and "签到 2" in waiting and "民情日志 1" in waiting
-    assert "离线" in waiting
+    assert "照片 2" in waiting and "离线" in waiting
     page.locator(".gm-patrol-bar").scroll_into_view_if_needed()
     page.get_by_role("button", name="结束巡查").click()
     page.wait_for_selector("#gm-patrol-status[data-state=ended]")
@@ -232,6 +260,18 @@ def test_a_patrol_recorded_offline_arrives_once(
     with Session(web_engine) as session:
         assert (session.scalar(select(func.max(Patrol.id))) or 0) == before
 
+    # The first photo reaches the server but its answer is lost: the phone sends it again.
+    lost: list[str] = []
+
+    def lose_first_answer(route: Route) -> None:
+        if route.request.method != "POST" or lost:
+            route.continue_()
+            return
+        answer = route.fetch()
+        lost.append(answer.json()["id"])
+        route.abort("connectionreset")
+
+    context.route("**/api/v1/files", lose_first_answer)
     context.set_offline(False)
     page.wait_for_selector("#gm-outbox[data-state=sent]", timeout=90_000)
     assert "全部已发送" in page.locator("#gm-outbox").inner_text()
@@ -251,6 +291,24 @@ def test_a_patrol_recorded_offline_arrives_once(
         ).all()
         assert visit.household_id == homes[2]["id"] and visit.channel == "phone"
         assert visit.topics == ["health"]
+        # Each photo stored once, attached to its check-in or visit; the lost answer's
+        # photo is the one the retry was given back.
+        assert session.scalar(select(func.count()).select_from(StoredFile)) == files_before + 2
+        (door,) = session.scalars(
+            select(StoredFile)
+            .join(PatrolCheckIn, PatrolCheckIn.id == StoredFile.check_in_id)
+            .where(PatrolCheckIn.patrol_id == patrol.id)
+        ).all()
+        (kitchen,) = session.scalars(
+            select(StoredFile).where(StoredFile.visit_id == visit.id)
+        ).all()
+        first = session.scalar(
+            select(PatrolCheckIn).where(
+                PatrolCheckIn.patrol_id == patrol.id, PatrolCheckIn.household_id == homes[1]["id"]
+            )
+        )
+        assert first is not None and first.photo == door.id and door.id in lost
+        assert door.purpose == "check_in" and kitchen.purpose == "visit"
     assert phone.csp_violations == [] and phone.foreign_requests() == []
 
 

@@ -3,8 +3,8 @@
  *
  * Record a visit to a household the caller covers (入户/电话/微信, the topics found, a note);
  * once the server has it, one step files a request for that household from the visit (its
- * timeline names the visit). Visits are kept in IndexedDB (core/outbox.js) and sent when the
- * connection returns; the page says what waits to be sent. The page and its assets are kept
+ * timeline names the visit). Visits and their photos are kept in IndexedDB (core/outbox.js)
+ * and sent when the connection returns, the photos first; the page says what waits to be sent. The page and its assets are kept
  * by the service worker, so it opens without a network.
  */
 import { newKey, onServerClock, requestJson } from '../core/api.js';
@@ -14,6 +14,7 @@ import { beijing } from '../core/format.js';
 import { keepOffline } from '../core/install.js';
 import { OUTBOX_QUEUE_LABELS } from '../core/labels.js';
 import { Outbox, waitingText } from '../core/outbox.js';
+import { PhotoPicker } from '../core/photos.js';
 import { fillChoices, visitBody, visitSummary } from '../visits/form.js';
 
 const PREFIX = 'gm-visit';
@@ -36,8 +37,11 @@ class VisitsPage {
     this.outbox = new Outbox(config.apiRoot, {
       onChange: (ops, err) => this.showWaiting(ops, err),
       onSent: (op, answer) => this.sent(op, answer),
-      onRefused: (op, err) => banner(`${OUTBOX_QUEUE_LABELS.visits}未被接受：${err.message}`),
+      onRefused: (op, err) => banner(`${OUTBOX_QUEUE_LABELS[op.kind === 'photo' ? 'photos'
+        : 'visits']}未被接受：${err.message}`),
     });
+    this.photos = new PhotoPicker(document.getElementById('gm-visit-photos'), config.apiRoot,
+      banner, { keep: true });
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.record();
@@ -100,7 +104,10 @@ class VisitsPage {
     const body = visitBody(this.form, PREFIX, this.household.value, onServerClock(Date.now()));
     this.submit.disabled = true;
     try {
-      await this.outbox.add({ kind: 'visit', path: '/visits', body, key: newKey() });
+      await this.outbox.add({
+        kind: 'visit', path: '/visits', body, key: newKey(), photoField: 'photos',
+      }, { photos: this.photos.kept(), purpose: 'visit' });
+      this.photos.reset();
       this.form.querySelector('textarea').value = '';
       this.form.querySelectorAll(`input[name="${PREFIX}-topic"]`).forEach((box) => {
         box.checked = false;

@@ -5,12 +5,14 @@
  * outbox (core/outbox.js): kept in IndexedDB with its Idempotency-Key and sent in order when
  * the connection allows, so a patrol recorded without signal, even across a reload of the
  * page, arrives whole and once. A patrol started offline is named by a local reference until
- * the server answers its start.
+ * the server answers its start. Photos taken for a check-in or a visit are queued with it
+ * and uploaded just before it.
  */
 import { newKey, onServerClock } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { OUTBOX_QUEUE_LABELS } from '../core/labels.js';
 import { Outbox, waitingText } from '../core/outbox.js';
+import { PhotoPicker } from '../core/photos.js';
 import { visitBody } from '../visits/form.js';
 import { COLOURS, metres } from './common.js';
 
@@ -24,6 +26,10 @@ const GEO_ERRORS = {
   2: '无法获取当前位置（定位不可用）。巡查轨迹暂不记录，仍可入户签到（不带位置）。',
   3: '定位超时，正在继续尝试…',
 };
+/** The glossary's word (OUTBOX_QUEUE_LABELS) for each kind of write. */
+const KIND_LABEL = {
+  fixes: 'fixes', check_in: 'check_ins', visit: 'visits', photo: 'photos',
+};
 /** The running patrol as kept on the phone (IndexedDB): survives a reload. */
 const RUNNING = 'patrol';
 
@@ -34,10 +40,13 @@ export class LivePatrol {
     this.outbox = new Outbox(this.config.apiRoot, {
       onChange: (ops, err) => this.showWaiting(ops, err),
       onSent: (op, answer) => this.onSent(op, answer),
-      onRefused: (op, err) => banner(`${OUTBOX_QUEUE_LABELS[op.kind === 'fixes' ? 'fixes'
-        : op.kind === 'check_in' ? 'check_ins' : op.kind === 'visit' ? 'visits' : 'other']}`
+      onRefused: (op, err) => banner(`${OUTBOX_QUEUE_LABELS[KIND_LABEL[op.kind] || 'other']}`
         + `未被接受：${err.message}`),
     });
+    this.checkInPhotos = new PhotoPicker(document.getElementById('gm-checkin-photos'),
+      this.config.apiRoot, banner, { keep: true, max: 1 });
+    this.visitPhotos = new PhotoPicker(document.getElementById('gm-patrol-visit-photos'),
+      this.config.apiRoot, banner, { keep: true });
     const refresh = () => this.outbox.changed();
     window.addEventListener('online', refresh);
     window.addEventListener('offline', refresh);
@@ -55,6 +64,7 @@ export class LivePatrol {
   }
 
   onSent(op, answer) {
+    if (op.kind === 'photo') return;
     this.answers[op.key] = answer;
     if (op.kind === 'fixes') this.stored = answer.points;
     if (op.kind === 'start' && this.patrol && this.patrol.ref === op.setsRef) {
@@ -267,7 +277,9 @@ export class LivePatrol {
       await this.queueFixes();
       await this.outbox.add({
         kind: 'check_in', path: '/patrols/{patrol}/checkins', ref: this.patrol.ref, key, body,
-      });
+        photoField: 'photo',
+      }, { photos: this.checkInPhotos.kept(), purpose: 'check_in' });
+      this.checkInPhotos.reset();
       const answer = await this.sendNow(key);
       if (answer) {
         const far = answer.distance_m === null || answer.distance_m === undefined ? '（无位置）'
@@ -291,12 +303,15 @@ export class LivePatrol {
     if (!household) return;
     const body = visitBody(this.visitForm, 'gm-patrol-visit', household,
       onServerClock(Date.now()));
-    const op = { kind: 'visit', path: '/visits', key: newKey(), body };
+    const op = {
+      kind: 'visit', path: '/visits', key: newKey(), body, photoField: 'photos',
+    };
     if (this.patrol) Object.assign(op, { ref: this.patrol.ref, refField: 'patrol_id' });
     this.visitSubmit.disabled = true;
     try {
       await this.queueFixes();
-      await this.outbox.add(op);
+      await this.outbox.add(op, { photos: this.visitPhotos.kept(), purpose: 'visit' });
+      this.visitPhotos.reset();
       this.visitForm.querySelector('textarea').value = '';
       this.visitForm.querySelectorAll('input[type=checkbox]').forEach((box) => {
         box.checked = false;
