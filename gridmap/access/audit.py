@@ -37,6 +37,10 @@ COLUMNS = (
 )
 
 
+#: ``audit_log.object_id``'s length.
+OBJECT_ID_LENGTH = AuditEntry.object_id.type.length
+
+
 def record(
     session: Session,
     action: str,
@@ -60,7 +64,8 @@ def record(
             username=caller.username if caller else scrub(username),
             action=action,
             object_type=object_type,
-            object_id=None if object_id is None else scrub(str(object_id)),
+            # A refused path's id as far as the column holds it (the path is in ``detail``).
+            object_id=None if object_id is None else scrub(str(object_id))[:OBJECT_ID_LENGTH],
             outcome=outcome,
             ip=origin.ip if origin else None,
             user_agent=scrub((origin.user_agent or "")[:300]) if origin else None,

@@ -27,6 +27,7 @@ from gridmap.files import service as files
 from gridmap.files import stores
 from gridmap.public import service as public
 from gridmap.storage.models import (
+    AuditEntry,
     Outbox,
     PublicCaptcha,
     PublicCode,
@@ -363,3 +364,18 @@ def test_a_category_closed_to_the_public_is_neither_listed_nor_filed(
         "category-closed",
     )
     assert counts(session) == before
+
+
+def test_a_rating_of_a_number_too_long_is_refused_and_audited(
+    resident: FlaskClient, session: Session
+) -> None:
+    number = "𝕿𝖍𝖊 𝖖𝖚𝖎𝖈𝖐 𝖇𝖗𝖔𝖜𝖓 𝖋𝖔𝖝 𝖏𝖚𝖒𝖕𝖘 𝖔𝖛𝖊𝖗 𝖙𝖍𝖊 𝖑𝖆𝖟𝖞 𝖉𝖔𝖌"
+    answer = resident.post(
+        f"/api/v1/public/requests/{number}/rating",
+        json={"resolved": "resolved", "rating": "satisfied"},
+    )
+    _refused(answer, 400)
+    refused = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "public.rate").order_by(AuditEntry.id)
+    ).all()[-1]
+    assert refused.outcome == "failed" and refused.object_id == number[:40]
