@@ -9,7 +9,8 @@ the resident gets it once. A refused message (the provider answered no) waits wi
 exponential backoff (``GRIDMAP_NOTIFY_BACKOFF_SECONDS`` doubling up to
 ``GRIDMAP_NOTIFY_BACKOFF_MAX_SECONDS``) and a new key, and is given up after
 ``GRIDMAP_NOTIFY_MAX_ATTEMPTS`` tries. Non-urgent SMS and WeCom messages wait out quiet hours
-(Beijing time); a recipient who opted out gets nothing (its staff list still shows it).
+(Beijing time); a recipient who opted out gets nothing (its staff list still shows it) but
+what they asked for just now (a public filing's code, ``OUTBOX_ASKED_FOR``).
 
 Where a message goes: the resident's phone by SMS; a department's group robot (when it has
 one) and its accounts' list; a staff member's list (``GET /api/v1/notifications``).
@@ -29,7 +30,7 @@ from gridmap.core.settings import Settings
 from gridmap.notify import channels
 from gridmap.notify.channels import Answer, Channel, Letter
 from gridmap.storage import notifications as store
-from gridmap.storage.models import Outbox
+from gridmap.storage.models import OUTBOX_ASKED_FOR, Outbox
 
 #: Channels that reach a person's phone or group: these keep quiet hours.
 LOUD: Final = frozenset({"sms", "wecom"})
@@ -144,7 +145,7 @@ def deliver(
     session: Session, message: Outbox, outlet: Outlet, policy: Policy, now: dt.datetime
 ) -> str:
     """Deliver one claimed message (not committed); returns what became of it."""
-    if store.opted_out(session, message):
+    if message.kind not in OUTBOX_ASKED_FOR and store.opted_out(session, message):
         store.finish(session, message.id, "opted_out", now)
         return "opted_out"
     ways = routes(session, message)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from gridmap.access.auth import Caller, Scope
 from gridmap.core import clock, glossary
 from gridmap.requests import deadlines, lifecycle, rates, service
+from gridmap.storage import notifications as outbox
 from gridmap.storage import requests as request_store
 from gridmap.storage import sweeps as store
 from gridmap.storage.models import ResidentRequest
@@ -117,7 +118,7 @@ def raise_card(
         session, row, system, now, "card", {"card": colour, "stage": stage, "deadline": deadline}
     )
     kind = REMINDER_OF[colour]
-    sent = store.add_message(
+    sent = outbox.add_message(
         session,
         run
         | {

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.requests.lifecycle import CLOCKED, OPEN, STAGE_OF
 from gridmap.storage import requests
-from gridmap.storage.models import Category, Outbox, RequestCard, ResidentRequest, User
+from gridmap.storage.models import Category, RequestCard, ResidentRequest, User
 
 #: The account the scheduler acts as (migration 0016: inactive, without role).
 SYSTEM_USERNAME = "system"
@@ -136,16 +136,5 @@ def add_card(session: Session, values: dict[str, Any]) -> bool:
         .values(**values)
         .on_conflict_do_nothing(constraint="uq_request_card_stage_run")
         .returning(RequestCard.id)
-    )
-    return session.execute(stmt).first() is not None
-
-
-def add_message(session: Session, values: dict[str, Any]) -> bool:
-    """Put a message in the outbox unless this stage run already has one of its kind."""
-    stmt = (
-        pg_insert(Outbox)
-        .values(**values)
-        .on_conflict_do_nothing(constraint="uq_outbox_stage_run_kind")
-        .returning(Outbox.id)
     )
     return session.execute(stmt).first() is not None

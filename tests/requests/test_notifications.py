@@ -228,7 +228,21 @@ def test_an_opted_out_recipient_gets_nothing(session, clients, sms) -> None:
         r = file(clients("chief"))
         _step(clients("grid_worker"), r, action="accept")
         assert _send(session, _live(sms)) == {"sent": 1, "opted_out": 1}
-    assert sms.accepted == {}
+        assert sms.accepted == {}
+        # A code they asked for to file on the public channel still reaches them.
+        store.add_message(
+            session,
+            {
+                "kind": "verify_code",
+                "recipient_phone": PHONE,
+                "urgent": True,
+                "created_at": clock.now(),
+                "next_attempt_at": clock.now(),
+                "payload": {"text": "验证码 123456"},
+            },
+        )
+        assert _send(session, _live(sms)) == {"sent": 1}
+    assert len(sms.accepted) == 1
 
 
 def test_a_department_hears_on_its_robot_and_its_list(

@@ -62,6 +62,8 @@ OUTBOX_KINDS = (
     # The public channel's one-time code (公众上报), to the phone it verifies.
     "verify_code",
 )
+#: Messages the recipient asked for just now: sent although they opted out of the others.
+OUTBOX_ASKED_FOR = ("verify_code",)
 #: How a message in the outbox ended: sent, not sent to a recipient who opted out, or given
 #: up after the last retry.
 OUTBOX_OUTCOMES = ("sent", "opted_out", "gave_up")
