@@ -30,8 +30,9 @@ MICRO = COMMUNITY + "01001"
 #: Operations a street administrator may not use at all: refused (403) before any input.
 ADMIN_ONLY = re.compile(
     r"^[A-Z]+ /api/v1/(admin/|audit|notifications/opt-outs)|^PUT /api/v1/categories"
-    r"|^POST /api/v1/visits"  # a visit is recorded by the member or worker who made it
 )
+#: Operations of those who record their own work (a visit), walked as a grid worker.
+AS_WORKER = re.compile(r"^POST /api/v1/visits")
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -170,12 +171,14 @@ def _check(answer: Any, method: str, url: str, field: str) -> int:
     return 400
 
 
-def test_nul_in_any_documented_field_is_a_400(spec, client, staffed, session):
+def test_nul_in_any_documented_field_is_a_400(spec, client, app, make_user, staffed, session):
+    worker = client_for(app, make_user("grid_worker", MICRO))
     seen: dict[int, int] = {}
     fields: set[tuple[str, str, str]] = set()
     for method, url, field, body in _cases(spec):
         headers = {"If-Match": "*", "Idempotency-Key": f"nul-{len(fields)}"}
-        answer = client.open(url, method=method.upper(), json=body, headers=headers)
+        caller = worker if AS_WORKER.search(f"{method.upper()} {url}") else client
+        answer = caller.open(url, method=method.upper(), json=body, headers=headers)
         status = _check(answer, method, url, field)
         seen[status] = seen.get(status, 0) + 1
         fields.add((method, url.split("?")[0], field))
