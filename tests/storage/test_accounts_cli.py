@@ -46,8 +46,8 @@ def test_create_user_refuses_bad_input_and_writes_nothing(runner, session):
     for args in cases:
         result = runner.invoke(args=["gridmap", "create-user", *args, "--password", "long-enough"])
         assert result.exit_code == 1 and "error:" in result.output, (args, result.output)
-    # Only the scheduler's account (migration 0016) is there.
-    assert session.scalars(select(User.username)).all() == ["system"]
+    # Only the migrations' accounts: the scheduler's (0016), the public channel's (0023).
+    assert sorted(session.scalars(select(User.username))) == ["public", "system"]
     assert _audit_actions(session) == []
 
 
