@@ -503,6 +503,7 @@ AUDIT_OBJECTS: Final = {
     "grid": "网格",
     "patrol": "巡查",
     "visit": "民情日志",
+    "file": "照片",
     "api_key": "接口密钥",
     "category": "诉求类别",
     "department": "职能部门",
