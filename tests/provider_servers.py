@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, quote_plus, urlsplit
 
+from gridmap.core import clock
+
 ACCESS_KEY_ID = "LTAI-test-key"
 ACCESS_KEY_SECRET = "test-secret-Of-the-key"
 REQUIRED = (
@@ -121,7 +123,8 @@ class AliyunSmsServer(_Server):
         stamp = dt.datetime.strptime(pairs["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=dt.UTC
         )
-        if abs(dt.datetime.now(dt.UTC) - stamp) > dt.timedelta(minutes=15):
+        # Judged by the one clock, which a test may have set for the sender too.
+        if abs(clock.now() - stamp) > dt.timedelta(minutes=15):
             return 400, {"Code": "InvalidTimeStamp.Expired"}
         signature = pairs.pop("Signature")
         if not hmac.compare_digest(signature, documented_signature(pairs, ACCESS_KEY_SECRET)):

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
+from gridmap.core import clock
+
 #: Alibaba Cloud's answer to a nonce it has seen: the message went out before.
 NONCE_USED = "SignatureNonceUsed"
 
@@ -126,7 +128,7 @@ class AliyunSms:
         return params | {"Signature": rpc_signature(params, self.access_key_secret)}
 
     def send(self, letter: Letter) -> Answer:
-        body = urlencode(self.params(letter, dt.datetime.now(dt.UTC))).encode()
+        body = urlencode(self.params(letter, clock.now())).encode()
         try:
             status, answer = _post(
                 self.endpoint, body, "application/x-www-form-urlencoded", self.timeout
