@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from geoalchemy2.functions import ST_AsGeoJSON, ST_Intersects
@@ -145,6 +146,15 @@ def update_building(
     return int(session.execute(stmt).scalar_one())
 
 
+def building_numbered(session: Session, micro_grid_id: int, number: str) -> int | None:
+    """The id of the building numbered ``number`` in a micro-grid, if recorded."""
+    return session.scalar(
+        select(Building.id).where(
+            Building.micro_grid_id == micro_grid_id, Building.number == number
+        )
+    )
+
+
 def micro_grid_at(session: Session, wkt: str) -> Row[int, str] | None:
     """The current micro-grid (id, code) holding a geometry's point on its surface."""
     point = func.ST_PointOnSurface(func.ST_GeomFromEWKT(wkt))
@@ -170,7 +180,9 @@ def units(session: Session, building_id: int) -> list[Row[int, str, int | None, 
     return list(session.execute(stmt).all())
 
 
-def add_units(session: Session, building_id: int, numbers: list[tuple[str, int | None]]) -> None:
+def add_units(
+    session: Session, building_id: int, numbers: Sequence[tuple[str, int | None]]
+) -> None:
     """Add units (number, floors) to a building; existing numbers get the floors given."""
     for number, floors in numbers:
         found = session.scalar(
