@@ -471,3 +471,76 @@ def derive_from_households(session: Session, prefix: str = "") -> tuple[list[int
     if created:
         session.execute(text(_DERIVE_UNITS_SQL), {"buildings": created})
     return created, link_households(session, building_ids=created)
+
+
+# ----------------------------------------------------------------------------- the demo
+
+
+_DEMO_HEADS_SQL = """
+INSERT INTO building_post (building_id, role, person_id, start_date)
+SELECT DISTINCT ON (h.building_id) h.building_id, 'building_head', p.id, :start
+FROM person p
+JOIN assignment a ON a.person_id = p.id AND a.role = 'building_leader' AND a.end_date IS NULL
+JOIN household h ON ST_DWithin(h.geom, p.home, 1e-6)
+WHERE h.building_id IS NOT NULL AND p.kind = ANY(:kinds)
+ORDER BY h.building_id, p.id
+ON CONFLICT DO NOTHING
+"""
+
+_DEMO_UNIT_HEADS_SQL = """
+INSERT INTO building_post (building_id, unit_id, role, person_id, start_date)
+SELECT DISTINCT ON (h.unit_id) h.building_id, h.unit_id, 'unit_head', c.person_id, :start
+FROM household h
+JOIN coverage c ON c.household_id = h.id
+JOIN person p ON p.id = c.person_id AND p.kind = ANY(:kinds)
+WHERE h.unit_id IS NOT NULL
+GROUP BY h.building_id, h.unit_id, c.person_id
+ORDER BY h.unit_id, count(*) DESC, c.person_id
+ON CONFLICT DO NOTHING
+"""
+
+_DEMO_CENTRALS_SQL = """
+INSERT INTO central_household (household_id, person_id, start_date)
+SELECT DISTINCT ON (h.building_id) h.id, p.id, :start
+FROM person p
+JOIN household h ON ST_DWithin(h.geom, p.home, 1e-6)
+WHERE h.building_id IS NOT NULL AND p.kind = ANY(:kinds)
+ORDER BY h.building_id, p.id, h.id
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+_DEMO_NEIGHBOURS_SQL = """
+INSERT INTO central_neighbour (central_id, household_id)
+SELECT central_id, household_id FROM (
+  SELECT ch.id AS central_id, h.id AS household_id,
+         row_number() OVER (PARTITION BY ch.id ORDER BY abs(h.id - own.id), h.id) AS rank
+  FROM central_household ch
+  JOIN household own ON own.id = ch.household_id
+  JOIN household h ON h.building_id = own.building_id AND h.id <> own.id
+  WHERE ch.id = ANY(:centrals)
+) near
+WHERE rank <= :limit
+ON CONFLICT DO NOTHING
+"""
+
+
+def seed_demo(session: Session, *, start: dt.date, limit: int) -> dict[str, int]:
+    """The demo's buildings from its households' addresses, and their people: each building
+    leader (楼栋长) heads the building they live in, the member covering most of a unit's
+    households is its 单元长, and in each building a member's household is a 党员中心户
+    looking after up to ``limit`` of its nearest neighbours (by household number)."""
+    created, linked = derive_from_households(session)
+    holders = {"start": start, "kinds": list(POST_HOLDER_KINDS)}
+    heads = session.execute(text(_DEMO_HEADS_SQL), holders)
+    unit_heads = session.execute(text(_DEMO_UNIT_HEADS_SQL), holders)
+    members = {"start": start, "kinds": list(CENTRAL_MEMBER_KINDS)}
+    centrals = [int(i) for i in session.scalars(text(_DEMO_CENTRALS_SQL), members)]
+    session.execute(text(_DEMO_NEIGHBOURS_SQL), {"centrals": centrals, "limit": limit})
+    return {
+        "buildings": len(created),
+        "households_linked": linked,
+        "building_heads": int(heads.rowcount or 0),  # type: ignore[attr-defined]
+        "unit_heads": int(unit_heads.rowcount or 0),  # type: ignore[attr-defined]
+        "central_households": len(centrals),
+    }
