@@ -55,7 +55,7 @@ class DetailQuery(BaseModel):
     history: bool = Field(False, description="Include posts that have ended")
 
 
-class EndQuery(BaseModel):
+class EndBody(Strict):
     end_date: params.Day | None = Field(None, description="Default: today")
 
 
@@ -234,13 +234,13 @@ def _set_post(building_id: int, unit: str | None, body: HolderBody) -> Response:
     return _etag_answer({"id": post_id}, etag)
 
 
-def _end_post(building_id: int, unit: str | None, query: EndQuery) -> Response:
+def _end_post(building_id: int, unit: str | None, body: EndBody) -> Response:
     etag = domain.end_post(
         get_session(),
         caller().scope,
         building_id,
         unit,
-        query.end_date,
+        body.end_date,
         request.headers.get("If-Match"),
     )
     audit_write("building.post_end", "building", building_id, {"unit": unit})
@@ -253,10 +253,10 @@ def set_building_head(path: BuildingPath, body: HolderBody) -> Response:
     return _set_post(path.building_id, None, body)
 
 
-@bp.delete("/buildings/<int:building_id>/head", summary="End the 楼栋长's post (If-Match)")
+@bp.post("/buildings/<int:building_id>/head/end", summary="End the 楼栋长's post (If-Match)")
 @requires(BUILDINGS)
-def end_building_head(path: BuildingPath, query: EndQuery) -> Response:
-    return _end_post(path.building_id, None, query)
+def end_building_head(path: BuildingPath, body: EndBody) -> Response:
+    return _end_post(path.building_id, None, body)
 
 
 @bp.put(
@@ -268,12 +268,12 @@ def set_unit_head(path: UnitPath, body: HolderBody) -> Response:
     return _set_post(path.building_id, path.unit, body)
 
 
-@bp.delete(
-    "/buildings/<int:building_id>/units/<unit>/head", summary="End a 单元长's post (If-Match)"
+@bp.post(
+    "/buildings/<int:building_id>/units/<unit>/head/end", summary="End a 单元长's post (If-Match)"
 )
 @requires(BUILDINGS)
-def end_unit_head(path: UnitPath, query: EndQuery) -> Response:
-    return _end_post(path.building_id, path.unit, query)
+def end_unit_head(path: UnitPath, body: EndBody) -> Response:
+    return _end_post(path.building_id, path.unit, body)
 
 
 def _central(central_id: int, status: int = 200) -> Response:
@@ -349,14 +349,17 @@ def set_neighbours(path: CentralPath, body: NeighboursBody) -> Response:
     return _central(path.central_id)
 
 
-@bp.delete("/central-households/<int:central_id>", summary="End a 党员中心户 (needs If-Match)")
+@bp.post(
+    "/central-households/<int:central_id>/end",
+    summary="End a 党员中心户, kept as history (needs If-Match)",
+)
 @requires(BUILDINGS)
-def end_central(path: CentralPath, query: EndQuery) -> Response:
+def end_central(path: CentralPath, body: EndBody) -> Response:
     domain.end_central(
         get_session(),
         caller().scope,
         path.central_id,
-        query.end_date,
+        body.end_date,
         request.headers.get("If-Match"),
     )
     audit_write("central.end", "central_household", path.central_id, {})

@@ -130,9 +130,11 @@ def test_posts_have_one_current_holder_and_keep_their_history(login_as):
     # A grid worker is not a resident volunteer or member: no building post for them.
     refused = chief.put(f"{url}/units/2/head", json={"person_id": 3}, headers={"If-Match": "*"})
     assert refused.status_code == 422
-    ended = chief.delete(f"{url}/units/2/head", headers={"If-Match": "*"})
+    ended = chief.post(f"{url}/units/2/head/end", json={}, headers={"If-Match": "*"})
     assert ended.status_code == 200
-    assert chief.delete(f"{url}/units/2/head", headers={"If-Match": "*"}).status_code == 409
+    assert (
+        chief.post(f"{url}/units/2/head/end", json={}, headers={"If-Match": "*"}).status_code == 409
+    )
     assert (
         chief.put(
             f"{url}/units/9/head", json={"person_id": 4}, headers={"If-Match": "*"}
@@ -213,8 +215,11 @@ def test_a_central_household_looks_after_neighbours_of_its_building_up_to_the_li
     assert moved.status_code == 200 and [n["id"] for n in moved.get_json()["neighbours"]] == [
         neighbours[2]
     ]
-    assert chief.delete(url, headers={"If-Match": made.headers["ETag"]}).status_code == 412
-    ended = chief.delete(url, headers={"If-Match": moved.headers["ETag"]})
+    assert (
+        chief.post(f"{url}/end", json={}, headers={"If-Match": made.headers["ETag"]}).status_code
+        == 412
+    )
+    ended = chief.post(f"{url}/end", json={}, headers={"If-Match": moved.headers["ETag"]})
     assert ended.status_code == 200 and ended.get_json()["end_date"] is not None
     assert (
         chief.get(f"/api/v1/households/{neighbours[2]}/coverage").get_json()["building"]["central"]
