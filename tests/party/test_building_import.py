@@ -150,3 +150,23 @@ def test_the_import_page_job_takes_a_building_layer_beside_the_grids(
     assert "不在管辖范围内" in str(refused["report"])
     with pytest.raises(ImportRejected):
         import_jobs.apply(session, job, lambda *_: None, settings=settings)
+
+
+def test_the_grid_command_imports_grids_and_their_buildings_together(runner, session, tmp_path):
+    """``flask gridmap import-grids`` with a 微网格 layer and a 楼栋 layer in one GeoPackage:
+    the buildings are located in the grids of the same file; a bad building refuses both."""
+    from tests.conftest import small_grid_frame
+
+    path = tmp_path / "grid.gpkg"
+    small_grid_frame().to_file(path, layer="网格", driver="GPKG")
+    _layer(GOOD).to_file(path, layer="楼栋", driver="GPKG")
+    result = runner.invoke(args=["gridmap", "import-grids", str(path), "--crs", "EPSG:4490"])
+    assert result.exit_code == 0, result.output
+    assert "grids: 7 written" in result.output and "buildings: 2" in result.output
+    assert _count(session, Building) == 2
+
+    bad = tmp_path / "bad.gpkg"
+    _layer([("", None, 6, None, Point(116.405, 39.915))]).to_file(bad, layer="楼栋", driver="GPKG")
+    result = runner.invoke(args=["gridmap", "import-grids", str(bad), "--crs", "EPSG:4490"])
+    assert result.exit_code != 0 and "楼号为空" in result.output
+    assert _count(session, Building) == 2
