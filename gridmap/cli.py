@@ -294,6 +294,27 @@ def import_coverage(path: Path, layer: str | None, encoding: str | None) -> None
     )
 
 
+@group.command("derive-buildings")
+@click.option(
+    "--grid",
+    "prefix",
+    default="",
+    help="Only the micro-grids whose code starts with this (a street, community or zone).",
+)
+def derive_buildings(prefix: str) -> None:
+    """Record the buildings (楼栋) and units the households' addresses name where none is
+    recorded yet (a footprint around their households), and link the households to them."""
+    from gridmap.party import buildings as party_buildings
+
+    def do(session: Session) -> ingest.ImportReport:
+        created, linked = party_buildings.derive_from_households(session, prefix)
+        report = ingest.ImportReport("buildings", written=len(created))
+        report.notes.append(f"{linked} household(s) linked to their building")
+        return report
+
+    _run_import(do)
+
+
 @group.command("load-demo")
 @click.option(
     "--households",

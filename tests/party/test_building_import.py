@@ -170,3 +170,17 @@ def test_the_grid_command_imports_grids_and_their_buildings_together(runner, ses
     result = runner.invoke(args=["gridmap", "import-grids", str(bad), "--crs", "EPSG:4490"])
     assert result.exit_code != 0 and "楼号为空" in result.output
     assert _count(session, Building) == 2
+
+
+def test_buildings_are_derived_from_the_households_addresses(runner, session, world):
+    """``flask gridmap derive-buildings``: each building the addresses name in a micro-grid,
+    once, its units, and the households linked; run again, nothing new."""
+    result = runner.invoke(args=["gridmap", "derive-buildings", "--grid", A])
+    assert result.exit_code == 0, result.output
+    assert "buildings: 2 written" in result.output and "2 household(s) linked" in result.output
+    rows = session.execute(select(Building.number, Building.name).order_by(Building.number)).all()
+    assert [tuple(r) for r in rows] == [("12", "12号楼"), ("8", "8号楼")]
+    assert _count(session, BuildingUnit) == 2
+    again = runner.invoke(args=["gridmap", "derive-buildings"])
+    assert "buildings: 2 written" in again.output  # B's two, A's not again
+    assert _count(session, Building) == 4
