@@ -115,6 +115,8 @@ def create(session: Session, scope: Scope, given: BuildingInput) -> tuple[int, s
         raise InvalidInput("geometry and number are needed")
     wkt = storage_wkt(given.geometry, given.crs)
     grid_id = _locate(session, wkt, given.micro_grid, scope)
+    if store.building_numbered(session, grid_id, given.number) is not None:
+        raise Conflict(f"Building {given.number} is already recorded in its micro-grid.")
     values = {
         "micro_grid_id": grid_id,
         "number": given.number,
@@ -413,7 +415,9 @@ SET building_id = m.building_id, unit_id = m.unit_id
 FROM (
   SELECT h2.id AS household_id, b.id AS building_id, u.id AS unit_id
   FROM household h2
-  JOIN building b ON b.micro_grid_id = h2.micro_grid_id
+  JOIN grid gh ON gh.id = h2.micro_grid_id
+  JOIN grid gb ON gb.code = gh.code
+  JOIN building b ON b.micro_grid_id = gb.id
    AND gridmap_number_key(b.number) = gridmap_number_key(h2.building)
   LEFT JOIN building_unit u ON u.building_id = b.id
    AND gridmap_number_key(u.number) = gridmap_number_key(h2.unit)
@@ -426,7 +430,8 @@ WHERE h.id = m.household_id
 
 def link_households(session: Session, *, building_ids: list[int]) -> int:
     """Link the households of the buildings' micro-grids whose address's building (and unit)
-    number is the building's (and a unit's); returns how many links changed."""
+    number is the building's (and a unit's); returns how many links changed. A micro-grid is
+    its code: a building recorded before a redraw keeps the households of the new version."""
     if not building_ids:
         return 0
     result = session.execute(text(_LINK_SQL), {"buildings": building_ids})

@@ -147,12 +147,17 @@ def update_building(
 
 
 def building_numbered(session: Session, micro_grid_id: int, number: str) -> int | None:
-    """The id of the building numbered ``number`` in a micro-grid, if recorded."""
-    return session.scalar(
-        select(Building.id).where(
-            Building.micro_grid_id == micro_grid_id, Building.number == number
-        )
+    """The id of the building numbered ``number`` in a micro-grid (any version of the
+    micro-grid's code: a redraw makes a new row), if recorded."""
+    code = select(Grid.code).where(Grid.id == micro_grid_id).scalar_subquery()
+    stmt = (
+        select(Building.id)
+        .join(Grid, Grid.id == Building.micro_grid_id)
+        .where(Grid.code == code, Building.number == number)
+        .order_by(Building.id)
+        .limit(1)
     )
+    return session.scalar(stmt)
 
 
 def micro_grid_at(session: Session, wkt: str) -> Row[int, str] | None:

@@ -11,7 +11,7 @@ from typing import Any
 import geopandas as gpd
 import pytest
 from shapely.geometry import Point, box
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from gridmap.access import accounts
 from gridmap.core.settings import Settings
@@ -20,7 +20,7 @@ from gridmap.grid.ingest import ImportRejected, read_grid_features
 from gridmap.grid.ingest.buildings import import_buildings, split_buildings
 from gridmap.storage import jobs as job_store
 from gridmap.storage.jobs import JobRecord
-from gridmap.storage.models import Building, BuildingUnit, Household
+from gridmap.storage.models import Building, BuildingUnit, Grid, Household
 from tests.security.conftest import A
 
 
@@ -184,3 +184,27 @@ def test_buildings_are_derived_from_the_households_addresses(runner, session, wo
     again = runner.invoke(args=["gridmap", "derive-buildings"])
     assert "buildings: 2 written" in again.output  # B's two, A's not again
     assert _count(session, Building) == 4
+
+
+def test_a_building_stays_itself_across_a_redraw_of_its_micro_grid(
+    session, world, settings, tmp_path
+):
+    """Redrawn on a later day, micro-grid A01001 is a new row: the building recorded before
+    is redrawn in place by the next import (not doubled) and keeps its households."""
+    from gridmap.grid.ingest import import_grids
+    from tests.conftest import small_grid_frame
+
+    path = tmp_path / "grid.gpkg"
+    _layer(GOOD[:1]).to_file(path, layer="楼栋", driver="GPKG")
+    _, buildings = split_buildings(read_grid_features(path))
+    import_buildings(session, buildings, "EPSG:4490")
+    session.execute(text("UPDATE grid SET valid_from = current_date - 3"))
+    frame = small_grid_frame()
+    import_grids(session, frame[frame["code"] == A + "01001"], "EPSG:4490", settings, redraw=True)
+    versions = select(func.count()).select_from(Grid).where(Grid.code == A + "01001")
+    assert session.scalar(versions) == 2
+    again = import_buildings(session, buildings, "EPSG:4490")
+    assert again.written == 1 and "redrawn in place" in again.notes[0]
+    assert _count(session, Building) == 1
+    linked = session.scalar(select(Household.building_id).where(Household.id == 1))
+    assert linked == session.scalar(select(Building.id))
