@@ -204,7 +204,8 @@ def import_grids(
     """Import grids from GeoJSON, Shapefile, GeoPackage or KML after validating them.
 
     Every layer (KML folder) is read; a grid's level is its level column, else its layer's
-    name (社区, 片区/片区网格, 微网格)."""
+    name (社区, 片区/片区网格, 微网格). A layer named 楼栋 (or 楼宇, 建筑, building) holds
+    buildings (楼号, 名称, 层数, 单元数): recorded after the grids, all or nothing with them."""
     settings = current_app.extensions["gridmap.settings"]
 
     written: list[bool] = []
@@ -222,15 +223,21 @@ def import_grids(
         click.echo(f"报告已写入 (report written to) {report_path}", err=not report.ok)
 
     def do(session: Session) -> ingest.ImportReport:
+        from gridmap.grid.ingest.buildings import import_buildings, split_buildings
+
         try:
-            return ingest.import_grids(
-                session,
-                ingest.read_grid_features(path, layer=layer, encoding=encoding),
-                crs,
-                settings,
-                redraw=redraw,
-                on_report=write_report,
+            grids, buildings = split_buildings(
+                ingest.read_grid_features(path, layer=layer, encoding=encoding)
             )
+            report = ingest.ImportReport("grids")
+            if len(grids) or not len(buildings):
+                report = ingest.import_grids(
+                    session, grids, crs, settings, redraw=redraw, on_report=write_report
+                )
+            if len(buildings):
+                placed = import_buildings(session, buildings, crs)
+                report.notes.append(f"buildings: {placed.written}; " + "; ".join(placed.notes))
+            return report
         except (GridmapError, SpatialInputError) as exc:
             if not written:  # refused before validation: the report still says why
                 detail = str(getattr(exc, "detail", exc))
@@ -295,6 +302,27 @@ def import_coverage(path: Path, layer: str | None, encoding: str | None) -> None
     _run_import(
         lambda s: ingest.import_coverage(s, ingest.read_table(path, layer=layer, encoding=encoding))
     )
+
+
+@group.command("derive-buildings")
+@click.option(
+    "--grid",
+    "prefix",
+    default="",
+    help="Only the micro-grids whose code starts with this (a street, community or zone).",
+)
+def derive_buildings(prefix: str) -> None:
+    """Record the buildings (楼栋) and units the households' addresses name where none is
+    recorded yet (a footprint around their households), and link the households to them."""
+    from gridmap.party import buildings as party_buildings
+
+    def do(session: Session) -> ingest.ImportReport:
+        created, linked = party_buildings.derive_from_households(session, prefix)
+        report = ingest.ImportReport("buildings", written=len(created))
+        report.notes.append(f"{linked} household(s) linked to their building")
+        return report
+
+    _run_import(do)
 
 
 @group.command("load-demo")

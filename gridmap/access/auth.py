@@ -69,13 +69,15 @@ AUDIT = "audit"  # audit administrator: search and export the audit log
 REVIEW = "review"  # the monthly review of where requests concentrate, as aggregates in scope
 VERIFY = "verify"  # 回访 and on-site checks (核查) of completed requests, in the scope
 VISIT = "visit"  # 民情日志: record visits to households in the scope and file requests for them
+#: 楼栋: record buildings and units, their 楼栋长 and 单元长, and 党员中心户, in the scope
+BUILDINGS = "buildings"
 IMPORT = "import"  # grid files through the import page: a street's grids, or anywhere (system)
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, IMPORT}),
-    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
-    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
-    "grid_worker": frozenset({READ, REVEAL, HANDLE, VISIT}),
+    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, IMPORT, BUILDINGS}),
+    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, BUILDINGS}),
+    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, BUILDINGS}),
+    "grid_worker": frozenset({READ, REVEAL, HANDLE, VISIT, BUILDINGS}),
     # A department officer reads and handles its department's requests only (masked).
     "department": frozenset({READ, HANDLE}),
     # A party member (党员分片包户) records visits to the households they cover and files

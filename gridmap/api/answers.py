@@ -377,6 +377,35 @@ class HouseholdCoverage(Answer):
         "not the caller's to reveal)"
     )
     members: list[Json]
+    building: Json | None = Field(
+        None,
+        description="The household's building (楼栋) and unit, their 楼栋长 and 单元长 and the "
+        "党员中心户 looking after it; null when it has none",
+    )
+
+
+class Building(Feature):
+    """A building (楼栋) as a GeoJSON feature: its number, name, floors, micro-grid, units,
+    posts (楼栋长, 单元长) and 党员中心户, and its ETag."""
+
+
+class BuildingChanged(Answer):
+    id: int
+    etag: str
+
+
+class CentralHousehold(Answer):
+    """党员中心户: a party member's household and the neighbours it looks after."""
+
+    id: int
+    household_id: int
+    address: str
+    building_id: int | None
+    person: Json
+    start_date: str
+    end_date: str | None
+    neighbours: list[Json]
+    etag: str
 
 
 class SearchResults(Answer):

@@ -232,6 +232,23 @@ PERSON_KINDS: Final = {
     "volunteer": "志愿者",
     "building_leader": "楼栋长",
 }
+#: Buildings (楼栋), their units and posts, and 党员中心户, as the map and panel name them.
+BUILDINGS: Final = {
+    "layer": "楼栋",
+    "building": "楼栋",
+    "unit": "单元",
+    "floors": "层数",
+    "households": "住户数",
+    "units": "单元数",
+    "building_head": "楼栋长",
+    "unit_head": "单元长",
+    "central": "党员中心户",
+    "looked_after_by": "联系的党员中心户",
+    "is_central": "本户为党员中心户",
+    "none": "未登记",
+    "number_suffix": "号楼",
+    "unit_suffix": "单元",
+}
 #: Households that need care (关爱对象).
 CARE_TAGS: Final = {
     "elderly_alone": "独居老人",
@@ -490,6 +507,14 @@ AUDIT_ACTIONS: Final = {
     "patrol.end": "结束巡查",
     "patrol.upload": "上传巡查轨迹",
     "visit.record": "记录民情日志",
+    "building.create": "登记楼栋",
+    "building.update": "修改楼栋",
+    "building.post": "任命楼栋长/单元长",
+    "building.post_end": "免去楼栋长/单元长",
+    "central.designate": "设立党员中心户",
+    "central.neighbours": "调整中心户联系户",
+    "central.end": "撤销党员中心户",
+    "import.buildings": "导入楼栋",
     "retention.prune": "清理过期数据",
 }
 #: What an audit row's action was done to (审计日志的对象类型).
@@ -511,6 +536,8 @@ AUDIT_OBJECTS: Final = {
     "rates": "满意率",
     "report": "报表",
     "review_report": "研判报告",
+    "building": "楼栋",
+    "central_household": "党员中心户",
 }
 #: How an audited action ended.
 AUDIT_OUTCOMES: Final = {"ok": "成功", "denied": "拒绝", "failed": "失败"}
@@ -681,6 +708,7 @@ def for_pages() -> dict[str, object]:
         "gridRoles": GRID_ROLES,
         "personKinds": PERSON_KINDS,
         "careTags": CARE_TAGS,
+        "buildings": BUILDINGS,
         "visitHow": VISIT_HOW,
         "visitChannels": VISIT_CHANNELS,
         "visitTopics": VISIT_TOPICS,

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     #: On grid import, a child's corner this close (metres) to its parent's edge is moved onto
     #: it and the edge shares it (a T-junction); reported as a note. 0 turns snapping off.
     snap_tolerance_m: float = Field(0.2, ge=0, le=1)
+    #: Neighbour households one 党员中心户 looks after, at most (the seeds name the post
+    #: but no number; 10 is a common local rule).
+    central_household_neighbours: int = Field(10, ge=1, le=50)
     secret_key: str = Field(DEVELOPMENT_SECRET_KEY, repr=False)
     #: Sessions end after this long without a request, and this long after login in any case.
     idle_timeout_minutes: int = Field(30, ge=1)

@@ -14,9 +14,11 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from gridmap.access import accounts
+from gridmap.core import clock
 from gridmap.core.settings import Settings
 from gridmap.demo.shape import DEFAULT, DemoShape
 from gridmap.grid import ingest
+from gridmap.party import buildings as party_buildings
 from gridmap.patrols import service as patrols
 from gridmap.requests import service as requests
 from gridmap.spatial.generate import Population, generate_population
@@ -67,11 +69,24 @@ def load(
     reports.append(ingest.import_people(session, _as_text(people), "EPSG:4490"))
     reports.append(ingest.import_assignments(session, _as_text(population.assignments)))
     reports.append(ingest.import_coverage(session, _as_text(population.coverage)))
+    reports.append(seed_buildings(session, settings))
     reports.append(seed_departments(session))
     reports.append(create_demo_accounts(session, population, settings.demo_password))
     reports.append(seed_categories(session))
     reports.append(patrols.seed_work_lists(session))
     return reports
+
+
+def seed_buildings(session: Session, settings: Settings) -> ingest.ImportReport:
+    """Buildings and units from the generated blocks' households, their 楼栋长 and 单元长, and
+    a 党员中心户 per building (:func:`gridmap.party.buildings.seed_demo`)."""
+    start = clock.today().replace(month=1, day=1)
+    counts = party_buildings.seed_demo(
+        session, start=start, limit=settings.central_household_neighbours
+    )
+    report = ingest.ImportReport("buildings", written=counts["buildings"])
+    report.notes.append(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    return report
 
 
 def with_homes(population: Population) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import Any
@@ -32,7 +32,14 @@ from sqlalchemy.orm import Session
 from gridmap.access import audit
 from gridmap.core.errors import Conflict, GridmapError, InvalidInput, NotFound
 from gridmap.core.settings import Settings
-from gridmap.grid.ingest import ImportRejected, import_grids, prepare_grids, read_grid_features
+from gridmap.grid.ingest import (
+    ImportRejected,
+    ImportReport,
+    import_grids,
+    prepare_grids,
+    read_grid_features,
+)
+from gridmap.grid.ingest.buildings import import_buildings, split_buildings
 from gridmap.grid.ingest.redraw import split_status
 from gridmap.jobs import Handler, Owner, Report, enqueue
 from gridmap.spatial.crs import SpatialInputError, parse_crs
@@ -147,7 +154,7 @@ def validate(
     session: Session, job: JobRecord, report: Report, *, settings: Settings
 ) -> dict[str, Any]:
     """The dry run: the report, the diff and the layers to draw; nothing written."""
-    frame = _read(session, job, report)
+    frame, buildings = split_buildings(_read(session, job, report))
     crs = str(job.params["crs"])
     report(30, "检查网格")
     result: dict[str, Any] = {"ok": False, "hint": crs_hint(frame, crs)}
@@ -161,9 +168,7 @@ def validate(
     captured: list[ValidationReport] = []
     savepoint = session.begin_nested()
     try:
-        written = import_grids(
-            session, frame, crs, settings, redraw=True, on_report=captured.append
-        )
+        written = _import(session, frame, buildings, crs, settings, job, captured.append)
     except (GridmapError, SpatialInputError) as exc:
         savepoint.rollback()
         found = captured[0] if captured and not captured[0].ok else _as_report(exc)
@@ -186,7 +191,7 @@ def apply(
     session: Session, job: JobRecord, report: Report, *, settings: Settings
 ) -> dict[str, Any]:
     """The import: all or nothing, audited; returns what was written and the new grid."""
-    frame = _read(session, job, report)
+    frame, buildings = split_buildings(_read(session, job, report))
     crs = str(job.params["crs"])
     outside = _out_of_scope(frame, job.scope_code)
     if outside:
@@ -195,7 +200,7 @@ def apply(
             errors=[p.as_dict() for p in outside],
         )
     report(30, "导入网格")
-    written = import_grids(session, frame, crs, settings, redraw=True)
+    written = _import(session, frame, buildings, crs, settings, job)
     audit.record(
         session,
         "import.grids",
@@ -220,6 +225,26 @@ def apply(
         "text": written.as_text(),
         "current": _collection(after),
     }
+
+
+def _import(
+    session: Session,
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    crs: str,
+    settings: Settings,
+    job: JobRecord,
+    on_report: Callable[[ValidationReport], None] | None = None,
+) -> ImportReport:
+    """The file's grids (a redraw), then its buildings (楼栋图层), located in the grid as it
+    is after the grids: one report, raising at the first part refused."""
+    written = ImportReport("grids")
+    if len(grids) or not len(buildings):
+        written = import_grids(session, grids, crs, settings, redraw=True, on_report=on_report)
+    if len(buildings):
+        placed = import_buildings(session, buildings, crs, scope_prefix=job.scope_code)
+        written.notes.append(f"楼栋 {placed.written} 栋（buildings）: " + "; ".join(placed.notes))
+    return written
 
 
 # --------------------------------------------------------------------------- the file
@@ -393,6 +418,9 @@ def _diff(
     moved: dict[str, Any],
 ) -> dict[str, Any]:
     """New, redrawn and retired grids as features (the new shape, or the retired one)."""
+    if "code" not in frame:  # a file of buildings only (楼栋图层): no grid changes
+        empty = dict.fromkeys(_CHANGES, 0)
+        return {"type": "FeatureCollection", "features": [], "counts": empty, "moved": moved}
     drawn, retiring = split_status(frame)
     file_codes = set(drawn["code"].astype(str).str.strip())
     was = {f["properties"]["code"]: f for f in current}

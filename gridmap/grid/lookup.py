@@ -15,7 +15,7 @@ from gridmap.access.auth import Scope
 from gridmap.core.errors import NotFound
 from gridmap.core.privacy import Disclosure
 from gridmap.spatial.crs import check_lonlat, parse_crs, to_cgcs2000
-from gridmap.storage import grids, households
+from gridmap.storage import buildings, grids, households
 
 LEVELS = ("micro", "zone", "community")
 
@@ -70,4 +70,24 @@ def household_coverage(
         "household": row,
         "grids": _with_staff(session, chain, disclosure),
         "members": [disclosure.staff_contact(m) for m in members],
+        "building": _building(session, household_id, disclosure),
+    }
+
+
+def _building(session: Session, household_id: int, disclosure: Disclosure) -> dict[str, Any] | None:
+    """The household's building and unit (numbers as its doors), their 楼栋长 and 单元长 and
+    the 党员中心户 looking after it, names as ``disclosure`` says, phones masked."""
+    found = buildings.household_building(session, household_id)
+    if found is None:
+        return None
+    central = found["central"]
+    return found | {
+        "number": disclosure.door(found["number"]),
+        "name": disclosure.door(found["name"]),
+        "unit": disclosure.door(found["unit"]),
+        "posts": [
+            disclosure.staff_contact(p) | {"unit": disclosure.door(p["unit"])}
+            for p in found["posts"]
+        ],
+        "central": central and central | {"person": disclosure.staff_contact(central["person"])},
     }

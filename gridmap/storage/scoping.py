@@ -12,7 +12,14 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from gridmap.access.auth import Scope
-from gridmap.storage.models import Assignment, Coverage, Grid, Household
+from gridmap.storage.models import (
+    Assignment,
+    Building,
+    BuildingPost,
+    Coverage,
+    Grid,
+    Household,
+)
 
 
 def _prefixed(column: Any, prefixes: tuple[str, ...]) -> list[ColumnElement[bool]]:
@@ -52,8 +59,40 @@ def household_visible(scope: Scope, household: Any = Household) -> ColumnElement
     return or_(*conditions) if conditions else false()
 
 
+def building_in_subtree(scope: Scope, building: Any = Building) -> ColumnElement[bool]:
+    """Buildings whose micro-grid is in the subtree: where the staff may change them."""
+    if not scope.prefixes:
+        return false()
+    micro = aliased(Grid)
+    subtree = select(micro.id).where(or_(*_prefixed(micro.code, scope.prefixes)))
+    in_subtree: ColumnElement[bool] = building.micro_grid_id.in_(subtree)
+    return in_subtree
+
+
+def building_visible(scope: Scope, building: Any = Building) -> ColumnElement[bool]:
+    """Buildings in the subtree, those holding a household the person covers, and those
+    where the person holds a current post (楼栋长, 单元长)."""
+    conditions = [building_in_subtree(scope, building)] if scope.prefixes else []
+    if scope.person_id is not None:
+        cover, house, post = aliased(Coverage), aliased(Household), aliased(BuildingPost)
+        conditions.append(
+            exists()
+            .where(cover.person_id == scope.person_id, house.id == cover.household_id)
+            .where(house.building_id == building.id)
+        )
+        conditions.append(
+            exists().where(
+                post.building_id == building.id,
+                post.person_id == scope.person_id,
+                post.end_date.is_(None),
+            )
+        )
+    return or_(*conditions) if conditions else false()
+
+
 def person_visible(scope: Scope, person_id: Any) -> ColumnElement[bool]:
-    """People staffing a visible grid or covering a visible household."""
+    """People staffing a visible grid, covering a visible household or holding a current
+    post on a visible building."""
     today = func.current_date()
     post, grid = aliased(Assignment), aliased(Grid)
     staffed = (
@@ -67,4 +106,12 @@ def person_visible(scope: Scope, person_id: Any) -> ColumnElement[bool]:
         and_(cover.person_id == person_id, house.id == cover.household_id),
         household_visible(scope, house),
     )
-    return or_(staffed, covering)
+    if not scope.prefixes:
+        return or_(staffed, covering)
+    held, building = aliased(BuildingPost), aliased(Building)
+    posted = exists().where(
+        held.person_id == person_id,
+        or_(held.end_date.is_(None), held.end_date > today),
+        held.building_id.in_(select(building.id).where(building_in_subtree(scope, building))),
+    )
+    return or_(staffed, covering, posted)

@@ -69,6 +69,8 @@ class LayerZooms:
     zone: int = 12
     micro: int = 14
     household: int = 15
+    #: Buildings (楼栋): their footprints mean something only near street level.
+    building: int = 16
     #: Micro-grid labels crowd each other out below this zoom.
     micro_labels: int = 16
     zone_labels: int = 13

@@ -21,15 +21,24 @@ import pandas as pd
 import pytest
 from flask.testing import FlaskClient
 from flask_openapi3 import OpenAPI
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gridmap.core.privacy import id_number_digest, mask_id_number
 from gridmap.core.settings import Settings
 from gridmap.demo import loader as demo
 from gridmap.grid import ingest
+from gridmap.party import buildings as party_buildings
 from gridmap.storage import requests as store
-from gridmap.storage.models import AuthSession, Grid, Person
+from gridmap.storage.models import (
+    AuthSession,
+    Building,
+    BuildingPost,
+    BuildingUnit,
+    CentralHousehold,
+    Grid,
+    Person,
+)
 from tests.conftest import COMMUNITY, ClientFor, MakeUser, client_for, square_grid_frame
 from tests.helpers import households_csv
 from tests.patrols.planted import plant_patrols
@@ -230,6 +239,67 @@ def request_world(session: Session, world: World) -> None:
 def patrol_world(session: Session, world: World) -> None:
     """Patrols in A and B (``tests.patrols.planted``)."""
     plant_patrols(session)
+    session.commit()
+
+
+#: Buildings planted by ``building_world`` (ids far from what the sequences hand out, which
+#: tests do not roll back): id → (micro-grid, number, unit, west, south, the 楼栋长).
+A_BUILDINGS = {
+    901: (A + "01001", "12", "2", 116.4048, 39.9148, 4),
+    902: (A + "02002", "8", "1", 116.4148, 39.9048, 2),
+}
+B_BUILDINGS = {
+    911: (B + "01001", "7", "3", 116.4448, 39.9148, 13),
+    912: (B + "02002", "9", "4", 116.4548, 39.9048, 12),
+}
+#: 党员中心户 planted: id → (household, member).
+A_CENTRALS = {901: (1, 4)}
+B_CENTRALS = {911: (11, 13)}
+
+
+def _plant_buildings(
+    session: Session, planted: dict[int, tuple[str, str, str, float, float, int]]
+) -> None:
+    for bid, (micro, number, unit, w, s, head) in planted.items():
+        micro_id = session.scalar(
+            select(Grid.id).where(Grid.code == micro, Grid.valid_to.is_(None))
+        )
+        e, n = w + 0.0004, s + 0.0004
+        box = f"SRID=4490;POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))"
+        session.execute(
+            insert(Building).values(
+                id=bid,
+                micro_grid_id=micro_id,
+                number=number,
+                name=f"{number}号楼",
+                floors=6,
+                geom=func.ST_GeomFromEWKT(box),
+            )
+        )
+        session.execute(insert(BuildingUnit).values(id=bid, building_id=bid, number=unit, floors=6))
+        session.execute(
+            insert(BuildingPost).values(
+                id=bid,
+                building_id=bid,
+                role="building_head",
+                person_id=head,
+                start_date=dt.date(2026, 1, 1),
+            )
+        )
+    party_buildings.link_households(session, building_ids=list(planted))
+
+
+@pytest.fixture
+def building_world(session: Session, world: World) -> None:
+    """Buildings in A and B with a unit, a 楼栋长 and a 党员中心户 each."""
+    _plant_buildings(session, A_BUILDINGS)
+    _plant_buildings(session, B_BUILDINGS)
+    for cid, (household, person) in (A_CENTRALS | B_CENTRALS).items():
+        session.execute(
+            insert(CentralHousehold).values(
+                id=cid, household_id=household, person_id=person, start_date=dt.date(2026, 1, 1)
+            )
+        )
     session.commit()
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from werkzeug.routing import Rule
 
 from gridmap.access import security
-from gridmap.access.auth import CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGNED_IN
+from gridmap.access.auth import BUILDINGS, CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGNED_IN
 from gridmap.core import clock
 from gridmap.files import service as files
 from gridmap.files import stores
@@ -61,7 +61,10 @@ NO_OBJECT_ENDPOINTS = {
     "every scope, no personal data",
 }
 
-Request = tuple[str, str, dict[str, Any] | None]
+#: method, URL, JSON body and, for a write guarded by If-Match, its headers.
+Request = (
+    tuple[str, str, dict[str, Any] | None] | tuple[str, str, dict[str, Any] | None, dict[str, str]]
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,16 @@ class Probe:
 
 def _get(url: str) -> Request:
     return ("GET", url, None)
+
+
+def _guarded(method: str, url: str, body: dict[str, Any] | None = None) -> Request:
+    """A write naming any current revision (``If-Match: *``): scope decides, not staleness."""
+    return (method, url, body, {"If-Match": "*"})
+
+
+def _building_at(lon: float, lat: float) -> Request:
+    geometry = {"type": "Point", "coordinates": [lon, lat]}
+    return ("POST", "/api/v1/buildings", {"geometry": geometry, "number": "99"})
 
 
 def reveal_request(obj: str, oid: int, field: str) -> Request:
@@ -587,6 +600,109 @@ PROBES = (
         _get(f"{OGC}/requests/items/{GHOST_ID}"),
     ),
     Probe(
+        "buildings in bbox",
+        READ,
+        "features",
+        _get(f"/api/v1/buildings?bbox={A_BBOX}"),
+        _get(f"/api/v1/buildings?bbox={B_BBOX}"),
+    ),
+    Probe(
+        "buildings of a grid",
+        READ,
+        "features",
+        _get(f"/api/v1/buildings?grid={A}01001"),
+        _get(f"/api/v1/buildings?grid={B}"),
+    ),
+    Probe("all buildings", READ, "list", _get("/api/v1/buildings"), _get("/api/v1/buildings")),
+    Probe(
+        "building",
+        READ,
+        "one",
+        _get("/api/v1/buildings/901?history=true"),
+        _get("/api/v1/buildings/911?history=true"),
+        _get(f"/api/v1/buildings/{GHOST_ID}?history=true"),
+    ),
+    Probe(
+        "central household",
+        READ,
+        "one",
+        _get("/api/v1/central-households/901"),
+        _get("/api/v1/central-households/911"),
+        _get(f"/api/v1/central-households/{GHOST_ID}"),
+    ),
+    Probe(
+        "record a building",
+        BUILDINGS,
+        "one",
+        _building_at(116.4061, 39.9161),
+        _building_at(116.4461, 39.9161),
+        _building_at(116.505, 39.955),
+    ),
+    Probe(
+        "change a building",
+        BUILDINGS,
+        "one",
+        _guarded("PATCH", "/api/v1/buildings/901", {"floors": 7}),
+        _guarded("PATCH", "/api/v1/buildings/911", {"floors": 7}),
+        _guarded("PATCH", f"/api/v1/buildings/{GHOST_ID}", {"floors": 7}),
+    ),
+    Probe(
+        "give 楼栋长",
+        BUILDINGS,
+        "one",
+        _guarded("PUT", "/api/v1/buildings/901/head", {"person_id": 1}),
+        _guarded("PUT", "/api/v1/buildings/911/head", {"person_id": 1}),
+        _guarded("PUT", f"/api/v1/buildings/{GHOST_ID}/head", {"person_id": 1}),
+    ),
+    Probe(
+        "end 楼栋长",
+        BUILDINGS,
+        "one",
+        _guarded("POST", "/api/v1/buildings/901/head/end", {}),
+        _guarded("POST", "/api/v1/buildings/911/head/end", {}),
+        _guarded("POST", f"/api/v1/buildings/{GHOST_ID}/head/end", {}),
+    ),
+    Probe(
+        "give 单元长",
+        BUILDINGS,
+        "one",
+        _guarded("PUT", "/api/v1/buildings/901/units/2/head", {"person_id": 4}),
+        _guarded("PUT", "/api/v1/buildings/911/units/3/head", {"person_id": 4}),
+        _guarded("PUT", f"/api/v1/buildings/{GHOST_ID}/units/2/head", {"person_id": 4}),
+    ),
+    Probe(
+        "end 单元长",
+        BUILDINGS,
+        "one",
+        _guarded("POST", "/api/v1/buildings/901/units/2/head/end", {}),
+        _guarded("POST", "/api/v1/buildings/911/units/3/head/end", {}),
+        _guarded("POST", f"/api/v1/buildings/{GHOST_ID}/units/2/head/end", {}),
+    ),
+    Probe(
+        "designate 党员中心户",
+        BUILDINGS,
+        "one",
+        ("POST", "/api/v1/central-households", {"household_id": 2, "person_id": 1}),
+        ("POST", "/api/v1/central-households", {"household_id": 12, "person_id": 1}),
+        ("POST", "/api/v1/central-households", {"household_id": GHOST_ID, "person_id": 1}),
+    ),
+    Probe(
+        "neighbours of a 党员中心户",
+        BUILDINGS,
+        "one",
+        _guarded("PUT", "/api/v1/central-households/901/neighbours", {"household_ids": []}),
+        _guarded("PUT", "/api/v1/central-households/911/neighbours", {"household_ids": []}),
+        _guarded("PUT", f"/api/v1/central-households/{GHOST_ID}/neighbours", {"household_ids": []}),
+    ),
+    Probe(
+        "end a 党员中心户",
+        BUILDINGS,
+        "one",
+        _guarded("POST", "/api/v1/central-households/901/end", {}),
+        _guarded("POST", "/api/v1/central-households/911/end", {}),
+        _guarded("POST", f"/api/v1/central-households/{GHOST_ID}/end", {}),
+    ),
+    Probe(
         "OGC patrols in bbox",
         READ,
         "features",
@@ -646,10 +762,14 @@ def _photo_row(file_id: str, kind: str, owner: dict[str, int], size: int) -> dic
 
 @pytest.fixture
 def login_as(
-    login_as: ClientFor, request_world: None, patrol_world: None, photo_world: None
+    login_as: ClientFor,
+    request_world: None,
+    patrol_world: None,
+    photo_world: None,
+    building_world: None,
 ) -> ClientFor:
-    """The security suite's ``login_as``, in a world that also holds residents' requests
-    and photos."""
+    """The security suite's ``login_as``, in a world that also holds residents' requests,
+    patrols, photos and buildings."""
     return login_as
 
 
@@ -659,8 +779,8 @@ def _error_type(url: str) -> str:
 
 
 def send(client, request: Request):
-    method, url, body = request
-    return client.open(url, method=method, json=body)
+    method, url, body, *headers = request
+    return client.open(url, method=method, json=body, headers=headers[0] if headers else None)
 
 
 def _digits_blurred(text: str) -> str:
@@ -720,9 +840,9 @@ def _outside_failures(role: str, probe: Probe, client) -> list[str]:
 def _inside_failures(role: str, probe: Probe, client) -> list[str]:
     response = send(client, probe.inside)
     expected = 200 if probe.capability in CAPABILITIES[role] else 403
-    # A job asked for is accepted (202), or a page queued it and sends the browser to the
-    # job's page (303): success all the same.
-    succeeded = expected == 200 and response.status_code in (200, 202, 303)
+    # A record made (201), a job asked for and accepted (202), or a page that queued one and
+    # sends the browser to the job's page (303): success all the same.
+    succeeded = expected == 200 and response.status_code in (200, 201, 202, 303)
     if response.status_code != expected and not succeeded:
         return [f"status {response.status_code}, expected {expected}"]
     if expected == 200 and probe.kind != "one" and not _ids(response):
@@ -861,7 +981,7 @@ def test_every_data_endpoint_is_in_the_matrix(app):
     adapter = app.url_map.bind("localhost")
     probed = set()
     for probe in PROBES:
-        for method, url, _ in (probe.inside, probe.outside):
+        for method, url, *_ in (probe.inside, probe.outside):
             endpoint, _args = adapter.match(url.split("?")[0], method=method)
             probed.add(endpoint)
             assert probe.capability in _needed(app, endpoint), probe.name
@@ -941,7 +1061,7 @@ def test_out_of_scope_people_are_never_named(login_as):
 
 
 def test_the_matrix_detects_a_caller_who_can_see_b(
-    app, make_user, request_world, patrol_world, photo_world
+    app, make_user, request_world, patrol_world, photo_world, building_world
 ):
     """The checks above can fail: a county-wide street admin (scope 110101, which holds B) is
     caught by every probe."""

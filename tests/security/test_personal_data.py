@@ -36,9 +36,12 @@ DUTY = ("chief", "zone_leader", "grid_worker", "member")
 
 
 @pytest.fixture
-def login_as(login_as: ClientFor, request_world: None, patrol_world: None) -> ClientFor:
+def login_as(
+    login_as: ClientFor, request_world: None, patrol_world: None, building_world: None
+) -> ClientFor:
     """The security suite's ``login_as``, in a world that also holds residents' requests
-    (filed by a resident with a full name and a phone) and patrols."""
+    (filed by a resident with a full name and a phone), patrols and buildings (楼栋长,
+    党员中心户)."""
     return login_as
 
 

@@ -49,6 +49,24 @@ LEVEL_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("community", ("社区", "community")),
 )
 
+BUILDING = "building"
+#: Words in a layer's name that say it holds buildings.
+BUILDING_WORDS = ("楼栋", "楼宇", "建筑", "building")
+#: Building layer headers: each field's aliases (a Shapefile cuts names to 10 characters).
+BUILDING_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "number": ("number", "楼号", "楼栋号", "栋号", "楼栋编号", "楼栋编码", "幢号", "bldg_no"),
+    "name": ("name", "名称", "楼栋名称", "楼名", "建筑名称"),
+    "floors": ("floors", "层数", "楼层数", "总层数", "楼层"),
+    "units": ("units", "单元数", "单元数量"),
+    "micro_grid": ("micro_grid", "微网格编码", "所属微网格", "微网格", "网格编码"),
+}
+
+
+def is_building_layer(name: object) -> bool:
+    text = str(name).strip().lower()
+    return any(w in text for w in BUILDING_WORDS)
+
+
 #: Grid file headers (a KML keeps the name as ``Name``; Shapefile cuts names to 10 characters).
 GRID_ALIASES: Mapping[str, tuple[str, ...]] = {
     "code": ("code", "编码", "网格编码", "网格代码", "代码"),
@@ -331,6 +349,10 @@ def read_grid_features(
     for name, _ in _chosen_layers(path, layer):
         frame = _read_layer(path, name, _encoding_for(path, name, encoding))
         refuse_garbled(frame, f"{path.name} 图层 {name}", first_row=1)
+        if is_building_layer(name):  # 楼栋: read with its own headers (ingest.buildings)
+            frame = canonical_columns(frame, BUILDING_ALIASES, f"{path.name} 图层 {name}")
+            frames.append(frame.assign(level=BUILDING, layer=name))
+            continue
         frame = canonical_columns(frame, GRID_ALIASES, f"{path.name} 图层 {name}")
         frames.append(_with_levels(frame, name, path))
     crs = {str(f.crs) for f in frames if f.crs is not None}

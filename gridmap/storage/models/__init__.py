@@ -2,7 +2,8 @@
 coverage (``grid``); accounts and the audit log (``access``); departments, their co-handling
 and extensions (``departments``); residents' requests with their
 categories, timeline, idempotency keys and tallies (``requests``); patrols (``patrols``);
-background jobs and their uploaded files (``jobs``); uploaded photos (``files``).
+background jobs and their uploaded files (``jobs``); uploaded photos (``files``); buildings,
+units, their posts and 党员中心户 (``buildings``).
 
 Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
 line of defence: geometries valid, non-empty and inside China's envelope, grid codes shaped by
@@ -32,6 +33,16 @@ from gridmap.storage.models.base import (
     geometry_checks,
     in_array,
     in_list,
+)
+from gridmap.storage.models.buildings import (
+    BUILDING_POSTS,
+    CENTRAL_MEMBER_KINDS,
+    POST_HOLDER_KINDS,
+    Building,
+    BuildingPost,
+    BuildingUnit,
+    CentralHousehold,
+    CentralNeighbour,
 )
 from gridmap.storage.models.departments import (
     DEPARTMENT_KINDS,
@@ -101,9 +112,11 @@ from gridmap.storage.models.requests import (
 __all__ = [
     "API_KEY_ROLES",
     "AUDIT_OUTCOMES",
+    "BUILDING_POSTS",
     "CARD_COLOURS",
     "CARE_TAGS",
     "CATEGORY_CLASSES",
+    "CENTRAL_MEMBER_KINDS",
     "CHINA_ENVELOPE",
     "CODE_PURPOSES",
     "DEPARTMENT_KINDS",
@@ -121,6 +134,7 @@ __all__ = [
     "OUTBOX_OUTCOMES",
     "PATROL_SOURCES",
     "PERSON_KINDS",
+    "POST_HOLDER_KINDS",
     "QUEUE_TABLE_PREFIX",
     "RATINGS",
     "REACH_HOWS",
@@ -143,7 +157,12 @@ __all__ = [
     "AuditEntry",
     "AuthSession",
     "Base",
+    "Building",
+    "BuildingPost",
+    "BuildingUnit",
     "Category",
+    "CentralHousehold",
+    "CentralNeighbour",
     "Coverage",
     "Department",
     "Grid",

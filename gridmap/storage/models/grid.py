@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -107,6 +108,12 @@ class Household(Base):
         # prefix (gridmap.grid.addresses; the functions are migration 0015's).
         Index("ix_household_address_key", text("gridmap_address_key(address)")),
         Index("ix_household_building_key", text("gridmap_building_key(address)")),
+        # The unit is one of the household's building (migration 0025).
+        ForeignKeyConstraint(
+            ["unit_id", "building_id"],
+            ["building_unit.id", "building_unit.building_id"],
+            ondelete="SET NULL (unit_id)",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -118,6 +125,11 @@ class Household(Base):
     residents: Mapped[int] = mapped_column(Integer, server_default="1")
     care_tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     micro_grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+    #: 楼栋 and 单元 as records (``gridmap.party.buildings``), beside the address's text.
+    building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("building.id", ondelete="SET NULL"), index=True
+    )
+    unit_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Person(Base):

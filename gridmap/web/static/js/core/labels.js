@@ -14,6 +14,8 @@ export const ROLE_LABELS = glossary.gridRoles;
 /** The kinds of people who cover households (党员分片包户). */
 export const PERSON_KIND_LABELS = glossary.personKinds;
 export const CARE_TAG_LABELS = glossary.careTags;
+/** 楼栋: the buildings layer, the posts on a building (楼栋长, 单元长) and 党员中心户. */
+export const BUILDING_LABELS = glossary.buildings;
 /** How a patrol reached a household. */
 export const VISIT_HOW_LABELS = glossary.visitHow;
 export const VISIT_CHANNEL_LABELS = glossary.visitChannels;

@@ -7,7 +7,7 @@ import { getJson, requestJson } from '../core/api.js';
 import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
-  CARE_TAG_LABELS, PERSON_KIND_LABELS, ROLE_LABELS, VISIT_CHANNEL_LABELS, VISIT_HOW_LABELS,
+  BUILDING_LABELS, CARE_TAG_LABELS, PERSON_KIND_LABELS, ROLE_LABELS, VISIT_CHANNEL_LABELS, VISIT_HOW_LABELS,
   VISIT_TOPIC_LABELS,
 } from '../core/labels.js';
 import { COVERAGE_LEVELS, GRID_LEVELS, LAYER_LABELS } from './style.js';
@@ -119,10 +119,40 @@ export class HouseholdPanel {
             ? el('span', { class: 'gm-phone' }, this.masked('person', m.id, 'phone', m.phone))
             : null)))
         : el('p', { class: 'gm-warning' }, '暂无党员包户，需补充分片包户'),
+      ...this.buildingNodes(body.building),
       el('h3', null, '网格人员'),
       el('ul', { class: 'gm-staff' }, COVERAGE_LEVELS.map((level) => this.gridNode(level,
         (body.grids || {})[level]))),
     ];
+  }
+
+  /**
+   * 楼栋: the household's building and unit, their 楼栋长 and 单元长, and the 党员中心户 that
+   * looks after it (names as the API sent them, revealable like every name).
+   */
+  buildingNodes(building) {
+    const B = BUILDING_LABELS;
+    const title = el('h3', null, B.building);
+    if (!building) return [title, el('p', { class: 'gm-muted gm-building-panel' }, B.none)];
+    const place = [suffixed(building.number, B.number_suffix),
+      suffixed(building.unit, B.unit_suffix)].filter(Boolean).join(' ');
+    const posts = Array.isArray(building.posts) ? building.posts : [];
+    const central = building.central;
+    const person = (p) => [
+      this.masked('person', p.person_id || p.id, 'name', p.name),
+      p.phone ? el('span', { class: 'gm-phone' },
+        this.masked('person', p.person_id || p.id, 'phone', p.phone)) : null];
+    return [title, el('dl', { class: 'gm-building-panel' },
+      el('dt', null, B.building), el('dd', null, building.name || place || B.none),
+      ...['building_head', 'unit_head'].flatMap((role) => {
+        const post = posts.find((p) => p.role === role);
+        return [el('dt', null, B[role]), el('dd', null, post ? person(post) : B.none)];
+      }),
+      el('dt', null, B.central),
+      el('dd', null, central
+        ? [...person(central.person), central.is_this_household
+          ? el('span', { class: 'gm-tag' }, B.is_central) : null]
+        : B.none))];
   }
 
   /**

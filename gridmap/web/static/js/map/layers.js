@@ -5,7 +5,13 @@
  */
 import { ApiError, getJson } from '../core/api.js';
 import { asText, cssToken, el } from '../core/dom.js';
-import { COLOURS, GRID_LEVELS, GRID_STYLES, LAYER_KEYS, LAYER_LABELS } from './style.js';
+import { BUILDING_LABELS } from '../core/labels.js';
+import {
+  BUILDING_STYLE, COLOURS, GRID_LEVELS, GRID_STYLES, LAYER_KEYS, LAYER_LABELS,
+} from './style.js';
+
+/** The API path of each layer that is not a grid level. */
+const LAYER_PATHS = { building: '/buildings', household: '/households' };
 
 /** Pixels between the centres of households spread around their building's point. */
 const STACK_SPACING = 15;
@@ -112,6 +118,23 @@ export class GridLayers {
         else this.map.removeLayer(this.requestTiles);
       });
     }
+  }
+
+  /** 楼栋: footprints (or points) from z16, labelled with their number on hover. */
+  makeBuildingLayer() {
+    return L.geoJSON(null, {
+      pane: 'gm-buildings',
+      coordsToLatLng: this.coordsToLatLng,
+      style: () => ({ ...BUILDING_STYLE, className: 'gm-building' }),
+      pointToLayer: (feature, latlng) => L.circleMarker(latlng, {
+        ...BUILDING_STYLE, radius: 5, pane: 'gm-buildings', className: 'gm-building',
+      }),
+      onEachFeature: (feature, layer) => {
+        const p = feature.properties || {};
+        const name = p.name || `${p.number}${BUILDING_LABELS.number_suffix}`;
+        layer.bindTooltip(asText(`${name}（${BUILDING_LABELS.households} ${p.households}）`));
+      },
+    });
   }
 
   makeGridLayer(level) {
@@ -339,17 +362,17 @@ export class GridLayers {
     }
     const controller = new AbortController();
     this.controllers[key] = controller;
-    const params = key === 'household' ? {} : { level: key };
+    const params = GRID_LEVELS.includes(key) ? { level: key } : {};
     params.bbox = this.bboxParam();
     try {
-      const path = key === 'household' ? '/households' : '/grids';
+      const path = LAYER_PATHS[key] || '/grids';
       const result = await this.fetchPages(path, params, controller.signal);
       if (controller.signal.aborted) return;
       layer.clearLayers();
       if (key === 'household') this.drawHouseholds(layer, result.features);
       else layer.addData({ type: 'FeatureCollection', features: result.features });
       this.setCount(key, result.features.length, result.truncated);
-      if (key !== 'household') {
+      if (GRID_LEVELS.includes(key)) {
         this.gridNames[key] = new Map(result.features.map((f) => [
           (f.properties || {}).code, (f.properties || {}).name]));
         this.relabel();

@@ -32,7 +32,9 @@ class GridmapPage {
     this.toDisplay = toDisplay;
     this.fromDisplay = fromDisplay;
     this.coordsToLatLng = (coords) => latLng(coords[0], coords[1]);
-    this.enabled = { community: true, zone: true, micro: true, household: true };
+    this.enabled = {
+      community: true, zone: true, micro: true, building: true, household: true,
+    };
     this.counts = {};
     this.truncated = {};
     this.controllers = {};
@@ -54,6 +56,7 @@ class GridmapPage {
     prepareMap(map, config);
     // Separate panes keep households above every grid outline whatever order layers reload in.
     map.createPane('gm-grids').style.zIndex = 410;
+    map.createPane('gm-buildings').style.zIndex = 415;
     map.createPane('gm-households').style.zIndex = 420;
 
     this.layers = {};
@@ -62,6 +65,7 @@ class GridmapPage {
       this.gridNames[level] = new Map();
       this.layers[level] = this.makeGridLayer(level).addTo(map);
     });
+    this.layers.building = this.makeBuildingLayer().addTo(map);
     this.layers.household = this.makeHouseholdLayer().addTo(map);
     this.makeTileLayers();
 
