@@ -69,18 +69,21 @@ AUDIT = "audit"  # audit administrator: search and export the audit log
 REVIEW = "review"  # the monthly review of where requests concentrate, as aggregates in scope
 VERIFY = "verify"  # 回访 and on-site checks (核查) of completed requests, in the scope
 VISIT = "visit"  # 民情日志: record visits to households in the scope and file requests for them
+PARTY = "party"  # 双报到: units, members' registrations, activities and attendance, in scope
+SERVE = "serve"  # 党员报到: a member's own posts, activities of their community, check-ins, hours
 IMPORT = "import"  # grid files through the import page: a street's grids, or anywhere (system)
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, IMPORT}),
-    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
-    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW}),
-    "grid_worker": frozenset({READ, REVEAL, HANDLE, VISIT}),
+    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, IMPORT, PARTY}),
+    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, PARTY}),
+    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, PARTY}),
+    "grid_worker": frozenset({READ, REVEAL, HANDLE, VISIT, PARTY}),
     # A department officer reads and handles its department's requests only (masked).
     "department": frozenset({READ, HANDLE}),
     # A party member (党员分片包户) records visits to the households they cover and files
     # requests for them; acting on requests stays with the staff.
-    "member": frozenset({READ, VISIT}),
+    # An in-service member (在职党员) also reports to the community where they live (双报到).
+    "member": frozenset({READ, VISIT, SERVE}),
     "auditor": frozenset({READ, EXPORT, REVIEW}),
     "verifier": frozenset({READ, VERIFY}),
     "system_admin": frozenset({ACCOUNTS, CATALOGUE, IMPORT}),

@@ -2,7 +2,8 @@
 coverage (``grid``); accounts and the audit log (``access``); departments, their co-handling
 and extensions (``departments``); residents' requests with their
 categories, timeline, idempotency keys and tallies (``requests``); patrols (``patrols``);
-background jobs and their uploaded files (``jobs``); uploaded photos (``files``).
+background jobs and their uploaded files (``jobs``); uploaded photos (``files``);
+双报到 of units and in-service members, their activities and attendance (``party``).
 
 Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
 line of defence: geometries valid, non-empty and inside China's envelope, grid codes shaped by
@@ -60,6 +61,15 @@ from gridmap.storage.models.notifications import (
     NotificationDelivery,
     NotificationOptout,
 )
+from gridmap.storage.models.party import (
+    ATTENDANCE_HOWS,
+    ActivitySignup,
+    MemberPost,
+    MemberRegistration,
+    PartyActivity,
+    PartyUnit,
+    ServicePostKind,
+)
 from gridmap.storage.models.patrols import (
     PATROL_SOURCES,
     REACH_HOWS,
@@ -97,6 +107,7 @@ from gridmap.storage.models.requests import (
 
 __all__ = [
     "API_KEY_ROLES",
+    "ATTENDANCE_HOWS",
     "AUDIT_OUTCOMES",
     "CARD_COLOURS",
     "CARE_TAGS",
@@ -130,6 +141,7 @@ __all__ = [
     "WORK_LIST_PERIODS",
     "WORK_LIST_ROLES",
     "WORK_LIST_TARGETS",
+    "ActivitySignup",
     "ApiKey",
     "Assignment",
     "AuditChainAnchor",
@@ -147,9 +159,13 @@ __all__ = [
     "Job",
     "JobUpload",
     "LoginThrottle",
+    "MemberPost",
+    "MemberRegistration",
     "NotificationDelivery",
     "NotificationOptout",
     "Outbox",
+    "PartyActivity",
+    "PartyUnit",
     "Patrol",
     "PatrolCheckIn",
     "PatrolPoint",
@@ -163,6 +179,7 @@ __all__ = [
     "RequestTally",
     "RequestTallyGrid",
     "ResidentRequest",
+    "ServicePostKind",
     "StoredFile",
     "User",
     "UserNotice",
