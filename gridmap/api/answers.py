@@ -636,6 +636,7 @@ class PartyReport(Answer):
     """The quarter's 双报到 table against the rule."""
 
     quarter: str
+    quarter_name: str = Field(description="As people write it: 2026年第4季度")
     rule: Json
     summary: Json
     rows: list[Json]

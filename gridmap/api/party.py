@@ -171,6 +171,7 @@ def _report_row(row: dict[str, Any], disclosure: Disclosure) -> dict[str, Any]:
 def _report(table: domain.Report, disclosure: Disclosure) -> dict[str, Any]:
     return {
         "quarter": table.quarter.label,
+        "quarter_name": table.quarter.name,
         "rule": {"services": table.rule.services, "hours": float(table.rule.hours)},
         "summary": table.summary,
         "rows": [_report_row(r, disclosure) for r in table.rows],

@@ -74,8 +74,8 @@ def cell(row: dict[str, Any], key: str, disclosure: Disclosure) -> Any:
 def to_xlsx(table: reporting.Report, disclosure: Disclosure) -> bytes:
     """A title, the rule, the headings and one row per member and community."""
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(table.quarter.label)
-    title = glossary.PARTY_REPORT["title"].format(quarter=table.quarter.label)
+    sheet = book.create_sheet(table.quarter.name)
+    title = glossary.PARTY_REPORT["title"].format(quarter=table.quarter.name)
     rule = glossary.PARTY_REPORT["rule"].format(
         services=table.rule.services, hours=float(table.rule.hours)
     )

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Caller, Scope
-from gridmap.core import clock
+from gridmap.core import clock, glossary
 from gridmap.core.errors import Conflict, GridmapError, InvalidInput, NotFound, Unprocessable
 from gridmap.core.settings import Settings
 from gridmap.grid.lookup import to_storage_point
@@ -70,6 +70,12 @@ class Quarter:
     @property
     def moments(self) -> tuple[dt.datetime, dt.datetime]:
         return _midnight(self.first), _midnight(self.last)
+
+    @property
+    def name(self) -> str:
+        """As people write it: 2026年第4季度."""
+        number = (self.first.month - 1) // 3 + 1
+        return glossary.PARTY_QUARTER.format(year=self.first.year, number=number)
 
 
 def _midnight(day: dt.date) -> dt.datetime:

@@ -30,9 +30,11 @@ from gridmap.access.auth import (
     EXPORT,
     HANDLE,
     IMPORT,
+    PARTY,
     READ,
     REVIEW,
     ROLES,
+    SERVE,
     SIGNED_IN,
     VISIT,
 )
@@ -106,6 +108,8 @@ _NAV = (
     ("一月一研判", "web.review_page", frozenset({REVIEW})),
     ("巡查走访", "web.patrol_page", frozenset({HANDLE})),
     ("民情日志", "web.visits_page", frozenset({VISIT})),
+    ("我的双报到", "web.my_party_page", frozenset({SERVE})),
+    ("双报到", "web.party_page", frozenset({PARTY})),
     ("巡查回放", "web.patrols_page", frozenset({ASSIGN})),
     ("网格导入", "web.grid_import_page", frozenset({IMPORT})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
@@ -398,6 +402,27 @@ def visits_page() -> str:
     kept on the phone while offline and sent when the connection returns."""
     api = f"{request.script_root}/api/v1"
     return render_template("visits.html", api_root=api, today=clock.today().isoformat())
+
+
+@bp.get("/party/me")
+@requires(SERVE)
+def my_party_page() -> str:
+    """我的双报到: an in-service member's phone page — report to the community where they live,
+    choose service posts, sign up for the community's activities, check in at one, and this
+    quarter's services and hours against the rule."""
+    api = f"{request.script_root}/api/v1"
+    return render_template("party_me.html", api_root=api)
+
+
+@bp.get("/party")
+@requires(PARTY)
+def party_page() -> str:
+    """双报到: the chief's page — publish activities (社区吹哨), confirm attendance, and the
+    quarter's table of members against the rule with its Excel download (双报告)."""
+    scope = caller().scope.prefixes
+    community = next((p[:12] for p in scope if len(p) >= 12), "")
+    config = {"apiRoot": f"{request.script_root}/api/v1", "community": community}
+    return render_template("party.html", config=config)
 
 
 @bp.get("/manifest.webmanifest")

@@ -258,7 +258,7 @@ def test_a_unit_gets_its_members_report_and_the_table_downloads_as_excel(
     rows = list(
         openpyxl.load_workbook(io.BytesIO(workbook.data)).active.iter_rows(values_only=True)
     )
-    assert rows[0][0] == "2026Q3 在职党员双报到情况"
+    assert rows[0][0] == "2026年第3季度在职党员双报到情况"
     assert rows[2][:2] == ("报到社区", "姓名")
     table = {r[1]: r for r in rows[3:5]}
     assert table["在职党员25"][-1] == "达标" and table["在职党员25"][2] == "东城区税务局"
