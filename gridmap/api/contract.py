@@ -146,6 +146,7 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/party/units"): {200: a.PartyUnits},
     ("post", "/api/v1/party/units"): {201: a.PartyUnit},
     ("get", "/api/v1/party/units/{unit_id}/report"): {200: a.UnitReport},
+    ("get", "/api/v1/party/my-unit/report"): {200: a.UnitReport},
     ("post", "/api/v1/party/registrations"): {201: a.Registered},
     ("get", "/api/v1/party/me"): {200: a.MyParty},
     ("post", "/api/v1/party/me/registration"): {201: a.Registered},

@@ -17,7 +17,7 @@ from flask import Response, current_app, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap.access.auth import PARTY, SERVE
+from gridmap.access.auth import PARTY, SERVE, UNIT_REPORT
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.common import Strict
@@ -228,6 +228,19 @@ def unit_report(path: UnitPath, query: UnitReportQuery) -> dict[str, Any]:
     who = caller()
     unit, table = domain.unit_report(
         get_session(), who.scope, path.unit_id, domain.quarter(query.quarter), _settings()
+    )
+    return {"unit": _unit(unit)} | _report(table, who.disclosure)
+
+
+@bp.get(
+    "/my-unit/report",
+    summary="双报告: your unit's members and their quarter against the rule (a unit's account)",
+)
+@requires(UNIT_REPORT)
+def my_unit_report(query: UnitReportQuery) -> dict[str, Any]:
+    who = caller()
+    unit, table = domain.unit_report(
+        get_session(), who.scope, domain.unit_of(who), domain.quarter(query.quarter), _settings()
     )
     return {"unit": _unit(unit)} | _report(table, who.disclosure)
 

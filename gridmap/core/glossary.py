@@ -204,6 +204,7 @@ USER_ROLES: Final = {
     "grid_worker": "网格员",
     "department": "职能部门",
     "member": "党员",
+    "unit": "单位党组织",
     "auditor": "审计员(只读)",
     "verifier": "核查回访员",
     "system_admin": "系统管理员",

@@ -72,7 +72,7 @@ def load(
     reports.append(create_demo_accounts(session, population, settings.demo_password))
     reports.append(seed_categories(session))
     reports.append(patrols.seed_work_lists(session))
-    reports.append(party.load(session, seed=seed))
+    reports.append(party.load(session, seed=seed, password=settings.demo_password))
     return reports
 
 

@@ -11,9 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
+from gridmap.access import accounts
 from gridmap.core import clock
 from gridmap.grid import ingest
 from gridmap.party import reporting
@@ -239,8 +240,22 @@ def _signups(
     return len(rows)
 
 
-def load(session: Session, *, seed: int) -> ingest.ImportReport:
-    """Units, registrations, posts, this quarter's activities and attendance (flushed)."""
+def _unit_account(session: Session, password: str) -> None:
+    """``demo-unit``: the account of the unit with the most members (双报告)."""
+    unit = session.scalar(
+        select(MemberRegistration.unit_id)
+        .where(MemberRegistration.valid_to.is_(None))
+        .group_by(MemberRegistration.unit_id)
+        .order_by(func.count().desc(), MemberRegistration.unit_id)
+        .limit(1)
+    )
+    user = accounts.create_user(session, "demo-unit", password)
+    accounts.grant_role(session, user.id, "unit", party_unit_id=unit)
+
+
+def load(session: Session, *, seed: int, password: str) -> ingest.ImportReport:
+    """Units, registrations, posts, this quarter's activities and attendance, and the
+    account ``demo-unit`` of a unit (flushed)."""
     rng = np.random.default_rng(seed + 18)
     members = _members(session)
     organiser = session.scalar(select(User.id).where(User.role == "chief").order_by(User.id))
@@ -254,5 +269,6 @@ def load(session: Session, *, seed: int) -> ingest.ImportReport:
     activities = _activities(session, members, quarter, organiser, rng)
     signed = _signups(session, activities, periods, organiser, rng)
     session.flush()
+    _unit_account(session, password)
     written = len(units) + len(members) + len(activities) + signed
     return ingest.ImportReport("双报到", written=written)

@@ -442,12 +442,20 @@ def _row(part: Any, rule: Rule) -> dict[str, Any]:
     }
 
 
+def unit_of(caller: Caller) -> int:
+    """The unit a unit's account stands for."""
+    if caller.scope.party_unit_id is None:
+        raise NotFound("This account stands for no unit.")
+    return caller.scope.party_unit_id
+
+
 def unit_report(
     session: Session, scope: Scope, unit_id: int, wanted: Quarter, settings: Settings
 ) -> tuple[Any, Report]:
     """双报告 to a unit: its members' quarter, one row per member (their totals), for a unit
-    reporting to a community the scope manages."""
-    found = store.units(session, scope, unit_id)
+    reporting to a community the scope manages, or the unit's own account's."""
+    own = scope.party_unit_id == unit_id
+    found = store.units(session, Scope(("",)) if own else scope, unit_id)
     if not found:
         raise NotFound(f"There is no unit {unit_id}.")
     whole = report(session, Scope(("",)), wanted, settings, unit_id=unit_id)

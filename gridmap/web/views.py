@@ -36,6 +36,7 @@ from gridmap.access.auth import (
     ROLES,
     SERVE,
     SIGNED_IN,
+    UNIT_REPORT,
     VISIT,
 )
 from gridmap.access.security import (
@@ -110,6 +111,7 @@ _NAV = (
     ("民情日志", "web.visits_page", frozenset({VISIT})),
     ("我的双报到", "web.my_party_page", frozenset({SERVE})),
     ("双报到", "web.party_page", frozenset({PARTY})),
+    ("双报告", "web.unit_party_page", frozenset({UNIT_REPORT})),
     ("巡查回放", "web.patrols_page", frozenset({ASSIGN})),
     ("网格导入", "web.grid_import_page", frozenset({IMPORT})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
@@ -425,6 +427,13 @@ def party_page() -> str:
     return render_template("party.html", config=config)
 
 
+@bp.get("/party/unit")
+@requires(UNIT_REPORT)
+def unit_party_page() -> str:
+    """双报告: a unit's party organisation reads its members' quarter against the rule."""
+    return render_template("party_unit.html", api_root=f"{request.script_root}/api/v1")
+
+
 @bp.get("/manifest.webmanifest")
 @public
 def manifest() -> Response:
@@ -509,6 +518,8 @@ def _home(who: auth.Caller) -> str:
     a department's is its inbox (部门报到: it has no grid to map)."""
     if who.role == "department":
         return url_for("web.requests_inbox")
+    if UNIT_REPORT in who.capabilities:
+        return url_for("web.unit_party_page")
     if READ in who.capabilities:
         return url_for("web.grid_map_page")
     if AUDIT in who.capabilities:

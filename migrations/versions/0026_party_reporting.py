@@ -3,7 +3,8 @@ deployment may edit), ``party_unit`` (单位党组织 and the community it repor
 ``member_registration`` (an in-service member reported to the community where they live, one
 community per date: a move closes a registration and opens the next), ``member_post`` (posts a
 member chose), ``party_activity`` (社区吹哨: an activity a community publishes) and
-``activity_signup`` (党员报到: sign-ups, attendance and hours).
+``activity_signup`` (党员报到: sign-ups, attendance and hours). ``app_user`` gains the role
+``unit`` and ``party_unit_id``: a unit's party organisation reads its members' quarter (双报告).
 
 Grants of the application's role: SELECT, INSERT and UPDATE on all of them; DELETE of a
 member's chosen posts only (a member may drop a post).
@@ -39,6 +40,20 @@ POST_KINDS = (
     ("care", "关爱帮扶"),
     ("culture", "文化活动"),
 )
+ROLES_BEFORE = (
+    "street_admin",
+    "chief",
+    "zone_leader",
+    "grid_worker",
+    "department",
+    "member",
+    "auditor",
+    "verifier",
+    "system_admin",
+    "security_admin",
+    "audit_admin",
+)
+ROLES_AFTER = (*ROLES_BEFORE[:6], "unit", *ROLES_BEFORE[6:])
 TABLES = (
     "service_post_kind",
     "party_unit",
@@ -262,13 +277,48 @@ def _activities() -> None:
     op.create_index(op.f("ix_activity_signup_person_id"), "activity_signup", ["person_id"])
 
 
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _unit_accounts() -> None:
+    op.add_column("app_user", sa.Column("party_unit_id", sa.Integer(), nullable=True))
+    op.create_foreign_key(
+        op.f("fk_app_user_party_unit_id_party_unit"),
+        "app_user",
+        "party_unit",
+        ["party_unit_id"],
+        ["id"],
+    )
+    op.create_index(op.f("ix_app_user_party_unit_id"), "app_user", ["party_unit_id"])
+    op.drop_constraint(op.f("ck_app_user_role_known"), "app_user", type_="check")
+    op.create_check_constraint(op.f("ck_app_user_role_known"), "app_user", _in("role", ROLES_AFTER))
+    op.create_check_constraint(
+        op.f("ck_app_user_unit_link"),
+        "app_user",
+        "coalesce(role = 'unit', false) = (party_unit_id IS NOT NULL)",
+    )
+
+
 def upgrade() -> None:
     _post_kinds()
     _units_and_members()
     _activities()
+    _unit_accounts()
     op.execute(GRANTS_SQL)
 
 
 def downgrade() -> None:
+    op.drop_constraint(op.f("ck_app_user_unit_link"), "app_user", type_="check")
+    op.execute(
+        "DELETE FROM auth_session WHERE user_id IN (SELECT id FROM app_user WHERE role = 'unit')"
+    )
+    op.execute("UPDATE app_user SET role = NULL WHERE role = 'unit'")
+    op.drop_constraint(op.f("ck_app_user_role_known"), "app_user", type_="check")
+    op.create_check_constraint(
+        op.f("ck_app_user_role_known"), "app_user", _in("role", ROLES_BEFORE)
+    )
+    op.drop_index(op.f("ix_app_user_party_unit_id"), table_name="app_user")
+    op.drop_column("app_user", "party_unit_id")
     for table in reversed(TABLES):
         op.drop_table(table)

@@ -13,13 +13,17 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
+from gridmap.access import accounts, auth
+from gridmap.access.auth import SIGNED_IN, UNIT_REPORT
+from gridmap.core.errors import InvalidInput
 from gridmap.jobs import run_one
 from gridmap.party import report_jobs
 from gridmap.storage.models import MemberRegistration
-from tests.conftest import COMMUNITY
+from tests.conftest import COMMUNITY, PASSWORD, client_for
 from tests.helpers import assert_problem, clock_at
 from tests.party.conftest import HOME_A, HOME_B, B, activity_body, beijing
 from tests.patrols.conftest import north_of
+from tests.security.test_matrix import _needed, _protected
 
 #: The test quarter (2026Q3) and moments in it.
 JULY = beijing(2026, 7, 6)
@@ -267,3 +271,42 @@ def test_a_unit_gets_its_members_report_and_the_table_downloads_as_excel(
     assert Decimal(str(table["在职党员25"][8])) == Decimal(6)
     refused = chief.post("/api/v1/party/report-jobs", json={"community": B})
     assert_problem(refused, 404)
+
+
+def test_a_units_account_reads_its_members_quarter_and_nothing_else(
+    app, clients, member_of, session, settings
+):
+    chief = clients("chief")
+    made = chief.post(
+        "/api/v1/party/units",
+        json={"code": "dc-court", "name": "东城区人民法院", "community": COMMUNITY},
+    )
+    unit_id = made.get_json()["id"]
+    assert register(chief, 27, unit_id=unit_id).status_code == 201
+    assert register(chief, 28).status_code == 201
+    serve(chief, member_of(27), beijing(2026, 7, 8), 3.0)
+    user = accounts.create_user(session, "unit-court", PASSWORD)
+    with pytest.raises(InvalidInput):
+        accounts.grant_role(session, user.id, "unit")
+    accounts.grant_role(session, user.id, "unit", party_unit_id=unit_id)
+    session.commit()
+    _, token = auth.login(
+        session, "unit-court", PASSWORD, kind="bearer", settings=settings, origin=auth.Origin()
+    )
+    unit = client_for(app, token)
+    answer = unit.get("/api/v1/party/my-unit/report?quarter=2026Q3")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    body = answer.get_json()
+    assert body["unit"]["name"] == "东城区人民法院"
+    assert [(r["name"], r["quarter_services"], r["quarter_hours"]) for r in body["rows"]] == [
+        ("在职党员27", 1, 3.0)
+    ]
+    refused = []
+    for endpoint, method, url in _protected(app):
+        if _needed(app, endpoint) & {SIGNED_IN, UNIT_REPORT}:
+            continue
+        if unit.open(url, method=method, json={}).status_code != 403:
+            refused.append(endpoint)
+    assert refused == []
+    assert unit.get("/api/v1/party/report").status_code == 403
+    assert chief.get("/api/v1/party/my-unit/report").status_code == 403

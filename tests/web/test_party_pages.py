@@ -177,3 +177,18 @@ def test_the_chief_confirms_attendance_and_downloads_the_quarter(
     chief.screenshot(f"party_chief_{viewport['width']}.png")
     assert axe_violations(page) == []
     chief.assert_clean()
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_a_unit_reads_its_members_quarter(
+    contexts: Callable[..., Watched], viewport: ViewportSize
+) -> None:
+    unit = contexts(viewport)
+    unit.login("demo-unit")
+    page = unit.page
+    page.wait_for_selector("#gm-party-unit[data-state=ready]")
+    assert unit.path().endswith("/party/unit")  # a unit's account lands on its report
+    assert page.locator("#gm-party-report tbody tr").count() > 0
+    assert "季度" in page.locator("#gm-party-summary").inner_text()
+    assert axe_violations(page) == []
+    unit.assert_clean()

@@ -192,6 +192,11 @@ JOURNEYS: dict[str, list[Step]] = {
         ("requests-map", _go("/requests/map")),
         ("password", _go("/password")),
     ],
+    # A unit's party organisation (双报告): its members' quarter.
+    "demo-unit": [
+        ("unit", _go("/party/unit")),
+        ("password", _go("/password")),
+    ],
     "demo-system": [
         ("import", _go("/grids/import")),
         ("accounts", _go("/accounts")),

@@ -11,10 +11,8 @@ import { banner } from '../core/banner.js';
 import { el } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import { downloadFile, JobProgress, runJob } from '../core/jobs.js';
-import { quarterName } from '../party/quarter.js';
-import {
-  ATTENDANCE_HOW_LABELS, PARTY_LABELS as T, PARTY_REPORT_COLUMN_LABELS as COLUMNS,
-} from '../core/labels.js';
+import { ATTENDANCE_HOW_LABELS, PARTY_LABELS as T } from '../core/labels.js';
+import { fillQuarters, showReport } from '../party/report.js';
 
 /** A datetime-local value (Beijing time) as an ISO moment with its offset. */
 const moment = (value) => `${value}:00+08:00`;
@@ -128,21 +126,6 @@ class PartyPage {
     }
   }
 
-  /** This quarter and the four before it. */
-  fillQuarters(current) {
-    let [year, number] = current.split('Q').map(Number);
-    const labels = [];
-    for (let i = 0; i < 5; i += 1) {
-      labels.push(`${year}Q${number}`);
-      number -= 1;
-      if (number === 0) {
-        number = 4;
-        year -= 1;
-      }
-    }
-    this.quarter.replaceChildren(...labels.map((l) => el('option', { value: l }, quarterName(l))));
-  }
-
   quarterQuery() {
     const q = this.quarter.value.trim();
     return q ? `?quarter=${encodeURIComponent(q)}` : '';
@@ -150,21 +133,8 @@ class PartyPage {
 
   async loadReport() {
     const body = await requestJson(`${this.api}/report${this.quarterQuery()}`);
-    if (!this.quarter.options.length) this.fillQuarters(body.quarter);
-    const s = body.summary;
-    this.summary.textContent = `${quarterName(body.quarter)} · ${T.met} ${s.met} / ${s.members}`;
-    const keys = Object.keys(COLUMNS);
-    this.report.tHead.replaceChildren(el('tr', {},
-      ...keys.map((k) => el('th', { scope: 'col' }, COLUMNS[k]))));
-    this.report.tBodies[0].replaceChildren(...body.rows.map((r) => el('tr',
-      { 'data-person': r.person_id, 'data-met': String(r.met) },
-      ...keys.map((k) => el('td', {}, this.cell(r, k))))));
-  }
-
-  cell(row, key) {
-    if (key === 'met') return row.met ? T.met : T.notMet;
-    const value = row[key];
-    return value === null || value === undefined ? '' : String(value);
+    if (!this.quarter.options.length) fillQuarters(this.quarter, body.quarter);
+    showReport(this.report, this.summary, body);
   }
 
   async exportXlsx() {
