@@ -639,6 +639,7 @@ class PartyReport(Answer):
     quarter_name: str = Field(description="As people write it: 2026年第4季度")
     rule: Json
     summary: Json
+    by_community: list[Json] = Field(description="Members, met and not met per community")
     rows: list[Json]
 
 

@@ -174,6 +174,7 @@ def _report(table: domain.Report, disclosure: Disclosure) -> dict[str, Any]:
         "quarter_name": table.quarter.name,
         "rule": {"services": table.rule.services, "hours": float(table.rule.hours)},
         "summary": table.summary,
+        "by_community": table.by_community,
         "rows": [_report_row(r, disclosure) for r in table.rows],
     }
 

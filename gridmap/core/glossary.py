@@ -282,12 +282,20 @@ PARTY_REPORT_COLUMNS: Final = {
     "quarter_hours": "季度服务时长（小时）",
     "met": "是否达标",
 }
+PARTY_COMMUNITY_COLUMNS: Final = {
+    "code": "社区代码",
+    "name": "社区",
+    "members": "在职党员",
+    "met": "达标",
+    "not_met": "未达标",
+}
 #: A quarter as people write it ("2026年第4季度"), in pages and workbooks alike.
 PARTY_QUARTER: Final = "{year}年第{number}季度"
 PARTY_REPORT: Final = {
     "title": "{quarter}在职党员双报到情况",
     "rule": "要求：每季度服务不少于{services}次、时长不少于{hours:g}小时",
     "summary": "共{members}人，达标{met}人，未达标{not_met}人",
+    "by_community": "按社区",
     "computing": "统计服务情况",
     "writing": "生成文件",
 }

@@ -87,6 +87,10 @@ def to_xlsx(table: reporting.Report, disclosure: Disclosure) -> bytes:
     summary = table.summary
     sheet.append(safe_row([]))
     sheet.append(safe_row([glossary.PARTY_REPORT["summary"].format(**summary)]))
+    by_community = book.create_sheet(glossary.PARTY_REPORT["by_community"])
+    by_community.append(safe_row(glossary.PARTY_COMMUNITY_COLUMNS.values()))
+    for entry in table.by_community:
+        by_community.append(safe_row(entry[key] for key in glossary.PARTY_COMMUNITY_COLUMNS))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -401,9 +401,25 @@ class Report:
 
     @property
     def summary(self) -> dict[str, int]:
-        members = {r["person_id"]: r["met"] for r in self.rows}
-        met = sum(members.values())
-        return {"members": len(members), "met": met, "not_met": len(members) - met}
+        return _tally(self.rows)
+
+    @property
+    def by_community(self) -> list[dict[str, Any]]:
+        """Who met the rule and who did not, per community (a member who moved counts in
+        each community they served in this quarter)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in self.rows:
+            found.setdefault(row["community_code"], []).append(row)
+        return [
+            {"code": code, "name": rows[0]["community_name"]} | _tally(rows)
+            for code, rows in found.items()
+        ]
+
+
+def _tally(rows: list[dict[str, Any]]) -> dict[str, int]:
+    members = {r["person_id"]: r["met"] for r in rows}
+    met = sum(members.values())
+    return {"members": len(members), "met": met, "not_met": len(members) - met}
 
 
 def report(

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from gridmap.access import accounts, auth
-from gridmap.access.auth import SIGNED_IN, UNIT_REPORT
+from gridmap.access.auth import SIGNED_IN, UNIT_REPORT, Scope
 from gridmap.core.errors import InvalidInput
 from gridmap.jobs import run_one
-from gridmap.party import report_jobs
+from gridmap.party import report_jobs, reporting
 from gridmap.storage.models import MemberRegistration
 from tests.conftest import COMMUNITY, PASSWORD, client_for
 from tests.helpers import assert_problem, clock_at
@@ -77,7 +77,9 @@ def rows_by_person(report):
     return {(r["person_id"], r["community_code"]): r for r in report["rows"]}
 
 
-def test_a_quarter_is_classified_exactly_by_services_and_hours(clients, member_of):
+def test_a_quarter_is_classified_exactly_by_services_and_hours(
+    clients, member_of, session, settings
+):
     """0, 1 and 2 services; 5, 6 and 7 hours: only ≥ 2 services *and* ≥ 6 hours meet the
     rule, whatever the other figure."""
     chief = clients("chief")
@@ -111,6 +113,13 @@ def test_a_quarter_is_classified_exactly_by_services_and_hours(clients, member_o
     }
     assert {pid for pid, r in found.items() if r["met"]} == {25, 26}
     assert report["summary"] == {"members": 7, "met": 2, "not_met": 5}
+    assert report["by_community"] == [
+        {"code": COMMUNITY, "name": "测试社区", "members": 7, "met": 2, "not_met": 5}
+    ]
+    # The rule is configurable: at 3 services and 5 hours, only member 27 meets it.
+    stricter = settings.model_copy(update={"party_quarter_services": 3, "party_quarter_hours": 5})
+    table = reporting.report(session, Scope((COMMUNITY,)), reporting.quarter("2026Q3"), stricter)
+    assert {r["person_id"] for r in table.rows if r["met"]} == {27}
     # Another quarter holds none of it.
     other = chief.get("/api/v1/party/report?quarter=2026Q2").get_json()
     assert other["rows"] == []
@@ -268,6 +277,11 @@ def test_a_unit_gets_its_members_report_and_the_table_downloads_as_excel(
     assert table["在职党员25"][-1] == "达标" and table["在职党员25"][2] == "东城区税务局"
     assert table["在职党员26"][-1] == "未达标"
     assert rows[-1][0] == "共2人，达标1人，未达标1人"
+    book = openpyxl.load_workbook(io.BytesIO(workbook.data))
+    assert list(book["按社区"].iter_rows(values_only=True)) == [
+        ("社区代码", "社区", "在职党员", "达标", "未达标"),
+        (COMMUNITY, "测试社区", 2, 1, 1),
+    ]
     assert Decimal(str(table["在职党员25"][8])) == Decimal(6)
     refused = chief.post("/api/v1/party/report-jobs", json={"community": B})
     assert_problem(refused, 404)
