@@ -156,6 +156,20 @@ def test_the_chief_confirms_attendance_and_downloads_the_quarter(
     chief.login(CHIEF, next_path="/party")
     page = chief.page
     page.wait_for_selector("#gm-party[data-state=ready]")
+    # Publish through the form: the place defaults to the community's middle.
+    assert page.locator("input[name=lon]").input_value() != ""
+    title = f"政策宣讲（{viewport['width']}）"
+    form = page.locator("#gm-party-publish")
+    form.get_by_label("活动名称").fill(title)
+    form.get_by_label("服务岗位").select_option("policy_talk")
+    form.get_by_label("开始时间").fill("2026-12-20T09:00")
+    form.get_by_label("结束时间").fill("2026-12-20T11:00")
+    form.get_by_label("活动地点").fill("社区党群服务中心")
+    form.get_by_role("button", name="发布活动").click()
+    page.wait_for_selector(f"#gm-party-activities td:text-is('{title}')")
+    published = [a for a in chief_api.get("/party/activities")["results"] if a["title"] == title]
+    assert len(published) == 1 and published[0]["kind"] == "policy_talk"
+    assert published[0]["starts_at"] == "2026-12-20T01:00:00+00:00"
     row = page.locator(f"#gm-party-activities tr[data-activity='{activity['id']}']")
     row.get_by_role("button", name="报名与出勤").click()
     page.wait_for_selector(f"#gm-party-signups-card[data-activity='{activity['id']}']")

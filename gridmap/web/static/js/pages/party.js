@@ -54,11 +54,26 @@ class PartyPage {
       this.kinds = Object.fromEntries(kinds.posts.map((p) => [p.code, p.name]));
       document.getElementById('gm-party-kind').replaceChildren(
         ...kinds.posts.map((p) => el('option', { value: p.code }, p.name)));
-      await Promise.all([this.loadActivities(), this.loadReport()]);
+      await Promise.all([this.loadActivities(), this.loadReport(), this.placeAtCentre()]);
     } catch (err) {
       banner(err.message);
     }
     this.root.dataset.state = 'ready';
+  }
+
+  /** The place defaults to the middle of the community (its outline's bounding box). */
+  async placeAtCentre() {
+    const form = this.publishForm.elements;
+    if (!this.config.community || form.lon.value) return;
+    const grid = await requestJson(`${this.config.apiRoot}/grids/${this.config.community}`);
+    const flat = grid.geometry ? grid.geometry.coordinates.flat(Infinity) : [];
+    if (!flat.length) return;
+    const mid = (i) => {
+      const values = flat.filter((_, j) => j % 2 === i);
+      return (Math.min(...values) + Math.max(...values)) / 2;
+    };
+    form.lon.value = mid(0).toFixed(6);
+    form.lat.value = mid(1).toFixed(6);
   }
 
   async loadActivities() {
