@@ -12,10 +12,14 @@ function cell(row, key) {
   return value === null || value === undefined ? '' : String(value);
 }
 
-/** Fill `table` (a <table> with a <thead> and a <tbody>) and `summary` from the API's answer. */
+/** Fill `table` (a <table> with a <thead> and a <tbody>) and `summary` from the API's answer;
+ * over several communities, the summary names each one's count too. */
 export function showReport(table, summary, body, keys = Object.keys(COLUMNS)) {
   const s = body.summary;
-  summary.textContent = `${quarterName(body.quarter)} · ${T.met} ${s.met} / ${s.members}`;
+  const whole = `${quarterName(body.quarter)} · ${T.met} ${s.met} / ${s.members}`;
+  const each = (body.by_community || []).length > 1
+    ? body.by_community.map((c) => `${c.name} ${c.met} / ${c.members}`).join('；') : '';
+  summary.textContent = each ? `${whole}（${each}）` : whole;
   table.tHead.replaceChildren(el('tr', {},
     ...keys.map((k) => el('th', { scope: 'col' }, COLUMNS[k]))));
   table.tBodies[0].replaceChildren(...body.rows.map((r) => el('tr',
