@@ -42,6 +42,7 @@ class MakeUser(Protocol):
         scope_code: str | None = None,
         person_id: int | None = None,
         department_id: int | None = None,
+        party_unit_id: int | None = None,
     ) -> str: ...
 
 
@@ -142,6 +143,7 @@ def make_user(session: Session, settings: Settings) -> MakeUser:
         scope_code: str | None = None,
         person_id: int | None = None,
         department_id: int | None = None,
+        party_unit_id: int | None = None,
     ) -> str:
         name = f"t{len(created)}-{role.replace('_', '-')}"
         user = accounts.create_user(session, name, PASSWORD)
@@ -152,6 +154,7 @@ def make_user(session: Session, settings: Settings) -> MakeUser:
             scope_code=scope_code,
             person_id=person_id,
             department_id=department_id,
+            party_unit_id=party_unit_id,
             admins_too=True,
         )
         session.commit()

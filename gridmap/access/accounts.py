@@ -39,6 +39,7 @@ from gridmap.storage.models import (
     USER_ROLES,
     AuthSession,
     Department,
+    PartyUnit,
     Person,
     User,
     UserNotice,
@@ -267,10 +268,12 @@ def grant_role(
     scope_code: str | None = None,
     person_id: int | None = None,
     department_id: int | None = None,
+    party_unit_id: int | None = None,
     admins_too: bool = False,
 ) -> None:
     """Give an account its role and scope (checked against the role's needs): a
-    ``department`` account acts for the department ``department_id``."""
+    ``department`` account acts for the department ``department_id``, a ``unit`` account
+    for the unit's party organisation ``party_unit_id`` (双报告)."""
     user = _user(session, user_id)
     if not admins_too:
         _not_an_administrator(user)
@@ -278,8 +281,9 @@ def grant_role(
             raise InvalidInput("administrator roles are granted on the server, not here")
     check_scope(session, role, scope_code, person_id)
     _check_department(session, role, department_id)
+    _check_unit(session, role, party_unit_id)
     user.role, user.scope_code, user.person_id = role, scope_code, person_id
-    user.department_id = department_id
+    user.department_id, user.party_unit_id = department_id, party_unit_id
     _end_sessions(session, user.id)
 
 
@@ -315,6 +319,18 @@ def _check_department(session: Session, role: str, department_id: int | None) ->
     found = session.get(Department, department_id)
     if found is None or not found.active:
         raise InvalidInput(f"department_id: there is no active department {department_id}")
+
+
+def _check_unit(session: Session, role: str, party_unit_id: int | None) -> None:
+    """A unit's account names its unit; no other account names one."""
+    if role != "unit":
+        if party_unit_id is not None:
+            raise InvalidInput("party_unit_id is only for role unit")
+        return
+    if party_unit_id is None:
+        raise InvalidInput("role unit needs party_unit_id: the unit's party organisation")
+    if session.get(PartyUnit, party_unit_id) is None:
+        raise InvalidInput(f"party_unit_id: there is no unit {party_unit_id}")
 
 
 def unlock(session: Session, user_id: int) -> None:

@@ -71,18 +71,26 @@ VERIFY = "verify"  # 回访 and on-site checks (核查) of completed requests, i
 VISIT = "visit"  # 民情日志: record visits to households in the scope and file requests for them
 #: 楼栋: record buildings and units, their 楼栋长 and 单元长, and 党员中心户, in the scope
 BUILDINGS = "buildings"
+PARTY = "party"  # 双报到: units, members' registrations, activities and attendance, in scope
+SERVE = "serve"  # 党员报到: a member's own posts, activities of their community, check-ins, hours
+UNIT_REPORT = "unit-report"  # 双报告: a unit's party organisation reads its members' quarter
 IMPORT = "import"  # grid files through the import page: a street's grids, or anywhere (system)
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "street_admin": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, IMPORT, BUILDINGS}),
-    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, BUILDINGS}),
-    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, BUILDINGS}),
-    "grid_worker": frozenset({READ, REVEAL, HANDLE, VISIT, BUILDINGS}),
+    "street_admin": frozenset(
+        {READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, IMPORT, BUILDINGS, PARTY}
+    ),
+    "chief": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, BUILDINGS, PARTY}),
+    "zone_leader": frozenset({READ, REVEAL, EXPORT, ASSIGN, HANDLE, REVIEW, BUILDINGS, PARTY}),
+    "grid_worker": frozenset({READ, REVEAL, HANDLE, VISIT, BUILDINGS, PARTY}),
     # A department officer reads and handles its department's requests only (masked).
     "department": frozenset({READ, HANDLE}),
     # A party member (党员分片包户) records visits to the households they cover and files
     # requests for them; acting on requests stays with the staff.
-    "member": frozenset({READ, VISIT}),
+    # An in-service member (在职党员) also reports to the community where they live (双报到).
+    "member": frozenset({READ, VISIT, SERVE}),
+    # A unit's party organisation (单位党组织) reads the quarter of its own members (双报告).
+    "unit": frozenset({UNIT_REPORT}),
     "auditor": frozenset({READ, EXPORT, REVIEW}),
     "verifier": frozenset({READ, VERIFY}),
     "system_admin": frozenset({ACCOUNTS, CATALOGUE, IMPORT}),
@@ -136,15 +144,22 @@ class Scope:
     """What a caller may see: grids whose code starts with one of ``prefixes``, the
     households in them, and the households that person ``person_id`` covers; a department
     account (``department_id``) sees only the requests summoned to or co-handled by its
-    department (no grid, no household)."""
+    department (no grid, no household); a unit's account (``party_unit_id``), only its own
+    members' 双报到 quarter."""
 
     prefixes: tuple[str, ...] = ()
     person_id: int | None = None
     department_id: int | None = None
+    party_unit_id: int | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.prefixes and self.person_id is None and self.department_id is None
+        return (
+            not self.prefixes
+            and self.person_id is None
+            and self.department_id is None
+            and self.party_unit_id is None
+        )
 
 
 def job_scope(code: str | None) -> Scope:
@@ -200,7 +215,8 @@ def scope_of(user: User) -> Scope:
     prefixes = (user.scope_code,) if user.role in SUBTREE_ROLES and user.scope_code else ()
     person = user.person_id if user.role in PERSON_ROLES else None
     department = user.department_id if user.role == "department" else None
-    return Scope(prefixes, person, department)
+    unit = user.party_unit_id if user.role == "unit" else None
+    return Scope(prefixes, person, department, unit)
 
 
 def _digest(token: str) -> str:

@@ -36,6 +36,9 @@ class Grant(Strict):
     scope_code: str | None = None
     person_id: int | None = None
     department_id: int | None = Field(None, ge=1, description="role department: its department")
+    party_unit_id: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="role unit: its unit's party organisation"
+    )
 
 
 class UserPath(BaseModel):
@@ -117,6 +120,7 @@ def grant_role(path: UserPath, body: Grant) -> dict[str, str]:
         scope_code=body.scope_code,
         person_id=body.person_id,
         department_id=body.department_id,
+        party_unit_id=body.party_unit_id,
     )
     audit_write("user.role", "user", path.user_id, body.model_dump())
     return {"status": "role granted"}

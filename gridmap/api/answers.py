@@ -586,6 +586,97 @@ class VisitLogs(Answer):
     visits: list[VisitLog]
 
 
+class PostKinds(Answer):
+    """服务岗位: the kinds of service post."""
+
+    posts: list[Json]
+
+
+class PartyUnit(Answer):
+    """单位党组织 and the community it reports to."""
+
+    id: int
+    code: str
+    name: str
+    reported_on: str
+    community: Json
+    members: int
+
+
+class PartyUnits(Answer):
+    results: list[PartyUnit]
+
+
+class PartyActivity(Answer):
+    """社区吹哨: an activity of a community, its places taken and attendance."""
+
+    id: int
+    title: str
+    kind: str
+    starts_at: str
+    ends_at: str
+    place_name: str
+    place: Json
+    wanted: int
+    signed: int
+    attended: int
+    community: Json
+
+
+class PartyActivities(Answer):
+    results: list[PartyActivity]
+
+
+class Attendance(Answer):
+    """A member's attendance of an activity, and the hours it counts."""
+
+    activity_id: int
+    person_id: int
+    attended_at: str | None
+    how: Literal["organiser", "check_in"] | None
+    distance_m: float | None
+    hours: float | None
+
+
+class Signup(Answer):
+    activity_id: int
+    signed: bool
+
+
+class Registered(Answer):
+    """双报到: the registration made and the community holding the home."""
+
+    id: int
+    community: Json
+
+
+class MemberPosts(Answer):
+    posts: list[str]
+
+
+class MyParty(Answer):
+    """A member's 双报到: community (null before reporting), posts and this quarter."""
+
+    registration: Json | None
+    posts: list[str]
+    quarter: Json
+
+
+class PartyReport(Answer):
+    """The quarter's 双报到 table against the rule."""
+
+    quarter: str
+    quarter_name: str = Field(description="As people write it: 2026年第4季度")
+    rule: Json
+    summary: Json
+    by_community: list[Json] = Field(description="Members, met and not met per community")
+    rows: list[Json]
+
+
+class UnitReport(PartyReport):
+    unit: PartyUnit
+
+
 class Health(Answer):
     status: Literal["ok"]
 

@@ -212,6 +212,7 @@ USER_ROLES: Final = {
     "grid_worker": "网格员",
     "department": "职能部门",
     "member": "党员",
+    "unit": "单位党组织",
     "auditor": "审计员(只读)",
     "verifier": "核查回访员",
     "system_admin": "系统管理员",
@@ -291,6 +292,76 @@ OUTBOX_QUEUE: Final = {
     "photos": "照片",
     "other": "其他操作",
 }
+#: 双报到: how attendance was confirmed, whether a member met the quarter's rule, the quarterly
+#: table's columns and texts, and the pages' words.
+ATTENDANCE_HOWS: Final = {"organiser": "组织者确认", "check_in": "现场签到"}
+PARTY_MET: Final = {True: "达标", False: "未达标"}
+PARTY_REPORT_COLUMNS: Final = {
+    "community_name": "报到社区",
+    "name": "姓名",
+    "unit_name": "所在单位",
+    "since": "报到起",
+    "until": "报到止",
+    "services": "本社区服务次数",
+    "hours": "本社区服务时长（小时）",
+    "quarter_services": "季度服务次数",
+    "quarter_hours": "季度服务时长（小时）",
+    "met": "是否达标",
+}
+PARTY_COMMUNITY_COLUMNS: Final = {
+    "code": "社区代码",
+    "name": "社区",
+    "members": "在职党员",
+    "met": "达标",
+    "not_met": "未达标",
+}
+#: A quarter as people write it ("2026年第4季度"), in pages and workbooks alike.
+PARTY_QUARTER: Final = "{year}年第{number}季度"
+PARTY_REPORT: Final = {
+    "title": "{quarter}在职党员双报到情况",
+    "rule": "要求：每季度服务不少于{services}次、时长不少于{hours:g}小时",
+    "summary": "共{members}人，达标{met}人，未达标{not_met}人",
+    "by_community": "按社区",
+    "computing": "统计服务情况",
+    "writing": "生成文件",
+}
+PARTY_PAGES: Final = {
+    "quarterName": PARTY_QUARTER,
+    "myTitle": "我的双报到",
+    "chiefTitle": "双报到",
+    "community": "报到社区",
+    "notRegistered": "尚未到社区报到",
+    "register": "按家庭住址报到",
+    "posts": "我的服务岗位",
+    "savePosts": "保存岗位",
+    "saved": "已保存",
+    "activities": "社区活动",
+    "noActivities": "暂无活动",
+    "signUp": "报名",
+    "signedUp": "已报名",
+    "full": "名额已满",
+    "checkIn": "现场签到",
+    "attended": "已出勤",
+    "places": "名额",
+    "quarter": "本季度",
+    "services": "服务次数",
+    "hours": "服务时长（小时）",
+    "met": "达标",
+    "notMet": "未达标",
+    "publish": "发布活动",
+    "title": "活动名称",
+    "kind": "服务岗位",
+    "startsAt": "开始时间",
+    "endsAt": "结束时间",
+    "placeName": "活动地点",
+    "wanted": "需要人数",
+    "signups": "报名与出勤",
+    "confirm": "确认出勤",
+    "report": "季度双报到情况",
+    "export": "导出 Excel",
+    "locating": "正在定位…",
+    "noLocation": "无法获取位置，请允许定位后重试。",
+}
 #: The kinds of work list (3+N 工作清单).
 WORK_LIST_KINDS: Final = {
     "daily_patrol": "日巡查",
@@ -335,6 +406,7 @@ JOB_KINDS: Final = {
     "review.report": "一月一研判报告",
     "requests.rates": "三率排名导出",
     "exports.gis": "GIS 数据导出",
+    "party.report": "双报到季度报表",
 }
 #: The coordinate systems a grid file may be declared in on the import page.
 INPUT_CRS: Final = {
@@ -515,6 +587,14 @@ AUDIT_ACTIONS: Final = {
     "central.neighbours": "调整中心户联系户",
     "central.end": "撤销党员中心户",
     "import.buildings": "导入楼栋",
+    "party.unit": "登记单位党组织",
+    "party.register": "在职党员报到",
+    "party.posts": "认领服务岗位",
+    "party.publish": "发布社区活动",
+    "party.signup": "报名社区活动",
+    "party.check_in": "活动签到",
+    "party.confirm": "确认活动出勤",
+    "party.report": "导出双报到报表",
     "retention.prune": "清理过期数据",
 }
 #: What an audit row's action was done to (审计日志的对象类型).
@@ -529,6 +609,9 @@ AUDIT_OBJECTS: Final = {
     "patrol": "巡查",
     "visit": "民情日志",
     "file": "照片",
+    "party_unit": "单位党组织",
+    "party_activity": "社区活动",
+    "party_report": "双报到报表",
     "api_key": "接口密钥",
     "category": "诉求类别",
     "department": "职能部门",
@@ -589,6 +672,10 @@ PROBLEMS: Final = {
     "too-many-photos": "照片数量已达上限。",
     "already-rated": "这件诉求已经评价过了，每件诉求只能评价一次。",
     "not-rateable": "诉求办结后才能评价。",
+    "activity-full": "活动名额已满。",
+    "check-in-too-far": "您离活动地点太远，请到现场后再签到。",
+    "activity-not-now": "不在活动时间内：报名截止于活动结束，签到须在活动进行中。",
+    "not-registered": "请先到居住地社区报到（双报到）。",
     "internal": "服务器出了问题，请稍后再试；如果问题持续，请联系系统管理员。",
 }
 #: The message of a problem whose code is not in PROBLEMS, by HTTP status class.
@@ -714,6 +801,9 @@ def for_pages() -> dict[str, object]:
         "visitTopics": VISIT_TOPICS,
         "outboxQueue": OUTBOX_QUEUE,
         "workListKinds": WORK_LIST_KINDS,
+        "attendanceHows": ATTENDANCE_HOWS,
+        "partyReportColumns": PARTY_REPORT_COLUMNS,
+        "partyPages": PARTY_PAGES,
         "hotSpotBins": {str(k): v for k, v in HOT_SPOT_BINS.items()},
         "hotSpotTrends": HOT_SPOT_TRENDS,
         "jobStates": JOB_STATES,

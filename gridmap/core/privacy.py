@@ -197,7 +197,8 @@ MASKED = Disclosure()
 # Their phone numbers are personal and stay masked until revealed, as do residents' names
 # and phones: knowing the door is for finding a household, not for naming who lives there.
 DUTY_ROLES: frozenset[str] = frozenset({"chief", "zone_leader", "grid_worker", "member"})
-STAFF_ROLES: frozenset[str] = DUTY_ROLES | {"street_admin", "auditor"}
+# A unit's party organisation reads the names of its own members (双报告), nothing else.
+STAFF_ROLES: frozenset[str] = DUTY_ROLES | {"street_admin", "auditor", "unit"}
 
 
 def disclosure_for(role: str | None) -> Disclosure:

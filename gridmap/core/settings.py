@@ -174,6 +174,12 @@ class Settings(BaseSettings):
     #: A patrol reaches a household its cleaned track passes within this many metres
     #: (``gridmap.storage.patrols``); a check-in always reaches it.
     pass_by_metres: float = Field(30.0, gt=0, le=1000)
+    #: 双报到 (``gridmap.party``): a member's check-in confirms attendance within this many
+    #: metres of the activity's place (measured as a patrol's check-in is), and the quarterly
+    #: rule every in-service member is held to (每季度服务不少于2次、时长不少于6个小时).
+    party_check_in_metres: float = Field(200.0, gt=0, le=5000)
+    party_quarter_services: int = Field(2, ge=0, le=100)
+    party_quarter_hours: float = Field(6.0, ge=0, le=1000)
     #: Track cleaning drops points reached faster than this (m/s) as teleport jumps: far
     #: above walking or cycling, below any GPS jump worth keeping (``gridmap.spatial.tracks``).
     track_max_speed_mps: float = Field(30.0, gt=0, le=1000)

@@ -30,10 +30,13 @@ from gridmap.access.auth import (
     EXPORT,
     HANDLE,
     IMPORT,
+    PARTY,
     READ,
     REVIEW,
     ROLES,
+    SERVE,
     SIGNED_IN,
+    UNIT_REPORT,
     VISIT,
 )
 from gridmap.access.security import (
@@ -110,6 +113,9 @@ _NAV = (
     ("一月一研判", "web.review_page", frozenset({REVIEW})),
     ("巡查走访", "web.patrol_page", frozenset({HANDLE})),
     ("民情日志", "web.visits_page", frozenset({VISIT})),
+    ("我的双报到", "web.my_party_page", frozenset({SERVE})),
+    ("双报到", "web.party_page", frozenset({PARTY})),
+    ("双报告", "web.unit_party_page", frozenset({UNIT_REPORT})),
     ("巡查回放", "web.patrols_page", frozenset({ASSIGN})),
     ("网格导入", "web.grid_import_page", frozenset({IMPORT})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
@@ -404,6 +410,34 @@ def visits_page() -> str:
     return render_template("visits.html", api_root=api, today=clock.today().isoformat())
 
 
+@bp.get("/party/me")
+@requires(SERVE)
+def my_party_page() -> str:
+    """我的双报到: an in-service member's phone page — report to the community where they live,
+    choose service posts, sign up for the community's activities, check in at one, and this
+    quarter's services and hours against the rule."""
+    api = f"{request.script_root}/api/v1"
+    return render_template("party_me.html", api_root=api)
+
+
+@bp.get("/party")
+@requires(PARTY)
+def party_page() -> str:
+    """双报到: the chief's page — publish activities (社区吹哨), confirm attendance, and the
+    quarter's table of members against the rule with its Excel download (双报告)."""
+    scope = caller().scope.prefixes
+    community = next((p[:12] for p in scope if len(p) >= 12), "")
+    config = {"apiRoot": f"{request.script_root}/api/v1", "community": community}
+    return render_template("party.html", config=config)
+
+
+@bp.get("/party/unit")
+@requires(UNIT_REPORT)
+def unit_party_page() -> str:
+    """双报告: a unit's party organisation reads its members' quarter against the rule."""
+    return render_template("party_unit.html", api_root=f"{request.script_root}/api/v1")
+
+
 @bp.get("/manifest.webmanifest")
 @public
 def manifest() -> Response:
@@ -488,6 +522,8 @@ def _home(who: auth.Caller) -> str:
     a department's is its inbox (部门报到: it has no grid to map)."""
     if who.role == "department":
         return url_for("web.requests_inbox")
+    if UNIT_REPORT in who.capabilities:
+        return url_for("web.unit_party_page")
     if READ in who.capabilities:
         return url_for("web.grid_map_page")
     if AUDIT in who.capabilities:

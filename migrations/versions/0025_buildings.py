@@ -12,7 +12,7 @@ Grants of the application's role: every table read and written (posts and design
 ended, never deleted, by the application; a building's units may be replaced).
 
 Revision ID: 0025
-Revises: 0022
+Revises: 0024
 Create Date: 2026-12-05 00:00:00
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 
 revision = "0025"
-down_revision = "0022"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 

@@ -31,8 +31,11 @@ MICRO = COMMUNITY + "01001"
 ADMIN_ONLY = re.compile(
     r"^[A-Z]+ /api/v1/(admin/|audit|notifications/opt-outs)|^PUT /api/v1/categories"
 )
-#: Operations of those who record their own work (a visit), walked as a grid worker.
+#: Operations of one's own work, walked as the role that does it: a grid worker's visit, an
+#: in-service member's 双报到, a unit's quarter (双报告).
 AS_WORKER = re.compile(r"^POST /api/v1/visits")
+AS_MEMBER = re.compile(r"^[A-Z]+ /api/v1/party/me/")
+AS_UNIT = re.compile(r"^[A-Z]+ /api/v1/party/my-unit/")
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -172,12 +175,20 @@ def _check(answer: Any, method: str, url: str, field: str) -> int:
 
 
 def test_nul_in_any_documented_field_is_a_400(spec, client, app, make_user, staffed, session):
-    worker = client_for(app, make_user("grid_worker", MICRO))
+    unit = client.post(
+        "/api/v1/party/units", json={"code": "nul-unit", "name": "测试单位", "community": COMMUNITY}
+    )
+    callers = {
+        AS_WORKER: client_for(app, make_user("grid_worker", MICRO)),
+        AS_MEMBER: client_for(app, make_user("member", person_id=4)),
+        AS_UNIT: client_for(app, make_user("unit", party_unit_id=unit.get_json()["id"])),
+    }
     seen: dict[int, int] = {}
     fields: set[tuple[str, str, str]] = set()
     for method, url, field, body in _cases(spec):
         headers = {"If-Match": "*", "Idempotency-Key": f"nul-{len(fields)}"}
-        caller = worker if AS_WORKER.search(f"{method.upper()} {url}") else client
+        operation = f"{method.upper()} {url}"
+        caller = next((c for rule, c in callers.items() if rule.search(operation)), client)
         answer = caller.open(url, method=method.upper(), json=body, headers=headers)
         status = _check(answer, method, url, field)
         seen[status] = seen.get(status, 0) + 1

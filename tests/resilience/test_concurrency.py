@@ -6,6 +6,7 @@
 - A community edit and a zone edit at once queue on the community row (412, no deadlock).
 - 100 clients retry one intake with one Idempotency-Key at once (then 100 more one after the
   other): one request is stored and every answer is the first one, status and body.
+- 100 members sign up at once for an activity's last place (社区吹哨): one gets it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
 
+from gridmap.access import accounts, auth
 from gridmap.core import clock
-from tests.conftest import COMMUNITY
+from gridmap.core.settings import Settings
+from gridmap.storage.models import (
+    ActivitySignup,
+    Grid,
+    MemberRegistration,
+    PartyActivity,
+    Person,
+)
+from tests.conftest import COMMUNITY, PASSWORD
 from tests.requests.conftest import intake_body
 from tests.resilience.conftest import Answer, Deployment, call, server_errors_logged
 
@@ -169,4 +180,71 @@ def test_nested_grid_edits_at_once_queue_instead_of_deadlocking(deployment: Depl
         rounds.append(sorted(statuses))
     print(f"\nnested edits, 10 rounds: {Counter(map(tuple, rounds))}")
     assert all(statuses == [201, 412] for statuses in rounds), rounds
+    assert server_errors_logged(live.log) == []
+
+
+def _members_racing(live: Deployment, count: int) -> tuple[int, list[str]]:
+    """``count`` in-service members of the small grid's community with accounts of their
+    own, and an activity there whose places but one are taken: its id and their tokens."""
+    engine = create_engine(live.owner_url)
+    tokens: list[str] = []
+    with Session(engine) as session:
+        community = session.scalar(select(Grid.id).where(Grid.code == COMMUNITY))
+        ids = list(range(2001, 2001 + count + 2))
+        session.add_all(Person(id=i, name=f"在职党员{i}", kind="in_service_member") for i in ids)
+        session.flush()
+        since = clock.today() - dt.timedelta(days=30)
+        session.add_all(
+            MemberRegistration(person_id=i, community_id=community, valid_from=since) for i in ids
+        )
+        starts = clock.now() + dt.timedelta(days=1)
+        activity = PartyActivity(
+            community_id=community,
+            kind="patrol",
+            title="平安巡逻",
+            starts_at=starts,
+            ends_at=starts + dt.timedelta(hours=2),
+            place_name="社区党群服务中心",
+            place=func.ST_Point(116.405, 39.915, 4490),
+            wanted=3,
+            organiser_id=live.user_ids["worker"],
+        )
+        session.add(activity)
+        session.flush()
+        session.add_all(
+            ActivitySignup(activity_id=activity.id, person_id=i, signed_at=clock.now())
+            for i in ids[-2:]
+        )
+        for i in ids[:count]:
+            user = accounts.create_user(session, f"race-{i}", PASSWORD)
+            accounts.grant_role(session, user.id, "member", person_id=i)
+        session.commit()
+        for i in ids[:count]:
+            origin = auth.Origin("127.0.0.1", "resilience tests")
+            _, token = auth.login(
+                session, f"race-{i}", PASSWORD, kind="bearer", settings=Settings(), origin=origin
+            )
+            tokens.append(token)
+        activity_id = activity.id
+    engine.dispose()
+    return activity_id, tokens
+
+
+def test_100_members_race_for_the_last_place_one_wins(deployment: Deployment) -> None:
+    """社区吹哨: an activity with one place left, 100 members signing up at once: exactly one
+    gets it (201), the others are told it is full (409), none a 5xx; three are signed up."""
+    live = deployment
+    activity_id, tokens = _members_racing(live, 100)
+    path = f"/api/v1/party/me/activities/{activity_id}/signup"
+    answers = _at_once(
+        [functools.partial(call, live.base_url, "POST", path, token=t) for t in tokens]
+    )
+    statuses = Counter(a.status for a in answers)
+    print(f"\n100 sign-ups for the last place: {dict(statuses)}")
+    assert statuses == {201: 1, 409: 99}, statuses
+    assert {a.json()["code"] for a in answers if a.status == 409} == {"activity-full"}
+    signed = _scalar(
+        live, "SELECT count(*) FROM activity_signup WHERE activity_id = :id", id=activity_id
+    )
+    assert signed == 3
     assert server_errors_logged(live.log) == []

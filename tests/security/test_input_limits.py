@@ -116,7 +116,7 @@ def _json_bodied(spec: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 #: Roles that together may call every operation with a JSON body.
-BODY_ROLES = ("system_admin", "security_admin", "chief", "grid_worker")
+BODY_ROLES = ("system_admin", "security_admin", "chief", "grid_worker", "member")
 NUL_BODIES = [
     {"\x00": "x"},
     {"\ud800": "x"},

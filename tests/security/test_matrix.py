@@ -17,7 +17,16 @@ from sqlalchemy import select, update
 from werkzeug.routing import Rule
 
 from gridmap.access import security
-from gridmap.access.auth import BUILDINGS, CAPABILITIES, EXPORT, READ, REVEAL, REVIEW, SIGNED_IN
+from gridmap.access.auth import (
+    BUILDINGS,
+    CAPABILITIES,
+    EXPORT,
+    PARTY,
+    READ,
+    REVEAL,
+    REVIEW,
+    SIGNED_IN,
+)
 from gridmap.core import clock
 from gridmap.files import service as files
 from gridmap.files import stores
@@ -454,6 +463,59 @@ PROBES = (
         _get(f"/api/v1/patrols/{GHOST_ID}"),
     ),
     Probe("patrols", READ, "list", _get("/api/v1/patrols"), _get("/api/v1/patrols")),
+    Probe(
+        "party activity",
+        PARTY,
+        "one",
+        _get("/api/v1/party/activities/801"),
+        _get("/api/v1/party/activities/811"),
+        _get(f"/api/v1/party/activities/{GHOST_ID}"),
+    ),
+    Probe(
+        "party activities",
+        PARTY,
+        "list",
+        _get("/api/v1/party/activities"),
+        _get("/api/v1/party/activities"),
+    ),
+    Probe(
+        "confirm attendance",
+        PARTY,
+        "one",
+        ("POST", "/api/v1/party/activities/801/attendance", {"person_id": 4}),
+        ("POST", "/api/v1/party/activities/811/attendance", {"person_id": 13}),
+        ("POST", f"/api/v1/party/activities/{GHOST_ID}/attendance", {"person_id": 13}),
+    ),
+    Probe(
+        "party units",
+        PARTY,
+        "list",
+        _get("/api/v1/party/units"),
+        _get("/api/v1/party/units"),
+    ),
+    Probe(
+        "unit report",
+        PARTY,
+        "one",
+        _get("/api/v1/party/units/801/report"),
+        _get("/api/v1/party/units/811/report"),
+        _get(f"/api/v1/party/units/{GHOST_ID}/report"),
+    ),
+    Probe(
+        "quarterly report",
+        PARTY,
+        "results",
+        _get("/api/v1/party/report"),
+        _get(f"/api/v1/party/report?community={B}"),
+    ),
+    Probe(
+        "quarterly report download",
+        PARTY,
+        "one",
+        ("POST", "/api/v1/party/report-jobs", {}),
+        ("POST", "/api/v1/party/report-jobs", {"community": B}),
+        ("POST", "/api/v1/party/report-jobs", {"community": GHOST}),
+    ),
     Probe(
         "visit log",
         READ,

@@ -151,6 +151,7 @@ CHIEF_JOURNEY: list[Step] = [
     ("review", _go("/review")),
     ("patrol", _go("/patrol")),
     ("patrols", _go("/patrols")),
+    ("party", _go("/party")),
 ]
 JOURNEYS: dict[str, list[Step]] = {
     "demo-street": CHIEF_JOURNEY,
@@ -169,6 +170,7 @@ JOURNEYS: dict[str, list[Step]] = {
     "demo-member": [
         ("map", _go("/")),
         ("visits", _go("/visits")),
+        ("party-me", _go("/party/me")),
         ("inbox", _go("/requests")),
         ("requests-map", _go("/requests/map")),
         ("ranking", _go("/requests/ranking")),
@@ -188,6 +190,11 @@ JOURNEYS: dict[str, list[Step]] = {
         ("inbox-extension", _go("/requests?tab=extension")),
         ("inbox-cohandling", _go("/requests?tab=cohandling")),
         ("requests-map", _go("/requests/map")),
+        ("password", _go("/password")),
+    ],
+    # A unit's party organisation (双报告): its members' quarter.
+    "demo-unit": [
+        ("unit", _go("/party/unit")),
         ("password", _go("/password")),
     ],
     "demo-system": [

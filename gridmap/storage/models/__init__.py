@@ -3,7 +3,8 @@ coverage (``grid``); accounts and the audit log (``access``); departments, their
 and extensions (``departments``); residents' requests with their
 categories, timeline, idempotency keys and tallies (``requests``); patrols (``patrols``);
 background jobs and their uploaded files (``jobs``); uploaded photos (``files``); buildings,
-units, their posts and 党员中心户 (``buildings``).
+units, their posts and 党员中心户 (``buildings``); 双报到 of units and in-service members, their
+activities and attendance (``party``).
 
 Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
 line of defence: geometries valid, non-empty and inside China's envelope, grid codes shaped by
@@ -71,6 +72,15 @@ from gridmap.storage.models.notifications import (
     NotificationDelivery,
     NotificationOptout,
 )
+from gridmap.storage.models.party import (
+    ATTENDANCE_HOWS,
+    ActivitySignup,
+    MemberPost,
+    MemberRegistration,
+    PartyActivity,
+    PartyUnit,
+    ServicePostKind,
+)
 from gridmap.storage.models.patrols import (
     PATROL_SOURCES,
     REACH_HOWS,
@@ -111,6 +121,7 @@ from gridmap.storage.models.requests import (
 
 __all__ = [
     "API_KEY_ROLES",
+    "ATTENDANCE_HOWS",
     "AUDIT_OUTCOMES",
     "BUILDING_POSTS",
     "CARD_COLOURS",
@@ -150,6 +161,7 @@ __all__ = [
     "WORK_LIST_PERIODS",
     "WORK_LIST_ROLES",
     "WORK_LIST_TARGETS",
+    "ActivitySignup",
     "ApiKey",
     "Assignment",
     "AuditChainAnchor",
@@ -172,9 +184,13 @@ __all__ = [
     "Job",
     "JobUpload",
     "LoginThrottle",
+    "MemberPost",
+    "MemberRegistration",
     "NotificationDelivery",
     "NotificationOptout",
     "Outbox",
+    "PartyActivity",
+    "PartyUnit",
     "Patrol",
     "PatrolCheckIn",
     "PatrolPoint",
@@ -190,6 +206,7 @@ __all__ = [
     "RequestTally",
     "RequestTallyGrid",
     "ResidentRequest",
+    "ServicePostKind",
     "StoredFile",
     "User",
     "UserNotice",

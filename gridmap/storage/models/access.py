@@ -31,6 +31,7 @@ USER_ROLES = (
     "grid_worker",
     "department",
     "member",
+    "unit",
     "auditor",
     "verifier",
     "system_admin",
@@ -63,6 +64,10 @@ class User(Base):
             "coalesce(role = 'department', false) = (department_id IS NOT NULL)",
             name="department_link",
         ),
+        # A unit's account (单位党组织, 双报告) reads its own unit's members; no other does.
+        CheckConstraint(
+            "coalesce(role = 'unit', false) = (party_unit_id IS NOT NULL)", name="unit_link"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -73,6 +78,8 @@ class User(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     #: The department a ``department`` account acts for (职能部门).
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    #: The unit a ``unit`` account reads the 双报告 of (单位党组织).
+    party_unit_id: Mapped[int | None] = mapped_column(ForeignKey("party_unit.id"), index=True)
     active: Mapped[bool] = mapped_column(server_default="true")
     failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

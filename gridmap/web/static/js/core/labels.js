@@ -21,6 +21,10 @@ export const VISIT_HOW_LABELS = glossary.visitHow;
 export const VISIT_CHANNEL_LABELS = glossary.visitChannels;
 export const VISIT_TOPIC_LABELS = glossary.visitTopics;
 export const OUTBOX_QUEUE_LABELS = glossary.outboxQueue;
+/** 双报到: how attendance was confirmed, the quarterly table's columns, the pages' words. */
+export const ATTENDANCE_HOW_LABELS = glossary.attendanceHows;
+export const PARTY_REPORT_COLUMN_LABELS = glossary.partyReportColumns;
+export const PARTY_LABELS = glossary.partyPages;
 /** The states of a request (群众诉求). */
 export const STATE_LABELS = glossary.states;
 /** The actions on a request, in the order their buttons appear. */
