@@ -19,6 +19,7 @@ from gridmap.api import (
     grids,
     households,
     jobs,
+    lists,
     locate,
     notifications,
     open311,
@@ -32,6 +33,7 @@ from gridmap.api import (
     tilejson,
     tiles,
     visits,
+    wishes,
 )
 from gridmap.core.db import get_session
 from gridmap.core.errors import Unavailable
@@ -80,6 +82,8 @@ def init_app(app: OpenAPI) -> None:
         patrols.bp,
         visits.bp,
         party.bp,
+        lists.bp,
+        wishes.bp,
         review.bp,
         tiles.bp,
         tilejson.bp,

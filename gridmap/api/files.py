@@ -12,7 +12,7 @@ from flask import Response, current_app, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap.access.auth import HANDLE, READ, VERIFY
+from gridmap.access.auth import CLAIM, HANDLE, READ, VERIFY
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.core.db import get_session
@@ -89,7 +89,7 @@ def describe(row: StoredFile) -> dict[str, Any]:
         422: {"description": "Too many pixels, truncated, damaged or with something hidden"},
     },
 )
-@requires(HANDLE, VERIFY)
+@requires(HANDLE, VERIFY, CLAIM)
 def upload_file() -> Response:
     file, purpose = _photo_form()
     settings, who = _settings(), caller()
