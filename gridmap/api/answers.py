@@ -610,10 +610,9 @@ class PartyMatches(Answer):
 
 
 class Claimable(Answer):
-    """Open needs and wishes of your community, nearest first."""
+    """Open needs and wishes of your community (``type`` need or wish), nearest first."""
 
-    needs: list[PartyNeed]
-    wishes: list[Json]
+    results: list[Json]
 
 
 class SmallWish(Answer):
@@ -634,8 +633,9 @@ class SmallWishes(Answer):
 
 
 class WishCounts(Answer):
-    members: list[Json]
-    units: list[Json]
+    """Per member and unit (``type``) and community: wishes claimed, fulfilled, confirmed."""
+
+    results: list[Json]
 
 
 class PostKinds(Answer):

@@ -188,6 +188,7 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/party/lists/map"): {200: a.FeatureCollection},
     ("get", "/api/v1/party/wishes"): {200: a.SmallWishes},
     ("post", "/api/v1/party/wishes"): {201: a.SmallWish},
+    ("post", "/api/v1/party/me/wishes"): {201: a.SmallWish},
     ("get", "/api/v1/party/wishes/{wish_id}"): {200: a.SmallWish},
     ("post", "/api/v1/party/wishes/{wish_id}/claims"): {201: a.SmallWish},
     ("post", "/api/v1/party/wishes/{wish_id}/fulfilment"): {200: a.SmallWish},

@@ -363,8 +363,8 @@ def complete(path: MatchPath, body: CompleteBody) -> Response:
 
 @bp.get(
     "/claimable",
-    summary="Open needs and 微心愿 of your community, nearest first (a member's home or the "
-    "point given)",
+    summary="Open needs and 微心愿 of your community (type need or wish), nearest first (a "
+    "member's home or the point given)",
 )
 @requires(CLAIM)
 def claimable(query: NearQuery) -> dict[str, Any]:
@@ -376,10 +376,9 @@ def claimable(query: NearQuery) -> dict[str, Any]:
     found_needs, found_wishes = store.claimable(
         session, claimant.community_id, here or claimant.home, query.limit
     )
-    return {
-        "needs": [need_view(r) for r in found_needs],
-        "wishes": [wish_view(r) for r in found_wishes],
-    }
+    results = [{"type": "need"} | need_view(r) for r in found_needs]
+    results += [{"type": "wish"} | wish_view(r) for r in found_wishes]
+    return {"results": results}
 
 
 @bp.get(
@@ -394,13 +393,14 @@ def lists_map(query: ListQuery) -> Response:
         {
             "type": "Feature",
             "id": f"{r.layer}-{r.id}",
-            "geometry": {"type": "Point", "coordinates": [float(r.lon), float(r.lat)]},
+            "geometry": {"type": "Point", "coordinates": [round(r.lon, 3), round(r.lat, 3)]},
             "properties": {
                 "layer": r.layer,
                 "id": r.id,
                 "kind": r.kind,
                 "title": r.title,
                 "near_resource_id": r.near_resource_id,
+                "community": r.community_code,
             },
         }
         for r in rows

@@ -38,10 +38,16 @@ Confirmer = Literal[WISH_CONFIRMERS]  # type: ignore[valid-type]
 class WishBody(Strict):
     title: str = Field(min_length=1, max_length=60, description="Published: no name or door")
     detail: str = Field("", max_length=300, description="Published: no name, phone or door")
-    community: str | None = Field(None, pattern=COMMUNITY, description="Staff: which one")
+    community: str = Field(pattern=COMMUNITY, description="One of your communities")
     household_id: int | None = Field(
-        None, ge=1, le=2**63 - 1, description="Staff: the household (kept, never published)"
+        None, ge=1, le=2**63 - 1, description="The household (kept, never published)"
     )
+    consent: Literal[True] = Field(description="The resident agreed to publish the wish")
+
+
+class MemberWishBody(Strict):
+    title: str = Field(min_length=1, max_length=60, description="Published: no name or door")
+    detail: str = Field("", max_length=300, description="Published: no name, phone or door")
     consent: Literal[True] = Field(description="The resident agreed to publish the wish")
 
 
@@ -118,18 +124,26 @@ def wishes(query: WishesQuery) -> dict[str, Any]:
     return {"results": [wish_view(r) for r in rows]}
 
 
-@bp.post(
-    "/wishes",
-    summary="Record a resident's 微心愿 with their consent: staff in a community they manage, "
-    "a member in their own",
-)
-@requires(PARTY, SERVE)
+@bp.post("/wishes", summary="Record a resident's 微心愿 with their consent (your community)")
+@requires(PARTY)
 def record(body: WishBody) -> Response:
-    session, who = get_session(), caller()
     new = domain.NewWish(body.title, body.detail, body.community, body.household_id)
-    wish_id = domain.record(session, who, new)
-    audit_write("party.wish", "small_wish", wish_id, {"community": body.community})
-    row = domain.wish(session, wish_id, lists.recorded_anywhere())
+    return _recorded(domain.record(get_session(), caller(), new), body.community)
+
+
+@bp.post(
+    "/me/wishes",
+    summary="Record a resident's 微心愿 with their consent, in the community you report to",
+)
+@requires(SERVE)
+def record_mine(body: MemberWishBody) -> Response:
+    new = domain.NewWish(body.title, body.detail)
+    return _recorded(domain.record(get_session(), caller(), new, member=True), None)
+
+
+def _recorded(wish_id: int, community: str | None) -> Response:
+    audit_write("party.wish", "small_wish", wish_id, {"community": community})
+    row = domain.wish(get_session(), wish_id, lists.recorded_anywhere())
     response = jsonify(wish_view(row))
     response.status_code = 201
     return response
@@ -183,4 +197,4 @@ def confirm(path: WishPath, body: ConfirmBody) -> Response:
 )
 @requires(PARTY)
 def counts() -> dict[str, Any]:
-    return domain.counts(get_session(), caller())
+    return {"results": domain.counts(get_session(), caller())}

@@ -45,10 +45,10 @@ class NewWish:
     household_id: int | None = None
 
 
-def record(session: Session, caller: Caller, new: NewWish) -> int:
+def record(session: Session, caller: Caller, new: NewWish, *, member: bool = False) -> int:
     """Record a wish with the resident's consent: staff in a community they manage, a
-    member in the community they are registered with."""
-    if caller.scope.person_id is not None and not caller.scope.prefixes:
+    ``member`` in the community they are registered with (without the household)."""
+    if member:
         community_id = lists.claimant_of(session, caller).community_id
         if new.household_id is not None:
             raise InvalidInput("household_id: a member records a wish without the household")
@@ -142,22 +142,21 @@ def confirm(session: Session, caller: Caller, wish_id: int, how: str, if_match: 
     store.update_wish(session, wish_id, values)
 
 
-def counts(session: Session, caller: Caller) -> dict[str, list[dict[str, Any]]]:
-    """Wishes claimed, fulfilled and confirmed per member and unit, in the caller's
-    communities."""
+def counts(session: Session, caller: Caller) -> list[dict[str, Any]]:
+    """Wishes claimed, fulfilled and confirmed per member and per unit (type), in each of
+    the caller's communities."""
     members, units = store.wish_counts(session, lists.managed(caller.scope))
     disclosure = caller.disclosure
 
-    def row(found: Any, key: str) -> dict[str, Any]:
+    def row(found: Any, kind: str) -> dict[str, Any]:
         return {
-            "id": getattr(found, key),
-            "name": disclosure.staff_name(found.name) if key == "person_id" else found.name,
+            "type": kind,
+            "id": found[0],
+            "name": disclosure.staff_name(found.name) if kind == "member" else found.name,
+            "community": found.code,
             "claimed": found.claimed,
             "fulfilled": found.fulfilled,
             "confirmed": found.confirmed,
         }
 
-    return {
-        "members": [row(m, "person_id") for m in members],
-        "units": [row(u, "unit_id") for u in units],
-    }
+    return [row(m, "member") for m in members] + [row(u, "unit") for u in units]

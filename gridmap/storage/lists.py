@@ -426,6 +426,7 @@ def map_layer(session: Session, where: ColumnElement[bool], limit: int) -> list[
             _rounded(PartyNeed.place, func.ST_X).label("lon"),
             _rounded(PartyNeed.place, func.ST_Y).label("lat"),
             nearest.label("near_resource_id"),
+            Grid.code.label("community_code"),
         )
         .join(Grid, Grid.id == PartyNeed.community_id)
         .where(where, PartyNeed.state == "open")
@@ -440,6 +441,7 @@ def map_layer(session: Session, where: ColumnElement[bool], limit: int) -> list[
             _rounded(PartyResource.place, func.ST_X).label("lon"),
             _rounded(PartyResource.place, func.ST_Y).label("lat"),
             literal(None).label("near_resource_id"),
+            Grid.code.label("community_code"),
         )
         .join(Grid, Grid.id == PartyResource.community_id)
         .where(where, PartyResource.available, PartyResource.place.is_not(None))
@@ -452,8 +454,8 @@ def map_layer(session: Session, where: ColumnElement[bool], limit: int) -> list[
 
 
 def wish_counts(session: Session, where: ColumnElement[bool]) -> tuple[list[Any], list[Any]]:
-    """Wishes fulfilled (fulfilled or confirmed) and confirmed, per member and per unit, of
-    the communities ``where`` selects."""
+    """Wishes claimed, fulfilled (fulfilled or confirmed) and confirmed, per member and per
+    unit and community, of the communities ``where`` selects."""
     done = SmallWish.state.in_(("fulfilled", "confirmed"))
     confirmed = SmallWish.state == "confirmed"
     counts = (
@@ -463,17 +465,17 @@ def wish_counts(session: Session, where: ColumnElement[bool]) -> tuple[list[Any]
     )
     base = select().select_from(SmallWish).join(Grid, Grid.id == SmallWish.community_id)
     members = (
-        base.add_columns(SmallWish.person_id, Person.name, *counts)
+        base.add_columns(SmallWish.person_id, Person.name, Grid.code, *counts)
         .join(Person, Person.id == SmallWish.person_id)
         .where(where)
-        .group_by(SmallWish.person_id, Person.name)
-        .order_by(SmallWish.person_id)
+        .group_by(SmallWish.person_id, Person.name, Grid.code)
+        .order_by(SmallWish.person_id, Grid.code)
     )
     units = (
-        base.add_columns(SmallWish.unit_id, PartyUnit.name, *counts)
+        base.add_columns(SmallWish.unit_id, PartyUnit.name, Grid.code, *counts)
         .join(PartyUnit, PartyUnit.id == SmallWish.unit_id)
         .where(where)
-        .group_by(SmallWish.unit_id, PartyUnit.name)
-        .order_by(SmallWish.unit_id)
+        .group_by(SmallWish.unit_id, PartyUnit.name, Grid.code)
+        .order_by(SmallWish.unit_id, Grid.code)
     )
     return list(session.execute(members)), list(session.execute(units))

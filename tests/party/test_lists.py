@@ -97,9 +97,9 @@ def test_a_need_is_claimed_confirmed_and_completed_with_photos(clients, member_o
     member = member_of(21)
     mine = offer(member)
     assert mine["provider"] == {"kind": "member", "name": "在职党员"}
-    near = member.get("/api/v1/party/claimable").get_json()
-    assert [n["id"] for n in near["needs"]] == [need["id"]]
-    assert near["needs"][0]["distance_m"] is not None
+    near = member.get("/api/v1/party/claimable").get_json()["results"]
+    assert [(n["type"], n["id"]) for n in near] == [("need", need["id"])]
+    assert near[0]["distance_m"] is not None
     claimed = member.post(
         f"/api/v1/party/needs/{need['id']}/claims", json={"resource_id": mine["id"]}
     )
@@ -107,7 +107,7 @@ def test_a_need_is_claimed_confirmed_and_completed_with_photos(clients, member_o
     match_id = claimed.get_json()["match_id"]
     # A second claimant is told it is taken; the need no longer shows as claimable.
     assert_problem(member_of(22).post(f"/api/v1/party/needs/{need['id']}/claims", json={}), 409)
-    assert member.get("/api/v1/party/claimable").get_json()["needs"] == []
+    assert member.get("/api/v1/party/claimable").get_json()["results"] == []
     project = chief.get(f"/api/v1/party/matches/{match_id}")
     assert project.get_json()["state"] == "proposed"
     url = f"/api/v1/party/matches/{match_id}"
@@ -221,8 +221,8 @@ def test_a_wish_is_claimed_fulfilled_with_proof_confirmed_and_counted(clients, m
     text = recorded.get_data(as_text=True)
     assert DOOR not in text and PEOPLE[1][0] not in text
     member, other = member_of(24), member_of(25)
-    near = member.get("/api/v1/party/claimable").get_json()
-    assert [w["id"] for w in near["wishes"]] == [wish["id"]]
+    near = member.get("/api/v1/party/claimable").get_json()["results"]
+    assert [(w["type"], w["id"]) for w in near] == [("wish", wish["id"])]
     url = f"/api/v1/party/wishes/{wish['id']}"
     # Out of the community: as if there were no such wish.
     assert_problem(member_of(26, HOME_B).post(f"{url}/claims"), 404)
@@ -245,20 +245,29 @@ def test_a_wish_is_claimed_fulfilled_with_proof_confirmed_and_counted(clients, m
     )
     assert confirmed.status_code == 200, confirmed.get_data(as_text=True)
     assert confirmed.get_json()["confirmed_how"] == "resident"
-    counts = chief.get("/api/v1/party/wish-counts").get_json()
-    assert counts["members"] == [
-        {"id": 24, "name": "在职党员24", "claimed": 1, "fulfilled": 1, "confirmed": 1}
+    counts = chief.get("/api/v1/party/wish-counts").get_json()["results"]
+    assert counts == [
+        {
+            "type": "member",
+            "id": 24,
+            "name": "在职党员24",
+            "community": COMMUNITY,
+            "claimed": 1,
+            "fulfilled": 1,
+            "confirmed": 1,
+        }
     ]
-    assert clients("worker_b").get("/api/v1/party/wish-counts").get_json()["members"] == []
+    assert clients("worker_b").get("/api/v1/party/wish-counts").get_json()["results"] == []
 
 
 def test_a_member_records_a_wish_in_their_own_community(member_of, clients):
     member = member_of(27)
     body = {"title": "想学用智能手机", "consent": True}
-    recorded = member.post("/api/v1/party/wishes", json=body)
+    recorded = member.post("/api/v1/party/me/wishes", json=body)
     assert recorded.status_code == 201, recorded.get_data(as_text=True)
     assert recorded.get_json()["community"]["code"] == COMMUNITY
-    assert_problem(member.post("/api/v1/party/wishes", json=body | {"household_id": 1}), 400)
+    assert_problem(member.post("/api/v1/party/me/wishes", json=body | {"household_id": 1}), 400)
+    assert_problem(member.post("/api/v1/party/wishes", json=body | {"community": COMMUNITY}), 403)
     listed = clients("chief").get("/api/v1/party/wishes").get_json()["results"]
     assert [w["title"] for w in listed] == ["想学用智能手机"]
 
@@ -271,4 +280,4 @@ def test_a_unit_without_its_own_community_claims_nothing_elsewhere(unit_account,
     unit_client = unit_account(unit["id"])
     need = record_need(clients("chief")).get_json()
     assert_problem(unit_client.post(f"/api/v1/party/needs/{need['id']}/claims", json={}), 404)
-    assert unit_client.get("/api/v1/party/claimable").get_json()["needs"] == []
+    assert unit_client.get("/api/v1/party/claimable").get_json()["results"] == []
