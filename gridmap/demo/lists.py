@@ -106,7 +106,7 @@ def load(session: Session, *, seed: int) -> ingest.ImportReport:
         if not members.get(community):
             continue
         here = _Community(session, rng, community, recorder, members[community], units[community])
-        resources = here.resources()
+        resources = here.resources(homes)
         counts["resources"] += len(resources)
         picked = rng.permutation(len(homes))
         needs = [homes[i] for i in picked[:6]]
@@ -144,11 +144,16 @@ class _Community:
             return {"unit_id": int(self.rng.choice(self.units)), "person_id": None}
         return {"person_id": int(self.rng.choice(self.members)), "unit_id": None}
 
-    def resources(self) -> list[PartyResource]:
+    def resources(self, homes: list[Any]) -> list[PartyResource]:
+        """Two units' rooms or vehicles (placed in the community, near its households) and
+        three members' skills or time."""
         made = []
         for unit in self.units[:2]:
-            kind = str(self.rng.choice(["room", "vehicle", "money"]))
-            made.append(self._resource(kind, {"unit_id": unit, "person_id": None}))
+            kind = str(self.rng.choice(["room", "vehicle", "room"]))
+            near = homes[int(self.rng.integers(len(homes)))]
+            offered = self._resource(kind, {"unit_id": unit, "person_id": None})
+            offered.place = func.ST_Point(near.lon + 0.0008, near.lat, SRID)
+            made.append(offered)
         for person in self.rng.choice(self.members, size=min(3, len(self.members)), replace=False):
             kind = str(self.rng.choice(["skill", "time"]))
             made.append(self._resource(kind, {"person_id": int(person), "unit_id": None}))
