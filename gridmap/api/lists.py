@@ -169,6 +169,7 @@ def _match(row: Any) -> dict[str, Any]:
         "provider": {"kind": "unit" if row.unit_id else "member", "name": row.provider},
         "community": {"code": row.community_code, "name": row.community_name},
         "photos": list(row.photos),
+        "revision": row.revision,
     }
 
 
@@ -405,6 +406,12 @@ def lists_map(query: ListQuery) -> Response:
         }
         for r in rows
     ]
-    response = jsonify({"type": "FeatureCollection", "features": features})
+    body = {
+        "type": "FeatureCollection",
+        "numberReturned": len(features),
+        "next": None,
+        "features": features,
+    }
+    response = jsonify(body)
     response.mimetype = "application/geo+json"
     return response

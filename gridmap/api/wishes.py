@@ -93,6 +93,7 @@ def wish_view(row: Any) -> dict[str, Any]:
         "claimant": row.claimant
         and {"kind": "unit" if row.unit_id else "member", "name": row.claimant},
         "photos": list(row.photos),
+        "revision": row.revision,
     }
     if "distance_m" in row._fields:
         found["distance_m"] = row.distance_m and float(row.distance_m)

@@ -6,7 +6,8 @@ below, with its reason. Where a check's expectations are widened, ``schemathesis
 beside this file says why.
 
 Examples per operation: ``GRIDMAP_SCHEMATHESIS_EXAMPLES`` (default 200, about 21,000 cases per
-account; see the README for the time it takes). One worker: with two, CPython 3.11's parser
+account; see the README for the time it takes); ``GRIDMAP_SCHEMATHESIS_PATHS``, a regex, runs
+only the operations whose path matches it. One worker: with two, CPython 3.11's parser
 once failed inside Hypothesis's threads ("SystemError: AST constructor recursion depth
 mismatch", gh-106905), a failure of the tool, not of the server, that would make the suite
 fail now and then.
@@ -25,6 +26,8 @@ from tests.resilience.conftest import Deployment, server_errors_logged
 
 HERE = Path(__file__).parent
 EXAMPLES = int(os.environ.get("GRIDMAP_SCHEMATHESIS_EXAMPLES", "200"))
+#: A focused run: only the operations whose path matches this regex (default: every one).
+PATHS = os.environ.get("GRIDMAP_SCHEMATHESIS_PATHS", "")
 #: Operations left out, with the reason.
 EXCLUDED = {
     # Logging out ends the token every later request of the run sends.
@@ -58,6 +61,7 @@ def _run(base: str, token: str, log: Path) -> subprocess.CompletedProcess[str]:
         "--no-color",
         "--output-truncate",
         "false",
+        *(["--include-path-regex", PATHS] if PATHS else []),
     ]
     # In the test's directory: Schemathesis keeps its reports under the working directory.
     result = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=log.parent)
