@@ -1,0 +1,77 @@
+/*
+ * pages/party_claim.js: 身边可认领, a member's (or a unit's) phone page.
+ *
+ * The open needs and 微心愿 of one's community, nearest first (from the member's registered
+ * home, or from the phone's position once asked), each claimed with one tap (认领). A claim
+ * someone else made first is said so, and the list reloads.
+ */
+import { requestJson } from '../core/api.js';
+import { banner } from '../core/banner.js';
+import { el } from '../core/dom.js';
+import { LISTS_LABELS as T, NEED_KIND_LABELS } from '../core/labels.js';
+
+class ClaimPage {
+  constructor(config) {
+    this.api = `${config.apiRoot}/party`;
+    this.root = document.getElementById('gm-claim');
+    this.list = document.getElementById('gm-claim-list');
+    this.result = document.getElementById('gm-claim-result');
+    this.load();
+  }
+
+  say(text, kind = 'ok') {
+    this.result.hidden = false;
+    this.result.dataset.kind = kind;
+    this.result.textContent = text;
+  }
+
+  async load() {
+    try {
+      const body = await requestJson(`${this.api}/claimable`);
+      this.list.replaceChildren(...(body.results.length
+        ? body.results.map((item) => this.item(item))
+        : [el('li', { class: 'gm-muted' }, T.nothingNear)]));
+    } catch (err) {
+      banner(err.message);
+    }
+    this.root.dataset.state = 'ready';
+  }
+
+  item(item) {
+    const what = item.type === 'wish' ? T.wish : (NEED_KIND_LABELS[item.kind] || T.need);
+    const li = el('li', { 'data-type': item.type, 'data-id': item.id },
+      el('span', { class: 'gm-badge' }, what),
+      ' ', el('strong', {}, item.title));
+    if (item.detail) li.append(el('div', { class: 'gm-small' }, item.detail));
+    if (item.distance_m !== null && item.distance_m !== undefined) {
+      li.append(el('div', { class: 'gm-small' }, item.distance_m < 100
+        ? T.veryNear : `${T.distance} ${item.distance_m} ${T.metres}`));
+    }
+    const button = el('button', { type: 'button', class: 'gm-button gm-patrol-big' },
+      `${T.claim}${item.type === 'wish' ? T.wish : T.need}`);
+    button.addEventListener('click', () => this.claim(item, button));
+    li.append(button);
+    return li;
+  }
+
+  async claim(item, button) {
+    button.disabled = true;
+    const path = item.type === 'wish'
+      ? `${this.api}/wishes/${item.id}/claims` : `${this.api}/needs/${item.id}/claims`;
+    const body = item.type === 'wish' ? undefined : {};
+    let said = `${T.claimed}：${item.title}`;
+    let kind = 'ok';
+    try {
+      await requestJson(path, { method: 'POST', body });
+    } catch (err) {
+      said = err.message;
+      kind = 'error';
+    }
+    await this.load();
+    this.say(said, kind);
+  }
+}
+
+export function start(config) {
+  return new ClaimPage(config);
+}
