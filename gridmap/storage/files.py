@@ -9,7 +9,19 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
-from gridmap.storage.models import Household, Patrol, PatrolCheckIn, ResidentRequest, StoredFile
+from gridmap.storage.models import (
+    Grid,
+    Household,
+    PartyMatch,
+    PartyNeed,
+    PartyPhoto,
+    Patrol,
+    PatrolCheckIn,
+    ResidentRequest,
+    SmallWish,
+    StoredFile,
+)
+from gridmap.storage.party import community_managed
 from gridmap.storage.patrols import patrol_visible
 from gridmap.storage.requests import request_visible
 from gridmap.storage.scoping import household_visible
@@ -48,8 +60,9 @@ def count_files(session: Session) -> int:
 
 def visible(session: Session, file_id: str, user_id: int, scope: Scope) -> StoredFile | None:
     """A file the caller may see: its own upload not yet attached, a photo of a request in
-    ``scope`` (:func:`~gridmap.storage.requests.request_visible`), or of a check-in of a
-    patrol and household in ``scope``."""
+    ``scope`` (:func:`~gridmap.storage.requests.request_visible`), of a check-in of a
+    patrol and household in ``scope``, or of a service project's result or a 微心愿's proof
+    in a community the scope manages."""
     checked_in = (
         select(PatrolCheckIn.id)
         .join(Patrol, Patrol.id == PatrolCheckIn.patrol_id)
@@ -67,6 +80,25 @@ def visible(session: Session, file_id: str, user_id: int, scope: Scope) -> Store
             ),
             StoredFile.request_id.in_(requests),
             StoredFile.check_in_id.in_(checked_in),
+            StoredFile.id.in_(_party_photos(scope)),
         ),
     )
     return session.scalars(stmt).first()
+
+
+def _party_photos(scope: Scope) -> Any:
+    """Photos of projects and wishes of the communities ``scope`` manages."""
+    of_projects = (
+        select(PartyPhoto.file_id)
+        .join(PartyMatch, PartyMatch.id == PartyPhoto.match_id)
+        .join(PartyNeed, PartyNeed.id == PartyMatch.need_id)
+        .join(Grid, Grid.id == PartyNeed.community_id)
+        .where(community_managed(scope))
+    )
+    of_wishes = (
+        select(PartyPhoto.file_id)
+        .join(SmallWish, SmallWish.id == PartyPhoto.wish_id)
+        .join(Grid, Grid.id == SmallWish.community_id)
+        .where(community_managed(scope))
+    )
+    return of_projects.union(of_wishes)

@@ -245,6 +245,10 @@ def test_a_wish_is_claimed_fulfilled_with_proof_confirmed_and_counted(clients, m
     )
     assert confirmed.status_code == 200, confirmed.get_data(as_text=True)
     assert confirmed.get_json()["confirmed_how"] == "resident"
+    # The proof is seen by the community's staff (and its uploader), not by B's.
+    assert chief.get(photo["url"]).status_code == 200
+    assert member.get(photo["url"]).status_code == 200
+    assert_problem(clients("worker_b").get(photo["url"]), 404)
     counts = chief.get("/api/v1/party/wish-counts").get_json()["results"]
     assert counts == [
         {
