@@ -382,7 +382,10 @@ def request_detail(request_id: int) -> str:
     (404 outside the caller's scope, as the API answers)."""
     residents_requests.get(get_session(), request_id, caller())
     config = _requests_config("detail", requestId=request_id)
-    return _requests_map_page("request_detail.html", config, request_id=request_id)
+    may_list = PARTY in caller().capabilities  # 一键转需求 (三张清单)
+    return _requests_map_page(
+        "request_detail.html", config, request_id=request_id, may_list=may_list
+    )
 
 
 def _patrol_page(template: str, page: str, **extra: Any) -> str:
