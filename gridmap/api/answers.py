@@ -632,6 +632,13 @@ class SmallWishes(Answer):
     results: list[SmallWish]
 
 
+class MyClaims(Answer):
+    """What a member or unit claimed: wishes and service projects."""
+
+    wishes: list[SmallWish]
+    matches: list[PartyMatch]
+
+
 class WishCounts(Answer):
     """Per member and unit (``type``) and community: wishes claimed, fulfilled, confirmed."""
 

@@ -194,6 +194,7 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("post", "/api/v1/party/wishes/{wish_id}/fulfilment"): {200: a.SmallWish},
     ("post", "/api/v1/party/wishes/{wish_id}/confirmation"): {200: a.SmallWish},
     ("get", "/api/v1/party/wish-counts"): {200: a.WishCounts},
+    ("get", "/api/v1/party/me/claims"): {200: a.MyClaims},
     ("get", "/api/v1/review/summary"): {200: a.Review},
     ("get", "/api/v1/review/heat"): {200: a.Review},
     ("get", "/api/v1/review/choropleth"): {200: a.Review},

@@ -141,6 +141,31 @@ def need_view(row: Any) -> dict[str, Any]:
     return found
 
 
+def wish_view(row: Any) -> dict[str, Any]:
+    """A published wish: its text, a rounded point, its state and claimant; no resident."""
+    found = {
+        "id": row.id,
+        "title": row.title,
+        "detail": row.detail,
+        "state": row.state,
+        "created_at": _iso(row.created_at),
+        "claimed_at": _iso(row.claimed_at),
+        "fulfilled_at": _iso(row.fulfilled_at),
+        "fulfilment": row.fulfilment,
+        "confirmed_at": _iso(row.confirmed_at),
+        "confirmed_how": row.confirmed_how,
+        "place": {"lon": round(float(row.lon), 3), "lat": round(float(row.lat), 3)},
+        "community": {"code": row.community_code, "name": row.community_name},
+        "claimant": row.claimant
+        and {"kind": "unit" if row.unit_id else "member", "name": row.claimant},
+        "photos": list(row.photos),
+        "revision": row.revision,
+    }
+    if "distance_m" in row._fields:
+        found["distance_m"] = row.distance_m and float(row.distance_m)
+    return found
+
+
 def _resource(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -155,7 +180,8 @@ def _resource(row: Any) -> dict[str, Any]:
     }
 
 
-def _match(row: Any) -> dict[str, Any]:
+def match_view(row: Any) -> dict[str, Any]:
+    """A service project: its need, provider, state, result and photos."""
     return {
         "id": row.id,
         "state": row.state,
@@ -187,7 +213,7 @@ def _need_answer(need_id: int, status: int = 200) -> Response:
 
 def _match_answer(match_id: int, status: int = 200) -> Response:
     row = domain.match(get_session(), match_id, domain.managed(caller().scope))
-    return _tagged(_match(row), domain.match_etag(row.id, row.revision), status)
+    return _tagged(match_view(row), domain.match_etag(row.id, row.revision), status)
 
 
 def _created(body: dict[str, Any]) -> Response:
@@ -318,7 +344,7 @@ def offer(body: ResourceBody) -> Response:
 @requires(PARTY)
 def matches(query: ListQuery) -> dict[str, Any]:
     rows = store.matches(get_session(), domain.managed(caller().scope), query.limit)
-    return {"results": [_match(r) for r in rows]}
+    return {"results": [match_view(r) for r in rows]}
 
 
 @bp.get("/matches/<int:match_id>", summary="One service project (ETag)")
@@ -369,8 +395,6 @@ def complete(path: MatchPath, body: CompleteBody) -> Response:
 )
 @requires(CLAIM)
 def claimable(query: NearQuery) -> dict[str, Any]:
-    from gridmap.api.wishes import wish_view  # the wishes' published shape
-
     session, who = get_session(), caller()
     claimant = domain.claimant_of(session, who)
     here = (query.lon, query.lat) if query.lon is not None and query.lat is not None else None

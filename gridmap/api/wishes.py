@@ -5,7 +5,6 @@ or door."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from flask import Response, jsonify, request
@@ -16,6 +15,7 @@ from gridmap.access.auth import CLAIM, PARTY, SERVE
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.common import Strict
+from gridmap.api.lists import match_view, wish_view
 from gridmap.api.party import COMMUNITY
 from gridmap.core.db import get_session
 from gridmap.party import lists
@@ -69,35 +69,6 @@ class FulfilBody(Strict):
 
 class ConfirmBody(Strict):
     how: Confirmer = Field(description="resident: the resident confirmed; worker: you did")
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    return moment.astimezone(dt.UTC).isoformat() if moment else None
-
-
-def wish_view(row: Any) -> dict[str, Any]:
-    """A published wish: its text, a rounded point, its state and claimant; no resident."""
-    found = {
-        "id": row.id,
-        "title": row.title,
-        "detail": row.detail,
-        "state": row.state,
-        "created_at": _iso(row.created_at),
-        "claimed_at": _iso(row.claimed_at),
-        "fulfilled_at": _iso(row.fulfilled_at),
-        "fulfilment": row.fulfilment,
-        "confirmed_at": _iso(row.confirmed_at),
-        "confirmed_how": row.confirmed_how,
-        "place": {"lon": round(float(row.lon), 3), "lat": round(float(row.lat), 3)},
-        "community": {"code": row.community_code, "name": row.community_name},
-        "claimant": row.claimant
-        and {"kind": "unit" if row.unit_id else "member", "name": row.claimant},
-        "photos": list(row.photos),
-        "revision": row.revision,
-    }
-    if "distance_m" in row._fields:
-        found["distance_m"] = row.distance_m and float(row.distance_m)
-    return found
 
 
 def _answer(wish_id: int, status: int = 200) -> Response:
@@ -190,6 +161,21 @@ def confirm(path: WishPath, body: ConfirmBody) -> Response:
     domain.confirm(get_session(), caller(), path.wish_id, body.how, request.headers.get("If-Match"))
     audit_write("party.wish_confirm", "small_wish", path.wish_id, {"how": body.how})
     return _answer(path.wish_id)
+
+
+@bp.get(
+    "/me/claims",
+    summary="What you (a member or unit) claimed: 微心愿 to fulfil and service projects",
+)
+@requires(CLAIM)
+def my_claims() -> dict[str, Any]:
+    session = get_session()
+    claimant = lists.claimant_of(session, caller())
+    found_wishes, projects = store.claimed_by(session, claimant.person_id, claimant.unit_id, 100)
+    return {
+        "wishes": [wish_view(w) for w in found_wishes],
+        "matches": [match_view(m) for m in projects],
+    }
 
 
 @bp.get(

@@ -362,6 +362,19 @@ def update_match(session: Session, match_id: int, values: dict[str, Any]) -> Non
     )
 
 
+def claimed_by(
+    session: Session, person_id: int | None, unit_id: int | None, limit: int
+) -> tuple[list[Row[Any]], list[Row[Any]]]:
+    """The wishes and service projects a member or unit claimed, newest first."""
+    if person_id is not None:
+        of_wish, of_match = SmallWish.person_id == person_id, PartyMatch.person_id == person_id
+    else:
+        of_wish, of_match = SmallWish.unit_id == unit_id, PartyMatch.unit_id == unit_id
+    wishes = _wish_rows().where(of_wish).order_by(SmallWish.claimed_at.desc(), SmallWish.id)
+    projects = matches(session, of_match, limit)
+    return list(session.execute(wishes.limit(limit))), projects
+
+
 # ---------------------------------------------------------------------------- near me, map
 
 

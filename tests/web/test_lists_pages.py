@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ViewportSize
+from playwright.sync_api import Browser, BrowserContext, FilePayload, ViewportSize
 
+from tests.requests.photos import image
 from tests.web.browser import Watched
 from tests.web.test_party_pages import CHIEF, LAPTOP, MEMBER
 from tests.web.test_requests_pages import PHONE, Api
@@ -77,6 +78,16 @@ def test_a_member_claims_a_wish_near_them_on_a_phone(
     assert page.locator(f"#gm-claim-list li[data-type=wish][data-id='{wish['id']}']").count() == 0
     claimed = chief_api.get(f"/party/wishes/{wish['id']}")
     assert claimed["state"] == "claimed" and claimed["claimant"]["kind"] == "member"
+    # Fulfilled with a photo as proof, from the same page.
+    mine = page.locator(f"#gm-claim-mine li[data-mine='{wish['id']}']")
+    proof: FilePayload = {"name": "proof.jpg", "mimeType": "image/jpeg", "buffer": image()}
+    mine.locator("input[type=file]").set_input_files(proof)
+    mine.get_by_role("button", name="上传照片并完成").click()
+    page.wait_for_function(
+        "() => document.getElementById('gm-claim-result').textContent.startsWith('已提交')"
+    )
+    fulfilled = chief_api.get(f"/party/wishes/{wish['id']}")
+    assert fulfilled["state"] == "fulfilled" and len(fulfilled["photos"]) == 1
     phone.screenshot("party_claim.png")
     assert axe_violations(page) == []
     phone.assert_clean()

@@ -8,14 +8,16 @@
 import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { el } from '../core/dom.js';
-import { LISTS_LABELS as T, NEED_KIND_LABELS } from '../core/labels.js';
+import { LISTS_LABELS as T, NEED_KIND_LABELS, WISH_STATE_LABELS } from '../core/labels.js';
 
 class ClaimPage {
   constructor(config) {
+    this.apiRoot = config.apiRoot;
     this.api = `${config.apiRoot}/party`;
     this.root = document.getElementById('gm-claim');
     this.list = document.getElementById('gm-claim-list');
     this.result = document.getElementById('gm-claim-result');
+    this.mine = document.getElementById('gm-claim-mine');
     this.load();
   }
 
@@ -27,10 +29,14 @@ class ClaimPage {
 
   async load() {
     try {
-      const body = await requestJson(`${this.api}/claimable`);
+      const [body, mine] = await Promise.all([
+        requestJson(`${this.api}/claimable`), requestJson(`${this.api}/me/claims`)]);
       this.list.replaceChildren(...(body.results.length
         ? body.results.map((item) => this.item(item))
         : [el('li', { class: 'gm-muted' }, T.nothingNear)]));
+      this.mine.replaceChildren(...(mine.wishes.length
+        ? mine.wishes.map((w) => this.mineItem(w))
+        : [el('li', { class: 'gm-muted' }, T.nothing)]));
     } catch (err) {
       banner(err.message);
     }
@@ -52,6 +58,45 @@ class ClaimPage {
     button.addEventListener('click', () => this.claim(item, button));
     li.append(button);
     return li;
+  }
+
+  /** A wish one claimed: its state, and for one still to fulfil, a photo as proof. */
+  mineItem(w) {
+    const li = el('li', { 'data-mine': w.id }, el('strong', {}, w.title),
+      el('div', { class: 'gm-small' }, WISH_STATE_LABELS[w.state] || w.state));
+    if (w.state !== 'claimed') return li;
+    const input = el('input', { type: 'file', accept: 'image/*', capture: 'environment',
+      id: `gm-proof-${w.id}` });
+    const label = el('label', { for: `gm-proof-${w.id}`, class: 'gm-small' }, T.proofPhoto);
+    const button = el('button', { type: 'button', class: 'gm-button gm-patrol-big' }, T.fulfil);
+    button.addEventListener('click', () => this.fulfil(w, input, button));
+    li.append(label, input, button);
+    return li;
+  }
+
+  async fulfil(w, input, button) {
+    const file = input.files && input.files[0];
+    if (!file) {
+      this.say(T.proofPhoto, 'error');
+      return;
+    }
+    button.disabled = true;
+    let said = `${T.fulfilled}：${w.title}`;
+    let kind = 'ok';
+    try {
+      const form = new FormData();
+      form.append('purpose', 'after');
+      form.append('file', file);
+      const photo = await requestJson(`${this.apiRoot}/files`,
+        { method: 'POST', body: form });
+      await requestJson(`${this.api}/wishes/${w.id}/fulfilment`,
+        { method: 'POST', body: { note: '', photos: [photo.id] } });
+    } catch (err) {
+      said = err.message;
+      kind = 'error';
+    }
+    await this.load();
+    this.say(said, kind);
   }
 
   async claim(item, button) {
