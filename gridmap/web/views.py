@@ -449,7 +449,13 @@ def party_lists_page() -> str:
     settings: Settings = current_app.extensions["gridmap.settings"]
     config = {"apiRoot": f"{request.script_root}/api/v1"}
     lists_map = build_lists_map(settings, asset_url=_asset_url, config=config)
-    return render_template("party_lists.html", map=render_parts(lists_map, nonce=csp_nonce()))
+    community = next((p[:12] for p in caller().scope.prefixes if len(p) >= 12), "")
+    return render_template(
+        "party_lists.html",
+        map=render_parts(lists_map, nonce=csp_nonce()),
+        community=community,
+        need_kinds=glossary.NEED_KINDS,
+    )
 
 
 @bp.get("/party/claim")

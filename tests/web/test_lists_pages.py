@@ -117,6 +117,17 @@ def test_the_chief_sees_the_lists_on_the_map_and_confirms_a_claim(
         || {{textContent: ''}}).textContent.includes('实施中')"""
     )
     assert chief_api.get(f"/party/matches/{claim['match_id']}")["state"] == "confirmed"
+    # A worker records a wish with the resident's consent; without it the form will not go.
+    wish_title = f"想要一个暖手宝（{viewport['width']}）"
+    form = page.locator("#gm-lists-wish-form")
+    form.get_by_label("微心愿").fill(wish_title)
+    form.get_by_role("button", name="登记微心愿").click()
+    assert form.get_by_label("微心愿").input_value() == wish_title  # consent is required
+    form.get_by_label("居民已同意公开此心愿").check()
+    form.get_by_role("button", name="登记微心愿").click()
+    page.wait_for_selector(f"#gm-lists-wishes li:has-text('{wish_title}')")
+    recorded = [w for w in chief_api.get("/party/wishes")["results"] if w["title"] == wish_title]
+    assert len(recorded) == 1 and recorded[0]["state"] == "open"
     chief.screenshot(f"party_lists_{viewport['width']}.png")
     assert axe_violations(page) == []
     chief.assert_clean()

@@ -27,7 +27,32 @@ class ListsPage {
     this.result = document.getElementById('gm-lists-result');
     this.layer = L.layerGroup().addTo(map);
     prepareMap(map, config);
+    this.form('gm-lists-wish-form', 'wishes', (data) => ({
+      community: data.get('community'), title: data.get('title'), detail: data.get('detail'),
+      consent: data.get('consent') === 'on',
+    }), T.wishRecorded);
+    this.form('gm-lists-need-form', 'needs', (data) => ({
+      community: data.get('community'), title: data.get('title'), kind: data.get('kind'),
+    }), T.needRecorded);
     this.load();
+  }
+
+  /** A recording form: its fields as the API's body, posted, then the lists reloaded. */
+  form(id, path, body, done) {
+    const node = document.getElementById(id);
+    node.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      let said = done;
+      try {
+        await requestJson(`${this.api}/${path}`,
+          { method: 'POST', body: body(new FormData(node)) });
+        node.reset();
+      } catch (err) {
+        said = err.message;
+      }
+      await this.load();
+      this.say(said);
+    });
   }
 
   say(text) {
