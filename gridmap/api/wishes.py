@@ -67,6 +67,12 @@ class FulfilBody(Strict):
     )
 
 
+class CountsQuery(BaseModel):
+    quarter: str | None = Field(
+        None, pattern=r"^[0-9]{4}Q[1-4]$", description="YYYYQn: that quarter's claims; default all"
+    )
+
+
 class ConfirmBody(Strict):
     how: Confirmer = Field(description="resident: the resident confirmed; worker: you did")
 
@@ -183,5 +189,5 @@ def my_claims() -> dict[str, Any]:
     summary="微心愿 claimed, fulfilled and confirmed per member and unit in your communities",
 )
 @requires(PARTY)
-def counts() -> dict[str, Any]:
-    return {"results": domain.counts(get_session(), caller())}
+def counts(query: CountsQuery) -> dict[str, Any]:
+    return {"results": domain.counts(get_session(), caller(), query.quarter)}

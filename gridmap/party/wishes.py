@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Caller
 from gridmap.core import clock, etags
 from gridmap.core.errors import Conflict, InvalidInput, NotFound
-from gridmap.party import lists
+from gridmap.party import lists, reporting
 from gridmap.storage import lists as store
 from gridmap.storage.models import SmallWish
 
@@ -142,10 +142,14 @@ def confirm(session: Session, caller: Caller, wish_id: int, how: str, if_match: 
     store.update_wish(session, wish_id, values)
 
 
-def counts(session: Session, caller: Caller) -> list[dict[str, Any]]:
+def counts(session: Session, caller: Caller, quarter: str | None = None) -> list[dict[str, Any]]:
     """Wishes claimed, fulfilled and confirmed per member and per unit (type), in each of
-    the caller's communities."""
-    members, units = store.wish_counts(session, lists.managed(caller.scope))
+    the caller's communities; of one quarter's claims (``YYYYQn``, in Beijing) if given."""
+    where = lists.managed(caller.scope)
+    if quarter is not None:
+        first, last = reporting.quarter(quarter).moments
+        where = and_(where, SmallWish.claimed_at >= first, SmallWish.claimed_at < last)
+    members, units = store.wish_counts(session, where)
     disclosure = caller.disclosure
 
     def row(found: Any, kind: str) -> dict[str, Any]:

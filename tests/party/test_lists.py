@@ -12,6 +12,7 @@ import pytest
 
 from gridmap.access import accounts, auth
 from gridmap.files import stores
+from gridmap.party import reporting
 from tests.conftest import COMMUNITY, PASSWORD, client_for
 from tests.helpers import assert_problem
 from tests.party.conftest import HOME_A, HOME_B, B
@@ -262,6 +263,11 @@ def test_a_wish_is_claimed_fulfilled_with_proof_confirmed_and_counted(clients, m
         }
     ]
     assert clients("worker_b").get("/api/v1/party/wish-counts").get_json()["results"] == []
+    # Per quarter (双报告): this quarter's claims count, another quarter's hold none.
+    this_quarter = reporting.quarter(None).label
+    quarter = chief.get(f"/api/v1/party/wish-counts?quarter={this_quarter}").get_json()
+    assert quarter["results"] == counts
+    assert chief.get("/api/v1/party/wish-counts?quarter=2025Q1").get_json()["results"] == []
 
 
 def test_a_member_records_a_wish_in_their_own_community(member_of, clients):
