@@ -360,6 +360,7 @@ LISTS_PAGES: Final = {
     "veryNear": "距离不足100米",
     "toNeed": "转为需求",
     "wishRecorded": "微心愿已登记",
+    "offered": "资源已登记",
     "needRecorded": "需求已登记",
     "proofPhoto": "请选择一张实现心愿的照片",
     "fulfil": "上传照片并完成",

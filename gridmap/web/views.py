@@ -462,8 +462,13 @@ def party_lists_page() -> str:
 @requires(CLAIM)
 def party_claim_page() -> str:
     """身边可认领: a member's or unit's phone page — the open needs and 微心愿 of its community,
-    nearest first, each claimed with one tap."""
-    return render_template("party_claim.html", api_root=f"{request.script_root}/api/v1")
+    nearest first, each claimed with one tap; the wishes it claimed to fulfil with a photo;
+    and what it offers (资源清单)."""
+    return render_template(
+        "party_claim.html",
+        api_root=f"{request.script_root}/api/v1",
+        resource_kinds=glossary.RESOURCE_KINDS,
+    )
 
 
 @bp.get("/manifest.webmanifest")

@@ -88,6 +88,16 @@ def test_a_member_claims_a_wish_near_them_on_a_phone(
     )
     fulfilled = chief_api.get(f"/party/wishes/{wish['id']}")
     assert fulfilled["state"] == "fulfilled" and len(fulfilled["photos"]) == 1
+    # What the member offers joins the community's 资源清单.
+    offer = page.locator("#gm-offer-form")
+    offer.get_by_label("类别").select_option("skill")
+    offer.get_by_label("资源").fill("周末可上门维修水电（手机）")
+    offer.get_by_role("button", name="登记资源").click()
+    page.wait_for_function(
+        "() => document.getElementById('gm-claim-result').textContent === '资源已登记'"
+    )
+    titles = [r["title"] for r in chief_api.get("/party/resources")["results"]]
+    assert "周末可上门维修水电（手机）" in titles
     phone.screenshot("party_claim.png")
     assert axe_violations(page) == []
     phone.assert_clean()

@@ -18,6 +18,11 @@ class ClaimPage {
     this.list = document.getElementById('gm-claim-list');
     this.result = document.getElementById('gm-claim-result');
     this.mine = document.getElementById('gm-claim-mine');
+    this.offerForm = document.getElementById('gm-offer-form');
+    this.offerForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.offer();
+    });
     this.load();
   }
 
@@ -97,6 +102,19 @@ class ClaimPage {
     }
     await this.load();
     this.say(said, kind);
+  }
+
+  /** 资源清单: what one offers the community (a room, a skill, time…). */
+  async offer() {
+    const data = new FormData(this.offerForm);
+    try {
+      await requestJson(`${this.api}/resources`,
+        { method: 'POST', body: { kind: data.get('kind'), title: data.get('title') } });
+      this.offerForm.reset();
+      this.say(T.offered);
+    } catch (err) {
+      this.say(err.message, 'error');
+    }
   }
 
   async claim(item, button) {
