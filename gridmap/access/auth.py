@@ -74,6 +74,9 @@ BUILDINGS = "buildings"
 PARTY = "party"  # 双报到: units, members' registrations, activities and attendance, in scope
 SERVE = "serve"  # 党员报到: a member's own posts, activities of their community, check-ins, hours
 UNIT_REPORT = "unit-report"  # 双报告: a unit's party organisation reads its members' quarter
+CLAIM = (
+    "claim"  # 双向认领: a member or unit offers resources, claims needs and 微心愿 of its community
+)
 IMPORT = "import"  # grid files through the import page: a street's grids, or anywhere (system)
 
 CAPABILITIES: dict[str, frozenset[str]] = {
@@ -88,9 +91,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # A party member (党员分片包户) records visits to the households they cover and files
     # requests for them; acting on requests stays with the staff.
     # An in-service member (在职党员) also reports to the community where they live (双报到).
-    "member": frozenset({READ, VISIT, SERVE}),
-    # A unit's party organisation (单位党组织) reads the quarter of its own members (双报告).
-    "unit": frozenset({UNIT_REPORT}),
+    "member": frozenset({READ, VISIT, SERVE, CLAIM}),
+    # A unit's party organisation (单位党组织) reads the quarter of its own members (双报告),
+    # offers its resources and claims needs and wishes of the community it reports to.
+    "unit": frozenset({UNIT_REPORT, CLAIM}),
     "auditor": frozenset({READ, EXPORT, REVIEW}),
     "verifier": frozenset({READ, VERIFY}),
     "system_admin": frozenset({ACCOUNTS, CATALOGUE, IMPORT}),

@@ -20,6 +20,7 @@ from gridmap.api import (
     grids,
     households,
     jobs,
+    lists,
     locate,
     notifications,
     open311,
@@ -34,6 +35,7 @@ from gridmap.api import (
     tilejson,
     tiles,
     visits,
+    wishes,
 )
 from gridmap.core.db import get_session
 from gridmap.core.errors import Unavailable
@@ -83,6 +85,8 @@ def init_app(app: OpenAPI) -> None:
         patrols.bp,
         visits.bp,
         party.bp,
+        lists.bp,
+        wishes.bp,
         review.bp,
         tiles.bp,
         tilejson.bp,

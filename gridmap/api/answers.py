@@ -586,6 +586,95 @@ class VisitLogs(Answer):
     visits: list[VisitLog]
 
 
+class PartyNeed(Answer):
+    """需求: a published need (no household, a rounded point) and its project's state."""
+
+    id: int
+    kind: str
+    title: str
+    detail: str
+    source: Literal["resident", "visit", "request"]
+    state: Literal["open", "matched", "done", "closed"]
+    place: Json | None
+    community: Json
+    match: Json | None
+
+
+class PartyNeeds(Answer):
+    results: list[PartyNeed]
+
+
+class NeedClaimed(Answer):
+    need_id: int
+    match_id: int
+    state: str
+
+
+class PartyResource(Answer):
+    """资源: what a unit or member offers."""
+
+    id: int
+    kind: str
+    title: str
+    provider: Json
+    community: Json
+
+
+class PartyResources(Answer):
+    results: list[PartyResource]
+
+
+class PartyMatch(Answer):
+    """服务项目: a need matched with a provider, its state, result and photos."""
+
+    id: int
+    state: Literal["proposed", "confirmed", "done", "declined"]
+    proposed_by: Literal["provider", "community"]
+    need: Json
+    provider: Json
+    photos: list[str]
+
+
+class PartyMatches(Answer):
+    results: list[PartyMatch]
+
+
+class Claimable(Answer):
+    """Open needs and wishes of your community (``type`` need or wish), nearest first."""
+
+    results: list[Json]
+
+
+class SmallWish(Answer):
+    """微心愿 as published: no resident, phone or door."""
+
+    id: int
+    title: str
+    detail: str
+    state: Literal["open", "claimed", "fulfilled", "confirmed", "withdrawn"]
+    place: Json
+    community: Json
+    claimant: Json | None
+    photos: list[str]
+
+
+class SmallWishes(Answer):
+    results: list[SmallWish]
+
+
+class MyClaims(Answer):
+    """What a member or unit claimed: wishes and service projects."""
+
+    wishes: list[SmallWish]
+    matches: list[PartyMatch]
+
+
+class WishCounts(Answer):
+    """Per member and unit (``type``) and community: wishes claimed, fulfilled, confirmed."""
+
+    results: list[Json]
+
+
 class PostKinds(Answer):
     """服务岗位: the kinds of service post."""
 

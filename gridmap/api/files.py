@@ -15,7 +15,7 @@ from flask import Response, current_app, json, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap.access.auth import HANDLE, READ, VERIFY, VISIT, Caller
+from gridmap.access.auth import CLAIM, HANDLE, READ, VERIFY, VISIT, Caller
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.common import idempotency_key
@@ -94,7 +94,7 @@ def describe(row: StoredFile) -> dict[str, Any]:
         422: {"description": "Too many pixels, truncated, damaged or with something hidden"},
     },
 )
-@requires(HANDLE, VERIFY, VISIT)
+@requires(HANDLE, VERIFY, VISIT, CLAIM)
 def upload_file() -> Response:
     file, purpose = _photo_form()
     settings, who = _settings(), caller()

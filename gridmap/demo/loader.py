@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gridmap.access import accounts
 from gridmap.core import clock
 from gridmap.core.settings import Settings
-from gridmap.demo import party
+from gridmap.demo import lists, party
 from gridmap.demo.shape import DEFAULT, DemoShape
 from gridmap.grid import ingest
 from gridmap.party import buildings as party_buildings
@@ -76,6 +76,7 @@ def load(
     reports.append(seed_categories(session))
     reports.append(patrols.seed_work_lists(session))
     reports.append(party.load(session, seed=seed, password=settings.demo_password))
+    reports.append(lists.load(session, seed=seed))
     return reports
 
 

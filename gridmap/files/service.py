@@ -113,6 +113,12 @@ def _own_files(
     return list(found.values())
 
 
+def own_photos(session: Session, photos: Iterable[str], user_id: int) -> list[StoredFile]:
+    """The caller's uploaded photos among ``photos`` (of a request's purposes), checked as
+    for a request; to be attached elsewhere (a service project's result, a wish's proof)."""
+    return _own_files(session, photos, user_id, REQUEST_PURPOSES)
+
+
 def attach_to_request(
     session: Session, photos: Iterable[str], user_id: int, request_id: int
 ) -> None:

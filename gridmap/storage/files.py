@@ -11,14 +11,20 @@ from sqlalchemy.orm import Session
 
 from gridmap.access.auth import Scope
 from gridmap.storage.models import (
+    Grid,
     Household,
     HouseholdVisit,
+    PartyMatch,
+    PartyNeed,
+    PartyPhoto,
     Patrol,
     PatrolCheckIn,
     ResidentRequest,
+    SmallWish,
     StoredFile,
 )
 from gridmap.storage.models.files import UNATTACHED
+from gridmap.storage.party import community_managed
 from gridmap.storage.patrols import patrol_visible
 from gridmap.storage.requests import request_visible
 from gridmap.storage.scoping import household_visible
@@ -62,12 +68,13 @@ def count_files(session: Session) -> int:
 
 
 def claim_unattached(session: Session, before: dt.datetime, limit: int) -> list[str]:
-    """Delete up to ``limit`` uploads attached to nothing and uploaded before ``before``;
-    returns their ids. Rows being attached right now are locked and skipped (the caller
-    commits, then removes their bytes)."""
+    """Delete up to ``limit`` uploads attached to nothing (nor a project's or a wish's photos,
+    ``party_photo``) and uploaded before ``before``; returns their ids. Rows being attached
+    right now are locked and skipped (the caller commits, then removes their bytes)."""
+    in_party = select(PartyPhoto.file_id).where(PartyPhoto.file_id == StoredFile.id)
     doomed = (
         select(StoredFile.id)
-        .where(text(UNATTACHED), StoredFile.uploaded_at < before)
+        .where(text(UNATTACHED), StoredFile.uploaded_at < before, ~in_party.exists())
         .order_by(StoredFile.uploaded_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -79,7 +86,8 @@ def claim_unattached(session: Session, before: dt.datetime, limit: int) -> list[
 def visible(session: Session, file_id: str, user_id: int, scope: Scope) -> StoredFile | None:
     """A file the caller may see: its own upload not yet attached, a photo of a request in
     ``scope`` (:func:`~gridmap.storage.requests.request_visible`), of a check-in of a
-    patrol and household in ``scope``, or of a visit to a household in ``scope``."""
+    patrol and household in ``scope``, of a visit to a household in ``scope``, or of a service
+    project's result or a 微心愿's proof in a community the scope manages."""
     checked_in = (
         select(PatrolCheckIn.id)
         .join(Patrol, Patrol.id == PatrolCheckIn.patrol_id)
@@ -104,6 +112,25 @@ def visible(session: Session, file_id: str, user_id: int, scope: Scope) -> Store
             StoredFile.request_id.in_(requests),
             StoredFile.check_in_id.in_(checked_in),
             StoredFile.visit_id.in_(visits),
+            StoredFile.id.in_(_party_photos(scope)),
         ),
     )
     return session.scalars(stmt).first()
+
+
+def _party_photos(scope: Scope) -> Any:
+    """Photos of projects and wishes of the communities ``scope`` manages."""
+    of_projects = (
+        select(PartyPhoto.file_id)
+        .join(PartyMatch, PartyMatch.id == PartyPhoto.match_id)
+        .join(PartyNeed, PartyNeed.id == PartyMatch.need_id)
+        .join(Grid, Grid.id == PartyNeed.community_id)
+        .where(community_managed(scope))
+    )
+    of_wishes = (
+        select(PartyPhoto.file_id)
+        .join(SmallWish, SmallWish.id == PartyPhoto.wish_id)
+        .join(Grid, Grid.id == SmallWish.community_id)
+        .where(community_managed(scope))
+    )
+    return of_projects.union(of_wishes)

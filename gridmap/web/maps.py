@@ -38,6 +38,7 @@ REVIEW_JS = "js/pages/review.js"
 PATROL_JS = "js/pages/patrol.js"
 IMPORT_JS = "js/pages/grid_import.js"
 PUBLIC_JS = "js/pages/public.js"
+LISTS_JS = "js/pages/party_lists.js"
 #: The pages of ``pages/patrol.js``: the worker's 巡查走访 and the chief's 巡查回放.
 PATROL_PAGES = ("worker", "replay")
 HEAT_JS = "vendor/leaflet.heat/leaflet-heat.js"
@@ -363,6 +364,26 @@ def build_review_map(
         ("leaflet_vectorgrid", asset_url(VECTORGRID_JS)),
     ]
     PageScript("gridmapReview", asset_url(REVIEW_JS), config, scripts).add_to(grid_map)
+    return grid_map
+
+
+def build_lists_map(
+    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+) -> folium.Map:
+    """三张清单: open needs and available resources of the chief's communities, each need
+    tied to the nearest resource within 1 km; the lists, projects and wishes beside the map.
+
+    Returns
+    -------
+    folium.Map
+        A map with no data in it: the page script fetches the layer from the API (points
+        rounded to about 200 m, never a door).
+    """
+    grid_map = _base_map(settings, asset_url)
+    config = {"basemapCrs": settings.basemap_crs, "minZoom": _MIN_ZOOM, "maxZoom": _MAX_ZOOM} | {
+        **config
+    }
+    PageScript("gridmapPartyLists", asset_url(LISTS_JS), config).add_to(grid_map)
     return grid_map
 
 

@@ -27,6 +27,7 @@ from gridmap.access.auth import (
     ACCOUNTS,
     ASSIGN,
     AUDIT,
+    CLAIM,
     EXPORT,
     HANDLE,
     IMPORT,
@@ -68,6 +69,7 @@ from gridmap.web.maps import (
     build_assign_map,
     build_grid_map,
     build_import_map,
+    build_lists_map,
     build_patrol_map,
     build_public_map,
     build_requests_map,
@@ -116,6 +118,8 @@ _NAV = (
     ("我的双报到", "web.my_party_page", frozenset({SERVE})),
     ("双报到", "web.party_page", frozenset({PARTY})),
     ("双报告", "web.unit_party_page", frozenset({UNIT_REPORT})),
+    ("三张清单", "web.party_lists_page", frozenset({PARTY})),
+    ("身边可认领", "web.party_claim_page", frozenset({CLAIM})),
     ("巡查回放", "web.patrols_page", frozenset({ASSIGN})),
     ("网格导入", "web.grid_import_page", frozenset({IMPORT})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
@@ -382,7 +386,10 @@ def request_detail(request_id: int) -> str:
     (404 outside the caller's scope, as the API answers)."""
     residents_requests.get(get_session(), request_id, caller())
     config = _requests_config("detail", requestId=request_id)
-    return _requests_map_page("request_detail.html", config, request_id=request_id)
+    may_list = PARTY in caller().capabilities  # 一键转需求 (三张清单)
+    return _requests_map_page(
+        "request_detail.html", config, request_id=request_id, may_list=may_list
+    )
 
 
 def _patrol_page(template: str, page: str, **extra: Any) -> str:
@@ -436,6 +443,36 @@ def party_page() -> str:
 def unit_party_page() -> str:
     """双报告: a unit's party organisation reads its members' quarter against the rule."""
     return render_template("party_unit.html", api_root=f"{request.script_root}/api/v1")
+
+
+@bp.get("/party/lists")
+@requires(PARTY)
+def party_lists_page() -> str:
+    """三张清单: the chief's map of open needs and resources near each other (legend), the
+    needs, the service projects to confirm and the 微心愿 to confirm, with their counts."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    config = {"apiRoot": f"{request.script_root}/api/v1"}
+    lists_map = build_lists_map(settings, asset_url=_asset_url, config=config)
+    community = next((p[:12] for p in caller().scope.prefixes if len(p) >= 12), "")
+    return render_template(
+        "party_lists.html",
+        map=render_parts(lists_map, nonce=csp_nonce()),
+        community=community,
+        need_kinds=glossary.NEED_KINDS,
+    )
+
+
+@bp.get("/party/claim")
+@requires(CLAIM)
+def party_claim_page() -> str:
+    """身边可认领: a member's or unit's phone page — the open needs and 微心愿 of its community,
+    nearest first, each claimed with one tap; the wishes it claimed to fulfil with a photo;
+    and what it offers (资源清单)."""
+    return render_template(
+        "party_claim.html",
+        api_root=f"{request.script_root}/api/v1",
+        resource_kinds=glossary.RESOURCE_KINDS,
+    )
 
 
 @bp.get("/manifest.webmanifest")

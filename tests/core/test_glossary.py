@@ -46,6 +46,11 @@ from gridmap.storage import models
         (models.OUTBOX_OUTCOMES, glossary.NOTICE_OUTCOMES),
         ((import_jobs.VALIDATE, import_jobs.IMPORT), glossary.JOB_KINDS),
         (models.AUDIT_OUTCOMES, glossary.AUDIT_OUTCOMES),
+        (models.NEED_KINDS, glossary.NEED_KINDS),
+        (models.RESOURCE_KINDS, glossary.RESOURCE_KINDS),
+        (models.NEED_STATES, glossary.NEED_STATES),
+        (models.MATCH_STATES, glossary.MATCH_STATES),
+        (models.WISH_STATES, glossary.WISH_STATES),
     ],
 )
 def test_every_code_has_a_label(codes: tuple[str, ...], labels: dict[str, str]) -> None:

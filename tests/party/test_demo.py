@@ -9,7 +9,17 @@ from sqlalchemy import func, select
 from gridmap.access.auth import Scope
 from gridmap.demo import loader as demo
 from gridmap.party import reporting
-from gridmap.storage.models import ActivitySignup, MemberRegistration, PartyActivity, Person
+from gridmap.storage.models import (
+    ActivitySignup,
+    MemberRegistration,
+    PartyActivity,
+    PartyMatch,
+    PartyNeed,
+    PartyResource,
+    Person,
+    SmallWish,
+    User,
+)
 
 
 def test_the_demo_has_units_members_activities_and_a_mixed_quarter(session, settings):
@@ -31,3 +41,28 @@ def test_the_demo_has_units_members_activities_and_a_mixed_quarter(session, sett
     summary = table.summary
     assert summary["members"] == registered
     assert 0 < summary["met"] < summary["members"]
+
+
+def test_the_demo_has_needs_resources_projects_and_wishes_at_every_stage(session, settings):
+    demo.load(session, households=1500, seed=7, settings=settings)
+    session.flush()
+    need_states = dict(
+        session.execute(select(PartyNeed.state, func.count()).group_by(PartyNeed.state)).all()
+    )
+    assert {"open", "matched", "done"} <= set(need_states)
+    match_states = set(session.scalars(select(PartyMatch.state).distinct()))
+    assert {"proposed", "confirmed", "done"} <= match_states
+    assert session.scalar(select(func.count()).select_from(PartyResource)) > 3
+    wish_states = set(session.scalars(select(SmallWish.state).distinct()))
+    assert {"open", "claimed", "fulfilled", "confirmed"} <= wish_states
+    # The demo member's community has open ones to claim.
+    member = session.scalar(select(User.person_id).where(User.username == "demo-member"))
+    community = session.scalar(
+        select(MemberRegistration.community_id).where(
+            MemberRegistration.person_id == member, MemberRegistration.valid_to.is_(None)
+        )
+    )
+    open_wishes = session.scalar(
+        select(func.count()).where(SmallWish.community_id == community, SmallWish.state == "open")
+    )
+    assert open_wishes

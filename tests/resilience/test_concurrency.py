@@ -7,6 +7,7 @@
 - 100 clients retry one intake with one Idempotency-Key at once (then 100 more one after the
   other): one request is stored and every answer is the first one, status and body.
 - 100 members sign up at once for an activity's last place (社区吹哨): one gets it.
+- 100 members claim one need, then one 微心愿, at once (双向认领): one claim of each wins.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from gridmap.storage.models import (
     Grid,
     MemberRegistration,
     PartyActivity,
+    PartyNeed,
     Person,
+    SmallWish,
 )
 from tests.conftest import COMMUNITY, PASSWORD
 from tests.requests.conftest import intake_body
@@ -247,4 +250,66 @@ def test_100_members_race_for_the_last_place_one_wins(deployment: Deployment) ->
         live, "SELECT count(*) FROM activity_signup WHERE activity_id = :id", id=activity_id
     )
     assert signed == 3
+    assert server_errors_logged(live.log) == []
+
+
+def _members_claiming(live: Deployment, count: int) -> tuple[int, int, list[str]]:
+    """``count`` in-service members of the small grid's community with accounts of their
+    own, an open need and an open 微心愿 there: their ids and the members' tokens."""
+    engine = create_engine(live.owner_url)
+    tokens: list[str] = []
+    with Session(engine) as session:
+        community = session.scalar(select(Grid.id).where(Grid.code == COMMUNITY))
+        ids = list(range(3001, 3001 + count))
+        session.add_all(Person(id=i, name=f"在职党员{i}", kind="in_service_member") for i in ids)
+        session.flush()
+        since = clock.today() - dt.timedelta(days=30)
+        session.add_all(
+            MemberRegistration(person_id=i, community_id=community, valid_from=since) for i in ids
+        )
+        place = func.ST_Point(116.405, 39.915, 4490)
+        common = {"community_id": community, "place": place, "created_at": clock.now()}
+        recorder = live.user_ids["worker"]
+        need = PartyNeed(
+            kind="repair", title="楼道灯坏了", source="resident", recorded_by=recorder, **common
+        )
+        wish = SmallWish(
+            title="想要一台收音机", consent_at=clock.now(), recorded_by=recorder, **common
+        )
+        session.add_all([need, wish])
+        for i in ids:
+            user = accounts.create_user(session, f"claim-{i}", PASSWORD)
+            accounts.grant_role(session, user.id, "member", person_id=i)
+        session.commit()
+        for i in ids:
+            origin = auth.Origin("127.0.0.1", "resilience tests")
+            _, token = auth.login(
+                session, f"claim-{i}", PASSWORD, kind="bearer", settings=Settings(), origin=origin
+            )
+            tokens.append(token)
+        need_id, wish_id = need.id, wish.id
+    engine.dispose()
+    return need_id, wish_id, tokens
+
+
+def test_100_members_claim_one_need_and_one_wish_one_wins_each(deployment: Deployment) -> None:
+    """双向认领 and 微心愿: 100 members claim the same need at once, then the same wish at
+    once: exactly one claim of each wins (201), the rest are told it is taken (409), none a
+    5xx; one project is stored for the need and the wish has one claimant."""
+    live = deployment
+    need_id, wish_id, tokens = _members_claiming(live, 100)
+    for path, code in (
+        (f"/api/v1/party/needs/{need_id}/claims", "need-taken"),
+        (f"/api/v1/party/wishes/{wish_id}/claims", "wish-taken"),
+    ):
+        answers = _at_once(
+            [functools.partial(call, live.base_url, "POST", path, token=t, body={}) for t in tokens]
+        )
+        statuses = Counter(a.status for a in answers)
+        print(f"\n100 claims of {path}: {dict(statuses)}")
+        assert statuses == {201: 1, 409: 99}, statuses
+        assert {a.json()["code"] for a in answers if a.status == 409} == {code}
+    projects = _scalar(live, "SELECT count(*) FROM party_match WHERE need_id = :id", id=need_id)
+    claimants = _scalar(live, "SELECT count(person_id) FROM small_wish WHERE id = :id", id=wish_id)
+    assert (projects, claimants) == (1, 1)
     assert server_errors_logged(live.log) == []

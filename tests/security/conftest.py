@@ -42,6 +42,7 @@ from gridmap.storage.models import (
 from tests.conftest import COMMUNITY, ClientFor, MakeUser, client_for, square_grid_frame
 from tests.helpers import households_csv
 from tests.party.planted import plant_party
+from tests.party.planted_lists import plant_lists
 from tests.patrols.planted import plant_patrols
 
 PHONE = re.compile(r"1[3-9]\d{9}")
@@ -239,9 +240,11 @@ def request_world(session: Session, world: World) -> None:
 @pytest.fixture
 def patrol_world(session: Session, world: World) -> None:
     """Patrols in A and B (``tests.patrols.planted``), and 双报到's units, members and
-    activities (``tests.party.planted``)."""
+    activities (``tests.party.planted``), needs, resources, projects and wishes
+    (``tests.party.planted_lists``)."""
     plant_patrols(session)
     plant_party(session)
+    plant_lists(session)
     session.commit()
 
 

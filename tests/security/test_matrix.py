@@ -517,6 +517,108 @@ PROBES = (
         ("POST", "/api/v1/party/report-jobs", {"community": GHOST}),
     ),
     Probe(
+        "needs",
+        PARTY,
+        "list",
+        _get("/api/v1/party/needs"),
+        _get("/api/v1/party/needs"),
+    ),
+    Probe(
+        "need",
+        PARTY,
+        "one",
+        _get("/api/v1/party/needs/801"),
+        _get("/api/v1/party/needs/811"),
+        _get(f"/api/v1/party/needs/{GHOST_ID}"),
+    ),
+    Probe(
+        "record a need",
+        PARTY,
+        "one",
+        ("POST", "/api/v1/party/needs", {"community": A, "kind": "care", "title": "助餐"}),
+        ("POST", "/api/v1/party/needs", {"community": B, "kind": "care", "title": "助餐"}),
+        ("POST", "/api/v1/party/needs", {"community": GHOST, "kind": "care", "title": "助餐"}),
+    ),
+    Probe(
+        "need from a request",
+        PARTY,
+        "one",
+        ("POST", "/api/v1/party/needs/from-request/501", {"kind": "care", "title": "助餐"}),
+        ("POST", "/api/v1/party/needs/from-request/511", {"kind": "care", "title": "助餐"}),
+        (
+            "POST",
+            f"/api/v1/party/needs/from-request/{GHOST_ID}",
+            {"kind": "care", "title": "助餐"},
+        ),
+    ),
+    Probe(
+        "pair a need with a resource",
+        PARTY,
+        "one",
+        ("POST", "/api/v1/party/needs/801/matches", {"resource_id": 801}),
+        ("POST", "/api/v1/party/needs/811/matches", {"resource_id": 811}),
+        ("POST", f"/api/v1/party/needs/{GHOST_ID}/matches", {"resource_id": 811}),
+    ),
+    Probe(
+        "resources",
+        PARTY,
+        "list",
+        _get("/api/v1/party/resources"),
+        _get("/api/v1/party/resources"),
+    ),
+    Probe(
+        "service projects",
+        PARTY,
+        "list",
+        _get("/api/v1/party/matches"),
+        _get("/api/v1/party/matches"),
+    ),
+    Probe(
+        "service project",
+        PARTY,
+        "one",
+        _get("/api/v1/party/matches/801"),
+        _get("/api/v1/party/matches/811"),
+        _get(f"/api/v1/party/matches/{GHOST_ID}"),
+    ),
+    Probe(
+        "needs and resources map",
+        PARTY,
+        "list",
+        _get("/api/v1/party/lists/map"),
+        _get("/api/v1/party/lists/map"),
+    ),
+    Probe(
+        "wishes",
+        PARTY,
+        "list",
+        _get("/api/v1/party/wishes"),
+        _get("/api/v1/party/wishes"),
+    ),
+    Probe(
+        "wish",
+        PARTY,
+        "one",
+        _get("/api/v1/party/wishes/801"),
+        _get("/api/v1/party/wishes/811"),
+        _get(f"/api/v1/party/wishes/{GHOST_ID}"),
+    ),
+    Probe(
+        "record a wish",
+        PARTY,
+        "one",
+        ("POST", "/api/v1/party/wishes", {"community": A, "title": "收音机", "consent": True}),
+        ("POST", "/api/v1/party/wishes", {"community": B, "title": "收音机", "consent": True}),
+        ("POST", "/api/v1/party/wishes", {"community": GHOST, "title": "收音机", "consent": True}),
+    ),
+    Probe(
+        "wish counts",
+        PARTY,
+        "list",
+        _get("/api/v1/party/wish-counts"),
+        _get("/api/v1/party/wish-counts"),
+    ),
+    Probe(
         "visit log",
         READ,
         "one",
@@ -902,7 +1004,7 @@ def _outside_failures(role: str, probe: Probe, client) -> list[str]:
 def _inside_failures(role: str, probe: Probe, client) -> list[str]:
     response = send(client, probe.inside)
     expected = 200 if probe.capability in CAPABILITIES[role] else 403
-    # A record made (201), a job asked for and accepted (202), or a page that queued one and
+    # A job asked for is accepted (202), a record made (201), or a page queued a job and
     # sends the browser to the job's page (303): success all the same.
     succeeded = expected == 200 and response.status_code in (200, 201, 202, 303)
     if response.status_code != expected and not succeeded:

@@ -51,7 +51,7 @@ def _responses(client, role: str) -> dict[str, str]:
     requests = [r for p in PROBES if p.capability != REVEAL for r in (p.inside, p.outside)]
     for request in [*requests, *EXTRA]:
         response = send(client, request)
-        if response.status_code == 200:
+        if response.status_code in (200, 201):
             # Tiles and workbooks are bytes: their strings are UTF-8 inside them.
             out[f"{request[0]} {request[1]}"] = response.get_data().decode(errors="replace")
     return out
@@ -131,6 +131,46 @@ def test_the_staff_with_a_duty_read_the_doors_of_their_households(login_as, role
     if EXPORT in CAPABILITIES[role]:
         rows = client.get(f"/api/v1/households.csv?grid={A}01001").get_data(as_text=True)
         assert f",{room}," in rows and address in rows
+
+
+#: The published lists and wishes (三张清单, 微心愿) with what a member claims from.
+PUBLISHED = (
+    "/api/v1/party/needs",
+    "/api/v1/party/needs/801",
+    "/api/v1/party/resources",
+    "/api/v1/party/matches",
+    "/api/v1/party/lists/map",
+    "/api/v1/party/wishes",
+    "/api/v1/party/wishes/801",
+    "/api/v1/party/wish-counts",
+    "/api/v1/party/claimable",
+)
+
+
+@pytest.mark.parametrize("role", DATA_ROLES)
+def test_published_needs_and_wishes_name_no_resident_and_no_door(login_as, role):
+    """Needs and wishes are planted for household 1 of A: no role, not even those with a duty
+    to the household, reads its address, building, unit or room (plain or masked), a phone,
+    an ID number or a resident's name in the lists; their points are rounded off the door."""
+    client = login_as(role)
+    bodies = {}
+    for url in PUBLISHED:
+        response = client.get(url)
+        if response.status_code == 200:
+            bodies[url] = response.get_data(as_text=True)
+    expected = {"member": {"/api/v1/party/claimable"}}.get(
+        role, set(PUBLISHED) - {"/api/v1/party/claimable"}
+    )
+    if role == "auditor":
+        expected = set()
+    assert set(bodies) == expected
+    lon, lat, address, building, unit, _ = A_HOUSEHOLDS[1]
+    forbidden = [address, mask_address(address), f"{building}号楼", f"{unit}单元", RESIDENT_NAME]
+    for url, body in bodies.items():
+        found = [f for f in forbidden if f in body]
+        found += PHONE.findall(body) + ID_NUMBER.findall(body)
+        assert found == [], url
+        assert f"{lon}" not in body or f"{lat}" not in body, url
 
 
 def _audit_count(session) -> int:

@@ -369,6 +369,12 @@ def test_chief_files_from_the_page_and_finds_it_under_filed(
     assert source.inner_text() == glossary.SOURCES["page"] == "页面上报"
     record = chief_api.get(f"/requests/{request_id}")
     assert record["source"] == "page" and record["level"] == "micro"  # the worker's
+    # 一键转需求: the request joins the community's 需求清单, titled by its category.
+    page.get_by_role("button", name="转为需求").click()
+    page.wait_for_selector("#gm-to-need-result[data-need]")
+    need_id = page.locator("#gm-to-need-result").get_attribute("data-need")
+    need = chief_api.get(f"/party/needs/{need_id}")
+    assert need["source"] == "request" and need["title"] == record["category"]["name"]
 
     page.goto(chief.url("/requests?tab=mine"))
     page.wait_for_selector("#gm-inbox[data-state=ready]")

@@ -146,6 +146,13 @@ def test_a_member_records_a_visit_and_files_a_request_from_it(
     page.wait_for_selector("#gm-request-result[data-state=done]")
     request_id = int(page.locator("#gm-request-result").get_attribute("data-request") or 0)
     page.wait_for_selector(f"#gm-my-visits li[data-visit='{visit_id}'] .gm-visit-request")
+    # 一键转需求: the visit's household's need joins the community's list, titled by its topic.
+    mine = page.locator(f"#gm-my-visits li[data-visit='{visit_id}']")
+    mine.get_by_role("button", name="转为需求").click()
+    page.wait_for_selector(f"#gm-my-visits li[data-visit='{visit_id}'] .gm-visit-need-done")
+    need_id = int(mine.locator(".gm-visit-need-done").inner_text().split("#")[1])
+    need = chief_api.get(f"/party/needs/{need_id}")
+    assert (need["source"], need["kind"], need["title"]) == ("visit", "care", "走访发现：养老照护")
     member.screenshot("visits_member.png")
     assert axe_violations(page) == []
     member.assert_clean()

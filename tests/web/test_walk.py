@@ -152,6 +152,7 @@ CHIEF_JOURNEY: list[Step] = [
     ("patrol", _go("/patrol")),
     ("patrols", _go("/patrols")),
     ("party", _go("/party")),
+    ("party-lists", _go("/party/lists")),
 ]
 JOURNEYS: dict[str, list[Step]] = {
     "demo-street": CHIEF_JOURNEY,
@@ -171,6 +172,7 @@ JOURNEYS: dict[str, list[Step]] = {
         ("map", _go("/")),
         ("visits", _go("/visits")),
         ("party-me", _go("/party/me")),
+        ("party-claim", _go("/party/claim")),
         ("inbox", _go("/requests")),
         ("requests-map", _go("/requests/map")),
         ("ranking", _go("/requests/ranking")),

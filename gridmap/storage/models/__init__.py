@@ -4,7 +4,8 @@ and extensions (``departments``); residents' requests with their
 categories, timeline, idempotency keys and tallies (``requests``); patrols (``patrols``);
 background jobs and their uploaded files (``jobs``); uploaded photos (``files``); buildings,
 units, their posts and 党员中心户 (``buildings``); 双报到 of units and in-service members, their
-activities and attendance (``party``).
+activities and attendance (``party``); the three lists (needs, resources, service projects) and
+微心愿 (``lists``).
 
 Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
 line of defence: geometries valid, non-empty and inside China's envelope, grid codes shaped by
@@ -67,6 +68,20 @@ from gridmap.storage.models.grid import (
     Person,
 )
 from gridmap.storage.models.jobs import JOB_STATES, QUEUE_TABLE_PREFIX, Job, JobUpload
+from gridmap.storage.models.lists import (
+    MATCH_STATES,
+    NEED_KINDS,
+    NEED_SOURCES,
+    NEED_STATES,
+    RESOURCE_KINDS,
+    WISH_CONFIRMERS,
+    WISH_STATES,
+    PartyMatch,
+    PartyNeed,
+    PartyPhoto,
+    PartyResource,
+    SmallWish,
+)
 from gridmap.storage.models.notifications import (
     NOTICE_CHANNELS,
     NotificationDelivery,
@@ -138,6 +153,10 @@ __all__ = [
     "GRID_LEVELS",
     "HANDLING_LEVELS",
     "JOB_STATES",
+    "MATCH_STATES",
+    "NEED_KINDS",
+    "NEED_SOURCES",
+    "NEED_STATES",
     "NOTICE_CHANNELS",
     "NOTICE_KINDS",
     "OUTBOX_ASKED_FOR",
@@ -151,12 +170,15 @@ __all__ = [
     "REACH_HOWS",
     "REQUEST_SOURCES",
     "REQUEST_STATES",
+    "RESOURCE_KINDS",
     "ROLES",
     "SRID",
     "TRACKING_ALPHABET",
     "USER_ROLES",
     "VISIT_CHANNELS",
     "VISIT_TOPICS",
+    "WISH_CONFIRMERS",
+    "WISH_STATES",
     "WORK_LIST_KINDS",
     "WORK_LIST_PERIODS",
     "WORK_LIST_ROLES",
@@ -190,6 +212,10 @@ __all__ = [
     "NotificationOptout",
     "Outbox",
     "PartyActivity",
+    "PartyMatch",
+    "PartyNeed",
+    "PartyPhoto",
+    "PartyResource",
     "PartyUnit",
     "Patrol",
     "PatrolCheckIn",
@@ -207,6 +233,7 @@ __all__ = [
     "RequestTallyGrid",
     "ResidentRequest",
     "ServicePostKind",
+    "SmallWish",
     "StoredFile",
     "User",
     "UserNotice",

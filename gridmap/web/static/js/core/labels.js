@@ -24,6 +24,13 @@ export const OUTBOX_QUEUE_LABELS = glossary.outboxQueue;
 /** 双报到: how attendance was confirmed, the quarterly table's columns, the pages' words. */
 export const ATTENDANCE_HOW_LABELS = glossary.attendanceHows;
 export const PARTY_REPORT_COLUMN_LABELS = glossary.partyReportColumns;
+/** 三张清单 and 微心愿: the pages' words, kinds and states. */
+export const LISTS_LABELS = glossary.listsPages;
+export const NEED_KIND_LABELS = glossary.needKinds;
+export const RESOURCE_KIND_LABELS = glossary.resourceKinds;
+export const NEED_STATE_LABELS = glossary.needStates;
+export const MATCH_STATE_LABELS = glossary.matchStates;
+export const WISH_STATE_LABELS = glossary.wishStates;
 export const PARTY_LABELS = glossary.partyPages;
 /** The states of a request (群众诉求). */
 export const STATE_LABELS = glossary.states;

@@ -12,12 +12,18 @@ import { banner } from '../core/banner.js';
 import { el } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import { keepOffline } from '../core/install.js';
-import { OUTBOX_QUEUE_LABELS } from '../core/labels.js';
+import { LISTS_LABELS, OUTBOX_QUEUE_LABELS, VISIT_TOPIC_LABELS } from '../core/labels.js';
 import { Outbox, waitingText } from '../core/outbox.js';
 import { PhotoPicker } from '../core/photos.js';
 import { fillChoices, visitBody, visitSummary } from '../visits/form.js';
 
 const PREFIX = 'gm-visit';
+
+/** The kind of need a visit's topic asks for (需求清单). */
+const NEED_KIND_OF_TOPIC = {
+  health: 'health', elderly_care: 'care', housing: 'repair', safety: 'repair',
+  policy: 'errand', employment: 'learning',
+};
 
 class VisitsPage {
   constructor(config) {
@@ -84,11 +90,39 @@ class VisitsPage {
         { 'data-visit': v.id },
         `${beijing(v.at)} ${v.address || `住户 ${v.household_id}`} · ${visitSummary(v)}`,
         v.request_id ? el('a', { href: `/requests/${v.request_id}`, class: 'gm-visit-request' },
-          ` 诉求 #${v.request_id}`) : null))
+          ` 诉求 #${v.request_id}`) : null,
+        this.needButton(v)))
         : [el('li', { class: 'gm-muted' }, '近 7 日没有走访记录。')]));
     } catch (err) {
       if (navigator.onLine) banner(`走访记录加载失败：${err.message}`);
     }
+  }
+
+  /**
+   * 一键转需求: the visit's household's need goes to the community's 需求清单, its kind and
+   * title from the visit's first topic (no note: the list is published).
+   */
+  needButton(visit) {
+    const T = LISTS_LABELS;
+    const topic = (visit.topics || [])[0] || 'other';
+    const button = el('button', { type: 'button', class: 'gm-button gm-small gm-visit-need' },
+      T.toNeed);
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      const body = {
+        kind: NEED_KIND_OF_TOPIC[topic] || 'other',
+        title: `${T.fromVisit}：${VISIT_TOPIC_LABELS[topic] || topic}`,
+      };
+      try {
+        const need = await requestJson(
+          `${this.config.apiRoot}/party/needs/from-visit/${visit.id}`, { method: 'POST', body });
+        button.replaceWith(el('span', { class: 'gm-small gm-visit-need-done' },
+          ` ${T.toNeedDone} #${need.id}`));
+      } catch (err) {
+        button.replaceWith(el('span', { class: 'gm-small' }, ` ${err.message}`));
+      }
+    });
+    return button;
   }
 
   showWaiting(ops, err) {

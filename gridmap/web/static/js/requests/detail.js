@@ -9,7 +9,7 @@ import { el, gridLabel } from '../core/dom.js';
 import { beijing } from '../core/format.js';
 import {
   ACTION_LABELS, BASIS_LABELS, CHANNEL_LABELS, DEPARTMENT_ACTION_LABELS, LEVEL_LABELS,
-  PHOTO_LABELS, RATING_LABELS, RESOLVED_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
+  LISTS_LABELS, PHOTO_LABELS, RATING_LABELS, RESOLVED_LABELS, SOURCE_LABELS, STAGE_LABELS, STATE_LABELS,
   URGENCY_LABELS,
 } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
@@ -69,7 +69,26 @@ export class Detail {
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.submitForm(); });
     document.getElementById('gm-action-cancel').addEventListener('click', () => this.closeForm());
     document.getElementById('gm-reload').addEventListener('click', () => this.load());
+    const toNeed = document.getElementById('gm-to-need');
+    if (toNeed) toNeed.addEventListener('click', () => this.toNeed(toNeed));
     this.load();
+  }
+
+  /** 一键转需求: the request's household's need joins the community's 需求清单, titled by
+   * the request's category (never its description: the list is published). */
+  async toNeed(button) {
+    const result = document.getElementById('gm-to-need-result');
+    button.disabled = true;
+    try {
+      const need = await requestJson(
+        `${this.config.apiRoot}/party/needs/from-request/${this.config.requestId}`,
+        { method: 'POST', body: { kind: 'other', title: this.record.category.name } });
+      result.textContent = `${LISTS_LABELS.toNeedDone} #${need.id}`;
+      result.dataset.need = String(need.id);
+    } catch (err) {
+      result.textContent = err.message;
+      button.disabled = false;
+    }
   }
 
   get url() {
