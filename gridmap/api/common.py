@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from flask import Response, current_app, json, request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from gridmap.access.security import audit_write, caller
@@ -44,6 +51,16 @@ Note = Annotated[
 
 
 #: A password as typed: never stripped (spaces may be part of it).
+
+
+def _true_only(value: object) -> object:
+    if value is not True:
+        raise ValueError("must be true")
+    return value
+
+
+#: A yes given as JSON ``true`` and nothing else (pydantic's ``Literal[True]`` also takes 1).
+Agreed = Annotated[Literal[True], BeforeValidator(_true_only)]
 Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=200)]
 
 

@@ -142,11 +142,15 @@ def _upload_once(who: Caller, purpose: str, data: bytes) -> tuple[str, bool]:
 
 
 def _may_upload(who: Caller, purpose: str) -> None:
-    """A caller who only records visits (a party member) uploads a visit's photos only."""
+    """Staff upload any photo; a party member a visit's, and whoever claims needs and wishes
+    (members, units) their proof (``after``)."""
     if who.capabilities & {HANDLE, VERIFY} or purpose not in FILE_PURPOSES:
         return
-    if purpose != "visit":
-        raise Unprocessable(f"purpose {purpose!r}: your role uploads a visit's photos only")
+    allowed = {p for p, may in (("visit", VISIT), ("after", CLAIM)) if may in who.capabilities}
+    if purpose not in allowed:
+        raise Unprocessable(
+            f"purpose {purpose!r}: your role uploads {' or '.join(sorted(allowed))} photos only"
+        )
 
 
 def _photo_form() -> tuple[Any, str]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from gridmap.access.auth import CLAIM, PARTY, SERVE
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
-from gridmap.api.common import Strict
+from gridmap.api.common import Agreed, Strict
 from gridmap.api.lists import match_view, wish_view
 from gridmap.api.party import COMMUNITY
 from gridmap.core.db import get_session
@@ -42,13 +42,13 @@ class WishBody(Strict):
     household_id: int | None = Field(
         None, ge=1, le=2**63 - 1, description="The household (kept, never published)"
     )
-    consent: Literal[True] = Field(description="The resident agreed to publish the wish")
+    consent: Agreed = Field(description="The resident agreed to publish the wish")
 
 
 class MemberWishBody(Strict):
     title: str = Field(min_length=1, max_length=60, description="Published: no name or door")
     detail: str = Field("", max_length=300, description="Published: no name, phone or door")
-    consent: Literal[True] = Field(description="The resident agreed to publish the wish")
+    consent: Agreed = Field(description="The resident agreed to publish the wish")
 
 
 class WishPath(BaseModel):

@@ -702,6 +702,10 @@ AUDIT_OBJECTS: Final = {
     "review_report": "研判报告",
     "building": "楼栋",
     "central_household": "党员中心户",
+    "party_need": "需求",
+    "party_resource": "资源",
+    "party_match": "服务项目",
+    "small_wish": "微心愿",
 }
 #: How an audited action ended.
 AUDIT_OUTCOMES: Final = {"ok": "成功", "denied": "拒绝", "failed": "失败"}

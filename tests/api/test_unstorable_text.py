@@ -3,8 +3,9 @@
 For every operation of ``/api/openapi.json``, every string query and path parameter and every
 string member of its JSON body (nested objects and arrays included) gets a value holding NUL
 (U+0000), one field at a time; the rest of the request is a plausible one. The answer must be
-a 400 problem+json naming the field (a 403 where the street administrator may not use the
-operation at all), never a 500. A new operation or field is covered as soon as it is
+a 400 problem+json naming the field (a 403 where only an administrator may use the
+operation; one's own work, such as a visit or a claim, is walked as a role that does it),
+never a 500. A new operation or field is covered as soon as it is
 documented. Form fields (Open311's ``media_url``, an upload's ``crs``) and JSON's lone
 surrogates are checked beside it.
 """
@@ -31,11 +32,6 @@ MICRO = COMMUNITY + "01001"
 ADMIN_ONLY = re.compile(
     r"^[A-Z]+ /api/v1/(admin/|audit|notifications/opt-outs)|^PUT /api/v1/categories"
 )
-#: Operations of one's own work, walked as the role that does it: a grid worker's visit, an
-#: in-service member's 双报到, a unit's quarter (双报告).
-AS_WORKER = re.compile(r"^POST /api/v1/visits")
-AS_MEMBER = re.compile(r"^[A-Z]+ /api/v1/party/me/")
-AS_UNIT = re.compile(r"^[A-Z]+ /api/v1/party/my-unit/")
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -178,18 +174,22 @@ def test_nul_in_any_documented_field_is_a_400(spec, client, app, make_user, staf
     unit = client.post(
         "/api/v1/party/units", json={"code": "nul-unit", "name": "测试单位", "community": COMMUNITY}
     )
-    callers = {
-        AS_WORKER: client_for(app, make_user("grid_worker", MICRO)),
-        AS_MEMBER: client_for(app, make_user("member", person_id=4)),
-        AS_UNIT: client_for(app, make_user("unit", party_unit_id=unit.get_json()["id"])),
-    }
+    # The street administrator first; operations of one's own work (a visit, 双报到, a claim,
+    # a unit's quarter) by the first role that may call them.
+    callers = [
+        client,
+        client_for(app, make_user("grid_worker", MICRO)),
+        client_for(app, make_user("member", person_id=4)),
+        client_for(app, make_user("unit", party_unit_id=unit.get_json()["id"])),
+    ]
     seen: dict[int, int] = {}
     fields: set[tuple[str, str, str]] = set()
     for method, url, field, body in _cases(spec):
         headers = {"If-Match": "*", "Idempotency-Key": f"nul-{len(fields)}"}
-        operation = f"{method.upper()} {url}"
-        caller = next((c for rule, c in callers.items() if rule.search(operation)), client)
-        answer = caller.open(url, method=method.upper(), json=body, headers=headers)
+        for caller in callers:
+            answer = caller.open(url, method=method.upper(), json=body, headers=headers)
+            if answer.status_code != 403:
+                break
         status = _check(answer, method, url, field)
         seen[status] = seen.get(status, 0) + 1
         fields.add((method, url.split("?")[0], field))

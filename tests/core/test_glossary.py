@@ -93,10 +93,13 @@ _AUDITED = re.compile(
     r'(?:audit_write|_audit|_once|audit\.record)\(\s*(?:session,\s*)?"([a-z_]+(?:\.[a-z_]+)?)"'
 )
 
+#: What an API write's audit row names as its object (``audit_write(action, object, ...)``).
+_AUDITED_OBJECT = re.compile(r'audit_write\(\s*"[a-z_.]+",\s*"([a-z_]+)"')
+
 
 def test_every_audited_action_is_named_on_the_audit_page() -> None:
-    """The audit page names an action from the glossary; only a refused call's endpoint (not
-    written anywhere as an action) is left to 其他操作 with its code."""
+    """The audit page names an action and its object from the glossary; only a refused call's
+    endpoint (not written anywhere as an action) is left to 其他操作 with its code."""
     source = "\n".join(
         p.read_text(encoding="utf-8") for p in Path(gridmap.__path__[0]).rglob("*.py")
     )
@@ -104,4 +107,9 @@ def test_every_audited_action_is_named_on_the_audit_page() -> None:
     assert {"login", "logout", "reveal", "request.create", "patrol.start"} <= written
     assert written <= set(glossary.AUDIT_ACTIONS), (
         f"unnamed: {written - set(glossary.AUDIT_ACTIONS)}"
+    )
+    objects = set(_AUDITED_OBJECT.findall(source))
+    assert {"request", "file", "small_wish"} <= objects
+    assert objects <= set(glossary.AUDIT_OBJECTS), (
+        f"unnamed: {objects - set(glossary.AUDIT_OBJECTS)}"
     )
