@@ -141,7 +141,7 @@ def _holds_nul(rows: pd.DataFrame) -> pd.Series:
     found = pd.Series(False, index=rows.index)
     for name in _TEXTS:
         values = rows[name]
-        if "\0" in "".join(v for v in values.tolist() if isinstance(v, str)):
+        if "\0" in "".join(values.dropna().tolist()):
             found |= values.str.contains("\0", regex=False, na=False)
     return found
 
