@@ -13,6 +13,8 @@ row with its line, as the row-by-row path would.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -74,7 +76,12 @@ def already_exists(household_id: object) -> str:
 
 
 class Staging:
-    """The temporary table of one bulk import, in the session's transaction."""
+    """The temporary table of one bulk import, in the session's transaction.
+
+    A chunk's COPY runs in a thread of its own while the caller reads and checks the next
+    chunk (the server works on one core while Python works on the other); at most one chunk
+    is on its way, so memory stays bounded. Every other statement waits for it first.
+    """
 
     def __init__(self, session: Session, cursor: Any) -> None:
         self.session = session
@@ -82,8 +89,36 @@ class Staging:
         self.rows = 0
         self._tag_codes: dict[tuple[str, ...], int] = {}
         self._indexed = False
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="household-copy")
+        self._sending: Future[None] | None = None
         session.execute(text("DROP TABLE IF EXISTS pg_temp.household_staging"))
         session.execute(text(_STAGING_SQL))
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if error is None:
+                self._sent()
+        finally:
+            self._sender.shutdown(wait=True)
+
+    def _sent(self) -> None:
+        """Wait for the chunk on its way (its error, if any, is raised here)."""
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            sending.result()
+
+    def _send(self, buffer: bytes) -> None:
+        statement = f"COPY pg_temp.household_staging ({_COLUMNS}) FROM STDIN (FORMAT binary)"
+        with self.cursor.copy(statement) as copy:
+            copy.write(buffer)
 
     def copy(self, rows: pd.DataFrame, located: np.ndarray) -> None:
         """Copy one checked chunk (ids filled in) with the micro-grids located for it."""
@@ -98,9 +133,9 @@ class Staging:
             self._care_tags(rows["care_tags"]),
             bc.fixed(located, "i4", null=located < 0),
         ]
-        statement = f"COPY pg_temp.household_staging ({_COLUMNS}) FROM STDIN (FORMAT binary)"
-        with self.cursor.copy(statement) as copy:
-            copy.write(bc.copy_buffer(fields))
+        buffer = bc.copy_buffer(fields)
+        self._sent()
+        self._sending = self._sender.submit(self._send, buffer)
         self.rows += len(rows)
 
     def _care_tags(self, values: pd.Series) -> bc.Field:
@@ -114,6 +149,7 @@ class Staging:
     def taken(self, ids: list[int]) -> set[int]:
         """Which of ``ids`` a household has, in the database or among the staged rows (the
         rows are indexed once, when the import first needs this: after a problem)."""
+        self._sent()
         if not ids:
             return set()
         if not self._indexed:
@@ -124,6 +160,7 @@ class Staging:
 
     def conflicts(self, limit: int) -> tuple[list[dict[str, Any]], int]:
         """The first ``limit`` staged rows whose id is taken, as problems, and how many."""
+        self._sent()
         found = self.session.execute(text(_CONFLICTS_SQL), {"limit": limit}).all()
         problems = [{"where": f"row {line}", "message": already_exists(i)} for line, i, _ in found]
         return problems, found[0].total if found else 0
@@ -134,6 +171,7 @@ class Staging:
         Raises :class:`DuplicateIds` when an id is taken (the move undone, nothing else),
         and lets any other refusal of the database through.
         """
+        self._sent()
         try:
             with self.session.begin_nested():
                 rebuilt = bool(

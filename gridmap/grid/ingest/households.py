@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -329,8 +329,11 @@ def import_households(
     run = _Run(next_id=max(start, known_max) + 1, first_row=chunks.first_row)
     grid_ids, grid_geoms = _current_micro_grids(session)
     raw = driver_connection(session)
-    with raw.cursor() as cur, closing(chunks):
-        staging = Staging(session, cur) if bulk else None
+    with (
+        raw.cursor() as cur,
+        closing(chunks),
+        Staging(session, cur) if bulk else nullcontext() as staging,
+    ):
         if staging is None:
             cur.execute("SELECT set_config('gridmap.bulk_located', 'on', true)")
         for part in progress(chunks):
