@@ -189,3 +189,12 @@ def test_binary_copy_round_trips(session):
     ]
     with pytest.raises(ValueError, match="NUL"):
         bc.texts(pd.Series(["a\0b"]))
+
+
+def test_a_file_without_rows_moves_nothing(session, small_grid, tmp_path):
+    shape = session.execute(text(_SHAPE_SQL)).one()
+    report = ingest.import_households(
+        session, ingest.table_chunks(_write(tmp_path, [])), "EPSG:4326", bulk=True
+    )
+    assert report.written == 0
+    assert session.execute(text(_SHAPE_SQL)).one() == shape

@@ -392,6 +392,8 @@ def _chunk_problems(
 
 def _move(staging: Staging, run: _Run) -> None:
     """Move the staged rows, or add the problems of the staged rows whose id is taken."""
+    if not staging.rows:
+        return
     if not run.problem_count:
         try:
             staging.move()
