@@ -320,9 +320,9 @@ def import_households(
 
     ``bulk`` copies the chunks into a staging table and moves them into ``household`` at the
     end in one statement (see :mod:`gridmap.grid.ingest.bulk`): the same checks and the same
-    report, several times faster for large files; other writers of households wait for the
-    move (and, for a file a quarter of the table's size or more, readers wait for the indexes
-    to be built again).
+    report, faster for large files (``./scripts/bench import``); other writers of households
+    wait for the move (and, for a file a quarter of the table's size or more, readers wait for
+    the indexes to be built again).
     """
     chunks, known_max = _as_chunks(frame)
     start = session.scalar(select(func.coalesce(func.max(Household.id), 0))) or 0
