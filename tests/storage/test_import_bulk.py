@@ -198,3 +198,24 @@ def test_a_file_without_rows_moves_nothing(session, small_grid, tmp_path):
     )
     assert report.written == 0
     assert session.execute(text(_SHAPE_SQL)).one() == shape
+
+
+def test_point_features_in_gcj02_import_alike_both_ways(session, small_grid):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    features = gpd.GeoDataFrame(
+        {"编号": [5, 6], "地址": ["甲5号", "乙6号"], "关爱标签": ["残疾人", ""]},
+        geometry=[Point(116.4112, 39.9136), Point(116.4212, 39.9036)],
+        crs="EPSG:4326",
+    )
+
+    def imported(bulk):
+        report = ingest.import_households(session, features, "GCJ02", bulk=bulk)
+        written = session.execute(text(_ROWS_SQL)).all()
+        session.rollback()
+        return report.as_text(), written
+
+    slow = imported(False)
+    assert imported(True) == slow
+    assert [row[7] for row in slow[1]] == [["disabled"], []]
