@@ -256,14 +256,22 @@ def import_grids(
 @_crs_option
 @_layer_option
 @_encoding_option
-def import_households(path: Path, crs: str, layer: str | None, encoding: str | None) -> None:
+@click.option(
+    "--row-by-row",
+    is_flag=True,
+    help="Write each chunk straight into the table (slower; other writers of households "
+    "do not wait for the import's end).",
+)
+def import_households(
+    path: Path, crs: str, layer: str | None, encoding: str | None, row_by_row: bool
+) -> None:
     """Import households from CSV/Excel (经度,纬度 / lon,lat / x,y columns…) or point
-    features, read and written in chunks within one transaction."""
+    features, read in chunks within one transaction, staged and moved in bulk at the end."""
 
     def do(session: Session) -> ingest.ImportReport:
         read = ingest.table_chunks if ingest.is_table(path) else ingest.vector_chunks
         chunks = read(path, layer=layer, encoding=encoding)
-        return ingest.import_households(session, chunks, crs, progress=_bar)
+        return ingest.import_households(session, chunks, crs, progress=_bar, bulk=not row_by_row)
 
     _run_import(do)
 

@@ -7,8 +7,9 @@ to a baseline measured in the same run:
 1. bulk locate of the import path (``gridmap.spatial.locate.locate_points``) against
    ``geopandas.sjoin(predicate="intersects")`` on the same points and polygons (the first
    million households);
-2. the household import as ``flask gridmap import-households FILE`` runs it (read in chunks,
-   locate + COPY + the database's consistency trigger, one transaction), rows/s and the peak
+2. the household import as ``flask gridmap import-households FILE --row-by-row`` runs it (read
+   in chunks, locate + COPY + the database's consistency trigger, one transaction; the bulk
+   path is ``bench_import``'s), rows/s and the peak
    RSS of that process, next to the same file's first ``--baseline-rows`` read whole into one
    DataFrame first (how the command read files before streaming), rolled back;
 3. p50/p99 of ``GET /api/v1/locate`` over N requests to a gunicorn server, next to the
@@ -186,7 +187,7 @@ def bench_household_import(app_url: str, path: Path, total: int, baseline_rows: 
     n_base = min(baseline_rows, total)
     t_base, mb_base = timed_process(["-c", _WHOLE_FILE_IMPORT, str(path), str(n_base)], env)
     t_stream, mb_stream = timed_process(
-        ["-m", "flask", "gridmap", "import-households", str(path), *CRS], env
+        ["-m", "flask", "gridmap", "import-households", str(path), *CRS, "--row-by-row"], env
     )
     print(f"household import from a {path.stat().st_size / 2**20:,.0f} MB CSV (separate processes)")
     print(

@@ -220,10 +220,13 @@ def test_cli_rejects_malformed_geojson(runner, session, tmp_path, content, word)
     assert row_counts(session)["grid"] == 0
 
 
-def test_cli_household_csv_reports_outsiders(runner, session, small_grid, tmp_path):
+@pytest.mark.parametrize("how", [[], ["--row-by-row"]], ids=["bulk", "row-by-row"])
+def test_cli_household_csv_reports_outsiders(runner, session, small_grid, tmp_path, how):
     path = tmp_path / "households.csv"
     path.write_text("id,lon,lat,address\n1,116.405,39.915,甲1号\n2,116.6,39.95,网格外\n")
-    result = runner.invoke(args=["gridmap", "import-households", str(path), "--crs", "EPSG:4326"])
+    result = runner.invoke(
+        args=["gridmap", "import-households", str(path), "--crs", "EPSG:4326", *how]
+    )
     assert result.exit_code == 0, result.output
     assert "1 household(s) lie outside every micro-grid: row 3 (id 2)" in result.output
     assert row_counts(session)["household"] == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +22,12 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridmap.core.errors import InvalidInput
 from gridmap.core.glossary import CARE_TAGS as CARE_TAG_LABELS
+from gridmap.grid.ingest.bulk import DuplicateIds, Staging, already_exists
 from gridmap.grid.ingest.common import (
     CHINA_LAT,
     CHINA_LON,
@@ -113,14 +115,13 @@ def _household_problems(rows: pd.DataFrame, taken_ids: set[int]) -> list[dict[st
             ids.notna() & ids.duplicated(keep=False),
             lambda r: f"id {r['id']} appears more than once",
         )
+        + flag(rows, ids.isin(taken_ids), lambda r: already_exists(r["id"]))
+        + flag(rows, rows["address"].str.strip() == "", lambda r: "address is empty")
         + flag(
             rows,
-            ids.isin(taken_ids),
-            lambda r: (
-                f"household {r['id']} already exists (in the database or earlier in the file)"
-            ),
+            _holds_nul(rows),
+            lambda r: "a text holds a NUL character (\\0), which the database cannot store",
         )
-        + flag(rows, rows["address"].str.strip() == "", lambda r: "address is empty")
         + flag(
             rows,
             ~residents.between(0, 99) | (residents % 1 != 0),
@@ -133,6 +134,19 @@ def _household_problems(rows: pd.DataFrame, taken_ids: set[int]) -> list[dict[st
         )
     )
     return problems
+
+
+def _holds_nul(rows: pd.DataFrame) -> pd.Series:
+    """Rows with a NUL character in a text (PostgreSQL's text cannot hold one)."""
+    found = pd.Series(False, index=rows.index)
+    for name in _TEXTS:
+        values = rows[name]
+        if "\0" in "".join(values.dropna().tolist()):
+            found |= values.str.contains("\0", regex=False, na=False)
+    return found
+
+
+_TEXTS = ("address", "building", "unit", "room")
 
 
 def _care_tag_lists(values: pd.Series | None, n: int) -> list[list[str]]:
@@ -294,6 +308,7 @@ def import_households(
     crs_text: str | None,
     *,
     progress: Progress[Any] = iter,
+    bulk: bool = False,
 ) -> ImportReport:
     """Check and insert households, each located to its micro-grid, chunk by chunk.
 
@@ -302,19 +317,31 @@ def import_households(
     nothing more is copied but the rest is still checked, and the whole report is raised (the
     caller rolls back: all or nothing). Households outside every micro-grid are imported
     (never dropped) and listed in the report.
+
+    ``bulk`` copies the chunks into a staging table and moves them into ``household`` at the
+    end in one statement (see :mod:`gridmap.grid.ingest.bulk`): the same checks and the same
+    report, faster for large files (``./scripts/bench import``); other writers of households
+    wait for the move (and, for a file a quarter of the table's size or more, readers wait for
+    the indexes to be built again).
     """
     chunks, known_max = _as_chunks(frame)
     start = session.scalar(select(func.coalesce(func.max(Household.id), 0))) or 0
     run = _Run(next_id=max(start, known_max) + 1, first_row=chunks.first_row)
     grid_ids, grid_geoms = _current_micro_grids(session)
     raw = driver_connection(session)
-    with raw.cursor() as cur, closing(chunks):
-        cur.execute("SELECT set_config('gridmap.bulk_located', 'on', true)")
+    with (
+        raw.cursor() as cur,
+        closing(chunks),
+        Staging(session, cur) if bulk else nullcontext() as staging,
+    ):
+        if staging is None:
+            cur.execute("SELECT set_config('gridmap.bulk_located', 'on', true)")
         for part in progress(chunks):
             rows = prepare_households(part, crs_text, first_row=run.first_row)
             run.first_row += len(rows)
-            problems = coordinate_problems(rows) + _household_problems(rows, _taken(session, rows))
-            run.add_problems(problems)
+            run.add_problems(
+                _chunk_problems(session, rows, staging, checking=run.problem_count > 0)
+            )
             if run.problem_count:
                 continue
             located = (
@@ -323,16 +350,16 @@ def import_households(
                 else np.full(len(rows), -1)
             )
             _fill_ids(rows, run)
-            try:
+            if staging is None:
                 _copy_households(cur, rows, located)
-            except psycopg.errors.IntegrityError as exc:  # checked above; the database's word
-                last = rows.attrs["first_row"] + len(rows) - 1
-                where = f"rows {rows.attrs['first_row']}-{last}"
-                detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
-                raise reject("household file", [{"where": where, "message": detail}]) from None
+            else:
+                staging.copy(rows, located)
             run.written += len(rows)
             run.add_outsiders(rows, located)
-        cur.execute("SELECT set_config('gridmap.bulk_located', 'off', true)")
+        if staging is None:
+            cur.execute("SELECT set_config('gridmap.bulk_located', 'off', true)")
+        else:
+            _move(staging, run)
     if run.problem_count:
         raise reject("household file", run.problems, total=run.problem_count)
     sync_sequence(session, "household")
@@ -344,6 +371,45 @@ def import_households(
             f"{', '.join(run.outside_listed)}{more}"
         )
     return report
+
+
+def _chunk_problems(
+    session: Session, rows: pd.DataFrame, staging: Staging | None, *, checking: bool
+) -> list[dict[str, Any]]:
+    """The chunk's problems. The bulk path looks up taken ids only once the import only
+    checks (``checking``, or a problem in this chunk): before that the move finds them."""
+
+    def problems(taken: set[int]) -> list[dict[str, Any]]:
+        return coordinate_problems(rows) + _household_problems(rows, taken)
+
+    if staging is None:
+        return problems(_taken(session, rows))
+    found = problems(set())
+    if checking or found:
+        found = problems(staging.taken([int(i) for i in rows["id"].dropna()]))
+    return found
+
+
+def _move(staging: Staging, run: _Run) -> None:
+    """Move the staged rows, or add the problems of the staged rows whose id is taken."""
+    if not staging.rows:
+        return
+    if not run.problem_count:
+        try:
+            staging.move()
+            return
+        except DuplicateIds:
+            pass
+        except IntegrityError as exc:  # checked above; the database's word
+            raise _refused(exc.orig, "all rows") from None
+    problems, total = staging.conflicts(_KEPT_PROBLEMS)
+    run.add_problems(problems)
+    run.problem_count += total - len(problems)
+
+
+def _refused(exc: Any, where: str) -> Exception:
+    detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
+    return reject("household file", [{"where": where, "message": detail}])
 
 
 def _taken(session: Session, rows: pd.DataFrame) -> set[int]:
@@ -375,8 +441,12 @@ def _copy_households(cur: Any, rows: pd.DataFrame, located: np.ndarray) -> None:
     migration), so it need not test each row again.
     """
     columns = "id, geom, address, building, unit, room, residents, care_tags, micro_grid_id"
-    with cur.copy(f"COPY household ({columns}) FROM STDIN") as copy:
-        copy.write(_copy_text(rows, located))
+    try:
+        with cur.copy(f"COPY household ({columns}) FROM STDIN") as copy:
+            copy.write(_copy_text(rows, located))
+    except psycopg.errors.IntegrityError as exc:  # checked before; the database's word
+        last = rows.attrs["first_row"] + len(rows) - 1
+        raise _refused(exc, f"rows {rows.attrs['first_row']}-{last}") from None
 
 
 def _copy_text(rows: pd.DataFrame, located: np.ndarray) -> str:

@@ -185,7 +185,7 @@ def refuse_garbled(frame: pd.DataFrame, where: str, *, first_row: int = 2) -> No
         if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
             continue
         text = values.astype(str)
-        if not _MOJIBAKE_HINT.search("\n".join(v for v in text.tolist() if isinstance(v, str))):
+        if not _MOJIBAKE_HINT.search("\n".join(text.dropna().tolist())):
             continue  # the usual case, decided in one pass over the column
         for pos in np.flatnonzero(text.str.contains(_MOJIBAKE_HINT, na=False).to_numpy()):
             if _garbled(text.iloc[pos]):
