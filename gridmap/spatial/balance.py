@@ -55,8 +55,9 @@ cannot express the care weights (a household of weight 2 must not be split) with
 
 Greedy start, time limit and candidate lists: before the MILP, a greedy division covers every
 household whenever the load ranges allow it (heaviest households first, nearest pairs first,
-each member filled to its balance target, then to its maximum, then the households left to the
-nearest member anywhere with room; :func:`_start`). Its pairs join the model, so the MILP's
+each member filled to its balance target, then to its maximum, households left over going to
+the nearest member anywhere with room, and members short of their minimum taking households
+from neighbours who can spare them; :func:`_start`). Its pairs join the model, so the MILP's
 optimum covers everyone too. If HiGHS stops at ``time_limit``, its best division (free
 households placed on the nearest members with room) is used when the objective rates it no worse
 than the start, else the start; when HiGHS found nothing, the start. So a proposal covers 100 %
@@ -488,7 +489,7 @@ def _solve_widening(
     k = min(candidates, n_members)
     while True:
         near = _arcs(problem, k, keep)
-        start = _start(problem, near, target)
+        start = _start(problem, near, target, keep)
         arcs = _with_pairs(problem, near, start)
         choice, status = _solve(problem, arcs, keep, target, start, deadline)
         beyond = _beyond(problem, near, choice)
@@ -554,24 +555,31 @@ def _beyond(problem: _Problem, arcs: _Arcs, choice: IntArray) -> bool:
 
 
 # --- the greedy start -------------------------------------------------------------------------
-def _start(problem: _Problem, arcs: _Arcs, target: FloatArray) -> IntArray:
+def _start(problem: _Problem, arcs: _Arcs, target: FloatArray, keep: bool) -> IntArray:
     """A division covering every household whenever the loads allow it, found greedily.
 
     Heaviest households first (with weights 1 and ``care_weight`` and whole load bounds, a
     weight class placed before the lighter one fits whenever any division fits, so the start
-    covers everyone whenever capacity suffices); within a class, the nearest pairs first: up
-    to each member's balance target, then up to its maximum, then each household left to the
-    nearest member anywhere with room for it. The MILP starts from this: its pairs are added
-    to the model, and the MILP's answer is used only when it is no worse.
+    covers everyone whenever capacity suffices). Within a class, in the model's order of
+    priorities: today's pairs when they are kept (up to the maximum loads), the nearest pairs
+    first up to each member's balance target, then each
+    household left to the nearest member anywhere below its target, then the same two steps up
+    to the maximum loads. Last, members below their minimum load take the nearest households
+    whose member can spare them. The MILP starts from this: its pairs are added to the model,
+    and the MILP's answer is used only when the objective rates it no worse.
     """
     choice = np.full(problem.household_id.size, UNCOVERED, dtype=np.int64)
     load = np.zeros(problem.member_id.size)
     by_distance = np.argsort(arcs.dist, kind="stable")
+    kept = np.flatnonzero(problem.current >= 0) if keep else np.empty(0, dtype=np.int64)
     for weight in np.unique(problem.weight)[::-1]:
+        mine = kept[problem.weight[kept] == weight]
+        _fill(choice, load, mine, problem.current[mine], float(weight), problem.high)
         order = by_distance[problem.weight[arcs.house[by_distance]] == weight]
         for cap in (target, problem.high):
             _fill(choice, load, arcs.house[order], arcs.member[order], float(weight), cap)
-        _fill_anywhere(problem, choice, load, float(weight))
+            _fill_anywhere(problem, choice, load, float(weight), cap)
+    _lift(problem, choice, load, target)
     return choice
 
 
@@ -593,16 +601,45 @@ def _fill(
     load[:] = loads
 
 
-def _fill_anywhere(problem: _Problem, choice: IntArray, load: FloatArray, weight: float) -> None:
-    """Each free household of this weight to the nearest member with room for it, if any."""
+def _fill_anywhere(
+    problem: _Problem, choice: IntArray, load: FloatArray, weight: float, cap: FloatArray
+) -> None:
+    """Each free household of this weight to the nearest member below ``cap`` by its weight."""
     for i in np.flatnonzero((choice == UNCOVERED) & (problem.weight == weight)).tolist():
-        room = np.flatnonzero(load + weight <= problem.high + 1e-9)
+        room = np.flatnonzero(load + weight <= cap + 1e-9)
         if room.size == 0:
             return
         d = np.hypot(problem.hx[i] - problem.mx[room], problem.hy[i] - problem.my[room])
         j = int(room[np.argmin(d)])
         choice[i] = j
         load[j] += weight
+
+
+#: Households nearest a member below its minimum load that it may take from their member.
+_LIFT_NEIGHBOURS = 64
+
+
+def _lift(problem: _Problem, choice: IntArray, load: FloatArray, cap: FloatArray) -> None:
+    """Members below their minimum load, most short first, take the households nearest their
+    home from members that stay at or above their own minimum (never past ``cap``)."""
+    short = np.flatnonzero(load < problem.low - 1e-9)
+    if short.size == 0:
+        return
+    tree = KDTree(np.column_stack([problem.hx, problem.hy]))
+    k = min(problem.household_id.size, _LIFT_NEIGHBOURS)
+    low, weight = problem.low, problem.weight
+    for j in short[np.argsort(load[short] - low[short], kind="stable")].tolist():
+        _, near = tree.query([problem.mx[j], problem.my[j]], k=k)
+        for i in np.atleast_1d(near).tolist():
+            if load[j] >= low[j] - 1e-9:
+                break
+            m, w = int(choice[i]), float(weight[i])
+            spare = m == UNCOVERED or (m != j and load[m] - w >= low[m] - 1e-9)
+            if spare and load[j] + w <= cap[j] + 1e-9:
+                if m != UNCOVERED:
+                    load[m] -= w
+                choice[i] = j
+                load[j] += w
 
 
 def _completed(problem: _Problem, choice: IntArray) -> IntArray:
@@ -613,7 +650,7 @@ def _completed(problem: _Problem, choice: IntArray) -> IntArray:
         filled[covered], problem.weight[covered], problem.member_id.size
     ).astype(np.float64)
     for weight in np.unique(problem.weight[~covered])[::-1]:
-        _fill_anywhere(problem, filled, load, float(weight))
+        _fill_anywhere(problem, filled, load, float(weight), problem.high)
     return filled
 
 

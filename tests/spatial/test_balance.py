@@ -258,6 +258,28 @@ def test_solver_time_limit_falls_back_to_the_greedy_start(rng):
     assert division.stats["coverage"] == 1.0
 
 
+def test_the_greedy_start_keeps_todays_pairs(two_clusters):
+    house, members = two_clusters
+    current = np.array([2] * 5 + [1] * 10 + [2] * 15)
+    kept = propose_division(house.assign(current=current), members, time_limit=1e-6)
+    assert kept.stats["status"] == "time limit: greedy start"
+    assert kept.assignment.tolist() == current.tolist()
+
+
+def test_the_greedy_start_lifts_members_to_their_minimum(rng):
+    # A loose balance lets member 1 take all 30 households round its home; member 2, 3 km
+    # away, must still get its minimum of 10 from them.
+    house = _households(_cluster(0, 0, 30, rng))
+    members = _members({1: (0, 0), 2: (3000, 0)})
+    division = propose_division(
+        house, members, min_load=10, max_load=30, balance=3.0, time_limit=1e-6
+    )
+    assert division.stats["status"] == "time limit: greedy start"
+    assert division.loads.to_dict() == {1: 20.0, 2: 10.0}
+    assert division.stats["below_min"] == 0
+    assert division.stats["coverage"] == 1.0
+
+
 def _community(rng: np.random.Generator, n: int, members: int):
     """``n`` households in 60 clusters over 4 km, 6 % care; members live among them."""
     centres = rng.uniform(0, 4000, (60, 2))
