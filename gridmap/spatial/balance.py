@@ -92,6 +92,7 @@ from gridmap.spatial.crs import (
 )
 
 __all__ = [
+    "SOLUTIONS",
     "Division",
     "DivisionImpossible",
     "nearest_member_baseline",
@@ -102,6 +103,9 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 UNCOVERED = -1
+#: What a proposal is (``stats["solution"]``): the MILP's optimum, the best division HiGHS
+#: found before the time limit, or the greedy start.
+SOLUTIONS = ("optimal", "best_found", "greedy_start")
 # Penalty tiers (see the module docstring). Each tier is this many times what one household of
 # the tier below can be worth, so longer chains of moves are still priced in the right order.
 _TIER = 4.0
@@ -123,6 +127,7 @@ class DivisionStats(TypedDict):
     candidates: int
     seconds: float
     status: str
+    solution: str
 
 
 class DivisionImpossible(ValueError):
@@ -154,6 +159,7 @@ class Division:
         found)"``), when the solver found nothing better in time. Every status covers all
         households when capacity suffices and respects ``max_load``; only ``"optimal"`` also
         guarantees the minimum loads, balance and distance the model asks for.
+        ``solution`` is the status as a code of :data:`SOLUTIONS`.
     """
 
     assignment: pd.Series
@@ -770,6 +776,17 @@ def _chosen(problem: _Problem, arcs: _Arcs, x: FloatArray) -> IntArray:
 
 
 # --- output -----------------------------------------------------------------------------------
+def _solution(status: str) -> str:
+    """The code of :data:`SOLUTIONS` that a status text describes."""
+    if status == "optimal":
+        return "optimal"
+    return (
+        "greedy_start"
+        if status.endswith(("greedy start", "(better than the best found)"))
+        else "best_found"
+    )
+
+
 def _division(problem: _Problem, choice: IntArray, status: str, k: int, seconds: float) -> Division:
     covered = choice != UNCOVERED
     person = np.where(covered, problem.member_id[np.maximum(choice, 0)], UNCOVERED)
@@ -792,5 +809,6 @@ def _division(problem: _Problem, choice: IntArray, status: str, k: int, seconds:
         "candidates": k,
         "seconds": seconds,
         "status": status,
+        "solution": _solution(status),
     }
     return Division(assignment=assignment, loads=loads, changed=changed, stats=stats)

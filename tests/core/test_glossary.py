@@ -16,6 +16,7 @@ from gridmap.core import clock, glossary
 from gridmap.core.errors import GridmapError
 from gridmap.grid import import_jobs
 from gridmap.requests import lifecycle
+from gridmap.spatial import balance
 from gridmap.storage import models
 
 
@@ -46,6 +47,7 @@ from gridmap.storage import models
         (models.OUTBOX_OUTCOMES, glossary.NOTICE_OUTCOMES),
         ((import_jobs.VALIDATE, import_jobs.IMPORT), glossary.JOB_KINDS),
         (models.AUDIT_OUTCOMES, glossary.AUDIT_OUTCOMES),
+        (balance.SOLUTIONS, glossary.DIVISION_SOLUTIONS),
     ],
 )
 def test_every_code_has_a_label(codes: tuple[str, ...], labels: dict[str, str]) -> None:

@@ -53,6 +53,7 @@ def test_each_member_takes_the_cluster_they_live_in(two_clusters):
     assert division.loads.to_dict() == {1: 15.0, 2: 15.0}
     assert division.stats["coverage"] == 1.0
     assert division.stats["status"] == "optimal"
+    assert division.stats["solution"] == "optimal"
     assert division.stats["mean_distance_m"] < 90
     assert division.changed.tolist() == house["id"].tolist()  # nobody was covered before
 
@@ -254,6 +255,7 @@ def test_solver_time_limit_falls_back_to_the_greedy_start(rng):
     members = _members({1000 + k: points[k] for k in range(150)})
     division = propose_division(house, members, time_limit=1e-6)
     assert division.stats["status"] == "time limit: greedy start"
+    assert division.stats["solution"] == "greedy_start"
     assert division.loads.max() <= 30
     assert division.stats["coverage"] == 1.0
 
