@@ -52,7 +52,7 @@ METRES = 30.0
 SPEEDUP_TARGET = 10.0
 #: Share of household reaches on which PostGIS and the STRtree may differ (float rounding at
 #: exactly the pass-by distance); more means one of them is wrong.
-AGREEMENT_TOLERANCE = 1e-4
+AGREEMENT_TOLERANCE = 1e-3
 BLOCK_M = 70.0
 SPEED_MPS = 1.2
 STEP_S = 5.0
