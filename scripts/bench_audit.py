@@ -108,6 +108,8 @@ def main() -> None:
         )
     ratio = best["audit_log"][0] / best["audit_plain"][0]
     print(f"  ratio hash chain / baseline: {ratio:.2f}x; verify afterwards: {tuple(verdict)}")
+    intact = verdict[1] is None  # (checked, broken_id, problem, detail)
+    print(f"  the chain verifies after the run: {'yes (meets)' if intact else 'NO (MISSES)'}")
 
 
 if __name__ == "__main__":

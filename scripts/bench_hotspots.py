@@ -5,12 +5,14 @@ Generates a jittered lattice of 60 m micro-grids around Dongcheng (default 100 0
 clusters, then prints, each next to a baseline measured in the same run:
 
 1. the hot-spot pipeline of the review page (``gridmap.spatial.hotspots``: metres, distance
-   band, Gi* with FDR bins), target ≤ 10 s, against the usual esda recipe:
+   band, Gi* with FDR bins), judged against the project's target for the review's hot spots,
+   p95 ≤ 300 ms (issue 20; a review call that computes them runs this pipeline), and for
+   quality: the same z as esda's, every planted cluster found; against the usual esda recipe:
    ``libpysal.weights.DistanceBand`` and ``esda.G_Local`` with its default permutation inference
    (999 permutations unless ``--permutations`` says otherwise);
 2. the trend step: Gi* of each of 12 periods, ``mann_kendall`` over every cell and
    ``emerging``, against ``pymannkendall.original_test`` called per cell (timed on a sample of
-   2 000 cells and extrapolated).
+   2 000 cells and extrapolated), judged for quality (the same S, z and p).
 
 Needs no database: ``.venv/bin/python scripts/bench_hotspots.py`` (or ``./scripts/bench
 hotspots``).
@@ -38,7 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 SPACING_M = 60.0
 CENTRE = (116.41, 39.91)  # Dongcheng
-TARGET_S = 10.0
+#: The review's hot spots p95 (issue 20): what one review call may take, this pipeline included.
+TARGET_S = 0.3
+#: Largest |z - esda z| accepted (the same statistic, computed differently).
+Z_TOLERANCE = 1e-6
 # (x, y) km from the lattice's corner, sigma m, extra requests per month at the centre
 CLUSTERS = ((3.0, 4.0, 150.0, 12.0), (9.0, 12.0, 300.0, 6.0), (15.0, 5.0, 220.0, 9.0))
 GROWING = (12.0, 15.0, 200.0)  # a cluster that appears and grows month by month
@@ -139,7 +144,11 @@ def bench_hot_spots(lon: np.ndarray, lat: np.ndarray, values: np.ndarray, perms:
     rows = [
         ("distance band: neighbour_threshold + distance_band", t_weights, "best of 3"),
         ("gi_star (esda analytical z, FDR bins)", t_gi, "best of 3"),
-        ("whole pipeline: local_metres … gi_star", t_all, f"best of 3, target <= {TARGET_S:g} s"),
+        (
+            "whole pipeline: local_metres … gi_star",
+            t_all,
+            f"best of 3, target <= {1000 * TARGET_S:.0f} ms",
+        ),
         ("baseline: libpysal DistanceBand", t_band, ""),
         (f"baseline: esda.G_Local, {perms} permutations", t_perm, f"n={n:,}"),
         ("baseline: DistanceBand + G_Local + esda.fdr", t_base, ""),
@@ -150,14 +159,20 @@ def bench_hot_spots(lon: np.ndarray, lat: np.ndarray, values: np.ndarray, perms:
     verdict = "meets" if t_all <= TARGET_S else "MISSES"
     print(
         f"  ratio baseline / pipeline: {t_base / t_all:.1f}x; weights "
-        f"{t_band / t_weights:.1f}x faster than DistanceBand; pipeline {t_all:.2f} s {verdict} "
-        f"the {TARGET_S:g} s target; like for like (DistanceBand + analytical G_Local) / "
-        f"pipeline: {(t_band + t_analytical) / t_all:.1f}x"
+        f"{t_band / t_weights:.1f}x faster than DistanceBand; like for like (DistanceBand + "
+        f"analytical G_Local) / pipeline: {(t_band + t_analytical) / t_all:.1f}x"
     )
     counts = {b: int((found.bins == b).sum()) for b in (3, 2, 1, -1, -2, -3)}
+    planted = planted_found(xy, found)
     print(
-        f"  bins {counts}; max |z - esda z| on DistanceBand weights {same_z:.1e}; "
-        f"planted centres at +3: {planted_found(xy, found)}/{len(CLUSTERS)}"
+        f"  bins {counts}; max |z - esda z| on DistanceBand weights {same_z:.1e} "
+        f"({'meets' if same_z <= Z_TOLERANCE else 'MISSES'} ≤ {Z_TOLERANCE:g}); planted centres "
+        f"at +3: {planted}/{len(CLUSTERS)} ({'meets' if planted == len(CLUSTERS) else 'MISSES'} "
+        f"all)"
+    )
+    print(
+        f"  pipeline {1000 * t_all:.0f} ms {verdict} the {1000 * TARGET_S:.0f} ms target "
+        f"(review hot spots p95, issue 20)"
     )
 
 
@@ -205,7 +220,7 @@ def bench_trend(lon: np.ndarray, lat: np.ndarray, counts: np.ndarray, sample: in
     )
     print(
         f"  ratio baseline / mann_kendall: {t_theirs / t_mk:,.0f}x; same S, z, p on the "
-        f"sample: {'yes' if agree else 'NO'}"
+        f"sample: {'yes (meets)' if agree else 'NO (MISSES)'}"
     )
     tally = {kind: kinds.count(kind) for kind in hotspots.EMERGING_KINDS}
     print(f"  kinds {tally}; worsening {int(worse.sum()):,}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
@@ -160,6 +160,7 @@ def propose_division(path: params.GridPath, body: DivisionRequest) -> Response:
         max_load=body.max_load,
         care_weight=body.care_weight,
         fresh=body.fresh,
+        time_limit=current_app.extensions["gridmap.settings"].division_time_limit_seconds,
     )
     return _answer(proposal, proposal.pop("etag"))
 

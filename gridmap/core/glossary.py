@@ -464,6 +464,12 @@ HOT_SPOT_TRENDS: Final = {
 }
 
 #: Background jobs (后台任务): their states and kinds.
+#: What a balanced division proposal is (``gridmap.spatial.balance.SOLUTIONS``).
+DIVISION_SOLUTIONS: Final = {
+    "optimal": "最优",
+    "best_found": "已到求解时限，采用求得的最好方案",
+    "greedy_start": "已到求解时限，采用全覆盖的初始方案",
+}
 JOB_STATES: Final = {
     "queued": "排队中",
     "running": "进行中",
@@ -900,6 +906,7 @@ def for_pages() -> dict[str, object]:
         "wishStates": WISH_STATES,
         "hotSpotBins": {str(k): v for k, v in HOT_SPOT_BINS.items()},
         "hotSpotTrends": HOT_SPOT_TRENDS,
+        "divisionSolutions": DIVISION_SOLUTIONS,
         "jobStates": JOB_STATES,
         "jobKinds": JOB_KINDS,
         "inputCrs": INPUT_CRS,

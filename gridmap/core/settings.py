@@ -183,6 +183,10 @@ class Settings(BaseSettings):
     #: Track cleaning drops points reached faster than this (m/s) as teleport jumps: far
     #: above walking or cycling, below any GPS jump worth keeping (``gridmap.spatial.tracks``).
     track_max_speed_mps: float = Field(30.0, gt=0, le=1000)
+    #: Seconds a balanced division (党员分片包户, ``gridmap.spatial.balance``) may spend
+    #: solving; past it the best division found is proposed, which covers every household
+    #: when capacity suffices however short the limit (only balance and distance suffer).
+    division_time_limit_seconds: float = Field(20.0, gt=0, le=600)
     #: Open311 GeoReport v2 reads (services, requests, tokens) answer callers without a
     #: login or api_key, over the whole deployment with personal data masked; off, they need
     #: a login or an api_key and answer in its scope.

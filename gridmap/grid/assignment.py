@@ -224,6 +224,7 @@ def propose(
     max_load: float | None,
     care_weight: float,
     fresh: bool,
+    time_limit: float,
 ) -> dict[str, Any]:
     """A balanced division of a grid's households among the chosen members; writes nothing.
 
@@ -231,7 +232,8 @@ def propose(
     solved with HiGHS); its answer comes with the grid's ETag so that accepting it fails if
     anything changed meanwhile. A load bound left out (None) is derived from the households
     and the members (``spatial.loads.default_load_range``); the answer's ``load_range``
-    says which range was used.
+    says which range was used. ``time_limit`` is the solver's, in seconds (the setting
+    ``division_time_limit_seconds``).
     """
     state = coverage_state(session, code, scope)
     houses = pd.DataFrame(state["households"], columns=["id", "lon", "lat", "care", "current"])
@@ -251,6 +253,7 @@ def propose(
             max_load=high,
             care_weight=care_weight,
             keep_existing=not fresh,
+            time_limit=time_limit,
         )
     except DivisionImpossible as exc:
         raise DivisionInfeasible(str(exc)) from None

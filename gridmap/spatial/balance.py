@@ -32,7 +32,7 @@ twice as long). The penalties are tiered, ``P > Q > K > R > 1``, each tier ``4 �
 the one below, more than moving one household can gain in the tiers below, so the solver in
 effect optimises lexicographically:
 
-1. cover every household (无遗漏) when capacity allows;
+1. cover every household (无遗漏) when capacity allows (the greedy start guarantees it);
 2. bring every member up to ``L_j`` (loads never exceed ``U_j``: a hard constraint);
 3. keep existing pairs (only with ``keep_existing``);
 4. keep every load at or below ``T_j``, so that max/mean load stays ≤ ``balance``;
@@ -53,14 +53,20 @@ integral and HiGHS closes the gap at the root node: about 0.2 s for a 500-househ
 open source and deterministic, and needs no new dependency; a min-cost-flow solver (OR-Tools)
 cannot express the care weights (a household of weight 2 must not be split) without this MILP.
 
-Candidate lists and fallback: if households stay uncovered while total capacity suffices (a
-dense block whose nearest members are full), the candidate lists are doubled and the model
-solved again, up to all members. If HiGHS reaches ``time_limit`` with an incumbent, that
-incumbent is used (``stats["status"]`` says so and gives the gap); without one, the LP
-relaxation is rounded: arcs taken in order of decreasing LP value, then distance, while the
-member has room. Output is deterministic for given inputs whenever the solver finishes within
-its time limit (status ``"optimal"``): rows are sorted by id before the model is built, and HiGHS
-is deterministic.
+Greedy start, time limit and candidate lists: before the MILP, a greedy division covers every
+household whenever the load ranges allow it (heaviest households first, nearest pairs first,
+each member filled to its balance target, then to its maximum, households left over going to
+the nearest member anywhere with room, and members short of their minimum taking households
+from neighbours who can spare them; :func:`_start`). Its pairs join the model, so the MILP's
+optimum covers everyone too. If HiGHS stops at ``time_limit``, its best division (free
+households placed on the nearest members with room) is used when the objective rates it no worse
+than the start, else the start; when HiGHS found nothing, the start. So a proposal covers 100 %
+of the households whenever capacity suffices, however early the time limit cuts the search; only
+balance, minimum loads and distance suffer. If the best division needs pairs beyond the
+``candidates`` nearest members, the lists are doubled and the model solved again while time
+remains, up to all members. Output is deterministic for given inputs whenever the solver finishes
+within its time limit (status ``"optimal"``): rows are sorted by id before the model is built,
+the start is deterministic, and so is HiGHS.
 """
 
 from __future__ import annotations
@@ -86,6 +92,7 @@ from gridmap.spatial.crs import (
 )
 
 __all__ = [
+    "SOLUTIONS",
     "Division",
     "DivisionImpossible",
     "nearest_member_baseline",
@@ -96,11 +103,14 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 UNCOVERED = -1
+#: What a proposal is (``stats["solution"]``): the MILP's optimum, the best division HiGHS
+#: found before the time limit, or the greedy start.
+SOLUTIONS = ("optimal", "best_found", "greedy_start")
 # Penalty tiers (see the module docstring). Each tier is this many times what one household of
 # the tier below can be worth, so longer chains of moves are still priced in the right order.
 _TIER = 4.0
-#: Extra seconds the LP relaxation may take when the MILP found nothing within its time limit.
-_LP_GRACE = 2.0
+#: Seconds left below which the MILP is not started and the greedy start is the answer.
+_MIN_SOLVE = 0.05
 _MIP_GAP = 1e-4
 
 
@@ -117,6 +127,7 @@ class DivisionStats(TypedDict):
     candidates: int
     seconds: float
     status: str
+    solution: str
 
 
 class DivisionImpossible(ValueError):
@@ -143,10 +154,12 @@ class Division:
         (largest load / mean load), ``below_min`` and ``above_max`` (members out of range),
         ``mean_distance_m`` (household to member's home, covered households), ``changed``
         (count), ``candidates`` (nearest members considered per household), ``seconds``,
-        ``status``: ``"optimal"``; ``"time limit: best found (gap …)"``; or, when HiGHS found
-        nothing in time, ``"time limit: LP rounded"`` (or ``"…: nearest with room"`` when even
-        the relaxation did not finish), both of which respect ``max_load`` but may leave
-        households uncovered or loads off balance.
+        ``status``: ``"optimal"``; ``"time limit: best found (gap …)"``; or
+        ``"time limit: greedy start"`` (also ``"…: greedy start (better than the best
+        found)"``), when the solver found nothing better in time. Every status covers all
+        households when capacity suffices and respects ``max_load``; only ``"optimal"`` also
+        guarantees the minimum loads, balance and distance the model asks for.
+        ``solution`` is the status as a code of :data:`SOLUTIONS`.
     """
 
     assignment: pd.Series
@@ -221,9 +234,12 @@ def propose_division(
         whole load): it gives way to coverage, the load range and kept pairs, and prevails
         over distance (the benchmark target for max/mean load is 1.2).
     time_limit : float
-        Seconds allowed in all; past it the best solution found is used or, when HiGHS has
-        none, its LP relaxation (given up to 2 s more) is rounded (``stats["status"]`` tells
-        which). Only a proposal solved to ``"optimal"`` is guaranteed to be reproducible.
+        Seconds allowed in all; past it the best division found is used, or the greedy
+        start when that is better or nothing was found (``stats["status"]`` tells which).
+        Coverage never depends on it; only a proposal solved to ``"optimal"`` is guaranteed
+        to be reproducible. The proposal may overrun the limit: SciPy's set-up of the model
+        and HiGHS's presolve are not cut short (at 10 000 households on a busy 2-core
+        machine, 1–2 s).
 
     Returns
     -------
@@ -233,7 +249,9 @@ def propose_division(
     ------
     DivisionImpossible
         When there are no members, the members' maximum loads add up to less than the
-        households' total weight, or their minimum loads to more; the message gives the numbers.
+        households' total weight, or their minimum loads to more, or the heaviest (care)
+        households cannot all be placed whole within the maximum loads; the message gives
+        the numbers.
     ValueError
         For bad input, naming the argument: missing columns, empty ``households``, duplicate
         ids, NaN or impossible coordinates, ``min_load > max_load``, non-positive weights.
@@ -420,6 +438,24 @@ def _check_capacity(problem: _Problem) -> None:
             f"{_members_text(problem.low, 'at least')} = {least:g} > {total:g} weighted "
             f"households: minimum loads exceed them by {least - total:g}"
         )
+    _check_heaviest(problem)
+
+
+def _check_heaviest(problem: _Problem) -> None:
+    """Raise DivisionImpossible when the heaviest households cannot all be placed whole.
+
+    A member with room for 15 takes at most 7 care households of weight 2: total capacity
+    can suffice while the care households do not fit (each is one household, never split).
+    """
+    heaviest = float(problem.weight.max())
+    count = int((problem.weight == heaviest).sum())
+    places = int(np.floor(problem.high / heaviest + 1e-9).sum())
+    if count > places:
+        raise DivisionImpossible(
+            f"{count} households of weight {heaviest:g} but "
+            f"{_members_text(problem.high, 'at most')} have room for only {places} of them "
+            f"whole: capacity short by {count - places} such households"
+        )
 
 
 def _members_text(bound: FloatArray, word: str) -> str:
@@ -431,19 +467,50 @@ def _members_text(bound: FloatArray, word: str) -> str:
 
 
 # --- the model --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Tiers:
+    """Cost scale of the distance tier and the weights of the tiers above it (K, R, Q, P)."""
+
+    scale: float
+    keep: float
+    balance: float
+    minimum: float
+    cover: float
+
+    @classmethod
+    def of(cls, problem: _Problem, arcs: _Arcs) -> _Tiers:
+        step = _TIER * float(problem.weight.max())
+        balance_r = step
+        keep_k = step * balance_r
+        min_q = step * keep_k
+        return cls(max(float(arcs.dist.max()), 1.0), keep_k, balance_r, min_q, step * min_q)
+
+
 def _solve_widening(
     problem: _Problem, candidates: int, keep: bool, balance: float, deadline: float
 ) -> tuple[IntArray, str, int]:
-    """Solve with ``candidates`` nearest members, doubling them while coverage falls short."""
+    """Solve with ``candidates`` nearest members, doubling them while the best division found
+    needs a pair beyond them (a household left out, or placed by the greedy start's last
+    resort) and time remains."""
     n_members = problem.member_id.size
+    target = _targets(problem, balance)
     k = min(candidates, n_members)
     while True:
-        arcs = _arcs(problem, k, keep)
-        choice, status = _solve(problem, arcs, keep, balance, deadline)
-        short = (choice == UNCOVERED).any()
-        if not short or k >= n_members or time.perf_counter() >= deadline:
+        near = _arcs(problem, k, keep)
+        start = _start(problem, near, target, keep)
+        arcs = _with_pairs(problem, near, start)
+        choice, status = _solve(problem, arcs, keep, target, start, deadline)
+        beyond = _beyond(problem, near, choice)
+        if not beyond or k >= n_members or time.perf_counter() >= deadline:
             return choice, status, k
         k = min(2 * k, n_members)
+
+
+def _targets(problem: _Problem, balance: float) -> FloatArray:
+    """Each member's soft balance target ``T_j`` (see the module docstring)."""
+    mean = float(problem.weight.sum()) / problem.member_id.size
+    target: FloatArray = np.clip(np.floor(balance * mean), problem.low, problem.high)
+    return target
 
 
 def _arcs(problem: _Problem, k: int, keep: bool) -> _Arcs:
@@ -456,39 +523,184 @@ def _arcs(problem: _Problem, k: int, keep: bool) -> _Arcs:
     if keep:
         listed = (nearest == problem.current[:, None]).any(axis=1)
         extra = np.flatnonzero((problem.current >= 0) & ~listed)
-        cur = problem.current[extra]
         house = np.r_[house, extra]
-        member = np.r_[member, cur]
-        d = np.hypot(problem.hx[extra] - problem.mx[cur], problem.hy[extra] - problem.my[cur])
-        dist = np.r_[dist, d]
+        member = np.r_[member, problem.current[extra]]
+        dist = np.r_[dist, _distance(problem, extra, problem.current[extra])]
     return _Arcs(house, member, dist)
 
 
-def _costs(problem: _Problem, arcs: _Arcs, keep: bool) -> tuple[FloatArray, FloatArray]:
-    """Per-arc cost (distance tier plus keeping tier) and the tier weights (K, R, Q, P)."""
-    w = problem.weight[arcs.house]
-    scale = max(float(arcs.dist.max()), 1.0)
-    distance = w * (arcs.dist / scale) ** 2
-    step = _TIER * float(problem.weight.max())
-    balance_r = step
-    keep_k = step * balance_r
-    min_q = step * keep_k
-    cover_p = step * min_q
-    cost = distance
+def _distance(problem: _Problem, house: IntArray, member: IntArray) -> FloatArray:
+    distance: FloatArray = np.hypot(
+        problem.hx[house] - problem.mx[member], problem.hy[house] - problem.my[member]
+    )
+    return distance
+
+
+def _keys(problem: _Problem, house: IntArray, member: IntArray) -> IntArray:
+    keys: IntArray = house * problem.member_id.size + member
+    return keys
+
+
+def _with_pairs(problem: _Problem, arcs: _Arcs, choice: IntArray) -> _Arcs:
+    """The arcs plus the pairs of ``choice`` that are not among them."""
+    house = np.flatnonzero(choice != UNCOVERED)
+    member = choice[house]
+    listed = np.isin(_keys(problem, house, member), _keys(problem, arcs.house, arcs.member))
+    house, member = house[~listed], member[~listed]
+    return _Arcs(
+        np.r_[arcs.house, house],
+        np.r_[arcs.member, member],
+        np.r_[arcs.dist, _distance(problem, house, member)],
+    )
+
+
+def _beyond(problem: _Problem, arcs: _Arcs, choice: IntArray) -> bool:
+    """Whether ``choice`` leaves a household out or pairs one outside ``arcs``."""
+    if (choice == UNCOVERED).any():
+        return True
+    pairs = _keys(problem, np.arange(choice.size), choice)
+    return not np.isin(pairs, _keys(problem, arcs.house, arcs.member)).all()
+
+
+# --- the greedy start -------------------------------------------------------------------------
+def _start(problem: _Problem, arcs: _Arcs, target: FloatArray, keep: bool) -> IntArray:
+    """A division covering every household whenever the loads allow it, found greedily.
+
+    Heaviest households first (with weights 1 and ``care_weight`` and whole load bounds, a
+    weight class placed before the lighter one fits whenever any division fits, so the start
+    covers everyone whenever capacity suffices). Within a class, in the model's order of
+    priorities: today's pairs when they are kept (up to the maximum loads), the nearest pairs
+    first up to each member's balance target, then each
+    household left to the nearest member anywhere below its target, then the same two steps up
+    to the maximum loads. Last, members below their minimum load take the nearest households
+    whose member can spare them. The MILP starts from this: its pairs are added to the model,
+    and the MILP's answer is used only when the objective rates it no worse.
+    """
+    choice = np.full(problem.household_id.size, UNCOVERED, dtype=np.int64)
+    load = np.zeros(problem.member_id.size)
+    by_distance = np.argsort(arcs.dist, kind="stable")
+    kept = np.flatnonzero(problem.current >= 0) if keep else np.empty(0, dtype=np.int64)
+    for weight in np.unique(problem.weight)[::-1]:
+        mine = kept[problem.weight[kept] == weight]
+        _fill(choice, load, mine, problem.current[mine], float(weight), problem.high)
+        order = by_distance[problem.weight[arcs.house[by_distance]] == weight]
+        for cap in (target, problem.high):
+            _fill(choice, load, arcs.house[order], arcs.member[order], float(weight), cap)
+            _fill_anywhere(problem, choice, load, float(weight), cap)
+    _lift(problem, choice, load, target)
+    return choice
+
+
+def _fill(
+    choice: IntArray,
+    load: FloatArray,
+    house: IntArray,
+    member: IntArray,
+    weight: float,
+    cap: FloatArray,
+) -> None:
+    """Take the pairs in order while the household is free and the member below ``cap``."""
+    taken, loads, caps = choice.tolist(), load.tolist(), cap.tolist()
+    for i, j in zip(house.tolist(), member.tolist(), strict=True):
+        if taken[i] == UNCOVERED and loads[j] + weight <= caps[j] + 1e-9:
+            taken[i] = j
+            loads[j] += weight
+    choice[:] = taken
+    load[:] = loads
+
+
+def _fill_anywhere(
+    problem: _Problem, choice: IntArray, load: FloatArray, weight: float, cap: FloatArray
+) -> None:
+    """Each free household of this weight to the nearest member below ``cap`` by its weight."""
+    for i in np.flatnonzero((choice == UNCOVERED) & (problem.weight == weight)).tolist():
+        room = np.flatnonzero(load + weight <= cap + 1e-9)
+        if room.size == 0:
+            return
+        d = np.hypot(problem.hx[i] - problem.mx[room], problem.hy[i] - problem.my[room])
+        j = int(room[np.argmin(d)])
+        choice[i] = j
+        load[j] += weight
+
+
+#: Households nearest a member below its minimum load that it may take from their member.
+_LIFT_NEIGHBOURS = 64
+
+
+def _lift(problem: _Problem, choice: IntArray, load: FloatArray, cap: FloatArray) -> None:
+    """Members below their minimum load, most short first, take the households nearest their
+    home from members that stay at or above their own minimum (never past ``cap``)."""
+    short = np.flatnonzero(load < problem.low - 1e-9)
+    if short.size == 0:
+        return
+    tree = KDTree(np.column_stack([problem.hx, problem.hy]))
+    k = min(problem.household_id.size, _LIFT_NEIGHBOURS)
+    low, weight = problem.low, problem.weight
+    for j in short[np.argsort(load[short] - low[short], kind="stable")].tolist():
+        _, near = tree.query([problem.mx[j], problem.my[j]], k=k)
+        for i in np.atleast_1d(near).tolist():
+            if load[j] >= low[j] - 1e-9:
+                break
+            m, w = int(choice[i]), float(weight[i])
+            spare = m == UNCOVERED or (m != j and load[m] - w >= low[m] - 1e-9)
+            if spare and load[j] + w <= cap[j] + 1e-9:
+                if m != UNCOVERED:
+                    load[m] -= w
+                choice[i] = j
+                load[j] += w
+
+
+def _completed(problem: _Problem, choice: IntArray) -> IntArray:
+    """``choice`` with its free households placed on the nearest members with room."""
+    filled = choice.copy()
+    covered = filled != UNCOVERED
+    load: FloatArray = np.bincount(
+        filled[covered], problem.weight[covered], problem.member_id.size
+    ).astype(np.float64)
+    for weight in np.unique(problem.weight[~covered])[::-1]:
+        _fill_anywhere(problem, filled, load, float(weight), problem.high)
+    return filled
+
+
+def _value(
+    problem: _Problem, tiers: _Tiers, keep: bool, target: FloatArray, choice: IntArray
+) -> float:
+    """The model's objective for a division given as a member index per household."""
+    covered = choice != UNCOVERED
+    house, member = np.flatnonzero(covered), choice[covered]
+    w = problem.weight
+    distance = w[house] * (_distance(problem, house, member) / tiers.scale) ** 2
+    load = np.bincount(member, w[house], problem.member_id.size)
+    value = float(distance.sum()) + tiers.cover * float(w[~covered].sum())
+    value += tiers.minimum * float(np.maximum(problem.low - load, 0).sum())
+    value += tiers.balance * float(np.maximum(load - target, 0).sum())
+    if keep:
+        current = problem.current[house]
+        value += tiers.keep * float(((current >= 0) & (current != member)).sum())
+    return value
+
+
+# --- the MILP ---------------------------------------------------------------------------------
+def _costs(problem: _Problem, arcs: _Arcs, tiers: _Tiers, keep: bool) -> FloatArray:
+    """Per-arc cost: the distance tier, plus the keeping tier for a move."""
+    cost: FloatArray = problem.weight[arcs.house] * (arcs.dist / tiers.scale) ** 2
     if keep:
         current = problem.current[arcs.house]
-        moves = (current >= 0) & (current != arcs.member)
-        cost = distance + keep_k * moves
-    return cost, np.array([keep_k, balance_r, min_q, cover_p])
+        cost = cost + tiers.keep * ((current >= 0) & (current != arcs.member))
+    return cost
 
 
 def _model(
-    problem: _Problem, arcs: _Arcs, keep: bool, balance: float
+    problem: _Problem, arcs: _Arcs, tiers: _Tiers, keep: bool, target: FloatArray
 ) -> tuple[FloatArray, list[LinearConstraint], Bounds]:
     """Objective, constraints and bounds over [x arcs | u households | s members | e members]."""
     n_h, n_m, n_a = problem.household_id.size, problem.member_id.size, arcs.house.size
-    cost, (_, balance_r, min_q, cover_p) = _costs(problem, arcs, keep)
-    c = np.r_[cost, cover_p * problem.weight, np.full(n_m, min_q), np.full(n_m, balance_r)]
+    c = np.r_[
+        _costs(problem, arcs, tiers, keep),
+        tiers.cover * problem.weight,
+        np.full(n_m, tiers.minimum),
+        np.full(n_m, tiers.balance),
+    ]
     cols = np.arange(n_a)
     cover = sparse.hstack(
         [
@@ -500,7 +712,6 @@ def _model(
     load = sparse.csr_array((problem.weight[arcs.house], (arcs.member, cols)), shape=(n_m, n_a))
     eye, none = sparse.eye_array(n_m), sparse.csr_array((n_m, n_h))
     zero = sparse.csr_array((n_m, n_m))
-    target = np.clip(np.floor(balance * problem.weight.sum() / n_m), problem.low, problem.high)
     constraints = [
         LinearConstraint(cover, 1.0, 1.0),
         LinearConstraint(sparse.hstack([load, none, zero, zero]), -np.inf, problem.high),
@@ -512,20 +723,28 @@ def _model(
 
 
 def _solve(
-    problem: _Problem, arcs: _Arcs, keep: bool, balance: float, deadline: float
+    problem: _Problem,
+    arcs: _Arcs,
+    keep: bool,
+    target: FloatArray,
+    start: IntArray,
+    deadline: float,
 ) -> tuple[IntArray, str]:
-    """Solve the MILP; past the deadline without a solution, round the LP relaxation."""
-    c, constraints, bounds = _model(problem, arcs, keep, balance)
+    """The MILP's division when it is no worse than the greedy start, else the start."""
+    tiers = _Tiers.of(problem, arcs)
+    if deadline - time.perf_counter() < _MIN_SOLVE:
+        return start, "time limit: greedy start"
+    c, constraints, bounds = _model(problem, arcs, tiers, keep, target)
     n_a = arcs.house.size
     integrality = np.r_[np.ones(n_a), np.zeros(c.size - n_a)]
     result = _highs(c, constraints, bounds, integrality, deadline)
-    if result.x is not None:
-        return _chosen(problem, arcs, result.x[:n_a]), _status(result)
     why = "time limit" if result.status == 1 else f"HiGHS: {result.message}"
-    relaxed = _highs(c, constraints, bounds, np.zeros(c.size), deadline + _LP_GRACE)
-    if relaxed.x is not None:
-        return _round(problem, arcs, relaxed.x[:n_a], c[:n_a]), f"{why}: LP rounded"
-    return _round(problem, arcs, np.zeros(n_a), c[:n_a]), f"{why}: nearest with room"
+    if result.x is None:
+        return start, f"{why}: greedy start"
+    found = _completed(problem, _chosen(problem, arcs, result.x[:n_a]))
+    if _value(problem, tiers, keep, target, found) <= _value(problem, tiers, keep, target, start):
+        return found, _status(result)
+    return start, f"{why}: greedy start (better than the best found)"
 
 
 def _highs(
@@ -558,20 +777,18 @@ def _chosen(problem: _Problem, arcs: _Arcs, x: FloatArray) -> IntArray:
     return choice
 
 
-def _round(problem: _Problem, arcs: _Arcs, x: FloatArray, cost: FloatArray) -> IntArray:
-    """Fallback: take arcs by decreasing LP value, then cost, while the member has room."""
-    order = np.lexsort((cost, -np.round(x, 6)))
-    room = problem.high.copy()
-    choice = np.full(problem.household_id.size, UNCOVERED, dtype=np.int64)
-    house, member, weight = arcs.house[order], arcs.member[order], problem.weight[arcs.house]
-    for i, j, w in zip(house.tolist(), member.tolist(), weight[order].tolist(), strict=True):
-        if choice[i] == UNCOVERED and room[j] >= w:
-            choice[i] = j
-            room[j] -= w
-    return choice
-
-
 # --- output -----------------------------------------------------------------------------------
+def _solution(status: str) -> str:
+    """The code of :data:`SOLUTIONS` that a status text describes."""
+    if status == "optimal":
+        return "optimal"
+    return (
+        "greedy_start"
+        if status.endswith(("greedy start", "(better than the best found)"))
+        else "best_found"
+    )
+
+
 def _division(problem: _Problem, choice: IntArray, status: str, k: int, seconds: float) -> Division:
     covered = choice != UNCOVERED
     person = np.where(covered, problem.member_id[np.maximum(choice, 0)], UNCOVERED)
@@ -594,5 +811,6 @@ def _division(problem: _Problem, choice: IntArray, status: str, k: int, seconds:
         "candidates": k,
         "seconds": seconds,
         "status": status,
+        "solution": _solution(status),
     }
     return Division(assignment=assignment, loads=loads, changed=changed, stats=stats)

@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gridmap import create_app
+from gridmap.core import db
+from gridmap.core.settings import Settings
 from gridmap.grid import ingest
 from gridmap.storage.models import Coverage
-from tests.conftest import COMMUNITY, MID_LAT, MID_LON, N, S, W
+from tests.conftest import COMMUNITY, MID_LAT, MID_LON, MakeUser, N, S, W, client_for
 from tests.helpers import assert_problem, households_csv, row_counts
 
 ZONE = COMMUNITY + "01"
@@ -86,6 +89,18 @@ def test_propose_review_and_accept(client, zone_with_members, session):
     assert_problem(again, 412)
     kept = _propose(client, min_load=10, max_load=30).get_json()
     assert sum(p["person_id"] != p["current"] for p in kept["assignments"]) == 0
+
+
+def test_the_time_limit_is_a_setting_and_never_costs_coverage(
+    client, zone_with_members, settings: Settings, session_factory, make_user: MakeUser
+):
+    assert _propose(client, fresh=True).get_json()["stats"]["status"] == "optimal"
+    hurried = create_app(settings.replace(division_time_limit_seconds=1e-6))
+    db.use_sessions(hurried, session_factory)
+    proposal = _propose(client_for(hurried, make_user("chief", COMMUNITY[:9])), fresh=True)
+    stats = proposal.get_json()["stats"]
+    assert stats["status"] == "time limit: greedy start"
+    assert stats["coverage"] == 1.0
 
 
 def test_impossible_and_bad_proposals(client, zone_with_members, session):

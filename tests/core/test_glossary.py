@@ -16,6 +16,7 @@ from gridmap.core import clock, glossary
 from gridmap.core.errors import GridmapError
 from gridmap.grid import import_jobs
 from gridmap.requests import lifecycle
+from gridmap.spatial import balance
 from gridmap.storage import models
 
 
@@ -51,6 +52,7 @@ from gridmap.storage import models
         (models.NEED_STATES, glossary.NEED_STATES),
         (models.MATCH_STATES, glossary.MATCH_STATES),
         (models.WISH_STATES, glossary.WISH_STATES),
+        (balance.SOLUTIONS, glossary.DIVISION_SOLUTIONS),
     ],
 )
 def test_every_code_has_a_label(codes: tuple[str, ...], labels: dict[str, str]) -> None:

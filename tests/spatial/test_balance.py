@@ -53,6 +53,7 @@ def test_each_member_takes_the_cluster_they_live_in(two_clusters):
     assert division.loads.to_dict() == {1: 15.0, 2: 15.0}
     assert division.stats["coverage"] == 1.0
     assert division.stats["status"] == "optimal"
+    assert division.stats["solution"] == "optimal"
     assert division.stats["mean_distance_m"] < 90
     assert division.changed.tolist() == house["id"].tolist()  # nobody was covered before
 
@@ -248,14 +249,74 @@ def test_the_same_input_gives_the_same_division_whatever_the_row_order(rng):
         pd.testing.assert_index_equal(first.changed, other.changed)
 
 
-def test_solver_time_limit_falls_back_to_a_rounded_relaxation(rng):
+def test_solver_time_limit_falls_back_to_the_greedy_start(rng):
     points = [(x, y) for x, y in rng.uniform(0, 3000, (3000, 2))]
     house = _households(points, care=rng.random(3000) < 0.1)
     members = _members({1000 + k: points[k] for k in range(150)})
     division = propose_division(house, members, time_limit=1e-6)
-    assert division.stats["status"].startswith("time limit")
+    assert division.stats["status"] == "time limit: greedy start"
+    assert division.stats["solution"] == "greedy_start"
     assert division.loads.max() <= 30
-    assert division.stats["coverage"] > 0.99
+    assert division.stats["coverage"] == 1.0
+
+
+def test_the_greedy_start_keeps_todays_pairs(two_clusters):
+    house, members = two_clusters
+    current = np.array([2] * 5 + [1] * 10 + [2] * 15)
+    kept = propose_division(house.assign(current=current), members, time_limit=1e-6)
+    assert kept.stats["status"] == "time limit: greedy start"
+    assert kept.assignment.tolist() == current.tolist()
+
+
+def test_the_greedy_start_lifts_members_to_their_minimum(rng):
+    # A loose balance lets member 1 take all 30 households round its home; member 2, 3 km
+    # away, must still get its minimum of 10 from them.
+    house = _households(_cluster(0, 0, 30, rng))
+    members = _members({1: (0, 0), 2: (3000, 0)})
+    division = propose_division(
+        house, members, min_load=10, max_load=30, balance=3.0, time_limit=1e-6
+    )
+    assert division.stats["status"] == "time limit: greedy start"
+    assert division.loads.to_dict() == {1: 20.0, 2: 10.0}
+    assert division.stats["below_min"] == 0
+    assert division.stats["coverage"] == 1.0
+
+
+def _community(rng: np.random.Generator, n: int, members: int):
+    """``n`` households in 60 clusters over 4 km, 6 % care; members live among them."""
+    centres = rng.uniform(0, 4000, (60, 2))
+    points = centres[rng.integers(0, 60, n)] + rng.normal(0, 150, (n, 2))
+    house = _households([(x, y) for x, y in points], care=rng.random(n) < 0.06)
+    homes = rng.choice(n, members, replace=False)
+    return house, _members({10_000 + k: tuple(points[i]) for k, i in enumerate(homes)})
+
+
+def test_ten_thousand_households_are_all_covered_within_a_two_second_limit(rng):
+    # The MILP of this community takes about 10 s on the project's machine: 2 s cuts it.
+    house, members = _community(rng, 10_000, 880)
+    division = propose_division(
+        house, members, min_load=5, max_load=15, keep_existing=False, time_limit=2.0
+    )
+    assert division.stats["coverage"] == 1.0
+    assert division.stats["uncovered"] == 0
+    assert division.assignment.isin(members["id"]).all()
+    assert division.loads.max() <= 15
+    assert division.loads.sum() == pytest.approx(len(house) + house["care"].sum())
+    assert division.stats["seconds"] < 10  # the limit holds, give or take the model's build
+
+
+def test_ten_thousand_households_short_of_capacity_say_so(rng):
+    house, members = _community(rng, 10_000, 660)
+    with pytest.raises(DivisionImpossible, match=r"660 members × at most 15 = 9900 < 10\d{3}"):
+        propose_division(house, members, min_load=5, max_load=15, time_limit=2.0)
+
+
+def test_care_households_that_cannot_be_placed_whole_say_so(rng):
+    # 30 ≤ 2 × 15, but a member with room for 15 takes only 7 households of weight 2.
+    house = _households(_cluster(0, 0, 15, rng), care=np.ones(15, dtype=bool))
+    message = r"15 households of weight 2 but 2 members × at most 15 have room for only 14"
+    with pytest.raises(DivisionImpossible, match=message):
+        propose_division(house, _members({1: (0, 0), 2: (500, 0)}), min_load=0, max_load=15)
 
 
 def test_baseline_takes_the_nearest_member_whatever_the_load(rng):

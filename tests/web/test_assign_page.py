@@ -25,6 +25,7 @@ from shapely.geometry import shape
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from gridmap.core import glossary
 from gridmap.grid import ingest
 from tests.web.browser import Watched, count
 
@@ -301,6 +302,7 @@ def test_proposal_adjusted_and_accepted(chief: Watched, chief_api: Api, zone: st
     stats = page.locator("#gm-proposal-stats").inner_text()
     assert "100.0%" in stats and "平均距离" in stats and "最大/平均负荷" in stats
     assert "（自动）" in stats and "负荷范围" in stats
+    assert any(label in stats for label in glossary.DIVISION_SOLUTIONS.values()), stats
     assert chief_api.coverage(zone) == before, "a proposal writes nothing"
 
     # The chief moves one household of the proposal to another member before accepting.

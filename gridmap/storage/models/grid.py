@@ -63,6 +63,13 @@ class Grid(Base):
         Index("ix_grid_geom", "geom", postgresql_using="gist"),
         Index("ix_grid_current_level", "level", postgresql_where="valid_to IS NULL"),
         Index("ix_grid_code_id", "code", postgresql_include=["id"]),
+        # Prefix scope checks (code LIKE '110101%') under the database's C.UTF-8 (0029).
+        Index(
+            "ix_grid_code_pattern",
+            "code",
+            postgresql_ops={"code": "text_pattern_ops"},
+            postgresql_include=["id"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -4,6 +4,7 @@
  */
 import { requestJson } from '../core/api.js';
 import { el, percent } from '../core/dom.js';
+import { DIVISION_SOLUTION_LABELS } from '../core/labels.js';
 import { round } from './shared.js';
 
 /** "8–12 户（自动）": the load range a proposal used, and whether the server derived it. */
@@ -95,7 +96,7 @@ export class AssignProposal {
       ['负荷范围', loadRange(this.proposal.range)],
       ['最大/平均负荷', s.max_mean_load === undefined ? '—' : round(s.max_mean_load, 2)],
       ['平均距离', s.mean_distance_m === undefined ? '—' : `${round(s.mean_distance_m, 0)} 米`],
-      ['求解状态', s.status === 'optimal' ? '最优' : (s.status || '—')],
+      ['求解状态', DIVISION_SOLUTION_LABELS[s.solution] || s.status || '—'],
     ];
     document.getElementById('gm-proposal-stats').replaceChildren(
       ...rows.flatMap(([k, v]) => [el('dt', null, k), el('dd', null, v)]));

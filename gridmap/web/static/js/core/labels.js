@@ -61,6 +61,8 @@ export const WORK_LIST_KIND_LABELS = glossary.workListKinds;
 export const HOT_SPOT_BIN_LABELS = glossary.hotSpotBins;
 export const HOT_SPOT_TREND_LABELS = glossary.hotSpotTrends;
 /** Background jobs: states and kinds (后台任务). */
+/** What a balanced division proposal is: optimal, the best found in time, the greedy start. */
+export const DIVISION_SOLUTION_LABELS = glossary.divisionSolutions;
 export const JOB_STATE_LABELS = glossary.jobStates;
 export const JOB_KIND_LABELS = glossary.jobKinds;
 /** What a grid import would do to a grid (新增, 重绘, 撤销). */
