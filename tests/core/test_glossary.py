@@ -46,6 +46,7 @@ from gridmap.storage import models
         (models.OUTBOX_OUTCOMES, glossary.NOTICE_OUTCOMES),
         ((import_jobs.VALIDATE, import_jobs.IMPORT), glossary.JOB_KINDS),
         (models.AUDIT_OUTCOMES, glossary.AUDIT_OUTCOMES),
+        (models.SITE_KINDS, glossary.SITE_KINDS),
     ],
 )
 def test_every_code_has_a_label(codes: tuple[str, ...], labels: dict[str, str]) -> None:

@@ -1,7 +1,8 @@
 """SQLAlchemy models, one module per room: the grid, households, people, assignments and
 coverage (``grid``); accounts and the audit log (``access``); departments, their co-handling
-and extensions (``departments``); residents' requests with their
-categories, timeline, idempotency keys and tallies (``requests``); patrols (``patrols``);
+and extensions (``departments``); residents' requests with their categories, timeline,
+idempotency keys and tallies (``requests``); patrols (``patrols``); service sites, the walking
+network and the cached walking circles (``services``);
 background jobs and their uploaded files (``jobs``); uploaded photos (``files``).
 
 Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
@@ -97,6 +98,17 @@ from gridmap.storage.models.requests import (
     RequestTallyGrid,
     ResidentRequest,
 )
+from gridmap.storage.models.services import (
+    EDGE_ORIGINS,
+    SITE_KINDS,
+    ServiceCandidate,
+    ServiceIsochrone,
+    ServiceMapState,
+    ServiceReach,
+    ServiceSite,
+    WalkEdge,
+    WalkNode,
+)
 
 __all__ = [
     "API_KEY_ROLES",
@@ -107,6 +119,7 @@ __all__ = [
     "CHINA_ENVELOPE",
     "CODE_PURPOSES",
     "DEPARTMENT_KINDS",
+    "EDGE_ORIGINS",
     "EXTENSION_STATES",
     "FILE_MEDIA_TYPES",
     "FILE_PURPOSES",
@@ -127,6 +140,7 @@ __all__ = [
     "REQUEST_SOURCES",
     "REQUEST_STATES",
     "ROLES",
+    "SITE_KINDS",
     "SRID",
     "TRACKING_ALPHABET",
     "USER_ROLES",
@@ -171,9 +185,16 @@ __all__ = [
     "RequestTally",
     "RequestTallyGrid",
     "ResidentRequest",
+    "ServiceCandidate",
+    "ServiceIsochrone",
+    "ServiceMapState",
+    "ServiceReach",
+    "ServiceSite",
     "StoredFile",
     "User",
     "UserNotice",
+    "WalkEdge",
+    "WalkNode",
     "WorkList",
     "geometry_checks",
     "in_array",
