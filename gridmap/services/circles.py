@@ -12,6 +12,7 @@ Greedy is within 1 − 1/e of the best choice of that many sites (Nemhauser, Wol
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,9 +79,18 @@ class Gaps:
     communities: list[dict[str, Any]]
 
 
-def gaps(session: Session, scope: Scope, settings: Settings, *, shapes: bool = False) -> Gaps:
-    """The figures of the gap table (and the micro-grids' shapes for the gap map)."""
-    rows = service_map.gap_rows(session, scope, covered_metres(settings), shapes=shapes)
+def gaps(
+    session: Session,
+    scope: Scope,
+    settings: Settings,
+    *,
+    grid: str | None = None,
+    shapes: bool = False,
+) -> Gaps:
+    """The figures of the gap table in ``scope`` under ``grid`` (and the micro-grids' shapes
+    for the gap map)."""
+    metres = covered_metres(settings)
+    rows = service_map.gap_rows(session, scope, grid, metres, shapes=shapes)
     micro: list[dict[str, Any]] = []
     communities: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -102,3 +112,38 @@ def gaps(session: Session, scope: Scope, settings: Settings, *, shapes: bool = F
         total["households"] += row.households
         total["uncovered"] += row.uncovered
     return Gaps(micro, sorted(communities.values(), key=lambda c: str(c["code"])))
+
+
+def gap_features(found: Gaps) -> list[dict[str, Any]]:
+    """The gap map: each micro-grid with its households, uncovered ones and their share."""
+    return [
+        {
+            "type": "Feature",
+            "id": row["code"],
+            "geometry": json.loads(row["geometry"]),
+            "properties": {
+                key: row[key] for key in ("code", "name", "community_code", "households")
+            }
+            | {
+                "uncovered": row["uncovered"],
+                "share": round(row["uncovered"] / row["households"], 4) if row["households"] else 0,
+            },
+        }
+        for row in found.micro_grids
+    ]
+
+
+def describe(session: Session, settings: Settings) -> dict[str, Any]:
+    """When the cache was computed (and whether sites or network changed since), the network's
+    figures, and the bands and speed the page's legend names."""
+    found = service_map.state(session)
+    return {
+        "refreshed_at": found.refreshed_at.isoformat() if found.refreshed_at else None,
+        "stale": found.stale,
+        "speed_mps": found.speed_mps if found.speed_mps is not None else settings.walking_speed_mps,
+        "minutes": list(settings.walking_minutes),
+        "nodes": found.nodes,
+        "edges": found.edges,
+        "components": found.components,
+        "detached_nodes": found.detached_nodes,
+    }

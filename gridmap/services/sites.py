@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 from sqlalchemy.orm import Session
 
+from gridmap.access.auth import Forbidden
 from gridmap.core.glossary import SITE_KINDS as SITE_KIND_LABELS
 from gridmap.grid.ingest.common import ImportReport, declared_crs, reject, require_columns
 from gridmap.grid.ingest.readers import canonical_columns
@@ -39,10 +40,16 @@ _SPLIT = re.compile(r"[、，,;；|]")
 
 
 def import_sites(
-    session: Session, frame: gpd.GeoDataFrame, crs: str, *, replace: bool = False
+    session: Session,
+    frame: gpd.GeoDataFrame,
+    crs: str,
+    *,
+    replace: bool = False,
+    scope_code: str | None = None,
 ) -> ImportReport:
     """Check every row of a site layer and write it (by code); ``replace`` removes the sites
-    the file does not list."""
+    the file does not list. With ``scope_code`` (a street administrator's import), every site
+    must lie inside the current grids under that code."""
     frame = canonical_columns(frame, SITE_ALIASES, "服务点位")
     require_columns(frame, ("code", "name", "kind"), "service sites")
     declared = declared_crs(frame, crs, "service sites")
@@ -54,6 +61,13 @@ def import_sites(
     for row, geom in zip(rows, geoms, strict=True):
         row["wkb"] = shapely.to_wkb(geom)
     written = service_map.upsert_sites(session, rows, replace=replace)
+    if scope_code:
+        outside = service_map.sites_outside(session, [r["code"] for r in rows], scope_code)
+        if outside:
+            raise Forbidden(
+                f"服务点位不在您的管辖范围（{scope_code}）内：{'、'.join(outside[:20])}"
+                "（sites outside your scope）"
+            )
     return ImportReport("service sites", written=written)
 
 

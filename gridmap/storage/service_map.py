@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, text, update
+from sqlalchemy import Row, and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -89,6 +89,18 @@ def upsert_sites(session: Session, rows: Sequence[dict[str, Any]], *, replace: b
     return len(rows)
 
 
+def sites_outside(session: Session, codes: Sequence[str], scope_code: str) -> list[str]:
+    """The sites of ``codes`` that lie in no current grid under ``scope_code``."""
+    inside = (
+        select(Grid.id)
+        .where(Grid.code.startswith(scope_code, autoescape=True), Grid.valid_to.is_(None))
+        .where(func.ST_Covers(Grid.geom, ServiceSite.geom))
+        .exists()
+    )
+    stmt = select(ServiceSite.code).where(ServiceSite.code.in_(list(codes)), ~inside)
+    return list(session.scalars(stmt.order_by(ServiceSite.code)))
+
+
 def site_features(
     session: Session, bbox: tuple[float, float, float, float] | None, kinds: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
@@ -108,14 +120,19 @@ def site_features(
     if kinds:
         stmt = stmt.where(ServiceSite.kind.in_(list(kinds)))
     return [
-        _feature(geometry, id=sid, code=code, name=name, kind=kind, address=address,
-                 opening_hours=hours, services=list(services))
+        _feature(geometry, code, site_id=sid, code=code, name=name, kind=kind,
+                 address=address, opening_hours=hours, services=list(services))
         for sid, code, name, kind, address, hours, services, geometry in session.execute(stmt)
     ]  # fmt: skip
 
 
-def _feature(geometry: str, **properties: Any) -> dict[str, Any]:
-    return {"type": "Feature", "geometry": json.loads(geometry), "properties": properties}
+def _feature(geometry: str, fid: int | str | None = None, **properties: Any) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "id": fid,
+        "geometry": json.loads(geometry),
+        "properties": properties,
+    }
 
 
 # ------------------------------------------------------------------- computing the circles
@@ -360,15 +377,31 @@ def isochrone_features(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def candidate_features(session: Session) -> list[dict[str, Any]]:
-    stmt = select(
-        ServiceCandidate.rank,
-        ServiceCandidate.households,
-        func.ST_AsGeoJSON(ServiceCandidate.geom, 7, 0),
-    ).order_by(ServiceCandidate.rank)
+def candidate_features(session: Session, scope: Scope, grid: str | None) -> list[dict[str, Any]]:
+    """The candidate sites lying in a current micro-grid in ``scope`` (under ``grid``), best
+    first; the households a candidate would bring are counted over the whole district."""
+    micro = aliased(Grid)
+    where = [
+        micro.level == "micro",
+        micro.valid_to.is_(None),
+        grid_visible(scope, micro),
+        func.ST_Covers(micro.geom, ServiceCandidate.geom),
+    ]
+    if grid:
+        where.append(micro.code.startswith(grid, autoescape=True))
+    stmt = (
+        select(
+            ServiceCandidate.rank,
+            ServiceCandidate.households,
+            micro.code,
+            func.ST_AsGeoJSON(ServiceCandidate.geom, 7, 0),
+        )
+        .join(micro, and_(*where))
+        .order_by(ServiceCandidate.rank)
+    )
     return [
-        _feature(geometry, rank=rank, households=households)
-        for rank, households, geometry in session.execute(stmt)
+        _feature(geometry, rank, rank=rank, households=households, micro_grid=code)
+        for rank, households, code, geometry in session.execute(stmt)
     ]
 
 
@@ -377,9 +410,12 @@ def candidate_features(session: Session) -> list[dict[str, Any]]:
 GapRow = Row[Any]
 
 
-def gap_rows(session: Session, scope: Scope, metres: float, *, shapes: bool) -> list[GapRow]:
+def gap_rows(
+    session: Session, scope: Scope, grid: str | None, metres: float, *, shapes: bool
+) -> list[GapRow]:
     """Households and households outside every last-band circle per current micro-grid in
-    ``scope`` (a household with no computed walk counts as outside), by code."""
+    ``scope`` and under ``grid`` (a household with no computed walk counts as outside), by
+    code."""
     micro, zone, community = aliased(Grid), aliased(Grid), aliased(Grid)
     outside = (ServiceReach.walk_m.is_(None)) | (ServiceReach.walk_m > metres)
     columns: list[Any] = [
@@ -401,6 +437,7 @@ def gap_rows(session: Session, scope: Scope, metres: float, *, shapes: bool) -> 
         .join(Household, Household.micro_grid_id == micro.id)
         .outerjoin(ServiceReach, ServiceReach.household_id == Household.id)
         .where(micro.level == "micro", micro.valid_to.is_(None), grid_visible(scope, micro))
+        .where(micro.code.startswith(grid or "", autoescape=True))
         .group_by(micro.id, community.code, community.name)
         .order_by(micro.code)
     )
