@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from sqlalchemy.orm import Session
 
@@ -37,6 +38,8 @@ NOT_WALKED = frozenset(
 )  # fmt: skip
 _CLOSED = frozenset({"no", "private"})
 _OPEN = frozenset({"yes", "designated", "permissive"})
+#: A street's end this close (about 1 cm) to another street joins it.
+_JOIN_DEGREES = 1e-7
 ROAD_ALIASES = {"name": ("name", "名称", "道路名称", "路名")}
 #: Suffixes of the files a network import takes.
 SUFFIXES = (".osm.pbf", ".pbf", ".zip", ".shp", ".geojson", ".json", ".gpkg")
@@ -99,6 +102,24 @@ def _walked(tags: dict[str, Any]) -> bool:
     return foot not in _CLOSED and tags.get("access") not in _CLOSED
 
 
+def with_t_junctions(lines: Any) -> Any:
+    """Road layers often end a street on another without a vertex there (a T-junction): that
+    end becomes a vertex of the street it touches (``shapely.snap`` inserts it), so the
+    topology joins them. Crossings without a shared vertex stay apart (bridges)."""
+    lines = np.asarray(lines, dtype=object)
+    ends = np.concatenate([shapely.get_point(lines, 0), shapely.get_point(lines, -1)])
+    owner = np.concatenate([np.arange(len(lines)), np.arange(len(lines))])
+    pairs = shapely.STRtree(lines).query(ends, predicate="dwithin", distance=_JOIN_DEGREES)
+    touching: dict[int, list[Any]] = {}
+    for end, line in zip(pairs[0], pairs[1], strict=True):
+        if owner[end] != line:
+            touching.setdefault(int(line), []).append(ends[end])
+    out = lines.copy()
+    for line, points in touching.items():
+        out[line] = shapely.snap(lines[line], shapely.multipoints(points), _JOIN_DEGREES)
+    return out
+
+
 def layer_lines(
     path: Path, crs: str, *, layer: str | None = None, encoding: str | None = None
 ) -> list[Line]:
@@ -120,6 +141,7 @@ def frame_lines(frame: gpd.GeoDataFrame, crs: str) -> list[Line]:
     frame = frame.explode(index_parts=False)
     geoms = geoseries_to_cgcs2000(frame.geometry.values, declared)
     check_geometries_in_china(geoms, label="road")
+    geoms = gpd.GeoSeries(with_t_junctions(geoms.values), index=geoms.index, crs=geoms.crs)
     names = frame["name"] if "name" in frame else [None] * len(frame)
     return [
         (None if name is None or str(name) in ("", "nan", "None") else str(name), shapely.to_wkb(g))
