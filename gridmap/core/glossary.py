@@ -698,6 +698,14 @@ SERVICE_MAP: Final = {
     "address": "地址",
     "empty": "没有数据",
     "legend": "图例",
+    "upload": "导入与重新计算",
+    "what": "导入内容",
+    "file": "文件",
+    "crs": "坐标系",
+    "submit": "上传并导入",
+    "refresh": "重新计算服务圈",
+    "imported": "导入完成，服务圈已重新计算",
+    "refreshed": "服务圈已重新计算",
 }
 
 

@@ -287,7 +287,11 @@ def service_map_page() -> str:
         "bounds": [[box[1], box[0]], [box[3], box[2]]] if box else None,
     }
     built = build_service_map(settings, asset_url=_asset_url, config=config)
-    return render_template("service_map.html", map=render_parts(built, nonce=csp_nonce()))
+    # Sites may be imported by a street administrator; the network is the whole district's.
+    upload = {"network": not who.scope.prefixes} if IMPORT in who.capabilities else None
+    return render_template(
+        "service_map.html", map=render_parts(built, nonce=csp_nonce()), upload=upload
+    )
 
 
 @bp.get("/review/report")

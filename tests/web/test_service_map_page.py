@@ -9,15 +9,19 @@ in Chinese. No serious axe-core violation, nothing logged, no other host asked.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize
+from shapely.geometry import shape
 
 from gridmap.core import glossary
 from tests.web.browser import Watched, count
 from tests.web.walk import axe_violations
+from tests.workers import start_worker, stop_worker
 
 LAPTOP: ViewportSize = {"width": 1366, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -87,5 +91,57 @@ def test_the_page_works_on_a_phone(sized: Callable[[ViewportSize], Watched]) -> 
     watched = sized(PHONE)
     page = _open(watched)
     assert page.locator("#gm-service-table").count() == 1
+    assert axe_violations(page) == []
+    watched.assert_clean()
+
+
+@pytest.fixture
+def service_worker(
+    web_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """A ``flask gridmap worker`` on the live server's database, for the page's jobs."""
+    worker = start_worker(web_database_url, tmp_path_factory.mktemp("worker") / "worker.log")
+    yield
+    stop_worker(worker)
+
+
+@pytest.mark.usefixtures("service_worker")
+def test_a_street_administrator_imports_a_site_and_the_circles_follow(
+    sized: Callable[[ViewportSize], Watched],
+    api: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    watched = sized(LAPTOP)
+    watched.login("demo-street", next_path="/service-map")
+    page = watched.page
+    page.wait_for_selector("body[data-service-map=ready]", timeout=60_000)
+    assert page.locator("#gm-service-upload-what option[value=network]").count() == 0
+    micro = api("demo-street", "/service-map/gap-map")["features"][0]["geometry"]
+    inside = shape(micro).representative_point()
+    before = len(api("demo-street", "/service-sites")["features"])
+    site = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [inside.x, inside.y]},
+        "properties": {
+            "编码": "WEB-1",
+            "名称": "新建助餐点",
+            "类型": "助餐点",
+            "开放时间": "每日 11:00-13:00",
+        },
+    }
+    path = tmp_path / "sites.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [site]}), "utf-8")
+    page.set_input_files("#gm-service-upload-file", str(path))
+    page.get_by_role("button", name=WORDS["submit"]).click()
+    page.wait_for_function(
+        "t => document.getElementById('gm-service-job-status').textContent === t",
+        arg=WORDS["imported"],
+        timeout=120_000,
+    )
+    page.wait_for_selector("body[data-service-map=ready]")
+    sites = api("demo-street", "/service-sites")["features"]
+    assert len(sites) == before + 1 and "WEB-1" in {s["id"] for s in sites}
+    assert count(page, ".leaflet-gm-service-points-pane path.leaflet-interactive") == before + 1
+    assert api("demo-street", "/service-map")["stale"] is False
     assert axe_violations(page) == []
     watched.assert_clean()

@@ -18,6 +18,7 @@ import { requestJson } from '../core/api.js';
 import { banner } from '../core/banner.js';
 import { asText, el, percent } from '../core/dom.js';
 import { beijing } from '../core/format.js';
+import { followJob, JobProgress, runJob } from '../core/jobs.js';
 import { SERVICE_MAP_LABELS as WORDS, SITE_KIND_LABELS } from '../core/labels.js';
 import { prepareMap, projection } from '../core/map.js';
 
@@ -64,7 +65,7 @@ class GridmapServiceMap {
     [
       'show-sites', 'show-circles', 'show-gaps', 'show-candidates', 'legend-sites',
       'legend-circles', 'legend-gaps', 'legend-candidates', 'state', 'network', 'candidates',
-      'table',
+      'table', 'upload-form', 'refresh', 'job', 'job-progress', 'job-status',
     ].forEach((id) => { this.dom[id] = document.getElementById(`gm-service-${id}`); });
     prepareMap(map, config);
     map.createPane('gm-service-gaps').style.zIndex = 405;
@@ -83,11 +84,13 @@ class GridmapServiceMap {
       });
     });
     if (config.bounds) map.fitBounds(config.bounds);
+    if (this.dom['upload-form']) this.wireUpload();
     this.drawLegends([5, 10, 15]);
     this.load();
   }
 
   async load() {
+    document.body.dataset.serviceMap = 'loading';
     try {
       const [state, gapMap, circles, sites, candidates, gaps] = await Promise.all([
         requestJson(`${this.api}/service-map`),
@@ -109,6 +112,40 @@ class GridmapServiceMap {
       banner(err.message);
       document.body.dataset.serviceMap = 'failed';
     }
+  }
+
+  wireUpload() {
+    const progress = new JobProgress({
+      section: this.dom.job, bar: this.dom['job-progress'], status: this.dom['job-status'],
+    });
+    const follow = async (post, doneText) => {
+      const form = this.dom['upload-form'];
+      form.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+      try {
+        let job = await post();
+        if (job.state === 'succeeded' && job.result && job.result.refresh_job) {
+          const refresh = await requestJson(`${this.api}/jobs/${job.result.refresh_job}`);
+          job = await followJob(this.api, refresh, (j) => progress.show(j));
+        }
+        // The layers first: the words "done" mean the map shows the new circles.
+        if (job.state === 'succeeded') await this.load();
+        progress.finish(job, doneText);
+      } catch (err) {
+        banner(err.message);
+      } finally {
+        form.querySelectorAll('button').forEach((b) => { b.disabled = false; });
+      }
+    };
+    this.dom['upload-form'].addEventListener('submit', (event) => {
+      event.preventDefault();
+      const body = new FormData(this.dom['upload-form']);
+      follow(() => runJob(this.api, `${this.api}/service-imports`, body,
+        (j) => progress.show(j)), WORDS.imported);
+    });
+    this.dom.refresh.addEventListener('click', () => {
+      follow(() => runJob(this.api, `${this.api}/service-map/refresh`, undefined,
+        (j) => progress.show(j)), WORDS.refreshed);
+    });
   }
 
   geoJson(collection, options) {
