@@ -7,9 +7,10 @@ the network node nearest to it; a household leaves from the nearest point of the
 street. The walk is the straight way from the site to its node, the network distance
 (``pgr_drivingDistance``, every street both ways), the part of the household's street up to
 that point and the straight way to the door. A site or household farther than
-``access_m`` from the network is not reached. The circles are drawn as the streets reached
-within each band (whole, or the part walked before the time runs out), widened by
-``DRAW_M`` on each side; the household figures never read the drawing, only the distances.
+``access_m`` from the network is not reached. A circle is drawn as the concave hull of the
+points a site reaches within the band (the nodes, and the point on each street where the time
+runs out) widened by ``DRAW_M``: it may cover a block's inside or water between two reached
+streets; the household figures never read the drawing, only the distances.
 
 The computation writes temporary tables (``ON COMMIT DROP``) inside the caller's transaction:
 ``site_start``, ``site_reach``, ``household_access``; call the steps in the order of
@@ -41,8 +42,11 @@ from gridmap.storage.models import (
 from gridmap.storage.scoping import grid_visible
 from gridmap.storage.walk_network import EDGES_SQL, mark_stale
 
-#: Half the width of a drawn circle's street band, metres (the houses along a street).
+#: How far a drawn circle reaches past its outermost reached points, metres (the houses
+#: along the last street).
 DRAW_M = 40.0
+#: ST_ConcaveHull's ``param_pctconvex``: 0 hugs the reached points most, 1 is the convex hull.
+CONCAVITY = 0.2
 
 # ------------------------------------------------------------------------------- sites
 
@@ -156,24 +160,27 @@ _NO_REACH = """
 CREATE TEMP TABLE site_reach (site_id integer, node bigint, cost double precision) ON COMMIT DROP
 """
 
-# The part of each street walked from a reached node before the band's distance runs out.
+# The points a site reaches within the band: its reached nodes and, on each street it leaves
+# before the time runs out, the point where it stops; the circle is their concave hull
+# (GEOS 3.11's, fast), widened by the street frontage.
 _ISOCHRONES = """
 INSERT INTO service_isochrone (site_id, minutes, geom)
-SELECT site_id, :minutes,
-       ST_SetSRID(ST_Multi(
-         ST_Buffer(ST_Collect(piece)::geography, :draw_m, 'quad_segs=2')::geometry
-       ), 4490)
+SELECT site_id, :minutes, ST_SetSRID(ST_Multi(ST_Buffer(
+         ST_ConcaveHull(ST_Collect(point), :concavity)::geography, :draw_m, 'quad_segs=4'
+       )::geometry), 4490)
 FROM (
-  SELECT r.site_id,
-         ST_LineSubstring(e.geom, 0, LEAST(1.0, (:d - r.cost) / e.length_m)) AS piece
-  FROM site_reach r JOIN walk_edge e ON e.source = r.node
-  WHERE r.cost < :d
+  SELECT r.site_id, n.geom AS point
+  FROM site_reach r JOIN walk_node n ON n.id = r.node
+  WHERE r.cost <= :d
   UNION ALL
-  SELECT r.site_id,
-         ST_LineSubstring(e.geom, GREATEST(0.0, 1 - (:d - r.cost) / e.length_m), 1) AS piece
+  SELECT r.site_id, ST_LineInterpolatePoint(e.geom, (:d - r.cost) / e.length_m)
+  FROM site_reach r JOIN walk_edge e ON e.source = r.node
+  WHERE r.cost < :d AND r.cost + e.length_m > :d
+  UNION ALL
+  SELECT r.site_id, ST_LineInterpolatePoint(e.geom, 1 - (:d - r.cost) / e.length_m)
   FROM site_reach r JOIN walk_edge e ON e.target = r.node
-  WHERE r.cost < :d
-) pieces
+  WHERE r.cost < :d AND r.cost + e.length_m > :d
+) points
 GROUP BY site_id
 """
 
@@ -279,7 +286,8 @@ def reach_sites(session: Session, starts: Sequence[int], max_m: float) -> None:
 def write_isochrones(session: Session, bands: Iterable[tuple[int, float]]) -> None:
     """The drawn circles of every band (minutes, metres)."""
     for minutes, metres in bands:
-        session.execute(text(_ISOCHRONES), {"minutes": minutes, "d": metres, "draw_m": DRAW_M})
+        params = {"minutes": minutes, "d": metres, "draw_m": DRAW_M, "concavity": CONCAVITY}
+        session.execute(text(_ISOCHRONES), params)
 
 
 def write_reach(session: Session, access_m: float) -> None:

@@ -58,22 +58,20 @@ def _circle(session: Session, site_id: int, minutes: int) -> shapely.Geometry:
     return metres(shapely.from_wkb(bytes(geom)))
 
 
-def _south_reach(budget: float) -> shapely.Geometry:
-    """By hand: the south-bank streets walked from (0, 0) within ``budget`` metres (a node
-    (x, y) is x + y away), each street from each reached end up to what is left."""
-    pieces = []
-    xs = range(0, 1001, 200)
-    edges = [((x, y), (x + 200, y)) for y in (0, 200, 400) for x in xs if x < 1000]
-    edges += [((x, y), (x, y + 200)) for x in xs for y in (0, 200)]
-    for (x0, y0), (x1, y1) in edges:
-        line = LineString([(x0, y0), (x1, y1)])
-        for (ux, uy), fraction in (((x0, y0), 0.0), ((x1, y1), 1.0)):
-            left = budget - (ux + uy)
-            if left > 0:
-                part = min(1.0, left / 200)
-                ends = (0.0, part) if fraction == 0 else (1 - part, 1.0)
-                pieces.append(shapely.ops.substring(line, *ends, normalized=True))
-    return shapely.unary_union(pieces).buffer(40, quad_segs=2)
+def _reached_points(budget: float) -> list[Point]:
+    """By hand: the south-bank nodes (x, y) within ``budget`` of (0, 0) (x + y metres away)
+    and, on each street leaving one, the point where the time runs out."""
+    found = []
+    for x in range(0, 1001, 200):
+        for y in (0, 200, 400):
+            left = budget - (x + y)
+            if left < 0:
+                continue
+            found.append(Point(x, y))
+            if left < 200:  # stops on the streets east and north of it
+                found += [Point(x + left, y)] if x < 1000 else []
+                found += [Point(x, y + left)] if y < 400 else []
+    return found
 
 
 @pytest.fixture
@@ -113,16 +111,20 @@ def test_walks_and_uncovered_households_match_the_hand_computed_ones(
     ]
 
 
-def test_the_circles_are_the_streets_walked_in_time(
+def test_the_circles_hold_the_points_reached_in_time(
     session: Session, settings: Settings, river_with_bridge: dict[str, int]
 ) -> None:
     site = add_site(session, "A", 0, 0)
     circles.refresh(session, settings)
     for minutes, budget in ((5, 360.0), (15, 1080.0)):
-        drawn, expected = _circle(session, site, minutes), _south_reach(budget)
-        assert drawn.symmetric_difference(expected).area < 0.01 * expected.area, minutes
-    fifteen = _circle(session, site, 15)
-    assert fifteen.contains(Point(650, 400)) and not fifteen.contains(Point(750, 400))
+        drawn = _circle(session, site, minutes)
+        for point in _reached_points(budget):
+            assert drawn.buffer(0.5).contains(point), (minutes, point.wkt)
+    five, fifteen = _circle(session, site, 5), _circle(session, site, 15)
+    # 5 minutes: (200, 200) is 400 m away; the circle keeps off it.
+    assert five.contains(Point(100, 100)) and not five.contains(Point(220, 220))
+    # 15 minutes: the south-east corner (1400 m) and the far bank stay outside.
+    assert not fifteen.contains(Point(950, 350)) and not fifteen.contains(Point(1000, 400))
     assert not fifteen.intersects(Point(100, 700).buffer(100))
 
 
