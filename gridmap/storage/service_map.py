@@ -200,20 +200,24 @@ CREATE TEMP TABLE node_best ON COMMIT DROP AS
 SELECT DISTINCT ON (node) node, site_id, cost FROM site_reach ORDER BY node, cost, site_id
 """
 
+# Joins, not a lateral subquery per household: node_best has no index, hash joins read it once.
 _REACH = """
 INSERT INTO service_reach (household_id, walk_m, site_id)
 SELECT h.id, best.walk_m, best.site_id
 FROM household h
-LEFT JOIN household_access a ON a.household_id = h.id AND a.offset_m <= :access_m
-LEFT JOIN LATERAL (
-  SELECT walk_m, site_id FROM (
-    SELECT b.cost + a.along_m + a.offset_m AS walk_m, b.site_id
-    FROM node_best b WHERE b.node = a.source
+LEFT JOIN (
+  SELECT DISTINCT ON (household_id) household_id, walk_m, site_id
+  FROM (
+    SELECT a.household_id, b.cost + a.along_m + a.offset_m AS walk_m, b.site_id
+    FROM household_access a JOIN node_best b ON b.node = a.source
+    WHERE a.offset_m <= :access_m
     UNION ALL
-    SELECT b.cost + (a.length_m - a.along_m) + a.offset_m, b.site_id
-    FROM node_best b WHERE b.node = a.target
-  ) ends ORDER BY walk_m LIMIT 1
-) best ON true
+    SELECT a.household_id, b.cost + (a.length_m - a.along_m) + a.offset_m, b.site_id
+    FROM household_access a JOIN node_best b ON b.node = a.target
+    WHERE a.offset_m <= :access_m
+  ) ends
+  ORDER BY household_id, walk_m, site_id
+) best ON best.household_id = h.id
 """
 
 # Candidates: for each ~200 m cell holding uncovered households that can reach the network,
