@@ -109,10 +109,11 @@ def migrate() -> None:
 )
 def worker(concurrency: int | None) -> None:
     """Run background jobs (grid file checks and imports, the monthly report, the 三率
-    download, the service map's imports and refreshes) and the scheduled work (the requests' sweep every GRIDMAP_SWEEP_MINUTES, the
-    outbox's sender every GRIDMAP_NOTIFY_MINUTES, the hourly pruning of uploads never attached
-    after GRIDMAP_FILES_UNATTACHED_HOURS, the daily pruning and audit check) until
-    stopped with SIGINT/SIGTERM; any number of workers may run, each job runs once."""
+    download, the service map's imports and refreshes) and the scheduled work (the requests'
+    sweep every GRIDMAP_SWEEP_MINUTES, the outbox's sender every GRIDMAP_NOTIFY_MINUTES, the
+    hourly pruning of uploads never attached after GRIDMAP_FILES_UNATTACHED_HOURS, the daily
+    pruning and audit check) until stopped with SIGINT/SIGTERM; any number of workers may run,
+    each job runs once."""
     from gridmap.exports import export_jobs
     from gridmap.grid import import_jobs  # the worker's handlers, by job kind
     from gridmap.jobs import worker as job_worker
