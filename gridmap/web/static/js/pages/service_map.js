@@ -173,7 +173,8 @@ class GridmapServiceMap {
       interactive: false,
       style: (f) => {
         const colour = BAND_COLOURS[Math.max(0, minutes.indexOf(f.properties.minutes))];
-        return { color: colour, weight: 1, fillColor: colour, fillOpacity: 0.25 };
+        // Faint fills: dozens of circles overlap, and the gap map must show through them.
+        return { color: colour, weight: 1, opacity: 0.6, fillColor: colour, fillOpacity: 0.05 };
       },
     }).addTo(this.layers.circles);
   }
@@ -238,9 +239,9 @@ class GridmapServiceMap {
 
   showState(state) {
     const when = state.refreshed_at ? beijing(state.refreshed_at) : WORDS.never;
-    this.dom.state.replaceChildren(
-      el('span', null, `${when}，${fill(WORDS.speed, { speed: state.speed_mps })}`),
-      state.stale ? el('strong', { class: 'gm-service-stale' }, ` ${WORDS.stale}`) : null);
+    const parts = [el('span', null, `${when}，${fill(WORDS.speed, { speed: state.speed_mps })}`)];
+    if (state.stale) parts.push(el('strong', { class: 'gm-service-stale' }, ` ${WORDS.stale}`));
+    this.dom.state.replaceChildren(...parts);
     this.dom.network.textContent = `${WORDS.network}：${fill(WORDS.components, {
       components: state.components, detached: state.detached_nodes,
     })}`;
