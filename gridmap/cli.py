@@ -109,17 +109,18 @@ def migrate() -> None:
 )
 def worker(concurrency: int | None) -> None:
     """Run background jobs (grid file checks and imports, the monthly report, the 三率
-    download, the 双报到 table) and the scheduled work (the requests' sweep every
-    GRIDMAP_SWEEP_MINUTES, the outbox's sender every GRIDMAP_NOTIFY_MINUTES, the hourly
-    pruning of uploads never attached after GRIDMAP_FILES_UNATTACHED_HOURS, the daily pruning
-    and audit check) until stopped with SIGINT/SIGTERM; any number of workers may run, each
-    job runs once."""
+    download, the 双报到 table, the service map's imports and refreshes) and the scheduled work
+    (the requests' sweep every GRIDMAP_SWEEP_MINUTES, the outbox's sender every
+    GRIDMAP_NOTIFY_MINUTES, the hourly pruning of uploads never attached after
+    GRIDMAP_FILES_UNATTACHED_HOURS, the daily pruning and audit check) until stopped with
+    SIGINT/SIGTERM; any number of workers may run, each job runs once."""
     from gridmap.exports import export_jobs
     from gridmap.grid import import_jobs  # the worker's handlers, by job kind
     from gridmap.jobs import worker as job_worker
     from gridmap.party import report_jobs as party_jobs
     from gridmap.requests import rate_jobs
     from gridmap.review import report_jobs
+    from gridmap.services import jobs as service_jobs
 
     settings = current_app.extensions["gridmap.settings"]
     handlers = (
@@ -128,6 +129,7 @@ def worker(concurrency: int | None) -> None:
         | rate_jobs.handlers(settings)
         | export_jobs.handlers(settings)
         | party_jobs.handlers(settings)
+        | service_jobs.handlers(settings)
     )
     daily = {
         "prune": lambda session: _prune(session, settings),
@@ -274,6 +276,96 @@ def import_households(
         return ingest.import_households(session, chunks, crs, progress=_bar, bulk=not row_by_row)
 
     _run_import(do)
+
+
+@group.command("import-service-sites")
+@_file
+@_crs_option
+@_layer_option
+@_encoding_option
+@click.option("--replace", is_flag=True, help="Remove the sites the file does not list.")
+@click.option("--no-refresh", is_flag=True, help="Leave the walking circles to compute later.")
+def import_service_sites(
+    path: Path, crs: str, layer: str | None, encoding: str | None, replace: bool, no_refresh: bool
+) -> None:
+    """Import service sites (党群服务中心, 党群服务站, 助餐点…) from point features with
+    code, name, kind[, address, opening_hours, services]; then compute the walking circles."""
+    from gridmap.services import circles, sites
+
+    settings = current_app.extensions["gridmap.settings"]
+
+    def do(session: Session) -> ingest.ImportReport:
+        frame = ingest.read_features(path, layer=layer, encoding=encoding)
+        report = sites.import_sites(session, frame, crs, replace=replace)
+        if not no_refresh:
+            circles.refresh(session, settings)
+        return report
+
+    _run_import(do)
+
+
+@group.command("import-walk-network")
+@_file
+@click.option("--crs", help="Coordinate system of a road layer (an .osm.pbf is WGS 84).")
+@_layer_option
+@_encoding_option
+@click.option("--no-refresh", is_flag=True, help="Leave the walking circles to compute later.")
+def import_walk_network(
+    path: Path, crs: str | None, layer: str | None, encoding: str | None, no_refresh: bool
+) -> None:
+    """Replace the walking network by an OpenStreetMap extract (.osm.pbf, through osmium) or a
+    road layer (Shapefile, GeoJSON, GeoPackage): topology built, connected pieces reported;
+    then compute the walking circles."""
+    from gridmap.services import circles, network
+
+    settings = current_app.extensions["gridmap.settings"]
+    with _one_transaction() as session:
+        if path.name.lower().endswith(".pbf"):
+            lines, origin = network.osm_lines(path), "osm"
+        else:
+            if not crs:
+                raise click.UsageError("a road layer needs --crs")
+            lines, origin = network.layer_lines(path, crs, layer=layer, encoding=encoding), "file"
+        check = network.import_network(session, lines, origin)
+        _audit(session, "import.walk_network", **check.as_dict())
+        if not no_refresh:
+            circles.refresh(session, settings)
+    _echo_check(check.as_dict())
+
+
+def _echo_check(check: dict[str, Any]) -> None:
+    click.echo(
+        f"walk network: {check['nodes']} nodes, {check['edges']} edges, "
+        f"{check['components']} connected piece(s)"
+    )
+    if check["detached_nodes"]:
+        click.echo(
+            f"  - {check['detached_nodes']} node(s) outside the largest piece, in pieces of "
+            f"{', '.join(map(str, check['detached_pieces']))} node(s)",
+            err=True,
+        )
+
+
+@group.command("check-walk-network")
+def check_walk_network() -> None:
+    """Count the walking network's connected pieces (pgr_connectedComponents)."""
+    from gridmap.storage import walk_network
+
+    with _one_transaction() as session:
+        check = walk_network.check_network(session)
+    _echo_check(check.as_dict())
+
+
+@group.command("refresh-service-map")
+def refresh_service_map() -> None:
+    """Compute the walking circles, every household's walk and the candidate sites anew."""
+    from gridmap.services import circles
+
+    settings = current_app.extensions["gridmap.settings"]
+    with _one_transaction() as session:
+        found = circles.refresh(session, settings)
+        _audit(session, "service_map.refresh", **found)
+    click.echo(f"service map: {found['sites_on_network']} site(s) on the network")
 
 
 @group.command("import-people")

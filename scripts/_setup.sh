@@ -58,6 +58,10 @@ install_debian_packages() {
   # GDAL's command-line tools: the tests read the OGC API, the TileJSON and the GIS exports
   # with its OAPIF, MVT, GPKG and GeoJSON drivers, as QGIS does.
   command -v ogrinfo >/dev/null || missing+=(gdal-bin)
+  # The walking network of the service map: pgRouting's topology and driving distance, and
+  # osmium to read OpenStreetMap extracts (.osm.pbf) into line features.
+  [ -f /usr/share/postgresql/15/extension/pgrouting.control ] || missing+=(postgresql-15-pgrouting)
+  command -v osmium >/dev/null || missing+=(osmium-tool)
   [ ${#missing[@]} -eq 0 ] && return
   log "Installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -247,7 +251,7 @@ secure_roles() {
   admin_psql postgres <<<"$statements"
 }
 
-EXTENSIONS="'postgis', 'btree_gist', 'pg_trgm'"
+EXTENSIONS="'postgis', 'btree_gist', 'pg_trgm', 'pgrouting'"
 
 create_extensions() {
   # PostGIS is not a trusted extension: only a superuser may create it, and gridmap is none.

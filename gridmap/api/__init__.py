@@ -32,6 +32,7 @@ from gridmap.api import (
     reports,
     requests,
     review,
+    service_map,
     tilejson,
     tiles,
     visits,
@@ -97,6 +98,7 @@ def init_app(app: OpenAPI) -> None:
         files.bp,
         public_channel.bp,
         exports.bp,
+        service_map.bp,
     )
     for bp in blueprints:
         app.register_api(bp)

@@ -535,6 +535,31 @@ class Job(Answer):
     progress: int | float
 
 
+# ------------------------------------------------------------------------- service map
+
+
+class ServiceMapState(Answer):
+    """When the walking circles were computed, whether sites or the network changed since,
+    the network's figures (its connected pieces) and the bands of the circles."""
+
+    refreshed_at: str | None
+    stale: bool
+    speed_mps: float
+    minutes: list[int]
+    nodes: int
+    edges: int
+    components: int
+    detached_nodes: int
+
+
+class ServiceGaps(Answer):
+    """Households and those outside every last-band circle, per micro-grid (``rows``) and per
+    community."""
+
+    rows: list[Json]
+    communities: list[Json]
+
+
 # ----------------------------------------------------------------------------- patrols
 
 

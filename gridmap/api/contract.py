@@ -245,6 +245,14 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/exports/{layer}.{fmt}"): {200: _CSV},
     ("post", "/api/v1/exports"): {202: a.Job},
     ("post", "/api/v1/grid-imports/{job_id}/confirm"): {202: a.Job},
+    ("get", "/api/v1/service-sites"): {200: a.GeoJsonFile},
+    ("get", "/api/v1/service-map"): {200: a.ServiceMapState},
+    ("get", "/api/v1/service-map/isochrones"): {200: a.GeoJsonFile},
+    ("get", "/api/v1/service-map/candidates"): {200: a.GeoJsonFile},
+    ("get", "/api/v1/service-map/gaps"): {200: a.ServiceGaps},
+    ("get", "/api/v1/service-map/gap-map"): {200: a.GeoJsonFile},
+    ("post", "/api/v1/service-imports"): {202: a.Job},
+    ("post", "/api/v1/service-map/refresh"): {202: a.Job},
     ("get", "/api/v1/tiles/grids.json"): {200: a.TileJson},
     ("get", "/api/v1/tiles/requests.json"): {200: a.TileJson},
     ("get", OGC): {200: a.OgcLandingPage},
@@ -275,6 +283,10 @@ SUCCESS: dict[tuple[str, str], Success] = {
 
 #: The media types some operations answer instead of application/json.
 MEDIA: dict[tuple[str, str], str] = {
+    ("get", "/api/v1/service-sites"): GEOJSON,
+    ("get", "/api/v1/service-map/isochrones"): GEOJSON,
+    ("get", "/api/v1/service-map/candidates"): GEOJSON,
+    ("get", "/api/v1/service-map/gap-map"): GEOJSON,
     ("get", "/api/v1/grids"): GEOJSON,
     ("get", "/api/v1/grids/{code}"): GEOJSON,
     ("get", "/api/v1/households"): GEOJSON,
@@ -567,6 +579,30 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
                             "pattern": "^[A-Za-z0-9_-]{32}$",
                             "description": "The draft token of POST /api/v1/public/codes",
                         },
+                    },
+                }
+            }
+        },
+    },
+    ("post", "/api/v1/service-imports"): {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "what", "crs"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A site layer, a road layer or an OpenStreetMap "
+                            "extract (.osm.pbf); README, Service map",
+                        },
+                        "what": {"type": "string", "enum": ["sites", "network"]},
+                        "crs": {"type": "string", "maxLength": 40, "minLength": 1},
+                        "layer": {"type": "string", "maxLength": 200},
+                        "encoding": {"type": "string", "maxLength": 40},
+                        "replace": {"type": "string", "enum": ["true", "false"]},
                     },
                 }
             }

@@ -279,6 +279,17 @@ def parse_page(query: PageQuery) -> tuple[int, int | None]:
 _UPLOAD_FIELDS = (("crs", True, 40), ("layer", False, 200), ("encoding", False, 40))
 
 
+def service_import_fields(form: Mapping[str, str]) -> tuple[Literal["sites", "network"], bool]:
+    """``what`` (sites or network) and ``replace`` (true/false) of a service map upload."""
+    what = (form.get("what") or "").strip()
+    replace = (form.get("replace") or "false").strip().lower()
+    if what not in ("sites", "network"):
+        raise InvalidInput(f"what 应为 sites 或 network（not {what[:40]!r}）")
+    if replace not in ("true", "false"):
+        raise InvalidInput(f"replace 应为 true 或 false（not {replace[:40]!r}）")
+    return ("sites" if what == "sites" else "network"), replace == "true"
+
+
 def upload_form(
     files: Mapping[str, FileStorage], form: Mapping[str, str], *, field: str
 ) -> tuple[FileStorage, dict[str, str]]:

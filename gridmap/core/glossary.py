@@ -483,6 +483,9 @@ JOB_KINDS: Final = {
     "requests.rates": "三率排名导出",
     "exports.gis": "GIS 数据导出",
     "party.report": "双报到季度报表",
+    "services.sites": "服务点位导入",
+    "services.network": "步行路网导入",
+    "services.refresh": "15分钟服务圈计算",
 }
 #: The coordinate systems a grid file may be declared in on the import page.
 INPUT_CRS: Final = {
@@ -643,6 +646,10 @@ AUDIT_ACTIONS: Final = {
     "import.coverage": "导入党员包户",
     "import.requests": "导入诉求",
     "import.demo": "导入示范数据",
+    "import.service_sites": "导入服务点位",
+    "import.walk_network": "导入步行路网",
+    "service_import.upload": "上传服务点位或路网文件",
+    "service_map.refresh": "重新计算15分钟服务圈",
     "request.create": "上报诉求",
     "file.upload": "上传照片",
     "rates.request": "申请导出满意率",
@@ -862,6 +869,53 @@ PUBLIC: Final = {
     "newOne": "再反映一个问题",
 }
 
+#: The service map (15分钟便民服务圈, ``gridmap.services``): the kinds of service site and the
+#: page's words.
+SITE_KINDS: Final = {
+    "centre_street": "街道党群服务中心",
+    "centre_community": "社区党群服务中心",
+    "station": "党群服务站",
+    "canteen": "助餐点",
+    "clinic": "社区卫生服务站",
+    "day_care": "日间照料中心",
+    "convenience": "便民服务点",
+}
+SERVICE_MAP: Final = {
+    "title": "15分钟便民服务圈",
+    "sites": "服务点位",
+    "circles": "步行服务圈",
+    "minutes": "{minutes} 分钟步行",
+    "gaps": "服务圈外住户（缺口）",
+    "gapShare": "圈外住户占比",
+    "candidates": "建议新增点位",
+    "candidate": "第 {rank} 候选：可新覆盖 {households} 户",
+    "network": "步行路网",
+    "table": "各社区、微网格覆盖情况",
+    "community": "社区",
+    "micro": "微网格",
+    "households": "住户",
+    "uncovered": "圈外住户",
+    "covered": "覆盖率",
+    "refreshedAt": "计算时间",
+    "stale": "点位或路网已变更，结果待重新计算",
+    "never": "尚未计算",
+    "speed": "步行速度 {speed} 米/秒",
+    "components": "路网连通片数 {components}，与主网不连通的节点 {detached} 个",
+    "hours": "开放时间",
+    "services": "服务项目",
+    "address": "地址",
+    "empty": "没有数据",
+    "legend": "图例",
+    "upload": "导入与重新计算",
+    "what": "导入内容",
+    "file": "文件",
+    "crs": "坐标系",
+    "submit": "上传并导入",
+    "refresh": "重新计算服务圈",
+    "imported": "导入完成，服务圈已重新计算",
+    "refreshed": "服务圈已重新计算",
+}
+
 
 def for_pages() -> dict[str, object]:
     """The tables the page scripts read (``window`` config ``glossary``), JSON-ready."""
@@ -911,6 +965,8 @@ def for_pages() -> dict[str, object]:
         "jobKinds": JOB_KINDS,
         "inputCrs": INPUT_CRS,
         "importChanges": IMPORT_CHANGES,
+        "siteKinds": SITE_KINDS,
+        "serviceMap": SERVICE_MAP,
         "namesKept": list(NAMES_KEPT),
         "photos": PHOTOS,
         "public": PUBLIC,

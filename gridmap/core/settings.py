@@ -224,6 +224,15 @@ class Settings(BaseSettings):
     #: An upload still attached to nothing this many hours after it came (a form given up,
     #: a write refused) is deleted, row and bytes, by the worker's hourly ``files`` job.
     files_unattached_hours: int = Field(24, ge=1, le=24 * 365)
+    #: The service map (15分钟便民服务圈, ``gridmap.services``): walking speed in metres per
+    #: second (1.2 m/s, a common planning figure for older walkers), the time bands of the
+    #: walking circles in minutes (the last one decides whether a household is covered), how far
+    #: (metres) a home or a site may lie from the street it is reached by, and how many
+    #: candidate sites the maximal-coverage analysis proposes.
+    walking_speed_mps: float = Field(1.2, gt=0.2, le=3)
+    service_minutes: str = Field("5,10,15", pattern=r"^[1-9][0-9]?(,[1-9][0-9]?){0,4}$")
+    service_access_m: float = Field(150.0, ge=0, le=1000)
+    service_candidates: int = Field(5, ge=1, le=50)
     #: Password of the demo accounts created with the demo data (demo only).
     demo_password: str = Field("gridmap-demo", repr=False)
 
@@ -263,6 +272,11 @@ class Settings(BaseSettings):
         new ``database_url``).
         """
         return type(self)(**{**self.model_dump(include=self.model_fields_set), **changes})
+
+    @property
+    def walking_minutes(self) -> tuple[int, ...]:
+        """The bands of the walking circles, ascending (``service_minutes``)."""
+        return tuple(sorted({int(m) for m in self.service_minutes.split(",")}))
 
     @property
     def weights(self) -> tuple[float, float, float]:

@@ -7,14 +7,16 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from gridmap.access import accounts
-from gridmap.core import clock
+from gridmap.core import clock, glossary
 from gridmap.core.settings import Settings
 from gridmap.demo import lists, party
 from gridmap.demo.shape import DEFAULT, DemoShape
@@ -22,7 +24,10 @@ from gridmap.grid import ingest
 from gridmap.party import buildings as party_buildings
 from gridmap.patrols import service as patrols
 from gridmap.requests import service as requests
+from gridmap.services import circles, network
+from gridmap.services import sites as service_sites
 from gridmap.spatial.generate import Population, generate_population
+from gridmap.spatial.generate.streets import synthetic_sites, synthetic_streets
 from gridmap.storage import departments as storage_departments
 from gridmap.storage import requests as storage_requests
 from gridmap.storage.models import Grid
@@ -77,6 +82,7 @@ def load(
     reports.append(patrols.seed_work_lists(session))
     reports.append(party.load(session, seed=seed, password=settings.demo_password))
     reports.append(lists.load(session, seed=seed))
+    reports.append(seed_service_map(session, grid, shape, seed=seed, settings=settings))
     return reports
 
 
@@ -89,6 +95,27 @@ def seed_buildings(session: Session, settings: Settings) -> ingest.ImportReport:
     )
     report = ingest.ImportReport("buildings", written=counts["buildings"])
     report.notes.append(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    return report
+
+
+def seed_service_map(
+    session: Session, grid: gpd.GeoDataFrame, shape: DemoShape, *, seed: int, settings: Settings
+) -> ingest.ImportReport:
+    """The synthetic walking network and service sites of the demo (``spatial.generate.
+    streets``), and their walking circles computed."""
+    micro = grid[grid["level"] == "micro"]
+    lines = [(None, shapely.to_wkb(line)) for line in synthetic_streets(micro.geometry)]
+    network.import_network(session, lines, "synthetic")
+    names = dict(zip(grid["code"], grid["name"], strict=True))
+    sites = synthetic_sites(
+        micro,
+        names=names,
+        labels=glossary.SITE_KINDS,
+        centre_share=shape.service_centre_share,
+        seed=seed,
+    )
+    report = service_sites.import_sites(session, sites, "EPSG:4490")
+    circles.refresh(session, settings)
     return report
 
 

@@ -63,6 +63,10 @@ class DemoShape:
     leader_kinds : tuple of (kind, share)
         Person kinds of the building leaders (:data:`LEADER_KINDS`). Every building has one
         building leader, posted to its micro-grid with the role ``building_leader``.
+    service_centre_share : float
+        Share of communities with a community-level 党群服务中心 (the rest leave gaps in the
+        15-minute circles for the service map to find); the walking network and the other
+        sites are synthetic too (:mod:`gridmap.spatial.generate.streets`).
 
     Notes
     -----
@@ -81,6 +85,7 @@ class DemoShape:
     uncovered_share: float = 0.04
     cover_kinds: tuple[tuple[str, float], ...] = COVER_KINDS
     leader_kinds: tuple[tuple[str, float], ...] = LEADER_KINDS
+    service_centre_share: float = 0.7
 
     def __post_init__(self) -> None:
         for name in (
@@ -96,6 +101,10 @@ class DemoShape:
             raise ValueError(f"households must be None or >= 1, got {self.households}")
         if self.requests < 0:
             raise ValueError(f"requests must be >= 0, got {self.requests}")
+        if not 0 <= self.service_centre_share <= 1:
+            raise ValueError(
+                f"service_centre_share must be in [0, 1], got {self.service_centre_share}"
+            )
         if not 0 <= self.uncovered_share < 1:
             raise ValueError(f"uncovered_share must be in [0, 1), got {self.uncovered_share}")
         for name in ("cover_kinds", "leader_kinds"):

@@ -255,14 +255,14 @@ def _read(session: Session, job: JobRecord, report: Report) -> gpd.GeoDataFrame:
         raise InvalidInput("任务没有上传文件（the job has no file）")
     report(5, "读取文件")
     filename, content = job_store.upload(session, job.upload_id)
-    with _on_disk(filename, content, limit=len(content) * _UNZIP_FACTOR + 10**6) as path:
+    with on_disk(filename, content, limit=len(content) * _UNZIP_FACTOR + 10**6) as path:
         return read_grid_features(
             path, layer=job.params.get("layer") or None, encoding=job.params.get("encoding")
         )
 
 
 @contextmanager
-def _on_disk(filename: str, content: bytes, *, limit: int) -> Iterator[Path]:
+def on_disk(filename: str, content: bytes, *, limit: int) -> Iterator[Path]:
     """The upload as a file GDAL can open: a zip unpacked (flat, names only) to its one
     Shapefile or grid file."""
     suffix = PurePath(filename).suffix.lower()

@@ -36,6 +36,7 @@ ASSIGN_JS = "js/pages/assign.js"
 REQUESTS_JS = "js/pages/requests.js"
 REVIEW_JS = "js/pages/review.js"
 PATROL_JS = "js/pages/patrol.js"
+SERVICE_MAP_JS = "js/pages/service_map.js"
 IMPORT_JS = "js/pages/grid_import.js"
 PUBLIC_JS = "js/pages/public.js"
 LISTS_JS = "js/pages/party_lists.js"
@@ -385,6 +386,21 @@ def build_lists_map(
     }
     PageScript("gridmapPartyLists", asset_url(LISTS_JS), config).add_to(grid_map)
     return grid_map
+
+
+def build_service_map(
+    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+) -> folium.Map:
+    """15分钟便民服务圈: service sites, their walking circles, the gap map (micro-grids by the
+    share of households outside every circle) and the candidate sites; every layer is fetched
+    from the API (``config`` says where, and the bounds of the caller's area).
+    """
+    service_map = _base_map(settings, asset_url)
+    config = {"basemapCrs": settings.basemap_crs, "minZoom": _MIN_ZOOM, "maxZoom": _MAX_ZOOM} | {
+        **config
+    }
+    PageScript("gridmapServiceMap", asset_url(SERVICE_MAP_JS), config).add_to(service_map)
+    return service_map
 
 
 def build_patrol_map(

@@ -74,6 +74,7 @@ from gridmap.web.maps import (
     build_public_map,
     build_requests_map,
     build_review_map,
+    build_service_map,
     public_config,
     render_parts,
     requests_config,
@@ -113,6 +114,7 @@ _NAV = (
     ("诉求地图", "web.requests_map", frozenset({READ})),
     ("红黑榜", "web.requests_ranking", frozenset({READ})),
     ("一月一研判", "web.review_page", frozenset({REVIEW})),
+    (glossary.SERVICE_MAP["title"], "web.service_map_page", frozenset({REVIEW})),
     ("巡查走访", "web.patrol_page", frozenset({HANDLE})),
     ("民情日志", "web.visits_page", frozenset({VISIT})),
     ("我的双报到", "web.my_party_page", frozenset({SERVE})),
@@ -280,6 +282,25 @@ def review_page() -> str:
         categories=categories,
         areas=review_store.areas(session, who.scope.prefixes),
         report_urls=report_urls,
+    )
+
+
+@bp.get("/service-map")
+@requires(REVIEW)
+def service_map_page() -> str:
+    """15分钟便民服务圈: sites, walking circles, the gap map, candidate sites and the table."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    session, who = get_session(), caller()
+    box = review_store.extent(session, who.scope.prefixes)
+    config = {
+        "apiRoot": f"{request.script_root}/api/v1",
+        "bounds": [[box[1], box[0]], [box[3], box[2]]] if box else None,
+    }
+    built = build_service_map(settings, asset_url=_asset_url, config=config)
+    # Sites may be imported by a street administrator; the network is the whole district's.
+    upload = {"network": not who.scope.prefixes} if IMPORT in who.capabilities else None
+    return render_template(
+        "service_map.html", map=render_parts(built, nonce=csp_nonce()), upload=upload
     )
 
 

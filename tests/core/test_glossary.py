@@ -53,6 +53,7 @@ from gridmap.storage import models
         (models.MATCH_STATES, glossary.MATCH_STATES),
         (models.WISH_STATES, glossary.WISH_STATES),
         (balance.SOLUTIONS, glossary.DIVISION_SOLUTIONS),
+        (models.SITE_KINDS, glossary.SITE_KINDS),
     ],
 )
 def test_every_code_has_a_label(codes: tuple[str, ...], labels: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import mapbox_vector_tile
 import pytest
+from shapely.geometry import MultiPolygon, box
 from sqlalchemy import select, update
 from werkzeug.routing import Rule
 
@@ -31,7 +32,14 @@ from gridmap.core import clock
 from gridmap.files import service as files
 from gridmap.files import stores
 from gridmap.storage import files as file_store
-from gridmap.storage.models import Patrol, PatrolCheckIn, ResidentRequest
+from gridmap.storage.models import (
+    Patrol,
+    PatrolCheckIn,
+    ResidentRequest,
+    ServiceCandidate,
+    ServiceIsochrone,
+    ServiceSite,
+)
 from tests.conftest import ClientFor, client_for
 from tests.requests.photos import image
 from tests.security.conftest import (
@@ -68,6 +76,16 @@ NO_OBJECT_ENDPOINTS = {
     "open311.service_definition": "the category catalogue is the same for every scope",
     "departments.list_departments": "the departments a street may summon: the same list for "
     "every scope, no personal data",
+}
+
+#: Endpoints of the aggregate capability (REVIEW) that are the same for every scope: they hold
+#: no household, person or request, so there is nothing of B to keep from A. Every other
+#: REVIEW endpoint is probed (test_every_review_endpoint_is_probed_or_unscoped).
+UNSCOPED_REVIEW_ENDPOINTS = {
+    "service_map.service_sites": "service sites are public facilities (name, kind, hours)",
+    "service_map.service_isochrones": "the walking circles: sites and streets only",
+    "service_map.service_map_state": "when the circles were computed and the network's size",
+    "web.service_map_page": "the page shell; its layers come from the probed API",
 }
 
 #: method, URL, JSON body and, for a write guarded by If-Match, its headers.
@@ -867,6 +885,41 @@ PROBES = (
         _guarded("POST", f"/api/v1/central-households/{GHOST_ID}/end", {}),
     ),
     Probe(
+        "service gaps",
+        REVIEW,
+        "list",
+        _get("/api/v1/service-map/gaps"),
+        _get("/api/v1/service-map/gaps"),
+    ),
+    Probe(
+        "service gaps of a grid",
+        REVIEW,
+        "features",
+        _get(f"/api/v1/service-map/gaps?grid={A}"),
+        _get(f"/api/v1/service-map/gaps?grid={B}"),
+    ),
+    Probe(
+        "service gap map of a grid",
+        REVIEW,
+        "features",
+        _get(f"/api/v1/service-map/gap-map?grid={A}01"),
+        _get(f"/api/v1/service-map/gap-map?grid={B}01"),
+    ),
+    Probe(
+        "candidate sites",
+        REVIEW,
+        "list",
+        _get("/api/v1/service-map/candidates"),
+        _get("/api/v1/service-map/candidates"),
+    ),
+    Probe(
+        "candidate sites of a grid",
+        REVIEW,
+        "features",
+        _get(f"/api/v1/service-map/candidates?grid={A}"),
+        _get(f"/api/v1/service-map/candidates?grid={B}"),
+    ),
+    Probe(
         "OGC patrols in bbox",
         READ,
         "features",
@@ -925,15 +978,33 @@ def _photo_row(file_id: str, kind: str, owner: dict[str, int], size: int) -> dic
 
 
 @pytest.fixture
+def service_world(session, world) -> None:
+    """A service site, a drawn circle and a candidate site in A and in B (the circles and
+    candidates as a refresh would leave them)."""
+    for rank, (code, lon, lat) in enumerate(
+        (("SITE-A", 116.405, 39.915), ("SITE-B", 116.445, 39.915)), start=1
+    ):
+        point = f"SRID=4490;POINT({lon} {lat})"
+        site = ServiceSite(code=code, name=code, kind="station", geom=point)
+        session.add(site)
+        session.flush()
+        circle = f"SRID=4490;{MultiPolygon([box(lon - 1e-3, lat - 1e-3, lon + 1e-3, lat + 1e-3)])}"
+        session.add(ServiceIsochrone(site_id=site.id, minutes=15, geom=circle))
+        session.add(ServiceCandidate(rank=rank, node_id=rank, households=3 - rank, geom=point))
+    session.commit()
+
+
+@pytest.fixture
 def login_as(
     login_as: ClientFor,
     request_world: None,
     patrol_world: None,
     photo_world: None,
     building_world: None,
+    service_world: None,
 ) -> ClientFor:
     """The security suite's ``login_as``, in a world that also holds residents' requests,
-    patrols, photos and buildings."""
+    patrols, photos, buildings and the service map."""
     return login_as
 
 
@@ -1153,6 +1224,24 @@ def test_every_data_endpoint_is_in_the_matrix(app):
     assert data - probed == set(NO_OBJECT_ENDPOINTS)
 
 
+def test_every_review_endpoint_is_probed_or_unscoped(app):
+    """The aggregates in scope (REVIEW) that come from the service map and later rooms: each
+    is probed, or listed as holding nothing of any scope."""
+    adapter = app.url_map.bind("localhost")
+    probed = {
+        adapter.match(url.split("?")[0], method=method)[0]
+        for probe in PROBES
+        for method, url, *_ in (probe.inside, probe.outside)
+    }
+    service = {
+        r.endpoint
+        for r in _rules(app)
+        if REVIEW in _needed(app, r.endpoint)
+        and r.endpoint.startswith(("service_map.", "web.service_map"))
+    }
+    assert service - probed == set(UNSCOPED_REVIEW_ENDPOINTS)
+
+
 def test_an_undeclared_view_is_refused(app, login_as):
     app.add_url_rule("/api/v1/undeclared", "undeclared", lambda: {"secret": "13812340001"})
     app.add_url_rule("/undeclared-page", "undeclared_page", lambda: "13812340001")
@@ -1225,7 +1314,7 @@ def test_out_of_scope_people_are_never_named(login_as):
 
 
 def test_the_matrix_detects_a_caller_who_can_see_b(
-    app, make_user, request_world, patrol_world, photo_world, building_world
+    app, make_user, request_world, patrol_world, photo_world, building_world, service_world
 ):
     """The checks above can fail: a county-wide street admin (scope 110101, which holds B) is
     caught by every probe."""

@@ -149,6 +149,7 @@ CHIEF_JOURNEY: list[Step] = [
     ("requests-map", _go("/requests/map")),
     ("ranking", _go("/requests/ranking")),
     ("review", _go("/review")),
+    ("service-map", _go("/service-map")),
     ("patrol", _go("/patrol")),
     ("patrols", _go("/patrols")),
     ("party", _go("/party")),

@@ -5,7 +5,8 @@ categories, timeline, idempotency keys and tallies (``requests``); patrols (``pa
 background jobs and their uploaded files (``jobs``); uploaded photos (``files``); buildings,
 units, their posts and 党员中心户 (``buildings``); 双报到 of units and in-service members, their
 activities and attendance (``party``); the three lists (needs, resources, service projects) and
-微心愿 (``lists``).
+微心愿 (``lists``); service sites, the walking network and the cached walking circles
+(``services``).
 
 Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
 line of defence: geometries valid, non-empty and inside China's envelope, grid codes shaped by
@@ -133,6 +134,17 @@ from gridmap.storage.models.requests import (
     RequestTallyGrid,
     ResidentRequest,
 )
+from gridmap.storage.models.services import (
+    EDGE_ORIGINS,
+    SITE_KINDS,
+    ServiceCandidate,
+    ServiceIsochrone,
+    ServiceMapState,
+    ServiceReach,
+    ServiceSite,
+    WalkEdge,
+    WalkNode,
+)
 
 __all__ = [
     "API_KEY_ROLES",
@@ -146,6 +158,7 @@ __all__ = [
     "CHINA_ENVELOPE",
     "CODE_PURPOSES",
     "DEPARTMENT_KINDS",
+    "EDGE_ORIGINS",
     "EXTENSION_STATES",
     "FILE_MEDIA_TYPES",
     "FILE_PURPOSES",
@@ -172,6 +185,7 @@ __all__ = [
     "REQUEST_STATES",
     "RESOURCE_KINDS",
     "ROLES",
+    "SITE_KINDS",
     "SRID",
     "TRACKING_ALPHABET",
     "USER_ROLES",
@@ -232,11 +246,18 @@ __all__ = [
     "RequestTally",
     "RequestTallyGrid",
     "ResidentRequest",
+    "ServiceCandidate",
+    "ServiceIsochrone",
+    "ServiceMapState",
     "ServicePostKind",
+    "ServiceReach",
+    "ServiceSite",
     "SmallWish",
     "StoredFile",
     "User",
     "UserNotice",
+    "WalkEdge",
+    "WalkNode",
     "WorkList",
     "geometry_checks",
     "in_array",

@@ -67,6 +67,9 @@ export const JOB_STATE_LABELS = glossary.jobStates;
 export const JOB_KIND_LABELS = glossary.jobKinds;
 /** What a grid import would do to a grid (新增, 重绘, 撤销). */
 export const IMPORT_CHANGE_LABELS = glossary.importChanges;
+/** The service map (15分钟便民服务圈): the kinds of site and the page's words. */
+export const SITE_KIND_LABELS = glossary.siteKinds;
+export const SERVICE_MAP_LABELS = glossary.serviceMap;
 /** What a page says when the API refuses, by problem code or status class (core/api.js). */
 /** Names that stay as they are in Chinese text (products, file formats). */
 export const NAMES_KEPT = new Set(glossary.namesKept);

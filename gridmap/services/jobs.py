@@ -1,0 +1,166 @@
+"""The service map's jobs (后台任务): importing service sites or the walking network from an
+uploaded file, and refreshing the walking circles.
+
+An import writes all or nothing, is audited, and queues a refresh in the same transaction, so
+the cached circles follow every change of sites or network. Refreshes share one lock with the
+imports: they run one after another, each on the data as the one before left it.
+
+Who may: the walking network is the whole district's, so only an account without a grid scope
+(the system administrator) replaces it; a street administrator imports sites inside the
+street only (a site outside it refuses the file).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path, PurePath
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from gridmap.access import audit
+from gridmap.access.auth import Forbidden
+from gridmap.core.errors import InvalidInput
+from gridmap.core.settings import Settings
+from gridmap.grid.import_jobs import TooLarge, on_disk
+from gridmap.grid.ingest import read_features
+from gridmap.jobs import Handler, Owner, Report, enqueue
+from gridmap.services import circles, network, sites
+from gridmap.spatial.crs import parse_crs
+from gridmap.storage import jobs as job_store
+from gridmap.storage.jobs import JobRecord
+
+SITES = "services.sites"
+NETWORK = "services.network"
+REFRESH = "services.refresh"
+LOCK = "service-map"
+What = Literal["sites", "network"]
+#: File name endings accepted: a Shapefile zipped, the single-file formats, and (network)
+#: an OpenStreetMap extract.
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "sites": (".zip", ".gpkg", ".kml", ".geojson", ".json"),
+    "network": (".zip", ".gpkg", ".geojson", ".json", ".pbf"),
+}
+_UNZIP_FACTOR = 20
+
+
+def submit_import(
+    session: Session,
+    owner: Owner,
+    what: What,
+    filename: str,
+    content: bytes,
+    *,
+    crs: str,
+    layer: str | None,
+    encoding: str | None,
+    replace: bool,
+    max_bytes: int,
+) -> int:
+    """Store an uploaded site layer or network and queue its import; returns the job's id."""
+    name = PurePath(filename or "").name
+    if (what == "network" or replace) and owner.scope_code:
+        raise Forbidden(
+            "步行路网和全部点位的替换涉及全区，只有系统管理员可以进行"
+            "（only the system administrator replaces the network or every site）"
+        )
+    if not name.lower().endswith(SUFFIXES[what]):
+        allowed = "、".join(SUFFIXES[what])
+        raise InvalidInput(f"只能上传 {allowed} 文件（not an accepted file: {name or 'no name'}）")
+    if not content:
+        raise InvalidInput("文件是空的（the file is empty）")
+    if len(content) > max_bytes:
+        raise TooLarge(f"文件过大：{len(content) / 1e6:.1f} MB，上限 {max_bytes / 1e6:.1f} MB")
+    parse_crs(crs)
+    upload_id = job_store.add_upload(session, owner.user_id, name, content)
+    params: dict[str, Any] = {"crs": crs, "layer": layer, "encoding": encoding, "filename": name}
+    params["replace"] = replace
+    kind = SITES if what == "sites" else NETWORK
+    return enqueue(session, kind, owner, params=params, upload_id=upload_id, lock=LOCK)
+
+
+def submit_refresh(session: Session, owner: Owner) -> int:
+    """Queue a refresh of the walking circles; returns the job's id."""
+    return enqueue(session, REFRESH, owner, params={}, lock=LOCK)
+
+
+def handlers(settings: Settings) -> dict[str, Handler]:
+    """The worker's handlers of the service map's jobs."""
+    return {
+        SITES: import_sites,
+        NETWORK: import_network,
+        REFRESH: functools.partial(refresh, settings=settings),
+    }
+
+
+def import_sites(session: Session, job: JobRecord, report: Report) -> dict[str, Any]:
+    with _file(session, job, report) as path:
+        frame = read_features(
+            path, layer=job.params.get("layer"), encoding=job.params.get("encoding")
+        )
+    report(40, "导入服务点位")
+    written = sites.import_sites(
+        session,
+        frame,
+        str(job.params["crs"]),
+        replace=bool(job.params.get("replace")),
+        scope_code=job.scope_code,
+    )
+    _audit(session, job, "import.service_sites", {"written": written.written})
+    return {"written": written.written, "refresh_job": _queue_refresh(session, job)}
+
+
+def import_network(session: Session, job: JobRecord, report: Report) -> dict[str, Any]:
+    with _file(session, job, report) as path:
+        report(20, "读取道路")
+        if path.suffix.lower() == ".pbf":
+            lines, origin = network.osm_lines(path), "osm"
+        else:
+            lines = network.layer_lines(
+                path, str(job.params["crs"]), layer=job.params.get("layer"),
+                encoding=job.params.get("encoding"),
+            )  # fmt: skip
+            origin = "file"
+    report(50, "构建路网拓扑")
+    check = network.import_network(session, lines, origin)
+    _audit(session, job, "import.walk_network", check.as_dict())
+    return check.as_dict() | {"refresh_job": _queue_refresh(session, job)}
+
+
+def refresh(
+    session: Session, job: JobRecord, report: Report, *, settings: Settings
+) -> dict[str, Any]:
+    report(10, "计算步行服务圈")
+    return circles.refresh(session, settings)
+
+
+class _file:
+    """The job's upload as a file on disk (a zip unpacked to its one layer)."""
+
+    def __init__(self, session: Session, job: JobRecord, report: Report) -> None:
+        if job.upload_id is None:
+            raise InvalidInput("任务没有上传文件（the job has no file）")
+        report(5, "读取文件")
+        self._name, content = job_store.upload(session, job.upload_id)
+        self._disk = on_disk(self._name, content, limit=len(content) * _UNZIP_FACTOR + 10**6)
+
+    def __enter__(self) -> Path:
+        return self._disk.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._disk.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def _audit(session: Session, job: JobRecord, action: str, detail: dict[str, Any]) -> None:
+    audit.record(
+        session,
+        action,
+        username=job.username,
+        object_type="job",
+        object_id=job.id,
+        detail=detail | {"file": job.params.get("filename")},
+    )
+
+
+def _queue_refresh(session: Session, job: JobRecord) -> int:
+    return submit_refresh(session, Owner(job.user_id, job.username, job.scope_code))
