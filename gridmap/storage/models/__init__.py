@@ -2,7 +2,8 @@
 coverage (``grid``); accounts and the audit log (``access``); departments, their co-handling
 and extensions (``departments``); residents' requests with their
 categories, timeline, idempotency keys and tallies (``requests``); patrols (``patrols``);
-background jobs and their uploaded files (``jobs``); uploaded photos (``files``).
+background jobs and their uploaded files (``jobs``); uploaded photos (``files``); other
+departments' grid layers and their overlay with ours (``onenet``).
 
 Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
 line of defence: geometries valid, non-empty and inside China's envelope, grid codes shaped by
@@ -60,6 +61,14 @@ from gridmap.storage.models.notifications import (
     NotificationDelivery,
     NotificationOptout,
 )
+from gridmap.storage.models.onenet import (
+    CELL_STATUSES,
+    COMPARE_LEVELS,
+    ForeignCell,
+    ForeignLayer,
+    OnenetPiece,
+    OnenetSummary,
+)
 from gridmap.storage.models.patrols import (
     PATROL_SOURCES,
     REACH_HOWS,
@@ -104,8 +113,10 @@ __all__ = [
     "CARD_COLOURS",
     "CARE_TAGS",
     "CATEGORY_CLASSES",
+    "CELL_STATUSES",
     "CHINA_ENVELOPE",
     "CODE_PURPOSES",
+    "COMPARE_LEVELS",
     "DEPARTMENT_KINDS",
     "EXTENSION_STATES",
     "FILE_MEDIA_TYPES",
@@ -146,6 +157,8 @@ __all__ = [
     "Category",
     "Coverage",
     "Department",
+    "ForeignCell",
+    "ForeignLayer",
     "Grid",
     "Household",
     "HouseholdVisit",
@@ -155,6 +168,8 @@ __all__ = [
     "LoginThrottle",
     "NotificationDelivery",
     "NotificationOptout",
+    "OnenetPiece",
+    "OnenetSummary",
     "Outbox",
     "Patrol",
     "PatrolCheckIn",
