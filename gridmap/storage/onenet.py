@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from gridmap.access.auth import Scope
+from gridmap.storage.grids import BBox, envelope
 from gridmap.storage.models import ForeignCell, ForeignLayer, Grid, OnenetPiece, OnenetSummary
 from gridmap.storage.scoping import grid_visible
 from gridmap.storage.sql import GeometryEncoding, geometry_columns
@@ -267,7 +268,13 @@ def layer(session: Session, scope: Scope, layer_id: int) -> LayerRow | None:
     return None if row is None else LayerRow(**row._asdict())
 
 
-def cells_select(scope: Scope, layer_id: int, geometry: GeometryEncoding | None) -> Select[Any]:
+def cells_select(
+    scope: Scope,
+    layer_id: int,
+    geometry: GeometryEncoding | None,
+    *,
+    bbox: BBox | None = None,
+) -> Select[Any]:
     """The layer's cells in scope with their verdict, by code: code, name, status, area,
     households, the best unit's code, the distances, the pieces as text, the outline."""
     best = aliased(Grid)
@@ -284,7 +291,7 @@ def cells_select(scope: Scope, layer_id: int, geometry: GeometryEncoding | None)
         .correlate(ForeignCell)
         .scalar_subquery()
     )
-    return (
+    stmt = (
         select(
             ForeignCell.id,
             ForeignCell.code,
@@ -302,6 +309,9 @@ def cells_select(scope: Scope, layer_id: int, geometry: GeometryEncoding | None)
         .where(ForeignCell.layer_id == layer_id, cell_visible(scope))
         .order_by(ForeignCell.code)
     )
+    if bbox:
+        stmt = stmt.where(func.ST_Intersects(ForeignCell.geom, envelope(bbox)))
+    return stmt
 
 
 def pieces_select(

@@ -1,9 +1,12 @@
 -- 一张网: the overlay of one foreign layer (:layer_id) with our current units of :level
--- ('zone' or 'micro'). Areas are measured in the CGCS2000 Gauss–Krüger zone :srid; the
--- overlay is computed on the stored lon/lat geometries and only its results projected.
+-- ('zone' or 'micro'). Areas and distances are measured in the CGCS2000 Gauss–Krüger
+-- zone :srid; the overlay itself is computed on the stored lon/lat geometries.
 -- Statements are separated by lines holding only "-- ;" (gridmap.storage.onenet runs them in
 -- order, in the caller's transaction).
 
+-- The planner's JIT compilation costs more than it saves on these few thousand rows.
+SET LOCAL jit = off;
+-- ;
 -- The previous overlay of the layer goes.
 DELETE FROM onenet_piece WHERE layer_id = :layer_id;
 -- ;
@@ -14,32 +17,22 @@ SET area_m2 = ST_Area(ST_Transform(geom, :srid)),
     status = NULL, best_grid_id = NULL, hausdorff_m = NULL, symdiff_m2 = NULL, households = NULL
 WHERE layer_id = :layer_id;
 -- ;
--- Each cell against each unit it meets: the area in common and its share of both. A unit
--- wholly inside the cell (or the cell inside the unit) needs no intersection.
-WITH unit AS (
-    SELECT g.id, g.geom, ST_Area(ST_Transform(g.geom, :srid)) AS area_m2
-    FROM grid g
-    WHERE g.level = :level AND g.valid_to IS NULL
-      AND g.geom && (SELECT ST_SetSRID(ST_Extent(geom)::geometry, 4490)
-                     FROM foreign_cell WHERE layer_id = :layer_id)
-), cut AS (
-    SELECT c.id AS cell_id, u.id AS grid_id, c.area_m2 AS cell_area, u.area_m2 AS unit_area,
-           CASE WHEN ST_CoveredBy(c.geom, u.geom) THEN c.area_m2
-                WHEN ST_CoveredBy(u.geom, c.geom) THEN u.area_m2
-                ELSE ST_Area(ST_Transform(ST_Intersection(c.geom, u.geom), :srid))
-           END AS area_m2
+-- Each cell against each unit it meets: the area in common, its share of both, and the
+-- households inside both (a household belongs to a zone through its micro-grid). A unit
+-- wholly inside the cell (or the cell inside the unit) needs no intersection. Shares are
+-- ratios of lon/lat areas (the scale of a degree² varies by 0.005 % across a cell), and the
+-- area in metres is the cell's share of its own measured area: no piece is projected.
+WITH cut AS MATERIALIZED (
+    SELECT c.id AS cell_id, u.id AS grid_id, c.area_m2 AS cell_m2,
+           ST_Area(c.geom) AS cell_deg, ST_Area(u.geom) AS unit_deg,
+           CASE WHEN ST_CoveredBy(c.geom, u.geom) THEN ST_Area(c.geom)
+                WHEN ST_CoveredBy(u.geom, c.geom) THEN ST_Area(u.geom)
+                ELSE ST_Area(ST_Intersection(c.geom, u.geom))
+           END AS deg
     FROM foreign_cell c
-    JOIN unit u ON ST_Intersects(c.geom, u.geom)
-    WHERE c.layer_id = :layer_id
-)
-INSERT INTO onenet_piece (cell_id, grid_id, layer_id, area_m2, share_of_cell, share_of_grid)
-SELECT cell_id, grid_id, :layer_id, area_m2,
-       LEAST(area_m2 / NULLIF(cell_area, 0), 1), LEAST(area_m2 / NULLIF(unit_area, 0), 1)
-FROM cut
-WHERE area_m2 > 0 AND cell_area > 0 AND unit_area > 0;
--- ;
--- The households inside both (a household belongs to a zone through its micro-grid).
-WITH inside AS (
+    JOIN grid u ON ST_Intersects(c.geom, u.geom)
+    WHERE c.layer_id = :layer_id AND u.level = :level AND u.valid_to IS NULL
+), inside AS MATERIALIZED (
     SELECT c.id AS cell_id,
            CASE WHEN :level = 'micro' THEN h.micro_grid_id ELSE m.parent_id END AS grid_id,
            count(*) AS n
@@ -49,30 +42,27 @@ WITH inside AS (
     WHERE c.layer_id = :layer_id
     GROUP BY 1, 2
 )
-UPDATE onenet_piece p SET households = inside.n
-FROM inside
-WHERE p.layer_id = :layer_id AND p.cell_id = inside.cell_id AND p.grid_id = inside.grid_id;
+INSERT INTO onenet_piece (cell_id, grid_id, layer_id, area_m2, share_of_cell, share_of_grid,
+                          households)
+SELECT cut.cell_id, cut.grid_id, :layer_id, cell_m2 * LEAST(deg / cell_deg, 1),
+       LEAST(deg / cell_deg, 1), LEAST(deg / unit_deg, 1), coalesce(inside.n, 0)
+FROM cut
+LEFT JOIN inside ON inside.cell_id = cut.cell_id AND inside.grid_id = cut.grid_id
+WHERE deg > 0 AND cell_deg > 0 AND unit_deg > 0;
 -- ;
 -- Each cell's verdict. Its best unit is the one it shares most area with; the pair is
 -- aligned when their outlines are within :tolerance_m of each other (the Hausdorff distance
 -- of the boundaries, densified). Otherwise the cell splits our units when it takes a real
 -- part (more than :min_share of the unit or of the cell) of a unit without taking (nearly)
 -- all of it; else it is made of whole units of ours (merges).
-WITH best AS (
-    SELECT DISTINCT ON (p.cell_id) p.cell_id, p.grid_id
-    FROM onenet_piece p
-    WHERE p.layer_id = :layer_id
-    ORDER BY p.cell_id, p.area_m2 DESC, p.grid_id
-), fit AS (
-    SELECT b.cell_id, b.grid_id,
-           ST_HausdorffDistance(ST_Boundary(ST_Transform(c.geom, :srid)),
-                                ST_Boundary(ST_Transform(g.geom, :srid)), 0.25) AS hausdorff_m,
-           ST_Area(ST_Transform(ST_SymDifference(c.geom, g.geom), :srid)) AS symdiff_m2
-    FROM best b
-    JOIN foreign_cell c ON c.id = b.cell_id
-    JOIN grid g ON g.id = b.grid_id
-), counted AS (
+-- One pass over the pieces, then key lookups only: the pieces were written in this
+-- transaction and have no statistics, so a join of two derived tables could be planned as a
+-- nested loop over both.
+WITH per_cell AS MATERIALIZED (
     SELECT p.cell_id,
+           (array_agg(p.grid_id ORDER BY p.area_m2 DESC, p.grid_id))[1] AS grid_id,
+           (array_agg(p.area_m2 ORDER BY p.area_m2 DESC, p.grid_id))[1] AS area_m2,
+           (array_agg(p.share_of_grid ORDER BY p.area_m2 DESC, p.grid_id))[1] AS share_of_grid,
            count(*) FILTER (
                WHERE p.share_of_grid < 1 - :min_share
                  AND (p.share_of_grid > :min_share OR p.share_of_cell > :min_share)
@@ -81,17 +71,26 @@ WITH best AS (
     FROM onenet_piece p
     WHERE p.layer_id = :layer_id
     GROUP BY p.cell_id
+), fit AS (
+    -- Symmetric difference = both areas less twice the common one (no overlay needed).
+    SELECT v.cell_id, v.grid_id, v.cuts, v.households,
+           ST_HausdorffDistance(ST_Boundary(ST_Transform(c.geom, :srid)),
+                                ST_Boundary(ST_Transform(g.geom, :srid)), 0.25) AS hausdorff_m,
+           GREATEST(c.area_m2 + v.area_m2 / NULLIF(v.share_of_grid, 0) - 2 * v.area_m2, 0)
+               AS symdiff_m2
+    FROM per_cell v
+    JOIN foreign_cell c ON c.id = v.cell_id
+    JOIN grid g ON g.id = v.grid_id
 )
 UPDATE foreign_cell c
 SET best_grid_id = fit.grid_id,
     hausdorff_m = fit.hausdorff_m,
     symdiff_m2 = fit.symdiff_m2,
-    households = counted.households,
+    households = fit.households,
     status = CASE WHEN fit.hausdorff_m <= :tolerance_m THEN 'aligned'
-                  WHEN counted.cuts > 0 THEN 'splits'
+                  WHEN fit.cuts > 0 THEN 'splits'
                   ELSE 'merges' END
 FROM fit
-JOIN counted USING (cell_id)
 WHERE c.id = fit.cell_id;
 -- ;
 UPDATE foreign_cell SET status = 'outside', households = 0

@@ -157,12 +157,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["grid_id"], ["grid.id"], name=op.f("fk_onenet_piece_grid_id_grid"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["layer_id"],
-            ["foreign_layer.id"],
-            name=op.f("fk_onenet_piece_layer_id_foreign_layer"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("cell_id", "grid_id", name=op.f("pk_onenet_piece")),
     )
     op.create_index(op.f("ix_onenet_piece_grid_id"), "onenet_piece", ["grid_id"], unique=False)
