@@ -21,6 +21,7 @@ from gridmap.api import (
     jobs,
     locate,
     notifications,
+    onenet,
     open311,
     patrols,
     personal,
@@ -89,6 +90,7 @@ def init_app(app: OpenAPI) -> None:
         files.bp,
         public_channel.bp,
         exports.bp,
+        onenet.bp,
     )
     for bp in blueprints:
         app.register_api(bp)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.core.settings import Settings
 from gridmap.onenet import layers, overlay
+from gridmap.storage import onenet as store
 from gridmap.storage.models import Household
 
 #: Metres per degree of longitude at the small grid's latitude (39.91°N).
@@ -75,3 +76,28 @@ def plant(
     )
     overlay.compute(session, layer_id, overlay.Rule.of(settings))
     return layer_id
+
+
+def plant_as(
+    session: Session,
+    settings: Settings,
+    cells: gpd.GeoDataFrame,
+    layer_id: int,
+    *,
+    name: str,
+    scope_code: str | None,
+    level: str = "micro",
+) -> None:
+    """A foreign layer with a fixed id (the security matrix names it), overlaid."""
+    store.add_layer(
+        session,
+        id=layer_id,
+        name=name,
+        department="police",
+        compare_level=level,
+        scope_code=scope_code,
+        filename="planted.geojson",
+        crs="EPSG:4490",
+    )
+    store.add_cells(session, layer_id, layers._rows(cells))
+    overlay.compute(session, layer_id, overlay.Rule.of(settings))
