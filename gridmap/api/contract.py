@@ -177,6 +177,7 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/onenet/layers/{layer_id}"): {200: a.ForeignLayer},
     ("get", "/api/v1/onenet/layers/{layer_id}/cells"): {200: a.FeatureCollection},
     ("get", "/api/v1/onenet/layers/{layer_id}/units"): {200: a.FeatureCollection},
+    ("get", "/api/v1/onenet/layers/{layer_id}/draft"): {200: a.FeatureCollection},
     ("post", "/api/v1/onenet/layers"): {202: a.Job},
     ("post", "/api/v1/onenet/layers/{layer_id}/overlay"): {202: a.Job},
     ("get", "/api/v1/tiles/grids.json"): {200: a.TileJson},

@@ -84,6 +84,16 @@ def layer_units(path: LayerPath) -> dict[str, Any]:
     return reading.units_collection(get_session(), caller().scope, path.layer_id)
 
 
+@bp.get(
+    "/layers/<int:layer_id>/draft",
+    summary="A proposed unified boundary set: our grids in scope snapped onto the layer's "
+    "aligned cells, as a grid file (GeoJSON) for the import page's redraw",
+)
+@requires(READ)
+def layer_draft(path: LayerPath) -> dict[str, Any]:
+    return reading.draft_collection(get_session(), caller().scope, path.layer_id, _rule())
+
+
 @bp.post(
     "/layers",
     summary="Upload a department's grid file (multipart: file, crs, name, department"

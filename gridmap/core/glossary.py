@@ -463,6 +463,9 @@ ONENET: Final = {
     "none": "还没有外部门网格图层",
     "notes": "图层自身问题（重叠、缝隙）",
     "computedAt": "比对时间",
+    "draft": "下载吸附草稿",
+    "draftNote": "草稿：我方网格吸附到一致的外部门网格边界上，可在“网格导入”页面上传检查后导入。",
+    "draftEmpty": "没有一致的网格，无需吸附。",
 }
 #: Warning cards as a cell (红黄牌).
 WARNING_CELLS: Final = {"green": "正常", "yellow": "黄牌", "red": "红牌"}

@@ -26,6 +26,7 @@ refresh (:func:`refresh_stale`) or on demand.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,17 @@ def _metric_srid(session: Session, layer_id: int) -> int:
         )
     )
     return int(local_metric_crs(float(lon if lon is not None else 117.0)).split(":")[1])
+
+
+def metres_in_degrees(session: Session, layer_id: int, metres: float) -> float:
+    """``metres`` as degrees of longitude at the layer's centre: the larger of the two
+    (a degree of longitude is the shorter), so a snap in degrees reaches at least that far."""
+    lat = session.scalar(
+        select(func.ST_Y(func.ST_Centroid(func.ST_Extent(ForeignCell.geom)))).where(
+            ForeignCell.layer_id == layer_id
+        )
+    )
+    return metres / (111_320.0 * math.cos(math.radians(float(lat if lat is not None else 35.0))))
 
 
 def compute(session: Session, layer_id: int, rule: Rule) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gridmap.access.auth import Scope
 from gridmap.core import clock, glossary
 from gridmap.core.errors import NotFound
-from gridmap.onenet.overlay import Rule, is_stale
+from gridmap.onenet.overlay import Rule, is_stale, metres_in_degrees
 from gridmap.storage import onenet as store
 
 
@@ -126,3 +126,28 @@ def units_collection(session: Session, scope: Scope, layer_id: int) -> dict[str,
         for r in rows
     ]
     return {"type": "FeatureCollection", "features": features}
+
+
+def draft_collection(session: Session, scope: Scope, layer_id: int, rule: Rule) -> dict[str, Any]:
+    """A proposed unified boundary set (草稿): our current grids in scope snapped onto the
+    outlines of the layer's aligned cells (within the rule's tolerance), as a grid file the
+    import page's redraw takes (code, name, level, kind, parent_code). Only the grids that
+    move are in it; the import page's check says what the redraw would change."""
+    _layer(session, scope, layer_id)
+    tolerance = metres_in_degrees(session, layer_id, rule.tolerance_m)
+    rows = store.draft_rows(session, scope, layer_id, tolerance)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(r.geometry),
+            "properties": {
+                "code": r.code,
+                "name": r.name,
+                "level": r.level,
+                "kind": r.kind,
+                "parent_code": r.parent_code,
+            },
+        }
+        for r in rows
+    ]
+    return {"type": "FeatureCollection", "name": f"onenet-draft-{layer_id}", "features": features}

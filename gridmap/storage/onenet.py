@@ -387,3 +387,41 @@ def summary_select(
         .where(OnenetSummary.layer_id == layer_id, grid_visible(scope))
         .order_by(Grid.code)
     )
+
+
+_DRAFT = text(
+    """
+    WITH target AS (
+        SELECT ST_Collect(ST_Boundary(geom)) AS edges, ST_Extent(geom) AS box
+        FROM foreign_cell
+        WHERE layer_id = :layer_id AND status = 'aligned'
+    ), snapped AS (
+        SELECT g.id, g.code, g.name, g.level, g.kind, p.code AS parent_code, g.geom,
+               ST_Multi(ST_CollectionExtract(ST_MakeValid(
+                   ST_Snap(g.geom, target.edges, :tolerance)), 3)) AS draft
+        FROM grid g
+        LEFT JOIN grid p ON p.id = g.parent_id
+        CROSS JOIN target
+        WHERE g.valid_to IS NULL AND target.edges IS NOT NULL
+          AND g.geom && ST_Expand(ST_SetSRID(target.box::geometry, 4490), :tolerance)
+    )
+    SELECT id, code, name, level, kind, parent_code, ST_AsGeoJSON(draft, 9) AS geometry
+    FROM snapped
+    WHERE NOT ST_Equals(geom, draft)
+    ORDER BY length(code), code
+    """
+).bindparams(bindparam("layer_id", type_=Integer()), bindparam("tolerance", type_=Float()))
+
+
+def draft_rows(session: Session, scope: Scope, layer_id: int, tolerance_deg: float) -> list[Any]:
+    """Our current grids in scope that snapping onto the layer's aligned cells would move:
+    code, name, level, kind, parent_code and the snapped outline (GeoJSON text)."""
+    rows = session.execute(_DRAFT, {"layer_id": layer_id, "tolerance": tolerance_deg}).all()
+    if not rows:
+        return []
+    visible = set(
+        session.scalars(
+            select(Grid.id).where(Grid.id.in_([r.id for r in rows]), grid_visible(scope))
+        )
+    )
+    return [r for r in rows if r.id in visible]

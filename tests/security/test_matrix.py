@@ -320,6 +320,14 @@ PROBES = (
         _get(f"{ONENET}/{GHOST_ID}/cells"),
     ),
     Probe(
+        "foreign layer draft",
+        READ,
+        "one",
+        _get(f"{ONENET}/{A_LAYER}/draft"),
+        _get(f"{ONENET}/{B_LAYER}/draft"),
+        _get(f"{ONENET}/{GHOST_ID}/draft"),
+    ),
+    Probe(
         "foreign layer units",
         READ,
         "one",

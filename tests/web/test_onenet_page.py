@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Callable, Iterator
 
@@ -155,6 +156,11 @@ def test_upload_overlay_table_and_export_on_a_laptop(sized) -> None:
     table = list(csv.reader(io.StringIO(text)))
     assert table[0][:3] == ["网格编码", "网格名称", "比对结果"] and len(table) == 5
     assert asked.value.suggested_filename.startswith("onenet-layer")
+
+    with page.expect_download(timeout=JOB_MS) as drafted:
+        page.get_by_role("button", name="下载吸附草稿").click()
+    draft = json.loads(drafted.value.path().read_text(encoding="utf-8"))
+    assert len(draft["features"]) == 7  # the community, its zones and micro-grids, snapped
 
     split = split_cell(MID_LON, S, N)
     _upload(page, "chengguan.geojson", files.geojson(split), "城管网格", "zone")

@@ -6,7 +6,8 @@
  * map, coloured by verdict (our units: aligned, split, whole; their cells: aligned, made of
  * whole units, cutting ours, off our grid), each community's distance from 一张网, and the
  * table of cells with the shares they cut. 导出 asks for the GIS export's `onenet` layer as a
- * job (POST /api/v1/exports) and saves its file; 重新比对 runs the overlay again when either
+ * job (POST /api/v1/exports) and saves its file; 下载吸附草稿 saves our grid snapped onto the
+ * aligned cells as a file for the import page (…/draft); 重新比对 runs the overlay again when either
  * layer changed; a street administrator uploads a department's file (POST
  * /api/v1/onenet/layers), whose job checks, stores and overlays it. Text is inserted as text.
  *
@@ -69,6 +70,7 @@ class OnenetPage {
     this.state = 'loading';
     this.select.addEventListener('change', () => this.show(Number(this.select.value)));
     this.refreshButton.addEventListener('click', () => this.recompute());
+    document.getElementById('gm-onenet-draft').addEventListener('click', () => this.draft());
     document.getElementById('gm-onenet-export').addEventListener('submit', (event) => {
       event.preventDefault();
       this.exportLayer();
@@ -241,6 +243,23 @@ class OnenetPage {
       banner(err.message);
     } finally {
       button.disabled = false;
+    }
+  }
+
+  /** Save the proposed unified boundary set (a grid file for the import page). */
+  async draft() {
+    hideBanner();
+    try {
+      const draft = await requestJson(`${this.api}/onenet/layers/${this.layerId}/draft`);
+      if (!draft.features.length) { banner(WORDS.draftEmpty); return; }
+      const blob = new Blob([JSON.stringify(draft)], { type: 'application/geo+json' });
+      const link = el('a', { href: URL.createObjectURL(blob), download: `${draft.name}.geojson`, hidden: '' });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      URL.revokeObjectURL(link.href);
+    } catch (err) {
+      banner(err.message);
     }
   }
 
