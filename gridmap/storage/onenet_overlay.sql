@@ -4,6 +4,10 @@
 -- Statements are separated by lines holding only "-- ;" (gridmap.storage.onenet runs them in
 -- order, in the caller's transaction).
 
+-- One overlay of a layer at a time (a job asked for and the worker's refresh may meet): the
+-- second waits for the first to commit, then rewrites it.
+SELECT pg_advisory_xact_lock(hashtext('gridmap.onenet'), :layer_id);
+-- ;
 -- The planner's JIT compilation costs more than it saves on these few thousand rows.
 SET LOCAL jit = off;
 -- ;
