@@ -463,6 +463,16 @@ ONENET: Final = {
     "none": "还没有外部门网格图层",
     "notes": "图层自身问题（重叠、缝隙）",
     "computedAt": "比对时间",
+    "community": LEVELS["community"],
+    "format": "格式",
+    "file": "文件",
+    "crs": "坐标系",
+    "progress": "进度",
+    "upload": "上传并比对",
+    "fileNote": (
+        "Shapefile（.zip 压缩包）、GeoPackage、KML 或 GeoJSON，"
+        "每个网格一个编码（code 或“网格编码”）。"
+    ),
     "draft": "下载吸附草稿",
     "draftNote": "草稿：我方网格吸附到一致的外部门网格边界上，可在“网格导入”页面上传检查后导入。",
     "draftEmpty": "没有一致的网格，无需吸附。",
