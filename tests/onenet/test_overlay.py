@@ -107,3 +107,16 @@ def test_an_empty_overlay_leaves_every_cell_outside(session, settings, small_gri
     ).all()
     assert set(statuses) == {"outside"}
     assert session.execute(store.summary_select(EVERYWHERE, layer_id)).all() == []
+
+
+def test_the_worker_refreshes_stale_overlays_on_its_schedule(session, settings, small_grid):
+    from gridmap.cli import scheduled_work
+
+    layer_id = plant(session, settings, shifted(small_grid, "micro", 3.0), level="micro")
+    cron, refresh = scheduled_work(settings)["onenet"]
+    assert cron == "*/10 * * * *"
+    assert refresh(session) == []
+    add_households(session, [(MID_LON - 0.001, MID_LAT + 0.001)])
+    assert refresh(session) == [layer_id]
+    row = store.layer(session, EVERYWHERE, layer_id)
+    assert row is not None and not overlay.is_stale(session, row, overlay.Rule.of(settings))
