@@ -436,6 +436,7 @@ ONENET_VERDICTS: Final = {"aligned": "一致", "split": "被切分", "whole": "�
 #: The 一张网 page's words.
 ONENET: Final = {
     "title": "一张网比对",
+    "nav": "一张网",
     "layer": "外部门网格图层",
     "department": "部门",
     "ours": "我方网格",

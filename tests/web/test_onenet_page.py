@@ -125,7 +125,7 @@ def _counts(page: Page) -> dict[str, int]:
 def test_upload_overlay_table_and_export_on_a_laptop(sized) -> None:
     street = sized(LAPTOP, STREET)
     page = _open(street)
-    assert "一张网比对" in page.locator(".gm-nav").inner_text()
+    assert "一张网" in page.locator(".gm-nav").inner_text()
     assert _state(page, "empty", "shown") == "empty"
     assert page.locator("#gm-onenet-none").is_visible()
 
@@ -177,6 +177,20 @@ def test_upload_overlay_table_and_export_on_a_laptop(sized) -> None:
     assert axe_violations(page) == []
     street.screenshot("onenet-split-1366.png")
     street.assert_clean()
+
+
+def _nav_rows(page: Page) -> int:
+    rows: int = page.evaluate(
+        "() => new Set([...document.querySelectorAll('.gm-nav a')].map((a) => a.offsetTop)).size"
+    )
+    return rows
+
+
+def test_a_chiefs_header_keeps_one_row_on_a_laptop(sized) -> None:
+    chief = sized(LAPTOP, CHIEF)
+    page = _open(chief)
+    assert page.locator(".gm-nav a", has_text="一张网").count() == 1
+    assert _nav_rows(page) == 1
 
 
 def test_a_chief_reads_it_on_a_phone(sized) -> None:
