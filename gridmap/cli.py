@@ -109,14 +109,16 @@ def migrate() -> None:
 )
 def worker(concurrency: int | None) -> None:
     """Run background jobs (grid file checks and imports, the monthly report, the 三率
-    download, the 双报到 table, the service map's imports and refreshes) and the scheduled work
-    (the requests' sweep every GRIDMAP_SWEEP_MINUTES, the outbox's sender every
-    GRIDMAP_NOTIFY_MINUTES, the hourly pruning of uploads never attached after
-    GRIDMAP_FILES_UNATTACHED_HOURS, the daily pruning and audit check) until stopped with
-    SIGINT/SIGTERM; any number of workers may run, each job runs once."""
+    download, the 双报到 table, the service map's imports and refreshes, the GIS exports,
+    一张网's layers and overlays) and the scheduled work (the requests' sweep every
+    GRIDMAP_SWEEP_MINUTES, the outbox's sender every GRIDMAP_NOTIFY_MINUTES, the hourly pruning
+    of uploads never attached after GRIDMAP_FILES_UNATTACHED_HOURS, 一张网's overlays made stale
+    by a change of either layer every 10 minutes, the daily pruning and audit check) until
+    stopped with SIGINT/SIGTERM; any number of workers may run, each job runs once."""
     from gridmap.exports import export_jobs
     from gridmap.grid import import_jobs  # the worker's handlers, by job kind
     from gridmap.jobs import worker as job_worker
+    from gridmap.onenet import jobs as onenet_jobs
     from gridmap.party import report_jobs as party_jobs
     from gridmap.requests import rate_jobs
     from gridmap.review import report_jobs
@@ -130,6 +132,7 @@ def worker(concurrency: int | None) -> None:
         | export_jobs.handlers(settings)
         | party_jobs.handlers(settings)
         | service_jobs.handlers(settings)
+        | onenet_jobs.handlers(settings)
     )
     daily = {
         "prune": lambda session: _prune(session, settings),
@@ -143,6 +146,7 @@ def scheduled_work(settings: Settings) -> dict[str, tuple[str, Callable[[Session
     """The worker's work on a schedule of its own, by name: (cron, work)."""
     from gridmap.jobs import worker as job_worker
     from gridmap.notify import sender
+    from gridmap.onenet import overlay
     from gridmap.requests import sweeps
 
     days = settings.archive_unrated_days
@@ -152,6 +156,10 @@ def scheduled_work(settings: Settings) -> dict[str, tuple[str, Callable[[Session
             lambda session: sweeps.sweep(session, archive_unrated_days=days),
         ),
         "files": (job_worker.every_minutes(60), _files_prune(settings)),
+        "onenet": (
+            job_worker.every_minutes(10),
+            lambda session: overlay.refresh_stale(session, overlay.Rule.of(settings)),
+        ),
         "notify": (
             job_worker.every_minutes(settings.notify_minutes),
             lambda session: sender.send_due(

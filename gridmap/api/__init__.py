@@ -23,6 +23,7 @@ from gridmap.api import (
     lists,
     locate,
     notifications,
+    onenet,
     open311,
     party,
     patrols,
@@ -99,6 +100,7 @@ def init_app(app: OpenAPI) -> None:
         public_channel.bp,
         exports.bp,
         service_map.bp,
+        onenet.bp,
     )
     for bp in blueprints:
         app.register_api(bp)

@@ -527,6 +527,34 @@ class Review(Answer):
     filter: Json
 
 
+class ForeignLayerBrief(Answer):
+    id: int
+    name: str
+    department: str
+    department_label: str
+    compare_level: Literal["micro", "zone"]
+    cells: int
+    imported_at: str | None
+    overlay_at: str | None
+
+
+class ForeignLayers(Answer):
+    """The foreign grid layers (外部门网格) the caller may see."""
+
+    results: list[ForeignLayerBrief]
+
+
+class ForeignLayer(ForeignLayerBrief):
+    """A foreign layer with its overlay's summary in the caller's scope (一张网)."""
+
+    filename: str
+    stale: bool
+    rule: Json
+    report: Json
+    summary: list[Json]
+    statuses: dict[str, int]
+
+
 class Job(Answer):
     id: int
     kind: str

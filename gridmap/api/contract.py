@@ -253,6 +253,13 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/service-map/gap-map"): {200: a.GeoJsonFile},
     ("post", "/api/v1/service-imports"): {202: a.Job},
     ("post", "/api/v1/service-map/refresh"): {202: a.Job},
+    ("get", "/api/v1/onenet/layers"): {200: a.ForeignLayers},
+    ("get", "/api/v1/onenet/layers/{layer_id}"): {200: a.ForeignLayer},
+    ("get", "/api/v1/onenet/layers/{layer_id}/cells"): {200: a.FeatureCollection},
+    ("get", "/api/v1/onenet/layers/{layer_id}/units"): {200: a.FeatureCollection},
+    ("get", "/api/v1/onenet/layers/{layer_id}/draft"): {200: a.FeatureCollection},
+    ("post", "/api/v1/onenet/layers"): {202: a.Job},
+    ("post", "/api/v1/onenet/layers/{layer_id}/overlay"): {202: a.Job},
     ("get", "/api/v1/tiles/grids.json"): {200: a.TileJson},
     ("get", "/api/v1/tiles/requests.json"): {200: a.TileJson},
     ("get", OGC): {200: a.OgcLandingPage},
@@ -603,6 +610,31 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
                         "layer": {"type": "string", "maxLength": 200},
                         "encoding": {"type": "string", "maxLength": 40},
                         "replace": {"type": "string", "enum": ["true", "false"]},
+                    },
+                }
+            }
+        },
+    },
+    ("post", "/api/v1/onenet/layers"): {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "crs", "name", "department"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A department's grid file, in a format of the "
+                            "import page (README, Import); one layer, a code per cell",
+                        },
+                        "crs": {"type": "string", "maxLength": 40, "minLength": 1},
+                        "name": {"type": "string", "maxLength": 100, "minLength": 1},
+                        "department": {"type": "string", "maxLength": 30, "minLength": 1},
+                        "compare_level": {"type": "string", "enum": ["micro", "zone"]},
+                        "layer": {"type": "string", "maxLength": 200},
+                        "encoding": {"type": "string", "maxLength": 40},
                     },
                 }
             }

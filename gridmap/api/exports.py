@@ -31,7 +31,7 @@ bp = APIBlueprint(
 
 
 class ExportPath(BaseModel):
-    layer: Layer = Field(description="households, grids, requests or review")
+    layer: Layer = Field(description="households, grids, requests, review or onenet")
     fmt: Literal["geojson", "csv"] = Field(description="geojson or csv (a GeoPackage is a job)")
 
 
@@ -66,12 +66,15 @@ class ExportQuery(params.BBoxQuery):
     )
     geometry: CsvGeometry | None = Field(None, description="csv: lonlat (default) or wkt columns")
     header: Header | None = Field(None, description="csv: zh (default, Chinese) or en headings")
+    foreign_layer: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="onenet: the foreign layer's id (一张网)"
+    )
 
 
 class ExportBody(Strict, ExportQuery):
     """An export asked for as a job: a layer, a format and the export's parameters."""
 
-    layer: Layer = Field(description="households, grids, requests or review")
+    layer: Layer = Field(description="households, grids, requests, review or onenet")
     format: Format = Field("gpkg", description="gpkg (default), geojson or csv")
 
 
@@ -92,6 +95,7 @@ def _wanted(layer: Layer, fmt: Format, query: ExportQuery) -> ExportRequest:
         last=_day(query.last),
         first_period=_period(query.first),
         last_period=_period(query.last),
+        foreign_layer=query.foreign_layer,
     )
 
 

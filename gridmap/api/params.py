@@ -277,6 +277,14 @@ def parse_page(query: PageQuery) -> tuple[int, int | None]:
 
 #: Form fields of an upload besides the file: (name, required, longest).
 _UPLOAD_FIELDS = (("crs", True, 40), ("layer", False, 200), ("encoding", False, 40))
+#: A foreign grid layer's upload (一张网): the grid file's fields, and what the layer is.
+FOREIGN_LAYER_FIELDS = (
+    *_UPLOAD_FIELDS,
+    ("name", True, 100),
+    ("department", True, 30),
+    ("compare_level", False, 10),
+)
+_MISSING = {"crs": "请选择坐标系", "name": "请填写图层名称", "department": "请选择部门"}
 
 
 def service_import_fields(form: Mapping[str, str]) -> tuple[Literal["sites", "network"], bool]:
@@ -291,18 +299,22 @@ def service_import_fields(form: Mapping[str, str]) -> tuple[Literal["sites", "ne
 
 
 def upload_form(
-    files: Mapping[str, FileStorage], form: Mapping[str, str], *, field: str
+    files: Mapping[str, FileStorage],
+    form: Mapping[str, str],
+    *,
+    field: str,
+    fields: tuple[tuple[str, bool, int], ...] = _UPLOAD_FIELDS,
 ) -> tuple[FileStorage, dict[str, str]]:
-    """The uploaded file of multipart field ``field`` and the upload's other fields (blank
-    ones left out), or a 400 in Chinese saying what is missing."""
+    """The uploaded file of multipart field ``field`` and the upload's other ``fields`` (name,
+    required, longest; blank ones left out), or a 400 in Chinese saying what is missing."""
     file = files.get(field)
     if file is None or not file.filename:
         raise InvalidInput(f"请选择要上传的文件（multipart field {field!r} is missing）")
     values: dict[str, str] = {}
-    for name, required, longest in _UPLOAD_FIELDS:
+    for name, required, longest in fields:
         value = (form.get(name) or "").strip()
         if required and not value:
-            raise InvalidInput(f"请选择坐标系（field {name!r} is required）")
+            raise InvalidInput(f"{_MISSING.get(name, name)}（field {name!r} is required）")
         if len(value) > longest:
             raise InvalidInput(f"{name} 过长（at most {longest} characters）")
         if value:

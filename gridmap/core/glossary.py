@@ -486,6 +486,8 @@ JOB_KINDS: Final = {
     "services.sites": "服务点位导入",
     "services.network": "步行路网导入",
     "services.refresh": "15分钟服务圈计算",
+    "onenet.import": "外部门网格导入",
+    "onenet.overlay": "一张网比对",
 }
 #: The coordinate systems a grid file may be declared in on the import page.
 INPUT_CRS: Final = {
@@ -511,6 +513,7 @@ EXPORT_LAYERS: Final = {
     "grids": "网格",
     "requests": "诉求",
     "review": "诉求研判（按微网格）",
+    "onenet": "一张网比对（外部门网格）",
 }
 EXPORT_FORMATS: Final = {
     "geojson": "GeoJSON",
@@ -570,8 +573,79 @@ EXPORT_FIELDS: Final = {
     "response_rate": "响应率",
     "resolution_rate": "解决率",
     "satisfaction_rate": "满意率",
+    # The 一张网 layer (a foreign cell per feature; code and name are the cell's).
+    "status": "比对结果",
+    "area_m2": "面积（平方米）",
+    "best_grid_code": "最接近的我方网格",
+    "hausdorff_m": "边界最大偏差（米）",
+    "symdiff_m2": "不重合面积（平方米）",
+    "pieces": "切分情况（我方网格:占比）",
 }
 YES_NO: Final = {True: "是", False: "否"}
+
+#: 一张网 (多网合一): the departments whose grids are brought into one with ours, by code.
+ONENET_DEPARTMENTS: Final = {
+    "zongzhi": "综治网格",
+    "police": "公安警格",
+    "chengguan": "城管网格",
+    "fire": "消防网格",
+    "market": "市场监管网格",
+    "other": "其他部门网格",
+}
+#: A foreign cell's verdict against our grid.
+ONENET_STATUSES: Final = {
+    "aligned": "一致",
+    "merges": "由我方整网格组成",
+    "splits": "切分我方网格",
+    "outside": "不在我方网格内",
+}
+#: What a foreign layer does to one of our units.
+ONENET_VERDICTS: Final = {"aligned": "一致", "split": "被切分", "whole": "整体包含"}
+#: The 一张网 page's words.
+ONENET: Final = {
+    "title": "一张网比对",
+    "nav": "一张网",
+    "layer": "外部门网格图层",
+    "department": "部门",
+    "ours": "我方网格",
+    "theirs": "外部门网格",
+    "cells": "网格数",
+    "summary": "各社区距“一张网”",
+    "units": "我方网格数",
+    "alignedUnits": "一致",
+    "splitUnits": "被切分",
+    "areaShare": "一致面积占比",
+    "householdShare": "一致户数占比",
+    "table": "比对明细",
+    "cell": "外部门网格",
+    "status": "比对结果",
+    "pieces": "切分情况",
+    "households": "住户数",
+    "hausdorff": "边界最大偏差（米）",
+    "stale": "任一图层已变化，比对结果待更新",
+    "refresh": "重新比对",
+    "export": "导出比对结果",
+    "import": "导入外部门网格",
+    "name": "图层名称",
+    "compareLevel": "比对层级",
+    "rule": "一致的标准：边界最大偏差（Hausdorff 距离）不超过 {tolerance} 米",
+    "none": "还没有外部门网格图层",
+    "notes": "图层自身问题（重叠、缝隙）",
+    "computedAt": "比对时间",
+    "community": LEVELS["community"],
+    "format": "格式",
+    "file": "文件",
+    "crs": "坐标系",
+    "progress": "进度",
+    "upload": "上传并比对",
+    "fileNote": (
+        "Shapefile（.zip 压缩包）、GeoPackage、KML 或 GeoJSON，"
+        "每个网格一个编码（code 或“网格编码”）。"
+    ),
+    "draft": "下载吸附草稿",
+    "draftNote": "草稿：我方网格吸附到一致的外部门网格边界上，可在“网格导入”页面上传检查后导入。",
+    "draftEmpty": "没有一致的网格，无需吸附。",
+}
 #: Warning cards as a cell (红黄牌).
 WARNING_CELLS: Final = {"green": "正常", "yellow": "黄牌", "red": "红牌"}
 
@@ -640,6 +714,9 @@ AUDIT_ACTIONS: Final = {
     "grid_import.upload": "上传网格文件",
     "grid_import.confirm": "确认导入网格",
     "import.grids": "导入网格",
+    "import.foreign_layer": "导入外部门网格",
+    "onenet.upload": "上传外部门网格文件",
+    "onenet.overlay": "申请一张网比对",
     "import.people": "导入人员",
     "import.households": "导入住户",
     "import.assignments": "导入网格任职",
@@ -719,6 +796,7 @@ AUDIT_OBJECTS: Final = {
     "party_resource": "资源",
     "party_match": "服务项目",
     "small_wish": "微心愿",
+    "foreign_layer": "外部门网格",
 }
 #: How an audited action ended.
 AUDIT_OUTCOMES: Final = {"ok": "成功", "denied": "拒绝", "failed": "失败"}
@@ -967,6 +1045,12 @@ def for_pages() -> dict[str, object]:
         "importChanges": IMPORT_CHANGES,
         "siteKinds": SITE_KINDS,
         "serviceMap": SERVICE_MAP,
+        "onenet": ONENET,
+        "onenetDepartments": ONENET_DEPARTMENTS,
+        "onenetStatuses": ONENET_STATUSES,
+        "onenetVerdicts": ONENET_VERDICTS,
+        "exportLayers": EXPORT_LAYERS,
+        "exportFormats": EXPORT_FORMATS,
         "namesKept": list(NAMES_KEPT),
         "photos": PHOTOS,
         "public": PUBLIC,

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     #: Neighbour households one 党员中心户 looks after, at most (the seeds name the post
     #: but no number; 10 is a common local rule).
     central_household_neighbours: int = Field(10, ge=1, le=50)
+    #: 一张网: a foreign cell and our unit align when their outlines are at most this far
+    #: apart (metres, the Hausdorff distance of the boundaries).
+    onenet_tolerance_m: float = Field(5.0, gt=0, le=100)
+    #: 一张网: a piece of a unit or of a cell smaller than this share is digitising noise,
+    #: not a cut (0.05: 5 %).
+    onenet_min_share: float = Field(0.05, ge=0, lt=0.5)
     secret_key: str = Field(DEVELOPMENT_SECRET_KEY, repr=False)
     #: Sessions end after this long without a request, and this long after login in any case.
     idle_timeout_minutes: int = Field(30, ge=1)

@@ -22,7 +22,14 @@ from gridmap.core import clock
 from gridmap.core.errors import InvalidInput, TooLargeForRequest, Unprocessable
 from gridmap.core.settings import Settings
 from gridmap.exports import writers
-from gridmap.exports.layers import ExportRequest, check, count, review_filter, rows
+from gridmap.exports.layers import (
+    ExportRequest,
+    check,
+    check_layer,
+    count,
+    review_filter,
+    rows,
+)
 from gridmap.jobs import Handler, Owner, Report, enqueue
 from gridmap.requests import sync_limit
 from gridmap.storage import jobs as job_store
@@ -48,6 +55,7 @@ EXTENSIONS = {"geojson": "geojson", "csv": "csv", "gpkg": "gpkg"}
 def submit(session: Session, owner: Owner, wanted: ExportRequest) -> int:
     """Queue the export; refused at once (400, 404) where the export would be."""
     check(job_scope(owner.scope_code), wanted)
+    check_layer(session, job_scope(owner.scope_code), wanted)
     return enqueue(session, KIND, owner, params=wanted.params())
 
 
@@ -57,6 +65,7 @@ def check_streamable(session: Session, scope: Scope, wanted: ExportRequest) -> N
     more micro-grids than the monthly report and the 三率 download build in a request (422,
     :mod:`gridmap.requests.sync_limit`)."""
     check(scope, wanted)
+    check_layer(session, scope, wanted)
     if wanted.format == "gpkg":
         raise InvalidInput(f"a GeoPackage is built as a job: POST {ROUTE}")
     if wanted.layer == "review":
@@ -76,7 +85,7 @@ def handlers(settings: Settings) -> dict[str, Handler]:
 
 def file_name(wanted: ExportRequest) -> str:
     """``households-110101001001-20261203.gpkg``: the layer, the area and the day."""
-    area = wanted.grid or "all"
+    area = wanted.grid or (f"layer{wanted.foreign_layer}" if wanted.foreign_layer else "all")
     day = clock.today().strftime("%Y%m%d")
     return f"{wanted.layer}-{area}-{day}.{EXTENSIONS[wanted.format]}"
 
@@ -86,6 +95,7 @@ def build(session: Session, job: JobRecord, report: Report) -> dict[str, Any]:
     wanted = ExportRequest.from_params(job.params)
     scope = job_scope(job.scope_code)
     check(scope, wanted)
+    check_layer(session, scope, wanted)
     report(5, "统计导出范围")
     total = count(session, scope, wanted, MAX_ROWS)
     if total > MAX_ROWS:

@@ -3,6 +3,9 @@ caller's scope (the storage modules' own queries and scope conditions) and each 
 record, masked by the rule of every answer (:mod:`gridmap.grid.masked`,
 :mod:`gridmap.requests.masked`) for the reader's :class:`~gridmap.core.privacy.Disclosure`.
 
+The ``onenet`` layer is a foreign grid layer's cells (一张网, ``foreign_layer``) on grids in
+scope, each with its verdict and what it cuts of ours (:mod:`gridmap.storage.onenet`).
+
 The ``review`` layer is the review (一月一研判) of a period as a layer: today's micro-grids of
 the reviewed area, each with the figures of :func:`gridmap.review.service.micro_grid_review`
 (the review page's and the monthly report's), under the review's own filter
@@ -32,14 +35,14 @@ from gridmap.grid.masked import grid_properties, household_properties
 from gridmap.requests import lifecycle
 from gridmap.requests.masked import properties as request_properties
 from gridmap.review import service as review
-from gridmap.storage import grids, households
+from gridmap.storage import grids, households, onenet
 from gridmap.storage import requests as request_store
 from gridmap.storage.grids import GridRow
 from gridmap.storage.households import HouseholdExportRow
 from gridmap.storage.review import ReviewFilter, review_prefixes
 from gridmap.storage.sql import GeometryEncoding, count_upto, stream
 
-Layer = Literal["households", "grids", "requests", "review"]
+Layer = Literal["households", "grids", "requests", "review", "onenet"]
 Format = Literal["geojson", "gpkg", "csv"]
 CsvGeometry = Literal["lonlat", "wkt"]
 Header = Literal["zh", "en"]
@@ -54,6 +57,7 @@ GEOMETRY_TYPES: Final[dict[Layer, str]] = {
     "grids": "MultiPolygon",
     "requests": "Point",
     "review": "MultiPolygon",
+    "onenet": "MultiPolygon",
 }
 
 #: Each layer's fields in order, with the pandas type a GeoPackage column is written as.
@@ -119,6 +123,17 @@ FIELDS: Final[dict[Layer, tuple[tuple[str, str], ...]]] = {
         ("resolution_rate", "Float64"),
         ("satisfaction_rate", "Float64"),
     ),
+    "onenet": (
+        ("code", "string"),
+        ("name", "string"),
+        ("status", "string"),
+        ("area_m2", "Float64"),
+        ("households", "Int64"),
+        ("best_grid_code", "string"),
+        ("hausdorff_m", "Float64"),
+        ("symdiff_m2", "Float64"),
+        ("pieces", "string"),
+    ),
 }
 #: The filters each layer takes besides ``grid`` and ``bbox``.
 _LAYER_FILTERS: Final[dict[str, tuple[Layer, ...]]] = {
@@ -131,6 +146,7 @@ _LAYER_FILTERS: Final[dict[str, tuple[Layer, ...]]] = {
     "last": ("requests",),
     "first_period": ("review",),
     "last_period": ("review",),
+    "foreign_layer": ("onenet",),
 }
 #: A filter's name as the caller gives it (``from`` and ``to`` are days for requests and
 #: months or weeks for the review).
@@ -151,6 +167,7 @@ _LABELS: Final[dict[str, Any]] = {
     "stage": glossary.STAGES,
     "warning": glossary.WARNING_CELLS,
     "hot_spot_trend": glossary.HOT_SPOT_TRENDS,
+    "status": glossary.ONENET_STATUSES,
 }
 
 
@@ -182,6 +199,7 @@ class ExportRequest:
     last: dt.date | None = None
     first_period: str | None = None
     last_period: str | None = None
+    foreign_layer: int | None = None
 
     def params(self) -> dict[str, Any]:
         """As JSON, for the job's record."""
@@ -220,6 +238,7 @@ class ExportRequest:
             last=day("last"),
             first_period=params.get("first_period"),
             last_period=params.get("last_period"),
+            foreign_layer=params.get("foreign_layer"),
         )
 
     @property
@@ -248,6 +267,8 @@ def check(scope: Scope, wanted: ExportRequest) -> None:
                 f"layer{'s' if len(layers) > 1 else ''} only, not {wanted.layer}"
             )
     _check_values(wanted)
+    if wanted.layer == "onenet" and wanted.foreign_layer is None:
+        raise InvalidInput("the onenet layer needs foreign_layer (a foreign layer's id)")
     if wanted.grid is not None and not review_prefixes(scope, wanted.grid):
         raise NotFound(f"grid {wanted.grid} is not in your area")
     if wanted.layer == "review":
@@ -292,6 +313,9 @@ def select_rows(scope: Scope, wanted: ExportRequest, geometry: GeometryEncoding)
     """The layer's rows in ``scope`` that ``wanted`` asks for, with the geometry's columns;
     the review's rows are its micro-grids (their figures are added by :func:`rows`)."""
     prefix = wanted.grid
+    if wanted.layer == "onenet":
+        narrowed = Scope(prefixes=review_prefixes(scope, prefix)) if prefix else scope
+        return onenet.cells_select(narrowed, wanted.foreign_layer or 0, geometry, bbox=wanted.bbox)
     if wanted.layer == "households":
         return households.export_select(
             scope, bbox=wanted.bbox, grid_code=prefix, geometry=geometry
@@ -326,6 +350,15 @@ def select_rows(scope: Scope, wanted: ExportRequest, geometry: GeometryEncoding)
 
 def _start_of(day: dt.date | None) -> dt.datetime | None:
     return dt.datetime.combine(day, dt.time(), BEIJING) if day else None
+
+
+def check_layer(session: Session, scope: Scope, wanted: ExportRequest) -> None:
+    """Refuse an export of a foreign layer the caller cannot see (404, as if none)."""
+    layer_id = wanted.foreign_layer
+    if wanted.layer == "onenet" and (
+        layer_id is None or not onenet.layer(session, scope, layer_id)
+    ):
+        raise NotFound(f"no foreign layer {layer_id}")
 
 
 def count(session: Session, scope: Scope, wanted: ExportRequest, cap: int) -> int:
@@ -379,7 +412,7 @@ def _review_row(row: Row[Any], figures: dict[str, Any], period: str) -> ReviewRo
 def feature_id(layer: Layer, row: ExportRow) -> Any:
     """A feature's id: a grid's code (a micro-grid's in the review), a household's or
     request's number."""
-    if isinstance(row, ReviewRow) or layer == "grids":
+    if isinstance(row, ReviewRow) or layer in ("grids", "onenet"):
         return row.code
     return row.id
 
@@ -394,6 +427,8 @@ def record(layer: Layer, row: ExportRow, disclosure: Disclosure) -> dict[str, An
         return found | {"care_tags": ";".join(found["care_tags"])}
     if layer == "grids":
         return grid_properties(cast(GridRow, row))
+    if layer == "onenet":
+        return {name: getattr(row, name) for name, _ in FIELDS["onenet"]}
     shown = request_properties(row, disclosure)
     category, owner = shown.pop("category"), shown.pop("owner")
     shown.pop("stage_started_at")

@@ -85,9 +85,18 @@ def submit(
 ) -> int:
     """Store an uploaded grid file and queue its validation; returns the job's id.
 
-    What can be told without reading the file is refused here: an unknown kind of file, an
-    empty or too large one, a zip that is not one, an undeclared or unknown CRS.
+    What can be told without reading the file is refused here (:func:`check_upload`).
     """
+    name = check_upload(filename, content, crs=crs, max_bytes=max_bytes)
+    upload_id = job_store.add_upload(session, owner.user_id, name, content)
+    params = {"crs": crs, "layer": layer, "encoding": encoding, "filename": name}
+    return enqueue(session, VALIDATE, owner, params=params, upload_id=upload_id)
+
+
+def check_upload(filename: str, content: bytes, *, crs: str, max_bytes: int) -> str:
+    """Refuse what can be told of a grid file without reading it: an unknown kind of file,
+    an empty or too large one, a zip that is not one, an undeclared or unknown CRS; returns
+    the file's name (without any folder)."""
     name = PurePath(filename or "").name
     if not name.lower().endswith(SUFFIXES):
         raise InvalidInput(
@@ -104,9 +113,7 @@ def submit(
     if name.lower().endswith(".zip") and not _is_zip(content):
         raise InvalidInput(f"{name} 不是 zip 压缩包（not a zip file）")
     parse_crs(crs)
-    upload_id = job_store.add_upload(session, owner.user_id, name, content)
-    params = {"crs": crs, "layer": layer, "encoding": encoding, "filename": name}
-    return enqueue(session, VALIDATE, owner, params=params, upload_id=upload_id)
+    return name
 
 
 def confirm(session: Session, owner: Owner, validation_id: int, *, admin: bool) -> int:
@@ -251,14 +258,22 @@ def _import(
 
 
 def _read(session: Session, job: JobRecord, report: Report) -> gpd.GeoDataFrame:
-    if job.upload_id is None:
-        raise InvalidInput("任务没有上传文件（the job has no file）")
     report(5, "读取文件")
-    filename, content = job_store.upload(session, job.upload_id)
-    with on_disk(filename, content, limit=len(content) * _UNZIP_FACTOR + 10**6) as path:
+    with upload_path(session, job) as path:
         return read_grid_features(
             path, layer=job.params.get("layer") or None, encoding=job.params.get("encoding")
         )
+
+
+@contextmanager
+def upload_path(session: Session, job: JobRecord) -> Iterator[Path]:
+    """The job's uploaded file on disk, where GDAL can open it (a zip unpacked to its one
+    Shapefile or grid file), for as long as the context lasts."""
+    if job.upload_id is None:
+        raise InvalidInput("任务没有上传文件（the job has no file）")
+    filename, content = job_store.upload(session, job.upload_id)
+    with on_disk(filename, content, limit=len(content) * _UNZIP_FACTOR + 10**6) as path:
+        yield path
 
 
 @contextmanager

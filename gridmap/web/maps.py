@@ -38,6 +38,7 @@ REVIEW_JS = "js/pages/review.js"
 PATROL_JS = "js/pages/patrol.js"
 SERVICE_MAP_JS = "js/pages/service_map.js"
 IMPORT_JS = "js/pages/grid_import.js"
+ONENET_JS = "js/pages/onenet.js"
 PUBLIC_JS = "js/pages/public.js"
 LISTS_JS = "js/pages/party_lists.js"
 #: The pages of ``pages/patrol.js``: the worker's 巡查走访 and the chief's 巡查回放.
@@ -454,6 +455,22 @@ def build_import_map(
         "maxZoom": _MAX_ZOOM,
     } | dict(config)
     PageScript("gridmapImport", asset_url(IMPORT_JS), config).add_to(grid_map)
+    return grid_map
+
+
+def build_onenet_map(
+    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+) -> folium.Map:
+    """一张网比对: the map of both layers, drawn by the page script from the 一张网 API
+    (``config``: ``apiRoot``, ``maxUploadBytes``, ``toleranceM``, ``mayImport``)."""
+    grid_map = _base_map(settings, asset_url)
+    config = {
+        "apiRoot": "/api/v1",
+        "basemapCrs": settings.basemap_crs,
+        "minZoom": _MIN_ZOOM,
+        "maxZoom": _MAX_ZOOM,
+    } | dict(config)
+    PageScript("gridmapOnenet", asset_url(ONENET_JS), config).add_to(grid_map)
     return grid_map
 
 

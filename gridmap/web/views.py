@@ -70,6 +70,7 @@ from gridmap.web.maps import (
     build_grid_map,
     build_import_map,
     build_lists_map,
+    build_onenet_map,
     build_patrol_map,
     build_public_map,
     build_requests_map,
@@ -124,6 +125,7 @@ _NAV = (
     ("身边可认领", "web.party_claim_page", frozenset({CLAIM})),
     ("巡查回放", "web.patrols_page", frozenset({ASSIGN})),
     ("网格导入", "web.grid_import_page", frozenset({IMPORT})),
+    (glossary.ONENET["nav"], "web.onenet_page", frozenset({REVIEW})),
     ("审计日志", "web.audit_page", frozenset({AUDIT})),
     ("账号", "web.accounts_page", frozenset({ACCOUNTS, ROLES})),
     ("发送记录", "web.notifications_sent_page", frozenset({ACCOUNTS})),
@@ -572,6 +574,36 @@ def grid_import_page() -> str:
         crs_choices=glossary.INPUT_CRS,
         changes=glossary.IMPORT_CHANGES,
         max_upload_mb=settings.max_upload_bytes / 1e6,
+    )
+
+
+@bp.get("/onenet")
+@requires(REVIEW)
+def onenet_page() -> str:
+    """一张网比对: another department's grid over ours, where they disagree, the distance of
+    each community from 一张网, the export for the departments' meeting; a street
+    administrator imports a department's layer here too. Its data comes from the API."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    who = caller()
+    config = {
+        "apiRoot": f"{request.script_root}/api/v1",
+        "maxUploadBytes": settings.max_upload_bytes,
+        "toleranceM": settings.onenet_tolerance_m,
+        "mayImport": IMPORT in who.capabilities,
+    }
+    onenet_map = build_onenet_map(settings, asset_url=_asset_url, config=config)
+    return render_template(
+        "onenet.html",
+        map=render_parts(onenet_map, nonce=csp_nonce()),
+        words=glossary.ONENET,
+        statuses=glossary.ONENET_STATUSES,
+        verdicts=glossary.ONENET_VERDICTS,
+        departments=glossary.ONENET_DEPARTMENTS,
+        levels={k: glossary.LEVELS[k] for k in ("micro", "zone")},
+        crs_choices=glossary.INPUT_CRS,
+        formats={k: glossary.EXPORT_FORMATS[k] for k in ("csv", "gpkg", "geojson")},
+        may_import=IMPORT in who.capabilities,
+        rule=glossary.ONENET["rule"].format(tolerance=f"{settings.onenet_tolerance_m:g}"),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import mapbox_vector_tile
+import pandas as pd
 import pytest
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy import select, update
@@ -40,12 +41,14 @@ from gridmap.storage.models import (
     ServiceIsochrone,
     ServiceSite,
 )
-from tests.conftest import ClientFor, client_for
+from tests.conftest import ClientFor, client_for, small_grid_frame
+from tests.onenet.planted import plant_as, shifted
 from tests.requests.photos import image
 from tests.security.conftest import (
     A_PEOPLE,
     ADMIN_ROLES,
     B_HOUSEHOLDS,
+    B_NAMES,
     B_PEOPLE,
     B_REQUESTS,
     DATA_ROLES,
@@ -54,6 +57,7 @@ from tests.security.conftest import (
     RESIDENT_NAME,
     A,
     B,
+    b_grid_frame,
     b_secrets,
 )
 
@@ -151,6 +155,11 @@ PHOTOS = {
 
 #: The OGC API Features collections.
 OGC = "/api/v1/ogc/collections"
+
+#: 一张网: the foreign layers planted by ``onenet_world`` (A's micro-grids and B's, each
+#: shifted 3 m, imported for A's street and for B's) and one that never existed.
+A_LAYER, B_LAYER = 801, 811
+ONENET = "/api/v1/onenet/layers"
 
 PROBES = (
     Probe(
@@ -324,6 +333,47 @@ PROBES = (
         ("POST", "/api/v1/exports", {"layer": "grids", "format": "gpkg", "grid": A + "01001"}),
         ("POST", "/api/v1/exports", {"layer": "grids", "format": "gpkg", "grid": B}),
         ("POST", "/api/v1/exports", {"layer": "grids", "format": "gpkg", "grid": GHOST}),
+    ),
+    Probe(
+        "gis export of a foreign layer",
+        EXPORT,
+        "one",
+        _get(f"/api/v1/exports/onenet.geojson?foreign_layer={A_LAYER}"),
+        _get(f"/api/v1/exports/onenet.geojson?foreign_layer={B_LAYER}"),
+        _get(f"/api/v1/exports/onenet.geojson?foreign_layer={GHOST_ID}"),
+    ),
+    Probe("foreign layers", READ, "list", _get(ONENET), _get(ONENET)),
+    Probe(
+        "foreign layer",
+        READ,
+        "one",
+        _get(f"{ONENET}/{A_LAYER}"),
+        _get(f"{ONENET}/{B_LAYER}"),
+        _get(f"{ONENET}/{GHOST_ID}"),
+    ),
+    Probe(
+        "foreign layer cells",
+        READ,
+        "one",
+        _get(f"{ONENET}/{A_LAYER}/cells"),
+        _get(f"{ONENET}/{B_LAYER}/cells"),
+        _get(f"{ONENET}/{GHOST_ID}/cells"),
+    ),
+    Probe(
+        "foreign layer draft",
+        READ,
+        "one",
+        _get(f"{ONENET}/{A_LAYER}/draft"),
+        _get(f"{ONENET}/{B_LAYER}/draft"),
+        _get(f"{ONENET}/{GHOST_ID}/draft"),
+    ),
+    Probe(
+        "foreign layer units",
+        READ,
+        "one",
+        _get(f"{ONENET}/{A_LAYER}/units"),
+        _get(f"{ONENET}/{B_LAYER}/units"),
+        _get(f"{ONENET}/{GHOST_ID}/units"),
     ),
     Probe(
         "report in a grid",
@@ -995,6 +1045,18 @@ def service_world(session, world) -> None:
 
 
 @pytest.fixture
+def onenet_world(session, settings, world) -> None:
+    """The foreign layers ``A_LAYER`` (named for A) and ``B_LAYER`` (named for B, so that its
+    name in an answer to A is a leak)."""
+    grids = pd.concat([small_grid_frame(), b_grid_frame()], ignore_index=True)
+    a_cells = shifted(grids[grids["code"].str.startswith(A)], "micro", 3.0)
+    b_cells = shifted(grids[grids["code"].str.startswith(B)], "micro", 3.0)
+    plant_as(session, settings, a_cells, A_LAYER, name="测试社区警格", scope_code=A[:9])
+    plant_as(session, settings, b_cells, B_LAYER, name=f"{B_NAMES[0]}警格", scope_code=B[:9])
+    session.commit()
+
+
+@pytest.fixture
 def login_as(
     login_as: ClientFor,
     request_world: None,
@@ -1002,9 +1064,10 @@ def login_as(
     photo_world: None,
     building_world: None,
     service_world: None,
+    onenet_world: None,
 ) -> ClientFor:
     """The security suite's ``login_as``, in a world that also holds residents' requests,
-    patrols, photos, buildings and the service map."""
+    patrols, photos, buildings, the service map and other departments' grid layers."""
     return login_as
 
 
@@ -1314,7 +1377,14 @@ def test_out_of_scope_people_are_never_named(login_as):
 
 
 def test_the_matrix_detects_a_caller_who_can_see_b(
-    app, make_user, request_world, patrol_world, photo_world, building_world, service_world
+    app,
+    make_user,
+    request_world,
+    patrol_world,
+    photo_world,
+    building_world,
+    service_world,
+    onenet_world,
 ):
     """The checks above can fail: a county-wide street admin (scope 110101, which holds B) is
     caught by every probe."""

@@ -6,7 +6,8 @@ background jobs and their uploaded files (``jobs``); uploaded photos (``files``)
 units, their posts and 党员中心户 (``buildings``); 双报到 of units and in-service members, their
 activities and attendance (``party``); the three lists (needs, resources, service projects) and
 微心愿 (``lists``); service sites, the walking network and the cached walking circles
-(``services``).
+(``services``); other departments'
+grid layers and their overlay with ours (``onenet``).
 
 Geometries are stored in EPSG:4490 (CGCS2000). The database keeps its own checks as the last
 line of defence: geometries valid, non-empty and inside China's envelope, grid codes shaped by
@@ -88,6 +89,14 @@ from gridmap.storage.models.notifications import (
     NotificationDelivery,
     NotificationOptout,
 )
+from gridmap.storage.models.onenet import (
+    CELL_STATUSES,
+    COMPARE_LEVELS,
+    ForeignCell,
+    ForeignLayer,
+    OnenetPiece,
+    OnenetSummary,
+)
 from gridmap.storage.models.party import (
     ATTENDANCE_HOWS,
     ActivitySignup,
@@ -154,9 +163,11 @@ __all__ = [
     "CARD_COLOURS",
     "CARE_TAGS",
     "CATEGORY_CLASSES",
+    "CELL_STATUSES",
     "CENTRAL_MEMBER_KINDS",
     "CHINA_ENVELOPE",
     "CODE_PURPOSES",
+    "COMPARE_LEVELS",
     "DEPARTMENT_KINDS",
     "EDGE_ORIGINS",
     "EXTENSION_STATES",
@@ -213,6 +224,8 @@ __all__ = [
     "CentralNeighbour",
     "Coverage",
     "Department",
+    "ForeignCell",
+    "ForeignLayer",
     "Grid",
     "Household",
     "HouseholdVisit",
@@ -224,6 +237,8 @@ __all__ = [
     "MemberRegistration",
     "NotificationDelivery",
     "NotificationOptout",
+    "OnenetPiece",
+    "OnenetSummary",
     "Outbox",
     "PartyActivity",
     "PartyMatch",
