@@ -39,6 +39,7 @@ PATROL_JS = "js/pages/patrol.js"
 IMPORT_JS = "js/pages/grid_import.js"
 PUBLIC_JS = "js/pages/public.js"
 LISTS_JS = "js/pages/party_lists.js"
+PARTY_MAP_JS = "js/pages/party_map.js"
 #: The pages of ``pages/patrol.js``: the worker's 巡查走访 and the chief's 巡查回放.
 PATROL_PAGES = ("worker", "replay")
 HEAT_JS = "vendor/leaflet.heat/leaflet-heat.js"
@@ -384,6 +385,26 @@ def build_lists_map(
         **config
     }
     PageScript("gridmapPartyLists", asset_url(LISTS_JS), config).add_to(grid_map)
+    return grid_map
+
+
+def build_party_map(
+    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+) -> folium.Map:
+    """党建地图: buildings with their 楼栋长, 党员中心户 and their neighbours, posts, members'
+    homes and the micro-grids' coverage, each a layer the reader turns on and off.
+
+    Returns
+    -------
+    folium.Map
+        A map with no data in it: the page script fetches the layers from the API (names
+        and phones masked as the reader's role reads them).
+    """
+    grid_map = _base_map(settings, asset_url)
+    config = {"basemapCrs": settings.basemap_crs, "minZoom": _MIN_ZOOM, "maxZoom": _MAX_ZOOM} | {
+        **config
+    }
+    PageScript("gridmapPartyMap", asset_url(PARTY_MAP_JS), config).add_to(grid_map)
     return grid_map
 
 
