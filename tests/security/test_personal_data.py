@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from gridmap.access.auth import CAPABILITIES, EXPORT, REVEAL
+from gridmap.api.params import XLSX
 from gridmap.core.privacy import mask_address, mask_name, mask_phone
 from gridmap.jobs import run_one
 from gridmap.party import report_jobs
@@ -58,8 +59,13 @@ def _responses(client, role: str) -> dict[str, str]:
     for request in [*requests, *EXTRA]:
         response = send(client, request)
         if response.status_code in (200, 201):
-            # Tiles and workbooks are bytes: their strings are UTF-8 inside them.
-            out[f"{request[0]} {request[1]}"] = response.get_data().decode(errors="replace")
+            # A workbook is zipped XML: its text is read cell by cell. Tiles are bytes whose
+            # strings are UTF-8 inside them.
+            data = response.get_data()
+            xlsx = response.mimetype == XLSX
+            out[f"{request[0]} {request[1]}"] = (
+                _workbook_text(data) if xlsx else data.decode(errors="replace")
+            )
     return out
 
 
