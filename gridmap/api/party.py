@@ -554,8 +554,14 @@ def _map_features(found: party_map.PartyMap, who: Caller) -> list[dict[str, Any]
 def party_map_layers(query: MapQuery) -> Response:
     who = caller()
     found = party_map.layers(get_session(), who.scope, clock.today(), query.community)
+    features = _map_features(found, who)
     return serializers.geojson_response(
-        {"type": "FeatureCollection", "features": _map_features(found, who)}
+        {
+            "type": "FeatureCollection",
+            "numberReturned": len(features),
+            "next": None,
+            "features": features,
+        }
     )
 
 

@@ -702,6 +702,7 @@ AUDIT_ACTIONS: Final = {
     "party.posts": "认领服务岗位",
     "party.publish": "发布社区活动",
     "party.signup": "报名社区活动",
+    "party.cancel": "取消活动报名",
     "party.check_in": "活动签到",
     "party.need": "登记需求",
     "party.offer": "登记资源",
