@@ -123,11 +123,25 @@ def list_users(session: Session) -> list[dict[str, Any]]:
         User.scope_code,
         User.person_id,
         User.department_id,
+        User.party_unit_id,
         User.active,
         User.locked_until,
         User.must_change_password,
     ).order_by(User.id)
     return [dict(r._mapping) for r in session.execute(stmt)]
+
+
+def grant_choices(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """What a role is granted for besides a scope, to pick from: the departments (role
+    ``department``) and the units' party organisations with their community (role ``unit``)."""
+    departments = select(Department.id, Department.name).order_by(Department.name, Department.id)
+    units = select(PartyUnit.id, PartyUnit.code, PartyUnit.name).order_by(
+        PartyUnit.name, PartyUnit.id
+    )
+    return {
+        "departments": [dict(r._mapping) for r in session.execute(departments)],
+        "units": [dict(r._mapping) for r in session.execute(units)],
+    }
 
 
 def create_user(session: Session, username: str, password: str) -> User:

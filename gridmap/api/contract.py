@@ -188,6 +188,7 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("post", "/api/v1/party/activities/{activity_id}/attendance"): {200: a.Attendance},
     ("get", "/api/v1/party/me/activities"): {200: a.PartyActivities},
     ("post", "/api/v1/party/me/activities/{activity_id}/signup"): {200: a.Signup, 201: a.Signup},
+    ("delete", "/api/v1/party/me/activities/{activity_id}/signup"): {200: a.Signup},
     ("post", "/api/v1/party/me/activities/{activity_id}/check-in"): {200: a.Attendance},
     ("get", "/api/v1/party/report"): {200: a.PartyReport},
     ("post", "/api/v1/party/report-jobs"): {202: a.Job},
@@ -207,6 +208,7 @@ SUCCESS: dict[tuple[str, str], Success] = {
     ("post", "/api/v1/party/matches/{match_id}/complete"): {200: a.PartyMatch},
     ("get", "/api/v1/party/claimable"): {200: a.Claimable},
     ("get", "/api/v1/party/lists/map"): {200: a.FeatureCollection},
+    ("get", "/api/v1/party/map"): {200: a.FeatureCollection},
     ("get", "/api/v1/party/wishes"): {200: a.SmallWishes},
     ("post", "/api/v1/party/wishes"): {201: a.SmallWish},
     ("post", "/api/v1/party/me/wishes"): {201: a.SmallWish},
@@ -305,6 +307,7 @@ MEDIA: dict[tuple[str, str], str] = {
     ("get", "/api/v1/patrols"): GEOJSON,
     ("get", "/api/v1/patrols/{patrol_id}"): GEOJSON,
     ("get", "/api/v1/party/lists/map"): GEOJSON,
+    ("get", "/api/v1/party/map"): GEOJSON,
     ("get", f"{OGC}/collections/{{collection_id}}/items"): GEOJSON,
     ("get", f"{OGC}/collections/{{collection_id}}/items/{{feature_id}}"): GEOJSON,
 }

@@ -17,15 +17,15 @@ from flask import Response, current_app, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from gridmap.access.auth import PARTY, SERVE, UNIT_REPORT
+from gridmap.access.auth import PARTY, REVEAL, SERVE, UNIT_REPORT, Caller
 from gridmap.access.security import audit_write, caller, requires
-from gridmap.api import params
+from gridmap.api import params, serializers
 from gridmap.api.common import Strict
 from gridmap.api.jobs import accepted, job_owner
 from gridmap.core import clock
 from gridmap.core.db import get_session
 from gridmap.core.privacy import Disclosure
-from gridmap.party import report_jobs
+from gridmap.party import party_map, report_jobs
 from gridmap.party import reporting as domain
 from gridmap.storage import party as store
 
@@ -115,6 +115,10 @@ class QuarterQuery(BaseModel):
 
 class UnitReportQuery(BaseModel):
     quarter: str | None = Field(None, pattern=QUARTER, description="YYYYQn; default: this one")
+
+
+class MapQuery(BaseModel):
+    community: str | None = Field(None, pattern=COMMUNITY, description="Default: all of yours")
 
 
 class ReportJobBody(Strict):
@@ -311,7 +315,8 @@ def _quarter(mine: dict[str, Any]) -> dict[str, Any]:
 
 @bp.post(
     "/me/registration",
-    summary="Report to the community where you live (双报到); a later one is a move",
+    summary="Report to the community where you live (双报到); a later one is a move, "
+    "keeping your unit unless you name another",
 )
 @requires(SERVE)
 def register_me(body: SelfRegistrationBody) -> Response:
@@ -323,6 +328,7 @@ def register_me(body: SelfRegistrationBody) -> Response:
         lat=home.lat if home else None,
         crs=home.crs if home else "EPSG:4490",
         unit_id=body.unit_id,
+        keep_unit=True,
     )
     found = domain.register(session, new)
     audit_write("party.register", "person", new.person_id, {"community": found["community"]})
@@ -440,6 +446,18 @@ def sign_up(path: ActivityPath) -> Response:
     return response
 
 
+@bp.delete(
+    "/me/activities/<int:activity_id>/signup",
+    summary="Withdraw your sign-up before the activity ends, freeing the place",
+)
+@requires(SERVE)
+def cancel_sign_up(path: ActivityPath) -> Response:
+    session, who = get_session(), caller()
+    domain.cancel_signup(session, domain.member_of(session, who), path.activity_id)
+    audit_write("party.cancel", "party_activity", path.activity_id, {})
+    return jsonify({"activity_id": path.activity_id, "signed": False})
+
+
 @bp.post(
     "/me/activities/<int:activity_id>/check-in",
     summary="Check in at the activity's place while it takes place: confirms your attendance",
@@ -452,6 +470,99 @@ def check_in(path: ActivityPath, body: Point) -> dict[str, Any]:
     found = domain.check_in(session, person_id, path.activity_id, point, _settings())
     audit_write("party.check_in", "party_activity", path.activity_id, {})
     return _attendance(found)
+
+
+# ------------------------------------------------------------------------------- the map
+
+
+def _map_features(found: party_map.PartyMap, who: Caller) -> list[dict[str, Any]]:
+    """The party map's layers as GeoJSON features, each with its ``layer``; names as the
+    reader sees staff names, phones masked, each person ``revealable`` or not."""
+    revealable = found.revealable if REVEAL in who.capabilities else set()
+
+    def _person(entry: dict[str, Any]) -> dict[str, Any]:
+        shown = who.disclosure.staff_contact(entry)
+        person_id = entry["person_id"]
+        return {
+            "person_id": person_id,
+            "name": shown["name"],
+            "phone": shown["phone"],
+            "revealable": person_id in revealable,
+        }
+
+    features = [
+        serializers.feature(
+            f"building.{b.id}",
+            b.geojson,
+            {
+                "layer": "building",
+                "number": b.number,
+                "name": b.name,
+                "households": b.households,
+                "posts": [
+                    {"role": p["role"], "unit": p["unit"]} | _person(dict(p))
+                    for p in found.posts.get(b.id, [])
+                ],
+            },
+        )
+        for b in found.buildings
+    ]
+    features += [
+        serializers.feature(
+            f"central.{c.id}",
+            c.geojson,
+            {
+                "layer": "central",
+                "household_id": c.household_id,
+                "neighbours": found.neighbours[c.id],
+            }
+            | _person(c._asdict()),
+        )
+        for c in found.centrals
+    ]
+    features += [
+        serializers.feature(
+            f"member.{m.id}",
+            m.geojson,
+            {
+                "layer": "member",
+                "community": {"code": m.community_code, "name": m.community_name},
+                "unit": m.unit_name,
+                "posts": sorted(m.posts or []),
+            }
+            | _person({"person_id": m.id, "name": m.name, "phone": m.phone}),
+        )
+        for m in found.members
+    ]
+    return features + [
+        serializers.feature(
+            f"coverage.{c['code']}",
+            found.shapes[c["code"]],
+            {"layer": "coverage"} | dict(c),
+        )
+        for c in found.coverage
+        if c["code"] in found.shapes
+    ]
+
+
+@bp.get(
+    "/map",
+    summary="党建地图: buildings with their 楼栋长 and 单元长, 党员中心户 and their neighbours, "
+    "registered members' homes with their posts, and micro-grids' coverage (GeoJSON)",
+)
+@requires(PARTY)
+def party_map_layers(query: MapQuery) -> Response:
+    who = caller()
+    found = party_map.layers(get_session(), who.scope, clock.today(), query.community)
+    features = _map_features(found, who)
+    return serializers.geojson_response(
+        {
+            "type": "FeatureCollection",
+            "numberReturned": len(features),
+            "next": None,
+            "features": features,
+        }
+    )
 
 
 # ------------------------------------------------------------------------------- reports

@@ -111,12 +111,15 @@ class Registration:
     crs: str = "EPSG:4490"
     unit_id: int | None = None
     since: dt.date | None = None
+    #: With no ``unit_id``: keep the unit of the registration a move closes.
+    keep_unit: bool = False
 
 
 def register(session: Session, new: Registration, scope: Scope | None = None) -> dict[str, Any]:
     """Register an in-service member with the community holding their home (双报到). A member
     already registered elsewhere moves: the current registration ends the day before
-    ``since`` and the new one opens, so each date keeps its one community. Staff register
+    ``since`` and the new one opens (with the same unit if ``keep_unit``), so each date keeps
+    its one community. Staff register
     members into the communities their ``scope`` manages (another is 404)."""
     if store.person_kind(session, new.person_id) not in MEMBER_KINDS:
         raise NotFound(f"There is no in-service member {new.person_id}.")
@@ -129,11 +132,15 @@ def register(session: Session, new: Registration, scope: Scope | None = None) ->
     if scope is not None and store.community_by_code(session, community.code, scope) is None:
         raise NotFound(f"The home lies in community {community.code}, not one of yours.")
     since = new.since or clock.today()
+    unit_id = new.unit_id
+    if unit_id is None and new.keep_unit:
+        latest = store.latest_registration(session, new.person_id)
+        unit_id = latest.unit_id if latest is not None else None
     _close_current(session, new.person_id, since)
     values = {
         "person_id": new.person_id,
         "community_id": community.id,
-        "unit_id": new.unit_id,
+        "unit_id": unit_id,
         "valid_from": since,
     }
     registration_id = store.add_registration(session, values, lon, lat)
@@ -288,6 +295,23 @@ def sign_up(session: Session, person_id: int, activity_id: int) -> bool:
     except IntegrityError as error:  # the same member twice at once
         raise Conflict("You are signed up already.") from error
     return True
+
+
+def cancel_signup(session: Session, person_id: int, activity_id: int) -> None:
+    """A member withdraws from an activity of their community before it ends, freeing the
+    place; an attendance already confirmed stays (409)."""
+    registration = current_registration(session, person_id, clock.today())
+    locked = store.lock_activity(session, activity_id)
+    if locked is None or locked.community_id != registration.community_id:
+        raise NotFound(f"There is no activity {activity_id}.")
+    entry = store.signup(session, activity_id, person_id)
+    if entry is None:
+        raise NotFound(f"You are not signed up for activity {activity_id}.")
+    if entry.attended_at is not None:
+        raise Conflict("Your attendance is confirmed: the sign-up stays.")
+    if clock.now() >= locked.ends_at:
+        raise NotNow("The activity is over.")
+    store.delete_signup(session, activity_id, person_id)
 
 
 def _duration_hours(starts_at: dt.datetime, ends_at: dt.datetime) -> Decimal:

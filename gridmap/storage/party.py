@@ -295,6 +295,15 @@ def add_signup(session: Session, activity_id: int, person_id: int, at: dt.dateti
     session.flush()
 
 
+def delete_signup(session: Session, activity_id: int, person_id: int) -> None:
+    session.execute(
+        delete(ActivitySignup).where(
+            ActivitySignup.activity_id == activity_id, ActivitySignup.person_id == person_id
+        )
+    )
+    session.flush()
+
+
 def signups(session: Session, activity_id: int) -> list[Row[Any]]:
     """Who signed up: person id and name, when, and their attendance."""
     stmt = (

@@ -41,6 +41,7 @@ IMPORT_JS = "js/pages/grid_import.js"
 ONENET_JS = "js/pages/onenet.js"
 PUBLIC_JS = "js/pages/public.js"
 LISTS_JS = "js/pages/party_lists.js"
+PARTY_MAP_JS = "js/pages/party_map.js"
 #: The pages of ``pages/patrol.js``: the worker's 巡查走访 and the chief's 巡查回放.
 PATROL_PAGES = ("worker", "replay")
 HEAT_JS = "vendor/leaflet.heat/leaflet-heat.js"
@@ -402,6 +403,26 @@ def build_service_map(
     }
     PageScript("gridmapServiceMap", asset_url(SERVICE_MAP_JS), config).add_to(service_map)
     return service_map
+
+
+def build_party_map(
+    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+) -> folium.Map:
+    """党建地图: buildings with their 楼栋长, 党员中心户 and their neighbours, posts, members'
+    homes and the micro-grids' coverage, each a layer the reader turns on and off.
+
+    Returns
+    -------
+    folium.Map
+        A map with no data in it: the page script fetches the layers from the API (names
+        and phones masked as the reader's role reads them).
+    """
+    grid_map = _base_map(settings, asset_url)
+    config = {"basemapCrs": settings.basemap_crs, "minZoom": _MIN_ZOOM, "maxZoom": _MAX_ZOOM} | {
+        **config
+    }
+    PageScript("gridmapPartyMap", asset_url(PARTY_MAP_JS), config).add_to(grid_map)
+    return grid_map
 
 
 def build_patrol_map(

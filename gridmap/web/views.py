@@ -71,6 +71,7 @@ from gridmap.web.maps import (
     build_import_map,
     build_lists_map,
     build_onenet_map,
+    build_party_map,
     build_patrol_map,
     build_public_map,
     build_requests_map,
@@ -122,6 +123,7 @@ _NAV = (
     ("双报到", "web.party_page", frozenset({PARTY})),
     ("双报告", "web.unit_party_page", frozenset({UNIT_REPORT})),
     ("三张清单", "web.party_lists_page", frozenset({PARTY})),
+    ("党建地图", "web.party_map_page", frozenset({PARTY})),
     ("身边可认领", "web.party_claim_page", frozenset({CLAIM})),
     ("巡查回放", "web.patrols_page", frozenset({ASSIGN})),
     ("网格导入", "web.grid_import_page", frozenset({IMPORT})),
@@ -485,6 +487,18 @@ def party_lists_page() -> str:
     )
 
 
+@bp.get("/party/map")
+@requires(PARTY)
+def party_map_page() -> str:
+    """党建地图: the chief's map of buildings with their 楼栋长, 党员中心户 and the neighbours
+    they look after, posts, registered members' homes and the micro-grids' coverage, with a
+    layer control and legends; the layers come from ``/api/v1/party/map``."""
+    settings: Settings = current_app.extensions["gridmap.settings"]
+    config = {"apiRoot": f"{request.script_root}/api/v1"}
+    party_map = build_party_map(settings, asset_url=_asset_url, config=config)
+    return render_template("party_map.html", map=render_parts(party_map, nonce=csp_nonce()))
+
+
 @bp.get("/party/claim")
 @requires(CLAIM)
 def party_claim_page() -> str:
@@ -812,15 +826,19 @@ def accounts_page() -> str:
     who, session = caller(), get_session()
     admin = bool({ACCOUNTS, ROLES} & who.capabilities)
     users = accounts.list_users(session) if admin else []
+    may_grant = ROLES in who.capabilities
+    scripts = [_asset_url("js/pages/accounts.js")] if {ACCOUNTS, ROLES} & who.capabilities else []
     return render_template(
         "accounts.html",
         users=users,
         admin=admin,
+        may_grant=may_grant,
+        choices=accounts.grant_choices(session) if may_grant else {},
         may_reset=ACCOUNTS in who.capabilities,
         admin_roles=accounts.ADMIN_ROLES,
         role_labels=glossary.USER_ROLES,
         notices=accounts.notices(session, who.user_id, unread_only=False),
-        scripts=[_asset_url("js/pages/accounts.js")] if ACCOUNTS in who.capabilities else [],
+        scripts=scripts,
     )
 
 

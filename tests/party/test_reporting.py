@@ -214,6 +214,74 @@ def test_places_are_limited_and_members_see_their_own_community_only(clients, me
     assert chief_b.get("/api/v1/party/activities").get_json()["results"] == []
 
 
+def test_a_member_moves_by_registering_again_and_keeps_their_unit(clients, member_of, session):
+    chief = clients("chief")
+    unit = chief.post(
+        "/api/v1/party/units",
+        json={"code": "move-unit", "name": "区财政局", "community": COMMUNITY},
+    )
+    assert unit.status_code == 201, unit.get_data(as_text=True)
+    member = member_of(25)
+    home_a = {"lon": HOME_A[0], "lat": HOME_A[1], "crs": "EPSG:4490"}
+    home_b = {"lon": HOME_B[0], "lat": HOME_B[1], "crs": "EPSG:4490"}
+    with clock_at(beijing(2026, 7, 2)):
+        first = member.post(
+            "/api/v1/party/me/registration", json={"home": home_a, "unit_id": unit.get_json()["id"]}
+        )
+        assert first.status_code == 201
+        again = member.post("/api/v1/party/me/registration", json={"home": home_b})
+        assert_problem(again, 409)  # a move comes on a later day
+    with clock_at(beijing(2026, 8, 15)):
+        moved = member.post("/api/v1/party/me/registration", json={"home": home_b})
+        assert moved.status_code == 201 and moved.get_json()["community"]["code"] == B
+        me = member.get("/api/v1/party/me").get_json()["registration"]
+    assert me["community"]["code"] == B and me["since"] == "2026-08-15"
+    assert me["unit"] == {"id": unit.get_json()["id"], "name": "区财政局"}
+    rows = session.scalars(
+        select(MemberRegistration)
+        .where(MemberRegistration.person_id == 25)
+        .order_by(MemberRegistration.valid_from)
+    ).all()
+    assert [(r.valid_from, r.valid_to) for r in rows] == [
+        (dt.date(2026, 7, 2), dt.date(2026, 8, 15)),
+        (dt.date(2026, 8, 15), None),
+    ]
+    assert len({r.unit_id for r in rows}) == 1
+
+
+def test_a_cancelled_sign_up_frees_its_place(clients, member_of):
+    chief = clients("chief")
+    for pid in (21, 22):
+        assert register(chief, pid).status_code == 201
+    start = beijing(2026, 7, 20)
+    activity_id = publish(chief, start, 2.0, wanted=1)
+    signup = f"/api/v1/party/me/activities/{activity_id}/signup"
+    with clock_at(beijing(2026, 7, 10)):
+        assert member_of(21).post(signup).status_code == 201
+        assert_problem(member_of(22).post(signup), 409)
+        cancelled = member_of(21).delete(signup)
+        assert cancelled.status_code == 200
+        assert cancelled.get_json() == {"activity_id": activity_id, "signed": False}
+        assert_problem(member_of(21).delete(signup), 404)  # not signed up any more
+        assert member_of(22).post(signup).status_code == 201  # the place was freed
+        listed = member_of(22).get("/api/v1/party/me/activities").get_json()["results"]
+        assert [(a["signed"], a["mine"]["attended_at"]) for a in listed] == [(1, None)]
+        assert_problem(member_of(21).delete(f"/api/v1/party/me/activities/{10**9}/signup"), 404)
+    with clock_at(start + dt.timedelta(hours=2)):
+        confirmed = chief.post(
+            f"/api/v1/party/activities/{activity_id}/attendance", json={"person_id": 22}
+        )
+        assert confirmed.status_code == 200
+        assert_problem(member_of(22).delete(signup), 409)  # attended: the sign-up stays
+    other = publish(chief, start, 2.0)
+    with clock_at(beijing(2026, 7, 10)):
+        assert member_of(21).post(f"/api/v1/party/me/activities/{other}/signup").status_code == 201
+    with clock_at(start + dt.timedelta(hours=3)):
+        over = member_of(21).delete(f"/api/v1/party/me/activities/{other}/signup")
+        assert_problem(over, 422)
+    assert_problem(chief.delete(signup), 403)  # staff do not withdraw members
+
+
 def test_an_unregistered_member_registers_by_home_and_chooses_posts(clients, member_of, session):
     member = member_of(24)
     assert member.get("/api/v1/party/me").get_json()["registration"] is None

@@ -657,6 +657,13 @@ PROBES = (
         _get("/api/v1/party/lists/map"),
     ),
     Probe(
+        "party map",
+        PARTY,
+        "features",
+        _get("/api/v1/party/map"),
+        _get(f"/api/v1/party/map?community={B}"),
+    ),
+    Probe(
         "wishes",
         PARTY,
         "list",

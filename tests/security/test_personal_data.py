@@ -5,13 +5,20 @@ plain to staff. A reveal is plain and audited once."""
 
 from __future__ import annotations
 
+import io
+from typing import Any
+
+import openpyxl
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from gridmap.access.auth import CAPABILITIES, EXPORT, REVEAL
+from gridmap.api.params import XLSX
 from gridmap.core.privacy import mask_address, mask_name, mask_phone
-from gridmap.storage.models import AuditEntry
-from tests.conftest import ClientFor
+from gridmap.jobs import run_one
+from gridmap.party import report_jobs
+from gridmap.storage.models import AuditEntry, PartyUnit
+from tests.conftest import ClientFor, client_for
 from tests.security.conftest import (
     A_HOUSEHOLDS,
     A_PEOPLE,
@@ -52,8 +59,13 @@ def _responses(client, role: str) -> dict[str, str]:
     for request in [*requests, *EXTRA]:
         response = send(client, request)
         if response.status_code in (200, 201):
-            # Tiles and workbooks are bytes: their strings are UTF-8 inside them.
-            out[f"{request[0]} {request[1]}"] = response.get_data().decode(errors="replace")
+            # A workbook is zipped XML: its text is read cell by cell. Tiles are bytes whose
+            # strings are UTF-8 inside them.
+            data = response.get_data()
+            xlsx = response.mimetype == XLSX
+            out[f"{request[0]} {request[1]}"] = (
+                _workbook_text(data) if xlsx else data.decode(errors="replace")
+            )
     return out
 
 
@@ -237,3 +249,135 @@ def test_a_denied_reveal_gives_and_records_no_plain_value(
     assert plain not in _audit_text(session)
     new = session.scalars(select(AuditEntry).where(AuditEntry.id > last))
     assert [r for r in new if r.action == "reveal" and r.outcome == "ok"] == []
+
+
+#: Every read and export of issue 18 (buildings, 双报到, the lists and 微心愿, the party map):
+#: URLs, and the 双报到 table's workbook (built by its job, read cell by cell below).
+PARTY_READS = (
+    *PUBLISHED,
+    "/api/v1/buildings/901",
+    "/api/v1/buildings/901?history=true",
+    "/api/v1/central-households/901",
+    "/api/v1/households/1/coverage",
+    "/api/v1/party/units",
+    "/api/v1/party/units/801/report",
+    "/api/v1/party/report",
+    "/api/v1/party/activities",
+    "/api/v1/party/activities/801",
+    "/api/v1/party/map",
+    "/api/v1/party/me",
+    "/api/v1/party/me/activities",
+    "/api/v1/party/my-unit/report",
+)
+#: The endpoints whose answers hold no door at all, for any role (the rest follow the rule
+#: of doors: plain to the roles with a duty to the household, masked for the others).
+DOORLESS = (
+    *PUBLISHED,
+    "/api/v1/buildings/901",
+    "/api/v1/buildings/901?history=true",
+    "/api/v1/party/units/801/report",
+    "/api/v1/party/report",
+    "/api/v1/party/map",
+    "/api/v1/party/my-unit/report",
+    "party.xlsx",
+)
+
+
+def _workbook_text(data: bytes) -> str:
+    """Every cell of every sheet: a workbook is zipped XML, its bytes show no text."""
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    return "\n".join(
+        str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row if v
+    )
+
+
+def _party_answers(client, session_factory, settings) -> dict[str, str]:
+    """The text of every successful issue-18 answer ``client`` gets, and of the 双报到
+    workbook when it may ask for one (its job run here, as the worker would)."""
+    out = {}
+    for url in PARTY_READS:
+        response = client.get(url)
+        if response.status_code == 200:
+            out[url] = response.get_data(as_text=True)
+    asked = client.post("/api/v1/party/report-jobs", json={})
+    if asked.status_code == 202:
+        job_id = asked.get_json()["id"]
+        assert run_one(session_factory, report_jobs.handlers(settings), job_id) == "succeeded"
+        out["party.xlsx"] = _workbook_text(client.get(f"/api/v1/jobs/{job_id}/file").data)
+    return out
+
+
+def _personal_data(where: str, body: str) -> list[str]:
+    """A phone, an ID number, the resident's name, or (where no door belongs) a door."""
+    found = [*PHONE.findall(body), *ID_NUMBER.findall(body)]
+    found += [RESIDENT_NAME] if RESIDENT_NAME in body else []
+    if where in DOORLESS:
+        for _, _, address, building, unit, room in A_HOUSEHOLDS.values():
+            doors = (address, mask_address(address), f"{building}号楼{unit}单元{room}")
+            found += [d for d in doors if d in body]
+    return found
+
+
+@pytest.fixture
+def unit_client(app, make_user) -> ClientFor:
+    """Unit 801's account (its party organisation reads its members' 双报告)."""
+
+    def login(_: str) -> Any:
+        return client_for(app, make_user("unit", party_unit_id=801))
+
+    return login
+
+
+@pytest.mark.parametrize("role", (*DATA_ROLES, "unit"))
+def test_no_personal_data_in_any_answer_or_export_of_party_building(
+    login_as, unit_client, session_factory, settings, role
+):
+    """The PII scan over issue 18: the lists and wishes, the building panel, 双报到's tables
+    (JSON and the workbook), the unit's report and the party map: no phone, ID number or
+    resident's name for any role without *reveal*, and no door where none belongs."""
+    client = unit_client(role) if role == "unit" else login_as(role)
+    answers = _party_answers(client, session_factory, settings)
+    hits = {
+        where: found for where, body in answers.items() if (found := _personal_data(where, body))
+    }
+    assert hits == {}
+    expected = {
+        "unit": {"/api/v1/party/my-unit/report"},
+        "member": {"/api/v1/party/claimable", "/api/v1/party/me", "/api/v1/party/me/activities"},
+        "auditor": set(),
+    }
+    if role in expected:
+        assert expected[role] <= set(answers)
+    else:  # the staff read them all, the workbook too
+        assert {"/api/v1/party/map", "/api/v1/party/units/801/report", "party.xlsx"} <= set(answers)
+        assert mask_phone(A_PEOPLE[4][1]) in answers["/api/v1/party/map"]
+
+
+def test_the_party_scan_finds_personal_data_planted_where_it_is_shown(
+    login_as, unit_client, session, session_factory, settings
+):
+    """The scan can fail: a unit named with the resident's name, a phone and a door (free
+    text shown as it is) is caught in the unit's report, the 双报到 workbook and the lists."""
+    planted = f"{RESIDENT_NAME}{A_PEOPLE[1][1]}{A_HOUSEHOLDS[1][2]}"
+    session.execute(update(PartyUnit).where(PartyUnit.id == 801).values(name=planted))
+    session.commit()
+    for role in ("chief", "unit"):
+        client = unit_client(role) if role == "unit" else login_as(role)
+        answers = _party_answers(client, session_factory, settings)
+        caught = {w for w, body in answers.items() if _personal_data(w, body)}
+        wanted = (
+            {"/api/v1/party/my-unit/report"}
+            if role == "unit"
+            else {
+                "/api/v1/party/units/801/report",
+                "/api/v1/party/report",
+                "/api/v1/party/map",
+                "party.xlsx",
+            }
+        )
+        assert wanted <= caught, role
+        assert set(_personal_data("party.xlsx", answers.get("party.xlsx", planted))) >= {
+            RESIDENT_NAME,
+            A_PEOPLE[1][1],
+            A_HOUSEHOLDS[1][2],
+        }

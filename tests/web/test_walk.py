@@ -154,6 +154,7 @@ CHIEF_JOURNEY: list[Step] = [
     ("patrols", _go("/patrols")),
     ("party", _go("/party")),
     ("party-lists", _go("/party/lists")),
+    ("party-map", _go("/party/map")),
 ]
 JOURNEYS: dict[str, list[Step]] = {
     "demo-street": CHIEF_JOURNEY,

@@ -32,6 +32,8 @@ export const NEED_STATE_LABELS = glossary.needStates;
 export const MATCH_STATE_LABELS = glossary.matchStates;
 export const WISH_STATE_LABELS = glossary.wishStates;
 export const PARTY_LABELS = glossary.partyPages;
+/** 党建地图: the chief's party map, its layers and legend. */
+export const PARTY_MAP_LABELS = glossary.partyMap;
 /** The states of a request (群众诉求). */
 export const STATE_LABELS = glossary.states;
 /** The actions on a request, in the order their buttons appear. */

@@ -1,7 +1,8 @@
 /*
  * pages/party_me.js: 我的双报到, an in-service member's phone page.
  *
- * Report to the community where one lives (the phone's position at home locates it), choose
+ * Report to the community where one lives (the recorded home or the phone's position at home
+ * locates it; registered already, the same form is a move), withdraw a sign-up, choose
  * service posts, sign up for the community's activities (社区吹哨、党员报到), check in at the
  * place while one takes place (the position is sent; the server measures the distance), and
  * this quarter's services and hours against the rule.
@@ -33,13 +34,18 @@ class MyPartyPage {
     this.api = `${config.apiRoot}/party`;
     this.root = document.getElementById('gm-party-me');
     this.community = document.getElementById('gm-party-community');
+    this.registerForm = document.getElementById('gm-party-register-form');
     this.register = document.getElementById('gm-party-register');
+    this.moveNote = document.getElementById('gm-party-move-note');
     this.result = document.getElementById('gm-party-result');
     this.quarter = document.getElementById('gm-party-quarter');
     this.list = document.getElementById('gm-party-activities');
     this.posts = document.getElementById('gm-party-posts');
     this.kinds = {};
-    this.register.addEventListener('click', () => this.registerHere());
+    this.registerForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.registerAt(new FormData(this.registerForm).get('where'));
+    });
     document.getElementById('gm-party-posts-form').addEventListener('submit', (event) => {
       event.preventDefault();
       this.savePosts();
@@ -71,7 +77,13 @@ class MyPartyPage {
     this.community.textContent = reg
       ? `${T.community}：${reg.community.name}${reg.unit ? ` · ${reg.unit.name}` : ''}`
       : T.notRegistered;
-    this.register.hidden = Boolean(reg);
+    // Unregistered: report by home; registered: a move (the registration closes today).
+    this.registerForm.hidden = false;
+    this.moveNote.hidden = !reg;
+    this.register.textContent = reg ? T.move : T.register;
+    if (reg) {
+      this.community.append(el('span', { class: 'gm-small' }, ` · ${T.since} ${reg.since}`));
+    }
     const q = me.quarter;
     this.quarter.replaceChildren(
       el('dt', {}, T.quarter), el('dd', {}, quarterName(q.quarter)),
@@ -108,6 +120,10 @@ class MyPartyPage {
       li.append(el('div', { class: 'gm-party-done' }, `${T.attended} · ${mine.hours} 小时`));
     } else if (mine && started && !ended) {
       li.append(this.button(T.checkIn, () => this.checkIn(a)));
+      li.append(this.button(T.cancel, () => this.cancel(a), 'gm-button-secondary'));
+    } else if (mine && !ended) {
+      li.append(el('div', { class: 'gm-small' }, T.signedUp));
+      li.append(this.button(T.cancel, () => this.cancel(a), 'gm-button-secondary'));
     } else if (mine) {
       li.append(el('div', { class: 'gm-small' }, T.signedUp));
     } else if (!ended && a.signed < a.wanted) {
@@ -118,8 +134,8 @@ class MyPartyPage {
     return li;
   }
 
-  button(text, action) {
-    const b = el('button', { type: 'button', class: 'gm-button gm-patrol-big' }, text);
+  button(text, action, extra = '') {
+    const b = el('button', { type: 'button', class: `gm-button gm-patrol-big ${extra}`.trim() }, text);
     b.addEventListener('click', async () => {
       b.disabled = true;
       try {
@@ -143,6 +159,12 @@ class MyPartyPage {
     await this.refresh();
   }
 
+  async cancel(a) {
+    await requestJson(`${this.api}/me/activities/${a.id}/signup`, { method: 'DELETE' });
+    this.say(`${T.cancelled}：${a.title}`);
+    await this.refresh();
+  }
+
   async checkIn(a) {
     this.say(T.locating);
     const point = await here();
@@ -152,17 +174,22 @@ class MyPartyPage {
     await this.refresh();
   }
 
-  async registerHere() {
+  /** Report by the recorded home or by where the phone is; registered already, a move. */
+  async registerAt(where) {
+    this.register.disabled = true;
     try {
-      this.say(T.locating);
-      const home = await here();
-      const made = await requestJson(`${this.api}/me/registration`,
-        { method: 'POST', body: { home } });
+      const body = {};
+      if (where === 'here') {
+        this.say(T.locating);
+        body.home = await here();
+      }
+      const made = await requestJson(`${this.api}/me/registration`, { method: 'POST', body });
       this.say(`${T.community}：${made.community.name}`);
       await this.refresh();
     } catch (err) {
       this.say(err.message, 'error');
     }
+    this.register.disabled = false;
   }
 
   async savePosts() {
