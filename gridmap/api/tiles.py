@@ -48,7 +48,7 @@ class TilePath(BaseModel):
     y: int = Field(ge=0, description="Row, from the north (0 ≤ y < 2^z)")
 
 
-class GridTileQuery(BaseModel):
+class GridTileQuery(params.Query):
     level: params.GridLevel | None = Field(
         None,
         description="Grids of this level (default: community below z13, zone z13–14, "
