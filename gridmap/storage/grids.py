@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypedDict, TypeVar, TypeVarTuple
@@ -11,10 +12,12 @@ from geoalchemy2.functions import ST_AsGeoJSON, ST_Intersects, ST_MakeEnvelope, 
 from sqlalchemy import (
     ColumnElement,
     ColumnExpressionArgument,
+    Float,
     Row,
     ScalarSelect,
     Select,
     and_,
+    bindparam,
     func,
     or_,
     select,
@@ -226,7 +229,20 @@ def chain_at_point(
 
     Returns ``{level: {id, code, name, level, kind, in_scope, staff}}``.
     """
-    point = ST_Point(lon, lat, SRID)
+    rows = session.execute(_chain_at_point(scope), {"lon": lon, "lat": lat})
+    return {
+        level: StaffedGridPart(
+            id=gid, code=code, name=name, level=level, kind=kind, in_scope=in_scope, staff=staff
+        )
+        for gid, code, name, level, kind, in_scope, staff in rows
+    }
+
+
+@functools.lru_cache(maxsize=1024)
+def _chain_at_point(scope: Scope) -> Select[Any]:
+    """``chain_at_point``'s statement for ``scope``, the point bound as ``lon`` and ``lat``:
+    built once per scope (building it costs more than running it)."""
+    point = ST_Point(bindparam("lon", type_=Float), bindparam("lat", type_=Float), SRID)
     below = aliased(Grid)
     seen_below = (
         select(below.id)
@@ -235,7 +251,7 @@ def chain_at_point(
         .where(grid_visible(scope, below))
         .exists()
     )
-    stmt = (
+    return (
         select(
             Grid.id,
             Grid.code,
@@ -250,12 +266,6 @@ def chain_at_point(
         .ext(distinct_on(Grid.level))
         .order_by(Grid.level, Grid.id)
     )
-    return {
-        level: StaffedGridPart(
-            id=gid, code=code, name=name, level=level, kind=kind, in_scope=in_scope, staff=staff
-        )
-        for gid, code, name, level, kind, in_scope, staff in session.execute(stmt)
-    }
 
 
 def chain_above(micro: Any, scope: Scope) -> ScalarSelect[Any]:

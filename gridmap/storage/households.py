@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any, TypedDict, cast
 
 from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON, ST_Intersects
-from sqlalchemy import Label, Row, Select, exists, func, select
+from sqlalchemy import BigInteger, Label, Row, Select, bindparam, exists, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, aliased
 
@@ -154,6 +155,13 @@ def coverage_of(session: Session, household_id: int, scope: Scope) -> Row[*tuple
     micro-grid, zone and community with their staff (JSON, :func:`grids.chain_above`), and
     ``members``: the people who look after it (JSON, :class:`CoveringMember` objects by id).
     One statement; None when there is no such household in scope."""
+    return session.execute(_coverage_of(scope), {"household_id": household_id}).first()
+
+
+@functools.lru_cache(maxsize=1024)
+def _coverage_of(scope: Scope) -> Select[Any]:
+    """``coverage_of``'s statement for ``scope``, the household bound as ``household_id``:
+    built once per scope (building it costs more than running it)."""
     person, cover = aliased(Person), aliased(Coverage)
     member = func.json_build_object(
         "id", person.id, "name", person.name, "phone", person.phone, "kind", person.kind
@@ -169,12 +177,13 @@ def coverage_of(session: Session, household_id: int, scope: Scope) -> Row[*tuple
         .where(cover.household_id == Household.id)
         .scalar_subquery()
     )
-    stmt = (
+    return (
         select(*_columns(), chain_above(Grid, scope).label("chain"), members.label("members"))
         .outerjoin(Grid, Grid.id == Household.micro_grid_id)
-        .where(Household.id == household_id, household_visible(scope))
+        .where(
+            Household.id == bindparam("household_id", type_=BigInteger), household_visible(scope)
+        )
     )
-    return session.execute(stmt).first()
 
 
 def search(session: Session, text: str, limit: int, scope: Scope) -> list[HouseholdHitRow]:
