@@ -11,8 +11,14 @@ to a baseline measured in the same run:
    locate + COPY + the database's consistency trigger, one transaction), rows/s and the peak
    RSS of that process, next to the same file's first ``--baseline-rows`` read whole into one
    DataFrame first (how the command read files before streaming), rolled back;
-3. p50/p99 of ``GET /api/v1/locate`` over N requests to a gunicorn server, next to the
-   trivial ``GET /api/v1/health`` of the same server.
+3. the API on a gunicorn server: p50/p99 of ``GET /api/v1/locate``, a household's
+   ``/coverage`` and ``/auth/me`` (the login check alone) over N requests one at a time, then
+   throughput and p50/p99 under wrk at 1, 8 and 32 clients, each next to the bare
+   ``GET /api/v1/health`` of the same server, with the project's targets (throughput at
+   least 0.7× health's at 8 and 32 clients, p99 at most 10 ms at one client).
+
+``--api-only`` measures only the API, on the ``gridmap_bench`` database an earlier run left.
+wrk (Debian package ``wrk``) must be installed.
 
 Run it through ./scripts/bench (which sets up the database); it uses a database of its own
 (``gridmap_bench``) and leaves the served one alone.
@@ -29,13 +35,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from gridmap.access import accounts, auth
@@ -260,7 +267,63 @@ def latencies(port: int, paths: list[str], token: str = "") -> np.ndarray:
     return np.array(out) * 1000
 
 
-def bench_http(url: str, token: str, lon: np.ndarray, lat: np.ndarray, requests: int) -> None:
+#: The project's targets for the API (issue 20): throughput at 8 and 32 clients at least
+#: this share of /health's, and p99 at one client at most this many ms.
+TARGET_SHARE = 0.7
+TARGET_P99_MS = 10.0
+
+#: wrk's Lua: the paths in turn, with the bearer token; one line of figures at the end.
+_WRK_SCRIPT = """
+local paths = {%s}
+local i = 0
+wrk.headers["Authorization"] = "Bearer %s"
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("FIGURES %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk measured: requests per second, p50 and p99 (ms), non-2xx answers."""
+
+    per_second: float
+    p50: float
+    p99: float
+    refused: int
+
+
+def wrk(port: int, paths: list[str], token: str, clients: int, seconds: float) -> Load:
+    """``clients`` connections (at most 2 threads: 2 cores) asking for ``paths`` in turn."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(_WRK_SCRIPT % (", ".join(f'"{p}"' for p in paths), token))
+        script.flush()
+        done = subprocess.run(
+            [
+                "wrk",
+                f"-t{min(clients, 2)}",
+                f"-c{clients}",
+                f"-d{round(seconds)}s",
+                "-s",
+                script.name,
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("FIGURES"))
+    count, micros, p50, p99, refused = (int(v) for v in line.split()[1:])
+    # 404: a point outside every grid of the scope, as the sequential run allows.
+    return Load(count / (micros / 1e6), p50 / 1000, p99 / 1000, refused)
+
+
+def serve(url: str, workers: int, root: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = os.environ | {"GRIDMAP_DATABASE_URL": url}
     server = subprocess.Popen(
@@ -269,41 +332,116 @@ def bench_http(url: str, token: str, lon: np.ndarray, lat: np.ndarray, requests:
             "-m",
             "gunicorn",
             "--workers",
-            "4",
+            str(workers),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
             "gridmap:create_app()",
         ],
-        cwd=ROOT,
-        env=env,
+        cwd=root,
+        env=env | {"PYTHONPATH": str(root)},
     )
+    for _ in range(100):
+        try:
+            latencies(port, ["/api/v1/health"])
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, port
+
+
+def bench_http(
+    url: str,
+    token: str,
+    series: dict[str, list[str]],
+    requests: int,
+    seconds: float,
+    workers: int,
+    root: Path = ROOT,
+) -> None:
+    """p50/p99 one request at a time, then wrk at 1, 8 and 32 clients, of every series
+    next to /health on the same server in the same run; the app's code from ``root``."""
+    server, port = serve(url, workers, root)
+    sequential: dict[str, np.ndarray] = {}
+    loads: dict[tuple[str, int], Load] = {}
     try:
-        for _ in range(100):
-            try:
-                latencies(port, ["/api/v1/health"])
-                break
-            except OSError:
-                time.sleep(0.1)
-        rng = np.random.default_rng(3)
-        pick = rng.choice(len(lon), size=requests, replace=False)
-        locate = [f"/api/v1/locate?lon={lon[i]:.7f}&lat={lat[i]:.7f}" for i in pick]
-        latencies(port, locate[:50] + ["/api/v1/health"] * 50, token)  # warm every worker
-        t_locate = latencies(port, locate, token)
-        t_me = latencies(port, ["/api/v1/auth/me"] * requests, token)
-        t_health = latencies(port, ["/api/v1/health"] * requests)
+        for paths in series.values():
+            latencies(port, paths[:50] + ["/api/v1/health"] * 50, token)  # warm every worker
+        for name, paths in series.items():
+            sequential[name] = latencies(port, paths[:requests], token)
+        for clients in (1, 8, 32):
+            for name, paths in series.items():
+                loads[name, clients] = wrk(port, paths, token, clients, seconds)
     finally:
         server.terminate()
         server.wait()
-    print(f"GET /api/v1/locate over {requests} requests (gunicorn, 4 sync workers, sequential)")
-    rows = (("locate", t_locate), ("auth/me (login only)", t_me), ("health (baseline)", t_health))
-    for name, t in rows:
+    print(
+        f"{'' if root == ROOT else f'[the app of {root}] '}"
+        f"GET over {requests} requests one at a time (http.client), then wrk {seconds:.0f} s "
+        f"per row (gunicorn, {workers} sync workers, bearer token; health has no login)"
+    )
+    for name, t in sequential.items():
         print(
             f"  {name:22s} p50 {np.percentile(t, 50):6.2f} ms   p99 {np.percentile(t, 99):6.2f} ms"
         )
-    ratio = np.percentile(t_locate, 50) / np.percentile(t_health, 50)
-    print(f"  locate p50 / health p50  {ratio:.1f}x")
+    print("  wrk: clients  endpoint                 req/s    p50 ms   p99 ms  non-2xx  / health")
+    for clients in (1, 8, 32):
+        base = loads["health (baseline)", clients].per_second
+        for name in series:
+            load = loads[name, clients]
+            print(
+                f"  {clients:12d}  {name:22s} {load.per_second:8.0f} {load.p50:8.2f} "
+                f"{load.p99:8.2f} {load.refused:8d}   {load.per_second / base:5.2f}x"
+            )
+    print(
+        f"  targets: req/s >= {TARGET_SHARE}x health at 8 and 32 clients; "
+        f"p99 <= {TARGET_P99_MS:.0f} ms at 1 client (idle machine)"
+    )
+    for name in series:
+        if name.startswith("health"):
+            continue
+        shares = [
+            loads[name, c].per_second / loads["health (baseline)", c].per_second for c in (8, 32)
+        ]
+        p99 = loads[name, 1].p99
+        met = min(shares) >= TARGET_SHARE and p99 <= TARGET_P99_MS
+        print(
+            f"  {name:22s} {min(shares):.2f}x at worst, p99 {p99:.2f} ms at 1 client: "
+            f"{'meets' if met else 'misses'} the targets"
+        )
+
+
+def api_series(owner_url: str, requests: int) -> dict[str, list[str]]:
+    """The paths of each series: random households' points for locate, random households'
+    coverage, the login check alone and the bare endpoint."""
+    engine = create_engine(owner_url)
+    with engine.connect() as conn:
+        sample = text("SELECT id, ST_X(geom), ST_Y(geom) FROM household ORDER BY random() LIMIT :n")
+        rows = conn.execute(sample, {"n": requests}).all()
+    engine.dispose()
+    return {
+        "health (baseline)": ["/api/v1/health"] * requests,
+        "auth/me (login only)": ["/api/v1/auth/me"] * requests,
+        "locate": [f"/api/v1/locate?lon={lon:.7f}&lat={lat:.7f}" for _, lon, lat in rows],
+        "coverage": [f"/api/v1/households/{hid}/coverage" for hid, _, _ in rows],
+    }
+
+
+def bench_token(owner_url: str) -> str:
+    """A new bearer token of the benchmark's account (``--api-only``)."""
+    engine = create_engine(owner_url)
+    with Session(engine) as session:
+        _, token = auth.login(
+            session,
+            "bench",
+            BENCH_PASSWORD,
+            kind="bearer",
+            settings=Settings(),
+            origin=auth.Origin(),
+        )
+    engine.dispose()
+    return token
 
 
 def main() -> None:
@@ -317,8 +455,41 @@ def main() -> None:
         default=1_000_000,
         help="rows of the whole-file baseline import (it holds them all in memory)",
     )
+    parser.add_argument("--seconds", type=int, default=10, help="of each wrk row")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        help="also serve the API from this checkout's code (e.g. an export of main), same run",
+    )
+    parser.add_argument(
+        "--api-only",
+        action="store_true",
+        help="only the API figures, on the gridmap_bench database of an earlier run",
+    )
     args = parser.parse_args()
+    settings = Settings.from_env()
+    owner = make_url(settings.migrate_database_url).set(database="gridmap_bench")
+    app_url = make_url(settings.database_url).set(database="gridmap_bench")
+    if args.api_only:
+        token = bench_token(owner.render_as_string(hide_password=False))
+    else:
+        token = build_city(args, settings)
+    series = api_series(owner.render_as_string(hide_password=False), args.requests)
+    for root in [ROOT] + ([args.compare_with.resolve()] if args.compare_with else []):
+        bench_http(
+            app_url.render_as_string(hide_password=False),
+            token,
+            series,
+            args.requests,
+            args.seconds,
+            args.workers,
+            root,
+        )
 
+
+def build_city(args: argparse.Namespace, settings: Settings) -> str:
+    """Generate, locate in bulk, import (each next to its baseline); returns a bearer token."""
     outline = pyogrio.read_dataframe(ROOT / "data" / "boundaries" / "dongcheng.geojson")
     start = time.perf_counter()
     grid = generate_grid(outline.geometry.iloc[0], communities=args.communities, seed=2)
@@ -336,7 +507,6 @@ def main() -> None:
     micro["id"] = np.arange(1, len(micro) + 1)
     bench_bulk_locate(micro, lon, lat)
 
-    settings = Settings.from_env()
     owner = db.create_database(settings.migrate_database_url, "gridmap_bench")
     app_role = make_url(settings.database_url).set(database="gridmap_bench")
     token = load_city(owner, grid, population)
@@ -344,7 +514,7 @@ def main() -> None:
     bench_household_import(app_url, csv_path, args.households, args.baseline_rows)
     workdir.cleanup()
     analyze(owner)
-    bench_http(app_role.render_as_string(hide_password=False), token, lon, lat, args.requests)
+    return token
 
 
 if __name__ == "__main__":
