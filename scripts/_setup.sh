@@ -62,6 +62,8 @@ install_debian_packages() {
   # osmium to read OpenStreetMap extracts (.osm.pbf) into line features.
   [ -f /usr/share/postgresql/15/extension/pgrouting.control ] || missing+=(postgresql-15-pgrouting)
   command -v osmium >/dev/null || missing+=(osmium-tool)
+  # wrk drives the API benchmark (./scripts/bench locate) as the figures were measured.
+  command -v wrk >/dev/null || missing+=(wrk)
   [ ${#missing[@]} -eq 0 ] && return
   log "Installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo

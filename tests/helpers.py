@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema_rs
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from gridmap.core import clock
@@ -161,3 +161,20 @@ def ogrinfo(path: Path, *options: str) -> str:
         timeout=60,
     )
     return done.stdout
+
+
+def statements_during(session: Session, calls: Callable[[], object]) -> list[str]:
+    """The SQL statements run on the test's connection (the session's and every app's bound
+    to it) while ``calls()`` runs, savepoint handling left out."""
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    connection = session.get_bind()
+    event.listen(connection, "before_cursor_execute", note)
+    try:
+        calls()
+    finally:
+        event.remove(connection, "before_cursor_execute", note)
+    return [s for s in seen if not s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]

@@ -25,7 +25,7 @@ from gridmap.core import clock
 from gridmap.core.errors import GridmapError
 from gridmap.core.privacy import Disclosure, disclosure_for
 from gridmap.core.settings import Settings
-from gridmap.storage.models import AuthSession, LoginThrottle, User
+from gridmap.storage.models import AuthSession, ChangeCount, LoginThrottle, User
 
 # argon2-cffi's defaults (RFC 9106's low-memory profile). A hash carries its parameters, so
 # any hash verifies whatever the current ones.
@@ -357,13 +357,87 @@ def _verify(hashed: str, password: str) -> bool:
         return False
 
 
-def resolve(session: Session, token: str, kind: str, settings: Settings) -> Caller | None:
-    """The caller holding ``token``, or None when it is unknown, revoked or timed out."""
+@dataclass(frozen=True)
+class _Checked:
+    """A token found valid: its caller, the ``login`` change count read before it was
+    checked, and its session's times (for the timeouts)."""
+
+    caller: Caller
+    count: int
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+class RecentLogins:
+    """The callers of tokens this process checked a moment ago, each with the ``login``
+    change count it was checked under (``change_count``, migration 0033).
+
+    A token is taken from here only while that count is unchanged: a logout, a timeout, an
+    administrator's lock, reset or change of role or scope counts it up in the same
+    transaction, so every process checks every token afresh from the next request on. A
+    request then costs one read of one number instead of the session and account rows. An
+    entry is used for at most ``_TOUCH_EVERY``, so ``last_seen_at`` is still written that
+    often and the timeouts are judged from fresh times.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._found: dict[tuple[str, str], _Checked] = {}
+
+    def get(self, key: tuple[str, str], count: int, now: dt.datetime) -> Caller | None:
+        found = self._found.get(key)
+        if found is None or found.count != count or now - found.last_seen_at > _TOUCH_EVERY:
+            return None
+        return found.caller
+
+    def put(self, key: tuple[str, str], checked: _Checked | None) -> None:
+        if checked is None:
+            self._found.pop(key, None)
+            return
+        if len(self._found) >= self._size:
+            self._found.clear()  # a flood of tokens: start afresh rather than grow
+        self._found[key] = checked
+
+
+_LOGIN_COUNT = select(ChangeCount.n).where(ChangeCount.name == "login")
+
+
+def resolve(
+    session: Session,
+    token: str,
+    kind: str,
+    settings: Settings,
+    recent: RecentLogins | None = None,
+) -> Caller | None:
+    """The caller holding ``token``, or None when it is unknown, revoked or timed out.
+
+    With ``recent``, a token checked a moment ago under the current ``login`` change count
+    costs that one read (see :class:`RecentLogins`).
+    """
+    if recent is None:
+        checked = _check(session, _digest(token), kind, settings)
+        return checked.caller if checked else None
+    # The count is read before the rows are: a change committed in between makes the entry
+    # stale at once, never the other way round.
+    count = int(session.scalar(_LOGIN_COUNT) or 0)
+    key = (_digest(token), kind)
+    found = recent.get(key, count, clock.now())
+    if found is not None:
+        return found
+    checked = _check(session, key[0], kind, settings, count)
+    recent.put(key, checked)
+    return checked.caller if checked else None
+
+
+def _check(
+    session: Session, digest: str, kind: str, settings: Settings, count: int = 0
+) -> _Checked | None:
+    """Find the session of a token's digest and judge it (timeouts, account)."""
     row = session.execute(
         select(AuthSession, User)
         .join(User, User.id == AuthSession.user_id)
         .where(
-            AuthSession.token_hash == _digest(token),
+            AuthSession.token_hash == digest,
             AuthSession.kind == kind,
             AuthSession.revoked_at.is_(None),
         )
@@ -383,7 +457,11 @@ def resolve(session: Session, token: str, kind: str, settings: Settings) -> Call
     if now - auth.last_seen_at > _TOUCH_EVERY:
         auth.last_seen_at = now
         session.commit()
-    return _caller(user, auth.id, kind)
+    caller = _caller(user, auth.id, kind)
+    if now - auth.created_at + _TOUCH_EVERY > absolute:
+        # Within a touch of its absolute timeout: not kept, so the timeout is met on time.
+        return _Checked(caller, -1, auth.created_at, auth.last_seen_at)
+    return _Checked(caller, count, auth.created_at, auth.last_seen_at)
 
 
 def logout(session: Session, caller: Caller, origin: Origin) -> None:

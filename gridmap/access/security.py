@@ -149,14 +149,31 @@ def _bearer_token() -> str | None:
     return None
 
 
-def _identify() -> auth.Caller | None:
+_RECENT_LOGINS = "gridmap.recent_logins"
+
+
+def _resolve(token: str, kind: str) -> auth.Caller | None:
+    """The login check, the first statement of a request: a pooled connection the server
+    dropped (a restart) fails here before anything was done, so it is tried once more on a
+    new connection instead of every pooled connection being tested before use."""
     settings = current_app.extensions["gridmap.settings"]
+    recent = current_app.extensions[_RECENT_LOGINS]
+    try:
+        return auth.resolve(get_session(), token, kind, settings, recent)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        get_session().rollback()
+        return auth.resolve(get_session(), token, kind, settings, recent)
+
+
+def _identify() -> auth.Caller | None:
     token = _bearer_token()
     if token:
-        return auth.resolve(get_session(), token, "bearer", settings)
+        return _resolve(token, "bearer")
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        return auth.resolve(get_session(), cookie, "web", settings)
+        return _resolve(cookie, "web")
     key = _api_key() if request.path.startswith("/open311/") else None
     if key:
         found = api_keys.resolve(get_session(), key)
@@ -371,6 +388,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
+    app.extensions[_RECENT_LOGINS] = auth.RecentLogins()
     csrf.init_app(app)
     limiter.init_app(app)
     app.before_request(_authorize)

@@ -104,3 +104,4 @@ def init_app(app: OpenAPI) -> None:
     )
     for bp in blueprints:
         app.register_api(bp)
+    tiles.init_app(app)

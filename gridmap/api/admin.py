@@ -56,7 +56,7 @@ class KeyPath(BaseModel):
     key_id: int = Field(ge=1)
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(params.Query):
     username: str | None = None
     action: str | None = None
     object_type: str | None = None

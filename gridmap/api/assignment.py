@@ -26,7 +26,7 @@ bp = APIBlueprint(
 )
 
 
-class StaffQuery(BaseModel):
+class StaffQuery(params.Query):
     history: bool = Field(False, description="Include posts that have ended")
 
 

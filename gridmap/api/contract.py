@@ -541,7 +541,7 @@ def _absent_not_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _form(model: type[BaseModel]) -> dict[str, Any]:
     """A form-encoded body of ``model``'s fields, each sent as text or left out (never null)."""
-    schema = model.model_json_schema()
+    schema = dict(model.model_json_schema())  # a copy: a Query's schema is shared
     schema["properties"] = {n: _absent_not_null(p) for n, p in schema["properties"].items()}
     return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
 

@@ -28,7 +28,7 @@ bp = APIBlueprint(
 Kind = Literal[DEPARTMENT_KINDS]  # type: ignore[valid-type]
 
 
-class DepartmentQuery(Strict):
+class DepartmentQuery(Strict, params.Query):
     serving: str | None = Field(
         None, pattern=r"^[0-9]{6,17}$", description="Only active ones serving this grid code"
     )

@@ -75,7 +75,7 @@ class FeaturePath(CollectionPath):
     feature_id: int = Field(ge=1, description="The feature's id")
 
 
-class FormatQuery(BaseModel):
+class FormatQuery(params.Query):
     f: str | None = Field(None, description="Answer format: only `json` (GeoJSON)")
     access_token: str | None = Field(
         None, description="A bearer token, for clients that cannot send a header"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gridmap.access.auth import ACCOUNTS, SIGNED_IN
 from gridmap.access.security import audit_write, caller, requires
@@ -26,7 +26,7 @@ bp = APIBlueprint(
 )
 
 
-class ListQuery(BaseModel):
+class ListQuery(params.Query):
     limit: int = Field(50, ge=1, le=500)
 
 

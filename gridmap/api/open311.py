@@ -125,7 +125,7 @@ class NewServiceRequest(BaseModel):
         return self
 
 
-class ServiceRequestQuery(BaseModel):
+class ServiceRequestQuery(params.Query):
     service_request_id: str | None = Field(
         None,
         max_length=4000,
@@ -144,7 +144,7 @@ class ServiceRequestQuery(BaseModel):
     jurisdiction_id: str | None = Field(None, max_length=200, description="Ignored")
 
 
-class KeyQuery(BaseModel):
+class KeyQuery(params.Query):
     api_key: str | None = Field(None, max_length=200, description="An issued API key")
     jurisdiction_id: str | None = Field(None, max_length=200, description="Ignored")
 

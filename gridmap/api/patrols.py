@@ -95,7 +95,7 @@ class PatrolPath(BaseModel):
     patrol_id: int = Field(ge=1, le=2**63 - 1)
 
 
-class UploadQuery(BaseModel):
+class UploadQuery(params.Query):
     work_list: str = Field("daily_patrol", pattern=LIST_CODE)
     crs: str = Field("EPSG:4326", max_length=40, description=CRS_TEXT)
     format: Literal["gpx", "geojson"] | None = Field(
@@ -110,7 +110,7 @@ class TrackFile(RawModel):
     mimetypes: list[str] = _UPLOAD_TYPES
 
 
-class WorkListQuery(BaseModel):
+class WorkListQuery(params.Query):
     person_id: int | None = Field(None, ge=1, le=MAX_ID, description="Default: yours")
     date: params.Day | None = Field(None, description="Default: today (Beijing)")
     work_list: str | None = Field(None, pattern=LIST_CODE)
@@ -123,7 +123,7 @@ class PatrolListQuery(params.PageQuery):
     work_list: str | None = Field(None, pattern=LIST_CODE)
 
 
-class OverdueQuery(BaseModel):
+class OverdueQuery(params.Query):
     date: params.Day | None = Field(None, description="Default: today (Beijing)")
     grid: str | None = Field(None, pattern=GRID_CODE, description="Duties in this subtree")
     work_list: str | None = Field(None, pattern=LIST_CODE)
@@ -132,7 +132,7 @@ class OverdueQuery(BaseModel):
     limit: int | None = Field(None, ge=1, description="Rows (default 1000, counts complete)")
 
 
-class VisitsQuery(BaseModel):
+class VisitsQuery(params.Query):
     limit: int = Field(20, ge=1, le=100)
 
 

@@ -36,7 +36,7 @@ bp = APIBlueprint(
 GRID_CODE = params.GRID_CODE
 
 
-class RateQuery(BaseModel):
+class RateQuery(params.Query):
     model_config = ConfigDict(populate_by_name=True)
 
     level: params.GridLevel = Field("micro", description="Rows per grid of this level")
@@ -51,7 +51,7 @@ class ExportPath(BaseModel):
     fmt: Literal["csv", "xlsx"]
 
 
-class OverdueQuery(BaseModel):
+class OverdueQuery(params.Query):
     grid: str | None = Field(None, pattern=GRID_CODE, description="Only inside this grid")
     warning: Literal["yellow", "red"] | None = Field(None, description="Only this card")
     limit: int = Field(1000, ge=1, description="Rows listed at most (counts cover all)")

@@ -34,7 +34,7 @@ class ExportPath(ReportPath):
     fmt: Literal["csv", "xlsx"]
 
 
-class ReportQuery(BaseModel):
+class ReportQuery(params.Query):
     grid: str | None = Field(None, pattern=params.GRID_CODE, description="Grid code")
     level: params.GridLevel = Field("micro", description="coverage: the level of its rows")
     max_load: float = Field(30, gt=0, description="overloaded: the capacity")

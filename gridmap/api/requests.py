@@ -154,7 +154,7 @@ class RequestPath(BaseModel):
     request_id: int = Field(ge=1)
 
 
-class DuplicateQuery(BaseModel):
+class DuplicateQuery(params.Query):
     radius_m: float = Field(200, gt=0, le=5000, description="How far, in metres")
     days: int = Field(7, ge=1, le=90, description="How many days before or after")
 

@@ -36,7 +36,7 @@ GRID_CODE = params.GRID_CODE
 CODES = r"^[a-z0-9._,-]{1,800}$"
 
 
-class ReviewQuery(BaseModel):
+class ReviewQuery(params.Query):
     """The filters of the review page, shared by its layers and the request tiles."""
 
     period: params.Period | None = Field(None, description="One month YYYY-MM or ISO week YYYY-Www")
@@ -126,7 +126,7 @@ def grid_detail(path: GridDetailPath, query: ReviewQuery) -> dict[str, Any]:
     return _answer(wanted, body)
 
 
-class ReportQuery(BaseModel):
+class ReportQuery(params.Query):
     month: params.Month | None = Field(None, description="The month YYYY-MM (default: last month)")
     grid: str | None = Field(None, pattern=GRID_CODE, description="The area (default: your scope)")
 

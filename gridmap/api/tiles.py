@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Flask, Response, current_app, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
@@ -17,8 +17,10 @@ from gridmap.access.auth import READ, REVIEW
 from gridmap.access.security import caller, requires
 from gridmap.api import params
 from gridmap.api.review import ReviewQuery, to_filter
+from gridmap.core import etags
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
+from gridmap.grid.tile_cache import GridTiles
 from gridmap.storage import tiles
 
 bp = APIBlueprint(
@@ -39,7 +41,15 @@ RESPONSES: dict[Any, Any] = {
         "content": {MVT: {"schema": {"type": "string", "format": "binary"}}},
     },
     204: {"description": "Nothing in this tile that the caller may see"},
+    304: {"description": "The grid tile named by If-None-Match is still current"},
 }
+#: Where the app keeps its grid tiles (gridmap.grid.tile_cache).
+GRID_TILES = "gridmap.grid_tiles"
+
+
+def init_app(app: Flask) -> None:
+    """Give the app (each process) its own kept grid tiles."""
+    app.extensions[GRID_TILES] = GridTiles()
 
 
 class TilePath(BaseModel):
@@ -48,7 +58,7 @@ class TilePath(BaseModel):
     y: int = Field(ge=0, description="Row, from the north (0 ≤ y < 2^z)")
 
 
-class GridTileQuery(BaseModel):
+class GridTileQuery(params.Query):
     level: params.GridLevel | None = Field(
         None,
         description="Grids of this level (default: community below z13, zone z13–14, "
@@ -66,18 +76,27 @@ def _tile(path: TilePath) -> tiles.Tile:
         ) from None
 
 
-def _answer(data: bytes) -> Response:
+def _answer(data: bytes, etag: str | None = None) -> Response:
+    headers = CACHING | ({"ETag": etag} if etag else {})
+    if etag and etags.none_match(request.headers.get("If-None-Match", ""), etag):
+        return Response(status=304, headers=headers)
     if not data:
-        return Response(status=204, headers=CACHING)
-    return Response(data, mimetype=MVT, headers=CACHING)
+        return Response(status=204, headers=headers)
+    return Response(data, mimetype=MVT, headers=headers)
 
 
-@bp.get("/grids/<int:z>/<int:x>/<int:y>.mvt", summary="Today's grids", responses=RESPONSES)
+@bp.get(
+    "/grids/<int:z>/<int:x>/<int:y>.mvt",
+    summary="Today's grids (ETag: If-None-Match answers 304 while they are unchanged)",
+    responses=RESPONSES,
+)
 @requires(READ)
 def grid_tile(path: TilePath, query: GridTileQuery) -> Response:
     tile = _tile(path)
     level = query.level or tiles.grid_level(tile.z)
-    return _answer(tiles.grid_tile(get_session(), tile, caller().scope, level))
+    kept: GridTiles = current_app.extensions[GRID_TILES]
+    found = kept.get(get_session(), tile, caller().scope, level)
+    return _answer(found.data, found.etag)
 
 
 @bp.get(

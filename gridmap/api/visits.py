@@ -68,7 +68,7 @@ class VisitPath(BaseModel):
     visit_id: int = Field(ge=1, le=2**63 - 1)
 
 
-class MineQuery(BaseModel):
+class MineQuery(params.Query):
     days: int = Field(7, ge=1, le=30, description="Visits of the last days")
     limit: int = Field(50, ge=1, le=200)
 

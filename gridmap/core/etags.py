@@ -1,4 +1,5 @@
-"""If-Match against the current ETag of a grid or request, as RFC 9110 (13.1.1) says.
+"""If-Match against the current ETag of a grid or request, as RFC 9110 (13.1.1) says, and
+If-None-Match against a tile's (13.1.2).
 
 ``If-Match`` is ``*`` (any current representation: the resource exists) or a comma list of
 entity tags, compared strongly: a weak tag (``W/"…"``) never matches, a strong one matches
@@ -52,6 +53,19 @@ def matches(if_match: str, current: str) -> bool:
     if tags is None:
         return True  # "*": the resource has a current representation
     return any(not weak and _ENCODED.sub('"', tag) == current for weak, tag in tags)
+
+
+def none_match(if_none_match: str, current: str) -> bool:
+    """Whether ``If-None-Match`` names the representation whose ETag is ``current`` (RFC 9110
+    13.1.2: ``*`` or any listed tag, compared weakly, the encoding's suffix left out), so the
+    answer is 304. A malformed value names nothing: the full answer is sent."""
+    try:
+        tags = parse(if_none_match)
+    except InvalidInput:
+        return False
+    if tags is None:
+        return True
+    return any(_ENCODED.sub('"', tag) == current for _, tag in tags)
 
 
 class PreconditionRequired(GridmapError):

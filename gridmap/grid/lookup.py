@@ -28,15 +28,12 @@ def to_storage_point(x: float, y: float, crs_text: str) -> tuple[float, float]:
     return float(lon[0]), float(lat[0])
 
 
-def _with_staff(
-    session: Session, chain: dict[str, grids.GridPart], disclosure: Disclosure
-) -> dict[str, Any]:
+def _with_staff(chain: dict[str, grids.StaffedGridPart], disclosure: Disclosure) -> dict[str, Any]:
     """``{level: grid}`` for every level, each grid with its staff, None where missing."""
-    staff = grids.staff(session, [part["id"] for part in chain.values()])
     out: dict[str, Any] = dict.fromkeys(LEVELS)
     for level, part in chain.items():
         out[level] = {k: part[k] for k in ("code", "name", "level", "kind", "in_scope")}
-        out[level]["staff"] = [disclosure.staff_contact(s) for s in staff[part["id"]]]
+        out[level]["staff"] = [disclosure.staff_contact(s) for s in part["staff"]]
     return out
 
 
@@ -48,7 +45,7 @@ def locate(
     chain = grids.chain_at_point(session, lon, lat, scope)
     if not chain:
         raise NotFound(f"The point ({lon:.6f}, {lat:.6f}) lies outside every grid you can see.")
-    return {"point": {"lon": lon, "lat": lat}, "grids": _with_staff(session, chain, disclosure)}
+    return {"point": {"lon": lon, "lat": lat}, "grids": _with_staff(chain, disclosure)}
 
 
 def household_coverage(
@@ -59,17 +56,13 @@ def household_coverage(
     Phone numbers are masked, staff names as ``disclosure`` says; ``gridmap.api.reveal``
     gives plain values.
     """
-    row = households.get_household(session, household_id, scope)
+    row = households.coverage_of(session, household_id, scope)
     if row is None:
         raise NotFound(f"There is no household {household_id}.")
-    chain = (
-        grids.chain_of_micro_grid(session, row.micro_grid_id, scope) if row.micro_grid_id else {}
-    )
-    members = households.members_covering(session, household_id)
     return {
         "household": row,
-        "grids": _with_staff(session, chain, disclosure),
-        "members": [disclosure.staff_contact(m) for m in members],
+        "grids": _with_staff(grids.staffed_chain(row.chain), disclosure),
+        "members": [disclosure.staff_contact(m) for m in row.members],
         "building": _building(session, household_id, disclosure),
     }
 

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypedDict, TypeVar, TypeVarTuple
 
 from geoalchemy2.functions import ST_AsGeoJSON, ST_Intersects, ST_MakeEnvelope, ST_Point
-from sqlalchemy import ColumnElement, ColumnExpressionArgument, Row, Select, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    Float,
+    Row,
+    ScalarSelect,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
@@ -46,8 +60,8 @@ class StaffEntry(TypedDict):
     role: str
 
 
-class GridPart(TypedDict):
-    """One grid of a chain (micro-grid, zone, community)."""
+class StaffedGridPart(TypedDict):
+    """One grid of a chain (micro-grid, zone, community) with its staff of today."""
 
     id: int
     code: str
@@ -56,6 +70,7 @@ class GridPart(TypedDict):
     kind: str
     #: In the reader's scope; False for the zone or community named above it.
     in_scope: bool
+    staff: list[StaffEntry]
 
 
 def current_at(at: dt.date | None = None) -> ColumnElement[bool]:
@@ -177,36 +192,57 @@ def staff_on(session: Session, code: str, on: dt.date | None = None) -> list[Sta
     ]
 
 
-def staff(session: Session, grid_ids: list[int]) -> dict[int, list[StaffEntry]]:
-    """People assigned today to each grid: ``{grid_id: [{person_id, name, phone, role}]}``."""
-    if not grid_ids:
-        return {}
+def staff_today(grid_id: Any) -> ScalarSelect[Any]:
+    """The people assigned today to the grid ``grid_id`` (a column of the enclosing query),
+    as a JSON array of :class:`StaffEntry` objects ordered by role and person: a grid's staff
+    within the statement that finds the grid."""
     today = func.current_date()
-    stmt = (
-        select(Assignment.grid_id, Person.id, Person.name, Person.phone, Assignment.role)
-        .join(Person, Person.id == Assignment.person_id)
-        .where(
-            Assignment.grid_id.in_(grid_ids),
-            Assignment.start_date <= today,
-            or_(Assignment.end_date.is_(None), Assignment.end_date > today),
-        )
-        .order_by(Assignment.grid_id, Assignment.role, Person.id)
+    post, person = aliased(Assignment), aliased(Person)
+    entry = func.json_build_object(
+        "person_id", person.id, "name", person.name, "phone", person.phone, "role", post.role
     )
-    out: dict[int, list[StaffEntry]] = {gid: [] for gid in grid_ids}
-    for grid_id, person_id, name, phone, role in session.execute(stmt):
-        out[grid_id].append(StaffEntry(person_id=person_id, name=name, phone=phone, role=role))
-    return out
+    return (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(entry, post.role, person.id)),
+                func.json_build_array(),
+            )
+        )
+        .select_from(post)
+        .join(person, person.id == post.person_id)
+        .where(
+            post.grid_id == grid_id,
+            post.start_date <= today,
+            or_(post.end_date.is_(None), post.end_date > today),
+        )
+        .scalar_subquery()
+    )
 
 
-def chain_at_point(session: Session, lon: float, lat: float, scope: Scope) -> dict[str, GridPart]:
-    """The current grids containing a point, one per level (smallest id on a shared edge):
-    those in ``scope``, and the zone and community above one in ``scope`` there (the chain
-    is not secret: a worker scoped to a micro-grid is told which zone and community it
-    belongs to).
+def chain_at_point(
+    session: Session, lon: float, lat: float, scope: Scope
+) -> dict[str, StaffedGridPart]:
+    """The current grids containing a point, one per level (smallest id on a shared edge),
+    each with its staff of today: those in ``scope``, and the zone and community above one
+    in ``scope`` there (the chain is not secret: a worker scoped to a micro-grid is told which
+    zone and community it belongs to). One statement.
 
-    Returns ``{level: {id, code, name, level, kind, in_scope}}``.
+    Returns ``{level: {id, code, name, level, kind, in_scope, staff}}``.
     """
-    point = ST_Point(lon, lat, SRID)
+    rows = session.execute(_chain_at_point(scope), {"lon": lon, "lat": lat})
+    return {
+        level: StaffedGridPart(
+            id=gid, code=code, name=name, level=level, kind=kind, in_scope=in_scope, staff=staff
+        )
+        for gid, code, name, level, kind, in_scope, staff in rows
+    }
+
+
+@functools.lru_cache(maxsize=1024)
+def _chain_at_point(scope: Scope) -> Select[Any]:
+    """``chain_at_point``'s statement for ``scope``, the point bound as ``lon`` and ``lat``:
+    built once per scope (building it costs more than running it)."""
+    point = ST_Point(bindparam("lon", type_=Float), bindparam("lat", type_=Float), SRID)
     below = aliased(Grid)
     seen_below = (
         select(below.id)
@@ -215,25 +251,7 @@ def chain_at_point(session: Session, lon: float, lat: float, scope: Scope) -> di
         .where(grid_visible(scope, below))
         .exists()
     )
-    stmt = (
-        select(Grid.id, Grid.code, Grid.name, Grid.level, Grid.kind, grid_visible(scope))
-        .where(current_at(), ST_Intersects(Grid.geom, point))
-        .where(or_(grid_visible(scope), seen_below))
-        .order_by(Grid.level, Grid.id)
-    )
-    chain: dict[str, GridPart] = {}
-    for gid, code, name, level, kind, in_scope in session.execute(stmt):
-        part = GridPart(id=gid, code=code, name=name, level=level, kind=kind, in_scope=in_scope)
-        chain.setdefault(level, part)
-    return chain
-
-
-def chain_of_micro_grid(session: Session, micro_grid_id: int, scope: Scope) -> dict[str, GridPart]:
-    """A micro-grid in ``scope`` with its zone and community, shaped as ``chain_at_point``'s
-    answer: the chain above a grid one may see is named (it is not secret), so a worker
-    scoped to a micro-grid reads its zone and community rather than "not in a grid"."""
-    zone, community = aliased(Grid), aliased(Grid)
-    stmt = (
+    return (
         select(
             Grid.id,
             Grid.code,
@@ -241,44 +259,53 @@ def chain_of_micro_grid(session: Session, micro_grid_id: int, scope: Scope) -> d
             Grid.level,
             Grid.kind,
             grid_visible(scope),
-            zone.id,
-            zone.code,
-            zone.name,
-            zone.level,
-            zone.kind,
-            grid_visible(scope, zone),
-            community.id,
-            community.code,
-            community.name,
-            community.level,
-            community.kind,
-            grid_visible(scope, community),
+            staff_today(Grid.id),
         )
-        .outerjoin(zone, zone.id == Grid.parent_id)
-        .outerjoin(community, community.id == zone.parent_id)
-        .where(Grid.id == micro_grid_id)
+        .where(current_at(), ST_Intersects(Grid.geom, point))
+        .where(or_(grid_visible(scope), seen_below))
+        .ext(distinct_on(Grid.level))
+        .order_by(Grid.level, Grid.id)
     )
-    row = session.execute(stmt).first()
-    if row is None:
+
+
+def chain_above(micro: Any, scope: Scope) -> ScalarSelect[Any]:
+    """The micro-grid ``micro`` (a grid alias of the enclosing query) with its zone and
+    community, each with its staff of today, as a JSON array of :class:`StaffedGridPart`
+    objects (micro-grid first; the chain above a grid one may see is named, it is not
+    secret). Empty when ``micro`` is NULL."""
+    zone, part = aliased(Grid), aliased(Grid)
+    fields = {
+        "id": part.id,
+        "code": part.code,
+        "name": part.name,
+        "level": part.level,
+        "kind": part.kind,
+        "in_scope": grid_visible(scope, part),
+        "staff": staff_today(part.id),
+    }
+    entry = func.json_build_object(*(x for pair in fields.items() for x in pair))
+    community_id = (
+        select(zone.parent_id).where(zone.id == micro.parent_id).correlate(micro).scalar_subquery()
+    )
+    ids = [micro.id, micro.parent_id, community_id]
+    return (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(entry, func.length(part.code).desc())),
+                func.json_build_array(),
+            )
+        )
+        .where(part.id.in_(ids))
+        .scalar_subquery()
+    )
+
+
+def staffed_chain(parts: list[dict[str, Any]]) -> dict[str, StaffedGridPart]:
+    """``chain_above``'s answer as ``chain_at_point``'s: ``{level: part}``, and nothing when
+    the micro-grid itself is out of scope (nothing of its chain then)."""
+    if not parts or not parts[0]["in_scope"]:
         return {}
-    # select() is typed up to 10 columns; the rest are spelled out here.
-    columns: tuple[*_PartColumns, *_PartColumns, *_PartColumns] = row
-    if not columns[5]:  # the micro-grid itself is out of scope: nothing of its chain
-        return {}
-    parts = (_part(columns[0:6]), _part(columns[6:12]), _part(columns[12:18]))
-    return {part["level"]: part for part in parts if part is not None}
-
-
-#: id (None when the outer join found no grid), code, name, level, kind, visible.
-_PartColumns = tuple[int | None, str, str, str, str, bool]
-
-
-def _part(columns: _PartColumns) -> GridPart | None:
-    """A grid of ``chain_of_micro_grid``'s row, or None if missing."""
-    gid, code, name, level, kind, in_scope = columns
-    if gid is None:
-        return None
-    return GridPart(id=gid, code=code, name=name, level=level, kind=kind, in_scope=in_scope)
+    return {part["level"]: StaffedGridPart(**part) for part in parts}  # type: ignore[typeddict-item]
 
 
 def search(session: Session, text: str, limit: int, scope: Scope) -> list[GridHitRow]:

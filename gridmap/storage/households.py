@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any, TypedDict, cast
 
 from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON, ST_Intersects
-from sqlalchemy import Label, Row, Select, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, Label, Row, Select, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
-from gridmap.storage.grids import BBox, Page, _page, current_at, envelope
+from gridmap.storage.grids import BBox, Page, _page, chain_above, current_at, envelope
 from gridmap.storage.models import Coverage, Grid, Household, Person
 from gridmap.storage.scoping import household_visible
 from gridmap.storage.sql import GeometryEncoding, geometry_columns, stream
@@ -148,18 +150,40 @@ def get_household(session: Session, household_id: int, scope: Scope) -> Househol
     return session.execute(stmt).first()
 
 
-def members_covering(session: Session, household_id: int) -> list[CoveringMember]:
-    """The people who look after a household (党员分片包户)."""
-    stmt = (
-        select(Person.id, Person.name, Person.phone, Person.kind)
-        .join(Coverage, Coverage.person_id == Person.id)
-        .where(Coverage.household_id == household_id)
-        .order_by(Person.id)
+def coverage_of(session: Session, household_id: int, scope: Scope) -> Row[*tuple[Any, ...]] | None:
+    """One household in ``scope`` as ``list_households`` shows it, then ``chain``: its
+    micro-grid, zone and community with their staff (JSON, :func:`grids.chain_above`), and
+    ``members``: the people who look after it (JSON, :class:`CoveringMember` objects by id).
+    One statement; None when there is no such household in scope."""
+    return session.execute(_coverage_of(scope), {"household_id": household_id}).first()
+
+
+@functools.lru_cache(maxsize=1024)
+def _coverage_of(scope: Scope) -> Select[Any]:
+    """``coverage_of``'s statement for ``scope``, the household bound as ``household_id``:
+    built once per scope (building it costs more than running it)."""
+    person, cover = aliased(Person), aliased(Coverage)
+    member = func.json_build_object(
+        "id", person.id, "name", person.name, "phone", person.phone, "kind", person.kind
     )
-    return [
-        CoveringMember(id=pid, name=name, phone=phone, kind=kind)
-        for pid, name, phone, kind in session.execute(stmt)
-    ]
+    members = (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(member, person.id)), func.json_build_array()
+            )
+        )
+        .select_from(cover)
+        .join(person, person.id == cover.person_id)
+        .where(cover.household_id == Household.id)
+        .scalar_subquery()
+    )
+    return (
+        select(*_columns(), chain_above(Grid, scope).label("chain"), members.label("members"))
+        .outerjoin(Grid, Grid.id == Household.micro_grid_id)
+        .where(
+            Household.id == bindparam("household_id", type_=BigInteger), household_visible(scope)
+        )
+    )
 
 
 def search(session: Session, text: str, limit: int, scope: Scope) -> list[HouseholdHitRow]:

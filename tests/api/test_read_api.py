@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from shapely.geometry import box
@@ -11,7 +12,7 @@ from sqlalchemy import func, select, text
 from gridmap.grid import ingest
 from gridmap.spatial.crs import wgs84_to_bd09
 from tests.conftest import COMMUNITY, MID_LON, N, S, W, client_for, small_grid_frame
-from tests.helpers import PROBLEM, assert_problem, row_counts
+from tests.helpers import PROBLEM, assert_problem, row_counts, statements_during
 
 
 def test_grids_by_level_bbox_and_pages(client, staffed):
@@ -117,6 +118,24 @@ def test_households_and_their_coverage(client, staffed):
     assert cov["household"]["address"] == "东城区测试社区*号楼*单元***"
     assert cov["grids"]["community"]["code"] == COMMUNITY
     assert_problem(client.get("/api/v1/households/999/coverage"), 404, "999")
+
+
+def test_locate_and_coverage_are_one_statement_each(client, session, staffed):
+    """Beyond the login check (one read of a count for a token checked a moment ago), a
+    locate costs one SQL statement, staff included; a household's coverage one for its grids,
+    staff and members, and two for its building's panel (楼栋长 and 单元长; 党员中心户)."""
+    client.get("/api/v1/auth/me")
+    for url in ("/api/v1/locate?lon=116.405&lat=39.915", "/api/v1/households/1/coverage"):
+        answers: list[Any] = []
+
+        def ask(url: str = url, out: list[Any] = answers) -> None:
+            out.append(client.get(url))
+
+        run = statements_during(session, ask)
+        assert answers[0].status_code == 200
+        login, view = run[0], run[1:]
+        assert "FROM change_count" in login
+        assert len(view) == (3 if "coverage" in url else 1), view
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from gridmap.requests import service as domain
 from gridmap.storage import review as review_store
 from gridmap.storage import tiles
 from gridmap.storage.models import Grid, ResidentRequest
-from tests.conftest import COMMUNITY, client_for, small_grid_frame
+from tests.conftest import COMMUNITY, MID_LAT, MID_LON, client_for, small_grid_frame
 from tests.helpers import clock_at
 from tests.requests.conftest import IN_01002, IN_02002, load_staff
 from tests.requests.timelines import SH, Desk, nov
@@ -368,6 +368,68 @@ def test_a_chief_over_b_gets_empty_tiles_at_every_zoom(app, make_user, two_commu
                 continue  # reaches back into A
             assert fetch(chief_a, "grids", tile) == {}
             assert fetch(chief_a, "requests", tile, period="2024-11") == {}
+
+
+# ------------------------------------------------------------------------- kept grid tiles
+
+
+def _grid_tile(client, tile: tuple[int, int, int], if_none_match: str | None = None):
+    z, x, y = tile
+    headers = {"If-None-Match": if_none_match} if if_none_match else {}
+    url = f"/api/v1/tiles/grids/{z}/{x}/{y}.mvt"
+    return client.get(url, headers=headers, query_string={"level": "micro"})
+
+
+def _names(response) -> dict[str, str]:
+    layer = mapbox_vector_tile.decode(response.get_data()).get("grids", {})
+    return {f["properties"]["code"]: f["properties"]["name"] for f in layer.get("features", [])}
+
+
+#: A micro-grid tile over the whole small grid (both zones).
+WHOLE = tile_of(MID_LON, MID_LAT, 13)
+
+
+def test_a_grid_tile_named_by_if_none_match_answers_304(client, small_grid):
+    first = _grid_tile(client, WHOLE)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('"')
+    again = _grid_tile(client, WHOLE, etag)
+    assert again.status_code == 304 and again.get_data() == b""
+    assert again.headers["ETag"] == etag
+    assert again.headers["Cache-Control"] == "private, max-age=60"
+    # As a browser echoes a compressed answer's tag, weakly, among others, or any.
+    for value in (etag[:-1] + ':gzip"', f'"other", W/{etag}', "*"):
+        assert _grid_tile(client, WHOLE, value).status_code == 304, value
+    for value in ('"other"', "not a tag"):
+        assert _grid_tile(client, WHOLE, value).status_code == 200, value
+    empty = _grid_tile(client, tile_of(121.47, 31.23, 14))  # Shanghai: nothing, 204
+    assert empty.status_code == 204
+    assert _grid_tile(client, tile_of(121.47, 31.23, 14), empty.headers["ETag"]).status_code == 304
+
+
+def test_a_grid_change_makes_the_kept_tiles_stale(client, session, small_grid):
+    first = _grid_tile(client, WHOLE, None)
+    assert _names(first)[M1] != "改名的网格"
+    session.execute(update(Grid).where(Grid.code == M1).values(name="改名的网格"))
+    session.commit()
+    again = _grid_tile(client, WHOLE, first.headers["ETag"])
+    assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"]
+    assert _names(again)[M1] == "改名的网格"
+    assert _grid_tile(client, WHOLE, again.headers["ETag"]).status_code == 304
+
+
+def test_a_kept_tile_never_reaches_another_scope(app, make_user, small_grid):
+    """One process keeps the community's tile for its chief; a zone leader asking for the
+    same tile gets their own (one zone), and the chief's tag is no tag of theirs."""
+    chief = client_for(app, make_user("chief", COMMUNITY))
+    leader = client_for(app, make_user("zone_leader", COMMUNITY + "01"))
+    whole = _grid_tile(chief, WHOLE)
+    assert set(_names(whole)) == {M1, M2, M3, M4}
+    assert _grid_tile(chief, WHOLE).get_data() == whole.get_data()  # now kept
+    own = _grid_tile(leader, WHOLE, whole.headers["ETag"])
+    assert own.status_code == 200 and set(_names(own)) == {M1, M2}
+    assert own.headers["ETag"] != whole.headers["ETag"]
+    assert set(_names(_grid_tile(chief, WHOLE))) == {M1, M2, M3, M4}
 
 
 # -------------------------------------------------------------------------------- bad input

@@ -43,6 +43,8 @@ AUDIT_OUTCOMES = ("ok", "denied", "failed")
 NOTICE_KINDS = ("password_reset",)
 #: Roles an API key may be issued with: the data roles, never an administrator's.
 API_KEY_ROLES = ("street_admin", "chief", "zone_leader", "grid_worker", "member", "auditor")
+#: The kinds of data whose changes ``change_count`` counts.
+CHANGE_COUNTS = ("login", "grid")
 
 
 class User(Base):
@@ -228,6 +230,20 @@ class AuditChainHead(Base):
     one: Mapped[bool] = mapped_column(primary_key=True, server_default="true")
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChangeCount(Base):
+    """How many times a kind of data has changed: one row per ``name``, counted up by
+    statement-level triggers (migration 0033) in the transaction of the change, so a process
+    that keeps something derived from that data (a login's caller, a grid tile) knows it is
+    still current by reading one number. ``login``: a login ended, an account changed;
+    ``grid``: any grid written. Only the triggers write it."""
+
+    __tablename__ = "change_count"
+    __table_args__ = (CheckConstraint(in_list("name", CHANGE_COUNTS), name="name_known"),)
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class AuditChainAnchor(Base):
