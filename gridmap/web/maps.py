@@ -370,61 +370,6 @@ def build_review_map(
     return grid_map
 
 
-def build_lists_map(
-    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
-) -> folium.Map:
-    """三张清单: open needs and available resources of the chief's communities, each need
-    tied to the nearest resource within 1 km; the lists, projects and wishes beside the map.
-
-    Returns
-    -------
-    folium.Map
-        A map with no data in it: the page script fetches the layer from the API (points
-        rounded to about 200 m, never a door).
-    """
-    grid_map = _base_map(settings, asset_url)
-    config = {"basemapCrs": settings.basemap_crs, "minZoom": _MIN_ZOOM, "maxZoom": _MAX_ZOOM} | {
-        **config
-    }
-    PageScript("gridmapPartyLists", asset_url(LISTS_JS), config).add_to(grid_map)
-    return grid_map
-
-
-def build_service_map(
-    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
-) -> folium.Map:
-    """15分钟便民服务圈: service sites, their walking circles, the gap map (micro-grids by the
-    share of households outside every circle) and the candidate sites; every layer is fetched
-    from the API (``config`` says where, and the bounds of the caller's area).
-    """
-    service_map = _base_map(settings, asset_url)
-    config = {"basemapCrs": settings.basemap_crs, "minZoom": _MIN_ZOOM, "maxZoom": _MAX_ZOOM} | {
-        **config
-    }
-    PageScript("gridmapServiceMap", asset_url(SERVICE_MAP_JS), config).add_to(service_map)
-    return service_map
-
-
-def build_party_map(
-    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
-) -> folium.Map:
-    """党建地图: buildings with their 楼栋长, 党员中心户 and their neighbours, posts, members'
-    homes and the micro-grids' coverage, each a layer the reader turns on and off.
-
-    Returns
-    -------
-    folium.Map
-        A map with no data in it: the page script fetches the layers from the API (names
-        and phones masked as the reader's role reads them).
-    """
-    grid_map = _base_map(settings, asset_url)
-    config = {"basemapCrs": settings.basemap_crs, "minZoom": _MIN_ZOOM, "maxZoom": _MAX_ZOOM} | {
-        **config
-    }
-    PageScript("gridmapPartyMap", asset_url(PARTY_MAP_JS), config).add_to(grid_map)
-    return grid_map
-
-
 def build_patrol_map(
     settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
 ) -> folium.Map:
@@ -461,38 +406,41 @@ def build_patrol_map(
     return grid_map
 
 
-def build_import_map(
-    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
+#: Pages whose map starts empty and whose script draws everything from the API: the page's
+#: name → (the script's global name, the script).
+#:
+#: - ``lists``: 三张清单, open needs and resources of the chief's communities, each need tied
+#:   to the nearest resource within 1 km (points rounded to about 200 m, never a door);
+#: - ``service_map``: 15分钟便民服务圈, sites, walking circles, the gap map, candidate sites;
+#: - ``party_map``: 党建地图, buildings with their 楼栋长, 党员中心户 and their neighbours,
+#:   posts, members' homes and coverage (names and phones masked as the reader reads them);
+#: - ``grid_import``: 网格导入, today's grid of the file's area, the file's grids, the redraw's
+#:   changes and a refused file's problems, from the jobs' results;
+#: - ``onenet``: 一张网比对, our units and a department's cells coloured by verdict.
+SCRIPTED_PAGES: dict[str, tuple[str, str]] = {
+    "lists": ("gridmapPartyLists", LISTS_JS),
+    "service_map": ("gridmapServiceMap", SERVICE_MAP_JS),
+    "party_map": ("gridmapPartyMap", PARTY_MAP_JS),
+    "grid_import": ("gridmapImport", IMPORT_JS),
+    "onenet": ("gridmapOnenet", ONENET_JS),
+}
+
+
+def build_scripted_map(
+    page: str, settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
 ) -> folium.Map:
-    """网格导入: the map of the import page — today's grid of the uploaded file's area, the
-    file's grids, what a redraw would change and the problems of a refused file, all drawn by
-    the page script from the jobs' results (``config``: ``apiRoot``, ``maxUploadBytes``).
-    """
-    grid_map = _base_map(settings, asset_url)
-    config = {
+    """The map of one of :data:`SCRIPTED_PAGES`: the basemap and the page's script, told the
+    API root, the basemap's CRS and zooms, and ``config`` (the page's own values)."""
+    name, script = SCRIPTED_PAGES[page]
+    page_map = _base_map(settings, asset_url)
+    told = {
         "apiRoot": "/api/v1",
         "basemapCrs": settings.basemap_crs,
         "minZoom": _MIN_ZOOM,
         "maxZoom": _MAX_ZOOM,
     } | dict(config)
-    PageScript("gridmapImport", asset_url(IMPORT_JS), config).add_to(grid_map)
-    return grid_map
-
-
-def build_onenet_map(
-    settings: Settings, *, asset_url: AssetUrl, config: Mapping[str, Any]
-) -> folium.Map:
-    """一张网比对: the map of both layers, drawn by the page script from the 一张网 API
-    (``config``: ``apiRoot``, ``maxUploadBytes``, ``toleranceM``, ``mayImport``)."""
-    grid_map = _base_map(settings, asset_url)
-    config = {
-        "apiRoot": "/api/v1",
-        "basemapCrs": settings.basemap_crs,
-        "minZoom": _MIN_ZOOM,
-        "maxZoom": _MAX_ZOOM,
-    } | dict(config)
-    PageScript("gridmapOnenet", asset_url(ONENET_JS), config).add_to(grid_map)
-    return grid_map
+    PageScript(name, asset_url(script), told).add_to(page_map)
+    return page_map
 
 
 def public_config(settings: Settings, *, page: str, **extra: Any) -> dict[str, Any]:

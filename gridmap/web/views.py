@@ -68,15 +68,11 @@ from gridmap.web.maps import (
     REQUESTS_JS,
     build_assign_map,
     build_grid_map,
-    build_import_map,
-    build_lists_map,
-    build_onenet_map,
-    build_party_map,
     build_patrol_map,
     build_public_map,
     build_requests_map,
     build_review_map,
-    build_service_map,
+    build_scripted_map,
     public_config,
     render_parts,
     requests_config,
@@ -300,7 +296,7 @@ def service_map_page() -> str:
         "apiRoot": f"{request.script_root}/api/v1",
         "bounds": [[box[1], box[0]], [box[3], box[2]]] if box else None,
     }
-    built = build_service_map(settings, asset_url=_asset_url, config=config)
+    built = build_scripted_map("service_map", settings, asset_url=_asset_url, config=config)
     # Sites may be imported by a street administrator; the network is the whole district's.
     upload = {"network": not who.scope.prefixes} if IMPORT in who.capabilities else None
     return render_template(
@@ -477,7 +473,7 @@ def party_lists_page() -> str:
     needs, the service projects to confirm and the 微心愿 to confirm, with their counts."""
     settings: Settings = current_app.extensions["gridmap.settings"]
     config = {"apiRoot": f"{request.script_root}/api/v1"}
-    lists_map = build_lists_map(settings, asset_url=_asset_url, config=config)
+    lists_map = build_scripted_map("lists", settings, asset_url=_asset_url, config=config)
     community = next((p[:12] for p in caller().scope.prefixes if len(p) >= 12), "")
     return render_template(
         "party_lists.html",
@@ -495,7 +491,7 @@ def party_map_page() -> str:
     layer control and legends; the layers come from ``/api/v1/party/map``."""
     settings: Settings = current_app.extensions["gridmap.settings"]
     config = {"apiRoot": f"{request.script_root}/api/v1"}
-    party_map = build_party_map(settings, asset_url=_asset_url, config=config)
+    party_map = build_scripted_map("party_map", settings, asset_url=_asset_url, config=config)
     return render_template("party_map.html", map=render_parts(party_map, nonce=csp_nonce()))
 
 
@@ -581,7 +577,7 @@ def grid_import_page() -> str:
         "apiRoot": f"{request.script_root}/api/v1",
         "maxUploadBytes": settings.max_upload_bytes,
     }
-    import_map = build_import_map(settings, asset_url=_asset_url, config=config)
+    import_map = build_scripted_map("grid_import", settings, asset_url=_asset_url, config=config)
     return render_template(
         "grid_import.html",
         map=render_parts(import_map, nonce=csp_nonce()),
@@ -605,7 +601,7 @@ def onenet_page() -> str:
         "toleranceM": settings.onenet_tolerance_m,
         "mayImport": IMPORT in who.capabilities,
     }
-    onenet_map = build_onenet_map(settings, asset_url=_asset_url, config=config)
+    onenet_map = build_scripted_map("onenet", settings, asset_url=_asset_url, config=config)
     return render_template(
         "onenet.html",
         map=render_parts(onenet_map, nonce=csp_nonce()),
