@@ -409,22 +409,29 @@ def central(session: Session, scope: Scope, central_id: int) -> dict[str, Any]:
 # ------------------------------------------------------------------ linking households
 
 
+#: The buildings' micro-grids (every version of their code) first, then each household of
+#: those micro-grids matched to its building: no join of household with itself, so a plan
+#: made on stale statistics (a test's rows not yet analysed) stays linear in households.
 _LINK_SQL = """
+WITH m AS MATERIALIZED (
+  SELECT b.id AS building_id, gridmap_number_key(b.number) AS key, gh.id AS micro_grid_id
+  FROM building b
+  JOIN grid gb ON gb.id = b.micro_grid_id
+  JOIN grid gh ON gh.code = gb.code
+  WHERE b.id = ANY(:buildings)
+)
 UPDATE household h
-SET building_id = m.building_id, unit_id = m.unit_id
-FROM (
-  SELECT h2.id AS household_id, b.id AS building_id, u.id AS unit_id
-  FROM household h2
-  JOIN grid gh ON gh.id = h2.micro_grid_id
-  JOIN grid gb ON gb.code = gh.code
-  JOIN building b ON b.micro_grid_id = gb.id
-   AND gridmap_number_key(b.number) = gridmap_number_key(h2.building)
-  LEFT JOIN building_unit u ON u.building_id = b.id
-   AND gridmap_number_key(u.number) = gridmap_number_key(h2.unit)
-  WHERE h2.building IS NOT NULL AND b.id = ANY(:buildings)
-) m
-WHERE h.id = m.household_id
-  AND (h.building_id IS DISTINCT FROM m.building_id OR h.unit_id IS DISTINCT FROM m.unit_id)
+SET building_id = m.building_id, unit_id = (
+  SELECT u.id FROM building_unit u
+  WHERE u.building_id = m.building_id
+    AND gridmap_number_key(u.number) = gridmap_number_key(h.unit))
+FROM m
+WHERE h.micro_grid_id = m.micro_grid_id AND h.building IS NOT NULL
+  AND gridmap_number_key(h.building) = m.key
+  AND (h.building_id, h.unit_id) IS DISTINCT FROM (m.building_id, (
+    SELECT u.id FROM building_unit u
+    WHERE u.building_id = m.building_id
+      AND gridmap_number_key(u.number) = gridmap_number_key(h.unit)))
 """
 
 
