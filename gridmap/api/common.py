@@ -50,9 +50,6 @@ Note = Annotated[
 ]
 
 
-#: A password as typed: never stripped (spaces may be part of it).
-
-
 def _true_only(value: object) -> object:
     if value is not True:
         raise ValueError("must be true")
@@ -61,6 +58,7 @@ def _true_only(value: object) -> object:
 
 #: A yes given as JSON ``true`` and nothing else (pydantic's ``Literal[True]`` also takes 1).
 Agreed = Annotated[Literal[True], BeforeValidator(_true_only)]
+#: A password as typed: never stripped (spaces may be part of it).
 Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=200)]
 
 
