@@ -139,9 +139,6 @@ def replace_network(
         session.execute(text(statement))
     session.execute(text(_EDGES), {"origin": origin})
     session.execute(text(_UNUSED_NODES))
-    session.execute(
-        text("SELECT setval('walk_node_id_seq', GREATEST((SELECT max(id) FROM walk_node), 1))")
-    )
     for name in ("walk_import", "walk_vertex", "walk_cut", "walk_key"):
         session.execute(text(f"DROP TABLE {name}"))
     mark_stale(session)

@@ -128,7 +128,7 @@ INSERT INTO service_map_state (id) VALUES (1);
 GRANT SELECT, INSERT, UPDATE, DELETE ON service_site, walk_node, walk_edge, service_isochrone,
   service_reach, service_candidate TO gridmap_app;
 GRANT SELECT, UPDATE ON service_map_state TO gridmap_app;
-GRANT USAGE, SELECT, UPDATE ON SEQUENCE service_site_id_seq, walk_node_id_seq, walk_edge_id_seq
+GRANT USAGE ON SEQUENCE service_site_id_seq, walk_node_id_seq, walk_edge_id_seq
   TO gridmap_app;
 """
 

@@ -152,7 +152,7 @@ def test_a_cluster_set_up_before_passwords_is_secured_once():
             "ALTER ROLE gridmap SUPERUSER NOCREATEDB PASSWORD NULL;"
             " ALTER ROLE gridmap_app PASSWORD NULL; REVOKE pg_signal_backend FROM gridmap"
         )
-        private.psql("DROP EXTENSION postgis, btree_gist, pg_trgm", database="template1")
+        private.psql("DROP EXTENSION pgrouting, postgis, btree_gist, pg_trgm", database="template1")
         private.passfile.unlink()
         _, started = private.psql("SELECT pg_reload_conf(); SELECT pg_postmaster_start_time()")
         assert (
