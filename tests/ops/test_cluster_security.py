@@ -165,7 +165,7 @@ def test_a_cluster_set_up_before_passwords_is_secured_once():
             "Requiring passwords (scram-sha-256)",
             "Making the owner role gridmap an ordinary one",
             "Setting the passwords of gridmap and gridmap_app",
-            "Creating the extensions postgis btree_gist pg_trgm in template1",
+            "Creating the extensions postgis btree_gist pg_trgm pgrouting in template1",
         ):
             assert step in upgraded
         assert private.psql("SELECT pg_postmaster_start_time()") == [started]  # a reload only
@@ -177,7 +177,7 @@ def test_a_cluster_set_up_before_passwords_is_secured_once():
         engine = create_engine(private.url("gridmap", database="template1"))
         try:
             with engine.connect() as conn:
-                assert conn.scalar(text("SELECT count(*) FROM pg_extension")) == 4
+                assert conn.scalar(text("SELECT count(*) FROM pg_extension")) == 5
         finally:
             engine.dispose()
 
