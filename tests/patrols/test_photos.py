@@ -33,8 +33,8 @@ def test_a_check_in_photo_is_seen_where_the_check_in_is(app, clients, tmp_path):
 def test_a_visit_carries_its_photos_seen_where_the_visit_is(app, clients, session, tmp_path):
     app.extensions["gridmap.files"] = stores.DiskStore(tmp_path / "files")
     member = clients("member")
-    # A member (who records visits, nothing else) uploads a visit's photos only.
-    assert_problem(upload(member, image(), "intake"), 422, "visit's photos only")
+    # A member uploads a visit's photos and, for what it claims, proof (after), nothing else.
+    assert_problem(upload(member, image(), "intake"), 422, "visit photos only")
     photos = [uploaded(member, image(), "visit")["id"] for _ in range(2)]
     check_in_photo = uploaded(clients("worker"), image(), "check_in")
     body = {"household_id": 1, "channel": "in_person", "photos": photos}
