@@ -13,7 +13,7 @@ street only (a site outside it refuses the file).
 from __future__ import annotations
 
 import functools
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from gridmap.access import audit
 from gridmap.access.auth import Forbidden
 from gridmap.core.errors import InvalidInput
 from gridmap.core.settings import Settings
-from gridmap.grid.import_jobs import TooLarge, on_disk
+from gridmap.grid.import_jobs import TooLarge, upload_path
 from gridmap.grid.ingest import read_features
 from gridmap.jobs import Handler, Owner, Report, enqueue
 from gridmap.services import circles, network, sites
@@ -41,7 +41,6 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "sites": (".zip", ".gpkg", ".kml", ".geojson", ".json"),
     "network": (".zip", ".gpkg", ".geojson", ".json", ".pbf"),
 }
-_UNZIP_FACTOR = 20
 
 
 def submit_import(
@@ -94,7 +93,8 @@ def handlers(settings: Settings) -> dict[str, Handler]:
 
 
 def import_sites(session: Session, job: JobRecord, report: Report) -> dict[str, Any]:
-    with _file(session, job, report) as path:
+    report(5, "读取文件")
+    with upload_path(session, job) as path:
         frame = read_features(
             path, layer=job.params.get("layer"), encoding=job.params.get("encoding")
         )
@@ -111,7 +111,8 @@ def import_sites(session: Session, job: JobRecord, report: Report) -> dict[str, 
 
 
 def import_network(session: Session, job: JobRecord, report: Report) -> dict[str, Any]:
-    with _file(session, job, report) as path:
+    report(5, "读取文件")
+    with upload_path(session, job) as path:
         report(20, "读取道路")
         if path.suffix.lower() == ".pbf":
             lines, origin = network.osm_lines(path), "osm"
@@ -132,23 +133,6 @@ def refresh(
 ) -> dict[str, Any]:
     report(10, "计算步行服务圈")
     return circles.refresh(session, settings)
-
-
-class _file:
-    """The job's upload as a file on disk (a zip unpacked to its one layer)."""
-
-    def __init__(self, session: Session, job: JobRecord, report: Report) -> None:
-        if job.upload_id is None:
-            raise InvalidInput("任务没有上传文件（the job has no file）")
-        report(5, "读取文件")
-        self._name, content = job_store.upload(session, job.upload_id)
-        self._disk = on_disk(self._name, content, limit=len(content) * _UNZIP_FACTOR + 10**6)
-
-    def __enter__(self) -> Path:
-        return self._disk.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        self._disk.__exit__(*exc)  # type: ignore[arg-type]
 
 
 def _audit(session: Session, job: JobRecord, action: str, detail: dict[str, Any]) -> None:

@@ -3,8 +3,11 @@ Policy violations and requests to other hosts; and the login form driven like a 
 
 from __future__ import annotations
 
+import json
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +22,39 @@ from gridmap.core.settings import Settings
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DEMO_PASSWORD = Settings().demo_password
+#: The demo accounts the page tests act as through the API.
+WORKER = "demo-worker"
+MEMBER = "demo-member"
+CHIEF = "demo-chief"
+
+
+class Api:
+    """The JSON API as one demo account with a bearer token (no cookie, so no CSRF token)."""
+
+    def __init__(self, live_url: str, token: str) -> None:
+        self.root = f"{live_url}/api/v1"
+        self.token = token
+
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        sent = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.root + path, data=data, headers=sent | (headers or {}), method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+
+    def get(self, path: str) -> Any:
+        status, body = self.call("GET", path)
+        assert status == 200, body
+        return body
+
+
 WAIT_MS = 60_000  # generous: the machine may be busy; a ready page answers at once
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ViewportSize, sync_playwright
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from gridmap.access import accounts, auth
 from gridmap.core.settings import Settings
 from gridmap.demo import loader as demo
 from tests.conftest import create_test_database, drop_test_database
-from tests.web.browser import Watched, serving
+from tests.web.browser import CHIEF, MEMBER, WORKER, Api, Watched, serving
 
 DEMO_HOUSEHOLDS = 4000
 #: An account of its own for the login-throttling test, so no demo account is held back.
@@ -46,6 +46,9 @@ CHROMIUM_ARGS = [
 # Every browser test logs in through the form from 127.0.0.1: the default limit (10 a minute
 # per address) would refuse the suite's own logins.
 LIVE_SETTINGS = {"basemap_crs": "none", "login_rate_limit": "1000 per minute"}
+
+#: The screen a fresh browser opens on unless a test names another.
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 def _browser_environment() -> dict[str, str | float | bool]:
@@ -149,13 +152,29 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def worker_api(live_url: str, login_token: Callable[..., str]) -> Api:
+    return Api(live_url, login_token(WORKER))
+
+
+@pytest.fixture(scope="module")
+def member_api(live_url: str, login_token: Callable[..., str]) -> Api:
+    return Api(live_url, login_token(MEMBER))
+
+
+@pytest.fixture(scope="module")
+def chief_api(live_url: str, login_token: Callable[..., str]) -> Api:
+    return Api(live_url, login_token(CHIEF))
+
+
 @pytest.fixture
-def new_watched(browser: Browser, live_url: str) -> Iterator[Callable[[], Watched]]:
-    """Open a fresh browser (its own cookies) with a watched page, as often as a test needs."""
+def new_watched(browser: Browser, live_url: str) -> Iterator[Callable[..., Watched]]:
+    """Open a fresh browser (its own cookies) with a watched page, as often as a test needs:
+    ``new_watched()`` on a 1280×800 screen, or ``new_watched(viewport, **context_options)``."""
     contexts: list[BrowserContext] = []
 
-    def make() -> Watched:
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    def make(viewport: ViewportSize = LAPTOP, **options: Any) -> Watched:
+        context = browser.new_context(viewport=viewport, locale="zh-CN", **options)
         contexts.append(context)
         return Watched.attach(context, live_url)
 

@@ -10,7 +10,6 @@ them care households); nothing else in the demo is touched.
 
 from __future__ import annotations
 
-import json
 import math
 import urllib.error
 import urllib.request
@@ -27,49 +26,16 @@ from sqlalchemy.orm import Session
 
 from gridmap.core import glossary
 from gridmap.grid import ingest
-from tests.web.browser import Watched, count
+from tests.web.browser import CHIEF, Api, Watched, count
 
-CHIEF = "demo-chief"
 BUILDINGS = 4
 PER_BUILDING = 12
 CONFLICT = "他人已修改，请刷新"
 
 
-class Api:
-    """The JSON API as demo-chief with a bearer token (no cookie, so no CSRF token)."""
-
-    def __init__(self, live_url: str, token: str) -> None:
-        self.root = f"{live_url}/api/v1"
-        self.token = token
-
-    def call(
-        self, method: str, path: str, body: Any = None, etag: str | None = None
-    ) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
-        if etag is not None:
-            headers["If-Match"] = etag
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.root + path, data=data, headers=headers, method=method
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.load(exc)
-
-    def get(self, path: str) -> Any:
-        status, body = self.call("GET", path)
-        assert status == 200, body
-        return body
-
-    def coverage(self, zone: str) -> dict[int, int | None]:
-        return {h["id"]: h["current"] for h in self.get(f"/grids/{zone}/coverage")["households"]}
-
-
-@pytest.fixture(scope="module")
-def chief_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(CHIEF))
+def coverage(api: Api, zone: str) -> dict[int, int | None]:
+    """Who covers each household of ``zone`` now (person id, or None)."""
+    return {h["id"]: h["current"] for h in api.get(f"/grids/{zone}/coverage")["households"]}
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +140,7 @@ def rate(watched: Watched) -> tuple[int, int]:
 def test_lasso_selection_assigned_to_a_member(chief: Watched, chief_api: Api, zone: str) -> None:
     page = chief.page
     assert page.locator(".gm-nav").get_by_text("分配包户").is_visible()
-    before = chief_api.coverage(zone)
+    before = coverage(chief_api, zone)
     covered, total = rate(chief)
     assert total == len(before) >= BUILDINGS * PER_BUILDING
     assert covered == sum(p is not None for p in before.values())
@@ -199,7 +165,7 @@ def test_lasso_selection_assigned_to_a_member(chief: Watched, chief_api: Api, zo
     choose_member(chief, member)
     page.get_by_role("button", name="分配给当前党员").click()
     ready(chief)
-    after = chief_api.coverage(zone)
+    after = coverage(chief_api, zone)
     assert {h: after[h] for h in chosen} == dict.fromkeys(chosen, member)
     assert {h: p for h, p in after.items() if h not in chosen} == {
         h: p for h, p in before.items() if h not in chosen
@@ -249,7 +215,7 @@ def test_polygon_selection_released(chief: Watched, chief_api: Api, zone: str) -
         "POST",
         f"/grids/{zone}/coverage",
         {"op": "assign", "person_id": member, "household_ids": ids},
-        etag,
+        {"If-Match": etag},
     )
     assert status == 200
     page.reload()
@@ -267,7 +233,7 @@ def test_polygon_selection_released(chief: Watched, chief_api: Api, zone: str) -
     assert set(ids) <= chosen
     page.get_by_role("button", name="解除包户").click()
     ready(chief)
-    after = chief_api.coverage(zone)
+    after = coverage(chief_api, zone)
     assert all(after[h] is None for h in chosen)
     assert rate(chief) == (sum(p is not None for p in after.values()), total)
     assert rate(chief)[0] <= covered - len(ids)
@@ -292,7 +258,7 @@ def test_proposal_adjusted_and_accepted(chief: Watched, chief_api: Api, zone: st
         "() => Object.fromEntries(window.gridmapAssign.proposal.pairs)"
     )
     pairs = {int(h): p for h, p in proposal.items()}
-    before = chief_api.coverage(zone)
+    before = coverage(chief_api, zone)
     assert set(pairs) == set(before)
     assert None not in pairs.values(), "capacity suffices: every household covered"
     changes = sum(pairs[h] != before[h] for h in pairs)
@@ -303,7 +269,7 @@ def test_proposal_adjusted_and_accepted(chief: Watched, chief_api: Api, zone: st
     assert "100.0%" in stats and "平均距离" in stats and "最大/平均负荷" in stats
     assert "（自动）" in stats and "负荷范围" in stats
     assert any(label in stats for label in glossary.DIVISION_SOLUTIONS.values()), stats
-    assert chief_api.coverage(zone) == before, "a proposal writes nothing"
+    assert coverage(chief_api, zone) == before, "a proposal writes nothing"
 
     # The chief moves one household of the proposal to another member before accepting.
     moved = building(chief, 2)[0]["id"]
@@ -314,7 +280,7 @@ def test_proposal_adjusted_and_accepted(chief: Watched, chief_api: Api, zone: st
     page.get_by_role("button", name="分配给当前党员").click()
     pairs[moved] = other
     assert page.locator(f"path.gm-hh-{moved}").get_attribute("data-person") == str(other)
-    assert chief_api.coverage(zone) == before, "adjusting the proposal writes nothing"
+    assert coverage(chief_api, zone) == before, "adjusting the proposal writes nothing"
     # The picture for people: the proposal's panel in view, no tooltip under the mouse.
     page.mouse.move(640, 30)
     page.evaluate(
@@ -326,7 +292,7 @@ def test_proposal_adjusted_and_accepted(chief: Watched, chief_api: Api, zone: st
     page.get_by_role("button", name="接受方案").click()
     page.wait_for_selector("#gm-proposal", state="hidden")
     ready(chief)
-    assert chief_api.coverage(zone) == pairs
+    assert coverage(chief_api, zone) == pairs
     assert rate(chief) == (len(pairs), len(pairs))
     assert "方案已接受" in page.locator("#gm-status").inner_text()
     chief.assert_clean()
@@ -342,7 +308,7 @@ def test_stale_etag_shows_the_conflict(chief: Watched, chief_api: Api, zone: str
         "POST",
         f"/grids/{zone}/coverage",
         {"op": "assign", "person_id": first, "household_ids": [house]},
-        state["etag"],
+        {"If-Match": state["etag"]},
     )
     assert status == 200
     page.locator(f"path.gm-hh-{house}").dispatch_event("click")
@@ -352,7 +318,7 @@ def test_stale_etag_shows_the_conflict(chief: Watched, chief_api: Api, zone: str
     banner.wait_for()
     assert CONFLICT in banner.inner_text()
     ready(chief)
-    assert chief_api.coverage(zone)[house] == first, "the other change is not overwritten"
+    assert coverage(chief_api, zone)[house] == first, "the other change is not overwritten"
     fresh = chief_api.get(f"/grids/{zone}/coverage")["etag"]
     assert page.evaluate("() => window.gridmapAssign.etag") == fresh
     assert page.locator(f"path.gm-hh-{house}").get_attribute("data-person") == str(first)
@@ -363,7 +329,10 @@ def test_stale_etag_shows_the_conflict(chief: Watched, chief_api: Api, zone: str
     page.wait_for_selector("#gm-proposal:not([hidden])")
     ready(chief)
     status, _ = chief_api.call(
-        "POST", f"/grids/{zone}/coverage", {"op": "release", "household_ids": [house]}, fresh
+        "POST",
+        f"/grids/{zone}/coverage",
+        {"op": "release", "household_ids": [house]},
+        {"If-Match": fresh},
     )
     assert status == 200
     page.get_by_role("button", name="接受方案").click()
@@ -371,7 +340,7 @@ def test_stale_etag_shows_the_conflict(chief: Watched, chief_api: Api, zone: str
     assert CONFLICT in banner.inner_text()
     ready(chief)
     assert page.locator("#gm-proposal").is_hidden()
-    assert chief_api.coverage(zone)[house] is None
+    assert coverage(chief_api, zone)[house] is None
     # The browser logs the refused request (HTTP 412) itself; nothing else may be logged.
     assert all("412" in e for e in chief.console_errors)
     assert chief.csp_violations == [] and chief.foreign_requests() == []

@@ -5,11 +5,11 @@ laptop, with no serious axe violation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ViewportSize
+from playwright.sync_api import ViewportSize
 
 from gridmap.core import glossary
 from tests.web.browser import Watched, wait_for
@@ -36,27 +36,12 @@ def household_in_a_building(api: Callable[..., Any]) -> dict[str, Any]:
     pytest.fail("the demo should hold households in buildings with a 楼栋长 and a 中心户")
 
 
-@pytest.fixture
-def sized(browser: Browser, live_url: str) -> Iterator[Callable[[ViewportSize], Watched]]:
-    contexts = []
-
-    def make(size: ViewportSize) -> Watched:
-        context = browser.new_context(viewport=size, locale="zh-CN")
-        contexts.append(context)
-        watched = Watched.attach(context, live_url)
-        watched.login("demo-street")
-        return watched
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
 @pytest.mark.parametrize("size", SIZES)
 def test_buildings_from_zoom_16_and_the_household_panel_names_their_people(
-    sized: Callable[[ViewportSize], Watched], household_in_a_building: dict[str, Any], size: str
+    new_watched: Callable[..., Watched], household_in_a_building: dict[str, Any], size: str
 ) -> None:
-    watched = sized(SIZES[size])
+    watched = new_watched(SIZES[size])
+    watched.login("demo-street")
     page = watched.page
     house = household_in_a_building
     watched.open((15, house["lat"], house["lon"]))

@@ -9,34 +9,19 @@ the department completes it. Each page has no serious axe-core violation and log
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
-from playwright.sync_api import Browser, Page, ViewportSize
+from playwright.sync_api import Page, ViewportSize
 from shapely.geometry import shape
 
-from tests.web.browser import Watched
-from tests.web.test_requests_pages import Api, _timeline_length
+from tests.web.browser import Api, Watched
+from tests.web.test_requests_pages import _timeline_length
 from tests.web.walk import axe_violations
 
 STREET = "demo-street"
 OFFICER = "demo-dept-cgzf"
 LAPTOP: ViewportSize = {"width": 1366, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def sized(browser: Browser, live_url: str) -> Iterator[Callable[[ViewportSize], Watched]]:
-    contexts = []
-
-    def make(size: ViewportSize) -> Watched:
-        context = browser.new_context(viewport=size, locale="zh-CN")
-        contexts.append(context)
-        return Watched.attach(context, live_url)
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def _press(page: Page, label: str) -> None:
@@ -56,7 +41,7 @@ def _clean(watched: Watched) -> None:
 
 
 def test_a_department_answers_the_summons_on_its_pages(
-    sized: Callable[[ViewportSize], Watched],
+    new_watched: Callable[..., Watched],
     live_url: str,
     login_token: Callable[..., str],
 ) -> None:
@@ -82,7 +67,7 @@ def test_a_department_answers_the_summons_on_its_pages(
     rid = filed["id"]
 
     # The street summons the department on the request page (laptop).
-    street = sized(LAPTOP)
+    street = new_watched(LAPTOP)
     street.login(STREET, next_path=f"/requests/{rid}")
     page = street.page
     page.wait_for_selector("#gm-detail[data-state=ready]")
@@ -98,7 +83,7 @@ def test_a_department_answers_the_summons_on_its_pages(
     _clean(street)
 
     # The department on its phone: 待报到, then 报到 (accept), start, ask for 2 more days.
-    officer = sized(PHONE)
+    officer = new_watched(PHONE)
     officer.login(OFFICER)
     assert officer.path().startswith("/requests")
     page = officer.page

@@ -6,41 +6,17 @@ serious violation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, FilePayload, ViewportSize
+from playwright.sync_api import FilePayload, ViewportSize
 
 from tests.requests.photos import image
-from tests.web.browser import Watched
-from tests.web.test_party_pages import CHIEF, LAPTOP, MEMBER
-from tests.web.test_requests_pages import PHONE, Api
+from tests.web.browser import CHIEF, MEMBER, Api, Watched
+from tests.web.test_party_pages import LAPTOP
+from tests.web.test_requests_pages import PHONE
 from tests.web.walk import axe_violations
-
-
-@pytest.fixture(scope="module")
-def member_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(MEMBER))
-
-
-@pytest.fixture(scope="module")
-def chief_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(CHIEF))
-
-
-@pytest.fixture
-def contexts(browser: Browser, live_url: str) -> Iterator[Callable[..., Watched]]:
-    made: list[BrowserContext] = []
-
-    def make(viewport: ViewportSize, **options: Any) -> Watched:
-        context = browser.new_context(viewport=viewport, locale="zh-CN", **options)
-        made.append(context)
-        return Watched.attach(context, live_url)
-
-    yield make
-    for context in made:
-        context.close()
 
 
 def _community(member_api: Api) -> str:
@@ -56,7 +32,7 @@ def _made(api: Api, path: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_member_claims_a_wish_near_them_on_a_phone(
-    contexts: Callable[..., Watched], chief_api: Api, member_api: Api
+    new_watched: Callable[..., Watched], chief_api: Api, member_api: Api
 ) -> None:
     community = _community(member_api)
     wish = _made(
@@ -64,7 +40,7 @@ def test_a_member_claims_a_wish_near_them_on_a_phone(
         "/party/wishes",
         {"community": community, "title": "想要一副老花镜", "consent": True},
     )
-    phone = contexts(PHONE, is_mobile=True, has_touch=True)
+    phone = new_watched(PHONE, is_mobile=True, has_touch=True)
     phone.login(MEMBER, next_path="/party/claim")
     page = phone.page
     page.wait_for_selector("#gm-claim[data-state=ready]")
@@ -105,7 +81,7 @@ def test_a_member_claims_a_wish_near_them_on_a_phone(
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 def test_the_chief_sees_the_lists_on_the_map_and_confirms_a_claim(
-    contexts: Callable[..., Watched], chief_api: Api, member_api: Api, viewport: ViewportSize
+    new_watched: Callable[..., Watched], chief_api: Api, member_api: Api, viewport: ViewportSize
 ) -> None:
     community = _community(member_api)
     title = f"帮忙修理门锁（{viewport['width']}）"
@@ -113,7 +89,7 @@ def test_the_chief_sees_the_lists_on_the_map_and_confirms_a_claim(
         chief_api, "/party/needs", {"community": community, "kind": "repair", "title": title}
     )
     claim = _made(member_api, f"/party/needs/{need['id']}/claims", {})
-    chief = contexts(viewport)
+    chief = new_watched(viewport)
     chief.login(CHIEF, next_path="/party/lists")
     page = chief.page
     page.wait_for_selector("#gm-lists[data-state=ready]")

@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.core.settings import Settings
 from gridmap.notify import sender
-from tests.web.browser import Watched
-from tests.web.test_requests_pages import Api
+from tests.web.browser import Api, Watched
 from tests.web.walk import axe_violations
 
 PHONE = "13712345678"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ViewportSize
+from playwright.sync_api import ViewportSize
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -28,36 +28,12 @@ from gridmap.storage.models import (
     Person,
     User,
 )
-from tests.web.browser import Watched
-from tests.web.test_party_pages import CHIEF, GEOLOCATION, LAPTOP, MEMBER
-from tests.web.test_requests_pages import PHONE, Api
+from tests.web.browser import CHIEF, MEMBER, Api, Watched
+from tests.web.test_party_pages import GEOLOCATION, LAPTOP
+from tests.web.test_requests_pages import PHONE
 from tests.web.walk import axe_violations
 
 LAYERS = ("coverage", "buildings", "centrals", "posts", "members")
-
-
-@pytest.fixture(scope="module")
-def member_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(MEMBER))
-
-
-@pytest.fixture(scope="module")
-def chief_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(CHIEF))
-
-
-@pytest.fixture
-def contexts(browser: Browser, live_url: str) -> Iterator[Callable[..., Watched]]:
-    made: list[BrowserContext] = []
-
-    def make(viewport: ViewportSize, **options: Any) -> Watched:
-        context = browser.new_context(viewport=viewport, locale="zh-CN", **options)
-        made.append(context)
-        return Watched.attach(context, live_url)
-
-    yield make
-    for context in made:
-        context.close()
 
 
 def _count(page: Any, layer: str) -> int:
@@ -93,12 +69,12 @@ def _click_first(page: Any, layer: str, where: str = "true") -> None:
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 def test_the_chief_reads_the_party_map(
-    contexts: Callable[..., Watched], chief_api: Api, viewport: ViewportSize
+    new_watched: Callable[..., Watched], chief_api: Api, viewport: ViewportSize
 ) -> None:
     layers = chief_api.get("/party/map")["features"]
     kinds = {f["properties"]["layer"] for f in layers}
     assert kinds == {"building", "central", "member", "coverage"}, "the demo has every layer"
-    chief = contexts(viewport)
+    chief = new_watched(viewport)
     chief.login(CHIEF, next_path="/party/map")
     page = chief.page
     page.wait_for_selector("#gm-party-map[data-state=ready]")
@@ -146,7 +122,7 @@ def _wait_for_places(page: Any, activity_id: int, places: str) -> None:
 
 
 def test_a_member_withdraws_a_sign_up_and_the_place_is_freed(
-    contexts: Callable[..., Watched], chief_api: Api, member_api: Api
+    new_watched: Callable[..., Watched], chief_api: Api, member_api: Api
 ) -> None:
     community = member_api.get("/party/me")["registration"]["community"]["code"]
     starts = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
@@ -162,7 +138,7 @@ def test_a_member_withdraws_a_sign_up_and_the_place_is_freed(
     }
     status, activity = chief_api.call("POST", "/party/activities", body)
     assert status == 201, activity
-    phone = contexts(PHONE, is_mobile=True, has_touch=True)
+    phone = new_watched(PHONE, is_mobile=True, has_touch=True)
     phone.login(MEMBER, next_path="/party/me")
     page = phone.page
     page.wait_for_selector("#gm-party-me[data-state=ready]")
@@ -226,9 +202,9 @@ def mover(web_engine: Engine) -> dict[str, Any]:
 
 
 def test_a_member_moves_house_by_registering_where_they_now_live(
-    contexts: Callable[..., Watched], web_engine: Engine, mover: dict[str, Any]
+    new_watched: Callable[..., Watched], web_engine: Engine, mover: dict[str, Any]
 ) -> None:
-    phone = contexts(PHONE, is_mobile=True, has_touch=True)
+    phone = new_watched(PHONE, is_mobile=True, has_touch=True)
     lon, lat = mover["to"]
     phone.page.context.add_init_script(GEOLOCATION % f"[{lon}, {lat}]")
     phone.login("web-mover", next_path="/party/me")
@@ -261,7 +237,7 @@ def test_a_member_moves_house_by_registering_where_they_now_live(
 
 
 def test_the_security_admin_grants_a_units_account_picking_the_unit(
-    contexts: Callable[..., Watched], web_engine: Engine
+    new_watched: Callable[..., Watched], web_engine: Engine
 ) -> None:
     with Session(web_engine) as session:
         user = accounts.create_user(session, "web-unit-grant", Settings().demo_password)
@@ -270,7 +246,7 @@ def test_the_security_admin_grants_a_units_account_picking_the_unit(
             select(PartyUnit.id, PartyUnit.name).order_by(PartyUnit.id.desc()).limit(1)
         ).one()
         session.commit()
-    admin = contexts(LAPTOP)
+    admin = new_watched(LAPTOP)
     admin.login("demo-security")
     page = admin.page
     form = page.locator("#gm-grant-form")

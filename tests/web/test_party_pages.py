@@ -14,18 +14,16 @@ from typing import Any
 
 import openpyxl
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ViewportSize
+from playwright.sync_api import ViewportSize
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gridmap.storage.models import ActivitySignup
-from tests.web.browser import Watched
-from tests.web.test_requests_pages import PHONE, Api
+from tests.web.browser import CHIEF, MEMBER, Api, Watched
+from tests.web.test_requests_pages import PHONE
 from tests.web.walk import axe_violations
 from tests.workers import start_worker, stop_worker
 
-MEMBER = "demo-member"
-CHIEF = "demo-chief"
 LAPTOP: ViewportSize = {"width": 1366, "height": 900}
 JOB_MS = 180_000
 #: navigator.geolocation answering one fixed point.
@@ -46,35 +44,11 @@ GEOLOCATION = """
 
 
 @pytest.fixture(scope="module")
-def member_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(MEMBER))
-
-
-@pytest.fixture(scope="module")
-def chief_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(CHIEF))
-
-
-@pytest.fixture(scope="module")
 def worker(web_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A job worker on the live demo's database, for the table's Excel download."""
     process = start_worker(web_database_url, tmp_path_factory.mktemp("worker") / "worker.log")
     yield
     stop_worker(process)
-
-
-@pytest.fixture
-def contexts(browser: Browser, live_url: str) -> Iterator[Callable[..., Watched]]:
-    made: list[BrowserContext] = []
-
-    def make(viewport: ViewportSize, **options: Any) -> Watched:
-        context = browser.new_context(viewport=viewport, locale="zh-CN", **options)
-        made.append(context)
-        return Watched.attach(context, live_url)
-
-    yield make
-    for context in made:
-        context.close()
 
 
 def _running_activity(chief_api: Api, member_api: Api, title: str) -> dict[str, Any]:
@@ -103,11 +77,11 @@ def _running_activity(chief_api: Api, member_api: Api, title: str) -> dict[str, 
 
 
 def test_a_member_signs_up_and_checks_in_at_the_place(
-    contexts: Callable[..., Watched], chief_api: Api, member_api: Api, web_engine: Engine
+    new_watched: Callable[..., Watched], chief_api: Api, member_api: Api, web_engine: Engine
 ) -> None:
     activity = _running_activity(chief_api, member_api, "独居老人探访（签到）")
     place = activity["place"]
-    phone = contexts(PHONE, is_mobile=True, has_touch=True)
+    phone = new_watched(PHONE, is_mobile=True, has_touch=True)
     # 50 m north of the place
     phone.page.context.add_init_script(GEOLOCATION % f"[{place['lon']}, {place['lat'] + 0.00045}]")
     phone.login(MEMBER, next_path="/party/me")
@@ -143,7 +117,7 @@ def test_a_member_signs_up_and_checks_in_at_the_place(
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 def test_the_chief_confirms_attendance_and_downloads_the_quarter(
-    contexts: Callable[..., Watched],
+    new_watched: Callable[..., Watched],
     chief_api: Api,
     member_api: Api,
     worker: None,
@@ -152,7 +126,7 @@ def test_the_chief_confirms_attendance_and_downloads_the_quarter(
     activity = _running_activity(chief_api, member_api, f"平安巡逻（{viewport['width']}）")
     status, _ = member_api.call("POST", f"/party/me/activities/{activity['id']}/signup")
     assert status == 201
-    chief = contexts(viewport, accept_downloads=True)
+    chief = new_watched(viewport, accept_downloads=True)
     chief.login(CHIEF, next_path="/party")
     page = chief.page
     page.wait_for_selector("#gm-party[data-state=ready]")
@@ -195,9 +169,9 @@ def test_the_chief_confirms_attendance_and_downloads_the_quarter(
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 def test_a_unit_reads_its_members_quarter(
-    contexts: Callable[..., Watched], viewport: ViewportSize
+    new_watched: Callable[..., Watched], viewport: ViewportSize
 ) -> None:
-    unit = contexts(viewport)
+    unit = new_watched(viewport)
     unit.login("demo-unit")
     page = unit.page
     page.wait_for_selector("#gm-party-unit[data-state=ready]")

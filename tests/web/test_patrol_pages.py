@@ -35,26 +35,14 @@ from gridmap.web.maps import (
     build_patrol_map,
     render_parts,
 )
-from tests.web.browser import Watched, count, wait_for
-from tests.web.test_requests_pages import PHONE, Api
+from tests.web.browser import CHIEF, WORKER, Api, Watched, count, wait_for
+from tests.web.test_requests_pages import PHONE
 
-WORKER = "demo-worker"
-CHIEF = "demo-chief"
 SURVEY = "monthly_survey"
 #: Degrees of longitude between two emulated fixes (≈ 8.5 m at Beijing's latitude), one a
 #: second or more apart: a walking pace, well below the track cleaner's speed limit.
 STEP_DEG = 0.0001
 STEPS = 7
-
-
-@pytest.fixture(scope="module")
-def worker_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(WORKER))
-
-
-@pytest.fixture(scope="module")
-def chief_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(CHIEF))
 
 
 @pytest.fixture(autouse=True)

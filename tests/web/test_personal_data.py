@@ -13,8 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gridmap.storage.models import Coverage, Person, User
-from tests.web.browser import Watched, drawn_household_ids, wait_for, wait_until_loaded
-from tests.web.test_requests_pages import Api
+from tests.web.browser import Api, Watched, drawn_household_ids, wait_for, wait_until_loaded
 
 DONGCHENG_BBOX = "116.37,39.85,116.45,39.98"
 _PLAIN_PHONE = re.compile(r"^\d{11}$")

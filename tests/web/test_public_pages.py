@@ -36,18 +36,12 @@ from gridmap.storage.models import (
     PublicCode,
     ResidentRequest,
 )
-from tests.web.browser import Watched
+from tests.web.browser import WORKER, Api, Watched
 from tests.web.test_requests_pages import PHONE as SCREEN
-from tests.web.test_requests_pages import WORKER, Api
 from tests.web.walk import axe_violations, problems
 
 RESIDENT_PHONE = "13698765432"
 CATEGORY = "sanitation.garbage"
-
-
-@pytest.fixture(scope="module")
-def worker_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(WORKER))
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,54 +41,15 @@ from gridmap.web.maps import (
     render_parts,
     requests_config,
 )
-from tests.web.browser import Watched, count, wait_for
+from tests.web.browser import CHIEF, WORKER, Api, Watched, count, wait_for
 
 #: Rows per page of the ranking table (requests/ranking.js).
 PAGE_SIZE = 50
 
-WORKER = "demo-worker"
-CHIEF = "demo-chief"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 #: A micro-level category: the worker of the micro-grid owns it at once (首接负责).
 CATEGORY = "sanitation.garbage"
 CONFLICT = "他人已修改此诉求"
-
-
-class Api:
-    """The JSON API as one demo account with a bearer token (no cookie, so no CSRF token)."""
-
-    def __init__(self, live_url: str, token: str) -> None:
-        self.root = f"{live_url}/api/v1"
-        self.token = token
-
-    def call(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, Any]:
-        sent = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.root + path, data=data, headers=sent | (headers or {}), method=method
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.load(exc)
-
-    def get(self, path: str) -> Any:
-        status, body = self.call("GET", path)
-        assert status == 200, body
-        return body
-
-
-@pytest.fixture(scope="module")
-def worker_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(WORKER))
-
-
-@pytest.fixture(scope="module")
-def chief_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(CHIEF))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize
+from playwright.sync_api import Page, ViewportSize, expect
 from shapely.geometry import shape
 
 from gridmap.core import glossary
@@ -28,20 +28,6 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 WORDS = glossary.SERVICE_MAP
 
 
-@pytest.fixture
-def sized(browser: Browser, live_url: str) -> Iterator[Callable[[ViewportSize], Watched]]:
-    contexts = []
-
-    def make(size: ViewportSize) -> Watched:
-        context = browser.new_context(viewport=size, locale="zh-CN")
-        contexts.append(context)
-        return Watched.attach(context, live_url)
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
 def _open(watched: Watched) -> Page:
     watched.login("demo-chief", next_path="/service-map")
     page = watched.page
@@ -50,9 +36,9 @@ def _open(watched: Watched) -> Page:
 
 
 def test_a_chief_sees_sites_circles_gaps_candidates_and_the_table(
-    sized: Callable[[ViewportSize], Watched], api: Callable[..., Any]
+    new_watched: Callable[..., Watched], api: Callable[..., Any]
 ) -> None:
-    watched = sized(LAPTOP)
+    watched = new_watched(LAPTOP)
     page = _open(watched)
     gaps = api("demo-chief", "/service-map/gaps")
     sites = api("demo-chief", "/service-sites")["features"]
@@ -82,13 +68,15 @@ def test_a_chief_sees_sites_circles_gaps_candidates_and_the_table(
     page.locator(".leaflet-gm-service-points-pane path.leaflet-interactive").first.click(force=True)
     popup = page.locator(".gm-service-popup")
     popup.wait_for()
+    # Leaflet fades a popup in; its text is judged for contrast once fully opaque.
+    expect(page.locator(".leaflet-popup")).to_have_css("opacity", "1")
     assert any(label in popup.inner_text() for label in glossary.SITE_KINDS.values())
     assert axe_violations(page) == []
     watched.assert_clean()
 
 
-def test_the_page_works_on_a_phone(sized: Callable[[ViewportSize], Watched]) -> None:
-    watched = sized(PHONE)
+def test_the_page_works_on_a_phone(new_watched: Callable[..., Watched]) -> None:
+    watched = new_watched(PHONE)
     page = _open(watched)
     assert page.locator("#gm-service-table").count() == 1
     assert axe_violations(page) == []
@@ -107,11 +95,11 @@ def service_worker(
 
 @pytest.mark.usefixtures("service_worker")
 def test_a_street_administrator_imports_a_site_and_the_circles_follow(
-    sized: Callable[[ViewportSize], Watched],
+    new_watched: Callable[..., Watched],
     api: Callable[..., Any],
     tmp_path: Path,
 ) -> None:
-    watched = sized(LAPTOP)
+    watched = new_watched(LAPTOP)
     watched.login("demo-street", next_path="/service-map")
     page = watched.page
     page.wait_for_selector("body[data-service-map=ready]", timeout=60_000)

@@ -17,10 +17,9 @@ from typing import Any
 
 from playwright.sync_api import Browser
 
-from tests.web.browser import Watched
-from tests.web.test_requests_pages import PHONE, Api
+from tests.web.browser import WORKER, Api, Watched
+from tests.web.test_requests_pages import PHONE
 
-WORKER = "demo-worker"
 SURVEY = "monthly_survey"
 #: A whole door: building, unit and room, digits and all.
 DOOR = re.compile(r"(?P<building>.*\d+号楼)(?P<unit>\d+)单元(?P<room>\d+)$")

@@ -27,13 +27,10 @@ from gridmap.storage.models import (
     StoredFile,
 )
 from tests.requests.photos import image
-from tests.web.browser import Watched
-from tests.web.test_requests_pages import PHONE, Api
+from tests.web.browser import CHIEF, MEMBER, WORKER, Api, Watched
+from tests.web.test_requests_pages import PHONE
 from tests.web.walk import axe_violations
 
-WORKER = "demo-worker"
-MEMBER = "demo-member"
-CHIEF = "demo-chief"
 SURVEY = "monthly_survey"
 #: A walk of ten minutes to and fro around a household: fixes every 5 s of the page's clock.
 PATROL_MINUTES = 10
@@ -68,21 +65,6 @@ GEOLOCATION = """
   Object.defineProperty(navigator, 'geolocation', { get: () => geolocation });
 })();
 """
-
-
-@pytest.fixture(scope="module")
-def worker_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(WORKER))
-
-
-@pytest.fixture(scope="module")
-def member_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(MEMBER))
-
-
-@pytest.fixture(scope="module")
-def chief_api(live_url: str, login_token: Callable[..., str]) -> Api:
-    return Api(live_url, login_token(CHIEF))
 
 
 @pytest.fixture(autouse=True)

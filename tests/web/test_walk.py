@@ -22,14 +22,13 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize
 from shapely.geometry import shape
 
-from tests.web.browser import WAIT_MS, Watched
+from tests.web.browser import WAIT_MS, WORKER, Watched
 from tests.web.walk import menu_items_cut_off, problems
 
 SIZES: dict[str, ViewportSize] = {
     "laptop": {"width": 1366, "height": 900},
     "phone": {"width": 390, "height": 844},
 }
-WORKER = "demo-worker"
 #: A micro-level category: the worker of the micro-grid owns it at once (首接负责).
 CATEGORY = "sanitation.garbage"
 
