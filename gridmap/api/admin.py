@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
@@ -13,9 +13,8 @@ from gridmap.access import accounts, api_keys, audit
 from gridmap.access.auth import ACCOUNTS, AUDIT, ROLES
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
-from gridmap.api.common import Password, Strict, csv_response
+from gridmap.api.common import Password, Strict, csv_response, no_body
 from gridmap.core.db import get_session
-from gridmap.core.errors import InvalidInput
 
 bp = APIBlueprint(
     "admin",
@@ -88,11 +87,7 @@ def create_user(body: NewUser) -> tuple[dict[str, Any], int]:
 )
 @requires(ACCOUNTS)
 def reset_password(path: UserPath) -> dict[str, Any]:
-    if request.get_data(cache=True):
-        raise InvalidInput(
-            "This reset takes no body: the server makes the one-time password (an "
-            "administrator no longer chooses the password)."
-        )
+    no_body("the server makes the one-time password (an administrator no longer chooses it).")
     settings = current_app.extensions["gridmap.settings"]
     who = caller()
     reset = accounts.reset_password(

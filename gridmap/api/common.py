@@ -101,6 +101,13 @@ def idempotency_key() -> str | None:
     return key
 
 
+def no_body(why: str) -> None:
+    """Refuse a request that carries a body to an endpoint that reads none: a body there is a
+    mistake of the caller's (an old client, a wrong URL), never something to ignore."""
+    if request.get_data(cache=True):
+        raise InvalidInput(f"This request takes no body: {why}")
+
+
 def urgency_factors() -> dict[str, float]:
     """The configured share of every stage limit for each urgency (``GRIDMAP_URGENCY_FACTORS``)."""
     factors: dict[str, float] = current_app.extensions["gridmap.settings"].factors

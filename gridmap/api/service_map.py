@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from gridmap.access.auth import IMPORT, REVIEW
 from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
+from gridmap.api.common import no_body
 from gridmap.api.jobs import accepted, job_owner
 from gridmap.api.serializers import geojson_response
 from gridmap.core.db import get_session
@@ -131,6 +132,7 @@ def upload_service_file() -> Response:
 @bp.post("/service-map/refresh", summary="Compute the walking circles anew (a job)")
 @requires(IMPORT)
 def refresh_service_map() -> Response:
+    no_body("the circles are computed from the sites and the walking network already stored.")
     job_id = service_jobs.submit_refresh(get_session(), job_owner())
     audit_write("service_map.refresh", "job", job_id, {})
     return accepted(job_id)

@@ -54,8 +54,11 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: (login throttling): the tables a refusal may add rows to.
 WRITTEN_ON_REFUSAL = {"audit_log", "login_throttle"}
 #: Tables that an endpoint reading no body writes when it accepts the empty one: a reset
-#: leaves its notice to the user.
-WRITTEN_WITHOUT_BODY = {"admin.reset_password": {"user_notice"}}
+#: leaves its notice to the user, a refresh of the service map queues its job.
+WRITTEN_WITHOUT_BODY = {
+    "admin.reset_password": {"user_notice"},
+    "service_map.refresh_service_map": {"job", "procrastinate_jobs", "procrastinate_events"},
+}
 #: Endpoints whose data comes as a form (Open311 GeoReport v2), not as JSON.
 FORM_ENDPOINTS = {"open311.create_request"}
 MAX_BODY = Settings().max_body_bytes
