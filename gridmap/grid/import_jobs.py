@@ -55,6 +55,7 @@ IMPORT = "grid.import"
 IMPORT_LOCK = "grid-import"
 #: File name endings the page accepts (a Shapefile comes zipped with its .dbf, .shx, .prj).
 SUFFIXES = (".zip", ".gpkg", ".kml", ".geojson", ".json")
+GRID_FILES = "只能上传网格文件：Shapefile（.zip 压缩包）、GeoPackage（.gpkg）、KML 或 GeoJSON"
 #: Inside a zip: a Shapefile, or one of the single-file formats.
 _INNER = (".shp", ".gpkg", ".kml", ".geojson", ".json")
 #: Most grids of the area drawn under the report (today's grid, before and after).
@@ -93,16 +94,22 @@ def submit(
     return enqueue(session, VALIDATE, owner, params=params, upload_id=upload_id)
 
 
-def check_upload(filename: str, content: bytes, *, crs: str, max_bytes: int) -> str:
-    """Refuse what can be told of a grid file without reading it: an unknown kind of file,
-    an empty or too large one, a zip that is not one, an undeclared or unknown CRS; returns
-    the file's name (without any folder)."""
+def check_upload(
+    filename: str,
+    content: bytes,
+    *,
+    crs: str,
+    max_bytes: int,
+    suffixes: tuple[str, ...] = SUFFIXES,
+    accepted: str = GRID_FILES,
+) -> str:
+    """Refuse what can be told of an uploaded layer without reading it: an unknown kind of
+    file (not one of ``suffixes``; ``accepted`` says which are), an empty or too large one, a
+    zip that is not one, an undeclared or unknown CRS; returns the file's name (without any
+    folder)."""
     name = PurePath(filename or "").name
-    if not name.lower().endswith(SUFFIXES):
-        raise InvalidInput(
-            "只能上传网格文件：Shapefile（.zip 压缩包）、GeoPackage（.gpkg）、KML 或 GeoJSON"
-            f"（not a grid file: {name or 'no file name'}）"
-        )
+    if not name.lower().endswith(suffixes):
+        raise InvalidInput(f"{accepted}（not an accepted file: {name or 'no file name'}）")
     if not content:
         raise InvalidInput("文件是空的（the file is empty）")
     if len(content) > max_bytes:

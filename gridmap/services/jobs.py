@@ -13,20 +13,17 @@ street only (a site outside it refuses the file).
 from __future__ import annotations
 
 import functools
-from pathlib import PurePath
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from gridmap.access import audit
 from gridmap.access.auth import Forbidden
-from gridmap.core.errors import InvalidInput
 from gridmap.core.settings import Settings
-from gridmap.grid.import_jobs import TooLarge, upload_path
+from gridmap.grid.import_jobs import check_upload, upload_path
 from gridmap.grid.ingest import read_features
 from gridmap.jobs import Handler, Owner, Report, enqueue
 from gridmap.services import circles, network, sites
-from gridmap.spatial.crs import parse_crs
 from gridmap.storage import jobs as job_store
 from gridmap.storage.jobs import JobRecord
 
@@ -57,20 +54,19 @@ def submit_import(
     max_bytes: int,
 ) -> int:
     """Store an uploaded site layer or network and queue its import; returns the job's id."""
-    name = PurePath(filename or "").name
     if (what == "network" or replace) and owner.scope_code:
         raise Forbidden(
             "步行路网和全部点位的替换涉及全区，只有系统管理员可以进行"
             "（only the system administrator replaces the network or every site）"
         )
-    if not name.lower().endswith(SUFFIXES[what]):
-        allowed = "、".join(SUFFIXES[what])
-        raise InvalidInput(f"只能上传 {allowed} 文件（not an accepted file: {name or 'no name'}）")
-    if not content:
-        raise InvalidInput("文件是空的（the file is empty）")
-    if len(content) > max_bytes:
-        raise TooLarge(f"文件过大：{len(content) / 1e6:.1f} MB，上限 {max_bytes / 1e6:.1f} MB")
-    parse_crs(crs)
+    name = check_upload(
+        filename,
+        content,
+        crs=crs,
+        max_bytes=max_bytes,
+        suffixes=SUFFIXES[what],
+        accepted=f"只能上传 {'、'.join(SUFFIXES[what])} 文件",
+    )
     upload_id = job_store.add_upload(session, owner.user_id, name, content)
     params: dict[str, Any] = {"crs": crs, "layer": layer, "encoding": encoding, "filename": name}
     params["replace"] = replace
