@@ -64,6 +64,8 @@ install_debian_packages() {
   command -v osmium >/dev/null || missing+=(osmium-tool)
   # wrk drives the API benchmark (./scripts/bench locate) as the issue's figures were measured.
   command -v wrk >/dev/null || missing+=(wrk)
+  # The rate limits' shared store: a private redis-server under var/ (start_private_redis).
+  command -v redis-server >/dev/null || missing+=(redis-server)
   [ ${#missing[@]} -eq 0 ] && return
   log "Installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -295,6 +297,60 @@ start_private_cluster() {
   export PGPASSFILE="$PASSFILE"
   export GRIDMAP_MIGRATE_DATABASE_URL="postgresql+psycopg://gridmap@127.0.0.1:$PGPORT/gridmap"
   export GRIDMAP_DATABASE_URL="postgresql+psycopg://gridmap_app@127.0.0.1:$PGPORT/gridmap"
+}
+
+# The rate limits' shared store: a private redis-server whose only door is a unix socket in
+# var/redis (no TCP port, so no other host or local user reaches it; the directory is 0700).
+# Counters of a minute or an hour need not outlive a restart: nothing is written to disk.
+REDIS_DIR="$VARDIR/redis"
+REDIS_SOCKET="$REDIS_DIR/redis.sock"
+
+redis_running() {
+  [ -S "$REDIS_SOCKET" ] && [ "$(redis-cli -s "$REDIS_SOCKET" ping 2>/dev/null)" = PONG ]
+}
+
+write_redis_conf() {
+  # Rewritten on every start, so that it follows GRIDMAP_VAR_DIR.
+  cat > "$REDIS_DIR/redis.conf" <<CONF
+# Written by scripts/_setup.sh: the rate limits' shared counters (./scripts/run).
+port 0
+unixsocket $REDIS_SOCKET
+unixsocketperm 700
+dir $REDIS_DIR
+save ""
+appendonly no
+# Every counter expires with its window; under a flood of addresses the nearest to expiry go.
+maxmemory 256mb
+maxmemory-policy volatile-ttl
+daemonize yes
+pidfile $REDIS_DIR/redis.pid
+logfile $REDIS_DIR/redis.log
+CONF
+}
+
+start_private_redis() {
+  # A socket path is at most 107 bytes (sun_path): a deeper checkout needs GRIDMAP_VAR_DIR.
+  if [ "${#REDIS_SOCKET}" -gt 107 ]; then
+    log "The Redis socket path $REDIS_SOCKET is too long; set GRIDMAP_VAR_DIR to a shorter one"
+    return 1
+  fi
+  mkdir -p "$REDIS_DIR"
+  chmod 700 "$REDIS_DIR"
+  if ! redis_running; then
+    log "Starting Redis on $REDIS_SOCKET (the rate limits' counters, shared by the workers)"
+    write_redis_conf
+    redis-server "$REDIS_DIR/redis.conf"
+    local tries=0
+    until redis_running; do
+      tries=$((tries + 1))
+      if [ "$tries" -gt 100 ]; then
+        log "Redis did not answer on $REDIS_SOCKET within 10 s; see $REDIS_DIR/redis.log"
+        return 1
+      fi
+      sleep 0.1
+    done
+  fi
+  export GRIDMAP_RATELIMIT_STORAGE_URI="redis+unix://$REDIS_SOCKET"
 }
 
 app_can_login() {

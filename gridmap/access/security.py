@@ -20,7 +20,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DBAPIError
 
-from gridmap.access import api_keys, audit, auth
+from gridmap.access import api_keys, audit, auth, rate_limits
 from gridmap.core import storable
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
@@ -42,11 +42,14 @@ def _write_limit() -> str:
 
 
 # Limits are read from the app serving the request, so several apps in one process (tests)
-# each keep their own settings.
+# each keep their own settings (the store is the last app's). A store that fails (Redis gone)
+# is never a 500: the limiter counts in the process until it answers again (see rate_limits).
 limiter = Limiter(
     key_func=get_remote_address,
     default_limits=[_write_limit],
     default_limits_exempt_when=lambda: request.method not in _UNSAFE,
+    in_memory_fallback_enabled=True,
+    swallow_errors=True,
 )
 
 
@@ -384,6 +387,7 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,  # checked in _authorize, only where a cookie authenticates
         WTF_CSRF_TIME_LIMIT=None,  # the login session's own timeouts bound the token
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_STORAGE_OPTIONS=rate_limits.storage_options(settings.ratelimit_storage_uri),
         RATELIMIT_HEADERS_ENABLED=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -391,6 +395,7 @@ def init_app(app: Flask) -> None:
     app.extensions[_RECENT_LOGINS] = auth.RecentLogins()
     csrf.init_app(app)
     limiter.init_app(app)
+    rate_limits.init_app(app, settings.ratelimit_storage_uri)
     app.before_request(_authorize)
     app.before_request(_refuse_unstorable)
     app.after_request(_headers)

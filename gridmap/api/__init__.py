@@ -6,6 +6,7 @@ from flask_openapi3 import APIBlueprint, OpenAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from gridmap.access import rate_limits
 from gridmap.access.security import public
 from gridmap.api import (
     admin,
@@ -54,6 +55,8 @@ def health() -> dict[str, str]:
 @health_bp.get(
     "/ready",
     summary="Readiness: answers 200 only when the database answers within a second",
+    description="A Redis of the rate limits is reported, not required: without it each"
+    " process counts its own requests.",
     responses={503: {"description": "The database is unreachable or too slow"}},
 )
 @public
@@ -65,7 +68,11 @@ def ready() -> dict[str, str]:
         session.execute(text("SELECT 1"))
     except DBAPIError as exc:
         raise Unavailable("The database is unreachable; try again shortly.") from exc
-    return {"status": "ok", "database": "ok"}
+    answer = {"status": "ok", "database": "ok"}
+    store = rate_limits.store_state()
+    if store is not None:
+        answer |= {"status": "ok" if store == "ok" else "degraded", "rate_limit_store": store}
+    return answer
 
 
 def init_app(app: OpenAPI) -> None:

@@ -823,6 +823,16 @@ class Health(Answer):
     status: Literal["ok"]
 
 
+class Readiness(Answer):
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: the instance serves, but a store beside the database is away"
+    )
+    database: Literal["ok"]
+    rate_limit_store: Literal["ok", "unreachable"] | Absent = absent(
+        "Only when the rate limits count in Redis; unreachable: each process counts alone"
+    )
+
+
 # ------------------------------------------------------------------------- notifications
 
 

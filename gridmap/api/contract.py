@@ -106,7 +106,7 @@ _XLSX: File = (XLSX, "An Excel workbook")
 #: What each operation answers on success, by status.
 SUCCESS: dict[tuple[str, str], Success] = {
     ("get", "/api/v1/health"): {200: a.Health},
-    ("get", "/api/v1/ready"): {200: a.Status},
+    ("get", "/api/v1/ready"): {200: a.Readiness},
     ("post", "/api/v1/auth/token"): {200: a.Token},
     ("post", "/api/v1/auth/logout"): {200: a.Status},
     ("get", "/api/v1/auth/me"): {200: a.Me},

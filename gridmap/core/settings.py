@@ -34,6 +34,8 @@ _DEFAULT_BASEMAP = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEVELOPMENT_SECRET_KEY = "dev-only-secret-change-me"
 _MIN_SECRET_LENGTH = 16
 _PREFIX = "GRIDMAP_"
+#: The rate limits' stores whose clients are installed (``redis`` in requirements.txt).
+_RATELIMIT_STORES = ("memory", "redis", "rediss", "redis+unix")
 
 
 class SettingsError(click.ClickException, ValueError):
@@ -120,8 +122,9 @@ class Settings(BaseSettings):
     #: An Idempotency-Key and its stored answer (which may quote a resident's words) are kept
     #: this long: a phone retries within minutes, or within a day when it was offline.
     idempotency_keep_hours: int = Field(48, ge=1, le=24 * 30)
-    #: Where rate-limit counters live: ``memory://`` counts per worker process; use e.g.
-    #: ``redis://host:6379`` to share them between workers and hosts.
+    #: Where rate-limit counters live: ``memory://`` counts per worker process; a Redis URI
+    #: (``redis://host:6379``, ``rediss://…``, ``redis+unix:///path/to/socket``) shares them
+    #: between workers and hosts (``./scripts/run`` starts a private Redis and names it here).
     ratelimit_storage_uri: str = "memory://"
     login_rate_limit: str = "10 per minute"
     write_rate_limit: str = "120 per minute"
@@ -346,10 +349,10 @@ class Settings(BaseSettings):
     @field_validator("ratelimit_storage_uri")
     @classmethod
     def _storage_uri(cls, uri: str) -> str:
-        if not urlsplit(uri).scheme or "://" not in uri:
+        if urlsplit(uri).scheme not in _RATELIMIT_STORES or "://" not in uri:
             raise ValueError(
-                "GRIDMAP_RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or"
-                " redis://host:6379"
+                "GRIDMAP_RATELIMIT_STORAGE_URI must be a storage URI such as memory://,"
+                " redis://host:6379 or redis+unix:///path/to/redis.sock"
             )
         return uri
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gridmap import create_app
+from gridmap.core import db
 from tests.resilience.conftest import free_port
 
 
@@ -29,3 +30,20 @@ def test_readiness_is_503_when_the_database_is_gone(settings):
     response = client.get("/api/v1/ready")
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
+
+
+def test_readiness_reports_a_redis_of_the_rate_limits_that_does_not_answer(
+    settings, session_factory
+):
+    # Counted in the process meanwhile (see tests/resilience/test_shared_rate_limits.py), so
+    # the instance still serves: 200, not 503.
+    gone = f"redis://127.0.0.1:{free_port()}"
+    app = create_app(settings.model_copy(update={"ratelimit_storage_uri": gone}))
+    db.use_sessions(app, session_factory)
+    response = app.test_client().get("/api/v1/ready")
+    assert response.status_code == 200
+    assert response.json == {
+        "status": "degraded",
+        "database": "ok",
+        "rate_limit_store": "unreachable",
+    }

@@ -127,8 +127,12 @@ def test_urls_are_checked_without_repeating_a_password():
         " postgresql+psycopg://user:password@host:5432/gridmap"
     ]
     assert "GRIDMAP_BASEMAP_URL must be" in _problems({"GRIDMAP_BASEMAP_URL": "tiles.example"})[0]
-    storage = _problems({"GRIDMAP_RATELIMIT_STORAGE_URI": "redis"})
-    assert storage[0].startswith("GRIDMAP_RATELIMIT_STORAGE_URI must be a storage URI")
+    for uri in ("redis", "memcached://:hunter2@cache:11211"):  # no client for memcached
+        [storage] = _problems({"GRIDMAP_RATELIMIT_STORAGE_URI": uri})
+        assert storage.startswith("GRIDMAP_RATELIMIT_STORAGE_URI must be a storage URI")
+        assert "hunter2" not in storage
+    for uri in ("memory://", "redis://:pw@cache:6379/0", "redis+unix:///run/redis.sock"):
+        assert Settings.from_env({"GRIDMAP_RATELIMIT_STORAGE_URI": uri}).ratelimit_storage_uri
 
 
 def test_production_refuses_the_development_secret():

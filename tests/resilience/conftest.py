@@ -143,12 +143,25 @@ def table_counts(owner_url: str) -> dict[str, int]:
 READY_SECONDS = 180
 
 
-def start_gunicorn(app_url: str, log: Path, workers: int = 4) -> tuple[subprocess.Popen, str]:
-    """gunicorn serving ``create_app()`` on ``app_url``; returns the process and base URL."""
+def start_gunicorn(
+    app_url: str, log: Path, workers: int = 4, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving ``create_app()`` on ``app_url``, once it answers; returns the process
+    and base URL."""
+    process, base = spawn_gunicorn(app_url, log, workers, extra_env)
+    return process, until_ready(process, base, "gunicorn", log)
+
+
+def spawn_gunicorn(
+    app_url: str, log: Path, workers: int = 4, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn starting to serve ``create_app()`` on ``app_url`` (not yet waited for, so that
+    several start at once: see :func:`until_ready`); ``extra_env`` is added to (and wins over)
+    its environment. Returns the process and base URL."""
     port = free_port()
     # Photos a run uploads go beside its log, never into the checkout's var/files.
     files = {"GRIDMAP_FILES_DIR": str(log.parent / "files")}
-    env = os.environ | LIVE_ENV | {"GRIDMAP_DATABASE_URL": app_url} | files
+    env = os.environ | LIVE_ENV | {"GRIDMAP_DATABASE_URL": app_url} | files | (extra_env or {})
     env.pop("GRIDMAP_MIGRATE_DATABASE_URL", None)
     command = [
         sys.executable,
@@ -165,7 +178,7 @@ def start_gunicorn(app_url: str, log: Path, workers: int = 4) -> tuple[subproces
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return process, until_ready(process, f"http://127.0.0.1:{port}", "gunicorn", log)
+    return process, f"http://127.0.0.1:{port}"
 
 
 def until_ready(process: subprocess.Popen, base: str, name: str, log: Path) -> str:
