@@ -39,6 +39,7 @@ from gridmap.api import (
     visits,
     wishes,
 )
+from gridmap.core import db
 from gridmap.core.db import get_session
 from gridmap.core.errors import Unavailable
 
@@ -53,11 +54,12 @@ def health() -> dict[str, str]:
 
 @health_bp.get(
     "/ready",
-    summary="Readiness: answers 200 only when the database answers within a second",
+    summary="Readiness: answers 200 only when the database answers within a second; with a "
+    "read replica configured, also its state and how far its replay lags (seconds)",
     responses={503: {"description": "The database is unreachable or too slow"}},
 )
 @public
-def ready() -> dict[str, str]:
+def ready() -> dict[str, object]:
     session = get_session()
     try:
         # SET LOCAL ends with the transaction the session's teardown rolls back.
@@ -65,7 +67,7 @@ def ready() -> dict[str, str]:
         session.execute(text("SELECT 1"))
     except DBAPIError as exc:
         raise Unavailable("The database is unreachable; try again shortly.") from exc
-    return {"status": "ok", "database": "ok"}
+    return {"status": "ok", "database": "ok", **db.replica_status()}
 
 
 def init_app(app: OpenAPI) -> None:
