@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DBAPIError
 
 from gridmap.access import api_keys, audit, auth
-from gridmap.core import db, storable
+from gridmap.core import db, replica, storable
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
 from gridmap.core.problems import problem
@@ -167,7 +167,7 @@ def _resolve(token: str, kind: str) -> auth.Caller | None:
             get_session().rollback()
             return auth.resolve(get_session(), token, kind, settings, recent)
     except DBAPIError as error:
-        if not (db.replica_may_serve() and db.unreachable(error)):
+        if not (db.replica_may_serve() and replica.unreachable(error)):
             raise
         # The primary is away and the view only reads: its replica checks the login.
         get_session().rollback()

@@ -19,9 +19,10 @@ from typing import TypeVar
 
 from flask import Flask, current_app, g, request, stream_with_context
 from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gridmap.core import replica
 from gridmap.core.engine import make_engine
 from gridmap.core.settings import Settings
 
@@ -29,13 +30,6 @@ _SESSIONS = "gridmap.sessionmaker"
 _REPLICA_SESSIONS = "gridmap.replica_sessionmaker"
 _Chunk = TypeVar("_Chunk", str, bytes)
 _View = TypeVar("_View")
-
-# The replica serves a request only when it has replayed the primary's WAL up to where it was
-# when the request asked (NULL: the primary is away, nothing newer can have been written).
-_CAUGHT_UP = text(
-    "SELECT pg_is_in_recovery() AND (CAST(:primary AS pg_lsn) IS NULL"
-    " OR pg_last_wal_replay_lsn() >= CAST(:primary AS pg_lsn))"
-)
 
 
 def get_session() -> Session:
@@ -62,13 +56,6 @@ def replica_may_serve() -> bool:
     return bool(getattr(view, "read_only", False))
 
 
-def unreachable(error: DBAPIError) -> bool:
-    """Whether ``error`` says the server cannot be reached (as the 503 mapping judges it)."""
-    if isinstance(error, OperationalError) and getattr(error.orig, "sqlstate", None) is None:
-        return True
-    return str(getattr(error.orig, "sqlstate", None) or "").startswith(("08", "57"))
-
-
 def mark_primary_away() -> None:
     """Remember for this request that the primary did not answer: reads go to the replica
     without asking it again."""
@@ -92,10 +79,10 @@ def _primary_position() -> str | None:
         return None
     session = get_session()
     try:
-        position = session.scalar(text("SELECT CAST(pg_current_wal_lsn() AS text)"))
+        position = session.scalar(replica.PRIMARY_POSITION)
     except DBAPIError as error:
         session.rollback()
-        if not unreachable(error):
+        if not replica.unreachable(error):
             raise
         mark_primary_away()
         return None
@@ -106,12 +93,8 @@ def _caught_up_replica(position: str | None) -> Session | None:
     """A session on the replica if it has replayed ``position``; None when it is behind,
     promoted or unreachable."""
     session: Session = current_app.extensions[_REPLICA_SESSIONS]()
-    try:
-        if session.scalar(_CAUGHT_UP, {"primary": position}):
-            return session
-    except DBAPIError as error:
-        if not unreachable(error):
-            raise
+    if replica.caught_up(session, position):
+        return session
     session.close()
     return None
 
@@ -134,7 +117,7 @@ def replica_status() -> dict[str, object]:
             session.execute(text("SET LOCAL statement_timeout = '1s'"))
             lag = session.scalar(_LAG)
         except DBAPIError as error:
-            if not unreachable(error):
+            if not replica.unreachable(error):
                 raise
             return {"replica": "unreachable"}
     if lag is None:  # not in recovery: promoted, or the URL names a primary
@@ -172,8 +155,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Create the engines' lazily-connecting pools and register the teardown."""
     app.extensions[_SESSIONS] = sessionmaker(make_engine(settings), expire_on_commit=False)
     if settings.replica_database_url:
-        replica = make_engine(settings, url=settings.replica_database_url)
-        app.extensions[_REPLICA_SESSIONS] = sessionmaker(replica, expire_on_commit=False)
+        engine = make_engine(settings, url=settings.replica_database_url)
+        app.extensions[_REPLICA_SESSIONS] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 
 

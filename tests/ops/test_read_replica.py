@@ -19,11 +19,14 @@ import pytest
 from flask.testing import FlaskClient
 from flask_openapi3 import OpenAPI
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import sessionmaker
 
-from gridmap import create_app
+from gridmap import create_app, jobs
 from gridmap.core import clock
 from gridmap.core.clock import BEIJING
 from gridmap.core.settings import Settings
+from gridmap.exports import export_jobs
+from gridmap.review import report_jobs
 from gridmap.storage.models.requests import ResidentRequest
 from tests.ops.conftest import Private, throwaway
 from tests.requests.conftest import intake_body
@@ -32,9 +35,13 @@ from tests.resilience.conftest import LIVE_ENV, Deployment, free_port, prepare
 REQUESTS = ResidentRequest.__tablename__
 
 
+def _month() -> str:
+    """This month, which the requests filed here fall into."""
+    return f"{clock.now().astimezone(BEIJING):%Y-%m}"
+
+
 def _summary() -> str:
-    """The review's totals of this month, which the requests filed here fall into."""
-    return f"/api/v1/review/summary?period={clock.now().astimezone(BEIJING):%Y-%m}"
+    return f"/api/v1/review/summary?period={_month()}"
 
 
 @dataclass
@@ -43,6 +50,7 @@ class Pair:
 
     primary: Private
     replica_port: int
+    settings: Settings
     app: OpenAPI
     loaded: Deployment
 
@@ -76,7 +84,7 @@ def pair() -> Iterator[Pair]:
         )
         app = create_app(settings)
         app.config["TESTING"] = True
-        yield Pair(primary, replica_port, app, loaded)
+        yield Pair(primary, replica_port, settings, app, loaded)
         for engines in ("gridmap.sessionmaker", "gridmap.replica_sessionmaker"):
             app.extensions[engines].kw["bind"].dispose()
 
@@ -162,6 +170,32 @@ def test_a_replica_behind_leaves_the_read_to_the_primary(pair: Pair, ports: list
     ports.clear()
     assert _total(client) == before + 1
     assert _read_on(ports, pair.replica_port)
+
+
+def test_the_report_and_export_jobs_read_from_the_replica(pair: Pair, ports: list[tuple[int, str]]):
+    client = pair.client()
+    assert _file(client, "for-the-jobs").status_code == 201
+    asked = [
+        client.post("/api/v1/review/report-jobs", json={"month": _month()}),
+        client.post("/api/v1/exports", json={"layer": "requests", "format": "csv"}),
+    ]
+    handlers = report_jobs.handlers(pair.settings) | export_jobs.handlers(pair.settings)
+    primary = create_engine(pair.primary.url("gridmap_app"))
+    try:
+        for answer in asked:
+            assert answer.status_code == 202, answer.get_data(as_text=True)
+            ports.clear()
+            job_id = answer.get_json()["id"]
+            # The worker's part; the replica is not waited for here: the job waits for it.
+            assert jobs.run_one(sessionmaker(primary), handlers, job_id) == "succeeded"
+            assert _read_on(ports, pair.replica_port)
+            assert not _read_on(ports, pair.primary.port)
+            done = client.get(f"/api/v1/jobs/{job_id}").get_json()
+            assert client.get(f"/api/v1/jobs/{job_id}/file").status_code == 200, done
+    finally:
+        primary.dispose()
+        for handler in handlers.values():
+            handler.keywords["replica"].close()  # type: ignore[attr-defined]
 
 
 def test_readiness_shows_the_replicas_lag(pair: Pair):
