@@ -69,6 +69,10 @@ def get_read_session() -> Session:
         return get_session()
     if "read_session" not in g:
         g.read_session = _caught_up_replica(_primary_position())
+        if g.read_session is not None and not g.get("primary_away"):
+            # The login check's transaction ends: the primary's connection goes back to the
+            # pool while the replica does the work (it committed any write of its own).
+            get_session().rollback()
     session: Session = g.read_session if g.read_session is not None else get_session()
     return session
 
