@@ -19,6 +19,10 @@ STANZA=gridmap
 # The passwords of the roles gridmap and gridmap_app (libpq's password file, mode 0600), made at
 # the first set-up; exported as PGPASSFILE, so no URL, command line or log carries them.
 PASSFILE="$VARDIR/pgpass"
+# The read replica (GRIDMAP_REPLICA=1 for ./scripts/run): a streaming copy of the private
+# cluster in its own directory, on its own port.
+REPLICA_DATA="${GRIDMAP_REPLICA_PG_DATA:-$VARDIR/pg-replica}"
+REPLICA_PORT="${GRIDMAP_REPLICA_PG_PORT:-$((PGPORT + 1))}"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -351,6 +355,43 @@ start_private_redis() {
     done
   fi
   export GRIDMAP_RATELIMIT_STORAGE_URI="redis+unix://$REDIS_SOCKET"
+}
+
+replica_settings() {
+  cat <<CONF
+# Written by scripts/_setup.sh (start_replica): a hot standby of the cluster on port $PGPORT.
+port = $REPLICA_PORT
+unix_socket_directories = '$REPLICA_DATA'
+hot_standby = on
+# Long review queries are not cancelled by the primary's vacuum of rows they still read.
+hot_standby_feedback = on
+CONF
+}
+
+start_replica() {
+  # A streaming replica of the running private cluster: copied once with pg_basebackup -R
+  # (standby.signal, and primary_conninfo over the primary's socket as postgres, by peer:
+  # the replication line of hba_conf), then started on REPLICA_PORT. The roles, their
+  # passwords and the data come with the copy; it accepts reads only. wal_level = replica
+  # and max_wal_senders (10 by default) on the primary already allow it.
+  cluster_running || { log "The private cluster in $PGDATA is not running: no replica"; return 1; }
+  if [ ! -f "$REPLICA_DATA/PG_VERSION" ]; then
+    log "Copying the cluster on port $PGPORT into the replica $REPLICA_DATA (pg_basebackup)"
+    mkdir -p "$REPLICA_DATA"
+    chmod 700 "$REPLICA_DATA"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$REPLICA_DATA"
+    # The primary's socket lives in its data directory: pg_basebackup skips it, saying so.
+    as_postgres "$PGBIN/pg_basebackup" -h "$PGDATA" -p "$PGPORT" -U postgres \
+      -D "$REPLICA_DATA" -R -X stream -c fast 2> >(grep -v 'skipping special file' >&2)
+    replica_settings >> "$REPLICA_DATA/postgresql.conf"
+    rm -f "$REPLICA_DATA/server.log"
+  fi
+  if ! as_postgres "$PGBIN/pg_ctl" -D "$REPLICA_DATA" status >/dev/null 2>&1; then
+    log "Starting the read replica on port $REPLICA_PORT"
+    as_postgres "$PGBIN/pg_ctl" -D "$REPLICA_DATA" -l "$REPLICA_DATA/server.log" -w start \
+      >/dev/null
+  fi
+  export GRIDMAP_REPLICA_DATABASE_URL="postgresql+psycopg://gridmap_app@127.0.0.1:$REPLICA_PORT/gridmap"
 }
 
 app_can_login() {

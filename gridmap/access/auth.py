@@ -408,14 +408,18 @@ def resolve(
     kind: str,
     settings: Settings,
     recent: RecentLogins | None = None,
+    *,
+    writable: bool = True,
 ) -> Caller | None:
     """The caller holding ``token``, or None when it is unknown, revoked or timed out.
 
     With ``recent``, a token checked a moment ago under the current ``login`` change count
-    costs that one read (see :class:`RecentLogins`).
+    costs that one read (see :class:`RecentLogins`). ``writable=False`` (a read replica while
+    the primary is away) only reads: a timed-out session is refused but not marked revoked,
+    and the idle clock is not moved on.
     """
     if recent is None:
-        checked = _check(session, _digest(token), kind, settings)
+        checked = _check(session, _digest(token), kind, settings, writable=writable)
         return checked.caller if checked else None
     # The count is read before the rows are: a change committed in between makes the entry
     # stale at once, never the other way round.
@@ -430,7 +434,13 @@ def resolve(
 
 
 def _check(
-    session: Session, digest: str, kind: str, settings: Settings, count: int = 0
+    session: Session,
+    digest: str,
+    kind: str,
+    settings: Settings,
+    count: int = 0,
+    *,
+    writable: bool = True,
 ) -> _Checked | None:
     """Find the session of a token's digest and judge it (timeouts, account)."""
     row = session.execute(
@@ -449,12 +459,13 @@ def _check(
     idle = dt.timedelta(minutes=settings.idle_timeout_minutes)
     absolute = dt.timedelta(hours=settings.absolute_timeout_hours)
     if now - auth.last_seen_at > idle or now - auth.created_at > absolute:
-        auth.revoked_at = now
-        session.commit()
+        if writable:
+            auth.revoked_at = now
+            session.commit()
         return None
     if not user.active or user.role is None:
         return None
-    if now - auth.last_seen_at > _TOUCH_EVERY:
+    if writable and now - auth.last_seen_at > _TOUCH_EVERY:
         auth.last_seen_at = now
         session.commit()
     caller = _caller(user, auth.id, kind)

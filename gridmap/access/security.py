@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DBAPIError
 
 from gridmap.access import api_keys, audit, auth, rate_limits
-from gridmap.core import storable
+from gridmap.core import db, replica, storable
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput
 from gridmap.core.problems import problem
@@ -162,12 +162,20 @@ def _resolve(token: str, kind: str) -> auth.Caller | None:
     settings = current_app.extensions["gridmap.settings"]
     recent = current_app.extensions[_RECENT_LOGINS]
     try:
-        return auth.resolve(get_session(), token, kind, settings, recent)
+        try:
+            return auth.resolve(get_session(), token, kind, settings, recent)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            get_session().rollback()
+            return auth.resolve(get_session(), token, kind, settings, recent)
     except DBAPIError as error:
-        if not error.connection_invalidated:
+        if not (db.replica_may_serve() and replica.unreachable(error)):
             raise
+        # The primary is away and the view only reads: its replica checks the login.
         get_session().rollback()
-        return auth.resolve(get_session(), token, kind, settings, recent)
+        db.mark_primary_away()
+        return auth.resolve(db.get_read_session(), token, kind, settings, writable=False)
 
 
 def _identify() -> auth.Caller | None:

@@ -40,6 +40,7 @@ from gridmap.api import (
     visits,
     wishes,
 )
+from gridmap.core import db
 from gridmap.core.db import get_session
 from gridmap.core.errors import Unavailable
 
@@ -54,13 +55,14 @@ def health() -> dict[str, str]:
 
 @health_bp.get(
     "/ready",
-    summary="Readiness: answers 200 only when the database answers within a second",
+    summary="Readiness: answers 200 only when the database answers within a second; with a "
+    "read replica configured, also its state and how far its replay lags (seconds)",
     description="A Redis of the rate limits is reported, not required: without it each"
     " process counts its own requests.",
     responses={503: {"description": "The database is unreachable or too slow"}},
 )
 @public
-def ready() -> dict[str, str]:
+def ready() -> dict[str, object]:
     session = get_session()
     try:
         # SET LOCAL ends with the transaction the session's teardown rolls back.
@@ -68,7 +70,7 @@ def ready() -> dict[str, str]:
         session.execute(text("SELECT 1"))
     except DBAPIError as exc:
         raise Unavailable("The database is unreachable; try again shortly.") from exc
-    answer = {"status": "ok", "database": "ok"}
+    answer: dict[str, object] = {"status": "ok", "database": "ok", **db.replica_status()}
     store = rate_limits.store_state()
     if store is not None:
         answer |= {"status": "ok" if store == "ok" else "degraded", "rate_limit_store": store}

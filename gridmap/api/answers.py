@@ -831,6 +831,12 @@ class Readiness(Answer):
     rate_limit_store: Literal["ok", "unreachable"] | Absent = absent(
         "Only when the rate limits count in Redis; unreachable: each process counts alone"
     )
+    replica: Literal["streaming", "unreachable", "not-a-replica"] | Absent = absent(
+        "Only when a read replica is configured; unreachable: its reads go to the primary"
+    )
+    replica_lag_seconds: float | Absent = absent(
+        "Only while the replica streams: how far its replay lags behind the primary"
+    )
 
 
 # ------------------------------------------------------------------------- notifications

@@ -19,7 +19,7 @@ from gridmap.access.security import audit_write, caller, requires
 from gridmap.api import params
 from gridmap.api.common import Strict
 from gridmap.api.jobs import accepted, job_owner
-from gridmap.core.db import get_session
+from gridmap.core.db import get_read_session, get_session, read_only
 from gridmap.requests import rates
 from gridmap.review import service as review
 from gridmap.storage import review as store
@@ -90,39 +90,44 @@ def _answer(wanted: store.ReviewFilter, body: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/summary", summary="Totals per category and period, and the overdue count")
 @requires(REVIEW)
+@read_only
 def summary(query: ReviewQuery) -> dict[str, Any]:
     wanted = to_filter(query)
-    return _answer(wanted, review.summary(get_session(), wanted))
+    return _answer(wanted, review.summary(get_read_session(), wanted))
 
 
 @bp.get("/heat", summary="The heat layer: one weighted point per micro-grid (or zone)")
 @requires(REVIEW)
+@read_only
 def heat(query: ReviewQuery) -> dict[str, Any]:
     wanted = to_filter(query)
-    return _answer(wanted, review.heat(get_session(), wanted))
+    return _answer(wanted, review.heat(get_read_session(), wanted))
 
 
 @bp.get("/choropleth", summary="Count or rate per grid of a level")
 @requires(REVIEW)
+@read_only
 def choropleth(query: ChoroplethQuery) -> dict[str, Any]:
     wanted = to_filter(query)
-    body = review.choropleth(get_session(), wanted, query.level, query.measure)
+    body = review.choropleth(get_read_session(), wanted, query.level, query.measure)
     return _answer(wanted, body)
 
 
 @bp.get("/hotspots", summary="Getis-Ord Gi* hot and cold spots and their trend (未诉先办)")
 @requires(REVIEW)
+@read_only
 def hot_spots(query: HotSpotQuery) -> dict[str, Any]:
     wanted = to_filter(query)
-    body = review.hot_spots(get_session(), wanted, trend_periods=query.trend_periods)
+    body = review.hot_spots(get_read_session(), wanted, trend_periods=query.trend_periods)
     return _answer(wanted, body)
 
 
 @bp.get("/grids/<code>", summary="One grid: top categories, overdue requests, 三率 and trend")
 @requires(REVIEW)
+@read_only
 def grid_detail(path: GridDetailPath, query: ReviewQuery) -> dict[str, Any]:
     wanted = to_filter(query)
-    body = review.grid_detail(get_session(), caller().scope, wanted, path.code)
+    body = review.grid_detail(get_read_session(), caller().scope, wanted, path.code)
     return _answer(wanted, body)
 
 

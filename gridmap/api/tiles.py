@@ -18,7 +18,7 @@ from gridmap.access.security import caller, requires
 from gridmap.api import params
 from gridmap.api.review import ReviewQuery, to_filter
 from gridmap.core import etags
-from gridmap.core.db import get_session
+from gridmap.core.db import get_read_session, read_only
 from gridmap.core.errors import InvalidInput
 from gridmap.grid.tile_cache import GridTiles
 from gridmap.storage import tiles
@@ -91,11 +91,12 @@ def _answer(data: bytes, etag: str | None = None) -> Response:
     responses=RESPONSES,
 )
 @requires(READ)
+@read_only
 def grid_tile(path: TilePath, query: GridTileQuery) -> Response:
     tile = _tile(path)
     level = query.level or tiles.grid_level(tile.z)
     kept: GridTiles = current_app.extensions[GRID_TILES]
-    found = kept.get(get_session(), tile, caller().scope, level)
+    found = kept.get(get_read_session(), tile, caller().scope, level)
     return _answer(found.data, found.etag)
 
 
@@ -105,6 +106,7 @@ def grid_tile(path: TilePath, query: GridTileQuery) -> Response:
     responses=RESPONSES,
 )
 @requires(REVIEW)
+@read_only
 def request_tile(path: TilePath, query: ReviewQuery) -> Response:
     tile = _tile(path)
-    return _answer(tiles.request_tile(get_session(), tile, to_filter(query)))
+    return _answer(tiles.request_tile(get_read_session(), tile, to_filter(query)))

@@ -1,8 +1,14 @@
-"""Engine and the session of each request.
+"""Engines and the sessions of each request.
 
-The engine is built by ``init_app`` (never at import); views and CLI commands get the
+The engines are built by ``init_app`` (never at import); views and CLI commands get the
 request's session from ``get_session()``; the teardown closes it, rolling back whatever was
 not committed.
+
+With ``replica_database_url`` set, views marked ``@read_only`` read through
+``get_read_session()`` from the streaming replica, when it has replayed everything the
+primary had written when the request asked (read-your-writes for every caller, across
+processes: a write acknowledged before the read began is always seen); otherwise, or when the
+replica is unreachable, from the primary. Every other view, and every write, uses the primary.
 """
 
 from __future__ import annotations
@@ -11,15 +17,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from flask import Flask, current_app, g, stream_with_context
+from flask import Flask, current_app, g, request, stream_with_context
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gridmap.core import replica
 from gridmap.core.engine import make_engine
 from gridmap.core.settings import Settings
 
 _SESSIONS = "gridmap.sessionmaker"
+_REPLICA_SESSIONS = "gridmap.replica_sessionmaker"
 _Chunk = TypeVar("_Chunk", str, bytes)
+_View = TypeVar("_View")
 
 
 def get_session() -> Session:
@@ -30,10 +40,100 @@ def get_session() -> Session:
     return session
 
 
+def read_only(view: _View) -> _View:
+    """Declare a view that only reads (no write, no audit row): ``get_read_session()`` may
+    then serve it from the replica, and its login check falls back to the replica when the
+    primary is away."""
+    view.read_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def replica_may_serve() -> bool:
+    """Whether a replica is configured and the current request's view is ``@read_only``."""
+    if _REPLICA_SESSIONS not in current_app.extensions or request.endpoint is None:
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return bool(getattr(view, "read_only", False))
+
+
+def mark_primary_away() -> None:
+    """Remember for this request that the primary did not answer: reads go to the replica
+    without asking it again."""
+    g.primary_away = True
+
+
+def get_read_session() -> Session:
+    """The session a ``@read_only`` view reads from: the replica's when it is configured,
+    reachable and caught up with the primary, else the primary's (``get_session()``)."""
+    if not replica_may_serve():
+        return get_session()
+    if "read_session" not in g:
+        g.read_session = _caught_up_replica(_primary_position())
+        if g.read_session is not None and not g.get("primary_away"):
+            # The login check's transaction ends: the primary's connection goes back to the
+            # pool while the replica does the work (it committed any write of its own).
+            get_session().rollback()
+    session: Session = g.read_session if g.read_session is not None else get_session()
+    return session
+
+
+def _primary_position() -> str | None:
+    """The primary's current WAL position, or None when it is away."""
+    if g.get("primary_away"):
+        return None
+    session = get_session()
+    try:
+        position = session.scalar(replica.PRIMARY_POSITION)
+    except DBAPIError as error:
+        session.rollback()
+        if not replica.unreachable(error):
+            raise
+        mark_primary_away()
+        return None
+    return str(position)
+
+
+def _caught_up_replica(position: str | None) -> Session | None:
+    """A session on the replica if it has replayed ``position``; None when it is behind,
+    promoted or unreachable."""
+    session: Session = current_app.extensions[_REPLICA_SESSIONS]()
+    if replica.caught_up(session, position):
+        return session
+    session.close()
+    return None
+
+
+# Replay lag in seconds: none while everything received is replayed (an idle primary sends
+# nothing, and the last replayed commit's age would grow without any lag).
+_LAG = text(
+    "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+    " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
+)
+
+
+def replica_status() -> dict[str, object]:
+    """The replica's part of readiness: nothing when none is configured; else its state
+    (``streaming``, or ``unreachable``: reads then go to the primary) and replay lag."""
+    if _REPLICA_SESSIONS not in current_app.extensions:
+        return {}
+    with current_app.extensions[_REPLICA_SESSIONS]() as session:
+        try:
+            session.execute(text("SET LOCAL statement_timeout = '1s'"))
+            lag = session.scalar(_LAG)
+        except DBAPIError as error:
+            if not replica.unreachable(error):
+                raise
+            return {"replica": "unreachable"}
+    if lag is None:  # not in recovery: promoted, or the URL names a primary
+        return {"replica": "not-a-replica"}
+    return {"replica": "streaming", "replica_lag_seconds": round(float(lag), 3)}
+
+
 def _close_session(exc: BaseException | None = None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
+    for name in ("db_session", "read_session"):
+        session = g.pop(name, None)
+        if session is not None:
+            session.close()
 
 
 def streamed(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
@@ -56,8 +156,11 @@ def streamed(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Create the engine lazily-connecting pool and register the teardown."""
+    """Create the engines' lazily-connecting pools and register the teardown."""
     app.extensions[_SESSIONS] = sessionmaker(make_engine(settings), expire_on_commit=False)
+    if settings.replica_database_url:
+        engine = make_engine(settings, url=settings.replica_database_url)
+        app.extensions[_REPLICA_SESSIONS] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 
 

@@ -18,11 +18,11 @@ from gridmap.core.settings import Settings
 PING_AFTER_IDLE = 5.0
 
 
-def make_engine(settings: Settings, *, pool_size: int = 5) -> Engine:
-    """Engine for ``settings.database_url`` with a small pool per process."""
+def make_engine(settings: Settings, *, pool_size: int = 5, url: str | None = None) -> Engine:
+    """Engine for ``url`` (default ``settings.database_url``) with a small pool per process."""
     # Calendar dates (validity periods, posts) follow Beijing time; instants are stored in UTC.
     engine = create_engine(
-        settings.database_url,
+        url or settings.database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
         # No server-side prepared statements: a statement prepared after psycopg's fifth run

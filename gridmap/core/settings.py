@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     #: The owner's connection, for migrations (and for creating test databases); defaults to
     #: ``database_url``, which then must be allowed to create roles and tables.
     migrate_database_url: str = ""
+    #: A streaming replica of ``database_url`` (same roles, read-only) that serves the views
+    #: marked ``@read_only`` (review, tiles) once it has replayed what the primary had when
+    #: the request began; empty (the default): everything on ``database_url``.
+    replica_database_url: str = ""
     #: Basemap tile URL template, its attribution and the CRS its tiles are drawn in.
     #: ``basemap_crs="none"`` shows no basemap at all (an intranet without a tile server).
     basemap_url: str = _DEFAULT_BASEMAP
@@ -292,11 +296,13 @@ class Settings(BaseSettings):
         """``rate_weights`` parsed: (response, resolution, satisfaction), summing to 1."""
         return parse_weights(self.rate_weights)
 
-    @field_validator("database_url", "migrate_database_url")
+    @field_validator("database_url", "migrate_database_url", "replica_database_url")
     @classmethod
     def _postgresql_url(cls, url: str, info: ValidationInfo) -> str:
         if info.field_name == "migrate_database_url" and not url:
             return str(info.data.get("database_url", ""))
+        if info.field_name == "replica_database_url" and not url:
+            return url
         try:
             backend = make_url(url).get_backend_name()
         except ArgumentError:

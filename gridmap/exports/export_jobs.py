@@ -9,6 +9,7 @@ audited as an export.
 
 from __future__ import annotations
 
+import functools
 import io
 import tempfile
 from pathlib import Path
@@ -20,6 +21,7 @@ from gridmap.access import audit
 from gridmap.access.auth import Scope, job_disclosure, job_scope
 from gridmap.core import clock
 from gridmap.core.errors import InvalidInput, TooLargeForRequest, Unprocessable
+from gridmap.core.replica import Replica
 from gridmap.core.settings import Settings
 from gridmap.exports import writers
 from gridmap.exports.layers import (
@@ -80,7 +82,7 @@ def check_streamable(session: Session, scope: Scope, wanted: ExportRequest) -> N
 
 
 def handlers(settings: Settings) -> dict[str, Handler]:
-    return {KIND: build}
+    return {KIND: functools.partial(build, replica=Replica(settings))}
 
 
 def file_name(wanted: ExportRequest) -> str:
@@ -90,21 +92,23 @@ def file_name(wanted: ExportRequest) -> str:
     return f"{wanted.layer}-{area}-{day}.{EXTENSIONS[wanted.format]}"
 
 
-def build(session: Session, job: JobRecord, report: Report) -> dict[str, Any]:
-    """Write the export's file, store it with the job, audit the export."""
+def build(session: Session, job: JobRecord, report: Report, *, replica: Replica) -> dict[str, Any]:
+    """Write the export's file (read from the replica when there is one), store it with the
+    job, audit the export."""
     wanted = ExportRequest.from_params(job.params)
     scope = job_scope(job.scope_code)
     check(scope, wanted)
-    check_layer(session, scope, wanted)
-    report(5, "统计导出范围")
-    total = count(session, scope, wanted, MAX_ROWS)
-    if total > MAX_ROWS:
-        raise Unprocessable(
-            f"导出超过 {MAX_ROWS} 行，请按网格分批导出（more than {MAX_ROWS} rows: "
-            "export one grid at a time）"
-        )
-    report(10, "生成文件")
-    body = _content(session, job, wanted, total, report)
+    with replica.reads(session) as reads:
+        check_layer(reads, scope, wanted)
+        report(5, "统计导出范围")
+        total = count(reads, scope, wanted, MAX_ROWS)
+        if total > MAX_ROWS:
+            raise Unprocessable(
+                f"导出超过 {MAX_ROWS} 行，请按网格分批导出（more than {MAX_ROWS} rows: "
+                "export one grid at a time）"
+            )
+        report(10, "生成文件")
+        body = _content(reads, job, wanted, total, report)
     name = file_name(wanted)
     file_id = job_store.add_upload(session, job.user_id, name, body)
     audit.record(

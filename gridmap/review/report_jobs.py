@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from gridmap.access import audit
 from gridmap.access.auth import Scope, job_scope
 from gridmap.core import clock
+from gridmap.core.replica import Replica
 from gridmap.core.settings import Settings
 from gridmap.jobs import Handler, Owner, Report, enqueue
 from gridmap.requests import rates, sync_limit
@@ -58,27 +59,29 @@ def submit(
 
 
 def handlers(settings: Settings) -> dict[str, Handler]:
-    return {KIND: functools.partial(build, settings=settings)}
+    return {KIND: functools.partial(build, settings=settings, replica=Replica(settings))}
 
 
 def build(
-    session: Session, job: JobRecord, report: Report, *, settings: Settings
+    session: Session, job: JobRecord, report: Report, *, settings: Settings, replica: Replica
 ) -> dict[str, Any]:
-    """Compute the report, store its workbook or page with the job, audit the export."""
+    """Compute the report (from the replica when there is one), store its workbook or page
+    with the job, audit the export."""
     from gridmap.review import report as review_report  # matplotlib: only for reports
 
     fmt: Format = "html" if job.params.get("format") == "html" else "xlsx"
     report(10, "汇总诉求数据")
-    monthly = review_report.monthly(
-        session,
-        job_scope(job.scope_code),
-        str(job.params["month"]),
-        job.params.get("grid"),
-        weights=settings.weights,
-        board_size=settings.rate_board_size,
-        min_filed=settings.rate_board_min_filed,
-        formula=rates.Formula.of(settings),
-    )
+    with replica.reads(session) as reads:
+        monthly = review_report.monthly(
+            reads,
+            job_scope(job.scope_code),
+            str(job.params["month"]),
+            job.params.get("grid"),
+            weights=settings.weights,
+            board_size=settings.rate_board_size,
+            min_filed=settings.rate_board_min_filed,
+            formula=rates.Formula.of(settings),
+        )
     if fmt == "html":
         report(70, "生成网页报告")
         # No nonce: the page is served later, under a policy that allows its inline style.

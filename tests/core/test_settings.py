@@ -126,6 +126,10 @@ def test_urls_are_checked_without_repeating_a_password():
         "GRIDMAP_DATABASE_URL must be a PostgreSQL URL such as"
         " postgresql+psycopg://user:password@host:5432/gridmap"
     ]
+    replica = _problems({"GRIDMAP_REPLICA_DATABASE_URL": "mysql://app:hunter2@db/city"})
+    assert replica[0].startswith("GRIDMAP_REPLICA_DATABASE_URL must be a PostgreSQL URL")
+    assert "hunter2" not in replica[0]
+    assert Settings().replica_database_url == ""  # no replica: everything on the primary
     assert "GRIDMAP_BASEMAP_URL must be" in _problems({"GRIDMAP_BASEMAP_URL": "tiles.example"})[0]
     for uri in ("redis", "memcached://:hunter2@cache:11211"):  # no client for memcached
         [storage] = _problems({"GRIDMAP_RATELIMIT_STORAGE_URI": uri})

@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from gridmap.access import accounts
+from gridmap.access import accounts, auth
 from gridmap.access.security import SESSION_COOKIE
 from gridmap.storage.models import AuthSession, LoginThrottle, User
 from tests.conftest import PASSWORD, client_for
@@ -131,6 +131,27 @@ def test_idle_and_absolute_timeouts(app, session, make_user, world, moves, works
         assert auth_session_of(session, token).revoked_at is not None
         _age(session, token, last_seen_at=dt.timedelta(0))  # a later request cannot revive it
         assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_the_read_only_login_check_judges_alike_and_writes_nothing(
+    session, make_user, world, settings
+):
+    """The check a read replica makes while the primary is away: same answers, no touch of
+    the idle clock, no revocation written."""
+    token = make_user("chief", A)
+    _age(session, token, last_seen_at=dt.timedelta(minutes=5))  # due for a touch
+    seen = auth_session_of(session, token).last_seen_at
+    assert auth.resolve(session, token, "bearer", settings, writable=False) is not None
+    session.expire_all()
+    assert auth_session_of(session, token).last_seen_at == seen
+    _age(session, token, last_seen_at=dt.timedelta(minutes=31))
+    assert auth.resolve(session, token, "bearer", settings, writable=False) is None
+    session.expire_all()
+    assert auth_session_of(session, token).revoked_at is None
+    # The primary's check, for comparison, revokes it.
+    assert auth.resolve(session, token, "bearer", settings) is None
+    session.expire_all()
+    assert auth_session_of(session, token).revoked_at is not None
 
 
 def test_logout_ends_the_token_on_the_server(app, session, make_user, world):
