@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.access import accounts
@@ -75,6 +75,10 @@ def load(
     reports.append(ingest.import_people(session, _as_text(people), "EPSG:4490"))
     reports.append(ingest.import_assignments(session, _as_text(population.assignments)))
     reports.append(ingest.import_coverage(session, _as_text(population.coverage)))
+    # Statistics of the rows just written, for the joins below: without them a district's
+    # households were joined to the people's homes by nested loops for many minutes. (Only
+    # the tables' owner may ANALYZE; for another role PostgreSQL skips it with a warning.)
+    session.execute(text("ANALYZE household, person, assignment, coverage"))
     reports.append(seed_buildings(session, settings))
     reports.append(seed_departments(session))
     reports.append(create_demo_accounts(session, population, settings.demo_password))

@@ -488,13 +488,20 @@ def derive_from_households(session: Session, prefix: str = "") -> tuple[list[int
 # ----------------------------------------------------------------------------- the demo
 
 
+# The household at a person's home (the first, if several share the door) is looked up per
+# person on the households' spatial index: a LATERAL with a LIMIT, which the planner cannot
+# flatten into a join; as a join, a district's households were scanned once per person.
 _DEMO_HEADS_SQL = """
 INSERT INTO building_post (building_id, role, person_id, start_date)
 SELECT DISTINCT ON (h.building_id) h.building_id, 'building_head', p.id, :start
 FROM person p
 JOIN assignment a ON a.person_id = p.id AND a.role = 'building_leader' AND a.end_date IS NULL
-JOIN household h ON ST_DWithin(h.geom, p.home, 1e-6)
-WHERE h.building_id IS NOT NULL AND p.kind = ANY(:kinds)
+CROSS JOIN LATERAL (
+  SELECT h.building_id FROM household h
+  WHERE ST_DWithin(h.geom, p.home, 1e-6) AND h.building_id IS NOT NULL
+  ORDER BY h.id LIMIT 1
+) h
+WHERE p.kind = ANY(:kinds)
 ORDER BY h.building_id, p.id
 ON CONFLICT DO NOTHING
 """
@@ -515,8 +522,12 @@ _DEMO_CENTRALS_SQL = """
 INSERT INTO central_household (household_id, person_id, start_date)
 SELECT DISTINCT ON (h.building_id) h.id, p.id, :start
 FROM person p
-JOIN household h ON ST_DWithin(h.geom, p.home, 1e-6)
-WHERE h.building_id IS NOT NULL AND p.kind = ANY(:kinds)
+CROSS JOIN LATERAL (
+  SELECT h.id, h.building_id FROM household h
+  WHERE ST_DWithin(h.geom, p.home, 1e-6) AND h.building_id IS NOT NULL
+  ORDER BY h.id LIMIT 1
+) h
+WHERE p.kind = ANY(:kinds)
 ORDER BY h.building_id, p.id, h.id
 ON CONFLICT DO NOTHING
 RETURNING id
@@ -543,6 +554,10 @@ def seed_demo(session: Session, *, start: dt.date, limit: int) -> dict[str, int]
     households is its 单元长, and in each building a member's household is a 党员中心户
     looking after up to ``limit`` of its nearest neighbours (by household number)."""
     created, linked = derive_from_households(session)
+    # The links just made, counted for the planner: with statistics saying no household has
+    # a building yet, "building_id IS NOT NULL" looked rare and every person's home was
+    # searched among all the linked households instead of on the spatial index.
+    session.execute(text("ANALYZE household"))
     holders = {"start": start, "kinds": list(POST_HOLDER_KINDS)}
     heads = session.execute(text(_DEMO_HEADS_SQL), holders)
     unit_heads = session.execute(text(_DEMO_UNIT_HEADS_SQL), holders)
