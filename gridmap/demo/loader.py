@@ -75,10 +75,11 @@ def load(
     reports.append(ingest.import_people(session, _as_text(people), "EPSG:4490"))
     reports.append(ingest.import_assignments(session, _as_text(population.assignments)))
     reports.append(ingest.import_coverage(session, _as_text(population.coverage)))
-    # Statistics of the rows just written, for the joins below: without them a district's
-    # households were joined to the people's homes by nested loops for many minutes. (Only
-    # the tables' owner may ANALYZE; for another role PostgreSQL skips it with a warning.)
-    session.execute(text("ANALYZE household, person, assignment, coverage"))
+    # Statistics of the rows just written, for the joins below (and again before the
+    # walking network's): with a table's statistics stale, a district's households were joined
+    # to the people's homes by nested loops for many minutes. ANALYZE covers the tables the
+    # role owns; for the app role it does nothing.
+    session.execute(text("ANALYZE"))
     reports.append(seed_buildings(session, settings))
     reports.append(seed_departments(session))
     reports.append(create_demo_accounts(session, population, settings.demo_password))
@@ -86,6 +87,7 @@ def load(
     reports.append(patrols.seed_work_lists(session))
     reports.append(party.load(session, seed=seed, password=settings.demo_password))
     reports.append(lists.load(session, seed=seed))
+    session.execute(text("ANALYZE"))
     reports.append(seed_service_map(session, grid, shape, seed=seed, settings=settings))
     return reports
 

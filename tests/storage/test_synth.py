@@ -32,6 +32,10 @@ from gridmap.demo import loader as demo
 from gridmap.requests import deadlines, lifecycle, rates
 from tests.helpers import TALLY_CHECK
 
+#: The demo city's load, in a whole run on a busy machine, took 643 s of this module's set-up
+#: (2026-12-05): more than the suite's 15 minutes a test leaves to spare.
+pytestmark = pytest.mark.timeout(1800)
+
 COUNT = 20_000
 SEED = 11
 #: The moment the data is "as of": a Friday afternoon in Beijing.
