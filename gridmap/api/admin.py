@@ -87,7 +87,7 @@ def create_user(body: NewUser) -> tuple[dict[str, Any], int]:
 )
 @requires(ACCOUNTS)
 def reset_password(path: UserPath) -> dict[str, Any]:
-    no_body("the server makes the one-time password (an administrator no longer chooses it).")
+    no_body("the server makes the one-time password (an administrator no longer chooses it)")
     settings = current_app.extensions["gridmap.settings"]
     who = caller()
     reset = accounts.reset_password(

@@ -105,7 +105,7 @@ def no_body(why: str) -> None:
     """Refuse a request that carries a body to an endpoint that reads none: a body there is a
     mistake of the caller's (an old client, a wrong URL), never something to ignore."""
     if request.get_data(cache=True):
-        raise InvalidInput(f"This request takes no body: {why}")
+        raise InvalidInput(f"此操作不带请求体（this request takes no body: {why}）")
 
 
 def urgency_factors() -> dict[str, float]:

@@ -132,7 +132,7 @@ def upload_service_file() -> Response:
 @bp.post("/service-map/refresh", summary="Compute the walking circles anew (a job)")
 @requires(IMPORT)
 def refresh_service_map() -> Response:
-    no_body("the circles are computed from the sites and the walking network already stored.")
+    no_body("the circles are computed from the sites and the walking network already stored")
     job_id = service_jobs.submit_refresh(get_session(), job_owner())
     audit_write("service_map.refresh", "job", job_id, {})
     return accepted(job_id)
