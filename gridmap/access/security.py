@@ -21,9 +21,9 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DBAPIError
 
 from gridmap.access import api_keys, audit, auth, rate_limits
-from gridmap.core import db, replica, storable
+from gridmap.core import db, storable
 from gridmap.core.db import get_session
-from gridmap.core.errors import InvalidInput
+from gridmap.core.errors import InvalidInput, unreachable
 from gridmap.core.problems import problem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -170,7 +170,7 @@ def _resolve(token: str, kind: str) -> auth.Caller | None:
             get_session().rollback()
             return auth.resolve(get_session(), token, kind, settings, recent)
     except DBAPIError as error:
-        if not (db.replica_may_serve() and replica.unreachable(error)):
+        if not (db.replica_may_serve() and unreachable(error)):
             raise
         # The primary is away and the view only reads: its replica checks the login.
         get_session().rollback()

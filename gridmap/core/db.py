@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap.core import replica
 from gridmap.core.engine import make_engine
+from gridmap.core.errors import unreachable
 from gridmap.core.settings import Settings
 
 _SESSIONS = "gridmap.sessionmaker"
@@ -86,7 +87,7 @@ def _primary_position() -> str | None:
         position = session.scalar(replica.PRIMARY_POSITION)
     except DBAPIError as error:
         session.rollback()
-        if not replica.unreachable(error):
+        if not unreachable(error):
             raise
         mark_primary_away()
         return None
@@ -121,7 +122,7 @@ def replica_status() -> dict[str, object]:
             session.execute(text("SET LOCAL statement_timeout = '1s'"))
             lag = session.scalar(_LAG)
         except DBAPIError as error:
-            if not replica.unreachable(error):
+            if not unreachable(error):
                 raise
             return {"replica": "unreachable"}
     if lag is None:  # not in recovery: promoted, or the URL names a primary

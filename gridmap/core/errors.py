@@ -109,9 +109,19 @@ _SQLSTATE: dict[str, type[GridmapError]] = {
 }
 
 
+def unreachable(exc: DBAPIError) -> bool:
+    """Whether ``exc`` says the server cannot be reached or cut the statement off: a
+    connection error without a SQLSTATE, or one of the classes 08 (connection) and 57
+    (operator intervention: shut down, cancelled, timed out)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is None:
+        return isinstance(exc, OperationalError)
+    return str(sqlstate).startswith(("08", "57"))
+
+
 def from_database(exc: DBAPIError) -> GridmapError:
     """Translate a database error into a public error without leaking SQL."""
-    if isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) is None:
+    if unreachable(exc):
         return Unavailable("The database is unreachable; try again shortly.")
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
     if not sqlstate and "NUL (0x00)" in str(exc.orig):
@@ -119,8 +129,6 @@ def from_database(exc: DBAPIError) -> GridmapError:
         return InvalidInput("Text must not contain NUL (0x00) characters.")
     cls = _SQLSTATE.get(sqlstate)
     if cls is None:
-        if sqlstate.startswith("08") or sqlstate.startswith("57"):
-            return Unavailable("The database is unreachable; try again shortly.")
         raise exc
     diag = getattr(exc.orig, "diag", None)
     constraint = getattr(diag, "constraint_name", None)

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap.core.engine import make_engine
+from gridmap.core.errors import unreachable
 from gridmap.core.settings import Settings
 
 #: The primary's current WAL position.
@@ -30,13 +31,6 @@ CAUGHT_UP = text(
 #: How long a job waits for the replica to catch up before it reads from the primary: a job
 #: is not in a hurry, and the replica is usually milliseconds behind.
 JOB_WAIT_SECONDS = 5.0
-
-
-def unreachable(error: DBAPIError) -> bool:
-    """Whether ``error`` says the server cannot be reached (as the 503 mapping judges it)."""
-    if isinstance(error, OperationalError) and getattr(error.orig, "sqlstate", None) is None:
-        return True
-    return str(getattr(error.orig, "sqlstate", None) or "").startswith(("08", "57"))
 
 
 def caught_up(replica: Session, position: str | None) -> bool | None:
