@@ -36,6 +36,16 @@ _MIN_SECRET_LENGTH = 16
 _PREFIX = "GRIDMAP_"
 #: The rate limits' stores whose clients are installed (``redis`` in requirements.txt).
 _RATELIMIT_STORES = ("memory", "redis", "rediss", "redis+unix")
+#: The settings that are URLs and may hold a password.
+_URLS = ("database_url", "migrate_database_url", "replica_database_url", "ratelimit_storage_uri")
+
+
+def _without_password(url: str) -> str:
+    """``url`` with its password, if it has one, replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
 class SettingsError(click.ClickException, ValueError):
@@ -295,6 +305,12 @@ class Settings(BaseSettings):
     def weights(self) -> tuple[float, float, float]:
         """``rate_weights`` parsed: (response, resolution, satisfaction), summing to 1."""
         return parse_weights(self.rate_weights)
+
+    def __repr_args__(self) -> Any:
+        """What ``repr`` shows: the secrets are left out (``repr=False``) and the URLs' passwords
+        masked, so that a logged or printed instance never carries one."""
+        for name, value in super().__repr_args__():
+            yield name, _without_password(value) if name in _URLS else value
 
     @field_validator("database_url", "migrate_database_url", "replica_database_url")
     @classmethod

@@ -200,3 +200,17 @@ def test_the_cli_prints_one_line_per_bad_variable_and_exits_1(monkeypatch):
         " (e.g. python3 -c 'import secrets; print(secrets.token_hex())')",
     ]
     assert "Traceback" not in result.output
+
+
+def test_the_repr_masks_passwords():
+    settings = Settings(
+        database_url="postgresql+psycopg://app:hunter2@db:5432/city",
+        replica_database_url="postgresql+psycopg://app:hunter2@replica/city",
+        ratelimit_storage_uri="redis://:hunter2@cache:6379/0",
+        secret_key=PRODUCTION_KEY,
+    )
+    shown = repr(settings)
+    assert "hunter2" not in shown and PRODUCTION_KEY not in shown
+    assert "postgresql+psycopg://app:***@db:5432/city" in shown
+    assert "redis://:***@cache:6379/0" in shown
+    assert settings.database_url.endswith("app:hunter2@db:5432/city")  # the value itself is kept
