@@ -18,6 +18,7 @@ from gridmap.core import glossary
 from gridmap.core.cells import safe_row
 from gridmap.core.errors import NotFound
 from gridmap.core.privacy import Disclosure
+from gridmap.core.replica import Replica
 from gridmap.core.settings import Settings
 from gridmap.jobs import Handler, Owner, Report, enqueue
 from gridmap.party import reporting
@@ -97,18 +98,20 @@ def to_xlsx(table: reporting.Report, disclosure: Disclosure) -> bytes:
 
 
 def handlers(settings: Settings) -> dict[str, Handler]:
-    return {KIND: functools.partial(build, settings=settings)}
+    return {KIND: functools.partial(build, settings=settings, replica=Replica(settings))}
 
 
 def build(
-    session: Session, job: JobRecord, report: Report, *, settings: Settings
+    session: Session, job: JobRecord, report: Report, *, settings: Settings, replica: Replica
 ) -> dict[str, Any]:
-    """Compute the table as of now, store the workbook with the job, audit the export."""
+    """Compute the table as of now (from the replica when there is one), store the workbook
+    with the job, audit the export."""
     report(10, glossary.PARTY_REPORT["computing"])
     wanted = PartyReportRequest.from_params(job.params)
     scope = job_scope(job.scope_code)
     quarter = check(session, scope, wanted)
-    table = reporting.report(session, scope, quarter, settings, wanted.community)
+    with replica.reads(session) as reads:
+        table = reporting.report(reads, scope, quarter, settings, wanted.community)
     report(80, glossary.PARTY_REPORT["writing"])
     body = to_xlsx(table, job_disclosure(session, job.user_id))
     name = f"party-{quarter.label}-{wanted.community or job.scope_code or 'all'}.xlsx"

@@ -22,6 +22,7 @@ from gridmap.access.auth import Scope, job_disclosure, job_scope
 from gridmap.core.cells import csv_lines
 from gridmap.core.errors import NotFound
 from gridmap.core.privacy import Disclosure
+from gridmap.core.replica import Replica
 from gridmap.core.settings import Settings
 from gridmap.jobs import Handler, Owner, Report, enqueue
 from gridmap.requests import rates
@@ -138,18 +139,20 @@ def submit(session: Session, owner: Owner, wanted: RateRequest, fmt: Format) -> 
 
 
 def handlers(settings: Settings) -> dict[str, Handler]:
-    return {KIND: functools.partial(build, settings=settings)}
+    return {KIND: functools.partial(build, settings=settings, replica=Replica(settings))}
 
 
 def build(
-    session: Session, job: JobRecord, report: Report, *, settings: Settings
+    session: Session, job: JobRecord, report: Report, *, settings: Settings, replica: Replica
 ) -> dict[str, Any]:
-    """Compute the ranking, store its file with the job, audit the export."""
+    """Compute the ranking (from the replica when there is one), store its file with the job,
+    audit the export."""
     report(10, "计算三率")
     wanted = RateRequest.from_params(job.params)
     check(job_scope(job.scope_code), wanted)
     disclosure = job_disclosure(session, job.user_id)
-    ranking = table(session, job_scope(job.scope_code), wanted, settings, disclosure)
+    with replica.reads(session) as reads:
+        ranking = table(reads, job_scope(job.scope_code), wanted, settings, disclosure)
     fmt: Format = "csv" if job.params.get("format") == "csv" else "xlsx"
     report(80, "生成文件")
     name, body = export_file(ranking, fmt)

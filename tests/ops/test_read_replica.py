@@ -26,13 +26,17 @@ from gridmap.core import clock
 from gridmap.core.clock import BEIJING
 from gridmap.core.settings import Settings
 from gridmap.exports import export_jobs
+from gridmap.party import report_jobs as party_report_jobs
+from gridmap.requests import rate_jobs
 from gridmap.review import report_jobs
+from gridmap.storage.models.party import PartyActivity
 from gridmap.storage.models.requests import ResidentRequest
 from tests.ops.conftest import Private, throwaway
 from tests.requests.conftest import intake_body
 from tests.resilience.conftest import LIVE_ENV, Deployment, free_port, prepare
 
 REQUESTS = ResidentRequest.__tablename__
+ACTIVITIES = PartyActivity.__tablename__
 
 
 def _month() -> str:
@@ -102,9 +106,9 @@ def ports() -> Iterator[list[tuple[int, str]]]:
     event.remove(Engine, "before_cursor_execute", record)
 
 
-def _read_on(sent: list[tuple[int, str]], port: int) -> bool:
-    """Whether a statement reading the requests table went to ``port``."""
-    return any(p == port and REQUESTS in statement for p, statement in sent)
+def _read_on(sent: list[tuple[int, str]], port: int, table: str = REQUESTS) -> bool:
+    """Whether a statement reading ``table`` went to ``port``."""
+    return any(p == port and table in statement for p, statement in sent)
 
 
 def _total(client: FlaskClient) -> int:
@@ -172,24 +176,33 @@ def test_a_replica_behind_leaves_the_read_to_the_primary(pair: Pair, ports: list
     assert _read_on(ports, pair.replica_port)
 
 
-def test_the_report_and_export_jobs_read_from_the_replica(pair: Pair, ports: list[tuple[int, str]]):
+def test_the_report_rate_party_and_export_jobs_read_from_the_replica(
+    pair: Pair, ports: list[tuple[int, str]]
+):
     client = pair.client()
     assert _file(client, "for-the-jobs").status_code == 201
-    asked = [
-        client.post("/api/v1/review/report-jobs", json={"month": _month()}),
-        client.post("/api/v1/exports", json={"layer": "requests", "format": "csv"}),
+    asked = [  # (the answer, a table only its computation reads)
+        (client.post("/api/v1/review/report-jobs", json={"month": _month()}), REQUESTS),
+        (client.post("/api/v1/exports", json={"layer": "requests", "format": "csv"}), REQUESTS),
+        (client.post("/api/v1/rates-jobs", json={"period": _month()}), REQUESTS),
+        (client.post("/api/v1/party/report-jobs", json={}), ACTIVITIES),
     ]
-    handlers = report_jobs.handlers(pair.settings) | export_jobs.handlers(pair.settings)
+    handlers = (
+        report_jobs.handlers(pair.settings)
+        | export_jobs.handlers(pair.settings)
+        | rate_jobs.handlers(pair.settings)
+        | party_report_jobs.handlers(pair.settings)
+    )
     primary = create_engine(pair.primary.url("gridmap_app"))
     try:
-        for answer in asked:
+        for answer, table in asked:
             assert answer.status_code == 202, answer.get_data(as_text=True)
             ports.clear()
             job_id = answer.get_json()["id"]
             # The worker's part; the replica is not waited for here: the job waits for it.
             assert jobs.run_one(sessionmaker(primary), handlers, job_id) == "succeeded"
-            assert _read_on(ports, pair.replica_port)
-            assert not _read_on(ports, pair.primary.port)
+            assert _read_on(ports, pair.replica_port, table), table
+            assert not _read_on(ports, pair.primary.port, table), table
             done = client.get(f"/api/v1/jobs/{job_id}").get_json()
             assert client.get(f"/api/v1/jobs/{job_id}/file").status_code == 200, done
     finally:
