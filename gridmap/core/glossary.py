@@ -670,6 +670,7 @@ ONENET: Final = {
     "compareLevel": "比对层级",
     "rule": "一致的标准：边界最大偏差（Hausdorff 距离）不超过 {tolerance} 米",
     "none": "还没有外部门网格图层",
+    "none_ask": "外部门网格图层由街道管理员在本页导入。",
     "notes": "图层自身问题（重叠、缝隙）",
     "computedAt": "比对时间",
     "community": LEVELS["community"],

@@ -595,8 +595,10 @@ def onenet_page() -> str:
     administrator imports a department's layer here too. Its data comes from the API."""
     settings: Settings = current_app.extensions["gridmap.settings"]
     who = caller()
+    box = review_store.extent(get_session(), who.scope.prefixes)
     config = {
         "apiRoot": f"{request.script_root}/api/v1",
+        "bounds": [[box[1], box[0]], [box[3], box[2]]] if box else None,
         "maxUploadBytes": settings.max_upload_bytes,
         "toleranceM": settings.onenet_tolerance_m,
         "mayImport": IMPORT in who.capabilities,

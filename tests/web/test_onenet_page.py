@@ -29,8 +29,10 @@ from tests.conftest import (
     COMMUNITY,
     MID_LON,
     PASSWORD,
+    E,
     N,
     S,
+    W,
     create_test_database,
     drop_test_database,
     small_grid_frame,
@@ -120,6 +122,14 @@ def _upload(page: Page, name: str, content: bytes, title: str, level: str) -> No
 def _counts(page: Page) -> dict[str, int]:
     found: dict[str, int] = page.evaluate("() => window.gridmapOnenet.counts()")
     return found
+
+
+def test_before_any_layer_a_chief_sees_their_area_and_who_imports(sized) -> None:
+    page = _open(sized(LAPTOP, CHIEF))
+    assert _state(page, "empty", "shown") == "empty"
+    assert "由街道管理员在本页导入" in page.locator("#gm-onenet-none").inner_text()
+    centre = page.evaluate("() => window.gridmapOnenet.map.getCenter()")
+    assert W < centre["lng"] < E and S < centre["lat"] < N, centre  # the community, not China
 
 
 def test_upload_overlay_table_and_export_on_a_laptop(sized) -> None:

@@ -61,7 +61,8 @@ class OnenetPage {
       status: document.getElementById('gm-onenet-status'),
     });
     prepareMap(map, config);
-    map.setView([35, 105], 4);
+    if (config.bounds) map.fitBounds(config.bounds);
+    else map.setView([35, 105], 4);
     map.createPane('gm-onenet-cells').style.zIndex = 450;
     this.addLegend(document.getElementById('gm-onenet-legend'));
     this.layers = { units: L.featureGroup().addTo(map), cells: L.featureGroup().addTo(map) };
