@@ -115,6 +115,9 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     # Before any route is added: the rules bind their converters when they are added.
     app.url_map.converters["int"] = _AsciiInteger
     app.json = _JSONProvider(app)
+    # ``|tojson`` as well: Jinja's default sorts the keys, which reorders the glossary's tables
+    # (a report's columns) for the page scripts.
+    app.jinja_env.policies["json.dumps_kwargs"] = {}
     app.extensions["gridmap.settings"] = settings
     if settings.trusted_proxies:
         # The client's address (rate limits, login throttling, the audit log) and scheme from

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
 import pkgutil
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask_openapi3 import OpenAPI
 
 import gridmap
 from gridmap.core import clock, glossary
@@ -64,6 +66,16 @@ def test_the_pages_get_the_whole_glossary_as_json() -> None:
     tables: dict[str, Any] = glossary.for_pages()
     assert tables["levels"]["zone"] == "片区网格" and tables["overdue"] == "超期"
     assert tables["hotSpotBins"]["-3"] == glossary.HOT_SPOT_BINS[-3]
+
+
+def test_the_pages_get_the_glossarys_tables_in_its_order(app: OpenAPI) -> None:
+    """A report's columns are shown in the glossary's order, not sorted by their codes."""
+    page = app.test_client().get("/login").get_data(as_text=True)
+    found = re.search(r'<script type="application/json" id="gm-glossary"[^>]*>(.*?)</script>', page)
+    assert found is not None
+    columns = json.loads(found.group(1))["partyReportColumns"]
+    assert list(columns) == list(glossary.PARTY_REPORT_COLUMNS)
+    assert list(columns) != sorted(columns)
 
 
 def _subclasses(cls: type[GridmapError]) -> list[type[GridmapError]]:
