@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import shapely
 from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
@@ -38,6 +36,7 @@ from gridmap.core.settings import Settings
 from gridmap.demo import loader as demo
 from gridmap.onenet import layers, overlay
 from gridmap.spatial.crs import local_metric_crs
+from gridmap.spatial.generate.department_grid import department_grid
 from gridmap.storage.models import ForeignLayer, Grid, OnenetPiece
 
 DATABASE = "gridmap_bench_onenet"
@@ -68,37 +67,6 @@ def micro_grids(session: Session) -> gpd.GeoDataFrame:
         geometry=shapely.from_wkb([bytes(r[2]) for r in rows]),
         crs=4490,
     )
-
-
-def foreign_layer(ours: gpd.GeoDataFrame, cells: int, shift_m: float, seed: int) -> Any:
-    """A third of ours shifted (aligned), the rest of the district as Voronoi cells."""
-    rng = np.random.default_rng(seed)
-    kept = rng.choice(len(ours), size=cells // 3, replace=False)
-    dx = shift_m / (111_320 * np.cos(np.radians(ours.geometry.iloc[0].centroid.y)))
-    same = [shapely.affinity.translate(g, xoff=dx) for g in ours.geometry.iloc[kept]]
-    district = shapely.union_all(ours.geometry.to_numpy())
-    rest = district.difference(shapely.union_all(same)).buffer(0)
-    seeds_n = cells - len(same)
-    x0, y0, x1, y1 = rest.bounds
-    seeds: list[shapely.Point] = []
-    while len(seeds) < seeds_n:
-        pts = shapely.points(rng.uniform(x0, x1, seeds_n * 3), rng.uniform(y0, y1, seeds_n * 3))
-        seeds += list(pts[shapely.contains(rest, pts)])
-    voronoi = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(seeds[:seeds_n]), extend_to=rest)
-    )
-    pieces = shapely.intersection(voronoi, rest)
-    pieces = [p for p in pieces if not p.is_empty and p.area > 1e-9]
-    polygons = [shapely.make_valid(p) for p in same + pieces]
-    polygons = [_areal(p) for p in polygons]
-    return gpd.GeoDataFrame(
-        {"code": [f"W{i:05d}" for i in range(len(polygons))]}, geometry=polygons, crs=4490
-    )
-
-
-def _areal(geom: shapely.Geometry) -> shapely.Geometry:
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
-    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
 
 
 #: The pieces' areas and shares alone, as the overlay's first step computes them.
@@ -162,7 +130,7 @@ def main() -> None:
     with Session(engine) as session:
         session.execute(text("DELETE FROM foreign_layer"))
         ours = micro_grids(session)
-        theirs = foreign_layer(ours, args.cells, args.shift, args.seed)
+        theirs = department_grid(ours, args.cells, shift_m=args.shift, seed=args.seed)
         start = time.perf_counter()
         layer_id, report = layers.import_layer(
             session,

@@ -21,12 +21,15 @@ from gridmap.core.settings import Settings
 from gridmap.demo import lists, party
 from gridmap.demo.shape import DEFAULT, DemoShape
 from gridmap.grid import ingest
+from gridmap.onenet import layers as onenet_layers
+from gridmap.onenet import overlay
 from gridmap.party import buildings as party_buildings
 from gridmap.patrols import service as patrols
 from gridmap.requests import service as requests
 from gridmap.services import circles, network
 from gridmap.services import sites as service_sites
 from gridmap.spatial.generate import Population, generate_population
+from gridmap.spatial.generate.department_grid import department_grid
 from gridmap.spatial.generate.streets import synthetic_sites, synthetic_streets
 from gridmap.storage import departments as storage_departments
 from gridmap.storage import requests as storage_requests
@@ -89,6 +92,7 @@ def load(
     reports.append(lists.load(session, seed=seed))
     session.execute(text("ANALYZE"))
     reports.append(seed_service_map(session, grid, shape, seed=seed, settings=settings))
+    reports.append(seed_department_grid(session, grid, seed=seed, settings=settings))
     return reports
 
 
@@ -123,6 +127,32 @@ def seed_service_map(
     report = service_sites.import_sites(session, sites, "EPSG:4490")
     circles.refresh(session, settings)
     return report
+
+
+#: The demo's other-department layer, named as a street office would, marked as made up.
+DEMO_LAYER_NAME = "派出所警格（演示，合成数据）"
+
+
+def seed_department_grid(
+    session: Session, grid: gpd.GeoDataFrame, *, seed: int, settings: Settings
+) -> ingest.ImportReport:
+    """A synthetic police grid over the demo's zones (``spatial.generate.department_grid``),
+    imported as a street administrator would and its 一张网 overlay computed."""
+    zones = grid[grid["level"] == "zone"]
+    cells = department_grid(zones, max(6, len(zones)), shift_m=3.0, seed=seed)
+    spec = onenet_layers.LayerSpec(DEMO_LAYER_NAME, "police", "zone")
+    layer_id, _ = onenet_layers.import_layer(
+        session,
+        cells,
+        "EPSG:4490",
+        spec,
+        settings,
+        filename="demo-police.gpkg",
+        scope_code=None,
+        user_id=None,
+    )
+    overlay.compute(session, layer_id, overlay.Rule.of(settings))
+    return ingest.ImportReport("foreign_layer", written=len(cells))
 
 
 def with_homes(population: Population) -> pd.DataFrame:

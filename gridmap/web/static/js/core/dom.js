@@ -48,6 +48,6 @@ export function percent(share) {
  */
 export function gridLabel(name, code) {
   const label = el('span', { class: 'gm-grid-name' }, name);
-  if (code) label.append(' ', el('span', { class: 'gm-code', translate: 'no' }, code));
+  if (code && code !== name) label.append(' ', el('span', { class: 'gm-code', translate: 'no' }, code));
   return label;
 }
