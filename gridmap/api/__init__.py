@@ -73,7 +73,9 @@ def ready() -> dict[str, object]:
     answer: dict[str, object] = {"status": "ok", "database": "ok", **db.replica_status()}
     store = rate_limits.store_state()
     if store is not None:
-        answer |= {"status": "ok" if store == "ok" else "degraded", "rate_limit_store": store}
+        answer["rate_limit_store"] = store
+    if store not in (None, "ok") or answer.get("replica") in ("disconnected", "unreachable"):
+        answer["status"] = "degraded"
     return answer
 
 

@@ -825,14 +825,16 @@ class Health(Answer):
 
 class Readiness(Answer):
     status: Literal["ok", "degraded"] = Field(
-        description="degraded: the instance serves, but a store beside the database is away"
+        description="degraded: the instance serves, but a store beside the database (the rate"
+        " limits' Redis, the read replica) is away"
     )
     database: Literal["ok"]
     rate_limit_store: Literal["ok", "unreachable"] | Absent = absent(
         "Only when the rate limits count in Redis; unreachable: each process counts alone"
     )
-    replica: Literal["streaming", "unreachable", "not-a-replica"] | Absent = absent(
-        "Only when a read replica is configured; unreachable: its reads go to the primary"
+    replica: Literal["streaming", "disconnected", "unreachable", "not-a-replica"] | Absent = absent(
+        "Only when a read replica is configured; disconnected (it receives nothing from the"
+        " primary) or unreachable: the reads it cannot serve go to the primary"
     )
     replica_lag_seconds: float | Absent = absent(
         "Only while the replica streams: how far its replay lags behind the primary"

@@ -104,30 +104,36 @@ def _caught_up_replica(position: str | None) -> Session | None:
     return None
 
 
-# Replay lag in seconds: none while everything received is replayed (an idle primary sends
-# nothing, and the last replayed commit's age would grow without any lag).
-_LAG = text(
-    "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+# The replica's state: whether it is one (in recovery), whether a WAL receiver runs (any role
+# sees its pid), and its replay lag in seconds: none while everything received is replayed (an
+# idle primary sends nothing, and the last replayed commit's age would grow without any lag).
+_STATE = text(
+    "SELECT pg_is_in_recovery(), EXISTS (SELECT FROM pg_stat_wal_receiver),"
+    " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
     " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
 )
 
 
 def replica_status() -> dict[str, object]:
     """The replica's part of readiness: nothing when none is configured; else its state
-    (``streaming``, or ``unreachable``: reads then go to the primary) and replay lag."""
+    (``streaming``; ``disconnected``: it receives nothing from the primary, so its lag is
+    unknown; ``unreachable``; ``not-a-replica``) and, while it streams, its replay lag. A
+    replica that is behind never serves a read that needs what it lacks."""
     if _REPLICA_SESSIONS not in current_app.extensions:
         return {}
     with current_app.extensions[_REPLICA_SESSIONS]() as session:
         try:
             session.execute(text("SET LOCAL statement_timeout = '1s'"))
-            lag = session.scalar(_LAG)
+            standby, receiving, lag = session.execute(_STATE).one()
         except DBAPIError as error:
             if not unreachable(error):
                 raise
             return {"replica": "unreachable"}
-    if lag is None:  # not in recovery: promoted, or the URL names a primary
+    if not standby:  # promoted, or the URL names a primary
         return {"replica": "not-a-replica"}
-    return {"replica": "streaming", "replica_lag_seconds": round(float(lag), 3)}
+    if not receiving:
+        return {"replica": "disconnected"}
+    return {"replica": "streaming", "replica_lag_seconds": round(float(lag or 0), 3)}
 
 
 def _close_session(exc: BaseException | None = None) -> None:

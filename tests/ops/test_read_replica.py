@@ -211,12 +211,40 @@ def test_the_report_rate_party_and_export_jobs_read_from_the_replica(
             handler.keywords["replica"].close()  # type: ignore[attr-defined]
 
 
-def test_readiness_shows_the_replicas_lag(pair: Pair):
+def _ready(pair: Pair) -> dict[str, Any]:
     answer = pair.client().get("/api/v1/ready")
     assert answer.status_code == 200
-    body = answer.get_json()
-    assert body["replica"] == "streaming"
+    body: dict[str, Any] = answer.get_json()
+    return body
+
+
+def test_readiness_shows_the_replicas_lag_and_a_lost_stream(pair: Pair):
+    body = _ready(pair)
+    assert body["replica"] == "streaming" and body["status"] == "ok"
     assert 0 <= body["replica_lag_seconds"] < 60
+    # The replica stops receiving (as when the network to the primary is cut): its replay is
+    # complete, but nothing says how far behind it is.
+    [conninfo] = pair.admin("SHOW primary_conninfo", replica=True)
+    pair.admin("ALTER SYSTEM SET primary_conninfo = ''", replica=True)
+    pair.admin("SELECT pg_reload_conf()", replica=True)
+    try:
+        deadline = time.monotonic() + 30
+        while (body := _ready(pair))["replica"] != "disconnected":
+            assert time.monotonic() < deadline, body
+            time.sleep(0.2)
+        assert body["status"] == "degraded" and "replica_lag_seconds" not in body
+        client = pair.client()
+        before = _total(client)
+        assert _file(client, "while-disconnected").status_code == 201
+        assert _total(client) == before + 1  # the replica lacks it: read on the primary
+    finally:
+        restored = conninfo.replace("'", "''")
+        pair.admin(f"ALTER SYSTEM SET primary_conninfo = '{restored}'", replica=True)
+        pair.admin("SELECT pg_reload_conf()", replica=True)
+    deadline = time.monotonic() + 30
+    while _ready(pair)["replica"] != "streaming":
+        assert time.monotonic() < deadline, "the replica does not stream again"
+        time.sleep(0.2)
 
 
 def test_without_the_primary_reads_go_on_and_writes_answer_503(
