@@ -70,6 +70,9 @@ install_debian_packages() {
   command -v wrk >/dev/null || missing+=(wrk)
   # The rate limits' shared store: a private redis-server under var/ (start_private_redis).
   command -v redis-server >/dev/null || missing+=(redis-server)
+  # libfaketime: the sweep workers' test runs worker processes a month ahead, and
+  # ./scripts/test-year-ahead the whole suite a year ahead.
+  command -v faketime >/dev/null || missing+=(faketime)
   [ ${#missing[@]} -eq 0 ] && return
   log "Installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
