@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 #: The partitioned tables (the migration's list; the database function refuses any other).
-PARTITIONED = ("audit_log", "request_event")
+PARTITIONED = ("audit_log", "request_event", "patrol_point")
 
 #: Months of partitions kept ready after the current one.
 MONTHS_AHEAD = 3

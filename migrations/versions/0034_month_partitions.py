@@ -1,7 +1,10 @@
-"""Month partitions: the audit log and the requests' timelines partitioned by month.
+"""Month partitions: the audit log, the requests' timelines and the patrols' GPS fixes.
 
-``audit_log`` (by ``at``) and ``request_event`` (by ``at``) become declaratively partitioned
-tables, one partition per month of Beijing time (``<table>_pYYYYMM``, from 00:00 on the
+``audit_log`` (by ``at``), ``request_event`` (by ``at``) and ``patrol_point`` (by
+``patrol_started_at``, a new column: the start of the patrol, so that a patrol's fixes lie in
+one partition, are read by naming it, and ``(patrol_id, seq, patrol_started_at)`` is as
+unique as ``(patrol_id, seq)`` was, the start following from the patrol by the foreign key;
+a phone's fix times are its own) become declaratively partitioned tables, one partition per month of Beijing time (``<table>_pYYYYMM``, from 00:00 on the
 first, +08:00) and a DEFAULT partition (``<table>_default``) that takes any row no month
 partition holds, so an insert never fails for want of a partition. Their rows are moved
 across; indexes, foreign keys, triggers, grants and the id sequence are carried over from the
@@ -44,7 +47,7 @@ branch_labels = None
 depends_on = None
 
 #: Partitioned tables and their partition key.
-PARTITIONED = {"audit_log": "at", "request_event": "at"}
+PARTITIONED = {"audit_log": "at", "request_event": "at", "patrol_point": "patrol_started_at"}
 
 #: Months of partitions made ahead of the current one (the job runner keeps it so).
 MONTHS_AHEAD = 3
@@ -328,7 +331,13 @@ class _Shape:
             " WHERE c.oid = CAST(:t AS regclass) AND a.grantee <> c.relowner",
             t=table,
         )
-        self.sequence = _rows("SELECT pg_get_serial_sequence(:t, 'id')", t=table)[0][0]
+        has_id = _rows(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attname = 'id'",
+            t=table,
+        )
+        self.sequence = (
+            _rows("SELECT pg_get_serial_sequence(:t, 'id')", t=table)[0][0] if has_id else None
+        )
 
     def apply(self, table: str, key_change: tuple[str, str]) -> None:
         old, new = key_change
@@ -398,8 +407,29 @@ def _function_grants() -> None:
     op.execute(f"GRANT EXECUTE ON FUNCTION {names} TO gridmap_app")
 
 
+PATROL_START_SQL = """
+ALTER TABLE patrol ADD CONSTRAINT uq_patrol_id_started_at UNIQUE (id, started_at);
+ALTER TABLE patrol_point ADD COLUMN patrol_started_at timestamptz;
+UPDATE patrol_point p SET patrol_started_at = t.started_at FROM patrol t WHERE t.id = p.patrol_id;
+ALTER TABLE patrol_point ALTER COLUMN patrol_started_at SET NOT NULL;
+ALTER TABLE patrol_point DROP CONSTRAINT fk_patrol_point_patrol_id_patrol;
+ALTER TABLE patrol_point ADD CONSTRAINT fk_patrol_point_patrol_id_patrol
+  FOREIGN KEY (patrol_id, patrol_started_at) REFERENCES patrol (id, started_at)
+  ON UPDATE CASCADE ON DELETE CASCADE;
+"""
+
+PATROL_START_DOWN_SQL = """
+ALTER TABLE patrol_point DROP CONSTRAINT fk_patrol_point_patrol_id_patrol;
+ALTER TABLE patrol_point DROP COLUMN patrol_started_at;
+ALTER TABLE patrol_point ADD CONSTRAINT fk_patrol_point_patrol_id_patrol
+  FOREIGN KEY (patrol_id) REFERENCES patrol (id) ON DELETE CASCADE;
+ALTER TABLE patrol DROP CONSTRAINT uq_patrol_id_started_at;
+"""
+
+
 def upgrade() -> None:
     op.execute(PARTITION_FUNCTIONS_SQL)
+    op.execute(PATROL_START_SQL)
     for table, key in PARTITIONED.items():
         _rebuild(table, key, partitioned=True)
     _function_grants()
@@ -413,6 +443,7 @@ def downgrade() -> None:
     for table, key in PARTITIONED.items():
         _rebuild(table, key, partitioned=False)
     _function_grants()
+    op.execute(PATROL_START_DOWN_SQL)
     op.execute(
         "DROP FUNCTION gridmap_partitions_ahead(integer), gridmap_partition_month(text, date),"
         " gridmap_month_partitions(text)"
