@@ -31,8 +31,8 @@ from gridmap.demo import shape as demo_shape
 from gridmap.grid import ingest
 from gridmap.spatial.crs import SpatialInputError
 from gridmap.spatial.validate import Problem, ValidationReport
-from gridmap.storage.models import API_KEY_ROLES, USER_ROLES, User
 from gridmap.storage import partitions
+from gridmap.storage.models import API_KEY_ROLES, USER_ROLES, User
 
 group = AppGroup("gridmap", help="gridmap data commands.")
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def worker(concurrency: int | None) -> None:
         | service_jobs.handlers(settings)
         | onenet_jobs.handlers(settings)
     )
-    daily = {
+    daily: dict[str, Callable[[Session], object]] = {
         "partitions": partitions.make_ahead,
         "prune": lambda session: _prune(session, settings),
         "verify-audit": _verify_daily,

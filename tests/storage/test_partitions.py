@@ -265,6 +265,5 @@ def test_the_maintenance_step_makes_the_coming_months_ahead(roles):
 
 
 def test_the_application_may_not_make_a_partition_of_another_table(roles):
-    with roles.app.connect() as conn:
-        with pytest.raises(ProgrammingError, match="permission denied"):
-            conn.execute(text("SELECT gridmap_partition_month('app_user', '2026-01-01')"))
+    with roles.app.connect() as conn, pytest.raises(ProgrammingError, match="permission denied"):
+        conn.execute(text("SELECT gridmap_partition_month('app_user', '2026-01-01')"))

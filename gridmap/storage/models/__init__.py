@@ -72,7 +72,6 @@ from gridmap.storage.models.grid import (
     Person,
 )
 from gridmap.storage.models.jobs import JOB_STATES, QUEUE_TABLE_PREFIX, Job, JobUpload
-from gridmap.storage.partitions import is_partition
 from gridmap.storage.models.lists import (
     MATCH_STATES,
     NEED_KINDS,
@@ -157,6 +156,7 @@ from gridmap.storage.models.services import (
     WalkEdge,
     WalkNode,
 )
+from gridmap.storage.partitions import is_partition
 
 __all__ = [
     "API_KEY_ROLES",
