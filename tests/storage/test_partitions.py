@@ -267,3 +267,15 @@ def test_the_maintenance_step_makes_the_coming_months_ahead(roles):
 def test_the_application_may_not_make_a_partition_of_another_table(roles):
     with roles.app.connect() as conn, pytest.raises(ProgrammingError, match="permission denied"):
         conn.execute(text("SELECT gridmap_partition_month('app_user', '2026-01-01')"))
+
+
+@pytest.mark.parametrize("table", partitions.PARTITIONED)
+def test_the_application_reaches_the_partitions_only_through_their_parent(roles, table):
+    """Privileges are checked on the parent: a partition grants the application nothing, so
+    the audit log's months cannot be written around the append-only parent."""
+    for part in (_name(table, _month(0)), f"{table}_default"):
+        for statement in (f"SELECT count(*) FROM {part}", f"DELETE FROM {part}"):
+            with roles.app.connect() as conn, pytest.raises(ProgrammingError, match="denied"):
+                conn.execute(text(statement))
+    with roles.app.connect() as conn:
+        assert conn.scalar(text(f"SELECT count(*) >= 0 FROM {table}"))
