@@ -55,8 +55,8 @@ def one_round(owner: Engine, app: Engine, rows: int, partitioned: bool) -> float
         conn.execute(text(FILL), {"at": at, "rows": rows})
         conn.execute(text(FRESH), {"rows": rows})
         conn.execute(text("UPDATE audit_chain_anchor SET seq = 0, pruned_at = NULL"))
-    with owner.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE audit_log"))
+    with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE audit_log"))
     with app.begin() as conn:
         start = time.perf_counter()
         removed = conn.scalar(text("SELECT gridmap_prune_audit(180)"))
