@@ -50,6 +50,11 @@ RULES = (
         "a day after they expired, unused, with the photos of the filing never made "
         "(gridmap.public.service.forget); a code that filed a request is kept with it",
     ),
+    Rule(
+        "outbox, notification_delivery",
+        "kept: nothing prunes them yet; deleting old delivered messages would let the sweep "
+        "put an old stage run's reminder in again (its exactly-once key), see README",
+    ),
     Rule("grid, household, person, assignment, coverage", "kept: validity history (at=)"),
 )
 
