@@ -40,6 +40,7 @@ Create Date: 2026-12-05 22:00:00
 from __future__ import annotations
 
 from alembic import op
+from sqlalchemy import text
 
 revision = "0034"
 down_revision = "0033"
@@ -292,8 +293,6 @@ END $$;
 
 
 def _rows(sql: str, **params: object) -> list[tuple[object, ...]]:
-    from sqlalchemy import text
-
     return [tuple(r) for r in op.get_bind().execute(text(sql), params)]
 
 
