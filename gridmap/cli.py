@@ -31,6 +31,7 @@ from gridmap.demo import shape as demo_shape
 from gridmap.grid import ingest
 from gridmap.spatial.crs import SpatialInputError
 from gridmap.spatial.validate import Problem, ValidationReport
+from gridmap.storage import partitions
 from gridmap.storage.models import API_KEY_ROLES, USER_ROLES, User
 
 group = AppGroup("gridmap", help="gridmap data commands.")
@@ -113,7 +114,8 @@ def worker(concurrency: int | None) -> None:
     一张网's layers and overlays) and the scheduled work (the requests' sweep every
     GRIDMAP_SWEEP_MINUTES, the outbox's sender every GRIDMAP_NOTIFY_MINUTES, the hourly pruning
     of uploads never attached after GRIDMAP_FILES_UNATTACHED_HOURS, 一张网's overlays made stale
-    by a change of either layer every 10 minutes, the daily pruning and audit check) until
+    by a change of either layer every 10 minutes, the daily month partitions made ahead, pruning
+    and audit check) until
     stopped with SIGINT/SIGTERM; any number of workers may run, each job runs once."""
     from gridmap.exports import export_jobs
     from gridmap.grid import import_jobs  # the worker's handlers, by job kind
@@ -134,7 +136,8 @@ def worker(concurrency: int | None) -> None:
         | service_jobs.handlers(settings)
         | onenet_jobs.handlers(settings)
     )
-    daily = {
+    daily: dict[str, Callable[[Session], object]] = {
+        "partitions": partitions.make_ahead,
         "prune": lambda session: _prune(session, settings),
         "verify-audit": _verify_daily,
     }
@@ -586,11 +589,14 @@ def _files_prune(settings: Settings) -> Callable[[Session], int]:
 def prune() -> None:
     """Delete what is past its retention window: idempotency keys, ended logins, audit rows
     (see ``gridmap.access.retention``), the public channel's abandoned drafts and captchas
-    (``gridmap.public.service.forget``)."""
+    (``gridmap.public.service.forget``); then the month partitions of the coming months are
+    made where missing (``gridmap.storage.partitions``), as the worker does daily."""
     with _one_transaction() as session:
         removed = _prune(session, current_app.extensions["gridmap.settings"])
+        made = partitions.make_ahead(session)
     for table, count in removed.items():
         click.echo(f"{table}: {count} rows removed")
+    click.echo(f"month partitions made ahead: {made}")
 
 
 @group.command("verify-audit")

@@ -2,7 +2,8 @@
 
 Every table that grows with use is in ``RULES``: either a window after which rows go, or the
 reason they stay. ``flask gridmap prune`` applies the windows (daily, from the job runner
-where it runs, or cron).
+where it runs, or cron). The tables partitioned by month (:mod:`gridmap.storage.partitions`)
+lose whole months at once where their window allows.
 """
 
 from __future__ import annotations
@@ -29,14 +30,30 @@ class Rule(NamedTuple):
 RULES = (
     Rule("idempotency_key", "GRIDMAP_IDEMPOTENCY_KEEP_HOURS (48 h), then deleted"),
     Rule("auth_session", "a day after the login ended (logout, idle or absolute timeout)"),
-    Rule("audit_log", "GRIDMAP_AUDIT_RETENTION_DAYS (≥ 180 days), then deleted"),
-    Rule("patrol_point", "kept: the raw fixes are the evidence behind each cleaned track"),
+    Rule(
+        "audit_log",
+        "GRIDMAP_AUDIT_RETENTION_DAYS (≥ 180 days), then deleted: whole months by dropping "
+        "their partition, the rest row by row, the chain's anchor moved to the last row gone",
+    ),
+    Rule(
+        "patrol_point",
+        "kept: the raw fixes are the evidence behind each cleaned track (a partition per "
+        "month of the patrols' start, so a window could drop whole months)",
+    ),
     Rule("patrol, patrol_check_in, patrol_reach", "kept: the record of the work done"),
-    Rule("resident_request, request_event", "kept: the case file of every request"),
+    Rule(
+        "resident_request, request_event",
+        "kept: the case file of every request (request_event has a partition per month)",
+    ),
     Rule(
         "public_code, public_captcha",
         "a day after they expired, unused, with the photos of the filing never made "
         "(gridmap.public.service.forget); a code that filed a request is kept with it",
+    ),
+    Rule(
+        "outbox, notification_delivery",
+        "kept: nothing prunes them yet; deleting old delivered messages would let the sweep "
+        "put an old stage run's reminder in again (its exactly-once key), see README",
     ),
     Rule("grid, household, person, assignment, coverage", "kept: validity history (at=)"),
 )

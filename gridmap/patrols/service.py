@@ -280,13 +280,13 @@ def add_fixes(
         {"seq": f.seq, "at": f.at, "lon": float(x), "lat": float(y), "accuracy_m": f.accuracy_m}
         for f, x, y in zip(fixes, lon, lat, strict=True)
     ]
-    stored = store.add_points(session, patrol_id, rows)
+    stored = store.add_points(session, patrol_id, patrol.started_at, rows)
     return {
         "patrol_id": patrol_id,
         "received": len(fixes),
         "stored": stored,
         "duplicates": len(fixes) - stored,
-        "points": store.point_count(session, patrol_id),
+        "points": store.point_count(session, patrol_id, patrol.started_at),
     }
 
 
@@ -315,8 +315,10 @@ def check_in(session: Session, caller: Caller, patrol_id: int, new: NewCheckIn) 
     return {"id": row.id, "household_id": new.household_id, "at": at, "distance_m": distance}
 
 
-def _live_track(session: Session, patrol_id: int, settings: Settings) -> tracks.CleanTrack | None:
-    rows = store.points_of(session, patrol_id)
+def _live_track(
+    session: Session, patrol_id: int, started_at: dt.datetime, settings: Settings
+) -> tracks.CleanTrack | None:
+    rows = store.points_of(session, patrol_id, started_at)
     if not rows:
         return None
     raw = tracks.RawTrack(
@@ -345,7 +347,7 @@ def end(
         )
     report: dict[str, Any] = {"points_in": 0, "points_kept": 0, "parts": 0}
     try:
-        cleaned = _live_track(session, patrol_id, settings)
+        cleaned = _live_track(session, patrol_id, patrol.started_at, settings)
     except SpatialInputError as exc:  # fixes are checked as they come: a safety net
         cleaned, report = None, report | {"refused": str(exc)}
     if cleaned is not None:
@@ -418,7 +420,7 @@ def detail(session: Session, patrol_id: int, scope: Scope, settings: Settings) -
     if row is None:
         raise NotFound(f"There is no patrol {patrol_id}.")
     if row.ended_at is None:
-        parts = _parts_of_live(session, patrol_id, settings)
+        parts = _parts_of_live(session, patrol_id, row.started_at, settings)
     else:
         parts = _parts_of_stored(store.track_vertices(session, patrol_id))
     return {
@@ -439,10 +441,10 @@ def _parts_of_stored(vertices: list[Any]) -> list[dict[str, list[Any]]]:
 
 
 def _parts_of_live(
-    session: Session, patrol_id: int, settings: Settings
+    session: Session, patrol_id: int, started_at: dt.datetime, settings: Settings
 ) -> list[dict[str, list[Any]]]:
     try:
-        cleaned = _live_track(session, patrol_id, settings)
+        cleaned = _live_track(session, patrol_id, started_at, settings)
     except SpatialInputError:
         return []
     if cleaned is None:

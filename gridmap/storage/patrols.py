@@ -320,14 +320,18 @@ def is_visible(session: Session, patrol_id: int, scope: Scope) -> bool:
     return session.scalar(stmt) is not None
 
 
-def add_points(session: Session, patrol_id: int, fixes: list[dict[str, Any]]) -> int:
-    """Store fixes (``seq``, ``at``, ``lon``, ``lat``, ``accuracy_m``; EPSG:4490), skipping
-    sequence numbers already stored; returns how many were new."""
+def add_points(
+    session: Session, patrol_id: int, started_at: dt.datetime, fixes: list[dict[str, Any]]
+) -> int:
+    """Store fixes (``seq``, ``at``, ``lon``, ``lat``, ``accuracy_m``; EPSG:4490) of the patrol
+    that began at ``started_at`` (the fixes' partition key), skipping sequence numbers
+    already stored; returns how many were new."""
     if not fixes:
         return 0
     rows = [
         {
             "patrol_id": patrol_id,
+            "patrol_started_at": started_at,
             "seq": f["seq"],
             "at": f["at"],
             "geom": f"SRID={SRID};POINT({f['lon']!r} {f['lat']!r})",
@@ -338,13 +342,18 @@ def add_points(session: Session, patrol_id: int, fixes: list[dict[str, Any]]) ->
     stmt = (
         pg_insert(PatrolPoint)
         .values(rows)
-        .on_conflict_do_nothing(index_elements=["patrol_id", "seq"])
+        .on_conflict_do_nothing(index_elements=["patrol_id", "seq", "patrol_started_at"])
         .returning(PatrolPoint.seq)
     )
     return len(session.execute(stmt).all())
 
 
-def points_of(session: Session, patrol_id: int) -> list[FixRow]:
+def _fixes_of(patrol_id: int, started_at: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """A patrol's fixes: its start names their one month partition."""
+    return (PatrolPoint.patrol_id == patrol_id, PatrolPoint.patrol_started_at == started_at)
+
+
+def points_of(session: Session, patrol_id: int, started_at: dt.datetime) -> list[FixRow]:
     """A live patrol's fixes in the phone's order: seq, seconds (UNIX time), lon, lat."""
     stmt = (
         select(
@@ -353,14 +362,14 @@ def points_of(session: Session, patrol_id: int) -> list[FixRow]:
             ST_X(PatrolPoint.geom).label("lon"),
             ST_Y(PatrolPoint.geom).label("lat"),
         )
-        .where(PatrolPoint.patrol_id == patrol_id)
+        .where(*_fixes_of(patrol_id, started_at))
         .order_by(PatrolPoint.seq)
     )
     return list(session.execute(stmt).all())
 
 
-def point_count(session: Session, patrol_id: int) -> int:
-    stmt = select(func.count()).where(PatrolPoint.patrol_id == patrol_id)
+def point_count(session: Session, patrol_id: int, started_at: dt.datetime) -> int:
+    stmt = select(func.count()).where(*_fixes_of(patrol_id, started_at))
     return int(session.scalar(stmt) or 0)
 
 

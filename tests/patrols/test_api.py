@@ -8,12 +8,12 @@ import json
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from gridmap.spatial.crs import wgs84_to_gcj02
 from gridmap.storage.models import AuditEntry, Patrol, PatrolCheckIn, PatrolPoint
 from tests.conftest import COMMUNITY
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, clock_at
 from tests.patrols.conftest import (
     HOME,
     MICRO,
@@ -439,3 +439,23 @@ def test_overdue_as_map_layers_in_scope(clients):
     assert_problem(clients("chief").get("/api/v1/patrols/overdue?limit=100000"), 400)
     limited = clients("chief").get("/api/v1/patrols/overdue?limit=2").get_json()
     assert limited["numberReturned"] == 2 and sum(e["due"] for e in limited["lists"]) == 8
+
+
+def test_a_patrol_long_ago_stores_its_fixes_in_the_default_partition(clients, session):
+    """No month partition so far back (migration 0034 makes them from the oldest row moved):
+    the DEFAULT one takes the fixes, and a batch posted again stores nothing twice."""
+    moment = now() - dt.timedelta(days=8000)
+    worker = clients("worker")
+    with clock_at(moment):
+        patrol_id = start(worker)
+        lon, lat, t = past_home(10.0, moment, n=5)
+        batch = {"points": fixes(lon, lat, t - 30)}
+        first = worker.post(POINTS.format(patrol_id), json=batch)
+        again = worker.post(POINTS.format(patrol_id), json=batch)
+    assert first.status_code == 200, first.get_data(as_text=True)
+    assert (first.get_json()["stored"], again.get_json()["stored"]) == (5, 0)
+    where = session.scalars(
+        text("SELECT DISTINCT tableoid::regclass::text FROM patrol_point WHERE patrol_id = :p"),
+        {"p": patrol_id},
+    ).all()
+    assert where == ["patrol_point_default"]

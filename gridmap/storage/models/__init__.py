@@ -156,6 +156,7 @@ from gridmap.storage.models.services import (
     WalkEdge,
     WalkNode,
 )
+from gridmap.storage.partitions import is_partition
 
 __all__ = [
     "API_KEY_ROLES",
@@ -289,8 +290,11 @@ def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
     """Alembic's filter: GeoAlchemy2's, and never the queue library's own tables (its schema
-    comes from the library, applied by migration 0011, not from these models)."""
+    comes from the library, applied by migration 0011, not from these models) nor the month
+    partitions (:mod:`gridmap.storage.partitions`), which are their parent's rows."""
     if type_ == "table" and name is not None and name.startswith(QUEUE_TABLE_PREFIX):
+        return False
+    if type_ == "table" and name is not None and is_partition(name):
         return False
     table = getattr(obj, "table", None)
     if table is not None and str(getattr(table, "name", "")).startswith(QUEUE_TABLE_PREFIX):

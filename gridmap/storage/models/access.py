@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -192,11 +193,16 @@ class AuditEntry(Base):
     0014) sets ``id``, ``at`` (the database's clock), ``chain_seq``, ``prev_hash`` and
     ``hash`` whatever the insert says, and ``username`` from ``app_user`` when ``user_id`` is
     set; rows without ``user_id`` (failed logins, the CLI) keep the name they were given.
+
+    Partitioned by month on ``at`` (migration 0034, :mod:`gridmap.storage.partitions`): the
+    database's primary key is ``(id, at)`` and the chain position is unique with ``at``, as a
+    partitioned table requires; ``id`` alone identifies a row to the ORM (one sequence).
     """
 
     __tablename__ = "audit_log"
     __table_args__ = (
         CheckConstraint(in_list("outcome", AUDIT_OUTCOMES), name="outcome_known"),
+        UniqueConstraint("chain_seq", "at", name="uq_audit_log_chain_seq"),
         Index("ix_audit_log_at", "at"),
         Index("ix_audit_log_object", "object_type", "object_id"),
     )
@@ -213,7 +219,7 @@ class AuditEntry(Base):
     user_agent: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, object]] = mapped_column(JSONB, server_default="{}")
     #: Position in the hash chain (1, 2, …; the prune moves the chain's start forward).
-    chain_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chain_seq: Mapped[int] = mapped_column(BigInteger)
     #: SHA-256 (hex) of the row before in the chain, or the anchor's.
     prev_hash: Mapped[str] = mapped_column(String(64))
     #: SHA-256 (hex) of ``gridmap_audit_canonical(row)``, which includes ``prev_hash``.

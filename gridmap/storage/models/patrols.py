@@ -11,10 +11,12 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -106,6 +108,8 @@ class Patrol(Base):
         Index("ix_patrol_track", "track", postgresql_using="gist"),
         Index("ix_patrol_person_started", "person_id", "started_at"),
         Index("ix_patrol_list_started", "work_list_id", "started_at"),
+        # What the fixes' foreign key names: their partition key is the patrol's start.
+        UniqueConstraint("id", "started_at"),
         Index(
             "uq_patrol_open_person", "person_id", unique=True, postgresql_where="ended_at IS NULL"
         ),
@@ -137,18 +141,28 @@ class PatrolPoint(Base):
 
     Append-only. ``seq`` is the phone's own number for the fix: a batch posted again stores
     nothing twice. The track is cleaned from these when the patrol ends.
+
+    Partitioned by month on ``patrol_started_at``, the patrol's start carried by every fix
+    (migration 0034, :mod:`gridmap.storage.partitions`): a patrol's fixes are in one
+    partition, read by naming its start, and since the start follows from the patrol (the
+    foreign key), the database's primary key ``(patrol_id, seq, patrol_started_at)`` is as
+    unique as ``(patrol_id, seq)``. ``patrol_id`` and ``seq`` identify a fix to the ORM.
     """
 
     __tablename__ = "patrol_point"
     __table_args__ = (
+        ForeignKeyConstraint(
+            ["patrol_id", "patrol_started_at"],
+            ["patrol.id", "patrol.started_at"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
         CheckConstraint("seq >= 0", name="seq_positive"),
         CheckConstraint(f"ST_CoveredBy(geom, {ENVELOPE_SQL})", name="geom_in_china"),
         CheckConstraint("accuracy_m IS NULL OR accuracy_m >= 0", name="accuracy_positive"),
     )
 
-    patrol_id: Mapped[int] = mapped_column(
-        ForeignKey("patrol.id", ondelete="CASCADE"), primary_key=True
-    )
+    patrol_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
@@ -156,6 +170,7 @@ class PatrolPoint(Base):
     received_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    patrol_started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class PatrolCheckIn(Base):

@@ -207,6 +207,10 @@ class RequestEvent(Base):
     """One step of a request's timeline: who did what, when, from which state to which.
 
     Append-only: the application's database role may only SELECT and INSERT here.
+    Partitioned by month on ``at`` (migration 0034, :mod:`gridmap.storage.partitions`): the
+    database's primary key is ``(id, at)``; ``id`` alone identifies a row to the ORM. A query
+    of a request's timeline that bounds ``at`` (from the request's ``created_at``) reads only
+    the months it spans.
     """
 
     __tablename__ = "request_event"
