@@ -202,6 +202,8 @@ def test_binary_copy_round_trips(session):
             "n": [1, -2, 2**40, 0],
             "f": [116.405, -0.0, np.nan, 1e-300],
             "tags": [[], ["disabled", "veteran"], [], ["elderly_alone"]],
+            "same": ["甲", "乙", "丙", "丁"],  # one width: written at offsets
+            "even": ["ab", "a", "abc", "cd"],  # 8 bytes: as many as four of the first
         }
     )
     codes = np.array([0, 1, 0, 2])
@@ -213,19 +215,24 @@ def test_binary_copy_round_trips(session):
             codes, [bc.text_array(t) for t in ([], ["disabled", "veteran"], ["elderly_alone"])]
         ),
         bc.fixed(np.array([1, 2, 3, 4]), "i2"),
+        bc.texts(frame["same"]),
+        bc.texts(frame["even"]),
     ]
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE rt (t text, n bigint, f float8, tags text[], s smallint)")
+        cur.execute(
+            "CREATE TEMP TABLE rt"
+            " (t text, n bigint, f float8, tags text[], s smallint, same text, even text)"
+        )
         with cur.copy("COPY rt FROM STDIN (FORMAT binary)") as copy:
             copy.write(bc.copy_buffer(fields))
-        cur.execute("SELECT t, n, f::text, tags, s FROM rt")
+        cur.execute("SELECT t, n, f::text, tags, s, same, even FROM rt")
         rows = cur.fetchall()
     assert rows == [
-        ("", 1, "116.405", [], 1),
-        (None, -2, "-0", ["disabled", "veteran"], 2),
-        ("东城区\\甲1号\t", 2**40, "NaN", [], 3),
-        ("x" * 300, None, "1e-300", ["elderly_alone"], 4),
+        ("", 1, "116.405", [], 1, "甲", "ab"),
+        (None, -2, "-0", ["disabled", "veteran"], 2, "乙", "a"),
+        ("东城区\\甲1号\t", 2**40, "NaN", [], 3, "丙", "abc"),
+        ("x" * 300, None, "1e-300", ["elderly_alone"], 4, "丁", "cd"),
     ]
     with pytest.raises(ValueError, match="NUL"):
         bc.texts(pd.Series(["a\0b"]))
