@@ -7,7 +7,8 @@ punctuation removed, lower case) and that key up to the first building number
 but the bulk import gets them from the database's trigger; the bulk import computes them here
 for a whole chunk and copies them with the rows (its move disables the trigger), so that no
 plpgsql runs per row. Both must agree character for character: the tests compare them over
-every code point and over whole addresses.
+every code point of the planes with characters assigned and over whole addresses (once, by
+hand, over all 1,112,063 code points: equal).
 """
 
 from __future__ import annotations

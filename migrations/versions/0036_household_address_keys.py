@@ -11,7 +11,7 @@ compared for equality, and a C-collated B-tree is built by ``memcmp`` with abbre
 - The trigger ``household_address_keys`` sets both on every insert and on every update that
   names ``address`` or a key: every writer gets them, none can set them wrong.
 - The bulk import (``gridmap.grid.ingest.bulk``) computes them in Python for whole chunks
-  (``gridmap.storage.address_keys``, tested to agree over every code point) and copies them
+  (``gridmap.storage.address_keys``, tested to agree code point by code point) and copies them
   with the rows; ``gridmap_household_bulk_begin`` therefore disables this trigger beside
   ``household_micro_grid``, and ``gridmap_household_bulk_end`` enables both again (the
   functions otherwise as migration 0028 made them).

@@ -10,16 +10,19 @@ from sqlalchemy import select, text, update
 from gridmap.storage.address_keys import address_key, building_key
 from gridmap.storage.models import Household
 
-#: Each code point alone between two letters, and before a building number.
+#: Each code point alone between two letters, and before a building number: every plane with
+#: characters assigned (0-3; 14, tags and variation selectors), surrogates left out (planes
+#: 4-13 and the private planes 15-16 are unassigned or private: nothing maps them).
 _EVERY_CODE_POINT_SQL = """
 SELECT i, gridmap_address_key('a' || chr(i) || 'B'),
        gridmap_building_key('x' || chr(i) || '12号楼' || chr(i) || '3栋')
-  FROM generate_series(1, 1114111) AS i
+  FROM (SELECT generate_series(1, 262143) UNION ALL SELECT generate_series(917504, 921599))
+       AS p(i)
  WHERE i NOT BETWEEN 55296 AND 57343
 """
 
 
-def test_python_keys_equal_the_database_keys_for_every_code_point(session):
+def test_python_keys_equal_the_database_keys_for_every_assigned_plane(session):
     differ = []
     for i, key, building in session.execute(text(_EVERY_CODE_POINT_SQL)):
         c = chr(i)
