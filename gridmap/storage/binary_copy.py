@@ -89,12 +89,19 @@ def text_array(values: Sequence[str]) -> bytes:
 
 def copy_buffer(fields: Sequence[Field]) -> bytes:
     """The whole binary COPY stream (signature, tuples, trailer) of rows whose columns are
-    ``fields``, in the order of the COPY's column list."""
+    ``fields``, in the order of the COPY's column list.
+
+    The fixed-width parts (each tuple's field count, each value's length, the values of a
+    column whose values all have one width) are written at their offsets; the other values'
+    bytes by one mask per column over a map of which column owns each output byte (a byte per
+    byte, where an index array would take eight).
+    """
     n = len(fields[0].lengths) if fields else 0
-    sizes = np.empty((n, len(fields) + 1), dtype=np.int64)
+    sizes = np.empty((n, 2 * len(fields) + 1), dtype=np.int64)
     sizes[:, 0] = 2
     for j, f in enumerate(fields):
-        sizes[:, j + 1] = 4 + np.maximum(f.lengths, 0)
+        sizes[:, 2 * j + 1] = 4
+        sizes[:, 2 * j + 2] = np.maximum(f.lengths, 0)
     flat = sizes.ravel()
     offsets = (np.cumsum(flat) - flat + len(SIGNATURE)).reshape(sizes.shape)
     out = np.empty(len(SIGNATURE) + int(flat.sum()) + len(TRAILER), dtype=np.uint8)
@@ -102,11 +109,22 @@ def copy_buffer(fields: Sequence[Field]) -> bytes:
     out[len(out) - len(TRAILER) :] = np.frombuffer(TRAILER, dtype=np.uint8)
     _put(out, offsets[:, 0], np.full(n, len(fields), dtype=">i2"))
     for j, f in enumerate(fields):
-        at = offsets[:, j + 1]
-        _put(out, at, f.lengths.astype(">i4"))
-        present = np.maximum(f.lengths, 0)
-        starts = np.cumsum(present) - present
-        out[np.repeat(at + 4 - starts, present) + np.arange(len(f.payload))] = f.payload
+        _put(out, offsets[:, 2 * j + 1], f.lengths.astype(">i4"))
+    varying = []
+    for j, f in enumerate(fields):
+        width = int(f.lengths[0]) if n else 0
+        if width > 0 and (f.lengths == width).all():  # every value present, all one width
+            _put(out, offsets[:, 2 * j + 2], f.payload.view(f"V{width}"))
+        elif len(f.payload):
+            varying.append(j)
+    if varying:
+        # Column j's values own code j + 1; everything else 0 (written above).
+        codes = np.zeros(sizes.shape[1], dtype=np.uint8)
+        codes[[2 * j + 2 for j in varying]] = [j + 1 for j in varying]
+        owner = np.repeat(np.broadcast_to(codes, sizes.shape).ravel(), flat)
+        tuples = out[len(SIGNATURE) : len(out) - len(TRAILER)]
+        for j in varying:
+            tuples[owner == j + 1] = fields[j].payload
     return out.tobytes()
 
 

@@ -212,12 +212,12 @@ def micro_grids_in_box(session: Session, bbox: BBox) -> dict[int, str | None]:
 
 def at_address(session: Session, text: str, scope: Scope, limit: int = 2) -> list[int]:
     """Ids of the households in ``scope`` whose whole address is ``text`` as addresses are
-    compared (``gridmap_address_key``: NFKC, lower case, no spaces or ASCII punctuation),
-    at most ``limit``."""
+    compared (``address_key``, ``gridmap_address_key``: NFKC, lower case, no spaces or ASCII
+    punctuation), at most ``limit``."""
     stmt = (
         select(Household.id)
         .where(
-            func.gridmap_address_key(Household.address) == func.gridmap_address_key(text),
+            Household.address_key == func.gridmap_address_key(text),
             household_visible(scope),
         )
         .order_by(Household.id)
@@ -232,7 +232,7 @@ def building_at_address(session: Session, text: str, scope: Scope) -> Row[float,
     found = (
         select(Household.geom)
         .where(
-            func.gridmap_building_key(Household.address) == func.gridmap_address_key(text),
+            Household.building_key == func.gridmap_address_key(text),
             household_visible(scope),
         )
         .subquery()

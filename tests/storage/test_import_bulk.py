@@ -15,7 +15,8 @@ GOOD = "116.405,39.915"  # micro-grid 01001 of the small grid
 HEADER = "id,lon,lat,address,building,residents,care_tags"
 
 _ROWS_SQL = """
-SELECT id, ST_AsEWKT(geom), address, building, unit, room, residents, care_tags, micro_grid_id
+SELECT id, ST_AsEWKT(geom), address, building, unit, room, residents, care_tags, micro_grid_id,
+       address_key, building_key
   FROM household ORDER BY id
 """
 _SHAPE_SQL = """
@@ -23,7 +24,8 @@ SELECT (SELECT array_agg(indexdef ORDER BY indexname) FROM pg_indexes
          WHERE tablename = 'household'),
        (SELECT array_agg(pg_get_constraintdef(oid) ORDER BY conname) FROM pg_constraint
          WHERE conrelid = 'household'::regclass),
-       (SELECT tgenabled FROM pg_trigger WHERE tgname = 'household_micro_grid')
+       (SELECT array_agg(tgenabled ORDER BY tgname) FROM pg_trigger
+         WHERE tgname IN ('household_micro_grid', 'household_address_keys'))
 """
 
 
@@ -64,6 +66,44 @@ def test_bulk_writes_what_the_row_by_row_path_writes(session, small_grid, tmp_pa
     assert bulk == slow
     assert len(bulk[1]) == 5 and "row 4 (id 8)" in bulk[0]
     assert session.execute(text(_SHAPE_SQL)).one() == shape
+
+
+#: Addresses whose keys take every step of the rule: NFKC (full-width digits, letters, spaces
+#: and brackets), white space (not U+001C, which glibc does not count) and ASCII punctuation
+#: dropped, lower case (U+0130 to one letter), the first building number.
+TRICKY_ADDRESSES = [
+    "东城区１２号楼３单元４０１",
+    "东城区 12 号楼",
+    "东城区12号 楼",
+    "Ａ座１５栋２单元",
+    "新村5幢-301",
+    "号楼12栋",
+    "3号楼12栋",
+    "和平里\u30007栋（东）",
+    "\u0130stanbul Road 9幢",
+    "胡同\x1c5号",
+    "没有楼号的地址",
+]
+
+
+def test_bulk_keys_equal_the_trigger_keys(session, small_grid, tmp_path):
+    lines = [f"{i},{GOOD},{a},,1," for i, a in enumerate(TRICKY_ADDRESSES, 1)]
+    slow = _imported(session, _write(tmp_path, lines), bulk=False)
+    bulk = _imported(session, _write(tmp_path, lines), bulk=True)
+    assert bulk == slow
+    assert [row[-2:] for row in bulk[1]] == [
+        ("东城区12号楼3单元401", "东城区12号楼"),
+        ("东城区12号楼", "东城区12号楼"),
+        ("东城区12号楼", "东城区12号楼"),
+        ("a座15栋2单元", "a座15栋"),
+        ("新村5幢301", "新村5幢"),
+        ("号楼12栋", "号楼12栋"),
+        ("3号楼12栋", "3号楼"),
+        ("和平里7栋东", "和平里7栋"),
+        ("istanbulroad9幢", "istanbulroad9幢"),
+        ("胡同\x1c5号", None),
+        ("没有楼号的地址", None),
+    ]
 
 
 def test_planted_bad_rows_write_nothing_and_are_each_reported(session, small_grid, tmp_path):
@@ -134,7 +174,7 @@ def test_large_loads_rebuild_the_indexes_small_ones_keep_them(session, small_gri
     begin = text("SELECT gridmap_household_bulk_begin(:n)")
     assert session.scalar(begin, {"n": 5}) is False  # 5 × 4 < 40: indexes kept
     kept = session.execute(text(_SHAPE_SQL)).one()
-    assert kept[:2] == shape[:2] and kept[2] == "D"
+    assert kept[:2] == shape[:2] and kept[2] == ["D", "D"]
     session.execute(text("SELECT gridmap_household_bulk_end()"))
     assert session.scalar(begin, {"n": 10}) is True
     parked = session.execute(text(_SHAPE_SQL)).one()
@@ -144,7 +184,7 @@ def test_large_loads_rebuild_the_indexes_small_ones_keep_them(session, small_gri
     assert session.execute(text(_SHAPE_SQL)).one() == shape
 
 
-def test_the_move_never_leaves_the_trigger_off(session, small_grid):
+def test_the_move_never_leaves_the_triggers_off(session, small_grid):
     with pytest.raises(Exception, match="household_bulk_parked"):
         session.execute(text("SELECT gridmap_household_bulk_end()"))
     session.rollback()
@@ -152,7 +192,7 @@ def test_the_move_never_leaves_the_trigger_off(session, small_grid):
     with pytest.raises(Exception, match="already exists"):
         session.execute(text("SELECT gridmap_household_bulk_begin(1)"))
     session.rollback()
-    assert session.execute(text(_SHAPE_SQL)).one()[2] == "O"
+    assert session.execute(text(_SHAPE_SQL)).one()[2] == ["O", "O"]
 
 
 def test_binary_copy_round_trips(session):
@@ -162,6 +202,8 @@ def test_binary_copy_round_trips(session):
             "n": [1, -2, 2**40, 0],
             "f": [116.405, -0.0, np.nan, 1e-300],
             "tags": [[], ["disabled", "veteran"], [], ["elderly_alone"]],
+            "same": ["甲", "乙", "丙", "丁"],  # one width: written at offsets
+            "even": ["ab", "a", "abc", "cd"],  # 8 bytes: as many as four of the first
         }
     )
     codes = np.array([0, 1, 0, 2])
@@ -173,19 +215,24 @@ def test_binary_copy_round_trips(session):
             codes, [bc.text_array(t) for t in ([], ["disabled", "veteran"], ["elderly_alone"])]
         ),
         bc.fixed(np.array([1, 2, 3, 4]), "i2"),
+        bc.texts(frame["same"]),
+        bc.texts(frame["even"]),
     ]
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE rt (t text, n bigint, f float8, tags text[], s smallint)")
+        cur.execute(
+            "CREATE TEMP TABLE rt"
+            " (t text, n bigint, f float8, tags text[], s smallint, same text, even text)"
+        )
         with cur.copy("COPY rt FROM STDIN (FORMAT binary)") as copy:
             copy.write(bc.copy_buffer(fields))
-        cur.execute("SELECT t, n, f::text, tags, s FROM rt")
+        cur.execute("SELECT t, n, f::text, tags, s, same, even FROM rt")
         rows = cur.fetchall()
     assert rows == [
-        ("", 1, "116.405", [], 1),
-        (None, -2, "-0", ["disabled", "veteran"], 2),
-        ("东城区\\甲1号\t", 2**40, "NaN", [], 3),
-        ("x" * 300, None, "1e-300", ["elderly_alone"], 4),
+        ("", 1, "116.405", [], 1, "甲", "ab"),
+        (None, -2, "-0", ["disabled", "veteran"], 2, "乙", "a"),
+        ("东城区\\甲1号\t", 2**40, "NaN", [], 3, "丙", "abc"),
+        ("x" * 300, None, "1e-300", ["elderly_alone"], 4, "丁", "cd"),
     ]
     with pytest.raises(ValueError, match="NUL"):
         bc.texts(pd.Series(["a\0b"]))

@@ -3,12 +3,13 @@
 Each checked and located chunk is copied (binary COPY built from whole columns) into a
 temporary table without constraints or indexes; when the whole file is read and nothing was
 wrong, one ``INSERT … SELECT`` moves every row into ``household`` between
-``gridmap_household_bulk_begin`` and ``gridmap_household_bulk_end`` (migration 0028): no
-per-row trigger for micro-grids the bulk locate decided, and for a load at least a quarter of
-the table's size the secondary indexes built once afterwards and the foreign key validated
-once. Ids already taken (in the database, or earlier in the file) are found by the primary
-key during the move; the move is then undone (a savepoint) and one query names every such
-row with its line, as the row-by-row path would.
+``gridmap_household_bulk_begin`` and ``gridmap_household_bulk_end`` (migrations 0028, 0036):
+no per-row trigger for micro-grids the bulk locate decided nor for the address keys, which
+are computed here for whole chunks (:mod:`gridmap.storage.address_keys`), and for a load at
+least a quarter of the table's size the secondary indexes built once afterwards and the
+foreign key validated once. Ids already taken (in the database, or earlier in the file) are
+found by the primary key during the move; the move is then undone (a savepoint) and one
+query names every such row with its line, as the row-by-row path would.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridmap.storage import binary_copy as bc
+from gridmap.storage.address_keys import address_keys
 
 #: The staged households: what ``household`` gets, with each row's line in the file.
 _STAGING_SQL = """
@@ -33,6 +35,8 @@ CREATE TEMPORARY TABLE household_staging (
   lon double precision NOT NULL,
   lat double precision NOT NULL,
   address text NOT NULL,
+  address_key text NOT NULL,
+  building_key text,
   building text,
   unit text,
   room text,
@@ -41,13 +45,16 @@ CREATE TEMPORARY TABLE household_staging (
   micro_grid_id integer
 ) ON COMMIT DROP
 """
-_COLUMNS = "line, id, lon, lat, address, building, unit, room, residents, care_tags, micro_grid_id"
+_COLUMNS = (
+    "line, id, lon, lat, address, address_key, building_key, building, unit, room, residents,"
+    " care_tags, micro_grid_id"
+)
 
 _MOVE_SQL = """
-INSERT INTO household (id, geom, address, building, unit, room, residents, care_tags,
-                       micro_grid_id)
-SELECT id, ST_SetSRID(ST_MakePoint(lon, lat), 4490), address, building, unit, room,
-       residents, care_tags, micro_grid_id
+INSERT INTO household (id, geom, address, address_key, building_key, building, unit, room,
+                       residents, care_tags, micro_grid_id)
+SELECT id, ST_SetSRID(ST_MakePoint(lon, lat), 4490), address, address_key, building_key,
+       building, unit, room, residents, care_tags, micro_grid_id
   FROM pg_temp.household_staging
 """
 
@@ -123,12 +130,16 @@ class Staging:
     def copy(self, rows: pd.DataFrame, located: np.ndarray) -> None:
         """Copy one checked chunk (ids filled in) with the micro-grids located for it."""
         first = rows.attrs["first_row"]
+        address_key, building_key = address_keys(rows["address"])
         fields = [
             bc.fixed(np.arange(first, first + len(rows)), "i4"),
             bc.fixed(rows["id"].to_numpy(dtype=np.int64), "i8"),
             bc.fixed(rows["lon"].to_numpy(), "f8"),
             bc.fixed(rows["lat"].to_numpy(), "f8"),
-            *(bc.texts(rows[name]) for name in ("address", "building", "unit", "room")),
+            bc.texts(rows["address"]),
+            bc.texts(pd.Series(address_key, dtype=object)),
+            bc.texts(pd.Series(building_key, dtype=object)),
+            *(bc.texts(rows[name]) for name in ("building", "unit", "room")),
             bc.fixed(rows["residents"].to_numpy(dtype=np.float64), "i4"),
             self._care_tags(rows["care_tags"]),
             bc.fixed(located, "i4", null=located < 0),

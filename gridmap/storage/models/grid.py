@@ -11,6 +11,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    FetchedValue,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -18,7 +19,6 @@ from sqlalchemy import (
     String,
     Text,
     func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -112,9 +112,9 @@ class Household(Base):
         ),
         Index("ix_household_geom", "geom", postgresql_using="gist"),
         # Open311's address_string: a household by its address, a building by its number's
-        # prefix (gridmap.grid.addresses; the functions are migration 0015's).
-        Index("ix_household_address_key", text("gridmap_address_key(address)")),
-        Index("ix_household_building_key", text("gridmap_building_key(address)")),
+        # prefix (gridmap.grid.addresses; the keys are migration 0036's columns).
+        Index("ix_household_address_key", "address_key"),
+        Index("ix_household_building_key", "building_key"),
         # The unit is one of the household's building (migration 0025).
         ForeignKeyConstraint(
             ["unit_id", "building_id"],
@@ -137,6 +137,14 @@ class Household(Base):
         ForeignKey("building.id", ondelete="SET NULL"), index=True
     )
     unit_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: ``gridmap_address_key(address)`` and ``gridmap_building_key(address)``, set by the
+    #: database's trigger (or, in a bulk import, by ``gridmap.storage.address_keys``).
+    address_key: Mapped[str] = mapped_column(
+        Text(collation="C"), server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    building_key: Mapped[str | None] = mapped_column(
+        Text(collation="C"), server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
 
 
 class Person(Base):
