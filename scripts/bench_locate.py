@@ -15,7 +15,10 @@ to a baseline measured in the same run:
    ``/coverage`` and ``/auth/me`` (the login check alone) over N requests one at a time, then
    throughput and p50/p99 under wrk at 1, 8 and 32 clients, each next to the bare
    ``GET /api/v1/health`` of the same server, with the project's targets (throughput at
-   least 0.7× health's at 8 and 32 clients, p99 at most 10 ms at one client).
+   least 0.7× health's at 8 and 32 clients, p99 at most 10 ms at one client);
+4. in headless Chromium on the map page (zoom 17 around a random household), the time from a
+   click on a household's marker to its coverage panel shown, over ``--clicks`` households in
+   view, p50/p95 against the target (p95 at most 100 ms).
 
 ``--api-only`` measures only the API, on the ``gridmap_bench`` database an earlier run left.
 wrk (Debian package ``wrk``) must be installed.
@@ -359,12 +362,15 @@ def bench_http(
     seconds: float,
     workers: int,
     root: Path = ROOT,
+    panel: Panel | None = None,
 ) -> None:
     """p50/p99 one request at a time, then wrk at 1, 8 and 32 clients, of every series
-    next to /health on the same server in the same run; the app's code from ``root``."""
+    next to /health on the same server in the same run, then (with ``panel``) the click →
+    coverage panel in Chromium; the app's code from ``root``."""
     server, port = serve(url, workers, root)
     sequential: dict[str, np.ndarray] = {}
     loads: dict[tuple[str, int], Load] = {}
+    clicks = None
     try:
         for paths in series.values():
             latencies(port, paths[:50] + ["/api/v1/health"] * 50, token)  # warm every worker
@@ -373,6 +379,8 @@ def bench_http(
         for clients in (1, 8, 32):
             for name, paths in series.items():
                 loads[name, clients] = wrk(port, paths, token, clients, seconds)
+        if panel is not None:
+            clicks = click_to_panel(port, panel.web_token, panel.lon, panel.lat, panel.clicks)
     finally:
         server.terminate()
         server.wait()
@@ -381,6 +389,15 @@ def bench_http(
         f"GET over {requests} requests one at a time (http.client), then wrk {seconds:.0f} s "
         f"per row (gunicorn, {workers} sync workers, bearer token; health has no login)"
     )
+    report(sequential, loads, list(series))
+    if clicks is not None:
+        report_clicks(clicks)
+
+
+def report(
+    sequential: dict[str, np.ndarray], loads: dict[tuple[str, int], Load], series: list[str]
+) -> None:
+    """The figures of one server: one at a time, then wrk's rows, then the targets."""
     for name, t in sequential.items():
         print(
             f"  {name:22s} p50 {np.percentile(t, 50):6.2f} ms   p99 {np.percentile(t, 99):6.2f} ms"
@@ -412,6 +429,39 @@ def bench_http(
         )
 
 
+def report_clicks(clicks: Clicks) -> None:
+    """The click → coverage panel figures against their target."""
+    total, fetched = clicks.total, clicks.fetched
+    p95 = np.percentile(total, 95)
+    print(
+        f"  click → coverage panel (Chromium, {len(total)} clicks on the {clicks.markers} "
+        f"household markers in view at zoom 17): p50 {np.percentile(total, 50):.1f} ms  "
+        f"p95 {p95:.1f} ms (target p95 <= {TARGET_PANEL_MS:.0f} ms: "
+        f"{'meets' if p95 <= TARGET_PANEL_MS else 'misses'}); of which the coverage request "
+        f"p50 {np.nanpercentile(fetched, 50):.1f} ms  p95 {np.nanpercentile(fetched, 95):.1f} ms"
+    )
+
+
+@dataclass(frozen=True)
+class Panel:
+    """The click → coverage panel run: a page login, the map's centre, how many clicks."""
+
+    web_token: str
+    lon: float
+    lat: float
+    clicks: int
+
+
+def map_centre(owner_url: str) -> tuple[float, float]:
+    """A random household's point: the map page opens there."""
+    engine = create_engine(owner_url)
+    with engine.connect() as conn:
+        sample = text("SELECT ST_X(geom), ST_Y(geom) FROM household ORDER BY random() LIMIT 1")
+        lon, lat = conn.execute(sample).one()
+    engine.dispose()
+    return float(lon), float(lat)
+
+
 def api_series(owner_url: str, requests: int) -> dict[str, list[str]]:
     """The paths of each series: random households' points for locate, random households'
     coverage, the login check alone and the bare endpoint."""
@@ -428,20 +478,91 @@ def api_series(owner_url: str, requests: int) -> dict[str, list[str]]:
     }
 
 
-def bench_token(owner_url: str) -> str:
-    """A new bearer token of the benchmark's account (``--api-only``)."""
+def bench_token(owner_url: str, kind: str = "bearer") -> str:
+    """A new token of the benchmark's account: bearer (``--api-only``) or a page's login."""
     engine = create_engine(owner_url)
     with Session(engine) as session:
         _, token = auth.login(
             session,
             "bench",
             BENCH_PASSWORD,
-            kind="bearer",
+            kind=kind,
             settings=Settings(),
             origin=auth.Origin(),
         )
     engine.dispose()
     return token
+
+
+#: The click → coverage panel target (issue 20): p95 in Chromium.
+TARGET_PANEL_MS = 100.0
+CHROMIUM = "/usr/bin/chromium"
+
+#: In the page: click a household's marker, resolve with the ms until its coverage panel is
+#: filled (``#gm-household[data-state=loaded]`` for that household), as a person waits.
+_CLICK_JS = """
+(id) => new Promise((resolve, reject) => {
+  const panel = document.getElementById('gm-household');
+  const marker = document.querySelector(`path.gm-hh-${id}`);
+  if (!marker) { reject(new Error(`no marker of household ${id}`)); return; }
+  const watch = new MutationObserver(() => {
+    if (panel.dataset.householdId === String(id) && panel.dataset.state === 'loaded') {
+      watch.disconnect();
+      const total = performance.now() - start;
+      const fetched = performance.getEntriesByType('resource')
+        .filter((e) => e.name.endsWith(`/households/${id}/coverage`) && e.startTime >= start);
+      resolve([total, fetched.length ? fetched[0].duration : NaN]);
+    } else if (panel.dataset.state === 'error') {
+      watch.disconnect();
+      reject(new Error(`the panel of household ${id} failed`));
+    }
+  });
+  watch.observe(panel, { attributes: true, attributeFilter: ['data-state'] });
+  const start = performance.now();
+  marker.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true }));
+})
+"""
+
+
+@dataclass(frozen=True)
+class Clicks:
+    """ms from each click to its panel, of each panel's coverage request (the browser's
+    resource timing), and the household markers in view."""
+
+    total: np.ndarray
+    fetched: np.ndarray
+    markers: int
+
+
+def click_to_panel(port: int, web_token: str, lon: float, lat: float, clicks: int) -> Clicks:
+    """ms from a click on a household's marker on the map page (zoom 17 around ``lon``,
+    ``lat``) to its coverage panel shown, over ``clicks`` households in view (each once, in
+    turn; every one fetches its coverage from the API), in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    base = f"http://127.0.0.1:{port}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox"]
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.add_cookies([{"name": "gridmap_session", "value": web_token, "url": base}])
+        page = context.new_page()
+        page.goto(f"{base}/#map=17/{lat:.6f}/{lon:.6f}")
+        page.wait_for_selector("path.gm-household", timeout=120_000)
+        page.wait_for_load_state("networkidle")
+        ids = page.eval_on_selector_all(
+            "path.gm-household",
+            "els => els.flatMap(e => [...e.classList].filter(c => c.startsWith('gm-hh-'))"
+            ".map(c => c.slice(6)))",
+        )
+        if not ids:
+            raise RuntimeError("no household marker in view")
+        times = [page.evaluate(_CLICK_JS, ids[i % len(ids)]) for i in range(clicks + 5)]
+        markers = len(ids)
+        browser.close()
+    # The first clicks warm the page's code.
+    return Clicks(np.array([t for t, _ in times[5:]]), np.array([f for _, f in times[5:]]), markers)
 
 
 def main() -> None:
@@ -457,6 +578,12 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=10, help="of each wrk row")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument(
+        "--clicks",
+        type=int,
+        default=50,
+        help="clicks on household markers in Chromium, each timed to its coverage panel (0: none)",
+    )
     parser.add_argument(
         "--compare-with",
         type=Path,
@@ -475,7 +602,11 @@ def main() -> None:
         token = bench_token(owner.render_as_string(hide_password=False))
     else:
         token = build_city(args, settings)
-    series = api_series(owner.render_as_string(hide_password=False), args.requests)
+    owner_url = owner.render_as_string(hide_password=False)
+    series = api_series(owner_url, args.requests)
+    panel = None
+    if args.clicks:
+        panel = Panel(bench_token(owner_url, "web"), *map_centre(owner_url), args.clicks)
     for root in [ROOT] + ([args.compare_with.resolve()] if args.compare_with else []):
         bench_http(
             app_url.render_as_string(hide_password=False),
@@ -485,6 +616,7 @@ def main() -> None:
             args.seconds,
             args.workers,
             root,
+            panel,
         )
 
 

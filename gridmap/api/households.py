@@ -10,7 +10,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from gridmap.access.auth import READ
 from gridmap.access.security import caller, requires
 from gridmap.api import params, serializers
-from gridmap.core.db import get_session
+from gridmap.core.db import get_session, one_statement
 from gridmap.grid import lookup
 from gridmap.storage import households
 
@@ -48,6 +48,7 @@ def list_households(query: params.HouseholdListQuery) -> Response:
     summary="A household's grid chain, the staff at each level and the members who cover it",
 )
 @requires(READ)
+@one_statement
 def household_coverage(path: params.HouseholdPath) -> dict[str, Any]:
     who = caller()
     answer = lookup.household_coverage(get_session(), path.household_id, who.scope, who.disclosure)

@@ -9,7 +9,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from gridmap.access.auth import READ
 from gridmap.access.security import caller, requires
 from gridmap.api import params
-from gridmap.core.db import get_session
+from gridmap.core.db import get_session, one_statement
 from gridmap.grid import lookup
 from gridmap.storage import grids, households
 
@@ -24,6 +24,7 @@ bp = APIBlueprint(
 
 @bp.get("/locate", summary="The micro-grid, zone and community at a point, with their staff")
 @requires(READ)
+@one_statement
 def locate(query: params.LocateQuery) -> dict[str, Any]:
     who = caller()
     return lookup.locate(get_session(), query.lon, query.lat, query.crs, who.scope, who.disclosure)

@@ -15,7 +15,7 @@ from gridmap.access.auth import Scope
 from gridmap.core.errors import NotFound
 from gridmap.core.privacy import Disclosure
 from gridmap.spatial.crs import check_lonlat, parse_crs, to_cgcs2000
-from gridmap.storage import buildings, grids, households
+from gridmap.storage import grids, households
 
 LEVELS = ("micro", "zone", "community")
 
@@ -63,24 +63,25 @@ def household_coverage(
         "household": row,
         "grids": _with_staff(grids.staffed_chain(row.chain), disclosure),
         "members": [disclosure.staff_contact(m) for m in row.members],
-        "building": _building(session, household_id, disclosure),
+        "building": _building(row, disclosure),
     }
 
 
-def _building(session: Session, household_id: int, disclosure: Disclosure) -> dict[str, Any] | None:
+def _building(row: Any, disclosure: Disclosure) -> dict[str, Any] | None:
     """The household's building and unit (numbers as its doors), their 楼栋长 and 单元长 and
-    the 党员中心户 looking after it, names as ``disclosure`` says, phones masked."""
-    found = buildings.household_building(session, household_id)
-    if found is None:
+    the 党员中心户 looking after it, names as ``disclosure`` says, phones masked (None when
+    it has no building and no 中心户 looks after it)."""
+    central = row.central
+    if row.building_id is None and central is None:
         return None
-    central = found["central"]
-    return found | {
-        "number": disclosure.door(found["number"]),
-        "name": disclosure.door(found["name"]),
-        "unit": disclosure.door(found["unit"]),
+    # A household without a building has no posts over it (the subquery found none).
+    return {
+        "id": row.building_id,
+        "number": disclosure.door(row.building_number),
+        "name": disclosure.door(row.building_name),
+        "unit": disclosure.door(row.unit_number),
         "posts": [
-            disclosure.staff_contact(p) | {"unit": disclosure.door(p["unit"])}
-            for p in found["posts"]
+            disclosure.staff_contact(p) | {"unit": disclosure.door(p["unit"])} for p in row.posts
         ],
         "central": central and central | {"person": disclosure.staff_contact(central["person"])},
     }

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from geoalchemy2.functions import ST_AsGeoJSON, ST_Intersects
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Row, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
@@ -468,77 +468,3 @@ def bump_central(session: Session, central_id: int, end: dt.date | None = None) 
         .returning(CentralHousehold.revision)
     )
     return int(session.execute(stmt).scalar_one())
-
-
-# ------------------------------------------------------------------ a household's panel
-
-
-def household_building(session: Session, household_id: int) -> dict[str, Any] | None:
-    """The building, unit, its 楼栋长 and 单元长 and the 党员中心户 of a household (None when it
-    has no building and no 中心户 looks after it). The caller has checked the household."""
-    row = session.execute(
-        select(
-            Household.building_id,
-            Building.number,
-            Building.name,
-            BuildingUnit.number,
-        )
-        .outerjoin(Building, Building.id == Household.building_id)
-        .outerjoin(BuildingUnit, BuildingUnit.id == Household.unit_id)
-        .where(Household.id == household_id)
-    ).one()
-    building_id, number, name, unit_number = row
-    central = _central_for_panel(session, household_id)
-    if building_id is None and central is None:
-        return None
-    heads: list[PostEntry] = []
-    if building_id is not None:
-        heads = [
-            p
-            for p in posts(session, [building_id], history=False)[building_id]
-            if p["unit"] is None or p["unit"] == unit_number
-        ]
-    return {
-        "id": building_id,
-        "number": number,
-        "name": name,
-        "unit": unit_number,
-        "posts": heads,
-        "central": central,
-    }
-
-
-def _central_for_panel(session: Session, household_id: int) -> dict[str, Any] | None:
-    """The 中心户 looking after a household, or the household's own designation."""
-    looked_after = select(CentralNeighbour.central_id).where(
-        CentralNeighbour.household_id == household_id
-    )
-    stmt = (
-        select(
-            CentralHousehold.id,
-            CentralHousehold.household_id,
-            Person.id,
-            Person.name,
-            Person.phone,
-            Person.kind,
-        )
-        .join(Person, Person.id == CentralHousehold.person_id)
-        .where(
-            CentralHousehold.end_date.is_(None),
-            or_(
-                CentralHousehold.id.in_(looked_after),
-                and_(CentralHousehold.household_id == household_id),
-            ),
-        )
-        .order_by(CentralHousehold.id)
-    )
-    found = session.execute(stmt).first()
-    if found is None:
-        return None
-    cid, hid, pid, name, phone, kind = found
-    return {
-        "id": cid,
-        "household_id": hid,
-        "is_this_household": hid == household_id,
-        "person": {"id": pid, "name": name, "phone": phone, "kind": kind},
-    }

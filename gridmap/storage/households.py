@@ -7,13 +7,23 @@ from collections.abc import Iterator
 from typing import Any, TypedDict, cast
 
 from geoalchemy2.functions import ST_X, ST_Y, ST_AsGeoJSON, ST_Intersects
-from sqlalchemy import BigInteger, Label, Row, Select, bindparam, exists, func, select
+from sqlalchemy import BigInteger, Label, Row, Select, bindparam, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
 from gridmap.storage.grids import BBox, Page, _page, chain_above, current_at, envelope
-from gridmap.storage.models import Coverage, Grid, Household, Person
+from gridmap.storage.models import (
+    Building,
+    BuildingPost,
+    BuildingUnit,
+    CentralHousehold,
+    CentralNeighbour,
+    Coverage,
+    Grid,
+    Household,
+    Person,
+)
 from gridmap.storage.scoping import household_visible
 from gridmap.storage.sql import GeometryEncoding, geometry_columns, stream
 
@@ -152,8 +162,11 @@ def get_household(session: Session, household_id: int, scope: Scope) -> Househol
 
 def coverage_of(session: Session, household_id: int, scope: Scope) -> Row[*tuple[Any, ...]] | None:
     """One household in ``scope`` as ``list_households`` shows it, then ``chain``: its
-    micro-grid, zone and community with their staff (JSON, :func:`grids.chain_above`), and
-    ``members``: the people who look after it (JSON, :class:`CoveringMember` objects by id).
+    micro-grid, zone and community with their staff (JSON, :func:`grids.chain_above`),
+    ``members``: the people who look after it (JSON, :class:`CoveringMember` objects by id),
+    and its building's panel: ``building_number``, ``building_name``, ``unit_number``,
+    ``posts`` (the current 楼栋长 and this unit's 单元长, JSON as ``buildings.PostEntry``)
+    and ``central`` (the 党员中心户 looking after it, or its own designation; JSON or None).
     One statement; None when there is no such household in scope."""
     return session.execute(_coverage_of(scope), {"household_id": household_id}).first()
 
@@ -177,12 +190,93 @@ def _coverage_of(scope: Scope) -> Select[Any]:
         .where(cover.household_id == Household.id)
         .scalar_subquery()
     )
+    unit = aliased(BuildingUnit)
     return (
-        select(*_columns(), chain_above(Grid, scope).label("chain"), members.label("members"))
+        select(
+            *_columns(),
+            chain_above(Grid, scope).label("chain"),
+            members.label("members"),
+            Household.building_id.label("building_id"),
+            Building.number.label("building_number"),
+            Building.name.label("building_name"),
+            unit.number.label("unit_number"),
+            _building_posts(unit).label("posts"),
+            _central().label("central"),
+        )
         .outerjoin(Grid, Grid.id == Household.micro_grid_id)
+        .outerjoin(Building, Building.id == Household.building_id)
+        .outerjoin(unit, unit.id == Household.unit_id)
         .where(
             Household.id == bindparam("household_id", type_=BigInteger), household_visible(scope)
         )
+    )
+
+
+def _building_posts(household_unit: Any) -> Any:
+    """The current posts on the household's building that concern it, 楼栋长 first: the
+    building's own and its unit's (JSON list)."""
+    person, post_unit = aliased(Person), aliased(BuildingUnit)
+    entry = func.json_build_object(
+        "id", BuildingPost.id,
+        "role", BuildingPost.role,
+        "unit", post_unit.number,
+        "person_id", person.id,
+        "name", person.name,
+        "phone", person.phone,
+        "kind", person.kind,
+        "start_date", BuildingPost.start_date,
+        "end_date", BuildingPost.end_date,
+    )  # fmt: skip
+    order = (
+        BuildingPost.unit_id.nulls_first(),
+        BuildingPost.start_date.desc(),
+        BuildingPost.id.desc(),
+    )
+    return (
+        select(
+            func.coalesce(func.json_agg(aggregate_order_by(entry, *order)), func.json_build_array())
+        )
+        .select_from(BuildingPost)
+        .join(person, person.id == BuildingPost.person_id)
+        .outerjoin(post_unit, post_unit.id == BuildingPost.unit_id)
+        .where(
+            BuildingPost.building_id == Household.building_id,
+            BuildingPost.end_date.is_(None),
+            or_(BuildingPost.unit_id.is_(None), post_unit.number == household_unit.number),
+        )
+        .scalar_subquery()
+    )
+
+
+def _central() -> Any:
+    """The current 党员中心户 looking after the household, or its own designation (the
+    smallest id; JSON or None)."""
+    person = aliased(Person)
+    looked_after = select(CentralNeighbour.central_id).where(
+        CentralNeighbour.household_id == Household.id
+    )
+    entry = func.json_build_object(
+        "id", CentralHousehold.id,
+        "household_id", CentralHousehold.household_id,
+        "is_this_household", CentralHousehold.household_id == Household.id,
+        "person", func.json_build_object(
+            "id", person.id, "name", person.name, "phone", person.phone, "kind", person.kind
+        ),
+    )  # fmt: skip
+    return (
+        select(entry)
+        .select_from(CentralHousehold)
+        .join(person, person.id == CentralHousehold.person_id)
+        .where(
+            CentralHousehold.end_date.is_(None),
+            or_(
+                CentralHousehold.id.in_(looked_after),
+                CentralHousehold.household_id == Household.id,
+            ),
+        )
+        .order_by(CentralHousehold.id)
+        .limit(1)
+        .scalar_subquery()
     )
 
 

@@ -135,6 +135,21 @@ def test_click_household_shows_coverage(
         assert labels[person["role"]] in text
     assert "已包户" in text
 
+    # Another household selected: its marker is drawn as the selection, the first one no
+    # longer (only these two markers are restyled).
+    wait_for(page, f"{marker}[stroke='#111']")
+    other = page.locator(f"path[class*='gm-hh-']:not(.gm-hh-{covered_household['id']})").first
+    other.dispatch_event("click")
+    page.wait_for_function(
+        "id => { const p = document.getElementById('gm-household');"
+        " return p.dataset.householdId !== id && p.dataset.state === 'loaded'; }",
+        arg=str(covered_household["id"]),
+    )
+    assert page.locator(f"{marker}[stroke='#111']").count() == 0
+    assert page.locator("path.gm-household[stroke='#111']").count() == 1
+    page.locator(marker).dispatch_event("click")
+    page.wait_for_selector(f"#gm-household[data-household-id='{shown_id}'][data-state=loaded]")
+
     # The picture for people to look at: one zoom out, so the grids around it show too.
     page.locator(".leaflet-control-zoom-out").click()
     page.wait_for_function("() => location.hash.startsWith('#map=16/')")
