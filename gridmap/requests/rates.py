@@ -620,10 +620,8 @@ def _grid_tallies(
     in the database (:func:`gridmap.storage.rates.fact_tallies`), the others (answered again
     after the period, or changed after ``now``) replayed from their timelines."""
     tallies: dict[str, Tally] = defaultdict(Tally)
-    for code, *counts in queries.fact_tallies(
-        session, scope, grid_code, when.start, when.end, now, cut
-    ):
-        tallies[code] = Tally(**dict(zip(queries.TALLY_COLUMNS, counts, strict=True)))
+    for row in queries.fact_tallies(session, scope, grid_code, when.start, when.end, now, cut):
+        tallies[row[0]] = Tally(**dict(zip(queries.TALLY_COLUMNS, row[1:], strict=True)))
     span = (session, scope, grid_code, when.start, when.end)
     requests = queries.period_requests(*span, replayed=now)
     events = queries.period_events(*span, replayed=now)

@@ -157,7 +157,8 @@ INSERT INTO request_rate_fact
    answer_rating, answer_resolved)
 SELECT f.request_id, f.accepted_at,
        CASE WHEN f.from_limit
-            THEN to_timestamp(l.seconds) + l.micros * interval '1 microsecond' ELSE f.response_deadline END,
+            THEN to_timestamp(l.seconds) + l.micros * interval '1 microsecond'
+            ELSE f.response_deadline END,
        f.first_answer_at, f.last_answer_at, f.answer_rating, f.answer_resolved
   FROM rate_fact_new f LEFT JOIN rate_fact_limit l USING (request_id)
 ON CONFLICT (request_id) DO UPDATE SET

@@ -126,7 +126,7 @@ def fact_tallies(
     end: dt.datetime,
     now: dt.datetime,
     cut: int,
-) -> list[Row[Any, ...]]:
+) -> list[tuple[Any, ...]]:
     """The counts behind the 三率 per grid (the micro-grid's code cut to ``cut``) of the
     period's requests whose kept facts hold (:func:`_kept`), summed in the database from
     ``request_rate_fact``; the rest are :func:`period_requests` with ``replayed=True``."""
@@ -159,7 +159,7 @@ def fact_tallies(
             n(and_(answered, f.answer_rating == "basically_satisfied")),
             n(and_(answered, f.answer_rating == "unsatisfied")),
             n(answered),
-            n(and_(answered, f.answer_resolved)),
+            n(and_(answered, f.answer_resolved.is_(True))),
         )
         .select_from(r)
         .join(ids, ids.c.id == r.id)
@@ -168,7 +168,7 @@ def fact_tallies(
         .where(_kept(now, end))
         .group_by(code)
     )
-    return list(session.execute(stmt).all())
+    return [tuple(row) for row in session.execute(stmt)]
 
 
 def _due(r: Any, f: Any) -> Any:
