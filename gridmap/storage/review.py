@@ -254,7 +254,7 @@ def by_micro_and_period(
         func.array_agg(rows.c.code), func.array_agg(rows.c.start), func.array_agg(rows.c.n)
     )
     codes, periods, counts = session.execute(stmt).one()
-    return codes or [], periods or [], counts or []
+    return list(codes or []), list(periods or []), list(counts or [])
 
 
 def micro_grids(session: Session, prefixes: Sequence[str]) -> list[MicroGridRow]:

@@ -7,6 +7,8 @@ which never counts), 01002 received R4 and R5; R6 was filed on 31 October. As of
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sqlalchemy import text
 
@@ -143,6 +145,6 @@ def test_the_hot_spots_of_a_closed_period_are_stored_until_their_data_change(ses
     assert session.scalar(text("SELECT stamp FROM review_hot_spots")) != stored[1]
     # A running period is never stored.
     now = review.build_filter(Scope((COMMUNITY[:9],)), review.Query(review.last_month()))
-    running = review.replace(now, last=review.next_start("M", now.last))
+    running = dataclasses.replace(now, last=review.next_start("M", now.last))
     review.hot_spots(session, running, trend_periods=3, keep=session)
     assert session.scalar(text("SELECT count(*) FROM review_hot_spots")) == 1
