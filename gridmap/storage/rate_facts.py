@@ -147,7 +147,8 @@ SELECT f.request_id, extract(epoch FROM date_trunc('second', f.opened_at))::bigi
        coalesce(c.time_limits->'response'->>'basis', 'working')
   FROM rate_fact_new f JOIN resident_request r ON r.id = f.request_id
   JOIN category c ON c.id = r.category_id
- WHERE f.from_limit AND jsonb_typeof(c.time_limits->'response') = 'object'
+ WHERE r.id BETWEEN :first AND :last AND f.from_limit
+   AND jsonb_typeof(c.time_limits->'response') = 'object'
    AND c.time_limits->'response' ? 'amount'
  ORDER BY f.request_id"""
 
@@ -201,7 +202,8 @@ def fill(connection: Connection, first: int, last: int, *, batch: int = 1_000_00
         hi = min(last, lo + batch - 1)
         for step in _FILL_STEPS:
             connection.execute(text(step), {"first": lo, "last": hi})
-        rows = connection.execute(text(_LIMITS)).all()
+        connection.execute(text("ANALYZE pg_temp.rate_fact_new"))
+        rows = connection.execute(text(_LIMITS), {"first": lo, "last": hi}).all()
         connection.execute(
             text(
                 "CREATE TEMPORARY TABLE rate_fact_limit (request_id bigint PRIMARY KEY,"
