@@ -6,7 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Integer, Row, Select, and_, case, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Row,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
@@ -146,7 +159,7 @@ def fact_tallies(
         return func.count().filter(condition).cast(Integer)
 
     code = func.substr(micro.code, 1, cut)
-    ids = _candidates(scope, grid_code, start, end).subquery()
+    ids = _ids(session, scope, grid_code, start, end, None)
     stmt = (
         select(
             code,
@@ -162,10 +175,9 @@ def fact_tallies(
             n(and_(answered, f.answer_resolved.is_(True))),
         )
         .select_from(r)
-        .join(ids, ids.c.id == r.id)
         .join(micro, micro.id == r.micro_grid_id)
         .outerjoin(f, f.request_id == r.id)
-        .where(_kept(now, end))
+        .where(_among(r.id, ids), _kept(now, end))
         .group_by(code)
     )
     return [tuple(row) for row in session.execute(stmt)]
@@ -178,6 +190,24 @@ def _due(r: Any, f: Any) -> Any:
         (f.accepted_at.is_(None), func.coalesce(f.response_deadline, r.created_at)),
         else_=r.due_at,
     )
+
+
+def _ids(
+    session: Session,
+    scope: Scope,
+    grid_code: str | None,
+    start: dt.datetime,
+    end: dt.datetime,
+    replayed: dt.datetime | None,
+) -> list[int]:
+    """The candidates' ids, read first: inside ``IN (subquery)`` the planner may scan every
+    request (2 s at 5 M requests for a zone's 608 candidates, 10 ms on their own)."""
+    return list(session.scalars(_candidates(scope, grid_code, start, end, replayed)))
+
+
+def _among(column: Any, ids: list[int]) -> Any:
+    """``column = ANY(ids)``, the ids as one array parameter (however many)."""
+    return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
 
 
 def period_requests(
@@ -211,7 +241,7 @@ def period_requests(
         .join(Category, Category.id == ResidentRequest.category_id)
         .outerjoin(owner, owner.id == ResidentRequest.owner_person_id)
         .outerjoin(department, department.id == ResidentRequest.department_id)
-        .where(ResidentRequest.id.in_(_candidates(scope, grid_code, start, end, replayed)))
+        .where(_among(ResidentRequest.id, _ids(session, scope, grid_code, start, end, replayed)))
         .order_by(ResidentRequest.id)
     )
     return list(session.execute(stmt).all())
@@ -235,7 +265,9 @@ def period_events(
             RequestEvent.to_state,
             RequestEvent.detail,
         )
-        .where(RequestEvent.request_id.in_(_candidates(scope, grid_code, start, end, replayed)))
+        .where(
+            _among(RequestEvent.request_id, _ids(session, scope, grid_code, start, end, replayed))
+        )
         .order_by(RequestEvent.request_id, RequestEvent.at, RequestEvent.id)
     )
     return list(session.execute(stmt).all())
