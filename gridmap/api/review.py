@@ -118,7 +118,11 @@ def choropleth(query: ChoroplethQuery) -> dict[str, Any]:
 @read_only
 def hot_spots(query: HotSpotQuery) -> dict[str, Any]:
     wanted = to_filter(query)
-    body = review.hot_spots(get_read_session(), wanted, trend_periods=query.trend_periods)
+    keep = get_session()
+    body = review.hot_spots(
+        get_read_session(), wanted, trend_periods=query.trend_periods, keep=keep
+    )
+    keep.commit()
     return _answer(wanted, body)
 
 

@@ -134,6 +134,7 @@ from gridmap.core.errors import InvalidInput
 from gridmap.core.privacy import MASKED, Disclosure
 from gridmap.requests import deadlines, lifecycle
 from gridmap.requests.service import stage_deadline
+from gridmap.storage import rate_facts
 from gridmap.storage import rates as queries
 from gridmap.storage import requests as request_store
 
@@ -146,9 +147,9 @@ Card = Literal["yellow", "red"]
 CODE_LENGTH: dict[str, int] = {"community": 12, "zone": 14, "micro": 17}
 BASICALLY = 0.9
 RESOLUTIONS: tuple[Resolution, ...] = ("answers", "completion")
-RESOLVED = frozenset({"completed", "feedback", "archived"})
+RESOLVED = frozenset(queries.RESOLVED_STATES)
 #: Actions that open a response stage (the request is reported to a new owner).
-_OPENS_RESPONSE = frozenset({"report", "escalate", "return", "reassign"})
+_OPENS_RESPONSE = frozenset(rate_facts.OPENS_RESPONSE)
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 #: The longest period a ranking covers.
 MAX_DAYS = 366
@@ -287,8 +288,7 @@ class Facts:
 
 
 def _recorded_deadline(event: Any) -> dt.datetime | None:
-    text = (event.detail or {}).get("deadline")
-    return dt.datetime.fromisoformat(text) if text else None
+    return rate_facts.recorded_deadline(event.detail)
 
 
 def _response_deadline(request: Any, event: Any) -> dt.datetime | None:
@@ -338,12 +338,7 @@ def facts(request: Any, events: Sequence[Any], when: Period, now: dt.datetime) -
     return Facts(request.created_at, on_time, due_at, state in RESOLVED, rating, answer_resolved)
 
 
-def _answer_resolved(record: dict[str, Any]) -> bool:
-    """An answer's 已解决: its own, or (a rating recorded before callbacks) unless the
-    resident was unsatisfied, which reopened the request."""
-    if "resolved" in record:
-        return bool(record["resolved"] == "resolved")
-    return record.get("rating") != "unsatisfied"
+_answer_resolved = rate_facts.answer_resolved
 
 
 # --------------------------------------------------------------------------------- the tally
@@ -613,6 +608,31 @@ def _tallies(
     return tallies
 
 
+def _grid_tallies(
+    session: Session,
+    scope: Scope,
+    grid_code: str | None,
+    when: Period,
+    now: dt.datetime,
+    cut: int,
+) -> dict[str, Tally]:
+    """The tallies per grid code (cut to ``cut``): the requests whose kept facts hold summed
+    in the database (:func:`gridmap.storage.rates.fact_tallies`), the others (answered again
+    after the period, or changed after ``now``) replayed from their timelines."""
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    for row in queries.fact_tallies(session, scope, grid_code, when.start, when.end, now, cut):
+        tallies[row[0]] = Tally(**dict(zip(queries.TALLY_COLUMNS, row[1:], strict=True)))
+    span = (session, scope, grid_code, when.start, when.end)
+    requests = queries.period_requests(*span, replayed=now)
+    events = queries.period_events(*span, replayed=now)
+    for code, tally in _tallies(
+        requests, events, lambda r: r.micro_grid_code[:cut], when, now
+    ).items():
+        for name in queries.TALLY_COLUMNS:
+            setattr(tallies[code], name, getattr(tallies[code], name) + getattr(tally, name))
+    return tallies
+
+
 def _row(
     code: str,
     name: str,
@@ -667,9 +687,9 @@ def ranking(
     says."""
     formula = formula or Formula()
     as_of = now or clock.now()
-    requests = queries.period_requests(session, scope, grid_code, when.start, when.end)
-    events = queries.period_events(session, scope, grid_code, when.start, when.end)
     if by == "owner":
+        requests = queries.period_requests(session, scope, grid_code, when.start, when.end)
+        events = queries.period_events(session, scope, grid_code, when.start, when.end)
         tallies = _tallies(requests, events, _owner_key, when, as_of)
         names = {_owner_key(r): (_owner_name(r, disclosure), r.level) for r in requests}
         rows = [
@@ -678,7 +698,7 @@ def ranking(
         ]
     else:
         cut = CODE_LENGTH[level]
-        tallies = _tallies(requests, events, lambda r: r.micro_grid_code[:cut], when, as_of)
+        tallies = _grid_tallies(session, scope, grid_code, when, as_of, cut)
         rows = [
             _row(g.code, g.name, level, level, tallies.get(g.code, Tally()), weights, formula)
             for g in queries.grids(session, scope, level, grid_code)

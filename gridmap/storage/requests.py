@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from gridmap.access.auth import Scope
 from gridmap.core import clock
 from gridmap.requests.lifecycle import CLOCKED, HANDLING, OPEN
+from gridmap.storage import rate_facts
 from gridmap.storage.grids import BBox, envelope
 from gridmap.storage.models import (
     SRID,
@@ -339,8 +340,10 @@ def checked_since_completion(session: Session, request_id: int) -> bool:
 
 
 def append_event(session: Session, values: dict[str, Any]) -> None:
-    """Append one step to a request's timeline (the table is append-only)."""
+    """Append one step to a request's timeline (the table is append-only), and keep the
+    request's 三率 facts (:mod:`gridmap.storage.rate_facts`)."""
     session.execute(insert(RequestEvent).values(**values))
+    rate_facts.record(session, values)
 
 
 def lock_request(session: Session, request_id: int, scope: Scope) -> ResidentRequest | None:

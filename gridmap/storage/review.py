@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypedDict
 
 from geoalchemy2.functions import ST_X, ST_Y
@@ -22,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Row,
+    Select,
     Subquery,
     and_,
     false,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
@@ -39,11 +41,13 @@ from gridmap.core.clock import BEIJING
 from gridmap.requests.lifecycle import CLOCKED, COUNTED
 from gridmap.storage.models import (
     Category,
+    ChangeCount,
     Grid,
     Household,
     RequestTally,
     RequestTallyGrid,
     ResidentRequest,
+    ReviewHotSpots,
 )
 
 Kind = Literal["W", "M"]
@@ -115,57 +119,78 @@ def _period_start(column: Any, kind: Kind) -> ColumnElement[Any]:
     )
 
 
-def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Subquery:
-    """The filter's counts as a subquery ``(code, period_start, category_code, n)``, ``code``
-    being the micro-grid's code, inside the filter's subtrees.
+@dataclass(frozen=True)
+class _Source:
+    """The filter's rows before grouping: ``stmt`` selects nothing yet; ``code`` (the
+    micro-grid's code), ``period`` and ``category`` are its columns, ``n`` what a row counts."""
 
-    From the tally (per category only when the filter or the caller needs it: otherwise the
+    stmt: Select[Any]
+    code: Any
+    period: Any
+    category: Any
+    n: Any
+
+
+def _source(wanted: ReviewFilter, *, by_category: bool = False) -> _Source:
+    """From the tally (per category only when the filter or the caller needs it: otherwise the
     per-micro-grid tally, whose ``category_code`` is null), or, for ``overdue``, from the
-    requests whose clock runs past its deadline.
-    """
+    requests whose clock runs past its deadline (a partial index of running clocks)."""
     micro = aliased(Grid)
     if wanted.overdue:
         r, c = aliased(ResidentRequest), aliased(Category)
-        start = _period_start(r.created_at, wanted.kind)
-        rows = (
-            select(
-                micro.code.label("code"),
-                start.label("period_start"),
-                c.code.label("category_code"),
-                func.count().label("n"),
-            )
+        stmt = (
+            select()
+            .select_from(r)
             .join(c, c.id == r.category_id)
             .join(micro, micro.id == r.micro_grid_id)
             .where(_overdue(r, wanted))
         )
-        period: Any = start
-        category: Any = c.code
-        keys: tuple[Any, ...] = (micro.code, period, category)
+        found = _Source(
+            stmt, micro.code, _period_start(r.created_at, wanted.kind), c.code, literal(1)
+        )
     else:
         per_category = by_category or bool(wanted.categories)
         t: Any = aliased(RequestTally if per_category else RequestTallyGrid)
-        category = t.category_code if per_category else null()
         n = sum((getattr(t, s) for s in wanted.states[1:]), getattr(t, wanted.states[0]))
-        rows = (
-            select(
-                micro.code.label("code"),
-                t.period_start.label("period_start"),
-                category.label("category_code"),
-                _total(n).label("n"),
-            )
+        stmt = (
+            select()
+            .select_from(t)
             .join(micro, micro.id == t.micro_grid_id)
             .where(
                 t.period_kind == wanted.kind,
                 t.period_start.between(wanted.first, wanted.last),
             )
         )
-        period = t.period_start
-        keys = (micro.code, period, category) if per_category else (micro.code, period)
-        rows = rows.having(_total(n) > 0)  # a row may count only other states
+        category = t.category_code if per_category else null()
+        found = _Source(stmt, micro.code, t.period_start, category, n)
+    stmt = found.stmt.where(in_subtrees(micro.code, wanted.prefixes))
     if wanted.categories:
-        rows = rows.where(category.in_(wanted.categories))
-    rows = rows.where(in_subtrees(micro.code, wanted.prefixes))
-    return rows.group_by(*keys).subquery("counted")
+        stmt = stmt.where(found.category.in_(wanted.categories))
+    return replace(found, stmt=stmt)
+
+
+def _grouped(source: _Source, *keys: Any) -> Select[Any]:
+    """The source's count per ``keys``, in one GROUP BY; groups counting nothing (tally rows
+    of other states only) are left out."""
+    total = _total(source.n)
+    return source.stmt.add_columns(*keys, total.label("n")).group_by(*keys).having(total > 0)
+
+
+def counted(wanted: ReviewFilter, *, by_category: bool = False) -> Subquery:
+    """The filter's counts as a subquery ``(code, period_start, category_code, n)``, ``code``
+    being the micro-grid's code, inside the filter's subtrees (see :func:`_source`)."""
+    source = _source(wanted, by_category=by_category)
+    keys = [source.code, source.period]
+    if by_category or wanted.categories or wanted.overdue:
+        keys.append(source.category)
+    total = _total(source.n)
+    stmt = source.stmt.add_columns(
+        source.code.label("code"),
+        source.period.label("period_start"),
+        source.category.label("category_code"),
+        total.label("n"),
+    )
+    return stmt.group_by(*keys).having(total > 0).subquery("counted")
 
 
 def _overdue(r: Any, wanted: ReviewFilter) -> ColumnElement[bool]:
@@ -198,36 +223,38 @@ def _after(kind: Kind, start: dt.date) -> dt.date:
 
 def by_grid(session: Session, wanted: ReviewFilter, level: Level) -> dict[str, int]:
     """Counts per grid code of ``level`` (grids without requests are absent)."""
-    c = counted(wanted).c
-    code = func.substr(c.code, 1, CODE_LENGTH[level])
-    stmt = select(code, _total(c.n)).group_by(code)
+    source = _source(wanted)
+    stmt = _grouped(source, func.substr(source.code, 1, CODE_LENGTH[level]))
     return {row[0]: int(row[1]) for row in session.execute(stmt)}
 
 
 def by_category(session: Session, wanted: ReviewFilter) -> dict[str, int]:
     """Counts per category code, largest first."""
-    c = counted(wanted, by_category=True).c
-    total = _total(c.n)
-    stmt = (
-        select(c.category_code, total)
-        .group_by(c.category_code)
-        .order_by(total.desc(), c.category_code)
-    )
+    source = _source(wanted, by_category=True)
+    stmt = _grouped(source, source.category)
+    stmt = stmt.order_by(_total(source.n).desc(), source.category)
     return {row[0]: int(row[1]) for row in session.execute(stmt)}
 
 
 def by_period(session: Session, wanted: ReviewFilter) -> dict[dt.date, int]:
     """Counts per period start (periods without requests are absent)."""
-    c = counted(wanted).c
-    stmt = select(c.period_start, _total(c.n)).group_by(c.period_start).order_by(c.period_start)
+    source = _source(wanted)
+    stmt = _grouped(source, source.period).order_by(source.period)
     return {row[0]: int(row[1]) for row in session.execute(stmt)}
 
 
-def by_micro_and_period(session: Session, wanted: ReviewFilter) -> list[Row[str, dt.date, int]]:
-    """Rows ``(code, period_start, n)`` per micro-grid code and period."""
-    c = counted(wanted).c
-    stmt = select(c.code, c.period_start, _total(c.n)).group_by(c.code, c.period_start)
-    return list(session.execute(stmt).all())
+def by_micro_and_period(
+    session: Session, wanted: ReviewFilter
+) -> tuple[list[str], list[dt.date], list[int]]:
+    """Micro-grid codes, period starts and counts, one entry per micro-grid and period with
+    requests, as three arrays of one row (no row object per count)."""
+    source = _source(wanted)
+    rows = _grouped(source, source.code.label("code"), source.period.label("start")).subquery()
+    stmt = select(
+        func.array_agg(rows.c.code), func.array_agg(rows.c.start), func.array_agg(rows.c.n)
+    )
+    codes, periods, counts = session.execute(stmt).one()
+    return list(codes or []), list(periods or []), list(counts or [])
 
 
 def micro_grids(session: Session, prefixes: Sequence[str]) -> list[MicroGridRow]:
@@ -259,9 +286,9 @@ def community_names(session: Session, prefixes: Sequence[str]) -> dict[str, str]
 def heat(session: Session, wanted: ReviewFilter, level: Level) -> list[Row[float, float, int]]:
     """Weighted points ``(lat, lon, n)``: the counts per grid of ``level`` drawn at today's
     grid's label point (a grid that no longer exists is not drawn)."""
-    c = counted(wanted).c
-    code = func.substr(c.code, 1, CODE_LENGTH[level]).label("code")
-    sums = select(code, _total(c.n).label("n")).group_by(code).subquery()
+    source = _source(wanted)
+    code = func.substr(source.code, 1, CODE_LENGTH[level]).label("code")
+    sums = _grouped(source, code).subquery()
     stmt = (
         select(ST_Y(Grid.label_point), ST_X(Grid.label_point), sums.c.n)
         .join(Grid, and_(Grid.code == sums.c.code, Grid.valid_to.is_(None)))
@@ -364,3 +391,47 @@ def extent(session: Session, prefixes: Sequence[str]) -> tuple[float, ...] | Non
     )
     row = session.execute(stmt).one()
     return None if row[0] is None else tuple(float(v) for v in row)
+
+
+# ------------------------------------------------------------------- stored hot-spot answers
+
+
+def grid_revision(session: Session) -> int:
+    """The ``grid`` change count (migration 0033): any grid written counts it up."""
+    return int(session.scalar(select(ChangeCount.n).where(ChangeCount.name == "grid")) or 0)
+
+
+def hot_spot_stamp(session: Session, kind: Kind, first: dt.date, last: dt.date) -> str:
+    """What a hot-spot answer over the periods ``first``..``last`` was computed under: the grid
+    change count, and the per-micro-grid tally's rows and change sum over those periods (a
+    tally row is counted up by every statement that changes it, migration 0035)."""
+    t = RequestTallyGrid
+    rows, changes = session.execute(
+        select(func.count(), func.coalesce(func.sum(t.changes), 0)).where(
+            t.period_kind == kind, t.period_start.between(first, last)
+        )
+    ).one()
+    return f"{grid_revision(session)}:{int(rows)}:{int(changes)}"
+
+
+def stored_hot_spots(session: Session, key: str, stamp: str) -> dict[str, Any] | None:
+    """The hot-spot answer stored under ``key`` if it was computed under ``stamp``."""
+    stmt = select(ReviewHotSpots.answer).where(
+        ReviewHotSpots.key == key, ReviewHotSpots.stamp == stamp
+    )
+    return session.scalar(stmt)
+
+
+def keep_hot_spots(session: Session, key: str, stamp: str, answer: dict[str, Any]) -> None:
+    """Store (or replace) the hot-spot answer of ``key`` computed under ``stamp``."""
+    stmt = pg_insert(ReviewHotSpots).values(key=key, stamp=stamp, answer=answer)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[ReviewHotSpots.key],
+            set_={
+                "stamp": stmt.excluded.stamp,
+                "answer": stmt.excluded.answer,
+                "computed_at": func.now(),
+            },
+        )
+    )

@@ -17,7 +17,7 @@ compared for equality, and a C-collated B-tree is built by ``memcmp`` with abbre
   functions otherwise as migration 0028 made them).
 
 Revision ID: 0036
-Revises: 0034
+Revises: 0035
 Create Date: 2026-12-05 22:00:00
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0036"
-down_revision = "0034"
+down_revision = "0035"
 branch_labels = None
 depends_on = None
 

@@ -7,9 +7,13 @@ which never counts), 01002 received R4 and R5; R6 was filed on 31 October. As of
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sqlalchemy import text
 
+from gridmap.access.auth import Scope
+from gridmap.review import service as review
 from gridmap.storage import review as review_store
 from tests.conftest import COMMUNITY
 from tests.helpers import TALLY_CHECK
@@ -118,3 +122,29 @@ def test_bad_filters_are_refused_with_a_problem(clients, desk, query):
     response = clients("chief").get("/api/v1/review/summary", query_string=query)
     assert response.status_code in (400, 422)
     assert response.mimetype == "application/problem+json"
+
+
+def test_the_hot_spots_of_a_closed_period_are_stored_until_their_data_change(session, desk):
+    """November 2024 is over: its answer is stored under its filter and served again while
+    the grids and the tally of the periods it read stay as they were; a request filed in
+    them (or any change of their tally) makes it be computed again."""
+    wanted = review.build_filter(Scope((COMMUNITY[:9],)), review.Query("2024-11"))
+    computed = review.hot_spots(session, wanted, trend_periods=3, keep=session)
+    assert computed["micro_grids"] == 4
+    stored = session.execute(text("SELECT count(*), min(stamp) FROM review_hot_spots")).one()
+    assert stored[0] == 1
+    # Served from the table: a marked answer under the same stamp comes back as it is.
+    session.execute(text("UPDATE review_hot_spots SET answer = answer || '{\"marked\": true}'"))
+    assert review.hot_spots(session, wanted, trend_periods=3)["marked"] is True
+    # A request of October changes the tally of the trend's periods: computed again.
+    session.execute(
+        text("UPDATE resident_request SET state = 'archived' WHERE id = :id"), {"id": desk[5]}
+    )
+    again = review.hot_spots(session, wanted, trend_periods=3, keep=session)
+    assert "marked" not in again and again == review._hot_spots(session, wanted, 3)
+    assert session.scalar(text("SELECT stamp FROM review_hot_spots")) != stored[1]
+    # A running period is never stored.
+    now = review.build_filter(Scope((COMMUNITY[:9],)), review.Query(review.last_month()))
+    running = dataclasses.replace(now, last=review.next_start("M", now.last))
+    review.hot_spots(session, running, trend_periods=3, keep=session)
+    assert session.scalar(text("SELECT count(*) FROM review_hot_spots")) == 1

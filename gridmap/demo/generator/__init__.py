@@ -74,6 +74,7 @@ from gridmap.demo.generator.span import Span
 from gridmap.demo.generator.world import World
 from gridmap.demo.generator.write import write_all
 from gridmap.grid import ingest
+from gridmap.storage import rate_facts
 
 __all__ = [
     "CATEGORY_MODELS",
@@ -151,6 +152,9 @@ def generate_requests(
     )
     if count:
         write_all(conn, world, count, seed, progress, chunk_size, report)
+        assert report.first_id is not None and report.last_id is not None
+        # The 三率 facts the app keeps on each transition, from the timelines just written.
+        rate_facts.fill(conn, report.first_id, report.last_id)
     report.seconds = time.perf_counter() - clock_started
     return report
 

@@ -141,9 +141,11 @@ from gridmap.storage.models.requests import (
     Outbox,
     RequestCard,
     RequestEvent,
+    RequestRateFact,
     RequestTally,
     RequestTallyGrid,
     ResidentRequest,
+    ReviewHotSpots,
 )
 from gridmap.storage.models.services import (
     EDGE_ORIGINS,
@@ -263,9 +265,11 @@ __all__ = [
     "RequestEvent",
     "RequestExtension",
     "RequestHelper",
+    "RequestRateFact",
     "RequestTally",
     "RequestTallyGrid",
     "ResidentRequest",
+    "ReviewHotSpots",
     "ServiceCandidate",
     "ServiceIsochrone",
     "ServiceMapState",

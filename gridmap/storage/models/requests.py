@@ -8,6 +8,7 @@ from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     CHAR,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -157,6 +159,14 @@ class ResidentRequest(Base):
         Index("ix_resident_request_geom_created_at", "geom", "created_at", postgresql_using="gist"),
         Index("ix_resident_request_owner_state", "owner_person_id", "state"),
         Index("ix_resident_request_state_deadline", "state", "stage_deadline"),
+        # The review's overdue filter: the few requests whose clock runs, by deadline (0035).
+        Index(
+            "ix_resident_request_running_clock",
+            "stage_deadline",
+            "created_at",
+            postgresql_include=["micro_grid_id", "category_id"],
+            postgresql_where=text(in_list("state", lifecycle.CLOCKED)),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -377,4 +387,48 @@ class RequestTallyGrid(_TallyColumns, Base):
             "period_kind",
             "period_start",
         ),
+    )
+
+    #: How many statements changed this row (migration 0035): the stored hot spots of a
+    #: period hold the sum over their periods, and are stale once it moved.
+    changes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class RequestRateFact(Base):
+    """What one request contributes to the 三率 (:mod:`gridmap.requests.rates`), kept as its
+    timeline grows (:mod:`gridmap.storage.rate_facts`, migration 0035) so that the rates of
+    a period read one row per request instead of replaying its timeline. No row: never
+    accepted, no response deadline, never answered.
+
+    ``accepted_at``: its first ``accept``; ``response_deadline``: the deadline of the
+    response stage that accept closed (before it: of the open one); ``first_answer_at`` and
+    ``last_answer_at``: its first and latest answer (``rate`` or ``callback``), and the
+    latest one's satisfaction and 已解决.
+    """
+
+    __tablename__ = "request_rate_fact"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("resident_request.id", ondelete="CASCADE"), primary_key=True
+    )
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    response_deadline: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    first_answer_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_answer_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    answer_rating: Mapped[str | None] = mapped_column(String(40))
+    answer_resolved: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class ReviewHotSpots(Base):
+    """The hot-spot answer of a review whose periods are over (:func:`gridmap.review.service.
+    hot_spots`), by its filter (``key``), valid while the grid change count and the tally's
+    change sum over the periods it read (``stamp``) are those it was computed under."""
+
+    __tablename__ = "review_hot_spots"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stamp: Mapped[str] = mapped_column(Text)
+    answer: Mapped[dict[str, object]] = mapped_column(JSONB)
+    computed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
     )
