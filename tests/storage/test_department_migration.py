@@ -6,18 +6,11 @@ name became a department serving the request's district, the request refers to i
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, text
 
-from gridmap.core import db
+from tests.storage.conftest import alembic_config
 
-ROOT = Path(__file__).resolve().parents[2]
 SQUARE = "ST_Multi(ST_MakeEnvelope(116.40, 39.90, 116.41, 39.91, 4490))"
 SEED_SQL = f"""
 INSERT INTO grid (id, code, name, level, parent_id, geom) VALUES
@@ -38,23 +31,8 @@ VALUES
 """
 
 
-@pytest.fixture
-def migrated_url() -> Iterator[str]:
-    name = f"gridmap_test_0019_{os.getpid()}"
-    server = os.environ["GRIDMAP_MIGRATE_DATABASE_URL"]
-    url = db.create_database(server, name)
-    yield url
-    db.drop_database(server, name)
-
-
-def _config(url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
 def test_free_text_departments_become_rows(migrated_url: str) -> None:
-    config = _config(migrated_url)
+    config = alembic_config(migrated_url)
     command.downgrade(config, "0018")
     engine = create_engine(migrated_url)
     try:

@@ -5,18 +5,10 @@ puts them back in a plain table, still verifying.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, text
 
-from gridmap.core import db
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.storage.conftest import alembic_config
 
 ROWS = "SELECT id, at, chain_seq, hash, tableoid::regclass::text FROM audit_log ORDER BY id"
 WRITE = """
@@ -26,23 +18,8 @@ INSERT INTO audit_log (action, outcome, detail) VALUES ('test.before', 'ok', '{"
 """
 
 
-@pytest.fixture
-def migrated_url() -> Iterator[str]:
-    name = f"gridmap_test_0034_{os.getpid()}"
-    server = os.environ["GRIDMAP_MIGRATE_DATABASE_URL"]
-    url = db.create_database(server, name)
-    yield url
-    db.drop_database(server, name)
-
-
-def _config(url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
 def test_audit_rows_move_into_their_month_and_back_keeping_the_chain(migrated_url):
-    config = _config(migrated_url)
+    config = alembic_config(migrated_url)
     command.downgrade(config, "0033")
     engine = create_engine(migrated_url)
     try:
