@@ -124,11 +124,15 @@ def prepare(owner_url: str, app_url: str) -> Deployment:
 
 
 def table_counts(owner_url: str) -> dict[str, int]:
-    """Rows in every table of the schema, read by the owner (who sees every table)."""
+    """Rows in every table of the schema, read by the owner (who sees every table); a
+    partitioned table's rows are counted under its own name, not per partition."""
     engine = create_engine(owner_url)
     with engine.connect() as conn:
         tables = conn.scalars(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            text(
+                "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+                " AND relkind IN ('r', 'p') AND NOT relispartition ORDER BY 1"
+            )
         ).all()
         counts = {t: conn.scalar(text(f'SELECT count(*) FROM "{t}"')) or 0 for t in tables}
     engine.dispose()
