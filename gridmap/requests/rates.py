@@ -624,7 +624,7 @@ def _grid_tallies(
         tallies[row[0]] = Tally(**dict(zip(queries.TALLY_COLUMNS, row[1:], strict=True)))
     span = (session, scope, grid_code, when.start, when.end)
     requests = queries.period_requests(*span, replayed=now)
-    events = queries.period_events(*span, replayed=now)
+    events = queries.period_events(session, requests)
     for code, tally in _tallies(
         requests, events, lambda r: r.micro_grid_code[:cut], when, now
     ).items():
@@ -689,7 +689,7 @@ def ranking(
     as_of = now or clock.now()
     if by == "owner":
         requests = queries.period_requests(session, scope, grid_code, when.start, when.end)
-        events = queries.period_events(session, scope, grid_code, when.start, when.end)
+        events = queries.period_events(session, requests)
         tallies = _tallies(requests, events, _owner_key, when, as_of)
         names = {_owner_key(r): (_owner_name(r, disclosure), r.level) for r in requests}
         rows = [

@@ -247,16 +247,9 @@ def period_requests(
     return list(session.execute(stmt).all())
 
 
-def period_events(
-    session: Session,
-    scope: Scope,
-    grid_code: str | None,
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    replayed: dt.datetime | None = None,
-) -> list[PeriodEventRow]:
-    """The timelines of :func:`period_requests`' requests, oldest event first."""
+def period_events(session: Session, requests: list[PeriodRequestRow]) -> list[PeriodEventRow]:
+    """The timelines of ``requests`` (:func:`period_requests`' rows), oldest event first; the
+    candidates are not looked up again."""
     stmt = (
         select(
             RequestEvent.request_id,
@@ -265,9 +258,7 @@ def period_events(
             RequestEvent.to_state,
             RequestEvent.detail,
         )
-        .where(
-            _among(RequestEvent.request_id, _ids(session, scope, grid_code, start, end, replayed))
-        )
+        .where(_among(RequestEvent.request_id, [r.id for r in requests]))
         .order_by(RequestEvent.request_id, RequestEvent.at, RequestEvent.id)
     )
     return list(session.execute(stmt).all())

@@ -62,9 +62,10 @@ def _kept(session) -> dict[int, tuple[object, ...]]:
 def _replayed(session, when: rates.Period, now: dt.datetime, cut: int) -> dict[str, rates.Tally]:
     """Every candidate's timeline replayed, as the rates were counted before 0035."""
     span = (session, STREET, None, when.start, when.end)
+    requests = queries.period_requests(*span)
     found = rates._tallies(
-        queries.period_requests(*span),
-        queries.period_events(*span),
+        requests,
+        queries.period_events(session, requests),
         lambda r: r.micro_grid_code[:cut],
         when,
         now,
