@@ -587,10 +587,11 @@ def _files_prune(settings: Settings) -> Callable[[Session], int]:
 
 @group.command("prune")
 def prune() -> None:
-    """Delete what is past its retention window: idempotency keys, ended logins, audit rows
-    (see ``gridmap.access.retention``), the public channel's abandoned drafts and captchas
-    (``gridmap.public.service.forget``); then the month partitions of the coming months are
-    made where missing (``gridmap.storage.partitions``), as the worker does daily."""
+    """Delete what is past its retention window: idempotency keys, ended logins, audit rows,
+    messages done with (see ``gridmap.access.retention``), the public channel's abandoned
+    drafts and captchas (``gridmap.public.service.forget``); then the month partitions of the
+    coming months are made where missing (``gridmap.storage.partitions``), as the worker does
+    daily."""
     with _one_transaction() as session:
         removed = _prune(session, current_app.extensions["gridmap.settings"])
         made = partitions.make_ahead(session)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.access import audit
 from gridmap.core.settings import Settings
+from gridmap.storage import notifications
 from gridmap.storage.models import AuthSession, IdempotencyKey
 
 #: A login that ended stays a day, so "signed out at …" can still be shown and audited.
@@ -52,8 +53,8 @@ RULES = (
     ),
     Rule(
         "outbox, notification_delivery",
-        "kept: nothing prunes them yet; deleting old delivered messages would let the sweep "
-        "put an old stage run's reminder in again (its exactly-once key), see README",
+        "GRIDMAP_OUTBOX_KEEP_DAYS (180 days) after a message was written, once it is done "
+        "with (sent, refused, given up), then deleted with its deliveries",
     ),
     Rule("grid, household, person, assignment, coverage", "kept: validity history (at=)"),
 )
@@ -87,4 +88,5 @@ def purge(session: Session, settings: Settings, now: dt.datetime) -> dict[str, i
         "idempotency_key": len(keys),
         "auth_session": len(sessions),
         "audit_log": audit.prune(session, settings.audit_retention_days),
+        "outbox": notifications.prune(session, settings.outbox_keep_days),
     }

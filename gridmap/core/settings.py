@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     #: An Idempotency-Key and its stored answer (which may quote a resident's words) are kept
     #: this long: a phone retries within minutes, or within a day when it was offline.
     idempotency_keep_hours: int = Field(48, ge=1, le=24 * 30)
+    #: Messages done with (sent, refused, given up) are deleted this long after they were
+    #: written (never fewer than 30 days), with their deliveries; a message still due is kept.
+    outbox_keep_days: int = Field(180, ge=30)
     #: Where rate-limit counters live: ``memory://`` counts per worker process; a Redis URI
     #: (``redis://host:6379``, ``rediss://…``, ``redis+unix:///path/to/socket``) shares them
     #: between workers and hosts (``./scripts/run`` starts a private Redis and names it here).

@@ -138,6 +138,16 @@ def retry_later(
     )
 
 
+def prune(session: Session, keep_days: int) -> int:
+    """Delete the messages done with (sent, refused or given up) written more than
+    ``keep_days`` ago (never fewer than 30), with their deliveries; returns the messages
+    removed (``gridmap_prune_outbox``, migration 0040). A message still due is kept whatever its
+    age. Nothing puts a pruned message in again: the outbox's key only stops a second copy
+    while the first is there, and each writer runs once per cause (a transition's notices in
+    its transaction, a card's reminder only when its card is new)."""
+    return int(session.scalar(select(func.gridmap_prune_outbox(keep_days))) or 0)
+
+
 def set_optout(session: Session, column: str, value: object, out: bool) -> None:
     """Opt a recipient out (``out``) or back in."""
     if column not in OPTOUT_COLUMNS:

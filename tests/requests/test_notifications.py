@@ -10,12 +10,14 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from gridmap.access import retention
 from gridmap.core import clock
 from gridmap.core.settings import Settings
 from gridmap.notify import channels, sender
+from gridmap.requests import sweeps
 from gridmap.storage import notifications as store
 from gridmap.storage.models import Department, NotificationDelivery, Outbox
 from tests.helpers import clock_at
@@ -318,3 +320,39 @@ def test_the_system_administrator_opts_a_resident_out(session, clients, admin, s
         assert _send(session, _live(sms)).get("opted_out") == 1
     back = admin.put("/api/v1/notifications/opt-outs", json={"phone": PHONE, "out": False})
     assert back.status_code == 200 and not store.is_set_optout(session, "phone", PHONE)
+
+
+def test_messages_done_with_are_pruned_after_their_window_and_never_written_again(
+    session, clients, sms
+) -> None:
+    """Messages written over a year ago and sent are deleted with their deliveries, one still
+    due is kept, and the sweep does not put a pruned card's reminder in again. The prune
+    measures ages from the server's clock, so the messages are written 400 days back."""
+    old = DAY - dt.timedelta(days=400)
+    with clock_at(old):
+        r = file(clients("chief"))
+        _step(clients("grid_worker"), r, action="accept")
+    late = old + dt.timedelta(days=30)  # far past the stage's deadline: a red card
+    with clock_at(late):
+        assert sweeps.sweep(session)["reminders"] == 1
+        _send(session, _live(sms))
+    done = _messages(session, r["id"])
+    assert {m.kind for m in done} >= {"assigned", "accepted", "overdue"}
+    assert all(m.outcome is not None for m in done)
+    ids = [m.id for m in done]
+    delivered = select(func.count()).where(NotificationDelivery.outbox_id.in_(ids))
+    assert session.scalar(delivered), "the test needs deliveries to delete"
+    due = {"kind": "verify_code", "recipient_phone": PHONE, "payload": {"text": "验证码"}}
+    store.add_message(session, due | {"created_at": old, "next_attempt_at": old})
+
+    retention.purge(session, Settings(outbox_keep_days=3650), clock.now())
+    assert len(_messages(session, r["id"])) == len(done)  # still inside that window
+    removed = retention.purge(session, Settings(), clock.now())
+    assert _messages(session, r["id"]) == [] and removed["outbox"] >= len(done)
+    assert not session.scalar(delivered)
+    kept = select(Outbox.id).where(Outbox.kind == "verify_code", Outbox.created_at == old)
+    assert session.scalar(kept) is not None
+
+    with clock_at(late + dt.timedelta(days=1)):
+        assert sweeps.sweep(session)["reminders"] == 0
+    assert not [m for m in _messages(session, r["id"]) if m.kind in sweeps.REMINDER_OF.values()]

@@ -288,6 +288,8 @@ class Outbox(Base):
             "request_id", "stage", "stage_started_at", "kind", name="uq_outbox_stage_run_kind"
         ),
         Index("ix_outbox_due", "next_attempt_at", postgresql_where="outcome IS NULL"),
+        # The daily prune's: messages done with, by age (migration 0040).
+        Index("ix_outbox_done_created_at", "created_at", postgresql_where="outcome IS NOT NULL"),
         Index("ix_outbox_recipient_user_id", "recipient_user_id"),
         Index("ix_outbox_recipient_person_id", "recipient_person_id"),
         Index("ix_outbox_recipient_department_id", "recipient_department_id"),
