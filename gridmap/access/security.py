@@ -54,6 +54,22 @@ limiter = Limiter(
 )
 
 
+def unlimited(view: F) -> F:
+    """Declare a read that no rate limit applies to (no limit of its own, and the default
+    limits count writes only), so that the limiter is not even consulted: a map asks for
+    dozens of vector tiles at once."""
+    view.unlimited = True  # type: ignore[attr-defined]
+    return view
+
+
+@limiter.request_filter
+def _unlimited_read() -> bool:
+    if request.method not in ("GET", "HEAD") or request.endpoint is None:
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return bool(getattr(view, "unlimited", False))
+
+
 def requires(*capabilities: str) -> Callable[[F], F]:
     """Declare the capabilities that let a caller use a view (any one of them suffices; see
     ``gridmap.access.auth.CAPABILITIES``)."""

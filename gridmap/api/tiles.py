@@ -16,7 +16,7 @@ from sqlalchemy import make_url
 
 from gridmap.access import rate_limits
 from gridmap.access.auth import READ, REVIEW
-from gridmap.access.security import caller, change_counts, requires
+from gridmap.access.security import caller, change_counts, requires, unlimited
 from gridmap.api import params
 from gridmap.api.review import ReviewQuery, to_filter
 from gridmap.core import etags
@@ -112,6 +112,7 @@ def _answer_gzipped(found: GridTile) -> Response:
     responses=RESPONSES,
 )
 @requires(READ)
+@unlimited
 @read_only
 @one_statement
 def grid_tile(path: TilePath, query: GridTileQuery) -> Response:
@@ -136,6 +137,7 @@ def grid_tile(path: TilePath, query: GridTileQuery) -> Response:
     responses=RESPONSES,
 )
 @requires(REVIEW)
+@unlimited
 @read_only
 def request_tile(path: TilePath, query: ReviewQuery) -> Response:
     tile = _tile(path)

@@ -49,6 +49,8 @@ TIMEOUT_SECONDS = 0.5
 #: again: a store that is gone costs one request :data:`TIMEOUT_SECONDS`, not every request.
 RETRY_SECONDS = 10.0
 _LEVEL = 6
+#: What every key of a kept grid tile starts with.
+PREFIX = "gridmap:grid-tile:"
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,13 @@ class SharedTiles:
             self._client.set(key, gzipped, ex=SHARED_SECONDS)
         except redis.RedisError:
             self._rest()
+
+    def clear(self) -> int:
+        """Remove every grid tile kept here (a benchmark's cold start); how many there were."""
+        keys = list(self._client.scan_iter(f"{PREFIX}*", count=10_000))
+        for start in range(0, len(keys), 1000):
+            self._client.delete(*keys[start : start + 1000])
+        return len(keys)
 
     def _rest(self) -> None:
         log.warning("the grid tiles' Redis does not answer: tiles kept per process meanwhile")
@@ -160,10 +169,7 @@ class GridTiles:
         """Where a tile is kept; the scope by a digest of its prefixes (a long list of them
         would make a long key)."""
         prefixes = hashlib.sha256("\n".join(scope.prefixes).encode()).hexdigest()[:32]
-        return (
-            f"gridmap:grid-tile:{self._database}:{revision}:{prefixes}:{level}:"
-            f"{tile.z}/{tile.x}/{tile.y}"
-        )
+        return f"{PREFIX}{self._database}:{revision}:{prefixes}:{level}:{tile.z}/{tile.x}/{tile.y}"
 
     def _keep(self, key: str, found: GridTile) -> None:
         size = len(found.gzipped) + 300  # the key and the entry's own overhead, roughly
