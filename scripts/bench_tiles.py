@@ -1,8 +1,9 @@
 """Benchmark: p95 of vector tiles at z12–z16, gridmap's /api/v1/tiles next to tipg.
 
-Serves the app with gunicorn on the review database (default ``gridmap_review2m``: the
-Dongcheng demo with 2 M generated requests), logs in over HTTP (``POST /api/v1/auth/token``)
-and fetches a random sample of tiles per zoom, one request at a time, for two areas:
+Serves the app with gunicorn (``deploy/gunicorn.conf.py``: gthread workers, here two) on the
+review database (default ``gridmap_review2m``: the Dongcheng demo with 2 M generated
+requests), logs in over HTTP (``POST /api/v1/auth/token``) and fetches a random sample of
+tiles per zoom, one request at a time, for two areas:
 
 - **street**: ``demo-street`` (a street administrator) over the tiles of its street;
 - **demo area**: ``demo-auditor`` (scope: the whole county, so every row) over the whole demo.
@@ -117,8 +118,10 @@ def serving(command: list[str], env: dict[str, str], port: int, ready: str) -> I
 
 
 def gridmap_server(url: str, port: int, workers: int) -> Iterator[None]:
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
-    command += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", "gridmap:create_app()"]
+    # The deployment's settings (gthread workers, which keep a connection alive as uvicorn
+    # does; the app loaded before the workers fork), with the benchmark's workers and port.
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
+    command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
     return serving(command, {"GRIDMAP_DATABASE_URL": url}, port, "/api/v1/health")
 
 
@@ -379,7 +382,7 @@ def main() -> None:
             token, prefix = login(ports[0], username, password)
             ours, theirs = Client(ports[0], token), Client(ports[1])
             print(
-                f"\n{area}: {username} (scope {prefix}); gridmap (gunicorn, {args.workers} "
+                f"\n{area}: {username} (scope {prefix}); gridmap (gunicorn gthread, {args.workers} "
                 "workers) | tipg (uvicorn); ms, KiB per tile (raw, gzip)"
             )
             print(
