@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -129,6 +130,8 @@ class GridTiles:
         self._bytes = 0
         self._revision = ""
         self._tiles: OrderedDict[str, GridTile] = OrderedDict()
+        # A worker's threads (gunicorn's gthread) share the process's tiles.
+        self._lock = threading.Lock()
 
     @staticmethod
     def keeps(scope: Scope) -> bool:
@@ -148,13 +151,9 @@ class GridTiles:
         if not self.keeps(scope):
             data = make()
             return GridTile(_gzip(data), '"' + hashlib.sha256(data).hexdigest()[:32] + '"')
-        if revision != self._revision:  # the grids changed: every tile kept here is stale
-            self._tiles.clear()
-            self._bytes, self._revision = 0, revision
         key = self.key(revision, tile, scope, level)
-        found = self._tiles.get(key)
+        found = self._kept(revision, key)
         if found is not None:
-            self._tiles.move_to_end(key)
             return found
         gzipped = self._shared.get(key) if self._shared else None
         if gzipped is None:
@@ -162,8 +161,20 @@ class GridTiles:
             if self._shared:
                 self._shared.put(key, gzipped)
         found = GridTile(gzipped, _etag(key))
-        self._keep(key, found)
+        with self._lock:
+            if revision == self._revision:  # not when the grids changed meanwhile
+                self._keep(key, found)
         return found
+
+    def _kept(self, revision: str, key: str) -> GridTile | None:
+        with self._lock:
+            if revision != self._revision:  # the grids changed: every tile kept here is stale
+                self._tiles.clear()
+                self._bytes, self._revision = 0, revision
+            found = self._tiles.get(key)
+            if found is not None:
+                self._tiles.move_to_end(key)
+            return found
 
     def key(self, revision: str, tile: tiles.Tile, scope: Scope, level: review.Level) -> str:
         """Where a tile is kept; the scope by a digest of its prefixes (a long list of them
