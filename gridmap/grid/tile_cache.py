@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: The bytes of tiles one process keeps; the least recently used go first beyond it.
 KEPT_BYTES = 64 * 1024 * 1024
 #: How long Redis keeps a tile: a tile of an old revision is never asked for again, and the
-#: private Redis evicts the keys nearest to expiry first when it is full (``volatile-ttl``).
+#: private Redis evicts only keys that expire (least recently used first, ``volatile-lru``).
 SHARED_SECONDS = 24 * 3600
 #: The longest wait for Redis (a local one answers in well under a millisecond).
 TIMEOUT_SECONDS = 0.5

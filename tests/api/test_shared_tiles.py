@@ -20,6 +20,7 @@ from sqlalchemy import Connection, event, update
 
 from gridmap import create_app
 from gridmap.core import db
+from gridmap.grid import tile_cache
 from gridmap.storage.models import Grid
 from tests.api.test_tiles import M1, M2, M3, M4, WHOLE
 from tests.conftest import COMMUNITY, client_for
@@ -89,6 +90,20 @@ def test_two_hosts_share_kept_tiles_until_the_grids_change(
         assert _names(first)[M1] == "改名的网格"
     assert len(made) == 1  # made by one host under the new revision, served by both
     assert len(_kept_keys(uri)) == 2
+
+
+def test_kept_tiles_expire_and_go_before_the_counters_when_redis_is_full(
+    private_redis, settings, session_factory, make_user, small_grid
+):
+    """Only keys that expire may be evicted, least recently used first: a tile nobody asks
+    for goes before the rate limits' counters of the clients being counted."""
+    uri = private_redis.start().stdout
+    client = client_for(_host(settings, session_factory, uri), make_user("chief", COMMUNITY))
+    _names(client)
+    with redis.Redis(unix_socket_path=uri.removeprefix("redis+unix://")) as store:
+        assert store.config_get("maxmemory-policy") == {"maxmemory-policy": "volatile-lru"}
+        (key,) = store.scan_iter("gridmap:grid-tile:*")
+        assert 0 < store.ttl(key) <= tile_cache.SHARED_SECONDS
 
 
 def test_a_shared_tile_never_reaches_another_scope(
