@@ -306,9 +306,10 @@ start_private_cluster() {
   export GRIDMAP_DATABASE_URL="postgresql+psycopg://gridmap_app@127.0.0.1:$PGPORT/gridmap"
 }
 
-# The rate limits' shared store: a private redis-server whose only door is a unix socket in
-# var/redis (no TCP port, so no other host or local user reaches it; the directory is 0700).
-# Counters of a minute or an hour need not outlive a restart: nothing is written to disk.
+# The rate limits' shared store (and the kept grid tiles'): a private redis-server whose only
+# door is a unix socket in var/redis (no TCP port, so no other host or local user reaches it;
+# the directory is 0700). Counters of a minute or an hour, and tiles that are made again on
+# demand, need not outlive a restart: nothing is written to disk.
 REDIS_DIR="$VARDIR/redis"
 REDIS_SOCKET="$REDIS_DIR/redis.sock"
 
@@ -319,16 +320,18 @@ redis_running() {
 write_redis_conf() {
   # Rewritten on every start, so that it follows GRIDMAP_VAR_DIR.
   cat > "$REDIS_DIR/redis.conf" <<CONF
-# Written by scripts/_setup.sh: the rate limits' shared counters (./scripts/run).
+# Written by scripts/_setup.sh: the rate limits' shared counters and the kept grid tiles.
 port 0
 unixsocket $REDIS_SOCKET
 unixsocketperm 700
 dir $REDIS_DIR
 save ""
 appendonly no
-# Every counter expires with its window; under a flood of addresses the nearest to expiry go.
+# Every counter expires with its window, every kept grid tile after a day; when full, the
+# least recently used go first: tiles nobody asks for, not the counters of the clients being
+# counted (volatile-ttl would drop the counters first, their windows being the shortest).
 maxmemory 256mb
-maxmemory-policy volatile-ttl
+maxmemory-policy volatile-lru
 daemonize yes
 pidfile $REDIS_DIR/redis.pid
 logfile $REDIS_DIR/redis.log

@@ -26,6 +26,7 @@ from gridmap.core import db
 from gridmap.core.engine import make_engine
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
+from tests.private_redis import private_redis as private_redis
 from tests.seaweed import seaweedfs as seaweedfs
 
 # Cheap argon2 parameters for the test accounts (production's would cost half the CPU of the

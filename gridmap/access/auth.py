@@ -25,7 +25,8 @@ from gridmap.core import clock
 from gridmap.core.errors import GridmapError
 from gridmap.core.privacy import Disclosure, disclosure_for
 from gridmap.core.settings import Settings
-from gridmap.storage.models import AuthSession, ChangeCount, LoginThrottle, User
+from gridmap.storage import change_counts
+from gridmap.storage.models import AuthSession, LoginThrottle, User
 
 # argon2-cffi's defaults (RFC 9106's low-memory profile). A hash carries its parameters, so
 # any hash verifies whatever the current ones.
@@ -399,9 +400,6 @@ class RecentLogins:
         self._found[key] = checked
 
 
-_LOGIN_COUNT = select(ChangeCount.n).where(ChangeCount.name == "login")
-
-
 def resolve(
     session: Session,
     token: str,
@@ -410,20 +408,22 @@ def resolve(
     recent: RecentLogins | None = None,
     *,
     writable: bool = True,
+    counts: change_counts.ChangeCounts | None = None,
 ) -> Caller | None:
     """The caller holding ``token``, or None when it is unknown, revoked or timed out.
 
     With ``recent``, a token checked a moment ago under the current ``login`` change count
     costs that one read (see :class:`RecentLogins`). ``writable=False`` (a read replica while
     the primary is away) only reads: a timed-out session is refused but not marked revoked,
-    and the idle clock is not moved on.
+    and the idle clock is not moved on. ``counts``: the change counts the caller has just
+    read for this request (else they are read here).
     """
     if recent is None:
         checked = _check(session, _digest(token), kind, settings, writable=writable)
         return checked.caller if checked else None
     # The count is read before the rows are: a change committed in between makes the entry
     # stale at once, never the other way round.
-    count = int(session.scalar(_LOGIN_COUNT) or 0)
+    count = (counts or change_counts.read(session)).login
     key = (_digest(token), kind)
     found = recent.get(key, count, clock.now())
     if found is not None:

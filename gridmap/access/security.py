@@ -25,6 +25,7 @@ from gridmap.core import db, storable
 from gridmap.core.db import get_session
 from gridmap.core.errors import InvalidInput, unreachable
 from gridmap.core.problems import problem
+from gridmap.storage import change_counts as storage_change_counts
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -51,6 +52,22 @@ limiter = Limiter(
     in_memory_fallback_enabled=True,
     swallow_errors=True,
 )
+
+
+def unlimited(view: F) -> F:
+    """Declare a read that no rate limit applies to (no limit of its own, and the default
+    limits count writes only), so that the limiter is not even consulted: a map asks for
+    dozens of vector tiles at once."""
+    view.unlimited = True  # type: ignore[attr-defined]
+    return view
+
+
+@limiter.request_filter
+def _unlimited_read() -> bool:
+    if request.method not in ("GET", "HEAD") or request.endpoint is None:
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return bool(getattr(view, "unlimited", False))
 
 
 def requires(*capabilities: str) -> Callable[[F], F]:
@@ -163,12 +180,12 @@ def _resolve(token: str, kind: str) -> auth.Caller | None:
     recent = current_app.extensions[_RECENT_LOGINS]
     try:
         try:
-            return auth.resolve(get_session(), token, kind, settings, recent)
+            return _check_login(token, kind, settings, recent)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
             get_session().rollback()
-            return auth.resolve(get_session(), token, kind, settings, recent)
+            return _check_login(token, kind, settings, recent)
     except DBAPIError as error:
         if not (db.replica_may_serve() and unreachable(error)):
             raise
@@ -176,6 +193,27 @@ def _resolve(token: str, kind: str) -> auth.Caller | None:
         get_session().rollback()
         db.mark_primary_away()
         return auth.resolve(db.get_read_session(), token, kind, settings, writable=False)
+
+
+def _check_login(
+    token: str, kind: str, settings: Any, recent: auth.RecentLogins
+) -> auth.Caller | None:
+    """The login check on the primary, after every change count is read in one statement:
+    the login's, and what a view may keep derived data under (see :func:`change_counts`)."""
+    session = get_session()
+    g.change_counts = storage_change_counts.read(session)
+    return auth.resolve(session, token, kind, settings, recent, counts=g.change_counts)
+
+
+def change_counts() -> storage_change_counts.ChangeCounts:
+    """The change counts as this request's login check read them (no statement of its own),
+    else as they are now: from the primary, or from the replica when the primary is away."""
+    if "change_counts" not in g:
+        away = g.get("primary_away", False)
+        session = db.get_read_session() if away else get_session()
+        g.change_counts = storage_change_counts.read(session)
+    found: storage_change_counts.ChangeCounts = g.change_counts
+    return found
 
 
 def _identify() -> auth.Caller | None:

@@ -12,15 +12,17 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
+from sqlalchemy import make_url
 
+from gridmap.access import rate_limits
 from gridmap.access.auth import READ, REVIEW
-from gridmap.access.security import caller, requires
+from gridmap.access.security import caller, change_counts, requires, unlimited
 from gridmap.api import params
 from gridmap.api.review import ReviewQuery, to_filter
 from gridmap.core import etags
-from gridmap.core.db import get_read_session, read_only
+from gridmap.core.db import get_read_session, one_statement, read_only
 from gridmap.core.errors import InvalidInput
-from gridmap.grid.tile_cache import GridTiles
+from gridmap.grid.tile_cache import GridTile, GridTiles, SharedTiles
 from gridmap.storage import tiles
 
 bp = APIBlueprint(
@@ -48,8 +50,14 @@ GRID_TILES = "gridmap.grid_tiles"
 
 
 def init_app(app: Flask) -> None:
-    """Give the app (each process) its own kept grid tiles."""
-    app.extensions[GRID_TILES] = GridTiles()
+    """Give the app its kept grid tiles: in each process, and shared by every worker and
+    host in the rate limits' Redis when the deployment names one."""
+    settings = app.extensions["gridmap.settings"]
+    uri = settings.ratelimit_storage_uri
+    shared = SharedTiles(uri) if rate_limits.is_shared(uri) else None
+    database = make_url(settings.database_url)
+    where = f"{database.host}:{database.port}/{database.database}"
+    app.extensions[GRID_TILES] = GridTiles(where, shared)
 
 
 class TilePath(BaseModel):
@@ -85,19 +93,42 @@ def _answer(data: bytes, etag: str | None = None) -> Response:
     return Response(data, mimetype=MVT, headers=headers)
 
 
+def _answer_gzipped(found: GridTile) -> Response:
+    """A kept tile as it is kept (gzipped) to a client that takes gzip, inflated to one that
+    does not; its ETag names the representation as flask-compress's do (``"…:gzip"``)."""
+    if not request.accept_encodings["gzip"] or not found.gzipped:
+        return _answer(found.data, found.etag)
+    etag = found.etag[:-1] + ':gzip"'
+    headers = CACHING | {"ETag": etag, "Vary": CACHING["Vary"] + ", Accept-Encoding"}
+    if etags.none_match(request.headers.get("If-None-Match", ""), found.etag):
+        return Response(status=304, headers=headers)
+    headers["Content-Encoding"] = "gzip"
+    return Response(found.gzipped, mimetype=MVT, headers=headers)
+
+
 @bp.get(
     "/grids/<int:z>/<int:x>/<int:y>.mvt",
     summary="Today's grids (ETag: If-None-Match answers 304 while they are unchanged)",
     responses=RESPONSES,
 )
 @requires(READ)
+@unlimited
 @read_only
+@one_statement
 def grid_tile(path: TilePath, query: GridTileQuery) -> Response:
     tile = _tile(path)
     level = query.level or tiles.grid_level(tile.z)
+    scope = caller().scope
     kept: GridTiles = current_app.extensions[GRID_TILES]
-    found = kept.get(get_read_session(), tile, caller().scope, level)
-    return _answer(found.data, found.etag)
+    revision = change_counts().grid  # read with the login check, before the tile is made
+    found = kept.get(
+        revision,
+        tile,
+        scope,
+        level,
+        lambda: tiles.grid_tile(get_read_session(), tile, scope, level),
+    )
+    return _answer_gzipped(found)
 
 
 @bp.get(
@@ -106,6 +137,7 @@ def grid_tile(path: TilePath, query: GridTileQuery) -> Response:
     responses=RESPONSES,
 )
 @requires(REVIEW)
+@unlimited
 @read_only
 def request_tile(path: TilePath, query: ReviewQuery) -> Response:
     tile = _tile(path)

@@ -36,7 +36,7 @@ from gridmap.access.auth import Scope
 from gridmap.core.clock import BEIJING
 from gridmap.requests.lifecycle import CLOCKED
 from gridmap.storage import review
-from gridmap.storage.models import SRID, Category, ChangeCount, Grid, ResidentRequest
+from gridmap.storage.models import SRID, Category, Grid, ResidentRequest
 from gridmap.storage.scoping import grid_visible
 
 #: The tile matrix set's limits: zoom levels 0..MAX_ZOOM, 2**z tiles a side.
@@ -123,15 +123,6 @@ def grid_tile(session: Session, tile: Tile, scope: Scope, level: review.Level) -
         grid_visible(scope, g),
     )
     return _encode(session, "grids", rows)
-
-
-def grid_change_count(session: Session) -> int:
-    """The ``grid`` change count (migration 0033): any grid written counts it up, in the same
-    transaction, so a grid tile made under one count is current while the count holds."""
-    return int(session.scalar(_GRID_COUNT) or 0)
-
-
-_GRID_COUNT = select(ChangeCount.n).where(ChangeCount.name == "grid")
 
 
 # ----------------------------------------------------------------------------------- requests
