@@ -22,16 +22,15 @@ import pandas as pd
 #: C.UTF-8 ctype (Python's ``\\s`` without U+001C–U+001F and U+0085, which glibc's
 #: ``iswspace`` does not count), and ASCII punctuation.
 _DROPPED = re.compile(r"[^\S\x1c-\x1f\x85]|[!-/:-@\[-`{-~]")
-#: What ends a building number (``gridmap_building_key``'s ``号楼|栋|幢``).
-_BUILDING_WORDS = ("号楼", "栋", "幢")
-_DIGITS = frozenset("0123456789")
+#: A digit and what ends a building number (``gridmap_building_key``'s ``号楼|栋|幢``).
+_BUILDING_END = re.compile("[0-9](?:号楼|栋|幢)")
 
 
 def address_key(address: str) -> str:
     """``gridmap_address_key(address)``. (An address of letters and digits only, the usual
     case, has nothing to drop: the regular expression is skipped.)"""
     key = unicodedata.normalize("NFKC", address)
-    if not key.isalnum():
+    if not key.replace("\0", "").isalnum():  # NUL joins a chunk's addresses (address_keys)
         key = _DROPPED.sub("", key)
     # The database lowers one character at a time: U+0130 to "i" (str.lower: "i" and a dot
     # above) and Σ to σ (str.lower: ς at a word's end).
@@ -42,18 +41,17 @@ def building_key(key: str) -> str | None:
     """``gridmap_building_key`` of an address whose :func:`address_key` is ``key``: the
     database's shortest match of ``^(.*?[0-9]+(号楼|栋|幢))``, i.e. up to the first end of
     one of the words with a digit before it."""
-    end = None
-    for word in _BUILDING_WORDS:
-        at = key.find(word)
-        while at >= 0:
-            if at > 0 and key[at - 1] in _DIGITS:
-                end = at + len(word) if end is None else min(end, at + len(word))
-                break
-            at = key.find(word, at + 1)
-    return None if end is None else key[:end]
+    found = _BUILDING_END.search(key)  # the leftmost digit-and-word ends first
+    return None if found is None else key[: found.end()]
 
 
 def address_keys(addresses: pd.Series) -> tuple[list[str], list[str | None]]:
-    """The address key and building key of each address (none missing), for a whole chunk."""
-    keys = [address_key(a) for a in addresses.tolist()]
+    """The address key and building key of each address (none missing, none holding NUL),
+    for a whole chunk: the chunk is joined by NUL and keyed as one text (every step works
+    character by character, and NFKC never reaches across NUL), then split again."""
+    if addresses.empty:
+        return [], []
+    keys = address_key("\0".join(addresses.tolist())).split("\0")
+    if len(keys) != len(addresses):
+        raise ValueError("an address holds a NUL character")
     return keys, [building_key(k) for k in keys]
