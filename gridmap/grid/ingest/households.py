@@ -106,9 +106,9 @@ def _current_micro_grids(session: Session) -> tuple[np.ndarray, np.ndarray]:
 
 def _household_problems(rows: pd.DataFrame, taken_ids: set[int]) -> list[dict[str, Any]]:
     ids, residents = rows["id"], rows["residents"]
-    unknown_tags = pd.Series(
-        [bool(set(t) - set(CARE_TAGS)) for t in rows["care_tags"]], index=rows.index
-    )
+    tags = [tuple(t) for t in rows["care_tags"].tolist()]
+    unknown = {t: bool(set(t) - set(CARE_TAGS)) for t in set(tags)}  # a file repeats few
+    unknown_tags = pd.Series([unknown[t] for t in tags], index=rows.index, dtype=bool)
     problems = (
         flag(
             rows,
@@ -219,7 +219,9 @@ def prepare_households(
     def text_column(name: str) -> pd.Series:
         if name not in frame.columns:
             return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-        col = frame[name].astype(str).str.strip().astype(object)
+        col = pd.Series(
+            [str(v).strip() for v in frame[name].tolist()], index=frame.index, dtype=object
+        )
         return col.where(~col.isin(["", "nan", "None", "<NA>"]), None)
 
     n = len(frame)
