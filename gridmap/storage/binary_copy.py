@@ -53,7 +53,9 @@ def texts(values: pd.Series) -> Field:
     null = values.isna().to_numpy()
     if not len(values):
         return Field(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8))
-    items = ["" if n else str(v) for v, n in zip(values.tolist(), null.tolist(), strict=True)]
+    items = values.tolist()
+    if null.any():
+        items = ["" if n else v for v, n in zip(items, null.tolist(), strict=True)]
     joined = "\0".join(items).encode("utf-8")
     data = np.frombuffer(joined, dtype=np.uint8)
     ends = np.flatnonzero(data == 0)
