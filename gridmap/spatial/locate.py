@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["locate_points"]
+__all__ = ["Locator", "locate_points"]
 
 _NO_MATCH = np.iinfo(np.int64).max
 _UNRESOLVED = -2
@@ -51,29 +51,51 @@ def locate_points(
     the STRtree and an exact test. This avoids building a shapely object per point, which is
     what dominates ``geopandas.sjoin`` on millions of points.
     """
-    lon = np.asarray(lon, dtype=np.float64).ravel()
-    lat = np.asarray(lat, dtype=np.float64).ravel()
-    ids = np.asarray(grid_ids, dtype=np.int64).ravel()
-    geoms = np.asarray(grid_geoms, dtype=object).ravel()
-    if lon.shape != lat.shape:
-        raise ValueError(f"lon has {lon.size} values but lat has {lat.size}")
-    if ids.shape != geoms.shape:
-        raise ValueError(f"grid_ids has {ids.size} values but grid_geoms has {geoms.size}")
-    result = np.full(lon.size, -1, dtype=np.int64)
-    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    geoms, ids = geoms[usable], ids[usable]
-    if lon.size == 0 or geoms.size == 0:
+    return Locator(grid_ids, grid_geoms)(lon, lat)
+
+
+class Locator:
+    """:func:`locate_points` for batch after batch of points against one set of polygons (an
+    import's chunks): the STRtree, and the raster once the points seen so far pay for it, are
+    built once, and each raster cell is decided the first time a point falls in it."""
+
+    def __init__(self, grid_ids: ArrayLike, grid_geoms: ArrayLike) -> None:
+        ids = np.asarray(grid_ids, dtype=np.int64).ravel()
+        geoms = np.asarray(grid_geoms, dtype=object).ravel()
+        if ids.shape != geoms.shape:
+            raise ValueError(f"grid_ids has {ids.size} values but grid_geoms has {geoms.size}")
+        usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        self.geoms, self.ids = geoms[usable], ids[usable]
+        self._tree: shapely.STRtree | None = None
+        self._cells: _Cells | None = None
+        self._seen = 0
+
+    def __call__(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int64]:
+        lon = np.asarray(lon, dtype=np.float64).ravel()
+        lat = np.asarray(lat, dtype=np.float64).ravel()
+        if lon.shape != lat.shape:
+            raise ValueError(f"lon has {lon.size} values but lat has {lat.size}")
+        result = np.full(lon.size, -1, dtype=np.int64)
+        if lon.size == 0 or self.geoms.size == 0:
+            return result
+        if self._tree is None:
+            shapely.prepare(self.geoms)
+            self._tree = shapely.STRtree(self.geoms)
+        candidates = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+        self._seen += candidates.size
+        if self._seen > 8 * self.geoms.size:  # binning pays off only with many points per polygon
+            if self._cells is None:
+                self._cells = _Cells(self.geoms)
+            decided = self._cells.locate(lon[candidates], lat[candidates], self)
+            done = decided != _UNRESOLVED
+            result[candidates[done]] = decided[done]
+            candidates = candidates[~done]
+        result[candidates] = self.exact(lon[candidates], lat[candidates])
         return result
-    shapely.prepare(geoms)
-    tree = shapely.STRtree(geoms)
-    candidates = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
-    if candidates.size > 8 * geoms.size:  # binning pays off only with many points per polygon
-        decided = _locate_by_cells(lon[candidates], lat[candidates], geoms, ids, tree)
-        done = decided != _UNRESOLVED
-        result[candidates[done]] = decided[done]
-        candidates = candidates[~done]
-    result[candidates] = _locate_exact(lon[candidates], lat[candidates], geoms, ids, tree)
-    return result
+
+    def exact(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64]:
+        assert self._tree is not None
+        return _locate_exact(lon, lat, self.geoms, self.ids, self._tree)
 
 
 def _locate_exact(
@@ -99,37 +121,40 @@ def _locate_exact(
     return out
 
 
-def _locate_by_cells(
-    lon: NDArray[np.float64],
-    lat: NDArray[np.float64],
-    geoms: NDArray[np.object_],
-    ids: NDArray[np.int64],
-    tree: shapely.STRtree,
-) -> NDArray[np.int64]:
-    """Decide whole raster cells at once; ``_UNRESOLVED`` for points that need the exact test.
+class _Cells:
+    """A raster over the polygons' extent: a cell that no polygon boundary passes through has
+    one answer for all of its points (the polygons containing one of its points contain all of
+    them), found by testing its centre alone, once; points in the other cells need the exact
+    test (``_UNRESOLVED``)."""
 
-    A cell that no polygon boundary passes through has one answer for all of its points (the
-    polygons containing one of its points contain all of them), so it is decided by testing its
-    centre alone.
-    """
-    x0, y0, x1, y1 = shapely.total_bounds(geoms)
-    out = np.full(lon.size, -1, dtype=np.int64)  # outside the polygons' extent: no match
-    inside = (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
-    width, height = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
-    n_cells = _CELLS_PER_POLYGON * geoms.size
-    nx = max(1, round(np.sqrt(n_cells * width / height)))
-    ny = max(1, round(n_cells / nx))
-    raster = _Raster(x0, y0, width / nx, height / ny, nx, ny)
-    pick = np.flatnonzero(inside)
-    cell = raster.cell_of(lon[pick], lat[pick])
-    occupied = np.bincount(cell, minlength=nx * ny) > 0
-    clean = np.flatnonzero(occupied & ~_boundary_cells(geoms, raster))
-    decision = np.full(nx * ny, _UNRESOLVED, dtype=np.int64)
-    cx = x0 + (clean % nx + 0.5) * raster.dx
-    cy = y0 + (clean // nx + 0.5) * raster.dy
-    decision[clean] = _locate_exact(cx, cy, geoms, ids, tree)
-    out[pick] = decision[cell]
-    return out
+    def __init__(self, geoms: NDArray[np.object_]) -> None:
+        x0, y0, x1, y1 = shapely.total_bounds(geoms)
+        self.extent = x0, y0, x1, y1
+        width, height = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+        n_cells = _CELLS_PER_POLYGON * geoms.size
+        nx = max(1, round(np.sqrt(n_cells * width / height)))
+        ny = max(1, round(n_cells / nx))
+        self.raster = _Raster(x0, y0, width / nx, height / ny, nx, ny)
+        self.boundary = _boundary_cells(geoms, self.raster)
+        self.decision = np.full(nx * ny, _UNRESOLVED, dtype=np.int64)
+        self.decided = self.boundary.copy()  # boundary cells stay unresolved
+
+    def locate(
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64], locator: Locator
+    ) -> NDArray[np.int64]:
+        x0, y0, x1, y1 = self.extent
+        raster = self.raster
+        out = np.full(lon.size, -1, dtype=np.int64)  # outside the polygons' extent: no match
+        pick = np.flatnonzero((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1))
+        cell = raster.cell_of(lon[pick], lat[pick])
+        new = np.unique(cell[~self.decided[cell]])
+        if new.size:
+            cx = x0 + (new % raster.nx + 0.5) * raster.dx
+            cy = y0 + (new // raster.nx + 0.5) * raster.dy
+            self.decision[new] = locator.exact(cx, cy)
+            self.decided[new] = True
+        out[pick] = self.decision[cell]
+        return out
 
 
 class _Raster:

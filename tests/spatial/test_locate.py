@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import shapely
 
-from gridmap.spatial.locate import locate_points
+from gridmap.spatial.locate import Locator, locate_points
 
 
 def _voronoi(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -36,6 +36,24 @@ def test_matches_sjoin_on_random_data(rng, n_points):
     got = locate_points(lon, lat, ids, geoms)
     assert np.array_equal(got, _sjoin_min(lon, lat, ids, shapely.from_wkb(shapely.to_wkb(geoms))))
     assert (got[n_points:] >= 0).all()  # boundary points are never lost
+
+
+def test_a_locator_fed_in_batches_answers_as_one_call(rng):
+    """An import's chunks: the first batches go the exact way, later ones through the raster
+    built once the points seen pay for it, each cell decided once."""
+    geoms = _voronoi(300, rng)
+    ids = rng.permutation(len(geoms)).astype(np.int64) + 100
+    vertices = shapely.get_coordinates(geoms)[:2000]
+    lon = np.r_[rng.uniform(116.28, 116.47, 8000), vertices[:, 0], np.nan]
+    lat = np.r_[rng.uniform(39.83, 39.99, 8000), vertices[:, 1], 39.9]
+    order = rng.permutation(len(lon))
+    lon, lat = lon[order], lat[order]
+    locate = Locator(ids, geoms)
+    batches = [locate(lon[i : i + 1000], lat[i : i + 1000]) for i in range(0, len(lon), 1000)]
+    assert locate._cells is not None  # 10 000 points > 8 per polygon: the raster was used
+    found = np.concatenate(batches)
+    assert np.array_equal(found, _sjoin_min(lon, lat, ids, shapely.from_wkb(shapely.to_wkb(geoms))))
+    assert found[np.isnan(lon)].tolist() == [-1]
 
 
 def test_boundary_goes_to_smallest_id():

@@ -42,7 +42,7 @@ from gridmap.spatial.crs import (
     parse_crs,
     to_cgcs2000,
 )
-from gridmap.spatial.locate import locate_points
+from gridmap.spatial.locate import Locator
 from gridmap.storage.grids import current_at
 from gridmap.storage.models import (
     CARE_TAGS,
@@ -329,7 +329,7 @@ def import_households(
     chunks, known_max = _as_chunks(frame)
     start = session.scalar(select(func.coalesce(func.max(Household.id), 0))) or 0
     run = _Run(next_id=max(start, known_max) + 1, first_row=chunks.first_row)
-    grid_ids, grid_geoms = _current_micro_grids(session)
+    locate = Locator(*_current_micro_grids(session))
     raw = driver_connection(session)
     with (
         raw.cursor() as cur,
@@ -346,11 +346,7 @@ def import_households(
             )
             if run.problem_count:
                 continue
-            located = (
-                locate_points(rows["lon"].to_numpy(), rows["lat"].to_numpy(), grid_ids, grid_geoms)
-                if len(grid_ids)
-                else np.full(len(rows), -1)
-            )
+            located = locate(rows["lon"].to_numpy(), rows["lat"].to_numpy())
             _fill_ids(rows, run)
             if staging is None:
                 _copy_households(cur, rows, located)
