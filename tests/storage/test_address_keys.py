@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import unicodedata
 
+import pandas as pd
 from sqlalchemy import select, text, update
 
-from gridmap.storage.address_keys import address_key, building_key
+from gridmap.storage.address_keys import address_key, address_keys, building_key
 from gridmap.storage.models import Household
 
 #: Each code point alone between two letters, and before a building number: every plane with
@@ -30,6 +31,20 @@ def test_python_keys_equal_the_database_keys_for_every_assigned_plane(session):
         if mine != (key, building):
             differ.append((hex(i), unicodedata.name(c, "?"), (key, building), mine))
     assert differ == []
+
+
+def test_a_chunk_keyed_as_one_text_equals_each_address_keyed_alone():
+    """The bulk import keys a chunk joined by NUL: no step may reach across the joins, even
+    for an address that starts or ends with a combining mark, a space or punctuation."""
+    planes = [*range(1, 0xD800), *range(0xE000, 0x40000), *range(0xE0000, 0xE1000)]
+    addresses = pd.Series(
+        [a for i in planes for a in (chr(i) + "5栋", "甲" + chr(i), chr(i))], dtype=object
+    )
+    keys, buildings = address_keys(addresses)
+    alone = [address_key(a) for a in addresses]
+    assert keys == alone
+    assert buildings == [building_key(k) for k in alone]
+    assert address_keys(pd.Series([], dtype=object)) == ([], [])
 
 
 def test_python_keys_equal_the_database_keys_for_whole_addresses(session):
