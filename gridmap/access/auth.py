@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.access import audit
 from gridmap.core import clock
+from gridmap.core.engine import PREPARED
 from gridmap.core.errors import GridmapError
 from gridmap.core.privacy import Disclosure, disclosure_for
 from gridmap.core.settings import Settings
@@ -399,7 +400,9 @@ class RecentLogins:
         self._found[key] = checked
 
 
-_LOGIN_COUNT = select(ChangeCount.n).where(ChangeCount.name == "login")
+_LOGIN_COUNT = (
+    select(ChangeCount.n).where(ChangeCount.name == "login").execution_options(**PREPARED)
+)
 
 
 def resolve(

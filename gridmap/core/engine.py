@@ -18,21 +18,60 @@ from gridmap.core.settings import Settings
 PING_AFTER_IDLE = 5.0
 
 
-def make_engine(settings: Settings, *, pool_size: int = 5, url: str | None = None) -> Engine:
-    """Engine for ``url`` (default ``settings.database_url``) with a small pool per process."""
+def make_engine(
+    settings: Settings, *, pool_size: int = 5, url: str | None = None, autocommit: bool = False
+) -> Engine:
+    """Engine for ``url`` (default ``settings.database_url``) with a small pool per process.
+
+    With ``autocommit``, every statement is a transaction of its own, and statements marked
+    :data:`PREPARED` are prepared on the server. Its pool is its own: psycopg forgets (and
+    the server deallocates) a connection's prepared statements at every ROLLBACK, which
+    ends every request of a pooled connection in a transaction."""
     # Calendar dates (validity periods, posts) follow Beijing time; instants are stored in UTC.
     engine = create_engine(
         url or settings.database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # No server-side prepared statements: a statement prepared after psycopg's fifth run
-        # may switch to a generic plan, which cannot use a code prefix (LIKE $1 || '%') and, on
-        # tables without statistics yet, ran a test's 三率 query for over 18 minutes instead
-        # of half a second. Plans made for each call's values are also what a pooler expects.
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
+        # No server-side prepared statements by default: a statement prepared after psycopg's
+        # fifth run may switch to a generic plan, which cannot use a code prefix (LIKE $1 ||
+        # '%') and, on tables without statistics yet, ran a test's 三率 query for over 18
+        # minutes instead of half a second. A statement marked PREPARED is the exception.
         connect_args={"options": f"-c timezone={BEIJING.key}", "prepare_threshold": None},
     )
     _ping_after_idle(engine)
+    if autocommit:
+        _prepare_when_marked(engine)
     return engine
+
+
+#: Execution option of a statement prepared on the server at its first run on a connection
+#: of an autocommit engine (``stmt.execution_options(**PREPARED)``; elsewhere it is run as
+#: any other), so that its later runs there skip parsing and,
+#: once PostgreSQL settles on a generic plan (after five custom ones, when the generic costs
+#: no more), planning. Only for a short statement run on every request whose plan does not
+#: depend on its values: the login count, the locate's chain at a point (a GiST probe), a
+#: household's coverage (a primary key probe); the scope's code prefixes are filters there,
+#: never the index's search. tests/api/test_prepared.py checks the plans stay generic.
+PREPARED = {"gridmap_prepared": True}
+
+
+def _prepare_when_marked(engine: Engine) -> None:
+    """Execute statements marked :data:`PREPARED` through psycopg's prepared statements
+    (the connection's own cache of them, per connection; every other statement as before)."""
+
+    @event.listens_for(engine, "do_execute")
+    def _prepared(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+        if not context.execution_options.get("gridmap_prepared"):
+            return None
+        connection = cursor.connection
+        # psycopg prepares nothing while the threshold is None, even when asked to.
+        connection.prepare_threshold = 0
+        try:
+            cursor.execute(statement, parameters, prepare=True)
+        finally:
+            connection.prepare_threshold = None
+        return True
 
 
 def _ping_after_idle(engine: Engine) -> None:
