@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,7 @@ from gridmap.core.engine import PREPARED
 from gridmap.core.errors import GridmapError
 from gridmap.core.privacy import Disclosure, disclosure_for
 from gridmap.core.settings import Settings
-from gridmap.storage.models import AuthSession, ChangeCount, LoginThrottle, User
+from gridmap.storage.models import AuthSession, LoginThrottle, User
 
 # argon2-cffi's defaults (RFC 9106's low-memory profile). A hash carries its parameters, so
 # any hash verifies whatever the current ones.
@@ -391,6 +391,15 @@ class RecentLogins:
             return None
         return found.caller
 
+    def trusted(self, key: tuple[str, str], now: dt.datetime) -> tuple[Caller, int] | None:
+        """The caller of a token checked a moment ago and the count it was checked under,
+        whatever the count is now: for a caller who will compare the count before answering
+        (see gridmap.access.security)."""
+        found = self._found.get(key)
+        if found is None or found.count < 0 or now - found.last_seen_at > _TOUCH_EVERY:
+            return None
+        return found.caller, found.count
+
     def put(self, key: tuple[str, str], checked: _Checked | None) -> None:
         if checked is None:
             self._found.pop(key, None)
@@ -400,9 +409,10 @@ class RecentLogins:
         self._found[key] = checked
 
 
-_LOGIN_COUNT = (
-    select(ChangeCount.n).where(ChangeCount.name == "login").execution_options(**PREPARED)
-)
+#: The ``login`` change count (see :class:`RecentLogins`), as SQL of its own to be sent
+#: alongside a view's statement (gridmap.access.security).
+LOGIN_COUNT_SQL = "SELECT n FROM change_count WHERE name = 'login'"
+_LOGIN_COUNT = text(LOGIN_COUNT_SQL).execution_options(**PREPARED)
 
 
 def resolve(
@@ -426,7 +436,7 @@ def resolve(
         return checked.caller if checked else None
     # The count is read before the rows are: a change committed in between makes the entry
     # stale at once, never the other way round.
-    count = int(session.scalar(_LOGIN_COUNT) or 0)
+    count = login_count(session)
     key = (_digest(token), kind)
     found = recent.get(key, count, clock.now())
     if found is not None:
@@ -434,6 +444,18 @@ def resolve(
     checked = _check(session, key[0], kind, settings, count)
     recent.put(key, checked)
     return checked.caller if checked else None
+
+
+def login_count(session: Session) -> int:
+    """The ``login`` change count now (see :class:`RecentLogins`)."""
+    return int(session.scalar(_LOGIN_COUNT) or 0)
+
+
+def recently_checked(token: str, kind: str, recent: RecentLogins) -> tuple[Caller, int] | None:
+    """The caller of ``token`` as this process checked it a moment ago, and the ``login``
+    change count it was checked under, without reading anything: valid only if the count
+    is still that one (the caller must read it before answering)."""
+    return recent.trusted((_digest(token), kind), clock.now())
 
 
 def _check(
