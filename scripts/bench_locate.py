@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -354,62 +354,109 @@ def serve(url: str, workers: int, root: Path) -> tuple[subprocess.Popen[bytes], 
     return server, port
 
 
-def bench_http(
-    url: str,
-    token: str,
-    series: dict[str, list[str]],
-    requests: int,
-    seconds: float,
-    workers: int,
-    root: Path = ROOT,
-    panel: Panel | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Run:
+    """How the API is loaded: the database, the token, each series' paths, requests one at
+    a time, seconds per wrk row, gunicorn workers, rounds of wrk rows."""
+
+    url: str
+    token: str
+    series: dict[str, list[str]]
+    requests: int
+    seconds: float
+    workers: int
+    rounds: int = 1
+
+
+@dataclass
+class Figures:
+    """What one server measured."""
+
+    root: Path
+    sequential: dict[str, np.ndarray] = field(default_factory=dict)
+    loads: dict[tuple[str, int], list[Load]] = field(default_factory=dict)
+    clicks: Clicks | None = None
+
+
+def bench_http(run: Run, roots: list[Path], panel: Panel | None = None) -> None:
     """p50/p99 one request at a time, then wrk at 1, 8 and 32 clients, of every series
-    next to /health on the same server in the same run, then (with ``panel``) the click →
-    coverage panel in Chromium; the app's code from ``root``."""
-    server, port = serve(url, workers, root)
-    sequential: dict[str, np.ndarray] = {}
-    loads: dict[tuple[str, int], Load] = {}
-    clicks = None
+    next to /health on the same server in the same run (``run.rounds`` times over, each
+    row's share taken against the health row of its own round), then (with ``panel``) the
+    click → coverage panel in Chromium; one gunicorn server per checkout in ``roots``, all
+    serving at once, every row measured on each in turn (so a change of the machine's load
+    falls on all of them alike)."""
+    servers = [serve(run.url, run.workers, root) for root in roots]
+    figures = [Figures(root) for root in roots]
     try:
-        for paths in series.values():
-            latencies(port, paths[:50] + ["/api/v1/health"] * 50, token)  # warm every worker
-        for name, paths in series.items():
-            sequential[name] = latencies(port, paths[:requests], token)
-        for clients in (1, 8, 32):
-            for name, paths in series.items():
-                loads[name, clients] = wrk(port, paths, token, clients, seconds)
-        if panel is not None:
-            clicks = click_to_panel(port, panel.web_token, panel.lon, panel.lat, panel.clicks)
+        _measure(run, [port for _, port in servers], figures, panel)
     finally:
-        server.terminate()
-        server.wait()
-    print(
-        f"{'' if root == ROOT else f'[the app of {root}] '}"
-        f"GET over {requests} requests one at a time (http.client), then wrk {seconds:.0f} s "
-        f"per row (gunicorn, {workers} sync workers, bearer token; health has no login)"
-    )
-    report(sequential, loads, list(series))
-    if clicks is not None:
-        report_clicks(clicks)
+        for server, _ in servers:
+            server.terminate()
+            server.wait()
+    for found in figures:
+        print(
+            f"{'' if found.root == ROOT else f'[the app of {found.root}] '}"
+            f"GET over {run.requests} requests one at a time (http.client), then wrk "
+            f"{run.seconds:.0f} s per row (gunicorn, {run.workers} sync workers, bearer token; "
+            "health has no login)"
+            + (
+                f", {run.rounds} rounds: medians, shares against their round's health"
+                * (run.rounds > 1)
+            )
+            + (", every row on each server in turn" * (len(roots) > 1))
+        )
+        report(found.sequential, found.loads, list(run.series))
+        if found.clicks is not None:
+            report_clicks(found.clicks)
+
+
+def _measure(run: Run, ports: list[int], figures: list[Figures], panel: Panel | None) -> None:
+    """Every figure of ``bench_http``, each row on every server in turn."""
+    for port in ports:
+        for paths in run.series.values():  # warm every worker
+            latencies(port, paths[:50] + ["/api/v1/health"] * 50, run.token)
+    for name, paths in run.series.items():
+        for port, found in zip(ports, figures, strict=True):
+            found.sequential[name] = latencies(port, paths[: run.requests], run.token)
+    rows = [(c, name, paths) for c in (1, 8, 32) for name, paths in run.series.items()]
+    for _ in range(run.rounds):
+        for clients, name, paths in rows:
+            for port, found in zip(ports, figures, strict=True):
+                load = wrk(port, paths, run.token, clients, run.seconds)
+                found.loads.setdefault((name, clients), []).append(load)
+    for port, found in zip(ports, figures, strict=True):
+        if panel is not None:
+            found.clicks = click_to_panel(port, panel.web_token, panel.lon, panel.lat, panel.clicks)
 
 
 def report(
-    sequential: dict[str, np.ndarray], loads: dict[tuple[str, int], Load], series: list[str]
+    sequential: dict[str, np.ndarray], rows: dict[tuple[str, int], list[Load]], series: list[str]
 ) -> None:
-    """The figures of one server: one at a time, then wrk's rows, then the targets."""
+    """The figures of one server: one at a time, then wrk's rows, then the targets (the
+    median of each row's rounds; a share is the median of its rounds' shares)."""
+    loads = {key: _median(found) for key, found in rows.items()}
+    shares = {
+        (name, clients): float(
+            np.median(
+                [
+                    row.per_second / health.per_second
+                    for row, health in zip(found, rows["health (baseline)", clients], strict=True)
+                ]
+            )
+        )
+        for (name, clients), found in rows.items()
+    }
     for name, t in sequential.items():
         print(
             f"  {name:22s} p50 {np.percentile(t, 50):6.2f} ms   p99 {np.percentile(t, 99):6.2f} ms"
         )
     print("  wrk: clients  endpoint                 req/s    p50 ms   p99 ms  non-2xx  / health")
     for clients in (1, 8, 32):
-        base = loads["health (baseline)", clients].per_second
         for name in series:
             load = loads[name, clients]
             print(
                 f"  {clients:12d}  {name:22s} {load.per_second:8.0f} {load.p50:8.2f} "
-                f"{load.p99:8.2f} {load.refused:8d}   {load.per_second / base:5.2f}x"
+                f"{load.p99:8.2f} {load.refused:8d}   {shares[name, clients]:5.2f}x"
             )
     print(
         f"  targets: req/s >= {TARGET_SHARE}x health at 8 and 32 clients; "
@@ -418,15 +465,23 @@ def report(
     for name in series:
         if name.startswith("health"):
             continue
-        shares = [
-            loads[name, c].per_second / loads["health (baseline)", c].per_second for c in (8, 32)
-        ]
+        worst = min(shares[name, c] for c in (8, 32))
         p99 = loads[name, 1].p99
-        met = min(shares) >= TARGET_SHARE and p99 <= TARGET_P99_MS
+        met = worst >= TARGET_SHARE and p99 <= TARGET_P99_MS
         print(
-            f"  {name:22s} {min(shares):.2f}x at worst, p99 {p99:.2f} ms at 1 client: "
+            f"  {name:22s} {worst:.2f}x at worst, p99 {p99:.2f} ms at 1 client: "
             f"{'meets' if met else 'misses'} the targets"
         )
+
+
+def _median(loads: list[Load]) -> Load:
+    """A row's rounds as one: the median of each figure, the refusals summed."""
+    return Load(
+        float(np.median([x.per_second for x in loads])),
+        float(np.median([x.p50 for x in loads])),
+        float(np.median([x.p99 for x in loads])),
+        sum(x.refused for x in loads),
+    )
 
 
 def report_clicks(clicks: Clicks) -> None:
@@ -579,6 +634,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="of each wrk row")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="wrk rows this many times over (medians; on a busy machine, shares steadier)",
+    )
+    parser.add_argument(
         "--clicks",
         type=int,
         default=50,
@@ -587,7 +648,10 @@ def main() -> None:
     parser.add_argument(
         "--compare-with",
         type=Path,
-        help="also serve the API from this checkout's code (e.g. an export of main), same run",
+        action="append",
+        default=[],
+        help="also serve the API from this checkout's code (e.g. an export of main), same run"
+        " (repeatable)",
     )
     parser.add_argument(
         "--api-only",
@@ -607,17 +671,16 @@ def main() -> None:
     panel = None
     if args.clicks:
         panel = Panel(bench_token(owner_url, "web"), *map_centre(owner_url), args.clicks)
-    for root in [ROOT] + ([args.compare_with.resolve()] if args.compare_with else []):
-        bench_http(
-            app_url.render_as_string(hide_password=False),
-            token,
-            series,
-            args.requests,
-            args.seconds,
-            args.workers,
-            root,
-            panel,
-        )
+    run = Run(
+        app_url.render_as_string(hide_password=False),
+        token,
+        series,
+        args.requests,
+        args.seconds,
+        args.workers,
+        args.rounds,
+    )
+    bench_http(run, [ROOT] + [path.resolve() for path in args.compare_with], panel)
 
 
 def build_city(args: argparse.Namespace, settings: Settings) -> str:

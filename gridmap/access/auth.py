@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridmap.access import audit
 from gridmap.core import clock
+from gridmap.core.engine import PREPARED
 from gridmap.core.errors import GridmapError
 from gridmap.core.privacy import Disclosure, disclosure_for
 from gridmap.core.settings import Settings
@@ -391,6 +392,15 @@ class RecentLogins:
             return None
         return found.caller
 
+    def trusted(self, key: tuple[str, str], now: dt.datetime) -> tuple[Caller, int] | None:
+        """The caller of a token checked a moment ago and the count it was checked under,
+        whatever the count is now: for a caller who will compare the count before answering
+        (see gridmap.access.security)."""
+        found = self._found.get(key)
+        if found is None or found.count < 0 or now - found.last_seen_at > _TOUCH_EVERY:
+            return None
+        return found.caller, found.count
+
     def put(self, key: tuple[str, str], checked: _Checked | None) -> None:
         if checked is None:
             self._found.pop(key, None)
@@ -398,6 +408,12 @@ class RecentLogins:
         if len(self._found) >= self._size:
             self._found.clear()  # a flood of tokens: start afresh rather than grow
         self._found[key] = checked
+
+
+#: The ``login`` change count (see :class:`RecentLogins`), as SQL of its own to be sent
+#: alongside a view's statement (gridmap.access.security).
+LOGIN_COUNT_SQL = "SELECT n FROM change_count WHERE name = 'login'"
+_LOGIN_COUNT = text(LOGIN_COUNT_SQL).execution_options(**PREPARED)
 
 
 def resolve(
@@ -423,7 +439,7 @@ def resolve(
         return checked.caller if checked else None
     # The count is read before the rows are: a change committed in between makes the entry
     # stale at once, never the other way round.
-    count = (counts or change_counts.read(session)).login
+    count = counts.login if counts is not None else login_count(session)
     key = (_digest(token), kind)
     found = recent.get(key, count, clock.now())
     if found is not None:
@@ -431,6 +447,18 @@ def resolve(
     checked = _check(session, key[0], kind, settings, count)
     recent.put(key, checked)
     return checked.caller if checked else None
+
+
+def login_count(session: Session) -> int:
+    """The ``login`` change count now (see :class:`RecentLogins`)."""
+    return int(session.scalar(_LOGIN_COUNT) or 0)
+
+
+def recently_checked(token: str, kind: str, recent: RecentLogins) -> tuple[Caller, int] | None:
+    """The caller of ``token`` as this process checked it a moment ago, and the ``login``
+    change count it was checked under, without reading anything: valid only if the count
+    is still that one (the caller must read it before answering)."""
+    return recent.trusted((_digest(token), kind), clock.now())
 
 
 def _check(

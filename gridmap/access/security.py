@@ -8,9 +8,12 @@ the caller's scope answers 404, never revealing that it exists.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Callable
+from contextvars import Token
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -23,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from gridmap.access import api_keys, audit, auth, rate_limits
 from gridmap.core import db, storable
 from gridmap.core.db import get_session
+from gridmap.core.engine import ALONGSIDE, Alongside
 from gridmap.core.errors import InvalidInput, unreachable
 from gridmap.core.problems import problem
 from gridmap.storage import change_counts as storage_change_counts
@@ -172,12 +176,99 @@ def _bearer_token() -> str | None:
 _RECENT_LOGINS = "gridmap.recent_logins"
 
 
+def one_statement(view: F) -> F:
+    """Declare a view that reads with one statement (:func:`gridmap.core.db.one_statement`)
+    and whose login that statement confirms, so that a request is one round trip.
+
+    A token this process checked a moment ago is taken on trust until the view's statement,
+    which the ``login`` change count goes with in the same round trip (read just before it,
+    as the login check would). The count unchanged, the answer stands; moved (a logout, a
+    lockout, a change of role or scope anywhere), the answer is dropped, the token checked
+    afresh and the view run again for the caller it now is. Nothing the view computed for
+    a caller taken on trust leaves the process unless the count confirms that caller; a
+    refusal is never given on trust (see :func:`_authorize`)."""
+
+    @functools.wraps(view)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            answer = view(*args, **kwargs)
+        except DBAPIError as error:
+            # A pooled connection the server dropped (a restart) fails at the request's
+            # first statement, here the view's: tried again on a new one, as in _resolve.
+            if not (error.connection_invalidated and _distrust()):
+                raise
+            get_session().rollback()
+        except Exception:
+            if _confirmed():
+                raise
+        else:
+            if _confirmed():
+                return answer
+        refusal = _authorize()
+        return refusal if refusal is not None else view(*args, **kwargs)
+
+    run.confirms_login = True  # type: ignore[attr-defined]
+    return db.one_statement(run)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class _Trusted:
+    """A caller taken on trust from the recent logins: the ``login`` count its token was
+    checked under, and the count's statement sent alongside the view's."""
+
+    count: int
+    alongside: Alongside
+    reset: Token[Alongside | None]
+
+
+def _trust(token: str, kind: str) -> auth.Caller | None:
+    """The caller of a token checked a moment ago, taken on trust for a view whose
+    statement confirms it (:func:`one_statement`); None when it must be checked now."""
+    view = current_app.view_functions[request.endpoint or ""]
+    if not getattr(view, "confirms_login", False) or g.get("distrusted"):
+        return None
+    found = auth.recently_checked(token, kind, current_app.extensions[_RECENT_LOGINS])
+    if found is None:
+        return None
+    caller, count = found
+    alongside = Alongside(auth.LOGIN_COUNT_SQL)
+    g.trusted = _Trusted(count, alongside, ALONGSIDE.set(alongside))
+    return caller
+
+
+def _distrust() -> bool:
+    """Drop the trust in this request's caller, if it was taken on trust (True then): the
+    token is checked the usual way from now on."""
+    trusted: _Trusted | None = g.pop("trusted", None)
+    if trusted is None:
+        return False
+    ALONGSIDE.reset(trusted.reset)
+    g.distrusted = True
+    return True
+
+
+def _confirmed() -> bool:
+    """Whether the caller is confirmed: not taken on trust, or by the ``login`` count read
+    alongside the view's statement (read now when no statement ran), unchanged since its
+    token was checked. When not, the trust is dropped."""
+    trusted: _Trusted | None = g.get("trusted")
+    if trusted is None:
+        return True
+    row = trusted.alongside.row
+    _distrust()
+    count = auth.login_count(get_session()) if row is None else row[0]
+    return bool(count == trusted.count)
+
+
 def _resolve(token: str, kind: str) -> auth.Caller | None:
     """The login check, the first statement of a request: a pooled connection the server
     dropped (a restart) fails here before anything was done, so it is tried once more on a
     new connection instead of every pooled connection being tested before use."""
     settings = current_app.extensions["gridmap.settings"]
     recent = current_app.extensions[_RECENT_LOGINS]
+    trusted = _trust(token, kind)
+    if trusted is not None:
+        return trusted
     try:
         try:
             return _check_login(token, kind, settings, recent)
@@ -261,7 +352,30 @@ def _password_change_first() -> Response:
 
 
 def _authorize() -> Response | None:
-    """Before every request: identify the caller and apply the view's declaration."""
+    """Before every request: identify the caller and apply the view's declaration. A
+    caller taken on trust (:func:`one_statement`) who would be refused is checked afresh
+    first: a refusal is never given on trust."""
+    refusal = _decide()
+    if refusal is not None and _distrust():
+        refusal = _decide()
+    return refusal
+
+
+def _confirm_before_answering(response: Response) -> Response:
+    """After a request whose view never ran (its parameters refused): a caller taken on
+    trust is confirmed before anything is answered, or checked afresh and refused."""
+    if "trusted" not in g or _confirmed():
+        return response
+    refusal = _authorize()
+    return response if refusal is None else refusal
+
+
+def _end_trust(exc: BaseException | None = None) -> None:
+    """At the end of every request: nothing is left to go alongside a later statement."""
+    _distrust()
+
+
+def _decide() -> Response | None:
     if request.endpoint is None:
         return None  # no such route: the 404 handler answers
     g.caller = None
@@ -445,6 +559,9 @@ def init_app(app: Flask) -> None:
     app.before_request(_authorize)
     app.before_request(_refuse_unstorable)
     app.after_request(_headers)
+    # After-request hooks run last-registered first: this one before _headers audits.
+    app.after_request(_confirm_before_answering)
+    app.teardown_request(_end_trust)
     # After-request hooks run last-registered first: at the front of the list, this one runs
     # after every other (flask-limiter's and those registered later by the app).
     app.after_request_funcs.setdefault(None, []).insert(0, _http_semantics)

@@ -8,9 +8,9 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
 from gridmap.access.auth import READ
-from gridmap.access.security import caller, requires
+from gridmap.access.security import caller, one_statement, requires
 from gridmap.api import params, serializers
-from gridmap.core.db import get_session, one_statement
+from gridmap.core.db import get_session
 from gridmap.grid import lookup
 from gridmap.storage import households
 

@@ -189,13 +189,22 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Create the engines' lazily-connecting pools and register the teardown."""
     engine = make_engine(settings)
     app.extensions[_SESSIONS] = sessionmaker(engine, expire_on_commit=False)
+    # A pool of its own, where the statements marked PREPARED stay prepared (engine.py).
     app.extensions[_STATEMENT_SESSIONS] = sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        make_engine(settings, autocommit=True), expire_on_commit=False
     )
     if settings.replica_database_url:
         engine = make_engine(settings, url=settings.replica_database_url)
         app.extensions[_REPLICA_SESSIONS] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
+
+
+def dispose(app: Flask) -> None:
+    """Close the pooled connections of every engine ``init_app`` built for ``app``."""
+    for name in (_SESSIONS, _STATEMENT_SESSIONS, _REPLICA_SESSIONS):
+        factory = app.extensions.get(name)
+        if factory is not None:
+            factory.kw["bind"].dispose()
 
 
 def use_sessions(app: Flask, factory: sessionmaker[Session]) -> None:

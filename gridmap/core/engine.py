@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -18,21 +20,84 @@ from gridmap.core.settings import Settings
 PING_AFTER_IDLE = 5.0
 
 
-def make_engine(settings: Settings, *, pool_size: int = 5, url: str | None = None) -> Engine:
-    """Engine for ``url`` (default ``settings.database_url``) with a small pool per process."""
+def make_engine(
+    settings: Settings, *, pool_size: int = 5, url: str | None = None, autocommit: bool = False
+) -> Engine:
+    """Engine for ``url`` (default ``settings.database_url``) with a small pool per process.
+
+    With ``autocommit``, every statement is a transaction of its own, and statements marked
+    :data:`PREPARED` are prepared on the server. Its pool is its own: psycopg forgets (and
+    the server deallocates) a connection's prepared statements at every ROLLBACK, which
+    ends every request of a pooled connection in a transaction."""
     # Calendar dates (validity periods, posts) follow Beijing time; instants are stored in UTC.
     engine = create_engine(
         url or settings.database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # No server-side prepared statements: a statement prepared after psycopg's fifth run
-        # may switch to a generic plan, which cannot use a code prefix (LIKE $1 || '%') and, on
-        # tables without statistics yet, ran a test's 三率 query for over 18 minutes instead
-        # of half a second. Plans made for each call's values are also what a pooler expects.
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
+        # No server-side prepared statements by default: a statement prepared after psycopg's
+        # fifth run may switch to a generic plan, which cannot use a code prefix (LIKE $1 ||
+        # '%') and, on tables without statistics yet, ran a test's 三率 query for over 18
+        # minutes instead of half a second. A statement marked PREPARED is the exception.
         connect_args={"options": f"-c timezone={BEIJING.key}", "prepare_threshold": None},
     )
     _ping_after_idle(engine)
+    _execute_as_asked(engine, autocommit)
     return engine
+
+
+#: Execution option of a statement prepared on the server at its first run on a connection
+#: of an autocommit engine (``stmt.execution_options(**PREPARED)``; elsewhere it is run as
+#: any other), so that its later runs there skip parsing and, once PostgreSQL settles on a
+#: generic plan (after five custom ones, when the generic costs no more), planning. Only for
+#: a short statement run on every request whose plan does not depend on its values: the
+#: login count, the locate's chain at a point (a GiST probe), a household's coverage (a
+#: primary key probe); the scope's code prefixes are filters there, never the index's
+#: search. tests/api/test_one_statement.py checks that the plans become generic.
+PREPARED = {"gridmap_prepared": True}
+
+
+@dataclass
+class Alongside:
+    """A statement (SQL without parameters) sent in the same round trip as the next
+    statement run in this context, just before it (psycopg's pipeline); its first row, once
+    it has run, in ``row``."""
+
+    sql: str
+    row: tuple[Any, ...] | None = None
+
+
+#: The statement to send alongside the next one (set per request by gridmap.access.security).
+ALONGSIDE: ContextVar[Alongside | None] = ContextVar("gridmap_alongside", default=None)
+
+
+def _execute_as_asked(engine: Engine, autocommit: bool) -> None:
+    """Run a statement with the one :data:`ALONGSIDE` asks for, and prepared when marked
+    :data:`PREPARED` on an autocommit engine; any other statement as SQLAlchemy does."""
+
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+        prepare = autocommit and bool(context.execution_options.get("gridmap_prepared"))
+        alongside = ALONGSIDE.get()
+        if alongside is None and not prepare:
+            return None
+        connection = cursor.connection
+        if autocommit:
+            # psycopg prepares nothing while the threshold is None, even when asked to.
+            connection.prepare_threshold = 0
+        try:
+            if alongside is None:
+                cursor.execute(statement, parameters, prepare=True)
+                return True
+            ALONGSIDE.set(None)
+            with connection.pipeline():
+                first = connection.cursor()
+                first.execute(alongside.sql, prepare=autocommit)
+                cursor.execute(statement, parameters, prepare=prepare)
+            alongside.row = first.fetchone()
+            return True
+        finally:
+            connection.prepare_threshold = None
 
 
 def _ping_after_idle(engine: Engine) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
+from gridmap.core.engine import PREPARED
 from gridmap.storage.models import SRID, Assignment, Grid, Person
 from gridmap.storage.scoping import grid_visible
 from gridmap.storage.sql import GeometryEncoding, geometry_columns
@@ -265,6 +266,7 @@ def _chain_at_point(scope: Scope) -> Select[Any]:
         .where(or_(grid_visible(scope), seen_below))
         .ext(distinct_on(Grid.level))
         .order_by(Grid.level, Grid.id)
+        .execution_options(**PREPARED)
     )
 
 

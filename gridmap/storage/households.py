@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, aliased
 
 from gridmap.access.auth import Scope
+from gridmap.core.engine import PREPARED
 from gridmap.storage.grids import BBox, Page, _page, chain_above, current_at, envelope
 from gridmap.storage.models import (
     Building,
@@ -209,6 +210,7 @@ def _coverage_of(scope: Scope) -> Select[Any]:
         .where(
             Household.id == bindparam("household_id", type_=BigInteger), household_visible(scope)
         )
+        .execution_options(**PREPARED)
     )
 
 

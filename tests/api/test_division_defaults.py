@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import create_app
 from gridmap.access import accounts, auth
+from gridmap.core import db
 from gridmap.core.settings import Settings
 from gridmap.demo import loader as demo
 from tests.conftest import PASSWORD, client_for, create_test_database, drop_test_database
@@ -77,7 +78,7 @@ def demo_db() -> Iterator[Demo]:
             clients[street] = client_for(app, token)
     grids = {level: [code for lv, code in rows if lv == level] for level in ("zone", "micro")}
     yield Demo(grids, clients)
-    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+    db.dispose(app)
     engine.dispose()
     drop_test_database(name)
 

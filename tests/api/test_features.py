@@ -32,6 +32,7 @@ from werkzeug.serving import make_server
 
 from gridmap import create_app
 from gridmap.access import accounts, auth
+from gridmap.core import db
 from gridmap.core.settings import Settings
 from gridmap.demo import loader as demo
 from gridmap.grid import ingest
@@ -191,7 +192,7 @@ def server() -> Iterator[tuple[str, dict[str, str]]]:
     yield f"http://127.0.0.1:{httpd.server_port}", tokens
     httpd.shutdown()
     thread.join()
-    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+    db.dispose(app)
     drop_test_database(name)
 
 

@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 
 from gridmap import create_app
+from gridmap.core import db
 from gridmap.core.settings import Settings
 from tests.conftest import MID_LAT, MID_LON, create_test_database, drop_test_database
 from tests.resilience.conftest import Deployment, prepare
@@ -39,17 +41,23 @@ def served(live: Deployment) -> Iterator[tuple[FlaskClient, list[tuple[str, bool
         database_url=live.app_url, migrate_database_url=live.owner_url, basemap_crs="none"
     )
     app = create_app(settings)
-    engine = app.extensions["gridmap.sessionmaker"].kw["bind"]
     seen: list[tuple[str, bool]] = []
 
     def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append((statement, bool(conn.connection.dbapi_connection.autocommit)))
 
-    event.listen(engine, "before_cursor_execute", note)
+    for engine in _engines(app):
+        event.listen(engine, "before_cursor_execute", note)
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {live.tokens['street']}"
     yield client, seen
-    engine.dispose()
+    db.dispose(app)
+
+
+def _engines(app: Flask) -> list[Engine]:
+    """The engines of the app: its transactions' and its one-statement views'."""
+    names = ("gridmap.sessionmaker", "gridmap.statement_sessionmaker")
+    return [app.extensions[name].kw["bind"] for name in names]
 
 
 def test_locate_and_coverage_run_without_a_transaction(served) -> None:
@@ -59,9 +67,10 @@ def test_locate_and_coverage_run_without_a_transaction(served) -> None:
         client.get(url)  # the token is checked, then kept
         seen.clear()
         assert client.get(url).status_code == 200
-        # The count of the login check, then the view's one statement.
-        assert len(seen) == 2, seen
-        assert "FROM change_count" in seen[0][0]
+        # The view's one statement; the count of the login check goes with it, in the same
+        # round trip (tests/security/test_recent_logins.py).
+        assert len(seen) == 1, seen
+        assert "change_count" not in seen[0][0]
         assert all(autocommit for _, autocommit in seen), seen
 
 
@@ -87,3 +96,45 @@ def test_a_refusal_is_audited_from_a_one_statement_view(served, live) -> None:
         assert all(autocommit for _, autocommit in seen), seen
     finally:
         engine.dispose()
+
+
+def test_their_statements_are_prepared_with_generic_plans(served) -> None:
+    """The login count, the locate's and the coverage's statements are prepared on the
+    connection at their first run, and after PostgreSQL's five custom plans it runs them on a
+    generic plan: planned no more."""
+    client, _ = served
+    middle = f"lon={MID_LON}&lat={MID_LAT}"
+    for _ in range(8):
+        assert client.get(f"/api/v1/locate?{middle}").status_code == 200
+        assert client.get("/api/v1/households/1/coverage").status_code == 200
+    app = client.application
+    engine = app.extensions["gridmap.statement_sessionmaker"].kw["bind"]
+    # One request at a time: the pool holds the one connection that served them all.
+    assert engine.pool.checkedin() == 1
+    with engine.connect() as conn:
+        prepared = conn.execute(
+            text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        ).all()
+    found = {
+        what: plans
+        for what, clue in (
+            ("login", "FROM change_count"),
+            ("locate", "ST_Intersects"),
+            ("coverage", "household_id"),
+        )
+        for statement, *plans in prepared
+        if clue in statement
+    }
+    assert set(found) == {"login", "locate", "coverage"}, prepared
+    for what, (generic, custom) in found.items():
+        assert generic >= 2 and custom <= 5, (what, generic, custom)
+
+
+def test_transactions_prepare_nothing(served) -> None:
+    """A view in a transaction runs the login count as any statement: its connection's
+    ROLLBACK would deallocate what it prepared."""
+    client, _ = served
+    assert client.get("/api/v1/grids").status_code == 200
+    engine = client.application.extensions["gridmap.sessionmaker"].kw["bind"]
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM pg_prepared_statements")) == 0

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import create_app
 from gridmap.access import accounts, auth
-from gridmap.core import clock
+from gridmap.core import clock, db
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
 from gridmap.storage.models import Grid, Household
@@ -131,7 +131,7 @@ def jobs_app(jobs_db: JobsDatabase) -> Iterator[OpenAPI]:
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+    db.dispose(app)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import create_app
 from gridmap.access import accounts, audit, auth
+from gridmap.core import db
 from gridmap.core.settings import Settings
 from gridmap.grid import ingest
 from tests.conftest import COMMUNITY, PASSWORD, small_grid_frame
@@ -109,7 +110,7 @@ def test_a_restored_cluster_is_identical_and_runs_the_app(loaded: Private, resto
     try:
         _log_in_and_read_the_grid(app.test_client())
     finally:
-        app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+        db.dispose(app)
 
 
 def _log_in_and_read_the_grid(client: FlaskClient) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 
 from gridmap import create_app, jobs
-from gridmap.core import clock
+from gridmap.core import clock, db
 from gridmap.core.clock import BEIJING
 from gridmap.core.settings import Settings
 from gridmap.exports import export_jobs
@@ -89,8 +89,7 @@ def pair() -> Iterator[Pair]:
         app = create_app(settings)
         app.config["TESTING"] = True
         yield Pair(primary, replica_port, settings, app, loaded)
-        for engines in ("gridmap.sessionmaker", "gridmap.replica_sessionmaker"):
-            app.extensions[engines].kw["bind"].dispose()
+        db.dispose(app)
 
 
 @pytest.fixture

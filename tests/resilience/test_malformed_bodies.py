@@ -43,6 +43,7 @@ from sqlalchemy import create_engine, text
 from gridmap import create_app
 from gridmap.access import auth
 from gridmap.api.common import CATEGORY_CODE, PHONE
+from gridmap.core import db
 from gridmap.core.settings import Settings
 from tests.conftest import COMMUNITY
 from tests.requests.conftest import IN_01001, intake_body
@@ -335,7 +336,7 @@ def fuzz_app(deployment: Deployment) -> Iterator[Flask]:
     limits["login_rate_limit"] = LIVE_ENV["GRIDMAP_LOGIN_RATE_LIMIT"]
     app = create_app(Settings(database_url=deployment.app_url, basemap_crs="none", **limits))
     yield app
-    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+    db.dispose(app)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ with its own recent logins, over the same database."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pytest
 from flask import Flask
@@ -19,7 +20,7 @@ from gridmap.core.settings import Settings
 from gridmap.storage.models import AuthSession, ChangeCount, User
 from tests.conftest import client_for
 from tests.helpers import statements_during
-from tests.security.conftest import A
+from tests.security.conftest import A, B
 
 
 @pytest.fixture
@@ -111,3 +112,77 @@ def _user_id(session: Session, username: str) -> int:
     found = session.scalar(select(User.id).where(User.username == username))
     assert found is not None
     return found
+
+
+#: Locate and coverage (views marked ``security.one_statement``) of household 1 in A.
+ONE_STATEMENT = ("/api/v1/locate?lon=116.405&lat=39.915", "/api/v1/households/1/coverage")
+
+
+def test_a_recent_token_on_a_one_statement_view_is_one_round_trip(
+    workers, session, make_user, world
+):
+    """Taken on trust, the login count goes with the view's statement (psycopg's pipeline,
+    below SQLAlchemy's statement events): the view's statement is all there is to see."""
+    first, _ = workers
+    client = client_for(first, make_user("chief", A))
+    for url in ONE_STATEMENT:
+        assert client.get(url).status_code == 200  # checked, then kept
+        run = statements_during(session, functools.partial(client.get, url))
+        assert len(run) == 1 and "change_count" not in run[0], run
+
+
+def test_logout_ends_the_token_of_one_statement_views_in_every_process(
+    workers, session, make_user, world
+):
+    first, second = workers
+    token = make_user("chief", A)
+    one, other = client_for(first, token), client_for(second, token)
+    for url in ONE_STATEMENT:
+        assert one.get(url).status_code == 200
+        assert other.get(url).status_code == 200
+    assert one.post("/api/v1/auth/logout").status_code == 200
+    for url in ONE_STATEMENT:
+        assert other.get(url).status_code == 401
+        assert one.get(url).status_code == 401
+
+
+def test_a_lockout_ends_the_token_of_one_statement_views_at_once(
+    workers, session, make_user, world
+):
+    """An account disabled, then the administrator's reset: each holds from the next
+    request of a process that answered the token a moment ago, bad parameters too (a
+    caller taken on trust is confirmed before anything is answered)."""
+    _, second = workers
+    disabled, reset = make_user("chief", A), make_user("zone_leader", A + "01")
+    clients = {t: client_for(second, t) for t in (disabled, reset)}
+    for client in clients.values():
+        assert client.get(ONE_STATEMENT[1]).status_code == 200
+        assert client.get(ONE_STATEMENT[0]).status_code in (200, 404)
+    session.execute(update(User).where(User.username == "t0-chief").values(active=False))
+    session.commit()
+    # Refused parameters, before the view runs: not a 422 for a caller taken on trust.
+    assert clients[disabled].get("/api/v1/locate?lon=east&lat=39.9").status_code == 401
+    assert clients[disabled].get(ONE_STATEMENT[0]).status_code == 401
+    accounts.reset_password(
+        session,
+        _user_id(session, "t1-zone-leader"),
+        admin="sysadmin",
+        valid_for=dt.timedelta(hours=1),
+    )
+    session.commit()
+    assert clients[reset].get("/api/v1/households/999999/coverage").status_code == 401
+    assert clients[reset].get(ONE_STATEMENT[1]).status_code == 401
+
+
+def test_a_scope_change_is_seen_at_once_by_one_statement_views(workers, session, make_user, world):
+    _, second = workers
+    token = make_user("chief", A)
+    other = client_for(second, token)
+    for url in ONE_STATEMENT:
+        assert other.get(url).status_code == 200
+    # The account moved to community B in place: no session ended, the count moved.
+    session.execute(update(User).where(User.username == "t0-chief").values(scope_code=B))
+    session.commit()
+    for url in ONE_STATEMENT:
+        assert other.get(url).status_code == 404
+    assert other.get("/api/v1/households/11/coverage").status_code == 200

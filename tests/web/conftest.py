@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import create_app
 from gridmap.access import accounts, auth
+from gridmap.core import db
 from gridmap.core.settings import Settings
 from gridmap.demo import loader as demo
 from tests.conftest import create_test_database, drop_test_database
@@ -90,7 +91,7 @@ def web_engine(web_database_url: str) -> Iterator[Engine]:
 def live_app(web_database_url: str) -> Iterator[Flask]:
     app = create_app(Settings(database_url=web_database_url, **LIVE_SETTINGS))
     yield app
-    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+    db.dispose(app)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import create_app
 from gridmap.access import accounts
+from gridmap.core import db
 from gridmap.core.settings import Settings
 from tests.conftest import COMMUNITY, PASSWORD, create_test_database, drop_test_database
 from tests.jobs import files
@@ -50,7 +51,7 @@ def import_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = create_app(Settings(database_url=url, **LIVE_SETTINGS))
     with serving(app) as url:
         yield url
-    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+    db.dispose(app)
     stop_worker(worker)
     drop_test_database(name)
 

@@ -15,6 +15,7 @@ from flask import Flask
 from playwright.sync_api import Browser
 
 from gridmap import create_app
+from gridmap.core import db
 from gridmap.core.settings import Settings
 from tests.web.browser import Watched, count, serving, wait_for, wait_until_loaded
 from tests.web.conftest import LIVE_SETTINGS
@@ -109,7 +110,7 @@ def silent_basemap_url(web_database_url: str) -> Iterator[str]:
     app: Flask = create_app(Settings(database_url=web_database_url, **settings))
     with serving(app) as url:
         yield url
-    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+    db.dispose(app)
     host.close()
 
 

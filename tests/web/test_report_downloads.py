@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import create_app
 from gridmap.access import accounts
+from gridmap.core import db
 from gridmap.core.settings import Settings
 from gridmap.review import service as review
 from tests.conftest import COMMUNITY, PASSWORD, create_test_database, drop_test_database
@@ -60,7 +61,7 @@ def downloads_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = create_app(Settings(database_url=url, **LIVE_SETTINGS))
     with serving(app) as url:
         yield url
-    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+    db.dispose(app)
     stop_worker(worker)
     drop_test_database(name)
 

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from gridmap import create_app
-from gridmap.core import clock
+from gridmap.core import clock, db
 from gridmap.core.clock import BEIJING
 from gridmap.core.settings import Settings
 from gridmap.demo import generator as synth
@@ -62,7 +62,7 @@ def _review_server() -> Iterator[str]:
     app: Flask = create_app(Settings(database_url=url, **LIVE_SETTINGS))
     with serving(app) as url:
         yield url
-    app.extensions["gridmap.sessionmaker"].kw["bind"].dispose()
+    db.dispose(app)
     drop_test_database(name)
 
 
