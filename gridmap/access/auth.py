@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridmap.access import audit
 from gridmap.core import clock
-from gridmap.core.engine import PREPARED
 from gridmap.core.errors import GridmapError
 from gridmap.core.privacy import Disclosure, disclosure_for
 from gridmap.core.settings import Settings
@@ -410,12 +409,6 @@ class RecentLogins:
         self._found[key] = checked
 
 
-#: The ``login`` change count (see :class:`RecentLogins`), as SQL of its own to be sent
-#: alongside a view's statement (gridmap.access.security).
-LOGIN_COUNT_SQL = "SELECT n FROM change_count WHERE name = 'login'"
-_LOGIN_COUNT = text(LOGIN_COUNT_SQL).execution_options(**PREPARED)
-
-
 def resolve(
     session: Session,
     token: str,
@@ -439,7 +432,7 @@ def resolve(
         return checked.caller if checked else None
     # The count is read before the rows are: a change committed in between makes the entry
     # stale at once, never the other way round.
-    count = counts.login if counts is not None else login_count(session)
+    count = (counts or change_counts.read(session)).login
     key = (_digest(token), kind)
     found = recent.get(key, count, clock.now())
     if found is not None:
@@ -447,11 +440,6 @@ def resolve(
     checked = _check(session, key[0], kind, settings, count)
     recent.put(key, checked)
     return checked.caller if checked else None
-
-
-def login_count(session: Session) -> int:
-    """The ``login`` change count now (see :class:`RecentLogins`)."""
-    return int(session.scalar(_LOGIN_COUNT) or 0)
 
 
 def recently_checked(token: str, kind: str, recent: RecentLogins) -> tuple[Caller, int] | None:

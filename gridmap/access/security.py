@@ -231,7 +231,7 @@ def _trust(token: str, kind: str) -> auth.Caller | None:
     if found is None:
         return None
     caller, count = found
-    alongside = Alongside(auth.LOGIN_COUNT_SQL)
+    alongside = Alongside(storage_change_counts.SQL)
     g.trusted = _Trusted(count, alongside, ALONGSIDE.set(alongside))
     return caller
 
@@ -254,10 +254,13 @@ def _confirmed() -> bool:
     trusted: _Trusted | None = g.get("trusted")
     if trusted is None:
         return True
-    row = trusted.alongside.row
+    rows = trusted.alongside.rows
     _distrust()
-    count = auth.login_count(get_session()) if row is None else row[0]
-    return bool(count == trusted.count)
+    if rows is None:
+        counts = storage_change_counts.read(get_session())
+    else:
+        counts = storage_change_counts.of_rows(rows)
+    return counts.login == trusted.count
 
 
 def _resolve(token: str, kind: str) -> auth.Caller | None:

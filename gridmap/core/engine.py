@@ -60,11 +60,11 @@ PREPARED = {"gridmap_prepared": True}
 @dataclass
 class Alongside:
     """A statement (SQL without parameters) sent in the same round trip as the next
-    statement run in this context, just before it (psycopg's pipeline); its first row, once
-    it has run, in ``row``."""
+    statement run in this context, just before it (psycopg's pipeline); its rows, once it
+    has run, in ``rows``."""
 
     sql: str
-    row: tuple[Any, ...] | None = None
+    rows: list[tuple[Any, ...]] | None = None
 
 
 #: The statement to send alongside the next one (set per request by gridmap.access.security).
@@ -94,7 +94,7 @@ def _execute_as_asked(engine: Engine, autocommit: bool) -> None:
                 first = connection.cursor()
                 first.execute(alongside.sql, prepare=autocommit)
                 cursor.execute(statement, parameters, prepare=prepare)
-            alongside.row = first.fetchone()
+            alongside.rows = first.fetchall()
             return True
         finally:
             connection.prepare_threshold = None
